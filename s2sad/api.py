@@ -1,0 +1,212 @@
+"""Public transforms with JAX-compatible signatures.
+
+>>> import s2sad, math
+>>> s2sad.grad(math.sin) is not None   # wraps lazily; compiling happens at the first call
+True
+"""
+
+import functools
+import numbers
+
+import numpy as np
+
+from . import kinds as K
+from .compiler import compile_derivative, generate, render
+from .errors import ArgumentError, NonScalarOutputError
+
+
+def _argnums(argnums, count, name):
+    single = isinstance(argnums, numbers.Integral)
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
+    for n in nums:
+        if not -count <= n < count:
+            raise ArgumentError(
+                f"argnums={argnums!r} is out of range for {name}, which takes {count} positional arguments",
+                hint=f"use an index from 0 to {count - 1}",
+            )
+    return single, tuple(n % count for n in nums)
+
+
+def _kinds(args):
+    return tuple(K.kind_of(a) for a in args)
+
+
+def _diff_kinds(kinds, argnums):
+    """Integer inputs that are differentiated are treated as floats."""
+    kinds = list(kinds)
+    for n in argnums:
+        if kinds[n] in (K.INT, K.BOOL):
+            kinds[n] = K.FLOAT
+        elif kinds[n] == K.OTHER:
+            raise ArgumentError(
+                f"argument {n} is a {kinds[n]} value; s2sad differentiates floats and NumPy arrays",
+                hint="pass floats or arrays (containers of arrays come later)",
+            )
+    return tuple(kinds)
+
+
+def _bind(f, args, kwargs):
+    if not kwargs:
+        return args
+    import inspect
+
+    bound = inspect.signature(f).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+def _check_scalar(compiled, value):
+    if compiled.output_kind not in (K.FLOAT, K.INT, K.BOOL) and np.ndim(value) != 0:
+        filename, lineno, code = compiled.extra["where"]
+        raise NonScalarOutputError(
+            f"grad needs a scalar output; the function returned an array of shape {np.shape(value)}",
+            filename,
+            lineno,
+            code,
+            hint="reduce it (np.sum, np.mean), or use s2sad.vjp / s2sad.jacrev for non-scalar outputs",
+        )
+
+
+def value_and_grad(f=None, argnums=0, has_aux=False):
+    """Like `jax.value_and_grad`: returns a function giving (value, gradient)."""
+    if f is None:
+        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
+    if has_aux:
+        raise ArgumentError("has_aux=True is not supported yet", hint="return the loss alone")
+    cache = {}
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args, **kwargs):
+        if kwargs:
+            args = _bind(f, args, kwargs)
+        key = (f.__code__, tuple(map(type, args)))
+        entry = cache.get(key)
+        if entry is None:
+            single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+            compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args), nums))
+            entry = cache[key] = (compiled.function, single, compiled)
+        function, single, compiled = entry
+        value, grads = function(*args)
+        if compiled.output_kind not in (K.FLOAT, K.INT):
+            _check_scalar(compiled, value)
+        return value, (grads[0] if single else grads)
+
+    return value_and_grad_f
+
+
+def grad(f=None, argnums=0, has_aux=False):
+    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator."""
+    if f is None:
+        return functools.partial(grad, argnums=argnums, has_aux=has_aux)
+    if has_aux:
+        raise ArgumentError("has_aux=True is not supported yet", hint="return the loss alone")
+    cache = {}
+
+    @functools.wraps(f)
+    def grad_f(*args, **kwargs):
+        if kwargs:
+            args = _bind(f, args, kwargs)
+        key = (f.__code__, tuple(map(type, args)))
+        entry = cache.get(key)
+        if entry is None:
+            single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+            compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args), nums))
+            entry = cache[key] = (compiled.function, single, compiled)
+        function, single, compiled = entry
+        value, grads = function(*args)
+        if compiled.output_kind not in (K.FLOAT, K.INT):
+            _check_scalar(compiled, value)
+        return grads[0] if single else grads
+
+    return grad_f
+
+
+def _all_differentiable(args):
+    return tuple(i for i, a in enumerate(args) if K.kind_of(a) in (K.FLOAT, K.ARRAY, K.INT))
+
+
+def jvp(f, primals, tangents):
+    """Like `jax.jvp`: returns (f(*primals), J @ tangents)."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ArgumentError(f"jvp got {len(primals)} primals but {len(tangents)} tangents",
+                            hint="pass one tangent per primal")
+    nums = _all_differentiable(primals)
+    compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals), nums))
+    return compiled.function(*primals, *[tangents[i] for i in nums])
+
+
+def vjp(f, *primals):
+    """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times."""
+    nums = _all_differentiable(primals)
+    compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(primals), nums))
+    objects = compiled.extra["objects"]
+    value, residuals = objects["forward"](*primals)
+    backward = objects["backward"]
+
+    def pullback(cotangent):
+        grads = backward(residuals, cotangent)
+        out = [0.0] * len(primals)
+        for i, g in zip(nums, grads):
+            out[i] = g
+        return tuple(out)
+
+    return value, pullback
+
+
+def _source_kinds(f, args, argnums_count):
+    import inspect
+
+    params = list(inspect.signature(f).parameters.values())
+    if args is not None:
+        return _kinds(args)
+    out = []
+    for p in params:
+        ann = p.annotation
+        if ann in (float, "float"):
+            out.append(K.FLOAT)
+        elif ann in (int, "int"):
+            out.append(K.INT)
+        elif ann is np.ndarray or ann in ("np.ndarray", "numpy.ndarray"):
+            out.append(K.ARRAY)
+        else:
+            out.append(K.ANY)
+    return tuple(out)
+
+
+def source(f, mode="reverse", argnums=0, args=None):
+    """Black-formatted derivative source of `f`.
+
+    `args` (example arguments) or type annotations specialize it to floats or
+    arrays; without either it is generic. Reverse mode shows the joint
+    `f_vjp` (gradient with cotangent 1.0 by default) and the split
+    `f_forward` / `f_backward` pair used by `vjp`.
+    """
+    import inspect
+
+    count = len(inspect.signature(f).parameters)
+    kinds = _source_kinds(f, args, count)
+    if mode == "forward" and argnums is None:
+        nums = tuple(range(count))
+    else:
+        _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
+    kinds = _diff_kinds(kinds, nums)
+    if mode not in ("forward", "reverse"):
+        raise ArgumentError(f"mode must be 'forward' or 'reverse', not {mode!r}")
+    parsed, functions, analysis, params = generate(f, mode, nums, kinds)
+    active = [params[i] for i in nums]
+    if mode == "reverse":
+        functions = {"vjp": functions["vjp"]} if args is None or True else functions
+    return render(parsed, functions, analysis, params, mode, active, pretty=True)
+
+
+def emit(f, path, mode="reverse", argnums=0, args=None):
+    """Write the derivative source of `f` to `path` as an importable module."""
+    text = source(f, mode=mode, argnums=argnums, args=args)
+    module = getattr(f, "__module__", None)
+    imports = "import math\n\nimport numpy as np\n\nfrom s2sad import runtime as _rt\n"
+    if module and module != "__main__":
+        imports += f"from {module} import *  # noqa: F401,F403  (the function's globals)\n"
+    with open(path, "w") as handle:
+        handle.write(imports + "\n\n" + text)
+    return path

@@ -1,0 +1,209 @@
+"""The pipeline: function -> parse -> desugar -> normalize -> analyze -> transform -> exec.
+
+Compiled derivatives are cached per (code object, mode, argnums, argument kinds)
+so a changed function body (a new `__code__`) compiles again. Generated source
+is registered with `linecache`, so tracebacks and `inspect.getsource` show it.
+
+>>> import math
+>>> def f(x):
+...     return math.sin(x) * x
+>>> compiled = compile_derivative(f, "reverse", (0,), ("float",))
+>>> value, (dx,) = compiled.function(2.0)
+>>> round(dx, 6) == round(math.cos(2.0) * 2.0 + math.sin(2.0), 6)
+True
+"""
+
+import ast
+import inspect
+import itertools
+import linecache
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kinds as K
+from . import runtime
+from .activity import analyze
+from .codegen import format_source, to_source
+from .desugar import DesugarError, desugar
+from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
+from .forward import forward_transform
+from .frontend import parse_function
+from .normalize import normalize
+from .primitives import MissingRule
+from .reverse import reverse_transform
+
+_CACHE = {}
+_COUNTER = itertools.count(1)
+TEMPLATE_GLOBALS = {"np": np, "math": math, "_rt": runtime}
+
+
+@dataclass
+class Compiled:
+    """A compiled derivative and its source."""
+
+    function: object
+    source: str
+    mode: str
+    output_kind: str
+    params: list
+    active_inputs: list
+    extra: dict = field(default_factory=dict)
+
+
+def _convert(parsed, exc, node):
+    if isinstance(exc, S2sadError):
+        return exc
+    if isinstance(exc, DesugarError):
+        return parsed.error(UnsupportedSyntaxError, str(exc), getattr(exc, "node", node), exc.hint)
+    if isinstance(exc, MissingRule):
+        name = exc.name
+        return parsed.error(
+            NoDerivativeRuleError,
+            f"no derivative rule for `{name}`",
+            node,
+            hint=f"register one: `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` "
+            f"on template functions (docs/rules.md), or list it with "
+            f"`s2sad.rules.nondifferentiable({name})` if it has no derivative",
+        )
+    if isinstance(exc, TypeError):
+        return parsed.error(UnsupportedSyntaxError, f"unsupported call signature: {exc}", node,
+                            hint="call the function with the arguments its derivative rule knows")
+    return parsed.error(UnsupportedSyntaxError, f"{type(exc).__name__}: {exc}", node)
+
+
+def prepare(function, input_kinds, active_inputs):
+    """Parse and normalize `function`; returns (parsed, normalized tree, analysis)."""
+    parsed = parse_function(function)
+    for node in ast.walk(parsed.tree):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"`{type(node).__name__.lower()}` declarations are not supported: writing outer "
+                "variables hides data flow from the derivative",
+                node,
+                hint="pass the value in as an argument and return the new value",
+            )
+    args = parsed.tree.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        raise parsed.error(UnsupportedSyntaxError, "only plain positional parameters are supported yet",
+                           parsed.tree, hint="list the parameters one by one")
+    params = [a.arg for a in args.args]
+    try:
+        tree = normalize(desugar(parsed.tree))
+    except DesugarError as exc:
+        raise _convert(parsed, exc, exc.node) from None
+    kinds = dict(zip(params, input_kinds))
+    active_names = {params[i] for i in active_inputs}
+
+    def classify_error(exc, stmt):
+        return _convert(parsed, exc, stmt)
+
+    analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
+    return parsed, tree, analysis
+
+
+def _describe(parsed):
+    base = parsed.filename.rsplit("/", 1)[-1]
+
+    def describe(lineno):
+        text = parsed.line(lineno)
+        return f"{base}:{lineno}: {text}" if text else None
+
+    return describe
+
+
+def generate(function, mode, active_inputs, input_kinds):
+    """Generate derivative source. Returns (parsed, {name: ast}, analysis)."""
+    parsed, tree, analysis = prepare(function, input_kinds, active_inputs)
+    params = [a.arg for a in tree.args.args]
+    active = [params[i] for i in active_inputs]
+    try:
+        if mode == "forward":
+            functions = {"jvp": forward_transform(tree, parsed.namespace, analysis.kinds, active, analysis)}
+        else:
+            code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis)
+            functions = {"vjp": code.joint, "forward": code.forward, "backward": code.backward}
+    except S2sadError:
+        raise
+    except NotImplementedError as exc:
+        raise parsed.error(NoDerivativeRuleError, f"`{exc}` has no {mode}-mode rule", parsed.tree,
+                           hint="register one with s2sad.rules.tangent / s2sad.rules.adjoint") from None
+    return parsed, functions, analysis, params
+
+
+def _namespace(parsed):
+    namespace = dict(parsed.namespace)
+    for name, value in TEMPLATE_GLOBALS.items():
+        if namespace.setdefault(name, value) is not value:
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"the name `{name}` is bound to {namespace[name]!r}; derivative code needs it for "
+                f"{getattr(value, '__name__', value)}",
+                parsed.tree,
+                hint=f"import {getattr(value, '__name__', name)} as `{name}` in this module",
+            )
+    return namespace
+
+
+def header_for(parsed, mode, params, kinds, active):
+    described = ", ".join(f"{p}: {kinds.get(p, 'any')}" for p in params)
+    wrt = ", ".join(active)
+    return (
+        f"# {mode}-mode derivative of {parsed.name} ({parsed.filename}:{parsed.first_line})\n"
+        f"# generated by s2sad; specialized for {described}; differentiated w.r.t. {wrt}\n"
+    )
+
+
+def render(parsed, functions, analysis, params, mode, active, pretty):
+    describe = _describe(parsed)
+    kinds = analysis.kinds
+    text = header_for(parsed, mode, params, kinds, active)
+    for node in functions.values():
+        text += "\n" + to_source(node, describe) + "\n"
+    return format_source(text) if pretty else text
+
+
+def compile_derivative(function, mode, active_inputs, input_kinds):
+    """Compile (cached) the derivative of `function`; see the module docstring."""
+    key = (function.__code__, mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__))
+    compiled = _CACHE.get(key)
+    if compiled is not None:
+        return compiled
+    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds)
+    active = [params[i] for i in active_inputs]
+    text = render(parsed, functions, analysis, params, mode, active, pretty=False)
+    filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
+    lines = text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(text), None, lines, filename)
+    namespace = _namespace(parsed)
+    exec(compile(text, filename, "exec"), namespace)
+    output_kind = analysis.kinds.get(analysis.output.id) if isinstance(analysis.output, ast.Name) else K.OTHER
+    if isinstance(analysis.output, ast.Constant):
+        output_kind = K.kind_of(analysis.output.value)
+    objects = {role: namespace[node.name] for role, node in functions.items()}
+    main = objects["jvp"] if mode == "forward" else objects["vjp"]
+    ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
+    compiled = Compiled(
+        function=main,
+        source=text,
+        mode=mode,
+        output_kind=output_kind,
+        params=params,
+        active_inputs=list(active_inputs),
+        extra={"objects": objects, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+    )
+    _CACHE[key] = compiled
+    return compiled
+
+
+def clear_cache():
+    _CACHE.clear()
+
+
+def signature_params(function):
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"cannot read the signature of {function!r}") from None

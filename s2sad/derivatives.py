@@ -1,0 +1,103 @@
+"""Machinery shared by the forward and reverse transforms.
+
+Derivative names (`x_dot`, `x_bar`, never clashing with the user's names), the
+instantiation of a rule's template at one call site with its broadcasting fix,
+and the zero a derivative starts from.
+
+>>> names = DerivativeNames({"x", "x_bar"})
+>>> names.tangent("x"), names.adjoint("x"), names.adjoint("y")
+('x_dot', 'x_bar_', 'y_bar')
+"""
+
+import ast
+
+from . import kinds as K
+from .simplify import is_zero, simplify, zero
+
+SCALARS = (K.FLOAT, K.INT, K.BOOL)
+
+
+class DerivativeNames:
+    """Allocates derivative and helper names that cannot clash with user names."""
+
+    def __init__(self, taken):
+        self.taken = set(taken)
+        self.assigned = {}
+        self.counts = {}
+
+    def _unique(self, candidate):
+        while candidate in self.taken:
+            candidate += "_"
+        self.taken.add(candidate)
+        return candidate
+
+    def tangent(self, name):
+        return self._derived(name, "_dot")
+
+    def adjoint(self, name):
+        return self._derived(name, "_bar")
+
+    def _derived(self, name, suffix):
+        key = (name, suffix)
+        if key not in self.assigned:
+            self.assigned[key] = self._unique(name + suffix)
+        return self.assigned[key]
+
+    def fresh(self, stem):
+        self.counts[stem] = self.counts.get(stem, 0) + 1
+        return self._unique(f"_{stem}{self.counts[stem]}")
+
+
+def load(name):
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def assign(name, value, where=None):
+    stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)
+    if where is not None:
+        ast.copy_location(stmt, where)
+    return stmt
+
+
+def call(func, *args):
+    parts = func.split(".")
+    node = load(parts[0])
+    for part in parts[1:]:
+        node = ast.Attribute(value=node, attr=part, ctx=ast.Load())
+    return ast.Call(func=node, args=list(args), keywords=[])
+
+
+def zero_value(name, kind):
+    """Code for a materialized zero derivative of variable `name`."""
+    if kind in SCALARS:
+        return ast.Constant(0.0)
+    if kind == K.ARRAY:
+        return call("np.zeros_like", load(name))
+    return call("_rt.zeros_like", load(name))
+
+
+def local_atom(atom):
+    """The variable name of `atom` if it is a local variable, else None."""
+    if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+        return atom.id
+    return None
+
+
+def bind_template(template, primitive):
+    """Template parameter -> call-site atom (subscript indices as expressions)."""
+    from .primitives import index_expression
+
+    values = template.bind(primitive.args, primitive.keywords)
+    return {k: index_expression(v) if isinstance(v, (ast.Slice, ast.Tuple)) else v for k, v in values.items()}
+
+
+def is_scalar(kind):
+    return kind in SCALARS
+
+
+def simplified(expr):
+    expr = simplify(expr)
+    return None if is_zero(expr) else expr
+
+
+__all__ = ["DerivativeNames", "zero", "is_zero", "simplified"]

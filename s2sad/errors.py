@@ -1,0 +1,52 @@
+"""The s2sad exception hierarchy: every error names the user's file, line and code.
+
+>>> err = UnsupportedSyntaxError("`yield` makes a generator", "model.py", 12,
+...                              "yield x", hint="return a list instead")
+>>> print(err)
+model.py:12: `yield` makes a generator
+    yield x
+  hint: return a list instead
+"""
+
+
+class S2sadError(Exception):
+    """Base class of every error s2sad raises on purpose."""
+
+    def __init__(self, message, filename=None, lineno=None, code=None, hint=None):
+        self.message = message
+        self.filename = filename
+        self.lineno = lineno
+        self.code = code
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self):
+        where = ""
+        if self.filename is not None:
+            where = f"{self.filename}:{self.lineno}: " if self.lineno else f"{self.filename}: "
+        text = where + self.message
+        if self.code:
+            text += "\n    " + self.code.strip()
+        if self.hint:
+            text += "\n  hint: " + self.hint
+        return text
+
+
+class SourceUnavailableError(S2sadError):
+    """The function's source cannot be read (built-in, REPL, exec'd string)."""
+
+
+class UnsupportedSyntaxError(S2sadError):
+    """The function uses a construct the compiler does not differentiate."""
+
+
+class NoDerivativeRuleError(S2sadError):
+    """A call reaches a function that has no derivative rule."""
+
+
+class NonScalarOutputError(S2sadError):
+    """`grad` was asked for a function whose output is not a scalar."""
+
+
+class ArgumentError(S2sadError):
+    """Bad arguments to an s2sad transform (argnums out of range, wrong tangents)."""

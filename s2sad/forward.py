@@ -1,0 +1,222 @@
+"""Forward mode: insert a tangent statement after every active primitive.
+
+>>> import ast
+>>> from s2sad.normalize import normalize
+>>> import math
+>>> tree = normalize(ast.parse('''
+... def f(x, y):
+...     z = x * math.sin(y)
+...     return z
+... ''').body[0])
+>>> print(ast.unparse(forward_transform(tree, {"math": math}, {"x": "float", "y": "float"}, ["x", "y"])))
+def f_jvp(x, y, x_dot, y_dot):
+    _t1 = math.sin(y)
+    _t1_dot = y_dot * math.cos(y)
+    z = x * _t1
+    z_dot = x_dot * _t1 + x * _t1_dot
+    return (z, z_dot)
+"""
+
+import ast
+import copy
+
+from . import kinds as K
+from .activity import analyze, walk_statements
+from .derivatives import (
+    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified, zero, zero_value,
+)
+from .normalize import assigned_names
+
+
+def upward_exposed(body):
+    """Variables a block may read before it assigns them."""
+    exposed, written = set(), set()
+
+    def visit(stmts, written):
+        for stmt in stmts:
+            if isinstance(stmt, ast.If):
+                exposed.update(_reads(stmt.test) - written)
+                w1, w2 = set(written), set(written)
+                visit(stmt.body, w1)
+                visit(stmt.orelse, w2)
+                written |= w1 & w2
+            elif isinstance(stmt, (ast.For, ast.While)):
+                head = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+                exposed.update(_reads(head) - written)
+                inner = set(written) | ({stmt.target.id} if isinstance(stmt, ast.For) else set())
+                visit(stmt.body, inner)
+            else:
+                exposed.update(_reads(stmt) - written)
+                if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                    written.add(stmt.targets[0].id)
+
+    visit(body, set())
+    return exposed
+
+
+def _reads(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+class ForwardTransform:
+    def __init__(self, function, analysis, namespace):
+        self.function = function
+        self.analysis = analysis
+        self.kinds = analysis.kinds
+        self.active = analysis.active
+        self.namespace = namespace
+        taken = assigned_names([function]) | {a.arg for a in function.args.args} | _reads(function)
+        self.names = DerivativeNames(taken)
+
+    def dot(self, name):
+        return self.names.tangent(name)
+
+    def tangent_of(self, atom, state):
+        name = local_atom(atom)
+        if name is not None and name in self.active and name in state:
+            return load(self.dot(name))
+        return zero()
+
+    def materialize(self, name):
+        return assign(self.dot(name), zero_value(name, self.kinds.get(name)))
+
+    def block(self, stmts, state):
+        out = []
+        for stmt in stmts:
+            out.extend(self.stmt(stmt, state))
+        return out
+
+    def stmt(self, stmt, state):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            return self.assign(stmt, state)
+        if isinstance(stmt, ast.Assign):
+            return self.setitem(stmt, state)
+        if isinstance(stmt, ast.If):
+            s1, s2 = set(state), set(state)
+            body, orelse = self.block(stmt.body, s1), self.block(stmt.orelse, s2)
+            for name in sorted(s1 - s2):
+                orelse.append(self.materialize(name))
+            for name in sorted(s2 - s1):
+                body.append(self.materialize(name))
+            state |= s1 | s2
+            node = ast.If(test=stmt.test, body=body or [ast.Pass()], orelse=orelse)
+            return [ast.copy_location(node, stmt)]
+        if isinstance(stmt, (ast.For, ast.While)):
+            return self.loop(stmt, state)
+        if isinstance(stmt, ast.Return):
+            return [stmt]
+        return [stmt]
+
+    def loop(self, stmt, state):
+        exposed = upward_exposed([stmt]) | upward_exposed(stmt.body)
+        entry = set(state)
+        while True:
+            inner = set(entry)
+            body = self.block(stmt.body, inner)
+            grow = (inner - entry) & exposed
+            if not grow:
+                break
+            entry |= grow
+        pre = [self.materialize(n) for n in sorted(entry - state) if n in exposed]
+        body += [self.materialize(n) for n in sorted((entry - inner) & exposed)]
+        state |= entry
+        node = copy.copy(stmt)
+        node.body = body
+        return pre + [node]
+
+    def assign(self, stmt, state):
+        name = stmt.targets[0].id
+        out = [stmt]
+        if name not in self.active:
+            state.discard(name)
+            return out
+        prim = self.analysis.primitives[id(stmt)]
+        tangent = None
+        if prim.kind == "copy":
+            tangent = simplified(self.tangent_of(prim.args[0], state))
+        elif prim.kind == "container":
+            elts = []
+            for atom in prim.args:
+                t = self.tangent_of(atom, state)
+                if getattr(t, "zero", False):
+                    t = call("_rt.zeros_like", copy.deepcopy(atom))
+                elts.append(t)
+            tangent = ast.Tuple(elts=elts, ctx=ast.Load())
+        else:
+            rule = prim.rule
+            if rule.tangent is None:
+                raise NotImplementedError(rule.name)
+            template = rule.tangent
+            values = bind_template(template, prim)
+            values[template.output] = load(name)
+            derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
+            parts = template.instantiate(values, derivs, fresh=self.names.fresh)
+            for target, expr in parts[:-1]:
+                out.append(assign(target, expr, stmt))
+            tangent = simplified(parts[-1][1])
+            if tangent is not None and rule.elementwise and not is_scalar(self.kinds.get(name)):
+                zero_shaped = [
+                    p for p in template.operands
+                    if not is_scalar(_atom_kind(values[p], self.kinds))
+                    and getattr(derivs.get(f"{p}_dot"), "zero", False)
+                ]
+                if zero_shaped:
+                    tangent = call("_rt.broadcast_like", tangent, load(name))
+        if tangent is None:
+            state.discard(name)
+        else:
+            out.append(assign(self.dot(name), tangent, stmt))
+            state.add(name)
+        return out
+
+    def setitem(self, stmt, state):
+        target = stmt.targets[0]
+        base = target.value.id
+        out = [stmt]
+        if base not in self.active:
+            return out
+        value_tangent = self.tangent_of(stmt.value, state)
+        if base not in state:
+            out.insert(0, self.materialize(base))
+            state.add(base)
+        store = ast.Subscript(value=ast.Name(self.dot(base), ast.Load()), slice=copy.deepcopy(target.slice), ctx=ast.Store())
+        value = value_tangent if not getattr(value_tangent, "zero", False) else ast.Constant(0.0)
+        out.append(ast.copy_location(ast.Assign(targets=[store], value=value), stmt))
+        return out
+
+
+def _atom_kind(atom, kinds):
+    if isinstance(atom, ast.Constant):
+        return K.kind_of(atom.value)
+    name = local_atom(atom)
+    return kinds.get(name, K.ANY) if name else K.ANY
+
+
+def forward_transform(function, namespace, input_kinds, active_inputs, analysis=None):
+    """The tangent function `f_jvp(*args, *arg_dots) -> (out, out_dot)` as an AST."""
+    if analysis is None:
+        analysis = analyze(function, namespace, input_kinds, set(active_inputs))
+    transform = ForwardTransform(function, analysis, namespace)
+    state = {n for n in active_inputs if n in analysis.active}
+    body = transform.block(function.body, state)
+    ret = body[-1]
+    assert isinstance(ret, ast.Return)
+    out = ret.value
+    name = local_atom(out)
+    if name is not None and name in state:
+        out_dot = load(transform.dot(name))
+    else:
+        out_dot = call("_rt.zeros_like", copy.deepcopy(out))
+    ret.value = ast.Tuple(elts=[out, out_dot], ctx=ast.Load())
+    params = [a.arg for a in function.args.args]
+    args = [ast.arg(arg=p) for p in params] + [ast.arg(arg=transform.dot(p)) for p in active_inputs]
+    node = ast.FunctionDef(
+        name=f"{function.name}_jvp",
+        args=ast.arguments(posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_params=[],
+    )
+    ast.copy_location(node, function)
+    return ast.fix_missing_locations(node)

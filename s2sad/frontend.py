@@ -1,0 +1,134 @@
+"""Frontend: from a Python function object to its AST and namespace.
+
+The function's source is read with `inspect`, dedented (methods and nested
+functions), parsed, decorators removed, and line numbers shifted so that every
+node's `lineno` is the line in the user's file.
+
+>>> import textwrap
+>>> def scale(x):
+...     return 2.0 * x
+>>> parsed = parse_function(scale)
+>>> parsed.name, [a.arg for a in parsed.tree.args.args]
+('scale', ['x'])
+"""
+
+import ast
+import inspect
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+from .errors import SourceUnavailableError, UnsupportedSyntaxError
+
+
+@dataclass
+class ParsedFunction:
+    """A user function as the compiler sees it."""
+
+    name: str
+    tree: ast.FunctionDef
+    filename: str
+    source_lines: list
+    namespace: dict = field(repr=False)
+    function: object = field(repr=False, default=None)
+
+    def line(self, lineno):
+        """The user's source line `lineno` (1-based, file numbering), stripped."""
+        index = lineno - self.first_line
+        if 0 <= index < len(self.source_lines):
+            return self.source_lines[index].strip()
+        return ""
+
+    @property
+    def first_line(self):
+        return self._first_line
+
+    @first_line.setter
+    def first_line(self, value):
+        self._first_line = value
+
+    def error(self, cls, message, node, hint=None):
+        """Build an s2sad error of class `cls` pointing at `node` in the user's file."""
+        lineno = getattr(node, "lineno", None)
+        code = self.line(lineno) if lineno else None
+        return cls(message, self.filename, lineno, code, hint)
+
+
+def _unwrap(function):
+    while hasattr(function, "__wrapped__"):
+        function = function.__wrapped__
+    return function
+
+
+def function_namespace(function):
+    """Globals of `function` overlaid with the current values of its closure cells."""
+    namespace = dict(function.__globals__)
+    if function.__closure__:
+        for name, cell in zip(function.__code__.co_freevars, function.__closure__):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:  # an empty cell: the variable is assigned later
+                pass
+    return namespace
+
+
+def parse_function(function):
+    """Parse `function` into a `ParsedFunction` (see the module docstring)."""
+    function = _unwrap(function)
+    if not isinstance(function, types.FunctionType):
+        raise SourceUnavailableError(
+            f"s2sad differentiates Python functions; got {type(function).__name__} {function!r}",
+            hint="pass a function defined with `def` in a file, or register a rule "
+            "for it with s2sad.custom_vjp",
+        )
+    code = function.__code__
+    filename = code.co_filename
+    try:
+        lines, first_line = inspect.getsourcelines(function)
+    except (OSError, TypeError) as exc:
+        raise SourceUnavailableError(
+            f"cannot read the source of {function.__qualname__} ({exc})",
+            filename,
+            code.co_firstlineno,
+            hint="define the function in a .py file (functions typed at the interactive "
+            "prompt or built with exec have no source s2sad can read)",
+        ) from None
+    source = textwrap.dedent("".join(lines))
+    tree = ast.parse(source)
+    node = tree.body[0]
+    if isinstance(node, ast.AsyncFunctionDef):
+        raise UnsupportedSyntaxError(
+            f"{function.__qualname__} is an async function",
+            filename,
+            first_line,
+            lines[0],
+            hint="differentiate a plain `def` function; await its inputs outside",
+        )
+    if not isinstance(node, ast.FunctionDef):
+        raise UnsupportedSyntaxError(
+            f"{function.__qualname__} is not defined with `def` (lambdas are not supported yet)",
+            filename,
+            first_line,
+            lines[0],
+            hint="write the function with `def`",
+        )
+    ast.increment_lineno(tree, first_line - 1)
+    node.decorator_list = []
+    parsed = ParsedFunction(
+        name=node.name,
+        tree=node,
+        filename=filename,
+        source_lines=lines,
+        namespace=function_namespace(function),
+        function=function,
+    )
+    parsed.first_line = first_line
+    for inner in ast.walk(node):
+        if isinstance(inner, (ast.Yield, ast.YieldFrom)):
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"{function.__qualname__} is a generator (it uses `yield`)",
+                inner,
+                hint="return a list or an array of the values instead of yielding them",
+            )
+    return parsed

@@ -1,0 +1,75 @@
+"""Kinds of values, the small type lattice the compiler specializes on.
+
+A kind says how a value behaves under differentiation and broadcasting:
+`INT` and `BOOL` values carry no derivative, `FLOAT` is a Python or NumPy
+scalar, `ARRAY` an ndarray, `ANY` a float or array we cannot tell apart, and
+`OTHER` anything else (strings, None, ranges, modules, functions).
+
+>>> join(INT, FLOAT), join(FLOAT, ARRAY), join(BOOL, INT)
+('float', 'any', 'int')
+>>> kind_of(1.5), kind_of(np.ones(3)), kind_of(3), kind_of(np.float32(2))
+('float', 'array', 'int', 'float')
+"""
+
+import numbers
+
+import numpy as np
+
+BOOL, INT, FLOAT, ARRAY, ANY, OTHER = "bool", "int", "float", "array", "any", "other"
+UNKNOWN = None  # bottom: not yet seen
+
+NUMERIC = (BOOL, INT, FLOAT, ARRAY, ANY)
+DIFFERENTIABLE = (FLOAT, ARRAY, ANY)
+
+_RANK = {BOOL: 0, INT: 1, FLOAT: 2}
+
+
+def join(a, b):
+    """Least upper bound of two kinds."""
+    if a is UNKNOWN:
+        return b
+    if b is UNKNOWN or a == b:
+        return a
+    if a == OTHER or b == OTHER:
+        return OTHER
+    if a in _RANK and b in _RANK:
+        return a if _RANK[a] > _RANK[b] else b
+    if {a, b} <= {BOOL, INT, ARRAY}:
+        return ARRAY  # integer scalars broadcast into arrays only as constants
+    return ANY
+
+
+def broadcast(kinds):
+    """Kind of an elementwise result of operands of `kinds`."""
+    result = UNKNOWN
+    arrays = False
+    for kind in kinds:
+        if kind in (ARRAY,):
+            arrays = True
+        elif kind == ANY:
+            result = join(result, ANY)
+        elif kind == OTHER:
+            return ANY
+        else:
+            result = join(result, kind)
+    if arrays:
+        return ARRAY
+    return result if result is not UNKNOWN else ANY
+
+
+def kind_of(value):
+    """Kind of a runtime value (used to specialize compiled derivatives)."""
+    if isinstance(value, np.ndarray):
+        return ARRAY
+    if isinstance(value, (bool, np.bool_)):
+        return BOOL
+    if isinstance(value, numbers.Integral):
+        return INT
+    if isinstance(value, numbers.Real):
+        return FLOAT
+    return OTHER
+
+
+def as_float(kind):
+    """Kind after a floating operation (true division, sin, ...)."""
+    return FLOAT if kind in (BOOL, INT) else kind

@@ -1,0 +1,1 @@
+"""Run-time helpers used by the NumPy rule templates (reached as `_rt.<name>`)."""

@@ -1,0 +1,145 @@
+"""Classify a normalized statement's right-hand side: which rule, which operands.
+
+>>> import ast, math
+>>> value = ast.parse("math.sin(x)", mode="eval").body
+>>> value.func.value._global = True
+>>> p = classify(value, {"math": math}, locals_={"x"})
+>>> p.rule.name, [ast.unparse(a) for a in p.args]
+('math.sin', ['x'])
+"""
+
+import ast
+import operator
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import rules as R
+
+BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow, ast.MatMult: operator.matmul,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+}
+UNARYOPS = {ast.USub: operator.neg, ast.Not: operator.not_, ast.Invert: operator.invert}
+COMPAREOPS = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: operator.contains, ast.NotIn: operator.contains,
+}
+
+
+class MissingRule(Exception):
+    """A callee with no rule; carries what the error message needs."""
+
+    def __init__(self, name, obj):
+        super().__init__(name)
+        self.name = name
+        self.obj = obj
+
+
+@dataclass
+class Primitive:
+    """One primitive operation: `kind` is 'copy', 'call' or 'container'."""
+
+    kind: str
+    rule: object = None
+    args: list = field(default_factory=list)
+    keywords: dict = field(default_factory=dict)
+
+
+def resolve(node, namespace):
+    """The object a dotted global reference (`np.linalg.norm`) names, or a sentinel."""
+    path = []
+    while isinstance(node, ast.Attribute):
+        path.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return _UNRESOLVED
+    if node.id in namespace:
+        obj = namespace[node.id]
+    elif hasattr(__builtins__, node.id) if not isinstance(__builtins__, dict) else node.id in __builtins__:
+        obj = __builtins__[node.id] if isinstance(__builtins__, dict) else getattr(__builtins__, node.id)
+    else:
+        return _UNRESOLVED
+    for attr in reversed(path):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            return _UNRESOLVED
+    return obj
+
+
+_UNRESOLVED = object()
+
+
+def is_global(node):
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and getattr(node, "_global", False)
+
+
+def index_expression(node):
+    """Turn a subscript's slice AST into an ordinary expression (`slice(...)`)."""
+    if isinstance(node, ast.Slice):
+        parts = [p if p is not None else ast.Constant(None) for p in (node.lower, node.upper, node.step)]
+        return ast.Call(func=ast.Name("slice", ast.Load()), args=parts, keywords=[])
+    if isinstance(node, ast.Tuple):
+        return ast.Tuple(elts=[index_expression(e) for e in node.elts], ctx=ast.Load())
+    return node
+
+
+def method_rule(attr):
+    """Rule for `value.attr(...)` on an array, keyed by the ndarray method."""
+    method = getattr(np.ndarray, attr, None)
+    return R.lookup(method) if method is not None else None
+
+
+def classify(value, namespace, locals_):
+    """Return the `Primitive` computed by expression `value` (normalized form)."""
+    if isinstance(value, (ast.Name, ast.Constant)) or is_global(value):
+        return Primitive("copy", args=[value])
+    if isinstance(value, ast.BinOp):
+        return _call(BINOPS[type(value.op)], [value.left, value.right], {})
+    if isinstance(value, ast.UnaryOp):
+        return _call(UNARYOPS[type(value.op)], [value.operand], {})
+    if isinstance(value, ast.Compare):
+        return _call(COMPAREOPS[type(value.ops[0])], [value.left, value.comparators[0]], {})
+    if isinstance(value, ast.Subscript):
+        return _call(operator.getitem, [value.value, value.slice], {})
+    if isinstance(value, ast.Attribute):
+        rule = R.lookup(("attribute", value.attr))
+        if rule is None:
+            raise MissingRule(f".{value.attr}", None)
+        return Primitive("call", rule=rule, args=[value.value])
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return Primitive("container", args=list(value.elts))
+    if isinstance(value, ast.Call):
+        keywords = {k.arg: k.value for k in value.keywords}
+        func = value.func
+        if is_global(func):
+            obj = resolve(func, namespace)
+            if obj is _UNRESOLVED:
+                raise MissingRule(ast.unparse(func), None)
+            return _call(obj, list(value.args), keywords, ast.unparse(func))
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            rule = method_rule(func.attr)
+            if rule is None:
+                raise MissingRule(f"{ast.unparse(func)} (method .{func.attr})", None)
+            return Primitive("call", rule=rule, args=[func.value] + list(value.args), keywords=keywords)
+        raise MissingRule(ast.unparse(func), None)
+    raise MissingRule(ast.unparse(value), None)
+
+
+def _call(fn, args, keywords, written=None):
+    rule = R.lookup(fn)
+    if rule is None:
+        raise MissingRule(written or R.display_name(fn), fn)
+    return Primitive("call", rule=rule, args=args, keywords=keywords)
+
+
+def is_user_function(obj):
+    return isinstance(obj, types.FunctionType)

@@ -1,0 +1,433 @@
+"""Reverse mode: a forward sweep that records, then a backward sweep of adjoints.
+
+The forward sweep is the primal program plus pushes of the values the backward
+sweep needs and that get overwritten (see `tbr.py`), and the trip counts of
+`while` loops. The backward sweep walks the statements in reverse: each
+assignment adds its adjoint contributions and pops the old value back; an `if`
+re-tests its (restored) condition; a `for` runs its range reversed.
+Adjoints start as symbolic zeros: the first contribution assigns, later ones add.
+
+>>> import ast, math
+>>> from s2sad.normalize import normalize
+>>> tree = normalize(ast.parse('''
+... def f(x, y):
+...     z = x * math.sin(y)
+...     return z
+... ''').body[0])
+>>> print(ast.unparse(reverse_transform(tree, {"math": math}, {"x": "float", "y": "float"}, ["x", "y"]).joint))
+def f_vjp(x, y, z_bar=1.0):
+    _t1 = math.sin(y)
+    z = x * _t1
+    x_bar = z_bar * _t1
+    _t1_bar = x * z_bar
+    y_bar = _t1_bar * math.cos(y)
+    return (z, (x_bar, y_bar))
+"""
+
+import ast
+import copy
+from dataclasses import dataclass
+
+from . import kinds as K
+from .activity import analyze, walk_statements
+from .derivatives import (
+    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified,
+)
+from .forward import _atom_kind, _reads
+from .normalize import assigned_names
+from .tbr import to_be_recorded
+
+PRESENT, MAYBE_ZERO = "present", "maybe-zero"
+
+
+@dataclass
+class ReverseCode:
+    joint: ast.FunctionDef
+    forward: ast.FunctionDef
+    backward: ast.FunctionDef
+    pushes_per_statement: dict
+
+
+class ReverseTransform:
+    def __init__(self, function, analysis, namespace, active_inputs):
+        self.function = function
+        self.analysis = analysis
+        self.kinds = analysis.kinds
+        self.active = analysis.active
+        self.namespace = namespace
+        self.params = [a.arg for a in function.args.args]
+        taken = assigned_names([function]) | set(self.params) | _reads(function)
+        self.names = DerivativeNames(taken)
+        self.parts = {}
+        self.inplace = self._inplace_variables()
+        self.loop_counters = {}
+        self.uses_stack = False
+
+    # -- what each statement's adjoint reads ------------------------------------------
+    def _inplace_variables(self):
+        """Arrays whose adjoints are updated in place (subscript writes and reads)."""
+        names = set()
+        for stmt in walk_statements(self.function.body):
+            if not isinstance(stmt, ast.Assign):
+                continue
+            target = stmt.targets[0]
+            if isinstance(target, ast.Subscript) and target.value.id in self.active:
+                names.add(target.value.id)
+            elif isinstance(stmt.value, ast.Subscript) and target.id in self.active:
+                base = local_atom(stmt.value.value)
+                if base in self.active and self.kinds.get(base) == K.ARRAY:
+                    names.add(base)
+        return names
+
+    def bar(self, name):
+        return self.names.adjoint(name)
+
+    def adjoint_parts(self, stmt):
+        """[(operand name, contribution expression)] for `stmt`, cached."""
+        key = id(stmt)
+        if key in self.parts:
+            return self.parts[key]
+        parts = []
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):
+            value = local_atom(stmt.value)
+            if value in self.active:
+                g = ast.Subscript(value=load(self.bar(target.value.id)), slice=copy.deepcopy(target.slice), ctx=ast.Load())
+                if not is_scalar(self.kinds.get(value)) or True:
+                    g = call("_rt.unbroadcast", g, load(value))
+                parts.append((value, g))
+            self.parts[key] = parts
+            return parts
+        name = target.id
+        prim = self.analysis.primitives[key]
+        z_bar = load(self.bar(name))
+        if name not in self.active:
+            pass
+        elif prim.kind == "copy":
+            operand = local_atom(prim.args[0])
+            if operand in self.active:
+                parts.append((operand, z_bar))
+        elif prim.kind == "container":
+            for index, atom in enumerate(prim.args):
+                operand = local_atom(atom)
+                if operand in self.active:
+                    item = ast.Subscript(value=copy.deepcopy(z_bar), slice=ast.Constant(index), ctx=ast.Load())
+                    parts.append((operand, item))
+        elif prim.rule.differentiable:
+            rule = prim.rule
+            if rule.adjoint is None:
+                raise NotImplementedError(rule.name)
+            template = rule.adjoint
+            values = bind_template(template, prim)
+            if rule.key is __import__("operator").getitem:
+                base = local_atom(values["x"])
+                if base in self.inplace:
+                    parts.append(("@inplace", (base, values["index"], z_bar)))
+                    self.parts[key] = parts
+                    return parts
+            values[template.output] = load(name)
+            derivs = {f"{p}_bar": load(self.bar(local_atom(values[p]) or "_const")) for p in template.operands}
+            derivs[f"{template.output}_bar"] = z_bar
+            for target_param, expr in template.instantiate(values, derivs, fresh=self.names.fresh):
+                if target_param not in template.operands:
+                    parts.append(("@local", (target_param, expr)))
+                    continue
+                operand = local_atom(values[target_param])
+                if operand not in self.active:
+                    continue
+                expr = simplified(expr)
+                if expr is None:
+                    continue
+                if rule.elementwise:
+                    expr = self.unbroadcast(expr, operand, template, values, target_param, name)
+                parts.append((operand, expr))
+        self.parts[key] = parts
+        return parts
+
+    def unbroadcast(self, expr, operand, template, values, param, result):
+        others = [_atom_kind(values[p], self.kinds) for p in template.operands if p != param]
+        mine = self.kinds.get(operand)
+        if all(is_scalar(k) for k in others) and (is_scalar(mine) or mine == K.ARRAY):
+            return expr
+        if is_scalar(mine) and self.kinds.get(result) == K.ARRAY:
+            return call("np.sum", expr)
+        return call("_rt.unbroadcast", expr, load(operand))
+
+    def reads_of(self, stmt, after=False):
+        """Primal names the backward sweep reads at `stmt` (operands, or its result)."""
+        names = set()
+        for operand, expr in self.adjoint_parts(stmt):
+            if operand == "@inplace":
+                base, index, _ = expr
+                names |= {base} | _reads(index)
+                continue
+            if operand == "@local":
+                expr = expr[1]
+            names |= {n for n in _reads(expr) if not _is_derivative(n, self)}
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):
+            names |= _reads(target.slice) | {target.value.id}
+        else:
+            prim = self.analysis.primitives[id(stmt)]
+            if prim.kind == "call" and prim.rule.differentiable and not prim.rule.elementwise:
+                if target.id in self.active and not is_scalar(self.kinds.get(target.id)):
+                    names.add(target.id)  # for `_rt.like` on a maybe-zero adjoint
+        name = target.id if isinstance(target, ast.Name) else None
+        if after:
+            return {name} if name in names else set()
+        return names - ({name} if name else set())
+
+    # -- forward sweep ----------------------------------------------------------------
+    def forward_sweep(self, stmts):
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                if id(stmt) in self.recording.pushes:
+                    self.uses_stack = True
+                    target = stmt.targets[0]
+                    if isinstance(target, ast.Name):
+                        saved = load(target.id)
+                    else:
+                        old = ast.Subscript(value=load(target.value.id), slice=copy.deepcopy(target.slice), ctx=ast.Load())
+                        saved = call("_rt.copy", old)
+                    out.append(ast.copy_location(ast.Expr(call("_push", saved)), stmt))
+                out.append(stmt)
+            elif isinstance(stmt, ast.If):
+                node = copy.copy(stmt)
+                node.body = self.forward_sweep(stmt.body) or [ast.Pass()]
+                node.orelse = self.forward_sweep(stmt.orelse)
+                out.append(node)
+            elif isinstance(stmt, ast.For):
+                if id(stmt) in self.recording.loop_target_pushes:
+                    self.uses_stack = True
+                    out.append(ast.Expr(call("_push", load(stmt.target.id))))
+                node = copy.copy(stmt)
+                node.body = self.forward_sweep(stmt.body)
+                out.append(node)
+            elif isinstance(stmt, ast.While):
+                self.uses_stack = True
+                counter = self.names.fresh("loop")
+                self.loop_counters[id(stmt)] = counter
+                node = copy.copy(stmt)
+                increment = ast.BinOp(left=load(counter), op=ast.Add(), right=ast.Constant(1))
+                node.body = self.forward_sweep(stmt.body) + [assign(counter, increment)]
+                out += [assign(counter, ast.Constant(0), stmt), node, ast.Expr(call("_push", load(counter)))]
+            elif isinstance(stmt, ast.Return):
+                continue
+            else:
+                out.append(stmt)
+        return out
+
+    # -- backward sweep -----------------------------------------------------------------
+    def accumulate(self, name, expr, state, where):
+        target = self.bar(name)
+        if name in self.inplace:
+            if name not in state:
+                state[name] = PRESENT
+                return [assign(target, call("_rt.owned", expr, load(name)), where)]
+            return [assign(target, ast.BinOp(left=load(target), op=ast.Add(), right=expr), where)]
+        if name not in state:
+            state[name] = PRESENT
+            return [assign(target, expr, where)]
+        state[name] = PRESENT
+        return [assign(target, ast.BinOp(left=load(target), op=ast.Add(), right=expr), where)]
+
+    def materialize(self, name):
+        if name in self.inplace:
+            return assign(self.bar(name), call("_rt.zeros_like", load(name)))
+        return assign(self.bar(name), ast.Constant(0.0))
+
+    def backward(self, stmts, state):
+        out = []
+        for stmt in reversed(stmts):
+            out.extend(self.backward_stmt(stmt, state))
+        return out
+
+    def backward_stmt(self, stmt, state):
+        if isinstance(stmt, ast.Assign):
+            return self.backward_assign(stmt, state)
+        if isinstance(stmt, ast.If):
+            s1, s2 = dict(state), dict(state)
+            body, orelse = self.backward(stmt.body, s1), self.backward(stmt.orelse, s2)
+            joined = _join(s1, s2)
+            body += [self.materialize(n) for n in sorted(joined) if n not in s1]
+            orelse += [self.materialize(n) for n in sorted(joined) if n not in s2]
+            state.clear()
+            state.update(joined)
+            if not body and not orelse:
+                return []
+            if not body:
+                test = ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(stmt.test))
+                return [ast.copy_location(ast.If(test=test, body=orelse, orelse=[]), stmt)]
+            return [ast.copy_location(ast.If(test=copy.deepcopy(stmt.test), body=body, orelse=orelse), stmt)]
+        if isinstance(stmt, (ast.For, ast.While)):
+            entry = dict(state)
+            while True:
+                inner = dict(entry)
+                body = self.backward(stmt.body, inner)
+                joined = _join(entry, inner)
+                if joined == entry:
+                    break
+                entry = joined
+            pre = [self.materialize(n) for n in sorted(entry) if n not in state]
+            body += [self.materialize(n) for n in sorted(entry) if n not in inner]
+            state.clear()
+            state.update(entry)
+            if isinstance(stmt, ast.For):
+                iterable = call("reversed", copy.deepcopy(stmt.iter))
+                loop = ast.For(target=ast.Name(stmt.target.id, ast.Store()), iter=iterable, body=body or [ast.Pass()], orelse=[])
+                post = []
+                if id(stmt) in self.recording.loop_target_pushes:
+                    post = [assign(stmt.target.id, call("_pop"))]
+                return pre + [ast.copy_location(loop, stmt)] + post
+            counter = self.loop_counters[id(stmt)]
+            loop = ast.For(target=ast.Name("_", ast.Store()), iter=call("range", load(counter)), body=body or [ast.Pass()], orelse=[])
+            return [assign(counter, call("_pop"))] + pre + [ast.copy_location(loop, stmt)]
+        return []
+
+    def backward_assign(self, stmt, state):
+        out = []
+        target = stmt.targets[0]
+        pushed = id(stmt) in self.recording.pushes
+        if isinstance(target, ast.Subscript):
+            base = target.value.id
+            if base in state:
+                for operand, expr in self.adjoint_parts(stmt):
+                    out += self.accumulate(operand, expr, state, stmt)
+                store = ast.Subscript(value=load(self.bar(base)), slice=copy.deepcopy(target.slice), ctx=ast.Store())
+                out.append(ast.copy_location(ast.Assign(targets=[store], value=ast.Constant(0.0)), stmt))
+            if pushed:
+                store = ast.Subscript(value=load(base), slice=copy.deepcopy(target.slice), ctx=ast.Store())
+                out.append(ast.copy_location(ast.Assign(targets=[store], value=call("_pop")), stmt))
+            return out
+        name = target.id
+        if name in self.active and name in state:
+            prim = self.analysis.primitives[id(stmt)]
+            if (
+                state[name] == MAYBE_ZERO
+                and prim.kind == "call"
+                and not prim.rule.elementwise
+                and not is_scalar(self.kinds.get(name))
+            ):
+                out.append(assign(self.bar(name), call("_rt.like", load(self.bar(name)), load(name)), stmt))
+            for operand, expr in self.adjoint_parts(stmt):
+                if operand == "@local":
+                    out.append(assign(expr[0], expr[1], stmt))
+                elif operand == "@inplace":
+                    base, index, z_bar = expr
+                    if base not in state:
+                        out.append(assign(self.bar(base), call("_rt.zeros_like", load(base)), stmt))
+                        state[base] = PRESENT
+                    out.append(ast.copy_location(ast.Expr(call("_rt.add_at", load(self.bar(base)), copy.deepcopy(index), z_bar)), stmt))
+                else:
+                    out += self.accumulate(operand, expr, state, stmt)
+            del state[name]
+        if pushed:
+            out.append(assign(name, call("_pop"), stmt))
+        return out
+
+    # -- whole functions ----------------------------------------------------------------------
+    def build(self, active_inputs):
+        body = self.function.body
+        ret = body[-1]
+        output = ret.value
+        out_name = local_atom(output)
+        read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
+        self.recording = to_be_recorded(body, self.reads_of, read_at_start)
+        forward = self.forward_sweep(body)
+        state = {}
+        seed = self.names.adjoint(out_name) if out_name else "_out_bar"
+        if out_name in self.active:
+            state[out_name] = PRESENT
+        backward = self.backward(body[:-1], state)
+        grads = []
+        for p in active_inputs:
+            if p not in state:
+                backward.append(assign(self.bar(p), _zero_for(p, self.kinds.get(p))))
+            elif state[p] == MAYBE_ZERO and not is_scalar(self.kinds.get(p)):
+                backward.append(assign(self.bar(p), call("_rt.like", load(self.bar(p)), load(p))))
+            grads.append(load(self.bar(p)))
+        pushed_names = {s.targets[0].id for s in walk_statements(body) if id(s) in self.recording.pushes and isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
+        prologue = []
+        if self.uses_stack:
+            prologue = [
+                assign("_stack", ast.List(elts=[], ctx=ast.Load())),
+                assign("_push", ast.Attribute(value=load("_stack"), attr="append", ctx=ast.Load())),
+                assign("_pop", ast.Attribute(value=load("_stack"), attr="pop", ctx=ast.Load())),
+            ]
+        inits = [assign(n, ast.Constant(None)) for n in sorted(self.recording.maybe_unbound)]
+        value = output
+        keep = []
+        if out_name is not None and out_name in pushed_names:
+            keep = [assign("_value", load(out_name))]
+            value = load("_value")
+        grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
+        joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
+        joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
+
+        # split mode: forward returns residuals, backward can be called many times
+        residual_names = sorted(
+            n for n in _reads(ast.Module(body=backward, type_ignores=[]))
+            if n in self.kinds and not _is_derivative(n, self) and n not in ("_pop",)
+        )
+        top_level = set(self.params) | {s.targets[0].id for s in body if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
+        split_inits = [assign(n, ast.Constant(None)) for n in residual_names if n not in top_level and n not in self.recording.maybe_unbound]
+        stack_elt = [load("_stack")] if self.uses_stack else []
+        residuals = ast.Tuple(elts=stack_elt + [load(n) for n in residual_names], ctx=ast.Load())
+        fwd_body = prologue + inits + split_inits + forward + keep + [ast.Return(ast.Tuple(elts=[value, residuals], ctx=ast.Load()))]
+        fwd = _function(f"{self.function.name}_forward", self.params, fwd_body, self.function)
+        unpack_targets = ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in (["_stack"] if self.uses_stack else []) + residual_names], ctx=ast.Store())
+        bwd_prologue = [ast.Assign(targets=[unpack_targets], value=load("_residuals"))] if residuals.elts else []
+        if self.uses_stack:
+            bwd_prologue += [assign("_pop", ast.Attribute(value=call("list", load("_stack")), attr="pop", ctx=ast.Load()))]
+        for n in sorted(self.inplace):
+            if n in residual_names:
+                bwd_prologue.append(assign(n, call("_rt.copy", load(n))))
+        bwd_body = bwd_prologue + copy.deepcopy(backward) + [ast.Return(grads_tuple)]
+        bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
+        per_stmt = {}
+        return ReverseCode(joint=joint, forward=fwd, backward=bwd, pushes_per_statement=per_stmt)
+
+
+def _is_derivative(name, transform):
+    return name in {v for v in transform.names.assigned.values()} or name.startswith("_stack") or name in ("_push", "_pop", "_value")
+
+
+def _zero_for(name, kind):
+    if is_scalar(kind):
+        return ast.Constant(0.0)
+    return call("_rt.zeros_like", load(name))
+
+
+def _join(a, b):
+    out = {}
+    for name in set(a) | set(b):
+        if a.get(name) == PRESENT and b.get(name) == PRESENT:
+            out[name] = PRESENT
+        else:
+            out[name] = MAYBE_ZERO
+    return out
+
+
+def _function(name, params, body, where, defaults=()):
+    node = ast.FunctionDef(
+        name=name,
+        args=ast.arguments(
+            posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
+            kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=list(defaults),
+        ),
+        body=body or [ast.Pass()],
+        decorator_list=[],
+        returns=None,
+        type_params=[],
+    )
+    ast.copy_location(node, where)
+    return ast.fix_missing_locations(node)
+
+
+def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None):
+    """Build the joint (`f_vjp`) and split (`f_forward` / `f_backward`) adjoint code."""
+    if analysis is None:
+        analysis = analyze(function, namespace, input_kinds, set(active_inputs))
+    transform = ReverseTransform(function, analysis, namespace, active_inputs)
+    return transform.build(active_inputs)

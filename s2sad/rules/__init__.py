@@ -1,0 +1,224 @@
+"""The derivative rule table: callee -> tangent template and adjoint template.
+
+A template is a tiny Python function whose body is inlined into generated code.
+Its first parameter names the result, the others the operands; `x_dot` is the
+tangent of operand `x`, `x_bar` its adjoint, and `x_bar += ...` accumulates:
+
+    @tangent(np.sin, kind="float")
+    def _(z, x):
+        z_dot = x_dot * np.cos(x)
+
+    @adjoint(np.sin)
+    def _(z, x):
+        x_bar += z_bar * np.cos(x)
+
+`elementwise=True` marks broadcasting rules: their adjoints are reduced back to
+each operand's shape and their tangents broadcast to the result's shape by the
+transforms, never by the rule. Functions with no derivative are listed with
+`nondifferentiable`.
+
+>>> import math
+>>> rule = lookup(math.sin)
+>>> rule.name, rule.differentiable
+('math.sin', True)
+>>> import ast
+>>> adj = rule.adjoint.instantiate({"z": ast.Name("y"), "x": ast.Name("a")},
+...                                {"z_bar": ast.Name("y_bar"), "x_bar": ast.Name("a_bar")})
+>>> [(target, ast.unparse(expr)) for target, expr in adj]
+[('x', 'y_bar * math.cos(a)')]
+"""
+
+import ast
+import copy
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+
+from .. import kinds as K
+
+RULES = {}
+
+
+@dataclass
+class Rule:
+    """Everything the compiler knows about one callee."""
+
+    key: object
+    name: str
+    tangent: object = None
+    adjoint: object = None
+    elementwise: bool = False
+    differentiable: bool = True
+    kind: object = "any"
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def result_kind(self, arg_kinds, keywords):
+        return result_kind(self.kind, arg_kinds, keywords)
+
+
+def result_kind(kind, arg_kinds, keywords=()):
+    """The kind of a call's result from the rule's kind category."""
+    if callable(kind):
+        return kind(arg_kinds, keywords)
+    if kind == "arith":  # int op int stays int
+        return K.broadcast(arg_kinds)
+    if kind == "elementwise":
+        return K.as_float(K.broadcast(arg_kinds))
+    if kind == "same":
+        return K.as_float(arg_kinds[0]) if arg_kinds else K.ANY
+    if kind == "reduce":
+        if "axis" in keywords and keywords["axis"] != "None":
+            return K.ANY
+        return K.FLOAT if arg_kinds and arg_kinds[0] in (K.ARRAY, K.FLOAT, K.INT, K.BOOL) else K.ANY
+    return {"float": K.FLOAT, "int": K.INT, "bool": K.BOOL, "array": K.ARRAY, "other": K.OTHER}.get(kind, K.ANY)
+
+
+def display_name(fn):
+    """`np.sin` -> 'numpy.sin' style dotted name for messages and docs."""
+    if isinstance(fn, str):
+        return fn
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if module in ("builtins", ""):
+        if type(fn).__name__ == "ufunc":
+            return f"numpy.{fn.__name__}"
+        return name
+    if module.startswith("numpy"):
+        module = "numpy"
+        if hasattr(fn, "__objclass__"):
+            return f"numpy.ndarray.{fn.__name__}"
+    if module == "_operator":
+        module = "operator"
+    return f"{module.replace('numpy', 'np', 1) if False else module}.{name}"
+
+
+class Template:
+    """A parsed rule body, ready to be instantiated with the names of a call site."""
+
+    def __init__(self, fn):
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source).body[0]
+        self.function = fn
+        self.signature = inspect.signature(fn)
+        params = list(self.signature.parameters)
+        self.output = params[0]
+        self.operands = params[1:]
+        self.body = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        self.call_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        self.differentiable_operands = [p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names]
+        self.uses_output = self.output in names
+        self.locals = [
+            s.targets[0].id
+            for s in self.body
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id not in self._derivative_names()
+        ]
+
+    def _derivative_names(self):
+        params = [self.output] + self.operands
+        return {f"{p}_dot" for p in params} | {f"{p}_bar" for p in params}
+
+    def bind(self, args, keywords):
+        """Map the template's parameter names to the call's argument atoms."""
+        bound = self.call_signature.bind(*args, **keywords)
+        values = {}
+        for name, param in self.call_signature.parameters.items():
+            if name in bound.arguments:
+                value = bound.arguments[name]
+                if param.kind == param.VAR_POSITIONAL:
+                    value = ast.Tuple(elts=list(value), ctx=ast.Load())
+                values[name] = value
+            else:
+                values[name] = ast.Constant(param.default)
+        return values
+
+    def instantiate(self, values, derivatives, fresh=None):
+        """Inline the body: returns [(target, expression)].
+
+        `values` maps parameter names to atoms, `derivatives` maps `x_dot` /
+        `x_bar` names to names or symbolic zeros. Targets are operand names
+        (`x` for `x_bar += ...`), the output name (`z` for `z_dot = ...`), or
+        fresh local names for the template's own temporaries.
+        """
+        renames = {}
+        for local in self.locals:
+            renames[local] = fresh(local) if fresh else local
+        out = []
+        for stmt in self.body:
+            if isinstance(stmt, ast.AugAssign):
+                target = stmt.target.id[: -len("_bar")]
+            else:
+                target = stmt.targets[0].id
+                if target.endswith("_dot") and target[:-4] == self.output:
+                    target = self.output
+                else:
+                    target = renames.get(target, target)
+            value = _substitute(copy.deepcopy(stmt.value), values, derivatives, renames)
+            out.append((target, value))
+        return out
+
+
+def _substitute(node, values, derivatives, renames):
+    class Substitute(ast.NodeTransformer):
+        def visit_Name(self, name):
+            if name.id in derivatives:
+                replacement = copy.deepcopy(derivatives[name.id])
+                if isinstance(replacement, ast.Name):
+                    replacement.derivative = True
+                return replacement
+            if name.id in values:
+                return copy.deepcopy(values[name.id])
+            if name.id in renames:
+                return ast.Name(id=renames[name.id], ctx=ast.Load())
+            return name
+
+    return Substitute().visit(node)
+
+
+def _register(fns, **fields):
+    for fn in fns:
+        rule = RULES.get(fn)
+        if rule is None:
+            rule = RULES[fn] = Rule(key=fn, name=display_name(fn))
+        for key, value in fields.items():
+            if value is not None:
+                setattr(rule, key, value)
+
+
+def tangent(*fns, elementwise=None, kind=None):
+    """Register the decorated template as the tangent (JVP) rule of `fns`."""
+
+    def decorate(template):
+        _register(fns, tangent=Template(template), elementwise=elementwise, kind=kind, differentiable=True)
+        return template
+
+    return decorate
+
+
+def adjoint(*fns, elementwise=None, kind=None):
+    """Register the decorated template as the adjoint (VJP) rule of `fns`."""
+
+    def decorate(template):
+        _register(fns, adjoint=Template(template), elementwise=elementwise, kind=kind, differentiable=True)
+        return template
+
+    return decorate
+
+
+def nondifferentiable(*fns, kind="any"):
+    """List `fns` as having no derivative: their results are constants."""
+    for fn in fns:
+        RULES[fn] = Rule(key=fn, name=display_name(fn), differentiable=False, kind=kind)
+
+
+def lookup(fn):
+    """The rule for callee `fn`, or None."""
+    try:
+        return RULES.get(fn)
+    except TypeError:  # unhashable callee
+        return None
+
+
+from . import core  # noqa: E402,F401  (registers the rules)
+from . import numpy_rules  # noqa: E402,F401

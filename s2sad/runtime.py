@@ -1,0 +1,123 @@
+"""Helpers that generated derivative code calls at run time.
+
+Kept small on purpose: the generated code is plain Python and NumPy; these are
+only the operations that need a shape decided at run time.
+
+>>> unbroadcast(np.ones((2, 3)), np.ones(3)).tolist()
+[2.0, 2.0, 2.0]
+>>> unbroadcast(np.ones((2, 3)), 1.0)
+6.0
+>>> getitem_adjoint(np.array([1.0, 2.0]), np.zeros(4), np.array([1, 1])).tolist()
+[0.0, 3.0, 0.0, 0.0]
+"""
+
+import numpy as np
+
+
+def unbroadcast(g, like):
+    """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
+    shape = np.shape(like)
+    gshape = np.shape(g)
+    if gshape == shape:
+        return g
+    if not shape:
+        return float(np.sum(g)) if isinstance(like, float) else np.sum(g)
+    extra = len(gshape) - len(shape)
+    if extra > 0:
+        g = np.sum(g, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if np.shape(g) != shape:
+        g = np.broadcast_to(g, shape).copy()
+    return g
+
+
+def broadcast_like(t, like):
+    """Broadcast tangent `t` to the shape of the result `like` (forward mode)."""
+    shape = np.shape(like)
+    if np.shape(t) == shape:
+        return t
+    return np.broadcast_to(t, shape).copy()
+
+
+def zeros_like(x):
+    """A zero derivative for `x`: `0.0` for scalars, an array of zeros for arrays."""
+    if isinstance(x, np.ndarray):
+        return np.zeros_like(x, dtype=np.result_type(x.dtype, np.float32))
+    if isinstance(x, (tuple, list)):
+        return type(x)(zeros_like(v) for v in x)
+    return 0.0
+
+
+def like(g, x):
+    """`g` if it already has `x`'s shape, else zeros of it plus `g` (a scalar zero)."""
+    if np.shape(g) == np.shape(x):
+        return g
+    return zeros_like(x) + g
+
+
+def sum_adjoint(g, x, axis=None, keepdims=False):
+    """Adjoint of `np.sum(x, axis, keepdims)`: spread `g` back over the summed axes."""
+    shape = np.shape(x)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape).copy() if shape else g
+
+
+def mean_adjoint(g, x, axis=None, keepdims=False):
+    """Adjoint of `np.mean(x, axis, keepdims)`."""
+    shape = np.shape(x)
+    if axis is None:
+        count = np.size(x)
+    else:
+        axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+        count = int(np.prod([shape[a] for a in axes]))
+    return sum_adjoint(g, x, axis, keepdims) / count
+
+
+def getitem_adjoint(g, x, index):
+    """Adjoint of `x[index]`: `g` placed at `index` in zeros shaped like `x`."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype, np.asarray(g).dtype, np.float32))
+    np.add.at(out, index, g)
+    return out
+
+
+def check_scalar(value, where):
+    """Raise s2sad's error when `grad` meets a non-scalar output."""
+    if np.ndim(value) != 0:
+        from .errors import NonScalarOutputError
+
+        filename, lineno, code = where
+        raise NonScalarOutputError(
+            f"grad needs a scalar output; the function returned shape {np.shape(value)}",
+            filename,
+            lineno,
+            code,
+            hint="reduce the output (np.sum, np.mean) or use s2sad.vjp / s2sad.jacrev",
+        )
+    return value
+
+
+def copy(x):
+    """A copy of an array slice or scalar, to push before it is overwritten."""
+    return x.copy() if hasattr(x, "copy") else x
+
+
+def owned(g, x):
+    """A fresh float array shaped like `x` holding `g` (for adjoints updated in place)."""
+    dtype = np.result_type(np.asarray(x).dtype, np.float32)
+    out = np.zeros(np.shape(x), dtype=dtype)
+    out += g
+    return out
+
+
+def add_at(target, index, g):
+    """`target[index] += g`, accumulating repeated integer indices."""
+    if isinstance(index, np.ndarray) or (isinstance(index, tuple) and any(isinstance(i, np.ndarray) for i in index)):
+        np.add.at(target, index, g)
+    else:
+        target[index] += g
+
+
+from .numpy_runtime import *  # noqa: E402,F401,F403  (helpers of the NumPy rules)

@@ -1,0 +1,102 @@
+"""To-be-recorded analysis: which overwrites must push the old value.
+
+The backward sweep reads primal values (operands of adjoint rules, branch
+conditions, loop bounds). A statement that overwrites a variable whose current
+value the backward sweep will still read pushes that value first, and the
+backward sweep pops it back. Walked forward over the structured program, the
+state is the set of variables whose current value the backward sweep reads.
+
+>>> import ast
+>>> body = ast.parse('''
+... y = x * x
+... for i in range(3):
+...     t = y * 2.0
+...     y = t * y
+... ''').body
+>>> reads = lambda s: {"y": {"x"}, "t": {"y"}}.get(s.targets[0].id, set()) if isinstance(s, ast.Assign) else set()
+>>> rec = to_be_recorded(body, reads, set())
+>>> sorted(ast.unparse(s) for s in body[1].body if id(s) in rec.pushes)
+['y = t * y']
+"""
+
+import ast
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Recording:
+    pushes: set = field(default_factory=set)  # id(Assign) that push their target first
+    loop_target_pushes: set = field(default_factory=set)  # id(For) whose target is pushed before
+    maybe_unbound: set = field(default_factory=set)  # names pushed where they may be unbound
+
+
+def to_be_recorded(body, reads_of, read_at_start):
+    """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads."""
+    recording = Recording()
+
+    def control_reads(stmt):
+        if isinstance(stmt, ast.If):
+            return {n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)}
+        if isinstance(stmt, ast.For):
+            return {n.id for n in ast.walk(stmt.iter) if isinstance(n, ast.Name)}
+        return set()
+
+    def walk(stmts, live, assigned, record):
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                live |= reads_of(stmt)
+                target = stmt.targets[0]
+                if isinstance(target, ast.Name):
+                    name = target.id
+                    if name in live and record:
+                        recording.pushes.add(id(stmt))
+                        if name not in assigned:
+                            recording.maybe_unbound.add(name)
+                    live.discard(name)
+                    live |= reads_of(stmt, after=True) if _takes_after(reads_of) else set()
+                    assigned.add(name)
+                else:
+                    base = target.value.id
+                    if base in live and record:
+                        recording.pushes.add(id(stmt))
+            elif isinstance(stmt, ast.If):
+                live |= control_reads(stmt)
+                l1, l2 = set(live), set(live)
+                a1, a2 = set(assigned), set(assigned)
+                walk(stmt.body, l1, a1, record)
+                walk(stmt.orelse, l2, a2, record)
+                live.clear()
+                live |= l1 | l2
+                assigned &= a1 & a2
+                assigned |= a1 & a2
+            elif isinstance(stmt, (ast.For, ast.While)):
+                live |= control_reads(stmt)
+                target = stmt.target.id if isinstance(stmt, ast.For) else None
+                if target is not None and target in live and record:
+                    recording.loop_target_pushes.add(id(stmt))
+                    if target not in assigned:
+                        recording.maybe_unbound.add(target)
+                entry = set(live)
+                while True:
+                    inner = set(entry)
+                    inner.discard(target)
+                    walk(stmt.body, inner, set(assigned) | ({target} if target else set()), False)
+                    if inner <= entry:
+                        break
+                    entry |= inner
+                inner = set(entry)
+                inner.discard(target)
+                walk(stmt.body, inner, set(assigned) | ({target} if target else set()), record)
+                live.clear()
+                live |= entry | inner
+            # Return, Expr, Raise, Assert: nothing is overwritten
+
+    walk(body, set(read_at_start), set(), True)
+    return recording
+
+
+def _takes_after(reads_of):
+    try:
+        return "after" in reads_of.__code__.co_varnames[: reads_of.__code__.co_argcount]
+    except AttributeError:
+        return False
