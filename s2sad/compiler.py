@@ -108,6 +108,8 @@ def _describe(parsed):
     base = parsed.filename.rsplit("/", 1)[-1]
 
     def describe(lineno):
+        if lineno == parsed.tree.lineno:
+            return None  # the `def` line: prologue and epilogue code
         text = parsed.line(lineno)
         return f"{base}:{lineno}: {text}" if text else None
 
@@ -167,6 +169,8 @@ def render(parsed, functions, analysis, params, mode, active, pretty):
 
 def compile_derivative(function, mode, active_inputs, input_kinds):
     """Compile (cached) the derivative of `function`; see the module docstring."""
+    if not hasattr(function, "__code__"):
+        parse_function(function)  # raises SourceUnavailableError with the reason
     key = (function.__code__, mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__))
     compiled = _CACHE.get(key)
     if compiled is not None:

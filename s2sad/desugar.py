@@ -355,8 +355,8 @@ def desugar(function):
         last = function.body[-1]
         body = [_assign("_retval", ast.Constant(None)), _assign(ret_flag, ast.Constant(False))] + body
         body.append(ast.copy_location(ast.Return(value=_name("_retval")), last))
-    for node in body[:2]:
-        ast.copy_location(node, function.body[0])
+        for node in body[:2]:
+            ast.copy_location(node, function.body[0])
     function.body = body
     ast.fix_missing_locations(function)
     return function

@@ -142,6 +142,8 @@ class ForwardTransform:
                     t = call("_rt.zeros_like", copy.deepcopy(atom))
                 elts.append(t)
             tangent = ast.Tuple(elts=elts, ctx=ast.Load())
+        elif not prim.rule.differentiable:
+            tangent = None
         else:
             rule = prim.rule
             if rule.tangent is None:

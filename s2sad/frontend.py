@@ -78,8 +78,8 @@ def parse_function(function):
     if not isinstance(function, types.FunctionType):
         raise SourceUnavailableError(
             f"s2sad differentiates Python functions; got {type(function).__name__} {function!r}",
-            hint="pass a function defined with `def` in a file, or register a rule "
-            "for it with s2sad.custom_vjp",
+            hint="pass a function defined with `def` in a file; to use this callable inside "
+            "differentiated code, register rules for it with s2sad.rules.tangent / s2sad.rules.adjoint",
         )
     code = function.__code__
     filename = code.co_filename

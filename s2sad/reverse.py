@@ -34,6 +34,7 @@ from .derivatives import (
     DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified,
 )
 from .forward import _atom_kind, _reads
+from .simplify import split_sign
 from .normalize import assigned_names
 from .tbr import to_be_recorded
 
@@ -92,9 +93,10 @@ class ReverseTransform:
         if isinstance(target, ast.Subscript):
             value = local_atom(stmt.value)
             if value in self.active:
+                # a copy: the slice is zeroed right after it is read
                 g = ast.Subscript(value=load(self.bar(target.value.id)), slice=copy.deepcopy(target.slice), ctx=ast.Load())
-                if not is_scalar(self.kinds.get(value)) or True:
-                    g = call("_rt.unbroadcast", g, load(value))
+                g = ast.Call(func=ast.Attribute(value=g, attr="copy", ctx=ast.Load()), args=[], keywords=[])
+                g = call("_rt.unbroadcast", g, load(value))
                 parts.append((value, g))
             self.parts[key] = parts
             return parts
@@ -221,6 +223,7 @@ class ReverseTransform:
     # -- backward sweep -----------------------------------------------------------------
     def accumulate(self, name, expr, state, where):
         target = self.bar(name)
+        negative, magnitude = split_sign(expr)
         if name in self.inplace:
             if name not in state:
                 state[name] = PRESENT
@@ -230,7 +233,8 @@ class ReverseTransform:
             state[name] = PRESENT
             return [assign(target, expr, where)]
         state[name] = PRESENT
-        return [assign(target, ast.BinOp(left=load(target), op=ast.Add(), right=expr), where)]
+        op = ast.Sub() if negative else ast.Add()
+        return [assign(target, ast.BinOp(left=load(target), op=op, right=magnitude if negative else expr), where)]
 
     def materialize(self, name):
         if name in self.inplace:
@@ -333,7 +337,7 @@ class ReverseTransform:
         output = ret.value
         out_name = local_atom(output)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
-        self.recording = to_be_recorded(body, self.reads_of, read_at_start)
+        self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params)
         forward = self.forward_sweep(body)
         state = {}
         seed = self.names.adjoint(out_name) if out_name else "_out_bar"
@@ -380,9 +384,14 @@ class ReverseTransform:
         bwd_prologue = [ast.Assign(targets=[unpack_targets], value=load("_residuals"))] if residuals.elts else []
         if self.uses_stack:
             bwd_prologue += [assign("_pop", ast.Attribute(value=call("list", load("_stack")), attr="pop", ctx=ast.Load()))]
-        for n in sorted(self.inplace):
-            if n in residual_names:
-                bwd_prologue.append(assign(n, call("_rt.copy", load(n))))
+        restored_in_place = {
+            node.targets[0].value.id
+            for node in ast.walk(ast.Module(body=backward, type_ignores=[]))
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
+            and isinstance(node.targets[0].value, ast.Name)
+        }
+        for n in sorted(restored_in_place & set(residual_names)):
+            bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
         bwd_body = bwd_prologue + copy.deepcopy(backward) + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
         per_stmt = {}

@@ -60,8 +60,9 @@ def simplify(node):
                 return right
             if is_zero(right):
                 return left
-            if isinstance(right, ast.UnaryOp) and isinstance(right.op, ast.USub):
-                return ast.BinOp(left=left, op=ast.Sub(), right=right.operand)
+            negative, magnitude = split_sign(right)
+            if negative:
+                return ast.BinOp(left=left, op=ast.Sub(), right=magnitude)
         elif isinstance(op, ast.Sub):
             if is_zero(right):
                 return left
@@ -121,6 +122,17 @@ def simplify(node):
     if isinstance(node, (ast.Tuple, ast.List)):
         return type(node)(elts=[_plain(simplify(e)) for e in node.elts], ctx=node.ctx)
     return node
+
+
+def split_sign(node):
+    """(negative, magnitude): `-a * b / c` -> (True, `a * b / c`)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return True, node.operand
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        negative, left = split_sign(node.left)
+        if negative:
+            return True, ast.BinOp(left=left, op=node.op, right=node.right)
+    return False, node
 
 
 def _carries_derivative(node):

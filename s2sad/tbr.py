@@ -30,7 +30,7 @@ class Recording:
     maybe_unbound: set = field(default_factory=set)  # names pushed where they may be unbound
 
 
-def to_be_recorded(body, reads_of, read_at_start):
+def to_be_recorded(body, reads_of, read_at_start, parameters=()):
     """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads."""
     recording = Recording()
 
@@ -67,7 +67,6 @@ def to_be_recorded(body, reads_of, read_at_start):
                 walk(stmt.orelse, l2, a2, record)
                 live.clear()
                 live |= l1 | l2
-                assigned &= a1 & a2
                 assigned |= a1 & a2
             elif isinstance(stmt, (ast.For, ast.While)):
                 live |= control_reads(stmt)
@@ -91,7 +90,7 @@ def to_be_recorded(body, reads_of, read_at_start):
                 live |= entry | inner
             # Return, Expr, Raise, Assert: nothing is overwritten
 
-    walk(body, set(read_at_start), set(), True)
+    walk(body, set(read_at_start), set(parameters), True)
     return recording
 
 

@@ -1,0 +1,192 @@
+"""Control flow in both modes: branches, loops, early exits, in-place writes."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import s2sad
+from s2sad.testing import check_grads
+
+SETTINGS = settings(max_examples=20, deadline=None, derandomize=True)
+
+
+def branches(x, y):
+    if x > 0 and y > 0:
+        z = x * y
+    elif x > 0 or y > 1.5:
+        z = x + y * y
+    elif not y < -1.0:
+        z = math.sin(x) * y
+    else:
+        z = -x
+    w = z * 2.0 if 0.0 < z < 1.0 else z / 3.0
+    return w + (x if x > y else y)
+
+
+def for_loops(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + math.sin(x * i) * s + x
+    for i in range(n - 1, -1, -1):
+        s = s * 0.9 + i * x
+    for i in reversed(range(2, n)):
+        for j in range(i):
+            s = s + x / (1.0 + i + j)
+    return s
+
+
+def loops_over_arrays(x, w):
+    total = 0.0
+    for row in w:
+        total = total + np.sum(row * x)
+    for i, value in enumerate(x):
+        total = total + i * value * value
+    for a, b in zip(x, x[1:]):
+        total = total + a * b
+    return total
+
+
+def while_data(x):
+    t = 0.0
+    y = x
+    while t < 1.0:
+        if y > 0:
+            y = y - 0.1 * y * y
+        else:
+            y = y + 0.05
+        t += 0.01 + 0.001 * abs(y)
+    return y
+
+
+def while_true_break(x):
+    y = x
+    k = 0
+    while True:
+        y = y * 0.5 + 0.1 * x
+        k += 1
+        if abs(y) < 0.01 * abs(x) + 1e-3 or k > 50:
+            break
+    return y * k
+
+
+def break_continue(x, n):
+    s = 0.0
+    for i in range(n):
+        if i % 3 == 1:
+            continue
+        s = s + x * i
+        if s > 20.0:
+            break
+        s = s * 1.01
+    return s
+
+
+def early_return(x, y):
+    if x > 2.0:
+        return x * y
+    for i in range(5):
+        x = x * 1.1 + y
+        if x > 3.0:
+            return x - y
+    return x * x
+
+
+def in_place(x, n):
+    a = np.zeros(n)
+    a[0] = x
+    for i in range(1, n):
+        a[i] = a[i - 1] * 0.9 + math.sin(x * i)
+    a[1:3] = a[1:3] * 2.0
+    a[2] += x
+    b = np.ones(n)
+    b[a > 0.5] = 3.0
+    return np.sum(a * a * b)
+
+
+def in_place_vector(x):
+    y = x.copy()
+    for i in range(len(x)):
+        y[i] = y[i] * y[i - 1] + 1.0
+    return np.sum(y)
+
+
+CASES = [
+    ("branches", branches, lambda d: (d.draw(st.floats(-2, 2)), d.draw(st.floats(-2, 2)))),
+    ("for_loops", for_loops, lambda d: (d.draw(st.floats(-1, 1)), d.draw(st.integers(0, 6)))),
+    ("while_data", while_data, lambda d: (d.draw(st.floats(-1, 1)),)),
+    ("while_true_break", while_true_break, lambda d: (d.draw(st.floats(0.5, 2)),)),
+    ("break_continue", break_continue, lambda d: (d.draw(st.floats(-1, 3)), d.draw(st.integers(0, 12)))),
+    ("early_return", early_return, lambda d: (d.draw(st.floats(-1, 3)), d.draw(st.floats(-0.5, 0.5)))),
+    ("in_place", in_place, lambda d: (d.draw(st.floats(-1, 1)), d.draw(st.integers(3, 6)))),
+]
+
+
+def _stable(fn, args, h=1e-4):
+    """True if moving any float input by +-h keeps `fn` smooth (no branch flips nearby)."""
+    b = fn(*args)
+    for index, arg in enumerate(args):
+        if not isinstance(arg, float):
+            continue
+        lo = fn(*args[:index], arg - h, *args[index + 1 :])
+        hi = fn(*args[:index], arg + h, *args[index + 1 :])
+        if abs((hi - b) - (b - lo)) > 1e-6 * (1 + abs(b)):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name,fn,draw", CASES, ids=[c[0] for c in CASES])
+def test_construct_against_finite_differences(name, fn, draw):
+    @SETTINGS
+    @given(st.data())
+    def check(data):
+        args = draw(data)
+        if not _stable(fn, args):
+            return
+        check_grads(fn, args, rtol=1e-5)
+
+    check()
+
+
+def test_loops_over_arrays():
+    rng = np.random.default_rng(1)
+    check_grads(loops_over_arrays, (rng.standard_normal(4), rng.standard_normal((3, 4))))
+
+
+def test_in_place_vector():
+    check_grads(in_place_vector, (np.array([0.5, -0.3, 0.8, 0.1]),))
+
+
+def test_trip_count_changes_between_calls():
+    g = s2sad.grad(for_loops)
+    for n in (0, 1, 5, 3, 9):
+        value = g(0.3, n)
+        h = 1e-6
+        fd = (for_loops(0.3 + h, n) - for_loops(0.3 - h, n)) / (2 * h)
+        assert abs(value - fd) < 1e-5 * (1 + abs(fd)), (n, value, fd)
+
+
+def long_while(x, steps):
+    y = x
+    i = 0
+    while i < steps:
+        y = y + 1e-5 * math.sin(y)
+        i += 1
+    return y
+
+
+def test_reverse_through_100k_iteration_while_loop():
+    g = s2sad.grad(long_while)(0.4, 100_000)
+    h = 1e-6
+    fd = (long_while(0.4 + h, 100_000) - long_while(0.4 - h, 100_000)) / (2 * h)
+    assert abs(g - fd) < 1e-6 * abs(fd)
+
+
+def test_vjp_pullback_reused_with_different_cotangents():
+    value, pullback = s2sad.vjp(in_place, 0.4, 5)
+    g1 = pullback(1.0)[0]
+    g2 = pullback(2.0)[0]
+    g3 = pullback(1.0)[0]
+    assert abs(g2 - 2 * g1) < 1e-12 * (1 + abs(g1)) and g1 == g3
