@@ -27,6 +27,16 @@ def _argnums(argnums, count, name):
     return single, tuple(n % count for n in nums)
 
 
+def _code(f):
+    """`f.__code__`, or s2sad's error for callables that have no Python source."""
+    code = getattr(f, "__code__", None)
+    if code is None:
+        from .frontend import parse_function
+
+        parse_function(f)  # raises SourceUnavailableError
+    return code
+
+
 def _kinds(args):
     return tuple(K.kind_of(a) for a in args)
 
@@ -45,12 +55,22 @@ def _diff_kinds(kinds, argnums):
     return tuple(kinds)
 
 
+@functools.lru_cache(maxsize=None)
+def _parameter_count(code):
+    return code.co_argcount
+
+
 def _bind(f, args, kwargs):
-    if not kwargs:
+    """All positional arguments of `f`, keywords and defaults filled in."""
+    code = getattr(f, "__code__", None)
+    if not kwargs and code is not None and len(args) == _parameter_count(code):
         return args
     import inspect
 
-    bound = inspect.signature(f).bind(*args, **kwargs)
+    try:
+        bound = inspect.signature(f).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ArgumentError(f"{getattr(f, '__name__', f)}: {exc}") from None
     bound.apply_defaults()
     return tuple(bound.arguments.values())
 
@@ -77,9 +97,8 @@ def value_and_grad(f=None, argnums=0, has_aux=False):
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
-        if kwargs:
-            args = _bind(f, args, kwargs)
-        key = (f.__code__, tuple(map(type, args)))
+        args = _bind(f, args, kwargs)
+        key = (_code(f), tuple(map(type, args)))
         entry = cache.get(key)
         if entry is None:
             single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
@@ -104,9 +123,8 @@ def grad(f=None, argnums=0, has_aux=False):
 
     @functools.wraps(f)
     def grad_f(*args, **kwargs):
-        if kwargs:
-            args = _bind(f, args, kwargs)
-        key = (f.__code__, tuple(map(type, args)))
+        args = _bind(f, args, kwargs)
+        key = (_code(f), tuple(map(type, args)))
         entry = cache.get(key)
         if entry is None:
             single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
@@ -131,6 +149,9 @@ def jvp(f, primals, tangents):
     if len(primals) != len(tangents):
         raise ArgumentError(f"jvp got {len(primals)} primals but {len(tangents)} tangents",
                             hint="pass one tangent per primal")
+    given = len(primals)
+    primals = _bind(f, primals, {})
+    tangents = tangents + tuple(0.0 for _ in primals[given:])
     nums = _all_differentiable(primals)
     compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals), nums))
     return compiled.function(*primals, *[tangents[i] for i in nums])
@@ -138,7 +159,9 @@ def jvp(f, primals, tangents):
 
 def vjp(f, *primals):
     """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times."""
-    nums = _all_differentiable(primals)
+    given = len(primals)
+    primals = _bind(f, primals, {})
+    nums = tuple(i for i in _all_differentiable(primals) if i < given)
     compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(primals), nums))
     objects = compiled.extra["objects"]
     value, residuals = objects["forward"](*primals)
@@ -146,7 +169,7 @@ def vjp(f, *primals):
 
     def pullback(cotangent):
         grads = backward(residuals, cotangent)
-        out = [0.0] * len(primals)
+        out = [0.0] * given
         for i, g in zip(nums, grads):
             out[i] = g
         return tuple(out)

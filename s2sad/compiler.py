@@ -30,6 +30,7 @@ from .desugar import DesugarError, desugar
 from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
 from .forward import forward_transform
 from .frontend import parse_function
+from .inline import inline_calls
 from .normalize import normalize
 from .primitives import MissingRule
 from .reverse import reverse_transform
@@ -94,6 +95,8 @@ def prepare(function, input_kinds, active_inputs):
         tree = normalize(desugar(parsed.tree))
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
+    tree, origins = inline_calls(parsed, tree)
+    parsed.origins = origins
     kinds = dict(zip(params, input_kinds))
     active_names = {params[i] for i in active_inputs}
 
@@ -108,6 +111,8 @@ def _describe(parsed):
     base = parsed.filename.rsplit("/", 1)[-1]
 
     def describe(lineno):
+        if lineno in getattr(parsed, "origins", {}):
+            return parsed.origins[lineno][2]
         if lineno == parsed.tree.lineno:
             return None  # the `def` line: prologue and epilogue code
         text = parsed.line(lineno)

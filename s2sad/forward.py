@@ -67,9 +67,21 @@ class ForwardTransform:
         self.namespace = namespace
         taken = assigned_names([function]) | {a.arg for a in function.args.args} | _reads(function)
         self.names = DerivativeNames(taken)
+        self.read_counts = {}
+        for sub in ast.walk(function):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                self.read_counts[sub.id] = self.read_counts.get(sub.id, 0) + 1
 
     def dot(self, name):
         return self.names.tangent(name)
+
+    def read_outside(self, node):
+        """Names read somewhere in the function outside `node`."""
+        inside = {}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                inside[sub.id] = inside.get(sub.id, 0) + 1
+        return {n for n, count in self.read_counts.items() if count > inside.get(n, 0)}
 
     def tangent_of(self, atom, state):
         name = local_atom(atom)
@@ -94,11 +106,13 @@ class ForwardTransform:
         if isinstance(stmt, ast.If):
             s1, s2 = set(state), set(state)
             body, orelse = self.block(stmt.body, s1), self.block(stmt.orelse, s2)
-            for name in sorted(s1 - s2):
+            # only tangents read after the `if` need a value on both paths
+            outside = self.read_outside(stmt)
+            for name in sorted((s1 - s2) & outside):
                 orelse.append(self.materialize(name))
-            for name in sorted(s2 - s1):
+            for name in sorted((s2 - s1) & outside):
                 body.append(self.materialize(name))
-            state |= s1 | s2
+            state |= (s1 & s2) | ((s1 | s2) & outside)
             node = ast.If(test=stmt.test, body=body or [ast.Pass()], orelse=orelse)
             return [ast.copy_location(node, stmt)]
         if isinstance(stmt, (ast.For, ast.While)):

@@ -128,7 +128,7 @@ def classify(value, namespace, locals_):
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             rule = method_rule(func.attr)
             if rule is None:
-                raise MissingRule(f"{ast.unparse(func)} (method .{func.attr})", None)
+                raise MissingRule(f"np.ndarray.{func.attr}", None)
             return Primitive("call", rule=rule, args=[func.value] + list(value.args), keywords=keywords)
         raise MissingRule(ast.unparse(func), None)
     raise MissingRule(ast.unparse(value), None)

@@ -1,0 +1,142 @@
+"""The public transforms, caching, source and emitted files."""
+
+import importlib.util
+import linecache
+import re
+import traceback
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad import compiler
+
+
+def quadratic(x, y):
+    return x * x * y + 3.0 * y
+
+
+@s2sad.grad
+def decorated(x):
+    return x * x * x
+
+
+def test_grad_and_argnums():
+    assert s2sad.grad(quadratic)(2.0, 5.0) == pytest.approx(20.0)
+    assert s2sad.grad(quadratic, argnums=1)(2.0, 5.0) == pytest.approx(7.0)
+    gx, gy = s2sad.grad(quadratic, argnums=(0, 1))(2.0, 5.0)
+    assert (gx, gy) == (pytest.approx(20.0), pytest.approx(7.0))
+    assert s2sad.grad(quadratic, argnums=-1)(2.0, 5.0) == pytest.approx(7.0)
+
+
+def test_bare_decorator_and_keywords():
+    assert decorated(2.0) == pytest.approx(12.0)
+    assert s2sad.grad(quadratic)(2.0, y=5.0) == pytest.approx(20.0)
+
+
+def test_integer_inputs_are_differentiated_as_floats():
+    assert s2sad.grad(quadratic)(2, 5) == pytest.approx(20.0)
+
+
+def test_value_and_grad():
+    value, g = s2sad.value_and_grad(quadratic)(2.0, 5.0)
+    assert value == pytest.approx(35.0) and g == pytest.approx(20.0)
+
+
+def test_jvp_and_vjp_agree():
+    out, tangent = s2sad.jvp(quadratic, (2.0, 5.0), (1.0, 0.5))
+    assert out == pytest.approx(35.0) and tangent == pytest.approx(20.0 + 0.5 * 7.0)
+    out, pullback = s2sad.vjp(quadratic, 2.0, 5.0)
+    assert pullback(1.0) == (pytest.approx(20.0), pytest.approx(7.0))
+    assert pullback(2.0) == (pytest.approx(40.0), pytest.approx(14.0))
+
+
+def test_arrays_give_gradients_of_the_same_shape():
+    def_loss = s2sad.grad(array_loss)
+    x = np.linspace(-1, 1, 6).reshape(2, 3)
+    g = def_loss(x)
+    assert g.shape == x.shape
+    np.testing.assert_allclose(g, 2 * np.tanh(x) / np.cosh(x) ** 2)
+
+
+def array_loss(w):
+    return np.sum(np.tanh(w) ** 2)
+
+
+def test_cache_compiles_once_and_notices_code_changes():
+    compiler.clear_cache()
+    g = s2sad.grad(changing)
+    assert g(3.0) == pytest.approx(2.0)
+    first = len(compiler._CACHE)
+    g(4.0)
+    assert len(compiler._CACHE) == first
+    changing.__code__ = replacement.__code__
+    try:
+        assert s2sad.grad(changing)(3.0) == pytest.approx(6.0)
+    finally:
+        changing.__code__ = ORIGINAL
+
+
+def changing(x):
+    return 2.0 * x
+
+
+def replacement(x):
+    return x * x
+
+
+ORIGINAL = changing.__code__
+
+
+def test_specialization_on_kinds_scalar_then_array():
+    g = s2sad.grad(array_loss)
+    assert np.ndim(g(0.5)) == 0
+    assert g(np.array([0.5, 1.0])).shape == (2,)
+
+
+def test_source_is_readable_and_has_no_zero_terms():
+    text = s2sad.source(quadratic, mode="reverse", argnums=(0, 1), args=(2.0, 5.0))
+    assert "x_bar" in text and "y_bar" in text and "def quadratic_vjp" in text
+    zero_or_one_terms = re.compile(r"(?<![\w.])(0|0\.0|1|1\.0) \*|\* (0|0\.0|1|1\.0)(?![\w.])|[+-] 0(\.0)?(?![\w.])")
+    assert not zero_or_one_terms.search(text), text
+    text = s2sad.source(quadratic, mode="forward", argnums=(0, 1), args=(2.0, 5.0))
+    assert "x_dot" in text and not zero_or_one_terms.search(text), text
+    assert "test_api.py:" in text  # comments point back to the user's lines
+
+
+def test_emitted_file_imports_and_runs(tmp_path):
+    path = tmp_path / "quadratic_grad.py"
+    s2sad.emit(quadratic, str(path), mode="reverse", argnums=(0, 1), args=(2.0, 5.0))
+    spec = importlib.util.spec_from_file_location("quadratic_grad", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    value, (gx, gy) = module.quadratic_vjp(2.0, 5.0)
+    assert value == pytest.approx(35.0) and gx == pytest.approx(20.0) and gy == pytest.approx(7.0)
+
+
+def failing(x):
+    return np.log(x) * x
+
+
+def test_traceback_shows_generated_line():
+    compiled = compiler.compile_derivative(failing, "reverse", (0,), ("float",))
+    filename = compiled.function.__code__.co_filename
+    assert linecache.getline(filename, compiled.function.__code__.co_firstlineno).startswith("def failing_vjp")
+    with np.errstate(all="raise"):
+        try:
+            s2sad.grad(failing)(-1.0)
+        except FloatingPointError:
+            text = traceback.format_exc()
+            assert "np.log(x)" in text
+        else:
+            raise AssertionError("expected a floating point error")
+
+
+def test_cached_call_overhead_is_small():
+    # not a timing test: checks the wrapper does no compilation on the hot path
+    g = s2sad.grad(quadratic)
+    g(1.0, 2.0)
+    before = len(compiler._CACHE)
+    for _ in range(100):
+        g(1.0, 2.0)
+    assert len(compiler._CACHE) == before

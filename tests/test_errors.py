@@ -1,0 +1,134 @@
+"""Bad input gets an s2sad error naming the user's file, line and code, and a hint."""
+
+import math
+
+import numpy as np
+import pytest
+
+import s2sad
+
+HERE = __file__.rsplit("/", 1)[-1]
+
+
+def generator(x):
+    yield x * 2.0
+
+
+async def coroutine(x):
+    return x
+
+
+COUNTER = 0
+
+
+def global_write(x):
+    global COUNTER
+    COUNTER = COUNTER + 1
+    return x * 2.0
+
+
+def unsupported_statement(x):
+    with open("f") as handle:
+        handle.read()
+    return x
+
+
+def vector_output(x):
+    return np.sin(x)
+
+
+def no_rule(x):
+    y = np.fft.fft(x)
+    return np.sum(np.abs(y))
+
+
+def helper_without_source_call(x):
+    return math.gamma(x)
+
+
+def recursive(x, n):
+    if n == 0:
+        return x
+    return recursive(x * x, n - 1)
+
+
+def _assert_names_user_code(err, needle):
+    text = str(err)
+    assert HERE in text, text
+    assert needle in text, text
+    assert "hint:" in text, text
+
+
+def test_generator_is_rejected():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(generator)(1.0)
+    _assert_names_user_code(info.value, "yield x * 2.0")
+    assert info.value.lineno == generator.__code__.co_firstlineno + 1
+
+
+def test_async_function_is_rejected():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(coroutine)(1.0)
+    _assert_names_user_code(info.value, "async def coroutine")
+
+
+def test_global_write_is_rejected():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(global_write)(1.0)
+    _assert_names_user_code(info.value, "global COUNTER")
+
+
+def test_unsupported_statement():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(unsupported_statement)(1.0)
+    _assert_names_user_code(info.value, 'with open("f") as handle:')
+
+
+def test_non_scalar_output():
+    with pytest.raises(s2sad.NonScalarOutputError) as info:
+        s2sad.grad(vector_output)(np.ones(3))
+    _assert_names_user_code(info.value, "return np.sin(x)")
+    assert "vjp" in str(info.value)
+
+
+def test_argnums_out_of_range():
+    with pytest.raises(s2sad.ArgumentError, match="argnums=3 is out of range"):
+        s2sad.grad(vector_output, argnums=3)(1.0)
+
+
+def test_no_derivative_rule_names_function_and_how_to_register():
+    with pytest.raises(s2sad.NoDerivativeRuleError) as info:
+        s2sad.grad(no_rule)(np.ones(4))
+    _assert_names_user_code(info.value, "y = np.fft.fft(x)")
+    assert "np.fft.fft" in str(info.value) and "s2sad.rules.adjoint" in str(info.value)
+
+
+def test_builtin_without_rule():
+    with pytest.raises(s2sad.NoDerivativeRuleError) as info:
+        s2sad.grad(helper_without_source_call)(1.5)
+    _assert_names_user_code(info.value, "math.gamma")
+
+
+def test_recursion_is_reported():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(recursive)(1.1, 3)
+    assert "recursive" in str(info.value) and "hint:" in str(info.value)
+
+
+def test_function_without_source():
+    namespace = {}
+    exec("def made(x):\n    return x * x\n", namespace)
+    with pytest.raises(s2sad.SourceUnavailableError) as info:
+        s2sad.grad(namespace["made"])(1.0)
+    assert "hint:" in str(info.value)
+
+
+def test_builtin_callable_is_rejected_cleanly():
+    with pytest.raises(s2sad.SourceUnavailableError):
+        s2sad.grad(math.sin)(1.0)
+
+
+def test_every_error_is_an_s2sad_error():
+    for cls in (s2sad.UnsupportedSyntaxError, s2sad.NoDerivativeRuleError, s2sad.NonScalarOutputError,
+                s2sad.ArgumentError, s2sad.SourceUnavailableError):
+        assert issubclass(cls, s2sad.S2sadError)
