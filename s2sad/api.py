@@ -62,8 +62,8 @@ def _parameter_count(code):
 
 def _bind(f, args, kwargs):
     """All positional arguments of `f`, keywords and defaults filled in."""
-    code = getattr(f, "__code__", None)
-    if not kwargs and code is not None and len(args) == _parameter_count(code):
+    code = _code(f)
+    if not kwargs and len(args) == _parameter_count(code):
         return args
     import inspect
 

@@ -32,6 +32,7 @@ from .forward import forward_transform
 from .frontend import parse_function
 from .inline import inline_calls
 from .normalize import normalize
+from .optimize import optimize
 from .primitives import MissingRule
 from .reverse import reverse_transform
 
@@ -96,6 +97,7 @@ def prepare(function, input_kinds, active_inputs):
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
     tree, origins = inline_calls(parsed, tree)
+    tree = optimize(tree)
     parsed.origins = origins
     kinds = dict(zip(params, input_kinds))
     active_names = {params[i] for i in active_inputs}

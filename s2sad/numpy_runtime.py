@@ -20,8 +20,8 @@ import numpy as np
 __all__ = [
     "float_dtype", "cast_like", "normalize_axes", "unreduce", "mean_partials", "extremum_weights",
     "prod_partials", "var_partials", "cumsum_adjoint", "cumprod_tangent", "cumprod_adjoint",
-    "norm_partials", "matmul_adjoint_x", "matmul_adjoint_y", "dot_subscripts", "dot_tangent",
-    "dot_adjoint", "inner_subscripts", "tensordot_subscripts", "einsum_tangent", "einsum_adjoint",
+    "norm_partials", "matmul_adjoint_x", "matmul_adjoint_y", "dot_subscripts", "bilinear_adjoint",
+    "pad_tangent", "inner_subscripts", "tensordot_subscripts", "einsum_tangent", "einsum_adjoint",
     "outer_adjoint_x", "outer_adjoint_y", "trace_adjoint", "transpose_adjoint", "method_axes",
     "swapaxes_adjoint", "squeeze_adjoint", "expand_dims_adjoint", "concatenate_adjoint",
     "stack_adjoint", "hstack_adjoint", "vstack_adjoint", "split_tangent", "split_adjoint",
@@ -266,21 +266,21 @@ def dot_subscripts(a, b):
     return f"{sa},{sb}->{sa[:-1]}{rest}"
 
 
-def dot_tangent(a, b, a_dot, b_dot):
-    """Tangent of `np.dot(a, b)` (either tangent may be the number 0)."""
-    return np.dot(a_dot, b) + np.dot(a, b_dot)
-
-
-def dot_adjoint(g, a, b, which):
-    """Adjoint of `np.dot(a, b)` with respect to operand `which` (0 or 1)."""
-    subscripts = dot_subscripts(a, b)
+def bilinear_adjoint(g, subscripts, which, a, b):
+    """Adjoint of a contraction of `a` and `b` given as einsum subscripts (None: a product)."""
     if subscripts is None:
-        other, mine = (b, a) if which == 0 else (a, b)
-        contribution = np.multiply(g, other)
-        if np.ndim(mine) == 0:
-            return np.sum(contribution).astype(float_dtype(mine)) if isinstance(mine, np.ndarray) else np.sum(contribution)
-        return contribution
+        from .runtime import unbroadcast
+
+        mine, other = (a, b) if which == 0 else (b, a)
+        return unbroadcast(np.multiply(g, other), mine)
     return einsum_adjoint(g, subscripts, which, a, b)
+
+
+def pad_tangent(t, pad_width, mode="constant"):
+    """Tangent of `np.pad(x, pad_width)`: only the constant mode is supported."""
+    if mode != "constant":
+        raise NotImplementedError(f"the derivative of np.pad with mode={mode!r} (only 'constant')")
+    return np.pad(t, pad_width)
 
 
 def inner_subscripts(a, b):
@@ -561,7 +561,9 @@ def take_adjoint(g, a, indices, axis=None):
 def index_adjoint(g, x, index):
     """Adjoint of `x[index]` for arrays (scatter-add) and for lists / tuples (one slot)."""
     if isinstance(x, (list, tuple)) and not isinstance(index, slice):
-        out = CotangentList([None] * len(x))
+        from .runtime import zeros_like
+
+        out = CotangentList(zeros_like(item) for item in x)
         out[index] = g
         return out
     from .runtime import getitem_adjoint
@@ -607,7 +609,7 @@ def clip_below(a, a_min=None, a_max=None):
 def clip_above(a, a_min=None, a_max=None):
     """1 where the upper bound is the result."""
     out = np.greater(a, a_max)
-    return out if a_min is None else (out & (a_min <= a_max)) | (np.less(a, a_min) & (a_min > a_max))
+    return out if a_min is None else (out & np.less_equal(a_min, a_max)) | np.greater(a_min, a_max)
 
 
 # -- linear algebra ---------------------------------------------------------------------------------

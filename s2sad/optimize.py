@@ -1,0 +1,291 @@
+"""Optimize the normalized program before differentiation.
+
+Tuples that are built only to be unpacked are replaced by their elements,
+copies `a = b` of single-assignment names and constants are propagated, and
+pure temporaries nobody reads are dropped. Fewer variables means fewer
+tangents, adjoints and pushes in the generated code.
+
+>>> import ast
+>>> tree = ast.parse('''
+... def f(x, y):
+...     _t1 = (x, y * 2.0)
+...     _value1 = _t1
+...     a = _value1[0]
+...     b = _value1[1]
+...     k = 3.0
+...     return a * b * k
+... ''').body[0]
+>>> from s2sad.normalize import normalize
+>>> print(ast.unparse(optimize(normalize(tree))))
+def f(x, y):
+    b = y * 2.0
+    _t1 = x * b
+    _t2 = _t1 * 3.0
+    return _t2
+"""
+
+import ast
+import copy
+
+PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Attribute)
+
+
+def _statements(body):
+    for stmt in body:
+        yield stmt
+        for attr in ("body", "orelse"):
+            yield from _statements(getattr(stmt, attr, []) or [])
+
+
+def _counts(function):
+    assigned, read, inplace = {}, {}, set()
+    for a in function.args.args:
+        assigned[a.arg] = 0
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store):
+                assigned[node.id] = assigned.get(node.id, 0) + 1
+            else:
+                read[node.id] = read.get(node.id, 0) + 1
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+            inplace.add(node.value.id)
+    return assigned, read, inplace
+
+
+def _replace_names(function, mapping):
+    class Replace(ast.NodeTransformer):
+        def visit_Name(self, node):
+            if isinstance(node.ctx, ast.Load) and node.id in mapping:
+                return copy.deepcopy(mapping[node.id])
+            return node
+
+    Replace().visit(function)
+
+
+def _is_local_name(node):
+    return isinstance(node, ast.Name) and not getattr(node, "_global", False)
+
+
+def _scalarize_tuples(function):
+    """`t = (a, b); x = t[0]` -> `x = a` when the elements are not reassigned in between."""
+    assigned, read, inplace = _counts(function)
+    changed = False
+
+    def block(stmts):
+        nonlocal changed
+        for index, stmt in enumerate(stmts):
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    block(inner)
+            if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0])):
+                continue
+            if not isinstance(stmt.value, ast.Tuple):
+                continue
+            name = stmt.targets[0].id
+            if assigned.get(name) != 1 or name in inplace:
+                continue
+            elements = stmt.value.elts
+            element_names = {e.id for e in elements if _is_local_name(e)}
+            replaced = 0
+            for later in stmts[index + 1 :]:
+                if (
+                    isinstance(later, ast.Assign)
+                    and isinstance(later.value, ast.Subscript)
+                    and _is_local_name(later.value.value)
+                    and later.value.value.id == name
+                    and isinstance(later.value.slice, ast.Constant)
+                    and isinstance(later.value.slice.value, int)
+                    and -len(elements) <= later.value.slice.value < len(elements)
+                ):
+                    later.value = copy.deepcopy(elements[later.value.slice.value])
+                    replaced += 1
+                written = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                if written & element_names:
+                    break
+            if replaced:
+                changed = True
+
+    block(function.body)
+    return changed
+
+
+def _propagate_copies(function):
+    assigned, read, inplace = _counts(function)
+    params = {a.arg for a in function.args.args}
+    mapping = {}
+    for stmt in _statements(function.body):
+        if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0])):
+            continue
+        name = stmt.targets[0].id
+        value = stmt.value
+        if assigned.get(name) != 1 or name in inplace or name in params:
+            continue
+        if isinstance(value, ast.Constant) and isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
+            mapping[name] = value
+        elif _is_local_name(value) and assigned.get(value.id, 0) == 0 and value.id not in inplace:
+            mapping[name] = value  # a copy of a parameter that is never reassigned
+    if not mapping:
+        return False
+    # resolve chains a -> b -> c
+    for key in list(mapping):
+        seen = {key}
+        target = mapping[key]
+        while _is_local_name(target) and target.id in mapping and target.id not in seen:
+            seen.add(target.id)
+            target = mapping[target.id]
+        mapping[key] = target
+    _replace_names(function, mapping)
+    _drop(function, set(mapping))
+    return True
+
+
+def _drop(function, names):
+    def block(stmts):
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0]) and stmt.targets[0].id in names:
+                continue
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, block(inner) or [ast.Pass()])
+            out.append(stmt)
+        return out
+
+    function.body = block(function.body)
+
+
+def _forward_single_temps(function):
+    """`_t = expr; a = _t` (the temporary read once, right after) -> `a = expr` when `a` is not in `expr`."""
+    assigned, read, inplace = _counts(function)
+    changed = False
+
+    def block(stmts):
+        nonlocal changed
+        out = []
+        for stmt in stmts:
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, block(inner))
+            if (
+                out
+                and isinstance(stmt, ast.Assign)
+                and _is_local_name(stmt.targets[0])
+                and _is_local_name(stmt.value)
+                and isinstance(out[-1], ast.Assign)
+                and _is_local_name(out[-1].targets[0])
+                and out[-1].targets[0].id == stmt.value.id
+                and stmt.value.id.startswith("_")
+                and assigned.get(stmt.value.id) == 1
+                and read.get(stmt.value.id) == 1
+            ):
+                previous = out[-1]
+                target = stmt.targets[0].id
+                if target not in {n.id for n in ast.walk(previous.value) if isinstance(n, ast.Name)}:
+                    previous.targets = [ast.Name(target, ast.Store())]
+                    changed = True
+                    continue
+            out.append(stmt)
+        return out
+
+    function.body = block(function.body)
+    return changed
+
+
+def _user_name(name):
+    return not name.startswith("_")
+
+
+def _merge_block_copies(function):
+    """`b = ...; ...; a = b` in one block, both assigned once, every use after its definition:
+    one name suffices (the user's, when the other is a temporary)."""
+    assigned, read, inplace = _counts(function)
+
+    def reads_in(stmts, name):
+        return sum(
+            1 for s in stmts for n in ast.walk(s)
+            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+        )
+
+    def block(stmts):
+        for j, stmt in enumerate(stmts):
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner and block(inner):
+                    return True
+            if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0]) and _is_local_name(stmt.value)):
+                continue
+            a, b = stmt.targets[0].id, stmt.value.id
+            if a == b or assigned.get(a) != 1 or assigned.get(b) != 1 or {a, b} & inplace:
+                continue
+            defs = [i for i in range(j) if isinstance(stmts[i], ast.Assign)
+                    and _is_local_name(stmts[i].targets[0]) and stmts[i].targets[0].id == b]
+            if not defs:
+                continue
+            i = defs[0]
+            if reads_in(stmts[j + 1 :], a) != read.get(a, 0) or reads_in(stmts[i + 1 :], b) != read.get(b, 0):
+                continue
+            if _user_name(a) and not _user_name(b):
+                stmts[i].targets = [ast.Name(a, ast.Store())]
+                _replace_names(function, {b: ast.Name(a, ast.Load())})
+            else:
+                _replace_names(function, {a: ast.Name(b, ast.Load())})
+            del stmts[j]
+            return True
+        return False
+
+    changed = False
+    while block(function.body):
+        assigned, read, inplace = _counts(function)
+        changed = True
+    return changed
+
+
+def _drop_dead(function):
+    assigned, read, inplace = _counts(function)
+    dead = {
+        stmt.targets[0].id
+        for stmt in _statements(function.body)
+        if isinstance(stmt, ast.Assign)
+        and _is_local_name(stmt.targets[0])
+        and read.get(stmt.targets[0].id, 0) == 0
+        and isinstance(stmt.value, PURE)
+    }
+    if dead:
+        _drop(function, dead)
+    return bool(dead)
+
+
+def _renumber(function):
+    """Renumber temporaries `_t1, _t2, ...` in order of first appearance."""
+    order = []
+    for stmt in _statements(function.body):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
+                order.append(node.id)
+    taken = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    mapping = {}
+    for index, name in enumerate(order, 1):
+        mapping[name] = f"_t{index}"
+    if any(v in taken and v not in mapping for v in mapping.values()):
+        return
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id in mapping:
+            node.id = mapping[node.id]
+
+
+def optimize(function):
+    """Return an optimized copy of the normalized `function` (see module doc)."""
+    function = copy.deepcopy(function)
+    for _ in range(10):
+        changed = _scalarize_tuples(function)
+        changed |= _propagate_copies(function)
+        changed |= _forward_single_temps(function)
+        changed |= _merge_block_copies(function)
+        changed |= _drop_dead(function)
+        if not changed:
+            break
+    _renumber(function)
+    return function
