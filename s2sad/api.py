@@ -87,56 +87,96 @@ def _check_scalar(compiled, value):
         )
 
 
+def _reverse_wrapper(f, argnums, has_aux, with_value):
+    if has_aux:
+        raise ArgumentError("has_aux=True is not supported yet", hint="return the loss alone")
+    cache = {}
+    code = getattr(f, "__code__", None)
+    count = code.co_argcount if code is not None else -1
+
+    def compile_for(args, key):
+        nonlocal code, count
+        if getattr(f, "__code__", None) is not code:
+            cache.clear()
+        code = _code(f)
+        count = code.co_argcount
+        single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+        compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args), nums))
+        function = compiled.function
+        if compiled.output_kind is not K.FLOAT:
+            inner = function
+
+            def function(*call_args):
+                value, grads = inner(*call_args)
+                _check_scalar(compiled, value)
+                return value, grads
+
+        if single:
+            inner_single = function
+
+            def function(*call_args):
+                value, grads = inner_single(*call_args)
+                return value, grads[0]
+
+        cache[key] = function
+        return function
+
+    def transformed(*args, **kwargs):
+        if kwargs or len(args) != count:
+            args = _bind(f, args, kwargs)
+        function = cache.get(tuple(map(type, args)))
+        if function is None or f.__code__ is not code:
+            function = compile_for(args, tuple(map(type, args)))
+        value, grads = function(*args)
+        return (value, grads) if with_value else grads
+
+    def current_code():
+        return code
+
+    fast = _exact_arity_wrapper(f, cache, compile_for, current_code, with_value)
+    return functools.wraps(f)(fast or transformed)
+
+
+def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value):
+    """A wrapper with `f`'s own parameter list: no *args packing, the cache key built inline."""
+    code = getattr(f, "__code__", None)
+    if code is None or code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
+        return None  # *args / **kwargs / keyword-only: the generic wrapper handles these
+    params = list(code.co_varnames[: code.co_argcount])
+    if any(p.startswith("__s2sad") for p in params):
+        return None
+    joined = ", ".join(params)
+    key = "(" + "".join(f"type({p}), " for p in params) + ")"
+    result = "__s2sad_function(" + joined + ")" + ("" if with_value else "[1]")
+    text = (
+        f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code):\n"
+        f"    def wrapper({joined}):\n"
+        f"        __s2sad_key = {key}\n"
+        f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
+        f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
+        f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
+        f"        return {result}\n"
+        f"    return wrapper\n"
+    )
+    namespace = {}
+    exec(compile(text, f"<s2sad wrapper of {code.co_name}>", "exec"), namespace)
+    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code)
+    wrapper.__defaults__ = f.__defaults__
+    return wrapper
+
+
 def value_and_grad(f=None, argnums=0, has_aux=False):
     """Like `jax.value_and_grad`: returns a function giving (value, gradient)."""
     if f is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
-    if has_aux:
-        raise ArgumentError("has_aux=True is not supported yet", hint="return the loss alone")
-    cache = {}
-
-    @functools.wraps(f)
-    def value_and_grad_f(*args, **kwargs):
-        args = _bind(f, args, kwargs)
-        key = (_code(f), tuple(map(type, args)))
-        entry = cache.get(key)
-        if entry is None:
-            single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-            compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args), nums))
-            entry = cache[key] = (compiled.function, single, compiled)
-        function, single, compiled = entry
-        value, grads = function(*args)
-        if compiled.output_kind not in (K.FLOAT, K.INT):
-            _check_scalar(compiled, value)
-        return value, (grads[0] if single else grads)
-
-    return value_and_grad_f
+    return _reverse_wrapper(f, argnums, has_aux, with_value=True)
 
 
 def grad(f=None, argnums=0, has_aux=False):
     """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator."""
     if f is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux)
-    if has_aux:
-        raise ArgumentError("has_aux=True is not supported yet", hint="return the loss alone")
-    cache = {}
-
-    @functools.wraps(f)
-    def grad_f(*args, **kwargs):
-        args = _bind(f, args, kwargs)
-        key = (_code(f), tuple(map(type, args)))
-        entry = cache.get(key)
-        if entry is None:
-            single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-            compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args), nums))
-            entry = cache[key] = (compiled.function, single, compiled)
-        function, single, compiled = entry
-        value, grads = function(*args)
-        if compiled.output_kind not in (K.FLOAT, K.INT):
-            _check_scalar(compiled, value)
-        return grads[0] if single else grads
-
-    return grad_f
+    return _reverse_wrapper(f, argnums, has_aux, with_value=False)
 
 
 def _all_differentiable(args):

@@ -32,7 +32,7 @@ from .forward import forward_transform
 from .frontend import parse_function
 from .inline import inline_calls
 from .normalize import normalize
-from .optimize import optimize
+from .optimize import fuse_accumulations, optimize, propagate_copies_in_blocks
 from .primitives import MissingRule
 from .reverse import reverse_transform
 
@@ -97,7 +97,7 @@ def prepare(function, input_kinds, active_inputs):
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
     tree, origins = inline_calls(parsed, tree)
-    tree = optimize(tree)
+    tree = optimize(tree, parsed.namespace)
     parsed.origins = origins
     kinds = dict(zip(params, input_kinds))
     active_names = {params[i] for i in active_inputs}
@@ -134,6 +134,9 @@ def generate(function, mode, active_inputs, input_kinds):
         else:
             code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis)
             functions = {"vjp": code.joint, "forward": code.forward, "backward": code.backward}
+        for node in functions.values():
+            propagate_copies_in_blocks(node)
+            fuse_accumulations(node)
     except S2sadError:
         raise
     except NotImplementedError as exc:

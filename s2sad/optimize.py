@@ -243,6 +243,56 @@ def _merge_block_copies(function):
     return changed
 
 
+def _pure_call(value, namespace):
+    if not isinstance(value, ast.Call):
+        return True
+    from . import rules as R
+    from .primitives import _UNRESOLVED, is_global, resolve
+
+    if not is_global(value.func) or namespace is None:
+        return False
+    rule = R.lookup(resolve(value.func, namespace)) if resolve(value.func, namespace) is not _UNRESOLVED else None
+    return rule is not None and rule.differentiable  # derivative rules are pure math
+
+
+def _eliminate_common_subexpressions(function, namespace):
+    """A second `b = op(x, y)` in the same block, nothing reassigned since: reuse `a`."""
+    assigned, read, inplace = _counts(function)
+    changed = False
+
+    def block(stmts):
+        nonlocal changed
+        seen = {}  # unparsed right-hand side -> name
+        for stmt in stmts:
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    block(inner)
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                seen.clear()
+                continue
+            if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0])):
+                continue
+            name = stmt.targets[0].id
+            value = stmt.value
+            key = None
+            if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and _pure_call(value, namespace):
+                operands = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+                if not operands & inplace:
+                    key = ast.dump(value)
+            if key is not None and key in seen and assigned.get(name) == 1 and assigned.get(seen[key]) == 1:
+                stmt.value = ast.Name(seen[key], ast.Load())
+                changed = True
+            # anything assigned here invalidates expressions that read it
+            for k in [k for k, v in seen.items() if v == name or f"id='{name}'" in k]:
+                del seen[k]
+            if key is not None and assigned.get(name) == 1 and key not in seen:
+                seen[key] = name
+
+    block(function.body)
+    return changed
+
+
 def _drop_dead(function):
     assigned, read, inplace = _counts(function)
     dead = {
@@ -276,11 +326,12 @@ def _renumber(function):
             node.id = mapping[node.id]
 
 
-def optimize(function):
+def optimize(function, namespace=None):
     """Return an optimized copy of the normalized `function` (see module doc)."""
     function = copy.deepcopy(function)
     for _ in range(10):
         changed = _scalarize_tuples(function)
+        changed |= _eliminate_common_subexpressions(function, namespace)
         changed |= _propagate_copies(function)
         changed |= _forward_single_temps(function)
         changed |= _merge_block_copies(function)
@@ -288,4 +339,92 @@ def optimize(function):
         if not changed:
             break
     _renumber(function)
+    return function
+
+
+def propagate_copies_in_blocks(function):
+    """Peephole on generated code: after `a = b` in a straight-line run, read `b` for `a`.
+
+    The copy is removed when every read of `a` in the function was replaced.
+    """
+    reads = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            reads[node.id] = reads.get(node.id, 0) + 1
+    params = {a.arg for a in function.args.args}
+
+    def block(stmts):
+        out = list(stmts)
+        index = 0
+        while index < len(out):
+            stmt = out[index]
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, block(inner))
+            if (
+                isinstance(stmt, ast.Assign)
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Name)
+                and stmt.targets[0].id not in params
+            ):
+                a, b = stmt.targets[0].id, stmt.value.id
+                replaced = 0
+                overwritten = False  # `a` rebound in this run: the copy's value is dead after
+                for later in out[index + 1 :]:
+                    if isinstance(later, (ast.If, ast.For, ast.While)):
+                        break
+                    for node in ast.walk(later):
+                        if isinstance(node, ast.Name) and node.id == a and isinstance(node.ctx, ast.Load):
+                            node.id = b
+                            replaced += 1
+                    stores = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    if a in stores:
+                        overwritten = True
+                    if a in stores or b in stores:
+                        break
+                if overwritten or replaced == reads.get(a, 0):
+                    del out[index]
+                    reads[b] = reads.get(b, 0) + replaced - 1
+                    continue
+                reads[b] = reads.get(b, 0) + replaced
+                reads[a] = reads.get(a, 0) - replaced
+            index += 1
+        return out
+
+    function.body = block(function.body)
+    return function
+
+
+def fuse_accumulations(function):
+    """`a = e1` then at once `a = a + e2` (a not in e2) -> `a = e1 + e2`."""
+
+    def block(stmts):
+        out = []
+        for stmt in stmts:
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, block(inner))
+            previous = out[-1] if out else None
+            if (
+                isinstance(stmt, ast.Assign)
+                and isinstance(previous, ast.Assign)
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(previous.targets[0], ast.Name)
+                and stmt.targets[0].id == previous.targets[0].id
+                and isinstance(stmt.value, ast.BinOp)
+                and isinstance(stmt.value.op, (ast.Add, ast.Sub))
+                and isinstance(stmt.value.left, ast.Name)
+                and stmt.value.left.id == stmt.targets[0].id
+            ):
+                name = stmt.targets[0].id
+                rest_names = {n.id for n in ast.walk(stmt.value.right) if isinstance(n, ast.Name)}
+                if name not in rest_names:
+                    previous.value = ast.BinOp(left=previous.value, op=stmt.value.op, right=stmt.value.right)
+                    continue
+            out.append(stmt)
+        return out
+
+    function.body = block(function.body)
     return function
