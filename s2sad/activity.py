@@ -53,6 +53,25 @@ def atom_kind(atom, kinds, namespace):
     return K.ANY
 
 
+def _element_kind(subscript, kinds, namespace):
+    """FLOAT for `A[i, j]` on a known global float array with one integer per dimension."""
+    base = subscript.value
+    if not is_global(base):
+        return None
+    value = resolve(base, namespace)
+    ndim = getattr(value, "ndim", None)
+    dtype = getattr(value, "dtype", None)
+    if ndim is None or dtype is None or dtype.kind != "f":
+        return None
+    index = subscript.slice
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    if len(parts) != ndim:
+        return None
+    if all(isinstance(p, (ast.Name, ast.Constant)) and atom_kind(p, kinds, namespace) in (K.INT, K.BOOL) for p in parts):
+        return K.FLOAT
+    return None
+
+
 def operand_names(primitive):
     """Names whose derivatives flow into the result, per the rule's templates."""
     if primitive.kind in ("copy", "container"):
@@ -101,6 +120,8 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
                 else:
                     keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
                     new = prim.rule.result_kind(arg_kinds, keywords)
+                    if isinstance(stmt.value, ast.Subscript):
+                        new = _element_kind(stmt.value, kinds, namespace) or new
             elif isinstance(stmt, ast.For):
                 name, new = stmt.target.id, K.INT
             if new is not None:

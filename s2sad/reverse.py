@@ -61,6 +61,7 @@ class ReverseTransform:
         self.names = DerivativeNames(taken)
         self.parts = {}
         self.inplace = self._inplace_variables()
+        self.recompute = self._plan_recomputation()
         self.loop_counters = {}
         self.uses_stack = False
 
@@ -79,6 +80,74 @@ class ReverseTransform:
                 if base in self.active and self.kinds.get(base) == K.ARRAY:
                     names.add(base)
         return names
+
+    def _plan_recomputation(self):
+        """Scalar arithmetic temporaries the backward sweep recomputes instead of popping.
+
+        `t = a op b` read once, by a later statement `z = f(t, ...)` of the same
+        block, with `a` and `b` untouched in between: the backward sweep of `z`
+        pops `z`'s old value first, which restores `a` and `b`, and then
+        recomputes `t`. Returns {id(consumer): [definitions of t]}.
+        """
+        assigned, reads = {}, {}
+        for node in ast.walk(self.function):
+            if isinstance(node, ast.Name):
+                table = assigned if isinstance(node.ctx, ast.Store) else reads
+                table[node.id] = table.get(node.id, 0) + 1
+        plan = {}
+
+        def block(stmts):
+            for stmt in stmts:
+                for attr in ("body", "orelse"):
+                    inner = getattr(stmt, attr, None)
+                    if inner:
+                        block(inner)
+            for i, stmt in enumerate(stmts):
+                if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
+                    continue
+                if not isinstance(stmt.value, (ast.BinOp, ast.UnaryOp)):
+                    continue
+                name = stmt.targets[0].id
+                if assigned.get(name) != 1 or reads.get(name) != 1 or not is_scalar(self.kinds.get(name)):
+                    continue
+                operands = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+                for j in range(i + 1, len(stmts)):
+                    later = stmts[j]
+                    used = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+                    stored = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    if name in used:
+                        if (
+                            isinstance(later, ast.Assign)
+                            and isinstance(later.targets[0], ast.Name)
+                            and later.targets[0].id in self.active
+                            and later.targets[0].id in operands  # `x = g(x)`: x is pushed anyway
+                            and self._output_free(later)
+                            and not (stored - {later.targets[0].id}) & operands
+                            and name in self._adjoint_reads(later)
+                        ):
+                            plan.setdefault(id(later), []).append(stmt)
+                        break
+                    if stored & operands or isinstance(later, (ast.If, ast.For, ast.While)):
+                        break
+
+        block(self.function.body)
+        return plan
+
+    def _adjoint_reads(self, stmt):
+        names = set()
+        for operand, expr in self.adjoint_parts(stmt):
+            if operand in ("@inplace", "@local"):
+                return set()
+            names |= _reads(expr)
+        return names
+
+    def _output_free(self, stmt):
+        """True if the adjoint of `stmt` does not read the statement's own result."""
+        prim = self.analysis.primitives.get(id(stmt))
+        if prim is None or prim.kind != "call":
+            return prim is not None
+        template = prim.rule.adjoint
+        return template is not None and not template.uses_output and prim.rule.elementwise
 
     def bar(self, name):
         return self.names.adjoint(name)
@@ -175,8 +244,15 @@ class ReverseTransform:
                 if target.id in self.active and not is_scalar(self.kinds.get(target.id)):
                     names.add(target.id)  # for `_rt.like` on a maybe-zero adjoint
         name = target.id if isinstance(target, ast.Name) else None
+        recomputed = self.recompute.get(id(stmt), [])
+        if recomputed:
+            names -= {d.targets[0].id for d in recomputed}
+            for definition in recomputed:
+                names |= {n.id for n in ast.walk(definition.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
         if after:
             return {name} if name in names else set()
+        if recomputed and name in names:
+            return names  # the old value is read: it restores the recomputed operands
         return names - ({name} if name else set())
 
     # -- forward sweep ----------------------------------------------------------------
@@ -305,6 +381,13 @@ class ReverseTransform:
                 out.append(ast.copy_location(ast.Assign(targets=[store], value=call("_pop")), stmt))
             return out
         name = target.id
+        recomputed = self.recompute.get(id(stmt), []) if name in self.active and name in state else []
+        if recomputed:
+            if pushed:
+                out.append(assign(name, call("_pop"), stmt))
+                pushed = False
+            for definition in recomputed:
+                out.append(ast.copy_location(copy.deepcopy(definition), stmt))
         if name in self.active and name in state:
             prim = self.analysis.primitives[id(stmt)]
             if (
