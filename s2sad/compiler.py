@@ -106,7 +106,34 @@ def prepare(function, input_kinds, active_inputs):
         return _convert(parsed, exc, stmt)
 
     analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
+    _reject_array_aliases(parsed, tree, analysis)
     return parsed, tree, analysis
+
+
+def _reject_array_aliases(parsed, tree, analysis):
+    """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
+    stores, reads = set(), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+            stores.add(node.value.id)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            reads[node.id] = reads.get(node.id, 0) + 1
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)):
+            continue
+        if getattr(node.value, "_global", False):
+            continue
+        a, b = node.targets[0].id, node.value.id
+        if not ({a, b} & stores) or analysis.kinds.get(b) not in (K.ARRAY, K.ANY):
+            continue
+        if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"`{a} = {b}` makes `{a}` another name for the array `{b}`, and one of them is "
+                "written in place: NumPy changes both, the derivative would not",
+                node,
+                hint=f"copy the array: `{a} = {b}.copy()`",
+            )
 
 
 def _describe(parsed):

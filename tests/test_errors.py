@@ -132,3 +132,17 @@ def test_every_error_is_an_s2sad_error():
     for cls in (s2sad.UnsupportedSyntaxError, s2sad.NoDerivativeRuleError, s2sad.NonScalarOutputError,
                 s2sad.ArgumentError, s2sad.SourceUnavailableError):
         assert issubclass(cls, s2sad.S2sadError)
+
+
+def aliasing(x):
+    a = np.zeros(3)
+    b = a
+    b[0] = x
+    return np.sum(a) * x + np.sum(b)
+
+
+def test_aliased_in_place_write_is_rejected():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(aliasing)(1.0)
+    _assert_names_user_code(info.value, "b = a")
+    assert ".copy()" in str(info.value)
