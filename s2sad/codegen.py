@@ -39,9 +39,23 @@ def _annotate(stmts, describe, last):
     return out
 
 
+def _negative_literals(tree):
+    """`Constant(-1.25)` -> `-(1.25)` as a unary minus, so `ast.unparse` parenthesizes
+    `(-1.25) ** 2` correctly (the parser never makes negative constants itself)."""
+
+    class Fix(ast.NodeTransformer):
+        def visit_Constant(self, node):
+            value = node.value
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value).startswith("-")):
+                return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
+            return node
+
+    return Fix().visit(tree)
+
+
 def to_source(function, describe=None, header=""):
     """Unparse `function`; `describe(lineno)` gives the comment text for a user line."""
-    function = copy.deepcopy(function)
+    function = _negative_literals(copy.deepcopy(function))
     if describe is not None:
         function.body = _annotate(function.body, describe, [None])
     text = ast.unparse(function)

@@ -215,7 +215,7 @@ class _Lowering:
         # a loop that can be left early becomes a `while` over an index
         brk, cont = self.counter.fresh("break"), self.counter.fresh("continue")
         rng, index = self.counter.fresh("range"), self.counter.fresh("index")
-        head = [_assign(brk, ast.Constant(False)), _assign(rng, iterable), _assign(index, ast.Constant(0))]
+        head = pre + [_assign(brk, ast.Constant(False)), _assign(rng, iterable), _assign(index, ast.Constant(0))]
         element = ast.Subscript(value=_name(rng), slice=_name(index), ctx=ast.Load())
         if bind is None:
             first = [ast.Assign(targets=[stmt.target], value=element)]

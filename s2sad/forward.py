@@ -122,7 +122,8 @@ class ForwardTransform:
         return [stmt]
 
     def loop(self, stmt, state):
-        exposed = upward_exposed([stmt]) | upward_exposed(stmt.body)
+        # tangents read before they are set in the body, or read after the loop
+        exposed = upward_exposed([stmt]) | upward_exposed(stmt.body) | self.read_outside(stmt)
         entry = set(state)
         while True:
             inner = set(entry)

@@ -18,18 +18,65 @@ an `einsum`, of a split, of a solve. They keep the dtype of their inputs
 import numpy as np
 
 __all__ = [
-    "float_dtype", "cast_like", "normalize_axes", "unreduce", "mean_partials", "extremum_weights",
-    "prod_partials", "var_partials", "cumsum_adjoint", "cumprod_tangent", "cumprod_adjoint",
-    "norm_partials", "matmul_adjoint_x", "matmul_adjoint_y", "dot_subscripts", "bilinear_adjoint",
-    "pad_tangent", "inner_subscripts", "tensordot_subscripts", "einsum_tangent", "einsum_adjoint",
-    "outer_adjoint_x", "outer_adjoint_y", "trace_adjoint", "transpose_adjoint", "method_axes",
-    "swapaxes_adjoint", "squeeze_adjoint", "expand_dims_adjoint", "concatenate_adjoint",
-    "stack_adjoint", "hstack_adjoint", "vstack_adjoint", "split_tangent", "split_adjoint",
-    "tile_adjoint", "repeat_adjoint", "broadcast_to_adjoint", "roll_adjoint", "pad_adjoint",
-    "take_adjoint", "index_adjoint", "item", "sinc_derivative", "clip_inside", "clip_below",
-    "clip_above", "solve_adjoint_a", "solve_adjoint_b", "det_adjoint", "slogdet_tangent",
-    "slogdet_adjoint", "cholesky_tangent", "cholesky_adjoint", "eigh_tangent", "eigh_adjoint",
-    "array_adjoint", "astype_tangent", "full_tangent", "sort_adjoint", "sort_tangent", "matrix_t",
+    "float_dtype",
+    "cast_like",
+    "normalize_axes",
+    "unreduce",
+    "mean_partials",
+    "extremum_weights",
+    "prod_partials",
+    "var_partials",
+    "cumsum_adjoint",
+    "cumprod_tangent",
+    "cumprod_adjoint",
+    "norm_partials",
+    "matmul_adjoint_x",
+    "matmul_adjoint_y",
+    "dot_subscripts",
+    "bilinear_adjoint",
+    "pad_tangent",
+    "inner_subscripts",
+    "tensordot_subscripts",
+    "einsum_tangent",
+    "einsum_adjoint",
+    "outer_adjoint_x",
+    "outer_adjoint_y",
+    "trace_adjoint",
+    "transpose_adjoint",
+    "method_axes",
+    "concatenate_adjoint",
+    "stack_adjoint",
+    "hstack_adjoint",
+    "vstack_adjoint",
+    "split_tangent",
+    "split_adjoint",
+    "tile_adjoint",
+    "repeat_adjoint",
+    "broadcast_to_adjoint",
+    "roll_adjoint",
+    "pad_adjoint",
+    "take_adjoint",
+    "index_adjoint",
+    "item",
+    "sinc_derivative",
+    "clip_inside",
+    "clip_below",
+    "clip_above",
+    "solve_adjoint_a",
+    "solve_adjoint_b",
+    "det_adjoint",
+    "slogdet_tangent",
+    "slogdet_adjoint",
+    "cholesky_tangent",
+    "cholesky_adjoint",
+    "eigh_tangent",
+    "eigh_adjoint",
+    "array_adjoint",
+    "astype_tangent",
+    "full_tangent",
+    "sort_adjoint",
+    "sort_tangent",
+    "matrix_t",
     "CotangentList",
 ]
 
@@ -41,6 +88,13 @@ def float_dtype(x):
     """The floating dtype derivatives of `x` carry: float32 stays float32, ints become float64."""
     dtype = np.asarray(x).dtype
     return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
+
+
+def _dtype(g, x):
+    """The dtype of a derivative `g` of `x`: a Python float `g` does not widen float32."""
+    return np.result_type(
+        g if np.ndim(g) == 0 and not isinstance(g, np.ndarray) else np.asarray(g).dtype, float_dtype(x)
+    )
 
 
 def cast_like(g, x):
@@ -71,7 +125,7 @@ def matrix_t(a):
 def unreduce(g, x, axis=None, keepdims=False):
     """Spread the cotangent `g` of a reduction of `x` back over the reduced axes."""
     shape = np.shape(x)
-    g = np.asarray(g, dtype=np.result_type(np.asarray(g).dtype, float_dtype(x)))
+    g = np.asarray(g, dtype=_dtype(g, x))
     if not shape:
         return g[()] if g.ndim == 0 else g.reshape(())
     if axis is not None and not keepdims:
@@ -215,7 +269,7 @@ def _matmul_frame(x, y):
 
 
 def _expand_matmul(g, x, y):
-    g = np.asarray(g)
+    g = np.asarray(g, dtype=_dtype(g, x))
     if np.ndim(x) == 1:
         g = np.expand_dims(g, -2 if np.ndim(y) != 1 else 0)
     if np.ndim(y) == 1:
@@ -297,7 +351,7 @@ def tensordot_subscripts(a, b, axes=2):
     """`np.tensordot(a, b, axes)` as einsum subscripts.
 
     >>> tensordot_subscripts(np.ones((2, 3)), np.ones((3, 4)), 1)
-    'ab,bc->ac'
+    'ab,bd->ad'
     >>> tensordot_subscripts(np.ones((2, 3)), np.ones((3, 2)), ([0, 1], [1, 0]))
     'ab,ba->'
     """
@@ -328,7 +382,9 @@ def _parse_subscripts(subscripts, count):
         raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {count}")
     for term in inputs:
         if len(set(term)) != len(term):
-            raise NotImplementedError(f"einsum derivative with a repeated index in {term!r} (use np.trace/np.diagonal)")
+            raise NotImplementedError(
+                f"einsum derivative with a repeated index in {term!r} (use np.trace/np.diagonal)"
+            )
     return inputs, output
 
 
@@ -355,15 +411,18 @@ def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
     available = set(output).union(*[set(s) for s, _ in others])
     reachable = "".join(ch for ch in target if ch in available)
     terms = ",".join([output] + [s for s, _ in others])
-    gx = np.einsum(f"{terms}->{reachable}", np.asarray(g), *[o for _, o in others])
+    gx = np.einsum(
+        f"{terms}->{reachable}", np.asarray(g, dtype=_dtype(g, operands[which])), *[o for _, o in others]
+    )
     if reachable != target:  # an index summed by this operand alone: broadcast back
-        shape = [np.shape(operands[which])[i] if ch not in reachable else -1 for i, ch in enumerate(target)]
         for i, ch in enumerate(target):
             if ch not in reachable:
                 gx = np.expand_dims(gx, i)
         gx = np.broadcast_to(gx, np.shape(operands[which])).copy()
     mine = operands[which]
-    return gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
+    return (
+        gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
+    )
 
 
 def outer_adjoint_x(g, a, b):
@@ -379,7 +438,7 @@ def outer_adjoint_y(g, a, b):
 def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
     """Adjoint of `np.trace(a, offset, axis1, axis2)`: `g` on the chosen diagonal."""
     a = np.asarray(a)
-    out = np.zeros(a.shape, dtype=np.result_type(np.asarray(g).dtype, float_dtype(a)))
+    out = np.zeros(a.shape, dtype=_dtype(g, a))
     moved = np.moveaxis(out, (axis1, axis2), (-2, -1))  # a view into `out`
     n, m = moved.shape[-2:]
     rows = np.arange(max(0, -offset), min(n, m - offset))
@@ -408,18 +467,6 @@ def transpose_adjoint(g, axes=None):
         return np.transpose(g)
     axes = [a % g.ndim for a in axes]
     return np.transpose(g, np.argsort(axes))
-
-
-def swapaxes_adjoint(g, axis1, axis2):
-    return np.swapaxes(g, axis1, axis2)
-
-
-def squeeze_adjoint(g, x):
-    return np.reshape(g, np.shape(x))
-
-
-def expand_dims_adjoint(g, x):
-    return np.reshape(g, np.shape(x))
 
 
 class CotangentList(list):
@@ -512,7 +559,7 @@ def repeat_adjoint(g, x, repeats, axis=None):
         n = np.size(x)
         counts = np.broadcast_to(repeats, (n,))
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return np.add.reduceat(g, starts)[: n].reshape(np.shape(x)) if n else np.zeros(np.shape(x))
+        return np.add.reduceat(g, starts)[:n].reshape(np.shape(x)) if n else np.zeros(np.shape(x))
     axis = axis % np.ndim(x)
     n = np.shape(x)[axis]
     counts = np.broadcast_to(repeats, (n,))
@@ -548,13 +595,16 @@ def pad_adjoint(g, x, pad_width):
 def take_adjoint(g, a, indices, axis=None):
     """Adjoint of `np.take(a, indices, axis)`: scatter-add (repeated indices accumulate)."""
     a = np.asarray(a)
-    out = np.zeros(a.shape, dtype=np.result_type(np.asarray(g).dtype, float_dtype(a)))
+    out = np.zeros(a.shape, dtype=_dtype(g, a))
     if axis is None:
         np.add.at(out.reshape(-1), indices, g)
         return out
     moved = np.moveaxis(out, axis, 0)
-    np.add.at(moved, indices, np.moveaxis(np.asarray(g), list(range(axis, axis + np.ndim(indices))),
-                                          list(range(np.ndim(indices)))))
+    np.add.at(
+        moved,
+        indices,
+        np.moveaxis(np.asarray(g), list(range(axis, axis + np.ndim(indices))), list(range(np.ndim(indices)))),
+    )
     return out
 
 
@@ -734,7 +784,7 @@ def sort_tangent(t, x, axis=-1):
 def sort_adjoint(g, x, axis=-1):
     """Adjoint of `np.sort(x, axis)`: scatter `g` back through the sorting permutation."""
     x = np.asarray(x)
-    out = np.zeros(x.shape, dtype=np.result_type(np.asarray(g).dtype, float_dtype(x)))
+    out = np.zeros(x.shape, dtype=_dtype(g, x))
     if axis is None:
         out.reshape(-1)[np.argsort(x.ravel(), kind="stable")] = g
         return out

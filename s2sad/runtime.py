@@ -114,7 +114,10 @@ def owned(g, x):
 
 def add_at(target, index, g):
     """`target[index] += g`, accumulating repeated integer indices."""
-    if isinstance(index, np.ndarray) or (isinstance(index, tuple) and any(isinstance(i, np.ndarray) for i in index)):
+    def fancy(i):
+        return isinstance(i, (np.ndarray, list))
+
+    if fancy(index) or (isinstance(index, tuple) and any(fancy(i) for i in index)):
         np.add.at(target, index, g)
     else:
         target[index] += g

@@ -129,6 +129,10 @@ class Template:
                 if param.kind == param.VAR_POSITIONAL:
                     value = ast.Tuple(elts=list(value), ctx=ast.Load())
                 values[name] = value
+            elif param.kind == param.VAR_POSITIONAL:
+                values[name] = ast.Tuple(elts=[], ctx=ast.Load())
+            elif param.kind == param.VAR_KEYWORD:
+                values[name] = ast.Dict(keys=[], values=[])
             else:
                 values[name] = ast.Constant(param.default)
         return values
