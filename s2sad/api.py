@@ -192,20 +192,32 @@ def jvp(f, primals, tangents):
     given = len(primals)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(0.0 for _ in primals[given:])
-    nums = _all_differentiable(primals)
-    compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals), nums))
-    return compiled.function(*primals, *[tangents[i] for i in nums])
+    key = ("forward", f.__code__, tuple(map(type, primals)))
+    entry = _TRANSFORM_CACHE.get(key)
+    if entry is None:
+        nums = _all_differentiable(primals)
+        compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals), nums))
+        entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
+    function, nums = entry
+    return function(*primals, *[tangents[i] for i in nums])
+
+
+_TRANSFORM_CACHE = {}  # (mode, code object, argument types) -> compiled pieces
 
 
 def vjp(f, *primals):
     """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times."""
     given = len(primals)
     primals = _bind(f, primals, {})
-    nums = tuple(i for i in _all_differentiable(primals) if i < given)
-    compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(primals), nums))
-    objects = compiled.extra["objects"]
-    value, residuals = objects["forward"](*primals)
-    backward = objects["backward"]
+    key = ("reverse", f.__code__, given, tuple(map(type, primals)))
+    entry = _TRANSFORM_CACHE.get(key)
+    if entry is None:
+        nums = tuple(i for i in _all_differentiable(primals) if i < given)
+        compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(primals), nums))
+        objects = compiled.extra["objects"]
+        entry = _TRANSFORM_CACHE[key] = (objects["forward"], objects["backward"], nums)
+    forward, backward, nums = entry
+    value, residuals = forward(*primals)
 
     def pullback(cotangent):
         grads = backward(residuals, cotangent)
@@ -222,7 +234,7 @@ def _source_kinds(f, args, argnums_count):
 
     params = list(inspect.signature(f).parameters.values())
     if args is not None:
-        return _kinds(args)
+        return _kinds(_bind(f, tuple(args), {}))
     out = []
     for p in params:
         ann = p.annotation

@@ -240,7 +240,10 @@ def compile_derivative(function, mode, active_inputs, input_kinds):
 
 
 def clear_cache():
+    from .api import _TRANSFORM_CACHE
+
     _CACHE.clear()
+    _TRANSFORM_CACHE.clear()
 
 
 def signature_params(function):

@@ -326,12 +326,73 @@ def _renumber(function):
             node.id = mapping[node.id]
 
 
+_SAFE_OPS = (ast.Add, ast.Sub, ast.Mult)
+
+
+def _hoist_loop_invariants(function):
+    """Move `t = a * b` (only + - * and unary minus: nothing that can raise) out of a loop
+    when `a` and `b` are not assigned in it and `t` is assigned once: computed once, and
+    never pushed per iteration."""
+    assigned, read, inplace = _counts(function)
+    changed = False
+
+    def invariant(stmt, written):
+        value = stmt.value
+        if isinstance(value, ast.BinOp) and isinstance(value.op, _SAFE_OPS):
+            operands = [value.left, value.right]
+        elif isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+            operands = [value.operand]
+        else:
+            return False
+        for atom in operands:
+            if isinstance(atom, ast.Constant):
+                if isinstance(atom.value, bool) or not isinstance(atom.value, (int, float)):
+                    return False
+            elif not (_is_local_name(atom) and atom.id not in written and atom.id not in inplace):
+                return False
+        return True
+
+    def block(stmts):
+        nonlocal changed
+        out = []
+        for stmt in stmts:
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, block(inner))
+            if isinstance(stmt, (ast.For, ast.While)):
+                written = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                hoisted = []
+                kept = []
+                for inner in stmt.body:
+                    if (
+                        isinstance(inner, ast.Assign)
+                        and _is_local_name(inner.targets[0])
+                        and assigned.get(inner.targets[0].id) == 1
+                        and invariant(inner, written - {t.targets[0].id for t in hoisted})
+                    ):
+                        hoisted.append(inner)
+                        written.discard(inner.targets[0].id)
+                    else:
+                        kept.append(inner)
+                if hoisted:
+                    changed = True
+                    stmt.body = kept or [ast.Pass()]
+                    out.extend(hoisted)
+            out.append(stmt)
+        return out
+
+    function.body = block(function.body)
+    return changed
+
+
 def optimize(function, namespace=None):
     """Return an optimized copy of the normalized `function` (see module doc)."""
     function = copy.deepcopy(function)
     for _ in range(10):
         changed = _scalarize_tuples(function)
         changed |= _eliminate_common_subexpressions(function, namespace)
+        changed |= _hoist_loop_invariants(function)
         changed |= _propagate_copies(function)
         changed |= _forward_single_temps(function)
         changed |= _merge_block_copies(function)
@@ -397,11 +458,18 @@ def propagate_copies_in_blocks(function):
 
 
 def fuse_accumulations(function):
-    """`a = e1` then at once `a = a + e2` (a not in e2) -> `a = e1 + e2`."""
+    """`a = e1` then at once `a = a + e2` (a not in e2) -> `a = e1 + e2`; drops `a = a`."""
 
     def block(stmts):
         out = []
         for stmt in stmts:
+            if (
+                isinstance(stmt, ast.Assign)
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Name)
+                and stmt.value.id == stmt.targets[0].id
+            ):
+                continue
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner:
