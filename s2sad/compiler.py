@@ -110,6 +110,18 @@ def prepare(function, input_kinds, active_inputs):
     return parsed, tree, analysis
 
 
+def _written_after(tree, copy_node, name):
+    """Is `name` written in place by a statement that starts after `copy_node`'s line?"""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name) and node.value.id == name
+            and getattr(node, "lineno", 0) >= copy_node.lineno
+        ):
+            return True
+    return False
+
+
 def _reject_array_aliases(parsed, tree, analysis):
     """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
     stores, reads = set(), {}
@@ -126,6 +138,8 @@ def _reject_array_aliases(parsed, tree, analysis):
         a, b = node.targets[0].id, node.value.id
         if not ({a, b} & stores) or analysis.kinds.get(b) not in (K.ARRAY, K.ANY):
             continue
+        if a.startswith("_sequence") and a not in stores and not _written_after(tree, node, b):
+            continue  # `for e in b:` reads a snapshot of b that nothing writes any more
         if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
             raise parsed.error(
                 UnsupportedSyntaxError,

@@ -67,6 +67,10 @@ class ForwardTransform:
         self.namespace = namespace
         taken = assigned_names([function]) | {a.arg for a in function.args.args} | _reads(function)
         self.names = DerivativeNames(taken)
+        self.setitem_bases = {
+            s.targets[0].value.id for s in walk_statements(function.body)
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)
+        }
         self.read_counts = {}
         for sub in ast.walk(function):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
@@ -182,6 +186,8 @@ class ForwardTransform:
         if tangent is None:
             state.discard(name)
         else:
+            if name in self.setitem_bases and isinstance(tangent, ast.Name):
+                tangent = call("_rt.copy", tangent)  # written in place later: never an alias
             out.append(assign(self.dot(name), tangent, stmt))
             state.add(name)
         return out
@@ -216,6 +222,9 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     transform = ForwardTransform(function, analysis, namespace)
     state = {n for n in active_inputs if n in analysis.active}
     body = transform.block(function.body, state)
+    # the caller's tangent arrays are never written into
+    body = [assign(transform.dot(n), call("_rt.copy", load(transform.dot(n))))
+            for n in active_inputs if n in state and n in transform.setitem_bases] + body
     ret = body[-1]
     assert isinstance(ret, ast.Return)
     out = ret.value

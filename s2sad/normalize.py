@@ -171,9 +171,9 @@ class _Normalizer:
         return self.atom(node, out)
 
     def chain(self, left, pairs, out):
-        result = self.fresh()
         op, comparator = pairs[0]
         right = self.atom(comparator, out)
+        result = self.fresh()
         self.emit(out, result, ast.Compare(left=left, ops=[op], comparators=[right]))
         if len(pairs) > 1:
             body = []

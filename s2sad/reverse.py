@@ -61,6 +61,10 @@ class ReverseTransform:
         self.names = DerivativeNames(taken)
         self.parts = {}
         self.inplace = self._inplace_variables()
+        self.setitem_bases = {
+            s.targets[0].value.id for s in walk_statements(function.body)
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)
+        }
         self.recompute = self._plan_recomputation()
         self.loop_counters = {}
         self.uses_stack = False
@@ -256,9 +260,21 @@ class ReverseTransform:
         return names - ({name} if name else set())
 
     # -- forward sweep ----------------------------------------------------------------
+    def _slice_of_written_array(self, stmt):
+        """`_t = b[1:3]` where `b` is written in place later: a view that would change."""
+        value = stmt.value
+        if not (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)):
+            return False
+        if value.value.id not in self.setitem_bases or not stmt.targets[0].id.startswith("_"):
+            return False
+        return any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis))
+                   for n in ast.walk(value.slice))
+
     def forward_sweep(self, stmts):
         out = []
         for stmt in stmts:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and self._slice_of_written_array(stmt):
+                stmt.value = call("_rt.copy", stmt.value)
             if isinstance(stmt, ast.Assign):
                 if id(stmt) in self.recording.pushes:
                     self.uses_stack = True
@@ -297,7 +313,9 @@ class ReverseTransform:
         return out
 
     # -- backward sweep -----------------------------------------------------------------
-    def accumulate(self, name, expr, state, where):
+    def accumulate(self, name, expr, state, where, source=PRESENT):
+        """Add `expr` to `name`'s adjoint; `source` is the state of the adjoint it came from
+        (a contribution from a maybe-zero placeholder may itself be a scalar zero)."""
         target = self.bar(name)
         negative, magnitude = split_sign(expr)
         if name in self.inplace:
@@ -306,7 +324,7 @@ class ReverseTransform:
                 return [assign(target, call("_rt.owned", expr, load(name)), where)]
             return [assign(target, ast.BinOp(left=load(target), op=ast.Add(), right=expr), where)]
         if name not in state:
-            state[name] = PRESENT
+            state[name] = source
             return [assign(target, expr, where)]
         state[name] = PRESENT
         op = ast.Sub() if negative else ast.Add()
@@ -390,6 +408,7 @@ class ReverseTransform:
                 out.append(ast.copy_location(copy.deepcopy(definition), stmt))
         if name in self.active and name in state:
             prim = self.analysis.primitives[id(stmt)]
+            source = state[name]
             if (
                 state[name] == MAYBE_ZERO
                 and prim.kind == "call"
@@ -397,6 +416,7 @@ class ReverseTransform:
                 and not is_scalar(self.kinds.get(name))
             ):
                 out.append(assign(self.bar(name), call("_rt.like", load(self.bar(name)), load(name)), stmt))
+                source = PRESENT
             for operand, expr in self.adjoint_parts(stmt):
                 if operand == "@local":
                     out.append(assign(expr[0], expr[1], stmt))
@@ -407,7 +427,7 @@ class ReverseTransform:
                         state[base] = PRESENT
                     out.append(ast.copy_location(ast.Expr(call("_rt.add_at", load(self.bar(base)), copy.deepcopy(index), z_bar)), stmt))
                 else:
-                    out += self.accumulate(operand, expr, state, stmt)
+                    out += self.accumulate(operand, expr, state, stmt, source)
             del state[name]
         if pushed:
             out.append(assign(name, call("_pop"), stmt))
@@ -465,14 +485,16 @@ class ReverseTransform:
         fwd = _function(f"{self.function.name}_forward", self.params, fwd_body, self.function)
         unpack_targets = ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in (["_stack"] if self.uses_stack else []) + residual_names], ctx=ast.Store())
         bwd_prologue = [ast.Assign(targets=[unpack_targets], value=load("_residuals"))] if residuals.elts else []
-        if self.uses_stack:
-            bwd_prologue += [assign("_pop", ast.Attribute(value=call("list", load("_stack")), attr="pop", ctx=ast.Load()))]
         restored_in_place = {
             node.targets[0].value.id
             for node in ast.walk(ast.Module(body=backward, type_ignores=[]))
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
             and isinstance(node.targets[0].value, ast.Name)
         }
+        if self.uses_stack:
+            # arrays popped back may be written into again: each pullback call gets its own copies
+            stack_copy = call("_rt.copy_stack", load("_stack")) if restored_in_place else call("list", load("_stack"))
+            bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
         for n in sorted(restored_in_place & set(residual_names)):
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
         bwd_body = bwd_prologue + copy.deepcopy(backward) + [ast.Return(grads_tuple)]

@@ -104,6 +104,11 @@ def copy(x):
     return x.copy() if hasattr(x, "copy") else x
 
 
+def copy_stack(stack):
+    """A copy of a forward sweep's stack whose arrays may be restored in place."""
+    return [v.copy() if isinstance(v, np.ndarray) else v for v in stack]
+
+
 def owned(g, x):
     """A fresh float array shaped like `x` holding `g` (for adjoints updated in place)."""
     dtype = np.result_type(np.asarray(x).dtype, np.float32)

@@ -1,0 +1,280 @@
+"""Minimized reproductions of compiler bugs found by tests/test_random_programs.py.
+
+Each test is one small program with the FD-matching answer it must give. They fail
+until the compiler is fixed; when one passes, drop the matching entry from
+`KNOWN_BROKEN` in tests/test_random_programs.py so the random programs cover the
+construct again.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import s2sad
+
+
+def _fd_gradient(f, args, wrt, h=1e-6):
+    """Central finite differences of scalar `f` w.r.t. the arguments in `wrt` (float64)."""
+    grads = []
+    for i in wrt:
+        arg = args[i]
+        if isinstance(arg, np.ndarray):
+            g = np.zeros_like(arg)
+            for k in range(arg.size):
+                plus, minus = arg.copy(), arg.copy()
+                plus.flat[k] += h
+                minus.flat[k] -= h
+                g.flat[k] = (f(*args[:i], plus, *args[i + 1:]) - f(*args[:i], minus, *args[i + 1:])) / (2 * h)
+            grads.append(g)
+        else:
+            grads.append((f(*args[:i], arg + h, *args[i + 1:]) - f(*args[:i], arg - h, *args[i + 1:])) / (2 * h))
+    return grads
+
+
+def _basis(args, i, k):
+    out = []
+    for j, a in enumerate(args):
+        t = np.zeros_like(a, dtype=float) if isinstance(a, np.ndarray) else 0.0
+        if j == i:
+            if isinstance(t, np.ndarray):
+                t.flat[k] = 1.0
+            else:
+                t = 1.0
+        out.append(t)
+    return tuple(out)
+
+
+def check_forward(f, args, wrt):
+    expected = _fd_gradient(f, args, wrt)
+    for i, e in zip(wrt, expected):
+        for k in range(np.size(e)):
+            tangents = _basis(args, i, k)
+            kept = [t.copy() if isinstance(t, np.ndarray) else t for t in tangents]
+            value, dot = s2sad.jvp(f, args, tangents)
+            assert value == pytest.approx(f(*args), rel=1e-12)
+            assert float(dot) == pytest.approx(float(np.ravel(e)[k]), rel=1e-6, abs=1e-7), (i, k)
+            for t, t0 in zip(tangents, kept):  # the caller's tangents are not written to
+                np.testing.assert_array_equal(t, t0)
+
+
+def check_reverse(f, args, wrt, calls=1):
+    expected = _fd_gradient(f, args, wrt)
+    value, pullback = s2sad.vjp(f, *args)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    for _ in range(calls):  # a pullback may be called many times
+        cotangents = pullback(1.0)
+        for i, e in zip(wrt, expected):
+            assert np.shape(cotangents[i]) == np.shape(args[i])
+            np.testing.assert_allclose(cotangents[i], e, rtol=1e-6, atol=1e-7)
+    grads = s2sad.grad(f, argnums=tuple(wrt))(*args)
+    for i, g, e in zip(wrt, grads, expected):
+        assert np.shape(g) == np.shape(args[i]), f"grad w.r.t. argument {i} has the wrong shape"
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-7)
+
+
+def check(f, args, wrt=None, calls=1):
+    wrt = [i for i, a in enumerate(args) if isinstance(a, (float, np.ndarray))] if wrt is None else wrt
+    check_forward(f, args, wrt)
+    check_reverse(f, args, wrt, calls)
+
+
+A3 = np.array([0.2, -0.4, 0.7])
+
+
+# 1. `(-1.25) ** 2` is emitted as `-1.25 ** 2` (= -1.5625): wrong primal and derivative in
+#    both modes; `((-1.25) ** 2 + 1.0) ** 0.5` even becomes complex.
+#    expected value 0.78125, d/dx 1.5625; got value -0.78125, d/dx -1.5625.
+def negative_constant_base(x):
+    return x * (-1.25) ** 2
+
+
+def test_negative_constant_base_under_pow():
+    check(negative_constant_base, (0.5,))
+
+
+# 2. Forward mode: assigning a value that does not depend on the inputs, inside a loop,
+#    does not reset the variable's tangent. jvp w.r.t. x: expected 0.0, got 1.0.
+def constant_assign_in_loop(x, n):
+    for i in range(n):
+        x = 2.0
+    return x
+
+
+def constant_assign_in_while(x):
+    k = 0
+    while k < 2:
+        k += 1
+        x = math.sin(2.0) + k
+    return x
+
+
+def constant_array_assign_in_loop(x, a):
+    b = a * x
+    for i in range(2):
+        b = np.zeros(3)
+    return np.sum(b)
+
+
+def test_constant_assign_in_for_loop_resets_tangent():
+    check(constant_assign_in_loop, (0.5, 3))
+
+
+def test_constant_assign_in_while_loop_resets_tangent():
+    check(constant_assign_in_while, (0.5,))
+
+
+def test_constant_array_assign_in_loop_resets_tangent():
+    # forward: expected 0, got 0.5 for x and for each a[k]; reverse: grad w.r.t. `a`
+    # comes back as the float 0.0 instead of an array of shape (3,)
+    check(constant_array_assign_in_loop, (0.5, A3.copy()))
+
+
+# 3. Forward mode: a variable initialized with a constant before a loop and assigned an
+#    active value inside it keeps a zero tangent (`return (v, _rt.zeros_like(v))`).
+#    jvp: expected 2.0, got 0.0.
+def constant_init_active_in_loop(x):
+    v = 0.0
+    for i in range(3):
+        v = x * 2.0
+    return v
+
+
+def test_constant_init_then_active_assign_in_loop():
+    check(constant_init_active_in_loop, (0.5,))
+
+
+# 4. `for v in array` with `break`, `continue` or `return` in the body: the generated code
+#    reads `_sequence1`, which is never assigned -> NameError, both modes.
+def iterate_with_break(x, y, a):
+    for e in a:
+        if e < x:
+            break
+        y = y * e
+    return y
+
+
+def iterate_with_continue(x, y, a):
+    for e in a:
+        if e < x:
+            continue
+        y = y * e
+    return y
+
+
+def zip_with_return(x, y, a):
+    for p, q in zip(a, a[1:]):
+        if q > x:
+            return y * p
+    return y
+
+
+@pytest.mark.parametrize("f", [iterate_with_break, iterate_with_continue, zip_with_return],
+                         ids=lambda f: f.__name__)
+def test_early_exit_from_loop_over_array(f):
+    check(f, (0.5, -0.3, A3.copy()))
+
+
+# 5. Chained comparisons whose operands are not plain names use the wrong temporary:
+#    `0.5 < a[0] < 2.5` becomes `_t2 = 0.5 < _t2` -> UnboundLocalError, both modes.
+def chained_with_subscript(x, a):
+    if 0.5 < a[0] < 2.5:
+        x = x * 2.0
+    return x
+
+
+def chained_with_call(x, a):
+    if 0.5 < np.sum(a * a) < 2.5:
+        return x * x
+    return x
+
+
+# ... and with a conditional expression in the middle, the ternary's assignments are
+#    dropped (`if _t1:` with an empty body -> IndentationError) and its test is compared.
+def chained_with_ternary(x, y):
+    if 1.0 < (y if x < 0.2 else x) < 2.0:
+        return y * 2.0
+    return x
+
+
+def test_chained_comparison_with_subscript():
+    check(chained_with_subscript, (0.5, np.array([1.0, 2.0, 3.0])))
+
+
+def test_chained_comparison_with_call():
+    check(chained_with_call, (0.5, np.array([1.0, 0.5, 0.2])))
+
+
+def test_chained_comparison_with_ternary():
+    check(chained_with_ternary, (1.5, -0.3))
+
+
+# 6. Forward mode: `return` inside a loop. After the loop, the join writes
+#    `else: _retval_dot = _rt.zeros_like(_retval)`, losing the returned tangent.
+#    jvp: expected 2.0, got 0.0 (reverse mode is right).
+def return_inside_loop(x, y):
+    for i in range(4):
+        if y > 0.0:
+            return x * 2.0
+    return y
+
+
+def test_return_inside_loop_forward():
+    check(return_inside_loop, (0.047, 1.8))
+
+
+# 7. A pullback can be called once only: the second call returns a zero gradient for `a`
+#    (the backward sweep consumes / overwrites a stored array).
+def pullback_twice(x, a):
+    b = np.zeros(3)
+    b[1] = x
+    b = b * np.sum(a)
+    return np.sum(b * b)
+
+
+def test_pullback_called_twice():
+    check_reverse(pullback_twice, (0.5, np.array([1.0, 2.0, 3.0])), [0, 1], calls=2)
+
+
+# 8. Iterating over an array that is written in place anywhere in the function is
+#    rejected: UnsupportedSyntaxError "`_sequence1 = b` makes `_sequence1` another name
+#    for the array `b`..." (the alias is the compiler's own desugaring).
+def iterate_written_array(x):
+    b = np.zeros(2)
+    b[1] = x
+    s = 0.0
+    for e in b:
+        s = s + e * e
+    return s
+
+
+def test_iterate_over_array_written_in_place():
+    check(iterate_written_array, (0.5,))
+
+
+# 9. Forward mode: `b = a * 1.0` is simplified to `b_dot = a_dot` (an alias), so
+#    `b[2] = x` then writes `a_dot[2] = x_dot`: the tangent of `a` is corrupted and the
+#    caller's tangent array is modified. jvp w.r.t. x: expected 1.0, got 2.0;
+#    w.r.t. a[2]: expected 1.0, got 0.0.
+def copy_times_one_then_write(x, a):
+    b = a * 1.0
+    b[2] = x
+    return np.sum(a) + np.sum(b)
+
+
+def test_copy_by_times_one_then_setitem():
+    check(copy_times_one_then_write, (0.5, np.array([1.0, 2.0, 3.0])))
+
+
+# 10. Split mode (vjp): the residual `_t1 = b[1:3]` is a view of `b`, which the forward
+#     sweep then overwrites in place; the backward sweep restores a copy of `b`, so the
+#     view still holds the new values. pullback(1.0): expected 2.0, got 1.0 (grad, the
+#     joint mode, is right).
+def slice_read_then_written(x):
+    b = np.ones(3)
+    b[1:3] = b[1:3] * x
+    return np.sum(b * b)
+
+
+def test_slice_view_residual_in_split_mode():
+    check_reverse(slice_read_then_written, (0.5,), [0])
