@@ -30,6 +30,11 @@ import copy
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Attribute)
 
 
+def _empty(attr):
+    """What an emptied block becomes: `pass` for a body, nothing for an `else`."""
+    return [ast.Pass()] if attr == "body" else []
+
+
 def _statements(body):
     for stmt in body:
         yield stmt
@@ -149,7 +154,7 @@ def _drop(function, names):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner:
-                    setattr(stmt, attr, block(inner) or [ast.Pass()])
+                    setattr(stmt, attr, block(inner) or _empty(attr))
             out.append(stmt)
         return out
 
@@ -168,7 +173,7 @@ def _forward_single_temps(function):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner:
-                    setattr(stmt, attr, block(inner))
+                    setattr(stmt, attr, block(inner) or _empty(attr))
             if (
                 out
                 and isinstance(stmt, ast.Assign)
@@ -202,6 +207,7 @@ def _merge_block_copies(function):
     """`b = ...; ...; a = b` in one block, both assigned once, every use after its definition:
     one name suffices (the user's, when the other is a temporary)."""
     assigned, read, inplace = _counts(function)
+    params = {a.arg for a in function.args.args}
 
     def reads_in(stmts, name):
         return sum(
@@ -218,7 +224,7 @@ def _merge_block_copies(function):
             if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0]) and _is_local_name(stmt.value)):
                 continue
             a, b = stmt.targets[0].id, stmt.value.id
-            if a == b or assigned.get(a) != 1 or assigned.get(b) != 1 or {a, b} & inplace:
+            if a == b or assigned.get(a) != 1 or assigned.get(b) != 1 or {a, b} & (inplace | params):
                 continue
             defs = [i for i in range(j) if isinstance(stmts[i], ast.Assign)
                     and _is_local_name(stmts[i].targets[0]) and stmts[i].targets[0].id == b]
@@ -227,6 +233,8 @@ def _merge_block_copies(function):
             i = defs[0]
             if reads_in(stmts[j + 1 :], a) != read.get(a, 0) or reads_in(stmts[i + 1 :], b) != read.get(b, 0):
                 continue
+            if a in {n.id for n in ast.walk(stmts[i].value) if isinstance(n, ast.Name)}:
+                continue  # `a = f(a)` would read what it writes
             if _user_name(a) and not _user_name(b):
                 stmts[i].targets = [ast.Name(a, ast.Store())]
                 _replace_names(function, {b: ast.Name(a, ast.Load())})
@@ -334,6 +342,7 @@ def _hoist_loop_invariants(function):
     when `a` and `b` are not assigned in it and `t` is assigned once: computed once, and
     never pushed per iteration."""
     assigned, read, inplace = _counts(function)
+    params = {a.arg for a in function.args.args}
     changed = False
 
     def invariant(stmt, written):
@@ -359,16 +368,23 @@ def _hoist_loop_invariants(function):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner:
-                    setattr(stmt, attr, block(inner))
+                    setattr(stmt, attr, block(inner) or _empty(attr))
             if isinstance(stmt, (ast.For, ast.While)):
                 written = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                inside = {}
+                for n in ast.walk(stmt):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                        inside[n.id] = inside.get(n.id, 0) + 1
                 hoisted = []
                 kept = []
                 for inner in stmt.body:
                     if (
                         isinstance(inner, ast.Assign)
                         and _is_local_name(inner.targets[0])
+                        and inner.targets[0].id not in params
                         and assigned.get(inner.targets[0].id) == 1
+                        # read only inside the loop: a loop that runs zero times cannot tell
+                        and inside.get(inner.targets[0].id, 0) == read.get(inner.targets[0].id, 0)
                         and invariant(inner, written - {t.targets[0].id for t in hoisted})
                     ):
                         hoisted.append(inner)
@@ -422,7 +438,7 @@ def propagate_copies_in_blocks(function):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner:
-                    setattr(stmt, attr, block(inner))
+                    setattr(stmt, attr, block(inner) or _empty(attr))
             if (
                 isinstance(stmt, ast.Assign)
                 and isinstance(stmt.targets[0], ast.Name)
@@ -473,7 +489,7 @@ def fuse_accumulations(function):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner:
-                    setattr(stmt, attr, block(inner))
+                    setattr(stmt, attr, block(inner) or _empty(attr))
             previous = out[-1] if out else None
             if (
                 isinstance(stmt, ast.Assign)

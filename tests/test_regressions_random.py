@@ -278,3 +278,93 @@ def slice_read_then_written(x):
 
 def test_slice_view_residual_in_split_mode():
     check_reverse(slice_read_then_written, (0.5,), [0])
+
+
+# 11. Reverse mode: a chained comparison in an `if` desugars to `_t2 = -1.5 < y`,
+#     `if _t2: _push(_t2); _t2 = y < -0.5`. The backward sweep pops `_t2` only when the
+#     *final* `_t2` is true, so when the first comparison holds and the second does not,
+#     the stack is left out of step and `x = _pop()` later restores `True` instead of x.
+#     grad at y=1.487: expected 0.7435 (= y / 2), got 1.0 (forward mode is right).
+def chained_comparison_in_if(y):
+    x = y * 0.5
+    x *= x
+    if -1.5 < y < -0.5:
+        x *= y
+    return x
+
+
+def test_chained_comparison_in_if_reverse():
+    check(chained_comparison_in_if, (1.487,))
+
+
+# 12. A branch whose body becomes empty after optimization gives invalid generated code
+#     (IndentationError "expected an indented block after 'if' statement"), both modes:
+#     a self-assignment `x = x`, or an `elif` with a chained comparison and `pass`.
+def self_assignment_in_branch(x, y):
+    if x > 0.0:
+        x = x
+    return x + y
+
+
+def chained_comparison_in_empty_elif(x, y):
+    if not (abs(y) > 0.1):
+        y -= 2.0
+    elif -1.5 < y < 0.5:
+        pass
+    return x + y
+
+
+def test_self_assignment_in_branch():
+    check(self_assignment_in_branch, (0.5, -0.3))
+
+
+def test_chained_comparison_in_empty_elif():
+    check(chained_comparison_in_empty_elif, (0.926, -0.021))
+
+
+# 13. Loop-invariant hoisting moves `y = -x` out of a loop that runs zero times, so the
+#     derivative code returns -x where the function returns y (wrong primal and tangent).
+#     jvp at n=0: expected (y, y_dot), got (-x, -x_dot).
+def hoisted_from_empty_loop(x, y, n):
+    for i in range(n):
+        y = -x
+    return y
+
+
+def test_loop_invariant_not_hoisted_out_of_empty_loop():
+    check(hoisted_from_empty_loop, (0.548, -0.921, 0))
+    check(hoisted_from_empty_loop, (0.548, -0.921, 2))
+
+
+# 14. More branches / loops whose adjoint body ends up empty: reverse mode raises
+#     IndentationError ("expected an indented block after 'if' / 'for' statement").
+#     (Smallest programs found; removing any line makes them pass.)
+def empty_adjoint_loop_in_branch(x, y, a):
+    if (a[-1] - 1.5) > 0.3:
+        for i0, e1 in enumerate(a):
+            y -= -0.7
+    elif (np.sum(a) >= y or (x + a[0]) < 0.3):
+        pass
+    else:
+        pass
+    return -1.25 * y
+
+
+def empty_adjoint_branch(x, y):
+    if -y < 0.1:
+        x += (0.5 - 0.5)
+        v0 = (x * x)
+    elif -x <= 1.5:
+        y *= 2.0
+        x = 2.0
+    else:
+        x += (0.3) ** 3
+    return 0.3 * x + y
+
+
+def test_empty_adjoint_loop_in_branch():
+    check(empty_adjoint_loop_in_branch, (-0.935, 0.101, np.array([1.289, 1.368, 0.08])))
+
+
+def test_empty_adjoint_branch():
+    check(empty_adjoint_branch, (1.073, -1.681))
