@@ -173,12 +173,16 @@ class _Normalizer:
     def chain(self, left, pairs, out):
         op, comparator = pairs[0]
         right = self.atom(comparator, out)
+        first = self.fresh()
+        self.emit(out, first, ast.Compare(left=left, ops=[op], comparators=[right]))
+        if len(pairs) == 1:
+            return _load(first)
+        # the `if` tests `first`, which its body never assigns
         result = self.fresh()
-        self.emit(out, result, ast.Compare(left=left, ops=[op], comparators=[right]))
-        if len(pairs) > 1:
-            body = []
-            self.emit(body, result, self.chain(right, pairs[1:], body))
-            out.append(ast.copy_location(ast.If(test=_load(result), body=body, orelse=[]), self.where))
+        self.emit(out, result, _load(first))
+        body = []
+        self.emit(body, result, self.chain(right, pairs[1:], body))
+        out.append(ast.copy_location(ast.If(test=_load(first), body=body, orelse=[]), self.where))
         return _load(result)
 
     def boolop(self, node, out):
