@@ -35,6 +35,14 @@ def _empty(attr):
     return [ast.Pass()] if attr == "body" else []
 
 
+def _rewrite_nested(stmt, block):
+    """Apply the block rewriter `block` to the statement lists nested in `stmt`."""
+    for attr in ("body", "orelse"):
+        inner = getattr(stmt, attr, None)
+        if inner:
+            setattr(stmt, attr, block(inner) or _empty(attr))
+
+
 def _statements(body):
     for stmt in body:
         yield stmt
@@ -151,10 +159,7 @@ def _drop(function, names):
         for stmt in stmts:
             if isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0]) and stmt.targets[0].id in names:
                 continue
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner:
-                    setattr(stmt, attr, block(inner) or _empty(attr))
+            _rewrite_nested(stmt, block)
             out.append(stmt)
         return out
 
@@ -170,10 +175,7 @@ def _forward_single_temps(function):
         nonlocal changed
         out = []
         for stmt in stmts:
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner:
-                    setattr(stmt, attr, block(inner) or _empty(attr))
+            _rewrite_nested(stmt, block)
             if (
                 out
                 and isinstance(stmt, ast.Assign)
@@ -365,10 +367,7 @@ def _hoist_loop_invariants(function):
         nonlocal changed
         out = []
         for stmt in stmts:
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner:
-                    setattr(stmt, attr, block(inner) or _empty(attr))
+            _rewrite_nested(stmt, block)
             if isinstance(stmt, (ast.For, ast.While)):
                 written = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 inside = {}
@@ -435,10 +434,7 @@ def propagate_copies_in_blocks(function):
         index = 0
         while index < len(out):
             stmt = out[index]
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner:
-                    setattr(stmt, attr, block(inner) or _empty(attr))
+            _rewrite_nested(stmt, block)
             if (
                 isinstance(stmt, ast.Assign)
                 and isinstance(stmt.targets[0], ast.Name)
@@ -486,10 +482,7 @@ def fuse_accumulations(function):
                 and stmt.value.id == stmt.targets[0].id
             ):
                 continue
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner:
-                    setattr(stmt, attr, block(inner) or _empty(attr))
+            _rewrite_nested(stmt, block)
             previous = out[-1] if out else None
             if (
                 isinstance(stmt, ast.Assign)
