@@ -176,8 +176,9 @@ def generate(function, mode, active_inputs, input_kinds):
             code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis)
             functions = {"vjp": code.joint, "forward": code.forward, "backward": code.backward}
         for node in functions.values():
-            propagate_copies_in_blocks(node)
-            fuse_accumulations(node)
+            for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
+                propagate_copies_in_blocks(node)
+                fuse_accumulations(node)
     except S2sadError:
         raise
     except NotImplementedError as exc:
