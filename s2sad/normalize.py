@@ -181,7 +181,7 @@ class _Normalizer:
         result = self.fresh()
         self.emit(out, result, _load(first))
         body = []
-        self.emit(body, result, self.chain(right, pairs[1:], body))
+        self.emit(body, result, self.chain(copy.deepcopy(right), pairs[1:], body))
         out.append(ast.copy_location(ast.If(test=_load(first), body=body, orelse=[]), self.where))
         return _load(result)
 

@@ -331,9 +331,11 @@ def _renumber(function):
         mapping[name] = f"_t{index}"
     if any(v in taken and v not in mapping for v in mapping.values()):
         return
+    renamed = set()  # a node shared by two statements must be renamed once
     for node in ast.walk(function):
-        if isinstance(node, ast.Name) and node.id in mapping:
+        if isinstance(node, ast.Name) and node.id in mapping and id(node) not in renamed:
             node.id = mapping[node.id]
+            renamed.add(id(node))
 
 
 _SAFE_OPS = (ast.Add, ast.Sub, ast.Mult)

@@ -67,10 +67,7 @@ import s2sad
 #                             arrays the program writes in place),
 #   "copy_by_times_one"       arrays are copied with `.copy()`, never as `b = a * 1.0`,
 #   "pullback_reuse"          each pullback is called once (a fresh `vjp` per cotangent).
-KNOWN_BROKEN = {
-    "chained",  # test_chained_comparison_in_if_reverse, test_chained_comparison_in_empty_elif
-    "self_assign",  # test_self_assignment_in_branch
-}
+KNOWN_BROKEN = set()
 
 SCALE = float(os.environ.get("S2SAD_RANDOM_EXAMPLES_SCALE", "1"))
 

@@ -368,3 +368,19 @@ def test_empty_adjoint_loop_in_branch():
 
 def test_empty_adjoint_branch():
     check(empty_adjoint_branch, (1.073, -1.681))
+
+
+# 15. (still failing at d766c88) A chained comparison inside a loop with an early return
+#     takes the wrong branch in the derivative code: at x=0.5, `0.5 < 0.05 < 2.5` is False
+#     and f returns x, but jvp / vjp / grad all return y's value 0.382 and derivative
+#     (0, 1) instead of 0.5 and (1, 0). In larger programs the same construct gives
+#     `_t28 = -1.5 < _t28` -> UnboundLocalError in forward mode.
+def chained_comparison_return_in_loop(x, y):
+    for i in range(2):
+        if 0.5 < x * 0.1 < 2.5:
+            return y
+    return x
+
+
+def test_chained_comparison_with_return_in_loop():
+    check(chained_comparison_return_in_loop, (0.5, 0.382))
