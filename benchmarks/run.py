@@ -1,0 +1,351 @@
+"""Run the benchmark suite: s2sad against autograd, PyTorch, JAX and hand-written adjoints.
+
+    python benchmarks/run.py [--quick] [--only NAME ...] [--no-save]
+
+Everything runs in one process. Per workload: each tool is built and its first
+call timed (for s2sad with a cleared cache, so that is generation + compile),
+then the primal and gradient calls of all tools are timed in interleaved
+repeats (median of the repeats, each repeat many calls). Gradients are checked
+against central finite differences. The full run writes docs/benchmarks.md and
+docs/benchmarks.png.
+"""
+
+import argparse
+import datetime
+import math
+import os
+import platform
+import sys
+import traceback
+from importlib import metadata
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+import harness  # noqa: E402
+from harness import PRIMAL, ToolError  # noqa: E402
+from workloads import load  # noqa: E402
+
+
+def configure_frameworks():
+    """float64 everywhere, and one-time start-up costs paid before any first call is timed.
+
+    JAX needs x64 switched on before it creates arrays. Importing s2sad's code
+    generator (black), starting JAX's CPU backend and PyTorch's dispatcher are
+    per-process costs, not per-function ones, so a throwaway call pays them here.
+    """
+    import s2sad
+    import s2sad.compiler
+
+    def warm(x, y):
+        return x * y
+
+    s2sad.grad(warm)(1.0, 2.0)
+    s2sad.jvp(warm, (1.0, 2.0), (1.0, 0.0))
+    s2sad.compiler.clear_cache()
+    if harness.available("autograd"):
+        import autograd
+
+        autograd.grad(warm)(1.0, 2.0)
+    if harness.available("torch"):
+        import torch
+
+        x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+        warm(x, x).backward()
+    if harness.available("jax"):
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        jax.grad(warm)(1.0, 2.0)
+        jax.jit(jax.grad(warm))(1.0, 2.0).block_until_ready()
+
+
+def tools_for(workload):
+    """(tool name, builder) in table order: the s2sad tools first, then the workload's own."""
+    builders = {
+        "s2sad reverse": harness.s2sad_reverse(workload),
+        "s2sad forward": harness.s2sad_forward(workload),
+    }
+    builders.update(workload.builders)
+    ordered = [t for t in harness.TOOLS if t in builders]
+    ordered += [t for t in builders if t not in ordered]
+    return [(tool, builders[tool]) for tool in ordered]
+
+
+def short_error(exc):
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if not isinstance(exc, ToolError) else first
+
+
+def run_workload(workload, repeats, seconds, log):
+    """One workload: rows of results (dicts) in table order."""
+    log(f"\n== {workload.name}: {workload.description}")
+    reference = harness.central_differences(workload)
+    log(f"   finite differences: {reference}")
+    rows = []
+    entries = [((PRIMAL, "primal"), workload.call_primal)]
+    for tool, build in tools_for(workload):
+        row = {"workload": workload.name, "tool": tool, "note": ""}
+        rows.append(row)
+        module = harness.requires(tool)
+        if module and not harness.available(module):
+            row["error"] = f"skipped: {module} is not installed"
+            log(f"   {tool}: {row['error']}")
+            continue
+        try:
+            first_seconds, impl, first = harness.time_first_call(build, workload.args)
+        except Exception as exc:
+            row["error"] = short_error(exc)
+            if not isinstance(exc, ToolError):  # expected failures are results, not crashes
+                row["traceback"] = traceback.format_exc()
+            log(f"   {tool}: FAILED {row['error']}")
+            continue
+        row["first_ms"] = first_seconds * 1e3
+        row["note"] = impl.note
+        row["gradient"] = [float(g) for g in first]
+        row["rel_error"] = harness.relative_error(first, reference)
+        log(f"   {tool}: first call {first_seconds * 1e3:.1f} ms, rel. error {row['rel_error']:.1e}")
+        entries.append(((tool, "grad"), impl.grad))
+        if impl.primal is not None:
+            entries.append(((tool, "primal"), impl.primal))
+    log(f"   timing {len(entries)} calls x {repeats} interleaved repeats ...")
+    medians = harness.interleaved_medians(entries, repeats, seconds)
+    primal = medians[(PRIMAL, "primal")]
+    rows.insert(0, {"workload": workload.name, "tool": PRIMAL, "primal_ms": primal * 1e3, "note": ""})
+    for row in rows[1:]:
+        if (row["tool"], "grad") not in medians:
+            continue
+        grad = medians[(row["tool"], "grad")]
+        own = medians.get((row["tool"], "primal"))
+        row["grad_ms"] = grad * 1e3
+        row["primal_ms"] = (own if own is not None else primal) * 1e3
+        row["ratio"] = grad / primal
+        row["own_ratio"] = grad / own if own is not None else None
+    return rows, reference
+
+
+def memory_report(workloads, log):
+    """Peak traced memory of the Python-level gradients of the loop workloads, per 1,000 steps."""
+    lines = []
+    for workload in workloads:
+        if not workload.steps:
+            continue
+        calls = {PRIMAL: workload.call_primal}
+        for tool, build in tools_for(workload):
+            if tool in ("s2sad reverse", "hand adjoint", "autograd"):
+                module = harness.requires(tool)
+                if module and not harness.available(module):
+                    continue
+                try:
+                    calls[tool] = build(workload.args).grad
+                except Exception:
+                    continue
+        for tool, call in calls.items():
+            peak = harness.peak_memory(call)
+            per_k = peak / (workload.steps / 1000)
+            lines.append((workload.name, tool, peak, per_k))
+            log(f"   memory {workload.name} / {tool}: peak {peak / 1024:.1f} KiB")
+    return lines
+
+
+def version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine():
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": version("numpy"),
+        "s2sad": version("s2sad"),
+        "autograd": version("autograd"),
+        "torch": version("torch"),
+        "jax": version("jax"),
+        "jaxlib": version("jaxlib"),
+    }
+
+
+def fmt(value, digits=3):
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
+
+
+def markdown_table(rows, workloads):
+    targets = {w.name: w.target for w in workloads}
+    header = (
+        "| workload | tool | primal ms | gradient ms | ratio | ratio to own primal "
+        "| max rel. error vs FD | first call ms | notes |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    lines = []
+    for row in rows:
+        tool = row["tool"]
+        note = row.get("error") or row.get("note", "")
+        if row.get("error"):
+            note = f"**{note}**" if not note.startswith("skipped") else note
+        ratio = fmt(row.get("ratio"))
+        target = targets.get(row["workload"])
+        if tool.startswith("s2sad reverse") and row.get("ratio") is not None and target:
+            verdict = "meets" if row["ratio"] <= target else "**misses**"
+            note = f"{verdict} the {target:g}x target" + (f"; {note}" if note else "")
+        if row.get("rel_error") is not None and row["rel_error"] > 1e-5:
+            note = f"**gradient wrong**; {note}"
+        error = row.get("rel_error")
+        lines.append(
+            f"| {row['workload']} | {tool} | {fmt(row.get('primal_ms'))} | {fmt(row.get('grad_ms'))} "
+            f"| {ratio} | {fmt(row.get('own_ratio'))} | {'' if error is None else f'{error:.1e}'} "
+            f"| {fmt(row.get('first_ms'))} | {note} |"
+        )
+    return header + "\n".join(lines) + "\n"
+
+
+def bar_chart(rows, path, quick):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(r["workload"] for r in rows))
+    tools = list(dict.fromkeys(r["tool"] for r in rows if r.get("ratio") is not None))
+    width = 0.8 / max(1, len(tools))
+    fig, ax = plt.subplots(figsize=(max(9, 2.6 * len(names)), 5))
+    colors = plt.get_cmap("tab20").colors
+    for k, tool in enumerate(tools):
+        xs, ys = [], []
+        for i, name in enumerate(names):
+            for r in rows:
+                if r["workload"] == name and r["tool"] == tool and r.get("ratio") is not None:
+                    xs.append(i + (k - (len(tools) - 1) / 2) * width)
+                    ys.append(r["ratio"])
+        ax.bar(xs, ys, width, label=tool, color=colors[k % len(colors)])
+    failed = [
+        (i, r)
+        for i, name in enumerate(names)
+        for r in rows
+        if r["workload"] == name and r.get("error") and not r["error"].startswith("skipped")
+    ]
+    for i, row in failed:
+        label = row["tool"] + ": " + row["error"].split(":")[0]
+        ax.annotate(
+            f"no gradient: {label}",
+            (i, 0.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 6 + 12 * [r for _, r in failed if r["workload"] == row["workload"]].index(row)),
+            textcoords="offset points",
+            ha="center",
+            fontsize=7,
+            color="firebrick",
+        )
+    ax.axhline(3.0, color="black", linestyle="--", linewidth=1, label="3x target")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("gradient time / plain Python primal time")
+    ax.set_title(
+        "Cost of a gradient relative to the primal (lower is better)" + (" [quick]" if quick else "")
+    )
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(rows, workloads, memory, info, quick, settings):
+    docs = os.path.join(ROOT, "docs")
+    os.makedirs(docs, exist_ok=True)
+    table = markdown_table(rows, workloads)
+    parts = [
+        "# Benchmarks\n\n",
+        "Generated by `python benchmarks/run.py" + (" --quick" if quick else "") + "` "
+        "(see benchmarks/README.md). Do not edit by hand.\n\n",
+        f"- date: {info['date']}\n- CPU: {info['cpu']}, {info['cores']} cores\n"
+        f"- Python {info['python']}, numpy {info['numpy']}, s2sad {info['s2sad']}, "
+        f"autograd {info['autograd']}, torch {info['torch']}, jax {info['jax']} (jaxlib {info['jaxlib']})\n"
+        f"- timing: {settings}\n",
+        "\n## Workloads\n\n" + "".join(f"- **{w.name}**: {w.description}\n" for w in workloads),
+        "\n## Results\n\n"
+        "*ratio* = gradient time / plain-Python primal time measured in the same run; "
+        "*ratio to own primal* uses the tool's own primal (tensors, jnp arrays, jit). "
+        "The error is the max over inputs of |g - fd| / |fd| with central differences "
+        "(step 1e-6). *first call* is building the gradient function plus its first call "
+        "(s2sad: cleared cache, so code generation + compile; JAX jit: tracing + XLA compile).\n\n",
+        table,
+        "\n![gradient / primal time](benchmarks.png)\n",
+    ]
+    if memory:
+        parts.append(
+            "\n## Peak memory of one gradient call (tracemalloc)\n\n"
+            "Python-heap allocations only (tracemalloc does not see PyTorch/XLA buffers).\n\n"
+            "| workload | tool | peak KiB | KiB per 1,000 steps |\n|---|---|---:|---:|\n"
+            + "".join(f"| {w} | {t} | {p / 1024:.1f} | {k / 1024:.1f} |\n" for w, t, p, k in memory)
+        )
+    with open(os.path.join(docs, "benchmarks.md"), "w") as handle:
+        handle.write("".join(parts))
+    bar_chart(rows, os.path.join(docs, "benchmarks.png"), quick)
+    return table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (a smoke run)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
+    parser.add_argument("--no-save", action="store_true", help="do not write docs/benchmarks.{md,png}")
+    options = parser.parse_args(argv)
+    repeats, seconds = (3, 0.02) if options.quick else (7, 0.1)
+    settings = f"median of {repeats} interleaved repeats, each ~{seconds * 1e3:.0f} ms of calls"
+
+    configure_frameworks()
+    info = machine()
+    print(f"{info['cpu']}, {info['cores']} cores; Python {info['python']}; {settings}")
+    for module in ("autograd", "torch", "jax"):
+        if not harness.available(module):
+            print(f"note: {module} is not installed; its tools are skipped")
+    workloads = load(options.only)
+    rows = []
+    for workload in workloads:
+        workload_rows, _ = run_workload(workload, repeats, seconds, print)
+        rows.extend(workload_rows)
+        for row in workload_rows:
+            expected = workload.expected_grad
+            if expected and row.get("gradient") is not None:
+                if not np.allclose(row["gradient"], expected, atol=1e-3):
+                    row["error"] = f"gradient {row['gradient']} is not the expected {expected}"
+    print("\nmeasuring peak memory (tracemalloc) ...")
+    memory = memory_report(workloads, print)
+    table = markdown_table(rows, workloads)
+    if not (options.only or options.no_save):
+        write_report(rows, workloads, memory, info, options.quick, settings)
+        print("\nwrote docs/benchmarks.md and docs/benchmarks.png")
+    print()
+    print(table)
+    for name, tool, peak, per_k in memory:
+        print(f"peak memory {name} / {tool}: {peak / 1024:.1f} KiB ({per_k / 1024:.1f} KiB per 1,000 steps)")
+    failures = [r for r in rows if r.get("traceback")]
+    for row in failures:
+        print(f"\n--- {row['workload']} / {row['tool']} failed:\n{row['traceback']}")
+
+
+if __name__ == "__main__":
+    main()
