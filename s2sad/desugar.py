@@ -65,7 +65,7 @@ class _Counter:
         return f"_{stem}{self.counts[stem]}"
 
 
-def _contains(stmts, types, stop_at_loops):
+def _contains(stmts, types):
     """Does any statement in `stmts` contain a node of `types` (not inside nested defs)?"""
     for stmt in stmts:
         stack = [stmt]
@@ -74,10 +74,6 @@ def _contains(stmts, types, stop_at_loops):
             if isinstance(node, types):
                 return True
             if isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef)):
-                continue
-            if stop_at_loops and isinstance(node, (ast.For, ast.While)) and node is not stmt:
-                continue
-            if stop_at_loops and isinstance(node, (ast.For, ast.While)) and node is stmt:
                 continue
             stack.extend(ast.iter_child_nodes(node))
     return False
@@ -159,7 +155,7 @@ class _Lowering:
 
     def flags_set(self, stmts, loop):
         flags = set()
-        if self.ret_flag is not None and _contains(stmts, ast.Return, False):
+        if self.ret_flag is not None and _contains(stmts, ast.Return):
             flags.add(self.ret_flag)
         if loop is not None:
             if _contains_direct(stmts, ast.Break):
@@ -204,7 +200,7 @@ class _Lowering:
             raise DesugarError("`for ... else` is not supported", stmt, "use a flag variable")
         pre, iterable, bind = self.iteration(stmt)
         exits = _contains_direct(stmt.body, (ast.Break, ast.Continue)) or (
-            self.ret_flag is not None and _contains(stmt.body, ast.Return, False)
+            self.ret_flag is not None and _contains(stmt.body, ast.Return)
         )
         if not exits:
             index = self.counter.fresh("index") if bind is not None else None
@@ -232,7 +228,7 @@ class _Lowering:
         if stmt.orelse:
             raise DesugarError("`while ... else` is not supported", stmt, "use a flag variable")
         exits = _contains_direct(stmt.body, (ast.Break, ast.Continue)) or (
-            self.ret_flag is not None and _contains(stmt.body, ast.Return, False)
+            self.ret_flag is not None and _contains(stmt.body, ast.Return)
         )
         if not exits:
             loop = ast.While(test=stmt.test, body=self.block(stmt.body, None), orelse=[])
@@ -244,14 +240,12 @@ class _Lowering:
         return self.guarded_while(stmt, test, [], brk, cont, [_assign(brk, ast.Constant(False))])
 
     def guarded_while(self, stmt, test, first, brk, cont, head):
-        uses_cont = _contains_direct(stmt.body, ast.Continue)
-        uses_brk = _contains_direct(stmt.body, ast.Break)
         body = self.block(stmt.body, (brk, cont))
-        if uses_cont:
+        if _contains_direct(stmt.body, ast.Continue):
             body = [_assign(cont, ast.Constant(False))] + body
         body = first + body
-        conds = [_not(brk)] if (uses_brk or True) else []
-        if self.ret_flag is not None and _contains(stmt.body, ast.Return, False):
+        conds = [_not(brk)]
+        if self.ret_flag is not None and _contains(stmt.body, ast.Return):
             conds.insert(0, _not(self.ret_flag))
         if test is not None:
             conds.append(test)
@@ -261,7 +255,7 @@ class _Lowering:
             ast.copy_location(node, stmt)
         for node in first:
             ast.copy_location(node, stmt)
-        flags = {self.ret_flag} if self.ret_flag is not None and _contains(stmt.body, ast.Return, False) else set()
+        flags = {self.ret_flag} if self.ret_flag is not None and _contains(stmt.body, ast.Return) else set()
         return head + [loop], flags
 
     def iteration(self, stmt):
@@ -340,7 +334,7 @@ def _needs_return_flag(body):
     for index, stmt in enumerate(body):
         if isinstance(stmt, ast.Return) and index == len(body) - 1:
             continue
-        if _contains([stmt], ast.Return, False):
+        if _contains([stmt], ast.Return):
             return True
     return False
 

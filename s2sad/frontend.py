@@ -31,6 +31,7 @@ class ParsedFunction:
     source_lines: list
     namespace: dict = field(repr=False)
     function: object = field(repr=False, default=None)
+    first_line: int = 1  # the file line of the first source line (decorators included)
 
     def line(self, lineno):
         """The user's source line `lineno` (1-based, file numbering), stripped."""
@@ -38,14 +39,6 @@ class ParsedFunction:
         if 0 <= index < len(self.source_lines):
             return self.source_lines[index].strip()
         return ""
-
-    @property
-    def first_line(self):
-        return self._first_line
-
-    @first_line.setter
-    def first_line(self, value):
-        self._first_line = value
 
     def error(self, cls, message, node, hint=None):
         """Build an s2sad error of class `cls` pointing at `node` in the user's file."""
@@ -121,8 +114,8 @@ def parse_function(function):
         source_lines=lines,
         namespace=function_namespace(function),
         function=function,
+        first_line=first_line,
     )
-    parsed.first_line = first_line
     for inner in ast.walk(node):
         if isinstance(inner, (ast.Yield, ast.YieldFrom)):
             raise parsed.error(

@@ -128,7 +128,6 @@ class Inliner:
                         hint="copy the argument first (`a = a.copy()`) or return the new array",
                     )
         bound = self.bind(fn, call, callee, stmt)
-        line = stmt.lineno
         prologue = [
             ast.copy_location(ast.Assign(targets=[ast.Name(mapping[p], ast.Store())], value=bound[p]), stmt)
             for p in params
@@ -139,7 +138,6 @@ class Inliner:
         body = body[:-1] if isinstance(ret, ast.Return) else body
         self.relocate(body, callee)
         epilogue = ast.copy_location(ast.Assign(targets=[ast.Name(stmt.targets[0].id, ast.Store())], value=result), stmt)
-        del line
         return prologue + body + [epilogue]
 
     def unique(self, name):

@@ -9,6 +9,7 @@
 """
 
 import ast
+import builtins
 import operator
 import types
 from dataclasses import dataclass, field
@@ -61,8 +62,8 @@ def resolve(node, namespace):
         return _UNRESOLVED
     if node.id in namespace:
         obj = namespace[node.id]
-    elif hasattr(__builtins__, node.id) if not isinstance(__builtins__, dict) else node.id in __builtins__:
-        obj = __builtins__[node.id] if isinstance(__builtins__, dict) else getattr(__builtins__, node.id)
+    elif hasattr(builtins, node.id):
+        obj = getattr(builtins, node.id)
     else:
         return _UNRESOLVED
     for attr in reversed(path):

@@ -46,7 +46,6 @@ class ReverseCode:
     joint: ast.FunctionDef
     forward: ast.FunctionDef
     backward: ast.FunctionDef
-    pushes_per_statement: dict
 
 
 class ReverseTransform:
@@ -499,8 +498,7 @@ class ReverseTransform:
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
         bwd_body = bwd_prologue + copy.deepcopy(backward) + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
-        per_stmt = {}
-        return ReverseCode(joint=joint, forward=fwd, backward=bwd, pushes_per_statement=per_stmt)
+        return ReverseCode(joint=joint, forward=fwd, backward=bwd)
 
 
 def _is_derivative(name, transform):

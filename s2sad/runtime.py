@@ -57,25 +57,6 @@ def like(g, x):
     return zeros_like(x) + g
 
 
-def sum_adjoint(g, x, axis=None, keepdims=False):
-    """Adjoint of `np.sum(x, axis, keepdims)`: spread `g` back over the summed axes."""
-    shape = np.shape(x)
-    if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, shape).copy() if shape else g
-
-
-def mean_adjoint(g, x, axis=None, keepdims=False):
-    """Adjoint of `np.mean(x, axis, keepdims)`."""
-    shape = np.shape(x)
-    if axis is None:
-        count = np.size(x)
-    else:
-        axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-        count = int(np.prod([shape[a] for a in axes]))
-    return sum_adjoint(g, x, axis, keepdims) / count
-
-
 def getitem_adjoint(g, x, index):
     """Adjoint of `x[index]`: `g` placed at `index` in zeros shaped like `x`."""
     out = np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype, np.asarray(g).dtype, np.float32))

@@ -498,29 +498,6 @@ def _(z, condition, x, y):
     y_bar += np.where(condition, 0.0, z_bar)
 
 
-# -- reductions without an axis (full reductions live in numpy rules) ---------------
-
-
-@tangent(np.sum, kind="reduce")
-def _(z, x, axis=None, keepdims=False):
-    z_dot = np.sum(x_dot, axis=axis, keepdims=keepdims)
-
-
-@adjoint(np.sum)
-def _(z, x, axis=None, keepdims=False):
-    x_bar += _rt.sum_adjoint(z_bar, x, axis, keepdims)
-
-
-@tangent(np.mean, kind="reduce")
-def _(z, x, axis=None, keepdims=False):
-    z_dot = np.mean(x_dot, axis=axis, keepdims=keepdims)
-
-
-@adjoint(np.mean)
-def _(z, x, axis=None, keepdims=False):
-    x_bar += _rt.mean_adjoint(z_bar, x, axis, keepdims)
-
-
 # -- indexing and containers ---------------------------------------------------------
 
 
