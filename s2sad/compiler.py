@@ -32,7 +32,7 @@ from .forward import forward_transform
 from .frontend import parse_function
 from .inline import inline_calls
 from .normalize import normalize
-from .optimize import fuse_accumulations, optimize, propagate_copies_in_blocks
+from .optimize import fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks
 from .primitives import MissingRule
 from .reverse import reverse_transform
 
@@ -179,6 +179,7 @@ def generate(function, mode, active_inputs, input_kinds):
             for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
                 propagate_copies_in_blocks(node)
                 fuse_accumulations(node)
+            inline_single_use(node)
     except S2sadError:
         raise
     except NotImplementedError as exc:

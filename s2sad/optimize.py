@@ -507,3 +507,137 @@ def fuse_accumulations(function):
 
     function.body = block(function.body)
     return function
+
+
+_EFFECTS = {"_pop", "_push", "add_at", "copy", "owned", "copy_stack"}
+
+
+def _has_effects(expr):
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if name in _EFFECTS:
+                return True
+    return False
+
+
+def _exposed_reads(function):
+    """Names read somewhere before any store to them in the same straight-line run.
+
+    A control statement ends a run; the names in its test or range count as exposed.
+    """
+    exposed = set()
+
+    def block(stmts):
+        stored = set()
+        for stmt in stmts:
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                head = stmt.test if not isinstance(stmt, ast.For) else stmt.iter
+                exposed.update(n.id for n in ast.walk(head) if isinstance(n, ast.Name))
+                for attr in ("body", "orelse"):
+                    block(getattr(stmt, attr, []) or [])
+                stored = set()  # after a branch or loop, nothing is known
+                continue
+            value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)) else stmt
+            reads = {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
+            if isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    reads |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            exposed.update(reads - stored)
+            if isinstance(stmt, ast.Assign):
+                stored |= {n.id for n in ast.walk(stmt.targets[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+    block(function.body)
+    return exposed
+
+
+def _mutated(stmt):
+    """Names a statement rebinds or writes into (`b[i] = v`, `_rt.add_at(b, ...)`)."""
+    out = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            base = target
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                out.add(base.id)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        if not (isinstance(func, ast.Name) and func.id == "_push"):
+            out |= {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+    return out
+
+
+def inline_single_use(function):
+    """Generated code: `_a = e` read once, by a later statement of the same straight-line
+    run, with nothing `e` reads stored in between -> the read becomes `e`.
+
+    `_t1 = r * x; _t2 = 1.0 - x; x = _t1 * _t2` -> `x = r * x * (1.0 - x)`.
+    """
+    params = {a.arg for a in function.args.args}
+    exposed = _exposed_reads(function)
+
+    def names(node, ctx):
+        return [n for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)]
+
+    def block(stmts):
+        out = list(stmts)
+        for stmt in out:
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, block(inner) or _empty(attr))
+        index = 0
+        while index < len(out):
+            stmt = out[index]
+            if not (
+                isinstance(stmt, ast.Assign)
+                and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id.startswith("_")
+                and stmt.targets[0].id not in params
+                and stmt.targets[0].id not in exposed
+                and not _has_effects(stmt.value)
+            ):
+                index += 1
+                continue
+            name = stmt.targets[0].id
+            operands = {n.id for n in names(stmt.value, ast.Load)}
+            target_index = None
+            for k in range(index + 1, len(out)):
+                later = out[k]
+                if not isinstance(later, (ast.Assign, ast.Expr, ast.Return)):
+                    break
+                uses = [n for n in names(later, ast.Load) if n.id == name]
+                stores = _mutated(later)
+                if uses:
+                    later_stores = [s for s in out[k + 1 :] if name in _mutated(s)]
+                    first_store = out.index(later_stores[0]) if later_stores else len(out)
+                    # the statement that stores `name` again still reads the old binding first
+                    reads_after = [n for s in out[k + 1 : first_store + 1] for n in names(s, ast.Load) if n.id == name]
+                    if len(uses) == 1 and not reads_after and not (isinstance(later, ast.Assign) and any(
+                        isinstance(t, ast.Subscript) and name in {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+                        for t in later.targets
+                    )):
+                        target_index = k
+                    break
+                if stores & (operands | {name}):
+                    break
+            if target_index is None:
+                index += 1
+                continue
+            later = out[target_index]
+            value = stmt.value
+
+            class Substitute(ast.NodeTransformer):
+                def visit_Name(self, node):
+                    if node.id == name and isinstance(node.ctx, ast.Load):
+                        return copy.deepcopy(value)
+                    return node
+
+            Substitute().visit(later)
+            del out[index]
+        return out
+
+    function.body = block(function.body)
+    return function
