@@ -95,28 +95,29 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
     count = code.co_argcount if code is not None else -1
 
     def compile_for(args, key):
+        """The compiled function for these argument types: (value, grads) with a value, else grads."""
         nonlocal code, count
         if getattr(f, "__code__", None) is not code:
             cache.clear()
         code = _code(f)
         count = code.co_argcount
-        single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-        compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args), nums))
+        _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+        kinds = _diff_kinds(_kinds(args), nums)
+        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds)
         function = compiled.function
         if compiled.output_kind is not K.FLOAT:
             inner = function
 
-            def function(*call_args):
-                value, grads = inner(*call_args)
-                _check_scalar(compiled, value)
-                return value, grads
-
-        if single:
-            inner_single = function
-
-            def function(*call_args):
-                value, grads = inner_single(*call_args)
-                return value, grads[0]
+            if with_value:
+                def function(*call_args):
+                    value, grads = inner(*call_args)
+                    _check_scalar(compiled, value)
+                    return value, grads
+            elif compiled.mode == "reverse":  # the value is needed for the scalar check
+                def function(*call_args):
+                    value, grads = inner(*call_args)
+                    _check_scalar(compiled, value)
+                    return grads
 
         cache[key] = function
         return function
@@ -127,17 +128,21 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         function = cache.get(tuple(map(type, args)))
         if function is None or f.__code__ is not code:
             function = compile_for(args, tuple(map(type, args)))
-        value, grads = function(*args)
-        return (value, grads) if with_value else grads
+        if with_value:
+            value, grads = function(*args)
+            return (value, grads[0]) if single else (value, grads)
+        grads = function(*args)
+        return grads[0] if single else grads
 
     def current_code():
         return code
 
-    fast = _exact_arity_wrapper(f, cache, compile_for, current_code, with_value)
+    single = isinstance(argnums, numbers.Integral)
+    fast = _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single)
     return functools.wraps(f)(fast or transformed)
 
 
-def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value):
+def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single):
     """A wrapper with `f`'s own parameter list: no *args packing, the cache key built inline."""
     code = getattr(f, "__code__", None)
     if code is None or code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
@@ -147,7 +152,11 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value):
         return None
     joined = ", ".join(params)
     key = "(" + "".join(f"type({p}), " for p in params) + ")"
-    result = "__s2sad_function(" + joined + ")" + ("" if with_value else "[1]")
+    call = "__s2sad_function(" + joined + ")"
+    if with_value:
+        result = f"__s2sad_value, __s2sad_grads = {call}\n        return __s2sad_value, __s2sad_grads" + ("[0]" if single else "")
+    else:
+        result = "return " + call + ("[0]" if single else "")
     text = (
         f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code):\n"
         f"    def wrapper({joined}):\n"
@@ -155,7 +164,7 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value):
         f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
         f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
         f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
-        f"        return {result}\n"
+        f"        {result}\n"
         f"    return wrapper\n"
     )
     namespace = {}
@@ -255,7 +264,8 @@ def source(f, mode="reverse", argnums=0, args=None):
     `args` (example arguments) or type annotations specialize it to floats or
     arrays; without either it is generic. Reverse mode shows the joint
     `f_vjp` (gradient with cotangent 1.0 by default) and the split
-    `f_forward` / `f_backward` pair used by `vjp`.
+    `f_forward` / `f_backward` pair used by `vjp`; "grad" the `f_grad` that
+    `grad` runs, which skips computing the value when the adjoints do not need it.
     """
     import inspect
 
@@ -266,8 +276,8 @@ def source(f, mode="reverse", argnums=0, args=None):
     else:
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
     kinds = _diff_kinds(kinds, nums)
-    if mode not in ("forward", "reverse"):
-        raise ArgumentError(f"mode must be 'forward' or 'reverse', not {mode!r}")
+    if mode not in ("forward", "reverse", "grad"):
+        raise ArgumentError(f"mode must be 'forward', 'reverse' or 'grad', not {mode!r}")
     parsed, functions, analysis, params = generate(f, mode, nums, kinds)
     active = [params[i] for i in nums]
     if mode == "reverse":

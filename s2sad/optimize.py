@@ -472,7 +472,25 @@ def propagate_copies_in_blocks(function):
 
 
 def fuse_accumulations(function):
-    """`a = e1` then at once `a = a + e2` (a not in e2) -> `a = e1 + e2`; drops `a = a`."""
+    """`a = e1`, later `a = a + e2` (a not in e2) -> `a = e1 + e2`; drops `a = a`.
+
+    Statements in between may not read or rebind `a`, nor rebind what `e2` reads.
+    `a = -(e1)` then `a = a + e2` becomes `a = e2 - e1` (exact in floating point).
+    """
+
+    def names(node, ctx=None):
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and (ctx is None or isinstance(n.ctx, ctx))}
+
+    def earlier_definition(out, name, rest):
+        for k in range(len(out) - 1, -1, -1):
+            prev = out[k]
+            if not isinstance(prev, (ast.Assign, ast.Expr)):
+                return None
+            if isinstance(prev, ast.Assign) and isinstance(prev.targets[0], ast.Name) and prev.targets[0].id == name:
+                return None if name in names(prev.value) else prev
+            if name in names(prev) or _mutated(prev) & rest or _writes_in_place(prev):
+                return None  # (an in-place write may change a view that `e2` reads)
+        return None
 
     def block(stmts):
         out = []
@@ -485,22 +503,23 @@ def fuse_accumulations(function):
             ):
                 continue
             _rewrite_nested(stmt, block)
-            previous = out[-1] if out else None
             if (
                 isinstance(stmt, ast.Assign)
-                and isinstance(previous, ast.Assign)
                 and isinstance(stmt.targets[0], ast.Name)
-                and isinstance(previous.targets[0], ast.Name)
-                and stmt.targets[0].id == previous.targets[0].id
                 and isinstance(stmt.value, ast.BinOp)
                 and isinstance(stmt.value.op, (ast.Add, ast.Sub))
                 and isinstance(stmt.value.left, ast.Name)
                 and stmt.value.left.id == stmt.targets[0].id
             ):
                 name = stmt.targets[0].id
-                rest_names = {n.id for n in ast.walk(stmt.value.right) if isinstance(n, ast.Name)}
-                if name not in rest_names:
-                    previous.value = ast.BinOp(left=previous.value, op=stmt.value.op, right=stmt.value.right)
+                rest = names(stmt.value.right)
+                previous = earlier_definition(out, name, rest) if name not in rest else None
+                if previous is not None:
+                    first, op, second = previous.value, stmt.value.op, stmt.value.right
+                    if isinstance(first, ast.UnaryOp) and isinstance(first.op, ast.USub) and isinstance(op, ast.Add):
+                        previous.value = ast.BinOp(left=second, op=ast.Sub(), right=first.operand)
+                    else:
+                        previous.value = ast.BinOp(left=first, op=op, right=second)
                     continue
             out.append(stmt)
         return out
@@ -564,9 +583,19 @@ def _mutated(stmt):
                 out.add(base.id)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
-        if not (isinstance(func, ast.Name) and func.id == "_push"):
+        if not (isinstance(func, ast.Name) and func.id.endswith("_push")):  # stack and tape pushes
             out |= {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
     return out
+
+
+def _writes_in_place(stmt):
+    """`b[i] = v` or a call statement such as `_rt.add_at(b, i, v)` (not a push)."""
+    if isinstance(stmt, ast.Assign):
+        return not all(isinstance(t, ast.Name) for t in stmt.targets)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        return not (isinstance(func, ast.Name) and func.id.endswith("_push"))
+    return False
 
 
 def inline_single_use(function):
@@ -621,8 +650,8 @@ def inline_single_use(function):
                     )):
                         target_index = k
                     break
-                if stores & (operands | {name}):
-                    break
+                if stores & (operands | {name}) or _writes_in_place(later):
+                    break  # (an in-place write may change a view that `e` reads)
             if target_index is None:
                 index += 1
                 continue
@@ -640,4 +669,105 @@ def inline_single_use(function):
         return out
 
     function.body = block(function.body)
+    return function
+
+
+def _removable(value, namespace):
+    """An expression with no effect: arithmetic, runtime helpers, calls with derivative rules."""
+    for node in ast.walk(value):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id.startswith("_"):
+            return False  # _pop, _push, tape appends
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "_rt":
+            continue
+        if not _pure_call(node, namespace):
+            return False
+    return True
+
+
+def drop_unused(function, namespace=None):
+    """Generated code: drop the assignments no result, push or effect depends on.
+
+    A mark-and-sweep over names: returns, expression statements (pushes, in-place
+    adjoint updates) and calls that may have effects are needed; an assignment is
+    needed if it defines a name a needed statement reads; a branch or loop is kept
+    (with its test or range) if anything inside is. `grad` uses it to drop the
+    computation of the primal output when the adjoints do not read it:
+
+    >>> import ast
+    >>> f = ast.parse('''
+    ... def f_grad(x, n):
+    ...     total = 0.0
+    ...     for i in range(n):
+    ...         _push(x)
+    ...         x = x * x
+    ...         total = total + x
+    ...     x_bar = 2.0 * x
+    ...     return x_bar
+    ... ''').body[0]
+    >>> print(ast.unparse(drop_unused(f)))
+    def f_grad(x, n):
+        for i in range(n):
+            _push(x)
+            x = x * x
+        x_bar = 2.0 * x
+        return x_bar
+    """
+
+    def reads(node):
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+    def defines(stmt):
+        target = stmt.targets[0]
+        base = target
+        while isinstance(base, (ast.Subscript, ast.Attribute)):
+            base = base.value
+        if isinstance(base, ast.Name):
+            return {base.id}
+        return {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+    needed, kept = set(), set()
+
+    def mark(stmts):
+        changed = False
+        for stmt in stmts:
+            if id(stmt) in kept and not isinstance(stmt, (ast.If, ast.For, ast.While)):
+                continue
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                inner = mark(stmt.body) | mark(stmt.orelse)
+                changed |= inner
+                inside = any(id(s) in kept for s in stmt.body + stmt.orelse)
+                if inside and id(stmt) not in kept:
+                    kept.add(id(stmt))
+                    head = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+                    needed.update(reads(head))
+                    changed = True
+                continue
+            if isinstance(stmt, ast.Assign):
+                keep = bool(defines(stmt) & needed) or not _removable(stmt.value, namespace)
+            else:
+                keep = True
+            if keep:
+                kept.add(id(stmt))
+                needed.update(reads(stmt))
+                changed = True
+        return changed
+
+    while mark(function.body):
+        pass
+
+    def sweep(stmts):
+        out = []
+        for stmt in stmts:
+            if id(stmt) not in kept:
+                continue
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                stmt.body = sweep(stmt.body) or [ast.Pass()]
+                stmt.orelse = sweep(stmt.orelse)
+            out.append(stmt)
+        return out
+
+    function.body = sweep(function.body) or [ast.Pass()]
     return function

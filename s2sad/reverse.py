@@ -46,6 +46,7 @@ class ReverseCode:
     joint: ast.FunctionDef
     forward: ast.FunctionDef
     backward: ast.FunctionDef
+    gradient: ast.FunctionDef  # the joint form without the value (for `grad`)
 
 
 class ReverseTransform:
@@ -67,6 +68,9 @@ class ReverseTransform:
         self.recompute = self._plan_recomputation()
         self.loop_counters = {}
         self.uses_stack = False
+        self.tape_vars = {}  # what a push saved -> the loop-tape variable the backward loop binds
+        self.loop_tapes = {}  # id(loop) -> (tape name, append name, variables in push order, nested?)
+        self.loop_depth = 0
 
     # -- what each statement's adjoint reads ------------------------------------------
     def _inplace_variables(self):
@@ -276,14 +280,16 @@ class ReverseTransform:
                 stmt.value = call("_rt.copy", stmt.value)
             if isinstance(stmt, ast.Assign):
                 if id(stmt) in self.recording.pushes:
-                    self.uses_stack = True
                     target = stmt.targets[0]
                     if isinstance(target, ast.Name):
                         saved = load(target.id)
                     else:
                         old = ast.Subscript(value=load(target.value.id), slice=copy.deepcopy(target.slice), ctx=ast.Load())
                         saved = call("_rt.copy", old)
-                    out.append(ast.copy_location(ast.Expr(call("_push", saved)), stmt))
+                    push = ast.copy_location(ast.Expr(call("_push", saved)), stmt)
+                    push.restores = id(stmt)
+                    push.tape_ok = isinstance(target, ast.Name) and target.id not in self.setitem_bases
+                    out.append(push)
                 out.append(stmt)
             elif isinstance(stmt, ast.If):
                 node = copy.copy(stmt)
@@ -292,24 +298,110 @@ class ReverseTransform:
                 out.append(node)
             elif isinstance(stmt, ast.For):
                 if id(stmt) in self.recording.loop_target_pushes:
-                    self.uses_stack = True
-                    out.append(ast.Expr(call("_push", load(stmt.target.id))))
+                    push = ast.Expr(call("_push", load(stmt.target.id)))
+                    push.restores, push.tape_ok = ("target", id(stmt)), True
+                    out.append(push)
                 node = copy.copy(stmt)
-                node.body = self.forward_sweep(stmt.body)
-                out.append(node)
+                node.body = self.loop_body(stmt)
+                out += self.tape_start(stmt) + [node] + self.tape_end(stmt)
             elif isinstance(stmt, ast.While):
-                self.uses_stack = True
+                node = copy.copy(stmt)
+                node.body = self.loop_body(stmt)
+                if id(stmt) in self.loop_tapes:
+                    out += self.tape_start(stmt) + [node] + self.tape_end(stmt)
+                    continue
                 counter = self.names.fresh("loop")
                 self.loop_counters[id(stmt)] = counter
-                node = copy.copy(stmt)
                 increment = ast.BinOp(left=load(counter), op=ast.Add(), right=ast.Constant(1))
-                node.body = self.forward_sweep(stmt.body) + [assign(counter, increment)]
-                out += [assign(counter, ast.Constant(0), stmt), node, ast.Expr(call("_push", load(counter)))]
+                node.body = node.body + [assign(counter, increment)]
+                push = ast.Expr(call("_push", load(counter)))
+                push.restores, push.tape_ok = ("count", id(stmt)), True
+                out += [assign(counter, ast.Constant(0), stmt), node, push]
             elif isinstance(stmt, ast.Return):
                 continue
             else:
                 out.append(stmt)
         return out
+
+    # -- loop tapes --------------------------------------------------------------------------
+    def loop_body(self, loop):
+        """The forward body of a loop; the values it pushes every iteration go to the loop's own
+        tape, a list the backward loop iterates over in reverse (no pop call per value, and
+        the trip count is the tape's length)."""
+        self.loop_depth += 1
+        body = self.forward_sweep(loop.body)
+        self.loop_depth -= 1
+        pushes = [s for s in body if isinstance(s, ast.Expr) and getattr(s, "tape_ok", False)]
+        if pushes:
+            tape = self.names.fresh("tape")
+            append = self.names._unique(f"{tape}_push")
+            variables = []
+            for push in pushes:
+                push.value.func = load(append)
+                saved = push.value.args[0].id
+                variables.append(self.names._unique(f"{tape}_{saved.lstrip('_')}"))
+                self.tape_vars[push.restores] = variables[-1]
+            self.loop_tapes[id(loop)] = (tape, append, variables, self.loop_depth > 0)
+        return body
+
+    def tape_start(self, loop):
+        if id(loop) not in self.loop_tapes:
+            return []
+        tape, append, _, _ = self.loop_tapes[id(loop)]
+        return [
+            assign(tape, ast.List(elts=[], ctx=ast.Load()), loop),
+            assign(append, ast.Attribute(value=load(tape), attr="append", ctx=ast.Load()), loop),
+        ]
+
+    def tape_end(self, loop):
+        """A loop inside another loop starts a fresh tape each time: the tape itself is saved."""
+        if id(loop) not in self.loop_tapes or not self.loop_tapes[id(loop)][3]:
+            return []
+        push = ast.Expr(call("_push", load(self.loop_tapes[id(loop)][0])))
+        push.restores, push.tape_ok = ("tape", id(loop)), True
+        return [push]
+
+    def pop(self, restores):
+        """The expression restoring a pushed value: the tape variable, or a pop from the stack."""
+        if restores in self.tape_vars:
+            return load(self.tape_vars[restores])
+        return call("_pop")
+
+    def taped_loop(self, loop, body):
+        """`for x in reversed(_tape1): ...` (several values: `zip` over one reversed iterator)."""
+        tape, _, variables, nested = self.loop_tapes[id(loop)]
+        pre = [assign(tape, self.pop(("tape", id(loop))), loop)] if nested else []
+        body = list(body)
+        bound = {}
+        for var in variables:  # bind the restored variable itself when nothing reads it earlier
+            reads = [n for s in body for n in ast.walk(s) if isinstance(n, ast.Name) and n.id == var]
+            for index, s in enumerate(body):
+                if isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) and s.value.id == var:
+                    name = s.targets[0].id if isinstance(s.targets[0], ast.Name) else None
+                    earlier = {n.id for t in body[:index] for n in ast.walk(t) if isinstance(n, ast.Name)}
+                    if name and len(reads) == 1 and name not in earlier and name not in bound.values() and name not in variables:
+                        bound[var] = name
+                        del body[index]
+                    break
+        targets = [bound.get(v, v) for v in reversed(variables)]
+        iterators = []
+        if isinstance(loop, ast.For) and loop.target.id in _reads(ast.Module(body=body, type_ignores=[])):
+            if loop.target.id not in targets:
+                targets.insert(0, loop.target.id)
+                iterators.append(call("reversed", copy.deepcopy(loop.iter)))
+        if len(variables) == 1:
+            iterators.append(call("reversed", load(tape)))
+        else:
+            reverse = self.names._unique(f"{tape}_reversed")
+            pre.append(assign(reverse, call("reversed", load(tape)), loop))
+            iterators += [load(reverse)] * len(variables)
+        if len(targets) == 1:
+            target, iterable = ast.Name(targets[0], ast.Store()), iterators[0]
+        else:
+            target = ast.Tuple(elts=[ast.Name(t, ast.Store()) for t in targets], ctx=ast.Store())
+            iterable = call("zip", *iterators)
+        loop_node = ast.For(target=target, iter=iterable, body=body or [ast.Pass()], orelse=[])
+        return pre + [ast.copy_location(loop_node, loop)]
 
     # -- backward sweep -----------------------------------------------------------------
     def accumulate(self, name, expr, state, where, source=PRESENT):
@@ -370,16 +462,21 @@ class ReverseTransform:
             body += [self.materialize(n) for n in sorted(entry) if n not in inner]
             state.clear()
             state.update(entry)
+            if id(stmt) in self.loop_tapes:
+                post = []
+                if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
+                    post = [assign(stmt.target.id, self.pop(("target", id(stmt))))]
+                return pre + self.taped_loop(stmt, body) + post
             if isinstance(stmt, ast.For):
                 iterable = call("reversed", copy.deepcopy(stmt.iter))
                 loop = ast.For(target=ast.Name(stmt.target.id, ast.Store()), iter=iterable, body=body or [ast.Pass()], orelse=[])
                 post = []
                 if id(stmt) in self.recording.loop_target_pushes:
-                    post = [assign(stmt.target.id, call("_pop"))]
+                    post = [assign(stmt.target.id, self.pop(("target", id(stmt))))]
                 return pre + [ast.copy_location(loop, stmt)] + post
             counter = self.loop_counters[id(stmt)]
             loop = ast.For(target=ast.Name("_", ast.Store()), iter=call("range", load(counter)), body=body or [ast.Pass()], orelse=[])
-            return [assign(counter, call("_pop"))] + pre + [ast.copy_location(loop, stmt)]
+            return [assign(counter, self.pop(("count", id(stmt))))] + pre + [ast.copy_location(loop, stmt)]
         return []
 
     def backward_assign(self, stmt, state):
@@ -395,13 +492,13 @@ class ReverseTransform:
                 out.append(ast.copy_location(ast.Assign(targets=[store], value=ast.Constant(0.0)), stmt))
             if pushed:
                 store = ast.Subscript(value=load(base), slice=copy.deepcopy(target.slice), ctx=ast.Store())
-                out.append(ast.copy_location(ast.Assign(targets=[store], value=call("_pop")), stmt))
+                out.append(ast.copy_location(ast.Assign(targets=[store], value=self.pop(id(stmt))), stmt))
             return out
         name = target.id
         recomputed = self.recompute.get(id(stmt), []) if name in self.active and name in state else []
         if recomputed:
             if pushed:
-                out.append(assign(name, call("_pop"), stmt))
+                out.append(assign(name, self.pop(id(stmt)), stmt))
                 pushed = False
             for definition in recomputed:
                 out.append(ast.copy_location(copy.deepcopy(definition), stmt))
@@ -429,7 +526,7 @@ class ReverseTransform:
                     out += self.accumulate(operand, expr, state, stmt, source)
             del state[name]
         if pushed:
-            out.append(assign(name, call("_pop"), stmt))
+            out.append(assign(name, self.pop(id(stmt)), stmt))
         return out
 
     # -- whole functions ----------------------------------------------------------------------
@@ -455,6 +552,8 @@ class ReverseTransform:
             grads.append(load(self.bar(p)))
         pushed_names = {s.targets[0].id for s in walk_statements(body) if id(s) in self.recording.pushes and isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
         prologue = []
+        stack_names = {"_push", "_pop"} & _reads(ast.Module(body=forward + backward, type_ignores=[]))
+        self.uses_stack = bool(stack_names)
         if self.uses_stack:
             prologue = [
                 assign("_stack", ast.List(elts=[], ctx=ast.Load())),
@@ -470,11 +569,14 @@ class ReverseTransform:
         grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
         joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
         joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
+        grad_body = copy.deepcopy(prologue + inits + forward + backward) + [ast.Return(copy.deepcopy(grads_tuple))]
+        gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
 
         # split mode: forward returns residuals, backward can be called many times
+        tapes = {t[0] for t in self.loop_tapes.values()}
         residual_names = sorted(
             n for n in _reads(ast.Module(body=backward, type_ignores=[]))
-            if n in self.kinds and not _is_derivative(n, self) and n not in ("_pop",)
+            if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
         )
         top_level = set(self.params) | {s.targets[0].id for s in body if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
         split_inits = [assign(n, ast.Constant(None)) for n in residual_names if n not in top_level and n not in self.recording.maybe_unbound]
@@ -498,7 +600,7 @@ class ReverseTransform:
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
         bwd_body = bwd_prologue + copy.deepcopy(backward) + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
-        return ReverseCode(joint=joint, forward=fwd, backward=bwd)
+        return ReverseCode(joint=joint, forward=fwd, backward=bwd, gradient=gradient)
 
 
 def _is_derivative(name, transform):

@@ -190,3 +190,51 @@ def test_vjp_pullback_reused_with_different_cotangents():
     g2 = pullback(2.0)[0]
     g3 = pullback(1.0)[0]
     assert abs(g2 - 2 * g1) < 1e-12 * (1 + abs(g1)) and g1 == g3
+
+
+def nested_tapes(x, a, n):
+    """Scalars overwritten in a for loop holding a data-dependent while loop."""
+    total = 0.0
+    for i in range(n):
+        y = x * a[i]
+        k = 0
+        while y < 3.0 and k < 50:
+            y = y * 1.3 + 0.1 * math.sin(y)
+            k += 1
+        total += y * y
+        x = 0.5 * x + 0.1 * y
+    return total
+
+
+@given(st.floats(0.2, 1.5), st.integers(0, 4))
+@settings(max_examples=15, deadline=None)
+def test_loop_tapes_nested_and_data_dependent(x, n):
+    a = np.linspace(0.5, 1.5, 4)
+    check_grads(nested_tapes, (x, a, n))
+    # the pullback of a taped loop can be called again: tapes are read, not consumed
+    value, pullback = s2sad.vjp(nested_tapes, x, a, n)
+    first = pullback(1.0)
+    second = pullback(3.0)
+    assert second[0] == pytest.approx(3 * first[0], rel=1e-12, abs=1e-300)
+    np.testing.assert_allclose(second[1], 3 * first[1], rtol=1e-12)
+
+
+def logistic(r, x0, n):
+    x = x0
+    total = 0.0
+    for _ in range(n):
+        x = r * x * (1.0 - x)
+        total += x
+    return total / n
+
+
+def test_loop_values_go_to_a_tape_and_grad_skips_the_value():
+    text = s2sad.source(logistic, mode="grad", argnums=(0, 1), args=(2.9, 0.3, 10))
+    assert "_pop" not in text and "for x in reversed(_tape1)" in text
+    assert "total = " not in text  # `grad` does not compute the unused output
+    joint = s2sad.source(logistic, mode="reverse", argnums=(0, 1), args=(2.9, 0.3, 10))
+    assert "total = total + x" in joint
+    g = s2sad.grad(logistic, argnums=(0, 1))(2.9, 0.3, 10)
+    v, g2 = s2sad.value_and_grad(logistic, argnums=(0, 1))(2.9, 0.3, 10)
+    assert g == g2 and v == logistic(2.9, 0.3, 10)
+    check_grads(logistic, (2.9, 0.3, 10))
