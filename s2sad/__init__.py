@@ -1,14 +1,16 @@
 """s2sad: source-to-source automatic differentiation for Python.
 
 >>> import s2sad
->>> sorted(n for n in s2sad.__all__ if not n[0].isupper())[:4]
-['emit', 'grad', 'jvp', 'rules']
+>>> sorted(n for n in s2sad.__all__ if not n[0].isupper())[:6]
+['custom_jvp', 'custom_vjp', 'defjvp', 'defvjp', 'emit', 'grad']
 """
 
 from . import rules
 from .api import emit, grad, jvp, source, value_and_grad, vjp
+from .custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
 from .errors import (
     ArgumentError,
+    CustomRuleError,
     NoDerivativeRuleError,
     NonScalarOutputError,
     S2sadError,
@@ -18,7 +20,8 @@ from .errors import (
 
 __all__ = [
     "grad", "value_and_grad", "jvp", "vjp", "source", "emit", "rules",
+    "custom_vjp", "custom_jvp", "defjvp", "defvjp", "stop_gradient",
     "S2sadError", "SourceUnavailableError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
-    "NonScalarOutputError", "ArgumentError",
+    "NonScalarOutputError", "ArgumentError", "CustomRuleError",
 ]
 __version__ = "0.1.0"

@@ -22,6 +22,7 @@ through differentiable operations, *useful* if the output depends on it;
 import ast
 from dataclasses import dataclass, field
 
+from . import config
 from . import kinds as K
 from .primitives import Primitive, classify, is_global, resolve
 
@@ -156,6 +157,8 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
     for stmt in statements:
         if isinstance(stmt, ast.Return):
             output = stmt.value
+    if getattr(function, "has_aux", False):
+        output = output.elts[0]  # (output, aux): only the output is differentiated
     useful = set()
     if isinstance(output, ast.Name):
         useful.add(output.id)
@@ -175,4 +178,4 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
                 if isinstance(stmt.value, ast.Name) and stmt.value.id not in useful:
                     useful.add(stmt.value.id)
                     changed = True
-    return Analysis(kinds=kinds, active=varied & useful, primitives=primitives, output=output)
+    return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives, output=output)

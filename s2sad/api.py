@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from . import kinds as K
+from . import trees as T
 from .compiler import compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
 
@@ -37,20 +38,34 @@ def _code(f):
     return code
 
 
-def _kinds(args):
-    return tuple(K.kind_of(a) for a in args)
+def _kinds(args, nums=()):
+    """Kinds of the arguments; differentiated dicts, lists and tuples are trees of leaves."""
+    return tuple(T.tree_kind(a) if i in nums and T.is_tree(a) else K.kind_of(a) for i, a in enumerate(args))
+
+
+def _signature(args):
+    """Cache key of the arguments: their types, and the structure of trees."""
+    return tuple(T.tree_kind(a) if T.is_tree(a) else type(a) for a in args)
 
 
 def _diff_kinds(kinds, argnums):
     """Integer inputs that are differentiated are treated as floats."""
     kinds = list(kinds)
     for n in argnums:
-        if kinds[n] in (K.INT, K.BOOL):
+        if T.is_tree_kind(kinds[n]):
+            leaf_kinds = tuple(K.FLOAT if k in (K.INT, K.BOOL) else k for k in kinds[n][2])
+            if K.OTHER in leaf_kinds:
+                raise ArgumentError(
+                    f"argument {n} is a tree with a leaf that is neither a float nor an array",
+                    hint="keep only floats and NumPy arrays in differentiated dicts, lists and tuples",
+                )
+            kinds[n] = (kinds[n][0], kinds[n][1], leaf_kinds)
+        elif kinds[n] in (K.INT, K.BOOL):
             kinds[n] = K.FLOAT
         elif kinds[n] == K.OTHER:
             raise ArgumentError(
                 f"argument {n} is a {kinds[n]} value; s2sad differentiates floats and NumPy arrays",
-                hint="pass floats or arrays (containers of arrays come later)",
+                hint="pass floats, NumPy arrays, or dicts / lists / tuples of them",
             )
     return tuple(kinds)
 
@@ -88,8 +103,7 @@ def _check_scalar(compiled, value):
 
 
 def _reverse_wrapper(f, argnums, has_aux, with_value):
-    if has_aux:
-        raise ArgumentError("has_aux=True is not supported yet", hint="return the loss alone")
+    has_aux = bool(has_aux)
     cache = {}
     code = getattr(f, "__code__", None)
     count = code.co_argcount if code is not None else -1
@@ -102,22 +116,40 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         code = _code(f)
         count = code.co_argcount
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-        kinds = _diff_kinds(_kinds(args), nums)
-        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds)
+        kinds = _diff_kinds(_kinds(args, nums), nums)
+        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux)
         function = compiled.function
+        if compiled.extra.get("container_output"):
+            filename, lineno, code = compiled.extra["where"]
+            raise NonScalarOutputError(
+                "grad needs a scalar output; the function returns a tuple, list or other container",
+                filename, lineno, code,
+                hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
+            )
         if compiled.output_kind is not K.FLOAT:
             inner = function
 
             if with_value:
                 def function(*call_args):
                     value, grads = inner(*call_args)
-                    _check_scalar(compiled, value)
+                    _check_scalar(compiled, value[0] if has_aux else value)
                     return value, grads
             elif compiled.mode == "reverse":  # the value is needed for the scalar check
                 def function(*call_args):
                     value, grads = inner(*call_args)
+                    if has_aux:
+                        _check_scalar(compiled, value[0])
+                        return grads, value[1]
                     _check_scalar(compiled, value)
                     return grads
+
+        if any(T.is_tree_kind(k) for k in kinds):
+            structure, tree_function = _signature(args), function
+
+            def function(*call_args):  # same types, another structure: compile again
+                if _signature(call_args) != structure:
+                    return compile_for(call_args, key)(*call_args)
+                return tree_function(*call_args)
 
         cache[key] = function
         return function
@@ -128,9 +160,12 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         function = cache.get(tuple(map(type, args)))
         if function is None or f.__code__ is not code:
             function = compile_for(args, tuple(map(type, args)))
-        if with_value:
+        if with_value:  # with has_aux the value is (value, aux), as in JAX
             value, grads = function(*args)
             return (value, grads[0]) if single else (value, grads)
+        if has_aux:
+            grads, aux = function(*args)
+            return (grads[0] if single else grads), aux
         grads = function(*args)
         return grads[0] if single else grads
 
@@ -138,7 +173,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         return code
 
     single = isinstance(argnums, numbers.Integral)
-    fast = _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single)
+    fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single)
     return functools.wraps(f)(fast or transformed)
 
 
@@ -189,11 +224,17 @@ def grad(f=None, argnums=0, has_aux=False):
 
 
 def _all_differentiable(args):
-    return tuple(i for i, a in enumerate(args) if K.kind_of(a) in (K.FLOAT, K.ARRAY, K.INT))
+    def numeric(a):
+        if T.is_tree(a):
+            leaves = T.flatten(a)[0]
+            return bool(leaves) and all(K.kind_of(x) in (K.FLOAT, K.ARRAY, K.INT) for x in leaves)
+        return K.kind_of(a) in (K.FLOAT, K.ARRAY, K.INT)
+
+    return tuple(i for i, a in enumerate(args) if numeric(a))
 
 
-def jvp(f, primals, tangents):
-    """Like `jax.jvp`: returns (f(*primals), J @ tangents)."""
+def jvp(f, primals, tangents, has_aux=False):
+    """Like `jax.jvp`: returns (f(*primals), J @ tangents); with has_aux, (value, tangent, aux)."""
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ArgumentError(f"jvp got {len(primals)} primals but {len(tangents)} tangents",
@@ -201,28 +242,34 @@ def jvp(f, primals, tangents):
     given = len(primals)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(0.0 for _ in primals[given:])
-    key = ("forward", f.__code__, tuple(map(type, primals)))
+    key = ("forward", f.__code__, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = _all_differentiable(primals)
-        compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals), nums))
+        compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux))
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
+    if has_aux:
+        (value, aux), tangent = function(*primals, *[tangents[i] for i in nums])
+        return value, tangent, aux
     return function(*primals, *[tangents[i] for i in nums])
 
 
 _TRANSFORM_CACHE = {}  # (mode, code object, argument types) -> compiled pieces
 
 
-def vjp(f, *primals):
-    """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times."""
+def vjp(f, *primals, has_aux=False):
+    """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times.
+
+    With has_aux=True, `f` returns (output, aux) and vjp returns (output, pullback, aux).
+    """
     given = len(primals)
     primals = _bind(f, primals, {})
-    key = ("reverse", f.__code__, given, tuple(map(type, primals)))
+    key = ("reverse", f.__code__, given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = tuple(i for i in _all_differentiable(primals) if i < given)
-        compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(primals), nums))
+        compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux))
         objects = compiled.extra["objects"]
         entry = _TRANSFORM_CACHE[key] = (objects["forward"], objects["backward"], nums)
     forward, backward, nums = entry
@@ -235,15 +282,18 @@ def vjp(f, *primals):
             out[i] = g
         return tuple(out)
 
+    if has_aux:
+        value, aux = value
+        return value, pullback, aux
     return value, pullback
 
 
-def _source_kinds(f, args, argnums_count):
+def _source_kinds(f, args, nums):
     import inspect
 
     params = list(inspect.signature(f).parameters.values())
     if args is not None:
-        return _kinds(_bind(f, tuple(args), {}))
+        return _kinds(_bind(f, tuple(args), {}), nums)
     out = []
     for p in params:
         ann = p.annotation
@@ -258,7 +308,7 @@ def _source_kinds(f, args, argnums_count):
     return tuple(out)
 
 
-def source(f, mode="reverse", argnums=0, args=None):
+def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     """Black-formatted derivative source of `f`.
 
     `args` (example arguments) or type annotations specialize it to floats or
@@ -270,16 +320,15 @@ def source(f, mode="reverse", argnums=0, args=None):
     import inspect
 
     count = len(inspect.signature(f).parameters)
-    kinds = _source_kinds(f, args, count)
     if mode == "forward" and argnums is None:
         nums = tuple(range(count))
     else:
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
-    kinds = _diff_kinds(kinds, nums)
+    kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
     if mode not in ("forward", "reverse", "grad"):
         raise ArgumentError(f"mode must be 'forward', 'reverse' or 'grad', not {mode!r}")
-    parsed, functions, analysis, params = generate(f, mode, nums, kinds)
-    active = [params[i] for i in nums]
+    parsed, functions, analysis, params = generate(f, mode, nums, kinds, has_aux)
+    active = [params[i] for i in parsed.active_inputs]
     if mode == "reverse":
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
     return render(parsed, functions, analysis, params, mode, active, pretty=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import config
 from . import kinds as K
 from . import runtime
 from .activity import analyze
@@ -32,10 +33,12 @@ from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, Unsupporte
 from .forward import forward_transform
 from .frontend import parse_function
 from .inline import inline_calls
+from .local_functions import lift_local_functions
 from .normalize import normalize
 from .optimize import drop_unused, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks
 from .primitives import MissingRule
 from .reverse import reverse_transform
+from .trees import expand_parameters, flatten, is_tree_kind, unflatten
 
 _CACHE = {}
 _COUNTER = itertools.count(1)
@@ -66,9 +69,9 @@ def _convert(parsed, exc, node):
             NoDerivativeRuleError,
             f"no derivative rule for `{name}`",
             node,
-            hint=f"register one: `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` "
-            f"on template functions (docs/rules.md), or list it with "
-            f"`s2sad.rules.nondifferentiable({name})` if it has no derivative",
+            hint=f"register one: `@s2sad.defjvp({name})` on a rule `jvp(primals, tangents)` (or `s2sad.defvjp`), "
+            f"templates `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` (docs/rules.md), "
+            f"or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
         )
     if isinstance(exc, TypeError):
         return parsed.error(UnsupportedSyntaxError, f"unsupported call signature: {exc}", node,
@@ -76,7 +79,88 @@ def _convert(parsed, exc, node):
     return parsed.error(UnsupportedSyntaxError, f"{type(exc).__name__}: {exc}", node)
 
 
-def prepare(function, input_kinds, active_inputs):
+def _reject_method_statements(parsed, tree):
+    """`xs.append(v)`, `a.fill(0.0)`: a method called for its effect changes an object in place,
+    which the derivative would not see (a silent wrong gradient). Lists are built functionally."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+            continue
+        func = node.value.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and not getattr(func.value, "_global", False):
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"`{func.value.id}.{func.attr}(...)` changes `{func.value.id}` in place; s2sad does not follow "
+                "in-place changes of lists, dicts or arrays made by methods yet",
+                node,
+                hint="fill a NumPy array by index (`a = np.zeros(n)` then `a[i] = v`), or build the list as "
+                     "a literal or with `sum(...)` over a generator",
+            )
+
+
+def _returns(tree):
+    """The `return` statements of `tree` itself (not of nested functions)."""
+    out = []
+
+    def walk(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                continue
+            if isinstance(child, ast.Return):
+                out.append(child)
+            walk(child)
+
+    walk(tree)
+    return out
+
+
+def _split_aux(parsed):
+    """has_aux: every `return loss, aux` becomes `_aux = aux; return loss`.
+
+    Returns the name holding aux; the normalized function then returns the pair
+    `(output, _aux)`, of which only the output is differentiated.
+    """
+    taken = {n.id for n in ast.walk(parsed.tree) if isinstance(n, ast.Name)}
+    name = "_aux"
+    while name in taken:
+        name += "_"
+    returns = _returns(parsed.tree)
+    for ret in returns:
+        if not (isinstance(ret.value, ast.Tuple) and len(ret.value.elts) == 2):
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                "with has_aux=True the function must return a pair `(output, aux)`",
+                ret,
+                hint="return loss, aux",
+            )
+
+    class Split(ast.NodeTransformer):
+        def visit_FunctionDef(self, node):
+            if node is parsed.tree:
+                self.generic_visit(node)
+            return node
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_Lambda(self, node):
+            return node
+
+        def visit_Return(self, node):
+            keep = ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=node.value.elts[1]), node)
+            return [keep, ast.copy_location(ast.Return(node.value.elts[0]), node)]
+
+    Split().visit(parsed.tree)
+    ast.fix_missing_locations(parsed.tree)
+    return name
+
+
+def _return_aux(tree, name):
+    ret = tree.body[-1]
+    ret.value = ast.Tuple(elts=[ret.value, ast.Name(name, ast.Load())], ctx=ast.Load())
+    tree.has_aux = True
+    return tree
+
+
+def prepare(function, input_kinds, active_inputs, has_aux=False):
     """Parse and normalize `function`; returns (parsed, normalized tree, analysis)."""
     parsed = parse_function(function)
     for node in ast.walk(parsed.tree):
@@ -92,12 +176,20 @@ def prepare(function, input_kinds, active_inputs):
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         raise parsed.error(UnsupportedSyntaxError, "only plain positional parameters are supported yet",
                            parsed.tree, hint="list the parameters one by one")
+    parsed.tree_spans = None
+    if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
+        input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
+    parsed.active_inputs = tuple(active_inputs)
     params = [a.arg for a in args.args]
+    aux = _split_aux(parsed) if has_aux else None
     try:
-        tree = normalize(desugar(parsed.tree))
+        tree = normalize(desugar(lift_local_functions(parsed)))  # local defs, lambdas: inlined where called
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
+    if has_aux:
+        tree = _return_aux(tree, aux)
     tree, origins = inline_calls(parsed, tree)
+    _reject_method_statements(parsed, tree)
     tree = optimize(tree, parsed.namespace)
     parsed.origins = origins
     kinds = dict(zip(params, input_kinds))
@@ -111,14 +203,16 @@ def prepare(function, input_kinds, active_inputs):
     return parsed, tree, analysis
 
 
-def _written_after(tree, copy_node, name):
-    """Is `name` written in place by a statement that starts after `copy_node`'s line?"""
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
-            and isinstance(node.value, ast.Name) and node.value.id == name
-            and getattr(node, "lineno", 0) >= copy_node.lineno
-        ):
+def _written_while_iterated(tree, sequence, name):
+    """Is `name` written in place inside a loop that reads `sequence` (`for e in name:`)?"""
+    for loop in ast.walk(tree):
+        if not isinstance(loop, (ast.For, ast.While)):
+            continue
+        inside = list(ast.walk(ast.Module(body=loop.body, type_ignores=[])))
+        if not any(isinstance(n, ast.Name) and n.id == sequence for n in inside):
+            continue
+        if any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+               and isinstance(n.value, ast.Name) and n.value.id == name for n in inside):
             return True
     return False
 
@@ -139,8 +233,8 @@ def _reject_array_aliases(parsed, tree, analysis):
         a, b = node.targets[0].id, node.value.id
         if not ({a, b} & stores) or analysis.kinds.get(b) not in (K.ARRAY, K.ANY):
             continue
-        if a.startswith("_sequence") and a not in stores and not _written_after(tree, node, b):
-            continue  # `for e in b:` reads a snapshot of b that nothing writes any more
+        if a.startswith("_sequence") and a not in stores and not _written_while_iterated(tree, a, b):
+            continue  # `for e in b:` reads b while no one writes into it
         if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
             raise parsed.error(
                 UnsupportedSyntaxError,
@@ -165,9 +259,16 @@ def _describe(parsed):
     return describe
 
 
-def generate(function, mode, active_inputs, input_kinds):
+def generate(function, mode, active_inputs, input_kinds, has_aux=False):
     """Generate derivative source. Returns (parsed, {name: ast}, analysis)."""
-    parsed, tree, analysis = prepare(function, input_kinds, active_inputs)
+    parsed, tree, analysis = prepare(function, input_kinds, active_inputs, has_aux)
+    active_inputs = parsed.active_inputs
+    output = analysis.output.id if isinstance(analysis.output, ast.Name) else None
+    parsed.container_output = any(
+        isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == output
+        and isinstance(s.value, (ast.Tuple, ast.List, ast.Dict))
+        for s in ast.walk(tree)
+    )
     params = [a.arg for a in tree.args.args]
     active = [params[i] for i in active_inputs]
     try:
@@ -175,13 +276,15 @@ def generate(function, mode, active_inputs, input_kinds):
             functions = {"jvp": forward_transform(tree, parsed.namespace, analysis.kinds, active, analysis)}
         elif mode == "grad" and _scalar_output(analysis):
             code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis)
-            functions = {"grad": drop_unused(code.gradient, parsed.namespace)}
+            parsed.records = code.records
+            functions = {"grad": drop_unused(code.gradient, parsed.namespace) if config.enabled() else code.gradient}
         else:
             code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis)
+            parsed.records = code.records
             functions = {"vjp": code.joint, "forward": code.forward, "backward": code.backward}
             # the three share statement nodes; the peepholes below rewrite nodes in place
             functions = {role: copy.deepcopy(node) for role, node in functions.items()}
-        for node in functions.values():
+        for node in functions.values() if config.enabled() else ():
             for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
                 propagate_copies_in_blocks(node)
                 fuse_accumulations(node)
@@ -221,12 +324,41 @@ def _namespace(parsed):
     return namespace
 
 
+def _where(parsed, lineno):
+    """`file.py:12` for a line of the user's code (inlined helpers included)."""
+    origins = getattr(parsed, "origins", {}) or {}
+    if lineno in origins:
+        filename, line = origins[lineno][0], origins[lineno][1]
+        return f"{filename.rsplit('/', 1)[-1]}:{line}"
+    return f"{parsed.filename.rsplit('/', 1)[-1]}:{lineno}"
+
+
+def record_report(parsed):
+    """Header lines saying what the forward sweep records for the backward sweep."""
+    records = getattr(parsed, "records", None)
+    if records is None:
+        return ""
+    if not records:
+        return "# records nothing for the backward sweep\n"
+    lines = []
+    for lineno, names in records:
+        if lineno is None:
+            sites = ", ".join(_where(parsed, n) for n in names)
+            lines.append(f"# records on the stack, at {sites}\n")
+        else:
+            shown = ", ".join(names)
+            lines.append(f"# records per iteration of the loop at {_where(parsed, lineno)}: {len(names)} value"
+                         f"{'s' if len(names) != 1 else ''} ({shown})\n")
+    return "".join(lines)
+
+
 def header_for(parsed, mode, params, kinds, active):
     described = ", ".join(f"{p}: {kinds.get(p, 'any')}" for p in params)
     wrt = ", ".join(active)
     return (
         f"# {'reverse' if mode == 'grad' else mode}-mode derivative of {parsed.name} ({parsed.filename}:{parsed.first_line})\n"
         f"# generated by s2sad; specialized for {described}; differentiated w.r.t. {wrt}\n"
+        + (record_report(parsed) if mode != "forward" else "")
     )
 
 
@@ -239,16 +371,17 @@ def render(parsed, functions, analysis, params, mode, active, pretty):
     return format_source(text) if pretty else text
 
 
-def compile_derivative(function, mode, active_inputs, input_kinds):
+def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False):
     """Compile (cached) the derivative of `function`; see the module docstring."""
     if not hasattr(function, "__code__"):
         parse_function(function)  # raises SourceUnavailableError with the reason
-    key = (function.__code__, mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__))
+    key = (function.__code__, mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+           config.enabled())
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
-    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds)
-    active = [params[i] for i in active_inputs]
+    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds, has_aux)
+    active = [params[i] for i in parsed.active_inputs]
     text = render(parsed, functions, analysis, params, mode, active, pretty=False)
     filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
     lines = text.splitlines(keepends=True)
@@ -260,6 +393,9 @@ def compile_derivative(function, mode, active_inputs, input_kinds):
     main = objects.get("jvp") or objects.get("grad") or objects["vjp"]
     if mode == "grad" and "grad" not in objects:
         mode = "reverse"  # the value is returned too: the caller checks its shape
+    if parsed.tree_spans:
+        objects = _tree_calls(objects, input_kinds, active_inputs, parsed.tree_spans, has_aux)
+        main = objects.get("jvp") or objects.get("grad") or objects["vjp"]
     ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
     compiled = Compiled(
         function=main,
@@ -268,10 +404,66 @@ def compile_derivative(function, mode, active_inputs, input_kinds):
         output_kind=output_kind,
         params=params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+        extra={"objects": objects, "container_output": parsed.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
     )
     _CACHE[key] = compiled
     return compiled
+
+
+def _tree_calls(objects, input_kinds, active_inputs, spans, has_aux=False):
+    """Wrap generated functions that take tree leaves so that they take (and return) trees."""
+    count = len(input_kinds)
+    trees = {i: k[1] for i, k in enumerate(input_kinds) if is_tree_kind(k)}
+
+    def flat(values, indexes):
+        out = []
+        for index, value in zip(indexes, values):
+            if index in trees:
+                leaves, treedef = flatten(value)
+                if treedef != trees[index]:
+                    raise ArgumentError(
+                        f"argument {index} has the structure {treedef}, expected {trees[index]}",
+                        hint="pass tangents and cotangents shaped like the primal trees",
+                    )
+                out += leaves
+            else:
+                out.append(value)
+        return out
+
+    def regroup(grads):
+        out, at = [], 0
+        for index in active_inputs:
+            width = spans[index][1].stop - spans[index][1].start
+            part = grads[at : at + width]
+            out.append(unflatten(trees[index], part) if index in trees else part[0])
+            at += width
+        return tuple(out)
+
+    wrapped = {}
+    if "jvp" in objects:
+        jvp = objects["jvp"]
+        wrapped["jvp"] = lambda *a: jvp(*flat(a[:count], range(count)), *flat(a[count:], active_inputs))
+    if "grad" in objects:
+        grad = objects["grad"]
+        if has_aux:  # the generated function returns (grads, aux)
+            def grad_call(*a):
+                grads, aux = grad(*flat(a[:count], range(count)), *a[count:])
+                return regroup(grads), aux
+
+            wrapped["grad"] = grad_call
+        else:
+            wrapped["grad"] = lambda *a: regroup(grad(*flat(a[:count], range(count)), *a[count:]))
+    if "vjp" in objects:
+        joint, forward, backward = objects["vjp"], objects["forward"], objects["backward"]
+
+        def joint_call(*a):
+            value, grads = joint(*flat(a[:count], range(count)), *a[count:])
+            return value, regroup(grads)
+
+        wrapped["vjp"] = joint_call
+        wrapped["forward"] = lambda *a: forward(*flat(a, range(count)))
+        wrapped["backward"] = lambda residuals, seed: regroup(backward(residuals, seed))
+    return wrapped
 
 
 def clear_cache():

@@ -339,9 +339,123 @@ def _needs_return_flag(body):
     return False
 
 
+class _Sums:
+    """`sum(e for v in xs if c)`, `sum([...])` and `sum(xs)` -> an accumulation loop before the
+    statement; comprehension variables get fresh names (they do not leak, as in Python).
+
+    >>> tree = ast.parse("def f(x, n):\\n    return sum(x * i for i in range(n) if i % 2)").body[0]
+    >>> print(ast.unparse(_Sums().function(tree)))
+    def f(x, n):
+        _sum1 = 0
+        for _i1 in range(n):
+            if _i1 % 2:
+                _sum1 = _sum1 + x * _i1
+        return _sum1
+    """
+
+    def __init__(self):
+        self.counter = _Counter()
+
+    def function(self, function):
+        function.body = self.block(function.body)
+        return function
+
+    def block(self, stmts):
+        out = []
+        for stmt in stmts:
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    setattr(stmt, attr, self.block(inner))
+            before = []
+            heads = [stmt.test] if isinstance(stmt, ast.While) else []
+            for head in heads:
+                if self.find(head) is not None:
+                    raise DesugarError("`sum(...)` over a sequence in a `while` condition is not supported", head,
+                                       "compute the sum in a variable before the loop and at the end of its body")
+            self.lift(stmt, before)
+            out += before + [stmt]
+        return out
+
+    @staticmethod
+    def is_sum(node):
+        return (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sum"
+            and len(node.args) in (1, 2) and not node.keywords
+            and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp, ast.Name, ast.Tuple, ast.List))
+        )
+
+    def find(self, node):
+        for child in ast.walk(node):
+            if self.is_sum(child):
+                return child
+        return None
+
+    def lift(self, stmt, before):
+        if isinstance(stmt, (ast.For, ast.While, ast.If)):
+            parts = [stmt.iter] if isinstance(stmt, ast.For) else [] if isinstance(stmt, ast.While) else [stmt.test]
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return
+        else:
+            parts = [stmt]
+        sums = self
+
+        class Replace(ast.NodeTransformer):
+            def visit_Lambda(self, node):
+                return node
+
+            def visit_Call(self, node):
+                self.generic_visit(node)
+                if not sums.is_sum(node):
+                    return node
+                return ast.copy_location(_name(sums.accumulate(node, stmt, before)), node)
+
+        for part in parts:
+            Replace().visit(part)
+
+    def accumulate(self, call, stmt, before):
+        acc = self.counter.fresh("sum")
+        start = call.args[1] if len(call.args) == 2 else ast.Constant(0)
+        source = call.args[0]
+        if isinstance(source, (ast.GeneratorExp, ast.ListComp)):
+            generators, element = source.generators, source.elt
+        else:
+            item = self.counter.fresh("item")
+            generators = [ast.comprehension(target=_name(item, ast.Store()), iter=source, ifs=[], is_async=0)]
+            element = _name(item)
+        renames = {}
+        for gen in generators:
+            if gen.is_async:
+                raise DesugarError("async comprehensions are not supported", source)
+            for node in ast.walk(gen.target):
+                if isinstance(node, ast.Name):
+                    renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
+
+        def rename(node):
+            node = copy.deepcopy(node)
+            for n in ast.walk(node):
+                if isinstance(n, ast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+            return node
+
+        body = [_assign(acc, ast.BinOp(left=_name(acc), op=ast.Add(), right=rename(element)))]
+        for gen in reversed(generators):
+            for cond in reversed(gen.ifs):
+                body = [ast.If(test=rename(cond), body=body, orelse=[])]
+            body = [ast.For(target=rename(gen.target), iter=rename(gen.iter), body=body, orelse=[])]
+        lifted = [_assign(acc, start)] + body
+        for node in lifted:
+            for n in ast.walk(node):
+                if isinstance(n, ast.stmt) or hasattr(n, "lineno") or isinstance(n, ast.expr):
+                    ast.copy_location(n, stmt)
+        before.extend(lifted)
+        return acc
+
+
 def desugar(function):
     """Return a desugared copy of the `ast.FunctionDef` `function` (see module doc)."""
     function = copy.deepcopy(function)
+    function = _Sums().function(function)
     ret_flag = "_returned" if _needs_return_flag(function.body) else None
     lowering = _Lowering(ret_flag)
     body = lowering.block(function.body, None)

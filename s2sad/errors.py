@@ -48,5 +48,9 @@ class NonScalarOutputError(S2sadError):
     """`grad` was asked for a function whose output is not a scalar."""
 
 
+class CustomRuleError(S2sadError):
+    """A custom_vjp / custom_jvp rule returned something s2sad cannot use (count, shape)."""
+
+
 class ArgumentError(S2sadError):
     """Bad arguments to an s2sad transform (argnums out of range, wrong tangents)."""

@@ -19,6 +19,7 @@ def f_jvp(x, y, x_dot, y_dot):
 
 import ast
 import copy
+import re
 
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -26,6 +27,7 @@ from .derivatives import (
     DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified, zero, zero_value,
 )
 from .normalize import assigned_names
+from .primitives import derivative_call_role
 
 
 def upward_exposed(body):
@@ -71,7 +73,9 @@ class ForwardTransform:
             s.targets[0].value.id for s in walk_statements(function.body)
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)
         }
+        self.bound = {a.arg for a in function.args.args}  # primal names surely bound here
         self.read_counts = {}
+        self.jvp_names = {}  # record of a call that is not inlined -> the name of its (value, tangent)
         for sub in ast.walk(function):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.read_counts[sub.id] = self.read_counts.get(sub.id, 0) + 1
@@ -100,6 +104,8 @@ class ForwardTransform:
         out = []
         for stmt in stmts:
             out.extend(self.stmt(stmt, state))
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                self.bound.add(stmt.targets[0].id)
         return out
 
     def stmt(self, stmt, state):
@@ -109,13 +115,20 @@ class ForwardTransform:
             return self.setitem(stmt, state)
         if isinstance(stmt, ast.If):
             s1, s2 = set(state), set(state)
-            body, orelse = self.block(stmt.body, s1), self.block(stmt.orelse, s2)
-            # only tangents read after the `if` need a value on both paths
+            before = set(self.bound)
+            body = self.block(stmt.body, s1)
+            b1, self.bound = self.bound, set(before)
+            orelse = self.block(stmt.orelse, s2)
+            b2, self.bound = self.bound, before | (b1 & self.bound)
+            # only tangents read after the `if` need a value on both paths (where the primal
+            # is bound at all: `if c: y = ...` leaves `y` unbound on the other path)
             outside = self.read_outside(stmt)
             for name in sorted((s1 - s2) & outside):
-                orelse.append(self.materialize(name))
+                if name in b2 or is_scalar(self.kinds.get(name)):
+                    orelse.append(self.materialize(name))
             for name in sorted((s2 - s1) & outside):
-                body.append(self.materialize(name))
+                if name in b1 or is_scalar(self.kinds.get(name)):
+                    body.append(self.materialize(name))
             state |= (s1 & s2) | ((s1 | s2) & outside)
             node = ast.If(test=stmt.test, body=body or [ast.Pass()], orelse=orelse)
             return [ast.copy_location(node, stmt)]
@@ -129,15 +142,22 @@ class ForwardTransform:
         # tangents read before they are set in the body, or read after the loop
         exposed = upward_exposed([stmt]) | upward_exposed(stmt.body) | self.read_outside(stmt)
         entry = set(state)
+        before = set(self.bound)
         while True:
             inner = set(entry)
+            self.bound = set(before)
             body = self.block(stmt.body, inner)
             grow = (inner - entry) & exposed
             if not grow:
                 break
             entry |= grow
-        pre = [self.materialize(n) for n in sorted(entry - state) if n in exposed]
-        body += [self.materialize(n) for n in sorted((entry - inner) & exposed)]
+        bound_after_body, self.bound = self.bound, before
+
+        def bound(n, names):
+            return n in names or is_scalar(self.kinds.get(n))
+
+        pre = [self.materialize(n) for n in sorted(entry - state) if n in exposed and bound(n, before)]
+        body += [self.materialize(n) for n in sorted((entry - inner) & exposed) if bound(n, bound_after_body)]
         state |= entry
         node = copy.copy(stmt)
         node.body = body
@@ -145,6 +165,9 @@ class ForwardTransform:
 
     def assign(self, stmt, state):
         name = stmt.targets[0].id
+        role = derivative_call_role(self.analysis.primitives.get(id(stmt)))
+        if role is not None:
+            return self.derivative_call(stmt, role, state)
         out = [stmt]
         if name not in self.active:
             state.discard(name)
@@ -160,7 +183,10 @@ class ForwardTransform:
                 if getattr(t, "zero", False):
                     t = call("_rt.zeros_like", copy.deepcopy(atom))
                 elts.append(t)
-            tangent = ast.Tuple(elts=elts, ctx=ast.Load())
+            if prim.keys is not None:
+                tangent = ast.Dict(keys=[ast.Constant(k) for k in prim.keys], values=elts)
+            else:
+                tangent = ast.Tuple(elts=elts, ctx=ast.Load())
         elif not prim.rule.differentiable:
             tangent = None
         else:
@@ -191,6 +217,39 @@ class ForwardTransform:
             out.append(assign(self.dot(name), tangent, stmt))
             state.add(name)
         return out
+
+    def derivative_call(self, stmt, role, state):
+        """A call that is not inlined (`_rt.call_forward_sweep` / `_rt.call_value`, see
+        s2sad.inline): forward mode calls the callee's own jvp, `_f_jvp1 = _rt.call_jvp(f, args,
+        tangents)`, then reads the value and the tangent from it; no sweep record is needed."""
+        name = stmt.targets[0].id
+        state.discard(name)
+        if role == "sweep":
+            return []
+        prim = self.analysis.primitives[id(stmt)]
+        function, operands = prim.args[0], prim.args[2:]
+        if name not in self.active:  # the value alone: the user's function itself
+            plain = ast.Call(func=copy.deepcopy(function), args=copy.deepcopy(operands), keywords=[])
+            return [assign(name, plain, stmt)]
+        tangents = []
+        for atom in operands:
+            t = self.tangent_of(atom, state)
+            tangents.append(ast.Constant(None) if getattr(t, "zero", False) else t)
+        record = local_atom(prim.args[1]) or "_call"
+        if record not in self.jvp_names:  # stable across the passes over a loop body
+            self.jvp_names[record] = self.names._unique(re.sub(r"_call(\d*)$", r"_jvp\1", record))
+        result = self.jvp_names[record]
+        pair = call("_rt.call_jvp", copy.deepcopy(function), ast.Tuple(elts=copy.deepcopy(operands), ctx=ast.Load()),
+                    ast.Tuple(elts=tangents, ctx=ast.Load()))
+        tangent = ast.Subscript(value=load(result), slice=ast.Constant(1), ctx=ast.Load())
+        if name in self.setitem_bases:
+            tangent = call("_rt.copy", tangent)  # written in place later: never an alias
+        state.add(name)
+        return [
+            assign(result, pair, stmt),
+            assign(name, ast.Subscript(value=load(result), slice=ast.Constant(0), ctx=ast.Load()), stmt),
+            assign(self.dot(name), tangent, stmt),
+        ]
 
     def setitem(self, stmt, state):
         target = stmt.targets[0]
@@ -228,12 +287,14 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     ret = body[-1]
     assert isinstance(ret, ast.Return)
     out = ret.value
+    if getattr(function, "has_aux", False):  # (output, aux): the tangent is the output's
+        out = out.elts[0]
     name = local_atom(out)
     if name is not None and name in state:
         out_dot = load(transform.dot(name))
     else:
         out_dot = call("_rt.zeros_like", copy.deepcopy(out))
-    ret.value = ast.Tuple(elts=[out, out_dot], ctx=ast.Load())
+    ret.value = ast.Tuple(elts=[ret.value, out_dot], ctx=ast.Load())
     params = [a.arg for a in function.args.args]
     args = [ast.arg(arg=p) for p in params] + [ast.arg(arg=transform.dot(p)) for p in active_inputs]
     node = ast.FunctionDef(

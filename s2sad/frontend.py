@@ -72,7 +72,7 @@ def parse_function(function):
         raise SourceUnavailableError(
             f"s2sad differentiates Python functions; got {type(function).__name__} {function!r}",
             hint="pass a function defined with `def` in a file; to use this callable inside "
-            "differentiated code, register rules for it with s2sad.rules.tangent / s2sad.rules.adjoint",
+            "differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp",
         )
     code = function.__code__
     filename = code.co_filename

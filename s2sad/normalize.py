@@ -156,6 +156,12 @@ class _Normalizer:
         if isinstance(node, (ast.Tuple, ast.List)):
             elts = [self.atom(e, out) for e in node.elts]
             return type(node)(elts=elts, ctx=ast.Load())
+        if isinstance(node, ast.Dict):
+            if not all(isinstance(k, ast.Constant) for k in node.keys):
+                raise DesugarError("dict literals need constant keys (`{\"W\": w}`)", node,
+                                   "write the keys out as strings or numbers")
+            values = [self.atom(v, out) for v in node.values]
+            return ast.Dict(keys=[ast.Constant(k.value) for k in node.keys], values=values)
         if isinstance(node, ast.Slice):
             return self.index(node, out)
         kind = type(node).__name__

@@ -27,7 +27,7 @@ def f(x, y):
 import ast
 import copy
 
-PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Attribute)
+PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
 
 
 def _empty(attr):
@@ -80,9 +80,25 @@ def _is_local_name(node):
 
 
 def _scalarize_tuples(function):
-    """`t = (a, b); x = t[0]` -> `x = a` when the elements are not reassigned in between."""
+    """`t = (a, b); x = t[0]` -> `x = a` when the elements are not reassigned in between.
+
+    The same for list literals that are never mutated and dict literals with
+    constant keys (`p = {"W": w}; x = p["W"]` -> `x = w`): parameters given as
+    trees of arrays reach the body as such literals.
+    """
     assigned, read, inplace = _counts(function)
+    methods = {n.value.id for n in ast.walk(function) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
     changed = False
+
+    def element(container, key):
+        if isinstance(container, ast.Dict):
+            for k, v in zip(container.keys, container.values):
+                if k.value == key and type(k.value) is type(key):
+                    return v
+            return None
+        if isinstance(key, int) and not isinstance(key, bool) and -len(container.elts) <= key < len(container.elts):
+            return container.elts[key]
+        return None
 
     def block(stmts):
         nonlocal changed
@@ -93,12 +109,14 @@ def _scalarize_tuples(function):
                     block(inner)
             if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0])):
                 continue
-            if not isinstance(stmt.value, ast.Tuple):
+            if not isinstance(stmt.value, (ast.Tuple, ast.List, ast.Dict)):
                 continue
             name = stmt.targets[0].id
             if assigned.get(name) != 1 or name in inplace:
                 continue
-            elements = stmt.value.elts
+            if not isinstance(stmt.value, ast.Tuple) and name in methods:
+                continue  # `xs.append(...)`: a list or dict that changes
+            elements = stmt.value.values if isinstance(stmt.value, ast.Dict) else stmt.value.elts
             element_names = {e.id for e in elements if _is_local_name(e)}
             replaced = 0
             for later in stmts[index + 1 :]:
@@ -108,11 +126,11 @@ def _scalarize_tuples(function):
                     and _is_local_name(later.value.value)
                     and later.value.value.id == name
                     and isinstance(later.value.slice, ast.Constant)
-                    and isinstance(later.value.slice.value, int)
-                    and -len(elements) <= later.value.slice.value < len(elements)
                 ):
-                    later.value = copy.deepcopy(elements[later.value.slice.value])
-                    replaced += 1
+                    found = element(stmt.value, later.value.slice.value)
+                    if found is not None:
+                        later.value = copy.deepcopy(found)
+                        replaced += 1
                 written = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 if written & element_names:
                     break

@@ -50,6 +50,7 @@ class Primitive:
     rule: object = None
     args: list = field(default_factory=list)
     keywords: dict = field(default_factory=dict)
+    keys: list = None  # a dict container's keys, in the order of `args`
 
 
 def resolve(node, namespace):
@@ -118,6 +119,8 @@ def classify(value, namespace, locals_):
         return Primitive("call", rule=rule, args=[value.value])
     if isinstance(value, (ast.Tuple, ast.List)):
         return Primitive("container", args=list(value.elts))
+    if isinstance(value, ast.Dict):
+        return Primitive("container", args=list(value.values), keys=[k.value for k in value.keys])
     if isinstance(value, ast.Call):
         keywords = {k.arg: k.value for k in value.keywords}
         func = value.func
@@ -125,6 +128,10 @@ def classify(value, namespace, locals_):
             obj = resolve(func, namespace)
             if obj is _UNRESOLVED:
                 raise MissingRule(ast.unparse(func), None)
+            rule_for = getattr(obj, "_s2sad_rule_for", None)  # s2sad.custom's helpers: the rule of the function called
+            if rule_for is not None:
+                rule = rule_for(resolve(value.args[0], namespace), len(value.args))
+                return Primitive("call", rule=rule, args=list(value.args), keywords=keywords)
             return _call(obj, list(value.args), keywords, ast.unparse(func))
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             rule = method_rule(func.attr)
@@ -144,3 +151,41 @@ def _call(fn, args, keywords, written=None):
 
 def is_user_function(obj):
     return isinstance(obj, types.FunctionType)
+
+
+# -- calls s2sad does not inline (recursion): see s2sad.runtime.call_value -----------------------
+
+_CALL_RULES = {}
+
+
+def derivative_call_rule(role, count):
+    """The rule of `_rt.call_forward_sweep(f, x1, ..., xn)` (role 'sweep': not differentiable,
+    its record is a value the backward sweep reads) or of `_rt.call_value(f, record, x1, ..., xn)`
+    (role 'value': the derivative is `f`'s own, compiled at run time)."""
+    key = (role, count)
+    if key in _CALL_RULES:
+        return _CALL_RULES[key]
+    if role == "sweep":
+        rule = R.Rule(key="s2sad.runtime.call_forward_sweep", name="call_forward_sweep", differentiable=False,
+                      kind="other", extra={"derivative_call": "sweep"})
+    else:
+        xs = [f"x{i}" for i in range(1, count + 1)]
+        params = ", ".join(["out", "function", "record"] + xs)
+
+        def pack(items):
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+        tangent = f"def _({params}):\n    out_dot = _rt.call_jvp(function, {pack(xs)}, {pack([x + '_dot' for x in xs])})[1]\n"
+        adjoint = f"def _({params}):\n    cotangents = _rt.call_pullback(function, record, out_bar)\n"
+        adjoint += "".join(f"    {x}_bar += cotangents[{i}]\n" for i, x in enumerate(xs))
+        rule = R.Rule(key="s2sad.runtime.call_value", name="call_value", tangent=R.Template.from_text(tangent),
+                      adjoint=R.Template.from_text(adjoint), kind="any", extra={"derivative_call": "value"})
+    _CALL_RULES[key] = rule
+    return rule
+
+
+def derivative_call_role(primitive):
+    """'sweep' or 'value' for the two statements of a call that is not inlined, else None."""
+    if primitive is None or primitive.kind != "call" or primitive.rule is None:
+        return None
+    return primitive.rule.extra.get("derivative_call")

@@ -28,6 +28,7 @@ import ast
 import copy
 from dataclasses import dataclass
 
+from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
@@ -36,6 +37,7 @@ from .derivatives import (
 from .forward import _atom_kind, _reads
 from .simplify import split_sign
 from .normalize import assigned_names
+from .primitives import derivative_call_role
 from .tbr import to_be_recorded
 
 PRESENT, MAYBE_ZERO = "present", "maybe-zero"
@@ -47,6 +49,7 @@ class ReverseCode:
     forward: ast.FunctionDef
     backward: ast.FunctionDef
     gradient: ast.FunctionDef  # the joint form without the value (for `grad`)
+    records: list = None  # (loop line, names recorded per iteration), (None, [stack push lines])
 
 
 class ReverseTransform:
@@ -71,6 +74,8 @@ class ReverseTransform:
         self.tape_vars = {}  # what a push saved -> the loop-tape variable the backward loop binds
         self.loop_tapes = {}  # id(loop) -> (tape name, append name, variables in push order, nested?)
         self.loop_depth = 0
+        self.records = []  # (loop line, names its tape records per iteration)
+        self.swept = None  # record of a call that is not inlined -> (its result, its arguments)
 
     # -- what each statement's adjoint reads ------------------------------------------
     def _inplace_variables(self):
@@ -96,6 +101,8 @@ class ReverseTransform:
         pops `z`'s old value first, which restores `a` and `b`, and then
         recomputes `t`. Returns {id(consumer): [definitions of t]}.
         """
+        if not config.enabled():
+            return {}
         assigned, reads = {}, {}
         for node in ast.walk(self.function):
             if isinstance(node, ast.Name):
@@ -189,7 +196,8 @@ class ReverseTransform:
             for index, atom in enumerate(prim.args):
                 operand = local_atom(atom)
                 if operand in self.active:
-                    item = ast.Subscript(value=copy.deepcopy(z_bar), slice=ast.Constant(index), ctx=ast.Load())
+                    key = prim.keys[index] if prim.keys is not None else index
+                    item = ast.Subscript(value=copy.deepcopy(z_bar), slice=ast.Constant(key), ctx=ast.Load())
                     parts.append((operand, item))
         elif prim.rule.differentiable:
             rule = prim.rule
@@ -290,7 +298,7 @@ class ReverseTransform:
                     push.restores = id(stmt)
                     push.tape_ok = isinstance(target, ast.Name) and target.id not in self.setitem_bases
                     out.append(push)
-                out.append(stmt)
+                out.extend(self.forward_statement(stmt))
             elif isinstance(stmt, ast.If):
                 node = copy.copy(stmt)
                 node.body = self.forward_sweep(stmt.body) or [ast.Pass()]
@@ -323,6 +331,35 @@ class ReverseTransform:
                 out.append(stmt)
         return out
 
+    def forward_statement(self, stmt):
+        """The statement as the forward sweep runs it. A call that is not inlined (see
+        s2sad.inline) sweeps its callee with `wrt=`: the positions of the active arguments, those
+        the backward sweep needs cotangents for; a call whose result is not active calls the
+        user's function itself."""
+        role = derivative_call_role(self.analysis.primitives.get(id(stmt)))
+        if role is None:
+            return [stmt]
+        if self.swept is None:
+            self.swept = {}
+            for other in walk_statements(self.function.body):
+                prim = self.analysis.primitives.get(id(other))
+                if derivative_call_role(prim) == "value":
+                    self.swept[local_atom(prim.args[1])] = (other.targets[0].id, prim.args[2:])
+        if role == "value":
+            if stmt.targets[0].id in self.active:
+                return [stmt]
+            function, operands = stmt.value.args[0], stmt.value.args[2:]
+            plain = ast.Call(func=copy.deepcopy(function), args=copy.deepcopy(operands), keywords=[])
+            return [assign(stmt.targets[0].id, plain, stmt)]
+        result, operands = self.swept.get(stmt.targets[0].id, (None, []))
+        if result not in self.active:
+            return []
+        wrt = [i for i, atom in enumerate(operands) if local_atom(atom) in self.active]
+        positions = ast.Tuple(elts=[ast.Constant(i) for i in wrt], ctx=ast.Load())
+        value = copy.copy(stmt.value)
+        value.keywords = list(value.keywords) + [ast.keyword(arg="wrt", value=positions)]
+        return [ast.copy_location(ast.Assign(targets=stmt.targets, value=value), stmt)]
+
     # -- loop tapes --------------------------------------------------------------------------
     def loop_body(self, loop):
         """The forward body of a loop; the values it pushes every iteration go to the loop's own
@@ -332,7 +369,7 @@ class ReverseTransform:
         body = self.forward_sweep(loop.body)
         self.loop_depth -= 1
         pushes = [s for s in body if isinstance(s, ast.Expr) and getattr(s, "tape_ok", False)]
-        if pushes:
+        if pushes and config.enabled():
             tape = self.names.fresh("tape")
             append = self.names._unique(f"{tape}_push")
             variables = []
@@ -342,6 +379,7 @@ class ReverseTransform:
                 variables.append(self.names._unique(f"{tape}_{saved.lstrip('_')}"))
                 self.tape_vars[push.restores] = variables[-1]
             self.loop_tapes[id(loop)] = (tape, append, variables, self.loop_depth > 0)
+            self.records.append((getattr(loop, "lineno", None), [p.value.args[0].id for p in pushes]))
         return body
 
     def tape_start(self, loop):
@@ -533,10 +571,10 @@ class ReverseTransform:
     def build(self, active_inputs):
         body = self.function.body
         ret = body[-1]
-        output = ret.value
+        output, aux = split_output(self.function, ret.value)
         out_name = local_atom(output)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
-        self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params)
+        self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params, push_all=not config.enabled())
         forward = self.forward_sweep(body)
         state = {}
         seed = self.names.adjoint(out_name) if out_name else "_out_bar"
@@ -562,14 +600,22 @@ class ReverseTransform:
             ]
         inits = [assign(n, ast.Constant(None)) for n in sorted(self.recording.maybe_unbound)]
         value = output
-        keep = []
+        keep, aux_keep = [], []
         if out_name is not None and out_name in pushed_names:
             keep = [assign("_value", load(out_name))]
             value = load("_value")
         grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
+        grad_result = copy.deepcopy(grads_tuple)
+        if aux is not None:  # has_aux: the value is (output, aux), read before the backward sweep
+            if local_atom(aux) in pushed_names:
+                aux_keep = [assign("_aux_value", copy.deepcopy(aux))]
+                aux = load("_aux_value")
+            keep += aux_keep
+            value = ast.Tuple(elts=[value, aux], ctx=ast.Load())
+            grad_result = ast.Tuple(elts=[grad_result, copy.deepcopy(aux)], ctx=ast.Load())
         joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
         joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
-        grad_body = copy.deepcopy(prologue + inits + forward + backward) + [ast.Return(copy.deepcopy(grads_tuple))]
+        grad_body = copy.deepcopy(prologue + inits + forward + aux_keep + backward) + [ast.Return(grad_result)]
         gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
 
         # split mode: forward returns residuals, backward can be called many times
@@ -600,7 +646,20 @@ class ReverseTransform:
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
         bwd_body = bwd_prologue + copy.deepcopy(backward) + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
-        return ReverseCode(joint=joint, forward=fwd, backward=bwd, gradient=gradient)
+        stack_pushes = sorted({
+            node.lineno for node in ast.walk(ast.Module(body=forward, type_ignores=[]))
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "_push" and getattr(node, "lineno", None)
+        })
+        records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
+        return ReverseCode(joint=joint, forward=fwd, backward=bwd, gradient=gradient, records=records)
+
+
+def split_output(function, value):
+    """(output, aux): a function compiled with has_aux returns the tuple (output, aux)."""
+    if getattr(function, "has_aux", False):
+        return value.elts[0], value.elts[1]
+    return value, None
 
 
 def _is_derivative(name, transform):

@@ -109,4 +109,96 @@ def add_at(target, index, g):
         target[index] += g
 
 
+
+# -- calls the compiler does not inline (recursion): the callee's own derivative ----------------
+
+
+class CallRecord:
+    """What the forward sweep keeps of a call `function(*args)`: its value and its pullback."""
+
+    __slots__ = ("value", "args", "wrt", "backward", "residuals")
+
+    def __init__(self, value, args, wrt, backward=None, residuals=None):
+        self.value, self.args, self.wrt, self.backward, self.residuals = value, args, wrt, backward, residuals
+
+    def __repr__(self):
+        return f"<call record: value {self.value!r:.60}, differentiated w.r.t. arguments {self.wrt}>"
+
+
+_CALL_DERIVATIVES = {}
+
+
+def _call_derivative(function, mode, args, wrt):
+    """`function`'s derivative w.r.t. the arguments at positions `wrt`, compiled once per
+    argument types: the jvp function (mode 'forward') or the (forward, backward) pair."""
+    from .api import _diff_kinds, _kinds, _signature
+
+    key = (function, getattr(function, "__code__", None), mode, wrt, _signature(args))
+    entry = _CALL_DERIVATIVES.get(key)
+    if entry is None:
+        from .compiler import compile_derivative
+
+        compiled = compile_derivative(function, mode, wrt, _diff_kinds(_kinds(args, wrt), wrt))
+        objects = compiled.extra["objects"]
+        entry = objects["jvp"] if mode == "forward" else (objects["forward"], objects["backward"])
+        _CALL_DERIVATIVES[key] = entry
+    return entry
+
+
+def call_forward_sweep(function, *args, wrt=None):
+    """Run the forward sweep of `function`'s derivative w.r.t. the arguments at positions `wrt`
+    (default: the float and array arguments); the record keeps its value and pullback."""
+    if wrt is None:
+        wrt = tuple(i for i, a in enumerate(args) if isinstance(a, (float, np.floating, np.ndarray)))
+    if not wrt:
+        return CallRecord(function(*args), args, wrt)
+    forward, backward = _call_derivative(function, "reverse", args, wrt)
+    value, residuals = forward(*args)
+    return CallRecord(value, args, wrt, backward, residuals)
+
+
+def call_value(function, record, *args):
+    """The value of the call `function(*args)` that `record` swept (the arguments carry the data flow)."""
+    return record.value
+
+
+def call_pullback(function, record, cotangent):
+    """The cotangents of all the arguments of the call `record` swept, from its result's `cotangent`."""
+    grads = record.backward(record.residuals, cotangent) if record.backward is not None else ()
+    out = [zeros_like(a) for a in record.args]
+    for index, g in zip(record.wrt, grads):
+        out[index] = g
+    return tuple(out)
+
+
+def call_jvp(function, args, tangents):
+    """Forward mode through a call that is not inlined: `(function(*args), its tangent)` from
+    `function`'s own jvp; arguments whose tangent is None are constants."""
+    wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    if not wrt:
+        value = function(*args)
+        return value, zeros_like(value)
+    jvp = _call_derivative(function, "forward", args, wrt)
+    dots = [like(tangents[i], args[i]) if isinstance(args[i], np.ndarray) else tangents[i] for i in wrt]
+    return jvp(*args, *dots)
+
+
+def _derivative_call_rule(role):
+    def rule_for(function, count):
+        from .primitives import derivative_call_rule
+
+        return derivative_call_rule(role, count - (1 if role == "sweep" else 2))
+
+    return rule_for
+
+
+# the compiler picks the rules of these helper calls here (s2sad.primitives.classify)
+call_forward_sweep._s2sad_rule_for = _derivative_call_rule("sweep")
+call_value._s2sad_rule_for = _derivative_call_rule("value")
+
+
 from .numpy_runtime import *  # noqa: E402,F401,F403  (helpers of the NumPy rules)
+from .custom import (  # noqa: E402,F401  (helpers of calls to custom_vjp / custom_jvp functions)
+    custom_jvp_call, custom_jvp_tangent, custom_jvp_transpose, custom_vjp_backward, custom_vjp_forward,
+    custom_vjp_tangent, custom_vjp_value,
+)

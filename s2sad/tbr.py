@@ -30,8 +30,11 @@ class Recording:
     maybe_unbound: set = field(default_factory=set)  # names pushed where they may be unbound
 
 
-def to_be_recorded(body, reads_of, read_at_start, parameters=()):
-    """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads."""
+def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False):
+    """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads.
+
+    `push_all` (analyses off) records every overwrite, needed or not.
+    """
     recording = Recording()
 
     def control_reads(stmt):
@@ -48,7 +51,7 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=()):
                 target = stmt.targets[0]
                 if isinstance(target, ast.Name):
                     name = target.id
-                    if name in live and record:
+                    if (name in live or push_all) and record:
                         recording.pushes.add(id(stmt))
                         if name not in assigned:
                             recording.maybe_unbound.add(name)
@@ -57,7 +60,7 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=()):
                     assigned.add(name)
                 else:
                     base = target.value.id
-                    if base in live and record:
+                    if (base in live or push_all) and record:
                         recording.pushes.add(id(stmt))
             elif isinstance(stmt, ast.If):
                 live |= control_reads(stmt)
@@ -71,7 +74,7 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=()):
             elif isinstance(stmt, (ast.For, ast.While)):
                 live |= control_reads(stmt)
                 target = stmt.target.id if isinstance(stmt, ast.For) else None
-                if target is not None and target in live and record:
+                if target is not None and (target in live or push_all) and record:
                     recording.loop_target_pushes.add(id(stmt))
                     if target not in assigned:
                         recording.maybe_unbound.add(target)

@@ -10,11 +10,12 @@ with central finite differences in float64 along random directions, and checks
 Traceback (most recent call last):
 ...
 s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got builtin_function_or_method <built-in function hypot>
-  hint: pass a function defined with `def` in a file; to use this callable inside differentiated code, register rules for it with s2sad.rules.tangent / s2sad.rules.adjoint
+  hint: pass a function defined with `def` in a file; to use this callable inside differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp
 """
 
 import numpy as np
 
+from . import trees as T
 from .api import jvp, vjp
 
 
@@ -23,19 +24,39 @@ def _as_array(x):
 
 
 def _random_like(x, rng):
+    if T.is_tree(x):  # dicts, lists and tuples of arrays: a random tree of the same shape
+        leaves, treedef = T.flatten(x)
+        return T.unflatten(treedef, [_random_like(leaf, rng) for leaf in leaves])
     if isinstance(x, np.ndarray):
         return rng.standard_normal(x.shape)
     return float(rng.standard_normal())
 
 
+def _zeros_like(x):
+    if T.is_tree(x):
+        leaves, treedef = T.flatten(x)
+        return T.unflatten(treedef, [_zeros_like(leaf) for leaf in leaves])
+    return np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0
+
+
 def _axpy(a, v, x):
-    if isinstance(x, np.ndarray):
-        return x + a * v
+    if T.is_tree(x):
+        leaves, treedef = T.flatten(x)
+        return T.unflatten(treedef, [_axpy(a, d, leaf) for d, leaf in zip(T.flatten(v)[0], leaves)])
     return x + a * v
 
 
 def _vdot(a, b):
+    if T.is_tree(a) or T.is_tree(b):
+        return sum(_vdot(x, y) for x, y in zip(T.flatten(a)[0], T.flatten(b)[0]))
     return float(np.sum(_as_array(a) * _as_array(b)))
+
+
+def _differentiable(a):
+    if T.is_tree(a):
+        leaves = T.flatten(a)[0]
+        return bool(leaves) and all(_differentiable(leaf) for leaf in leaves)
+    return isinstance(a, (float, np.floating, np.ndarray))
 
 
 def numerical_jvp(f, args, tangents, step=1e-6, wrt=None):
@@ -53,17 +74,15 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
     """Assert forward and reverse derivatives of `f` at `args` match finite differences.
 
     `wrt` lists the positions of the float/array arguments to perturb (default:
-    all float and array arguments). Raises AssertionError with the figures.
+    all float and array arguments, and dicts / lists / tuples of them). Raises
+    AssertionError with the figures.
     """
     rng = np.random.default_rng(seed)
     args = tuple(args)
     if wrt is None:
-        wrt = [i for i, a in enumerate(args) if isinstance(a, (float, np.floating, np.ndarray))]
+        wrt = [i for i, a in enumerate(args) if _differentiable(a)]
     for _ in range(directions):
-        tangents = [
-            _random_like(a, rng) if i in wrt else np.zeros(np.shape(a)) if isinstance(a, np.ndarray) else 0.0
-            for i, a in enumerate(args)
-        ]
+        tangents = [_random_like(a, rng) if i in wrt else _zeros_like(a) for i, a in enumerate(args)]
         out, out_dot = jvp(f, args, tangents)
         expected = numerical_jvp(f, args, tangents, step, wrt)
         scale = max(1.0, float(np.max(np.abs(expected))) if np.size(expected) else 1.0)
@@ -86,3 +105,38 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
         assert abs(fd_lhs - rhs) <= atol + rtol * 10 * scale * max(1.0, float(np.sum(np.abs(u)))), (
             f"reverse mode differs from finite differences: <J^T u, v> = {rhs!r}, FD gives {fd_lhs!r}"
         )
+
+
+def _nbytes(value):
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if value is None:
+        return 0
+    return 8  # a float, int or bool: one machine word of payload
+
+
+def recorded_bytes(f, args, argnums=0):
+    """Bytes the forward sweep keeps for the backward sweep (stack, loop tapes, residuals).
+
+    Payload bytes (8 per scalar, `nbytes` per array), not Python object overhead:
+
+    >>> import numpy as np
+    >>> from s2sad.testing import recorded_bytes
+    >>> recorded_bytes(np.sin, (1.0,))
+    Traceback (most recent call last):
+    ...
+    s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got ufunc <ufunc 'sin'>
+      hint: pass a function defined with `def` in a file; to use this callable inside differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp
+    """
+    from .api import _argnums, _bind, _diff_kinds, _kinds
+    from .compiler import compile_derivative
+
+    args = _bind(f, tuple(args), {})
+    _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+    compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args, nums), nums))
+    _, residuals = compiled.extra["objects"]["forward"](*args)
+    return _nbytes(residuals)

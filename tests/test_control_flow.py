@@ -228,6 +228,7 @@ def logistic(r, x0, n):
     return total / n
 
 
+@pytest.mark.generated_code
 def test_loop_values_go_to_a_tape_and_grad_skips_the_value():
     text = s2sad.source(logistic, mode="grad", argnums=(0, 1), args=(2.9, 0.3, 10))
     assert "_pop" not in text and "for x in reversed(_tape1)" in text

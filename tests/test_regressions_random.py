@@ -421,3 +421,19 @@ def tangent_moved_past_view_write(x, y, a, n):
 
 def test_peephole_does_not_move_reads_past_in_place_writes():
     check(tangent_moved_past_view_write, (-1.98, 1.747, np.array([0.198, 1.197, 1.022, 0.227]), 1))
+
+
+# 18. `for e3, e4 in zip(a, b0)` iterates a desugared `_sequence = b0`; an in-place write
+#     to `b0` after the loop was rejected as an alias ("one of them is written in place")
+#     although nothing reads the sequence any more. Only writes inside the loop count.
+def alias_written_after_loop(x, y, a, n):
+    b0 = np.zeros(2)
+    for i1, e2 in enumerate(a):
+        for e3, e4 in zip(a, b0):
+            b0 += a * x
+    b0[0] = x
+    return np.sum(b0 * b0)
+
+
+def test_sequence_written_after_its_loop_is_not_an_alias():
+    check(alias_written_after_loop, (0.548, -0.921, np.array([-1.836, -1.934]), 0))

@@ -96,8 +96,8 @@ def display_name(fn):
 class Template:
     """A parsed rule body, ready to be instantiated with the names of a call site."""
 
-    def __init__(self, fn):
-        source = textwrap.dedent(inspect.getsource(fn))
+    def __init__(self, fn, source=None):
+        source = textwrap.dedent(inspect.getsource(fn) if source is None else source)
         tree = ast.parse(source).body[0]
         self.function = fn
         self.signature = inspect.signature(fn)
@@ -114,6 +114,13 @@ class Template:
             for s in self.body
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id not in self._derivative_names()
         ]
+
+    @classmethod
+    def from_text(cls, text):
+        """A template from generated source text `def _(z, x): ...` rather than a file."""
+        namespace = {}
+        exec(compile(text, "<s2sad template>", "exec"), namespace)
+        return cls(namespace["_"], source=text)
 
     def _derivative_names(self):
         params = [self.output] + self.operands

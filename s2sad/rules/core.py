@@ -13,7 +13,8 @@ import operator
 import numpy as np
 
 from .. import runtime as _rt  # noqa: F401  (templates name it)
-from . import adjoint, nondifferentiable, tangent
+from ..custom import same_kind, stop_gradient
+from . import RULES, adjoint, nondifferentiable, tangent
 
 # -- arithmetic operators (also the NumPy ufuncs they stand for) ---------------
 
@@ -532,6 +533,8 @@ nondifferentiable(
 )
 nondifferentiable(np.shape, kind="other")
 nondifferentiable(np.ndim, np.size, kind="int")
+nondifferentiable(stop_gradient, kind=same_kind)  # the value passes, the derivative stops
+RULES[stop_gradient].name = "s2sad.stop_gradient"
 
 
 # -- attributes of arrays ------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""Arguments as trees: dicts, lists and tuples of arrays and floats (how ML code holds weights).
+
+A tree argument is flattened into its leaves, and the compiled derivative takes the
+leaves as separate parameters. The tree's structure (a hashable `TreeDef`) is part
+of the specialization, like a kind. In the function body the tree parameter is
+rebuilt as a literal of its leaf parameters, which constant-key indexing
+(`params["W1"]`) then resolves at compile time (`optimize._scalarize_tuples`), so
+the generated code reads `params_W1` where the user wrote `params["W1"]`.
+Gradients come back in the same structure.
+
+>>> import numpy as np
+>>> leaves, treedef = flatten({"W": np.ones(2), "layers": [0.5, 1.5]})
+>>> len(leaves), treedef
+(3, ('dict', ('W', 'layers'), ('*', ('list', 2, ('*', '*')))))
+>>> unflatten(treedef, ["w", "a", "b"])
+{'W': 'w', 'layers': ['a', 'b']}
+>>> import ast
+>>> print(ast.unparse(literal(treedef, leaf_names("params", treedef, set()))))
+{'W': params_W, 'layers': [params_layers_0, params_layers_1]}
+"""
+
+import ast
+
+from . import kinds as K
+
+LEAF = "*"
+TREE = "tree"
+
+
+def is_tree(value):
+    return isinstance(value, (dict, list, tuple))
+
+
+def flatten(value):
+    """(leaves, treedef): leaves in key order (dicts keep their own order)."""
+    leaves = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            keys = tuple(v)
+            return ("dict", keys, tuple(walk(v[k]) for k in keys))
+        if isinstance(v, (list, tuple)):
+            return ("list" if isinstance(v, list) else "tuple", len(v), tuple(walk(x) for x in v))
+        leaves.append(v)
+        return LEAF
+
+    treedef = walk(value)
+    return leaves, treedef
+
+
+def unflatten(treedef, leaves):
+    """Rebuild a tree of `treedef`'s structure from `leaves` (in flatten's order)."""
+    it = iter(leaves)
+
+    def build(d):
+        if d == LEAF:
+            return next(it)
+        if d[0] == "dict":
+            return {k: build(c) for k, c in zip(d[1], d[2])}
+        items = [build(c) for c in d[2]]
+        return items if d[0] == "list" else tuple(items)
+
+    return build(treedef)
+
+
+def count(treedef):
+    if treedef == LEAF:
+        return 1
+    return sum(count(c) for c in treedef[2])
+
+
+def tree_kind(value):
+    """The kind of an argument: a plain kind, or ('tree', treedef, leaf kinds)."""
+    if not is_tree(value):
+        return K.kind_of(value)
+    leaves, treedef = flatten(value)
+    return (TREE, treedef, tuple(K.kind_of(leaf) for leaf in leaves))
+
+
+def is_tree_kind(kind):
+    return isinstance(kind, tuple) and len(kind) == 3 and kind[0] == TREE
+
+
+def _label(key, index):
+    text = str(key)
+    return text if text.isidentifier() else f"{index}"
+
+
+def leaf_names(param, treedef, taken):
+    """Parameter names for the leaves: `params_W1`, `layers_0_b` (made unique against `taken`)."""
+    names = []
+
+    def walk(d, prefix):
+        if d == LEAF:
+            name = prefix
+            while name in taken or name in names:
+                name += "_"
+            names.append(name)
+            return
+        labels = d[1] if d[0] == "dict" else range(d[1])
+        for index, (label, child) in enumerate(zip(labels, d[2])):
+            walk(child, f"{prefix}_{_label(label, index)}")
+
+    walk(treedef, param)
+    return names
+
+
+def literal(treedef, names):
+    """The AST literal rebuilding a tree from its leaf parameter names."""
+    it = iter(names)
+
+    def build(d):
+        if d == LEAF:
+            return ast.Name(next(it), ast.Load())
+        if d[0] == "dict":
+            return ast.Dict(keys=[ast.Constant(k) for k in d[1]], values=[build(c) for c in d[2]])
+        elts = [build(c) for c in d[2]]
+        return ast.List(elts=elts, ctx=ast.Load()) if d[0] == "list" else ast.Tuple(elts=elts, ctx=ast.Load())
+
+    return build(treedef)
+
+
+def expand_parameters(tree, input_kinds, active_inputs):
+    """Replace tree parameters of FunctionDef `tree` by their leaves (in place).
+
+    Returns (leaf-level kinds, leaf-level active indexes, [(original index, slice of
+    the flat parameters)]). The body starts by rebuilding each tree as a literal.
+    """
+    args = tree.args.args
+    taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {a.arg for a in args}
+    new_args, kinds, prologue, spans = [], [], [], []
+    active = []
+    for index, (arg, kind) in enumerate(zip(args, input_kinds)):
+        start = len(new_args)
+        if is_tree_kind(kind):
+            _, treedef, leaf_kinds = kind
+            names = leaf_names(arg.arg, treedef, taken)
+            taken |= set(names)
+            new_args += [ast.arg(arg=n) for n in names]
+            kinds += list(leaf_kinds)
+            rebuild = ast.Assign(targets=[ast.Name(arg.arg, ast.Store())], value=literal(treedef, names))
+            prologue.append(ast.fix_missing_locations(ast.copy_location(rebuild, tree)))
+        else:
+            new_args.append(arg)
+            kinds.append(kind)
+        spans.append((index, slice(start, len(new_args))))
+        if index in active_inputs:
+            active += range(start, len(new_args))
+    tree.args.args = new_args
+    tree.args.defaults = [] if prologue else tree.args.defaults
+    tree.body = prologue + tree.body
+    return tuple(kinds), tuple(active), spans

@@ -1,0 +1,27 @@
+"""Test-suite switches.
+
+`S2SAD_ANALYSES=off` runs the suite with the optimizing analyses switched off
+(tests/test_analyses.py does this once in a subprocess). Tests and doctests that
+check the *shape* of generated code (what is pushed, what is fused) are marked
+`generated_code` and skipped then: they describe the analyses themselves.
+"""
+
+import pytest
+
+from s2sad import config as analyses
+
+SHAPE_DOCTESTS = {"s2sad.reverse"}  # doctests printing optimized code
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "generated_code: checks the shape of code the analyses produce")
+
+
+def pytest_collection_modifyitems(items):
+    if analyses.enabled():
+        return
+    skip = pytest.mark.skip(reason="checks code produced by the analyses, which are off (S2SAD_ANALYSES=off)")
+    for item in items:
+        if item.get_closest_marker("generated_code") or item.name in SHAPE_DOCTESTS:
+            item.add_marker(skip)
+

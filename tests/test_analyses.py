@@ -1,0 +1,104 @@
+"""The analyses change nothing but cost.
+
+The whole suite also runs with the analyses switched off (`S2SAD_ANALYSES=off`, in a
+subprocess here): same derivatives. With them on, the forward sweep records less:
+the recorded bytes drop on the benchmark workloads. The generated source's header
+says what each loop records per iteration.
+"""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad import config
+from s2sad.testing import check_grads, recorded_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+NOISE = np.random.default_rng(7).standard_normal(400)
+
+
+def logistic(r, x0, n):
+    x = x0
+    total = 0.0
+    for _ in range(n):
+        x = r * x * (1.0 - x)
+        total += x
+    return total / n
+
+
+def langevin(a, b, kT, x0, T, dt, L):
+    x = x0
+    t = 0.0
+    i = 0
+    total = 0.0
+    while t < T:
+        force = -4.0 * a * x * (x * x - 1.0) + b
+        x += force * dt + math.sqrt(2.0 * kT * dt) * NOISE[i]
+        if x > L:
+            x = 2.0 * L - x
+        if x < -L:
+            x = -2.0 * L - x
+        total += x * x
+        t += dt
+        i += 1
+    return total / i
+
+
+def rnn(Wx, Wh, b, xs):
+    h = np.zeros(Wh.shape[0])
+    for x in xs:
+        h = np.tanh(Wx @ x + Wh @ h + b)
+    return np.sum(h * h)
+
+
+def workloads():
+    rng = np.random.default_rng(3)
+    return [
+        ("logistic", logistic, (2.9, 0.3, 200), (0, 1)),
+        ("langevin", langevin, (1.0, 0.1, 0.5, 0.2, 2.0, 0.01, 1.5), (0, 1, 2)),
+        ("rnn", rnn, (rng.standard_normal((6, 3)) * 0.4, rng.standard_normal((6, 6)) * 0.4, np.zeros(6),
+                      rng.standard_normal((20, 3))), (0, 1, 2)),
+    ]
+
+
+@pytest.mark.generated_code
+@pytest.mark.parametrize("name, f, args, argnums", workloads(), ids=[w[0] for w in workloads()])
+def test_analyses_record_less_and_change_nothing(name, f, args, argnums):
+    on = recorded_bytes(f, args, argnums)
+    g_on = s2sad.grad(f, argnums=argnums)(*args)
+    with config.analyses(False):
+        off = recorded_bytes(f, args, argnums)
+        g_off = s2sad.grad(f, argnums=argnums)(*args)
+        check_grads(f, args, wrt=list(argnums))
+    assert on < off, (name, on, off)
+    for a, b in zip(g_on, g_off):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+    print(f"{name}: {on} bytes recorded with the analyses, {off} without ({off / on:.1f}x)")
+
+
+@pytest.mark.generated_code
+def test_header_reports_what_each_loop_records():
+    text = s2sad.source(logistic, argnums=(0, 1), args=(2.9, 0.3, 10))
+    assert "# records per iteration of the loop at test_analyses.py:" in text
+    assert "1 value (x)" in text
+    assert "records nothing" in s2sad.source(rnn_free, args=(1.0,))
+
+
+def rnn_free(x):
+    return x * 2.0
+
+
+@pytest.mark.skipif(not config.enabled(), reason="this is the run with the analyses on")
+def test_suite_passes_with_analyses_off():
+    env = dict(os.environ, S2SAD_ANALYSES="off", S2SAD_RANDOM_EXAMPLES_SCALE="0.5")
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+               "--deselect", "tests/test_analyses.py::test_suite_passes_with_analyses_off"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    tail = "\n".join(done.stdout.splitlines()[-15:])
+    assert done.returncode == 0, f"the suite fails with S2SAD_ANALYSES=off:\n{tail}\n{done.stderr[-2000:]}"

@@ -1,0 +1,555 @@
+"""Calls to the user's own functions (s2sad/inline.py, s2sad/local_functions.py and the call
+helpers of s2sad/runtime.py): nested `def`s and closures, lambdas, functions passed as
+arguments, `*args` / `**kwargs` / keywords / defaults, recursion, and the error for methods
+of the user's classes.
+
+Every differentiable case is checked in both modes (forward `jvp` and reverse `vjp`)
+against central finite differences in float64, with the dot-product test between the
+modes (`s2sad.testing.check_grads`), at hypothesis-drawn inputs.
+"""
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import s2sad
+from s2sad.testing import check_grads
+
+HERE = __file__.rsplit("/", 1)[-1]
+SETTINGS = settings(max_examples=10, deadline=None, derandomize=True)
+FLOATS = st.floats(-1.5, 1.5)
+POSITIVE = st.floats(0.2, 1.5)
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def _check(f, args, **options):
+    """Value as Python computes it, then both modes against finite differences."""
+    value, _ = s2sad.vjp(f, *args)
+    np.testing.assert_allclose(value, f(*args), rtol=1e-12, atol=1e-12)
+    out, _ = s2sad.jvp(f, args, tuple(np.zeros_like(a) if isinstance(a, np.ndarray) else 0.0 for a in args))
+    np.testing.assert_allclose(out, f(*args), rtol=1e-12, atol=1e-12)
+    check_grads(f, args, **options)
+
+
+def _assert_names_user_code(err, needle):
+    text = str(err)
+    assert HERE in text and needle in text and "hint:" in text, text
+
+
+# -- 1. nested `def`s and closures -------------------------------------------------------------
+
+
+def late_binding(x, y):
+    a = 2.0 * y
+
+    def g(u):
+        return u * a + math.sin(u * y)
+
+    first = g(x)
+    a = a * x  # g reads `a` when it is called, as Python does
+    return first + g(y)
+
+
+def helper_with_local_def(x, w):
+    k = w * w
+
+    def scaled(u):
+        return np.sin(u) * k
+
+    return scaled(x) + scaled(w)
+
+
+def calls_helper_with_local_def(x, w):
+    k = 5.0  # the helper's own `k` must not be mixed up with this one
+    return helper_with_local_def(x, w) + k * helper_with_local_def(w, x)
+
+
+def local_defs_call_each_other(x):
+    def outer(u):
+        def inner(v):
+            return v * v * scale
+
+        return inner(u) + later(u)
+
+    def later(u):  # defined after `outer`, found when `outer` is called
+        return math.exp(-u * u)
+
+    scale = 1.5
+    return outer(x) + outer(2.0 * x)
+
+
+def local_def_defaults_and_keywords(x, y):
+    k = 2.0 * y
+
+    def g(u, c=k, power=2):  # `c` is bound when `g` is defined
+        return u**power * c
+
+    k = 100.0
+    return g(x) + g(y, power=3) + g(c=x, u=y)
+
+
+def local_def_in_branch(x):
+    if x > 0:
+
+        def g(u):
+            return u * u
+
+        y = g(x)
+    else:
+
+        def h(u):
+            return -u * math.cos(u)
+
+        y = h(x)
+    return y
+
+
+def local_def_over_arrays(w, x):
+    def layer(v):
+        return np.tanh(w @ v)
+
+    return np.sum(layer(layer(x)) ** 2)
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_local_def_reads_enclosing_variables_at_call_time(x, y):
+    _check(late_binding, (x, y))
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_local_def_inside_a_helper(x, w):
+    _check(calls_helper_with_local_def, (x, w))
+
+
+@SETTINGS
+@given(FLOATS)
+def test_local_defs_calling_each_other_and_nested(x):
+    _check(local_defs_call_each_other, (x,))
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_local_def_defaults_are_bound_at_definition(x, y):
+    _check(local_def_defaults_and_keywords, (x, y))
+
+
+@SETTINGS
+@given(FLOATS.filter(lambda v: abs(v) > 1e-3))
+def test_local_def_in_a_branch(x):
+    _check(local_def_in_branch, (x,))
+
+
+@SETTINGS
+@given(SEEDS)
+def test_local_def_over_arrays(seed):
+    rng = np.random.default_rng(seed)
+    _check(local_def_over_arrays, (rng.standard_normal((3, 3)) * 0.5, rng.standard_normal(3)))
+
+
+def test_local_def_source_points_to_its_lines():
+    text = s2sad.source(late_binding, mode="reverse", argnums=(0, 1), args=(0.3, 0.4))
+    assert "return u * a + math.sin(u * y)" in text and "def late_binding_vjp" in text
+    assert "_local" not in text  # the function was inlined, no reference to it is left
+
+
+# -- 2. lambdas --------------------------------------------------------------------------------
+
+SQUARE = lambda u: u * u  # noqa: E731  (a module-level lambda helper)
+CUBE, HALF = (lambda v: v**3), (lambda v: 0.5 * v)  # two on one line
+
+
+def make_scaler(a):
+    return lambda u: u * a
+
+
+TRIPLE = make_scaler(3.0)  # a closure made at module level
+
+
+def lambdas(x, y):
+    g = lambda u: u * 2.0 + y  # noqa: E731
+    h = lambda u, k=y: math.sin(u) * k  # noqa: E731
+    return g(x) + h(x) + (lambda v: v**3)(y) + apply(lambda u: u * u * x, y)
+
+
+def lambdas_from_outside(x):
+    return SQUARE(x) + CUBE(x) + HALF(x) + TRIPLE(x) + apply(TRIPLE, x) + apply(SQUARE, x)
+
+
+def lambda_factory(x, y):
+    f = make_scaler(y * y)  # a closure made inside: f reads the helper's `a`
+    return f(x) + make_scaler(x)(y)
+
+
+def nested_lambdas(x):
+    a = 2.0
+    outer = lambda u: (lambda v: v * a * u)(u + 1.0)  # noqa: E731
+    return outer(x) + outer(x * x)
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_lambdas_assigned_passed_and_called_at_once(x, y):
+    _check(lambdas, (x, y))
+
+
+@SETTINGS
+@given(FLOATS)
+def test_module_level_lambdas_and_closures(x):
+    _check(lambdas_from_outside, (x,))
+    assert s2sad.grad(lambdas_from_outside)(x) == pytest.approx(2 * x + 3 * x * x + 0.5 + 3 + 3 + 2 * x)
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_lambdas_returned_by_a_helper(x, y):
+    _check(lambda_factory, (x, y))
+    assert s2sad.grad(lambda_factory, argnums=(0, 1))(x, y) == (
+        pytest.approx(y * y + y),
+        pytest.approx(2 * x * y + x),
+    )
+
+
+@SETTINGS
+@given(FLOATS)
+def test_lambdas_in_lambdas(x):
+    _check(nested_lambdas, (x,))
+
+
+# -- 3. functions passed as arguments ----------------------------------------------------------
+
+
+def apply(fn, x):
+    return fn(x)
+
+
+def apply_twice(fn, x, scale=1.0):
+    return apply(fn, fn(x) * scale)
+
+
+def collides(fn, x):
+    a = 10.0  # the same name as the caller's closure variable
+    return fn(x) + 0.0 * a
+
+
+def helper(u, k=2.0):
+    return u * k + math.cos(u)
+
+
+def function_arguments(x):
+    a = 3.0 * x
+
+    def local(u):
+        return u * a
+
+    return (
+        apply(math.sin, x)
+        + apply(helper, x)
+        + apply(local, x)
+        + apply(lambda u: u * u, x)
+        + apply_twice(math.tanh, x, scale=0.5)
+        + apply_twice(local, x)
+        + collides(local, x)
+    )
+
+
+ACTIVATION = np.tanh
+
+
+def function_in_variables(w, x):
+    act = ACTIVATION
+    step = apply
+    return np.sum(step(act, w @ x)) + np.sum(apply(np.sin, x) * apply(ACTIVATION, x))
+
+
+@SETTINGS
+@given(FLOATS)
+def test_functions_passed_as_arguments(x):
+    _check(function_arguments, (x,))
+
+
+@SETTINGS
+@given(SEEDS)
+def test_functions_held_in_variables(seed):
+    rng = np.random.default_rng(seed)
+    _check(function_in_variables, (rng.standard_normal((2, 3)), rng.standard_normal(3)))
+
+
+def test_function_arguments_become_direct_calls():
+    text = s2sad.source(function_arguments, mode="forward", args=(0.3,))
+    assert "math.cos(x)" in text  # the derivative of apply(math.sin, x)
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert not re.search(r"\bfn\b|_fn\b", code), code  # no variable holds the function
+
+
+# -- 4. *args, **kwargs, keywords and defaults -------------------------------------------------
+
+
+def sum_of_squares(*args):
+    total = 0.0
+    for a in args:
+        total = total + a * a
+    return total
+
+
+def forwards(*args, **options):
+    return weighted(*args, **options)
+
+
+def weighted(a, b, c, scale=1.0, *, shift):
+    return scale * (a * b + c) + shift
+
+
+def options(a, b=1.0, **kwargs):
+    return a * b + kwargs["c"] * a
+
+
+def variadic(x, y):
+    return (
+        sum_of_squares(x, y, x)
+        + sum_of_squares()
+        + forwards(x, y, x * y, shift=y)
+        + forwards(y, x, 1.0, scale=x, shift=0.5)
+        + options(x, c=y)
+        + options(b=y, a=x, c=2.0)
+    )
+
+
+def pendulum_rhs(theta, omega, g, length=1.0, damping=0.1):
+    return omega, -g / length * math.sin(theta) - damping * omega
+
+
+def keywords_and_defaults(theta, g):
+    a, b = pendulum_rhs(theta, 0.5, g, damping=0.2)
+    c, d = pendulum_rhs(omega=b, theta=a, g=g)
+    return a * b + c * d
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_star_args_star_kwargs_and_keyword_only(x, y):
+    _check(variadic, (x, y))
+
+
+@SETTINGS
+@given(FLOATS, POSITIVE)
+def test_keywords_and_defaults_of_module_level_helpers(theta, g):
+    _check(keywords_and_defaults, (theta, g))
+
+
+# -- 5. recursion: the callee's own derivative, called at run time -----------------------------
+
+
+def power(x, n):
+    return 1.0 if n == 0 else x * power(x, n - 1)
+
+
+def power_with_keywords(x, n):
+    if n == 0:
+        return np.ones_like(x)
+    return x * power_with_keywords(n=n - 1, x=x)
+
+
+def uses_power(x, y):
+    return power(x, 3) * y + power(y, 2)
+
+
+def is_even(n, x):
+    return x if n == 0 else is_odd(n - 1, x * 1.5)
+
+
+def is_odd(n, x):
+    return -x if n == 0 else is_even(n - 1, math.sin(x))
+
+
+def count_down(n):
+    return 0 if n == 0 else 1 + count_down(n - 1)
+
+
+def inactive_recursion(x):
+    return x * count_down(3)
+
+
+def det(A):
+    """Determinant by expansion in minors along the first row."""
+    n = A.shape[0]
+    if n == 1:
+        return A[0, 0]
+    total = 0.0
+    for j in range(n):
+        minor = np.concatenate((A[1:, :j], A[1:, j + 1 :]), axis=1)
+        total = total + (-1.0) ** j * A[0, j] * det(minor)
+    return total
+
+
+def sum_tree(x, depth):
+    """Two recursive calls per level."""
+    if depth == 0:
+        return np.sin(x)
+    return sum_tree(x * 0.9, depth - 1) + 0.5 * sum_tree(x + 0.1, depth - 1)
+
+
+@SETTINGS
+@given(FLOATS, st.integers(0, 6))
+def test_recursive_power(x, n):
+    _check(power, (x, n))
+    assert s2sad.grad(power)(x, n) == pytest.approx(n * x ** (n - 1) if n else 0.0)
+    assert s2sad.jvp(power, (x, n), (1.0, 0.0))[1] == pytest.approx(n * x ** (n - 1) if n else 0.0)
+
+
+@SETTINGS
+@given(SEEDS, st.integers(1, 4))
+def test_recursive_power_on_arrays_with_keywords(seed, n):
+    x = np.random.default_rng(seed).uniform(-1.5, 1.5, 3)
+    _check(power_with_keywords, (x, n))
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_recursive_helper_called_from_another_function(x, y):
+    _check(uses_power, (x, y))
+
+
+@SETTINGS
+@given(FLOATS)
+def test_mutual_recursion(x):
+    _check(is_even, (5, x))
+
+
+def test_integer_arguments_get_no_adjoint_and_inactive_calls_are_plain():
+    text = s2sad.source(power, mode="reverse", args=(1.5, 3))
+    assert re.search(r"_rt\.call_forward_sweep\(power, x, \w+, wrt=\(0,\)\)", text), text
+    assert "test_calls.py" in text and "return 1.0 if n == 0 else x * power(x, n - 1)" in text
+    assert "n_bar" not in text
+    text = s2sad.source(power, mode="forward", args=(1.5, 3))
+    assert re.search(r"_rt\.call_jvp\(power, \(x, (n - 1|\w+)\), \(x_dot, None\)\)", text), text
+    for mode in ("reverse", "forward"):
+        text = s2sad.source(inactive_recursion, mode=mode, args=(1.5,))
+        assert "= count_down(" in text and "call_" not in text, text
+    check_grads(inactive_recursion, (1.5,))
+
+
+@pytest.mark.parametrize("size", [3, 4])
+@SETTINGS
+@given(seed=SEEDS)
+def test_recursive_determinant(size, seed):
+    A = np.random.default_rng(seed).standard_normal((size, size))
+    assert det(A) == pytest.approx(np.linalg.det(A))
+    _check(det, (A,), rtol=1e-5)
+    expected = np.linalg.det(A) * np.linalg.inv(A).T  # d det(A) / dA = det(A) A^-T
+    np.testing.assert_allclose(s2sad.grad(det)(A), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_pullback_of_a_recursive_function_can_be_called_many_times():
+    A = np.random.default_rng(1).standard_normal((4, 4))
+    value, pullback = s2sad.vjp(det, A)
+    (first,) = pullback(1.0)
+    (second,) = pullback(2.0)
+    np.testing.assert_allclose(second, 2.0 * first)
+    np.testing.assert_allclose(first, value * np.linalg.inv(A).T, rtol=1e-9, atol=1e-9)
+
+
+@SETTINGS
+@given(FLOATS)
+def test_several_recursive_calls_per_level(x):
+    _check(sum_tree, (x, 4))
+
+
+def test_helpers_nested_deeper_than_the_inliner_goes():
+    import linecache
+
+    # chain24 calls chain23 ... calls chain0: deeper than the inliner goes, the rest is called at run time
+    text = "def chain0(x):\n    return x * 1.01\n"
+    text += "".join(f"def chain{i}(x):\n    return chain{i - 1}(x) + 0.01 * x * x\n" for i in range(1, 25))
+    filename = "<s2sad test: a chain of helpers>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = {"__name__": "chains"}
+    exec(compile(text, filename, "exec"), namespace)
+    chain = namespace["chain24"]
+    assert "_rt.call_forward_sweep(chain" in s2sad.source(chain, mode="reverse", args=(0.5,))
+    check_grads(chain, (0.5,))
+
+
+# -- 6. what is not supported: clear errors ----------------------------------------------------
+
+
+class Model:
+    def __init__(self, w):
+        self.w = w
+
+    def predict(self, x):
+        return self.w * x
+
+
+MODEL = Model(2.0)
+
+
+def calls_method_of_global_object(x):
+    return MODEL.predict(x) * x
+
+
+def calls_method_of_argument(x, model):
+    return model.predict(x)
+
+
+def creates_object(x):
+    m = Model(x)
+    return x * 2.0
+
+
+def recursive_local(x):
+    def fact(n):
+        return 1.0 if n == 0 else n * fact(n - 1)
+
+    return x * fact(3)
+
+
+def calls_its_argument(x, fn):
+    return fn(x)
+
+
+def defines_twice(x):
+    g = lambda u: u  # noqa: E731
+    g = lambda u: 2.0 * u  # noqa: E731
+    return g(x)
+
+
+@pytest.mark.parametrize(
+    "function, args, needle, message",
+    [
+        (calls_method_of_global_object, (1.0,), "return MODEL.predict(x) * x", "method of the class `Model`"),
+        (calls_method_of_argument, (1.0, MODEL), "return model.predict(x)", "calls the method `predict`"),
+        (creates_object, (1.0,), "m = Model(x)", "creates an instance of the class `Model`"),
+    ],
+)
+def test_methods_of_user_classes_are_rejected_clearly(function, args, needle, message):
+    for transform in (
+        lambda: s2sad.grad(function)(*args),
+        lambda: s2sad.jvp(function, args, (1.0, 0.0)[: len(args)]),
+    ):
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            transform()
+        _assert_names_user_code(info.value, needle)
+        text = str(info.value)
+        assert message in text and "methods of your own classes are not supported yet" in text, text
+        assert "plain function" in text, text
+
+
+@pytest.mark.parametrize(
+    "function, args, needle, message",
+    [
+        (recursive_local, (1.0,), "return 1.0 if n == 0 else n * fact(n - 1)", "recursive local functions"),
+        (calls_its_argument, (1.0, math.sin), "return fn(x)", "calls the variable `fn`"),
+        (defines_twice, (1.0,), "g = lambda u: 2.0 * u", "defined or assigned more than once"),
+    ],
+)
+def test_other_unsupported_calls_are_reported(function, args, needle, message):
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(function)(*args)
+    _assert_names_user_code(info.value, needle)
+    assert message in str(info.value)
