@@ -15,7 +15,8 @@ def g(x):
 """
 
 import ast
-import copy
+
+from .astutil import clone
 
 MARKER = "__s2sad_comment__"
 
@@ -55,7 +56,7 @@ def _negative_literals(tree):
 
 def to_source(function, describe=None, header=""):
     """Unparse `function`; `describe(lineno)` gives the comment text for a user line."""
-    function = _negative_literals(copy.deepcopy(function))
+    function = _negative_literals(clone(function))
     if describe is not None:
         function.body = _annotate(function.body, describe, [None])
     text = ast.unparse(function)

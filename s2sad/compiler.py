@@ -14,7 +14,6 @@ True
 """
 
 import ast
-import copy
 import inspect
 import itertools
 import linecache
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .astutil import clone
 from . import config
 from . import kinds as K
 from . import runtime
@@ -275,7 +275,7 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False):
         if mode == "forward":
             functions = {"jvp": forward_transform(tree, parsed.namespace, analysis.kinds, active, analysis)}
         elif mode == "grad" and _scalar_output(analysis):
-            code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis)
+            code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis, gradient_only=True)
             parsed.records = code.records
             functions = {"grad": drop_unused(code.gradient, parsed.namespace) if config.enabled() else code.gradient}
         else:
@@ -283,7 +283,7 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False):
             parsed.records = code.records
             functions = {"vjp": code.joint, "forward": code.forward, "backward": code.backward}
             # the three share statement nodes; the peepholes below rewrite nodes in place
-            functions = {role: copy.deepcopy(node) for role, node in functions.items()}
+            functions = {role: clone(node) for role, node in functions.items()}
         for node in functions.values() if config.enabled() else ():
             for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
                 propagate_copies_in_blocks(node)

@@ -36,7 +36,6 @@ of the mode you use most.
 """
 
 import ast
-import copy
 import inspect
 import itertools
 import keyword
@@ -45,6 +44,7 @@ import re
 
 import numpy as np
 
+from .astutil import clone
 from . import kinds as K
 from . import rules as R
 from .errors import ArgumentError, CustomRuleError, NoDerivativeRuleError, UnsupportedSyntaxError
@@ -355,11 +355,11 @@ def rewrite_call(inliner, stmt):
         inliner.counts[key] = inliner.counts.get(key, 0) + 1
         record = inliner.unique(f"_{stem}_fwd{inliner.counts[key]}")
         forward = ast.Call(
-            _runtime_helper("custom_vjp_forward"), [copy.deepcopy(callee)] + copy.deepcopy(args), []
+            _runtime_helper("custom_vjp_forward"), [clone(callee)] + clone(args), []
         )
         value = ast.Call(
             _runtime_helper("custom_vjp_value"),
-            [copy.deepcopy(callee), ast.Name(record, ast.Load())] + copy.deepcopy(args),
+            [clone(callee), ast.Name(record, ast.Load())] + clone(args),
             [],
         )
         statements = [
@@ -367,7 +367,7 @@ def rewrite_call(inliner, stmt):
             ast.Assign(targets=[ast.Name(target, ast.Store())], value=value),
         ]
     else:
-        value = ast.Call(_runtime_helper("custom_jvp_call"), [copy.deepcopy(callee)] + args, [])
+        value = ast.Call(_runtime_helper("custom_jvp_call"), [clone(callee)] + args, [])
         statements = [ast.Assign(targets=[ast.Name(target, ast.Store())], value=value)]
     return [ast.copy_location(s, stmt) for s in statements]
 

@@ -30,8 +30,8 @@ def f(x, n):
 """
 
 import ast
-import copy
 
+from .astutil import clone
 from .errors import UnsupportedSyntaxError
 
 
@@ -131,7 +131,7 @@ class _Lowering:
             return self.while_loop(stmt)
         if isinstance(stmt, ast.AugAssign):
             target = stmt.target
-            load = copy.deepcopy(target)
+            load = clone(target)
             for node in ast.walk(load):
                 if hasattr(node, "ctx"):
                     node.ctx = ast.Load()
@@ -432,7 +432,7 @@ class _Sums:
                     renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
 
         def rename(node):
-            node = copy.deepcopy(node)
+            node = clone(node)
             for n in ast.walk(node):
                 if isinstance(n, ast.Name) and n.id in renames:
                     n.id = renames[n.id]
@@ -454,7 +454,7 @@ class _Sums:
 
 def desugar(function):
     """Return a desugared copy of the `ast.FunctionDef` `function` (see module doc)."""
-    function = copy.deepcopy(function)
+    function = clone(function)
     function = _Sums().function(function)
     ret_flag = "_returned" if _needs_return_flag(function.body) else None
     lowering = _Lowering(ret_flag)

@@ -21,6 +21,7 @@ import ast
 import copy
 import re
 
+from .astutil import clone
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
@@ -181,7 +182,7 @@ class ForwardTransform:
             for atom in prim.args:
                 t = self.tangent_of(atom, state)
                 if getattr(t, "zero", False):
-                    t = call("_rt.zeros_like", copy.deepcopy(atom))
+                    t = call("_rt.zeros_like", clone(atom))
                 elts.append(t)
             if prim.keys is not None:
                 tangent = ast.Dict(keys=[ast.Constant(k) for k in prim.keys], values=elts)
@@ -229,7 +230,7 @@ class ForwardTransform:
         prim = self.analysis.primitives[id(stmt)]
         function, operands = prim.args[0], prim.args[2:]
         if name not in self.active:  # the value alone: the user's function itself
-            plain = ast.Call(func=copy.deepcopy(function), args=copy.deepcopy(operands), keywords=[])
+            plain = ast.Call(func=clone(function), args=clone(operands), keywords=[])
             return [assign(name, plain, stmt)]
         tangents = []
         for atom in operands:
@@ -239,7 +240,7 @@ class ForwardTransform:
         if record not in self.jvp_names:  # stable across the passes over a loop body
             self.jvp_names[record] = self.names._unique(re.sub(r"_call(\d*)$", r"_jvp\1", record))
         result = self.jvp_names[record]
-        pair = call("_rt.call_jvp", copy.deepcopy(function), ast.Tuple(elts=copy.deepcopy(operands), ctx=ast.Load()),
+        pair = call("_rt.call_jvp", clone(function), ast.Tuple(elts=clone(operands), ctx=ast.Load()),
                     ast.Tuple(elts=tangents, ctx=ast.Load()))
         tangent = ast.Subscript(value=load(result), slice=ast.Constant(1), ctx=ast.Load())
         if name in self.setitem_bases:
@@ -261,7 +262,7 @@ class ForwardTransform:
         if base not in state:
             out.insert(0, self.materialize(base))
             state.add(base)
-        store = ast.Subscript(value=ast.Name(self.dot(base), ast.Load()), slice=copy.deepcopy(target.slice), ctx=ast.Store())
+        store = ast.Subscript(value=ast.Name(self.dot(base), ast.Load()), slice=clone(target.slice), ctx=ast.Store())
         value = value_tangent if not getattr(value_tangent, "zero", False) else ast.Constant(0.0)
         out.append(ast.copy_location(ast.Assign(targets=[store], value=value), stmt))
         return out
@@ -293,7 +294,7 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     if name is not None and name in state:
         out_dot = load(transform.dot(name))
     else:
-        out_dot = call("_rt.zeros_like", copy.deepcopy(out))
+        out_dot = call("_rt.zeros_like", clone(out))
     ret.value = ast.Tuple(elts=[ret.value, out_dot], ctx=ast.Load())
     params = [a.arg for a in function.args.args]
     args = [ast.arg(arg=p) for p in params] + [ast.arg(arg=transform.dot(p)) for p in active_inputs]

@@ -45,13 +45,13 @@ def caller(x):
 """
 
 import ast
-import copy
 import inspect
 import re
 import types
 
 import numpy as np
 
+from .astutil import clone
 from . import rules as R
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
@@ -334,7 +334,7 @@ class Inliner:
             where = fn.parsed
             callee = ParsedFunction(
                 name=fn.__name__,
-                tree=copy.deepcopy(fn.node),
+                tree=clone(fn.node),
                 filename=where.filename,
                 source_lines=where.source_lines,
                 namespace=where.namespace,
@@ -345,7 +345,7 @@ class Inliner:
             callee = parse_lambda(fn)
         else:
             callee = parse_function(fn)
-        raw = copy.deepcopy(callee.tree)
+        raw = clone(callee.tree)
         _spell_out_starred(raw, bound)
         return callee, raw
 
@@ -405,7 +405,7 @@ class Inliner:
 
     def default_atom(self, fn, name, default):
         if isinstance(default, ast.AST):  # a local function's default: a constant or a hoisted variable
-            return copy.deepcopy(default)
+            return clone(default)
         if isinstance(default, (int, float, bool, str, type(None))):
             return ast.Constant(default)
         alias = self.unique(f"_{identifier(fn.__name__)}_default_{name}")
@@ -443,11 +443,11 @@ class Inliner:
         key = ("call", stem)
         self.counts[key] = self.counts.get(key, 0) + 1
         record = self.unique(f"_{stem}_call{self.counts[key]}")
-        function = copy.deepcopy(stmt.value.func)
-        sweep = ast.Call(_runtime_helper("call_forward_sweep"), [function] + copy.deepcopy(args), [])
+        function = clone(stmt.value.func)
+        sweep = ast.Call(_runtime_helper("call_forward_sweep"), [function] + clone(args), [])
         value = ast.Call(
             _runtime_helper("call_value"),
-            [copy.deepcopy(function), ast.Name(record, ast.Load())] + copy.deepcopy(args),
+            [clone(function), ast.Name(record, ast.Load())] + clone(args),
             [],
         )
         statements = [
@@ -495,9 +495,9 @@ def _substitute(tree, values):
             if isinstance(child, list):
                 for index, item in enumerate(child):
                     if _reads_one_of(item, values):
-                        child[index] = copy.deepcopy(values[item.id])
+                        child[index] = clone(values[item.id])
             elif _reads_one_of(child, values):
-                setattr(node, field, copy.deepcopy(values[child.id]))
+                setattr(node, field, clone(values[child.id]))
 
 
 def _reads_one_of(node, values):
@@ -572,5 +572,5 @@ def inline_calls(parsed, function):
     """Inline user-function calls in the normalized `function`; returns (tree, origins)."""
     inliner = Inliner(parsed)
     code = getattr(parsed.function, "__code__", None)
-    tree = inliner.run(copy.deepcopy(function), (code,) if code is not None else ())
+    tree = inliner.run(clone(function), (code,) if code is not None else ())
     return tree, inliner.origins

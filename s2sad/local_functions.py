@@ -27,11 +27,11 @@ def f(x):
 
 import ast
 import builtins
-import copy
 import inspect
 import linecache
 import re
 
+from .astutil import clone
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
 from .frontend import ParsedFunction, function_namespace
 
@@ -330,7 +330,7 @@ def lift_local_functions(parsed, function=None, namespaces=None, unique=None, en
     `parsed.namespace`) under a fresh alias, and every reference to it reads the
     alias, a global the inliner follows.
     """
-    function = copy.deepcopy(parsed.tree if function is None else function)
+    function = clone(parsed.tree if function is None else function)
     if namespaces is None:
         namespaces = [parsed.namespace]
     if unique is None:
@@ -395,7 +395,7 @@ def parse_lambda(fn):
         )
     return ParsedFunction(
         name="lambda",
-        tree=_lambda_as_def(copy.deepcopy(found[0]), "lambda"),
+        tree=_lambda_as_def(clone(found[0]), "lambda"),
         filename=filename,
         source_lines=lines,
         namespace=function_namespace(fn),

@@ -24,8 +24,8 @@ def f(x1, x2):
 """
 
 import ast
-import copy
 
+from .astutil import clone
 from .desugar import DesugarError
 
 
@@ -187,7 +187,7 @@ class _Normalizer:
         result = self.fresh()
         self.emit(out, result, _load(first))
         body = []
-        self.emit(body, result, self.chain(copy.deepcopy(right), pairs[1:], body))
+        self.emit(body, result, self.chain(clone(right), pairs[1:], body))
         out.append(ast.copy_location(ast.If(test=_load(first), body=body, orelse=[]), self.where))
         return _load(result)
 
@@ -326,7 +326,7 @@ def _mark(node, local_names):
 
 
 def _mark_path(node):
-    node = copy.deepcopy(node)
+    node = clone(node)
     root = node
     while isinstance(root, ast.Attribute):
         root.ctx = ast.Load()
@@ -341,7 +341,7 @@ def _names_in(node):
 
 def normalize(function):
     """Return the single-assignment primitive form of a desugared `ast.FunctionDef`."""
-    function = copy.deepcopy(function)
+    function = clone(function)
     params = {a.arg for a in function.args.args + function.args.kwonlyargs + function.args.posonlyargs}
     local_names = params | assigned_names(function.body)
     normalizer = _Normalizer(local_names)

@@ -25,7 +25,8 @@ def f(x, y):
 """
 
 import ast
-import copy
+
+from .astutil import clone
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
 
@@ -69,7 +70,7 @@ def _replace_names(function, mapping):
     class Replace(ast.NodeTransformer):
         def visit_Name(self, node):
             if isinstance(node.ctx, ast.Load) and node.id in mapping:
-                return copy.deepcopy(mapping[node.id])
+                return clone(mapping[node.id])
             return node
 
     Replace().visit(function)
@@ -129,7 +130,7 @@ def _scalarize_tuples(function):
                 ):
                     found = element(stmt.value, later.value.slice.value)
                     if found is not None:
-                        later.value = copy.deepcopy(found)
+                        later.value = clone(found)
                         replaced += 1
                 written = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 if written & element_names:
@@ -423,7 +424,7 @@ def _hoist_loop_invariants(function):
 
 def optimize(function, namespace=None):
     """Return an optimized copy of the normalized `function` (see module doc)."""
-    function = copy.deepcopy(function)
+    function = clone(function)
     for _ in range(10):
         changed = _scalarize_tuples(function)
         changed |= _eliminate_common_subexpressions(function, namespace)
@@ -621,12 +622,33 @@ def inline_single_use(function):
     run, with nothing `e` reads stored in between -> the read becomes `e`.
 
     `_t1 = r * x; _t2 = 1.0 - x; x = _t1 * _t2` -> `x = r * x * (1.0 - x)`.
+    Linear in the run length per candidate: each statement's reads and writes are
+    computed once (and again only for a statement that received an inlined value).
     """
     params = {a.arg for a in function.args.args}
     exposed = _exposed_reads(function)
 
-    def names(node, ctx):
-        return [n for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)]
+    def loads(node):
+        counts = {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                counts[n.id] = counts.get(n.id, 0) + 1
+        return counts
+
+    def describe(stmt):
+        simple = isinstance(stmt, (ast.Assign, ast.Expr, ast.Return))
+        subscript_bases = set()
+        if isinstance(stmt, ast.Assign):
+            for t in stmt.targets:
+                if not isinstance(t, ast.Name):
+                    subscript_bases |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        return {
+            "simple": simple,
+            "loads": loads(stmt),
+            "mutated": _mutated(stmt),
+            "in_place": _writes_in_place(stmt),
+            "subscript_names": subscript_bases,
+        }
 
     def block(stmts):
         out = list(stmts)
@@ -635,6 +657,21 @@ def inline_single_use(function):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     setattr(stmt, attr, block(inner) or _empty(attr))
+        cache = [None] * len(out)
+
+        class Info:  # statement facts, computed when a scan first reaches them
+            def __getitem__(self, k):
+                if cache[k] is None:
+                    cache[k] = describe(out[k])
+                return cache[k]
+
+            def __setitem__(self, k, value):
+                cache[k] = value
+
+            def __delitem__(self, k):
+                del cache[k]
+
+        info = Info()
         index = 0
         while index < len(out):
             stmt = out[index]
@@ -649,41 +686,40 @@ def inline_single_use(function):
                 index += 1
                 continue
             name = stmt.targets[0].id
-            operands = {n.id for n in names(stmt.value, ast.Load)}
+            operands = set(loads(stmt.value))
             target_index = None
             for k in range(index + 1, len(out)):
-                later = out[k]
-                if not isinstance(later, (ast.Assign, ast.Expr, ast.Return)):
+                later = info[k]
+                if not later["simple"]:
                     break
-                uses = [n for n in names(later, ast.Load) if n.id == name]
-                stores = _mutated(later)
+                uses = later["loads"].get(name, 0)
                 if uses:
-                    later_stores = [s for s in out[k + 1 :] if name in _mutated(s)]
-                    first_store = out.index(later_stores[0]) if later_stores else len(out)
                     # the statement that stores `name` again still reads the old binding first
-                    reads_after = [n for s in out[k + 1 : first_store + 1] for n in names(s, ast.Load) if n.id == name]
-                    if len(uses) == 1 and not reads_after and not (isinstance(later, ast.Assign) and any(
-                        isinstance(t, ast.Subscript) and name in {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
-                        for t in later.targets
-                    )):
+                    reads_after = 0
+                    for j in range(k + 1, len(out)):
+                        reads_after += info[j]["loads"].get(name, 0)
+                        if name in info[j]["mutated"] or reads_after:
+                            break
+                    if uses == 1 and not reads_after and name not in later["subscript_names"]:
                         target_index = k
                     break
-                if stores & (operands | {name}) or _writes_in_place(later):
+                if later["mutated"] & (operands | {name}) or later["in_place"]:
                     break  # (an in-place write may change a view that `e` reads)
             if target_index is None:
                 index += 1
                 continue
-            later = out[target_index]
             value = stmt.value
 
             class Substitute(ast.NodeTransformer):
                 def visit_Name(self, node):
                     if node.id == name and isinstance(node.ctx, ast.Load):
-                        return copy.deepcopy(value)
+                        return clone(value)
                     return node
 
-            Substitute().visit(later)
+            Substitute().visit(out[target_index])
+            info[target_index] = describe(out[target_index])
             del out[index]
+            del info[index]
         return out
 
     function.body = block(function.body)

@@ -28,6 +28,7 @@ import ast
 import copy
 from dataclasses import dataclass
 
+from .astutil import clone
 from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -177,7 +178,7 @@ class ReverseTransform:
             value = local_atom(stmt.value)
             if value in self.active:
                 # a copy: the slice is zeroed right after it is read
-                g = ast.Subscript(value=load(self.bar(target.value.id)), slice=copy.deepcopy(target.slice), ctx=ast.Load())
+                g = ast.Subscript(value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load())
                 g = ast.Call(func=ast.Attribute(value=g, attr="copy", ctx=ast.Load()), args=[], keywords=[])
                 g = call("_rt.unbroadcast", g, load(value))
                 parts.append((value, g))
@@ -197,7 +198,7 @@ class ReverseTransform:
                 operand = local_atom(atom)
                 if operand in self.active:
                     key = prim.keys[index] if prim.keys is not None else index
-                    item = ast.Subscript(value=copy.deepcopy(z_bar), slice=ast.Constant(key), ctx=ast.Load())
+                    item = ast.Subscript(value=clone(z_bar), slice=ast.Constant(key), ctx=ast.Load())
                     parts.append((operand, item))
         elif prim.rule.differentiable:
             rule = prim.rule
@@ -292,7 +293,7 @@ class ReverseTransform:
                     if isinstance(target, ast.Name):
                         saved = load(target.id)
                     else:
-                        old = ast.Subscript(value=load(target.value.id), slice=copy.deepcopy(target.slice), ctx=ast.Load())
+                        old = ast.Subscript(value=load(target.value.id), slice=clone(target.slice), ctx=ast.Load())
                         saved = call("_rt.copy", old)
                     push = ast.copy_location(ast.Expr(call("_push", saved)), stmt)
                     push.restores = id(stmt)
@@ -349,7 +350,7 @@ class ReverseTransform:
             if stmt.targets[0].id in self.active:
                 return [stmt]
             function, operands = stmt.value.args[0], stmt.value.args[2:]
-            plain = ast.Call(func=copy.deepcopy(function), args=copy.deepcopy(operands), keywords=[])
+            plain = ast.Call(func=clone(function), args=clone(operands), keywords=[])
             return [assign(stmt.targets[0].id, plain, stmt)]
         result, operands = self.swept.get(stmt.targets[0].id, (None, []))
         if result not in self.active:
@@ -426,7 +427,7 @@ class ReverseTransform:
         if isinstance(loop, ast.For) and loop.target.id in _reads(ast.Module(body=body, type_ignores=[])):
             if loop.target.id not in targets:
                 targets.insert(0, loop.target.id)
-                iterators.append(call("reversed", copy.deepcopy(loop.iter)))
+                iterators.append(call("reversed", clone(loop.iter)))
         if len(variables) == 1:
             iterators.append(call("reversed", load(tape)))
         else:
@@ -484,9 +485,9 @@ class ReverseTransform:
             if not body and not orelse:
                 return []
             if not body:
-                test = ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(stmt.test))
+                test = ast.UnaryOp(op=ast.Not(), operand=clone(stmt.test))
                 return [ast.copy_location(ast.If(test=test, body=orelse, orelse=[]), stmt)]
-            return [ast.copy_location(ast.If(test=copy.deepcopy(stmt.test), body=body, orelse=orelse), stmt)]
+            return [ast.copy_location(ast.If(test=clone(stmt.test), body=body, orelse=orelse), stmt)]
         if isinstance(stmt, (ast.For, ast.While)):
             entry = dict(state)
             while True:
@@ -506,7 +507,7 @@ class ReverseTransform:
                     post = [assign(stmt.target.id, self.pop(("target", id(stmt))))]
                 return pre + self.taped_loop(stmt, body) + post
             if isinstance(stmt, ast.For):
-                iterable = call("reversed", copy.deepcopy(stmt.iter))
+                iterable = call("reversed", clone(stmt.iter))
                 loop = ast.For(target=ast.Name(stmt.target.id, ast.Store()), iter=iterable, body=body or [ast.Pass()], orelse=[])
                 post = []
                 if id(stmt) in self.recording.loop_target_pushes:
@@ -526,10 +527,10 @@ class ReverseTransform:
             if base in state:
                 for operand, expr in self.adjoint_parts(stmt):
                     out += self.accumulate(operand, expr, state, stmt)
-                store = ast.Subscript(value=load(self.bar(base)), slice=copy.deepcopy(target.slice), ctx=ast.Store())
+                store = ast.Subscript(value=load(self.bar(base)), slice=clone(target.slice), ctx=ast.Store())
                 out.append(ast.copy_location(ast.Assign(targets=[store], value=ast.Constant(0.0)), stmt))
             if pushed:
-                store = ast.Subscript(value=load(base), slice=copy.deepcopy(target.slice), ctx=ast.Store())
+                store = ast.Subscript(value=load(base), slice=clone(target.slice), ctx=ast.Store())
                 out.append(ast.copy_location(ast.Assign(targets=[store], value=self.pop(id(stmt))), stmt))
             return out
         name = target.id
@@ -539,7 +540,7 @@ class ReverseTransform:
                 out.append(assign(name, self.pop(id(stmt)), stmt))
                 pushed = False
             for definition in recomputed:
-                out.append(ast.copy_location(copy.deepcopy(definition), stmt))
+                out.append(ast.copy_location(clone(definition), stmt))
         if name in self.active and name in state:
             prim = self.analysis.primitives[id(stmt)]
             source = state[name]
@@ -559,7 +560,7 @@ class ReverseTransform:
                     if base not in state:
                         out.append(assign(self.bar(base), call("_rt.zeros_like", load(base)), stmt))
                         state[base] = PRESENT
-                    out.append(ast.copy_location(ast.Expr(call("_rt.add_at", load(self.bar(base)), copy.deepcopy(index), z_bar)), stmt))
+                    out.append(ast.copy_location(ast.Expr(call("_rt.add_at", load(self.bar(base)), clone(index), z_bar)), stmt))
                 else:
                     out += self.accumulate(operand, expr, state, stmt, source)
             del state[name]
@@ -568,7 +569,7 @@ class ReverseTransform:
         return out
 
     # -- whole functions ----------------------------------------------------------------------
-    def build(self, active_inputs):
+    def build(self, active_inputs, gradient_only=False):
         body = self.function.body
         ret = body[-1]
         output, aux = split_output(self.function, ret.value)
@@ -605,18 +606,26 @@ class ReverseTransform:
             keep = [assign("_value", load(out_name))]
             value = load("_value")
         grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
-        grad_result = copy.deepcopy(grads_tuple)
+        grad_result = clone(grads_tuple)
         if aux is not None:  # has_aux: the value is (output, aux), read before the backward sweep
             if local_atom(aux) in pushed_names:
-                aux_keep = [assign("_aux_value", copy.deepcopy(aux))]
+                aux_keep = [assign("_aux_value", clone(aux))]
                 aux = load("_aux_value")
             keep += aux_keep
             value = ast.Tuple(elts=[value, aux], ctx=ast.Load())
-            grad_result = ast.Tuple(elts=[grad_result, copy.deepcopy(aux)], ctx=ast.Load())
+            grad_result = ast.Tuple(elts=[grad_result, clone(aux)], ctx=ast.Load())
+        stack_pushes = sorted({
+            node.lineno for node in ast.walk(ast.Module(body=forward, type_ignores=[]))
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "_push" and getattr(node, "lineno", None)
+        })
+        records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
+        if gradient_only:  # what `grad` runs: the statements are used once, no copies
+            grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
+            gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
+            return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records)
         joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
         joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
-        grad_body = copy.deepcopy(prologue + inits + forward + aux_keep + backward) + [ast.Return(grad_result)]
-        gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
 
         # split mode: forward returns residuals, backward can be called many times
         tapes = {t[0] for t in self.loop_tapes.values()}
@@ -644,15 +653,9 @@ class ReverseTransform:
             bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
         for n in sorted(restored_in_place & set(residual_names)):
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
-        bwd_body = bwd_prologue + copy.deepcopy(backward) + [ast.Return(grads_tuple)]
+        bwd_body = bwd_prologue + clone(backward) + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
-        stack_pushes = sorted({
-            node.lineno for node in ast.walk(ast.Module(body=forward, type_ignores=[]))
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
-            and node.value.func.id == "_push" and getattr(node, "lineno", None)
-        })
-        records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
-        return ReverseCode(joint=joint, forward=fwd, backward=bwd, gradient=gradient, records=records)
+        return ReverseCode(joint=joint, forward=fwd, backward=bwd, gradient=None, records=records)
 
 
 def split_output(function, value):
@@ -698,9 +701,10 @@ def _function(name, params, body, where, defaults=()):
     return ast.fix_missing_locations(node)
 
 
-def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None):
-    """Build the joint (`f_vjp`) and split (`f_forward` / `f_backward`) adjoint code."""
+def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, gradient_only=False):
+    """Build the joint (`f_vjp`) and split (`f_forward` / `f_backward`) adjoint code, or with
+    `gradient_only` just `f_grad` (the joint form without the value, for `grad`)."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
     transform = ReverseTransform(function, analysis, namespace, active_inputs)
-    return transform.build(active_inputs)
+    return transform.build(active_inputs, gradient_only)

@@ -29,11 +29,11 @@ transforms, never by the rule. Functions with no derivative are listed with
 """
 
 import ast
-import copy
 import inspect
 import textwrap
 from dataclasses import dataclass, field
 
+from ..astutil import clone
 from .. import kinds as K
 
 RULES = {}
@@ -165,7 +165,7 @@ class Template:
                     target = self.output
                 else:
                     target = renames.get(target, target)
-            value = _substitute(copy.deepcopy(stmt.value), values, derivatives, renames)
+            value = _substitute(clone(stmt.value), values, derivatives, renames)
             out.append((target, value))
         return out
 
@@ -174,12 +174,12 @@ def _substitute(node, values, derivatives, renames):
     class Substitute(ast.NodeTransformer):
         def visit_Name(self, name):
             if name.id in derivatives:
-                replacement = copy.deepcopy(derivatives[name.id])
+                replacement = clone(derivatives[name.id])
                 if isinstance(replacement, ast.Name):
                     replacement.derivative = True
                 return replacement
             if name.id in values:
-                return copy.deepcopy(values[name.id])
+                return clone(values[name.id])
             if name.id in renames:
                 return ast.Name(id=renames[name.id], ctx=ast.Load())
             return name
