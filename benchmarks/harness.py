@@ -10,6 +10,16 @@ workload because each framework needs its own version of the code.
 >>> w = Workload("square", square, args=(3.0, 2.0), argnums=(0, 1))
 >>> bool(np.allclose(central_differences(w), [12.0, 9.0]))
 True
+
+Array arguments are checked along a few fixed random directions v: the
+reference is the central difference of f(x + h v), compared with <g, v>.
+
+>>> def quadratic(a, c):
+...     return c * np.sum(a ** 2)
+>>> w = Workload("quadratic", quadratic, args=(np.arange(3.0), 2.0), argnums=(0, 1))
+>>> g = (4.0 * np.arange(3.0), 5.0)
+>>> relative_error(projected(w, g), central_differences(w)) < 1e-8
+True
 """
 
 import gc
@@ -32,6 +42,8 @@ TOOLS = [
     "jax jit",
 ]
 TOOL_MODULES = {"autograd": "autograd", "torch": "torch", "jax": "jax"}
+DIRECTIONS = 3  # random directions per array argument for the finite-difference check
+FORWARD_LIMIT = 64  # forward mode needs one jvp per input scalar; above this it is skipped
 
 
 def available(module):
@@ -66,6 +78,7 @@ class Workload:
     argnums: tuple
     description: str = ""
     target: float = None
+    target_relative_to: str = None  # a tool: the target is `target` times that tool's ratio
     expected_grad: tuple = None
     steps: int = None
     builders: dict = field(default_factory=dict)
@@ -106,46 +119,108 @@ def s2sad_reverse(workload):
     return build
 
 
+def input_scalars(workload):
+    """How many scalars the differentiated arguments hold together."""
+    return sum(int(np.size(workload.args[n])) for n in workload.argnums)
+
+
 def s2sad_forward(workload):
-    """One `s2sad.jvp` per differentiated scalar input (a unit tangent each)."""
+    """One `s2sad.jvp` per differentiated input scalar (a unit tangent each).
+
+    Skipped above `FORWARD_LIMIT` input scalars: a gradient of many parameters
+    is what reverse mode is for.
+    """
 
     def build(args):
         import s2sad
         import s2sad.compiler
 
+        count = input_scalars(workload)
+        if count > FORWARD_LIMIT:
+            raise ToolError(f"skipped: {count:,} input scalars would need {count:,} jvps; use reverse mode")
         s2sad.compiler.clear_cache()
         f = workload.primal
-        units = []
+        zeros = [np.zeros_like(a, dtype=np.float64) if np.ndim(a) else 0.0 for a in args]
+        units = []  # one tuple of tangents per input scalar, in argnums order
         for n in workload.argnums:
-            units.append(tuple(1.0 if i == n else 0.0 for i in range(len(args))))
+            for index in np.ndindex(np.shape(args[n])) if np.ndim(args[n]) else [None]:
+                tangents = list(zeros)
+                if index is None:
+                    tangents[n] = 1.0
+                else:
+                    tangents[n] = np.zeros_like(zeros[n])
+                    tangents[n][index] = 1.0
+                units.append(tuple(tangents))
 
         def gradient():
-            return [s2sad.jvp(f, args, unit)[1] for unit in units]
+            slopes = iter([s2sad.jvp(f, args, unit)[1] for unit in units])
+            out = []
+            for n in workload.argnums:
+                if np.ndim(args[n]):
+                    out.append(np.reshape([next(slopes) for _ in range(np.size(args[n]))], np.shape(args[n])))
+                else:
+                    out.append(next(slopes))
+            return out
 
         return Impl(grad=gradient)
 
     return build
 
 
+def directions(workload):
+    """Per differentiated argument: None for a scalar, else `DIRECTIONS` fixed random unit directions."""
+    rng = np.random.default_rng(0)
+    out = []
+    for n in workload.argnums:
+        if np.ndim(workload.args[n]) == 0:
+            out.append(None)
+            continue
+        vs = rng.standard_normal((DIRECTIONS,) + np.shape(workload.args[n]))
+        out.append([v / np.linalg.norm(v) for v in vs])
+    return out
+
+
+def projected(workload, gradient):
+    """The gradient as the numbers the finite differences give: d/dx for a scalar, <g, v> for an array."""
+    out = []
+    for g, vs in zip(gradient, directions(workload)):
+        if vs is None:
+            out.append(float(g))
+        else:
+            g = np.asarray(g, dtype=np.float64)
+            out.extend(float(np.vdot(g, v)) if g.shape == v.shape else math.nan for v in vs)
+    return out
+
+
 def relative_error(gradient, reference):
-    """max_i |g_i - r_i| / |r_i| (absolute where the reference is ~0)."""
+    """max_i |g_i - r_i| / |r_i| (absolute where the reference is ~0); `gradient` as `projected` gives it."""
     gradient = np.asarray([float(g) for g in gradient], dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
-    if gradient.shape != reference.shape:
+    if gradient.shape != reference.shape or not np.all(np.isfinite(gradient)):
         return math.inf
     scale = np.maximum(np.abs(reference), 1e-12)
     return float(np.max(np.abs(gradient - reference) / scale))
 
 
 def central_differences(workload):
-    """Central finite differences of the plain primal in float64, step 1e-6 * max(1, |x|)."""
+    """Central finite differences of the plain primal in float64.
+
+    A scalar argument x gets step 1e-6 * max(1, |x|); an array argument is
+    moved along each of its `directions` with step 1e-6 * max(1, ||x||), which
+    keeps the check cheap for large parameter arrays.
+    """
+
+    def value(n, shift):
+        moved = list(workload.args)
+        moved[n] = workload.args[n] + shift
+        return float(workload.primal(*moved))
+
     out = []
-    for n in workload.argnums:
-        h = 1e-6 * max(1.0, abs(workload.args[n]))
-        plus, minus = list(workload.args), list(workload.args)
-        plus[n] += h
-        minus[n] -= h
-        out.append((float(workload.primal(*plus)) - float(workload.primal(*minus))) / (2 * h))
+    for n, vs in zip(workload.argnums, directions(workload)):
+        x = workload.args[n]
+        h = 1e-6 * max(1.0, float(np.linalg.norm(x)))
+        for v in [1.0] if vs is None else vs:
+            out.append((value(n, h * v) - value(n, -h * v)) / (2 * h))
     return out
 
 
@@ -157,8 +232,16 @@ def time_first_call(build, args):
     return time.perf_counter() - start, impl, first
 
 
+SLOW = 1.0  # seconds: a call this slow is timed in at most SLOW_REPEATS repeats
+SLOW_REPEATS = 3
+
+
 def calibrate(call, seconds):
-    """How many calls make one repeat last about `seconds` (at least 1)."""
+    """How many calls make one repeat last about `seconds` (at least 1), and a first sample.
+
+    The sample (seconds per call, after a warm-up call) is only returned for
+    calls slower than `SLOW`, which are timed one call per repeat; else None.
+    """
     call()
     number = 1
     while True:
@@ -166,8 +249,10 @@ def calibrate(call, seconds):
         for _ in range(number):
             call()
         elapsed = time.perf_counter() - start
+        if number == 1 and elapsed >= SLOW:
+            return 1, elapsed
         if elapsed >= seconds / 4 or number >= 1 << 20:
-            return max(1, int(math.ceil(number * seconds / max(elapsed, 1e-9))))
+            return max(1, int(math.ceil(number * seconds / max(elapsed, 1e-9)))), None
         number *= 4
 
 
@@ -184,14 +269,20 @@ def interleaved_medians(entries, repeats, seconds):
     """Median seconds per call for each `(key, call)`; repeats of all entries alternate.
 
     Every repeat runs every entry once (each repeat times `number` calls); the
-    order rotates per repeat so no entry always runs right after another.
+    order rotates per repeat so no entry always runs right after another. Calls
+    slower than `SLOW` seconds (JAX eager through a 1,000-step loop) keep their
+    calibration call as a sample and are timed in at most `SLOW_REPEATS` repeats.
     """
-    numbers = {key: calibrate(call, seconds) for key, call in entries}
-    samples = {key: [] for key, _ in entries}
+    numbers, samples, wanted = {}, {}, {}
+    for key, call in entries:
+        numbers[key], sample = calibrate(call, seconds)
+        samples[key] = [] if sample is None else [sample]
+        wanted[key] = repeats if sample is None else min(repeats, SLOW_REPEATS)
     for repeat in range(repeats):
         shift = repeat % len(entries)
         for key, call in entries[shift:] + entries[:shift]:
-            samples[key].append(time_repeat(call, numbers[key]))
+            if len(samples[key]) < wanted[key]:
+                samples[key].append(time_repeat(call, numbers[key]))
     return {key: statistics.median(values) for key, values in samples.items()}
 
 

@@ -5,7 +5,7 @@ To add one, write `workloads/<name>.py` (copy `lecture.py`) and append its name 
 
 import importlib
 
-NAMES = ["lecture", "logistic", "langevin"]
+NAMES = ["lecture", "logistic", "langevin", "pendulum", "rnn", "lstm", "mlp", "dqn"]
 
 
 def load(names=None):
