@@ -2,9 +2,12 @@
 
 Kinds are inferred first (a flow-insensitive fixed point over every
 assignment), because integers, booleans and other non-float values never carry
-derivatives. A variable is *varied* if it depends on a differentiated input
-through differentiable operations, *useful* if the output depends on it;
-*active* is both. Only active variables get tangent or adjoint code.
+derivatives. A list's kind is `list`; the kind of its elements (everything
+appended to it, written into it, or in its literal) is kept apart, and `xs[i]`
+or `xs.pop()` has that kind. A variable is *varied* if it depends on a
+differentiated input through differentiable operations, *useful* if the output
+depends on it; *active* is both. Only active variables get tangent or adjoint
+code. `xs.append(v)` makes `xs` varied if `v` is, and `v` useful if `xs` is.
 
 >>> import ast, numpy as np
 >>> from s2sad.normalize import normalize
@@ -17,22 +20,37 @@ through differentiable operations, *useful* if the output depends on it;
 >>> info = analyze(tree, {"np": np}, {"x": "float", "n": "int"}, active_inputs={"x"})
 >>> info.kinds["k"], info.kinds["y"], sorted(info.active)
 ('int', 'float', ['x', 'y'])
+>>> tree = normalize(ast.parse('''
+... def g(x, n):
+...     xs = []
+...     for i in range(n):
+...         xs.append(x * i)
+...     return xs.pop()
+... ''').body[0])
+>>> info = analyze(tree, {}, {"x": "float", "n": "int"}, active_inputs={"x"})
+>>> info.kinds["xs"], info.elements["xs"], sorted(info.active)
+('list', 'float', ['_t1', '_t2', 'x', 'xs'])
 """
 
 import ast
 from dataclasses import dataclass, field
 
+import operator
+
+import numpy as np
+
 from . import config
 from . import kinds as K
-from .primitives import Primitive, classify, is_global, resolve
+from .primitives import Primitive, classify, is_global, list_append, resolve
 
 
 @dataclass
 class Analysis:
     kinds: dict
     active: set
-    primitives: dict = field(default_factory=dict)  # id(Assign) -> Primitive
+    primitives: dict = field(default_factory=dict)  # id(Assign) or id(`xs.append(v)`) -> Primitive
     output: object = None  # the returned atom
+    elements: dict = field(default_factory=dict)  # list variable -> the kind of its elements
 
 
 def walk_statements(body):
@@ -77,6 +95,8 @@ def operand_names(primitive):
     """Names whose derivatives flow into the result, per the rule's templates."""
     if primitive.kind in ("copy", "container"):
         atoms = primitive.args
+    elif primitive.kind == "list_pop":
+        atoms = primitive.args[:1]
     else:
         rule = primitive.rule
         if not rule.differentiable:
@@ -103,33 +123,10 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
                 if classify_error is None:
                     raise
                 raise classify_error(exc, stmt) from None
+        elif list_append(stmt) is not None:
+            primitives[id(stmt)] = list_append(stmt)
 
-    kinds = dict(input_kinds)
-    changed = True
-    while changed:
-        changed = False
-        for stmt in statements:
-            new = None
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-                prim = primitives[id(stmt)]
-                name = stmt.targets[0].id
-                arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
-                if prim.kind == "copy":
-                    new = arg_kinds[0]
-                elif prim.kind == "container":
-                    new = K.OTHER
-                else:
-                    keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
-                    new = prim.rule.result_kind(arg_kinds, keywords)
-                    if isinstance(stmt.value, ast.Subscript):
-                        new = _element_kind(stmt.value, kinds, namespace) or new
-            elif isinstance(stmt, ast.For):
-                name, new = stmt.target.id, K.INT
-            if new is not None:
-                joined = K.join(kinds.get(name, K.UNKNOWN), new)
-                if joined != kinds.get(name, K.UNKNOWN):
-                    kinds[name] = joined
-                    changed = True
+    kinds, elements = _infer_kinds(statements, primitives, input_kinds, namespace)
 
     def carries(name):
         return kinds.get(name) not in (K.INT, K.BOOL)
@@ -150,6 +147,13 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
             elif isinstance(target, ast.Subscript) and isinstance(stmt.value, ast.Name):
                 base = target.value.id
                 if base not in varied and stmt.value.id in varied:
+                    varied.add(base)
+                    changed = True
+        for stmt in statements:  # `xs.append(v)` is like `xs[len(xs)] = v`
+            prim = primitives.get(id(stmt))
+            if prim is not None and prim.kind == "list_append":
+                base, value = prim.args[0].id, prim.args[1]
+                if base not in varied and isinstance(value, ast.Name) and value.id in varied:
                     varied.add(base)
                     changed = True
 
@@ -178,4 +182,101 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
                 if isinstance(stmt.value, ast.Name) and stmt.value.id not in useful:
                     useful.add(stmt.value.id)
                     changed = True
-    return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives, output=output)
+        for stmt in statements:
+            prim = primitives.get(id(stmt))
+            if prim is not None and prim.kind == "list_append" and prim.args[0].id in useful:
+                value = prim.args[1]
+                if isinstance(value, ast.Name) and not getattr(value, "_global", False) and value.id not in useful:
+                    useful.add(value.id)
+                    changed = True
+    return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives,
+                    output=output, elements=elements)
+
+
+def _list_atom(atom, kinds):
+    return isinstance(atom, ast.Name) and not getattr(atom, "_global", False) and kinds.get(atom.id) == K.LIST
+
+
+def _infer_kinds(statements, primitives, input_kinds, namespace):
+    """Kinds of every variable and the kinds of the elements of list variables: a fixed point
+    over every assignment (flow-insensitive). A list's element kind joins everything put in it."""
+    kinds = dict(input_kinds)
+    elements = {}
+    settled = False  # after a first fixed point, reads from lists nothing is put in are `any`
+
+    def element_of(name):
+        return elements.get(name, K.UNKNOWN)
+
+    def put(name, kind):
+        joined = K.join(element_of(name), kind)
+        if joined != element_of(name):
+            elements[name] = joined
+            return True
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for stmt in statements:
+            new = None
+            prim = primitives.get(id(stmt))
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                name = stmt.targets[0].id
+                arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
+                if prim.kind == "copy":
+                    new = arg_kinds[0]
+                    if new == K.LIST:
+                        changed |= put(name, element_of(prim.args[0].id))
+                elif prim.kind == "container":
+                    new = K.LIST if isinstance(stmt.value, ast.List) else K.OTHER
+                    for kind in arg_kinds if new == K.LIST else ():
+                        changed |= put(name, kind)
+                elif prim.kind == "list_pop":
+                    base = prim.args[0].id if isinstance(prim.args[0], ast.Name) else None
+                    new = element_of(base)
+                    if new is K.UNKNOWN:
+                        new = K.ANY if settled else None
+                else:
+                    new, from_lists = _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of)
+                    if new == K.LIST:
+                        for base in from_lists:
+                            changed |= put(name, element_of(base))
+                        if prim.rule.key is list and arg_kinds and arg_kinds[0] == K.ARRAY:
+                            changed |= put(name, K.ANY)  # rows or floats
+                    elif new is K.UNKNOWN:
+                        new = K.ANY if settled else None
+            elif isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
+                base = stmt.targets[0].value
+                if isinstance(base, ast.Name) and kinds.get(base.id) == K.LIST:
+                    changed |= put(base.id, atom_kind(stmt.value, kinds, namespace))
+            elif prim is not None and prim.kind == "list_append":
+                changed |= put(prim.args[0].id, atom_kind(prim.args[1], kinds, namespace))
+            elif isinstance(stmt, ast.For):
+                name, new = stmt.target.id, K.INT
+            if new is not None:
+                joined = K.join(kinds.get(name, K.UNKNOWN), new)
+                if joined != kinds.get(name, K.UNKNOWN):
+                    kinds[name] = joined
+                    changed = True
+        if not changed and not settled:
+            settled = changed = True
+    return kinds, elements
+
+
+def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
+    """(result kind, lists whose elements the result holds) of a call primitive. NumPy sees a list
+    as an array; Python's `+` and `*` concatenate and repeat lists; `xs[i]` is an element."""
+    rule = prim.rule
+    lists = [a.id for a in prim.args if _list_atom(a, kinds)]
+    if lists and rule.key is operator.getitem and _list_atom(prim.args[0], kinds):
+        if isinstance(prim.args[1], ast.Slice):
+            return K.LIST, lists[:1]
+        return element_of(prim.args[0].id), []
+    if lists and rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
+        return K.LIST, lists
+    arg_kinds = [K.ARRAY if k == K.LIST else k for k in arg_kinds]
+    keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
+    new = rule.result_kind(arg_kinds, keywords)
+    if isinstance(stmt.value, ast.Subscript):
+        new = _element_kind(stmt.value, kinds, namespace) or new
+    return new, []

@@ -35,8 +35,12 @@ from .frontend import parse_function
 from .inline import inline_calls
 from .local_functions import lift_local_functions
 from .normalize import normalize
-from .optimize import drop_unused, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks
-from .primitives import MissingRule
+from .optimize import (
+    drop_unused, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
+)
+from .lists import check_lists, list_kind_conflicts
+from .primitives import LIST_METHODS, MissingRule, list_append
+from .products import sum_products_after_loops
 from .reverse import reverse_transform
 from .trees import expand_parameters, flatten, is_tree_kind, unflatten
 
@@ -79,21 +83,45 @@ def _convert(parsed, exc, node):
     return parsed.error(UnsupportedSyntaxError, f"{type(exc).__name__}: {exc}", node)
 
 
+_LIST_HINTS = {
+    "sort": "sort an array instead: `{name} = list(np.sort(np.array({name})))`",
+    "reverse": "make a reversed copy: `{name} = {name}[::-1]`",
+    "insert": "build the list in the order you need with `append`, or make a new list: "
+              "`{name} = {name}[:i] + [v] + {name}[i:]`",
+    "remove": "make a new list without the item: `{name} = [v for v in {name} if ...]`",
+    "clear": "start a new list: `{name} = []`",
+}
+
+
 def _reject_method_statements(parsed, tree):
-    """`xs.append(v)`, `a.fill(0.0)`: a method called for its effect changes an object in place,
-    which the derivative would not see (a silent wrong gradient). Lists are built functionally."""
+    """`xs.sort()`, `a.fill(0.0)`: a method called for its effect changes an object in place,
+    which the derivative would not see (a silent wrong gradient). Lists may grow and shrink with
+    `append` / `extend` / `pop` (desugar turns `extend` into appends and a discarded `pop` into an
+    assignment); the compiler follows those."""
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
             continue
         func = node.value.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and not getattr(func.value, "_global", False):
+            if list_append(node) is not None:
+                continue
+            name = func.value.id
+            if func.attr in LIST_METHODS:
+                raise parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{name}.{func.attr}(...)`: the list method `{func.attr}` is not supported; lists support "
+                    "`append`, `extend`, `pop`, indexing, `len`, `for` loops and comprehensions",
+                    node,
+                    hint=_LIST_HINTS.get(func.attr, "build a new list with a comprehension or a loop of `append`s")
+                    .format(name=name),
+                )
             raise parsed.error(
                 UnsupportedSyntaxError,
-                f"`{func.value.id}.{func.attr}(...)` changes `{func.value.id}` in place; s2sad does not follow "
-                "in-place changes of lists, dicts or arrays made by methods yet",
+                f"`{name}.{func.attr}(...)` changes `{name}` in place; s2sad does not follow "
+                "in-place changes of dicts or arrays made by methods",
                 node,
-                hint="fill a NumPy array by index (`a = np.zeros(n)` then `a[i] = v`), or build the list as "
-                     "a literal or with `sum(...)` over a generator",
+                hint="fill a NumPy array by index (`a = np.zeros(n)` then `a[i] = v`), or build a list "
+                     "with `append`",
             )
 
 
@@ -199,7 +227,12 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
         return _convert(parsed, exc, stmt)
 
     analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
+    mixed = list_kind_conflicts(tree, analysis)
+    if mixed:  # `traj = []; ...; traj = np.array(traj)`: one name for a list, then for an array
+        tree = split_versions(tree, mixed)
+        analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
     _reject_array_aliases(parsed, tree, analysis)
+    check_lists(parsed, tree, analysis)
     return parsed, tree, analysis
 
 
@@ -289,6 +322,7 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False):
                 propagate_copies_in_blocks(node)
                 fuse_accumulations(node)
             inline_single_use(node)
+            sum_products_after_loops(node)
     except S2sadError:
         raise
     except NotImplementedError as exc:

@@ -91,6 +91,34 @@ def bind_template(template, primitive):
     return {k: index_expression(v) if isinstance(v, (ast.Slice, ast.Tuple)) else v for k, v in values.items()}
 
 
+def single_use_list_literals(function):
+    """Names of list literals built to be passed once to a function, like `_t1 = [a, b];
+    y = np.stack(_t1)`: assigned once, read once (by a call), never changed in place. Their
+    derivatives need not be lists (a tuple of tangents; the rule's adjoint, indexed item by item)."""
+    from .primitives import list_receiver
+
+    assigned, reads, changed, literals, passed = {}, {}, set(), set(), set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and _global_callee(node.func):
+            passed |= {a.id for a in list(node.args) + [k.value for k in node.keywords] if isinstance(a, ast.Name)}
+        if isinstance(node, ast.Name):
+            table = assigned if isinstance(node.ctx, ast.Store) else reads
+            table[node.id] = table.get(node.id, 0) + 1
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+            changed.add(node.value.id)
+        elif isinstance(node, ast.Call) and list_receiver(node) is not None:
+            changed.add(list_receiver(node))
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.List):
+            literals.add(node.targets[0].id)
+    return {n for n in literals if assigned.get(n) == 1 and reads.get(n) == 1 and n not in changed and n in passed}
+
+
+def _global_callee(func):
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and getattr(func, "_global", False)
+
+
 def is_scalar(kind):
     return kind in SCALARS
 

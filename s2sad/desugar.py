@@ -271,20 +271,39 @@ class _Lowering:
                     value=inner, slice=ast.Slice(lower=None, upper=None, step=ast.Constant(-1)), ctx=ast.Load()
                 )
                 return [], flipped, None
+            seq = self.counter.fresh("sequence")  # reversed(xs): a reversed copy (a view of an array)
+            flipped = ast.Subscript(value=inner, slice=ast.Slice(lower=None, upper=None, step=ast.Constant(-1)),
+                                    ctx=ast.Load())
+            pre = [ast.copy_location(_assign(seq, flipped), stmt)]
+            target = stmt.target
+
+            def bind(index):
+                element = ast.Subscript(value=_name(seq), slice=_name(index), ctx=ast.Load())
+                out = self.assign(ast.copy_location(ast.Assign(targets=[target], value=element), stmt))
+                return [ast.copy_location(s, stmt) for s in out]
+
+            return pre, _range_of_len([seq]), bind
         if call is not None and call.func.id == "enumerate" and len(call.args) == 1 and not call.keywords:
-            seq = self.counter.fresh("sequence")
-            pre = [ast.copy_location(_assign(seq, call.args[0]), stmt)]
+            inner = call.args[0]
+            zipped = (  # enumerate(zip(a, b)): the items of a and b at the index
+                isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "zip"
+                and not inner.keywords and inner.args
+            )
+            sources = inner.args if zipped else [inner]
+            seqs = [self.counter.fresh("sequence") for _ in sources]
+            pre = [ast.copy_location(_assign(s, a), stmt) for s, a in zip(seqs, sources)]
             target = stmt.target
             if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
                 raise DesugarError("unpack `enumerate` as `for i, item in enumerate(...)`", stmt)
 
             def bind(index):
                 out = [ast.Assign(targets=[target.elts[0]], value=_name(index))]
-                element = ast.Subscript(value=_name(seq), slice=_name(index), ctx=ast.Load())
+                items = [ast.Subscript(value=_name(s), slice=_name(index), ctx=ast.Load()) for s in seqs]
+                element = ast.Tuple(elts=items, ctx=ast.Load()) if zipped else items[0]
                 out += self.assign(ast.copy_location(ast.Assign(targets=[target.elts[1]], value=element), stmt))
                 return [ast.copy_location(s, stmt) for s in out]
 
-            return pre, _range_of_len([seq]), bind
+            return pre, _range_of_len(seqs), bind
         if call is not None and call.func.id == "zip" and not call.keywords:
             seqs = [self.counter.fresh("sequence") for _ in call.args]
             pre = [ast.copy_location(_assign(s, a), stmt) for s, a in zip(seqs, call.args)]
@@ -452,10 +471,156 @@ class _Sums:
         return acc
 
 
+class _Lists:
+    """List comprehensions (not inside `sum`) -> an empty list and a loop that appends to it;
+    `xs.extend(seq)` -> a loop that appends; a discarded `xs.pop()` -> an assignment. Comprehension
+    variables get fresh names (they do not leak, as in Python). A comprehension assigned to a
+    variable it does not read fills that variable directly.
+
+    >>> tree = ast.parse("def f(x, xs):\\n    ys = [x * v for v in xs if v > 0]\\n    return ys").body[0]
+    >>> print(ast.unparse(_Lists().function(tree)))
+    def f(x, xs):
+        ys = []
+        for _v1 in xs:
+            if _v1 > 0:
+                ys.append(x * _v1)
+        return ys
+    """
+
+    def __init__(self):
+        self.counter = _Counter()
+
+    def function(self, function):
+        function.body = self.block(function.body)
+        return function
+
+    def block(self, stmts):
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.append(stmt)
+                continue
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, self.block(inner))
+            if isinstance(stmt, ast.While) and self.find(stmt.test) is not None:
+                raise DesugarError("a list comprehension in a `while` condition is not supported", stmt.test,
+                                   "compute the list in a variable before the loop and at the end of its body")
+            out += self.statement(stmt)
+        return out
+
+    @staticmethod
+    def comprehension(node):
+        """The ListComp (or `list(generator)`) `node` stands for, else None."""
+        if isinstance(node, ast.ListComp):
+            return node
+        if (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "list"
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.GeneratorExp)
+        ):
+            return node.args[0]
+        return None
+
+    def find(self, node):
+        for child in ast.walk(node):
+            if self.comprehension(child) is not None:
+                return child
+        return None
+
+    def statement(self, stmt):
+        call = stmt.value if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) else None
+        method = call.func if call is not None and isinstance(call.func, ast.Attribute) else None
+        if method is not None and isinstance(method.value, ast.Name) and not call.keywords:
+            if method.attr == "extend" and len(call.args) == 1:
+                return self.extend(stmt, method.value.id, call.args[0])
+            if method.attr == "pop":  # the popped value is not used
+                target = _name(self.counter.fresh("popped"), ast.Store())
+                stmt = ast.copy_location(ast.Assign(targets=[target], value=call), stmt)
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            comp = self.comprehension(stmt.value)
+            name = stmt.targets[0].id
+            if comp is not None and name not in {n.id for n in ast.walk(comp) if isinstance(n, ast.Name)}:
+                return self.block(self.fill(comp, name, stmt))
+        before = []
+        self.lift(stmt, before)
+        return self.block(before) + [stmt] if before else [stmt]
+
+    def extend(self, stmt, name, source):
+        comp = source if isinstance(source, (ast.ListComp, ast.GeneratorExp)) else self.comprehension(source)
+        if comp is not None and name not in {n.id for n in ast.walk(comp) if isinstance(n, ast.Name)}:
+            return self.block(self.fill(comp, name, stmt)[1:])  # appends to the list itself
+        if isinstance(source, ast.Name) and source.id == name:  # `xs.extend(xs)`: the items it had
+            source = ast.copy_location(ast.Call(func=_name("list"), args=[source], keywords=[]), source)
+        item = self.counter.fresh("item")
+        gen = ast.comprehension(target=_name(item, ast.Store()), iter=source, ifs=[], is_async=0)
+        comp = ast.ListComp(elt=_name(item), generators=[gen])
+        return self.block(self.fill(comp, name, stmt)[1:])
+
+    def lift(self, stmt, before):
+        if isinstance(stmt, ast.For):
+            parts = [stmt.iter]
+        elif isinstance(stmt, ast.If):
+            parts = [stmt.test]
+        elif isinstance(stmt, ast.While):
+            parts = []
+        else:
+            parts = [stmt]
+        lists = self
+
+        class Replace(ast.NodeTransformer):
+            def visit_Lambda(self, node):
+                return node
+
+            def generic_visit(self, node):
+                comp = lists.comprehension(node)
+                if comp is None:
+                    return super().generic_visit(node)
+                name = lists.counter.fresh("list")
+                before.extend(lists.fill(comp, name, stmt))
+                return ast.copy_location(_name(name), node)
+
+        for part in parts:
+            Replace().visit(part)
+
+    def fill(self, comp, name, stmt):
+        """`name = []` and the loops appending the comprehension's elements to `name`."""
+        renames = {}
+        for gen in comp.generators:
+            if gen.is_async:
+                raise DesugarError("async comprehensions are not supported", comp)
+            for node in ast.walk(gen.target):
+                if isinstance(node, ast.Name):
+                    renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
+
+        def rename(node):
+            node = clone(node)
+            for n in ast.walk(node):
+                if isinstance(n, ast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+            return node
+
+        append = ast.Attribute(value=_name(name), attr="append", ctx=ast.Load())
+        body = [ast.Expr(ast.Call(func=append, args=[rename(comp.elt)], keywords=[]))]
+        for index in range(len(comp.generators) - 1, -1, -1):
+            gen = comp.generators[index]
+            for cond in reversed(gen.ifs):
+                body = [ast.If(test=rename(cond), body=body, orelse=[])]
+            source = clone(gen.iter) if index == 0 else rename(gen.iter)  # the first in the outer scope
+            body = [ast.For(target=rename(gen.target), iter=source, body=body, orelse=[])]
+        lifted = [_assign(name, ast.List(elts=[], ctx=ast.Load()))] + body
+        for node in lifted:
+            for n in ast.walk(node):
+                if isinstance(n, (ast.stmt, ast.expr)):
+                    ast.copy_location(n, stmt)
+        return lifted
+
+
 def desugar(function):
     """Return a desugared copy of the `ast.FunctionDef` `function` (see module doc)."""
     function = clone(function)
     function = _Sums().function(function)
+    function = _Lists().function(function)
     ret_flag = "_returned" if _needs_return_flag(function.body) else None
     lowering = _Lowering(ret_flag)
     body = lowering.block(function.body, None)

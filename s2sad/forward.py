@@ -1,5 +1,9 @@
 """Forward mode: insert a tangent statement after every active primitive.
 
+A list's tangent is a list kept in step with it: `xs_dot.append(v_dot)` after
+`xs.append(v)`, `y_dot = xs_dot.pop()` after `y = xs.pop()`, `xs_dot[i] = v_dot`
+after `xs[i] = v`.
+
 >>> import ast
 >>> from s2sad.normalize import normalize
 >>> import math
@@ -19,13 +23,17 @@ def f_jvp(x, y, x_dot, y_dot):
 
 import ast
 import copy
+import operator
 import re
+
+import numpy as np
 
 from .astutil import clone
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
-    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified, zero, zero_value,
+    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified, single_use_list_literals, zero,
+    zero_value,
 )
 from .normalize import assigned_names
 from .primitives import derivative_call_role
@@ -75,6 +83,7 @@ class ForwardTransform:
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)
         }
         self.bound = {a.arg for a in function.args.args}  # primal names surely bound here
+        self.single_use_lists = single_use_list_literals(function)
         self.read_counts = {}
         self.jvp_names = {}  # record of a call that is not inlined -> the name of its (value, tangent)
         for sub in ast.walk(function):
@@ -114,6 +123,9 @@ class ForwardTransform:
             return self.assign(stmt, state)
         if isinstance(stmt, ast.Assign):
             return self.setitem(stmt, state)
+        prim = self.analysis.primitives.get(id(stmt))
+        if prim is not None and prim.kind == "list_append":
+            return self.append(stmt, prim, state)
         if isinstance(stmt, ast.If):
             s1, s2 = set(state), set(state)
             before = set(self.bound)
@@ -169,11 +181,13 @@ class ForwardTransform:
         role = derivative_call_role(self.analysis.primitives.get(id(stmt)))
         if role is not None:
             return self.derivative_call(stmt, role, state)
+        prim = self.analysis.primitives[id(stmt)]
+        if prim.kind == "list_pop":
+            return self.pop(stmt, prim, state)
         out = [stmt]
         if name not in self.active:
             state.discard(name)
             return out
-        prim = self.analysis.primitives[id(stmt)]
         tangent = None
         if prim.kind == "copy":
             tangent = simplified(self.tangent_of(prim.args[0], state))
@@ -186,10 +200,14 @@ class ForwardTransform:
                 elts.append(t)
             if prim.keys is not None:
                 tangent = ast.Dict(keys=[ast.Constant(k) for k in prim.keys], values=elts)
+            elif isinstance(stmt.value, ast.List) and name not in self.single_use_lists:
+                tangent = ast.List(elts=elts, ctx=ast.Load())  # kept in step with the list
             else:
                 tangent = ast.Tuple(elts=elts, ctx=ast.Load())
         elif not prim.rule.differentiable:
             tangent = None
+        elif self.kinds.get(name) == K.LIST and prim.rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
+            tangent = self.list_tangent(prim, state)
         else:
             rule = prim.rule
             if rule.tangent is None:
@@ -217,6 +235,61 @@ class ForwardTransform:
                 tangent = call("_rt.copy", tangent)  # written in place later: never an alias
             out.append(assign(self.dot(name), tangent, stmt))
             state.add(name)
+        return out
+
+    # -- lists: the tangent of a list is a list kept in step with it --------------------------------
+    def list_tangent(self, prim, state):
+        """`xs + ys` (both sides' tangents, zeros for a constant side), `xs * n`, and copies
+        `list(xs)`, `xs.copy()` of lists; None for a zero tangent."""
+        if prim.rule.key is operator.mul:  # `xs * n`, `n * xs`: the tangent repeats (`n` is a count)
+            lists = [a for a in prim.args if self.kinds.get(local_atom(a)) == K.LIST]
+            tangent = self.tangent_of(lists[0], state)
+            if getattr(tangent, "zero", False):
+                return None
+            count = [a for a in prim.args if a is not lists[0]][0]
+            return ast.BinOp(left=tangent, op=ast.Mult(), right=clone(count))
+        tangents = [self.tangent_of(atom, state) for atom in prim.args]
+        if all(getattr(t, "zero", False) for t in tangents):
+            return None
+        if prim.rule.key is not operator.add:
+            return call("list", tangents[0])
+        left, right = (call("_rt.zeros_like", clone(a)) if getattr(t, "zero", False) else t
+                       for a, t in zip(prim.args, tangents))
+        return ast.BinOp(left=left, op=ast.Add(), right=right)
+
+    def append(self, stmt, prim, state):
+        """`xs.append(v)`: `xs_dot.append(v_dot)`, zeros for a constant `v`."""
+        base, value = prim.args[0].id, prim.args[1]
+        out = [stmt]
+        if base not in self.active:
+            return out
+        tangent = self.tangent_of(value, state)
+        if base not in state:
+            if getattr(tangent, "zero", False):
+                return out
+            out.insert(0, self.materialize(base))  # zeros for the items already in the list
+            state.add(base)
+        if getattr(tangent, "zero", False):
+            tangent = call("_rt.zeros_like", clone(value))
+        push = ast.Attribute(value=load(self.dot(base)), attr="append", ctx=ast.Load())
+        out.append(ast.copy_location(ast.Expr(ast.Call(func=push, args=[tangent], keywords=[])), stmt))
+        return out
+
+    def pop(self, stmt, prim, state):
+        """`y = xs.pop(i)`: `y_dot = xs_dot.pop(i)` (popped and dropped when `y` is not active)."""
+        name, base = stmt.targets[0].id, local_atom(prim.args[0])
+        out = [stmt]
+        if base is None or base not in state:
+            state.discard(name)
+            return out
+        method = ast.Attribute(value=load(self.dot(base)), attr="pop", ctx=ast.Load())
+        popped = ast.Call(func=method, args=clone(prim.args[1:]), keywords=[])
+        if name in self.active:
+            out.append(assign(self.dot(name), popped, stmt))
+            state.add(name)
+        else:
+            out.append(ast.copy_location(ast.Expr(popped), stmt))
+            state.discard(name)
         return out
 
     def derivative_call(self, stmt, role, state):
@@ -264,6 +337,8 @@ class ForwardTransform:
             state.add(base)
         store = ast.Subscript(value=ast.Name(self.dot(base), ast.Load()), slice=clone(target.slice), ctx=ast.Store())
         value = value_tangent if not getattr(value_tangent, "zero", False) else ast.Constant(0.0)
+        if getattr(value_tangent, "zero", False) and self.kinds.get(base) == K.LIST:
+            value = call("_rt.zeros_like", clone(stmt.value))  # an item of a list: shaped like it
         out.append(ast.copy_location(ast.Assign(targets=[store], value=value), stmt))
         return out
 

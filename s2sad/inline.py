@@ -68,7 +68,7 @@ from .local_functions import (
     shallow,
 )
 from .normalize import assigned_names, normalize
-from .primitives import _UNRESOLVED, is_global, method_rule, resolve
+from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, resolve
 
 ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
 MAX_DEPTH = 20  # helpers nested deeper than this are called, not inlined
@@ -289,12 +289,23 @@ class Inliner:
             and _function_valued(resolve(bound[p], self.namespace))
         }
         _substitute(tree, functions)
+        # a list the callee changes in place (`traj.append(x)`) is the caller's list itself, not a copy
+        changed_lists = {}
+        for p in params:
+            if p in written or p in functions or not isinstance(bound[p], ast.Name) or is_global(bound[p]):
+                continue
+            if any(list_receiver(n) == p for n in ast.walk(tree)):
+                caller = clone(bound[p])
+                caller._caller = True  # not renamed below
+                changed_lists[p] = caller
+        _substitute(tree, changed_lists)
         self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
         prefix = f"{identifier(fn.__name__)}{self.counts[fn.__name__]}_"
         local_names = assigned_names([tree]) | set(params)
         mapping = {n: self.unique(prefix + n.lstrip("_")) for n in sorted(local_names)}
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in mapping and not getattr(node, "_global", False):
+            if (isinstance(node, ast.Name) and node.id in mapping and not getattr(node, "_global", False)
+                    and not getattr(node, "_caller", False)):
                 node.id = mapping[node.id]
             elif isinstance(node, ast.arg) and node.arg in mapping:
                 node.arg = mapping[node.arg]
@@ -313,7 +324,7 @@ class Inliner:
         prologue = [
             ast.copy_location(ast.Assign(targets=[ast.Name(mapping[p], ast.Store())], value=bound[p]), stmt)
             for p in params
-            if p not in functions
+            if p not in functions and p not in changed_lists
         ]
         inner = self.nested(callee)
         inner.original_names = {renamed: original for original, renamed in mapping.items()}

@@ -3,10 +3,12 @@
 A kind says how a value behaves under differentiation and broadcasting:
 `INT` and `BOOL` values carry no derivative, `FLOAT` is a Python or NumPy
 scalar, `ARRAY` an ndarray, `ANY` a float or array we cannot tell apart, and
-`OTHER` anything else (strings, None, ranges, modules, functions).
+`LIST` a Python list (its elements' kind is tracked apart, see
+`s2sad.activity`), and `OTHER` anything else (strings, None, tuples, dicts,
+ranges, modules, functions).
 
->>> join(INT, FLOAT), join(FLOAT, ARRAY), join(BOOL, INT)
-('float', 'any', 'int')
+>>> join(INT, FLOAT), join(FLOAT, ARRAY), join(BOOL, INT), join(LIST, LIST), join(LIST, FLOAT)
+('float', 'any', 'int', 'list', 'other')
 >>> kind_of(1.5), kind_of(np.ones(3)), kind_of(3), kind_of(np.float32(2))
 ('float', 'array', 'int', 'float')
 """
@@ -16,6 +18,7 @@ import numbers
 import numpy as np
 
 BOOL, INT, FLOAT, ARRAY, ANY, OTHER = "bool", "int", "float", "array", "any", "other"
+LIST = "list"
 UNKNOWN = None  # bottom: not yet seen
 
 NUMERIC = (BOOL, INT, FLOAT, ARRAY, ANY)
@@ -30,7 +33,7 @@ def join(a, b):
         return b
     if b is UNKNOWN or a == b:
         return a
-    if a == OTHER or b == OTHER:
+    if a in (OTHER, LIST) or b in (OTHER, LIST):
         return OTHER
     if a in _RANK and b in _RANK:
         return a if _RANK[a] > _RANK[b] else b
@@ -48,7 +51,7 @@ def broadcast(kinds):
             arrays = True
         elif kind == ANY:
             result = join(result, ANY)
-        elif kind == OTHER:
+        elif kind in (OTHER, LIST):
             return ANY
         else:
             result = join(result, kind)

@@ -27,6 +27,7 @@ def f(x, y):
 import ast
 
 from .astutil import clone
+from .primitives import list_receiver
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
 
@@ -63,6 +64,9 @@ def _counts(function):
                 read[node.id] = read.get(node.id, 0) + 1
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
             inplace.add(node.value.id)
+        receiver = list_receiver(node)
+        if receiver is not None:
+            inplace.add(receiver)  # `xs.append(v)`, `y = xs.pop()`: a list changed in place
     return assigned, read, inplace
 
 
@@ -89,6 +93,7 @@ def _scalarize_tuples(function):
     """
     assigned, read, inplace = _counts(function)
     methods = {n.value.id for n in ast.walk(function) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    escaped = _escaping_lists(function) if any(list_receiver(n) for n in ast.walk(function)) else set()
     changed = False
 
     def element(container, key):
@@ -115,8 +120,8 @@ def _scalarize_tuples(function):
             name = stmt.targets[0].id
             if assigned.get(name) != 1 or name in inplace:
                 continue
-            if not isinstance(stmt.value, ast.Tuple) and name in methods:
-                continue  # `xs.append(...)`: a list or dict that changes
+            if not isinstance(stmt.value, ast.Tuple) and name in methods | escaped:
+                continue  # `xs.append(...)`, `ys = xs; ys.append(...)`: a list or dict that changes
             elements = stmt.value.values if isinstance(stmt.value, ast.Dict) else stmt.value.elts
             element_names = {e.id for e in elements if _is_local_name(e)}
             replaced = 0
@@ -140,6 +145,62 @@ def _scalarize_tuples(function):
 
     block(function.body)
     return changed
+
+
+def split_versions(function, names):
+    """Give each top-level assignment of a variable in `names` a new name from there on, so
+    that one variable is not a list at one point and an array at another (an assignment at the
+    top level of the body is followed by everything after it, and replaces the old value).
+
+    >>> f = ast.parse("def f(x):\\n    t = [x]\\n    t = np.array(t)\\n    return t").body[0]
+    >>> print(ast.unparse(split_versions(f, {"t"})))
+    def f(x):
+        t = [x]
+        t_1 = np.array(t)
+        return t_1
+    """
+    taken = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | {a.arg for a in function.args.args}
+    params = {a.arg for a in function.args.args}
+    body = function.body
+    for name in sorted(names):
+        current, count = name, 0
+        for index, stmt in enumerate(body):
+            if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == current):
+                continue
+            if count == 0 and name not in params:
+                count = 1  # the first value keeps the name
+                continue
+            new = f"{name}_{count}"
+            while new in taken:
+                count += 1
+                new = f"{name}_{count}"
+            taken.add(new)
+            count += 1
+            stmt.targets[0].id = new
+            for later in body[index + 1 :]:
+                for node in ast.walk(later):
+                    if isinstance(node, ast.Name) and node.id == current and not getattr(node, "_global", False):
+                        node.id = new
+            current = new
+    return function
+
+
+def _escaping_lists(function):
+    """Names whose value another name may come to hold: copied (`ys = xs`), put in a container
+    or a list (`zs.append(xs)`), or returned; a list changed through that other name changes."""
+    out = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and _is_local_name(node.value):
+            out.add(node.value.id)
+        elif isinstance(node, (ast.Tuple, ast.List)) and isinstance(node.ctx, ast.Load):
+            out |= {e.id for e in node.elts if _is_local_name(e)}
+        elif isinstance(node, ast.Dict):
+            out |= {v.id for v in node.values if _is_local_name(v)}
+        elif isinstance(node, ast.Call) and list_receiver(node) is not None:
+            out |= {a.id for a in node.args if _is_local_name(a)}
+        elif isinstance(node, ast.Return) and _is_local_name(node.value):
+            out.add(node.value.id)
+    return out
 
 
 def _propagate_copies(function):
@@ -402,6 +463,7 @@ def _hoist_loop_invariants(function):
                         isinstance(inner, ast.Assign)
                         and _is_local_name(inner.targets[0])
                         and inner.targets[0].id not in params
+                        and inner.targets[0].id not in inplace  # a fresh array / list each iteration
                         and assigned.get(inner.targets[0].id) == 1
                         # read only inside the loop: a loop that runs zero times cannot tell
                         and inside.get(inner.targets[0].id, 0) == read.get(inner.targets[0].id, 0)
@@ -533,6 +595,8 @@ def fuse_accumulations(function):
                 name = stmt.targets[0].id
                 rest = names(stmt.value.right)
                 previous = earlier_definition(out, name, rest) if name not in rest else None
+                if previous is not None and _has_effects(stmt.value.right, _LIST_EFFECTS) and previous is not out[-1]:
+                    previous = None  # `xs_bar.pop()` may not move past other statements
                 if previous is not None:
                     first, op, second = previous.value, stmt.value.op, stmt.value.right
                     if isinstance(first, ast.UnaryOp) and isinstance(first.op, ast.USub) and isinstance(op, ast.Add):
@@ -547,15 +611,16 @@ def fuse_accumulations(function):
     return function
 
 
-_EFFECTS = {"_pop", "_push", "add_at", "copy", "owned", "copy_stack"}
+_LIST_EFFECTS = {"pop", "append", "insert", "list_add_at", "list_insert", "copy_lists"}
+_EFFECTS = {"_pop", "_push", "add_at", "copy", "owned", "copy_stack"} | _LIST_EFFECTS
 
 
-def _has_effects(expr):
+def _has_effects(expr, effects=_EFFECTS):
     for node in ast.walk(expr):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if name in _EFFECTS:
+            if name in effects:
                 return True
     return False
 
@@ -591,7 +656,7 @@ def _exposed_reads(function):
 
 
 def _mutated(stmt):
-    """Names a statement rebinds or writes into (`b[i] = v`, `_rt.add_at(b, ...)`)."""
+    """Names a statement rebinds or writes into (`b[i] = v`, `_rt.add_at(b, ...)`, `y = xs.pop()`)."""
     out = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
@@ -600,6 +665,10 @@ def _mutated(stmt):
                 base = base.value
             if isinstance(base, ast.Name):
                 out.add(base.id)
+        for node in ast.walk(stmt.value):
+            receiver = list_receiver(node)
+            if receiver is not None:
+                out.add(receiver)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
         if not (isinstance(func, ast.Name) and func.id.endswith("_push")):  # stack and tape pushes

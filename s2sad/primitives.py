@@ -42,9 +42,15 @@ class MissingRule(Exception):
         self.obj = obj
 
 
+LIST_METHODS = ("append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse", "copy")
+LIST_MUTATORS = ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse")
+
+
 @dataclass
 class Primitive:
-    """One primitive operation: `kind` is 'copy', 'call' or 'container'."""
+    """One primitive operation: `kind` is 'copy', 'call', 'container', or a change of a list in
+    place: 'list_pop' (`y = xs.pop(i)`, args `[xs, i]`) and 'list_append' (`xs.append(v)`, a
+    statement, args `[xs, v]`)."""
 
     kind: str
     rule: object = None
@@ -134,6 +140,10 @@ def classify(value, namespace, locals_):
                 return Primitive("call", rule=rule, args=list(value.args), keywords=keywords)
             return _call(obj, list(value.args), keywords, ast.unparse(func))
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            if func.attr == "pop" and len(value.args) <= 1 and not keywords:
+                return Primitive("list_pop", args=[func.value] + list(value.args))
+            if func.attr in LIST_METHODS and func.attr != "copy":
+                raise _list_method_error(func, value)
             rule = method_rule(func.attr)
             if rule is None:
                 raise MissingRule(f"np.ndarray.{func.attr}", None)
@@ -142,10 +152,58 @@ def classify(value, namespace, locals_):
     raise MissingRule(ast.unparse(value), None)
 
 
+def _list_method_error(func, node):
+    from .desugar import DesugarError
+
+    return DesugarError(
+        f"`{ast.unparse(func)}(...)`: the list method `{func.attr}` is not supported; lists support "
+        "`append`, `extend`, `pop`, indexing, `len`, loops and comprehensions",
+        node,
+        "rebuild the list with a comprehension or a loop of `append`s",
+    )
+
+
+def list_receiver(node):
+    """`xs` for a call `xs.append(...)` / `xs.pop(...)` / ... that changes the local list `xs`, else None."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in LIST_MUTATORS
+        and isinstance(node.func.value, ast.Name)
+        and not getattr(node.func.value, "_global", False)
+    ):
+        return node.func.value.id
+    return None
+
+
+def list_append(stmt):
+    """The 'list_append' Primitive of a statement `xs.append(v)` (a local `xs`), else None."""
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return None
+    call = stmt.value
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name)):
+        return None
+    if getattr(func.value, "_global", False) or len(call.args) != 1 or call.keywords:
+        return None
+    return Primitive("list_append", args=[func.value, call.args[0]])
+
+
 def _call(fn, args, keywords, written=None):
     rule = R.lookup(fn)
     if rule is None:
         raise MissingRule(written or R.display_name(fn), fn)
+    if fn in (max, min) and len(args) == 1 and not keywords:
+        from .desugar import DesugarError
+
+        raise DesugarError(
+            f"`{fn.__name__}` of one sequence is not supported; `{fn.__name__}(a, b)` of two values is",
+            args[0],
+            f"use `np.{fn.__name__}(np.array(...))` (ties share the derivative) or a loop",
+        )
+    template = rule.tangent or rule.adjoint
+    if template is not None:
+        template.bind(args, keywords)  # a call the rule cannot take: a TypeError the caller reports
     return Primitive("call", rule=rule, args=args, keywords=keywords)
 
 

@@ -7,6 +7,14 @@ assignment adds its adjoint contributions and pops the old value back; an `if`
 re-tests its (restored) condition; a `for` runs its range reversed.
 Adjoints start as symbolic zeros: the first contribution assigns, later ones add.
 
+A list's adjoint is a list kept aligned with the list through the backward
+sweep, which undoes each change in place: `xs.append(v)` becomes
+`v_bar += xs_bar.pop(); xs.pop()`, `y = xs.pop()` becomes `xs_bar.append(y_bar);
+xs.append(y)`, a read `z = xs[i]` adds `z_bar` into `xs_bar[i]`, and a write
+`xs[i] = v` pushes the old item and pops it back. A list adjoint nothing has
+flowed into yet is a scalar zero placeholder, made a list of zeros
+(`_rt.list_like`) where it is first changed.
+
 >>> import ast, math
 >>> from s2sad.normalize import normalize
 >>> tree = normalize(ast.parse('''
@@ -26,6 +34,7 @@ def f_vjp(x, y, z_bar=1.0):
 
 import ast
 import copy
+import operator
 from dataclasses import dataclass
 
 from .astutil import clone
@@ -33,7 +42,7 @@ from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
-    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified,
+    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified, single_use_list_literals,
 )
 from .forward import _atom_kind, _reads
 from .simplify import split_sign
@@ -77,6 +86,8 @@ class ReverseTransform:
         self.loop_depth = 0
         self.records = []  # (loop line, names its tape records per iteration)
         self.swept = None  # record of a call that is not inlined -> (its result, its arguments)
+        self.restored_lists = set()  # lists the backward sweep changes in place (undoing appends, pops, writes)
+        self.single_use_lists = single_use_list_literals(function)  # `np.stack([a, b])`: the rule's adjoint as is
 
     # -- what each statement's adjoint reads ------------------------------------------
     def _inplace_variables(self):
@@ -87,7 +98,8 @@ class ReverseTransform:
                 continue
             target = stmt.targets[0]
             if isinstance(target, ast.Subscript) and target.value.id in self.active:
-                names.add(target.value.id)
+                if self.kinds.get(target.value.id) != K.LIST:
+                    names.add(target.value.id)
             elif isinstance(stmt.value, ast.Subscript) and target.id in self.active:
                 base = local_atom(stmt.value.value)
                 if base in self.active and self.kinds.get(base) == K.ARRAY:
@@ -174,6 +186,12 @@ class ReverseTransform:
             return self.parts[key]
         parts = []
         target = stmt.targets[0]
+        if isinstance(target, ast.Subscript) and self.kinds.get(target.value.id) == K.LIST:
+            value = local_atom(stmt.value)  # `xs[i] = v`: the item's adjoint, zeroed right after
+            if value in self.active:
+                parts.append((value, ast.Subscript(value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load())))
+            self.parts[key] = parts
+            return parts
         if isinstance(target, ast.Subscript):
             value = local_atom(stmt.value)
             if value in self.active:
@@ -187,8 +205,8 @@ class ReverseTransform:
         name = target.id
         prim = self.analysis.primitives[key]
         z_bar = load(self.bar(name))
-        if name not in self.active:
-            pass
+        if name not in self.active or prim.kind == "list_pop":
+            pass  # (a pop's adjoint is written by `backward_pop`)
         elif prim.kind == "copy":
             operand = local_atom(prim.args[0])
             if operand in self.active:
@@ -206,12 +224,20 @@ class ReverseTransform:
                 raise NotImplementedError(rule.name)
             template = rule.adjoint
             values = bind_template(template, prim)
-            if rule.key is __import__("operator").getitem:
+            if rule.key is operator.getitem:
                 base = local_atom(values["x"])
                 if base in self.inplace:
                     parts.append(("@inplace", (base, values["index"], z_bar)))
                     self.parts[key] = parts
                     return parts
+                if self.kinds.get(base) == K.LIST:
+                    if base in self.active:  # `xs_bar[i] += z_bar` (item by item for a slice)
+                        parts.append(("@list", (base, values["index"], z_bar)))
+                    self.parts[key] = parts
+                    return parts
+            if rule.key in (operator.add, operator.mul) and self.kinds.get(name) == K.LIST:
+                self.parts[key] = self.list_operator_parts(rule, prim, z_bar)
+                return self.parts[key]
             values[template.output] = load(name)
             derivs = {f"{p}_bar": load(self.bar(local_atom(values[p]) or "_const")) for p in template.operands}
             derivs[f"{template.output}_bar"] = z_bar
@@ -231,6 +257,34 @@ class ReverseTransform:
         self.parts[key] = parts
         return parts
 
+    def list_operator_parts(self, rule, prim, z_bar):
+        """`xs + ys` (each side its part of the adjoint) and `xs * n` (the copies summed)."""
+        parts = []
+        if rule.key is operator.add:
+            left, right = prim.args
+            split = call("len", clone(left))
+            for atom, bounds in ((left, (ast.Constant(0), split)), (right, (clone(split), ast.Constant(None)))):
+                if local_atom(atom) in self.active:
+                    parts.append((local_atom(atom), call("_rt.list_part", clone(z_bar), *bounds)))
+            return parts
+        for atom in prim.args:
+            if self.kinds.get(local_atom(atom)) == K.LIST and local_atom(atom) in self.active:
+                parts.append((local_atom(atom), call("_rt.list_repeat_adjoint", clone(z_bar), clone(atom))))
+        return parts
+
+    def list_change(self, stmt):
+        """For to-be-recorded: (list, names the undo reads, always undo) of `xs.append(v)` and
+        `y = xs.pop(i)`, else None. Changes of an active list are always undone: its adjoint
+        stays aligned with it."""
+        prim = self.analysis.primitives.get(id(stmt))
+        if prim is None or prim.kind not in ("list_append", "list_pop"):
+            return None
+        base = local_atom(prim.args[0])
+        if base is None:
+            return None
+        reads = set() if prim.kind == "list_append" else {n for a in prim.args[1:] for n in _reads(a)}
+        return base, reads, base in self.active
+
     def unbroadcast(self, expr, operand, template, values, param, result):
         others = [_atom_kind(values[p], self.kinds) for p in template.operands if p != param]
         mine = self.kinds.get(operand)
@@ -244,7 +298,7 @@ class ReverseTransform:
         """Primal names the backward sweep reads at `stmt` (operands, or its result)."""
         names = set()
         for operand, expr in self.adjoint_parts(stmt):
-            if operand == "@inplace":
+            if operand in ("@inplace", "@list"):
                 base, index, _ = expr
                 names |= {base} | _reads(index)
                 continue
@@ -259,6 +313,8 @@ class ReverseTransform:
             if prim.kind == "call" and prim.rule.differentiable and not prim.rule.elementwise:
                 if target.id in self.active and not is_scalar(self.kinds.get(target.id)):
                     names.add(target.id)  # for `_rt.like` on a maybe-zero adjoint
+            if prim.kind == "call" and target.id in self.active:  # `_rt.list_cotangent(g, xs)`: the list as it was
+                names |= {a for a in map(local_atom, prim.args) if a in self.active and self.kinds.get(a) == K.LIST}
         name = target.id if isinstance(target, ast.Name) else None
         recomputed = self.recompute.get(id(stmt), [])
         if recomputed:
@@ -279,6 +335,8 @@ class ReverseTransform:
             return False
         if value.value.id not in self.setitem_bases or not stmt.targets[0].id.startswith("_"):
             return False
+        if self.kinds.get(value.value.id) == K.LIST:  # slicing a list copies it
+            return False
         return any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis))
                    for n in ast.walk(value.slice))
 
@@ -294,7 +352,8 @@ class ReverseTransform:
                         saved = load(target.id)
                     else:
                         old = ast.Subscript(value=load(target.value.id), slice=clone(target.slice), ctx=ast.Load())
-                        saved = call("_rt.copy", old)
+                        # an array's slice is copied; a list's item is kept as it is (never written into)
+                        saved = old if self.kinds.get(target.value.id) == K.LIST else call("_rt.copy", old)
                     push = ast.copy_location(ast.Expr(call("_push", saved)), stmt)
                     push.restores = id(stmt)
                     push.tape_ok = isinstance(target, ast.Name) and target.id not in self.setitem_bases
@@ -443,10 +502,20 @@ class ReverseTransform:
         return pre + [ast.copy_location(loop_node, loop)]
 
     # -- backward sweep -----------------------------------------------------------------
-    def accumulate(self, name, expr, state, where, source=PRESENT):
+    def accumulate(self, name, expr, state, where, source=PRESENT, convert=False):
         """Add `expr` to `name`'s adjoint; `source` is the state of the adjoint it came from
-        (a contribution from a maybe-zero placeholder may itself be a scalar zero)."""
+        (a contribution from a maybe-zero placeholder may itself be a scalar zero). A list's
+        adjoint is a list: contributions of rules (`convert`: an array with one row per item,
+        `np.array(xs)`'s adjoint) become lists aligned with the list."""
         target = self.bar(name)
+        if self.kinds.get(name) == K.LIST:
+            if name not in state:
+                state[name] = PRESENT if convert else source
+                return [assign(target, call("_rt.list_cotangent", expr, load(name)) if convert else expr, where)]
+            both = PRESENT if PRESENT in (state[name], source) or convert else MAYBE_ZERO
+            state[name] = both
+            extra = [load(name)] if convert else []
+            return [assign(target, call("_rt.list_add", load(target), expr, *extra), where)]
         negative, magnitude = split_sign(expr)
         if name in self.inplace:
             if name not in state:
@@ -474,6 +543,9 @@ class ReverseTransform:
     def backward_stmt(self, stmt, state):
         if isinstance(stmt, ast.Assign):
             return self.backward_assign(stmt, state)
+        if isinstance(stmt, ast.Expr):
+            prim = self.analysis.primitives.get(id(stmt))
+            return self.backward_append(stmt, prim, state) if prim is not None else []
         if isinstance(stmt, ast.If):
             s1, s2 = dict(state), dict(state)
             body, orelse = self.backward(stmt.body, s1), self.backward(stmt.orelse, s2)
@@ -518,10 +590,94 @@ class ReverseTransform:
             return [assign(counter, self.pop(("count", id(stmt))))] + pre + [ast.copy_location(loop, stmt)]
         return []
 
+    # -- lists: the backward sweep undoes `append`, `pop` and item writes, adjoint and list alike -----
+    def list_adjoint(self, base, state, where):
+        """Statements making `base`'s adjoint a list aligned with `base` (zeros if it has none)."""
+        if base not in state:
+            state[base] = PRESENT
+            return [assign(self.bar(base), call("_rt.zeros_like", load(base)), where)]
+        if state[base] == MAYBE_ZERO:
+            state[base] = PRESENT
+            return [assign(self.bar(base), call("_rt.list_like", load(self.bar(base)), load(base)), where)]
+        return []
+
+    def _method(self, obj, method, *args):
+        return ast.Call(func=ast.Attribute(value=load(obj), attr=method, ctx=ast.Load()), args=list(args), keywords=[])
+
+    def backward_append(self, stmt, prim, state):
+        """`xs.append(v)`: `v_bar += xs_bar.pop()`, then `xs.pop()` restores the list."""
+        base, value = prim.args[0].id, prim.args[1]
+        out = []
+        if base in state:
+            out += self.list_adjoint(base, state, stmt)
+            popped = self._method(self.bar(base), "pop")
+            operand = local_atom(value)
+            if operand in self.active:
+                out += self.accumulate(operand, popped, state, stmt)
+            else:
+                out.append(ast.copy_location(ast.Expr(popped), stmt))
+        if id(stmt) in self.recording.restores:
+            self.restored_lists.add(base)
+            out.append(ast.copy_location(ast.Expr(self._method(base, "pop")), stmt))
+        return out
+
+    def backward_pop(self, stmt, prim, state):
+        """`y = xs.pop(i)`: `y_bar` goes back into `xs_bar` at `i`, `y` back into `xs`."""
+        name, base = stmt.targets[0].id, local_atom(prim.args[0])
+        index = prim.args[1:]
+        out = []
+
+        def put_back(obj, item):
+            if index:
+                return ast.Expr(call("_rt.list_insert", load(obj), clone(index[0]), item))
+            return ast.Expr(self._method(obj, "append", item))
+
+        if base in self.active and (base in state or name in state):
+            out += self.list_adjoint(base, state, stmt)
+            if name in state:
+                item = load(self.bar(name))
+                if state[name] == MAYBE_ZERO and not is_scalar(self.kinds.get(name)):
+                    helper = "_rt.list_like" if self.kinds.get(name) == K.LIST else "_rt.like"
+                    item = call(helper, item, load(name))  # items of list adjoints are never placeholders
+            else:
+                item = call("_rt.zeros_like", load(name))
+            out.append(ast.copy_location(put_back(self.bar(base), item), stmt))
+        state.pop(name, None)
+        if id(stmt) in self.recording.restores:
+            self.restored_lists.add(base)
+            out.append(ast.copy_location(put_back(base, load(name)), stmt))
+        if id(stmt) in self.recording.pushes:
+            out.append(assign(name, self.pop(id(stmt)), stmt))
+        return out
+
+    def backward_list_write(self, stmt, state):
+        """`xs[i] = v`: `v_bar += xs_bar[i]`, the old item popped back, its adjoint zeroed."""
+        target = stmt.targets[0]
+        base = target.value.id
+        out = []
+        if base in state:
+            out += self.list_adjoint(base, state, stmt)
+            for operand, expr in self.adjoint_parts(stmt):
+                out += self.accumulate(operand, expr, state, stmt)
+        if id(stmt) in self.recording.pushes:
+            self.restored_lists.add(base)
+            store = ast.Subscript(value=load(base), slice=clone(target.slice), ctx=ast.Store())
+            out.append(ast.copy_location(ast.Assign(targets=[store], value=self.pop(id(stmt))), stmt))
+        if base in state:
+            store = ast.Subscript(value=load(self.bar(base)), slice=clone(target.slice), ctx=ast.Store())
+            old = ast.Subscript(value=load(base), slice=clone(target.slice), ctx=ast.Load())
+            out.append(ast.copy_location(ast.Assign(targets=[store], value=call("_rt.zeros_like", old)), stmt))
+        return out
+
     def backward_assign(self, stmt, state):
         out = []
         target = stmt.targets[0]
         pushed = id(stmt) in self.recording.pushes
+        if isinstance(target, ast.Subscript) and self.kinds.get(target.value.id) == K.LIST:
+            return self.backward_list_write(stmt, state)
+        prim = self.analysis.primitives.get(id(stmt))
+        if prim is not None and prim.kind == "list_pop":
+            return self.backward_pop(stmt, prim, state)
         if isinstance(target, ast.Subscript):
             base = target.value.id
             if base in state:
@@ -550,11 +706,20 @@ class ReverseTransform:
                 and not prim.rule.elementwise
                 and not is_scalar(self.kinds.get(name))
             ):
-                out.append(assign(self.bar(name), call("_rt.like", load(self.bar(name)), load(name)), stmt))
+                helper = "_rt.list_like" if self.kinds.get(name) == K.LIST else "_rt.like"
+                out.append(assign(self.bar(name), call(helper, load(self.bar(name)), load(name)), stmt))
                 source = PRESENT
+            placeholder = state[name] == MAYBE_ZERO and prim.kind == "container" and self.kinds.get(name) == K.LIST
             for operand, expr in self.adjoint_parts(stmt):
+                if placeholder:  # `xs_bar[k]` of a list adjoint that may still be a scalar zero
+                    expr = call("_rt.item", expr.value, expr.slice)
                 if operand == "@local":
                     out.append(assign(expr[0], expr[1], stmt))
+                elif operand == "@list":
+                    base, index, z_bar = expr
+                    out += self.list_adjoint(base, state, stmt)
+                    add = call("_rt.list_add_at", load(self.bar(base)), clone(index), z_bar)
+                    out.append(ast.copy_location(ast.Expr(add), stmt))
                 elif operand == "@inplace":
                     base, index, z_bar = expr
                     if base not in state:
@@ -562,7 +727,11 @@ class ReverseTransform:
                         state[base] = PRESENT
                     out.append(ast.copy_location(ast.Expr(call("_rt.add_at", load(self.bar(base)), clone(index), z_bar)), stmt))
                 else:
-                    out += self.accumulate(operand, expr, state, stmt, source)
+                    # a rule's contribution to a list may be an array of rows; `+` and `* n` give lists
+                    convert = (
+                        prim.kind == "call" and self.kinds.get(name) != K.LIST and operand not in self.single_use_lists
+                    )
+                    out += self.accumulate(operand, expr, state, stmt, source, convert=convert)
             del state[name]
         if pushed:
             out.append(assign(name, self.pop(id(stmt)), stmt))
@@ -575,13 +744,17 @@ class ReverseTransform:
         output, aux = split_output(self.function, ret.value)
         out_name = local_atom(output)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
-        self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params, push_all=not config.enabled())
+        self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params, push_all=not config.enabled(),
+                                        list_change=self.list_change)
         forward = self.forward_sweep(body)
         state = {}
         seed = self.names.adjoint(out_name) if out_name else "_out_bar"
         if out_name in self.active:
             state[out_name] = PRESENT
         backward = self.backward(body[:-1], state)
+        if out_name in self.active and self.kinds.get(out_name) == K.LIST:
+            # a list output's cotangent (a list, or an array of rows): a list the backward sweep may change
+            backward.insert(0, assign(seed, call("_rt.list_cotangent", load(seed), load(out_name))))
         grads = []
         for p in active_inputs:
             if p not in state:
@@ -605,11 +778,15 @@ class ReverseTransform:
         if out_name is not None and out_name in pushed_names:
             keep = [assign("_value", load(out_name))]
             value = load("_value")
+        if out_name is not None and self.kinds.get(out_name) == K.LIST:  # the backward sweep undoes its changes
+            keep = [assign("_value", call("_rt.copy_lists", load(out_name)))]
+            value = load("_value")
         grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
         grad_result = clone(grads_tuple)
         if aux is not None:  # has_aux: the value is (output, aux), read before the backward sweep
-            if local_atom(aux) in pushed_names:
-                aux_keep = [assign("_aux_value", clone(aux))]
+            if local_atom(aux) in pushed_names or (self.restored_lists and local_atom(aux) is not None):
+                copied = call("_rt.copy_lists", clone(aux)) if self.restored_lists else clone(aux)
+                aux_keep = [assign("_aux_value", copied)]
                 aux = load("_aux_value")
             keep += aux_keep
             value = ast.Tuple(elts=[value, aux], ctx=ast.Load())
@@ -647,7 +824,19 @@ class ReverseTransform:
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
             and isinstance(node.targets[0].value, ast.Name)
         }
-        if self.uses_stack:
+        if self.restored_lists:
+            # the backward sweep changes lists in place: each pullback call changes its own copies (one
+            # copy per list, however many records hold it: the stack, loop tapes, residual variables)
+            restored_in_place -= {n for n in restored_in_place if self.kinds.get(n) == K.LIST}
+            copies = self.names._unique("_copies")
+            bwd_prologue.append(assign(copies, ast.Dict(keys=[], values=[])))
+            for n in residual_names:
+                if self.kinds.get(n) == K.LIST or n in tapes:
+                    bwd_prologue.append(assign(n, call("_rt.copy_lists", load(n), load(copies))))
+            if self.uses_stack:
+                stack_copy = call("_rt.copy_lists", load("_stack"), load(copies), ast.Constant(bool(restored_in_place)))
+                bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
+        elif self.uses_stack:
             # arrays popped back may be written into again: each pullback call gets its own copies
             stack_copy = call("_rt.copy_stack", load("_stack")) if restored_in_place else call("list", load("_stack"))
             bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]

@@ -5,6 +5,9 @@ conditions, loop bounds). A statement that overwrites a variable whose current
 value the backward sweep will still read pushes that value first, and the
 backward sweep pops it back. Walked forward over the structured program, the
 state is the set of variables whose current value the backward sweep reads.
+A list changed in place (`xs.append(v)`, `y = xs.pop()`) needs no push: the
+backward sweep undoes the change (`xs.pop()`, `xs.append(y)`) when the list is
+read before it in the backward sweep's order, or always for a list with an adjoint.
 
 >>> import ast
 >>> body = ast.parse('''
@@ -28,12 +31,16 @@ class Recording:
     pushes: set = field(default_factory=set)  # id(Assign) that push their target first
     loop_target_pushes: set = field(default_factory=set)  # id(For) whose target is pushed before
     maybe_unbound: set = field(default_factory=set)  # names pushed where they may be unbound
+    restores: set = field(default_factory=set)  # id(`xs.append(v)` / `y = xs.pop()`) the backward undoes
 
 
-def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False):
+def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False, list_change=None):
     """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads.
 
-    `push_all` (analyses off) records every overwrite, needed or not.
+    `push_all` (analyses off) records every overwrite, needed or not. `list_change(stmt)` is
+    None, or for a statement that changes a list in place (`xs.append(v)`, `y = xs.pop(i)`) the
+    triple (list, names the undo reads, always undo): the backward sweep undoes the change when
+    the list is read before it (in the backward sweep's order), and the undo reads the list.
     """
     recording = Recording()
 
@@ -44,10 +51,25 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False)
             return {n.id for n in ast.walk(stmt.iter) if isinstance(n, ast.Name)}
         return set()
 
+    def undo(stmt, live, record):
+        change = list_change(stmt) if list_change is not None else None
+        if change is None:
+            return False
+        base, reads, always = change
+        if not (base in live or push_all or always):
+            return False
+        if record:
+            recording.restores.add(id(stmt))
+        live |= {base} | reads
+        return True
+
     def walk(stmts, live, assigned, record):
         for stmt in stmts:
-            if isinstance(stmt, ast.Assign):
+            if isinstance(stmt, ast.Expr):
+                undo(stmt, live, record)
+            elif isinstance(stmt, ast.Assign):
                 live |= reads_of(stmt)
+                undone = undo(stmt, live, record)
                 target = stmt.targets[0]
                 if isinstance(target, ast.Name):
                     name = target.id
@@ -57,6 +79,8 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False)
                             recording.maybe_unbound.add(name)
                     live.discard(name)
                     live |= reads_of(stmt, after=True) if _takes_after(reads_of) else set()
+                    if undone:
+                        live.add(name)  # `xs.append(y)` puts the popped value back
                     assigned.add(name)
                 else:
                     base = target.value.id
@@ -91,7 +115,7 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False)
                 walk(stmt.body, inner, set(assigned) | ({target} if target else set()), record)
                 live.clear()
                 live |= entry | inner
-            # Return, Expr, Raise, Assert: nothing is overwritten
+            # Return, Raise, Assert, other expressions: nothing is overwritten
 
     walk(body, set(read_at_start), set(parameters), True)
     return recording

@@ -93,7 +93,9 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
         )
         value, pullback = vjp(f, *args)
         u = _random_like(np.asarray(value, dtype=float), rng) if np.ndim(value) else float(rng.standard_normal())
-        if not isinstance(value, np.ndarray):
+        if isinstance(value, list):  # a list output (items of one shape): cotangent and tangent as arrays
+            out_dot = np.asarray(out_dot, dtype=float)
+        elif not isinstance(value, np.ndarray):
             u = float(np.asarray(u))
         cotangents = pullback(u)
         lhs = _vdot(u, out_dot)

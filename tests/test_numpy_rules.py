@@ -127,6 +127,10 @@ EXAMPLES = {
     ],
     "abs": [ex("abs(a)", S()), ex("abs(a)", A(3))],
     "float": [ex("float(a * 2.0) * a", S())],
+    "list": [
+        ex("ys = list(a); ys.append(b)\n    return np.array(ys) * 2.0", A(3), S()),
+        ex("xs = [a, b * a]; ys = list(xs); ys[0] = b + ys[1]\n    return np.stack(ys) + xs[0]", A(2), S()),
+    ],
     "max": [ex("max(a, b)", S(), S()), ex("max(a * a, 0.5)", S())],
     "min": [ex("min(a, b)", S(), S()), ex("min(a, 0.5)", S())],
     # math

@@ -71,7 +71,9 @@ def result_kind(kind, arg_kinds, keywords=()):
         if "axis" in keywords and keywords["axis"] != "None":
             return K.ANY
         return K.FLOAT if arg_kinds and arg_kinds[0] in (K.ARRAY, K.FLOAT, K.INT, K.BOOL) else K.ANY
-    return {"float": K.FLOAT, "int": K.INT, "bool": K.BOOL, "array": K.ARRAY, "other": K.OTHER}.get(kind, K.ANY)
+    return {"float": K.FLOAT, "int": K.INT, "bool": K.BOOL, "array": K.ARRAY, "list": K.LIST, "other": K.OTHER}.get(
+        kind, K.ANY
+    )
 
 
 def display_name(fn):

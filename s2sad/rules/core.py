@@ -512,6 +512,16 @@ def _(z, x, index):
     x_bar += _rt.getitem_adjoint(z_bar, x, index)
 
 
+@tangent(list, kind="list")
+def _(z, x):
+    z_dot = list(x_dot)
+
+
+@adjoint(list)
+def _(z, x):
+    x_bar += _rt.list_source_adjoint(z_bar, x)
+
+
 # -- functions with no derivative ----------------------------------------------------
 
 nondifferentiable(
