@@ -274,6 +274,8 @@ def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
         return element_of(prim.args[0].id), []
     if lists and rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
         return K.LIST, lists
+    if lists and rule.extra.get("lists"):  # run-time helpers of list adjoints (`_rt.list_like`)
+        return rule.result_kind(arg_kinds, {}), lists
     arg_kinds = [K.ARRAY if k == K.LIST else k for k in arg_kinds]
     keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
     new = rule.result_kind(arg_kinds, keywords)

@@ -14,6 +14,7 @@ from . import kinds as K
 from . import trees as T
 from .compiler import compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
+from .nested import TRANSFORM_APIS, code_identity, mark
 
 
 def _argnums(argnums, count, name):
@@ -174,7 +175,8 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
 
     single = isinstance(argnums, numbers.Integral)
     fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single)
-    return functools.wraps(f)(fast or transformed)
+    wrapper = functools.wraps(f)(fast or transformed)
+    return mark(wrapper, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
 
 
 def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single):
@@ -242,7 +244,7 @@ def jvp(f, primals, tangents, has_aux=False):
     given = len(primals)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(0.0 for _ in primals[given:])
-    key = ("forward", f.__code__, _signature(primals), bool(has_aux))
+    key = ("forward", code_identity(f), _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = _all_differentiable(primals)
@@ -265,7 +267,7 @@ def vjp(f, *primals, has_aux=False):
     """
     given = len(primals)
     primals = _bind(f, primals, {})
-    key = ("reverse", f.__code__, given, _signature(primals), bool(has_aux))
+    key = ("reverse", code_identity(f), given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = tuple(i for i in _all_differentiable(primals) if i < given)
@@ -344,3 +346,60 @@ def emit(f, path, mode="reverse", argnums=0, args=None):
     with open(path, "w") as handle:
         handle.write(imports + "\n\n" + text)
     return path
+
+
+TRANSFORM_APIS.update(grad=grad, value_and_grad=value_and_grad, jvp=jvp)
+
+
+def hvp(f, primals, tangents):
+    """Hessian-vector product H(primals) @ tangents of scalar `f` w.r.t. all its arguments, by
+    forward mode over the reverse-mode gradient: about the cost of a few gradients, and the
+    Hessian is never formed. Returns one array (or float) per primal, a bare one for one primal."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ArgumentError(f"hvp got {len(primals)} primals but {len(tangents)} tangents",
+                            hint="pass one tangent per primal")
+    nums = tuple(range(len(primals)))
+    _, out = jvp(grad(f, argnums=nums), primals, tangents)
+    return out[0] if len(primals) == 1 else out
+
+
+def hessian(f, argnums=0, has_aux=False):
+    """Like `jax.hessian`: the Hessian of scalar `f`, forward mode over the reverse-mode gradient.
+
+    For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
+    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX.
+    """
+    if has_aux:
+        raise ArgumentError("hessian does not take has_aux yet", hint="return the scalar alone")
+    single = isinstance(argnums, numbers.Integral)
+    gradient = grad(f, argnums=argnums)
+
+    @functools.wraps(f)
+    def hessian_of(*args, **kwargs):
+        args = _bind(f, args, kwargs)
+        _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+        columns = {}
+        for j in nums:
+            shape = np.shape(args[j])
+            size = int(np.prod(shape))
+            for k in range(size):
+                direction = np.zeros(size)
+                direction[k] = 1.0
+                tangents = [0.0 if np.ndim(a) == 0 else np.zeros(np.shape(a)) for a in args]
+                tangents[j] = direction.reshape(shape) if shape else 1.0
+                _, column = jvp(gradient, args, tangents)
+                columns[j, k] = (column,) if single else column
+        blocks = []
+        for a, i in enumerate(nums):
+            row = []
+            for j in nums:
+                shape_i, shape_j = np.shape(args[i]), np.shape(args[j])
+                size_j = int(np.prod(shape_j))
+                stacked = np.stack([np.asarray(columns[j, k][a], dtype=float) for k in range(size_j)], axis=-1)
+                block = stacked.reshape(shape_i + shape_j)
+                row.append(float(block) if block.ndim == 0 else block)
+            blocks.append(tuple(row))
+        return blocks[0][0] if single else tuple(blocks)
+
+    return hessian_of

@@ -34,6 +34,7 @@ from .forward import forward_transform
 from .frontend import parse_function
 from .inline import inline_calls
 from .local_functions import lift_local_functions
+from .nested import code_identity, materialize, transform_of
 from .normalize import normalize
 from .optimize import (
     drop_unused, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
@@ -190,6 +191,9 @@ def _return_aux(tree, name):
 
 def prepare(function, input_kinds, active_inputs, has_aux=False):
     """Parse and normalize `function`; returns (parsed, normalized tree, analysis)."""
+    transform = transform_of(function)
+    if transform is not None:  # grad(grad(f)): the inner derivative's code, differentiated
+        function = materialize(transform, input_kinds)
     parsed = parse_function(function)
     for node in ast.walk(parsed.tree):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
@@ -322,7 +326,8 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False):
                 propagate_copies_in_blocks(node)
                 fuse_accumulations(node)
             inline_single_use(node)
-            sum_products_after_loops(node)
+            if not config.portable():
+                sum_products_after_loops(node)
     except S2sadError:
         raise
     except NotImplementedError as exc:
@@ -409,7 +414,7 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
     """Compile (cached) the derivative of `function`; see the module docstring."""
     if not hasattr(function, "__code__"):
         parse_function(function)  # raises SourceUnavailableError with the reason
-    key = (function.__code__, mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+    key = (code_identity(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
            config.enabled())
     compiled = _CACHE.get(key)
     if compiled is not None:

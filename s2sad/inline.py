@@ -45,6 +45,7 @@ def caller(x):
 """
 
 import ast
+import functools
 import inspect
 import re
 import types
@@ -67,6 +68,7 @@ from .local_functions import (
     parse_lambda,
     shallow,
 )
+from .nested import TRANSFORM_APIS, jvp_function, local_function_object, materialize, transform_of
 from .normalize import assigned_names, normalize
 from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, resolve
 
@@ -97,6 +99,7 @@ class Inliner:
         self.counts = {}
         self.taken = set()
         self.function_values = {}  # local name -> the function (an atom) it holds
+        self.tuples = {}  # a tuple temporary assigned once -> its items (the arguments of `jvp`)
         self.original_names = {}  # a renamed local of an inlined callee -> its name in the callee
 
     def nested(self, callee):
@@ -118,6 +121,9 @@ class Inliner:
             return None
         if R.lookup(obj) is not None:
             return None
+        transform = transform_of(obj)
+        if transform is not None:  # a call of `grad(g)`: its derivative code is inlined like a helper
+            return materialize(transform)
         return obj
 
     def run(self, function, stack=()):
@@ -145,6 +151,8 @@ class Inliner:
                 stmt = ast.copy_location(ast.Assign(targets=[target], value=stmt.value), stmt)
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 self.note_function_value(stmt)
+                if self.tuple_literal(stmt) or self.transform_call(stmt, out):
+                    continue
                 custom = rewrite_call(self, stmt)  # custom_vjp / custom_jvp: the user's rules, not the body
                 if custom is not None:
                     out.extend(custom)
@@ -162,6 +170,94 @@ class Inliner:
                     setattr(stmt, attr, self.block(inner, stack))
             out.append(stmt)
         return out
+
+    # -- s2sad transforms called in the code: `grad(g)(y)`, `jvp(g, (x,), (1.0,))` -----------------
+    def tuple_literal(self, stmt):
+        """Remember `_t2 = (x, 2.0)` (assigned once): the primals of a `jvp` call read it. Kept."""
+        if isinstance(stmt.value, ast.Tuple) and self.stores.get(stmt.targets[0].id, 1) == 1:
+            self.tuples[stmt.targets[0].id] = stmt.value.elts
+        return False
+
+    def transform_call(self, stmt, out):
+        """`_t1 = s2sad.grad(g, argnums=1)` is made at compile time; later calls of `_t1` call (and
+        inline) its derivative code. `z = s2sad.jvp(g, primals, tangents)` calls g's forward code."""
+        value = stmt.value
+        if not (isinstance(value, ast.Call) and is_global(value.func)):
+            return False
+        api = resolve(value.func, self.namespace)
+        kwargs = {}
+        if isinstance(api, functools.partial) and not api.args:  # `s2sad.grad(argnums=1)(g)`
+            api, kwargs = api.func, dict(api.keywords)
+        names = {id(f): n for n, f in TRANSFORM_APIS.items()}
+        if id(api) not in names or not value.args:
+            return False
+        kind = names[id(api)]
+        where = stmt
+        target = value.args[0]
+        fn = resolve(target, self.namespace) if is_global(target) else _UNRESOLVED
+        if fn is _UNRESOLVED or not _function_valued(fn):
+            raise self.parsed.error(
+                UnsupportedSyntaxError,
+                f"`{ast.unparse(value)}`: s2sad must know at compile time which function `{kind}` transforms",
+                where,
+                hint="pass a function defined with `def` or a lambda, by its name",
+            )
+        free = []
+        if isinstance(fn, LocalFunction):
+            fn, free = local_function_object(fn)
+        rest = value.args[1:]
+        if kind == "jvp":
+            if len(rest) != 2 or value.keywords or not all(isinstance(a, ast.Name) and a.id in self.tuples for a in rest):
+                raise self.parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{ast.unparse(value)}`: write the primals and tangents as tuples in the call",
+                    where,
+                    hint="`s2sad.jvp(f, (x, y), (1.0, 0.0))`",
+                )
+            primals, tangents = (self.tuples[a.id] for a in rest)
+            alias = self.unique(f"_jvp_{identifier(fn.__name__)}")
+            self.namespace[alias] = jvp_function(fn)
+            call_args = [clone(a) for a in primals] + [ast.Name(n, ast.Load()) for n in free]
+            call_args += [clone(a) for a in tangents] + [ast.Constant(0.0) for _ in free]
+            func = ast.Name(alias, ast.Load())
+            func._global = True
+            call = ast.Call(func=func, args=call_args, keywords=[])
+            stmt.value = call
+            return False  # the statement now calls the derivative: inlined as usual
+        try:
+            kwargs.update({k.arg: ast.literal_eval(k.value) for k in value.keywords})
+            extra = [ast.literal_eval(a) for a in rest]
+        except ValueError:
+            raise self.parsed.error(
+                UnsupportedSyntaxError,
+                f"`{ast.unparse(value)}`: the options of `{kind}` must be constants",
+                where,
+                hint="write `argnums=` and `has_aux=` as literals",
+            ) from None
+        wrapper = api(fn, *extra, **kwargs)
+        alias = self.unique(f"_{kind}_{identifier(fn.__name__)}")
+        self.namespace[alias] = wrapper
+        if free:  # a local function: its transform also takes the enclosing variables it reads
+            params = list(fn.__code__.co_varnames[: fn.__code__.co_argcount - len(free)])
+            node = ast.FunctionDef(
+                name=alias + "_local",
+                args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
+                                   kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+                body=[ast.Return(ast.Call(func=ast.Name(alias, ast.Load()),
+                                          args=[ast.Name(n, ast.Load()) for n in params + free], keywords=[]))],
+                decorator_list=[],
+            )
+            ast.copy_location(node, stmt)
+            ast.fix_missing_locations(node)
+            for sub in ast.walk(node):
+                ast.copy_location(sub, stmt)
+            local = LocalFunction(alias + "_local", node, self.parsed, set(free))
+            alias = self.unique(alias + "_local")
+            self.namespace[alias] = local
+        atom = ast.Name(alias, ast.Load())
+        atom._global = True
+        self.function_values[stmt.targets[0].id] = atom
+        return True
 
     # -- functions held in variables --------------------------------------------------------------
     def note_function_value(self, stmt):

@@ -317,7 +317,7 @@ def _reject_list_operands(parsed, stmt, prim, analysis):
     """Python's operators and functions other than NumPy's do not see a list as an array."""
     kinds = analysis.kinds
     rule = prim.rule
-    if not rule.differentiable or rule.key in (operator.getitem, list, np.ndarray.copy):
+    if not rule.differentiable or rule.key in (operator.getitem, list, np.ndarray.copy) or rule.extra.get("lists"):
         return
     operands = [a for a in prim.args if isinstance(a, ast.Name) and kinds.get(a.id) == K.LIST]
     if not operands or not any(a.id in analysis.active for a in operands):

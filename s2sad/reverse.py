@@ -429,7 +429,7 @@ class ReverseTransform:
         body = self.forward_sweep(loop.body)
         self.loop_depth -= 1
         pushes = [s for s in body if isinstance(s, ast.Expr) and getattr(s, "tape_ok", False)]
-        if pushes and config.enabled():
+        if pushes and config.enabled() and not config.portable():
             tape = self.names.fresh("tape")
             append = self.names._unique(f"{tape}_push")
             variables = []
@@ -530,7 +530,7 @@ class ReverseTransform:
         return [assign(target, ast.BinOp(left=load(target), op=op, right=magnitude if negative else expr), where)]
 
     def materialize(self, name):
-        if name in self.inplace:
+        if name in self.inplace or (config.portable() and self.kinds.get(name) == K.LIST):
             return assign(self.bar(name), call("_rt.zeros_like", load(name)))
         return assign(self.bar(name), ast.Constant(0.0))
 

@@ -59,6 +59,12 @@ def like(g, x):
     return zeros_like(x) + g
 
 
+def rereduce(h, g, axis=None, keepdims=False):
+    """Sum `h` (shaped like the reduced array) back to the shape of the reduction's cotangent
+    `g`: the transpose of `unreduce`, for code that is differentiated again."""
+    return np.reshape(np.sum(h, axis=axis, keepdims=keepdims), np.shape(g))
+
+
 def getitem_adjoint(g, x, index):
     """Adjoint of `x[index]`: `g` placed at `index` in zeros shaped like `x`."""
     out = np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype, np.asarray(g).dtype, np.float32))
@@ -111,6 +117,25 @@ def add_at(target, index, g):
         target[index] += g
 
 
+def added_at(target, index, g):
+    """`target` with `g` added at `index` (repeated indices accumulate), as a new array: the form
+    of `add_at` in code that is differentiated again (`s2sad.nested`).
+
+    >>> added_at(np.zeros(3), np.array([1, 1]), 2.0).tolist()
+    [0.0, 4.0, 0.0]
+    """
+    out = np.array(target, dtype=np.result_type(np.asarray(target).dtype, np.asarray(g).dtype, np.float32))
+    add_at(out, index, g)
+    return out
+
+
+def added_at_tangent(t, z, index, g):
+    """Tangent of `z = added_at(target, index, g)`: the target's tangent `t` (a scalar zero when
+    it has none) with the tangent `g` of the added values added at `index`."""
+    out = np.array(like(t, z), dtype=np.result_type(np.asarray(z).dtype, np.asarray(g).dtype, np.float32))
+    add_at(out, index, g)
+    return out
+
 
 # -- lists: adjoints are lists kept aligned with the primal list, element by element ------------
 #
@@ -125,7 +150,11 @@ def list_like(g, like):
     >>> list_like(0.0, [1.5, np.ones(2)])
     [0.0, array([0., 0.])]
     """
-    return g if isinstance(g, list) else zeros_like(like)
+    if isinstance(g, list):
+        return g
+    if isinstance(g, tuple):  # a tangent list literal that forward mode kept as a tuple
+        return list(g)
+    return zeros_like(like)
 
 
 def _element_cotangent(g, like):

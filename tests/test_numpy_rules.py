@@ -97,6 +97,33 @@ def ex(body, *args, bug=None):
 # -- the example table: rule name -> functions that use it ----------------------------------------
 
 EXAMPLES = {
+    # run-time helpers of generated code (what `grad(grad(f))` differentiates)
+    "s2sad.runtime.unbroadcast": [ex("_rt.unbroadcast(a, b)", A(2, 3), A(3)), ex("_rt.unbroadcast(a, b)", A(3), S()),
+                                  ex("_rt.unbroadcast(a, b)", A(2, 3), A(2, 1))],
+    "s2sad.runtime.broadcast_like": [ex("_rt.broadcast_like(a, b)", A(3), A(2, 3)), ex("_rt.broadcast_like(a, b)", S(), A(2))],
+    "s2sad.runtime.like": [ex("_rt.like(a, b)", S(), A(3)), ex("_rt.like(a, b)", A(3), A(3))],
+    "s2sad.runtime.owned": [ex("_rt.owned(a, b)", A(3), A(2, 3))],
+    "s2sad.numpy_runtime.cast_like": [ex("_rt.cast_like(a, b)", A(3), A(3))],
+    "s2sad.runtime.copy": [ex("_rt.copy(a)", A(3)), ex("_rt.copy(a) * a", S())],
+    "s2sad.runtime.check_scalar": [ex("_rt.check_scalar(a * b, None)", S(), S())],
+    "s2sad.numpy_runtime.unreduce": [ex("_rt.unreduce(a, b, 1, False)", A(2), A(2, 3)), ex("_rt.unreduce(a, b)", S(), A(2, 3)),
+                                     ex("_rt.unreduce(a, b, 0, True)", A(1, 3), A(2, 3))],
+    "s2sad.runtime.rereduce": [ex("_rt.rereduce(a, b, 1, False)", A(2, 3), A(2)), ex("_rt.rereduce(a, b)", A(2, 3), S())],
+    "s2sad.runtime.getitem_adjoint": [ex("_rt.getitem_adjoint(a, b, np.array([1, 1, 2]))", A(3), A(4)),
+                                      ex("_rt.getitem_adjoint(a, b, 1)", S(), A(3))],
+    "s2sad.runtime.added_at": [ex("_rt.added_at(a, np.array([0, 2, 0]), b)", A(4), A(3)), ex("_rt.added_at(a, 1, b)", A(3), S())],
+    "s2sad.runtime.list_like": [ex("xs = _rt.list_like([a * 1.0, b], [a, b])\n    return xs[0] * xs[1]", A(2), A(2))],
+    "s2sad.numpy_runtime.matrix_t": [ex("_rt.matrix_t(a)", A(2, 3))],
+    "s2sad.numpy_runtime.matmul_adjoint_x": [
+        ex("_rt.matmul_adjoint_x(a, b, c)", A(3, 2), A(3, 4), A(4, 2)),
+        ex("_rt.matmul_adjoint_x(a, b, c)", A(3), A(3, 4), A(4)),
+        ex("_rt.matmul_adjoint_x(a, b, c)", A(2), A(4), A(4, 2)),
+    ],
+    "s2sad.numpy_runtime.matmul_adjoint_y": [
+        ex("_rt.matmul_adjoint_y(a, b, c)", A(3, 2), A(3, 4), A(4, 2)),
+        ex("_rt.matmul_adjoint_y(a, b, c)", A(3), A(3, 4), A(4)),
+        ex("_rt.matmul_adjoint_y(a, b, c)", A(2), A(4), A(4, 2)),
+    ],
     # operators and builtins
     "operator.add": [ex("a + b", A(2, 3), A(3)), ex("a + b", S(), A(2)), ex("a + b", Z(), S())],
     "operator.sub": [ex("a - b", A(3, 1), A(4)), ex("a - b", S(), S())],
@@ -449,7 +476,7 @@ def _ids():
 def example_module(tmp_path_factory):
     """All example functions written to one real module (s2sad reads their source)."""
     path = tmp_path_factory.mktemp("numpy_examples") / "numpy_rule_examples.py"
-    text = "import math\nimport operator\n\nimport numpy as np\n\n\n"
+    text = "import math\nimport operator\n\nimport numpy as np\n\nfrom s2sad import runtime as _rt\n\n\n"
     for name, i, example in _ids():
         text += _source(_function_name(name, i), example)
     path.write_text(text)

@@ -235,3 +235,4 @@ def lookup(fn):
 
 from . import core  # noqa: E402,F401  (registers the rules)
 from . import numpy_rules  # noqa: E402,F401
+from . import runtime_rules  # noqa: E402,F401

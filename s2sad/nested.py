@@ -1,0 +1,247 @@
+"""Derivatives of derivatives: a transform's generated code, as a Python function s2sad compiles again.
+
+`s2sad.grad(f)` returns a wrapper that carries a `Transform` (what it computes,
+of which function, w.r.t. which arguments). When such a wrapper is itself
+differentiated (`grad(grad(f))`, `jvp(grad(f), ...)`, `hessian`), or called
+inside a function being differentiated, `materialize` writes the wrapper's
+derivative as source -- the generated `f_grad` plus a small adapter with `f`'s
+parameters that returns what the wrapper returns -- and defines it as a real
+function whose source `inspect` can read. The compiler then treats it like any
+user function: it is parsed, inlined and differentiated.
+
+The code written for this is *portable*: the stack is a plain list
+(`_stack.append(v)` / `v = _stack.pop()`), loops keep their pushes on that
+stack instead of tapes, and in-place accumulations (`_rt.add_at(a_bar, i, g)`)
+become `a_bar = _rt.added_at(a_bar, i, g)`; every run-time helper it calls has
+derivative rules (`s2sad.rules.runtime_rules`).
+
+There is no perturbation confusion: each transform is its own code, so an
+inner derivative taken inside an outer one is a function of the outer
+variables like any other, and the outer transform differentiates through it.
+
+>>> import s2sad
+>>> def cube(x):
+...     return x * x * x
+>>> adapter = materialize(transform_of(s2sad.grad(cube)), ("float",))
+>>> adapter(2.0)
+12.0
+>>> import inspect
+>>> print(inspect.getsource(adapter).strip())
+def grad_cube(x):
+    _grads = cube_grad(x)
+    return _grads[0]
+"""
+
+import ast
+import itertools
+import linecache
+import numbers
+from dataclasses import dataclass
+
+from . import config
+from . import kinds as K
+
+ATTRIBUTE = "__s2sad_transform__"
+_MATERIALIZED = {}
+_COUNTER = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Transform:
+    """What a wrapper returned by `grad` / `value_and_grad` computes."""
+
+    kind: str  # "grad", "value_and_grad", or "jvp" (all arguments, as `jvp(f, primals, tangents)`)
+    function: object
+    argnums: object
+    has_aux: bool = False
+
+    def identity(self):
+        """A hashable key that changes when the function's code does."""
+        return (self.kind, code_identity(self.function), _hashable(self.argnums), self.has_aux)
+
+
+def _hashable(argnums):
+    return argnums if argnums is None or isinstance(argnums, numbers.Integral) else tuple(argnums)
+
+
+def transform_of(obj):
+    """The `Transform` a wrapper carries, or None for any other object."""
+    try:
+        return obj.__dict__.get(ATTRIBUTE) if hasattr(obj, "__dict__") else None
+    except Exception:  # objects with odd __dict__ behaviour are not transforms
+        return None
+
+
+def code_identity(function):
+    """`function.__code__`, or for a transform wrapper what it transforms (wrappers share code)."""
+    transform = transform_of(function)
+    if transform is not None:
+        return transform.identity()
+    return getattr(function, "__code__", None)
+
+
+def mark(wrapper, kind, function, argnums, has_aux=False):
+    """Attach the `Transform` to `wrapper` and return it."""
+    wrapper.__dict__[ATTRIBUTE] = Transform(kind, function, argnums, bool(has_aux))
+    return wrapper
+
+
+def _portable(tree):
+    """`_push(v)` -> `_stack.append(v)`, `_pop()` -> `_stack.pop()`, `_rt.add_at(a, i, g)` ->
+    `a = _rt.added_at(a, i, g)`: forms the compiler differentiates like user code."""
+
+    def stack_method(name):
+        return ast.Attribute(value=ast.Name("_stack", ast.Load()), attr=name, ctx=ast.Load())
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_Assign(self, node):
+            if (len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id in ("_push", "_pop")):
+                return None
+            return self.generic_visit(node)
+
+        def visit_Expr(self, node):
+            call = node.value
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and isinstance(call.func.value, ast.Name) and call.func.value.id == "_rt"
+                    and call.func.attr == "add_at" and len(call.args) == 3):
+                target = call.args[0]
+                call.func.attr = "added_at"
+                return ast.copy_location(
+                    ast.Assign(targets=[ast.Name(target.id, ast.Store())], value=self.visit(call)), node
+                )
+            return self.generic_visit(node)
+
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if isinstance(node.func, ast.Name) and node.func.id == "_push":
+                node.func = stack_method("append")
+            elif isinstance(node.func, ast.Name) and node.func.id == "_pop":
+                node.func = stack_method("pop")
+            return node
+
+    tree = Rewrite().visit(tree)
+    ast.fix_missing_locations(tree)
+    return tree
+
+
+def _adapter(transform, name, params, generated, joint, single_index):
+    """Source of the function with `f`'s parameters that returns what the wrapper returns."""
+    if transform.kind == "jvp":  # (primals..., tangents...) -> (value, tangent)
+        tangents = [f"{p}_dot" for p in params]
+        everything = ", ".join(params + tangents)
+        return f"def {name}({everything}):\n    return {generated}({everything})\n"
+    call = f"{generated}({', '.join(params)})"
+    pick = "_grads[0]" if single_index else "_grads"
+    lines = [f"def {name}({', '.join(params)}):"]
+    if joint:
+        value = "(_value, _aux)" if transform.has_aux else "_value"
+        lines.append(f"    {value}, _grads = {call}")
+    elif transform.has_aux:
+        lines.append(f"    _grads, _aux = {call}")
+    else:
+        lines.append(f"    _grads = {call}")
+    if transform.kind == "value_and_grad":
+        value = "(_value, _aux)" if transform.has_aux else "_value"
+        lines.append(f"    return {value}, {pick}")
+    elif transform.has_aux:
+        lines.append(f"    return {pick}, _aux")
+    else:
+        lines.append(f"    return {pick}")
+    return "\n".join(lines) + "\n"
+
+
+def materialize(transform, kinds=None):
+    """A Python function computing what the wrapper of `transform` computes, written as derivative
+    source s2sad can compile again. `kinds` specializes it to the argument kinds (generic without)."""
+    from .api import _argnums, _diff_kinds
+    from .compiler import _namespace, generate, render
+
+    function = transform.function
+    count = len(_parameters(function))
+    kinds = tuple(kinds) if kinds is not None else (K.ANY,) * count
+    key = (transform.identity(), kinds, config.enabled())
+    cached = _MATERIALIZED.get(key)
+    if cached is not None:
+        return cached
+    if transform.kind == "jvp":
+        single, nums = False, tuple(range(count))
+    else:
+        single, nums = _argnums(transform.argnums, count, getattr(function, "__name__", "f"))
+    diff_kinds = _diff_kinds(kinds, nums)
+    mode = {"grad": "grad", "jvp": "forward"}.get(transform.kind, "reverse")
+    with config.portable_code():
+        parsed, functions, analysis, params = generate(function, mode, nums, diff_kinds, transform.has_aux)
+    if "vjp" in functions:
+        functions = {"vjp": functions["vjp"]}
+    functions = {role: _portable(node) for role, node in functions.items()}
+    active = [params[i] for i in parsed.active_inputs]
+    text = render(parsed, functions, analysis, params, mode, active, pretty=False)
+    generated = next(iter(functions.values())).name
+    name = f"{transform.kind}_{parsed.name}"
+    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single)
+    filename = f"<s2sad {transform.kind} of {parsed.name} #{next(_COUNTER)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = _namespace(parsed)
+    exec(compile(text, filename, "exec"), namespace)
+    adapter = namespace[name]
+    _MATERIALIZED[key] = adapter
+    return adapter
+
+
+def _parameters(function):
+    transform = transform_of(function)
+    if transform is not None:
+        return _parameters(transform.function)
+    code = function.__code__
+    return list(code.co_varnames[: code.co_argcount])
+
+
+# -- transforms written inside differentiated code ----------------------------------------------------
+
+TRANSFORM_APIS = {}  # the public transforms a differentiated function may call: filled by s2sad.api
+
+
+def jvp_function(function):
+    """An object standing for `lambda *primals_and_tangents: jvp(function, primals, tangents)`."""
+
+    def jvp_of(*arguments):
+        count = len(_parameters(function))
+        from .api import jvp
+
+        return jvp(function, arguments[:count], arguments[count:])
+
+    return mark(jvp_of, "jvp", function, None)
+
+
+def local_function_object(local):
+    """A real function for the local function (lambda or nested `def`) `local`: the enclosing
+    variables its body reads become extra trailing parameters. Returns (function, those names)."""
+    from .astutil import clone
+    from .errors import UnsupportedSyntaxError
+    from .local_functions import identifier
+
+    node = clone(local.node)
+    own = local.own_names()
+    reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    free = sorted((local.enclosing & reads) - own)
+    args = node.args
+    if args.vararg or args.kwarg or args.kwonlyargs or any(not isinstance(d, ast.Constant) for d in args.defaults):
+        lineno = local.node.lineno
+        raise UnsupportedSyntaxError(
+            f"s2sad transforms of the local function `{local.__name__}` need plain positional parameters",
+            local.parsed.filename, lineno, local.parsed.line(lineno),
+            hint=f"define `{local.__name__}` with plain parameters, or at module level",
+        )
+    args.args += [ast.arg(arg=n) for n in free]
+    args.defaults += [ast.Constant(None) for _ in free] if args.defaults else []
+    node.name = (identifier(local.__name__).strip("_") or "local") + "_"  # `lambda` is a keyword
+    node.decorator_list = []
+    ast.fix_missing_locations(node)
+    text = "\n" * (max(local.node.lineno, 1) - 1) + ast.unparse(node) + "\n"
+    base = local.parsed.filename.rsplit("/", 1)[-1]
+    filename = f"<s2sad: {local.__name__} of {base}:{local.node.lineno} #{next(_COUNTER)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = dict(local.parsed.namespace)
+    exec(compile(text, filename, "exec"), namespace)
+    return namespace[node.name], free

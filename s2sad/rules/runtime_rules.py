@@ -1,0 +1,175 @@
+"""Rules for the run-time helpers that generated derivative code calls, so that generated code can
+be differentiated again (`s2sad.nested`: `grad(grad(f))`, `jvp(grad(f))`, `hessian`).
+
+Most helpers are linear in the cotangent they move (`unbroadcast(g, x)` sums `g` to the
+shape of `x`), so their tangent is the helper applied to the tangent and their adjoint
+the transposed map (`broadcast_like`). The adjoints of a product w.r.t. one operand
+(`matmul_adjoint_x(g, x, y)` = d<g, x @ y>/dx) are bilinear in `g` and the other operand:
+with `z` that adjoint, <z_bar, z> = <g, z_bar @ y>, which gives both of their adjoints.
+Helpers whose result does not depend on the values (`zeros_like`, masks, index
+arithmetic) are constants.
+
+>>> from s2sad import runtime
+>>> lookup(runtime.unbroadcast).name
+'s2sad.runtime.unbroadcast'
+"""
+
+import numpy as np
+
+from .. import numpy_runtime as _nr
+from .. import runtime as _rt
+from . import adjoint, lookup, nondifferentiable, tangent  # noqa: F401  (lookup: the doctest)
+
+
+@tangent(_rt.unbroadcast, kind="same")
+def _(z, g, like):
+    z_dot = _rt.unbroadcast(g_dot, like)
+
+
+@adjoint(_rt.unbroadcast)
+def _(z, g, like):
+    g_bar += _rt.broadcast_like(z_bar, g)
+
+
+@tangent(_rt.broadcast_like, kind="any")
+def _(z, t, like):
+    z_dot = _rt.broadcast_like(t_dot, like)
+
+
+@adjoint(_rt.broadcast_like)
+def _(z, t, like):
+    t_bar += _rt.unbroadcast(z_bar, t)
+
+
+@tangent(_rt.like, _rt.owned, kind="any")
+def _(z, g, x):
+    z_dot = _rt.like(g_dot, x)
+
+
+@adjoint(_rt.like, _rt.owned)
+def _(z, g, x):
+    g_bar += _rt.unbroadcast(z_bar, g)
+
+
+@tangent(_rt.cast_like, kind="any")
+def _(z, g, x):
+    z_dot = _rt.cast_like(g_dot, x)
+
+
+@adjoint(_rt.cast_like)
+def _(z, g, x):
+    g_bar += _rt.unbroadcast(z_bar, g)
+
+
+@tangent(_rt.copy, kind="same")
+def _(z, x):
+    z_dot = x_dot
+
+
+@adjoint(_rt.copy)
+def _(z, x):
+    x_bar += z_bar
+
+
+@tangent(_rt.check_scalar, kind="same")
+def _(z, value, where):
+    z_dot = value_dot
+
+
+@adjoint(_rt.check_scalar)
+def _(z, value, where):
+    value_bar += z_bar
+
+
+@tangent(_rt.unreduce, kind="any")
+def _(z, g, x, axis=None, keepdims=False):
+    z_dot = _rt.unreduce(g_dot, x, axis, keepdims)
+
+
+@adjoint(_rt.unreduce)
+def _(z, g, x, axis=None, keepdims=False):
+    g_bar += _rt.rereduce(z_bar, g, axis, keepdims)
+
+
+@tangent(_rt.rereduce, kind="any")
+def _(z, h, g, axis=None, keepdims=False):
+    z_dot = _rt.rereduce(h_dot, g, axis, keepdims)
+
+
+@adjoint(_rt.rereduce)
+def _(z, h, g, axis=None, keepdims=False):
+    h_bar += _rt.unreduce(z_bar, h, axis, keepdims)
+
+
+@tangent(_rt.getitem_adjoint, kind="any")
+def _(z, g, x, index):
+    z_dot = _rt.getitem_adjoint(g_dot, x, index)
+
+
+@adjoint(_rt.getitem_adjoint)
+def _(z, g, x, index):
+    g_bar += _rt.unbroadcast(z_bar[index], g)
+
+
+@adjoint(_rt.added_at)
+def _(z, target, index, g):
+    target_bar += z_bar
+    g_bar += _rt.unbroadcast(z_bar[index], g)
+
+
+@tangent(_nr.matrix_t, kind="any")
+def _(z, a):
+    z_dot = _rt.matrix_t(a_dot)
+
+
+@adjoint(_nr.matrix_t)
+def _(z, a):
+    a_bar += _rt.matrix_t(z_bar)
+
+
+@tangent(_nr.matmul_adjoint_x, kind="any")
+def _(z, g, x, y):
+    z_dot = _rt.matmul_adjoint_x(g_dot, x, y) + _rt.matmul_adjoint_x(g, x, y_dot)
+
+
+@adjoint(_nr.matmul_adjoint_x)
+def _(z, g, x, y):
+    g_bar += z_bar @ y
+    y_bar += _rt.matmul_adjoint_y(g, z_bar, y)
+
+
+@tangent(_nr.matmul_adjoint_y, kind="any")
+def _(z, g, x, y):
+    z_dot = _rt.matmul_adjoint_y(g_dot, x, y) + _rt.matmul_adjoint_y(g, x_dot, y)
+
+
+@adjoint(_nr.matmul_adjoint_y)
+def _(z, g, x, y):
+    g_bar += x @ z_bar
+    x_bar += _rt.matmul_adjoint_x(g, x, z_bar)
+
+
+@tangent(_rt.list_like, kind="list")
+def _(z, g, like):
+    z_dot = _rt.list_like(g_dot, like)
+
+
+@adjoint(_rt.list_like)
+def _(z, g, like):
+    g_bar += z_bar
+
+
+@tangent(_rt.added_at, kind="any")
+def _(z, target, index, g):
+    z_dot = _rt.added_at_tangent(target_dot, z, index, g_dot)
+
+
+lookup(_rt.list_like).extra["lists"] = True  # takes and returns list adjoints
+
+nondifferentiable(_rt.zeros_like, kind="same")
+lookup(_rt.zeros_like).extra["lists"] = True
+nondifferentiable(
+    _nr.mean_partials, _nr.extremum_weights, _nr.clip_inside, _nr.clip_below, _nr.clip_above,
+    _nr.float_dtype, _nr.dot_subscripts, _nr.inner_subscripts, _nr.tensordot_subscripts, _nr.method_axes,
+    _nr.normalize_axes,
+)
