@@ -223,7 +223,9 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 name = stmt.targets[0].id
                 arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
-                if prim.kind == "copy":
+                if prim.kind == "copy" and isinstance(prim.args[0], ast.Constant) and prim.args[0].value is None:
+                    new = None  # `x = None` before a value is set (derivative code declares pushed names so)
+                elif prim.kind == "copy":
                     new = arg_kinds[0]
                     if new == K.LIST:
                         changed |= put(name, element_of(prim.args[0].id))

@@ -56,7 +56,7 @@ from .astutil import clone
 from . import rules as R
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
-from .errors import UnsupportedSyntaxError
+from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .frontend import ParsedFunction, parse_function
 from .local_functions import (
     LocalFunction,
@@ -73,7 +73,8 @@ from .normalize import assigned_names, normalize
 from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, resolve
 
 ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
-MAX_DEPTH = 20  # helpers nested deeper than this are called, not inlined
+MAX_DEPTH = 20
+_RUNTIME_MODULES = {"s2sad.runtime", "s2sad.numpy_runtime", "s2sad.vector_runtime", "s2sad.custom"}  # helpers nested deeper than this are called, not inlined
 
 
 # -- the inliner ---------------------------------------------------------------------------------
@@ -124,6 +125,15 @@ class Inliner:
         transform = transform_of(obj)
         if transform is not None:  # a call of `grad(g)`: its derivative code is inlined like a helper
             return materialize(transform)
+        if getattr(obj, "__module__", None) in _RUNTIME_MODULES:
+            raise self.parsed.error(
+                NoDerivativeRuleError,
+                f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "
+                "for differentiating it again",
+                value,
+                hint="take the outer derivative in forward mode (s2sad.jvp), or register rules for it with "
+                f"s2sad.rules.tangent / s2sad.rules.adjoint ({obj.__module__}.{obj.__name__})",
+            )
         return obj
 
     def run(self, function, stack=()):

@@ -12,7 +12,8 @@ user function: it is parsed, inlined and differentiated.
 The code written for this is *portable*: the stack is a plain list
 (`_stack.append(v)` / `v = _stack.pop()`), loops keep their pushes on that
 stack instead of tapes, and in-place accumulations (`_rt.add_at(a_bar, i, g)`)
-become `a_bar = _rt.added_at(a_bar, i, g)`; every run-time helper it calls has
+become `a_bar = _rt.added_at(a_bar, i, g)` and `_rt.list_add_at(xs_bar, i, g)` the item
+write `xs_bar[i] = xs_bar[i] + g`; every run-time helper it calls has
 derivative rules (`s2sad.rules.runtime_rules`).
 
 There is no perturbation confusion: each transform is its own code, so an
@@ -39,6 +40,7 @@ import numbers
 from dataclasses import dataclass
 
 from . import config
+from .astutil import clone
 from . import kinds as K
 
 ATTRIBUTE = "__s2sad_transform__"
@@ -110,6 +112,15 @@ def _portable(tree):
                 return ast.copy_location(
                     ast.Assign(targets=[ast.Name(target.id, ast.Store())], value=self.visit(call)), node
                 )
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and isinstance(call.func.value, ast.Name) and call.func.value.id == "_rt"
+                    and call.func.attr == "list_add_at" and len(call.args) == 3
+                    and isinstance(call.args[0], ast.Name) and not isinstance(call.args[1], ast.Slice)):
+                g, index, value = (self.visit(a) for a in call.args)
+                slot = ast.Subscript(value=ast.Name(g.id, ast.Load()), slice=index, ctx=ast.Load())
+                store = ast.Subscript(value=ast.Name(g.id, ast.Load()), slice=clone(index), ctx=ast.Store())
+                total = ast.BinOp(left=slot, op=ast.Add(), right=value)
+                return ast.copy_location(ast.Assign(targets=[store], value=total), node)
             return self.generic_visit(node)
 
         def visit_Call(self, node):
@@ -170,7 +181,9 @@ def materialize(transform, kinds=None):
         single, nums = _argnums(transform.argnums, count, getattr(function, "__name__", "f"))
     diff_kinds = _diff_kinds(kinds, nums)
     mode = {"grad": "grad", "jvp": "forward"}.get(transform.kind, "reverse")
-    with config.portable_code():
+    # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
+    # derivative pops from it has no kind it can specialize on
+    with config.portable_code(), config.analyses(True):
         parsed, functions, analysis, params = generate(function, mode, nums, diff_kinds, transform.has_aux)
     if "vjp" in functions:
         functions = {"vjp": functions["vjp"]}

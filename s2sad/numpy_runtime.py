@@ -35,6 +35,9 @@ __all__ = [
     "ProductSum",
     "dot_subscripts",
     "bilinear_adjoint",
+    "bilinear_adjoint_other",
+    "bilinear_adjoint_tangent",
+    "contract",
     "pad_tangent",
     "inner_subscripts",
     "tensordot_subscripts",
@@ -391,6 +394,32 @@ def bilinear_adjoint(g, subscripts, which, a, b):
         mine, other = (a, b) if which == 0 else (b, a)
         return unbroadcast(np.multiply(g, other), mine)
     return einsum_adjoint(g, subscripts, which, a, b)
+
+
+def contract(subscripts, which, h, a, b, g):
+    """The contraction of `bilinear_adjoint` with operand `which` replaced by `h`, shaped like
+    its cotangent `g` (the adjoint of `bilinear_adjoint` w.r.t. `g`)."""
+    if subscripts is None:
+        from .runtime import unbroadcast
+
+        return unbroadcast(np.multiply(h, b if which == 0 else a), g)
+    return np.einsum(subscripts, h, b) if which == 0 else np.einsum(subscripts, a, h)
+
+
+def bilinear_adjoint_other(g, subscripts, which, h, a, b, k):
+    """d<g, C(..h at `which`..)>/d(operand k): the adjoint of `bilinear_adjoint` w.r.t. its
+    operand `k` (zero for `which` itself, whose value it does not read)."""
+    if k == which:
+        return np.zeros(np.shape(a if k == 0 else b)) if np.ndim(a if k == 0 else b) else 0.0
+    return bilinear_adjoint(g, subscripts, k, *((h, b) if which == 0 else (a, h)))
+
+
+def bilinear_adjoint_tangent(g, subscripts, which, a, b, a_dot, b_dot):
+    """The part of the tangent of `bilinear_adjoint(g, ...)` that comes from the other operand."""
+    other, other_dot = (b, b_dot) if which == 0 else (a, a_dot)
+    if np.ndim(other_dot) == 0 and np.ndim(other) > 0 and not np.any(other_dot):
+        other_dot = np.zeros(np.shape(other))
+    return bilinear_adjoint(g, subscripts, which, *((a, other_dot) if which == 0 else (other_dot, b)))
 
 
 def pad_tangent(t, pad_width, mode="constant"):

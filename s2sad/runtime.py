@@ -204,6 +204,8 @@ def list_add(a, b, like=None):
     >>> list_add([1.0, 2.0], np.array([10.0, 20.0]), [0.0, 0.0])
     [11.0, 22.0]
     """
+    a = list(a) if isinstance(a, tuple) else a  # tangent list literals that forward mode kept as tuples
+    b = list(b) if isinstance(b, tuple) else b
     if like is not None:
         b = list_cotangent(b, like)
     if not isinstance(b, list):
@@ -211,6 +213,13 @@ def list_add(a, b, like=None):
     if not isinstance(a, list):
         return list(b)
     return [_plus(x, y) for x, y in zip(a, b)]
+
+
+def list_as(g, b):
+    """The list cotangent `g` in the form of `b`: an array of rows if `b` is an array."""
+    if isinstance(b, np.ndarray) and isinstance(g, list):
+        return np.array(g)
+    return g
 
 
 def list_add_at(g, index, value):

@@ -106,7 +106,12 @@ def _(z, g, x, index):
     z_dot = _rt.getitem_adjoint(g_dot, x, index)
 
 
-@adjoint(_rt.getitem_adjoint)
+@tangent(_nr.index_adjoint, kind="any")
+def _(z, g, x, index):
+    z_dot = _rt.index_adjoint(g_dot, x, index)
+
+
+@adjoint(_rt.getitem_adjoint, _nr.index_adjoint)
 def _(z, g, x, index):
     g_bar += _rt.unbroadcast(z_bar[index], g)
 
@@ -164,7 +169,33 @@ def _(z, target, index, g):
     z_dot = _rt.added_at_tangent(target_dot, z, index, g_dot)
 
 
+@tangent(_rt.list_add, kind="list")
+def _(z, a, b, like=None):
+    z_dot = _rt.list_add(a_dot, b_dot, like)
+
+
+@adjoint(_rt.list_add)
+def _(z, a, b, like=None):
+    a_bar += z_bar
+    b_bar += _rt.list_as(z_bar, b)
+
+
 lookup(_rt.list_like).extra["lists"] = True  # takes and returns list adjoints
+lookup(_rt.list_add).extra["lists"] = True
+
+@tangent(_nr.bilinear_adjoint, kind="any")
+def _(z, g, subscripts, which, a, b):
+    z_dot = _rt.bilinear_adjoint(g_dot, subscripts, which, a, b) + _rt.bilinear_adjoint_tangent(
+        g, subscripts, which, a, b, a_dot, b_dot
+    )
+
+
+@adjoint(_nr.bilinear_adjoint)
+def _(z, g, subscripts, which, a, b):
+    g_bar += _rt.contract(subscripts, which, z_bar, a, b, g)
+    a_bar += _rt.bilinear_adjoint_other(g, subscripts, which, z_bar, a, b, 0)
+    b_bar += _rt.bilinear_adjoint_other(g, subscripts, which, z_bar, a, b, 1)
+
 
 nondifferentiable(_rt.zeros_like, kind="same")
 lookup(_rt.zeros_like).extra["lists"] = True

@@ -1,0 +1,262 @@
+"""Derivatives of derivatives: grad of grad, forward over reverse (hvp, hessian), transforms
+called inside differentiated code, and perturbation confusion.
+
+Every check compares with finite differences of the first derivative (central, float64)
+or with an exact value, over inputs drawn by hypothesis.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import s2sad
+
+FAST = settings(max_examples=12, deadline=None)
+reals = st.floats(-1.2, 1.2, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
+
+
+def vectors(n):
+    return st.lists(st.floats(-1.0, 1.0, allow_nan=False), min_size=n, max_size=n).map(np.array)
+
+
+def fd_jacobian(g, x, h=1e-5):
+    """Central differences of `g` (array -> array or float -> float) at `x`."""
+    if np.ndim(x) == 0:
+        return (g(x + h) - g(x - h)) / (2 * h)
+    columns = []
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[k] = h
+        columns.append((np.asarray(g(x + e)) - np.asarray(g(x - e))) / (2 * h))
+    return np.stack(columns, axis=-1)
+
+
+def close(a, b, tol=1e-5):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.allclose(a, b, rtol=tol, atol=tol * scale), f"\n got {a}\nwant {b}"
+
+
+# -- user-style functions -----------------------------------------------------------------------
+
+
+def branches_and_loops(x):
+    y = 0.0
+    for i in range(4):
+        if x > 0.25 * i - 0.5:
+            y = y + np.sin(x * (i + 1))
+        else:
+            y = y * x + 0.5
+    return y * y
+
+
+def relax(x):
+    """A `while` loop whose trip count depends on x."""
+    y = x
+    t = 0.0
+    while t < 1.0 + 0.3 * x * x:
+        y = y - 0.1 * y ** 3 + 0.05 * math.cos(t)
+        t += 0.1
+    return y
+
+
+def field(w):
+    """In-place writes into an array built in a loop, a branch on data, a reduction."""
+    n = w.shape[0]
+    a = np.zeros(n)
+    for i in range(n):
+        if w[i] > 0.0:
+            a[i] = w[i] ** 3
+        else:
+            a[i] = np.sin(w[i]) * w[(i + 1) % n]
+    return np.sum(a * a) + np.dot(w, a)
+
+
+def layer(w):
+    m = np.array([[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [-0.2, 0.3, 0.7]])
+    h = w
+    for _ in range(3):
+        h = np.tanh(m @ h + 0.1)
+    return np.sum(h ** 2) + w[0] * h[1]
+
+
+def trajectory(w):
+    """A list appended in a loop, summed afterwards."""
+    xs = []
+    x = w[0]
+    for k in range(5):
+        x = x - 0.2 * (x ** 3 - w[1] * x)
+        xs.append(x * w[2])
+    return sum(xs) + xs[-1] ** 2
+
+
+# -- grad of grad --------------------------------------------------------------------------------
+
+
+@FAST
+@given(x=reals)
+def test_second_derivative_through_loops_and_branches(x):
+    first = s2sad.grad(branches_and_loops)
+    close(s2sad.grad(first)(x), fd_jacobian(first, x))
+
+
+@FAST
+@given(x=st.floats(-1.0, 1.0))
+def test_second_derivative_through_a_data_dependent_while_loop(x):
+    steps = (1.0 + 0.3 * x * x) / 0.1
+    assume(abs(steps - round(steps)) > 0.01)  # finite differences would cross a change of trip count
+    first = s2sad.grad(relax)
+    close(s2sad.grad(first)(x), fd_jacobian(first, x))
+    close(s2sad.jvp(first, (x,), (1.0,))[1], fd_jacobian(first, x))
+
+
+def horner(x):
+    coefficients = [0.5, -1.0, 2.0, 0.25, -3.0, 1.5]
+    y = 0.0
+    for c in coefficients:
+        y = y * x + c
+    return y
+
+
+@FAST
+@given(x=reals)
+def test_third_derivative_of_a_polynomial_through_a_loop(x):
+    p = np.polyder(np.poly1d([0.5, -1.0, 2.0, 0.25, -3.0, 1.5]), 3)
+    third = s2sad.grad(s2sad.grad(s2sad.grad(horner)))
+    close(third(x), p(x), tol=1e-9)
+    forward_over_reverse = s2sad.jvp(s2sad.grad(s2sad.grad(horner)), (x,), (1.0,))[1]
+    close(forward_over_reverse, p(x), tol=1e-9)
+
+
+def test_two_transforms_of_different_functions_stay_apart():
+    """Wrappers share one code object: the cache must tell grad(f) and grad(g) apart."""
+    def f(x):
+        return x ** 4
+
+    def g(x):
+        return np.sin(x)
+
+    close(s2sad.grad(s2sad.grad(f))(1.3), 12 * 1.3 ** 2, tol=1e-12)
+    close(s2sad.grad(s2sad.grad(g))(1.3), -math.sin(1.3), tol=1e-12)
+
+
+# -- Hessians: forward over reverse ---------------------------------------------------------------
+
+
+@FAST
+@pytest.mark.parametrize("f", [field, layer, trajectory], ids=lambda f: f.__name__)
+@given(w=vectors(3))
+def test_hessian_matches_finite_differences_of_the_gradient(f, w):
+    if f is field:
+        w = w + np.where(w >= 0, 0.05, -0.05)  # away from the branch at 0
+    h = s2sad.hessian(f)(w)
+    close(h, fd_jacobian(s2sad.grad(f), w))
+    close(h, h.T, tol=1e-9)  # symmetric: a check of the second-order code itself
+
+
+@FAST
+@given(w=vectors(3), u=vectors(3), v=vectors(3))
+def test_hvp_is_the_hessian_times_a_vector_and_passes_the_dot_product_test(w, u, v):
+    hv = s2sad.hvp(layer, (w,), (v,))
+    hu = s2sad.hvp(layer, (w,), (u,))
+    close(hv, s2sad.hessian(layer)(w) @ v, tol=1e-9)
+    assert abs(np.dot(u, hv) - np.dot(hu, v)) <= 1e-9 * (1 + abs(np.dot(u, hv)))
+
+
+def test_hessian_with_several_arguments_gives_blocks():
+    def f(a, b):
+        return np.sum(a ** 2 * b[0]) + np.sin(b[1]) * a[0] * b[0]
+
+    a, b = np.array([0.3, -0.7]), np.array([1.1, 0.4])
+    blocks = s2sad.hessian(f, argnums=(0, 1))(a, b)
+    full = fd_jacobian(lambda z: np.concatenate(s2sad.grad(f, argnums=(0, 1))(z[:2], z[2:])),
+                       np.concatenate([a, b]))
+    close(np.block([[blocks[0][0], blocks[0][1]], [blocks[1][0], blocks[1][1]]]), full)
+    assert blocks[0][1].shape == (2, 2) and blocks[1][0].shape == (2, 2)
+
+
+# -- transforms inside differentiated code ---------------------------------------------------------
+
+
+def test_perturbation_confusion():
+    """d/dx [x * d/dy (x + y)] = 1: the inner derivative must not see the outer x as varying."""
+    def f(x):
+        return x * s2sad.grad(lambda y: x + y)(1.0)
+
+    assert s2sad.grad(f)(2.0) == 1.0
+    assert s2sad.jvp(f, (2.0,), (1.0,))[1] == 1.0
+
+    def g(x):  # the inner derivative depends on x: d/dx [x * d/dy (x * y)] = 2x
+        return x * s2sad.grad(lambda y: x * y)(3.0)
+
+    close(s2sad.grad(g)(1.7), 3.4, tol=1e-12)
+
+
+def energy(q, k):
+    return 0.5 * k * q ** 2 + 0.1 * q ** 4
+
+
+force = s2sad.grad(energy)
+
+
+@FAST
+@given(q=reals, k=st.floats(0.5, 2.0))
+def test_a_loss_built_from_a_gradient(q, k):
+    """A module-level `grad` wrapper called in a loss, differentiated w.r.t. both arguments."""
+    def loss(q, k):
+        f = force(q, k)
+        return f * f + s2sad.grad(energy, argnums=1)(q, k) * q
+
+    for n in (0, 1):
+        close(s2sad.grad(loss, argnums=n)(q, k),
+              fd_jacobian(lambda v: loss(v, k) if n == 0 else loss(q, v), q if n == 0 else k))
+
+
+@FAST
+@given(t=reals)
+def test_second_derivative_in_a_loss_with_jvp_inside(t):
+    """Forward over forward inside, reverse outside: the physics-informed pattern."""
+    def y(t, a):
+        return np.tanh(a * t) * a
+
+    def dy(t, a):
+        return s2sad.jvp(y, (t, a), (1.0, 0.0))[1]
+
+    def residual(a, t):
+        d2 = s2sad.jvp(dy, (t, a), (1.0, 0.0))[1]
+        return (d2 + 4.0 * y(t, a)) ** 2
+
+    close(s2sad.grad(residual)(0.8, t), fd_jacobian(lambda a: residual(a, t), 0.8))
+
+
+def test_value_and_grad_inside_a_function():
+    def inner(x, y):
+        return x * x * y
+
+    def outer(x):
+        value, slope = s2sad.value_and_grad(inner)(x, 2.0)
+        return value + slope * x
+
+    close(s2sad.grad(outer)(1.5), fd_jacobian(outer, 1.5))
+
+
+def test_the_derivative_code_that_is_differentiated_again_is_readable():
+    """The source of grad(grad(relax)): the inner derivative inlined, its stack a plain list the
+    outer derivative follows, comments pointing at the inner derivative's lines."""
+    text = s2sad.source(s2sad.grad(relax), mode="grad", args=(0.3,))
+    assert "def grad_relax_grad(" in text
+    assert "relax_grad1_stack.append(relax_grad1_y)" in text
+    assert "# <s2sad grad of relax" in text and "_stack.append(y)" in text
+
+
+def test_a_transform_of_a_function_chosen_at_run_time_is_a_clear_error():
+    def pick(fs, x):
+        return s2sad.grad(fs[0])(x)
+
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(pick, argnums=1)([np.sin], 0.5)
+    assert "compile time" in str(info.value) and "test_higher_order.py" in str(info.value)
