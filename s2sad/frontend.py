@@ -74,7 +74,14 @@ def parse_function(function):
             hint="pass a function defined with `def` in a file; to use this callable inside "
             "differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp",
         )
+    maker = getattr(function, "_s2sad_parsed", None)
+    if maker is not None:  # a local function s2sad lifted to run at run time (`s2sad.local_functions`)
+        return maker()
     code = function.__code__
+    if code.co_name == "<lambda>":  # found by its line and parameters in its file
+        from .local_functions import parse_lambda
+
+        return parse_lambda(function, top=True)
     filename = code.co_filename
     try:
         lines, first_line = inspect.getsourcelines(function)
@@ -99,7 +106,7 @@ def parse_function(function):
         )
     if not isinstance(node, ast.FunctionDef):
         raise UnsupportedSyntaxError(
-            f"{function.__qualname__} is not defined with `def` (lambdas are not supported yet)",
+            f"{function.__qualname__} is not defined with `def`",
             filename,
             first_line,
             lines[0],

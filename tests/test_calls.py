@@ -221,6 +221,26 @@ def test_lambdas_in_lambdas(x):
     _check(nested_lambdas, (x,))
 
 
+SMOOTH_STEP = lambda x, y=0.5: x * x * (3.0 - 2.0 * x) + math.sin(y * x)  # noqa: E731
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_a_lambda_is_the_differentiated_function(x, y):
+    _check(SMOOTH_STEP, (x, y))
+    _check(lambda u: u * np.tanh(u) + SQUARE(u), (x,))
+    assert s2sad.grad(lambda u: u * u)(x) == pytest.approx(2 * x)
+    value, grads = s2sad.value_and_grad(SMOOTH_STEP, argnums=(0, 1))(x, y)
+    assert value == pytest.approx(SMOOTH_STEP(x, y))
+    assert grads[1] == pytest.approx(x * math.cos(y * x))
+    assert s2sad.jvp(lambda u: u**3, (x,), (1.0,))[1] == pytest.approx(3 * x * x)
+
+
+def test_a_lambda_s_derivative_is_named_after_its_variable():
+    text = s2sad.source(SMOOTH_STEP, args=(0.3, 0.5))
+    assert "def SMOOTH_STEP_vjp(x, y" in text and "SMOOTH_STEP = lambda x, y=0.5" in text, text
+
+
 # -- 3. functions passed as arguments ----------------------------------------------------------
 
 
