@@ -98,6 +98,7 @@ class Inliner:
         self.taken = set()
         self.function_values = {}  # local name -> the function (an atom) it holds
         self.original_names = {}  # a renamed local of an inlined callee -> its name in the callee
+        self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
 
     def nested(self, callee):
         inner = Inliner(callee)
@@ -105,6 +106,7 @@ class Inliner:
         inner.origins = self.origins
         inner.counts = self.counts
         inner.taken = self.taken
+        inner.sizes = self.sizes
         return inner
 
     def callee(self, value):
@@ -128,6 +130,9 @@ class Inliner:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 self.stores[node.id] = self.stores.get(node.id, 0) + 1
         self.params = parameters(function.args)
+        for node in ast.walk(function):  # lists that grow or shrink have no size known when compiling
+            if list_receiver(node) is not None:
+                self.sizes[list_receiver(node)] = None
         function.body = self.block(function.body, stack)
         if self.function_values:  # `fn = math.sin` once read through `fn`: no longer needed
             read = {
@@ -140,6 +145,10 @@ class Inliner:
         out = []
         for stmt in stmts:
             _substitute(stmt, self.function_values)
+            spelled = self.spell_out_starred(stmt)
+            for item in spelled:
+                self.note_size(item)
+            out.extend(spelled)
             if isinstance(stmt, ast.Expr) and self.callee(stmt.value) is not None:
                 target = ast.Name(self.unique("_unused"), ast.Store())
                 stmt = ast.copy_location(ast.Assign(targets=[target], value=stmt.value), stmt)
@@ -154,14 +163,123 @@ class Inliner:
                 if fn is not None:
                     statements = self.inline(stmt, fn, stack)
                     self.note_function_value(statements[-1])
+                    self.note_size(statements[-1])
                     out.extend(statements)
                     continue
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner and not isinstance(stmt, ast.FunctionDef):
                     setattr(stmt, attr, self.block(inner, stack))
+            self.note_size(stmt)
             out.append(stmt)
         return out
+
+    # -- `f(*xs)` and `f(**d)`: spelled out when the size of `xs` is known --------------------------
+    def note_size(self, stmt):
+        """`xs = (a, b)`, `ys = xs`: the length of the tuple or list a name holds (keys of dicts);
+        None once the name holds anything else."""
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
+            return
+        name, value = stmt.targets[0].id, stmt.value
+        if isinstance(value, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in value.elts):
+            size = len(value.elts)
+        elif isinstance(value, ast.Dict) and all(isinstance(k, ast.Constant) for k in value.keys):
+            size = tuple(k.value for k in value.keys)
+        elif isinstance(value, ast.Name):
+            size = self.sizes.get(value.id)
+        else:
+            size = None
+        if name in self.sizes and self.sizes[name] != size:
+            size = None  # assigned another size (or something else) somewhere
+        self.sizes[name] = size
+
+    def spell_out_starred(self, stmt):
+        """`z = g(*xs, **d)` -> `_t1 = xs[0]`, `_t2 = xs[1]`, `_t3 = d["a"]`, `z = g(_t1, _t2, a=_t3)`:
+        the size of `xs` is that of the tuple or list literal it holds (also through copies, a
+        helper's parameters and returned tuples), else the number of parameters of the user's
+        function `g` that are left to fill. Returns the new statements; `stmt` is changed."""
+        call = getattr(stmt, "value", None)
+        if not isinstance(call, ast.Call) or not (
+            any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
+        ):
+            return []
+        pre = []
+
+        def item(container, key):
+            name = self.temporary()
+            value = ast.Subscript(value=clone(container), slice=ast.Constant(key), ctx=ast.Load())
+            pre.append(ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), stmt))
+            return ast.Name(name, ast.Load())
+
+        args = []
+        for position, arg in enumerate(call.args):
+            if not isinstance(arg, ast.Starred):
+                args.append(arg)
+                continue
+            size = self.sizes.get(arg.value.id) if isinstance(arg.value, ast.Name) else None
+            if not isinstance(size, int):
+                size = self.parameters_left(call, position)
+            if size is None:
+                raise self.starred_error(stmt, f"*{ast.unparse(arg.value)}", "a tuple or list")
+            args += [item(arg.value, k) for k in range(size)]
+        keywords = []
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                keywords.append(keyword)
+                continue
+            keys = self.sizes.get(keyword.value.id) if isinstance(keyword.value, ast.Name) else None
+            if not isinstance(keys, tuple) or not all(isinstance(k, str) for k in keys):
+                raise self.starred_error(stmt, f"**{ast.unparse(keyword.value)}", "a dict")
+            keywords += [ast.keyword(arg=k, value=item(keyword.value, k)) for k in keys]
+        call.args, call.keywords = args, keywords
+        return pre
+
+    def parameters_left(self, call, position):
+        """How many positional parameters of the user's function `call` calls the starred argument
+        at `position` fills: those not given by the other arguments, when none has a default."""
+        if sum(isinstance(a, ast.Starred) for a in call.args) != 1 or not is_global(call.func):
+            return None
+        fn = resolve(call.func, self.namespace)
+        if isinstance(fn, LocalFunction):
+            signature = fn.signature()
+        elif isinstance(fn, types.FunctionType):
+            try:
+                signature = inspect.signature(fn)
+            except (TypeError, ValueError):
+                return None
+        else:
+            return None
+        P = inspect.Parameter
+        given = {k.arg for k in call.keywords}
+        positional = [p for p in signature.parameters.values() if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+        if any(p.kind is P.VAR_POSITIONAL for p in signature.parameters.values()):
+            return None
+        left = [p for p in positional[len(call.args) - 1 :] if p.name not in given]
+        if any(p.default is not P.empty for p in left):
+            return None
+        return len(left)
+
+    def starred_error(self, stmt, text, what):
+        text = self.original_text(text)
+        return self.parsed.error(
+            UnsupportedSyntaxError,
+            f"`{text}` in a call: s2sad cannot tell from the code how many arguments it gives",
+            stmt,
+            hint=f"build {what} literal in this function, e.g. `xs = (a, b)` / `d = {{\"k\": v}}`, or "
+            "pass the arguments one by one",
+        )
+
+    def original_text(self, text):
+        for renamed, original in self.original_names.items():  # the callee's own names, not `helper1_x`
+            text = re.sub(rf"\b{re.escape(renamed)}\b", original, text)
+        return text
+
+    def temporary(self):
+        count = 1
+        while f"_t{count}" in self.taken or f"_t{count}" in self.namespace:
+            count += 1
+        self.taken.add(f"_t{count}")
+        return f"_t{count}"
 
     # -- functions held in variables --------------------------------------------------------------
     def note_function_value(self, stmt):
@@ -182,9 +300,7 @@ class Inliner:
         if not isinstance(value, ast.Call):
             return
         func = value.func
-        text = ast.unparse(func)
-        for renamed, original in self.original_names.items():  # the callee's own names, not `helper1_x`
-            text = re.sub(rf"\b{re.escape(renamed)}\b", original, text)
+        text = self.original_text(ast.unparse(func))
         if isinstance(func, ast.Name) and not is_global(func):
             what = (
                 "this line calls a function computed at run time (the result of a call or an expression)"
@@ -326,6 +442,8 @@ class Inliner:
             for p in params
             if p not in functions and p not in changed_lists
         ]
+        for assignment in prologue:
+            self.note_size(assignment)
         inner = self.nested(callee)
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
         tree = inner.run(tree, stack + (key,))

@@ -362,6 +362,73 @@ def test_keywords_and_defaults_of_module_level_helpers(theta, g):
     _check(keywords_and_defaults, (theta, g))
 
 
+def rhs(state, k):
+    x, v = state
+    return (v, -k * math.sin(x))
+
+
+def pack(*args):
+    return args
+
+
+def starred_calls(x, y):
+    xs = (x, y, x * y)
+    ys = [y, x]
+    state = (x, y)
+    for _ in range(3):
+        state = rhs(state, 2.0)  # a tuple returned by a helper, through a loop
+    kw = {"scale": y, "shift": x}
+    apart = (y + 3.5, x)  # no tie, away from the origin
+    return (
+        weighted(*xs, shift=1.0)
+        + weighted(*ys, 1.0, shift=0.0)
+        + weighted(x, *ys, **kw)
+        + pendulum_rhs(*state, 9.81)[1]
+        + np.maximum(*apart)
+        + math.atan2(*apart)
+        + weighted(*pack(x, y), x, shift=y)
+        + forwards(*(x, y, 2.0), **{"shift": x})
+    )
+
+
+def starred_run_time_list(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * (i + 1.0))
+    return sum_of_three(*xs)  # the callee's parameters say how many
+
+
+def sum_of_three(a, b, c):
+    return a * b * c
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_starred_calls_of_tuples_lists_and_dicts_of_known_size(x, y):
+    _check(starred_calls, (x, y))
+
+
+@SETTINGS
+@given(FLOATS)
+def test_starred_call_sized_by_the_callee_s_parameters(x):
+    _check(starred_run_time_list, (x, 3))
+    text = s2sad.source(starred_run_time_list, args=(0.5, 3))
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "sum_of_three(" not in text and "= xs[2]" in text, text  # inlined, reading the list's items
+
+
+def starred_of_unknown_size(x, n):
+    xs = [x * i for i in range(n)]
+    return weighted(*xs, shift=x)
+
+
+def test_starred_call_of_unknown_size_is_reported():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(starred_of_unknown_size)(0.5, 3)
+    _assert_names_user_code(info.value, "return weighted(*xs, shift=x)")
+    assert "cannot tell from the code how many arguments" in str(info.value)
+
+
 # -- 5. recursion: the callee's own derivative, called at run time -----------------------------
 
 
