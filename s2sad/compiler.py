@@ -16,8 +16,10 @@ True
 import ast
 import inspect
 import itertools
+import keyword
 import linecache
 import math
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +35,7 @@ from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, Unsupporte
 from .forward import forward_transform
 from .frontend import parse_function
 from .inline import inline_calls
-from .local_functions import lift_local_functions
+from .local_functions import identifier, lift_local_functions
 from .normalize import normalize
 from .optimize import (
     drop_unused, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
@@ -188,6 +190,39 @@ def _return_aux(tree, name):
     return tree
 
 
+def _functions_as_constants(parsed, input_kinds):
+    """A function given as an argument (`loss(w, model)`) is a constant of this compilation: the
+    body starts with `model = <the function>`, a global the inliner follows, and the parameter
+    itself is not read. Returns the kinds with those arguments' kinds made `OTHER`."""
+    params = [a.arg for a in parsed.tree.args.args]
+    prologue = []
+    parsed.static_params = {}  # parameter -> the name its function is read by
+    for param, kind in zip(params, input_kinds):
+        if not K.is_function_kind(kind):
+            continue
+        value = kind[1]
+        name = getattr(value, "__name__", "")
+        modules = [m for m, module in parsed.namespace.items() if isinstance(module, types.ModuleType)
+                   and name and getattr(module, name, None) is value]
+        if modules:  # `np.tanh`: read as the user would write it
+            reference = ast.Attribute(value=ast.Name(modules[0], ast.Load()), attr=name, ctx=ast.Load())
+        elif not (name.isidentifier() and not keyword.iskeyword(name) and parsed.namespace.get(name, value) is value
+                and name not in params):
+            name = f"_{param}_{identifier(name or 'function')}"
+            while parsed.namespace.get(name, value) is not value or name in params:
+                name += "_"
+        if not modules:
+            parsed.namespace[name] = value
+            reference = ast.Name(name, ast.Load())
+        else:
+            name = ast.unparse(reference)
+        assign = ast.Assign(targets=[ast.Name(param, ast.Store())], value=reference)
+        prologue.append(ast.fix_missing_locations(ast.copy_location(assign, parsed.tree)))
+        parsed.static_params[param] = name
+    parsed.tree.body = prologue + parsed.tree.body
+    return tuple(K.OTHER if K.is_function_kind(k) else k for k in input_kinds)
+
+
 def prepare(function, input_kinds, active_inputs, has_aux=False):
     """Parse and normalize `function`; returns (parsed, normalized tree, analysis)."""
     parsed = parse_function(function)
@@ -204,6 +239,7 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         raise parsed.error(UnsupportedSyntaxError, "only plain positional parameters are supported yet",
                            parsed.tree, hint="list the parameters one by one")
+    input_kinds = _functions_as_constants(parsed, input_kinds)
     parsed.tree_spans = None
     if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
         input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
@@ -391,7 +427,10 @@ def _first_line(parsed):
 
 
 def header_for(parsed, mode, params, kinds, active):
-    described = ", ".join(f"{p}: {kinds.get(p, 'any')}" for p in params)
+    functions = getattr(parsed, "static_params", {})
+    described = ", ".join(
+        f"{p}: the function {functions[p]}" if p in functions else f"{p}: {kinds.get(p, 'any')}" for p in params
+    )
     wrt = ", ".join(active)
     return (
         f"# {'reverse' if mode == 'grad' else mode}-mode derivative of {parsed.name} ({parsed.filename}:{_first_line(parsed)})\n"
@@ -409,11 +448,27 @@ def render(parsed, functions, analysis, params, mode, active, pretty):
     return format_source(text) if pretty else text
 
 
+def closure_key(function):
+    """The objects `function`'s closure cells hold, by identity: they are constants of its compiled
+    derivative, so two closures of one `def` or lambda (`make_scaler(2.0)`, `make_scaler(3.0)`)
+    compile apart. (The compiled code's namespace keeps them alive, so ids are not reused.)"""
+    cells = getattr(function, "__closure__", None)
+    if not cells:
+        return ()
+    out = []
+    for cell in cells:
+        try:
+            out.append(id(cell.cell_contents))
+        except ValueError:  # an empty cell
+            out.append(None)
+    return tuple(out)
+
+
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False):
     """Compile (cached) the derivative of `function`; see the module docstring."""
     if not hasattr(function, "__code__"):
         parse_function(function)  # raises SourceUnavailableError with the reason
-    key = (function.__code__, mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+    key = (function.__code__, closure_key(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
            config.enabled())
     compiled = _CACHE.get(key)
     if compiled is not None:

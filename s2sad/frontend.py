@@ -43,6 +43,10 @@ class ParsedFunction:
     def error(self, cls, message, node, hint=None):
         """Build an s2sad error of class `cls` pointing at `node` in the user's file."""
         lineno = getattr(node, "lineno", None)
+        origin = getattr(self, "origins", {}).get(lineno)
+        if origin is not None:  # a line of an inlined helper (`s2sad.inline`): its own file and line
+            filename, lineno, text = origin
+            return cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
         code = self.line(lineno) if lineno else None
         return cls(message, self.filename, lineno, code, hint)
 

@@ -99,6 +99,8 @@ class Inliner:
         self.function_values = {}  # local name -> the function (an atom) it holds
         self.original_names = {}  # a renamed local of an inlined callee -> its name in the callee
         self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
+        self.known_params = set()  # parameters whose value the body's first statements assign
+        self.choices = {}  # name -> the functions (atoms; None) it may hold, assigned in several places
 
     def nested(self, callee):
         inner = Inliner(callee)
@@ -129,7 +131,10 @@ class Inliner:
         for node in ast.walk(function):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 self.stores[node.id] = self.stores.get(node.id, 0) + 1
-        self.params = parameters(function.args)
+        # parameters are run-time values, except functions given to the differentiated function
+        self.params = parameters(function.args) - set(getattr(self.parsed, "static_params", ()))
+        self.params -= self.known_params
+        self.choices = _function_choices(function, self.params, self.namespace)
         for node in ast.walk(function):  # lists that grow or shrink have no size known when compiling
             if list_receiver(node) is not None:
                 self.sizes[list_receiver(node)] = None
@@ -145,6 +150,10 @@ class Inliner:
         out = []
         for stmt in stmts:
             _substitute(stmt, self.function_values)
+            dispatch = self.dispatch(stmt)
+            if dispatch is not None:
+                out.extend(self.block(dispatch, stack))
+                continue
             spelled = self.spell_out_starred(stmt)
             for item in spelled:
                 self.note_size(item)
@@ -173,6 +182,46 @@ class Inliner:
             self.note_size(stmt)
             out.append(stmt)
         return out
+
+    def dispatch(self, stmt):
+        """`z = act(x)` where `act` holds one of several functions (`act = np.tanh if flag else relu`,
+        `if fn is None: fn = default`): `if act is np.tanh: z = np.tanh(x) else: z = relu(x)`, each
+        call then differentiated (or inlined) as a direct call; the same for such a variable passed
+        to one of the user's functions. Returns the statements, or None."""
+        call = getattr(stmt, "value", None)
+        if not (isinstance(stmt, (ast.Assign, ast.Expr)) and isinstance(call, ast.Call) and self.choices):
+            return None
+        name, options = None, None
+        if isinstance(call.func, ast.Name) and call.func.id in self.choices:
+            name = call.func.id
+            options = [o for o in self.choices[name] if o is not None]  # calling None fails in Python too
+        elif self.callee(call) is not None:
+            for arg in call.args + [k.value for k in call.keywords]:
+                if isinstance(arg, ast.Name) and arg.id in self.choices and not getattr(arg, "_global", False):
+                    name, options = arg.id, self.choices[arg.id]
+                    break
+        if not options:
+            return None
+
+        def chosen(option):
+            copy = clone(stmt)
+            atom = ast.Constant(None) if option is None else option
+            _substitute(copy, {name: atom})
+            return copy
+
+        result = [chosen(options[-1])]
+        for option in reversed(options[:-1]):
+            test = self.temporary()
+            compare = ast.Compare(
+                left=ast.Name(name, ast.Load()),
+                ops=[ast.Is()],
+                comparators=[ast.Constant(None) if option is None else clone(option)],
+            )
+            result = [
+                ast.Assign(targets=[ast.Name(test, ast.Store())], value=compare),
+                ast.If(test=ast.Name(test, ast.Load()), body=[chosen(option)], orelse=result),
+            ]
+        return [ast.fix_missing_locations(ast.copy_location(s, stmt)) for s in result]
 
     # -- `f(*xs)` and `f(**d)`: spelled out when the size of `xs` is known --------------------------
     def note_size(self, stmt):
@@ -311,9 +360,9 @@ class Inliner:
                 UnsupportedSyntaxError,
                 f"{what}; s2sad must know which function it calls when it compiles the derivative",
                 stmt,
-                hint="call the function by its name; a function passed to one of your helpers, a local "
-                "`def` or a lambda assigned once are fine, but not a function passed to the differentiated "
-                "function itself: differentiate a wrapper `def loss(x): return f(x, np.tanh)` instead",
+                hint="call the function by its name, pass it as an argument, or hold it in a variable "
+                "assigned only functions or None (`act = np.tanh if flag else relu`); not a function taken "
+                "from a list, a dict or the result of a call made at run time",
             )
         if isinstance(func, ast.Attribute) and not is_global(func):
             if method_rule(func.attr) is None and not any(hasattr(t, func.attr) for t in (list, dict, tuple)):
@@ -444,7 +493,18 @@ class Inliner:
         ]
         for assignment in prologue:
             self.note_size(assignment)
+        # a parameter bound to a function or None and reassigned (`if fn is None: fn = default`):
+        # assigned in the body itself, where the choice between the functions is seen
+        chosen = {
+            mapping[p]
+            for p in params
+            if p in written and p not in changed_lists and _function_or_none(bound[p], self.namespace)
+        }
+        opening = [ast.copy_location(a, raw) for a in prologue if a.targets[0].id in chosen]  # the `def` line
+        tree.body = opening + tree.body
+        prologue = [a for a in prologue if a.targets[0].id not in chosen]
         inner = self.nested(callee)
+        inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
         tree = inner.run(tree, stack + (key,))
         body = tree.body
@@ -603,6 +663,70 @@ class Inliner:
                 self.origins[key] = origin
                 node.lineno = key
                 node.end_lineno = key
+
+
+def _function_choices(function, params, namespace):
+    """Names that hold a function chosen at run time: every assignment to them is a function (a
+    global, a local function's alias), None, or another such name, in more than one place.
+    Returns name -> the atoms they may hold (None for None)."""
+    simple = {}  # name -> the values assigned to it
+    others = set(params)  # names bound otherwise (parameters, loops, unpacking)
+    targets = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            simple.setdefault(node.targets[0].id, []).append(node.value)
+            targets.add(id(node.targets[0]))
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in targets:
+            others.add(node.id)
+    choices = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, values in simple.items():
+            if name in others:
+                continue
+            options = []
+            for value in values:
+                if isinstance(value, ast.Constant) and value.value is None:
+                    found = [None]
+                elif isinstance(value, ast.Name) and not is_global(value):
+                    if value.id in others:
+                        found = None
+                    else:
+                        found = choices.get(value.id, [])
+                elif is_global(value) and _function_valued(resolve(value, namespace)):
+                    found = [value]
+                else:
+                    found = None
+                if found is None:
+                    others.add(name)
+                    changed = True
+                    break
+                for option in found:
+                    if not any(_same_atom(option, o) for o in options):
+                        options.append(option)
+            else:
+                if len(options) != len(choices.get(name, [])):
+                    choices[name] = options
+                    changed = True
+    return {
+        name: options
+        for name, options in choices.items()
+        if name not in others and (len(simple[name]) > 1 or len(options) > 1) and any(o is not None for o in options)
+    }
+
+
+def _function_or_none(atom, namespace):
+    if isinstance(atom, ast.Constant):
+        return atom.value is None
+    return is_global(atom) and _function_valued(resolve(atom, namespace))
+
+
+def _same_atom(a, b):
+    if a is None or b is None:
+        return a is b
+    return ast.dump(a) == ast.dump(b)
 
 
 def _runtime_helper(name):
