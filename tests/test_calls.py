@@ -658,6 +658,30 @@ def test_helpers_nested_deeper_than_the_inliner_goes():
     check_grads(chain, (0.5,))
 
 
+def test_deep_recursion_runs_with_a_raised_recursion_limit():
+    import sys
+
+    limit = sys.getrecursionlimit()
+    n = 2000  # deeper than Python's default limit of 1000 frames: the derivative raises it for a while
+    x = 1.0001
+    assert s2sad.grad(power)(x, n) == pytest.approx(n * x ** (n - 1))
+    assert s2sad.jvp(power, (x, n), (1.0, 0))[1] == pytest.approx(n * x ** (n - 1))
+    assert s2sad.vjp(power, x, n)[1](1.0)[0] == pytest.approx(n * x ** (n - 1))
+    assert sys.getrecursionlimit() == limit  # put back
+    check_grads(power, (1.01, 500))
+
+
+def test_too_deep_recursion_is_reported():
+    import sys
+
+    limit = sys.getrecursionlimit()
+    with pytest.raises(s2sad.RecursionDepthError) as info:
+        s2sad.grad(power)(1.0, 50_000)
+    _assert_names_user_code(info.value, "def power(x, n):")
+    assert "`power` went" in str(info.value) and "loop" in str(info.value)
+    assert isinstance(info.value, RecursionError) and sys.getrecursionlimit() == limit
+
+
 # -- 6. what is not supported: clear errors ----------------------------------------------------
 
 
