@@ -14,6 +14,12 @@ other code. Statements keep a line number that maps back to the helper's own fil
 - A parameter bound to a function (`apply(math.sin, x)`, `apply(helper, x)`,
   `apply(lambda u: u * u, x)`) is replaced by that function in the callee's
   body, so `fn(x)` becomes `math.sin(x)` and gets its rule or is inlined in turn.
+- A variable that holds one of several functions (or None), assigned in
+  several places, is called through `if act is np.tanh: ... else: ...`, a
+  direct call in each branch (`Inliner.dispatch`).
+- `g(*xs)` / `g(**d)` read the items one by one when the size of `xs` is
+  known: a tuple, list or dict literal it holds, else the parameters of `g`
+  left to fill (`Inliner.spell_out_starred`).
 - A call that cannot be inlined (recursion, or more than `MAX_DEPTH` nested
   helpers) calls the callee's own derivative at run time: the pair
   `_f_call1 = _rt.call_forward_sweep(f, a)` / `z = _rt.call_value(f, _f_call1, a)`

@@ -1,7 +1,8 @@
 """Calls to the user's own functions (s2sad/inline.py, s2sad/local_functions.py and the call
-helpers of s2sad/runtime.py): nested `def`s and closures, lambdas, functions passed as
-arguments, `*args` / `**kwargs` / keywords / defaults, recursion, and the error for methods
-of the user's classes.
+helpers of s2sad/runtime.py): nested `def`s and closures, lambdas (also differentiated
+themselves), functions passed as arguments (also to the differentiated function) or chosen at
+run time, `*args` / `**kwargs` / keywords / defaults, starred calls, recursion (also deeper than
+Python's default limit), and the errors for what is not supported.
 
 Every differentiable case is checked in both modes (forward `jvp` and reverse `vjp`)
 against central finite differences in float64, with the dot-product test between the
