@@ -78,9 +78,6 @@ def parse_function(function):
             hint="pass a function defined with `def` in a file; to use this callable inside "
             "differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp",
         )
-    maker = getattr(function, "_s2sad_parsed", None)
-    if maker is not None:  # a local function s2sad lifted to run at run time (`s2sad.local_functions`)
-        return maker()
     code = function.__code__
     if code.co_name == "<lambda>":  # found by its line and parameters in its file
         from .local_functions import parse_lambda
