@@ -13,6 +13,7 @@ from .errors import (
     CustomRuleError,
     NoDerivativeRuleError,
     NonScalarOutputError,
+    RecursionDepthError,
     S2sadError,
     SourceUnavailableError,
     UnsupportedSyntaxError,
@@ -22,6 +23,6 @@ __all__ = [
     "grad", "value_and_grad", "jvp", "vjp", "hessian", "hvp", "source", "emit", "rules",
     "custom_vjp", "custom_jvp", "defjvp", "defvjp", "stop_gradient",
     "S2sadError", "SourceUnavailableError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
-    "NonScalarOutputError", "ArgumentError", "CustomRuleError",
+    "NonScalarOutputError", "ArgumentError", "CustomRuleError", "RecursionDepthError",
 ]
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import kinds as K
 from . import trees as T
-from .compiler import compile_derivative, generate, render
+from .compiler import closure_key, compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
 from .nested import TRANSFORM_APIS, code_identity, mark
 
@@ -40,13 +40,17 @@ def _code(f):
 
 
 def _kinds(args, nums=()):
-    """Kinds of the arguments; differentiated dicts, lists and tuples are trees of leaves."""
-    return tuple(T.tree_kind(a) if i in nums and T.is_tree(a) else K.kind_of(a) for i, a in enumerate(args))
+    """Kinds of the arguments; differentiated dicts, lists and tuples are trees of leaves;
+    functions are constants the compiler follows."""
+    return tuple(
+        T.tree_kind(a) if i in nums and T.is_tree(a) else K.function_kind(a) or K.kind_of(a)
+        for i, a in enumerate(args)
+    )
 
 
 def _signature(args):
-    """Cache key of the arguments: their types, and the structure of trees."""
-    return tuple(T.tree_kind(a) if T.is_tree(a) else type(a) for a in args)
+    """Cache key of the arguments: their types, the structure of trees, functions themselves."""
+    return tuple(T.tree_kind(a) if T.is_tree(a) else K.function_kind(a) or type(a) for a in args)
 
 
 def _diff_kinds(kinds, argnums):
@@ -61,6 +65,12 @@ def _diff_kinds(kinds, argnums):
                     hint="keep only floats and NumPy arrays in differentiated dicts, lists and tuples",
                 )
             kinds[n] = (kinds[n][0], kinds[n][1], leaf_kinds)
+        elif K.is_function_kind(kinds[n]):
+            raise ArgumentError(
+                f"argument {n} is the function {getattr(kinds[n][1], '__name__', kinds[n][1])!r}; "
+                "s2sad differentiates with respect to floats and NumPy arrays",
+                hint="leave it out of argnums: functions given as arguments are constants s2sad follows",
+            )
         elif kinds[n] in (K.INT, K.BOOL):
             kinds[n] = K.FLOAT
         elif kinds[n] == K.OTHER:
@@ -144,10 +154,10 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
                     _check_scalar(compiled, value)
                     return grads
 
-        if any(T.is_tree_kind(k) for k in kinds):
+        if any(T.is_tree_kind(k) or K.is_function_kind(k) for k in kinds):
             structure, tree_function = _signature(args), function
 
-            def function(*call_args):  # same types, another structure: compile again
+            def function(*call_args):  # same types, another structure or function: compile again
                 if _signature(call_args) != structure:
                     return compile_for(call_args, key)(*call_args)
                 return tree_function(*call_args)
@@ -244,7 +254,7 @@ def jvp(f, primals, tangents, has_aux=False):
     given = len(primals)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(0.0 for _ in primals[given:])
-    key = ("forward", code_identity(f), _signature(primals), bool(has_aux))
+    key = ("forward", code_identity(f), closure_key(f), _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = _all_differentiable(primals)
@@ -267,7 +277,7 @@ def vjp(f, *primals, has_aux=False):
     """
     given = len(primals)
     primals = _bind(f, primals, {})
-    key = ("reverse", code_identity(f), given, _signature(primals), bool(has_aux))
+    key = ("reverse", code_identity(f), closure_key(f), given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = tuple(i for i in _all_differentiable(primals) if i < given)

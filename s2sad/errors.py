@@ -54,3 +54,7 @@ class CustomRuleError(S2sadError):
 
 class ArgumentError(S2sadError):
     """Bad arguments to an s2sad transform (argnums out of range, wrong tangents)."""
+
+
+class RecursionDepthError(S2sadError, RecursionError):
+    """A recursive function's derivative went deeper than Python's stack allows."""

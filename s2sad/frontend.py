@@ -43,6 +43,10 @@ class ParsedFunction:
     def error(self, cls, message, node, hint=None):
         """Build an s2sad error of class `cls` pointing at `node` in the user's file."""
         lineno = getattr(node, "lineno", None)
+        origin = getattr(self, "origins", {}).get(lineno)
+        if origin is not None:  # a line of an inlined helper (`s2sad.inline`): its own file and line
+            filename, lineno, text = origin
+            return cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
         code = self.line(lineno) if lineno else None
         return cls(message, self.filename, lineno, code, hint)
 
@@ -81,6 +85,10 @@ def parse_function(function):
             "differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp",
         )
     code = function.__code__
+    if code.co_name == "<lambda>":  # found by its line and parameters in its file
+        from .local_functions import parse_lambda
+
+        return parse_lambda(function, top=True)
     filename = code.co_filename
     try:
         lines, first_line = inspect.getsourcelines(function)
@@ -105,7 +113,7 @@ def parse_function(function):
         )
     if not isinstance(node, ast.FunctionDef):
         raise UnsupportedSyntaxError(
-            f"{function.__qualname__} is not defined with `def` (lambdas are not supported yet)",
+            f"{function.__qualname__} is not defined with `def`",
             filename,
             first_line,
             lines[0],

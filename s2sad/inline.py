@@ -14,6 +14,12 @@ other code. Statements keep a line number that maps back to the helper's own fil
 - A parameter bound to a function (`apply(math.sin, x)`, `apply(helper, x)`,
   `apply(lambda u: u * u, x)`) is replaced by that function in the callee's
   body, so `fn(x)` becomes `math.sin(x)` and gets its rule or is inlined in turn.
+- A variable that holds one of several functions (or None), assigned in
+  several places, is called through `if act is np.tanh: ... else: ...`, a
+  direct call in each branch (`Inliner.dispatch`).
+- `g(*xs)` / `g(**d)` read the items one by one when the size of `xs` is
+  known: a tuple, list or dict literal it holds, else the parameters of `g`
+  left to fill (`Inliner.spell_out_starred`).
 - A call that cannot be inlined (recursion, or more than `MAX_DEPTH` nested
   helpers) calls the callee's own derivative at run time: the pair
   `_f_call1 = _rt.call_forward_sweep(f, a)` / `z = _rt.call_value(f, _f_call1, a)`
@@ -102,6 +108,9 @@ class Inliner:
         self.function_values = {}  # local name -> the function (an atom) it holds
         self.tuples = {}  # a tuple temporary assigned once -> its items (the arguments of `jvp`)
         self.original_names = {}  # a renamed local of an inlined callee -> its name in the callee
+        self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
+        self.known_params = set()  # parameters whose value the body's first statements assign
+        self.choices = {}  # name -> the functions (atoms; None) it may hold, assigned in several places
 
     def nested(self, callee):
         inner = Inliner(callee)
@@ -109,6 +118,7 @@ class Inliner:
         inner.origins = self.origins
         inner.counts = self.counts
         inner.taken = self.taken
+        inner.sizes = self.sizes
         return inner
 
     def callee(self, value):
@@ -143,7 +153,13 @@ class Inliner:
         for node in ast.walk(function):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 self.stores[node.id] = self.stores.get(node.id, 0) + 1
-        self.params = parameters(function.args)
+        # parameters are run-time values, except functions given to the differentiated function
+        self.params = parameters(function.args) - set(getattr(self.parsed, "static_params", ()))
+        self.params -= self.known_params
+        self.choices = _function_choices(function, self.params, self.namespace)
+        for node in ast.walk(function):  # lists that grow or shrink have no size known when compiling
+            if list_receiver(node) is not None:
+                self.sizes[list_receiver(node)] = None
         function.body = self.block(function.body, stack)
         if self.function_values:  # `fn = math.sin` once read through `fn`: no longer needed
             read = {
@@ -156,6 +172,14 @@ class Inliner:
         out = []
         for stmt in stmts:
             _substitute(stmt, self.function_values)
+            dispatch = self.dispatch(stmt)
+            if dispatch is not None:
+                out.extend(self.block(dispatch, stack))
+                continue
+            spelled = self.spell_out_starred(stmt)
+            for item in spelled:
+                self.note_size(item)
+            out.extend(spelled)
             if isinstance(stmt, ast.Expr) and self.callee(stmt.value) is not None:
                 target = ast.Name(self.unique("_unused"), ast.Store())
                 stmt = ast.copy_location(ast.Assign(targets=[target], value=stmt.value), stmt)
@@ -172,12 +196,14 @@ class Inliner:
                 if fn is not None:
                     statements = self.inline(stmt, fn, stack)
                     self.note_function_value(statements[-1])
+                    self.note_size(statements[-1])
                     out.extend(statements)
                     continue
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner and not isinstance(stmt, ast.FunctionDef):
                     setattr(stmt, attr, self.block(inner, stack))
+            self.note_size(stmt)
             out.append(stmt)
         return out
 
@@ -269,6 +295,153 @@ class Inliner:
         self.function_values[stmt.targets[0].id] = atom
         return True
 
+    def dispatch(self, stmt):
+        """`z = act(x)` where `act` holds one of several functions (`act = np.tanh if flag else relu`,
+        `if fn is None: fn = default`): `if act is np.tanh: z = np.tanh(x) else: z = relu(x)`, each
+        call then differentiated (or inlined) as a direct call; the same for such a variable passed
+        to one of the user's functions. Returns the statements, or None."""
+        call = getattr(stmt, "value", None)
+        if not (isinstance(stmt, (ast.Assign, ast.Expr)) and isinstance(call, ast.Call) and self.choices):
+            return None
+        name, options = None, None
+        if isinstance(call.func, ast.Name) and call.func.id in self.choices:
+            name = call.func.id
+            options = [o for o in self.choices[name] if o is not None]  # calling None fails in Python too
+        elif self.callee(call) is not None:
+            for arg in call.args + [k.value for k in call.keywords]:
+                if isinstance(arg, ast.Name) and arg.id in self.choices and not getattr(arg, "_global", False):
+                    name, options = arg.id, self.choices[arg.id]
+                    break
+        if not options:
+            return None
+
+        def chosen(option):
+            copy = clone(stmt)
+            atom = ast.Constant(None) if option is None else option
+            _substitute(copy, {name: atom})
+            return copy
+
+        result = [chosen(options[-1])]
+        for option in reversed(options[:-1]):
+            test = self.temporary()
+            compare = ast.Compare(
+                left=ast.Name(name, ast.Load()),
+                ops=[ast.Is()],
+                comparators=[ast.Constant(None) if option is None else clone(option)],
+            )
+            result = [
+                ast.Assign(targets=[ast.Name(test, ast.Store())], value=compare),
+                ast.If(test=ast.Name(test, ast.Load()), body=[chosen(option)], orelse=result),
+            ]
+        return [ast.fix_missing_locations(ast.copy_location(s, stmt)) for s in result]
+
+    # -- `f(*xs)` and `f(**d)`: spelled out when the size of `xs` is known --------------------------
+    def note_size(self, stmt):
+        """`xs = (a, b)`, `ys = xs`: the length of the tuple or list a name holds (keys of dicts);
+        None once the name holds anything else."""
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
+            return
+        name, value = stmt.targets[0].id, stmt.value
+        if isinstance(value, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in value.elts):
+            size = len(value.elts)
+        elif isinstance(value, ast.Dict) and all(isinstance(k, ast.Constant) for k in value.keys):
+            size = tuple(k.value for k in value.keys)
+        elif isinstance(value, ast.Name):
+            size = self.sizes.get(value.id)
+        else:
+            size = None
+        if name in self.sizes and self.sizes[name] != size:
+            size = None  # assigned another size (or something else) somewhere
+        self.sizes[name] = size
+
+    def spell_out_starred(self, stmt):
+        """`z = g(*xs, **d)` -> `_t1 = xs[0]`, `_t2 = xs[1]`, `_t3 = d["a"]`, `z = g(_t1, _t2, a=_t3)`:
+        the size of `xs` is that of the tuple or list literal it holds (also through copies, a
+        helper's parameters and returned tuples), else the number of parameters of the user's
+        function `g` that are left to fill. Returns the new statements; `stmt` is changed."""
+        call = getattr(stmt, "value", None)
+        if not isinstance(call, ast.Call) or not (
+            any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
+        ):
+            return []
+        pre = []
+
+        def item(container, key):
+            name = self.temporary()
+            value = ast.Subscript(value=clone(container), slice=ast.Constant(key), ctx=ast.Load())
+            pre.append(ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), stmt))
+            return ast.Name(name, ast.Load())
+
+        args = []
+        for position, arg in enumerate(call.args):
+            if not isinstance(arg, ast.Starred):
+                args.append(arg)
+                continue
+            size = self.sizes.get(arg.value.id) if isinstance(arg.value, ast.Name) else None
+            if not isinstance(size, int):
+                size = self.parameters_left(call, position)
+            if size is None:
+                raise self.starred_error(stmt, f"*{ast.unparse(arg.value)}", "a tuple or list")
+            args += [item(arg.value, k) for k in range(size)]
+        keywords = []
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                keywords.append(keyword)
+                continue
+            keys = self.sizes.get(keyword.value.id) if isinstance(keyword.value, ast.Name) else None
+            if not isinstance(keys, tuple) or not all(isinstance(k, str) for k in keys):
+                raise self.starred_error(stmt, f"**{ast.unparse(keyword.value)}", "a dict")
+            keywords += [ast.keyword(arg=k, value=item(keyword.value, k)) for k in keys]
+        call.args, call.keywords = args, keywords
+        return pre
+
+    def parameters_left(self, call, position):
+        """How many positional parameters of the user's function `call` calls the starred argument
+        at `position` fills: those not given by the other arguments, when none has a default."""
+        if sum(isinstance(a, ast.Starred) for a in call.args) != 1 or not is_global(call.func):
+            return None
+        fn = resolve(call.func, self.namespace)
+        if isinstance(fn, LocalFunction):
+            signature = fn.signature()
+        elif isinstance(fn, types.FunctionType):
+            try:
+                signature = inspect.signature(fn)
+            except (TypeError, ValueError):
+                return None
+        else:
+            return None
+        P = inspect.Parameter
+        given = {k.arg for k in call.keywords}
+        positional = [p for p in signature.parameters.values() if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+        if any(p.kind is P.VAR_POSITIONAL for p in signature.parameters.values()):
+            return None
+        left = [p for p in positional[len(call.args) - 1 :] if p.name not in given]
+        if any(p.default is not P.empty for p in left):
+            return None
+        return len(left)
+
+    def starred_error(self, stmt, text, what):
+        text = self.original_text(text)
+        return self.parsed.error(
+            UnsupportedSyntaxError,
+            f"`{text}` in a call: s2sad cannot tell from the code how many arguments it gives",
+            stmt,
+            hint=f"build {what} literal in this function, e.g. `xs = (a, b)` / `d = {{\"k\": v}}`, or "
+            "pass the arguments one by one",
+        )
+
+    def original_text(self, text):
+        for renamed, original in self.original_names.items():  # the callee's own names, not `helper1_x`
+            text = re.sub(rf"\b{re.escape(renamed)}\b", original, text)
+        return text
+
+    def temporary(self):
+        count = 1
+        while f"_t{count}" in self.taken or f"_t{count}" in self.namespace:
+            count += 1
+        self.taken.add(f"_t{count}")
+        return f"_t{count}"
+
     # -- functions held in variables --------------------------------------------------------------
     def note_function_value(self, stmt):
         """`fn = math.sin` (assigned once): later calls `fn(x)` call `math.sin`."""
@@ -288,9 +461,7 @@ class Inliner:
         if not isinstance(value, ast.Call):
             return
         func = value.func
-        text = ast.unparse(func)
-        for renamed, original in self.original_names.items():  # the callee's own names, not `helper1_x`
-            text = re.sub(rf"\b{re.escape(renamed)}\b", original, text)
+        text = self.original_text(ast.unparse(func))
         if isinstance(func, ast.Name) and not is_global(func):
             what = (
                 "this line calls a function computed at run time (the result of a call or an expression)"
@@ -301,9 +472,9 @@ class Inliner:
                 UnsupportedSyntaxError,
                 f"{what}; s2sad must know which function it calls when it compiles the derivative",
                 stmt,
-                hint="call the function by its name; a function passed to one of your helpers, a local "
-                "`def` or a lambda assigned once are fine, but not a function passed to the differentiated "
-                "function itself: differentiate a wrapper `def loss(x): return f(x, np.tanh)` instead",
+                hint="call the function by its name, pass it as an argument, or hold it in a variable "
+                "assigned only functions or None (`act = np.tanh if flag else relu`); not a function taken "
+                "from a list, a dict or the result of a call made at run time",
             )
         if isinstance(func, ast.Attribute) and not is_global(func):
             if method_rule(func.attr) is None and not any(hasattr(t, func.attr) for t in (list, dict, tuple)):
@@ -432,7 +603,20 @@ class Inliner:
             for p in params
             if p not in functions and p not in changed_lists
         ]
+        for assignment in prologue:
+            self.note_size(assignment)
+        # a parameter bound to a function or None and reassigned (`if fn is None: fn = default`):
+        # assigned in the body itself, where the choice between the functions is seen
+        chosen = {
+            mapping[p]
+            for p in params
+            if p in written and p not in changed_lists and _function_or_none(bound[p], self.namespace)
+        }
+        opening = [ast.copy_location(a, raw) for a in prologue if a.targets[0].id in chosen]  # the `def` line
+        tree.body = opening + tree.body
+        prologue = [a for a in prologue if a.targets[0].id not in chosen]
         inner = self.nested(callee)
+        inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
         tree = inner.run(tree, stack + (key,))
         body = tree.body
@@ -591,6 +775,70 @@ class Inliner:
                 self.origins[key] = origin
                 node.lineno = key
                 node.end_lineno = key
+
+
+def _function_choices(function, params, namespace):
+    """Names that hold a function chosen at run time: every assignment to them is a function (a
+    global, a local function's alias), None, or another such name, in more than one place.
+    Returns name -> the atoms they may hold (None for None)."""
+    simple = {}  # name -> the values assigned to it
+    others = set(params)  # names bound otherwise (parameters, loops, unpacking)
+    targets = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            simple.setdefault(node.targets[0].id, []).append(node.value)
+            targets.add(id(node.targets[0]))
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in targets:
+            others.add(node.id)
+    choices = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, values in simple.items():
+            if name in others:
+                continue
+            options = []
+            for value in values:
+                if isinstance(value, ast.Constant) and value.value is None:
+                    found = [None]
+                elif isinstance(value, ast.Name) and not is_global(value):
+                    if value.id in others:
+                        found = None
+                    else:
+                        found = choices.get(value.id, [])
+                elif is_global(value) and _function_valued(resolve(value, namespace)):
+                    found = [value]
+                else:
+                    found = None
+                if found is None:
+                    others.add(name)
+                    changed = True
+                    break
+                for option in found:
+                    if not any(_same_atom(option, o) for o in options):
+                        options.append(option)
+            else:
+                if len(options) != len(choices.get(name, [])):
+                    choices[name] = options
+                    changed = True
+    return {
+        name: options
+        for name, options in choices.items()
+        if name not in others and (len(simple[name]) > 1 or len(options) > 1) and any(o is not None for o in options)
+    }
+
+
+def _function_or_none(atom, namespace):
+    if isinstance(atom, ast.Constant):
+        return atom.value is None
+    return is_global(atom) and _function_valued(resolve(atom, namespace))
+
+
+def _same_atom(a, b):
+    if a is None or b is None:
+        return a is b
+    return ast.dump(a) == ast.dump(b)
 
 
 def _runtime_helper(name):

@@ -5,7 +5,9 @@ A kind says how a value behaves under differentiation and broadcasting:
 scalar, `ARRAY` an ndarray, `ANY` a float or array we cannot tell apart, and
 `LIST` a Python list (its elements' kind is tracked apart, see
 `s2sad.activity`), and `OTHER` anything else (strings, None, tuples, dicts,
-ranges, modules, functions).
+ranges, modules). A function given as an argument to a differentiated function
+has the kind `('function', f)`: it is a constant the compiler follows, like
+JAX's static arguments, and another function compiles again.
 
 >>> join(INT, FLOAT), join(FLOAT, ARRAY), join(BOOL, INT), join(LIST, LIST), join(LIST, FLOAT)
 ('float', 'any', 'int', 'list', 'other')
@@ -71,6 +73,24 @@ def kind_of(value):
     if isinstance(value, numbers.Real):
         return FLOAT
     return OTHER
+
+
+FUNCTION = "function"
+
+
+def function_kind(value):
+    """('function', value) for a function (not a class) given as an argument, else None.
+
+    >>> function_kind(np.tanh)[0], function_kind(1.5), function_kind(float)
+    ('function', None, None)
+    """
+    if callable(value) and not isinstance(value, type):
+        return (FUNCTION, value)
+    return None
+
+
+def is_function_kind(kind):
+    return isinstance(kind, tuple) and len(kind) == 2 and kind[0] == FUNCTION
 
 
 def as_float(kind):

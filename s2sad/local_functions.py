@@ -350,9 +350,12 @@ def lift_local_functions(parsed, function=None, namespaces=None, unique=None, en
 _MODULES = {}  # filename -> (its lines, its parsed AST)
 
 
-def parse_lambda(fn):
+def parse_lambda(fn, top=False):
     """A lambda defined outside the function being compiled (`square = lambda u: u * u` at module
-    level, or made by a factory): found by its line and parameters in its file's source."""
+    level, or made by a factory): found by its line and parameters in its file's source.
+
+    With `top`, the lambda is the differentiated function itself: it is named after the variable
+    it is assigned to (`square`), else `lambda_`, so its derivative is `square_vjp`."""
     code = fn.__code__
     filename = code.co_filename
     lines = linecache.getlines(filename)
@@ -393,15 +396,28 @@ def parse_lambda(fn):
             code.co_firstlineno,
             hint="define the function with `def`",
         )
-    return ParsedFunction(
-        name="lambda",
-        tree=_lambda_as_def(clone(found[0]), "lambda"),
+    name = "lambda"
+    if top:
+        targets = [
+            node.targets[0].id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            and node.value is found[0]
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ]
+        name = targets[0] if targets else "lambda_"
+    parsed = ParsedFunction(
+        name=name,
+        tree=_lambda_as_def(clone(found[0]), name),
         filename=filename,
         source_lines=lines,
         namespace=function_namespace(fn),
         function=fn,
         first_line=1,
     )
+    parsed.is_lambda = True
+    return parsed
 
 
 def identifier(name):

@@ -135,9 +135,6 @@ class _Normalizer:
             out.append(ast.copy_location(ast.If(test=test, body=body, orelse=orelse), self.where))
             return _load(result)
         if isinstance(node, ast.Call):
-            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
-                raise DesugarError("`*args` / `**kwargs` in calls are not supported yet", node,
-                                   "pass the arguments one by one")
             func = node.func
             if isinstance(func, ast.Attribute) and not self.global_path(func):
                 func = ast.Attribute(value=self.atom(func.value, out), attr=func.attr, ctx=ast.Load())
@@ -145,8 +142,23 @@ class _Normalizer:
                 func = self.atom(func, out)
             else:
                 func = self.atom(func, out)
-            args = [self.atom(a, out) for a in node.args]
-            keywords = [ast.keyword(arg=k.arg, value=self.atom(k.value, out)) for k in node.keywords]
+            args = []
+            for a in node.args:  # `f(*(a, b))` spliced; `f(*xs)` kept for the inliner, which counts `xs`
+                if isinstance(a, ast.Starred) and isinstance(a.value, (ast.Tuple, ast.List)):
+                    args += [self.atom(e, out) for e in a.value.elts]
+                elif isinstance(a, ast.Starred):
+                    args.append(ast.Starred(value=self.atom(a.value, out), ctx=ast.Load()))
+                else:
+                    args.append(self.atom(a, out))
+            keywords = []
+            for k in node.keywords:  # `f(**{"a": x})` spliced; `f(**d)` kept for the inliner
+                if k.arg is None and isinstance(k.value, ast.Dict) and all(
+                    isinstance(key, ast.Constant) and isinstance(key.value, str) for key in k.value.keys
+                ):
+                    keywords += [ast.keyword(arg=key.value, value=self.atom(v, out))
+                                 for key, v in zip(k.value.keys, k.value.values)]
+                else:
+                    keywords.append(ast.keyword(arg=k.arg, value=self.atom(k.value, out)))
             return ast.Call(func=func, args=args, keywords=keywords)
         if isinstance(node, ast.Attribute):
             return ast.Attribute(value=self.atom(node.value, out), attr=node.attr, ctx=ast.Load())

@@ -11,6 +11,10 @@ only the operations that need a shape decided at run time.
 [0.0, 3.0, 0.0, 0.0]
 """
 
+import linecache
+import sys
+import threading
+
 import numpy as np
 
 
@@ -319,6 +323,63 @@ class CallRecord:
 
 _CALL_DERIVATIVES = {}
 
+# Each level of a recursion runs a few Python frames in a derivative (the helper, the generated
+# sweep) where the user's function runs one: while derivative calls are nested, the recursion
+# limit is raised as needed, up to MAX_RECURSION_LIMIT, and put back when the outermost returns.
+FRAMES_PER_CALL = 8
+MAX_RECURSION_LIMIT = 30_000
+_nesting = {"depth": 0, "limit": None}
+
+
+class _Nested:
+    """`with _Nested(function):` around a derivative call that may recurse."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
+
+    def __enter__(self):
+        depth = _nesting["depth"] = _nesting["depth"] + 1
+        if depth == 1:
+            _nesting["limit"] = sys.getrecursionlimit()
+        needed = _nesting["limit"] + FRAMES_PER_CALL * depth
+        if needed > sys.getrecursionlimit() and threading.current_thread() is threading.main_thread():
+            # (other threads may have small stacks: their limit stays)
+            sys.setrecursionlimit(min(max(needed, 2 * sys.getrecursionlimit()), MAX_RECURSION_LIMIT))
+
+    def __exit__(self, kind, error, traceback):
+        depth = _nesting["depth"]
+        _nesting["depth"] = depth - 1
+        if depth == 1:
+            sys.setrecursionlimit(_nesting["limit"])
+            if kind is RecursionError:
+                raise _too_deep(self.function) from None
+        elif kind is RecursionError:
+            _nesting.setdefault("deepest", depth)
+        return False
+
+
+def _too_deep(function):
+    from .errors import RecursionDepthError
+
+    deepest = _nesting.pop("deepest", None)
+    code = getattr(function, "__code__", None)
+    name = getattr(function, "__name__", repr(function))
+    filename = code.co_filename if code is not None else None
+    lineno = code.co_firstlineno if code is not None else None
+    text = linecache.getline(filename, lineno).strip() if code is not None else None
+    return RecursionDepthError(
+        f"the derivative of the recursive function `{name}` went "
+        f"{f'{deepest} calls' if deepest else 'too'} deep for Python's stack (its derivative runs a few "
+        f"frames per call, and at most {MAX_RECURSION_LIMIT} frames are allowed)",
+        filename,
+        lineno,
+        text,
+        hint="write the recursion as a `for` or `while` loop, which s2sad differentiates without a Python "
+        "frame per step",
+    )
+
 
 def _call_derivative(function, mode, args, wrt):
     """`function`'s derivative w.r.t. the arguments at positions `wrt`, compiled once per
@@ -345,7 +406,8 @@ def call_forward_sweep(function, *args, wrt=None):
     if not wrt:
         return CallRecord(function(*args), args, wrt)
     forward, backward = _call_derivative(function, "reverse", args, wrt)
-    value, residuals = forward(*args)
+    with _Nested(function):
+        value, residuals = forward(*args)
     return CallRecord(value, args, wrt, backward, residuals)
 
 
@@ -356,7 +418,11 @@ def call_value(function, record, *args):
 
 def call_pullback(function, record, cotangent):
     """The cotangents of all the arguments of the call `record` swept, from its result's `cotangent`."""
-    grads = record.backward(record.residuals, cotangent) if record.backward is not None else ()
+    if record.backward is None:
+        grads = ()
+    else:
+        with _Nested(function):
+            grads = record.backward(record.residuals, cotangent)
     out = [zeros_like(a) for a in record.args]
     for index, g in zip(record.wrt, grads):
         out[index] = g
@@ -372,7 +438,8 @@ def call_jvp(function, args, tangents):
         return value, zeros_like(value)
     jvp = _call_derivative(function, "forward", args, wrt)
     dots = [like(tangents[i], args[i]) if isinstance(args[i], np.ndarray) else tangents[i] for i in wrt]
-    return jvp(*args, *dots)
+    with _Nested(function):
+        return jvp(*args, *dots)
 
 
 def _derivative_call_rule(role):

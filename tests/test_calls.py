@@ -1,7 +1,8 @@
 """Calls to the user's own functions (s2sad/inline.py, s2sad/local_functions.py and the call
-helpers of s2sad/runtime.py): nested `def`s and closures, lambdas, functions passed as
-arguments, `*args` / `**kwargs` / keywords / defaults, recursion, and the error for methods
-of the user's classes.
+helpers of s2sad/runtime.py): nested `def`s and closures, lambdas (also differentiated
+themselves), functions passed as arguments (also to the differentiated function) or chosen at
+run time, `*args` / `**kwargs` / keywords / defaults, starred calls, recursion (also deeper than
+Python's default limit), and the errors for what is not supported.
 
 Every differentiable case is checked in both modes (forward `jvp` and reverse `vjp`)
 against central finite differences in float64, with the dot-product test between the
@@ -221,6 +222,26 @@ def test_lambdas_in_lambdas(x):
     _check(nested_lambdas, (x,))
 
 
+SMOOTH_STEP = lambda x, y=0.5: x * x * (3.0 - 2.0 * x) + math.sin(y * x)  # noqa: E731
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_a_lambda_is_the_differentiated_function(x, y):
+    _check(SMOOTH_STEP, (x, y))
+    _check(lambda u: u * np.tanh(u) + SQUARE(u), (x,))
+    assert s2sad.grad(lambda u: u * u)(x) == pytest.approx(2 * x)
+    value, grads = s2sad.value_and_grad(SMOOTH_STEP, argnums=(0, 1))(x, y)
+    assert value == pytest.approx(SMOOTH_STEP(x, y))
+    assert grads[1] == pytest.approx(x * math.cos(y * x))
+    assert s2sad.jvp(lambda u: u**3, (x,), (1.0,))[1] == pytest.approx(3 * x * x)
+
+
+def test_a_lambda_s_derivative_is_named_after_its_variable():
+    text = s2sad.source(SMOOTH_STEP, args=(0.3, 0.5))
+    assert "def SMOOTH_STEP_vjp(x, y" in text and "SMOOTH_STEP = lambda x, y=0.5" in text, text
+
+
 # -- 3. functions passed as arguments ----------------------------------------------------------
 
 
@@ -287,6 +308,102 @@ def test_function_arguments_become_direct_calls():
     assert not re.search(r"\bfn\b|_fn\b", code), code  # no variable holds the function
 
 
+def model(w, x):
+    return np.tanh(w @ x)
+
+
+def other_model(w, x):
+    return np.sin(w @ x) * 0.5
+
+
+def loss_of_model(w, predict, x, activation):
+    return np.sum(activation(predict(w, x)) ** 2)
+
+
+def repeat(fn, x, n):  # recursive, given a function: called at run time with it
+    return x if n == 0 else repeat(fn, fn(x), n - 1)
+
+
+def repeated(x, fn):
+    return repeat(fn, x, 3)
+
+
+@SETTINGS
+@given(SEEDS)
+def test_functions_passed_to_the_differentiated_function(seed):
+    rng = np.random.default_rng(seed)
+    w, x = rng.standard_normal((2, 3)) * 0.5, rng.standard_normal(3)
+    for predict, activation in [(model, np.tanh), (other_model, SQUARE), (lambda a, b: a @ b, np.sin)]:
+        _check(lambda w, x: loss_of_model(w, predict, x, activation), (w, x))
+        grads = s2sad.grad(loss_of_model, argnums=(0, 2))(w, predict, x, activation)
+        _, pullback = s2sad.vjp(loss_of_model, w, predict, x, activation)
+        np.testing.assert_allclose(pullback(1.0)[0], grads[0])
+        np.testing.assert_allclose(pullback(1.0)[2], grads[1])
+        tangent = s2sad.jvp(loss_of_model, (w, predict, x, activation), (w, None, x * 0.0, None))[1]
+        np.testing.assert_allclose(tangent, np.sum(grads[0] * w))
+
+
+def test_another_function_argument_compiles_again():
+    w, x = np.full((1, 2), 0.3), np.array([0.5, -0.4])
+    gradient = s2sad.grad(loss_of_model)
+    first = gradient(w, model, x, np.tanh)
+    second = gradient(w, other_model, x, np.tanh)
+    assert not np.allclose(first, second)
+    np.testing.assert_allclose(gradient(w, model, x, np.tanh), first)
+    check_grads(lambda w: loss_of_model(w, other_model, x, np.tanh), (w,))
+    text = s2sad.source(loss_of_model, args=(w, model, x, np.tanh))
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "predict: the function model" in text and "np.tanh(" in code and "predict(" not in code, text
+    with pytest.raises(s2sad.ArgumentError, match="is the function 'model'"):
+        s2sad.grad(loss_of_model, argnums=1)(w, model, x, np.tanh)
+
+
+@SETTINGS
+@given(FLOATS)
+def test_a_function_argument_reaches_a_recursive_helper(x):
+    _check(lambda x: repeated(x, math.sin), (x,))
+    assert s2sad.grad(repeated)(x, math.cos) == pytest.approx(
+        -math.sin(math.cos(math.cos(x))) * -math.sin(math.cos(x)) * -math.sin(x)
+    )
+
+
+def default_activation(u):
+    return u * np.tanh(u)
+
+
+def layer(x, w, fn=None, scale=None):
+    if fn is None:
+        fn = default_activation
+    if scale is None:
+        scale = 1.0
+    return fn(w * x) * scale
+
+
+def relu(u):
+    return np.maximum(u, 0.0)
+
+
+def chosen_functions(x, w, use_relu):
+    act = relu if use_relu else np.tanh  # chosen at run time
+    first = layer(x, w) + layer(x, w, np.sin, 2.0) + layer(x, w, fn=act)
+    if use_relu:
+        out = relu
+    else:
+        out = default_activation
+    return np.sum(apply(out, first))
+
+
+@pytest.mark.parametrize("use_relu", [False, True])
+@SETTINGS
+@given(seed=SEEDS)
+def test_function_variables_chosen_in_several_places(use_relu, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.uniform(0.2, 1.0, 3), rng.uniform(0.2, 1.0, 3)  # away from relu's kink
+    _check(lambda x, w: chosen_functions(x, w, use_relu), (x, w))
+    text = s2sad.source(chosen_functions, args=(x, w, use_relu))
+    assert "act is relu" in text or "is np.tanh" in text, text
+
+
 # -- 4. *args, **kwargs, keywords and defaults -------------------------------------------------
 
 
@@ -340,6 +457,73 @@ def test_star_args_star_kwargs_and_keyword_only(x, y):
 @given(FLOATS, POSITIVE)
 def test_keywords_and_defaults_of_module_level_helpers(theta, g):
     _check(keywords_and_defaults, (theta, g))
+
+
+def rhs(state, k):
+    x, v = state
+    return (v, -k * math.sin(x))
+
+
+def pack(*args):
+    return args
+
+
+def starred_calls(x, y):
+    xs = (x, y, x * y)
+    ys = [y, x]
+    state = (x, y)
+    for _ in range(3):
+        state = rhs(state, 2.0)  # a tuple returned by a helper, through a loop
+    kw = {"scale": y, "shift": x}
+    apart = (y + 3.5, x)  # no tie, away from the origin
+    return (
+        weighted(*xs, shift=1.0)
+        + weighted(*ys, 1.0, shift=0.0)
+        + weighted(x, *ys, **kw)
+        + pendulum_rhs(*state, 9.81)[1]
+        + np.maximum(*apart)
+        + math.atan2(*apart)
+        + weighted(*pack(x, y), x, shift=y)
+        + forwards(*(x, y, 2.0), **{"shift": x})
+    )
+
+
+def starred_run_time_list(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * (i + 1.0))
+    return sum_of_three(*xs)  # the callee's parameters say how many
+
+
+def sum_of_three(a, b, c):
+    return a * b * c
+
+
+@SETTINGS
+@given(FLOATS, FLOATS)
+def test_starred_calls_of_tuples_lists_and_dicts_of_known_size(x, y):
+    _check(starred_calls, (x, y))
+
+
+@SETTINGS
+@given(FLOATS)
+def test_starred_call_sized_by_the_callee_s_parameters(x):
+    _check(starred_run_time_list, (x, 3))
+    text = s2sad.source(starred_run_time_list, args=(0.5, 3))
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "sum_of_three(" not in text and "= xs[2]" in text, text  # inlined, reading the list's items
+
+
+def starred_of_unknown_size(x, n):
+    xs = [x * i for i in range(n)]
+    return weighted(*xs, shift=x)
+
+
+def test_starred_call_of_unknown_size_is_reported():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(starred_of_unknown_size)(0.5, 3)
+    _assert_names_user_code(info.value, "return weighted(*xs, shift=x)")
+    assert "cannot tell from the code how many arguments" in str(info.value)
 
 
 # -- 5. recursion: the callee's own derivative, called at run time -----------------------------
@@ -475,6 +659,30 @@ def test_helpers_nested_deeper_than_the_inliner_goes():
     check_grads(chain, (0.5,))
 
 
+def test_deep_recursion_runs_with_a_raised_recursion_limit():
+    import sys
+
+    limit = sys.getrecursionlimit()
+    n = 2000  # deeper than Python's default limit of 1000 frames: the derivative raises it for a while
+    x = 1.0001
+    assert s2sad.grad(power)(x, n) == pytest.approx(n * x ** (n - 1))
+    assert s2sad.jvp(power, (x, n), (1.0, 0))[1] == pytest.approx(n * x ** (n - 1))
+    assert s2sad.vjp(power, x, n)[1](1.0)[0] == pytest.approx(n * x ** (n - 1))
+    assert sys.getrecursionlimit() == limit  # put back
+    check_grads(power, (1.01, 500))
+
+
+def test_too_deep_recursion_is_reported():
+    import sys
+
+    limit = sys.getrecursionlimit()
+    with pytest.raises(s2sad.RecursionDepthError) as info:
+        s2sad.grad(power)(1.0, 50_000)
+    _assert_names_user_code(info.value, "def power(x, n):")
+    assert "`power` went" in str(info.value) and "loop" in str(info.value)
+    assert isinstance(info.value, RecursionError) and sys.getrecursionlimit() == limit
+
+
 # -- 6. what is not supported: clear errors ----------------------------------------------------
 
 
@@ -509,8 +717,13 @@ def recursive_local(x):
     return x * fact(3)
 
 
-def calls_its_argument(x, fn):
-    return fn(x)
+def calls_from_a_list(x):
+    fns = [math.sin, math.cos]
+    total = 0.0
+    for i in range(2):
+        f = fns[i]
+        total = total + f(x)
+    return total
 
 
 def defines_twice(x):
@@ -544,7 +757,7 @@ def test_methods_of_user_classes_are_rejected_clearly(function, args, needle, me
     "function, args, needle, message",
     [
         (recursive_local, (1.0,), "return 1.0 if n == 0 else n * fact(n - 1)", "recursive local functions"),
-        (calls_its_argument, (1.0, math.sin), "return fn(x)", "calls the variable `fn`"),
+        (calls_from_a_list, (1.0,), "total = total + f(x)", "calls the variable `f`"),
         (defines_twice, (1.0,), "g = lambda u: 2.0 * u", "defined or assigned more than once"),
     ],
 )
