@@ -5,6 +5,8 @@ Every tangent carries its directions on a leading axis: the tangent of `x`
 direction `j`; a scalar's tangent has shape `(k,)`. The primal code runs once.
 How each rule's tangent is written:
 
+- a list or tuple passed where NumPy expects an array has a list of tangents,
+  made into one array of directions first (`_rt.array_directions(xs_dot)`);
 - a rule's `batched=True` template (`s2sad.rules.tangent`), if it has one;
 - an elementwise rule's ordinary template, whose NumPy functions broadcast the
   direction axis by themselves; an operand's tangent that may have fewer axes
@@ -94,6 +96,11 @@ class VectorForwardTransform(ForwardTransform):
         values = bind_template(template, prim)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
+        if not rule.extra.get("sequence_operand"):  # a list or tuple passed as an array-like
+            for p in template.operands:
+                tangent = derivs[f"{p}_dot"]
+                if not getattr(tangent, "zero", False) and _atom_kind(values[p], self.kinds) in (K.LIST, K.OTHER):
+                    derivs[f"{p}_dot"] = call("_rt.array_directions", tangent)
         result_scalar = is_scalar(self.kinds.get(name))
         if not batched and rule.elementwise and not result_scalar:
             derivs = self.lifted(template, values, derivs, name)
@@ -136,8 +143,10 @@ class VectorForwardTransform(ForwardTransform):
         for many directions as it is."""
         if not result_scalar:
             return False
-        for p in template.operands:
-            if not getattr(derivs[f"{p}_dot"], "zero", False) and not is_scalar(_atom_kind(values[p], self.kinds)):
+        for p in template.operands:  # a scalar result from an ANY operand: a scalar at run time
+            if not getattr(derivs[f"{p}_dot"], "zero", False) and _atom_kind(values[p], self.kinds) not in (
+                K.FLOAT, K.INT, K.BOOL, K.ANY
+            ):
                 return False
         tangent_names = {f"{p}_dot" for p in template.operands}
         return all(_linear_arithmetic(stmt, tangent_names) for stmt in template.body)

@@ -178,6 +178,7 @@ def list_directions(t, x):
 
 def concatenate_directions(ts, axis, like):
     """`np.concatenate` of tangent directions (`axis=None`: of the flattened values)."""
+    ts = [array_directions(t) if isinstance(t, (list, tuple)) else t for t in ts]
     if axis is None:
         return np.concatenate([np.reshape(t, (len(t), -1)) for t in ts], axis=1)
     return np.concatenate(ts, axis=batch_axis(axis, like))
@@ -190,9 +191,10 @@ def transpose_directions(t, axes=None):
     return np.transpose(t, (0,) + tuple(a % (np.ndim(t) - 1) + 1 for a in axes))
 
 
-def array_directions(items, like):
-    """The tangent of `np.array(items)`: `items` holds tangent directions (lists of
-    them nested as the value's leading axes); the direction axis goes first."""
+def array_directions(items, like=None):
+    """Tangent directions of a value NumPy makes into an array (`np.array(items)`, a list
+    passed to `np.sum`): `items` nests tangent directions in lists as the value's leading
+    axes; the direction axis goes first."""
     depth = 0
     probe = items
     while isinstance(probe, (list, tuple)):
@@ -200,7 +202,8 @@ def array_directions(items, like):
         if not probe:
             return np.zeros((0,) + np.shape(like))
         probe = probe[0]
-    t = np.asarray(items, dtype=np.result_type(np.asarray(like).dtype, np.float32))
+    dtype = np.result_type(np.asarray(like).dtype, np.float32) if like is not None else float
+    t = np.asarray(items, dtype=dtype)
     return np.moveaxis(t, depth, 0) if depth else t
 
 

@@ -539,6 +539,9 @@ def _(z, x):
     x_bar += _rt.list_source_adjoint(z_bar, x)
 
 
+RULES[list].extra["sequence_operand"] = True
+
+
 # -- functions with no derivative ----------------------------------------------------
 
 nondifferentiable(

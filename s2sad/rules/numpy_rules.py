@@ -1043,6 +1043,13 @@ nondifferentiable(
 nondifferentiable(np.result_type, np.ndarray.tolist, np.broadcast_shapes, kind="other")
 
 
+# -- operands that are sequences of arrays, not array-likes ------------------------------------
+# (vector forward mode turns a list or tuple passed as an array-like into one array of tangent
+# directions first; these rules take the sequence itself)
+for _key in (np.concatenate, np.stack, np.hstack, np.vstack, np.array, np.asarray):
+    RULES[_key].extra["sequence_operand"] = True
+
+
 # -- names in messages and docs -----------------------------------------------------------
 
 
