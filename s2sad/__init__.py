@@ -8,6 +8,7 @@
 from . import rules
 from .api import emit, grad, hessian, hvp, jvp, source, value_and_grad, vjp
 from .custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
+from .jacobians import jacfwd, jacrev
 from .errors import (
     ArgumentError,
     CustomRuleError,
@@ -20,7 +21,7 @@ from .errors import (
 )
 
 __all__ = [
-    "grad", "value_and_grad", "jvp", "vjp", "hessian", "hvp", "source", "emit", "rules",
+    "grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "source", "emit", "rules",
     "custom_vjp", "custom_jvp", "defjvp", "defvjp", "stop_gradient",
     "S2sadError", "SourceUnavailableError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
     "NonScalarOutputError", "ArgumentError", "CustomRuleError", "RecursionDepthError",

@@ -320,8 +320,16 @@ def _source_kinds(f, args, nums):
     return tuple(out)
 
 
+_SOURCE_MODES = {"jacfwd": "forward_vector", "jacrev": "split"}
+
+
 def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     """Black-formatted derivative source of `f`.
+
+    Modes: "forward" (`f_jvp`, one tangent direction), "forward_vector" or
+    "jacfwd" (`f_jvp_vector`, all directions at once on a leading axis of
+    every tangent, what `jacfwd` runs), "reverse", "grad", and "jacrev" (the
+    split `f_forward` / `f_backward` pair that `vjp` and `jacrev` run).
 
     `args` (example arguments) or type annotations specialize it to floats or
     arrays; without either it is generic. Reverse mode shows the joint
@@ -332,17 +340,23 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     import inspect
 
     count = len(inspect.signature(f).parameters)
-    if mode == "forward" and argnums is None:
+    mode = _SOURCE_MODES.get(mode, mode)
+    if mode in ("forward", "forward_vector") and argnums is None:
         nums = tuple(range(count))
     else:
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
     kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
-    if mode not in ("forward", "reverse", "grad"):
-        raise ArgumentError(f"mode must be 'forward', 'reverse' or 'grad', not {mode!r}")
-    parsed, functions, analysis, params = generate(f, mode, nums, kinds, has_aux)
+    if mode not in ("forward", "forward_vector", "reverse", "grad", "split"):
+        raise ArgumentError(
+            f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
+        )
+    parsed, functions, analysis, params = generate(f, "reverse" if mode == "split" else mode, nums, kinds, has_aux)
     active = [params[i] for i in parsed.active_inputs]
     if mode == "reverse":
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
+    elif mode == "split":
+        functions = {"forward": functions["forward"], "backward": functions["backward"]}
+        mode = "reverse"
     return render(parsed, functions, analysis, params, mode, active, pretty=True)
 
 

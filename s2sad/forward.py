@@ -70,6 +70,8 @@ def _reads(node):
 
 
 class ForwardTransform:
+    call_jvp = "_rt.call_jvp"  # the run-time helper of calls that are not inlined
+
     def __init__(self, function, analysis, namespace):
         self.function = function
         self.analysis = analysis
@@ -90,8 +92,14 @@ class ForwardTransform:
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.read_counts[sub.id] = self.read_counts.get(sub.id, 0) + 1
 
+    suffix = "_jvp"  # of the generated function's name
+
     def dot(self, name):
         return self.names.tangent(name)
+
+    def prologue(self, active_inputs):
+        """Statements the generated function starts with."""
+        return []
 
     def read_outside(self, node):
         """Names read somewhere in the function outside `node`."""
@@ -109,6 +117,10 @@ class ForwardTransform:
 
     def materialize(self, name):
         return assign(self.dot(name), zero_value(name, self.kinds.get(name)))
+
+    def zeros(self, atom):
+        """A zero tangent shaped like the value of `atom` (an item of a container or list)."""
+        return call("_rt.zeros_like", clone(atom))
 
     def block(self, stmts, state):
         out = []
@@ -196,7 +208,7 @@ class ForwardTransform:
             for atom in prim.args:
                 t = self.tangent_of(atom, state)
                 if getattr(t, "zero", False):
-                    t = call("_rt.zeros_like", clone(atom))
+                    t = self.zeros(atom)
                 elts.append(t)
             if prim.keys is not None:
                 tangent = ast.Dict(keys=[ast.Constant(k) for k in prim.keys], values=elts)
@@ -209,25 +221,7 @@ class ForwardTransform:
         elif self.kinds.get(name) == K.LIST and prim.rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
             tangent = self.list_tangent(prim, state)
         else:
-            rule = prim.rule
-            if rule.tangent is None:
-                raise NotImplementedError(rule.name)
-            template = rule.tangent
-            values = bind_template(template, prim)
-            values[template.output] = load(name)
-            derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
-            parts = template.instantiate(values, derivs, fresh=self.names.fresh)
-            for target, expr in parts[:-1]:
-                out.append(assign(target, expr, stmt))
-            tangent = simplified(parts[-1][1])
-            if tangent is not None and rule.elementwise and not is_scalar(self.kinds.get(name)):
-                zero_shaped = [
-                    p for p in template.operands
-                    if not is_scalar(_atom_kind(values[p], self.kinds))
-                    and getattr(derivs.get(f"{p}_dot"), "zero", False)
-                ]
-                if zero_shaped:
-                    tangent = call("_rt.broadcast_like", tangent, load(name))
+            tangent = self.rule_tangent(stmt, name, prim, state, out)
         if tangent is None:
             state.discard(name)
         else:
@@ -236,6 +230,30 @@ class ForwardTransform:
             out.append(assign(self.dot(name), tangent, stmt))
             state.add(name)
         return out
+
+    def rule_tangent(self, stmt, name, prim, state, out):
+        """The tangent of `name = rule(...)` from the rule's template (its local statements
+        appended to `out`), or None for a zero tangent."""
+        rule = prim.rule
+        if rule.tangent is None:
+            raise NotImplementedError(rule.name)
+        template = rule.tangent
+        values = bind_template(template, prim)
+        values[template.output] = load(name)
+        derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
+        parts = template.instantiate(values, derivs, fresh=self.names.fresh)
+        for target, expr in parts[:-1]:
+            out.append(assign(target, expr, stmt))
+        tangent = simplified(parts[-1][1])
+        if tangent is not None and rule.elementwise and not is_scalar(self.kinds.get(name)):
+            zero_shaped = [
+                p for p in template.operands
+                if not is_scalar(_atom_kind(values[p], self.kinds))
+                and getattr(derivs.get(f"{p}_dot"), "zero", False)
+            ]
+            if zero_shaped:
+                tangent = call("_rt.broadcast_like", tangent, load(name))
+        return tangent
 
     # -- lists: the tangent of a list is a list kept in step with it --------------------------------
     def list_tangent(self, prim, state):
@@ -253,7 +271,7 @@ class ForwardTransform:
             return None
         if prim.rule.key is not operator.add:
             return call("list", tangents[0])
-        left, right = (call("_rt.zeros_like", clone(a)) if getattr(t, "zero", False) else t
+        left, right = (self.zeros(a) if getattr(t, "zero", False) else t
                        for a, t in zip(prim.args, tangents))
         return ast.BinOp(left=left, op=ast.Add(), right=right)
 
@@ -270,7 +288,7 @@ class ForwardTransform:
             out.insert(0, self.materialize(base))  # zeros for the items already in the list
             state.add(base)
         if getattr(tangent, "zero", False):
-            tangent = call("_rt.zeros_like", clone(value))
+            tangent = self.zeros(value)
         push = ast.Attribute(value=load(self.dot(base)), attr="append", ctx=ast.Load())
         out.append(ast.copy_location(ast.Expr(ast.Call(func=push, args=[tangent], keywords=[])), stmt))
         return out
@@ -313,7 +331,10 @@ class ForwardTransform:
         if record not in self.jvp_names:  # stable across the passes over a loop body
             self.jvp_names[record] = self.names._unique(re.sub(r"_call(\d*)$", r"_jvp\1", record))
         result = self.jvp_names[record]
-        pair = call("_rt.call_jvp", clone(function), ast.Tuple(elts=clone(operands), ctx=ast.Load()),
+        if self.call_jvp == "_rt.call_jvp_directions" and all(isinstance(t, ast.Constant) for t in tangents):
+            state.discard(name)  # constant arguments: a constant result
+            return [assign(name, ast.Call(func=clone(function), args=clone(operands), keywords=[]), stmt)]
+        pair = call(self.call_jvp, clone(function), ast.Tuple(elts=clone(operands), ctx=ast.Load()),
                     ast.Tuple(elts=tangents, ctx=ast.Load()))
         tangent = ast.Subscript(value=load(result), slice=ast.Constant(1), ctx=ast.Load())
         if name in self.setitem_bases:
@@ -335,12 +356,17 @@ class ForwardTransform:
         if base not in state:
             out.insert(0, self.materialize(base))
             state.add(base)
+        out.append(ast.copy_location(self.store_tangent(target, value_tangent, stmt), stmt))
+        return out
+
+    def store_tangent(self, target, value_tangent, stmt):
+        """`x_dot[i] = v_dot` after `x[i] = v`."""
+        base = target.value.id
         store = ast.Subscript(value=ast.Name(self.dot(base), ast.Load()), slice=clone(target.slice), ctx=ast.Store())
         value = value_tangent if not getattr(value_tangent, "zero", False) else ast.Constant(0.0)
         if getattr(value_tangent, "zero", False) and self.kinds.get(base) == K.LIST:
-            value = call("_rt.zeros_like", clone(stmt.value))  # an item of a list: shaped like it
-        out.append(ast.copy_location(ast.Assign(targets=[store], value=value), stmt))
-        return out
+            value = self.zeros(stmt.value)  # an item of a list: shaped like it
+        return ast.Assign(targets=[store], value=value)
 
 
 def _atom_kind(atom, kinds):
@@ -350,11 +376,15 @@ def _atom_kind(atom, kinds):
     return kinds.get(name, K.ANY) if name else K.ANY
 
 
-def forward_transform(function, namespace, input_kinds, active_inputs, analysis=None):
-    """The tangent function `f_jvp(*args, *arg_dots) -> (out, out_dot)` as an AST."""
+def forward_transform(function, namespace, input_kinds, active_inputs, analysis=None, transform_class=None):
+    """The tangent function `f_jvp(*args, *arg_dots) -> (out, out_dot)` as an AST.
+
+    `transform_class` (a ForwardTransform subclass) changes how tangents are written, as
+    `s2sad.forward_vector` does for many directions at once.
+    """
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
-    transform = ForwardTransform(function, analysis, namespace)
+    transform = (transform_class or ForwardTransform)(function, analysis, namespace)
     state = {n for n in active_inputs if n in analysis.active}
     body = transform.block(function.body, state)
     # the caller's tangent arrays are never written into
@@ -369,12 +399,13 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     if name is not None and name in state:
         out_dot = load(transform.dot(name))
     else:
-        out_dot = call("_rt.zeros_like", clone(out))
+        out_dot = transform.zeros(out)
     ret.value = ast.Tuple(elts=[ret.value, out_dot], ctx=ast.Load())
     params = [a.arg for a in function.args.args]
     args = [ast.arg(arg=p) for p in params] + [ast.arg(arg=transform.dot(p)) for p in active_inputs]
+    body = transform.prologue(active_inputs) + body
     node = ast.FunctionDef(
-        name=f"{function.name}_jvp",
+        name=f"{function.name}{transform.suffix}",
         args=ast.arguments(posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
         body=body,
         decorator_list=[],

@@ -393,7 +393,7 @@ def _call_derivative(function, mode, args, wrt):
 
         compiled = compile_derivative(function, mode, wrt, _diff_kinds(_kinds(args, wrt), wrt))
         objects = compiled.extra["objects"]
-        entry = objects["jvp"] if mode == "forward" else (objects["forward"], objects["backward"])
+        entry = objects["jvp"] if mode in ("forward", "forward_vector") else (objects["forward"], objects["backward"])
         _CALL_DERIVATIVES[key] = entry
     return entry
 
@@ -457,6 +457,7 @@ call_value._s2sad_rule_for = _derivative_call_rule("value")
 
 
 from .numpy_runtime import *  # noqa: E402,F401,F403  (helpers of the NumPy rules)
+from .vector_runtime import *  # noqa: E402,F401,F403  (helpers of vector forward mode)
 from .custom import (  # noqa: E402,F401  (helpers of calls to custom_vjp / custom_jvp functions)
     custom_jvp_call, custom_jvp_tangent, custom_jvp_transpose, custom_vjp_backward, custom_vjp_forward,
     custom_vjp_tangent, custom_vjp_value,

@@ -47,6 +47,7 @@ class Rule:
     name: str
     tangent: object = None
     adjoint: object = None
+    batched_tangent: object = None  # the tangent for many directions at once (vector forward mode)
     elementwise: bool = False
     differentiable: bool = True
     kind: object = "any"
@@ -199,10 +200,19 @@ def _register(fns, **fields):
                 setattr(rule, key, value)
 
 
-def tangent(*fns, elementwise=None, kind=None):
-    """Register the decorated template as the tangent (JVP) rule of `fns`."""
+def tangent(*fns, elementwise=None, kind=None, batched=False):
+    """Register the decorated template as the tangent (JVP) rule of `fns`.
+
+    With `batched=True` the template is the rule's tangent in vector forward
+    mode (`jacfwd`), where every `x_dot` carries a leading axis of directions:
+    `x_dot[j]` is the tangent along direction `j`. Rules without one are
+    batched by the transform (see `s2sad.forward_vector`).
+    """
 
     def decorate(template):
+        if batched:
+            _register(fns, batched_tangent=Template(template))
+            return template
         _register(fns, tangent=Template(template), elementwise=elementwise, kind=kind, differentiable=True)
         return template
 

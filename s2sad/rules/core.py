@@ -1,6 +1,8 @@
 """Rules for Python's operators, builtins, `math`, and NumPy's elementwise core.
 
-Each rule is two templates; see `s2sad.rules` for the template language.
+Each rule is two templates; see `s2sad.rules` for the template language. Rules
+whose tangent is not elementwise also give a `batched=True` tangent for vector
+forward mode (`jacfwd`), where every `x_dot` has a leading axis of directions.
 
 >>> from s2sad.rules import lookup
 >>> lookup(operator.mul).elementwise, lookup(len).differentiable
@@ -97,6 +99,11 @@ def _(z, x):
 @tangent(float, kind="float")
 def _(z, x):
     z_dot = x_dot
+
+
+@tangent(float, batched=True)
+def _(z, x):
+    z_dot = np.reshape(x_dot, -1)
 
 
 @adjoint(float)
@@ -507,6 +514,11 @@ def _(z, x, index):
     z_dot = x_dot[index]
 
 
+@tangent(operator.getitem, batched=True)
+def _(z, x, index):
+    z_dot = x_dot[_rt.batch_index(index)]
+
+
 @adjoint(operator.getitem)
 def _(z, x, index):
     x_bar += _rt.getitem_adjoint(z_bar, x, index)
@@ -517,9 +529,17 @@ def _(z, x):
     z_dot = list(x_dot)
 
 
+@tangent(list, batched=True)
+def _(z, x):
+    z_dot = _rt.list_directions(x_dot, x)
+
+
 @adjoint(list)
 def _(z, x):
     x_bar += _rt.list_source_adjoint(z_bar, x)
+
+
+RULES[list].extra["sequence_operand"] = True
 
 
 # -- functions with no derivative ----------------------------------------------------
@@ -553,6 +573,11 @@ RULES[stop_gradient].name = "s2sad.stop_gradient"
 @tangent(("attribute", "T"), kind="same")
 def _(z, x):
     z_dot = x_dot.T
+
+
+@tangent(("attribute", "T"), batched=True)
+def _(z, x):
+    z_dot = _rt.transpose_directions(x_dot)
 
 
 @adjoint(("attribute", "T"))

@@ -4,6 +4,11 @@ Templates follow `s2sad.rules`: first parameter the result, then the operands;
 keyword parameters are bound from the call. Non-elementwise adjoints return
 exactly the operand's shape; the run-time pieces are in `s2sad.numpy_runtime`.
 
+Rules that are not elementwise also give a `batched=True` tangent for vector
+forward mode (`jacfwd`), every `x_dot` with a leading axis of directions
+(`s2sad.vector_runtime` has its helpers); the others are applied direction by
+direction there.
+
 Conventions worth knowing:
 
 - `max`/`min` (and `norm(ord=inf)`): a tie splits the derivative equally among
@@ -51,6 +56,11 @@ def _(z, a, b):
     z_dot = a_dot @ b + a @ b_dot
 
 
+@tangent(operator.matmul, np.matmul, batched=True)
+def _(z, a, b):
+    z_dot = _rt.matmul_tangent_a(a_dot, b) + _rt.matmul_tangent_b(a, b_dot)
+
+
 @adjoint(operator.matmul, np.matmul)
 def _(z, a, b):
     a_bar += _rt.matmul_adjoint_x(z_bar, a, b)
@@ -60,6 +70,11 @@ def _(z, a, b):
 @tangent(np.dot, np.ndarray.dot, kind="any")
 def _(z, a, b):
     z_dot = np.dot(a_dot, b) + np.dot(a, b_dot)
+
+
+@tangent(np.dot, np.ndarray.dot, batched=True)
+def _(z, a, b):
+    z_dot = _rt.dot_tangent_a(a_dot, b) + _rt.dot_tangent_b(a, b_dot)
 
 
 @adjoint(np.dot, np.ndarray.dot)
@@ -82,6 +97,11 @@ def _(z, a, b):
 @tangent(np.outer, kind="array")
 def _(z, a, b):
     z_dot = np.outer(a_dot, b) + np.outer(a, b_dot)
+
+
+@tangent(np.outer, batched=True)
+def _(z, a, b):
+    z_dot = _rt.outer_tangent_a(a_dot, b) + _rt.outer_tangent_b(a, b_dot)
 
 
 @adjoint(np.outer)
@@ -118,6 +138,11 @@ def _(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     z_dot = np.trace(a_dot, offset, axis1, axis2)
 
 
+@tangent(np.trace, np.ndarray.trace, batched=True)
+def _(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    z_dot = np.trace(a_dot, offset, _rt.batch_axis(axis1, a), _rt.batch_axis(axis2, a))
+
+
 @adjoint(np.trace, np.ndarray.trace)
 def _(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     a_bar += _rt.trace_adjoint(z_bar, a, offset, axis1, axis2)
@@ -131,6 +156,11 @@ def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     z_dot = np.sum(x_dot, axis=axis, keepdims=keepdims)
 
 
+@tangent(np.sum, np.ndarray.sum, batched=True)
+def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
+    z_dot = np.sum(x_dot, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
+
+
 @adjoint(np.sum, np.ndarray.sum)
 def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims)
@@ -139,6 +169,11 @@ def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
 @tangent(np.mean, np.ndarray.mean, kind=_reduce_kind)
 def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     z_dot = np.mean(x_dot, axis=axis, keepdims=keepdims)
+
+
+@tangent(np.mean, np.ndarray.mean, batched=True)
+def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
+    z_dot = np.mean(x_dot, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.mean, np.ndarray.mean)
@@ -152,6 +187,12 @@ def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims)
 
 
+@tangent(np.prod, np.ndarray.prod, batched=True)
+def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
+    p = _rt.prod_partials(x, axis)
+    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
+
+
 @adjoint(np.prod, np.ndarray.prod)
 def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims) * _rt.prod_partials(x, axis)
@@ -161,6 +202,12 @@ def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
 def _(z, x, axis=None, out=None, keepdims=False):
     w = _rt.extremum_weights(x, z, axis)
     z_dot = np.sum(x_dot * w, axis=axis, keepdims=keepdims)
+
+
+@tangent(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min, batched=True)
+def _(z, x, axis=None, out=None, keepdims=False):
+    w = _rt.extremum_weights(x, z, axis)
+    z_dot = np.sum(x_dot * w, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
@@ -174,6 +221,12 @@ def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims)
 
 
+@tangent(np.var, np.ndarray.var, batched=True)
+def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    p = _rt.var_partials(x, axis, ddof)
+    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
+
+
 @adjoint(np.var, np.ndarray.var)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
@@ -185,6 +238,12 @@ def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims) / (2.0 * z)
 
 
+@tangent(np.std, np.ndarray.std, batched=True)
+def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    p = _rt.var_partials(x, axis, ddof)
+    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims) / (2.0 * z)
+
+
 @adjoint(np.std, np.ndarray.std)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     x_bar += _rt.unreduce(z_bar / (2.0 * z), x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
@@ -193,6 +252,11 @@ def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 @tangent(np.cumsum, np.ndarray.cumsum, kind="array")
 def _(z, x, axis=None, dtype=None, out=None):
     z_dot = np.cumsum(x_dot, axis=axis)
+
+
+@tangent(np.cumsum, np.ndarray.cumsum, batched=True)
+def _(z, x, axis=None, dtype=None, out=None):
+    z_dot = _rt.cumsum_directions(x_dot, axis)
 
 
 @adjoint(np.cumsum, np.ndarray.cumsum)
@@ -216,6 +280,12 @@ def _(z, x, ord=None, axis=None, keepdims=False):
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims)
 
 
+@tangent(np.linalg.norm, batched=True)
+def _(z, x, ord=None, axis=None, keepdims=False):
+    p = _rt.norm_partials(x, z, ord, axis, keepdims)
+    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
+
+
 @adjoint(np.linalg.norm)
 def _(z, x, ord=None, axis=None, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims) * _rt.norm_partials(x, z, ord, axis, keepdims)
@@ -229,6 +299,11 @@ def _(z, a, shape=None, order="C", newshape=None, copy=None):
     z_dot = np.reshape(a_dot, np.shape(z), order=order)
 
 
+@tangent(np.reshape, batched=True)
+def _(z, a, shape=None, order="C", newshape=None, copy=None):
+    z_dot = _rt.reshape_directions(a_dot, z, order)
+
+
 @adjoint(np.reshape)
 def _(z, a, shape=None, order="C", newshape=None, copy=None):
     a_bar += np.reshape(z_bar, np.shape(a), order=order)
@@ -237,6 +312,11 @@ def _(z, a, shape=None, order="C", newshape=None, copy=None):
 @tangent(np.ndarray.reshape, kind="array")
 def _(z, a, *shape, order="C", copy=None):
     z_dot = np.reshape(a_dot, np.shape(z), order=order)
+
+
+@tangent(np.ndarray.reshape, batched=True)
+def _(z, a, *shape, order="C", copy=None):
+    z_dot = _rt.reshape_directions(a_dot, z, order)
 
 
 @adjoint(np.ndarray.reshape)
@@ -249,6 +329,11 @@ def _(z, a, order="C"):
     z_dot = np.ravel(a_dot, order=order)
 
 
+@tangent(np.ravel, np.ndarray.ravel, np.ndarray.flatten, batched=True)
+def _(z, a, order="C"):
+    z_dot = _rt.reshape_directions(a_dot, z, order)
+
+
 @adjoint(np.ravel, np.ndarray.ravel, np.ndarray.flatten)
 def _(z, a, order="C"):
     a_bar += np.reshape(z_bar, np.shape(a), order=order)
@@ -257,6 +342,11 @@ def _(z, a, order="C"):
 @tangent(np.transpose, kind="array")
 def _(z, a, axes=None):
     z_dot = np.transpose(a_dot, axes)
+
+
+@tangent(np.transpose, batched=True)
+def _(z, a, axes=None):
+    z_dot = _rt.transpose_directions(a_dot, axes)
 
 
 @adjoint(np.transpose)
@@ -269,6 +359,11 @@ def _(z, a, *axes):
     z_dot = np.transpose(a_dot, _rt.method_axes(axes))
 
 
+@tangent(np.ndarray.transpose, batched=True)
+def _(z, a, *axes):
+    z_dot = _rt.transpose_directions(a_dot, _rt.method_axes(axes))
+
+
 @adjoint(np.ndarray.transpose)
 def _(z, a, *axes):
     a_bar += _rt.transpose_adjoint(z_bar, _rt.method_axes(axes))
@@ -277,6 +372,11 @@ def _(z, a, *axes):
 @tangent(np.swapaxes, np.ndarray.swapaxes, kind="array")
 def _(z, a, axis1, axis2):
     z_dot = np.swapaxes(a_dot, axis1, axis2)
+
+
+@tangent(np.swapaxes, np.ndarray.swapaxes, batched=True)
+def _(z, a, axis1, axis2):
+    z_dot = np.swapaxes(a_dot, _rt.batch_axis(axis1, a), _rt.batch_axis(axis2, a))
 
 
 @adjoint(np.swapaxes, np.ndarray.swapaxes)
@@ -289,6 +389,11 @@ def _(z, a, source, destination):
     z_dot = np.moveaxis(a_dot, source, destination)
 
 
+@tangent(np.moveaxis, batched=True)
+def _(z, a, source, destination):
+    z_dot = np.moveaxis(a_dot, _rt.batch_axis(source, a), _rt.batch_axis(destination, a))
+
+
 @adjoint(np.moveaxis)
 def _(z, a, source, destination):
     a_bar += np.moveaxis(z_bar, destination, source)
@@ -297,6 +402,11 @@ def _(z, a, source, destination):
 @tangent(np.squeeze, np.ndarray.squeeze, kind="array")
 def _(z, a, axis=None):
     z_dot = np.reshape(a_dot, np.shape(z))
+
+
+@tangent(np.squeeze, np.ndarray.squeeze, batched=True)
+def _(z, a, axis=None):
+    z_dot = _rt.reshape_directions(a_dot, z)
 
 
 @adjoint(np.squeeze, np.ndarray.squeeze)
@@ -309,6 +419,11 @@ def _(z, a, axis):
     z_dot = np.reshape(a_dot, np.shape(z))
 
 
+@tangent(np.expand_dims, batched=True)
+def _(z, a, axis):
+    z_dot = _rt.reshape_directions(a_dot, z)
+
+
 @adjoint(np.expand_dims)
 def _(z, a, axis):
     a_bar += np.reshape(z_bar, np.shape(a))
@@ -319,6 +434,11 @@ def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     z_dot = np.concatenate(arrays_dot, axis=axis)
 
 
+@tangent(np.concatenate, batched=True)
+def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    z_dot = _rt.concatenate_directions(arrays_dot, axis, z)
+
+
 @adjoint(np.concatenate)
 def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     arrays_bar += _rt.concatenate_adjoint(z_bar, arrays, axis)
@@ -327,6 +447,11 @@ def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
 @tangent(np.stack, kind="array")
 def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     z_dot = np.stack(arrays_dot, axis=axis)
+
+
+@tangent(np.stack, batched=True)
+def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    z_dot = np.stack(arrays_dot, axis=_rt.batch_axis(axis, z))
 
 
 @adjoint(np.stack)
@@ -389,6 +514,11 @@ def _(z, array, shape, subok=False):
     z_dot = np.broadcast_to(array_dot, shape)
 
 
+@tangent(np.broadcast_to, batched=True)
+def _(z, array, shape, subok=False):
+    z_dot = _rt.broadcast_directions(array_dot, z)
+
+
 @adjoint(np.broadcast_to)
 def _(z, array, shape, subok=False):
     array_bar += _rt.broadcast_to_adjoint(z_bar, array)
@@ -397,6 +527,11 @@ def _(z, array, shape, subok=False):
 @tangent(np.flip, kind="array")
 def _(z, m, axis=None):
     z_dot = np.flip(m_dot, axis)
+
+
+@tangent(np.flip, batched=True)
+def _(z, m, axis=None):
+    z_dot = np.flip(m_dot, _rt.batch_axis(axis, m))
 
 
 @adjoint(np.flip)
@@ -701,12 +836,22 @@ def _(z, a):
     z_dot = -(z @ a_dot @ z)
 
 
+@tangent(np.linalg.inv, batched=True)
+def _(z, a):
+    z_dot = -(z @ a_dot @ z)
+
+
 @adjoint(np.linalg.inv)
 def _(z, a):
     a_bar += -(_rt.matrix_t(z) @ z_bar @ _rt.matrix_t(z))
 
 
 @tangent(np.linalg.det, kind="any")
+def _(z, a):
+    z_dot = z * np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
+
+
+@tangent(np.linalg.det, batched=True)
 def _(z, a):
     z_dot = z * np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
 
@@ -754,12 +899,22 @@ def _(z, object, dtype=None, **kwargs):
     z_dot = np.asarray(object_dot, dtype=_rt.float_dtype(z))
 
 
+@tangent(np.array, np.asarray, batched=True)
+def _(z, object, dtype=None, **kwargs):
+    z_dot = _rt.array_directions(object_dot, z)
+
+
 @adjoint(np.array, np.asarray)
 def _(z, object, dtype=None, **kwargs):
     object_bar += _rt.array_adjoint(z_bar, object)
 
 
 @tangent(np.copy, kind="same")
+def _(z, a, order="K", subok=False):
+    z_dot = np.copy(a_dot)
+
+
+@tangent(np.copy, batched=True)
 def _(z, a, order="K", subok=False):
     z_dot = np.copy(a_dot)
 
@@ -774,12 +929,22 @@ def _(z, a, order="C"):
     z_dot = np.copy(a_dot)
 
 
+@tangent(np.ndarray.copy, batched=True)
+def _(z, a, order="C"):
+    z_dot = np.copy(a_dot)
+
+
 @adjoint(np.ndarray.copy)
 def _(z, a, order="C"):
     a_bar += z_bar
 
 
 @tangent(np.ndarray.astype, kind="same")
+def _(z, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    z_dot = _rt.astype_tangent(a_dot, dtype)
+
+
+@tangent(np.ndarray.astype, batched=True)
 def _(z, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     z_dot = _rt.astype_tangent(a_dot, dtype)
 
@@ -794,6 +959,11 @@ def _(z, shape, fill_value, dtype=None, order="C"):
     z_dot = _rt.full_tangent(z, fill_value_dot)
 
 
+@tangent(np.full, batched=True)
+def _(z, shape, fill_value, dtype=None, order="C"):
+    z_dot = _rt.broadcast_directions(fill_value_dot, z)
+
+
 @adjoint(np.full)
 def _(z, shape, fill_value, dtype=None, order="C"):
     fill_value_bar += _rt.unbroadcast(z_bar, fill_value)
@@ -802,6 +972,11 @@ def _(z, shape, fill_value, dtype=None, order="C"):
 @tangent(np.full_like, kind="array")
 def _(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     z_dot = _rt.full_tangent(z, fill_value_dot)
+
+
+@tangent(np.full_like, batched=True)
+def _(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
+    z_dot = _rt.broadcast_directions(fill_value_dot, z)
 
 
 @adjoint(np.full_like)
@@ -866,6 +1041,13 @@ nondifferentiable(
     kind="array",
 )
 nondifferentiable(np.result_type, np.ndarray.tolist, np.broadcast_shapes, kind="other")
+
+
+# -- operands that are sequences of arrays, not array-likes ------------------------------------
+# (vector forward mode turns a list or tuple passed as an array-like into one array of tangent
+# directions first; these rules take the sequence itself)
+for _key in (np.concatenate, np.stack, np.hstack, np.vstack, np.array, np.asarray):
+    RULES[_key].extra["sequence_operand"] = True
 
 
 # -- names in messages and docs -----------------------------------------------------------
