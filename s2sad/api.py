@@ -389,41 +389,12 @@ def hvp(f, primals, tangents):
 
 
 def hessian(f, argnums=0, has_aux=False):
-    """Like `jax.hessian`: the Hessian of scalar `f`, forward mode over the reverse-mode gradient.
+    """Like `jax.hessian`: the Hessian of scalar `f`, vector forward mode (`jacfwd`, every
+    direction at once) over the reverse-mode gradient's code.
 
     For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
-    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX.
+    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
     """
-    if has_aux:
-        raise ArgumentError("hessian does not take has_aux yet", hint="return the scalar alone")
-    single = isinstance(argnums, numbers.Integral)
-    gradient = grad(f, argnums=argnums)
+    from .jacobians import jacfwd
 
-    @functools.wraps(f)
-    def hessian_of(*args, **kwargs):
-        args = _bind(f, args, kwargs)
-        _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-        columns = {}
-        for j in nums:
-            shape = np.shape(args[j])
-            size = int(np.prod(shape))
-            for k in range(size):
-                direction = np.zeros(size)
-                direction[k] = 1.0
-                tangents = [0.0 if np.ndim(a) == 0 else np.zeros(np.shape(a)) for a in args]
-                tangents[j] = direction.reshape(shape) if shape else 1.0
-                _, column = jvp(gradient, args, tangents)
-                columns[j, k] = (column,) if single else column
-        blocks = []
-        for a, i in enumerate(nums):
-            row = []
-            for j in nums:
-                shape_i, shape_j = np.shape(args[i]), np.shape(args[j])
-                size_j = int(np.prod(shape_j))
-                stacked = np.stack([np.asarray(columns[j, k][a], dtype=float) for k in range(size_j)], axis=-1)
-                block = stacked.reshape(shape_i + shape_j)
-                row.append(float(block) if block.ndim == 0 else block)
-            blocks.append(tuple(row))
-        return blocks[0][0] if single else tuple(blocks)
-
-    return hessian_of
+    return jacfwd(grad(f, argnums=argnums, has_aux=has_aux), argnums=argnums, has_aux=has_aux)

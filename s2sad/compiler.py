@@ -461,6 +461,9 @@ def closure_key(function):
     """The objects `function`'s closure cells hold, by identity: they are constants of its compiled
     derivative, so two closures of one `def` or lambda (`make_scaler(2.0)`, `make_scaler(3.0)`)
     compile apart. (The compiled code's namespace keeps them alive, so ids are not reused.)"""
+    transform = transform_of(function)
+    if transform is not None:  # a grad wrapper: what it transforms, not the wrapper's own cells
+        return closure_key(transform.function)
     cells = getattr(function, "__closure__", None)
     if not cells:
         return ()

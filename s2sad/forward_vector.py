@@ -96,7 +96,7 @@ class VectorForwardTransform(ForwardTransform):
         values = bind_template(template, prim)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
-        if not rule.extra.get("sequence_operand"):  # a list or tuple passed as an array-like
+        if not rule.extra.get("sequence_operand") and not rule.extra.get("lists"):  # a list passed as an array-like
             for p in template.operands:
                 tangent = derivs[f"{p}_dot"]
                 if not getattr(tangent, "zero", False) and _atom_kind(values[p], self.kinds) in (K.LIST, K.OTHER):
@@ -154,6 +154,8 @@ class VectorForwardTransform(ForwardTransform):
     def each_direction(self, parts, derivs, stmt, out):
         """The fallback: `_rt.each_direction(lambda x_dot_i: <template>, x_dot)`."""
         carried = [d for d in derivs.values() if isinstance(d, ast.Name)]
+        if any(not isinstance(d, ast.Name) and not getattr(d, "zero", False) for d in derivs.values()):
+            raise NotImplementedError(f"{parts[-1][0]} (a tangent computed in the call)")  # never a silent zero
         names = []
         for d in carried:
             if d.id not in names:

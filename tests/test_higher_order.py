@@ -153,9 +153,11 @@ def test_two_transforms_of_different_functions_stay_apart():
 def test_hessian_matches_finite_differences_of_the_gradient(f, w):
     if f is field:
         w = w + np.where(w >= 0, 0.05, -0.05)  # away from the branch at 0
-    h = s2sad.hessian(f)(w)
+    h = s2sad.hessian(f)(w)  # vector forward mode over the gradient's code
     close(h, fd_jacobian(s2sad.grad(f), w))
     close(h, h.T, tol=1e-9)  # symmetric: a check of the second-order code itself
+    columns = np.stack([s2sad.hvp(f, (w,), (e,)) for e in np.eye(3)], axis=-1)  # one direction at a time
+    close(h, columns, tol=1e-10)
 
 
 @FAST
@@ -260,3 +262,38 @@ def test_a_transform_of_a_function_chosen_at_run_time_is_a_clear_error():
     with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
         s2sad.grad(pick, argnums=1)([np.sin], 0.5)
     assert "compile time" in str(info.value) and "test_higher_order.py" in str(info.value)
+
+
+def _pinn():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "pinn_oscillator.py"
+    spec = importlib.util.spec_from_file_location("pinn_oscillator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pinn_loss_gradient_through_second_derivatives_matches_finite_differences():
+    """Reverse mode over forward over forward: the gradient of a loss holding y''(t)."""
+    pinn = _pinn()
+    rng = np.random.default_rng(3)
+    W1, b1, W2 = rng.normal(size=5), rng.normal(size=5), rng.normal(size=5) * 0.3
+    t = np.linspace(0.0, 2.0, 7)
+    t_dd = s2sad.jvp(lambda s: pinn.velocity(s, W1, b1, W2, 0.1), (t,), (np.ones_like(t),))[1]
+    exact = fd_jacobian(lambda s: pinn.net(s, W1, b1, W2, 0.1), t).diagonal()  # y' by differences
+    close(pinn.velocity(t, W1, b1, W2, 0.1), exact)
+    close(t_dd, fd_jacobian(lambda s: pinn.velocity(s, W1, b1, W2, 0.1), t).diagonal())
+    grads = s2sad.grad(pinn.loss, argnums=(0, 1, 2, 3))(W1, b1, W2, 0.1, t)
+    close(grads[0], fd_jacobian(lambda p: pinn.loss(p, b1, W2, 0.1, t), W1))
+    close(grads[2], fd_jacobian(lambda p: pinn.loss(W1, b1, p, 0.1, t), W2))
+    close(grads[3], fd_jacobian(lambda p: pinn.loss(W1, b1, W2, p, t), 0.1))
+
+
+def test_pinn_example_learns_the_oscillator():
+    pinn = _pinn()
+    params = pinn.train()
+    t = np.linspace(0.0, 2.0, 101)
+    error = np.max(np.abs(pinn.net(t, *params) - np.sin(pinn.OMEGA * t) / pinn.OMEGA))
+    assert error < 1e-2

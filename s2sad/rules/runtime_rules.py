@@ -174,6 +174,16 @@ def _(z, a, b, like=None):
     z_dot = _rt.list_add(a_dot, b_dot, like)
 
 
+@tangent(_rt.list_add, batched=True)
+def _(z, a, b, like=None):
+    z_dot = _rt.list_add(a_dot, b_dot, like)  # list tangents are lists of direction arrays
+
+
+@tangent(_rt.list_like, batched=True)
+def _(z, g, like):
+    z_dot = _rt.list_like(g_dot, like)
+
+
 @adjoint(_rt.list_add)
 def _(z, a, b, like=None):
     a_bar += z_bar
