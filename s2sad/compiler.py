@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .astutil import clone
+from .astutil import clone, walk
 from . import config
 from . import kinds as K
 from . import runtime
@@ -98,7 +98,7 @@ def _reject_method_statements(parsed, tree):
     which the derivative would not see (a silent wrong gradient). Lists may grow and shrink with
     `append` / `extend` / `pop` (desugar turns `extend` into appends and a discarded `pop` into an
     assignment); the compiler follows those."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
             continue
         func = node.value.func
@@ -147,7 +147,7 @@ def _split_aux(parsed):
     Returns the name holding aux; the normalized function then returns the pair
     `(output, _aux)`, of which only the output is differentiated.
     """
-    taken = {n.id for n in ast.walk(parsed.tree) if isinstance(n, ast.Name)}
+    taken = {n.id for n in walk(parsed.tree) if isinstance(n, ast.Name)}
     name = "_aux"
     while name in taken:
         name += "_"
@@ -191,7 +191,7 @@ def _return_aux(tree, name):
 def prepare(function, input_kinds, active_inputs, has_aux=False):
     """Parse and normalize `function`; returns (parsed, normalized tree, analysis)."""
     parsed = parse_function(function)
-    for node in ast.walk(parsed.tree):
+    for node in walk(parsed.tree):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             raise parsed.error(
                 UnsupportedSyntaxError,
@@ -238,10 +238,10 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
 
 def _written_while_iterated(tree, sequence, name):
     """Is `name` written in place inside a loop that reads `sequence` (`for e in name:`)?"""
-    for loop in ast.walk(tree):
+    for loop in walk(tree):
         if not isinstance(loop, (ast.For, ast.While)):
             continue
-        inside = list(ast.walk(ast.Module(body=loop.body, type_ignores=[])))
+        inside = list(walk(ast.Module(body=loop.body, type_ignores=[])))
         if not any(isinstance(n, ast.Name) and n.id == sequence for n in inside):
             continue
         if any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
@@ -253,12 +253,12 @@ def _written_while_iterated(tree, sequence, name):
 def _reject_array_aliases(parsed, tree, analysis):
     """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
     stores, reads = set(), {}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
             stores.add(node.value.id)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             reads[node.id] = reads.get(node.id, 0) + 1
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)):
             continue
         if getattr(node.value, "_global", False):
@@ -300,7 +300,7 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False):
     parsed.container_output = any(
         isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == output
         and isinstance(s.value, (ast.Tuple, ast.List, ast.Dict))
-        for s in ast.walk(tree)
+        for s in walk(tree)
     )
     params = [a.arg for a in tree.args.args]
     active = [params[i] for i in active_inputs]

@@ -19,6 +19,7 @@ import types
 from dataclasses import dataclass, field
 
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
+from .astutil import walk
 
 
 @dataclass
@@ -116,7 +117,7 @@ def parse_function(function):
         function=function,
         first_line=first_line,
     )
-    for inner in ast.walk(node):
+    for inner in walk(node):
         if isinstance(inner, (ast.Yield, ast.YieldFrom)):
             raise parsed.error(
                 UnsupportedSyntaxError,

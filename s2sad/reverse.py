@@ -37,7 +37,7 @@ import copy
 import operator
 from dataclasses import dataclass
 
-from .astutil import clone
+from .astutil import clone, walk
 from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -117,7 +117,7 @@ class ReverseTransform:
         if not config.enabled():
             return {}
         assigned, reads = {}, {}
-        for node in ast.walk(self.function):
+        for node in walk(self.function):
             if isinstance(node, ast.Name):
                 table = assigned if isinstance(node.ctx, ast.Store) else reads
                 table[node.id] = table.get(node.id, 0) + 1
@@ -137,11 +137,11 @@ class ReverseTransform:
                 name = stmt.targets[0].id
                 if assigned.get(name) != 1 or reads.get(name) != 1 or not is_scalar(self.kinds.get(name)):
                     continue
-                operands = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+                operands = {n.id for n in walk(stmt.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
                 for j in range(i + 1, len(stmts)):
                     later = stmts[j]
-                    used = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-                    stored = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    used = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+                    stored = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                     if name in used:
                         if (
                             isinstance(later, ast.Assign)
@@ -320,7 +320,7 @@ class ReverseTransform:
         if recomputed:
             names -= {d.targets[0].id for d in recomputed}
             for definition in recomputed:
-                names |= {n.id for n in ast.walk(definition.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+                names |= {n.id for n in walk(definition.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
         if after:
             return {name} if name in names else set()
         if recomputed and name in names:
@@ -338,7 +338,7 @@ class ReverseTransform:
         if self.kinds.get(value.value.id) == K.LIST:  # slicing a list copies it
             return False
         return any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis))
-                   for n in ast.walk(value.slice))
+                   for n in walk(value.slice))
 
     def forward_sweep(self, stmts):
         out = []
@@ -472,11 +472,11 @@ class ReverseTransform:
         body = list(body)
         bound = {}
         for var in variables:  # bind the restored variable itself when nothing reads it earlier
-            reads = [n for s in body for n in ast.walk(s) if isinstance(n, ast.Name) and n.id == var]
+            reads = [n for s in body for n in walk(s) if isinstance(n, ast.Name) and n.id == var]
             for index, s in enumerate(body):
                 if isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) and s.value.id == var:
                     name = s.targets[0].id if isinstance(s.targets[0], ast.Name) else None
-                    earlier = {n.id for t in body[:index] for n in ast.walk(t) if isinstance(n, ast.Name)}
+                    earlier = {n.id for t in body[:index] for n in walk(t) if isinstance(n, ast.Name)}
                     if name and len(reads) == 1 and name not in earlier and name not in bound.values() and name not in variables:
                         bound[var] = name
                         del body[index]
@@ -792,7 +792,7 @@ class ReverseTransform:
             value = ast.Tuple(elts=[value, aux], ctx=ast.Load())
             grad_result = ast.Tuple(elts=[grad_result, clone(aux)], ctx=ast.Load())
         stack_pushes = sorted({
-            node.lineno for node in ast.walk(ast.Module(body=forward, type_ignores=[]))
+            node.lineno for node in walk(ast.Module(body=forward, type_ignores=[]))
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
             and node.value.func.id == "_push" and getattr(node, "lineno", None)
         })
@@ -820,7 +820,7 @@ class ReverseTransform:
         bwd_prologue = [ast.Assign(targets=[unpack_targets], value=load("_residuals"))] if residuals.elts else []
         restored_in_place = {
             node.targets[0].value.id
-            for node in ast.walk(ast.Module(body=backward, type_ignores=[]))
+            for node in walk(ast.Module(body=backward, type_ignores=[]))
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
             and isinstance(node.targets[0].value, ast.Name)
         }
