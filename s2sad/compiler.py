@@ -1,7 +1,7 @@
 """The pipeline: function -> parse -> desugar -> normalize -> analyze -> transform -> exec.
 
-Compiled derivatives are cached per (code object, mode, argnums, argument kinds)
-so a changed function body (a new `__code__`) compiles again. Generated source
+Compiled derivatives are cached per (code object, mode, argnums, argument kinds,
+and the arrays' shapes for code specialized to them) so a changed function body (a new `__code__`) compiles again. Generated source
 is registered with `linecache`, so tracebacks and `inspect.getsource` show it.
 
 >>> import math
@@ -188,8 +188,9 @@ def _return_aux(tree, name):
     return tree
 
 
-def prepare(function, input_kinds, active_inputs, has_aux=False):
-    """Parse and normalize `function`; returns (parsed, normalized tree, analysis)."""
+def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=None):
+    """Parse and normalize `function`; returns (parsed, normalized tree, analysis). `input_shapes`
+    (a shape per parameter, None for non-arrays) specializes the code to those shapes."""
     parsed = parse_function(function)
     for node in walk(parsed.tree):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
@@ -206,6 +207,7 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
                            parsed.tree, hint="list the parameters one by one")
     parsed.tree_spans = None
     if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
+        input_shapes = None
         input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
     parsed.active_inputs = tuple(active_inputs)
     params = [a.arg for a in args.args]
@@ -222,15 +224,20 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
     parsed.origins = origins
     kinds = dict(zip(params, input_kinds))
     active_names = {params[i] for i in active_inputs}
+    shapes = None
+    if input_shapes is not None:
+        shapes = {p: s for p, s in zip(params, input_shapes) if s is not None}
+    parsed.input_shapes = shapes or {}
 
     def classify_error(exc, stmt):
         return _convert(parsed, exc, stmt)
 
-    analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
+    analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error, input_shapes=shapes)
     mixed = list_kind_conflicts(tree, analysis)
     if mixed:  # `traj = []; ...; traj = np.array(traj)`: one name for a list, then for an array
         tree = split_versions(tree, mixed)
-        analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
+        analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error,
+                           input_shapes=shapes)
     _reject_array_aliases(parsed, tree, analysis)
     check_lists(parsed, tree, analysis)
     return parsed, tree, analysis
@@ -292,9 +299,9 @@ def _describe(parsed):
     return describe
 
 
-def generate(function, mode, active_inputs, input_kinds, has_aux=False):
+def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Generate derivative source. Returns (parsed, {name: ast}, analysis)."""
-    parsed, tree, analysis = prepare(function, input_kinds, active_inputs, has_aux)
+    parsed, tree, analysis = prepare(function, input_kinds, active_inputs, has_aux, input_shapes)
     active_inputs = parsed.active_inputs
     output = analysis.output.id if isinstance(analysis.output, ast.Name) else None
     parsed.container_output = any(
@@ -387,7 +394,8 @@ def record_report(parsed):
 
 
 def header_for(parsed, mode, params, kinds, active):
-    described = ", ".join(f"{p}: {kinds.get(p, 'any')}" for p in params)
+    shapes = getattr(parsed, "input_shapes", {})
+    described = ", ".join(f"{p}: {kinds.get(p, 'any')}" + (f" {shapes[p]}" if p in shapes else "") for p in params)
     wrt = ", ".join(active)
     return (
         f"# {'reverse' if mode == 'grad' else mode}-mode derivative of {parsed.name} ({parsed.filename}:{parsed.first_line})\n"
@@ -405,16 +413,19 @@ def render(parsed, functions, analysis, params, mode, active, pretty):
     return format_source(text) if pretty else text
 
 
-def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False):
-    """Compile (cached) the derivative of `function`; see the module docstring."""
+def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
+    """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
+    (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
     if not hasattr(function, "__code__"):
         parse_function(function)  # raises SourceUnavailableError with the reason
+    if not config.enabled():
+        input_shapes = None
     key = (function.__code__, mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
-           config.enabled())
+           config.enabled(), input_shapes)
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
-    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds, has_aux)
+    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
     active = [params[i] for i in parsed.active_inputs]
     text = render(parsed, functions, analysis, params, mode, active, pretty=False)
     filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
