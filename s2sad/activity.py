@@ -42,6 +42,7 @@ import numpy as np
 from . import config
 from . import kinds as K
 from .primitives import Primitive, classify, is_global, list_append, resolve
+from .shapes import infer_shapes
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Analysis:
     primitives: dict = field(default_factory=dict)  # id(Assign) or id(`xs.append(v)`) -> Primitive
     output: object = None  # the returned atom
     elements: dict = field(default_factory=dict)  # list variable -> the kind of its elements
+    shapes: dict = field(default_factory=dict)  # array variable -> its shape, where known (see shapes.py)
+    result_shapes: dict = field(default_factory=dict)  # id(Assign) -> the shape of the value it assigns
 
 
 def walk_statements(body):
@@ -107,8 +110,9 @@ def operand_names(primitive):
     return [a.id for a in atoms if isinstance(a, ast.Name) and not getattr(a, "_global", False)]
 
 
-def analyze(function, namespace, input_kinds, active_inputs, classify_error=None):
-    """Kinds of every variable and the set of active variables."""
+def analyze(function, namespace, input_kinds, active_inputs, classify_error=None, input_shapes=None):
+    """Kinds of every variable and the set of active variables; with `input_shapes` (the shapes
+    of the array parameters), the shapes of arrays too."""
     statements = list(walk_statements(function.body))
     primitives = {}
     locals_ = set(input_kinds)
@@ -189,8 +193,11 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
                 if isinstance(value, ast.Name) and not getattr(value, "_global", False) and value.id not in useful:
                     useful.add(value.id)
                     changed = True
+    shapes, result_shapes = {}, {}
+    if input_shapes is not None and config.enabled():
+        shapes, result_shapes = infer_shapes(statements, primitives, kinds, namespace, list(input_kinds), input_shapes)
     return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives,
-                    output=output, elements=elements)
+                    output=output, elements=elements, shapes=shapes, result_shapes=result_shapes)
 
 
 def _list_atom(atom, kinds):

@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from . import config
 from . import kinds as K
 from . import trees as T
 from .compiler import closure_key, compile_derivative, generate, render
@@ -128,7 +129,15 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         count = code.co_argcount
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
         kinds = _diff_kinds(_kinds(args, nums), nums)
-        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux)
+        if config.enabled() and K.ARRAY in kinds and not any(T.is_tree_kind(k) for k in kinds):
+            function = _shape_dispatch(lambda shapes: build(args, key, nums, kinds, shapes), kinds)
+        else:
+            function = build(args, key, nums, kinds, None)
+        cache[key] = function
+        return function
+
+    def build(args, key, nums, kinds, shapes):
+        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux, shapes)
         function = compiled.function
         if compiled.extra.get("container_output"):
             filename, lineno, code = compiled.extra["where"]
@@ -162,7 +171,6 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
                     return compile_for(call_args, key)(*call_args)
                 return tree_function(*call_args)
 
-        cache[key] = function
         return function
 
     def transformed(*args, **kwargs):
@@ -187,6 +195,58 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
     fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single)
     wrapper = functools.wraps(f)(fast or transformed)
     return mark(wrapper, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
+
+
+SPECIALIZED_SHAPES = 4  # shape-specialized versions per argument types; other shapes run a generic one
+
+
+def _input_shapes(args, kinds):
+    """Per argument its shape if it is an array, else None (None if no array is differentiated)."""
+    if K.ARRAY not in kinds or any(T.is_tree_kind(k) for k in kinds):
+        return None
+    return tuple(a.shape if k == K.ARRAY else None for a, k in zip(args, kinds))
+
+
+def _shape_dispatch(build, kinds):
+    """A function that runs, per shapes of its array arguments, code specialized to them: for
+    the first `SPECIALIZED_SHAPES` shapes it meets, then a generic version for all others.
+    `build(shapes)` compiles one (`shapes`: a shape per argument, None for non-arrays; None
+    for the generic version)."""
+    positions = [i for i, k in enumerate(kinds) if k == K.ARRAY]
+    versions = {}
+    specialized = 0
+    generic = None
+
+    def choose(call_args, shapes):
+        nonlocal specialized, generic
+        if specialized < SPECIALIZED_SHAPES:
+            specialized += 1
+            per_argument = [None] * len(kinds)
+            for i, shape in zip(positions, shapes):
+                per_argument[i] = shape
+            function = build(tuple(per_argument))
+        else:
+            if generic is None:
+                generic = build(None)
+            function = generic
+        if len(versions) < 64:
+            versions[shapes] = function
+        return function
+
+    if len(positions) == 1:
+        (only,) = positions
+
+        def function(*call_args):
+            shapes = (call_args[only].shape,)
+            return (versions.get(shapes) or choose(call_args, shapes))(*call_args)
+
+        return function
+
+    def function(*call_args):
+        shapes = tuple([call_args[i].shape for i in positions])
+        return (versions.get(shapes) or choose(call_args, shapes))(*call_args)
+
+    return function
 
 
 def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single):
@@ -281,11 +341,20 @@ def vjp(f, *primals, has_aux=False):
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = tuple(i for i in _all_differentiable(primals) if i < given)
-        compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux))
-        objects = compiled.extra["objects"]
-        entry = _TRANSFORM_CACHE[key] = (objects["forward"], objects["backward"], nums)
-    forward, backward, nums = entry
-    value, residuals = forward(*primals)
+        kinds = _diff_kinds(_kinds(primals, nums), nums)
+
+        def build(shapes):
+            objects = compile_derivative(f, "reverse", nums, kinds, bool(has_aux), shapes).extra["objects"]
+            forward, backward = objects["forward"], objects["backward"]
+            return lambda *args: (forward(*args), backward)
+
+        if config.enabled() and _input_shapes(primals, kinds) is not None:
+            sweep = _shape_dispatch(build, kinds)
+        else:
+            sweep = build(None)
+        entry = _TRANSFORM_CACHE[key] = (sweep, nums)
+    sweep, nums = entry
+    (value, residuals), backward = sweep(*primals)
 
     def pullback(cotangent):
         grads = backward(residuals, cotangent)
@@ -332,11 +401,17 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     split `f_forward` / `f_backward` pair that `vjp` and `jacrev` run).
 
     `args` (example arguments) or type annotations specialize it to floats or
-    arrays; without either it is generic. Reverse mode shows the joint
+    arrays; without either it is generic. Reverse-mode code for example `args`
+    is also specialized to their arrays' shapes, as `grad` runs it (the
+    header lists them; `emit` writes code for any shapes). Reverse mode shows the joint
     `f_vjp` (gradient with cotangent 1.0 by default) and the split
     `f_forward` / `f_backward` pair used by `vjp`; "grad" the `f_grad` that
     `grad` runs, which skips computing the value when the adjoints do not need it.
     """
+    return _source(f, mode, argnums, args, has_aux, shapes=True)
+
+
+def _source(f, mode, argnums, args, has_aux, shapes):
     import inspect
 
     count = len(inspect.signature(f).parameters)
@@ -350,7 +425,11 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
         raise ArgumentError(
             f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
         )
-    parsed, functions, analysis, params = generate(f, "reverse" if mode == "split" else mode, nums, kinds, has_aux)
+    input_shapes = None
+    if shapes and args is not None and mode in ("reverse", "grad") and config.enabled():
+        input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
+    parsed, functions, analysis, params = generate(f, "reverse" if mode == "split" else mode, nums, kinds, has_aux,
+                                                   input_shapes)
     active = [params[i] for i in parsed.active_inputs]
     if mode == "reverse":
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
@@ -361,8 +440,8 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
 
 
 def emit(f, path, mode="reverse", argnums=0, args=None):
-    """Write the derivative source of `f` to `path` as an importable module."""
-    text = source(f, mode=mode, argnums=argnums, args=args)
+    """Write the derivative source of `f` to `path` as an importable module (for any shapes)."""
+    text = _source(f, mode, argnums, args, False, shapes=False)
     module = getattr(f, "__module__", None)
     imports = "import math\n\nimport numpy as np\n\nfrom s2sad import runtime as _rt\n"
     if module and module != "__main__":

@@ -1,7 +1,7 @@
 """The pipeline: function -> parse -> desugar -> normalize -> analyze -> transform -> exec.
 
-Compiled derivatives are cached per (code object, mode, argnums, argument kinds)
-so a changed function body (a new `__code__`) compiles again. Generated source
+Compiled derivatives are cached per (code object, mode, argnums, argument kinds,
+and the arrays' shapes for code specialized to them) so a changed function body (a new `__code__`) compiles again. Generated source
 is registered with `linecache`, so tracebacks and `inspect.getsource` show it.
 
 >>> import math
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .astutil import clone
+from .astutil import clone, walk
 from . import config
 from . import kinds as K
 from . import runtime
@@ -102,7 +102,7 @@ def _reject_method_statements(parsed, tree):
     which the derivative would not see (a silent wrong gradient). Lists may grow and shrink with
     `append` / `extend` / `pop` (desugar turns `extend` into appends and a discarded `pop` into an
     assignment); the compiler follows those."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
             continue
         func = node.value.func
@@ -151,7 +151,7 @@ def _split_aux(parsed):
     Returns the name holding aux; the normalized function then returns the pair
     `(output, _aux)`, of which only the output is differentiated.
     """
-    taken = {n.id for n in ast.walk(parsed.tree) if isinstance(n, ast.Name)}
+    taken = {n.id for n in walk(parsed.tree) if isinstance(n, ast.Name)}
     name = "_aux"
     while name in taken:
         name += "_"
@@ -225,13 +225,14 @@ def _functions_as_constants(parsed, input_kinds):
     return tuple(K.OTHER if K.is_function_kind(k) else k for k in input_kinds)
 
 
-def prepare(function, input_kinds, active_inputs, has_aux=False):
-    """Parse and normalize `function`; returns (parsed, normalized tree, analysis)."""
+def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=None):
+    """Parse and normalize `function`; returns (parsed, normalized tree, analysis). `input_shapes`
+    (a shape per parameter, None for non-arrays) specializes the code to those shapes."""
     transform = transform_of(function)
     if transform is not None:  # grad(grad(f)): the inner derivative's code, differentiated
         function = materialize(transform, input_kinds)
     parsed = parse_function(function)
-    for node in ast.walk(parsed.tree):
+    for node in walk(parsed.tree):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             raise parsed.error(
                 UnsupportedSyntaxError,
@@ -247,6 +248,7 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
     input_kinds = _functions_as_constants(parsed, input_kinds)
     parsed.tree_spans = None
     if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
+        input_shapes = None
         input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
     parsed.active_inputs = tuple(active_inputs)
     params = [a.arg for a in args.args]
@@ -263,15 +265,20 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
     parsed.origins = origins
     kinds = dict(zip(params, input_kinds))
     active_names = {params[i] for i in active_inputs}
+    shapes = None
+    if input_shapes is not None:
+        shapes = {p: s for p, s in zip(params, input_shapes) if s is not None}
+    parsed.input_shapes = shapes or {}
 
     def classify_error(exc, stmt):
         return _convert(parsed, exc, stmt)
 
-    analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
+    analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error, input_shapes=shapes)
     mixed = list_kind_conflicts(tree, analysis)
     if mixed:  # `traj = []; ...; traj = np.array(traj)`: one name for a list, then for an array
         tree = split_versions(tree, mixed)
-        analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error)
+        analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error,
+                           input_shapes=shapes)
     _reject_array_aliases(parsed, tree, analysis)
     check_lists(parsed, tree, analysis)
     return parsed, tree, analysis
@@ -279,10 +286,10 @@ def prepare(function, input_kinds, active_inputs, has_aux=False):
 
 def _written_while_iterated(tree, sequence, name):
     """Is `name` written in place inside a loop that reads `sequence` (`for e in name:`)?"""
-    for loop in ast.walk(tree):
+    for loop in walk(tree):
         if not isinstance(loop, (ast.For, ast.While)):
             continue
-        inside = list(ast.walk(ast.Module(body=loop.body, type_ignores=[])))
+        inside = list(walk(ast.Module(body=loop.body, type_ignores=[])))
         if not any(isinstance(n, ast.Name) and n.id == sequence for n in inside):
             continue
         if any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
@@ -294,12 +301,12 @@ def _written_while_iterated(tree, sequence, name):
 def _reject_array_aliases(parsed, tree, analysis):
     """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
     stores, reads = set(), {}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
             stores.add(node.value.id)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             reads[node.id] = reads.get(node.id, 0) + 1
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)):
             continue
         if getattr(node.value, "_global", False):
@@ -333,15 +340,15 @@ def _describe(parsed):
     return describe
 
 
-def generate(function, mode, active_inputs, input_kinds, has_aux=False):
+def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Generate derivative source. Returns (parsed, {name: ast}, analysis)."""
-    parsed, tree, analysis = prepare(function, input_kinds, active_inputs, has_aux)
+    parsed, tree, analysis = prepare(function, input_kinds, active_inputs, has_aux, input_shapes)
     active_inputs = parsed.active_inputs
     output = analysis.output.id if isinstance(analysis.output, ast.Name) else None
     parsed.container_output = any(
         isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == output
         and isinstance(s.value, (ast.Tuple, ast.List, ast.Dict))
-        for s in ast.walk(tree)
+        for s in walk(tree)
     )
     params = [a.arg for a in tree.args.args]
     active = [params[i] for i in active_inputs]
@@ -437,8 +444,11 @@ def _first_line(parsed):
 
 def header_for(parsed, mode, params, kinds, active):
     functions = getattr(parsed, "static_params", {})
+    shapes = getattr(parsed, "input_shapes", {})
     described = ", ".join(
-        f"{p}: the function {functions[p]}" if p in functions else f"{p}: {kinds.get(p, 'any')}" for p in params
+        (f"{p}: the function {functions[p]}" if p in functions else f"{p}: {kinds.get(p, 'any')}")
+        + (f" {shapes[p]}" if p in shapes else "")
+        for p in params
     )
     wrt = ", ".join(active)
     return (
@@ -476,16 +486,19 @@ def closure_key(function):
     return tuple(out)
 
 
-def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False):
-    """Compile (cached) the derivative of `function`; see the module docstring."""
+def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
+    """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
+    (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
     if not hasattr(function, "__code__"):
         parse_function(function)  # raises SourceUnavailableError with the reason
+    if not config.enabled():
+        input_shapes = None
     key = (code_identity(function), closure_key(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
-           config.enabled())
+           config.enabled(), input_shapes)
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
-    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds, has_aux)
+    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
     active = [params[i] for i in parsed.active_inputs]
     text = render(parsed, functions, analysis, params, mode, active, pretty=False)
     filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"

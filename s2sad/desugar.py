@@ -31,7 +31,7 @@ def f(x, n):
 
 import ast
 
-from .astutil import clone
+from .astutil import clone, walk
 from .errors import UnsupportedSyntaxError
 
 
@@ -132,7 +132,7 @@ class _Lowering:
         if isinstance(stmt, ast.AugAssign):
             target = stmt.target
             load = clone(target)
-            for node in ast.walk(load):
+            for node in walk(load):
                 if hasattr(node, "ctx"):
                     node.ctx = ast.Load()
             value = ast.BinOp(left=load, op=stmt.op, right=stmt.value)
@@ -405,7 +405,7 @@ class _Sums:
         )
 
     def find(self, node):
-        for child in ast.walk(node):
+        for child in walk(node):
             if self.is_sum(child):
                 return child
         return None
@@ -446,13 +446,13 @@ class _Sums:
         for gen in generators:
             if gen.is_async:
                 raise DesugarError("async comprehensions are not supported", source)
-            for node in ast.walk(gen.target):
+            for node in walk(gen.target):
                 if isinstance(node, ast.Name):
                     renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
 
         def rename(node):
             node = clone(node)
-            for n in ast.walk(node):
+            for n in walk(node):
                 if isinstance(n, ast.Name) and n.id in renames:
                     n.id = renames[n.id]
             return node
@@ -464,7 +464,7 @@ class _Sums:
             body = [ast.For(target=rename(gen.target), iter=rename(gen.iter), body=body, orelse=[])]
         lifted = [_assign(acc, start)] + body
         for node in lifted:
-            for n in ast.walk(node):
+            for n in walk(node):
                 if isinstance(n, ast.stmt) or hasattr(n, "lineno") or isinstance(n, ast.expr):
                     ast.copy_location(n, stmt)
         before.extend(lifted)
@@ -523,7 +523,7 @@ class _Lists:
         return None
 
     def find(self, node):
-        for child in ast.walk(node):
+        for child in walk(node):
             if self.comprehension(child) is not None:
                 return child
         return None
@@ -540,7 +540,7 @@ class _Lists:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             comp = self.comprehension(stmt.value)
             name = stmt.targets[0].id
-            if comp is not None and name not in {n.id for n in ast.walk(comp) if isinstance(n, ast.Name)}:
+            if comp is not None and name not in {n.id for n in walk(comp) if isinstance(n, ast.Name)}:
                 return self.block(self.fill(comp, name, stmt))
         before = []
         self.lift(stmt, before)
@@ -548,7 +548,7 @@ class _Lists:
 
     def extend(self, stmt, name, source):
         comp = source if isinstance(source, (ast.ListComp, ast.GeneratorExp)) else self.comprehension(source)
-        if comp is not None and name not in {n.id for n in ast.walk(comp) if isinstance(n, ast.Name)}:
+        if comp is not None and name not in {n.id for n in walk(comp) if isinstance(n, ast.Name)}:
             return self.block(self.fill(comp, name, stmt)[1:])  # appends to the list itself
         if isinstance(source, ast.Name) and source.id == name:  # `xs.extend(xs)`: the items it had
             source = ast.copy_location(ast.Call(func=_name("list"), args=[source], keywords=[]), source)
@@ -589,13 +589,13 @@ class _Lists:
         for gen in comp.generators:
             if gen.is_async:
                 raise DesugarError("async comprehensions are not supported", comp)
-            for node in ast.walk(gen.target):
+            for node in walk(gen.target):
                 if isinstance(node, ast.Name):
                     renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
 
         def rename(node):
             node = clone(node)
-            for n in ast.walk(node):
+            for n in walk(node):
                 if isinstance(n, ast.Name) and n.id in renames:
                     n.id = renames[n.id]
             return node
@@ -610,7 +610,7 @@ class _Lists:
             body = [ast.For(target=rename(gen.target), iter=source, body=body, orelse=[])]
         lifted = [_assign(name, ast.List(elts=[], ctx=ast.Load()))] + body
         for node in lifted:
-            for n in ast.walk(node):
+            for n in walk(node):
                 if isinstance(n, (ast.stmt, ast.expr)):
                     ast.copy_location(n, stmt)
         return lifted

@@ -28,7 +28,7 @@ import re
 
 import numpy as np
 
-from .astutil import clone
+from .astutil import clone, walk
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
@@ -66,7 +66,7 @@ def upward_exposed(body):
 
 
 def _reads(node):
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 class ForwardTransform:
@@ -88,7 +88,7 @@ class ForwardTransform:
         self.single_use_lists = single_use_list_literals(function)
         self.read_counts = {}
         self.jvp_names = {}  # record of a call that is not inlined -> the name of its (value, tangent)
-        for sub in ast.walk(function):
+        for sub in walk(function):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.read_counts[sub.id] = self.read_counts.get(sub.id, 0) + 1
 
@@ -104,7 +104,7 @@ class ForwardTransform:
     def read_outside(self, node):
         """Names read somewhere in the function outside `node`."""
         inside = {}
-        for sub in ast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 inside[sub.id] = inside.get(sub.id, 0) + 1
         return {n for n, count in self.read_counts.items() if count > inside.get(n, 0)}

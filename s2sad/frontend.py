@@ -19,6 +19,7 @@ import types
 from dataclasses import dataclass, field
 
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
+from .astutil import walk
 
 
 @dataclass
@@ -75,6 +76,9 @@ def function_namespace(function):
     return namespace
 
 
+_SOURCES = {}  # code object -> (source lines, first line): the source read when it was first compiled
+
+
 def parse_function(function):
     """Parse `function` into a `ParsedFunction` (see the module docstring)."""
     function = _unwrap(function)
@@ -91,7 +95,7 @@ def parse_function(function):
         return parse_lambda(function, top=True)
     filename = code.co_filename
     try:
-        lines, first_line = inspect.getsourcelines(function)
+        lines, first_line = _SOURCES.get(code) or inspect.getsourcelines(function)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {function.__qualname__} ({exc})",
@@ -100,6 +104,7 @@ def parse_function(function):
             hint="define the function in a .py file (functions typed at the interactive "
             "prompt or built with exec have no source s2sad can read)",
         ) from None
+    _SOURCES[code] = lines, first_line  # (compiled again for other shapes after its file is gone)
     source = textwrap.dedent("".join(lines))
     tree = ast.parse(source)
     node = tree.body[0]
@@ -130,7 +135,7 @@ def parse_function(function):
         function=function,
         first_line=first_line,
     )
-    for inner in ast.walk(node):
+    for inner in walk(node):
         if isinstance(inner, (ast.Yield, ast.YieldFrom)):
             raise parsed.error(
                 UnsupportedSyntaxError,

@@ -58,7 +58,7 @@ import types
 
 import numpy as np
 
-from .astutil import clone
+from .astutil import clone, walk
 from . import rules as R
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
@@ -148,9 +148,9 @@ class Inliner:
 
     def run(self, function, stack=()):
         self.taken |= assigned_names([function]) | parameters(function.args)
-        self.taken |= {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+        self.taken |= {n.id for n in walk(function) if isinstance(n, ast.Name)}
         self.stores = {}
-        for node in ast.walk(function):
+        for node in walk(function):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 self.stores[node.id] = self.stores.get(node.id, 0) + 1
         # parameters are run-time values, except functions given to the differentiated function
@@ -163,7 +163,7 @@ class Inliner:
         function.body = self.block(function.body, stack)
         if self.function_values:  # `fn = math.sin` once read through `fn`: no longer needed
             read = {
-                n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                n.id for n in walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
             }
             function.body = _drop_assignments(function.body, set(self.function_values) - read)
         return function
@@ -571,7 +571,7 @@ class Inliner:
         for p in params:
             if p in written or p in functions or not isinstance(bound[p], ast.Name) or is_global(bound[p]):
                 continue
-            if any(list_receiver(n) == p for n in ast.walk(tree)):
+            if any(list_receiver(n) == p for n in walk(tree)):
                 caller = clone(bound[p])
                 caller._caller = True  # not renamed below
                 changed_lists[p] = caller
@@ -580,7 +580,7 @@ class Inliner:
         prefix = f"{identifier(fn.__name__)}{self.counts[fn.__name__]}_"
         local_names = assigned_names([tree]) | set(params)
         mapping = {n: self.unique(prefix + n.lstrip("_")) for n in sorted(local_names)}
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if (isinstance(node, ast.Name) and node.id in mapping and not getattr(node, "_global", False)
                     and not getattr(node, "_caller", False)):
                 node.id = mapping[node.id]
@@ -588,7 +588,7 @@ class Inliner:
                 node.arg = mapping[node.arg]
         for inner_local in lifter.lifted:
             inner_local.rename(mapping)
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
                 base = node.targets[0].value
                 if isinstance(base, ast.Name) and base.id in {mapping[p] for p in params}:
@@ -653,7 +653,7 @@ class Inliner:
     def share_globals(self, tree, callee, name):
         """The callee's globals: share names bound to the same object, alias the others."""
         renames = {}
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Name) and getattr(node, "_global", False):
                 ident = node.id
                 if ident in callee.namespace:
@@ -760,7 +760,7 @@ class Inliner:
     def relocate(self, stmts, callee):
         base = callee.filename.rsplit("/", 1)[-1]
         for stmt in stmts:
-            for node in ast.walk(stmt):
+            for node in walk(stmt):
                 lineno = getattr(node, "lineno", None)
                 if lineno is None:
                     continue
@@ -848,14 +848,14 @@ def _runtime_helper(name):
 
 
 def _names(function):
-    return {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    return {n.id for n in walk(function) if isinstance(n, ast.Name)}
 
 
 def _substitute(tree, values):
     """Replace reads of the local names in `values` by copies of their atoms."""
     if not values:
         return
-    for node in ast.walk(tree):
+    for node in walk(tree):
         for field, child in ast.iter_fields(node):
             if isinstance(child, list):
                 for index, item in enumerate(child):

@@ -32,6 +32,7 @@ from . import kinds as K
 from .activity import walk_statements
 from .errors import UnsupportedSyntaxError
 from .primitives import LIST_MUTATORS, derivative_call_role
+from .astutil import walk
 
 
 def list_kind_conflicts(tree, analysis):
@@ -54,7 +55,7 @@ def list_kind_conflicts(tree, analysis):
 
 def _changes(node, name):
     """Does `node` change the object `name` holds in place (`name[i] = v`, `name.append(v)`, ...)?"""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store) and isinstance(sub.value, ast.Name)
                 and sub.value.id == name):
             return True
@@ -65,7 +66,7 @@ def _changes(node, name):
 
 
 def _reads_name(node, name):
-    return any(isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Load) for sub in ast.walk(node))
+    return any(isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Load) for sub in walk(node))
 
 
 def _path_to(body, stmt):
@@ -217,7 +218,7 @@ def _check_primitive(parsed, body, stmt, prim, analysis):
 
 def _reject_slice_assignment(parsed, stmt, kinds):
     base = stmt.targets[0].value.id
-    if kinds.get(base) == K.LIST and any(isinstance(n, ast.Slice) for n in ast.walk(stmt.targets[0].slice)):
+    if kinds.get(base) == K.LIST and any(isinstance(n, ast.Slice) for n in walk(stmt.targets[0].slice)):
         raise parsed.error(
             UnsupportedSyntaxError,
             f"`{ast.unparse(stmt.targets[0])} = ...` assigns a slice of the list `{base}`, which can change "
@@ -293,7 +294,7 @@ def _list_changed_while_iterated(tree, sequence, name):
 
     def item_read(node):
         return any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == sequence
-                   for n in ast.walk(node))
+                   for n in walk(node))
 
     def reads_directly(stmts):  # `e = sequence[index]`, not in a nested loop
         for s in stmts:
@@ -306,7 +307,7 @@ def _list_changed_while_iterated(tree, sequence, name):
                 return True
         return False
 
-    for loop in ast.walk(tree):
+    for loop in walk(tree):
         if isinstance(loop, (ast.For, ast.While)) and reads_directly(loop.body):
             if any(_changes(s, name) for s in loop.body):
                 return True

@@ -31,7 +31,7 @@ import inspect
 import linecache
 import re
 
-from .astutil import clone
+from .astutil import clone, walk
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
 from .frontend import ParsedFunction, function_namespace
 
@@ -72,7 +72,7 @@ class LocalFunction:
     def rename(self, mapping):
         """The enclosing function's variables were renamed (it was inlined): follow them."""
         own = self.own_names()
-        for node in ast.walk(self.node):
+        for node in walk(self.node):
             if isinstance(node, ast.Name) and node.id in mapping and node.id not in own:
                 node.id = mapping[node.id]
             elif isinstance(node, ast.arg) and node.arg in mapping and node.arg not in own:
@@ -334,7 +334,7 @@ def lift_local_functions(parsed, function=None, namespaces=None, unique=None, en
     if namespaces is None:
         namespaces = [parsed.namespace]
     if unique is None:
-        taken = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | set(namespaces[0])
+        taken = {n.id for n in walk(function) if isinstance(n, ast.Name)} | set(namespaces[0])
 
         def unique(stem):
             name, count = stem, 1
@@ -372,7 +372,7 @@ def parse_lambda(fn, top=False):
         if tree is None
         else [
             node
-            for node in ast.walk(tree)
+            for node in walk(tree)
             if isinstance(node, ast.Lambda)
             and node.lineno == code.co_firstlineno
             and [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params

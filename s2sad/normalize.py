@@ -25,7 +25,7 @@ def f(x1, x2):
 
 import ast
 
-from .astutil import clone
+from .astutil import clone, walk
 from .desugar import DesugarError
 
 
@@ -52,7 +52,7 @@ def assigned_names(nodes):
     """Names bound anywhere in `nodes` (assignment targets and loop targets)."""
     names = set()
     for root in nodes:
-        for node in ast.walk(root):
+        for node in walk(root):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
     return names
@@ -348,7 +348,7 @@ def _mark_path(node):
 
 
 def _names_in(node):
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
 
 
 def normalize(function):

@@ -26,7 +26,7 @@ def f(x, y):
 
 import ast
 
-from .astutil import clone
+from .astutil import clone, walk
 from .primitives import list_receiver
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
@@ -56,7 +56,7 @@ def _counts(function):
     assigned, read, inplace = {}, {}, set()
     for a in function.args.args:
         assigned[a.arg] = 0
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Store):
                 assigned[node.id] = assigned.get(node.id, 0) + 1
@@ -92,8 +92,8 @@ def _scalarize_tuples(function):
     trees of arrays reach the body as such literals.
     """
     assigned, read, inplace = _counts(function)
-    methods = {n.value.id for n in ast.walk(function) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
-    escaped = _escaping_lists(function) if any(list_receiver(n) for n in ast.walk(function)) else set()
+    methods = {n.value.id for n in walk(function) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    escaped = _escaping_lists(function) if any(list_receiver(n) for n in walk(function)) else set()
     changed = False
 
     def element(container, key):
@@ -137,7 +137,7 @@ def _scalarize_tuples(function):
                     if found is not None:
                         later.value = clone(found)
                         replaced += 1
-                written = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                written = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 if written & element_names:
                     break
             if replaced:
@@ -159,7 +159,7 @@ def split_versions(function, names):
         t_1 = np.array(t)
         return t_1
     """
-    taken = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | {a.arg for a in function.args.args}
+    taken = {n.id for n in walk(function) if isinstance(n, ast.Name)} | {a.arg for a in function.args.args}
     params = {a.arg for a in function.args.args}
     body = function.body
     for name in sorted(names):
@@ -178,7 +178,7 @@ def split_versions(function, names):
             count += 1
             stmt.targets[0].id = new
             for later in body[index + 1 :]:
-                for node in ast.walk(later):
+                for node in walk(later):
                     if isinstance(node, ast.Name) and node.id == current and not getattr(node, "_global", False):
                         node.id = new
             current = new
@@ -189,7 +189,7 @@ def _escaping_lists(function):
     """Names whose value another name may come to hold: copied (`ys = xs`), put in a container
     or a list (`zs.append(xs)`), or returned; a list changed through that other name changes."""
     out = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Assign) and _is_local_name(node.value):
             out.add(node.value.id)
         elif isinstance(node, (ast.Tuple, ast.List)) and isinstance(node.ctx, ast.Load):
@@ -270,7 +270,7 @@ def _forward_single_temps(function):
             ):
                 previous = out[-1]
                 target = stmt.targets[0].id
-                if target not in {n.id for n in ast.walk(previous.value) if isinstance(n, ast.Name)}:
+                if target not in {n.id for n in walk(previous.value) if isinstance(n, ast.Name)}:
                     previous.targets = [ast.Name(target, ast.Store())]
                     changed = True
                     continue
@@ -293,7 +293,7 @@ def _merge_block_copies(function):
 
     def reads_in(stmts, name):
         return sum(
-            1 for s in stmts for n in ast.walk(s)
+            1 for s in stmts for n in walk(s)
             if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
         )
 
@@ -315,7 +315,7 @@ def _merge_block_copies(function):
             i = defs[0]
             if reads_in(stmts[j + 1 :], a) != read.get(a, 0) or reads_in(stmts[i + 1 :], b) != read.get(b, 0):
                 continue
-            if a in {n.id for n in ast.walk(stmts[i].value) if isinstance(n, ast.Name)}:
+            if a in {n.id for n in walk(stmts[i].value) if isinstance(n, ast.Name)}:
                 continue  # `a = f(a)` would read what it writes
             if _user_name(a) and not _user_name(b):
                 stmts[i].targets = [ast.Name(a, ast.Store())]
@@ -367,7 +367,7 @@ def _eliminate_common_subexpressions(function, namespace):
             value = stmt.value
             key = None
             if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and _pure_call(value, namespace):
-                operands = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+                operands = {n.id for n in walk(value) if isinstance(n, ast.Name)}
                 if not operands & inplace:
                     key = ast.dump(value)
             if key is not None and key in seen and assigned.get(name) == 1 and assigned.get(seen[key]) == 1:
@@ -402,17 +402,17 @@ def _renumber(function):
     """Renumber temporaries `_t1, _t2, ...` in order of first appearance."""
     order = []
     for stmt in _statements(function.body):
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, ast.Name) and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
                 order.append(node.id)
-    taken = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
     mapping = {}
     for index, name in enumerate(order, 1):
         mapping[name] = f"_t{index}"
     if any(v in taken and v not in mapping for v in mapping.values()):
         return
     renamed = set()  # a node shared by two statements must be renamed once
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name) and node.id in mapping and id(node) not in renamed:
             node.id = mapping[node.id]
             renamed.add(id(node))
@@ -451,9 +451,9 @@ def _hoist_loop_invariants(function):
         for stmt in stmts:
             _rewrite_nested(stmt, block)
             if isinstance(stmt, (ast.For, ast.While)):
-                written = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                written = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 inside = {}
-                for n in ast.walk(stmt):
+                for n in walk(stmt):
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                         inside[n.id] = inside.get(n.id, 0) + 1
                 hoisted = []
@@ -507,7 +507,7 @@ def propagate_copies_in_blocks(function):
     The copy is removed when every read of `a` in the function was replaced.
     """
     reads = {}
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             reads[node.id] = reads.get(node.id, 0) + 1
     params = {a.arg for a in function.args.args}
@@ -530,11 +530,11 @@ def propagate_copies_in_blocks(function):
                 for later in out[index + 1 :]:
                     if isinstance(later, (ast.If, ast.For, ast.While)):
                         break
-                    for node in ast.walk(later):
+                    for node in walk(later):
                         if isinstance(node, ast.Name) and node.id == a and isinstance(node.ctx, ast.Load):
                             node.id = b
                             replaced += 1
-                    stores = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    stores = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                     if a in stores:
                         overwritten = True
                     if a in stores or b in stores:
@@ -560,7 +560,7 @@ def fuse_accumulations(function):
     """
 
     def names(node, ctx=None):
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and (ctx is None or isinstance(n.ctx, ctx))}
+        return {n.id for n in walk(node) if isinstance(n, ast.Name) and (ctx is None or isinstance(n.ctx, ctx))}
 
     def earlier_definition(out, name, rest):
         for k in range(len(out) - 1, -1, -1):
@@ -616,7 +616,7 @@ _EFFECTS = {"_pop", "_push", "add_at", "copy", "owned", "copy_stack"} | _LIST_EF
 
 
 def _has_effects(expr, effects=_EFFECTS):
-    for node in ast.walk(expr):
+    for node in walk(expr):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
@@ -637,19 +637,19 @@ def _exposed_reads(function):
         for stmt in stmts:
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 head = stmt.test if not isinstance(stmt, ast.For) else stmt.iter
-                exposed.update(n.id for n in ast.walk(head) if isinstance(n, ast.Name))
+                exposed.update(n.id for n in walk(head) if isinstance(n, ast.Name))
                 for attr in ("body", "orelse"):
                     block(getattr(stmt, attr, []) or [])
                 stored = set()  # after a branch or loop, nothing is known
                 continue
             value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)) else stmt
-            reads = {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
+            reads = {n.id for n in walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
-                    reads |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+                    reads |= {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             exposed.update(reads - stored)
             if isinstance(stmt, ast.Assign):
-                stored |= {n.id for n in ast.walk(stmt.targets[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                stored |= {n.id for n in walk(stmt.targets[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
     block(function.body)
     return exposed
@@ -657,7 +657,7 @@ def _exposed_reads(function):
 
 def _mutated(stmt):
     """Names a statement rebinds or writes into (`b[i] = v`, `_rt.add_at(b, ...)`, `y = xs.pop()`)."""
-    out = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    out = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
             base = target
@@ -665,14 +665,14 @@ def _mutated(stmt):
                 base = base.value
             if isinstance(base, ast.Name):
                 out.add(base.id)
-        for node in ast.walk(stmt.value):
+        for node in walk(stmt.value):
             receiver = list_receiver(node)
             if receiver is not None:
                 out.add(receiver)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
         if not (isinstance(func, ast.Name) and func.id.endswith("_push")):  # stack and tape pushes
-            out |= {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+            out |= {n.id for n in walk(stmt.value) if isinstance(n, ast.Name)}
     return out
 
 
@@ -699,7 +699,7 @@ def inline_single_use(function):
 
     def loads(node):
         counts = {}
-        for n in ast.walk(node):
+        for n in walk(node):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                 counts[n.id] = counts.get(n.id, 0) + 1
         return counts
@@ -710,7 +710,7 @@ def inline_single_use(function):
         if isinstance(stmt, ast.Assign):
             for t in stmt.targets:
                 if not isinstance(t, ast.Name):
-                    subscript_bases |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+                    subscript_bases |= {n.id for n in walk(t) if isinstance(n, ast.Name)}
         return {
             "simple": simple,
             "loads": loads(stmt),
@@ -797,7 +797,7 @@ def inline_single_use(function):
 
 def _removable(value, namespace):
     """An expression with no effect: arithmetic, runtime helpers, calls with derivative rules."""
-    for node in ast.walk(value):
+    for node in walk(value):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -840,7 +840,7 @@ def drop_unused(function, namespace=None):
     """
 
     def reads(node):
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
     def defines(stmt):
         target = stmt.targets[0]
@@ -849,7 +849,7 @@ def drop_unused(function, namespace=None):
             base = base.value
         if isinstance(base, ast.Name):
             return {base.id}
-        return {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        return {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
     needed, kept = set(), set()
 

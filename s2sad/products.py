@@ -73,6 +73,45 @@ def _written_in_place(function):
     return out
 
 
+def _writes_into(stmt, name):
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            while isinstance(target, ast.Subscript):
+                target = target.value
+                if isinstance(target, ast.Name) and target.id == name:
+                    return True
+        return False
+    return (
+        isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute)
+        and stmt.value.func.attr == "add_at" and bool(stmt.value.args)
+        and isinstance(stmt.value.args[0], ast.Name) and stmt.value.args[0].id == name
+    )
+
+
+def _fresh_each_step(body, index, name, function):
+    """True if the array `name`, written in place, is a new array of zeros each step, made and
+    written into only by statements of `body` before `body[index]` (the steps keep each one
+    unchanged): `z_bar = _rt.zeros_like(z)`, then `_rt.add_at(z_bar, ...)`s."""
+    made = [
+        k for k in range(index)
+        if isinstance(body[k], ast.Assign) and len(body[k].targets) == 1
+        and isinstance(body[k].targets[0], ast.Name) and body[k].targets[0].id == name
+    ]
+    if not made:
+        return False
+    start = made[-1]
+    value = body[start].value
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "zeros_like"):
+        return False
+    window = {id(s) for s in body[start + 1:index]}
+    for node in walk(function):
+        if _writes_into(node, name) and id(node) not in window:
+            return False
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
+            return False  # another name for the array
+    return True
+
+
 def sum_products_after_loops(function):
     """Rewrite per-step product accumulations in `for` loops (see module doc); in place."""
     mutated = _written_in_place(function)
@@ -106,7 +145,9 @@ def sum_products_after_loops(function):
             others = [s for k, s in enumerate(loop.body) if k != index]
             if name in _names(ast.Module(body=others, type_ignores=[])) or name in _names(loop.iter):
                 continue  # the accumulated adjoint is read or written elsewhere in the loop
-            if _names(weight) & assigned_in_loop or (_names(g) | _names(v)) & mutated:
+            if _names(weight) & assigned_in_loop:
+                continue
+            if any(not _fresh_each_step(loop.body, index, n, function) for n in (_names(g) | _names(v)) & mutated):
                 continue
             counter[0] += 1
             products = f"_products{counter[0]}"

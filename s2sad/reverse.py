@@ -37,7 +37,9 @@ import copy
 import operator
 from dataclasses import dataclass
 
-from .astutil import clone
+import numpy as np
+
+from .astutil import clone, walk
 from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -47,7 +49,7 @@ from .derivatives import (
 from .forward import _atom_kind, _reads
 from .simplify import split_sign
 from .normalize import assigned_names
-from .primitives import derivative_call_role
+from .primitives import derivative_call_role, is_global, resolve
 from .tbr import to_be_recorded
 
 PRESENT, MAYBE_ZERO = "present", "maybe-zero"
@@ -117,7 +119,7 @@ class ReverseTransform:
         if not config.enabled():
             return {}
         assigned, reads = {}, {}
-        for node in ast.walk(self.function):
+        for node in walk(self.function):
             if isinstance(node, ast.Name):
                 table = assigned if isinstance(node.ctx, ast.Store) else reads
                 table[node.id] = table.get(node.id, 0) + 1
@@ -137,11 +139,11 @@ class ReverseTransform:
                 name = stmt.targets[0].id
                 if assigned.get(name) != 1 or reads.get(name) != 1 or not is_scalar(self.kinds.get(name)):
                     continue
-                operands = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+                operands = {n.id for n in walk(stmt.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
                 for j in range(i + 1, len(stmts)):
                     later = stmts[j]
-                    used = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-                    stored = {n.id for n in ast.walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    used = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+                    stored = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                     if name in used:
                         if (
                             isinstance(later, ast.Assign)
@@ -252,7 +254,9 @@ class ReverseTransform:
                 if expr is None:
                     continue
                 if rule.elementwise:
-                    expr = self.unbroadcast(expr, operand, template, values, target_param, name)
+                    expr = self.unbroadcast(expr, operand, template, values, target_param, name, id(stmt))
+                elif rule.key in (operator.matmul, np.matmul):
+                    expr = self.direct_product(expr)
                 parts.append((operand, expr))
         self.parts[key] = parts
         return parts
@@ -285,14 +289,54 @@ class ReverseTransform:
         reads = set() if prim.kind == "list_append" else {n for a in prim.args[1:] for n in _reads(a)}
         return base, reads, base in self.active
 
-    def unbroadcast(self, expr, operand, template, values, param, result):
+    def unbroadcast(self, expr, operand, template, values, param, result, stmt_id):
+        """The contribution `expr` (shaped like the result) summed down to the operand's shape."""
         others = [_atom_kind(values[p], self.kinds) for p in template.operands if p != param]
         mine = self.kinds.get(operand)
         if all(is_scalar(k) for k in others) and (is_scalar(mine) or mine == K.ARRAY):
             return expr
-        if is_scalar(mine) and self.kinds.get(result) == K.ARRAY:
+        shape, result_shape = self.analysis.shapes.get(operand), self.analysis.result_shapes.get(stmt_id)
+        if shape is not None and result_shape is not None:  # code specialized to the arguments' shapes
+            if shape == result_shape:
+                return expr
+            leading = len(result_shape) - len(shape)
+            if leading > 0 and shape and result_shape[leading:] == shape:
+                axis = ast.Constant(0) if leading == 1 else ast.Tuple([ast.Constant(i) for i in range(leading)], ast.Load())
+                return ast.Call(func=ast.Attribute(load("np"), "sum", ast.Load()), args=[expr],
+                                keywords=[ast.keyword("axis", axis)])
+        if is_scalar(mine) and (self.kinds.get(result) == K.ARRAY or result_shape):
             return call("np.sum", expr)
         return call("_rt.unbroadcast", expr, load(operand))
+
+    def shape_of(self, atom):
+        name = local_atom(atom)
+        if name is not None:
+            return self.analysis.shapes.get(name)
+        if is_global(atom):
+            value = resolve(atom, self.namespace)
+            return value.shape if isinstance(value, np.ndarray) else None
+        return None
+
+    def direct_product(self, expr):
+        """`_rt.matmul_adjoint_?(g, a, b)` of vectors and matrices of known ranks, as the product
+        itself (`a.T @ g`). The adjoint of a matrix operand stays a call: `sum_products_after_loops`
+        sums a loop's steps of it with one product."""
+        if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
+                and expr.func.attr in ("matmul_adjoint_x", "matmul_adjoint_y") and len(expr.args) == 3):
+            return expr
+        g, a, b = expr.args
+        ranks = [len(s) if s is not None else None for s in (self.shape_of(a), self.shape_of(b))]
+        if any(r not in (1, 2) for r in ranks):
+            return expr
+        if expr.func.attr == "matmul_adjoint_x":
+            if ranks[0] == 2:
+                return expr
+            return _matmul(clone(b), g) if ranks[1] == 2 else ast.BinOp(g, ast.Mult(), clone(b))
+        if ranks[1] == 2:
+            return expr
+        if ranks[0] == 2:
+            return _matmul(ast.Attribute(clone(a), "T", ast.Load()), g)
+        return ast.BinOp(clone(a), ast.Mult(), g)
 
     def reads_of(self, stmt, after=False):
         """Primal names the backward sweep reads at `stmt` (operands, or its result)."""
@@ -320,7 +364,7 @@ class ReverseTransform:
         if recomputed:
             names -= {d.targets[0].id for d in recomputed}
             for definition in recomputed:
-                names |= {n.id for n in ast.walk(definition.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+                names |= {n.id for n in walk(definition.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
         if after:
             return {name} if name in names else set()
         if recomputed and name in names:
@@ -338,7 +382,7 @@ class ReverseTransform:
         if self.kinds.get(value.value.id) == K.LIST:  # slicing a list copies it
             return False
         return any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis))
-                   for n in ast.walk(value.slice))
+                   for n in walk(value.slice))
 
     def forward_sweep(self, stmts):
         out = []
@@ -472,11 +516,11 @@ class ReverseTransform:
         body = list(body)
         bound = {}
         for var in variables:  # bind the restored variable itself when nothing reads it earlier
-            reads = [n for s in body for n in ast.walk(s) if isinstance(n, ast.Name) and n.id == var]
+            reads = [n for s in body for n in walk(s) if isinstance(n, ast.Name) and n.id == var]
             for index, s in enumerate(body):
                 if isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) and s.value.id == var:
                     name = s.targets[0].id if isinstance(s.targets[0], ast.Name) else None
-                    earlier = {n.id for t in body[:index] for n in ast.walk(t) if isinstance(n, ast.Name)}
+                    earlier = {n.id for t in body[:index] for n in walk(t) if isinstance(n, ast.Name)}
                     if name and len(reads) == 1 and name not in earlier and name not in bound.values() and name not in variables:
                         bound[var] = name
                         del body[index]
@@ -792,7 +836,7 @@ class ReverseTransform:
             value = ast.Tuple(elts=[value, aux], ctx=ast.Load())
             grad_result = ast.Tuple(elts=[grad_result, clone(aux)], ctx=ast.Load())
         stack_pushes = sorted({
-            node.lineno for node in ast.walk(ast.Module(body=forward, type_ignores=[]))
+            node.lineno for node in walk(ast.Module(body=forward, type_ignores=[]))
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
             and node.value.func.id == "_push" and getattr(node, "lineno", None)
         })
@@ -820,7 +864,7 @@ class ReverseTransform:
         bwd_prologue = [ast.Assign(targets=[unpack_targets], value=load("_residuals"))] if residuals.elts else []
         restored_in_place = {
             node.targets[0].value.id
-            for node in ast.walk(ast.Module(body=backward, type_ignores=[]))
+            for node in walk(ast.Module(body=backward, type_ignores=[]))
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
             and isinstance(node.targets[0].value, ast.Name)
         }
@@ -856,6 +900,10 @@ def split_output(function, value):
 
 def _is_derivative(name, transform):
     return name in {v for v in transform.names.assigned.values()} or name.startswith("_stack") or name in ("_push", "_pop", "_value")
+
+
+def _matmul(left, right):
+    return ast.BinOp(left, ast.MatMult(), right)
 
 
 def _zero_for(name, kind):

@@ -17,6 +17,7 @@ expression; this pass removes it by linearity so the generated code has no
 
 import ast
 import operator
+from .astutil import walk
 
 _FOLD = {
     ast.Add: operator.add,
@@ -138,7 +139,7 @@ def split_sign(node):
 def _carries_derivative(node):
     if is_zero(node):
         return True
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if is_zero(sub) or getattr(sub, "derivative", False):
             return True
     return False

@@ -24,6 +24,7 @@ read before it in the backward sweep's order, or always for a list with an adjoi
 
 import ast
 from dataclasses import dataclass, field
+from .astutil import walk
 
 
 @dataclass
@@ -46,9 +47,9 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
 
     def control_reads(stmt):
         if isinstance(stmt, ast.If):
-            return {n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)}
+            return {n.id for n in walk(stmt.test) if isinstance(n, ast.Name)}
         if isinstance(stmt, ast.For):
-            return {n.id for n in ast.walk(stmt.iter) if isinstance(n, ast.Name)}
+            return {n.id for n in walk(stmt.iter) if isinstance(n, ast.Name)}
         return set()
 
     def undo(stmt, live, record):
@@ -63,7 +64,7 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
         live |= {base} | reads
         return True
 
-    def walk(stmts, live, assigned, record):
+    def sweep(stmts, live, assigned, record):
         for stmt in stmts:
             if isinstance(stmt, ast.Expr):
                 undo(stmt, live, record)
@@ -90,8 +91,8 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
                 live |= control_reads(stmt)
                 l1, l2 = set(live), set(live)
                 a1, a2 = set(assigned), set(assigned)
-                walk(stmt.body, l1, a1, record)
-                walk(stmt.orelse, l2, a2, record)
+                sweep(stmt.body, l1, a1, record)
+                sweep(stmt.orelse, l2, a2, record)
                 live.clear()
                 live |= l1 | l2
                 assigned |= a1 & a2
@@ -106,18 +107,18 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
                 while True:
                     inner = set(entry)
                     inner.discard(target)
-                    walk(stmt.body, inner, set(assigned) | ({target} if target else set()), False)
+                    sweep(stmt.body, inner, set(assigned) | ({target} if target else set()), False)
                     if inner <= entry:
                         break
                     entry |= inner
                 inner = set(entry)
                 inner.discard(target)
-                walk(stmt.body, inner, set(assigned) | ({target} if target else set()), record)
+                sweep(stmt.body, inner, set(assigned) | ({target} if target else set()), record)
                 live.clear()
                 live |= entry | inner
             # Return, Raise, Assert, other expressions: nothing is overwritten
 
-    walk(body, set(read_at_start), set(parameters), True)
+    sweep(body, set(read_at_start), set(parameters), True)
     return recording
 
 

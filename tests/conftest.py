@@ -10,7 +10,7 @@ import pytest
 
 from s2sad import config as analyses
 
-SHAPE_DOCTESTS = {"s2sad.reverse"}  # doctests printing optimized code
+SHAPE_DOCTESTS = {"s2sad.reverse", "s2sad.shapes"}  # doctests of optimized code, of the shape analysis
 
 
 def pytest_configure(config):

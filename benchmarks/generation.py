@@ -1,0 +1,200 @@
+"""Generation speed: seconds to transform a ~100-line function (loops, branches, NumPy calls).
+
+Times `s2sad.compiler.compile_derivative` of `simulate` below in each mode (what
+the first call of `grad` / `vjp` / `jvp` pays: parse, desugar, normalize,
+analyses, transform, optimize, unparse, `compile`), with the cache cleared before
+every call, and `s2sad.source` (the same plus black formatting); prints the
+minimum and median over the repeats. The target (issue #7) is under 100 ms per mode.
+
+    python benchmarks/generation.py              # 15 repeats per mode
+    python benchmarks/generation.py --repeats 5 --profile grad   # and a cProfile of one mode
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import s2sad  # noqa: E402
+import s2sad.api  # noqa: E402
+import s2sad.compiler  # noqa: E402
+
+
+def smooth_clip(v, lo, hi):
+    return lo + (hi - lo) / (1.0 + np.exp(-v))
+
+
+def simulate(W1, b1, W2, b2, x0, xs, dt, steps, gain):
+    """A controlled particle system with a small network controller: 100 lines of user code."""
+    n = x0.shape[0]
+    x = x0.copy()
+    v = np.zeros(n)
+    energy = 0.0
+    penalty = 0.0
+    total = 0.0
+    trace = []
+    for t in range(steps):
+        obs = np.concatenate([x, v])
+        hidden = np.tanh(W1 @ obs + b1)
+        force = W2 @ hidden + b2
+        force = smooth_clip(force, -2.0, 2.0)
+        if t % 2 == 0:
+            drag = 0.1 * v
+        else:
+            drag = 0.05 * v * np.abs(v)
+        accel = force - drag - gain * x
+        v = v + dt * accel
+        x = x + dt * v
+        kinetic = 0.5 * np.sum(v**2)
+        potential = 0.5 * gain * np.sum(x**2)
+        energy = energy + kinetic + potential
+        if kinetic > 10.0:
+            penalty = penalty + (kinetic - 10.0) ** 2
+        elif kinetic < 0.01:
+            penalty = penalty + 0.01 - kinetic
+        target = xs[t % xs.shape[0]]
+        err = x - target
+        total = total + np.sum(err * err) / n
+        trace.append(np.mean(x))
+    # a relaxation phase with a data-dependent trip count
+    k = 0
+    scale = 1.0
+    while k < 20 and np.max(np.abs(v)) > 1e-3:
+        v = v * 0.5
+        x = x + dt * v
+        scale = scale * (1.0 - 0.1 * np.tanh(np.sum(v * v)))
+        k += 1
+    # summaries
+    trace_arr = np.array(trace)
+    spread = np.std(trace_arr)
+    drift = trace_arr[-1] - trace_arr[0]
+    smooth = 0.0
+    for i in range(1, len(trace)):
+        d = trace[i] - trace[i - 1]
+        smooth = smooth + d * d
+    reg = 1e-3 * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    reg = reg + 1e-4 * (np.sum(b1**2) + np.sum(b2**2))
+    norm1 = np.sqrt(np.sum(W1 * W1) + 1e-12)
+    norm2 = np.sqrt(np.sum(W2 * W2) + 1e-12)
+    if norm1 > 10.0:
+        reg = reg + 0.1 * (norm1 - 10.0) ** 2
+    if norm2 > 10.0:
+        reg = reg + 0.1 * (norm2 - 10.0) ** 2
+    final = np.sum(x**2) + 0.1 * np.sum(v**2)
+    mix = np.log(1.0 + np.exp(-final)) + np.maximum(spread, 0.01)
+    weights = np.exp(-np.arange(n) / n)
+    weighted = np.dot(weights, x * x)
+    corr = 0.0
+    for j in range(n):
+        if x[j] > 0.0:
+            corr = corr + x[j] * v[j]
+        else:
+            corr = corr - 0.5 * x[j] * v[j]
+    pairs = 0.0
+    for j in range(n - 1):
+        gap = x[j + 1] - x[j]
+        pairs = pairs + np.sin(gap) * np.cos(gap)
+    shaped = np.where(x > 0.0, x, 0.1 * x)
+    shaped_sum = np.sum(shaped * shaped)
+    soft = np.sum(np.exp(x - np.max(x)))
+    soft = np.log(soft) + np.max(x)
+    ranked = np.sort(x)
+    tail = np.sum(ranked[: n // 2] ** 2)
+    head = np.sum(ranked[n // 2 :] ** 2)
+    balance = (head - tail) / (head + tail + 1e-9)
+    hinge = 0.0
+    for j in range(n):
+        margin = 1.0 - x[j] * v[j]
+        if margin > 0.0:
+            hinge = hinge + margin
+    bump = 0.0
+    s = 0.0
+    while s < 1.0:
+        bump = bump + np.exp(-((s - 0.5) ** 2)) * np.sum(np.cos(s * x))
+        s = s + 0.25
+    outer = np.outer(x, v)
+    trace_term = np.trace(outer) + np.sum(np.triu(outer) ** 2)
+    budget = 0.0
+    for step in range(3):
+        budget = budget + scale ** (step + 1) * drift
+    cost = total / steps + 0.01 * energy / steps + penalty
+    cost = cost + reg + 0.1 * smooth + 0.01 * mix
+    cost = cost + 0.001 * weighted + 0.01 * corr + 0.001 * pairs
+    cost = cost + 0.01 * shaped_sum + 0.001 * soft + 0.01 * budget * budget
+    cost = cost + 0.01 * balance + 0.001 * hinge + 0.001 * bump + 0.001 * trace_term
+    if cost > 1e6:
+        cost = 1e6 + np.log(cost - 1e6 + 1.0)
+    return cost
+
+
+def arguments():
+    rng = np.random.default_rng(0)
+    n, hidden = 4, 8
+    return (
+        rng.standard_normal((hidden, 2 * n)) * 0.3,
+        np.zeros(hidden),
+        rng.standard_normal((n, hidden)) * 0.3,
+        np.zeros(n),
+        rng.standard_normal(n),
+        rng.standard_normal((5, n)),
+        0.05,
+        10,
+        0.5,
+    )
+
+
+MODES = ("grad", "reverse", "forward")
+
+
+ARGNUMS = (0, 1, 2, 3)
+
+
+def time_mode(mode, args, repeats, formatted=False):
+    kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, ARGNUMS), ARGNUMS)
+    times = []
+    for _ in range(repeats):
+        s2sad.compiler.clear_cache()
+        start = time.perf_counter()
+        if formatted:
+            s2sad.source(simulate, mode=mode, argnums=ARGNUMS, args=args)
+        else:
+            s2sad.compiler.compile_derivative(simulate, mode, ARGNUMS, kinds)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--profile", choices=MODES, help="also print a cProfile of one mode")
+    options = parser.parse_args()
+    args = arguments()
+    gradient = s2sad.grad(simulate, argnums=ARGNUMS)(*args)  # it differentiates (and warms up imports)
+    assert all(np.all(np.isfinite(g)) for g in gradient)
+    import inspect
+
+    lines = len(inspect.getsource(simulate).splitlines())
+    print(f"simulate: {lines} lines")
+    for formatted in (False, True):
+        print("s2sad.source (black-formatted)" if formatted else "compile_derivative (a first call)")
+        for mode in MODES:
+            times = time_mode(mode, args, options.repeats, formatted)
+            print(f"  {mode:8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms")
+    if options.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        time_mode(options.profile, args, options.repeats)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    main()
