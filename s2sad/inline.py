@@ -141,8 +141,10 @@ class Inliner:
                 f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "
                 "for differentiating it again",
                 value,
-                hint="take the outer derivative in forward mode (s2sad.jvp), or register rules for it with "
-                f"s2sad.rules.tangent / s2sad.rules.adjoint ({obj.__module__}.{obj.__name__})",
+                hint="derivative code that calls custom rules, recursive functions or this helper cannot be "
+                "differentiated again yet; register rules for the helper with s2sad.rules.tangent / "
+                f"s2sad.rules.adjoint ({obj.__module__}.{obj.__name__}), or give the inner derivative "
+                "a rule of its own (s2sad.custom_jvp / s2sad.custom_vjp)",
             )
         return obj
 
@@ -237,6 +239,13 @@ class Inliner:
                 f"`{ast.unparse(value)}`: s2sad must know at compile time which function `{kind}` transforms",
                 where,
                 hint="pass a function defined with `def` or a lambda, by its name",
+            )
+        if not isinstance(fn, (LocalFunction, types.FunctionType)):
+            raise self.parsed.error(
+                UnsupportedSyntaxError,
+                f"`{ast.unparse(value)}`: s2sad transforms Python functions, not {type(fn).__name__} objects",
+                where,
+                hint=f"wrap it in a function: `def f(x): return {ast.unparse(target)}(x)`",
             )
         free = []
         if isinstance(fn, LocalFunction):

@@ -136,15 +136,16 @@ def _portable(tree):
     return tree
 
 
-def _adapter(transform, name, params, generated, joint, single_index):
+def _adapter(transform, name, params, generated, joint, single_index, checked=()):
     """Source of the function with `f`'s parameters that returns what the wrapper returns."""
     if transform.kind == "jvp":  # (primals..., tangents...) -> (value, tangent)
         tangents = [f"{p}_dot" for p in params]
         everything = ", ".join(params + tangents)
         return f"def {name}({everything}):\n    return {generated}({everything})\n"
     call = f"{generated}({', '.join(params)})"
+    checks = [f"    _rt.check_not_tree({params[i]}, {transform.kind!r})" for i in checked]
     pick = "_grads[0]" if single_index else "_grads"
-    lines = [f"def {name}({', '.join(params)}):"]
+    lines = [f"def {name}({', '.join(params)}):"] + checks
     if joint:
         value = "(_value, _aux)" if transform.has_aux else "_value"
         lines.append(f"    {value}, _grads = {call}")
@@ -179,6 +180,17 @@ def materialize(transform, kinds=None):
         single, nums = False, tuple(range(count))
     else:
         single, nums = _argnums(transform.argnums, count, getattr(function, "__name__", "f"))
+    from .errors import ArgumentError
+    from .trees import is_tree_kind
+
+    if any(is_tree_kind(k) for i, k in enumerate(kinds) if i in nums):
+        raise ArgumentError(
+            f"a derivative of `{transform.kind}({getattr(function, '__name__', 'f')})` w.r.t. a dict, list "
+            "or tuple argument cannot be differentiated again yet",
+            hint="differentiate the inner function w.r.t. array arguments (pass the arrays one by one)",
+        )
+    # trees the inner derivative does not differentiate are plain values to it
+    kinds = tuple(K.ANY if is_tree_kind(k) else k for k in kinds)
     diff_kinds = _diff_kinds(kinds, nums)
     mode = {"grad": "grad", "jvp": "forward"}.get(transform.kind, "reverse")
     # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
@@ -192,7 +204,8 @@ def materialize(transform, kinds=None):
     text = render(parsed, functions, analysis, params, mode, active, pretty=False)
     generated = next(iter(functions.values())).name
     name = f"{transform.kind}_{parsed.name}"
-    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single)
+    generic = [i for i in nums if kinds[i] == K.ANY]  # a dict here would be a value the code cannot take apart
+    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic)
     filename = f"<s2sad {transform.kind} of {parsed.name} #{next(_COUNTER)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace = _namespace(parsed)

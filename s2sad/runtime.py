@@ -76,6 +76,19 @@ def getitem_adjoint(g, x, index):
     return out
 
 
+def check_not_tree(value, transform):
+    """Derivative code written for any argument kinds (a transform called inside differentiated
+    code) differentiates floats and arrays only: a dict, list or tuple gets s2sad's error."""
+    if isinstance(value, (dict, list, tuple)):
+        from .errors import ArgumentError
+
+        raise ArgumentError(
+            f"a {transform} taken inside differentiated code is w.r.t. a {type(value).__name__}; such a derivative "
+            "cannot be differentiated again yet",
+            hint="differentiate the inner function w.r.t. array arguments (pass the arrays one by one)",
+        )
+
+
 def check_scalar(value, where):
     """Raise s2sad's error when `grad` meets a non-scalar output."""
     if np.ndim(value) != 0:

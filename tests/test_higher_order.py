@@ -297,3 +297,46 @@ def test_pinn_example_learns_the_oscillator():
     t = np.linspace(0.0, 2.0, 101)
     error = np.max(np.abs(pinn.net(t, *params) - np.sin(pinn.OMEGA * t) / pinn.OMEGA))
     assert error < 1e-2
+
+
+def dense_loss(params, x):
+    return np.sum(np.tanh(params["W"] @ x + params["b"]) ** 2)
+
+
+def test_forward_over_reverse_with_a_dict_argument():
+    """The inner gradient is w.r.t. the array x; the outer jvp moves the dict of weights too."""
+    p = {"W": np.array([[0.1, -0.2, 0.3], [0.4, 0.1, -0.1]]), "b": np.array([0.05, -0.02])}
+    x = np.array([0.5, -1.0, 2.0])
+    g = s2sad.grad(dense_loss, argnums=1)
+    _, tangent = s2sad.jvp(g, (p, x), (p, np.ones(3)))
+    h = 1e-6
+    plus = {k: v * (1 + h) for k, v in p.items()}
+    minus = {k: v * (1 - h) for k, v in p.items()}
+    close(tangent, (g(plus, x + h) - g(minus, x - h)) / (2 * h))
+    with pytest.raises(s2sad.ArgumentError, match="cannot be differentiated again"):
+        s2sad.grad(lambda q: np.sum(s2sad.grad(dense_loss)(q, x)["W"]))(p)
+
+
+@s2sad.custom_vjp
+def _square(x):
+    return x * x
+
+
+_square.defvjp(lambda x: (x * x, x), lambda x, g: (2 * x * g,))
+
+
+def _uses_square(x):
+    return _square(x) * x
+
+
+def test_what_cannot_be_differentiated_twice_is_a_clear_error():
+    with pytest.raises(s2sad.NoDerivativeRuleError) as info:
+        s2sad.grad(s2sad.grad(_uses_square))(1.5)
+    message = str(info.value)
+    assert "custom_vjp_forward" in message and "cannot be differentiated again" in message
+
+    def wraps_a_ufunc(x):
+        return s2sad.grad(np.sin)(x)
+
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="transforms Python functions"):
+        s2sad.grad(wraps_a_ufunc)(0.3)

@@ -207,6 +207,7 @@ def _(z, g, subscripts, which, a, b):
     b_bar += _rt.bilinear_adjoint_other(g, subscripts, which, z_bar, a, b, 1)
 
 
+nondifferentiable(_rt.check_not_tree, kind="other")
 nondifferentiable(_rt.zeros_like, kind="same")
 lookup(_rt.zeros_like).extra["lists"] = True
 nondifferentiable(
