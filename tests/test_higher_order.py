@@ -100,6 +100,7 @@ def trajectory(w):
 @FAST
 @given(x=reals)
 def test_second_derivative_through_loops_and_branches(x):
+    assume(all(abs(x - (0.25 * i - 0.5)) > 1e-3 for i in range(4)))  # not on a branch's edge
     first = s2sad.grad(branches_and_loops)
     close(s2sad.grad(first)(x), fd_jacobian(first, x))
 
