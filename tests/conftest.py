@@ -1,14 +1,24 @@
 """Test-suite switches.
 
 `S2SAD_ANALYSES=off` runs the suite with the optimizing analyses switched off
-(tests/test_analyses.py does this once in a subprocess). Tests and doctests that
+(tests/test_analyses.py does this once in a subprocess). Hypothesis runs
+derandomized (the same examples each run); `S2SAD_HYPOTHESIS=explore` searches anew. Tests and doctests that
 check the *shape* of generated code (what is pushed, what is fused) are marked
 `generated_code` and skipped then: they describe the analyses themselves.
 """
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from s2sad import config as analyses
+
+# Deterministic by default (the same examples on every run, as CI needs); `S2SAD_HYPOTHESIS=explore`
+# draws new examples each run to search for failures.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("explore" if os.environ.get("S2SAD_HYPOTHESIS") == "explore" else "deterministic")
 
 SHAPE_DOCTESTS = {"s2sad.reverse", "s2sad.shapes"}  # doctests of optimized code, of the shape analysis
 
