@@ -103,6 +103,16 @@ def _bind(f, args, kwargs):
 
 
 def _check_scalar(compiled, value):
+    if not isinstance(value, (numbers.Number, np.ndarray, np.generic)):
+        filename, lineno, code = compiled.extra["where"]
+        raise NonScalarOutputError(
+            f"grad needs a scalar output; the function returned "
+            f"{'a function' if callable(value) else 'a ' + type(value).__name__}",
+            filename,
+            lineno,
+            code,
+            hint="return a float (reduce arrays with np.sum or np.mean); return other values as aux with has_aux=True",
+        )
     if compiled.output_kind not in (K.FLOAT, K.INT, K.BOOL) and np.ndim(value) != 0:
         filename, lineno, code = compiled.extra["where"]
         raise NonScalarOutputError(

@@ -35,6 +35,10 @@ __all__ = [
     "ProductSum",
     "dot_subscripts",
     "bilinear_adjoint",
+    "concatenate_pieces",
+    "stack_pieces",
+    "cumsum_transpose",
+    "tile_transpose",
     "bilinear_adjoint_other",
     "bilinear_adjoint_tangent",
     "contract",
@@ -596,6 +600,33 @@ def concatenate_adjoint(g, arrays, axis=0):
         return CotangentList(p.reshape(np.shape(a)) for p, a in zip(_pieces(np.ravel(g), sizes, 0), arrays))
     sizes = [np.shape(a)[axis] for a in arrays]
     return _pieces(g, sizes, axis)
+
+
+def _piece(p, a):
+    """An item of a list cotangent shaped like `a` (a scalar zero placeholder becomes zeros)."""
+    return p if np.shape(p) == np.shape(a) else np.zeros(np.shape(a)) + p
+
+
+def concatenate_pieces(pieces, g, arrays, axis=0):
+    """The transpose of `concatenate_adjoint`: the pieces joined back into `g`'s shape."""
+    if axis is None:
+        return np.reshape(np.concatenate([np.ravel(_piece(p, a)) for p, a in zip(pieces, arrays)]), np.shape(g))
+    return np.concatenate([_piece(p, a) for p, a in zip(pieces, arrays)], axis=axis)
+
+
+def stack_pieces(pieces, arrays, axis=0):
+    """The transpose of `stack_adjoint`: the pieces stacked again."""
+    return np.stack([_piece(p, a) for p, a in zip(pieces, arrays)], axis=axis)
+
+
+def cumsum_transpose(h, g, axis=None):
+    """The transpose of `cumsum_adjoint` (w.r.t. its cotangent `g`): a cumulative sum."""
+    return np.reshape(np.cumsum(h, axis=axis), np.shape(g))
+
+
+def tile_transpose(h, g, reps):
+    """The transpose of `tile_adjoint`: the copies again."""
+    return np.reshape(np.tile(h, reps), np.shape(g))
 
 
 def stack_adjoint(g, arrays, axis=0):

@@ -341,3 +341,84 @@ def test_what_cannot_be_differentiated_twice_is_a_clear_error():
 
     with pytest.raises(s2sad.UnsupportedSyntaxError, match="transforms Python functions"):
         s2sad.grad(wraps_a_ufunc)(0.3)
+
+
+# -- Hessians through the NumPy functions losses use ---------------------------------------------
+
+
+def h_mean(x):
+    return np.mean(x ** 3)
+
+
+def h_max(x):
+    return np.max(x ** 2)
+
+
+def h_var(x):
+    return np.var(x) * np.sum(x)
+
+
+def h_cumsum(x):
+    return np.sum(np.cumsum(x) ** 2)
+
+
+def h_outer(x):
+    return np.sum(np.outer(x, x) ** 2)
+
+
+def h_where(x):
+    return np.sum(np.where(x > 0, x ** 3, np.sin(x)))
+
+
+def h_concatenate(x):
+    return np.sum(np.concatenate([x, x ** 2]) ** 2)
+
+
+def h_stack(x):
+    return np.sum(np.stack([x, x ** 2]) ** 2)
+
+
+def h_matrix(x):
+    m = x.reshape(2, 2)
+    return np.sum((m.T @ m) ** 2)
+
+
+def h_slices(x):
+    return np.sum(x[1:3] ** 3) + x[0] * x[-1]
+
+
+def h_softmax_cross_entropy(x):
+    return -np.log(np.exp(x[1]) / np.sum(np.exp(x)))
+
+
+def h_relu_clip(x):
+    return np.sum(np.maximum(x, 0.0) ** 2) + np.sum(np.clip(x, -0.5, 0.6) ** 2)
+
+
+def h_axis_sums(x):
+    return np.sum(np.sum(x.reshape(2, 2), axis=0) ** 2) + np.dot(x, x) ** 2
+
+
+def h_tile(x):
+    return np.sum(np.tile(x, 2) ** 3)
+
+
+HESSIAN_CASES = [h_mean, h_max, h_var, h_cumsum, h_outer, h_where, h_concatenate, h_stack, h_matrix, h_slices,
+                 h_softmax_cross_entropy, h_relu_clip, h_axis_sums, h_tile]
+
+
+@pytest.mark.parametrize("f", HESSIAN_CASES, ids=lambda f: f.__name__[2:])
+def test_hessians_through_numpy_functions(f):
+    x = np.array([0.3, -0.7, 1.1, 0.45])  # away from kinks (0, clip bounds) and ties
+    h = s2sad.hessian(f)(x)
+    close(h, fd_jacobian(s2sad.grad(f), x))
+    close(h, np.stack([s2sad.hvp(f, (x,), (e,)) for e in np.eye(4)], axis=-1), tol=1e-10)
+
+
+def h_norm(x):
+    return np.linalg.norm(x) ** 3
+
+
+def test_a_rule_that_cannot_be_differentiated_twice_is_named():
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="norm_partials"):
+        s2sad.hessian(h_norm)(np.array([0.3, -0.7]))

@@ -123,6 +123,19 @@ EXAMPLES = {
         ex("_rt.bilinear_adjoint(a, None, 0, b, c)", A(3), A(3), S()),
         ex("_rt.bilinear_adjoint(a, _rt.dot_subscripts(b, c), 1, b, c)", S(), A(4), A(4)),
     ],
+    "s2sad.numpy_runtime.outer_adjoint_x": [ex("_rt.outer_adjoint_x(a, b, c)", A(3, 2), A(3), A(2))],
+    "s2sad.numpy_runtime.outer_adjoint_y": [ex("_rt.outer_adjoint_y(a, b, c)", A(3, 2), A(3), A(2))],
+    "s2sad.numpy_runtime.cumsum_adjoint": [ex("_rt.cumsum_adjoint(a, b)", A(4), A(4)),
+                                           ex("_rt.cumsum_adjoint(a, b, 1)", A(2, 3), A(2, 3))],
+    "s2sad.numpy_runtime.cumsum_transpose": [ex("_rt.cumsum_transpose(a, b)", A(4), A(4)),
+                                             ex("_rt.cumsum_transpose(a, b, 0)", A(2, 3), A(2, 3))],
+    "s2sad.numpy_runtime.tile_adjoint": [ex("_rt.tile_adjoint(a, b, 2)", A(6), A(3))],
+    "s2sad.numpy_runtime.tile_transpose": [ex("_rt.tile_transpose(a, b, 2)", A(3), A(6))],
+    "s2sad.numpy_runtime.concatenate_adjoint": [
+        ex("ps = _rt.concatenate_adjoint(a, [b, c], 0)\n    return ps[0] * 2.0 + np.sum(ps[1])", A(5), A(2), A(3))],
+    "s2sad.numpy_runtime.stack_adjoint": [
+        ex("ps = _rt.stack_adjoint(a, [b, c], 0)\n    return ps[0] * ps[1]", A(2, 3), A(3), A(3))],
+    "s2sad.numpy_runtime.var_partials": [ex("_rt.var_partials(a)", A(4)), ex("_rt.var_partials(a, 0, 1)", A(3, 2))],
     "s2sad.numpy_runtime.matrix_t": [ex("_rt.matrix_t(a)", A(2, 3))],
     "s2sad.numpy_runtime.matmul_adjoint_x": [
         ex("_rt.matmul_adjoint_x(a, b, c)", A(3, 2), A(3, 4), A(4, 2)),

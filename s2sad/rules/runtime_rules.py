@@ -207,6 +207,102 @@ def _(z, g, subscripts, which, a, b):
     b_bar += _rt.bilinear_adjoint_other(g, subscripts, which, z_bar, a, b, 1)
 
 
+@tangent(_nr.outer_adjoint_x, kind="any")
+def _(z, g, a, b):
+    z_dot = _rt.outer_adjoint_x(g_dot, a, b) + _rt.outer_adjoint_x(g, a, b_dot)
+
+
+@adjoint(_nr.outer_adjoint_x)
+def _(z, g, a, b):
+    g_bar += np.outer(z_bar, b)
+    b_bar += _rt.outer_adjoint_y(g, z_bar, b)
+
+
+@tangent(_nr.outer_adjoint_y, kind="any")
+def _(z, g, a, b):
+    z_dot = _rt.outer_adjoint_y(g_dot, a, b) + _rt.outer_adjoint_y(g, a_dot, b)
+
+
+@adjoint(_nr.outer_adjoint_y)
+def _(z, g, a, b):
+    g_bar += np.outer(a, z_bar)
+    a_bar += _rt.outer_adjoint_x(g, a, z_bar)
+
+
+@tangent(_nr.cumsum_adjoint, kind="any")
+def _(z, g, x, axis=None):
+    z_dot = _rt.cumsum_adjoint(g_dot, x, axis)
+
+
+@adjoint(_nr.cumsum_adjoint)
+def _(z, g, x, axis=None):
+    g_bar += _rt.cumsum_transpose(z_bar, g, axis)
+
+
+@tangent(_nr.cumsum_transpose, kind="any")
+def _(z, h, g, axis=None):
+    z_dot = _rt.cumsum_transpose(h_dot, g, axis)
+
+
+@adjoint(_nr.cumsum_transpose)
+def _(z, h, g, axis=None):
+    h_bar += _rt.cumsum_adjoint(z_bar, h, axis)
+
+
+@tangent(_nr.tile_adjoint, kind="any")
+def _(z, g, x, reps):
+    z_dot = _rt.tile_adjoint(g_dot, x, reps)
+
+
+@adjoint(_nr.tile_adjoint)
+def _(z, g, x, reps):
+    g_bar += _rt.tile_transpose(z_bar, g, reps)
+
+
+@tangent(_nr.tile_transpose, kind="any")
+def _(z, h, g, reps):
+    z_dot = _rt.tile_transpose(h_dot, g, reps)
+
+
+@adjoint(_nr.tile_transpose)
+def _(z, h, g, reps):
+    h_bar += _rt.tile_adjoint(z_bar, h, reps)
+
+
+@tangent(_nr.concatenate_adjoint, kind="list")
+def _(z, g, arrays, axis=0):
+    z_dot = _rt.concatenate_adjoint(g_dot, arrays, axis)
+
+
+@adjoint(_nr.concatenate_adjoint)
+def _(z, g, arrays, axis=0):
+    g_bar += _rt.concatenate_pieces(z_bar, g, arrays, axis)
+
+
+@tangent(_nr.stack_adjoint, kind="list")
+def _(z, g, arrays, axis=0):
+    z_dot = _rt.stack_adjoint(g_dot, arrays, axis)
+
+
+@adjoint(_nr.stack_adjoint)
+def _(z, g, arrays, axis=0):
+    g_bar += _rt.stack_pieces(z_bar, arrays, axis)
+
+
+for _helper in (_nr.concatenate_adjoint, _nr.stack_adjoint):  # lists of arrays in, list cotangents out
+    lookup(_helper).extra["lists"] = True
+
+@tangent(_nr.var_partials, kind="any")
+def _(z, x, axis=None, ddof=0):
+    z_dot = _rt.var_partials(x_dot, axis, ddof)  # 2 (x - mean) / (n - ddof): linear in x
+
+
+@adjoint(_nr.var_partials)
+def _(z, x, axis=None, ddof=0):
+    x_bar += _rt.var_partials(z_bar, axis, ddof)  # and symmetric
+
+
+nondifferentiable(slice, kind="other")
 nondifferentiable(_rt.check_not_tree, kind="other")
 nondifferentiable(_rt.zeros_like, kind="same")
 lookup(_rt.zeros_like).extra["lists"] = True
