@@ -527,6 +527,8 @@ class Inliner:
         key = fn if local else fn.__code__
         signature = self.signature(fn, stmt)
         bound = self.bind(fn, signature, stmt)
+        if local and key in stack and not (fn.node.args.vararg or fn.node.args.kwarg or fn.node.args.kwonlyargs):
+            return self.call_local_derivative(stmt, fn)  # a recursive local function
         if key in stack or len(stack) > MAX_DEPTH:
             if local:
                 raise self.parsed.error(
@@ -723,6 +725,21 @@ class Inliner:
         node = ast.Name(alias, ast.Load())
         node._global = True
         return node
+
+    # -- calls that are not inlined ---------------------------------------------------------------
+    def call_local_derivative(self, stmt, fn):
+        """A recursive local function: made a real function (the enclosing variables it reads become
+        trailing parameters, passed on by its recursive calls) whose derivative is called at run time."""
+        real, free = local_function_object(fn)
+        alias = self.unique(f"_{identifier(fn.__name__)}_recursive")
+        self.namespace[alias] = real
+        func = ast.Name(alias, ast.Load())
+        func._global = True
+        call = stmt.value
+        call.func = func
+        call.args = list(call.args) + [ast.Name(n, ast.Load()) for n in free]
+        signature = inspect.signature(real)
+        return self.call_derivative(stmt, real, signature, self.bind(real, signature, stmt))
 
     # -- calls that are not inlined ---------------------------------------------------------------
     def call_derivative(self, stmt, fn, signature, bound):

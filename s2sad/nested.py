@@ -262,6 +262,11 @@ def local_function_object(local):
     args.args += [ast.arg(arg=n) for n in free]
     args.defaults += [ast.Constant(None) for _ in free] if args.defaults else []
     node.name = (identifier(local.__name__).strip("_") or "local") + "_"  # `lambda` is a keyword
+    aliases = {name for name, value in local.parsed.namespace.items() if value is local}
+    for call in ast.walk(node):  # a recursive call passes the enclosing variables on
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in aliases:
+            call.func = ast.Name(node.name, ast.Load())
+            call.args = call.args + [ast.Name(n, ast.Load()) for n in free]
     node.decorator_list = []
     ast.fix_missing_locations(node)
     text = "\n" * (max(local.node.lineno, 1) - 1) + ast.unparse(node) + "\n"

@@ -46,13 +46,6 @@ def helper_without_source_call(x):
     return math.gamma(x)
 
 
-def recursive_local(x):
-    def fact(n):
-        return 1.0 if n == 0 else n * fact(n - 1)
-
-    return x * fact(3)
-
-
 def _assert_names_user_code(err, needle):
     text = str(err)
     assert HERE in text, text
@@ -108,14 +101,6 @@ def test_builtin_without_rule():
     with pytest.raises(s2sad.NoDerivativeRuleError) as info:
         s2sad.grad(helper_without_source_call)(1.5)
     _assert_names_user_code(info.value, "math.gamma")
-
-
-def test_recursive_local_function_is_reported():
-    # module-level recursion works (tests/test_calls.py); a recursive local `def` does not yet
-    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
-        s2sad.grad(recursive_local)(1.1)
-    _assert_names_user_code(info.value, "return 1.0 if n == 0 else n * fact(n - 1)")
-    assert "recursive" in str(info.value) and "module level" in str(info.value)
 
 
 def test_function_without_source():
