@@ -15,7 +15,7 @@ from . import kinds as K
 from . import trees as T
 from .compiler import closure_key, compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
-from .nested import TRANSFORM_APIS, code_identity, mark
+from .nested import TRANSFORM_APIS, as_python_function, code_identity, mark
 
 
 def _argnums(argnums, count, name):
@@ -125,6 +125,7 @@ def _check_scalar(compiled, value):
 
 
 def _reverse_wrapper(f, argnums, has_aux, with_value):
+    f = as_python_function(f)  # `grad(np.sin)`: a function with a rule and no source
     has_aux = bool(has_aux)
     cache = {}
     code = getattr(f, "__code__", None)
@@ -317,6 +318,7 @@ def _all_differentiable(args):
 
 def jvp(f, primals, tangents, has_aux=False):
     """Like `jax.jvp`: returns (f(*primals), J @ tangents); with has_aux, (value, tangent, aux)."""
+    f = as_python_function(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ArgumentError(f"jvp got {len(primals)} primals but {len(tangents)} tangents",
@@ -345,6 +347,7 @@ def vjp(f, *primals, has_aux=False):
 
     With has_aux=True, `f` returns (output, aux) and vjp returns (output, pullback, aux).
     """
+    f = as_python_function(f)
     given = len(primals)
     primals = _bind(f, primals, {})
     key = ("reverse", code_identity(f), closure_key(f), given, _signature(primals), bool(has_aux))

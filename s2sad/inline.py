@@ -74,7 +74,7 @@ from .local_functions import (
     parse_lambda,
     shallow,
 )
-from .nested import TRANSFORM_APIS, jvp_function, local_function_object, materialize, transform_of
+from .nested import TRANSFORM_APIS, as_python_function, jvp_function, local_function_object, materialize, transform_of
 from .normalize import assigned_names, normalize
 from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, resolve
 
@@ -240,6 +240,8 @@ class Inliner:
                 where,
                 hint="pass a function defined with `def` or a lambda, by its name",
             )
+        if not isinstance(fn, LocalFunction):
+            fn = as_python_function(fn)  # `s2sad.grad(np.sin)`: a one-line function calling it
         if not isinstance(fn, (LocalFunction, types.FunctionType)):
             raise self.parsed.error(
                 UnsupportedSyntaxError,

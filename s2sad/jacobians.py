@@ -21,6 +21,7 @@ import numbers
 
 import numpy as np
 
+from .nested import as_python_function
 from . import kinds as K
 from . import trees as T
 from .api import _argnums, _bind, _diff_kinds, _kinds
@@ -130,6 +131,7 @@ def jacfwd(f, argnums=0, has_aux=False):
     has_aux, `f` returns (output, aux) and the result is (jacobian, aux).
     """
     has_aux = bool(has_aux)
+    f = as_python_function(f)
 
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
@@ -166,6 +168,7 @@ def jacrev(f, argnums=0, has_aux=False):
     (jacobian, aux).
     """
     has_aux = bool(has_aux)
+    f = as_python_function(f)
 
     @functools.wraps(f)
     def jacobian(*args, **kwargs):

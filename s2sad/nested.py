@@ -276,3 +276,44 @@ def local_function_object(local):
     namespace = dict(local.parsed.namespace)
     exec(compile(text, filename, "exec"), namespace)
     return namespace[node.name], free
+
+
+def as_python_function(f):
+    """`f` itself, or for a callable s2sad has a rule for but no source of (`np.sin`, `math.exp`) a
+    one-line Python function calling it, so that `grad(np.sin)` works as in JAX.
+
+    >>> import numpy as np
+    >>> import inspect
+    >>> print(inspect.getsource(as_python_function(np.arctan2)).strip())
+    def arctan2(x0, x1):
+        return _f(x0, x1)
+    """
+    import inspect
+
+    from . import rules as R
+
+    if hasattr(f, "__code__") or transform_of(f) is not None:
+        return f
+    try:
+        rule = R.lookup(f)
+    except Exception:
+        rule = None
+    if rule is None or not rule.differentiable:
+        return f
+    count = getattr(f, "nin", None)
+    if count is None:
+        try:
+            params = inspect.signature(f).parameters.values()
+        except (TypeError, ValueError):
+            return f  # its arity is unknown: the caller's error says to wrap it in a `def`
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            return f
+        count = sum(1 for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    name = "".join(c if c.isalnum() else "_" for c in getattr(f, "__name__", "f")) or "f"
+    params = ", ".join(f"x{i}" for i in range(max(count, 1)))
+    text = f"def {name}({params}):\n    return _f({params})\n"
+    filename = f"<s2sad: {rule.name} #{next(_COUNTER)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = {"_f": f}
+    exec(compile(text, filename, "exec"), namespace)
+    return namespace[name]

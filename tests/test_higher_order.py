@@ -336,11 +336,30 @@ def test_what_cannot_be_differentiated_twice_is_a_clear_error():
     message = str(info.value)
     assert "custom_vjp_forward" in message and "cannot be differentiated again" in message
 
-    def wraps_a_ufunc(x):
-        return s2sad.grad(np.sin)(x)
+    class Scale:
+        def __call__(self, x):
+            return 2.0 * x
 
+    def transforms_an_object(x):
+        return s2sad.grad(SCALE)(x)
+
+    globals()["SCALE"] = Scale()
     with pytest.raises(s2sad.UnsupportedSyntaxError, match="transforms Python functions"):
-        s2sad.grad(wraps_a_ufunc)(0.3)
+        s2sad.grad(transforms_an_object)(0.3)
+
+
+def test_transforms_of_functions_with_rules():
+    """`grad(np.sin)` as in JAX: a NumPy or math function s2sad has a rule for, with no source."""
+    assert s2sad.grad(np.sin)(0.3) == pytest.approx(math.cos(0.3), abs=1e-15)
+    assert s2sad.grad(s2sad.grad(np.tanh))(0.4) == pytest.approx(-2 * math.tanh(0.4) / math.cosh(0.4) ** 2, abs=1e-14)
+    close(s2sad.jacfwd(np.exp)(np.array([0.1, 0.2])), np.diag(np.exp([0.1, 0.2])), tol=1e-14)
+    close(s2sad.grad(np.arctan2, argnums=(0, 1))(1.0, 2.0), (0.4, -0.2), tol=1e-14)
+    close(s2sad.grad(math.exp)(0.5), math.exp(0.5), tol=1e-14)
+
+    def slope_of_sine(x):
+        return s2sad.grad(np.sin)(x) * x
+
+    close(s2sad.grad(slope_of_sine)(0.7), math.cos(0.7) - 0.7 * math.sin(0.7), tol=1e-14)
 
 
 # -- Hessians through the NumPy functions losses use ---------------------------------------------
