@@ -15,7 +15,7 @@ from . import kinds as K
 from . import trees as T
 from .compiler import closure_key, compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
-from .nested import TRANSFORM_APIS, as_python_function, code_identity, mark
+from .nested import TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
 
 
 def _argnums(argnums, count, name):
@@ -211,6 +211,14 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
 SPECIALIZED_SHAPES = 4  # shape-specialized versions per argument types; other shapes run a generic one
 
 
+def _nested_shapes(f, args):
+    """For a transform (`jvp(grad(f), ...)`): the shapes of the array arguments, to which the inner
+    derivative's code is specialized (no broadcasting helpers where shapes agree); else None."""
+    if transform_of(f) is None or not config.enabled():
+        return None
+    return tuple(np.shape(a) if isinstance(a, np.ndarray) else None for a in args)
+
+
 def _input_shapes(args, kinds):
     """Per argument its shape if it is an array, else None (None if no array is differentiated)."""
     if K.ARRAY not in kinds or any(T.is_tree_kind(k) for k in kinds):
@@ -326,11 +334,13 @@ def jvp(f, primals, tangents, has_aux=False):
     given = len(primals)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(0.0 for _ in primals[given:])
-    key = ("forward", code_identity(f), closure_key(f), _signature(primals), bool(has_aux))
+    shapes = _nested_shapes(f, primals)
+    key = ("forward", code_identity(f), closure_key(f), _signature(primals), bool(has_aux), shapes)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         nums = _all_differentiable(primals)
-        compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux))
+        compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
+                                      shapes)
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
     if has_aux:

@@ -230,7 +230,7 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     (a shape per parameter, None for non-arrays) specializes the code to those shapes."""
     transform = transform_of(function)
     if transform is not None:  # grad(grad(f)): the inner derivative's code, differentiated
-        function = materialize(transform, input_kinds)
+        function = materialize(transform, input_kinds, input_shapes)
     parsed = parse_function(function)
     for node in walk(parsed.tree):
         if isinstance(node, (ast.Global, ast.Nonlocal)):

@@ -21,6 +21,7 @@ import numbers
 
 import numpy as np
 
+from .api import _nested_shapes
 from .nested import as_python_function
 from . import kinds as K
 from . import trees as T
@@ -136,7 +137,7 @@ def jacfwd(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
         single, nums, kinds, inputs = _prepare(f, args, kwargs, argnums, "jacfwd")
-        compiled = compile_derivative(f, "forward_vector", nums, kinds, has_aux)
+        compiled = compile_derivative(f, "forward_vector", nums, kinds, has_aux, _nested_shapes(f, inputs.args))
         seeds, at = [], 0
         eye = np.eye(inputs.size)
         for (_, _, shape), size in zip(inputs.leaves, inputs.sizes):

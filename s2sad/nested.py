@@ -163,16 +163,18 @@ def _adapter(transform, name, params, generated, joint, single_index, checked=()
     return "\n".join(lines) + "\n"
 
 
-def materialize(transform, kinds=None):
+def materialize(transform, kinds=None, shapes=None):
     """A Python function computing what the wrapper of `transform` computes, written as derivative
-    source s2sad can compile again. `kinds` specializes it to the argument kinds (generic without)."""
+    source s2sad can compile again. `kinds` specializes it to the argument kinds (generic without),
+    `shapes` (a shape per argument, None for non-arrays) to the arrays' shapes."""
     from .api import _argnums, _diff_kinds
     from .compiler import _namespace, generate, render
 
     function = transform.function
     count = len(_parameters(function))
     kinds = tuple(kinds) if kinds is not None else (K.ANY,) * count
-    key = (transform.identity(), kinds, config.enabled())
+    shapes = tuple(shapes) if shapes is not None and kinds is not None else None
+    key = (transform.identity(), kinds, config.enabled(), shapes)
     cached = _MATERIALIZED.get(key)
     if cached is not None:
         return cached
@@ -196,7 +198,8 @@ def materialize(transform, kinds=None):
     # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
     # derivative pops from it has no kind it can specialize on
     with config.portable_code(), config.analyses(True):
-        parsed, functions, analysis, params = generate(function, mode, nums, diff_kinds, transform.has_aux)
+        parsed, functions, analysis, params = generate(function, mode, nums, diff_kinds, transform.has_aux,
+                                                       shapes if config.enabled() else None)
     if "vjp" in functions:
         functions = {"vjp": functions["vjp"]}
     functions = {role: _portable(node) for role, node in functions.items()}
