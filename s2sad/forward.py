@@ -245,15 +245,18 @@ class ForwardTransform:
         for target, expr in parts[:-1]:
             out.append(assign(target, expr, stmt))
         tangent = simplified(parts[-1][1])
-        if tangent is not None and rule.elementwise and not is_scalar(self.kinds.get(name)):
-            zero_shaped = [
-                p for p in template.operands
-                if not is_scalar(_atom_kind(values[p], self.kinds))
-                and getattr(derivs.get(f"{p}_dot"), "zero", False)
-            ]
-            if zero_shaped:
-                tangent = call("_rt.broadcast_like", tangent, load(name))
-        return tangent
+        return self.full_shaped(tangent, rule, template, values, derivs, name, "_rt.broadcast_like")
+
+    def full_shaped(self, tangent, rule, template, values, derivs, name, helper):
+        """An elementwise rule's tangent broadcast to the result's shape (`helper`) when an array
+        operand has a zero tangent: the other operands' tangents alone may be smaller."""
+        if tangent is None or not rule.elementwise or is_scalar(self.kinds.get(name)):
+            return tangent
+        zero_shaped = [
+            p for p in template.operands
+            if not is_scalar(_atom_kind(values[p], self.kinds)) and getattr(derivs.get(f"{p}_dot"), "zero", False)
+        ]
+        return call(helper, tangent, load(name)) if zero_shaped else tangent
 
     # -- lists: the tangent of a list is a list kept in step with it --------------------------------
     def list_tangent(self, prim, state):

@@ -113,15 +113,7 @@ class VectorForwardTransform(ForwardTransform):
                 tangent = _fold(tangent, self.kinds)
         else:
             tangent = self.each_direction(parts, derivs, stmt, out)
-        if tangent is not None and rule.elementwise and not result_scalar:
-            zero_shaped = [
-                p for p in template.operands
-                if not is_scalar(_atom_kind(values[p], self.kinds))
-                and getattr(derivs.get(f"{p}_dot"), "zero", False)
-            ]
-            if zero_shaped:
-                tangent = call("_rt.broadcast_directions", tangent, load(name))
-        return tangent
+        return self.full_shaped(tangent, rule, template, values, derivs, name, "_rt.broadcast_directions")
 
     def lifted(self, template, values, derivs, name):
         """Operand tangents that may have fewer axes than the result get them: `_rt.lift(y_dot, z)`."""
