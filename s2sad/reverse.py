@@ -50,6 +50,7 @@ from .forward import _atom_kind, _reads
 from .simplify import split_sign
 from .normalize import assigned_names
 from .primitives import derivative_call_role, is_global, resolve
+from .rules import adjoint_for
 from .tbr import to_be_recorded
 
 PRESENT, MAYBE_ZERO = "present", "maybe-zero"
@@ -232,8 +233,10 @@ class ReverseTransform:
         prim = self.analysis.primitives.get(id(stmt))
         if prim is None or prim.kind != "call":
             return prim is not None
-        template = prim.rule.adjoint
-        return template is not None and not template.uses_output and prim.rule.elementwise
+        if prim.rule.adjoint is None:
+            return False
+        template = adjoint_for(prim.rule, bind_template(prim.rule.adjoint, prim))
+        return not template.uses_output and prim.rule.elementwise
 
     def bar(self, name):
         return self.names.adjoint(name)
@@ -281,8 +284,8 @@ class ReverseTransform:
             rule = prim.rule
             if rule.adjoint is None:
                 raise NotImplementedError(rule.name)
-            template = rule.adjoint
-            values = bind_template(template, prim)
+            values = bind_template(rule.adjoint, prim)
+            template = adjoint_for(rule, values)
             if rule.key is operator.getitem:
                 base = local_atom(values["x"])
                 if base in self.inplace:
