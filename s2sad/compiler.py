@@ -45,6 +45,7 @@ from .optimize import (
 from .lists import check_lists, list_kind_conflicts
 from .primitives import LIST_METHODS, MissingRule, list_append
 from .products import sum_products_after_loops
+from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform
 from .trees import expand_parameters, flatten, is_tree_kind, unflatten
 
@@ -375,6 +376,7 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
             inline_single_use(node)
             if not config.portable():
                 sum_products_after_loops(node)
+                accumulate_at_basic_indices(node, {n for n, k in analysis.kinds.items() if k == K.INT})
     except S2sadError:
         raise
     except NotImplementedError as exc:

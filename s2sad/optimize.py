@@ -422,7 +422,7 @@ _SAFE_OPS = (ast.Add, ast.Sub, ast.Mult)
 
 
 def _hoist_loop_invariants(function):
-    """Move `t = a * b` (only + - * and unary minus: nothing that can raise) out of a loop
+    """Move `t = a * b` (only + - *, unary minus and copies: nothing that can raise) out of a loop
     when `a` and `b` are not assigned in it and `t` is assigned once: computed once, and
     never pushed per iteration."""
     assigned, read, inplace = _counts(function)
@@ -435,6 +435,8 @@ def _hoist_loop_invariants(function):
             operands = [value.left, value.right]
         elif isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
             operands = [value.operand]
+        elif _is_local_name(value):  # a copy (common subexpressions leave `_t9 = _t4`)
+            operands = [value]
         else:
             return False
         for atom in operands:

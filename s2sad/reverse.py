@@ -50,6 +50,7 @@ from .forward import _atom_kind, _reads
 from .simplify import split_sign
 from .normalize import assigned_names
 from .primitives import derivative_call_role, is_global, resolve
+from .rules import adjoint_for
 from .tbr import to_be_recorded
 
 PRESENT, MAYBE_ZERO = "present", "maybe-zero"
@@ -90,6 +91,8 @@ class ReverseTransform:
         self.swept = None  # record of a call that is not inlined -> (its result, its arguments)
         self.restored_lists = set()  # lists the backward sweep changes in place (undoing appends, pops, writes)
         self.single_use_lists = single_use_list_literals(function)  # `np.stack([a, b])`: the rule's adjoint as is
+        self.literal_operands = self._literal_operands()
+        self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
 
     # -- what each statement's adjoint reads ------------------------------------------
     def _inplace_variables(self):
@@ -107,6 +110,61 @@ class ReverseTransform:
                 if base in self.active and self.kinds.get(base) == K.ARRAY:
                     names.add(base)
         return names
+
+    def _literal_operands(self):
+        """{id(call statement): (name, items)} for a list or tuple literal built right before the one
+        call that reads it (`_t1 = [a, b]; y = np.concatenate(_t1)`): nothing rebinds the items in
+        between."""
+        out, counts = {}, {}
+        for node in walk(self.function):
+            if isinstance(node, ast.Name):
+                counts[node.id] = counts.get(node.id, 0) + 1
+
+        def block(stmts):
+            for stmt in stmts:
+                for attr in ("body", "orelse"):
+                    block(getattr(stmt, attr, None) or [])
+            for before, stmt in zip(stmts, stmts[1:]):
+                if (
+                    isinstance(before, ast.Assign) and isinstance(before.targets[0], ast.Name)
+                    and (before.targets[0].id in self.single_use_lists
+                         or (isinstance(before.value, ast.Tuple) and counts[before.targets[0].id] == 2))
+                    and isinstance(stmt, ast.Assign) and before.targets[0].id in _reads(stmt.value)
+                ):
+                    out[id(stmt)] = (before.targets[0].id, before.value.elts)
+
+        block(self.function.body)
+        return out
+
+    def concatenate_pieces(self, stmt, values, z_bar):
+        """`y = np.concatenate(_t1)` of a list literal `_t1 = [a, b]` whose items' shapes are known:
+        each active item's adjoint is its slice of `y_bar` (`a_bar += y_bar[:3]`), no list adjoint
+        and no run-time split. None if a shape or the axis is not known."""
+        literal = self.literal_operands.get(id(stmt))
+        if literal is None or local_atom(values["arrays"]) != literal[0]:
+            return None
+        axis = values["axis"]
+        if not (isinstance(axis, ast.Constant) and type(axis.value) is int):
+            return None
+        shapes = [self.shape_of(item) for item in literal[1]]
+        if any(not isinstance(s, tuple) or not s for s in shapes) or len({len(s) for s in shapes}) != 1:
+            return None
+        ndim = len(shapes[0])
+        if not -ndim <= axis.value < ndim:
+            return None
+        axis = axis.value % ndim
+        parts, start = [], 0
+        for item, shape in zip(literal[1], shapes):
+            stop = start + shape[axis]
+            operand = local_atom(item)
+            if operand in self.active:
+                if self.kinds.get(operand) == K.LIST:
+                    return None
+                piece = ast.Slice(lower=ast.Constant(start) if start else None, upper=ast.Constant(stop))
+                index = piece if axis == 0 else ast.Tuple([ast.Slice()] * axis + [piece], ast.Load())
+                parts.append((operand, ast.Subscript(value=clone(z_bar), slice=index, ctx=ast.Load())))
+            start = stop
+        return parts
 
     def _plan_recomputation(self):
         """Scalar arithmetic temporaries the backward sweep recomputes instead of popping.
@@ -175,8 +233,10 @@ class ReverseTransform:
         prim = self.analysis.primitives.get(id(stmt))
         if prim is None or prim.kind != "call":
             return prim is not None
-        template = prim.rule.adjoint
-        return template is not None and not template.uses_output and prim.rule.elementwise
+        if prim.rule.adjoint is None:
+            return False
+        template = adjoint_for(prim.rule, bind_template(prim.rule.adjoint, prim))
+        return not template.uses_output and prim.rule.elementwise
 
     def bar(self, name):
         return self.names.adjoint(name)
@@ -224,8 +284,8 @@ class ReverseTransform:
             rule = prim.rule
             if rule.adjoint is None:
                 raise NotImplementedError(rule.name)
-            template = rule.adjoint
-            values = bind_template(template, prim)
+            values = bind_template(rule.adjoint, prim)
+            template = adjoint_for(rule, values)
             if rule.key is operator.getitem:
                 base = local_atom(values["x"])
                 if base in self.inplace:
@@ -237,6 +297,12 @@ class ReverseTransform:
                         parts.append(("@list", (base, values["index"], z_bar)))
                     self.parts[key] = parts
                     return parts
+            if rule.key is np.concatenate:
+                pieces = self.concatenate_pieces(stmt, values, z_bar)
+                if pieces is not None:
+                    self.split_literals.add(key)
+                    self.parts[key] = pieces
+                    return pieces
             if rule.key in (operator.add, operator.mul) and self.kinds.get(name) == K.LIST:
                 self.parts[key] = self.list_operator_parts(rule, prim, z_bar)
                 return self.parts[key]
@@ -357,7 +423,7 @@ class ReverseTransform:
             if prim.kind == "call" and prim.rule.differentiable and not prim.rule.elementwise:
                 if target.id in self.active and not is_scalar(self.kinds.get(target.id)):
                     names.add(target.id)  # for `_rt.like` on a maybe-zero adjoint
-            if prim.kind == "call" and target.id in self.active:  # `_rt.list_cotangent(g, xs)`: the list as it was
+            if prim.kind == "call" and target.id in self.active and id(stmt) not in self.split_literals:  # `_rt.list_cotangent(g, xs)`: the list as it was
                 names |= {a for a in map(local_atom, prim.args) if a in self.active and self.kinds.get(a) == K.LIST}
         name = target.id if isinstance(target, ast.Name) else None
         recomputed = self.recompute.get(id(stmt), [])

@@ -49,6 +49,8 @@ def broadcast_like(t, like):
 
 def zeros_like(x):
     """A zero derivative for `x`: `0.0` for scalars, an array of zeros for arrays."""
+    if x.__class__ is np.ndarray and x.dtype.kind in "fc" and x.dtype.itemsize >= 4:
+        return np.zeros(x.shape, x.dtype)  # the common case, without the dtype promotion (every loop step)
     if isinstance(x, np.ndarray):
         return np.zeros_like(x, dtype=np.result_type(x.dtype, np.float32))
     if isinstance(x, (tuple, list)):
@@ -117,8 +119,10 @@ def copy_stack(stack):
 
 def owned(g, x):
     """A fresh float array shaped like `x` holding `g` (for adjoints updated in place)."""
-    dtype = np.result_type(np.asarray(x).dtype, np.float32)
-    out = np.zeros(np.shape(x), dtype=dtype)
+    if x.__class__ is np.ndarray:
+        out = zeros_like(x)
+    else:
+        out = np.zeros(np.shape(x), dtype=np.result_type(np.asarray(x).dtype, np.float32))
     out += g
     return out
 

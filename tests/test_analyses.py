@@ -102,3 +102,29 @@ def test_suite_passes_with_analyses_off():
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     tail = "\n".join(done.stdout.splitlines()[-15:])
     assert done.returncode == 0, f"the suite fails with S2SAD_ANALYSES=off:\n{tail}\n{done.stderr[-2000:]}"
+
+
+def gated(W, b, xs):
+    """An LSTM-like cell: gates are slices of one product, the sigmoid written out."""
+    H = b.shape[0] // 2
+    h = np.zeros(H)
+    for x in xs:
+        z = W @ np.concatenate([x, h]) + b
+        f = 1.0 / (1.0 + np.exp(-z[:H]))
+        h = f * h + (1.0 - f) * np.tanh(z[H : 2 * H])
+    return np.sum(h * h)
+
+
+@pytest.mark.generated_code
+def test_gate_adjoints_are_slices_and_the_sigmoid_keeps_no_denominator():
+    rng = np.random.default_rng(8)
+    args = (rng.standard_normal((8, 7)) * 0.5, rng.standard_normal(8), rng.standard_normal((5, 3)))
+    text = s2sad.source(gated, argnums=(0, 1), args=args)
+    assert "concatenate_adjoint" not in text and "add_at" not in text
+    assert "z_bar[:H] -= " in text  # (`+= -g`)
+    assert "/ _t" not in text  # `1.0 / t`'s adjoint reads its result, not `t`
+    check_grads(gated, args, wrt=[0, 1])
+    with config.analyses(False):
+        off = s2sad.grad(gated, argnums=(0, 1))(*args)
+    for a, b in zip(s2sad.grad(gated, argnums=(0, 1))(*args), off):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -21,6 +21,7 @@ def f_add(x, y): return x + y
 def f_sub(x, y): return x - y
 def f_mul(x, y): return x * y
 def f_div(x, y): return x / y
+def f_div_const(x, y): return 2.5 / y + x / (1.0 + y * y) + 0.0 / y + np.divide(-3, x * x + 1.0)
 def f_pow_const(x, y): return x ** 3 + y ** 2.5
 def f_pow_var(x, y): return x ** y
 def f_neg(x, y): return -x * y
@@ -43,7 +44,7 @@ def f_tuple(x, y):
 
 
 BINARY = [
-    (f_add, real, real), (f_sub, real, real), (f_mul, real, real), (f_div, real, pos),
+    (f_add, real, real), (f_sub, real, real), (f_mul, real, real), (f_div, real, pos), (f_div_const, real, pos),
     (f_pow_const, pos, pos), (f_pow_var, pos, real), (f_neg, real, real), (f_abs, real, real),
     (f_max, real, real), (f_min, real, real), (f_float, real, real), (f_aug, real, pos), (f_tuple, real, real),
 ]

@@ -219,14 +219,36 @@ def tangent(*fns, elementwise=None, kind=None, batched=False):
     return decorate
 
 
-def adjoint(*fns, elementwise=None, kind=None):
-    """Register the decorated template as the adjoint (VJP) rule of `fns`."""
+def adjoint(*fns, elementwise=None, kind=None, constant=None):
+    """Register the decorated template as the adjoint (VJP) rule of `fns`.
+
+    With `constant="x"` the template is the adjoint used instead where operand `x` is a
+    nonzero number written in the code (`1.0 / y`): it may divide by `x`, and reads fewer
+    values than the general rule (what the backward sweep must record).
+    """
 
     def decorate(template):
+        if constant is not None:
+            for fn in fns:
+                RULES[fn].extra.setdefault("constant_adjoints", {})[constant] = Template(template)
+            return template
         _register(fns, adjoint=Template(template), elementwise=elementwise, kind=kind, differentiable=True)
         return template
 
     return decorate
+
+
+def adjoint_for(rule, values):
+    """The adjoint template for a call site whose operands are the atoms `values`: a rule's
+    `constant=` variant where that operand is a nonzero number, else its adjoint."""
+    for param, template in rule.extra.get("constant_adjoints", {}).items():
+        atom = values.get(param)
+        if (
+            isinstance(atom, ast.Constant) and isinstance(atom.value, (int, float))
+            and not isinstance(atom.value, bool) and atom.value != 0
+        ):
+            return template
+    return rule.adjoint
 
 
 def nondifferentiable(*fns, kind="any"):

@@ -65,6 +65,11 @@ def _(z, x, y):
     y_bar += -z_bar * z / y
 
 
+@adjoint(operator.truediv, np.divide, np.true_divide, constant="x")
+def _(z, x, y):
+    y_bar += -z_bar * z * z / x
+
+
 @tangent(operator.pow, np.power, elementwise=True, kind="arith")
 def _(z, x, y):
     z_dot = x_dot * y * x ** (y - 1) + y_dot * z * np.log(x)
