@@ -299,6 +299,19 @@ def _written_while_iterated(tree, sequence, name):
     return False
 
 
+def _no_write_after(tree, stmt, names):
+    """Is `stmt` a top-level statement of `tree` after which nothing writes into `names` in place?"""
+    body = tree.body
+    index = next((i for i, s in enumerate(body) if s is stmt), None)
+    if index is None:
+        return False
+    return not any(
+        isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name) and node.value.id in names
+        for later in body[index + 1:] for node in walk(later)
+    )
+
+
 def _reject_array_aliases(parsed, tree, analysis):
     """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
     stores, reads = set(), {}
@@ -317,6 +330,8 @@ def _reject_array_aliases(parsed, tree, analysis):
             continue
         if a.startswith("_sequence") and a not in stores and not _written_while_iterated(tree, a, b):
             continue  # `for e in b:` reads b while no one writes into it
+        if _no_write_after(tree, node, {a, b}):
+            continue  # every write into them is done: the two names only read one value from here on
         if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
             raise parsed.error(
                 UnsupportedSyntaxError,
@@ -376,7 +391,9 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
             inline_single_use(node)
             if not config.portable():
                 sum_products_after_loops(node)
-                accumulate_at_basic_indices(node, {n for n, k in analysis.kinds.items() if k == K.INT})
+            # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
+            # the one element it overwrites (a functional `added_at` would copy the array)
+            accumulate_at_basic_indices(node, {n for n, k in analysis.kinds.items() if k == K.INT})
     except S2sadError:
         raise
     except NotImplementedError as exc:
