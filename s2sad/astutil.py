@@ -11,12 +11,12 @@ copy is about three times faster. Extra attributes the passes attach to nodes
 >>> copied = clone(tree)
 >>> ast.dump(copied) == ast.dump(tree), copied.body[0] is tree.body[0], copied.body[0].value.left._global
 (True, False, False)
->>> [type(n).__name__ for n in walk(tree)] == [type(n).__name__ for n in ast.walk(tree)]
+>>> leaves = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+>>> [type(n).__name__ for n in walk(tree)] == [type(n).__name__ for n in ast.walk(tree) if not isinstance(n, leaves)]
 True
 """
 
 import ast
-from collections import deque
 
 _AST = ast.AST
 
@@ -34,14 +34,31 @@ def clone(node):
     return node
 
 
+# Fields that never hold a node that `walk` yields: operators and contexts (leaf singletons no
+# pass looks for) and plain values (names, attributes, flags).
+_LEAF_FIELDS = {"ctx", "op", "ops", "id", "arg", "attr", "name", "kind", "type_comment", "is_async", "level",
+                "module", "conversion"}
+_CHILD_FIELDS = {ast.Constant: ()}
+
+
+def child_fields(cls):
+    """The fields of nodes of class `cls` that can hold the nodes `walk` yields."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+    return fields
+
+
 def walk(node):
-    """`ast.walk` (same breadth-first order), about twice as fast: fields read from `__dict__`."""
-    todo = deque([node])
-    pop, push = todo.popleft, todo.append
-    while todo:
-        node = pop()
+    """`ast.walk` (same breadth-first order) without the operator and context nodes (`ast.Add`,
+    `ast.Load`: leaves no pass looks for), about three times as fast: fields read from `__dict__`,
+    and per node class only the fields that can hold nodes."""
+    todo = [node]
+    push = todo.append
+    fields_of, known_fields = child_fields, _CHILD_FIELDS.get
+    for node in todo:
         fields = node.__dict__
-        for name in node._fields:
+        for name in known_fields(node.__class__) or fields_of(node.__class__):
             value = fields.get(name)
             if value.__class__ is list:
                 for item in value:

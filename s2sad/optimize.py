@@ -26,7 +26,7 @@ def f(x, y):
 
 import ast
 
-from .astutil import clone, walk
+from .astutil import child_fields, clone, walk
 from .primitives import list_receiver
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
@@ -53,45 +53,69 @@ def _statements(body):
 
 
 def _counts(function):
+    """(times each name is assigned, times each is read, names changed in place)."""
     assigned, read, inplace = {}, {}, set()
     for a in function.args.args:
         assigned[a.arg] = 0
+    Name, Subscript, Call, Store = ast.Name, ast.Subscript, ast.Call, ast.Store
     for node in walk(function):
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Store):
+        cls = node.__class__
+        if cls is Name:
+            if node.ctx.__class__ is Store:
                 assigned[node.id] = assigned.get(node.id, 0) + 1
             else:
                 read[node.id] = read.get(node.id, 0) + 1
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
-            inplace.add(node.value.id)
-        receiver = list_receiver(node)
-        if receiver is not None:
-            inplace.add(receiver)  # `xs.append(v)`, `y = xs.pop()`: a list changed in place
+        elif cls is Subscript:
+            if node.ctx.__class__ is Store and node.value.__class__ is Name:
+                inplace.add(node.value.id)
+        elif cls is Call:
+            receiver = list_receiver(node)
+            if receiver is not None:
+                inplace.add(receiver)  # `xs.append(v)`, `y = xs.pop()`: a list changed in place
     return assigned, read, inplace
 
 
-def _replace_names(function, mapping):
-    class Replace(ast.NodeTransformer):
-        def visit_Name(self, node):
-            if isinstance(node.ctx, ast.Load) and node.id in mapping:
-                return clone(mapping[node.id])
-            return node
+def _loads(node):
+    """How often each name is read in `node`."""
+    counts = {}
+    for n in walk(node):
+        if n.__class__ is ast.Name and n.ctx.__class__ is ast.Load:
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
 
-    Replace().visit(function)
+
+def _replace_names(node, mapping):
+    """Every read of a name in `mapping` becomes a fresh copy of its value (in place)."""
+    Name, Load = ast.Name, ast.Load
+    fields = node.__dict__
+    for field in child_fields(node.__class__):
+        value = fields.get(field)
+        if value.__class__ is list:
+            for index, item in enumerate(value):
+                if item.__class__ is Name:
+                    if item.id in mapping and item.ctx.__class__ is Load:
+                        value[index] = clone(mapping[item.id])
+                elif isinstance(item, ast.AST):
+                    _replace_names(item, mapping)
+        elif value.__class__ is Name:
+            if value.id in mapping and value.ctx.__class__ is Load:
+                fields[field] = clone(mapping[value.id])
+        elif isinstance(value, ast.AST):
+            _replace_names(value, mapping)
 
 
 def _is_local_name(node):
     return isinstance(node, ast.Name) and not getattr(node, "_global", False)
 
 
-def _scalarize_tuples(function):
+def _scalarize_tuples(function, counts=None):
     """`t = (a, b); x = t[0]` -> `x = a` when the elements are not reassigned in between.
 
     The same for list literals that are never mutated and dict literals with
     constant keys (`p = {"W": w}; x = p["W"]` -> `x = w`): parameters given as
     trees of arrays reach the body as such literals.
     """
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     methods = {n.value.id for n in walk(function) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
     escaped = _escaping_lists(function) if any(list_receiver(n) for n in walk(function)) else set()
     changed = False
@@ -203,8 +227,8 @@ def _escaping_lists(function):
     return out
 
 
-def _propagate_copies(function):
-    assigned, read, inplace = _counts(function)
+def _propagate_copies(function, counts=None):
+    assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
     mapping = {}
     for stmt in _statements(function.body):
@@ -246,9 +270,9 @@ def _drop(function, names):
     function.body = block(function.body)
 
 
-def _forward_single_temps(function):
+def _forward_single_temps(function, counts=None):
     """`_t = expr; a = _t` (the temporary read once, right after) -> `a = expr` when `a` is not in `expr`."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     changed = False
 
     def block(stmts):
@@ -285,19 +309,18 @@ def _user_name(name):
     return not name.startswith("_")
 
 
-def _merge_block_copies(function):
+def _merge_block_copies(function, counts=None):
     """`b = ...; ...; a = b` in one block, both assigned once, every use after its definition:
     one name suffices (the user's, when the other is a temporary)."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
 
-    def reads_in(stmts, name):
-        return sum(
-            1 for s in stmts for n in walk(s)
-            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-        )
-
     def block(stmts):
+        loads = None  # per statement of the block, its reads by name: computed once a candidate needs them
+
+        def reads_in(start, name):
+            return sum(counts.get(name, 0) for counts in loads[start:])
+
         for j, stmt in enumerate(stmts):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
@@ -313,7 +336,9 @@ def _merge_block_copies(function):
             if not defs:
                 continue
             i = defs[0]
-            if reads_in(stmts[j + 1 :], a) != read.get(a, 0) or reads_in(stmts[i + 1 :], b) != read.get(b, 0):
+            if loads is None:
+                loads = [_loads(s) for s in stmts]
+            if reads_in(j + 1, a) != read.get(a, 0) or reads_in(i + 1, b) != read.get(b, 0):
                 continue
             if a in {n.id for n in walk(stmts[i].value) if isinstance(n, ast.Name)}:
                 continue  # `a = f(a)` would read what it writes
@@ -345,9 +370,9 @@ def _pure_call(value, namespace):
     return rule is not None and rule.differentiable  # derivative rules are pure math
 
 
-def _eliminate_common_subexpressions(function, namespace):
+def _eliminate_common_subexpressions(function, namespace, counts=None):
     """A second `b = op(x, y)` in the same block, nothing reassigned since: reuse `a`."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     changed = False
 
     def block(stmts):
@@ -383,8 +408,8 @@ def _eliminate_common_subexpressions(function, namespace):
     return changed
 
 
-def _drop_dead(function):
-    assigned, read, inplace = _counts(function)
+def _drop_dead(function, counts=None):
+    assigned, read, inplace = counts or _counts(function)
     dead = {
         stmt.targets[0].id
         for stmt in _statements(function.body)
@@ -421,11 +446,11 @@ def _renumber(function):
 _SAFE_OPS = (ast.Add, ast.Sub, ast.Mult)
 
 
-def _hoist_loop_invariants(function):
+def _hoist_loop_invariants(function, counts=None):
     """Move `t = a * b` (only + - * and unary minus: nothing that can raise) out of a loop
     when `a` and `b` are not assigned in it and `t` is assigned once: computed once, and
     never pushed per iteration."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
     changed = False
 
@@ -487,14 +512,22 @@ def _hoist_loop_invariants(function):
 def optimize(function, namespace=None):
     """Return an optimized copy of the normalized `function` (see module doc)."""
     function = clone(function)
+    passes = (
+        _scalarize_tuples,
+        lambda function, counts: _eliminate_common_subexpressions(function, namespace, counts),
+        _hoist_loop_invariants,
+        _propagate_copies,
+        _forward_single_temps,
+        _merge_block_copies,
+        _drop_dead,
+    )
+    counts = None  # the name counts of the tree as it is: recounted only after a pass changed it
     for _ in range(10):
-        changed = _scalarize_tuples(function)
-        changed |= _eliminate_common_subexpressions(function, namespace)
-        changed |= _hoist_loop_invariants(function)
-        changed |= _propagate_copies(function)
-        changed |= _forward_single_temps(function)
-        changed |= _merge_block_copies(function)
-        changed |= _drop_dead(function)
+        changed = False
+        for run in passes:
+            counts = counts or _counts(function)
+            if run(function, counts):
+                changed, counts = True, None
         if not changed:
             break
     _renumber(function)
