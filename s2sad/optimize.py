@@ -116,9 +116,21 @@ def _scalarize_tuples(function, counts=None):
     trees of arrays reach the body as such literals.
     """
     assigned, read, inplace = counts or _counts(function)
-    methods = {n.value.id for n in walk(function) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
-    escaped = _escaping_lists(function) if any(list_receiver(n) for n in walk(function)) else set()
+    methods, receivers = set(), False
+    for n in walk(function):
+        if n.__class__ is ast.Attribute and n.value.__class__ is ast.Name:
+            methods.add(n.value.id)
+        elif n.__class__ is ast.Call and not receivers:
+            receivers = list_receiver(n) is not None
+    escaped = _escaping_lists(function) if receivers else set()
     changed = False
+    written = {}  # statement -> the names it stores (replacing a read does not change them)
+
+    def stores(stmt):
+        found = written.get(stmt)
+        if found is None:
+            found = written[stmt] = {n.id for n in walk(stmt) if n.__class__ is ast.Name and n.ctx.__class__ is ast.Store}
+        return found
 
     def element(container, key):
         if isinstance(container, ast.Dict):
@@ -161,8 +173,7 @@ def _scalarize_tuples(function, counts=None):
                     if found is not None:
                         later.value = clone(found)
                         replaced += 1
-                written = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-                if written & element_names:
+                if not stores(later).isdisjoint(element_names):
                     break
             if replaced:
                 changed = True
@@ -316,7 +327,9 @@ def _merge_block_copies(function, counts=None):
     params = {a.arg for a in function.args.args}
 
     def block(stmts):
+        """Merge the first such pair; returns (the name kept, the name gone, counts still exact?)."""
         loads = None  # per statement of the block, its reads by name: computed once a candidate needs them
+        first = None  # name -> where the block first assigns it
 
         def reads_in(start, name):
             return sum(counts.get(name, 0) for counts in loads[start:])
@@ -324,38 +337,54 @@ def _merge_block_copies(function, counts=None):
         for j, stmt in enumerate(stmts):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
-                if inner and block(inner):
-                    return True
+                if inner:
+                    merged = block(inner)
+                    if merged:
+                        return merged
             if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0]) and _is_local_name(stmt.value)):
                 continue
             a, b = stmt.targets[0].id, stmt.value.id
             if a == b or assigned.get(a) != 1 or assigned.get(b) != 1 or {a, b} & (inplace | params):
                 continue
-            defs = [i for i in range(j) if isinstance(stmts[i], ast.Assign)
-                    and _is_local_name(stmts[i].targets[0]) and stmts[i].targets[0].id == b]
-            if not defs:
+            if first is None:
+                first = {}
+                for k, s in enumerate(stmts):
+                    if isinstance(s, ast.Assign) and _is_local_name(s.targets[0]):
+                        first.setdefault(s.targets[0].id, k)
+            i = first.get(b)
+            if i is None or i >= j:
                 continue
-            i = defs[0]
             if loads is None:
                 loads = [_loads(s) for s in stmts]
             if reads_in(j + 1, a) != read.get(a, 0) or reads_in(i + 1, b) != read.get(b, 0):
                 continue
             if a in {n.id for n in walk(stmts[i].value) if isinstance(n, ast.Name)}:
                 continue  # `a = f(a)` would read what it writes
+            exact = len(stmt.targets) == 1 and len(stmts[i].targets) == 1
             if _user_name(a) and not _user_name(b):
                 stmts[i].targets = [ast.Name(a, ast.Store())]
                 _replace_names(function, {b: ast.Name(a, ast.Load())})
+                kept, gone = a, b
             else:
                 _replace_names(function, {a: ast.Name(b, ast.Load())})
+                kept, gone = b, a
             del stmts[j]
-            return True
-        return False
+            return kept, gone, exact
+        return None
 
     changed = False
-    while block(function.body):
-        assigned, read, inplace = _counts(function)
+    while True:
+        merged = block(function.body)
+        if not merged:
+            return changed
+        kept, gone, exact = merged
+        if exact:  # every read of `gone` now reads `kept`, but for the copy's, which is gone
+            assigned, read = dict(assigned), dict(read)
+            read[kept] = read.get(kept, 0) + read.get(gone, 0) - 1
+            read[gone] = assigned[gone] = 0
+        else:
+            assigned, read, inplace = _counts(function)
         changed = True
-    return changed
 
 
 def _pure_call(value, namespace):
@@ -370,6 +399,19 @@ def _pure_call(value, namespace):
     return rule is not None and rule.differentiable  # derivative rules are pure math
 
 
+_MISSING = object()
+
+
+def _shape(node):
+    """A hashable key equal for two expressions exactly when their `ast.dump`s are equal
+    (constants compared by `repr`, as the dump shows them), faster to build."""
+    if isinstance(node, ast.AST):
+        return node.__class__, tuple(_shape(getattr(node, field, _MISSING)) for field in node._fields)
+    if node.__class__ is list:
+        return list, tuple(_shape(item) for item in node)
+    return node if node is _MISSING else repr(node)
+
+
 def _eliminate_common_subexpressions(function, namespace, counts=None):
     """A second `b = op(x, y)` in the same block, nothing reassigned since: reuse `a`."""
     assigned, read, inplace = counts or _counts(function)
@@ -377,7 +419,19 @@ def _eliminate_common_subexpressions(function, namespace, counts=None):
 
     def block(stmts):
         nonlocal changed
-        seen = {}  # unparsed right-hand side -> name
+        seen = {}  # right-hand side (its `_shape`) -> name
+        readers = {}  # name -> right-hand sides in `seen` that read it
+        holders = {}  # name -> right-hand sides in `seen` it holds
+        textual = {}  # right-hand sides with a string constant that looks like a name: their dump
+
+        def forget(name):
+            """Anything assigned invalidates the expressions that read it."""
+            stale = [k for k in readers.get(name, ()) if k in seen]
+            stale += [k for k in holders.get(name, ()) if seen.get(k) == name]
+            stale += [k for k, dumped in textual.items() if k in seen and f"id='{name}'" in dumped]
+            for k in stale:
+                seen.pop(k, None)
+
         for stmt in stmts:
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
@@ -385,24 +439,31 @@ def _eliminate_common_subexpressions(function, namespace, counts=None):
                     block(inner)
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 seen.clear()
+                readers.clear()
+                holders.clear()
+                textual.clear()
                 continue
             if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0])):
                 continue
             name = stmt.targets[0].id
             value = stmt.value
-            key = None
+            key = operands = None
             if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and _pure_call(value, namespace):
-                operands = {n.id for n in walk(value) if isinstance(n, ast.Name)}
-                if not operands & inplace:
-                    key = ast.dump(value)
+                operands = {n.id for n in walk(value) if n.__class__ is ast.Name}
+                if operands.isdisjoint(inplace):
+                    key = _shape(value)
             if key is not None and key in seen and assigned.get(name) == 1 and assigned.get(seen[key]) == 1:
                 stmt.value = ast.Name(seen[key], ast.Load())
                 changed = True
-            # anything assigned here invalidates expressions that read it
-            for k in [k for k, v in seen.items() if v == name or f"id='{name}'" in k]:
-                del seen[k]
+            forget(name)
             if key is not None and assigned.get(name) == 1 and key not in seen:
                 seen[key] = name
+                holders.setdefault(name, []).append(key)
+                for operand in operands:
+                    readers.setdefault(operand, []).append(key)
+                if any(n.__class__ is ast.Constant and isinstance(n.value, (str, bytes)) and "id=" in repr(n.value)
+                       for n in walk(value)):
+                    textual[key] = ast.dump(value)
 
     block(function.body)
     return changed
@@ -425,11 +486,11 @@ def _drop_dead(function, counts=None):
 
 def _renumber(function):
     """Renumber temporaries `_t1, _t2, ...` in order of first appearance."""
-    order = []
-    for stmt in _statements(function.body):
+    order = {}  # (a statement's walk covers the statements nested in it: top-level ones suffice)
+    for stmt in function.body:
         for node in walk(stmt):
-            if isinstance(node, ast.Name) and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
-                order.append(node.id)
+            if node.__class__ is ast.Name and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
+                order[node.id] = None
     taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
     mapping = {}
     for index, name in enumerate(order, 1):
@@ -538,12 +599,32 @@ def propagate_copies_in_blocks(function):
     """Peephole on generated code: after `a = b` in a straight-line run, read `b` for `a`.
 
     The copy is removed when every read of `a` in the function was replaced.
+    Each statement's reads and writes are found once (a rename updates them).
     """
-    reads = {}
+    reads, names = {}, []
     for node in walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            reads[node.id] = reads.get(node.id, 0) + 1
+        if node.__class__ is ast.Name:
+            names.append(node)
+            if node.ctx.__class__ is ast.Load:
+                reads[node.id] = reads.get(node.id, 0) + 1
+    if len({id(n) for n in names}) != len(names):
+        function.body = clone(function.body)  # a name node in two statements: renaming one renames both
     params = {a.arg for a in function.args.args}
+    facts = {}  # statement -> (names it reads, names it stores)
+
+    def facts_of(stmt):
+        found = facts.get(stmt)
+        if found is None:
+            loads, stores = set(), set()
+            for node in walk(stmt):
+                if node.__class__ is ast.Name:
+                    ctx = node.ctx.__class__
+                    if ctx is ast.Load:
+                        loads.add(node.id)
+                    elif ctx is ast.Store:
+                        stores.add(node.id)
+            found = facts[stmt] = (loads, stores)
+        return found
 
     def block(stmts):
         out = list(stmts)
@@ -563,11 +644,14 @@ def propagate_copies_in_blocks(function):
                 for later in out[index + 1 :]:
                     if isinstance(later, (ast.If, ast.For, ast.While)):
                         break
-                    for node in walk(later):
-                        if isinstance(node, ast.Name) and node.id == a and isinstance(node.ctx, ast.Load):
-                            node.id = b
-                            replaced += 1
-                    stores = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    loads, stores = facts_of(later)
+                    if a in loads:
+                        for node in walk(later):
+                            if node.__class__ is ast.Name and node.id == a and node.ctx.__class__ is ast.Load:
+                                node.id = b
+                                replaced += 1
+                        loads.discard(a)
+                        loads.add(b)
                     if a in stores:
                         overwritten = True
                     if a in stores or b in stores:
@@ -719,38 +803,62 @@ def _writes_in_place(stmt):
     return False
 
 
+def _statement_facts(stmt):
+    """What `inline_single_use` asks of a statement, from one walk of each of its parts:
+    (a plain statement?, reads by name, names it rebinds or writes into, writes in place?,
+    names in its subscript targets)."""
+    Name, Load, Store, Call = ast.Name, ast.Load, ast.Store, ast.Call
+    loads, stores = {}, set()
+
+    def scan(node, names=None, receivers=None):
+        for n in walk(node):
+            cls = n.__class__
+            if cls is Name:
+                ctx = n.ctx.__class__
+                if ctx is Load:
+                    loads[n.id] = loads.get(n.id, 0) + 1
+                elif ctx is Store:
+                    stores.add(n.id)
+                if names is not None:
+                    names.add(n.id)
+            elif cls is Call and receivers is not None:
+                receiver = list_receiver(n)
+                if receiver is not None:
+                    receivers.add(receiver)
+
+    mutated, subscript_names = set(), set()
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            scan(target, None if isinstance(target, ast.Name) else subscript_names)
+            base = target
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                mutated.add(base.id)  # `b[i] = v` writes into `b`
+        scan(stmt.value, receivers=mutated)  # `y = xs.pop()` changes `xs`
+    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        if isinstance(func, ast.Name) and func.id.endswith("_push"):  # stack and tape pushes
+            scan(stmt)
+        else:
+            scan(stmt, names=mutated)  # `_rt.add_at(b, i, v)`: a call may change what it is given
+    else:
+        scan(stmt)
+    mutated |= stores
+    simple = isinstance(stmt, (ast.Assign, ast.Expr, ast.Return))
+    return simple, loads, mutated, _writes_in_place(stmt), subscript_names
+
+
 def inline_single_use(function):
     """Generated code: `_a = e` read once, by a later statement of the same straight-line
     run, with nothing `e` reads stored in between -> the read becomes `e`.
 
     `_t1 = r * x; _t2 = 1.0 - x; x = _t1 * _t2` -> `x = r * x * (1.0 - x)`.
-    Linear in the run length per candidate: each statement's reads and writes are
-    computed once (and again only for a statement that received an inlined value).
+    Each statement's reads and writes are computed once (and again only for a statement
+    that received an inlined value); a temporary the block does not read is not looked for.
     """
     params = {a.arg for a in function.args.args}
     exposed = _exposed_reads(function)
-
-    def loads(node):
-        counts = {}
-        for n in walk(node):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                counts[n.id] = counts.get(n.id, 0) + 1
-        return counts
-
-    def describe(stmt):
-        simple = isinstance(stmt, (ast.Assign, ast.Expr, ast.Return))
-        subscript_bases = set()
-        if isinstance(stmt, ast.Assign):
-            for t in stmt.targets:
-                if not isinstance(t, ast.Name):
-                    subscript_bases |= {n.id for n in walk(t) if isinstance(n, ast.Name)}
-        return {
-            "simple": simple,
-            "loads": loads(stmt),
-            "mutated": _mutated(stmt),
-            "in_place": _writes_in_place(stmt),
-            "subscript_names": subscript_bases,
-        }
 
     def block(stmts):
         out = list(stmts)
@@ -759,27 +867,17 @@ def inline_single_use(function):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     setattr(stmt, attr, block(inner) or _empty(attr))
-        cache = [None] * len(out)
-
-        class Info:  # statement facts, computed when a scan first reaches them
-            def __getitem__(self, k):
-                if cache[k] is None:
-                    cache[k] = describe(out[k])
-                return cache[k]
-
-            def __setitem__(self, k, value):
-                cache[k] = value
-
-            def __delitem__(self, k):
-                del cache[k]
-
-        info = Info()
+        info = [_statement_facts(stmt) for stmt in out]
+        read_here = set()  # every name the block reads (and a few it no longer reads)
+        for facts in info:
+            read_here.update(facts[1])
         index = 0
         while index < len(out):
             stmt = out[index]
             if not (
                 isinstance(stmt, ast.Assign)
                 and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id in read_here
                 and stmt.targets[0].id.startswith("_")
                 and stmt.targets[0].id not in params
                 and stmt.targets[0].id not in exposed
@@ -788,38 +886,31 @@ def inline_single_use(function):
                 index += 1
                 continue
             name = stmt.targets[0].id
-            operands = set(loads(stmt.value))
+            stops = set(info[index][1]) | {name}  # what the value reads, and the name itself
             target_index = None
             for k in range(index + 1, len(out)):
-                later = info[k]
-                if not later["simple"]:
+                simple, loads, mutated, in_place, subscript_names = info[k]
+                if not simple:
                     break
-                uses = later["loads"].get(name, 0)
+                uses = loads.get(name, 0)
                 if uses:
                     # the statement that stores `name` again still reads the old binding first
                     reads_after = 0
                     for j in range(k + 1, len(out)):
-                        reads_after += info[j]["loads"].get(name, 0)
-                        if name in info[j]["mutated"] or reads_after:
+                        reads_after += info[j][1].get(name, 0)
+                        if name in info[j][2] or reads_after:
                             break
-                    if uses == 1 and not reads_after and name not in later["subscript_names"]:
+                    if uses == 1 and not reads_after and name not in subscript_names:
                         target_index = k
                     break
-                if later["mutated"] & (operands | {name}) or later["in_place"]:
+                if in_place or not mutated.isdisjoint(stops):
                     break  # (an in-place write may change a view that `e` reads)
             if target_index is None:
                 index += 1
                 continue
-            value = stmt.value
-
-            class Substitute(ast.NodeTransformer):
-                def visit_Name(self, node):
-                    if node.id == name and isinstance(node.ctx, ast.Load):
-                        return clone(value)
-                    return node
-
-            Substitute().visit(out[target_index])
-            info[target_index] = describe(out[target_index])
+            _replace_names(out[target_index], {name: stmt.value})
+            info[target_index] = _statement_facts(out[target_index])
+            read_here.update(info[target_index][1])
             del out[index]
             del info[index]
         return out
