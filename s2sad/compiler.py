@@ -459,11 +459,12 @@ def header_for(parsed, mode, params, kinds, active):
 
 
 def render(parsed, functions, analysis, params, mode, active, pretty):
+    """The source of the generated `functions` with its header (the trees are changed: render last)."""
     describe = _describe(parsed)
     kinds = analysis.kinds
     text = header_for(parsed, mode, params, kinds, active)
-    for node in functions.values():
-        text += "\n" + to_source(node, describe) + "\n"
+    for node in functions.values():  # rendered once, after every pass: no copy needed
+        text += "\n" + to_source(node, describe, copy=False) + "\n"
     return format_source(text) if pretty else text
 
 
