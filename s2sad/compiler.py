@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from . import config
 from . import kinds as K
 from . import runtime
@@ -181,7 +181,7 @@ def _split_aux(parsed):
             return [keep, ast.copy_location(ast.Return(node.value.elts[0]), node)]
 
     Split().visit(parsed.tree)
-    ast.fix_missing_locations(parsed.tree)
+    fix_missing_locations(parsed.tree)
     return name
 
 
@@ -219,7 +219,7 @@ def _functions_as_constants(parsed, input_kinds):
         else:
             name = ast.unparse(reference)
         assign = ast.Assign(targets=[ast.Name(param, ast.Store())], value=reference)
-        prologue.append(ast.fix_missing_locations(ast.copy_location(assign, parsed.tree)))
+        prologue.append(fix_missing_locations(ast.copy_location(assign, parsed.tree)))
         parsed.static_params[param] = name
     parsed.tree.body = prologue + parsed.tree.body
     return tuple(K.OTHER if K.is_function_kind(k) else k for k in input_kinds)

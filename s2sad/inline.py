@@ -58,7 +58,7 @@ import types
 
 import numpy as np
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from . import rules as R
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
@@ -293,7 +293,7 @@ class Inliner:
                 decorator_list=[],
             )
             ast.copy_location(node, stmt)
-            ast.fix_missing_locations(node)
+            fix_missing_locations(node)
             for sub in ast.walk(node):
                 ast.copy_location(sub, stmt)
             local = LocalFunction(alias + "_local", node, self.parsed, set(free))
@@ -342,7 +342,7 @@ class Inliner:
                 ast.Assign(targets=[ast.Name(test, ast.Store())], value=compare),
                 ast.If(test=ast.Name(test, ast.Load()), body=[chosen(option)], orelse=result),
             ]
-        return [ast.fix_missing_locations(ast.copy_location(s, stmt)) for s in result]
+        return [fix_missing_locations(ast.copy_location(s, stmt)) for s in result]
 
     # -- `f(*xs)` and `f(**d)`: spelled out when the size of `xs` is known --------------------------
     def note_size(self, stmt):

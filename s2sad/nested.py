@@ -40,7 +40,7 @@ import numbers
 from dataclasses import dataclass
 
 from . import config
-from .astutil import clone
+from .astutil import clone, fix_missing_locations
 from . import kinds as K
 
 ATTRIBUTE = "__s2sad_transform__"
@@ -132,7 +132,7 @@ def _portable(tree):
             return node
 
     tree = Rewrite().visit(tree)
-    ast.fix_missing_locations(tree)
+    fix_missing_locations(tree)
     return tree
 
 
@@ -263,7 +263,7 @@ def local_function_object(local):
     args.defaults += [ast.Constant(None) for _ in free] if args.defaults else []
     node.name = (identifier(local.__name__).strip("_") or "local") + "_"  # `lambda` is a keyword
     node.decorator_list = []
-    ast.fix_missing_locations(node)
+    fix_missing_locations(node)
     text = "\n" * (max(local.node.lineno, 1) - 1) + ast.unparse(node) + "\n"
     base = local.parsed.filename.rsplit("/", 1)[-1]
     filename = f"<s2sad: {local.__name__} of {base}:{local.node.lineno} #{next(_COUNTER)}>"
