@@ -742,10 +742,12 @@ def _has_effects(expr, effects=_EFFECTS):
     return False
 
 
-def _exposed_reads(function):
+def _exposed_reads(function, facts=None):
     """Names read somewhere before any store to them in the same straight-line run.
 
     A control statement ends a run; the names in its test or range count as exposed.
+    Given a dict `facts`, fills it with the `_statement_facts` of the plain statements
+    (assignments, expressions, returns); None for one met twice.
     """
     exposed = set()
 
@@ -759,17 +761,26 @@ def _exposed_reads(function):
                     block(getattr(stmt, attr, []) or [])
                 stored = set()  # after a branch or loop, nothing is known
                 continue
-            value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)) else stmt
-            reads = {n.id for n in walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
-            if isinstance(stmt, ast.Assign):
-                for target in stmt.targets:
-                    reads |= {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            if facts is not None and isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)):
+                found = facts[stmt] = None if stmt in facts else _statement_facts(stmt)
+                reads = set(found[1]) if found else _reads_of_statement(stmt)
+            else:
+                reads = _reads_of_statement(stmt)
             exposed.update(reads - stored)
             if isinstance(stmt, ast.Assign):
                 stored |= {n.id for n in walk(stmt.targets[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
     block(function.body)
     return exposed
+
+
+def _reads_of_statement(stmt):
+    value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)) else stmt
+    reads = {n.id for n in walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            reads |= {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return reads
 
 
 def _mutated(stmt):
@@ -806,9 +817,9 @@ def _writes_in_place(stmt):
 def _statement_facts(stmt):
     """What `inline_single_use` asks of a statement, from one walk of each of its parts:
     (a plain statement?, reads by name, names it rebinds or writes into, writes in place?,
-    names in its subscript targets)."""
+    names in its subscript targets, names of the functions it calls)."""
     Name, Load, Store, Call = ast.Name, ast.Load, ast.Store, ast.Call
-    loads, stores = {}, set()
+    loads, stores, called = {}, set(), set()
 
     def scan(node, names=None, receivers=None):
         for n in walk(node):
@@ -821,10 +832,13 @@ def _statement_facts(stmt):
                     stores.add(n.id)
                 if names is not None:
                     names.add(n.id)
-            elif cls is Call and receivers is not None:
-                receiver = list_receiver(n)
-                if receiver is not None:
-                    receivers.add(receiver)
+            elif cls is Call:
+                func = n.func
+                called.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None)
+                if receivers is not None:
+                    receiver = list_receiver(n)
+                    if receiver is not None:
+                        receivers.add(receiver)
 
     mutated, subscript_names = set(), set()
     if isinstance(stmt, ast.Assign):
@@ -846,7 +860,7 @@ def _statement_facts(stmt):
         scan(stmt)
     mutated |= stores
     simple = isinstance(stmt, (ast.Assign, ast.Expr, ast.Return))
-    return simple, loads, mutated, _writes_in_place(stmt), subscript_names
+    return simple, loads, mutated, _writes_in_place(stmt), subscript_names, called
 
 
 def inline_single_use(function):
@@ -858,7 +872,10 @@ def inline_single_use(function):
     that received an inlined value); a temporary the block does not read is not looked for.
     """
     params = {a.arg for a in function.args.args}
-    exposed = _exposed_reads(function)
+    known = {}  # plain statement -> its facts (found with the exposed reads)
+    exposed = _exposed_reads(function, known)
+    for stmt in [s for s, facts in known.items() if facts is None]:
+        del known[stmt]  # a statement in two places: inlining in one changes the other
 
     def block(stmts):
         out = list(stmts)
@@ -867,7 +884,7 @@ def inline_single_use(function):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     setattr(stmt, attr, block(inner) or _empty(attr))
-        info = [_statement_facts(stmt) for stmt in out]
+        info = [known.get(stmt) or _statement_facts(stmt) for stmt in out]
         read_here = set()  # every name the block reads (and a few it no longer reads)
         for facts in info:
             read_here.update(facts[1])
@@ -881,7 +898,7 @@ def inline_single_use(function):
                 and stmt.targets[0].id.startswith("_")
                 and stmt.targets[0].id not in params
                 and stmt.targets[0].id not in exposed
-                and not _has_effects(stmt.value)
+                and info[index][5].isdisjoint(_EFFECTS)  # `_pop()`, `_push(...)`, ... stay where they are
             ):
                 index += 1
                 continue
@@ -889,7 +906,7 @@ def inline_single_use(function):
             stops = set(info[index][1]) | {name}  # what the value reads, and the name itself
             target_index = None
             for k in range(index + 1, len(out)):
-                simple, loads, mutated, in_place, subscript_names = info[k]
+                simple, loads, mutated, in_place, subscript_names, _ = info[k]
                 if not simple:
                     break
                 uses = loads.get(name, 0)
@@ -909,7 +926,7 @@ def inline_single_use(function):
                 index += 1
                 continue
             _replace_names(out[target_index], {name: stmt.value})
-            info[target_index] = _statement_facts(out[target_index])
+            info[target_index] = known[out[target_index]] = _statement_facts(out[target_index])
             read_here.update(info[target_index][1])
             del out[index]
             del info[index]

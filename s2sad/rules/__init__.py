@@ -173,21 +173,25 @@ class Template:
         return out
 
 
-def _substitute(node, values, derivatives, renames):
-    class Substitute(ast.NodeTransformer):
-        def visit_Name(self, name):
-            if name.id in derivatives:
-                replacement = clone(derivatives[name.id])
-                if isinstance(replacement, ast.Name):
-                    replacement.derivative = True
-                return replacement
-            if name.id in values:
-                return clone(values[name.id])
-            if name.id in renames:
-                return ast.Name(id=renames[name.id], ctx=ast.Load())
-            return name
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, values, derivatives, renames):
+        self.values, self.derivatives, self.renames = values, derivatives, renames
 
-    return Substitute().visit(node)
+    def visit_Name(self, name):
+        if name.id in self.derivatives:
+            replacement = clone(self.derivatives[name.id])
+            if isinstance(replacement, ast.Name):
+                replacement.derivative = True
+            return replacement
+        if name.id in self.values:
+            return clone(self.values[name.id])
+        if name.id in self.renames:
+            return ast.Name(id=self.renames[name.id], ctx=ast.Load())
+        return name
+
+
+def _substitute(node, values, derivatives, renames):
+    return _Substitute(values, derivatives, renames).visit(node)
 
 
 def _register(fns, **fields):
