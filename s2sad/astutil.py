@@ -64,6 +64,19 @@ def child_fields(cls):
     return fields
 
 
+def children(node):
+    """`list(ast.iter_child_nodes(node))` without the operator and context leaves."""
+    out = []
+    fields = node.__dict__
+    for name in _CHILD_FIELDS.get(node.__class__) or child_fields(node.__class__):
+        value = fields.get(name)
+        if value.__class__ is list:
+            out.extend(item for item in value if isinstance(item, _AST))
+        elif isinstance(value, _AST):
+            out.append(value)
+    return out
+
+
 def walk(node):
     """`ast.walk` (same breadth-first order) without the operator and context nodes (`ast.Add`,
     `ast.Load`: leaves no pass looks for), about three times as fast: fields read from `__dict__`,

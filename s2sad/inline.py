@@ -159,7 +159,7 @@ class Inliner:
         self.params = parameters(function.args) - set(getattr(self.parsed, "static_params", ()))
         self.params -= self.known_params
         self.choices = _function_choices(function, self.params, self.namespace)
-        for node in ast.walk(function):  # lists that grow or shrink have no size known when compiling
+        for node in walk(function):  # lists that grow or shrink have no size known when compiling
             if list_receiver(node) is not None:
                 self.sizes[list_receiver(node)] = None
         function.body = self.block(function.body, stack)
@@ -793,11 +793,11 @@ def _function_choices(function, params, namespace):
     simple = {}  # name -> the values assigned to it
     others = set(params)  # names bound otherwise (parameters, loops, unpacking)
     targets = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             simple.setdefault(node.targets[0].id, []).append(node.value)
             targets.add(id(node.targets[0]))
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in targets:
             others.add(node.id)
     choices = {}

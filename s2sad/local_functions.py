@@ -31,7 +31,7 @@ import inspect
 import linecache
 import re
 
-from .astutil import clone, fix_missing_locations, walk
+from .astutil import children, clone, fix_missing_locations, walk
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
 from .frontend import ParsedFunction, function_namespace
 
@@ -120,7 +120,7 @@ def shallow(nodes):
         elif isinstance(node, ast.ClassDef):
             inner = node.decorator_list + node.bases
         else:
-            inner = list(ast.iter_child_nodes(node))
+            inner = children(node)
         stack.extend(reversed(inner))
 
 
