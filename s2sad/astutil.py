@@ -26,7 +26,8 @@ import ast
 _AST = ast.AST
 
 
-_LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+# operator and context nodes: field-less leaves the parser shares
+LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
 
 def clone(node):
@@ -36,7 +37,7 @@ def clone(node):
     if node.__class__ is list:
         return [clone(item) for item in node]
     if isinstance(node, _AST):
-        if isinstance(node, _LEAVES):
+        if isinstance(node, LEAVES):
             return node
         cls = node.__class__
         new = cls.__new__(cls)

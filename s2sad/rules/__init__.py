@@ -33,7 +33,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass, field
 
-from ..astutil import clone, walk
+from ..astutil import LEAVES, clone, walk
 from .. import kinds as K
 
 RULES = {}
@@ -168,30 +168,36 @@ class Template:
                     target = self.output
                 else:
                     target = renames.get(target, target)
-            value = _substitute(clone(stmt.value), values, derivatives, renames)
+            value = _substitute(stmt.value, values, derivatives, renames)
             out.append((target, value))
         return out
 
 
-class _Substitute(ast.NodeTransformer):
-    def __init__(self, values, derivatives, renames):
-        self.values, self.derivatives, self.renames = values, derivatives, renames
-
-    def visit_Name(self, name):
-        if name.id in self.derivatives:
-            replacement = clone(self.derivatives[name.id])
+def _substitute(node, values, derivatives, renames):
+    """A copy of the template expression `node` with the names bound: derivatives (marked
+    `derivative` when a name), values, and renamed template locals."""
+    if node.__class__ is ast.Name:
+        if node.id in derivatives:
+            replacement = clone(derivatives[node.id])
             if isinstance(replacement, ast.Name):
                 replacement.derivative = True
             return replacement
-        if name.id in self.values:
-            return clone(self.values[name.id])
-        if name.id in self.renames:
-            return ast.Name(id=self.renames[name.id], ctx=ast.Load())
-        return name
-
-
-def _substitute(node, values, derivatives, renames):
-    return _Substitute(values, derivatives, renames).visit(node)
+        if node.id in values:
+            return clone(values[node.id])
+        if node.id in renames:
+            return ast.Name(id=renames[node.id], ctx=ast.Load())
+        return clone(node)
+    if node.__class__ is list:
+        return [_substitute(item, values, derivatives, renames) for item in node]
+    if not isinstance(node, ast.AST) or isinstance(node, LEAVES):
+        return node
+    new = node.__class__.__new__(node.__class__)
+    fields = new.__dict__
+    for key, value in node.__dict__.items():
+        if value.__class__ is list or isinstance(value, ast.AST):
+            value = _substitute(value, values, derivatives, renames)
+        fields[key] = value
+    return new
 
 
 def _register(fns, **fields):
