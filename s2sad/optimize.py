@@ -449,7 +449,12 @@ def _eliminate_common_subexpressions(function, namespace, counts=None):
             value = stmt.value
             key = operands = None
             if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and _pure_call(value, namespace):
-                operands = {n.id for n in walk(value) if n.__class__ is ast.Name}
+                operands, texts = set(), False
+                for n in walk(value):
+                    if n.__class__ is ast.Name:
+                        operands.add(n.id)
+                    elif n.__class__ is ast.Constant and not isinstance(n.value, (int, float, complex)):
+                        texts = texts or "id=" in repr(n.value)  # a string that reads like a name in the dump
                 if operands.isdisjoint(inplace):
                     key = _shape(value)
             if key is not None and key in seen and assigned.get(name) == 1 and assigned.get(seen[key]) == 1:
@@ -461,8 +466,7 @@ def _eliminate_common_subexpressions(function, namespace, counts=None):
                 holders.setdefault(name, []).append(key)
                 for operand in operands:
                     readers.setdefault(operand, []).append(key)
-                if any(n.__class__ is ast.Constant and isinstance(n.value, (str, bytes)) and "id=" in repr(n.value)
-                       for n in walk(value)):
+                if texts:
                     textual[key] = ast.dump(value)
 
     block(function.body)
@@ -537,11 +541,13 @@ def _hoist_loop_invariants(function, counts=None):
         for stmt in stmts:
             _rewrite_nested(stmt, block)
             if isinstance(stmt, (ast.For, ast.While)):
-                written = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-                inside = {}
+                written, inside = set(), {}
                 for n in walk(stmt):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                        inside[n.id] = inside.get(n.id, 0) + 1
+                    if n.__class__ is ast.Name:
+                        if n.ctx.__class__ is ast.Store:
+                            written.add(n.id)
+                        elif n.ctx.__class__ is ast.Load:
+                            inside[n.id] = inside.get(n.id, 0) + 1
                 hoisted = []
                 kept = []
                 for inner in stmt.body:
