@@ -116,13 +116,20 @@ def _scalarize_tuples(function, counts=None):
     trees of arrays reach the body as such literals.
     """
     assigned, read, inplace = counts or _counts(function)
-    methods, receivers = set(), False
-    for n in walk(function):
-        if n.__class__ is ast.Attribute and n.value.__class__ is ast.Name:
-            methods.add(n.value.id)
-        elif n.__class__ is ast.Call and not receivers:
-            receivers = list_receiver(n) is not None
-    escaped = _escaping_lists(function) if receivers else set()
+    changing = None  # names whose list or dict may change: found when a list or dict literal asks
+
+    def may_change(name):
+        nonlocal changing
+        if changing is None:
+            methods, receivers = set(), False
+            for n in walk(function):
+                if n.__class__ is ast.Attribute and n.value.__class__ is ast.Name:
+                    methods.add(n.value.id)
+                elif n.__class__ is ast.Call and not receivers:
+                    receivers = list_receiver(n) is not None
+            changing = methods | (_escaping_lists(function) if receivers else set())
+        return name in changing
+
     changed = False
     written = {}  # statement -> the names it stores (replacing a read does not change them)
 
@@ -156,7 +163,7 @@ def _scalarize_tuples(function, counts=None):
             name = stmt.targets[0].id
             if assigned.get(name) != 1 or name in inplace:
                 continue
-            if not isinstance(stmt.value, ast.Tuple) and name in methods | escaped:
+            if not isinstance(stmt.value, ast.Tuple) and may_change(name):
                 continue  # `xs.append(...)`, `ys = xs; ys.append(...)`: a list or dict that changes
             elements = stmt.value.values if isinstance(stmt.value, ast.Dict) else stmt.value.elts
             element_names = {e.id for e in elements if _is_local_name(e)}
@@ -404,7 +411,12 @@ _MISSING = object()
 
 def _shape(node):
     """A hashable key equal for two expressions exactly when their `ast.dump`s are equal
-    (constants compared by `repr`, as the dump shows them), faster to build."""
+    (constants compared by `repr`, as the dump shows them), faster to build.
+
+    >>> a, b, c = (ast.parse(text).body[0].value for text in ("f(x, 1.0)", "f(x, 1)", "f(x, 1.0)"))
+    >>> _shape(a) == _shape(b), _shape(a) == _shape(c), hash(_shape(a)) == hash(_shape(c))
+    (False, True, True)
+    """
     if isinstance(node, ast.AST):
         return node.__class__, tuple(_shape(getattr(node, field, _MISSING)) for field in node._fields)
     if node.__class__ is list:
@@ -579,22 +591,24 @@ def _hoist_loop_invariants(function, counts=None):
 def optimize(function, namespace=None):
     """Return an optimized copy of the normalized `function` (see module doc)."""
     function = clone(function)
-    passes = (
-        _scalarize_tuples,
-        lambda function, counts: _eliminate_common_subexpressions(function, namespace, counts),
-        _hoist_loop_invariants,
-        _propagate_copies,
-        _forward_single_temps,
-        _merge_block_copies,
-        _drop_dead,
+    passes = (  # (pass, whether its changes keep the name counts: moving statements does)
+        (_scalarize_tuples, False),
+        (lambda function, counts: _eliminate_common_subexpressions(function, namespace, counts), False),
+        (_hoist_loop_invariants, True),
+        (_propagate_copies, False),
+        (_forward_single_temps, False),
+        (_merge_block_copies, False),
+        (_drop_dead, False),
     )
-    counts = None  # the name counts of the tree as it is: recounted only after a pass changed it
+    counts = None  # the name counts of the tree as it is: recounted only after a pass changed them
     for _ in range(10):
         changed = False
-        for run in passes:
+        for run, keeps_counts in passes:
             counts = counts or _counts(function)
             if run(function, counts):
-                changed, counts = True, None
+                changed = True
+                if not keeps_counts:
+                    counts = None
         if not changed:
             break
     _renumber(function)
