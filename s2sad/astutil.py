@@ -11,37 +11,83 @@ copy is about three times faster. Extra attributes the passes attach to nodes
 >>> copied = clone(tree)
 >>> ast.dump(copied) == ast.dump(tree), copied.body[0] is tree.body[0], copied.body[0].value.left._global
 (True, False, False)
->>> [type(n).__name__ for n in walk(tree)] == [type(n).__name__ for n in ast.walk(tree)]
+>>> fresh = ast.parse("def f(x):\\n    y = x\\n    return y")
+>>> fresh.body[0].body[1] = ast.Return(ast.BinOp(ast.Name("y", ast.Load()), ast.Add(), ast.Constant(1.0)))
+>>> expected = ast.dump(ast.fix_missing_locations(clone(fresh)), include_attributes=True)
+>>> ast.dump(fix_missing_locations(fresh), include_attributes=True) == expected
+True
+>>> leaves = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+>>> [type(n).__name__ for n in walk(tree)] == [type(n).__name__ for n in ast.walk(tree) if not isinstance(n, leaves)]
 True
 """
 
 import ast
-from collections import deque
 
 _AST = ast.AST
 
 
+# operator and context nodes: field-less leaves the parser shares
+LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
 def clone(node):
-    """A deep copy of an AST node or a list of them (shared subtrees become separate copies)."""
-    if isinstance(node, list):
+    """A deep copy of an AST node or a list of them (shared subtrees become separate copies).
+    Operators and contexts (`ast.Add()`, `ast.Load()`) are field-less leaves, shared as the
+    parser shares them."""
+    if node.__class__ is list:
         return [clone(item) for item in node]
-    if isinstance(node, ast.AST):
-        new = node.__class__.__new__(node.__class__)
+    if isinstance(node, _AST):
+        if isinstance(node, LEAVES):
+            return node
+        cls = node.__class__
+        new = cls.__new__(cls)
         fields = new.__dict__
         for key, value in node.__dict__.items():
-            fields[key] = clone(value) if isinstance(value, (ast.AST, list)) else value
+            if value.__class__ is list or isinstance(value, _AST):
+                value = clone(value)
+            fields[key] = value
         return new
     return node
 
 
+# Fields that never hold a node that `walk` yields: operators and contexts (leaf singletons no
+# pass looks for) and plain values (names, attributes, flags).
+_LEAF_FIELDS = {"ctx", "op", "ops", "id", "arg", "attr", "name", "kind", "type_comment", "is_async", "level",
+                "module", "conversion"}
+_CHILD_FIELDS = {ast.Constant: ()}
+
+
+def child_fields(cls):
+    """The fields of nodes of class `cls` that can hold the nodes `walk` yields."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+    return fields
+
+
+def children(node):
+    """`list(ast.iter_child_nodes(node))` without the operator and context leaves."""
+    out = []
+    fields = node.__dict__
+    for name in _CHILD_FIELDS.get(node.__class__) or child_fields(node.__class__):
+        value = fields.get(name)
+        if value.__class__ is list:
+            out.extend(item for item in value if isinstance(item, _AST))
+        elif isinstance(value, _AST):
+            out.append(value)
+    return out
+
+
 def walk(node):
-    """`ast.walk` (same breadth-first order), about twice as fast: fields read from `__dict__`."""
-    todo = deque([node])
-    pop, push = todo.popleft, todo.append
-    while todo:
-        node = pop()
+    """`ast.walk` (same breadth-first order) without the operator and context nodes (`ast.Add`,
+    `ast.Load`: leaves no pass looks for), about three times as fast: fields read from `__dict__`,
+    and per node class only the fields that can hold nodes."""
+    todo = [node]
+    push = todo.append
+    fields_of, known_fields = child_fields, _CHILD_FIELDS.get
+    for node in todo:
         fields = node.__dict__
-        for name in node._fields:
+        for name in known_fields(node.__class__) or fields_of(node.__class__):
             value = fields.get(name)
             if value.__class__ is list:
                 for item in value:
@@ -50,3 +96,42 @@ def walk(node):
             elif isinstance(value, _AST):
                 push(value)
         yield node
+
+
+def fix_missing_locations(node):
+    """`ast.fix_missing_locations` (the same locations), about three times as fast: only the
+    fields that can hold nodes are visited."""
+    _fix(node, 1, 0, 1, 0)
+    return node
+
+
+def _fix(node, lineno, col_offset, end_lineno, end_col_offset):
+    fields = node.__dict__
+    if "lineno" in node._attributes:
+        if "lineno" not in fields:
+            node.lineno = lineno
+        else:
+            lineno = fields["lineno"]
+        if "end_lineno" in node._attributes:
+            if fields.get("end_lineno") is None:
+                node.end_lineno = end_lineno
+            else:
+                end_lineno = fields["end_lineno"]
+        if "col_offset" in node._attributes:
+            if "col_offset" not in fields:
+                node.col_offset = col_offset
+            else:
+                col_offset = fields["col_offset"]
+        if "end_col_offset" in node._attributes:
+            if fields.get("end_col_offset") is None:
+                node.end_col_offset = end_col_offset
+            else:
+                end_col_offset = fields["end_col_offset"]
+    for name in _CHILD_FIELDS.get(node.__class__) or child_fields(node.__class__):
+        value = fields.get(name)
+        if value.__class__ is list:
+            for item in value:
+                if isinstance(item, _AST):
+                    _fix(item, lineno, col_offset, end_lineno, end_col_offset)
+        elif isinstance(value, _AST):
+            _fix(value, lineno, col_offset, end_lineno, end_col_offset)

@@ -16,7 +16,7 @@ def g(x):
 
 import ast
 
-from .astutil import clone
+from .astutil import child_fields, clone, walk
 
 MARKER = "__s2sad_comment__"
 
@@ -40,23 +40,53 @@ def _annotate(stmts, describe, last):
     return out
 
 
+def _negative(node):
+    if node.__class__ is ast.Constant:
+        value = node.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value).startswith("-")):
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
+    return None
+
+
 def _negative_literals(tree):
     """`Constant(-1.25)` -> `-(1.25)` as a unary minus, so `ast.unparse` parenthesizes
     `(-1.25) ** 2` correctly (the parser never makes negative constants itself)."""
+    for node in walk(tree):
+        fields = node.__dict__
+        for field in child_fields(node.__class__):
+            value = fields.get(field)
+            if value.__class__ is list:
+                for index, item in enumerate(value):
+                    new = _negative(item)
+                    if new is not None:
+                        value[index] = new
+            else:
+                new = _negative(value)
+                if new is not None:
+                    fields[field] = new
+    return tree
 
-    class Fix(ast.NodeTransformer):
-        def visit_Constant(self, node):
-            value = node.value
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value).startswith("-")):
-                return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
-            return node
 
-    return Fix().visit(tree)
+def _shares_statements(function):
+    seen = set()
+    todo = list(function.body)
+    for stmt in todo:
+        if id(stmt) in seen:
+            return True
+        seen.add(id(stmt))
+        for attr in ("body", "orelse", "handlers", "finalbody"):
+            inner = getattr(stmt, attr, None)
+            if inner and not isinstance(stmt, ast.FunctionDef):
+                todo.extend(inner)
+    return False
 
 
-def to_source(function, describe=None, header=""):
-    """Unparse `function`; `describe(lineno)` gives the comment text for a user line."""
-    function = _negative_literals(clone(function))
+def to_source(function, describe=None, header="", copy=True):
+    """Unparse `function`; `describe(lineno)` gives the comment text for a user line. With
+    `copy=False` the tree itself is changed (the compiler renders each tree once, at the end)."""
+    if copy or _shares_statements(function):  # a shared statement would be annotated twice
+        function = clone(function)
+    function = _negative_literals(function)
     if describe is not None:
         function.body = _annotate(function.body, describe, [None])
     text = ast.unparse(function)

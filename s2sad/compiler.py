@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from . import config
 from . import kinds as K
 from . import runtime
@@ -182,7 +182,7 @@ def _split_aux(parsed):
             return [keep, ast.copy_location(ast.Return(node.value.elts[0]), node)]
 
     Split().visit(parsed.tree)
-    ast.fix_missing_locations(parsed.tree)
+    fix_missing_locations(parsed.tree)
     return name
 
 
@@ -220,7 +220,7 @@ def _functions_as_constants(parsed, input_kinds):
         else:
             name = ast.unparse(reference)
         assign = ast.Assign(targets=[ast.Name(param, ast.Store())], value=reference)
-        prologue.append(ast.fix_missing_locations(ast.copy_location(assign, parsed.tree)))
+        prologue.append(fix_missing_locations(ast.copy_location(assign, parsed.tree)))
         parsed.static_params[param] = name
     parsed.tree.body = prologue + parsed.tree.body
     return tuple(K.OTHER if K.is_function_kind(k) else k for k in input_kinds)
@@ -478,11 +478,12 @@ def header_for(parsed, mode, params, kinds, active):
 
 
 def render(parsed, functions, analysis, params, mode, active, pretty):
+    """The source of the generated `functions` with its header (the trees are changed: render last)."""
     describe = _describe(parsed)
     kinds = analysis.kinds
     text = header_for(parsed, mode, params, kinds, active)
-    for node in functions.values():
-        text += "\n" + to_source(node, describe) + "\n"
+    for node in functions.values():  # rendered once, after every pass: no copy needed
+        text += "\n" + to_source(node, describe, copy=False) + "\n"
     return format_source(text) if pretty else text
 
 

@@ -31,7 +31,7 @@ def f(x, n):
 
 import ast
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from .errors import UnsupportedSyntaxError
 
 
@@ -631,7 +631,7 @@ def desugar(function):
         for node in body[:2]:
             ast.copy_location(node, function.body[0])
     function.body = body
-    ast.fix_missing_locations(function)
+    fix_missing_locations(function)
     return function
 
 

@@ -28,7 +28,7 @@ import re
 
 import numpy as np
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
@@ -416,4 +416,4 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
         type_params=[],
     )
     ast.copy_location(node, function)
-    return ast.fix_missing_locations(node)
+    return fix_missing_locations(node)

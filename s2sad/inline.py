@@ -58,7 +58,7 @@ import types
 
 import numpy as np
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from . import rules as R
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
@@ -159,7 +159,7 @@ class Inliner:
         self.params = parameters(function.args) - set(getattr(self.parsed, "static_params", ()))
         self.params -= self.known_params
         self.choices = _function_choices(function, self.params, self.namespace)
-        for node in ast.walk(function):  # lists that grow or shrink have no size known when compiling
+        for node in walk(function):  # lists that grow or shrink have no size known when compiling
             if list_receiver(node) is not None:
                 self.sizes[list_receiver(node)] = None
         function.body = self.block(function.body, stack)
@@ -295,7 +295,7 @@ class Inliner:
                 decorator_list=[],
             )
             ast.copy_location(node, stmt)
-            ast.fix_missing_locations(node)
+            fix_missing_locations(node)
             for sub in ast.walk(node):
                 ast.copy_location(sub, stmt)
             local = LocalFunction(alias + "_local", node, self.parsed, set(free))
@@ -344,7 +344,7 @@ class Inliner:
                 ast.Assign(targets=[ast.Name(test, ast.Store())], value=compare),
                 ast.If(test=ast.Name(test, ast.Load()), body=[chosen(option)], orelse=result),
             ]
-        return [ast.fix_missing_locations(ast.copy_location(s, stmt)) for s in result]
+        return [fix_missing_locations(ast.copy_location(s, stmt)) for s in result]
 
     # -- `f(*xs)` and `f(**d)`: spelled out when the size of `xs` is known --------------------------
     def note_size(self, stmt):
@@ -812,11 +812,11 @@ def _function_choices(function, params, namespace):
     simple = {}  # name -> the values assigned to it
     others = set(params)  # names bound otherwise (parameters, loops, unpacking)
     targets = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             simple.setdefault(node.targets[0].id, []).append(node.value)
             targets.add(id(node.targets[0]))
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in targets:
             others.add(node.id)
     choices = {}

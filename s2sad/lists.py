@@ -55,14 +55,19 @@ def list_kind_conflicts(tree, analysis):
 
 def _changes(node, name):
     """Does `node` change the object `name` holds in place (`name[i] = v`, `name.append(v)`, ...)?"""
+    return name in _changed_in_place(node)
+
+
+def _changed_in_place(node):
+    """The names whose objects `node` changes in place."""
+    out = set()
     for sub in walk(node):
-        if (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store) and isinstance(sub.value, ast.Name)
-                and sub.value.id == name):
-            return True
+        if (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store) and isinstance(sub.value, ast.Name)):
+            out.add(sub.value.id)
         if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in LIST_MUTATORS
-                and isinstance(sub.func.value, ast.Name) and sub.func.value.id == name):
-            return True
-    return False
+                and isinstance(sub.func.value, ast.Name)):
+            out.add(sub.func.value.id)
+    return out
 
 
 def _reads_name(node, name):
@@ -180,7 +185,7 @@ def check_lists(parsed, tree, analysis):
     kinds = analysis.kinds
     lists = {n for n, k in kinds.items() if k == K.LIST}
     if lists or any(p.kind in ("list_append", "list_pop") for p in analysis.primitives.values()):
-        changed = {n for n in lists if _changes(tree, n)}
+        changed = lists & _changed_in_place(tree)
         for stmt in walk_statements(tree.body):
             prim = analysis.primitives.get(id(stmt))
             if prim is not None:

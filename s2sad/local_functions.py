@@ -31,7 +31,7 @@ import inspect
 import linecache
 import re
 
-from .astutil import clone, walk
+from .astutil import children, clone, fix_missing_locations, walk
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
 from .frontend import ParsedFunction, function_namespace
 
@@ -120,7 +120,7 @@ def shallow(nodes):
         elif isinstance(node, ast.ClassDef):
             inner = node.decorator_list + node.bases
         else:
-            inner = list(ast.iter_child_nodes(node))
+            inner = children(node)
         stack.extend(reversed(inner))
 
 
@@ -320,7 +320,7 @@ def _lambda_as_def(node, name):
     function = ast.FunctionDef(
         name=name, args=node.args, body=body, decorator_list=[], returns=None, type_params=[]
     )
-    return ast.fix_missing_locations(ast.copy_location(function, node))
+    return fix_missing_locations(ast.copy_location(function, node))
 
 
 def lift_local_functions(parsed, function=None, namespaces=None, unique=None, enclosing=()):

@@ -40,7 +40,7 @@ import numbers
 from dataclasses import dataclass
 
 from . import config
-from .astutil import clone
+from .astutil import clone, fix_missing_locations
 from . import kinds as K
 
 ATTRIBUTE = "__s2sad_transform__"
@@ -132,7 +132,7 @@ def _portable(tree):
             return node
 
     tree = Rewrite().visit(tree)
-    ast.fix_missing_locations(tree)
+    fix_missing_locations(tree)
     return tree
 
 
@@ -271,7 +271,7 @@ def local_function_object(local):
             call.func = ast.Name(node.name, ast.Load())
             call.args = call.args + [ast.Name(n, ast.Load()) for n in free]
     node.decorator_list = []
-    ast.fix_missing_locations(node)
+    fix_missing_locations(node)
     text = "\n" * (max(local.node.lineno, 1) - 1) + ast.unparse(node) + "\n"
     base = local.parsed.filename.rsplit("/", 1)[-1]
     filename = f"<s2sad: {local.__name__} of {base}:{local.node.lineno} #{next(_COUNTER)}>"

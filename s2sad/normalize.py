@@ -25,7 +25,7 @@ def f(x1, x2):
 
 import ast
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from .desugar import DesugarError
 
 
@@ -358,5 +358,5 @@ def normalize(function):
     local_names = params | assigned_names(function.body)
     normalizer = _Normalizer(local_names)
     function.body = normalizer.block(function.body)
-    ast.fix_missing_locations(function)
+    fix_missing_locations(function)
     return function

@@ -26,7 +26,7 @@ def f(x, y):
 
 import ast
 
-from .astutil import clone, walk
+from .astutil import child_fields, clone, walk
 from .primitives import list_receiver
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
@@ -53,48 +53,91 @@ def _statements(body):
 
 
 def _counts(function):
+    """(times each name is assigned, times each is read, names changed in place)."""
     assigned, read, inplace = {}, {}, set()
     for a in function.args.args:
         assigned[a.arg] = 0
+    Name, Subscript, Call, Store = ast.Name, ast.Subscript, ast.Call, ast.Store
     for node in walk(function):
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Store):
+        cls = node.__class__
+        if cls is Name:
+            if node.ctx.__class__ is Store:
                 assigned[node.id] = assigned.get(node.id, 0) + 1
             else:
                 read[node.id] = read.get(node.id, 0) + 1
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
-            inplace.add(node.value.id)
-        receiver = list_receiver(node)
-        if receiver is not None:
-            inplace.add(receiver)  # `xs.append(v)`, `y = xs.pop()`: a list changed in place
+        elif cls is Subscript:
+            if node.ctx.__class__ is Store and node.value.__class__ is Name:
+                inplace.add(node.value.id)
+        elif cls is Call:
+            receiver = list_receiver(node)
+            if receiver is not None:
+                inplace.add(receiver)  # `xs.append(v)`, `y = xs.pop()`: a list changed in place
     return assigned, read, inplace
 
 
-def _replace_names(function, mapping):
-    class Replace(ast.NodeTransformer):
-        def visit_Name(self, node):
-            if isinstance(node.ctx, ast.Load) and node.id in mapping:
-                return clone(mapping[node.id])
-            return node
+def _loads(node):
+    """How often each name is read in `node`."""
+    counts = {}
+    for n in walk(node):
+        if n.__class__ is ast.Name and n.ctx.__class__ is ast.Load:
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
 
-    Replace().visit(function)
+
+def _replace_names(node, mapping):
+    """Every read of a name in `mapping` becomes a fresh copy of its value (in place)."""
+    Name, Load = ast.Name, ast.Load
+    fields = node.__dict__
+    for field in child_fields(node.__class__):
+        value = fields.get(field)
+        if value.__class__ is list:
+            for index, item in enumerate(value):
+                if item.__class__ is Name:
+                    if item.id in mapping and item.ctx.__class__ is Load:
+                        value[index] = clone(mapping[item.id])
+                elif isinstance(item, ast.AST):
+                    _replace_names(item, mapping)
+        elif value.__class__ is Name:
+            if value.id in mapping and value.ctx.__class__ is Load:
+                fields[field] = clone(mapping[value.id])
+        elif isinstance(value, ast.AST):
+            _replace_names(value, mapping)
 
 
 def _is_local_name(node):
     return isinstance(node, ast.Name) and not getattr(node, "_global", False)
 
 
-def _scalarize_tuples(function):
+def _scalarize_tuples(function, counts=None):
     """`t = (a, b); x = t[0]` -> `x = a` when the elements are not reassigned in between.
 
     The same for list literals that are never mutated and dict literals with
     constant keys (`p = {"W": w}; x = p["W"]` -> `x = w`): parameters given as
     trees of arrays reach the body as such literals.
     """
-    assigned, read, inplace = _counts(function)
-    methods = {n.value.id for n in walk(function) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
-    escaped = _escaping_lists(function) if any(list_receiver(n) for n in walk(function)) else set()
+    assigned, read, inplace = counts or _counts(function)
+    changing = None  # names whose list or dict may change: found when a list or dict literal asks
+
+    def may_change(name):
+        nonlocal changing
+        if changing is None:
+            methods, receivers = set(), False
+            for n in walk(function):
+                if n.__class__ is ast.Attribute and n.value.__class__ is ast.Name:
+                    methods.add(n.value.id)
+                elif n.__class__ is ast.Call and not receivers:
+                    receivers = list_receiver(n) is not None
+            changing = methods | (_escaping_lists(function) if receivers else set())
+        return name in changing
+
     changed = False
+    written = {}  # statement -> the names it stores (replacing a read does not change them)
+
+    def stores(stmt):
+        found = written.get(stmt)
+        if found is None:
+            found = written[stmt] = {n.id for n in walk(stmt) if n.__class__ is ast.Name and n.ctx.__class__ is ast.Store}
+        return found
 
     def element(container, key):
         if isinstance(container, ast.Dict):
@@ -120,7 +163,7 @@ def _scalarize_tuples(function):
             name = stmt.targets[0].id
             if assigned.get(name) != 1 or name in inplace:
                 continue
-            if not isinstance(stmt.value, ast.Tuple) and name in methods | escaped:
+            if not isinstance(stmt.value, ast.Tuple) and may_change(name):
                 continue  # `xs.append(...)`, `ys = xs; ys.append(...)`: a list or dict that changes
             elements = stmt.value.values if isinstance(stmt.value, ast.Dict) else stmt.value.elts
             element_names = {e.id for e in elements if _is_local_name(e)}
@@ -137,8 +180,7 @@ def _scalarize_tuples(function):
                     if found is not None:
                         later.value = clone(found)
                         replaced += 1
-                written = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-                if written & element_names:
+                if not stores(later).isdisjoint(element_names):
                     break
             if replaced:
                 changed = True
@@ -203,8 +245,8 @@ def _escaping_lists(function):
     return out
 
 
-def _propagate_copies(function):
-    assigned, read, inplace = _counts(function)
+def _propagate_copies(function, counts=None):
+    assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
     mapping = {}
     for stmt in _statements(function.body):
@@ -246,9 +288,9 @@ def _drop(function, names):
     function.body = block(function.body)
 
 
-def _forward_single_temps(function):
+def _forward_single_temps(function, counts=None):
     """`_t = expr; a = _t` (the temporary read once, right after) -> `a = expr` when `a` is not in `expr`."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     changed = False
 
     def block(stmts):
@@ -285,52 +327,71 @@ def _user_name(name):
     return not name.startswith("_")
 
 
-def _merge_block_copies(function):
+def _merge_block_copies(function, counts=None):
     """`b = ...; ...; a = b` in one block, both assigned once, every use after its definition:
     one name suffices (the user's, when the other is a temporary)."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
 
-    def reads_in(stmts, name):
-        return sum(
-            1 for s in stmts for n in walk(s)
-            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-        )
-
     def block(stmts):
+        """Merge the first such pair; returns (the name kept, the name gone, counts still exact?)."""
+        loads = None  # per statement of the block, its reads by name: computed once a candidate needs them
+        first = None  # name -> where the block first assigns it
+
+        def reads_in(start, name):
+            return sum(counts.get(name, 0) for counts in loads[start:])
+
         for j, stmt in enumerate(stmts):
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
-                if inner and block(inner):
-                    return True
+                if inner:
+                    merged = block(inner)
+                    if merged:
+                        return merged
             if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0]) and _is_local_name(stmt.value)):
                 continue
             a, b = stmt.targets[0].id, stmt.value.id
             if a == b or assigned.get(a) != 1 or assigned.get(b) != 1 or {a, b} & (inplace | params):
                 continue
-            defs = [i for i in range(j) if isinstance(stmts[i], ast.Assign)
-                    and _is_local_name(stmts[i].targets[0]) and stmts[i].targets[0].id == b]
-            if not defs:
+            if first is None:
+                first = {}
+                for k, s in enumerate(stmts):
+                    if isinstance(s, ast.Assign) and _is_local_name(s.targets[0]):
+                        first.setdefault(s.targets[0].id, k)
+            i = first.get(b)
+            if i is None or i >= j:
                 continue
-            i = defs[0]
-            if reads_in(stmts[j + 1 :], a) != read.get(a, 0) or reads_in(stmts[i + 1 :], b) != read.get(b, 0):
+            if loads is None:
+                loads = [_loads(s) for s in stmts]
+            if reads_in(j + 1, a) != read.get(a, 0) or reads_in(i + 1, b) != read.get(b, 0):
                 continue
             if a in {n.id for n in walk(stmts[i].value) if isinstance(n, ast.Name)}:
                 continue  # `a = f(a)` would read what it writes
+            exact = len(stmt.targets) == 1 and len(stmts[i].targets) == 1
             if _user_name(a) and not _user_name(b):
                 stmts[i].targets = [ast.Name(a, ast.Store())]
                 _replace_names(function, {b: ast.Name(a, ast.Load())})
+                kept, gone = a, b
             else:
                 _replace_names(function, {a: ast.Name(b, ast.Load())})
+                kept, gone = b, a
             del stmts[j]
-            return True
-        return False
+            return kept, gone, exact
+        return None
 
     changed = False
-    while block(function.body):
-        assigned, read, inplace = _counts(function)
+    while True:
+        merged = block(function.body)
+        if not merged:
+            return changed
+        kept, gone, exact = merged
+        if exact:  # every read of `gone` now reads `kept`, but for the copy's, which is gone
+            assigned, read = dict(assigned), dict(read)
+            read[kept] = read.get(kept, 0) + read.get(gone, 0) - 1
+            read[gone] = assigned[gone] = 0
+        else:
+            assigned, read, inplace = _counts(function)
         changed = True
-    return changed
 
 
 def _pure_call(value, namespace):
@@ -345,14 +406,44 @@ def _pure_call(value, namespace):
     return rule is not None and rule.differentiable  # derivative rules are pure math
 
 
-def _eliminate_common_subexpressions(function, namespace):
+_MISSING = object()
+
+
+def _shape(node):
+    """A hashable key equal for two expressions exactly when their `ast.dump`s are equal
+    (constants compared by `repr`, as the dump shows them), faster to build.
+
+    >>> a, b, c = (ast.parse(text).body[0].value for text in ("f(x, 1.0)", "f(x, 1)", "f(x, 1.0)"))
+    >>> _shape(a) == _shape(b), _shape(a) == _shape(c), hash(_shape(a)) == hash(_shape(c))
+    (False, True, True)
+    """
+    if isinstance(node, ast.AST):
+        return node.__class__, tuple(_shape(getattr(node, field, _MISSING)) for field in node._fields)
+    if node.__class__ is list:
+        return list, tuple(_shape(item) for item in node)
+    return node if node is _MISSING else repr(node)
+
+
+def _eliminate_common_subexpressions(function, namespace, counts=None):
     """A second `b = op(x, y)` in the same block, nothing reassigned since: reuse `a`."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     changed = False
 
     def block(stmts):
         nonlocal changed
-        seen = {}  # unparsed right-hand side -> name
+        seen = {}  # right-hand side (its `_shape`) -> name
+        readers = {}  # name -> right-hand sides in `seen` that read it
+        holders = {}  # name -> right-hand sides in `seen` it holds
+        textual = {}  # right-hand sides with a string constant that looks like a name: their dump
+
+        def forget(name):
+            """Anything assigned invalidates the expressions that read it."""
+            stale = [k for k in readers.get(name, ()) if k in seen]
+            stale += [k for k in holders.get(name, ()) if seen.get(k) == name]
+            stale += [k for k, dumped in textual.items() if k in seen and f"id='{name}'" in dumped]
+            for k in stale:
+                seen.pop(k, None)
+
         for stmt in stmts:
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
@@ -360,31 +451,42 @@ def _eliminate_common_subexpressions(function, namespace):
                     block(inner)
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 seen.clear()
+                readers.clear()
+                holders.clear()
+                textual.clear()
                 continue
             if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0])):
                 continue
             name = stmt.targets[0].id
             value = stmt.value
-            key = None
+            key = operands = None
             if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and _pure_call(value, namespace):
-                operands = {n.id for n in walk(value) if isinstance(n, ast.Name)}
-                if not operands & inplace:
-                    key = ast.dump(value)
+                operands, texts = set(), False
+                for n in walk(value):
+                    if n.__class__ is ast.Name:
+                        operands.add(n.id)
+                    elif n.__class__ is ast.Constant and not isinstance(n.value, (int, float, complex)):
+                        texts = texts or "id=" in repr(n.value)  # a string that reads like a name in the dump
+                if operands.isdisjoint(inplace):
+                    key = _shape(value)
             if key is not None and key in seen and assigned.get(name) == 1 and assigned.get(seen[key]) == 1:
                 stmt.value = ast.Name(seen[key], ast.Load())
                 changed = True
-            # anything assigned here invalidates expressions that read it
-            for k in [k for k, v in seen.items() if v == name or f"id='{name}'" in k]:
-                del seen[k]
+            forget(name)
             if key is not None and assigned.get(name) == 1 and key not in seen:
                 seen[key] = name
+                holders.setdefault(name, []).append(key)
+                for operand in operands:
+                    readers.setdefault(operand, []).append(key)
+                if texts:
+                    textual[key] = ast.dump(value)
 
     block(function.body)
     return changed
 
 
-def _drop_dead(function):
-    assigned, read, inplace = _counts(function)
+def _drop_dead(function, counts=None):
+    assigned, read, inplace = counts or _counts(function)
     dead = {
         stmt.targets[0].id
         for stmt in _statements(function.body)
@@ -400,11 +502,11 @@ def _drop_dead(function):
 
 def _renumber(function):
     """Renumber temporaries `_t1, _t2, ...` in order of first appearance."""
-    order = []
-    for stmt in _statements(function.body):
+    order = {}  # (a statement's walk covers the statements nested in it: top-level ones suffice)
+    for stmt in function.body:
         for node in walk(stmt):
-            if isinstance(node, ast.Name) and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
-                order.append(node.id)
+            if node.__class__ is ast.Name and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
+                order[node.id] = None
     taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
     mapping = {}
     for index, name in enumerate(order, 1):
@@ -421,11 +523,11 @@ def _renumber(function):
 _SAFE_OPS = (ast.Add, ast.Sub, ast.Mult)
 
 
-def _hoist_loop_invariants(function):
+def _hoist_loop_invariants(function, counts=None):
     """Move `t = a * b` (only + - *, unary minus and copies: nothing that can raise) out of a loop
     when `a` and `b` are not assigned in it and `t` is assigned once: computed once, and
     never pushed per iteration."""
-    assigned, read, inplace = _counts(function)
+    assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
     changed = False
 
@@ -453,11 +555,13 @@ def _hoist_loop_invariants(function):
         for stmt in stmts:
             _rewrite_nested(stmt, block)
             if isinstance(stmt, (ast.For, ast.While)):
-                written = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-                inside = {}
+                written, inside = set(), {}
                 for n in walk(stmt):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                        inside[n.id] = inside.get(n.id, 0) + 1
+                    if n.__class__ is ast.Name:
+                        if n.ctx.__class__ is ast.Store:
+                            written.add(n.id)
+                        elif n.ctx.__class__ is ast.Load:
+                            inside[n.id] = inside.get(n.id, 0) + 1
                 hoisted = []
                 kept = []
                 for inner in stmt.body:
@@ -489,14 +593,24 @@ def _hoist_loop_invariants(function):
 def optimize(function, namespace=None):
     """Return an optimized copy of the normalized `function` (see module doc)."""
     function = clone(function)
+    passes = (  # (pass, whether its changes keep the name counts: moving statements does)
+        (_scalarize_tuples, False),
+        (lambda function, counts: _eliminate_common_subexpressions(function, namespace, counts), False),
+        (_hoist_loop_invariants, True),
+        (_propagate_copies, False),
+        (_forward_single_temps, False),
+        (_merge_block_copies, False),
+        (_drop_dead, False),
+    )
+    counts = None  # the name counts of the tree as it is: recounted only after a pass changed them
     for _ in range(10):
-        changed = _scalarize_tuples(function)
-        changed |= _eliminate_common_subexpressions(function, namespace)
-        changed |= _hoist_loop_invariants(function)
-        changed |= _propagate_copies(function)
-        changed |= _forward_single_temps(function)
-        changed |= _merge_block_copies(function)
-        changed |= _drop_dead(function)
+        changed = False
+        for run, keeps_counts in passes:
+            counts = counts or _counts(function)
+            if run(function, counts):
+                changed = True
+                if not keeps_counts:
+                    counts = None
         if not changed:
             break
     _renumber(function)
@@ -507,12 +621,32 @@ def propagate_copies_in_blocks(function):
     """Peephole on generated code: after `a = b` in a straight-line run, read `b` for `a`.
 
     The copy is removed when every read of `a` in the function was replaced.
+    Each statement's reads and writes are found once (a rename updates them).
     """
-    reads = {}
+    reads, names = {}, []
     for node in walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            reads[node.id] = reads.get(node.id, 0) + 1
+        if node.__class__ is ast.Name:
+            names.append(node)
+            if node.ctx.__class__ is ast.Load:
+                reads[node.id] = reads.get(node.id, 0) + 1
+    if len({id(n) for n in names}) != len(names):
+        function.body = clone(function.body)  # a name node in two statements: renaming one renames both
     params = {a.arg for a in function.args.args}
+    facts = {}  # statement -> (names it reads, names it stores)
+
+    def facts_of(stmt):
+        found = facts.get(stmt)
+        if found is None:
+            loads, stores = set(), set()
+            for node in walk(stmt):
+                if node.__class__ is ast.Name:
+                    ctx = node.ctx.__class__
+                    if ctx is ast.Load:
+                        loads.add(node.id)
+                    elif ctx is ast.Store:
+                        stores.add(node.id)
+            found = facts[stmt] = (loads, stores)
+        return found
 
     def block(stmts):
         out = list(stmts)
@@ -532,11 +666,14 @@ def propagate_copies_in_blocks(function):
                 for later in out[index + 1 :]:
                     if isinstance(later, (ast.If, ast.For, ast.While)):
                         break
-                    for node in walk(later):
-                        if isinstance(node, ast.Name) and node.id == a and isinstance(node.ctx, ast.Load):
-                            node.id = b
-                            replaced += 1
-                    stores = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    loads, stores = facts_of(later)
+                    if a in loads:
+                        for node in walk(later):
+                            if node.__class__ is ast.Name and node.id == a and node.ctx.__class__ is ast.Load:
+                                node.id = b
+                                replaced += 1
+                        loads.discard(a)
+                        loads.add(b)
                     if a in stores:
                         overwritten = True
                     if a in stores or b in stores:
@@ -627,10 +764,12 @@ def _has_effects(expr, effects=_EFFECTS):
     return False
 
 
-def _exposed_reads(function):
+def _exposed_reads(function, facts=None):
     """Names read somewhere before any store to them in the same straight-line run.
 
     A control statement ends a run; the names in its test or range count as exposed.
+    Given a dict `facts`, fills it with the `_statement_facts` of the plain statements
+    (assignments, expressions, returns); None for one met twice.
     """
     exposed = set()
 
@@ -644,17 +783,26 @@ def _exposed_reads(function):
                     block(getattr(stmt, attr, []) or [])
                 stored = set()  # after a branch or loop, nothing is known
                 continue
-            value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)) else stmt
-            reads = {n.id for n in walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
-            if isinstance(stmt, ast.Assign):
-                for target in stmt.targets:
-                    reads |= {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            if facts is not None and isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)):
+                found = facts[stmt] = None if stmt in facts else _statement_facts(stmt)
+                reads = set(found[1]) if found else _reads_of_statement(stmt)
+            else:
+                reads = _reads_of_statement(stmt)
             exposed.update(reads - stored)
             if isinstance(stmt, ast.Assign):
                 stored |= {n.id for n in walk(stmt.targets[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
     block(function.body)
     return exposed
+
+
+def _reads_of_statement(stmt):
+    value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)) else stmt
+    reads = {n.id for n in walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            reads |= {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return reads
 
 
 def _mutated(stmt):
@@ -688,38 +836,68 @@ def _writes_in_place(stmt):
     return False
 
 
+def _statement_facts(stmt):
+    """What `inline_single_use` asks of a statement, from one walk of each of its parts:
+    (a plain statement?, reads by name, names it rebinds or writes into, writes in place?,
+    names in its subscript targets, names of the functions it calls)."""
+    Name, Load, Store, Call = ast.Name, ast.Load, ast.Store, ast.Call
+    loads, stores, called = {}, set(), set()
+
+    def scan(node, names=None, receivers=None):
+        for n in walk(node):
+            cls = n.__class__
+            if cls is Name:
+                ctx = n.ctx.__class__
+                if ctx is Load:
+                    loads[n.id] = loads.get(n.id, 0) + 1
+                elif ctx is Store:
+                    stores.add(n.id)
+                if names is not None:
+                    names.add(n.id)
+            elif cls is Call:
+                func = n.func
+                called.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None)
+                if receivers is not None:
+                    receiver = list_receiver(n)
+                    if receiver is not None:
+                        receivers.add(receiver)
+
+    mutated, subscript_names = set(), set()
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            scan(target, None if isinstance(target, ast.Name) else subscript_names)
+            base = target
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                mutated.add(base.id)  # `b[i] = v` writes into `b`
+        scan(stmt.value, receivers=mutated)  # `y = xs.pop()` changes `xs`
+    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        if isinstance(func, ast.Name) and func.id.endswith("_push"):  # stack and tape pushes
+            scan(stmt)
+        else:
+            scan(stmt, names=mutated)  # `_rt.add_at(b, i, v)`: a call may change what it is given
+    else:
+        scan(stmt)
+    mutated |= stores
+    simple = isinstance(stmt, (ast.Assign, ast.Expr, ast.Return))
+    return simple, loads, mutated, _writes_in_place(stmt), subscript_names, called
+
+
 def inline_single_use(function):
     """Generated code: `_a = e` read once, by a later statement of the same straight-line
     run, with nothing `e` reads stored in between -> the read becomes `e`.
 
     `_t1 = r * x; _t2 = 1.0 - x; x = _t1 * _t2` -> `x = r * x * (1.0 - x)`.
-    Linear in the run length per candidate: each statement's reads and writes are
-    computed once (and again only for a statement that received an inlined value).
+    Each statement's reads and writes are computed once (and again only for a statement
+    that received an inlined value); a temporary the block does not read is not looked for.
     """
     params = {a.arg for a in function.args.args}
-    exposed = _exposed_reads(function)
-
-    def loads(node):
-        counts = {}
-        for n in walk(node):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                counts[n.id] = counts.get(n.id, 0) + 1
-        return counts
-
-    def describe(stmt):
-        simple = isinstance(stmt, (ast.Assign, ast.Expr, ast.Return))
-        subscript_bases = set()
-        if isinstance(stmt, ast.Assign):
-            for t in stmt.targets:
-                if not isinstance(t, ast.Name):
-                    subscript_bases |= {n.id for n in walk(t) if isinstance(n, ast.Name)}
-        return {
-            "simple": simple,
-            "loads": loads(stmt),
-            "mutated": _mutated(stmt),
-            "in_place": _writes_in_place(stmt),
-            "subscript_names": subscript_bases,
-        }
+    known = {}  # plain statement -> its facts (found with the exposed reads)
+    exposed = _exposed_reads(function, known)
+    for stmt in [s for s, facts in known.items() if facts is None]:
+        del known[stmt]  # a statement in two places: inlining in one changes the other
 
     def block(stmts):
         out = list(stmts)
@@ -728,67 +906,50 @@ def inline_single_use(function):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     setattr(stmt, attr, block(inner) or _empty(attr))
-        cache = [None] * len(out)
-
-        class Info:  # statement facts, computed when a scan first reaches them
-            def __getitem__(self, k):
-                if cache[k] is None:
-                    cache[k] = describe(out[k])
-                return cache[k]
-
-            def __setitem__(self, k, value):
-                cache[k] = value
-
-            def __delitem__(self, k):
-                del cache[k]
-
-        info = Info()
+        info = [known.get(stmt) or _statement_facts(stmt) for stmt in out]
+        read_here = set()  # every name the block reads (and a few it no longer reads)
+        for facts in info:
+            read_here.update(facts[1])
         index = 0
         while index < len(out):
             stmt = out[index]
             if not (
                 isinstance(stmt, ast.Assign)
                 and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id in read_here
                 and stmt.targets[0].id.startswith("_")
                 and stmt.targets[0].id not in params
                 and stmt.targets[0].id not in exposed
-                and not _has_effects(stmt.value)
+                and info[index][5].isdisjoint(_EFFECTS)  # `_pop()`, `_push(...)`, ... stay where they are
             ):
                 index += 1
                 continue
             name = stmt.targets[0].id
-            operands = set(loads(stmt.value))
+            stops = set(info[index][1]) | {name}  # what the value reads, and the name itself
             target_index = None
             for k in range(index + 1, len(out)):
-                later = info[k]
-                if not later["simple"]:
+                simple, loads, mutated, in_place, subscript_names, _ = info[k]
+                if not simple:
                     break
-                uses = later["loads"].get(name, 0)
+                uses = loads.get(name, 0)
                 if uses:
                     # the statement that stores `name` again still reads the old binding first
                     reads_after = 0
                     for j in range(k + 1, len(out)):
-                        reads_after += info[j]["loads"].get(name, 0)
-                        if name in info[j]["mutated"] or reads_after:
+                        reads_after += info[j][1].get(name, 0)
+                        if name in info[j][2] or reads_after:
                             break
-                    if uses == 1 and not reads_after and name not in later["subscript_names"]:
+                    if uses == 1 and not reads_after and name not in subscript_names:
                         target_index = k
                     break
-                if later["mutated"] & (operands | {name}) or later["in_place"]:
+                if in_place or not mutated.isdisjoint(stops):
                     break  # (an in-place write may change a view that `e` reads)
             if target_index is None:
                 index += 1
                 continue
-            value = stmt.value
-
-            class Substitute(ast.NodeTransformer):
-                def visit_Name(self, node):
-                    if node.id == name and isinstance(node.ctx, ast.Load):
-                        return clone(value)
-                    return node
-
-            Substitute().visit(out[target_index])
-            info[target_index] = describe(out[target_index])
+            _replace_names(out[target_index], {name: stmt.value})
+            info[target_index] = known[out[target_index]] = _statement_facts(out[target_index])
+            read_here.update(info[target_index][1])
             del out[index]
             del info[index]
         return out

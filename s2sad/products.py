@@ -32,7 +32,7 @@ def f_grad(Wh, hs, g):
 
 import ast
 
-from .astutil import walk
+from .astutil import fix_missing_locations, walk
 
 _ADJOINTS = {"matmul_adjoint_x": "x", "matmul_adjoint_y": "y"}
 
@@ -170,5 +170,5 @@ def sum_products_after_loops(function):
 
     taken = _names(function)
     function.body = block(function.body)
-    ast.fix_missing_locations(function)
+    fix_missing_locations(function)
     return function

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .astutil import clone, walk
+from .astutil import clone, fix_missing_locations, walk
 from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -1001,7 +1001,7 @@ def _function(name, params, body, where, defaults=()):
         type_params=[],
     )
     ast.copy_location(node, where)
-    return ast.fix_missing_locations(node)
+    return fix_missing_locations(node)
 
 
 def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, gradient_only=False):

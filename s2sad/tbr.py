@@ -44,6 +44,15 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
     the list is read before it (in the backward sweep's order), and the undo reads the list.
     """
     recording = Recording()
+    takes_after = _takes_after(reads_of)
+    known = {}  # (id(stmt), after) -> reads: a loop's body is swept until nothing changes, then again
+
+    def reads(stmt, after=False):
+        key = (id(stmt), after)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = reads_of(stmt, after=True) if after else reads_of(stmt)
+        return found
 
     def control_reads(stmt):
         if isinstance(stmt, ast.If):
@@ -69,7 +78,7 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
             if isinstance(stmt, ast.Expr):
                 undo(stmt, live, record)
             elif isinstance(stmt, ast.Assign):
-                live |= reads_of(stmt)
+                live |= reads(stmt)
                 undone = undo(stmt, live, record)
                 target = stmt.targets[0]
                 if isinstance(target, ast.Name):
@@ -79,7 +88,8 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
                         if name not in assigned:
                             recording.maybe_unbound.add(name)
                     live.discard(name)
-                    live |= reads_of(stmt, after=True) if _takes_after(reads_of) else set()
+                    if takes_after:
+                        live |= reads(stmt, after=True)
                     if undone:
                         live.add(name)  # `xs.append(y)` puts the popped value back
                     assigned.add(name)

@@ -22,7 +22,7 @@ Gradients come back in the same structure.
 import ast
 
 from . import kinds as K
-from .astutil import walk
+from .astutil import fix_missing_locations, walk
 
 LEAF = "*"
 TREE = "tree"
@@ -140,7 +140,7 @@ def expand_parameters(tree, input_kinds, active_inputs):
             new_args += [ast.arg(arg=n) for n in names]
             kinds += list(leaf_kinds)
             rebuild = ast.Assign(targets=[ast.Name(arg.arg, ast.Store())], value=literal(treedef, names))
-            prologue.append(ast.fix_missing_locations(ast.copy_location(rebuild, tree)))
+            prologue.append(fix_missing_locations(ast.copy_location(rebuild, tree)))
         else:
             new_args.append(arg)
             kinds.append(kind)

@@ -33,7 +33,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass, field
 
-from ..astutil import clone, walk
+from ..astutil import LEAVES, clone, walk
 from .. import kinds as K
 
 RULES = {}
@@ -168,26 +168,36 @@ class Template:
                     target = self.output
                 else:
                     target = renames.get(target, target)
-            value = _substitute(clone(stmt.value), values, derivatives, renames)
+            value = _substitute(stmt.value, values, derivatives, renames)
             out.append((target, value))
         return out
 
 
 def _substitute(node, values, derivatives, renames):
-    class Substitute(ast.NodeTransformer):
-        def visit_Name(self, name):
-            if name.id in derivatives:
-                replacement = clone(derivatives[name.id])
-                if isinstance(replacement, ast.Name):
-                    replacement.derivative = True
-                return replacement
-            if name.id in values:
-                return clone(values[name.id])
-            if name.id in renames:
-                return ast.Name(id=renames[name.id], ctx=ast.Load())
-            return name
-
-    return Substitute().visit(node)
+    """A copy of the template expression `node` with the names bound: derivatives (marked
+    `derivative` when a name), values, and renamed template locals."""
+    if node.__class__ is ast.Name:
+        if node.id in derivatives:
+            replacement = clone(derivatives[node.id])
+            if isinstance(replacement, ast.Name):
+                replacement.derivative = True
+            return replacement
+        if node.id in values:
+            return clone(values[node.id])
+        if node.id in renames:
+            return ast.Name(id=renames[node.id], ctx=ast.Load())
+        return clone(node)
+    if node.__class__ is list:
+        return [_substitute(item, values, derivatives, renames) for item in node]
+    if not isinstance(node, ast.AST) or isinstance(node, LEAVES):
+        return node
+    new = node.__class__.__new__(node.__class__)
+    fields = new.__dict__
+    for key, value in node.__dict__.items():
+        if value.__class__ is list or isinstance(value, ast.AST):
+            value = _substitute(value, values, derivatives, renames)
+        fields[key] = value
+    return new
 
 
 def _register(fns, **fields):
