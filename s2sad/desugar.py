@@ -358,7 +358,18 @@ def _needs_return_flag(body):
     return False
 
 
-class _Sums:
+class _BlockRewriter:
+    """A pass that rewrites a function's statements block by block (`block`), with fresh names."""
+
+    def __init__(self):
+        self.counter = _Counter()
+
+    def function(self, function):
+        function.body = self.block(function.body)
+        return function
+
+
+class _Sums(_BlockRewriter):
     """`sum(e for v in xs if c)`, `sum([...])` and `sum(xs)` -> an accumulation loop before the
     statement; comprehension variables get fresh names (they do not leak, as in Python).
 
@@ -371,13 +382,6 @@ class _Sums:
                 _sum1 = _sum1 + x * _i1
         return _sum1
     """
-
-    def __init__(self):
-        self.counter = _Counter()
-
-    def function(self, function):
-        function.body = self.block(function.body)
-        return function
 
     def block(self, stmts):
         out = []
@@ -471,7 +475,7 @@ class _Sums:
         return acc
 
 
-class _Lists:
+class _Lists(_BlockRewriter):
     """List comprehensions (not inside `sum`) -> an empty list and a loop that appends to it;
     `xs.extend(seq)` -> a loop that appends; a discarded `xs.pop()` -> an assignment. Comprehension
     variables get fresh names (they do not leak, as in Python). A comprehension assigned to a
@@ -486,13 +490,6 @@ class _Lists:
                 ys.append(x * _v1)
         return ys
     """
-
-    def __init__(self):
-        self.counter = _Counter()
-
-    def function(self, function):
-        function.body = self.block(function.body)
-        return function
 
     def block(self, stmts):
         out = []
