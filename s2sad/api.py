@@ -15,7 +15,7 @@ from . import kinds as K
 from . import trees as T
 from .compiler import closure_key, compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
-from .nested import TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
+from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
 
 
 def _argnums(argnums, count, name):
@@ -499,4 +499,6 @@ def hessian(f, argnums=0, has_aux=False):
     """
     from .jacobians import jacfwd
 
-    return jacfwd(grad(f, argnums=argnums, has_aux=has_aux), argnums=argnums, has_aux=has_aux)
+    hessian_of = jacfwd(grad(f, argnums=argnums, has_aux=has_aux), argnums=argnums, has_aux=has_aux)
+    return mark(hessian_of, "hessian", f, argnums, has_aux)
+OUTER_ONLY_APIS.update(vjp=vjp, hessian=hessian, hvp=hvp, source=source, emit=emit)

@@ -74,7 +74,7 @@ from .local_functions import (
     parse_lambda,
     shallow,
 )
-from .nested import TRANSFORM_APIS, as_python_function, jvp_function, local_function_object, materialize, transform_of
+from .nested import OUTER_ONLY_APIS, SUPPORTED_KINDS, TRANSFORM_APIS, as_python_function, jvp_function, local_function_object, materialize, transform_of
 from .normalize import assigned_names, normalize
 from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, resolve
 
@@ -134,6 +134,15 @@ class Inliner:
             return None
         transform = transform_of(obj)
         if transform is not None:  # a call of `grad(g)`: its derivative code is inlined like a helper
+            if transform.kind not in SUPPORTED_KINDS:
+                raise self.parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{ast.unparse(value.func)}` is an s2sad.{transform.kind} transform, which cannot be called "
+                    "inside a function being differentiated yet",
+                    value,
+                    hint="inside differentiated code use s2sad.grad, s2sad.value_and_grad or s2sad.jvp; or call "
+                    "it outside",
+                )
             return materialize(transform)
         if getattr(obj, "__module__", None) in _RUNTIME_MODULES:
             raise self.parsed.error(
@@ -226,6 +235,17 @@ class Inliner:
         kwargs = {}
         if isinstance(api, functools.partial) and not api.args:  # `s2sad.grad(argnums=1)(g)`
             api, kwargs = api.func, dict(api.keywords)
+        outer_only = {id(f): n for n, f in OUTER_ONLY_APIS.items()}
+        if id(api) in outer_only:
+            name = outer_only[id(api)]
+            raise self.parsed.error(
+                UnsupportedSyntaxError,
+                f"`s2sad.{name}` inside a function being differentiated is not supported yet",
+                stmt,
+                hint="inside differentiated code use s2sad.grad, s2sad.value_and_grad or s2sad.jvp "
+                "(a Hessian-vector product is `s2sad.jvp(s2sad.grad(f), (x,), (v,))[1]`); "
+                f"or call s2sad.{name} outside",
+            )
         names = {id(f): n for n, f in TRANSFORM_APIS.items()}
         if id(api) not in names or not value.args:
             return False

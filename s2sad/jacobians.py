@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from .api import _nested_shapes
-from .nested import as_python_function
+from .nested import OUTER_ONLY_APIS, as_python_function, mark
 from . import kinds as K
 from . import trees as T
 from .api import _argnums, _bind, _diff_kinds, _kinds
@@ -157,7 +157,7 @@ def jacfwd(f, argnums=0, has_aux=False):
         result = _assemble(blocks, treedef, inputs, single)
         return (result, aux) if has_aux else result
 
-    return jacobian
+    return mark(jacobian, "jacfwd", f, argnums, has_aux)  # not differentiable again yet: see s2sad.nested
 
 
 def jacrev(f, argnums=0, has_aux=False):
@@ -202,7 +202,7 @@ def jacrev(f, argnums=0, has_aux=False):
         result = _assemble(blocks, treedef, inputs, single)
         return (result, aux) if has_aux else result
 
-    return jacobian
+    return mark(jacobian, "jacrev", f, argnums, has_aux)
 
 
 def _flat_row(grads, inputs):
@@ -213,3 +213,6 @@ def _flat_row(grads, inputs):
     parts = [np.broadcast_to(np.asarray(leaf, dtype=float), shape).ravel()
              for leaf, (_, _, shape) in zip(leaves, inputs.leaves)]
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+OUTER_ONLY_APIS.update(jacfwd=jacfwd, jacrev=jacrev)

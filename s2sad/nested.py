@@ -171,6 +171,15 @@ def materialize(transform, kinds=None, shapes=None):
     from .compiler import _namespace, generate, render
 
     function = transform.function
+    if transform.kind not in SUPPORTED_KINDS:
+        from .errors import UnsupportedSyntaxError
+
+        raise UnsupportedSyntaxError(
+            f"s2sad.{transform.kind}({getattr(function, '__name__', 'f')}) cannot be differentiated again or "
+            "called inside a differentiated function yet",
+            hint="nest s2sad.grad, s2sad.value_and_grad and s2sad.jvp (a Hessian-vector product is "
+            "`s2sad.jvp(s2sad.grad(f), (x,), (v,))[1]`), or call it outside",
+        )
     count = len(_parameters(function))
     kinds = tuple(kinds) if kinds is not None else (K.ANY,) * count
     shapes = tuple(shapes) if shapes is not None and kinds is not None else None
@@ -229,6 +238,8 @@ def _parameters(function):
 # -- transforms written inside differentiated code ----------------------------------------------------
 
 TRANSFORM_APIS = {}  # the public transforms a differentiated function may call: filled by s2sad.api
+SUPPORTED_KINDS = ("grad", "value_and_grad", "jvp")  # transforms whose code is differentiated again
+OUTER_ONLY_APIS = {}  # public transforms it may not call (yet): filled by s2sad.api and s2sad.jacobians
 
 
 def jvp_function(function):

@@ -441,3 +441,29 @@ def h_norm(x):
 def test_a_rule_that_cannot_be_differentiated_twice_is_named():
     with pytest.raises(s2sad.NoDerivativeRuleError, match="norm_partials"):
         s2sad.hessian(h_norm)(np.array([0.3, -0.7]))
+
+
+def test_transforms_not_yet_nestable_are_reported_not_miscomputed():
+    """A jacfwd / jacrev / hessian wrapper wraps the user's function (functools.wraps): it must
+    never be mistaken for that function when differentiated or called in differentiated code."""
+    w = np.array([0.2, -0.4, 0.9])
+    jac = s2sad.jacfwd(np.tanh)
+    hess = s2sad.hessian(h_mean)
+
+    def uses_jacobian(v):
+        return np.sum(jac(v))
+
+    def uses_hessian(v):
+        return np.trace(hess(v))
+
+    def builds_a_hessian(v):
+        return np.trace(s2sad.hessian(h_mean)(v))
+
+    for f, needle in ((uses_jacobian, "s2sad.jacfwd"), (uses_hessian, "s2sad.hessian"),
+                      (builds_a_hessian, "s2sad.hessian")):
+        with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+            s2sad.grad(f)(w)
+        assert needle in str(info.value) and "test_higher_order.py" in str(info.value)
+    for outer in (s2sad.grad, s2sad.jacfwd):
+        with pytest.raises(s2sad.UnsupportedSyntaxError, match="cannot be differentiated again"):
+            outer(s2sad.jacrev(h_mean))(w)
