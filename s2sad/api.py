@@ -15,6 +15,7 @@ from . import kinds as K
 from . import trees as T
 from .compiler import closure_key, compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
+from .runtime import copy_lists
 from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
 
 
@@ -380,7 +381,8 @@ def vjp(f, *primals, has_aux=False):
     (value, residuals), backward = sweep(*primals)
 
     def pullback(cotangent):
-        grads = backward(residuals, cotangent)
+        # the backward sweep may write into the seed (`y_bar[0] = 0.0`): never into the caller's array
+        grads = backward(residuals, copy_lists(cotangent, arrays=True))
         out = [0.0] * given
         for i, g in zip(nums, grads):
             out[i] = g

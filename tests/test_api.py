@@ -140,3 +140,17 @@ def test_cached_call_overhead_is_small():
     for _ in range(100):
         g(1.0, 2.0)
     assert len(compiler._CACHE) == before
+
+
+def test_a_pullback_leaves_the_callers_cotangent_alone():
+    def f(x):
+        y = x * 2.0
+        y[0] = 5.0 * x[1]
+        return y
+
+    value, pullback = s2sad.vjp(f, np.array([1.0, 2.0, 3.0]))
+    u = np.ones(3)
+    first = pullback(u)[0]
+    assert u.tolist() == [1.0, 1.0, 1.0]
+    assert np.array_equal(pullback(u)[0], first)
+    assert first.tolist() == [0.0, 7.0, 2.0]
