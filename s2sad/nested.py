@@ -40,8 +40,9 @@ import numbers
 from dataclasses import dataclass
 
 from . import config
-from .astutil import clone, fix_missing_locations
 from . import kinds as K
+from .astutil import clone, fix_missing_locations
+from .errors import ArgumentError, UnsupportedSyntaxError
 
 ATTRIBUTE = "__s2sad_transform__"
 _MATERIALIZED = {}
@@ -172,8 +173,6 @@ def materialize(transform, kinds=None, shapes=None):
 
     function = transform.function
     if transform.kind not in SUPPORTED_KINDS:
-        from .errors import UnsupportedSyntaxError
-
         raise UnsupportedSyntaxError(
             f"s2sad.{transform.kind}({getattr(function, '__name__', 'f')}) cannot be differentiated again or "
             "called inside a differentiated function yet",
@@ -191,7 +190,6 @@ def materialize(transform, kinds=None, shapes=None):
         single, nums = False, tuple(range(count))
     else:
         single, nums = _argnums(transform.argnums, count, getattr(function, "__name__", "f"))
-    from .errors import ArgumentError
     from .trees import is_tree_kind
 
     if any(is_tree_kind(k) for i, k in enumerate(kinds) if i in nums):
@@ -257,8 +255,6 @@ def jvp_function(function):
 def local_function_object(local):
     """A real function for the local function (lambda or nested `def`) `local`: the enclosing
     variables its body reads become extra trailing parameters. Returns (function, those names)."""
-    from .astutil import clone
-    from .errors import UnsupportedSyntaxError
     from .local_functions import identifier
 
     node = clone(local.node)
