@@ -368,6 +368,43 @@ class _BlockRewriter:
         function.body = self.block(function.body)
         return function
 
+    def loops(self, generators, innermost, where):
+        """The nested `for` / `if` statements of a comprehension around `innermost(rename)`: its
+        variables get fresh names (they do not leak, as in Python), except in the first iterable,
+        which Python evaluates in the enclosing scope (`sum(x * x for x in x)`)."""
+        renames = {}
+        for gen in generators:
+            if gen.is_async:
+                raise DesugarError("async comprehensions are not supported", where)
+            for node in walk(gen.target):
+                if isinstance(node, ast.Name):
+                    renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
+
+        def rename(node):
+            node = clone(node)
+            for n in walk(node):
+                if isinstance(n, ast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+            return node
+
+        body = innermost(rename)
+        for index in range(len(generators) - 1, -1, -1):
+            gen = generators[index]
+            for cond in reversed(gen.ifs):
+                body = [ast.If(test=rename(cond), body=body, orelse=[])]
+            source = clone(gen.iter) if index == 0 else rename(gen.iter)
+            body = [ast.For(target=rename(gen.target), iter=source, body=body, orelse=[])]
+        return body
+
+
+def _located(stmts, stmt):
+    """`stmts`, every node in them placed at `stmt`'s line (code written for that statement)."""
+    for node in stmts:
+        for n in walk(node):
+            if isinstance(n, (ast.stmt, ast.expr)) or hasattr(n, "lineno"):
+                ast.copy_location(n, stmt)
+    return stmts
+
 
 class _Sums(_BlockRewriter):
     """`sum(e for v in xs if c)`, `sum([...])` and `sum(xs)` -> an accumulation loop before the
@@ -446,32 +483,12 @@ class _Sums(_BlockRewriter):
             item = self.counter.fresh("item")
             generators = [ast.comprehension(target=_name(item, ast.Store()), iter=source, ifs=[], is_async=0)]
             element = _name(item)
-        renames = {}
-        for gen in generators:
-            if gen.is_async:
-                raise DesugarError("async comprehensions are not supported", source)
-            for node in walk(gen.target):
-                if isinstance(node, ast.Name):
-                    renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
-
-        def rename(node):
-            node = clone(node)
-            for n in walk(node):
-                if isinstance(n, ast.Name) and n.id in renames:
-                    n.id = renames[n.id]
-            return node
-
-        body = [_assign(acc, ast.BinOp(left=_name(acc), op=ast.Add(), right=rename(element)))]
-        for gen in reversed(generators):
-            for cond in reversed(gen.ifs):
-                body = [ast.If(test=rename(cond), body=body, orelse=[])]
-            body = [ast.For(target=rename(gen.target), iter=rename(gen.iter), body=body, orelse=[])]
-        lifted = [_assign(acc, start)] + body
-        for node in lifted:
-            for n in walk(node):
-                if isinstance(n, ast.stmt) or hasattr(n, "lineno") or isinstance(n, ast.expr):
-                    ast.copy_location(n, stmt)
-        before.extend(lifted)
+        body = self.loops(
+            generators,
+            lambda rename: [_assign(acc, ast.BinOp(left=_name(acc), op=ast.Add(), right=rename(element)))],
+            source,
+        )
+        before.extend(_located([_assign(acc, start)] + body, stmt))
         return acc
 
 
@@ -582,35 +599,11 @@ class _Lists(_BlockRewriter):
 
     def fill(self, comp, name, stmt):
         """`name = []` and the loops appending the comprehension's elements to `name`."""
-        renames = {}
-        for gen in comp.generators:
-            if gen.is_async:
-                raise DesugarError("async comprehensions are not supported", comp)
-            for node in walk(gen.target):
-                if isinstance(node, ast.Name):
-                    renames.setdefault(node.id, self.counter.fresh(node.id.lstrip("_")))
-
-        def rename(node):
-            node = clone(node)
-            for n in walk(node):
-                if isinstance(n, ast.Name) and n.id in renames:
-                    n.id = renames[n.id]
-            return node
-
         append = ast.Attribute(value=_name(name), attr="append", ctx=ast.Load())
-        body = [ast.Expr(ast.Call(func=append, args=[rename(comp.elt)], keywords=[]))]
-        for index in range(len(comp.generators) - 1, -1, -1):
-            gen = comp.generators[index]
-            for cond in reversed(gen.ifs):
-                body = [ast.If(test=rename(cond), body=body, orelse=[])]
-            source = clone(gen.iter) if index == 0 else rename(gen.iter)  # the first in the outer scope
-            body = [ast.For(target=rename(gen.target), iter=source, body=body, orelse=[])]
-        lifted = [_assign(name, ast.List(elts=[], ctx=ast.Load()))] + body
-        for node in lifted:
-            for n in walk(node):
-                if isinstance(n, (ast.stmt, ast.expr)):
-                    ast.copy_location(n, stmt)
-        return lifted
+        body = self.loops(
+            comp.generators, lambda rename: [ast.Expr(ast.Call(func=append, args=[rename(comp.elt)], keywords=[]))], comp
+        )
+        return _located([_assign(name, ast.List(elts=[], ctx=ast.Load()))] + body, stmt)
 
 
 def desugar(function):

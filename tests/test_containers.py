@@ -217,6 +217,7 @@ def sums(x, a, n):
     total += sum([math.sin(x * v) for v in a])
     total += sum(a) + sum((x, 2.0 * x, a[0]), 1.0)
     total += sum(x * i * j for i in range(n) for j in range(i))
+    total += sum(a * x for a in a) + np.sum(np.array([a * a for a in a]))  # first iterable: the outer `a`
     return total * i
 
 
