@@ -68,6 +68,29 @@ class ToolError(Exception):
     """A tool that cannot differentiate the workload; the message goes into the table."""
 
 
+def jax_impl(function, argnums, jit, args, note="", may_fail=False):
+    """JAX's version of a workload: `jax.grad(function, argnums)`, jitted (with the primal) if
+    `jit`. With `may_fail`, an error of the gradient is the tool's recorded result (a `ToolError`)."""
+    import jax
+    import jax.numpy as jnp
+
+    gradient = jax.grad(function, argnums=argnums)
+    primal = function
+    if jit:
+        gradient, primal = jax.jit(gradient), jax.jit(function)
+    values = [jnp.asarray(v) for v in args]
+
+    def grad_call():
+        try:
+            return jax.block_until_ready(gradient(*values))
+        except Exception as exc:
+            if not may_fail:
+                raise
+            raise ToolError(f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+
+    return Impl(grad=grad_call, primal=lambda: jax.block_until_ready(primal(*values)), note=note)
+
+
 @dataclass
 class Workload:
     """A primal function with its arguments, and per-tool builders `tool -> builder(args) -> Impl`."""

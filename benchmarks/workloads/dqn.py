@@ -7,7 +7,7 @@ gradient w.r.t. the online network's W1, b1, W2, b2 (separate arrays).
 
 import numpy as np
 
-from harness import Impl, Workload
+from harness import Impl, Workload, jax_impl
 
 BATCH, STATES, HIDDEN, ACTIONS = 64, 8, 32, 4
 
@@ -138,26 +138,11 @@ def dqn_loss_jax(
     return jnp.mean(td**2)
 
 
-def _jax_impl(jit, args):
-    import jax
-    import jax.numpy as jnp
-
-    gradient = jax.grad(dqn_loss_jax, argnums=(0, 1, 2, 3))
-    primal = dqn_loss_jax
-    if jit:
-        gradient, primal = jax.jit(gradient), jax.jit(dqn_loss_jax)
-    values = [jnp.asarray(v) for v in args]
-    return Impl(
-        grad=lambda: jax.block_until_ready(gradient(*values)),
-        primal=lambda: jax.block_until_ready(primal(*values)),
-    )
-
-
 @WORKLOAD.tool("jax eager")
 def jax_eager(args):
-    return _jax_impl(False, args)
+    return jax_impl(dqn_loss_jax, WORKLOAD.argnums, False, args)
 
 
 @WORKLOAD.tool("jax jit")
 def jax_jit(args):
-    return _jax_impl(True, args)
+    return jax_impl(dqn_loss_jax, WORKLOAD.argnums, True, args)

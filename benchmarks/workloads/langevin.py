@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from harness import Impl, ToolError, Workload
+from harness import Impl, Workload, jax_impl
 
 NOISE = np.random.default_rng(2024).standard_normal(1100)
 STEPS = 1000
@@ -202,42 +202,24 @@ def langevin_jax_scan(a, b, kT, x0=0.5, T=1.0, dt=1e-3, L=1.2, steps=STEPS):
     return total / steps
 
 
-def _jax_impl(function, jit, args, note=""):
-    import jax
-    import jax.numpy as jnp
-
-    gradient = jax.grad(function, argnums=(0, 1, 2))
-    primal = function
-    if jit:
-        gradient, primal = jax.jit(gradient), jax.jit(function)
-    values = [jnp.asarray(v) for v in args]
-
-    def grad_call():
-        try:
-            return jax.block_until_ready(gradient(*args))
-        except Exception as exc:  # the message is the result we record
-            raise ToolError(f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
-
-    return Impl(grad=grad_call, primal=lambda: jax.block_until_ready(primal(*values)), note=note)
-
-
 @WORKLOAD.tool("jax eager")
 def jax_eager(args):
-    return _jax_impl(langevin_jax_python, False, args)
+    return jax_impl(langevin_jax_python, WORKLOAD.argnums, False, args, may_fail=True)
 
 
 @WORKLOAD.tool("jax jit")
 def jax_jit(args):
-    return _jax_impl(langevin_jax_python, True, args, note="the Python code under jax.jit(jax.grad(...))")
+    note = "the Python code under jax.jit(jax.grad(...))"
+    return jax_impl(langevin_jax_python, WORKLOAD.argnums, True, args, note=note, may_fail=True)
 
 
 @WORKLOAD.tool("jax jit (lax.while_loop)")
 def jax_while(args):
-    return _jax_impl(langevin_jax_while, True, args, note="the JAX idiom for a data-dependent loop")
+    note = "the JAX idiom for a data-dependent loop"
+    return jax_impl(langevin_jax_while, WORKLOAD.argnums, True, args, note=note, may_fail=True)
 
 
 @WORKLOAD.tool("jax jit (lax.scan rewrite)")
 def jax_scan(args):
-    return _jax_impl(
-        langevin_jax_scan, True, args, note="rewritten: trip count fixed in advance, walls via jnp.where"
-    )
+    note = "rewritten: trip count fixed in advance, walls via jnp.where"
+    return jax_impl(langevin_jax_scan, WORKLOAD.argnums, True, args, note=note, may_fail=True)

@@ -7,7 +7,7 @@ gradient w.r.t. W and b, passed as separate arrays.
 
 import numpy as np
 
-from harness import Impl, Workload
+from harness import Impl, Workload, jax_impl
 
 HIDDEN, INPUTS, STEPS = 32, 16, 50
 
@@ -183,32 +183,16 @@ def lstm_jax_scan(W, b, xs):
     return jnp.sum(h**2)
 
 
-def _jax_impl(function, jit, args, note=""):
-    import jax
-    import jax.numpy as jnp
-
-    gradient = jax.grad(function, argnums=(0, 1))
-    primal = function
-    if jit:
-        gradient, primal = jax.jit(gradient), jax.jit(function)
-    values = [jnp.asarray(a) for a in args]
-    return Impl(
-        grad=lambda: jax.block_until_ready(gradient(*values)),
-        primal=lambda: jax.block_until_ready(primal(*values)),
-        note=note,
-    )
-
-
 @WORKLOAD.tool("jax eager")
 def jax_eager(args):
-    return _jax_impl(lstm_jax, False, args)
+    return jax_impl(lstm_jax, WORKLOAD.argnums, False, args)
 
 
 @WORKLOAD.tool("jax jit")
 def jax_jit(args):
-    return _jax_impl(lstm_jax, True, args, note="Python loop unrolled at trace time")
+    return jax_impl(lstm_jax, WORKLOAD.argnums, True, args, note="Python loop unrolled at trace time")
 
 
 @WORKLOAD.tool("jax jit (lax.scan rewrite)")
 def jax_scan(args):
-    return _jax_impl(lstm_jax_scan, True, args, note="rewritten: the step as the body of a lax.scan")
+    return jax_impl(lstm_jax_scan, WORKLOAD.argnums, True, args, note="rewritten: the step as the body of a lax.scan")

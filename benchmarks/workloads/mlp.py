@@ -8,7 +8,7 @@ within 1.25x of the hand-written adjoint's ratio.
 
 import numpy as np
 
-from harness import Impl, Workload
+from harness import Impl, Workload, jax_impl
 
 BATCH, INPUTS, HIDDEN, CLASSES = 256, 784, 256, 10
 
@@ -103,26 +103,11 @@ def mlp_jax(W1, b1, W2, b2, X, Y):
     return -jnp.sum(Y * log_p) / X.shape[0]
 
 
-def _jax_impl(jit, args):
-    import jax
-    import jax.numpy as jnp
-
-    gradient = jax.grad(mlp_jax, argnums=(0, 1, 2, 3))
-    primal = mlp_jax
-    if jit:
-        gradient, primal = jax.jit(gradient), jax.jit(mlp_jax)
-    values = [jnp.asarray(a) for a in args]
-    return Impl(
-        grad=lambda: jax.block_until_ready(gradient(*values)),
-        primal=lambda: jax.block_until_ready(primal(*values)),
-    )
-
-
 @WORKLOAD.tool("jax eager")
 def jax_eager(args):
-    return _jax_impl(False, args)
+    return jax_impl(mlp_jax, WORKLOAD.argnums, False, args)
 
 
 @WORKLOAD.tool("jax jit")
 def jax_jit(args):
-    return _jax_impl(True, args)
+    return jax_impl(mlp_jax, WORKLOAD.argnums, True, args)

@@ -6,7 +6,7 @@ Wx, Wh, b, passed as separate arrays.
 
 import numpy as np
 
-from harness import Impl, Workload
+from harness import Impl, Workload, jax_impl
 
 HIDDEN, INPUTS, STEPS = 64, 16, 100
 
@@ -118,32 +118,16 @@ def rnn_jax_scan(Wx, Wh, b, xs):
     return jnp.sum(h**2)
 
 
-def _jax_impl(function, jit, args, note=""):
-    import jax
-    import jax.numpy as jnp
-
-    gradient = jax.grad(function, argnums=(0, 1, 2))
-    primal = function
-    if jit:
-        gradient, primal = jax.jit(gradient), jax.jit(function)
-    values = [jnp.asarray(a) for a in args]
-    return Impl(
-        grad=lambda: jax.block_until_ready(gradient(*values)),
-        primal=lambda: jax.block_until_ready(primal(*values)),
-        note=note,
-    )
-
-
 @WORKLOAD.tool("jax eager")
 def jax_eager(args):
-    return _jax_impl(rnn_jax, False, args)
+    return jax_impl(rnn_jax, WORKLOAD.argnums, False, args)
 
 
 @WORKLOAD.tool("jax jit")
 def jax_jit(args):
-    return _jax_impl(rnn_jax, True, args, note="Python loop unrolled at trace time")
+    return jax_impl(rnn_jax, WORKLOAD.argnums, True, args, note="Python loop unrolled at trace time")
 
 
 @WORKLOAD.tool("jax jit (lax.scan rewrite)")
 def jax_scan(args):
-    return _jax_impl(rnn_jax_scan, True, args, note="rewritten: the step as the body of a lax.scan")
+    return jax_impl(rnn_jax_scan, WORKLOAD.argnums, True, args, note="rewritten: the step as the body of a lax.scan")
