@@ -196,7 +196,8 @@ class Inliner:
                 stmt = ast.copy_location(ast.Assign(targets=[target], value=stmt.value), stmt)
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 self.note_function_value(stmt)
-                if self.tuple_literal(stmt) or self.transform_call(stmt, out):
+                self.note_tuple(stmt)
+                if self.transform_call(stmt):
                     continue
                 custom = rewrite_call(self, stmt)  # custom_vjp / custom_jvp: the user's rules, not the body
                 if custom is not None:
@@ -219,13 +220,12 @@ class Inliner:
         return out
 
     # -- s2sad transforms called in the code: `grad(g)(y)`, `jvp(g, (x,), (1.0,))` -----------------
-    def tuple_literal(self, stmt):
-        """Remember `_t2 = (x, 2.0)` (assigned once): the primals of a `jvp` call read it. Kept."""
+    def note_tuple(self, stmt):
+        """Remember `_t2 = (x, 2.0)` (assigned once): the primals of a `jvp` call read it."""
         if isinstance(stmt.value, ast.Tuple) and self.stores.get(stmt.targets[0].id, 1) == 1:
             self.tuples[stmt.targets[0].id] = stmt.value.elts
-        return False
 
-    def transform_call(self, stmt, out):
+    def transform_call(self, stmt):
         """`_t1 = s2sad.grad(g, argnums=1)` is made at compile time; later calls of `_t1` call (and
         inline) its derivative code. `z = s2sad.jvp(g, primals, tangents)` calls g's forward code."""
         value = stmt.value
