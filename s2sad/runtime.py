@@ -153,9 +153,7 @@ def added_at(target, index, g):
 def added_at_tangent(t, z, index, g):
     """Tangent of `z = added_at(target, index, g)`: the target's tangent `t` (a scalar zero when
     it has none) with the tangent `g` of the added values added at `index`."""
-    out = np.array(like(t, z), dtype=np.result_type(np.asarray(z).dtype, np.asarray(g).dtype, np.float32))
-    add_at(out, index, g)
-    return out
+    return added_at(like(t, z), index, g)
 
 
 # -- lists: adjoints are lists kept aligned with the primal list, element by element ------------
