@@ -368,7 +368,7 @@ def vjp(f, *primals, has_aux=False):
         kinds = _diff_kinds(_kinds(primals, nums), nums)
 
         def build(shapes):
-            objects = compile_derivative(f, "reverse", nums, kinds, bool(has_aux), shapes).extra["objects"]
+            objects = compile_derivative(f, "split", nums, kinds, bool(has_aux), shapes).extra["objects"]
             forward, backward = objects["forward"], objects["backward"]
             return lambda *args: (forward(*args), backward)
 
@@ -451,9 +451,9 @@ def _source(f, mode, argnums, args, has_aux, shapes):
             f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
         )
     input_shapes = None
-    if shapes and args is not None and mode in ("reverse", "grad") and config.enabled():
+    if shapes and args is not None and mode in ("reverse", "grad", "split") and config.enabled():
         input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
-    parsed, functions, analysis, params = generate(f, "reverse" if mode == "split" else mode, nums, kinds, has_aux,
+    parsed, functions, analysis, params = generate(f, mode, nums, kinds, has_aux,
                                                    input_shapes)
     active = [params[i] for i in parsed.active_inputs]
     if mode == "reverse":

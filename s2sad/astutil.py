@@ -98,6 +98,70 @@ def walk(node):
         yield node
 
 
+def name_nodes(node):
+    """The `ast.Name` nodes under `node` (itself included), in `walk`'s order: what most passes
+    look for, found without a generator (a third faster than filtering `walk`).
+
+    >>> import ast
+    >>> [n.id for n in name_nodes(ast.parse("y = f(x, a[i]) + x"))]
+    ['y', 'x', 'f', 'x', 'a', 'i']
+    """
+    found = []
+    todo = [node]
+    push = todo.append
+    fields_of, known_fields = child_fields, _CHILD_FIELDS.get
+    Name = ast.Name
+    for node in todo:
+        cls = node.__class__
+        if cls is Name:
+            found.append(node)
+            continue
+        fields = node.__dict__
+        for name in known_fields(cls) or fields_of(cls):
+            value = fields.get(name)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, _AST):
+                        push(item)
+            elif isinstance(value, _AST):
+                push(value)
+    return found
+
+
+def unshare(node):
+    """Give every node that appears more than once in the tree under `node` fresh copies past its
+    first place (in place; a pass that renames one place must not rename the others).
+
+    >>> import ast
+    >>> x = ast.Name("x", ast.Load())
+    >>> tree = ast.Module(body=[ast.Expr(ast.BinOp(x, ast.Add(), x))], type_ignores=[])
+    >>> op = unshare(tree).body[0].value
+    >>> op.left is x, op.right is x, ast.unparse(tree)
+    (True, False, 'x + x')
+    """
+    seen = {id(node)}
+    todo = [node]
+    for current in todo:
+        fields = current.__dict__
+        for name in _CHILD_FIELDS.get(current.__class__) or child_fields(current.__class__):
+            value = fields.get(name)
+            if value.__class__ is list:
+                for index, item in enumerate(value):
+                    if isinstance(item, _AST):
+                        if id(item) in seen:
+                            value[index] = clone(item)
+                        else:
+                            seen.add(id(item))
+                            todo.append(item)
+            elif isinstance(value, _AST):
+                if id(value) in seen:
+                    fields[name] = clone(value)
+                else:
+                    seen.add(id(value))
+                    todo.append(value)
+    return node
+
+
 def fix_missing_locations(node):
     """`ast.fix_missing_locations` (the same locations), about three times as fast: only the
     fields that can hold nodes are visited."""

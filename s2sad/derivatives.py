@@ -24,6 +24,7 @@ class DerivativeNames:
     def __init__(self, taken):
         self.taken = set(taken)
         self.assigned = {}
+        self.derived = set()  # the values of `assigned`: every tangent and adjoint name
         self.counts = {}
 
     def _unique(self, candidate):
@@ -40,9 +41,11 @@ class DerivativeNames:
 
     def _derived(self, name, suffix):
         key = (name, suffix)
-        if key not in self.assigned:
-            self.assigned[key] = self._unique(name + suffix)
-        return self.assigned[key]
+        found = self.assigned.get(key)
+        if found is None:
+            found = self.assigned[key] = self._unique(name + suffix)
+            self.derived.add(found)
+        return found
 
     def fresh(self, stem):
         self.counts[stem] = self.counts.get(stem, 0) + 1

@@ -31,7 +31,7 @@ def f(x, n):
 
 import ast
 
-from .astutil import clone, fix_missing_locations, walk
+from .astutil import clone, fix_missing_locations, name_nodes, walk
 from .errors import UnsupportedSyntaxError
 
 
@@ -554,7 +554,7 @@ class _Lists(_BlockRewriter):
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             comp = self.comprehension(stmt.value)
             name = stmt.targets[0].id
-            if comp is not None and name not in {n.id for n in walk(comp) if isinstance(n, ast.Name)}:
+            if comp is not None and name not in {n.id for n in name_nodes(comp)}:
                 return self.block(self.fill(comp, name, stmt))
         before = []
         self.lift(stmt, before)
@@ -562,7 +562,7 @@ class _Lists(_BlockRewriter):
 
     def extend(self, stmt, name, source):
         comp = source if isinstance(source, (ast.ListComp, ast.GeneratorExp)) else self.comprehension(source)
-        if comp is not None and name not in {n.id for n in walk(comp) if isinstance(n, ast.Name)}:
+        if comp is not None and name not in {n.id for n in name_nodes(comp)}:
             return self.block(self.fill(comp, name, stmt)[1:])  # appends to the list itself
         if isinstance(source, ast.Name) and source.id == name:  # `xs.extend(xs)`: the items it had
             source = ast.copy_location(ast.Call(func=_name("list"), args=[source], keywords=[]), source)

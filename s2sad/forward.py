@@ -28,7 +28,7 @@ import re
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, walk
+from .astutil import clone, fix_missing_locations, name_nodes, walk
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
@@ -66,7 +66,7 @@ def upward_exposed(body):
 
 
 def _reads(node):
-    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
 
 
 class ForwardTransform:

@@ -58,7 +58,7 @@ import types
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, walk
+from .astutil import clone, fix_missing_locations, name_nodes, walk
 from . import rules as R
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
@@ -159,7 +159,7 @@ class Inliner:
 
     def run(self, function, stack=()):
         self.taken |= assigned_names([function]) | parameters(function.args)
-        self.taken |= {n.id for n in walk(function) if isinstance(n, ast.Name)}
+        self.taken |= {n.id for n in name_nodes(function)}
         self.stores = {}
         for node in walk(function):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -174,7 +174,7 @@ class Inliner:
         function.body = self.block(function.body, stack)
         if self.function_values:  # `fn = math.sin` once read through `fn`: no longer needed
             read = {
-                n.id for n in walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                n.id for n in name_nodes(function) if isinstance(n.ctx, ast.Load)
             }
             function.body = _drop_assignments(function.body, set(self.function_values) - read)
         return function
@@ -896,7 +896,7 @@ def _runtime_helper(name):
 
 
 def _names(function):
-    return {n.id for n in walk(function) if isinstance(n, ast.Name)}
+    return {n.id for n in name_nodes(function)}
 
 
 def _substitute(tree, values):

@@ -174,7 +174,7 @@ def jacrev(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
         single, nums, kinds, inputs = _prepare(f, args, kwargs, argnums, "jacrev")
-        compiled = compile_derivative(f, "reverse", nums, kinds, has_aux)
+        compiled = compile_derivative(f, "split", nums, kinds, has_aux)
         objects = compiled.extra["objects"]
         forward, backward = objects["forward"], objects["backward"]
         value, residuals = forward(*inputs.args)

@@ -31,7 +31,7 @@ import inspect
 import linecache
 import re
 
-from .astutil import children, clone, fix_missing_locations, walk
+from .astutil import children, clone, fix_missing_locations, name_nodes, walk
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
 from .frontend import ParsedFunction, function_namespace
 
@@ -334,7 +334,7 @@ def lift_local_functions(parsed, function=None, namespaces=None, unique=None, en
     if namespaces is None:
         namespaces = [parsed.namespace]
     if unique is None:
-        taken = {n.id for n in walk(function) if isinstance(n, ast.Name)} | set(namespaces[0])
+        taken = {n.id for n in name_nodes(function)} | set(namespaces[0])
 
         def unique(stem):
             name, count = stem, 1

@@ -25,7 +25,7 @@ def f(x1, x2):
 
 import ast
 
-from .astutil import clone, fix_missing_locations, walk
+from .astutil import clone, fix_missing_locations, name_nodes, walk
 from .desugar import DesugarError
 
 
@@ -348,7 +348,7 @@ def _mark_path(node):
 
 
 def _names_in(node):
-    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in name_nodes(node)}
 
 
 def normalize(function):

@@ -26,7 +26,7 @@ def f(x, y):
 
 import ast
 
-from .astutil import child_fields, clone, walk
+from .astutil import child_fields, clone, name_nodes, walk
 from .primitives import list_receiver
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
@@ -136,7 +136,7 @@ def _scalarize_tuples(function, counts=None):
     def stores(stmt):
         found = written.get(stmt)
         if found is None:
-            found = written[stmt] = {n.id for n in walk(stmt) if n.__class__ is ast.Name and n.ctx.__class__ is ast.Store}
+            found = written[stmt] = {n.id for n in name_nodes(stmt) if n.ctx.__class__ is ast.Store}
         return found
 
     def element(container, key):
@@ -201,7 +201,7 @@ def split_versions(function, names):
         t_1 = np.array(t)
         return t_1
     """
-    taken = {n.id for n in walk(function) if isinstance(n, ast.Name)} | {a.arg for a in function.args.args}
+    taken = {n.id for n in name_nodes(function)} | {a.arg for a in function.args.args}
     params = {a.arg for a in function.args.args}
     body = function.body
     for name in sorted(names):
@@ -312,7 +312,7 @@ def _forward_single_temps(function, counts=None):
             ):
                 previous = out[-1]
                 target = stmt.targets[0].id
-                if target not in {n.id for n in walk(previous.value) if isinstance(n, ast.Name)}:
+                if target not in {n.id for n in name_nodes(previous.value)}:
                     previous.targets = [ast.Name(target, ast.Store())]
                     changed = True
                     continue
@@ -365,7 +365,7 @@ def _merge_block_copies(function, counts=None):
                 loads = [_loads(s) for s in stmts]
             if reads_in(j + 1, a) != read.get(a, 0) or reads_in(i + 1, b) != read.get(b, 0):
                 continue
-            if a in {n.id for n in walk(stmts[i].value) if isinstance(n, ast.Name)}:
+            if a in {n.id for n in name_nodes(stmts[i].value)}:
                 continue  # `a = f(a)` would read what it writes
             exact = len(stmt.targets) == 1 and len(stmts[i].targets) == 1
             if _user_name(a) and not _user_name(b):
@@ -507,7 +507,7 @@ def _renumber(function):
         for node in walk(stmt):
             if node.__class__ is ast.Name and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
                 order[node.id] = None
-    taken = {n.id for n in walk(function) if isinstance(n, ast.Name)}
+    taken = {n.id for n in name_nodes(function)}
     mapping = {}
     for index, name in enumerate(order, 1):
         mapping[name] = f"_t{index}"
@@ -621,16 +621,13 @@ def propagate_copies_in_blocks(function):
     """Peephole on generated code: after `a = b` in a straight-line run, read `b` for `a`.
 
     The copy is removed when every read of `a` in the function was replaced.
-    Each statement's reads and writes are found once (a rename updates them).
+    Each statement's reads and writes are found once (a rename updates them). No node may
+    appear twice in the tree (`astutil.unshare`): renaming one place would rename the other.
     """
-    reads, names = {}, []
+    reads = {}
     for node in walk(function):
-        if node.__class__ is ast.Name:
-            names.append(node)
-            if node.ctx.__class__ is ast.Load:
-                reads[node.id] = reads.get(node.id, 0) + 1
-    if len({id(n) for n in names}) != len(names):
-        function.body = clone(function.body)  # a name node in two statements: renaming one renames both
+        if node.__class__ is ast.Name and node.ctx.__class__ is ast.Load:
+            reads[node.id] = reads.get(node.id, 0) + 1
     params = {a.arg for a in function.args.args}
     facts = {}  # statement -> (names it reads, names it stores)
 
@@ -699,7 +696,7 @@ def fuse_accumulations(function):
     """
 
     def names(node, ctx=None):
-        return {n.id for n in walk(node) if isinstance(n, ast.Name) and (ctx is None or isinstance(n.ctx, ctx))}
+        return {n.id for n in name_nodes(node) if (ctx is None or isinstance(n.ctx, ctx))}
 
     def earlier_definition(out, name, rest):
         for k in range(len(out) - 1, -1, -1):
@@ -778,7 +775,7 @@ def _exposed_reads(function, facts=None):
         for stmt in stmts:
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 head = stmt.test if not isinstance(stmt, ast.For) else stmt.iter
-                exposed.update(n.id for n in walk(head) if isinstance(n, ast.Name))
+                exposed.update(n.id for n in name_nodes(head))
                 for attr in ("body", "orelse"):
                     block(getattr(stmt, attr, []) or [])
                 stored = set()  # after a branch or loop, nothing is known
@@ -790,7 +787,7 @@ def _exposed_reads(function, facts=None):
                 reads = _reads_of_statement(stmt)
             exposed.update(reads - stored)
             if isinstance(stmt, ast.Assign):
-                stored |= {n.id for n in walk(stmt.targets[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                stored |= {n.id for n in name_nodes(stmt.targets[0]) if isinstance(n.ctx, ast.Store)}
 
     block(function.body)
     return exposed
@@ -798,16 +795,16 @@ def _exposed_reads(function, facts=None):
 
 def _reads_of_statement(stmt):
     value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)) else stmt
-    reads = {n.id for n in walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} if value else set()
+    reads = {n.id for n in name_nodes(value) if isinstance(n.ctx, ast.Load)} if value else set()
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
-            reads |= {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            reads |= {n.id for n in name_nodes(target) if isinstance(n.ctx, ast.Load)}
     return reads
 
 
 def _mutated(stmt):
     """Names a statement rebinds or writes into (`b[i] = v`, `_rt.add_at(b, ...)`, `y = xs.pop()`)."""
-    out = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    out = {n.id for n in name_nodes(stmt) if isinstance(n.ctx, ast.Store)}
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
             base = target
@@ -822,7 +819,7 @@ def _mutated(stmt):
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
         if not (isinstance(func, ast.Name) and func.id.endswith("_push")):  # stack and tape pushes
-            out |= {n.id for n in walk(stmt.value) if isinstance(n, ast.Name)}
+            out |= {n.id for n in name_nodes(stmt.value)}
     return out
 
 
@@ -1003,7 +1000,7 @@ def drop_unused(function, namespace=None):
     """
 
     def reads(node):
-        return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
 
     def defines(stmt):
         target = stmt.targets[0]
@@ -1012,7 +1009,7 @@ def drop_unused(function, namespace=None):
             base = base.value
         if isinstance(base, ast.Name):
             return {base.id}
-        return {n.id for n in walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        return {n.id for n in name_nodes(target) if isinstance(n.ctx, ast.Store)}
 
     needed, kept = set(), set()
 

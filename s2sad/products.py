@@ -32,7 +32,7 @@ def f_grad(Wh, hs, g):
 
 import ast
 
-from .astutil import fix_missing_locations, walk
+from .astutil import fix_missing_locations, name_nodes, walk
 
 _ADJOINTS = {"matmul_adjoint_x": "x", "matmul_adjoint_y": "y"}
 
@@ -56,7 +56,7 @@ def _product(value, name):
 
 
 def _names(node, ctx=None):
-    return {n.id for n in walk(node) if isinstance(n, ast.Name) and (ctx is None or isinstance(n.ctx, ctx))}
+    return {n.id for n in name_nodes(node) if (ctx is None or isinstance(n.ctx, ctx))}
 
 
 def _written_in_place(function):
@@ -114,8 +114,14 @@ def _fresh_each_step(body, index, name, function):
 
 def sum_products_after_loops(function):
     """Rewrite per-step product accumulations in `for` loops (see module doc); in place."""
-    mutated = _written_in_place(function)
     counter = [0]
+    found_once = {}  # what the rewrites need, found when a loop first has a candidate
+
+    def facts():
+        if not found_once:
+            found_once["mutated"] = _written_in_place(function)
+            found_once["taken"] = _names(function)
+        return found_once
 
     def block(stmts):
         out = []
@@ -133,7 +139,7 @@ def sum_products_after_loops(function):
 
     def rewrite(loop):
         before, after = [], []
-        assigned_in_loop = _names(ast.Module(body=loop.body, type_ignores=[]), ast.Store) | _names(loop.target)
+        assigned_in_loop = None
         for index, stmt in enumerate(loop.body):
             if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
                 continue
@@ -142,6 +148,9 @@ def sum_products_after_loops(function):
             if found is None:
                 continue
             side, g, weight, v = found
+            if assigned_in_loop is None:
+                assigned_in_loop = _names(ast.Module(body=loop.body, type_ignores=[]), ast.Store) | _names(loop.target)
+            mutated, taken = facts()["mutated"], facts()["taken"]
             others = [s for k, s in enumerate(loop.body) if k != index]
             if name in _names(ast.Module(body=others, type_ignores=[])) or name in _names(loop.iter):
                 continue  # the accumulated adjoint is read or written elsewhere in the loop
@@ -168,7 +177,7 @@ def sum_products_after_loops(function):
             after.append(ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt))
         return before, after
 
-    taken = _names(function)
     function.body = block(function.body)
-    fix_missing_locations(function)
+    if counter[0]:
+        fix_missing_locations(function)
     return function

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, walk
+from .astutil import clone, fix_missing_locations, name_nodes, walk
 from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -93,6 +93,7 @@ class ReverseTransform:
         self.single_use_lists = single_use_list_literals(function)  # `np.stack([a, b])`: the rule's adjoint as is
         self.literal_operands = self._literal_operands()
         self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
+        self._reads_found = {}  # id(stmt) -> what `reads_of` derives its answers from
 
     # -- what each statement's adjoint reads ------------------------------------------
     def _inplace_variables(self):
@@ -197,11 +198,11 @@ class ReverseTransform:
                 name = stmt.targets[0].id
                 if assigned.get(name) != 1 or reads.get(name) != 1 or not is_scalar(self.kinds.get(name)):
                     continue
-                operands = {n.id for n in walk(stmt.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+                operands = {n.id for n in name_nodes(stmt.value) if not getattr(n, "_global", False)}
                 for j in range(i + 1, len(stmts)):
                     later = stmts[j]
-                    used = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-                    stored = {n.id for n in walk(later) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    used = {n.id for n in name_nodes(later) if isinstance(n.ctx, ast.Load)}
+                    stored = {n.id for n in name_nodes(later) if isinstance(n.ctx, ast.Store)}
                     if name in used:
                         if (
                             isinstance(later, ast.Assign)
@@ -406,6 +407,18 @@ class ReverseTransform:
 
     def reads_of(self, stmt, after=False):
         """Primal names the backward sweep reads at `stmt` (operands, or its result)."""
+        found = self._reads_found.get(id(stmt))
+        if found is None:
+            found = self._reads_found[id(stmt)] = self._backward_reads(stmt)
+        names, name, recomputed = found
+        if after:
+            return {name} if name in names else set()
+        if recomputed and name in names:
+            return set(names)  # the old value is read: it restores the recomputed operands
+        return names - ({name} if name else set())
+
+    def _backward_reads(self, stmt):
+        """(the names the adjoint of `stmt` reads, its target's name, the statements it recomputes)."""
         names = set()
         for operand, expr in self.adjoint_parts(stmt):
             if operand in ("@inplace", "@list"):
@@ -430,12 +443,8 @@ class ReverseTransform:
         if recomputed:
             names -= {d.targets[0].id for d in recomputed}
             for definition in recomputed:
-                names |= {n.id for n in walk(definition.value) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
-        if after:
-            return {name} if name in names else set()
-        if recomputed and name in names:
-            return names  # the old value is read: it restores the recomputed operands
-        return names - ({name} if name else set())
+                names |= {n.id for n in name_nodes(definition.value) if not getattr(n, "_global", False)}
+        return names, name, recomputed
 
     # -- forward sweep ----------------------------------------------------------------
     def _slice_of_written_array(self, stmt):
@@ -581,15 +590,17 @@ class ReverseTransform:
         pre = [assign(tape, self.pop(("tape", id(loop))), loop)] if nested else []
         body = list(body)
         bound = {}
+        names_in = [[n.id for n in name_nodes(s)] for s in body]  # per statement
         for var in variables:  # bind the restored variable itself when nothing reads it earlier
-            reads = [n for s in body for n in walk(s) if isinstance(n, ast.Name) and n.id == var]
+            reads = sum(ids.count(var) for ids in names_in)
             for index, s in enumerate(body):
                 if isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) and s.value.id == var:
                     name = s.targets[0].id if isinstance(s.targets[0], ast.Name) else None
-                    earlier = {n.id for t in body[:index] for n in walk(t) if isinstance(n, ast.Name)}
-                    if name and len(reads) == 1 and name not in earlier and name not in bound.values() and name not in variables:
+                    if name and reads == 1 and name not in bound.values() and name not in variables \
+                            and not any(name in ids for ids in names_in[:index]):
                         bound[var] = name
                         del body[index]
+                        del names_in[index]
                     break
         targets = [bound.get(v, v) for v in reversed(variables)]
         iterators = []
@@ -848,7 +859,7 @@ class ReverseTransform:
         return out
 
     # -- whole functions ----------------------------------------------------------------------
-    def build(self, active_inputs, gradient_only=False):
+    def build(self, active_inputs, form="joint"):
         body = self.function.body
         ret = body[-1]
         output, aux = split_output(self.function, ret.value)
@@ -907,12 +918,14 @@ class ReverseTransform:
             and node.value.func.id == "_push" and getattr(node, "lineno", None)
         })
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
-        if gradient_only:  # what `grad` runs: the statements are used once, no copies
+        if form == "gradient":  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
             gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
             return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records)
         joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
         joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
+        if form == "joint":
+            return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records)
 
         # split mode: forward returns residuals, backward can be called many times
         tapes = {t[0] for t in self.loop_tapes.values()}
@@ -952,9 +965,9 @@ class ReverseTransform:
             bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
         for n in sorted(restored_in_place & set(residual_names)):
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
-        bwd_body = bwd_prologue + clone(backward) + [ast.Return(grads_tuple)]
+        bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
-        return ReverseCode(joint=joint, forward=fwd, backward=bwd, gradient=None, records=records)
+        return ReverseCode(joint=None, forward=fwd, backward=bwd, gradient=None, records=records)
 
 
 def split_output(function, value):
@@ -965,7 +978,7 @@ def split_output(function, value):
 
 
 def _is_derivative(name, transform):
-    return name in {v for v in transform.names.assigned.values()} or name.startswith("_stack") or name in ("_push", "_pop", "_value")
+    return name in transform.names.derived or name.startswith("_stack") or name in ("_push", "_pop", "_value")
 
 
 def _matmul(left, right):
@@ -1004,10 +1017,11 @@ def _function(name, params, body, where, defaults=()):
     return fix_missing_locations(node)
 
 
-def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, gradient_only=False):
-    """Build the joint (`f_vjp`) and split (`f_forward` / `f_backward`) adjoint code, or with
-    `gradient_only` just `f_grad` (the joint form without the value, for `grad`)."""
+def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint"):
+    """Build the adjoint code in one `form`: "joint" (`f_vjp`: value and gradient in one call),
+    "split" (`f_forward` returning residuals, `f_backward` that may be called many times), or
+    "gradient" (`f_grad`: the joint form without the value, for `grad`)."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
     transform = ReverseTransform(function, analysis, namespace, active_inputs)
-    return transform.build(active_inputs, gradient_only)
+    return transform.build(active_inputs, form)

@@ -420,7 +420,7 @@ def call_forward_sweep(function, *args, wrt=None):
         wrt = tuple(i for i, a in enumerate(args) if isinstance(a, (float, np.floating, np.ndarray)))
     if not wrt:
         return CallRecord(function(*args), args, wrt)
-    forward, backward = _call_derivative(function, "reverse", args, wrt)
+    forward, backward = _call_derivative(function, "split", args, wrt)
     with _Nested(function):
         value, residuals = forward(*args)
     return CallRecord(value, args, wrt, backward, residuals)

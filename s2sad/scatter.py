@@ -28,7 +28,7 @@ def f_grad(z, i, idx, g):
 
 import ast
 
-from .astutil import walk
+from .astutil import fix_missing_locations, walk
 from .simplify import split_sign
 
 
@@ -66,6 +66,7 @@ def _basic(index, integers, top=True):
 
 def accumulate_at_basic_indices(function, integers):
     """Rewrite `_rt.add_at(a, index, g)` statements whose index is basic (see module doc); in place."""
+    changed = False
     for node in walk(function):
         for attr in ("body", "orelse"):
             stmts = getattr(node, attr, None)
@@ -89,5 +90,7 @@ def accumulate_at_basic_indices(function, integers):
                 store = ast.Subscript(value=ast.Name(target.id, ast.Load()), slice=index, ctx=ast.Store())
                 update = ast.AugAssign(target=store, op=ast.Sub() if negative else ast.Add(), value=magnitude)
                 stmts[k] = ast.copy_location(update, stmt)
-    ast.fix_missing_locations(function)
+                changed = True
+    if changed:
+        fix_missing_locations(function)
     return function

@@ -24,7 +24,7 @@ read before it in the backward sweep's order, or always for a list with an adjoi
 
 import ast
 from dataclasses import dataclass, field
-from .astutil import walk
+from .astutil import name_nodes, walk
 
 
 @dataclass
@@ -56,9 +56,9 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
 
     def control_reads(stmt):
         if isinstance(stmt, ast.If):
-            return {n.id for n in walk(stmt.test) if isinstance(n, ast.Name)}
+            return {n.id for n in name_nodes(stmt.test)}
         if isinstance(stmt, ast.For):
-            return {n.id for n in walk(stmt.iter) if isinstance(n, ast.Name)}
+            return {n.id for n in name_nodes(stmt.iter)}
         return set()
 
     def undo(stmt, live, record):

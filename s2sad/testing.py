@@ -139,6 +139,6 @@ def recorded_bytes(f, args, argnums=0):
 
     args = _bind(f, tuple(args), {})
     _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-    compiled = compile_derivative(f, "reverse", nums, _diff_kinds(_kinds(args, nums), nums))
+    compiled = compile_derivative(f, "split", nums, _diff_kinds(_kinds(args, nums), nums))
     _, residuals = compiled.extra["objects"]["forward"](*args)
     return _nbytes(residuals)

@@ -22,7 +22,7 @@ Gradients come back in the same structure.
 import ast
 
 from . import kinds as K
-from .astutil import fix_missing_locations, walk
+from .astutil import fix_missing_locations, name_nodes, walk
 
 LEAF = "*"
 TREE = "tree"
@@ -128,7 +128,7 @@ def expand_parameters(tree, input_kinds, active_inputs):
     the flat parameters)]). The body starts by rebuilding each tree as a literal.
     """
     args = tree.args.args
-    taken = {n.id for n in walk(tree) if isinstance(n, ast.Name)} | {a.arg for a in args}
+    taken = {n.id for n in name_nodes(tree)} | {a.arg for a in args}
     new_args, kinds, prologue, spans = [], [], [], []
     active = []
     for index, (arg, kind) in enumerate(zip(args, input_kinds)):

@@ -33,7 +33,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass, field
 
-from ..astutil import LEAVES, clone, walk
+from ..astutil import LEAVES, clone, name_nodes, walk
 from .. import kinds as K
 
 RULES = {}
@@ -109,7 +109,7 @@ class Template:
         self.operands = params[1:]
         self.body = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         self.call_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
-        names = {n.id for n in walk(tree) if isinstance(n, ast.Name)}
+        names = {n.id for n in name_nodes(tree)}
         self.differentiable_operands = [p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names]
         self.uses_output = self.output in names
         self.locals = [
