@@ -169,6 +169,33 @@ def fix_missing_locations(node):
     return node
 
 
+def fix_statement_locations(function):
+    """`fix_missing_locations` for the statements only: each statement without a location takes
+    its enclosing statement's. Enough for generated code, which is unparsed to text (only the
+    statements' lines are read: the comments pointing at the user's source); a third of the work.
+
+    >>> import ast
+    >>> f = ast.parse("def f(x):\\n    return x").body[0]
+    >>> f.body.insert(0, ast.Assign(targets=[ast.Name("y", ast.Store())], value=ast.Name("x", ast.Load())))
+    >>> f = fix_statement_locations(f)
+    >>> f.body[0].lineno, f.body[0].end_lineno, f.body[1].lineno
+    (1, 2, 2)
+    """
+    todo = [(function.body, function.lineno, function.col_offset, function.end_lineno, function.end_col_offset)]
+    for stmts, lineno, col_offset, end_lineno, end_col_offset in todo:
+        for stmt in stmts:
+            fields = stmt.__dict__
+            if "lineno" not in fields:
+                stmt.lineno, stmt.col_offset = lineno, col_offset
+            if fields.get("end_lineno") is None:
+                stmt.end_lineno, stmt.end_col_offset = end_lineno, end_col_offset
+            for attr in ("body", "orelse", "finalbody"):
+                inner = fields.get(attr)
+                if inner.__class__ is list and inner:
+                    todo.append((inner, stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset))
+    return function
+
+
 def _fix(node, lineno, col_offset, end_lineno, end_col_offset):
     fields = node.__dict__
     if "lineno" in node._attributes:

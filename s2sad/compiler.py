@@ -256,14 +256,14 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     params = [a.arg for a in args.args]
     aux = _split_aux(parsed) if has_aux else None
     try:
-        tree = normalize(desugar(lift_local_functions(parsed)))  # local defs, lambdas: inlined where called
+        tree = normalize(desugar(lift_local_functions(parsed), copy=False), copy=False)  # local defs, lambdas: inlined where called
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
     if has_aux:
         tree = _return_aux(tree, aux)
     tree, origins = inline_calls(parsed, tree)
     _reject_method_statements(parsed, tree)
-    tree = optimize(tree, parsed.namespace)
+    tree = optimize(tree, parsed.namespace, copy=False)  # the tree is this compilation's own
     parsed.origins = origins
     kinds = dict(zip(params, input_kinds))
     active_names = {params[i] for i in active_inputs}

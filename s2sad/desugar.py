@@ -606,9 +606,11 @@ class _Lists(_BlockRewriter):
         return _located([_assign(name, ast.List(elts=[], ctx=ast.Load()))] + body, stmt)
 
 
-def desugar(function):
-    """Return a desugared copy of the `ast.FunctionDef` `function` (see module doc)."""
-    function = clone(function)
+def desugar(function, copy=True):
+    """Return a desugared copy of the `ast.FunctionDef` `function` (see module doc); with
+    `copy=False`, `function` itself, desugared in place."""
+    if copy:
+        function = clone(function)
     function = _Sums().function(function)
     function = _Lists().function(function)
     ret_flag = "_returned" if _needs_return_flag(function.body) else None

@@ -28,7 +28,7 @@ import re
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, name_nodes, walk
+from .astutil import clone, fix_missing_locations, fix_statement_locations, name_nodes, walk
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
@@ -416,4 +416,4 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
         type_params=[],
     )
     ast.copy_location(node, function)
-    return fix_missing_locations(node)
+    return fix_statement_locations(node)  # unparsed to text: the statements' lines are all we read

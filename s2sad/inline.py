@@ -584,7 +584,7 @@ class Inliner:
             defaults=[],
         )
         try:
-            tree = normalize(desugar(lifted))
+            tree = normalize(desugar(lifted, copy=False), copy=False)
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]

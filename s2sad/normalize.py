@@ -351,9 +351,11 @@ def _names_in(node):
     return {n.id for n in name_nodes(node)}
 
 
-def normalize(function):
-    """Return the single-assignment primitive form of a desugared `ast.FunctionDef`."""
-    function = clone(function)
+def normalize(function, copy=True):
+    """Return the single-assignment primitive form of a desugared `ast.FunctionDef` (with
+    `copy=False`, of `function` itself, whose nodes it reuses)."""
+    if copy:
+        function = clone(function)
     params = {a.arg for a in function.args.args + function.args.kwonlyargs + function.args.posonlyargs}
     local_names = params | assigned_names(function.body)
     normalizer = _Normalizer(local_names)

@@ -590,9 +590,11 @@ def _hoist_loop_invariants(function, counts=None):
     return changed
 
 
-def optimize(function, namespace=None):
-    """Return an optimized copy of the normalized `function` (see module doc)."""
-    function = clone(function)
+def optimize(function, namespace=None, copy=True):
+    """Return an optimized copy of the normalized `function` (see module doc); with `copy=False`,
+    `function` itself, optimized in place."""
+    if copy:
+        function = clone(function)
     passes = (  # (pass, whether its changes keep the name counts: moving statements does)
         (_scalarize_tuples, False),
         (lambda function, counts: _eliminate_common_subexpressions(function, namespace, counts), False),

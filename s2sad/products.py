@@ -167,17 +167,17 @@ def sum_products_after_loops(function):
                 func=ast.Attribute(value=ast.Name("_rt", ast.Load()), attr="ProductSum", ctx=ast.Load()),
                 args=[ast.Constant(side)], keywords=[],
             )
-            before.append(ast.copy_location(ast.Assign(targets=[ast.Name(products, ast.Store())], value=make), loop))
+            before.append(fix_missing_locations(ast.copy_location(
+                ast.Assign(targets=[ast.Name(products, ast.Store())], value=make), loop)))
             add = ast.Call(func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="add", ctx=ast.Load()),
                            args=[g, v], keywords=[])
-            loop.body[index] = ast.copy_location(ast.Expr(add), stmt)
+            loop.body[index] = fix_missing_locations(ast.copy_location(ast.Expr(add), stmt))
             total = ast.Call(func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="total", ctx=ast.Load()),
                              args=[weight], keywords=[])
             update = ast.BinOp(left=ast.Name(name, ast.Load()), op=ast.Add(), right=total)
-            after.append(ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt))
+            after.append(fix_missing_locations(ast.copy_location(
+                ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt)))
         return before, after
 
     function.body = block(function.body)
-    if counter[0]:
-        fix_missing_locations(function)
     return function

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, name_nodes, walk
+from .astutil import clone, fix_missing_locations, fix_statement_locations, name_nodes, walk
 from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -1014,7 +1014,7 @@ def _function(name, params, body, where, defaults=()):
         type_params=[],
     )
     ast.copy_location(node, where)
-    return fix_missing_locations(node)
+    return fix_statement_locations(node)  # unparsed to text: the statements' lines are all we read
 
 
 def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint"):

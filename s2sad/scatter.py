@@ -28,7 +28,7 @@ def f_grad(z, i, idx, g):
 
 import ast
 
-from .astutil import fix_missing_locations, walk
+from .astutil import fix_missing_locations
 from .simplify import split_sign
 
 
@@ -66,31 +66,29 @@ def _basic(index, integers, top=True):
 
 def accumulate_at_basic_indices(function, integers):
     """Rewrite `_rt.add_at(a, index, g)` statements whose index is basic (see module doc); in place."""
-    changed = False
-    for node in walk(function):
-        for attr in ("body", "orelse"):
-            stmts = getattr(node, attr, None)
-            if not isinstance(stmts, list):
+    blocks = [function.body]
+    for stmts in blocks:  # every statement list (expressions hold none)
+        for stmt in stmts:
+            for attr in ("body", "orelse", "handlers", "finalbody"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    blocks.append(inner)
+        for k, stmt in enumerate(stmts):
+            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
                 continue
-            for k, stmt in enumerate(stmts):
-                if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
-                    continue
-                call = stmt.value
-                if not (
-                    isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
-                    and call.func.value.id == "_rt" and call.func.attr == "add_at"
-                    and len(call.args) == 3 and not call.keywords and isinstance(call.args[0], ast.Name)
-                ):
-                    continue
-                target, index, g = call.args
-                index = _basic(index, integers)
-                if index is None:
-                    continue
-                negative, magnitude = split_sign(g)
-                store = ast.Subscript(value=ast.Name(target.id, ast.Load()), slice=index, ctx=ast.Store())
-                update = ast.AugAssign(target=store, op=ast.Sub() if negative else ast.Add(), value=magnitude)
-                stmts[k] = ast.copy_location(update, stmt)
-                changed = True
-    if changed:
-        fix_missing_locations(function)
+            call = stmt.value
+            if not (
+                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+                and call.func.value.id == "_rt" and call.func.attr == "add_at"
+                and len(call.args) == 3 and not call.keywords and isinstance(call.args[0], ast.Name)
+            ):
+                continue
+            target, index, g = call.args
+            index = _basic(index, integers)
+            if index is None:
+                continue
+            negative, magnitude = split_sign(g)
+            store = ast.Subscript(value=ast.Name(target.id, ast.Load()), slice=index, ctx=ast.Store())
+            update = ast.AugAssign(target=store, op=ast.Sub() if negative else ast.Add(), value=magnitude)
+            stmts[k] = fix_missing_locations(ast.copy_location(update, stmt))
     return function
