@@ -21,20 +21,23 @@ from .astutil import child_fields, clone, walk
 MARKER = "__s2sad_comment__"
 
 
-def _annotate(stmts, describe, last):
+def _annotate(stmts, describe, last, comments):
+    """Put a marker statement `'__s2sad_comment__<k>'` before each run of statements from a new
+    user line; `comments[k]` is its text."""
     out = []
     for stmt in stmts:
         line = getattr(stmt, "lineno", None)
         if line is not None and line != last[0] and not isinstance(stmt, ast.Pass):
             text = describe(line)
             if text:
-                out.append(ast.Expr(value=ast.Constant(f"{MARKER}{text}")))
+                out.append(ast.Expr(value=ast.Constant(f"{MARKER}{len(comments)}")))
+                comments.append(text)
             last[0] = line
         for attr in ("body", "orelse"):
             inner = getattr(stmt, attr, None)
             if inner and not isinstance(stmt, ast.FunctionDef):
                 saved = last[0]
-                setattr(stmt, attr, _annotate(inner, describe, last))
+                setattr(stmt, attr, _annotate(inner, describe, last, comments))
                 last[0] = saved if attr == "orelse" else last[0]
         out.append(stmt)
     return out
@@ -87,16 +90,17 @@ def to_source(function, describe=None, header="", copy=True):
     if copy or _shares_statements(function):  # a shared statement would be annotated twice
         function = clone(function)
     function = _negative_literals(function)
+    comments = []
     if describe is not None:
-        function.body = _annotate(function.body, describe, [None])
+        function.body = _annotate(function.body, describe, [None], comments)
     text = ast.unparse(function)
     lines = []
     for line in text.splitlines():
-        stripped = line.strip()
-        if MARKER in stripped and stripped.lstrip("'\"").startswith(MARKER):
-            indent = line[: len(line) - len(line.lstrip())]
-            comment = ast.literal_eval(stripped)[len(MARKER):]
-            lines.append(f"{indent}# {comment}")
+        stripped = line.lstrip()
+        marker = stripped.strip("'\"")  # a marker first in a body is unparsed as a docstring
+        if marker.startswith(MARKER) and marker[len(MARKER):].isdigit():
+            indent = line[: len(line) - len(stripped)]
+            lines.append(f"{indent}# {comments[int(marker[len(MARKER):])]}")
         else:
             lines.append(line)
     body = "\n".join(lines)

@@ -458,6 +458,9 @@ class _Sums(_BlockRewriter):
             return
         else:
             parts = [stmt]
+        parts = [part for part in parts if self.find(part) is not None]
+        if not parts:
+            return
         sums = self
 
         class Replace(ast.NodeTransformer):
@@ -580,6 +583,9 @@ class _Lists(_BlockRewriter):
             parts = []
         else:
             parts = [stmt]
+        parts = [part for part in parts if self.find(part) is not None]
+        if not parts:
+            return
         lists = self
 
         class Replace(ast.NodeTransformer):

@@ -88,7 +88,9 @@ def _path_to(body, stmt):
                         return [(stmts, index, owner)] + found
         return None
 
-    return search(body, None) or []
+    found = search(body, None) or []
+    del search  # a recursive closure is a reference cycle
+    return found
 
 
 def _touched_after(body, stmt, name, touches):

@@ -268,6 +268,8 @@ class Lifter:
         """Replace the lambdas in `stmt`'s own expressions by their aliases; returns the
         assignments of their non-constant defaults, to run before `stmt`."""
         lifter, pre = self, []
+        if not any(node.__class__ is ast.Lambda for node in walk(stmt)):
+            return pre
 
         class Replace(ast.NodeTransformer):
             def visit_Lambda(self, node):

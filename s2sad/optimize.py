@@ -186,6 +186,7 @@ def _scalarize_tuples(function, counts=None):
                 changed = True
 
     block(function.body)
+    del block  # a recursive closure is a reference cycle: without it the tree is freed on return, not by the GC
     return changed
 
 
@@ -286,6 +287,7 @@ def _drop(function, names):
         return out
 
     function.body = block(function.body)
+    del block
 
 
 def _forward_single_temps(function, counts=None):
@@ -320,6 +322,7 @@ def _forward_single_temps(function, counts=None):
         return out
 
     function.body = block(function.body)
+    del block
     return changed
 
 
@@ -383,6 +386,7 @@ def _merge_block_copies(function, counts=None):
     while True:
         merged = block(function.body)
         if not merged:
+            del block
             return changed
         kept, gone, exact = merged
         if exact:  # every read of `gone` now reads `kept`, but for the copy's, which is gone
@@ -482,6 +486,7 @@ def _eliminate_common_subexpressions(function, namespace, counts=None):
                     textual[key] = ast.dump(value)
 
     block(function.body)
+    del block
     return changed
 
 
@@ -587,6 +592,7 @@ def _hoist_loop_invariants(function, counts=None):
         return out
 
     function.body = block(function.body)
+    del block
     return changed
 
 
@@ -687,6 +693,7 @@ def propagate_copies_in_blocks(function):
         return out
 
     function.body = block(function.body)
+    del block
     return function
 
 
@@ -746,6 +753,7 @@ def fuse_accumulations(function):
         return out
 
     function.body = block(function.body)
+    del block
     return function
 
 
@@ -792,6 +800,7 @@ def _exposed_reads(function, facts=None):
                 stored |= {n.id for n in name_nodes(stmt.targets[0]) if isinstance(n.ctx, ast.Store)}
 
     block(function.body)
+    del block
     return exposed
 
 
@@ -954,6 +963,7 @@ def inline_single_use(function):
         return out
 
     function.body = block(function.body)
+    del block
     return function
 
 

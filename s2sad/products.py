@@ -180,4 +180,5 @@ def sum_products_after_loops(function):
         return before, after
 
     function.body = block(function.body)
+    del block  # a recursive closure is a reference cycle: without it the tree is freed on return, not by the GC
     return function

@@ -135,6 +135,7 @@ class ReverseTransform:
                     out[id(stmt)] = (before.targets[0].id, before.value.elts)
 
         block(self.function.body)
+        del block  # a recursive closure is a reference cycle (holding the transform)
         return out
 
     def concatenate_pieces(self, stmt, values, z_bar):
@@ -219,6 +220,7 @@ class ReverseTransform:
                         break
 
         block(self.function.body)
+        del block  # a recursive closure is a reference cycle (holding the transform)
         return plan
 
     def _adjoint_reads(self, stmt):

@@ -129,6 +129,7 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
             # Return, Raise, Assert, other expressions: nothing is overwritten
 
     sweep(body, set(read_at_start), set(parameters), True)
+    del sweep  # a recursive closure is a reference cycle (holding the transform): freed on return
     return recording
 
 
