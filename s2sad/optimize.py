@@ -122,12 +122,14 @@ def _scalarize_tuples(function, counts=None):
         nonlocal changing
         if changing is None:
             methods, receivers = set(), False
+            escaping = set()
             for n in walk(function):
                 if n.__class__ is ast.Attribute and n.value.__class__ is ast.Name:
                     methods.add(n.value.id)
                 elif n.__class__ is ast.Call and not receivers:
                     receivers = list_receiver(n) is not None
-            changing = methods | (_escaping_lists(function) if receivers else set())
+                _escaping(n, escaping)
+            changing = methods | (escaping if receivers else set())
         return name in changing
 
     changed = False
@@ -228,22 +230,25 @@ def split_versions(function, names):
     return function
 
 
-def _escaping_lists(function):
-    """Names whose value another name may come to hold: copied (`ys = xs`), put in a container
-    or a list (`zs.append(xs)`), or returned; a list changed through that other name changes."""
-    out = set()
-    for node in walk(function):
-        if isinstance(node, ast.Assign) and _is_local_name(node.value):
+def _escaping(node, out):
+    """Add to `out` the names whose value another name may come to hold through `node`: copied
+    (`ys = xs`), put in a container or a list (`zs.append(xs)`), or returned; a list changed
+    through that other name changes."""
+    cls = node.__class__
+    if cls is ast.Assign:
+        if _is_local_name(node.value):
             out.add(node.value.id)
-        elif isinstance(node, (ast.Tuple, ast.List)) and isinstance(node.ctx, ast.Load):
-            out |= {e.id for e in node.elts if _is_local_name(e)}
-        elif isinstance(node, ast.Dict):
-            out |= {v.id for v in node.values if _is_local_name(v)}
-        elif isinstance(node, ast.Call) and list_receiver(node) is not None:
-            out |= {a.id for a in node.args if _is_local_name(a)}
-        elif isinstance(node, ast.Return) and _is_local_name(node.value):
+    elif cls is ast.Tuple or cls is ast.List:
+        if node.ctx.__class__ is ast.Load:
+            out.update(e.id for e in node.elts if _is_local_name(e))
+    elif cls is ast.Dict:
+        out.update(v.id for v in node.values if _is_local_name(v))
+    elif cls is ast.Call:
+        if list_receiver(node) is not None:
+            out.update(a.id for a in node.args if _is_local_name(a))
+    elif cls is ast.Return:
+        if _is_local_name(node.value):
             out.add(node.value.id)
-    return out
 
 
 def _propagate_copies(function, counts=None):
@@ -335,6 +340,15 @@ def _merge_block_copies(function, counts=None):
     one name suffices (the user's, when the other is a temporary)."""
     assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
+    load_cache = {}  # plain statement -> its reads by name (a merge renames them in place)
+
+    def loads_of(stmt):
+        found = load_cache.get(stmt)
+        if found is None:
+            found = _loads(stmt)
+            if not hasattr(stmt, "body"):  # a compound statement may lose a copy inside: not kept
+                load_cache[stmt] = found
+        return found
 
     def block(stmts):
         """Merge the first such pair; returns (the name kept, the name gone, counts still exact?)."""
@@ -365,7 +379,7 @@ def _merge_block_copies(function, counts=None):
             if i is None or i >= j:
                 continue
             if loads is None:
-                loads = [_loads(s) for s in stmts]
+                loads = [loads_of(s) for s in stmts]
             if reads_in(j + 1, a) != read.get(a, 0) or reads_in(i + 1, b) != read.get(b, 0):
                 continue
             if a in {n.id for n in name_nodes(stmts[i].value)}:
@@ -389,6 +403,9 @@ def _merge_block_copies(function, counts=None):
             del block
             return changed
         kept, gone, exact = merged
+        for reads_here in load_cache.values():  # every read of `gone` now reads `kept`
+            if gone in reads_here:
+                reads_here[kept] = reads_here.get(kept, 0) + reads_here.pop(gone)
         if exact:  # every read of `gone` now reads `kept`, but for the copy's, which is gone
             assigned, read = dict(assigned), dict(read)
             read[kept] = read.get(kept, 0) + read.get(gone, 0) - 1

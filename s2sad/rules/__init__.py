@@ -109,6 +109,7 @@ class Template:
         self.operands = params[1:]
         self.body = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         self.call_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
+        self._plans = {}  # (positional count, keyword names) -> how such a call binds
         names = {n.id for n in name_nodes(tree)}
         self.differentiable_operands = [p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names]
         self.uses_output = self.output in names
@@ -130,22 +131,54 @@ class Template:
         return {f"{p}_dot" for p in params} | {f"{p}_bar" for p in params}
 
     def bind(self, args, keywords):
-        """Map the template's parameter names to the call's argument atoms."""
-        bound = self.call_signature.bind(*args, **keywords)
+        """Map the template's parameter names to the call's argument atoms. How a call of this
+        shape binds (so many positional arguments, these keywords) is worked out once, by
+        `inspect.Signature.bind` (whose TypeError says what does not fit)."""
+        shape = (len(args), tuple(keywords))
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plans[shape] = self._plan(*shape)
+
+        def get(slot):
+            return args[slot] if slot.__class__ is int else keywords[slot[1]]
+
         values = {}
+        for name, how, slot in plan:
+            if how == "one":
+                values[name] = get(slot)
+            elif how == "tuple":
+                values[name] = ast.Tuple(elts=[get(s) for s in slot], ctx=ast.Load())
+            elif how == "dict":
+                values[name] = {k: get(s) for k, s in slot.items()}
+            elif how == "no tuple":
+                values[name] = ast.Tuple(elts=[], ctx=ast.Load())
+            elif how == "no dict":
+                values[name] = ast.Dict(keys=[], values=[])
+            else:
+                values[name] = ast.Constant(slot)
+        return values
+
+    def _plan(self, count, keywords):
+        """[(parameter, how its value is found, where)] for calls with `count` positional
+        arguments and these keyword names: slots are argument positions or ("keyword", name)."""
+        bound = self.call_signature.bind(*range(count), **{k: ("keyword", k) for k in keywords})
+        plan = []
         for name, param in self.call_signature.parameters.items():
             if name in bound.arguments:
                 value = bound.arguments[name]
                 if param.kind == param.VAR_POSITIONAL:
-                    value = ast.Tuple(elts=list(value), ctx=ast.Load())
-                values[name] = value
+                    plan.append((name, "tuple", list(value)))
+                elif param.kind == param.VAR_KEYWORD:
+                    plan.append((name, "dict", dict(value)))
+                else:
+                    plan.append((name, "one", value))
             elif param.kind == param.VAR_POSITIONAL:
-                values[name] = ast.Tuple(elts=[], ctx=ast.Load())
+                plan.append((name, "no tuple", None))
             elif param.kind == param.VAR_KEYWORD:
-                values[name] = ast.Dict(keys=[], values=[])
+                plan.append((name, "no dict", None))
             else:
-                values[name] = ast.Constant(param.default)
-        return values
+                plan.append((name, "default", param.default))
+        return plan
 
     def instantiate(self, values, derivatives, fresh=None):
         """Inline the body: returns [(target, expression)].
