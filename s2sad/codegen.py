@@ -16,7 +16,7 @@ def g(x):
 
 import ast
 
-from .astutil import child_fields, clone, walk
+from .astutil import child_fields, clone, nodes
 
 MARKER = "__s2sad_comment__"
 
@@ -54,7 +54,7 @@ def _negative(node):
 def _negative_literals(tree):
     """`Constant(-1.25)` -> `-(1.25)` as a unary minus, so `ast.unparse` parenthesizes
     `(-1.25) ** 2` correctly (the parser never makes negative constants itself)."""
-    for node in walk(tree):
+    for node in nodes(tree):
         fields = node.__dict__
         for field in child_fields(node.__class__):
             value = fields.get(field)

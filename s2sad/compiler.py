@@ -261,7 +261,7 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
         raise _convert(parsed, exc, exc.node) from None
     if has_aux:
         tree = _return_aux(tree, aux)
-    tree, origins = inline_calls(parsed, tree)
+    tree, origins = inline_calls(parsed, tree, copy=False)
     _reject_method_statements(parsed, tree)
     tree = optimize(tree, parsed.namespace, copy=False)  # the tree is this compilation's own
     parsed.origins = origins

@@ -159,10 +159,10 @@ class Inliner:
 
     def run(self, function, stack=()):
         self.taken |= assigned_names([function]) | parameters(function.args)
-        self.taken |= {n.id for n in name_nodes(function)}
         self.stores = {}
-        for node in walk(function):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        for node in name_nodes(function):
+            self.taken.add(node.id)
+            if node.ctx.__class__ is ast.Store:
                 self.stores[node.id] = self.stores.get(node.id, 0) + 1
         # parameters are run-time values, except functions given to the differentiated function
         self.params = parameters(function.args) - set(getattr(self.parsed, "static_params", ()))
@@ -981,9 +981,10 @@ def _spell_out_starred(function, bound):
         node.args, node.keywords = positional, keywords
 
 
-def inline_calls(parsed, function):
-    """Inline user-function calls in the normalized `function`; returns (tree, origins)."""
+def inline_calls(parsed, function, copy=True):
+    """Inline user-function calls in the normalized `function` (with `copy=False`, in `function`
+    itself); returns (tree, origins)."""
     inliner = Inliner(parsed)
     code = getattr(parsed.function, "__code__", None)
-    tree = inliner.run(clone(function), (code,) if code is not None else ())
+    tree = inliner.run(clone(function) if copy else function, (code,) if code is not None else ())
     return tree, inliner.origins

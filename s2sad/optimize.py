@@ -26,7 +26,7 @@ def f(x, y):
 
 import ast
 
-from .astutil import child_fields, clone, name_nodes, walk
+from .astutil import child_fields, clone, name_nodes, nodes, walk
 from .primitives import list_receiver
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
@@ -58,7 +58,7 @@ def _counts(function):
     for a in function.args.args:
         assigned[a.arg] = 0
     Name, Subscript, Call, Store = ast.Name, ast.Subscript, ast.Call, ast.Store
-    for node in walk(function):
+    for node in nodes(function):
         cls = node.__class__
         if cls is Name:
             if node.ctx.__class__ is Store:
@@ -78,8 +78,8 @@ def _counts(function):
 def _loads(node):
     """How often each name is read in `node`."""
     counts = {}
-    for n in walk(node):
-        if n.__class__ is ast.Name and n.ctx.__class__ is ast.Load:
+    for n in name_nodes(node):
+        if n.ctx.__class__ is ast.Load:
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
 
@@ -123,7 +123,7 @@ def _scalarize_tuples(function, counts=None):
         if changing is None:
             methods, receivers = set(), False
             escaping = set()
-            for n in walk(function):
+            for n in nodes(function):
                 if n.__class__ is ast.Attribute and n.value.__class__ is ast.Name:
                     methods.add(n.value.id)
                 elif n.__class__ is ast.Call and not receivers:
@@ -650,8 +650,8 @@ def propagate_copies_in_blocks(function):
     appear twice in the tree (`astutil.unshare`): renaming one place would rename the other.
     """
     reads = {}
-    for node in walk(function):
-        if node.__class__ is ast.Name and node.ctx.__class__ is ast.Load:
+    for node in name_nodes(function):
+        if node.ctx.__class__ is ast.Load:
             reads[node.id] = reads.get(node.id, 0) + 1
     params = {a.arg for a in function.args.args}
     facts = {}  # statement -> (names it reads, names it stores)
@@ -869,7 +869,7 @@ def _statement_facts(stmt):
     loads, stores, called = {}, set(), set()
 
     def scan(node, names=None, receivers=None):
-        for n in walk(node):
+        for n in nodes(node):
             cls = n.__class__
             if cls is Name:
                 ctx = n.ctx.__class__

@@ -32,7 +32,7 @@ def f_grad(Wh, hs, g):
 
 import ast
 
-from .astutil import fix_missing_locations, name_nodes, walk
+from .astutil import fix_missing_locations, name_nodes, nodes, walk
 
 _ADJOINTS = {"matmul_adjoint_x": "x", "matmul_adjoint_y": "y"}
 
@@ -62,7 +62,7 @@ def _names(node, ctx=None):
 def _written_in_place(function):
     """Names whose arrays are changed in place: `a[i] = v`, `_rt.add_at(a, ...)`."""
     out = set()
-    for node in walk(function):
+    for node in nodes(function):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
             out.add(node.value.id)
         if (
