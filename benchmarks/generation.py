@@ -1,10 +1,12 @@
 """Generation speed: seconds to transform a ~100-line function (loops, branches, NumPy calls).
 
-Times `s2sad.compiler.compile_derivative` of `simulate` below in each mode (what
-the first call of `grad` / `vjp` / `jvp` pays: parse, desugar, normalize,
-analyses, transform, optimize, unparse, `compile`), with the cache cleared before
-every call, and `s2sad.source` (the same plus black formatting); prints the
-minimum and median over the repeats. The target (issue #7) is under 100 ms per mode.
+Times the first call of `s2sad.grad(simulate)` (less a later call: what a user waits for),
+`s2sad.compiler.compile_derivative` of `simulate` below in each mode (what the first
+call of `grad` or `value_and_grad` ("grad", "reverse"), `vjp` ("split") and `jvp`
+("forward") pays: parse, desugar, normalize, analyses, transform, optimize, unparse,
+`compile`), with the cache cleared before every call, and `s2sad.source` (the same
+plus black formatting); prints the minimum and median over the repeats. The target
+(issue #7) is under 100 ms per mode.
 
     python benchmarks/generation.py              # 15 repeats per mode
     python benchmarks/generation.py --repeats 5 --profile grad   # and a cProfile of one mode
@@ -148,7 +150,7 @@ def arguments():
     )
 
 
-MODES = ("grad", "reverse", "forward")
+MODES = ("grad", "reverse", "split", "forward")  # grad / value_and_grad, vjp, jvp
 
 
 ARGNUMS = (0, 1, 2, 3)
@@ -156,6 +158,7 @@ ARGNUMS = (0, 1, 2, 3)
 
 def time_mode(mode, args, repeats, formatted=False):
     kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, ARGNUMS), ARGNUMS)
+    shapes = s2sad.api._input_shapes(args, kinds)  # as the transforms specialize the code
     times = []
     for _ in range(repeats):
         s2sad.compiler.clear_cache()
@@ -163,9 +166,76 @@ def time_mode(mode, args, repeats, formatted=False):
         if formatted:
             s2sad.source(simulate, mode=mode, argnums=ARGNUMS, args=args)
         else:
-            s2sad.compiler.compile_derivative(simulate, mode, ARGNUMS, kinds)
+            s2sad.compiler.compile_derivative(simulate, mode, ARGNUMS, kinds, False, shapes)
         times.append(time.perf_counter() - start)
     return times
+
+
+def time_first_call(args, repeats):
+    """What a user waits for: the first call of `s2sad.grad(simulate)` minus a later call."""
+    times = []
+    for _ in range(repeats):
+        s2sad.compiler.clear_cache()
+        gradient = s2sad.grad(simulate, argnums=ARGNUMS)
+        start = time.perf_counter()
+        gradient(*args)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        gradient(*args)
+        times.append(first - (time.perf_counter() - start))
+    return times
+
+
+def lecture(x1, x2):
+    a = x1 / x2
+    b = np.exp(x2)
+    return (np.sin(a) + a - b) * (a - b)
+
+
+def small_arrays(w, x):
+    return np.sum(np.tanh(w * x))
+
+
+def call_overhead(repeats=7, calls=20000):
+    """Microseconds a cached `s2sad.grad` / `s2sad.value_and_grad` call adds over calling the
+    generated function directly: [(transform, arguments, wrapper us, direct us, difference us)]."""
+    rows = []
+    cases = [
+        ("lecture", lecture, (1.5, 0.5), (0, 1)),
+        ("small_arrays", small_arrays, (np.linspace(0.0, 1.0, 8), np.linspace(1.0, 2.0, 8)), (0,)),
+    ]
+    for transform in ("grad", "value_and_grad"):
+        for name, f, args, argnums in cases:
+            wrapper = getattr(s2sad, transform)(f, argnums=argnums)
+            wrapper(*args)
+            kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, argnums), argnums)
+            shapes = s2sad.api._input_shapes(args, kinds)
+            mode = "grad" if transform == "grad" else "reverse"
+            direct = s2sad.compiler.compile_derivative(f, mode, argnums, kinds, False, shapes).function
+            best = {}
+            for _ in range(repeats):
+                for label, function in (("wrapper", wrapper), ("direct", direct)):
+                    start = time.perf_counter()
+                    for _ in range(calls):
+                        function(*args)
+                    elapsed = (time.perf_counter() - start) / calls * 1e6
+                    best[label] = min(best.get(label, elapsed), elapsed)
+            rows.append((transform, name, best["wrapper"], best["direct"], best["wrapper"] - best["direct"]))
+    return rows
+
+
+def measure(repeats=9):
+    """The figures `benchmarks/run.py` reports: (lines, [(what, min ms, median ms)], overhead rows)."""
+    import inspect
+
+    args = arguments()
+    s2sad.grad(simulate, argnums=ARGNUMS)(*args)  # imports and rule tables warmed up
+    timings = [("first call of s2sad.grad(simulate), less a later call", time_first_call(args, repeats))]
+    names = {"grad": "grad", "reverse": "value_and_grad (joint)", "split": "vjp (split)", "forward": "jvp"}
+    for mode in MODES:
+        timings.append((f"compile_derivative, mode {mode!r}: what {names[mode]} compiles", time_mode(mode, args, repeats)))
+    rows = [(what, min(t) * 1e3, statistics.median(t) * 1e3) for what, t in timings]
+    return len(inspect.getsource(simulate).splitlines()), rows, call_overhead()
 
 
 def main():
@@ -180,11 +250,17 @@ def main():
 
     lines = len(inspect.getsource(simulate).splitlines())
     print(f"simulate: {lines} lines")
+    times = time_first_call(args, options.repeats)
+    print("s2sad.grad(simulate): first call minus a later call")
+    print(f"  {'grad':8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms")
     for formatted in (False, True):
-        print("s2sad.source (black-formatted)" if formatted else "compile_derivative (a first call)")
+        print("s2sad.source (black-formatted)" if formatted else "compile_derivative, code specialized to the shapes")
         for mode in MODES:
             times = time_mode(mode, args, options.repeats, formatted)
             print(f"  {mode:8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms")
+    print("cached call overhead (us per call): wrapper, generated function, difference")
+    for transform, name, wrapper, direct, extra in call_overhead():
+        print(f"  {transform:15s} {name:13s} {wrapper:7.2f} {direct:7.2f} {extra:6.2f}")
     if options.profile:
         import cProfile
         import pstats

@@ -41,7 +41,7 @@ from .local_functions import identifier, lift_local_functions
 from .nested import code_identity, materialize, transform_of
 from .normalize import normalize
 from .optimize import (
-    drop_unused, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
+    drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
 )
 from .lists import check_lists, list_kind_conflicts
 from .primitives import LIST_METHODS, MissingRule, list_append
@@ -390,6 +390,7 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
             functions = {"vjp": code.joint}
         for node in functions.values() if config.enabled() else ():
             unshare(node)  # the sweeps may share nodes; the peepholes below rewrite nodes in place
+            fold_negations(node)
             for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
                 before = _statement_count(node.body)
                 propagate_copies_in_blocks(node)
