@@ -907,9 +907,10 @@ def _mutated(stmt):
 
 
 def _writes_in_place(stmt):
-    """`b[i] = v` or a call statement such as `_rt.add_at(b, i, v)` (not a push)."""
+    """`b[i] = v` or a call statement such as `_rt.add_at(b, i, v)` (not a push, nor a store
+    into a loop's preallocated tape: a list no view of an array can see)."""
     if isinstance(stmt, ast.Assign):
-        return not all(isinstance(t, ast.Name) for t in stmt.targets)
+        return not all(isinstance(t, ast.Name) for t in stmt.targets) and not getattr(stmt, "tape_store", False)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
         return not (isinstance(func, ast.Name) and func.id.endswith("_push"))

@@ -33,6 +33,7 @@ def f_vjp(x, y, z_bar=1.0):
 """
 
 import ast
+import builtins
 import copy
 import operator
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ class ReverseTransform:
         self.uses_stack = False
         self.tape_vars = {}  # what a push saved -> the loop-tape variable the backward loop binds
         self.loop_tapes = {}  # id(loop) -> (tape name, append name, variables in push order, nested?)
+        self.tape_lists = {}  # id(loop) -> its preallocated lists, one per variable (`for _ in range(n)`)
         self.loop_depth = 0
         self.records = []  # (loop line, names its tape records per iteration)
         self.swept = None  # record of a call that is not inlined -> (its result, its arguments)
@@ -554,19 +556,32 @@ class ReverseTransform:
             tape = self.names.fresh("tape")
             append = self.names._unique(f"{tape}_push")
             variables = []
-            for push in pushes:
+            saved_names = [push.value.args[0].id for push in pushes]
+            for push, saved in zip(pushes, saved_names):
                 push.value.func = load(append)
-                saved = push.value.args[0].id
                 variables.append(self.names._unique(f"{tape}_{saved.lstrip('_')}"))
                 self.tape_vars[push.restores] = variables[-1]
             self.loop_tapes[id(loop)] = (tape, append, variables, self.loop_depth > 0)
-            self.records.append((getattr(loop, "lineno", None), [p.value.args[0].id for p in pushes]))
+            self.records.append((getattr(loop, "lineno", None), saved_names))
+            if _counted(loop) and self.namespace.get("range", builtins.range) is builtins.range:
+                # the trip count is known at the start: one list per value, filled by index
+                lists = [self.names._unique(f"{tape}_{saved.lstrip('_')}s") for saved in saved_names]
+                self.tape_lists[id(loop)] = lists
+                for k, (push, name) in enumerate(zip(pushes, lists)):
+                    slot = ast.Subscript(value=load(name), slice=load(loop.target.id), ctx=ast.Store())
+                    store = ast.copy_location(ast.Assign(targets=[slot], value=push.value.args[0]), push)
+                    store.tape_store = True  # a push: the peepholes may move values past it
+                    body[body.index(push)] = store
         return body
 
     def tape_start(self, loop):
         if id(loop) not in self.loop_tapes:
             return []
         tape, append, _, _ = self.loop_tapes[id(loop)]
+        if id(loop) in self.tape_lists:  # `[None] * n` for `range(n)`
+            count = loop.iter.args[0]
+            empty = ast.BinOp(left=ast.List(elts=[ast.Constant(None)], ctx=ast.Load()), op=ast.Mult(), right=clone(count))
+            return [assign(name, clone(empty), loop) for name in self.tape_lists[id(loop)]]
         return [
             assign(tape, ast.List(elts=[], ctx=ast.Load()), loop),
             assign(append, ast.Attribute(value=load(tape), attr="append", ctx=ast.Load()), loop),
@@ -576,9 +591,12 @@ class ReverseTransform:
         """A loop inside another loop starts a fresh tape each time: the tape itself is saved."""
         if id(loop) not in self.loop_tapes or not self.loop_tapes[id(loop)][3]:
             return []
-        push = ast.Expr(call("_push", load(self.loop_tapes[id(loop)][0])))
-        push.restores, push.tape_ok = ("tape", id(loop)), True
-        return [push]
+        pushes = []
+        for k, name in enumerate(self.tape_lists.get(id(loop)) or [self.loop_tapes[id(loop)][0]]):
+            push = ast.Expr(call("_push", load(name)))
+            push.restores, push.tape_ok = ("tape", id(loop), k), True
+            pushes.append(push)
+        return pushes
 
     def pop(self, restores):
         """The expression restoring a pushed value: the tape variable, or a pop from the stack."""
@@ -589,7 +607,9 @@ class ReverseTransform:
     def taped_loop(self, loop, body):
         """`for x in reversed(_tape1): ...` (several values: `zip` over one reversed iterator)."""
         tape, _, variables, nested = self.loop_tapes[id(loop)]
-        pre = [assign(tape, self.pop(("tape", id(loop))), loop)] if nested else []
+        lists = self.tape_lists.get(id(loop))
+        saved = lists or [tape]
+        pre = [assign(saved[k], self.pop(("tape", id(loop), k)), loop) for k in reversed(range(len(saved)))] if nested else []
         body = list(body)
         bound = {}
         names_in = [[n.id for n in name_nodes(s)] for s in body]  # per statement
@@ -604,13 +624,15 @@ class ReverseTransform:
                         del body[index]
                         del names_in[index]
                     break
-        targets = [bound.get(v, v) for v in reversed(variables)]
+        targets = [bound.get(v, v) for v in (variables if lists else reversed(variables))]
         iterators = []
         if isinstance(loop, ast.For) and loop.target.id in _reads(ast.Module(body=body, type_ignores=[])):
             if loop.target.id not in targets:
                 targets.insert(0, loop.target.id)
                 iterators.append(call("reversed", clone(loop.iter)))
-        if len(variables) == 1:
+        if lists:  # one list per value: `zip(reversed(_tape1_xs), reversed(_tape1_ys))`
+            iterators += [call("reversed", load(name)) for name in lists]
+        elif len(variables) == 1:
             iterators.append(call("reversed", load(tape)))
         else:
             reverse = self.names._unique(f"{tape}_reversed")
@@ -930,7 +952,7 @@ class ReverseTransform:
             return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records)
 
         # split mode: forward returns residuals, backward can be called many times
-        tapes = {t[0] for t in self.loop_tapes.values()}
+        tapes = {t[0] for t in self.loop_tapes.values()} | {n for names in self.tape_lists.values() for n in names}
         residual_names = sorted(
             n for n in _reads(ast.Module(body=backward, type_ignores=[]))
             if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
@@ -970,6 +992,20 @@ class ReverseTransform:
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
         return ReverseCode(joint=None, forward=fwd, backward=bwd, gradient=None, records=records)
+
+
+def _counted(loop):
+    """Is `loop` a `for t in range(n)` whose body leaves `t` alone? Then iteration `t` may store
+    what it records at index `t` of lists made before the loop (a `for` loop that can be left
+    early was made a `while` loop by desugaring, so all `n` iterations run)."""
+    if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Name)):
+        return False
+    it = loop.iter
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+            and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], (ast.Name, ast.Constant))):
+        return False
+    stored = {n.id for s in loop.body for n in name_nodes(s) if isinstance(n.ctx, ast.Store)}
+    return loop.target.id not in stored
 
 
 def split_output(function, value):

@@ -231,7 +231,8 @@ def logistic(r, x0, n):
 @pytest.mark.generated_code
 def test_loop_values_go_to_a_tape_and_grad_skips_the_value():
     text = s2sad.source(logistic, mode="grad", argnums=(0, 1), args=(2.9, 0.3, 10))
-    assert "_pop" not in text and "for x in reversed(_tape1)" in text
+    assert "_pop" not in text and "for x in reversed(_tape1_xs)" in text
+    assert "_tape1_xs = [None] * n" in text and "_tape1_xs[_] = x" in text  # preallocated, filled by index
     assert "total = " not in text  # `grad` does not compute the unused output
     joint = s2sad.source(logistic, mode="reverse", argnums=(0, 1), args=(2.9, 0.3, 10))
     assert "total = total + x" in joint
