@@ -957,7 +957,7 @@ class ReverseTransform:
             n for n in _reads(ast.Module(body=backward, type_ignores=[]))
             if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
         )
-        top_level = set(self.params) | {s.targets[0].id for s in body if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
+        top_level = set(self.params) | {s.targets[0].id for s in body + forward if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
         split_inits = [assign(n, ast.Constant(None)) for n in residual_names if n not in top_level and n not in self.recording.maybe_unbound]
         stack_elt = [load("_stack")] if self.uses_stack else []
         residuals = ast.Tuple(elts=stack_elt + [load(n) for n in residual_names], ctx=ast.Load())
