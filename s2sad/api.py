@@ -428,10 +428,11 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     `args` (example arguments) or type annotations specialize it to floats or
     arrays; without either it is generic. Reverse-mode code for example `args`
     is also specialized to their arrays' shapes, as `grad` runs it (the
-    header lists them; `emit` writes code for any shapes). Reverse mode shows the joint
-    `f_vjp` (gradient with cotangent 1.0 by default) and the split
-    `f_forward` / `f_backward` pair used by `vjp`; "grad" the `f_grad` that
-    `grad` runs, which skips computing the value when the adjoints do not need it.
+    header lists them; `emit` writes code for any shapes). "reverse" shows the joint
+    `f_vjp` (value and gradient, cotangent 1.0 by default: what `value_and_grad` runs);
+    "jacrev" (or "split") the `f_forward` / `f_backward` pair used by `vjp`; "grad" the
+    `f_grad` that `grad` runs, which skips computing the value when the adjoints do not
+    need it (for an output not known to be a float, `grad` runs the joint `f_vjp`).
     """
     return _source(f, mode, argnums, args, has_aux, shapes=True)
 
