@@ -51,6 +51,30 @@ def _negative(node):
     return None
 
 
+_Unparser = getattr(ast, "_Unparser", None)
+_Precedence = getattr(ast, "_Precedence", None)
+
+
+if _Unparser is not None and _Precedence is not None and hasattr(_Unparser, "require_parens"):
+    class _SignedUnparser(_Unparser):
+        """`ast.unparse` that writes a negative number constant as `-x` is written: in
+        parentheses where a unary minus would need them (`(-1.25) ** 2`, `(-2).real`)."""
+
+        def visit_Constant(self, node):
+            value = node.value
+            if value.__class__ in (int, float) and (value < 0 or (value == 0 and str(value).startswith("-"))):
+                with self.require_parens(_Precedence.FACTOR, node):
+                    super().visit_Constant(node)
+                return
+            super().visit_Constant(node)
+
+    def _unparse(tree):
+        return _SignedUnparser().visit(tree)
+else:  # an ast module without its unparser class: rewrite the constants, then unparse
+    def _unparse(tree):
+        return ast.unparse(_negative_literals(tree))
+
+
 def _negative_literals(tree):
     """`Constant(-1.25)` -> `-(1.25)` as a unary minus, so `ast.unparse` parenthesizes
     `(-1.25) ** 2` correctly (the parser never makes negative constants itself)."""
@@ -89,11 +113,10 @@ def to_source(function, describe=None, header="", copy=True):
     `copy=False` the tree itself is changed (the compiler renders each tree once, at the end)."""
     if copy or _shares_statements(function):  # a shared statement would be annotated twice
         function = clone(function)
-    function = _negative_literals(function)
     comments = []
     if describe is not None:
         function.body = _annotate(function.body, describe, [None], comments)
-    text = ast.unparse(function)
+    text = _unparse(function)
     lines = []
     for line in text.splitlines():
         stripped = line.lstrip()

@@ -67,6 +67,8 @@ class _Counter:
 
 def _contains(stmts, types):
     """Does any statement in `stmts` contain a node of `types` (not inside nested defs)?"""
+    if all(issubclass(t, ast.stmt) for t in (types if isinstance(types, tuple) else (types,))):
+        return _contains_statement(stmts, types)
     for stmt in stmts:
         stack = [stmt]
         while stack:
@@ -345,6 +347,24 @@ def _contains_direct(stmts, types):
             if isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.Lambda, ast.ClassDef)):
                 continue
             stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _contains_statement(stmts, types):
+    """`_contains` for statement types: only statement lists are searched (expressions hold no
+    statements; lambdas and nested defs are not entered)."""
+    todo = list(stmts)
+    for stmt in todo:
+        if isinstance(stmt, types):
+            return True
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for attr in ("body", "orelse", "finalbody", "handlers"):
+            inner = getattr(stmt, attr, None)
+            if inner.__class__ is list:
+                todo.extend(inner)
+        for case in getattr(stmt, "cases", None) or ():  # `match`
+            todo.extend(case.body)
     return False
 
 

@@ -19,7 +19,7 @@ import types
 from dataclasses import dataclass, field
 
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
-from .astutil import walk
+from .astutil import increment_lineno, walk
 
 
 @dataclass
@@ -124,7 +124,7 @@ def parse_function(function):
             lines[0],
             hint="write the function with `def`",
         )
-    ast.increment_lineno(tree, first_line - 1)
+    increment_lineno(tree, first_line - 1)
     node.decorator_list = []
     parsed = ParsedFunction(
         name=node.name,

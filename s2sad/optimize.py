@@ -729,6 +729,11 @@ def fold_negations(function):
         x = u
         return x
     """
+    if not any(
+        stmt.__class__ is ast.Assign and stmt.value.__class__ is ast.UnaryOp and stmt.value.op.__class__ is ast.USub
+        for stmt in _statements(function.body)
+    ):
+        return function  # no `x = -u`: nothing to fold
     assigned, reads, definitions = {}, {}, {}
     params = {a.arg for a in function.args.args}
     for node in nodes(function):
