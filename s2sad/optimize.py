@@ -385,12 +385,16 @@ def _merge_block_copies(function, counts=None):
             if a in {n.id for n in name_nodes(stmts[i].value)}:
                 continue  # `a = f(a)` would read what it writes
             exact = len(stmt.targets) == 1 and len(stmts[i].targets) == 1
+            # every read of `b` is in this block after its definition, every read of `a` after the
+            # copy (checked above): only those statements are renamed
             if _user_name(a) and not _user_name(b):
                 stmts[i].targets = [ast.Name(a, ast.Store())]
-                _replace_names(function, {b: ast.Name(a, ast.Load())})
+                for later in stmts[i + 1:]:
+                    _replace_names(later, {b: ast.Name(a, ast.Load())})
                 kept, gone = a, b
             else:
-                _replace_names(function, {a: ast.Name(b, ast.Load())})
+                for later in stmts[j + 1:]:
+                    _replace_names(later, {a: ast.Name(b, ast.Load())})
                 kept, gone = b, a
             del stmts[j]
             return kept, gone, exact
