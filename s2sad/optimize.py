@@ -337,38 +337,61 @@ def _user_name(name):
 
 def _merge_block_copies(function, counts=None):
     """`b = ...; ...; a = b` in one block, both assigned once, every use after its definition:
-    one name suffices (the user's, when the other is a temporary)."""
+    one name suffices (the user's, when the other is a temporary). After a merge the scan goes
+    on where it was (the counts are updated, not recounted); a last scan finds no pair."""
     assigned, read, inplace = counts or _counts(function)
+    assigned, read = dict(assigned), dict(read)  # updated here: the caller's stay as they were
     params = {a.arg for a in function.args.args}
     load_cache = {}  # plain statement -> its reads by name (a merge renames them in place)
+    merges = 0
 
     def loads_of(stmt):
         found = load_cache.get(stmt)
         if found is None:
-            found = _loads(stmt)
-            if not hasattr(stmt, "body"):  # a compound statement may lose a copy inside: not kept
-                load_cache[stmt] = found
+            found = load_cache[stmt] = _loads(stmt)
         return found
 
-    def block(stmts):
-        """Merge the first such pair; returns (the name kept, the name gone, counts still exact?)."""
+    def merged(kept, gone, exact, enclosing):
+        """Bring the counts and the cached reads up to date after `gone` became `kept` and the
+        copy between them, inside the compound statements `enclosing`, was deleted."""
+        nonlocal assigned, read, inplace, merges
+        merges += 1
+        for reads_here in load_cache.values():  # every read of `gone` now reads `kept`
+            if gone in reads_here:
+                reads_here[kept] = reads_here.get(kept, 0) + reads_here.pop(gone)
+        for outer in enclosing:  # they held the copy, whose read (now of `kept`) is gone
+            reads_here = load_cache.get(outer)
+            if reads_here is not None:
+                reads_here[kept] -= 1
+        if exact:  # every read of `gone` now reads `kept`, but for the copy's, which is gone
+            read[kept] = read.get(kept, 0) + read.get(gone, 0) - 1
+            read[gone] = assigned[gone] = 0
+        else:
+            assigned, read, inplace = _counts(function)
+            assigned, read = dict(assigned), dict(read)
+
+    def block(stmts, enclosing=()):
+        """Merge the pairs of `stmts` (and of the blocks nested in it); `enclosing`: the compound
+        statements around it."""
         loads = None  # per statement of the block, its reads by name: computed once a candidate needs them
         first = None  # name -> where the block first assigns it
 
         def reads_in(start, name):
             return sum(counts.get(name, 0) for counts in loads[start:])
 
-        for j, stmt in enumerate(stmts):
+        j = 0
+        while j < len(stmts):
+            stmt = stmts[j]
             for attr in ("body", "orelse"):
                 inner = getattr(stmt, attr, None)
                 if inner:
-                    merged = block(inner)
-                    if merged:
-                        return merged
+                    block(inner, enclosing + (stmt,))
             if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0]) and _is_local_name(stmt.value)):
+                j += 1
                 continue
             a, b = stmt.targets[0].id, stmt.value.id
             if a == b or assigned.get(a) != 1 or assigned.get(b) != 1 or {a, b} & (inplace | params):
+                j += 1
                 continue
             if first is None:
                 first = {}
@@ -377,46 +400,40 @@ def _merge_block_copies(function, counts=None):
                         first.setdefault(s.targets[0].id, k)
             i = first.get(b)
             if i is None or i >= j:
+                j += 1
                 continue
             if loads is None:
                 loads = [loads_of(s) for s in stmts]
             if reads_in(j + 1, a) != read.get(a, 0) or reads_in(i + 1, b) != read.get(b, 0):
+                j += 1
                 continue
             if a in {n.id for n in name_nodes(stmts[i].value)}:
+                j += 1
                 continue  # `a = f(a)` would read what it writes
             exact = len(stmt.targets) == 1 and len(stmts[i].targets) == 1
             # every read of `b` is in this block after its definition, every read of `a` after the
             # copy (checked above): only those statements are renamed
             if _user_name(a) and not _user_name(b):
                 stmts[i].targets = [ast.Name(a, ast.Store())]
-                for later in stmts[i + 1:]:
-                    _replace_names(later, {b: ast.Name(a, ast.Load())})
+                for later, reads_here in zip(stmts[i + 1:], loads[i + 1:]):
+                    if b in reads_here:
+                        _replace_names(later, {b: ast.Name(a, ast.Load())})
                 kept, gone = a, b
             else:
-                for later in stmts[j + 1:]:
-                    _replace_names(later, {a: ast.Name(b, ast.Load())})
+                for later, reads_here in zip(stmts[j + 1:], loads[j + 1:]):
+                    if a in reads_here:
+                        _replace_names(later, {a: ast.Name(b, ast.Load())})
                 kept, gone = b, a
-            del stmts[j]
-            return kept, gone, exact
-        return None
+            del stmts[j]  # the next statement is now at `j`
+            merged(kept, gone, exact, enclosing)
+            loads = first = None  # the block changed: found again when a candidate needs them
 
-    changed = False
     while True:
-        merged = block(function.body)
-        if not merged:
+        before = merges
+        block(function.body)
+        if merges == before:
             del block
-            return changed
-        kept, gone, exact = merged
-        for reads_here in load_cache.values():  # every read of `gone` now reads `kept`
-            if gone in reads_here:
-                reads_here[kept] = reads_here.get(kept, 0) + reads_here.pop(gone)
-        if exact:  # every read of `gone` now reads `kept`, but for the copy's, which is gone
-            assigned, read = dict(assigned), dict(read)
-            read[kept] = read.get(kept, 0) + read.get(gone, 0) - 1
-            read[gone] = assigned[gone] = 0
-        else:
-            assigned, read, inplace = _counts(function)
-        changed = True
+            return merges > 0
 
 
 def _pure_call(value, namespace):
