@@ -58,7 +58,7 @@ import types
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, name_nodes, walk
+from .astutil import clone, fix_missing_locations, name_nodes, nodes, walk
 from . import rules as R
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
@@ -601,10 +601,13 @@ class Inliner:
         _substitute(tree, functions)
         # a list the callee changes in place (`traj.append(x)`) is the caller's list itself, not a copy
         changed_lists = {}
+        receivers = None  # the lists the callee changes in place
         for p in params:
             if p in written or p in functions or not isinstance(bound[p], ast.Name) or is_global(bound[p]):
                 continue
-            if any(list_receiver(n) == p for n in walk(tree)):
+            if receivers is None:
+                receivers = {list_receiver(n) for n in walk(tree) if n.__class__ is ast.Call} - {None}
+            if p in receivers:
                 caller = clone(bound[p])
                 caller._caller = True  # not renamed below
                 changed_lists[p] = caller
@@ -832,12 +835,12 @@ def _function_choices(function, params, namespace):
     simple = {}  # name -> the values assigned to it
     others = set(params)  # names bound otherwise (parameters, loops, unpacking)
     targets = set()
-    for node in walk(function):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+    for node in nodes(function):  # an assignment comes before its target (breadth first)
+        cls = node.__class__
+        if cls is ast.Assign and len(node.targets) == 1 and node.targets[0].__class__ is ast.Name:
             simple.setdefault(node.targets[0].id, []).append(node.value)
             targets.add(id(node.targets[0]))
-    for node in walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in targets:
+        elif cls is ast.Name and node.ctx.__class__ is ast.Store and id(node) not in targets:
             others.add(node.id)
     choices = {}
     changed = True
