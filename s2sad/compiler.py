@@ -636,10 +636,16 @@ def _tree_calls(objects, input_kinds, active_inputs, spans, has_aux=False):
 
 
 def clear_cache():
+    """Forget every compiled derivative (and the memos of shapes and rule bindings, so that the
+    next compilation costs what a first one does)."""
     from .api import _TRANSFORM_CACHE
+    from .rules import clear_plans
+    from .shapes import clear_memos
 
     _CACHE.clear()
     _TRANSFORM_CACHE.clear()
+    clear_memos()
+    clear_plans()
 
 
 def signature_params(function):

@@ -437,14 +437,15 @@ def _merge_block_copies(function, counts=None):
 
 
 def _pure_call(value, namespace):
-    if not isinstance(value, ast.Call):
+    if value.__class__ is not ast.Call:
         return True
-    from . import rules as R
+    from . import rules as R  # (a cycle at import time)
     from .primitives import _UNRESOLVED, is_global, resolve
 
-    if not is_global(value.func) or namespace is None:
+    if namespace is None or not is_global(value.func):
         return False
-    rule = R.lookup(resolve(value.func, namespace)) if resolve(value.func, namespace) is not _UNRESOLVED else None
+    found = resolve(value.func, namespace)
+    rule = R.lookup(found) if found is not _UNRESOLVED else None
     return rule is not None and rule.differentiable  # derivative rules are pure math
 
 
@@ -504,7 +505,7 @@ def _eliminate_common_subexpressions(function, namespace, counts=None):
             key = operands = None
             if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and _pure_call(value, namespace):
                 operands, texts = set(), False
-                for n in walk(value):
+                for n in nodes(value):
                     if n.__class__ is ast.Name:
                         operands.add(n.id)
                     elif n.__class__ is ast.Constant and not isinstance(n.value, (int, float, complex)):

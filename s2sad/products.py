@@ -59,18 +59,22 @@ def _names(node, ctx=None):
     return {n.id for n in name_nodes(node) if (ctx is None or isinstance(n.ctx, ctx))}
 
 
-def _written_in_place(function):
-    """Names whose arrays are changed in place: `a[i] = v`, `_rt.add_at(a, ...)`."""
-    out = set()
+def _writes_and_names(function):
+    """(names whose arrays are changed in place: `a[i] = v`, `_rt.add_at(a, ...)`; every name)."""
+    out, taken = set(), set()
     for node in nodes(function):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
-            out.add(node.value.id)
-        if (
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_at"
+        cls = node.__class__
+        if cls is ast.Name:
+            taken.add(node.id)
+        elif cls is ast.Subscript:
+            if node.ctx.__class__ is ast.Store and node.value.__class__ is ast.Name:
+                out.add(node.value.id)
+        elif (
+            cls is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr == "add_at"
             and node.args and isinstance(node.args[0], ast.Name)
         ):
             out.add(node.args[0].id)
-    return out
+    return out, taken
 
 
 def _writes_into(stmt, name):
@@ -119,8 +123,7 @@ def sum_products_after_loops(function):
 
     def facts():
         if not found_once:
-            found_once["mutated"] = _written_in_place(function)
-            found_once["taken"] = _names(function)
+            found_once["mutated"], found_once["taken"] = _writes_and_names(function)
         return found_once
 
     def block(stmts):

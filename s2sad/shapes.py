@@ -36,6 +36,7 @@ for t in range(_t3):
 """
 
 import ast
+import functools
 import math
 import operator
 
@@ -79,6 +80,30 @@ def join(a, b):
 
 def _same(a, b):
     return type(a) is type(b) and a == b
+
+
+_BY_EXAMPLE = {}  # (function, argument signatures) -> the result's shape
+
+
+@functools.lru_cache(maxsize=4096)
+def _broadcast(shapes):
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def clear_memos():
+    """Forget the shapes worked out so far (`s2sad.compiler.clear_cache` calls this)."""
+    _BY_EXAMPLE.clear()
+    _broadcast.cache_clear()
+
+
+def _signature(example):
+    """What of an example argument decides the result's shape: an array's shape (arrays of
+    zeros), a list of arrays' shapes, or the value itself (ints, tuples, strings, None)."""
+    if isinstance(example, np.ndarray):
+        return ("array", example.shape, example.dtype.str)
+    if isinstance(example, list):
+        return ("list", tuple(_signature(e) for e in example))
+    return (type(example).__name__, example)
 
 
 def infer_shapes(statements, primitives, kinds, namespace, parameters, input_shapes):
@@ -267,7 +292,7 @@ class _Evaluator:
             return None
         if any(s is TOP for s in shapes):
             return TOP
-        return tuple(np.broadcast_shapes(*shapes))
+        return _broadcast(tuple(shapes))
 
     def getitem(self, base, index):
         value = self.value(base)
@@ -317,7 +342,15 @@ class _Evaluator:
                 return None
             if value is TOP:
                 return TOP
-        return np.shape(key(*args, **keywords))
+        try:  # the same call on the same shapes: asked once per process
+            memo = (key, tuple(_signature(a) for a in args), tuple((k, _signature(v)) for k, v in keywords.items()))
+            hash(memo)
+        except TypeError:
+            return np.shape(key(*args, **keywords))
+        found = _BY_EXAMPLE.get(memo)
+        if found is None:
+            found = _BY_EXAMPLE[memo] = np.shape(key(*args, **keywords))
+        return found
 
     def example(self, atom):
         """A stand-in for the atom: zeros of its shape for arrays, its value for ints and tuples."""

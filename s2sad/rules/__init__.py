@@ -31,6 +31,7 @@ transforms, never by the rule. Functions with no derivative are listed with
 import ast
 import inspect
 import textwrap
+import weakref
 from dataclasses import dataclass, field
 
 from ..astutil import LEAVES, clone, name_nodes, walk
@@ -96,6 +97,15 @@ def display_name(fn):
     return f"{module.replace('numpy', 'np', 1) if False else module}.{name}"
 
 
+_TEMPLATES = weakref.WeakSet()  # every Template: `clear_plans` forgets how calls bind
+
+
+def clear_plans():
+    """Forget how calls of each shape bind to the templates (`s2sad.compiler.clear_cache`)."""
+    for template in list(_TEMPLATES):
+        template._plans.clear()
+
+
 class Template:
     """A parsed rule body, ready to be instantiated with the names of a call site."""
 
@@ -110,6 +120,7 @@ class Template:
         self.body = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         self.call_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
         self._plans = {}  # (positional count, keyword names) -> how such a call binds
+        _TEMPLATES.add(self)
         names = {n.id for n in name_nodes(tree)}
         self.differentiable_operands = [p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names]
         self.uses_output = self.output in names
