@@ -13,7 +13,7 @@ import ast
 
 from . import kinds as K
 from .simplify import is_zero, simplify, zero
-from .astutil import walk
+from .astutil import nodes
 
 SCALARS = (K.FLOAT, K.INT, K.BOOL)
 
@@ -102,7 +102,7 @@ def single_use_list_literals(function):
     from .primitives import list_receiver
 
     assigned, reads, changed, literals, passed = {}, {}, set(), set(), set()
-    for node in walk(function):
+    for node in nodes(function):
         if isinstance(node, ast.Call) and _global_callee(node.func):
             passed |= {a.id for a in list(node.args) + [k.value for k in node.keywords] if isinstance(a, ast.Name)}
         if isinstance(node, ast.Name):

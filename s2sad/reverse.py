@@ -74,7 +74,7 @@ class ReverseTransform:
         self.active = analysis.active
         self.namespace = namespace
         self.params = [a.arg for a in function.args.args]
-        taken = assigned_names([function]) | set(self.params) | _reads(function)
+        taken = {n.id for n in name_nodes(function)} | set(self.params)  # every name it stores or reads
         self.names = DerivativeNames(taken)
         self.parts = {}
         self.inplace = self._inplace_variables()
@@ -119,9 +119,8 @@ class ReverseTransform:
         call that reads it (`_t1 = [a, b]; y = np.concatenate(_t1)`): nothing rebinds the items in
         between."""
         out, counts = {}, {}
-        for node in walk(self.function):
-            if isinstance(node, ast.Name):
-                counts[node.id] = counts.get(node.id, 0) + 1
+        for node in name_nodes(self.function):
+            counts[node.id] = counts.get(node.id, 0) + 1
 
         def block(stmts):
             for stmt in stmts:
@@ -181,10 +180,9 @@ class ReverseTransform:
         if not config.enabled():
             return {}
         assigned, reads = {}, {}
-        for node in walk(self.function):
-            if isinstance(node, ast.Name):
-                table = assigned if isinstance(node.ctx, ast.Store) else reads
-                table[node.id] = table.get(node.id, 0) + 1
+        for node in name_nodes(self.function):
+            table = assigned if node.ctx.__class__ is ast.Store else reads
+            table[node.id] = table.get(node.id, 0) + 1
         plan = {}
 
         def block(stmts):
