@@ -460,10 +460,16 @@ def _shape(node):
     >>> _shape(a) == _shape(b), _shape(a) == _shape(c), hash(_shape(a)) == hash(_shape(c))
     (False, True, True)
     """
+    cls = node.__class__
+    if cls is ast.Name:  # the common leaves, keyed as the general case below keys them
+        return cls, (repr(node.id), (node.ctx.__class__, ()))
+    if cls is ast.Constant:
+        return cls, (repr(node.value), repr(getattr(node, "kind", None)))
     if isinstance(node, ast.AST):
-        return node.__class__, tuple(_shape(getattr(node, field, _MISSING)) for field in node._fields)
-    if node.__class__ is list:
-        return list, tuple(_shape(item) for item in node)
+        fields = node.__dict__
+        return cls, tuple([_shape(fields.get(field, _MISSING)) for field in cls._fields])
+    if cls is list:
+        return list, tuple([_shape(item) for item in node])
     return node if node is _MISSING else repr(node)
 
 
@@ -546,20 +552,24 @@ def _drop_dead(function, counts=None):
 
 def _renumber(function):
     """Renumber temporaries `_t1, _t2, ...` in order of first appearance."""
-    order = {}  # (a statement's walk covers the statements nested in it: top-level ones suffice)
-    for stmt in function.body:
-        for node in walk(stmt):
-            if node.__class__ is ast.Name and node.id.startswith("_t") and node.id[2:].isdigit() and node.id not in order:
-                order[node.id] = None
-    taken = {n.id for n in name_nodes(function)}
+    names = []  # every name node, statement by statement in `walk`'s order within each
+    for stmt in function.body:  # (a statement's names cover the statements nested in it)
+        names += name_nodes(stmt)
+    order = {}
+    for node in names:
+        name = node.id
+        if name.startswith("_t") and name[2:].isdigit() and name not in order:
+            order[name] = None
+    names += name_nodes(function.args)
+    taken = {n.id for n in names}
     mapping = {}
     for index, name in enumerate(order, 1):
         mapping[name] = f"_t{index}"
     if any(v in taken and v not in mapping for v in mapping.values()):
         return
     renamed = set()  # a node shared by two statements must be renamed once
-    for node in walk(function):
-        if isinstance(node, ast.Name) and node.id in mapping and id(node) not in renamed:
+    for node in names:
+        if node.id in mapping and id(node) not in renamed:
             node.id = mapping[node.id]
             renamed.add(id(node))
 
