@@ -221,6 +221,38 @@ def call_overhead(repeats=7, calls=20000):
                     elapsed = (time.perf_counter() - start) / calls * 1e6
                     best[label] = min(best.get(label, elapsed), elapsed)
             rows.append((transform, name, best["wrapper"], best["direct"], best["wrapper"] - best["direct"]))
+    # jvp and vjp are called with the primals each time: the call itself finds the compiled code
+    for name, f, args, _ in cases:
+        kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, range(len(args))), range(len(args)))
+        tangents = tuple(np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args)
+        s2sad.jvp(f, args, tangents)
+        forward = s2sad.compiler.compile_derivative(f, "forward", tuple(range(len(args))), kinds).function
+        s2sad.vjp(f, *args)
+        shapes = s2sad.api._input_shapes(args, kinds)
+        split = s2sad.compiler.compile_derivative(f, "split", tuple(range(len(args))), kinds, False, shapes)
+        sweep, pullback = split.extra["objects"]["forward"], split.extra["objects"]["backward"]
+
+        def through_vjp(f=f, args=args):
+            return s2sad.vjp(f, *args)[1](1.0)
+
+        def direct_vjp(args=args):
+            return pullback(sweep(*args)[1], 1.0)
+
+        pairs = {
+            "jvp": (lambda f=f, args=args, tangents=tangents: s2sad.jvp(f, args, tangents),
+                    lambda args=args, tangents=tangents: forward(*args, *tangents)),
+            "vjp + pullback": (through_vjp, direct_vjp),
+        }
+        for transform, (wrapper, direct) in pairs.items():
+            best = {}
+            for _ in range(repeats):
+                for label, function in (("wrapper", wrapper), ("direct", direct)):
+                    start = time.perf_counter()
+                    for _ in range(calls):
+                        function()
+                    elapsed = (time.perf_counter() - start) / calls * 1e6
+                    best[label] = min(best.get(label, elapsed), elapsed)
+            rows.append((transform, name, best["wrapper"], best["direct"], best["wrapper"] - best["direct"]))
     return rows
 
 

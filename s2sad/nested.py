@@ -298,12 +298,12 @@ def as_python_function(f):
     def arctan2(x0, x1):
         return _f(x0, x1)
     """
+    if hasattr(f, "__code__") or transform_of(f) is not None:
+        return f  # (the common case, first: transforms call this on every call)
     import inspect
 
     from . import rules as R
 
-    if hasattr(f, "__code__") or transform_of(f) is not None:
-        return f
     try:
         rule = R.lookup(f)
     except Exception:
