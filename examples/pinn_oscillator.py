@@ -53,7 +53,8 @@ def train(steps=4000, hidden=16, seed=0, learning_rate=0.01):
         for k, g in enumerate(grads):  # Adam
             m[k] = 0.9 * m[k] + 0.1 * g
             v[k] = 0.999 * v[k] + 0.001 * g * g
-            update = learning_rate * (m[k] / (1 - 0.9 ** step)) / (np.sqrt(v[k] / (1 - 0.999 ** step)) + 1e-8)
+            rate = learning_rate * 0.02 ** (step / steps)  # decayed 50-fold over the run: a settled minimum
+            update = rate * (m[k] / (1 - 0.9 ** step)) / (np.sqrt(v[k] / (1 - 0.999 ** step)) + 1e-8)
             params[k] = params[k] - update
         if step % 1000 == 0:
             print(f"step {step:5d}  loss {value:.3e}")

@@ -133,3 +133,21 @@ def simplified(expr):
 
 
 __all__ = ["DerivativeNames", "zero", "is_zero", "simplified"]
+
+
+def doubled(first, second):
+    """`2.0 * first` if `second` is `first` with the operands of its product swapped (`g * x` and
+    `x * g`: the two terms of the derivative of `x * x`), else None. Exact in floating point:
+    `a * b == b * a` and `a + a == 2.0 * a`, bit for bit.
+
+    >>> import ast
+    >>> print(ast.unparse(doubled(ast.parse("g * x").body[0].value, ast.parse("x * g").body[0].value)))
+    2.0 * (g * x)
+    """
+    if not (isinstance(first, ast.BinOp) and isinstance(second, ast.BinOp)
+            and isinstance(first.op, ast.Mult) and isinstance(second.op, ast.Mult)):
+        return None
+    swapped = ast.BinOp(left=second.right, op=ast.Mult(), right=second.left)
+    if ast.dump(first) != ast.dump(swapped) and ast.dump(first) != ast.dump(second):
+        return None
+    return ast.BinOp(left=ast.Constant(2.0), op=ast.Mult(), right=first)

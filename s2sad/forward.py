@@ -32,7 +32,7 @@ from .astutil import clone, fix_missing_locations, fix_statement_locations, name
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
-    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified, single_use_list_literals, zero,
+    DerivativeNames, assign, bind_template, call, doubled, is_scalar, load, local_atom, simplified, single_use_list_literals, zero,
     zero_value,
 )
 from .normalize import assigned_names
@@ -63,6 +63,14 @@ def upward_exposed(body):
 
     visit(body, set())
     return exposed
+
+
+def _squares(rule, template, values):
+    """Is this `x * x`, a product of a local variable with itself?"""
+    if rule.key is not operator.mul or len(template.operands) != 2:
+        return False
+    first, second = (local_atom(values[p]) for p in template.operands)
+    return first is not None and first == second
 
 
 def _reads(node):
@@ -245,6 +253,8 @@ class ForwardTransform:
         for target, expr in parts[:-1]:
             out.append(assign(target, expr, stmt))
         tangent = simplified(parts[-1][1])
+        if _squares(rule, template, values) and isinstance(tangent, ast.BinOp) and isinstance(tangent.op, ast.Add):
+            tangent = doubled(tangent.left, tangent.right) or tangent  # `x * x`: `2.0 * (x_dot * x)`
         return self.full_shaped(tangent, rule, template, values, derivs, name, "_rt.broadcast_like")
 
     def full_shaped(self, tangent, rule, template, values, derivs, name, helper):

@@ -807,7 +807,8 @@ def fold_negations(function):
 
 
 def fuse_accumulations(function):
-    """`a = e1`, later `a = a + e2` (a not in e2) -> `a = e1 + e2`; drops `a = a`.
+    """`a = e1`, later `a = a + e2` (a not in e2) -> `a = e1 + e2`; drops `a = a`. Likewise
+    `a = a + e1`, later `a = a + e2` -> `a = a + e1 + e2` (the same additions in the same order).
 
     Statements in between may not read or rebind `a`, nor rebind what `e2` reads.
     `a = -(e1)` then `a = a + e2` becomes `a = e2 - e1` (exact in floating point).
@@ -822,7 +823,12 @@ def fuse_accumulations(function):
             if not isinstance(prev, (ast.Assign, ast.Expr)):
                 return None
             if isinstance(prev, ast.Assign) and isinstance(prev.targets[0], ast.Name) and prev.targets[0].id == name:
-                return None if name in names(prev.value) else prev
+                value = prev.value
+                if (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub))
+                        and isinstance(value.left, ast.Name) and value.left.id == name
+                        and name not in names(value.right)):
+                    return prev  # `a = a + e1` too: `a = a + e1 + e2` adds in the same order
+                return None if name in names(value) else prev
             if name in names(prev) or _mutated(prev) & rest or _writes_in_place(prev):
                 return None  # (an in-place write may change a view that `e2` reads)
         return None

@@ -45,9 +45,9 @@ from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
 from .derivatives import (
-    DerivativeNames, assign, bind_template, call, is_scalar, load, local_atom, simplified, single_use_list_literals,
+    DerivativeNames, assign, bind_template, call, doubled, is_scalar, load, local_atom, simplified, single_use_list_literals,
 )
-from .forward import _atom_kind, _reads
+from .forward import _atom_kind, _reads, _squares
 from .simplify import split_sign
 from .normalize import assigned_names
 from .primitives import derivative_call_role, is_global, resolve
@@ -327,6 +327,18 @@ class ReverseTransform:
                 elif rule.key in (operator.matmul, np.matmul):
                     expr = self.direct_product(expr)
                 parts.append((operand, expr))
+            if (_squares(rule, template, values) and len(parts) == 2 and parts[0][0] == parts[1][0]
+                    and doubled(parts[0][1], parts[1][1]) is not None):
+                # `x * x`: its two equal terms (`g * x`, `x * g`) computed once and added twice, the
+                # same additions in the same order, so the same result bit for bit
+                operand, term = parts[0]
+                if not isinstance(term, ast.Name):
+                    square = self.names.fresh("square")
+                    parts = [("@local", (square, term))]
+                    term = load(square)
+                else:
+                    parts = []
+                parts += [(operand, term), (operand, load(term.id))]
         self.parts[key] = parts
         return parts
 
