@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, fix_statement_locations, name_nodes, walk
+from .astutil import clone, fix_statement_locations, name_nodes, walk
 from . import config
 from . import kinds as K
 from .activity import analyze, walk_statements
@@ -49,7 +49,6 @@ from .derivatives import (
 )
 from .forward import _atom_kind, _reads, _squares
 from .simplify import split_sign
-from .normalize import assigned_names
 from .primitives import derivative_call_role, is_global, resolve
 from .rules import adjoint_for
 from .tbr import to_be_recorded
@@ -564,24 +563,26 @@ class ReverseTransform:
         pushes = [s for s in body if isinstance(s, ast.Expr) and getattr(s, "tape_ok", False)]
         if pushes and config.enabled() and not config.portable():
             tape = self.names.fresh("tape")
-            append = self.names._unique(f"{tape}_push")
-            variables = []
             saved_names = [push.value.args[0].id for push in pushes]
-            for push, saved in zip(pushes, saved_names):
-                push.value.func = load(append)
-                variables.append(self.names._unique(f"{tape}_{saved.lstrip('_')}"))
-                self.tape_vars[push.restores] = variables[-1]
-            self.loop_tapes[id(loop)] = (tape, append, variables, self.loop_depth > 0)
+            variables = [self.names._unique(f"{tape}_{saved.lstrip('_')}") for saved in saved_names]
+            for push, variable in zip(pushes, variables):
+                self.tape_vars[push.restores] = variable
             self.records.append((getattr(loop, "lineno", None), saved_names))
+            append = None
             if _counted(loop) and self.namespace.get("range", builtins.range) is builtins.range:
                 # the trip count is known at the start: one list per value, filled by index
                 lists = [self.names._unique(f"{tape}_{saved.lstrip('_')}s") for saved in saved_names]
                 self.tape_lists[id(loop)] = lists
-                for k, (push, name) in enumerate(zip(pushes, lists)):
+                for push, name in zip(pushes, lists):
                     slot = ast.Subscript(value=load(name), slice=load(loop.target.id), ctx=ast.Store())
                     store = ast.copy_location(ast.Assign(targets=[slot], value=push.value.args[0]), push)
                     store.tape_store = True  # a push: the peepholes may move values past it
                     body[body.index(push)] = store
+            else:  # one list, appended to
+                append = self.names._unique(f"{tape}_push")
+                for push in pushes:
+                    push.value.func = load(append)
+            self.loop_tapes[id(loop)] = (tape, append, variables, self.loop_depth > 0)
         return body
 
     def tape_start(self, loop):
