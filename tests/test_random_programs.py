@@ -311,6 +311,12 @@ def _(ctx, depth):
     return f"-{ctx.expr(depth)}"
 
 
+@scalar_expr("square", weight=1, leaf=True)
+def _(ctx, depth):  # a variable times itself: its derivative's two equal terms are added as one product
+    name = ctx.pick(ctx.scalars + ctx.fixed)
+    return f"({name} * {name})"
+
+
 @scalar_expr("abs", weight=1)
 def _(ctx, depth):
     return f"abs({ctx.expr(depth)})"
@@ -402,6 +408,12 @@ def _(ctx, depth):
 @array_expr("array_pow", weight=1)
 def _(ctx, depth):
     return f"({ctx.arr(depth)} ** 2)"
+
+
+@array_expr("array_square", weight=1, leaf=True)
+def _(ctx, depth):
+    name = ctx.pick(ctx.arrays)
+    return f"({name} * {name})"
 
 
 # --------------------------------------------------------------------------------------
@@ -720,7 +732,7 @@ def _final_return(ctx):
 
 
 ALL = set(SCALAR_EXPRS) | set(ARRAY_EXPRS) | set(CONDITIONS) | set(STATEMENTS)
-_SCALAR_CORE = {"var", "const", "int_leaf", "element", "arith", "div", "pow", "neg", "abs", "minmax",
+_SCALAR_CORE = {"var", "const", "int_leaf", "element", "arith", "div", "pow", "neg", "square", "abs", "minmax",
                 "math_fn", "np_fn", "reduce", "array_var", "array_scalar", "compare"}
 _CONDITIONS = {"compare", "chained", "int_test", "and_or", "not", "ternary"}
 _LOOPS = {"for_range", "for_reversed", "for_array", "for_enumerate", "for_zip", "while_clock",
