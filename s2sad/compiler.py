@@ -42,6 +42,7 @@ from .nested import code_identity, materialize, transform_of
 from .normalize import normalize
 from .optimize import (
     drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
+    statements,
 )
 from .lists import check_lists, list_kind_conflicts
 from .primitives import LIST_METHODS, MissingRule, list_append
@@ -392,10 +393,10 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
             unshare(node)  # the sweeps may share nodes; the peepholes below rewrite nodes in place
             fold_negations(node)
             for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
-                before = _statement_count(node.body)
+                before = sum(1 for _ in statements(node.body))
                 propagate_copies_in_blocks(node)
                 fuse_accumulations(node)
-                if _statement_count(node.body) == before:
+                if sum(1 for _ in statements(node.body)) == before:
                     break  # nothing dropped: another round would change nothing
             inline_single_use(node)
             if not config.portable():
@@ -409,16 +410,6 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
         raise parsed.error(NoDerivativeRuleError, f"`{exc}` has no {'reverse' if mode in ('grad', 'split') else mode}-mode rule", parsed.tree,
                            hint="register one with s2sad.rules.tangent / s2sad.rules.adjoint") from None
     return parsed, functions, analysis, params
-
-
-def _statement_count(stmts):
-    count = len(stmts)
-    for stmt in stmts:
-        for attr in ("body", "orelse"):
-            inner = getattr(stmt, attr, None)
-            if inner:
-                count += _statement_count(inner)
-    return count
 
 
 def _output_kind(analysis):

@@ -45,11 +45,12 @@ def _rewrite_nested(stmt, block):
             setattr(stmt, attr, block(inner) or _empty(attr))
 
 
-def _statements(body):
+def statements(body):
+    """Every statement of `body` and of the blocks nested in it, each before its own blocks."""
     for stmt in body:
         yield stmt
         for attr in ("body", "orelse"):
-            yield from _statements(getattr(stmt, attr, []) or [])
+            yield from statements(getattr(stmt, attr, []) or [])
 
 
 def _counts(function):
@@ -255,7 +256,7 @@ def _propagate_copies(function, counts=None):
     assigned, read, inplace = counts or _counts(function)
     params = {a.arg for a in function.args.args}
     mapping = {}
-    for stmt in _statements(function.body):
+    for stmt in statements(function.body):
         if not (isinstance(stmt, ast.Assign) and _is_local_name(stmt.targets[0])):
             continue
         name = stmt.targets[0].id
@@ -539,7 +540,7 @@ def _drop_dead(function, counts=None):
     assigned, read, inplace = counts or _counts(function)
     dead = {
         stmt.targets[0].id
-        for stmt in _statements(function.body)
+        for stmt in statements(function.body)
         if isinstance(stmt, ast.Assign)
         and _is_local_name(stmt.targets[0])
         and read.get(stmt.targets[0].id, 0) == 0
@@ -763,7 +764,7 @@ def fold_negations(function):
     """
     if not any(
         stmt.__class__ is ast.Assign and stmt.value.__class__ is ast.UnaryOp and stmt.value.op.__class__ is ast.USub
-        for stmt in _statements(function.body)
+        for stmt in statements(function.body)
     ):
         return function  # no `x = -u`: nothing to fold
     assigned, reads, definitions = {}, {}, {}
