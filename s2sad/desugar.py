@@ -388,6 +388,20 @@ class _BlockRewriter:
         function.body = self.block(function.body)
         return function
 
+    def parts(self, stmt):
+        """What of `stmt` this pass rewrites, where `find` sees something to rewrite: a `for`
+        loop's iterable, an `if`'s test, a plain statement itself (not a `while` test, which runs
+        again every iteration, nor a nested definition)."""
+        if isinstance(stmt, ast.For):
+            parts = [stmt.iter]
+        elif isinstance(stmt, ast.If):
+            parts = [stmt.test]
+        elif isinstance(stmt, (ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            parts = []
+        else:
+            parts = [stmt]
+        return [part for part in parts if self.find(part) is not None]
+
     def loops(self, generators, innermost, where):
         """The nested `for` / `if` statements of a comprehension around `innermost(rename)`: its
         variables get fresh names (they do not leak, as in Python), except in the first iterable,
@@ -472,13 +486,7 @@ class _Sums(_BlockRewriter):
         return None
 
     def lift(self, stmt, before):
-        if isinstance(stmt, (ast.For, ast.While, ast.If)):
-            parts = [stmt.iter] if isinstance(stmt, ast.For) else [] if isinstance(stmt, ast.While) else [stmt.test]
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return
-        else:
-            parts = [stmt]
-        parts = [part for part in parts if self.find(part) is not None]
+        parts = self.parts(stmt)
         if not parts:
             return
         sums = self
@@ -595,15 +603,7 @@ class _Lists(_BlockRewriter):
         return self.block(self.fill(comp, name, stmt)[1:])
 
     def lift(self, stmt, before):
-        if isinstance(stmt, ast.For):
-            parts = [stmt.iter]
-        elif isinstance(stmt, ast.If):
-            parts = [stmt.test]
-        elif isinstance(stmt, ast.While):
-            parts = []
-        else:
-            parts = [stmt]
-        parts = [part for part in parts if self.find(part) is not None]
+        parts = self.parts(stmt)
         if not parts:
             return
         lists = self
