@@ -204,6 +204,11 @@ class _Lowering:
         exits = _contains_direct(stmt.body, (ast.Break, ast.Continue)) or (
             self.ret_flag is not None and _contains(stmt.body, ast.Return)
         )
+        if bind is None and isinstance(stmt.target, ast.Name) and _rebinds(stmt.body, stmt.target.id):
+            # `for i in range(n): ...; i = i + 1`: the body's `i` is a variable of its own, set from a
+            # counter each iteration (the counter is what the loop, and its reversal, count with)
+            def bind(index, name=stmt.target.id):
+                return [ast.copy_location(_assign(name, _name(index)), stmt)]
         if not exits:
             index = self.counter.fresh("index") if bind is not None else None
             target = _name(index, ast.Store()) if bind is not None else stmt.target
@@ -365,6 +370,15 @@ def _contains_statement(stmts, types):
                 todo.extend(inner)
         for case in getattr(stmt, "cases", None) or ():  # `match`
             todo.extend(case.body)
+    return False
+
+
+def _rebinds(stmts, name):
+    """Do the statements (not nested definitions) assign `name`?"""
+    for stmt in stmts:
+        for node in walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                return True
     return False
 
 

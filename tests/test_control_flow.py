@@ -240,3 +240,34 @@ def test_loop_values_go_to_a_tape_and_grad_skips_the_value():
     v, g2 = s2sad.value_and_grad(logistic, argnums=(0, 1))(2.9, 0.3, 10)
     assert g == g2 and v == logistic(2.9, 0.3, 10)
     check_grads(logistic, (2.9, 0.3, 10))
+
+
+def counter_rebound(x, n):
+    s = 0.0
+    for i in range(n):
+        v = x * i
+        i = i + 1  # the body's own `i` from here on: the loop still counts 0, 1, ..., n - 1
+        s = s + np.tanh(v) * i
+        x = x * 0.9 + 0.01 * s
+    return s
+
+
+def counter_rebound_reversed_with_break(x, n):
+    s = 0.0
+    for i in reversed(range(n)):
+        i = 2 * i - 1
+        s = s + np.sin(x * i)
+        if s > 2.5:
+            break
+        x = x + 0.1 * s
+    return s
+
+
+def test_a_loop_counter_rebound_in_the_body():
+    # reverse mode once bound `i` from the reversed range where the body had rebound it: a wrong
+    # gradient with no error (found while checking this stop's tapes)
+    for f, args in ((counter_rebound, (0.7, 6)), (counter_rebound_reversed_with_break, (0.3, 7))):
+        check_grads(f, args)
+    h = 1e-6
+    fd = (counter_rebound(0.7 + h, 6) - counter_rebound(0.7 - h, 6)) / (2 * h)
+    assert s2sad.grad(counter_rebound)(0.7, 6) == pytest.approx(fd, rel=1e-7)

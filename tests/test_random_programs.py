@@ -541,6 +541,12 @@ def _(ctx):
     return _loop(ctx, "for_range", header, index=i)
 
 
+@statement("rebind_index", weight=1, when=lambda ctx: bool(ctx.loops) and len(ctx.ints) > 1)
+def _(ctx):  # a loop's own counter rebound in its body: the loop still counts as `range` says
+    i = ctx.pick(ctx.ints[1:])
+    return [f"{i} = {i} + {ctx.draw(st.integers(1, 2))}"]
+
+
 @statement("for_reversed", weight=1, when=_can_loop)
 def _(ctx):
     i = ctx.fresh("i")
@@ -736,7 +742,7 @@ _SCALAR_CORE = {"var", "const", "int_leaf", "element", "arith", "div", "pow", "n
                 "math_fn", "np_fn", "reduce", "array_var", "array_scalar", "compare"}
 _CONDITIONS = {"compare", "chained", "int_test", "and_or", "not", "ternary"}
 _LOOPS = {"for_range", "for_reversed", "for_array", "for_enumerate", "for_zip", "while_clock",
-          "while_true", "while_counter", "break", "continue", "return_early"}
+          "while_true", "while_counter", "break", "continue", "return_early", "rebind_index"}
 _ARRAYS = set(ARRAY_EXPRS) | {"array_new", "array_fill", "setitem", "slice_assign", "array_aug"}
 _ASSIGN = {"assign", "augassign", "tuple_assign"}
 
