@@ -247,3 +247,36 @@ def derivative_call_role(primitive):
     if primitive is None or primitive.kind != "call" or primitive.rule is None:
         return None
     return primitive.rule.extra.get("derivative_call")
+
+
+_COPIES = (np.copy, np.array)  # calls that return a new array (`np.array` copies unless told not to)
+
+
+def rebinds_to_copy(body, index, name, namespace, writes):
+    """After `body[index]`, is `name` rebound to a new array (`a = a.copy()`, `np.copy(a)`,
+    `np.array(a)`; in normalized code through a temporary) by a top-level statement, so surely,
+    before a statement that `writes(statement)` into an array in place? Then `name` stops being
+    another name for what it held."""
+    made = {}  # temporary -> the value a top-level statement gave it
+    for later in body[index + 1:]:
+        if writes(later):
+            return False
+        if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
+            value = later.value
+            if isinstance(value, ast.Name) and not is_global(value):
+                value = made.get(value.id, value)
+            if later.targets[0].id == name:
+                return _is_copy(value, namespace)
+            made[later.targets[0].id] = value
+    return False
+
+
+def _is_copy(value, namespace):
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    if isinstance(func, ast.Attribute) and func.attr == "copy" and not is_global(func.value) and not value.args:
+        return True  # `a.copy()` of a local array
+    if not any(k.arg == "copy" for k in value.keywords) and is_global(func):
+        return any(resolve(func, namespace) is fn for fn in _COPIES)
+    return False

@@ -801,3 +801,47 @@ def test_recursive_local_functions_in_both_modes(x, tol):
     want = (recursive_with_a_local_lambda(x + h) - recursive_with_a_local_lambda(x - h)) / (2 * h)
     assert abs(s2sad.grad(recursive_with_a_local_lambda)(x) - want) <= 1e-6 * max(1.0, abs(want))
     assert abs(s2sad.jvp(recursive_with_a_local_lambda, (x,), (1.0,))[1] - want) <= 1e-6 * max(1.0, abs(want))
+
+
+def _relax(a, k):
+    a = a.copy()  # the helper's own array from here on
+    for i in range(a.shape[0]):
+        a[i] = np.tanh(a[i] * k + 0.1 * i)
+    return a
+
+
+def _relax_in_place(a, k):
+    a[0] = a[0] * k  # writes into the caller's array
+    return a
+
+
+def relaxed(x, k):
+    return np.sum(_relax(x, k) ** 2) + np.sum(x)
+
+
+def relaxed_in_place(x, k):
+    return np.sum(_relax_in_place(x, k))
+
+
+def test_a_helper_may_write_into_a_copy_of_its_argument():
+    # the error said "copy the argument first (`a = a.copy()`)", and still fired after the copy
+    check_grads(relaxed, (np.array([0.3, -0.8, 1.1]), 0.7))
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(relaxed_in_place)(np.array([0.3, -0.8]), 0.7)
+    assert "writes into its argument" in str(info.value) and "a[0] = a[0] * k" in str(info.value)
+
+
+def _relax_view(a, k):
+    a = a[:]  # a view: writing into it writes into the caller's array
+    a[0] = a[0] * k
+    return a
+
+
+def relaxed_view(x, k):
+    return np.sum(_relax_view(x, k))
+
+
+def test_a_view_of_an_argument_is_still_the_argument():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(relaxed_view)(np.array([0.3, -0.8]), 0.7)
+    assert "writes into its argument" in str(info.value)
