@@ -48,8 +48,9 @@ from .derivatives import (
     DerivativeNames, assign, bind_template, call, doubled, is_scalar, load, local_atom, simplified, single_use_list_literals,
 )
 from .forward import _atom_kind, _reads, _squares
+from .scatter import _basic
 from .simplify import split_sign
-from .primitives import derivative_call_role, is_global, resolve
+from .primitives import derivative_call_role, index_expression, is_global, resolve
 from .rules import adjoint_for
 from .tbr import to_be_recorded
 
@@ -260,8 +261,12 @@ class ReverseTransform:
             value = local_atom(stmt.value)
             if value in self.active:
                 # a copy: the slice is zeroed right after it is read
-                g = ast.Subscript(value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load())
-                g = ast.Call(func=ast.Attribute(value=g, attr="copy", ctx=ast.Load()), args=[], keywords=[])
+                integers = {n for n, k in self.kinds.items() if k == K.INT}
+                if _basic(index_expression(target.slice), integers) is not None:
+                    g = ast.Subscript(value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load())
+                    g = ast.Call(func=ast.Attribute(value=g, attr="copy", ctx=ast.Load()), args=[], keywords=[])
+                else:  # an index that may repeat a position: only its last write counts
+                    g = call("_rt.written_part", load(self.bar(target.value.id)), index_expression(clone(target.slice)))
                 g = call("_rt.unbroadcast", g, load(value))
                 parts.append((value, g))
             self.parts[key] = parts

@@ -78,6 +78,38 @@ def getitem_adjoint(g, x, index):
     return out
 
 
+def _fancy(index):
+    def fancy(i):
+        return isinstance(i, (np.ndarray, list))
+
+    return fancy(index) or (isinstance(index, tuple) and any(fancy(i) for i in index))
+
+
+def last_writes(g, like, index):
+    """`g`, shaped like `like[index]`, with zeros where a fancy `index` names a position that a
+    later occurrence names again: `a[index] = v` keeps only the last of them (as NumPy does).
+
+    >>> last_writes(np.array([1.0, 2.0, 3.0]), np.zeros(4), np.array([0, 2, 0])).tolist()
+    [0.0, 2.0, 3.0]
+    """
+    if not _fancy(index):
+        return g
+    positions = np.arange(np.size(like)).reshape(np.shape(like))[index]
+    flat = np.ravel(positions)
+    if np.unique(flat).size == flat.size:
+        return g
+    last = np.zeros(flat.size, dtype=bool)
+    _, first_of_reversed = np.unique(flat[::-1], return_index=True)
+    last[flat.size - 1 - first_of_reversed] = True
+    return np.where(last.reshape(np.shape(positions)), g, 0.0)
+
+
+def written_part(adjoint, index):
+    """The cotangent of `value` in `a[index] = value`: `adjoint[index]`, as a new array, with zeros
+    where a fancy index repeats a position before its last occurrence (that write was lost)."""
+    return last_writes(copy(adjoint[index]), adjoint, index)
+
+
 def check_not_tree(value, transform):
     """Derivative code written for any argument kinds (a transform called inside differentiated
     code) differentiates floats and arrays only: a dict, list or tuple gets s2sad's error."""

@@ -185,3 +185,23 @@ import itertools  # noqa: E402
 
 _COUNTER = itertools.count()
 MATH_FUNCS = []
+
+
+def doubled_at(x):
+    v = x.copy()
+    idx = np.array([0, 2, 0])  # position 0 twice: NumPy keeps the last write
+    v[idx] = v[idx] * 2.0 + x[1]
+    v[1:] += v[:-1]
+    return np.sum(v ** 3)
+
+
+def test_a_fancy_write_that_repeats_a_position_counts_its_last_write():
+    # reverse mode once gave position 0 the cotangent of both writes: twice its derivative
+    x = np.array([0.5, -0.3, 0.8, 0.1])
+    check_grads(doubled_at, (x,))
+    h = 1e-6
+    fd = np.array([(doubled_at(x + h * e) - doubled_at(x - h * e)) / (2 * h) for e in np.eye(4)])
+    np.testing.assert_allclose(s2sad.grad(doubled_at)(x), fd, rtol=1e-7)
+    hessian = s2sad.hessian(doubled_at)(x)
+    fd_h = np.array([(s2sad.grad(doubled_at)(x + h * e) - s2sad.grad(doubled_at)(x - h * e)) / (2 * h) for e in np.eye(4)])
+    np.testing.assert_allclose(hessian, fd_h, rtol=1e-5, atol=1e-6)

@@ -116,6 +116,26 @@ def _(z, g, x, index):
     g_bar += _rt.unbroadcast(z_bar[index], g)
 
 
+@tangent(_rt.written_part, kind="any")
+def _(z, adjoint, index):
+    z_dot = _rt.written_part(adjoint_dot, index)
+
+
+@adjoint(_rt.written_part)
+def _(z, adjoint, index):
+    adjoint_bar += _rt.getitem_adjoint(_rt.last_writes(z_bar, adjoint, index), adjoint, index)
+
+
+@tangent(_rt.last_writes, kind="any")
+def _(z, g, like, index):
+    z_dot = _rt.last_writes(g_dot, like, index)
+
+
+@adjoint(_rt.last_writes)
+def _(z, g, like, index):
+    g_bar += _rt.last_writes(z_bar, like, index)
+
+
 @adjoint(_rt.added_at)
 def _(z, target, index, g):
     target_bar += z_bar
