@@ -135,6 +135,17 @@ def _scalarize_tuples(function, counts=None):
 
     changed = False
     written = {}  # statement -> the names it stores (replacing a read does not change them)
+    inserted = []  # (block, literal statement, the statements to put before it)
+    numbers = [int(n[2:]) for n in assigned if n.startswith("_t") and n[2:].isdigit()]
+    next_number = [max(numbers, default=0) + 1]
+
+    def fresh_temporary():
+        name = f"_t{next_number[0]}"
+        while name in assigned or name in read:
+            next_number[0] += 1
+            name = f"_t{next_number[0]}"
+        next_number[0] += 1
+        return name
 
     def stores(stmt):
         found = written.get(stmt)
@@ -169,9 +180,33 @@ def _scalarize_tuples(function, counts=None):
             if not isinstance(stmt.value, ast.Tuple) and may_change(name):
                 continue  # `xs.append(...)`, `ys = xs; ys.append(...)`: a list or dict that changes
             elements = stmt.value.values if isinstance(stmt.value, ast.Dict) else stmt.value.elts
+            # items that hold the same value everywhere after the literal (constants, parameters never
+            # assigned, names assigned once before it in this block): its reads in later loops and
+            # branches are replaced too (`p["W"]` inside a loop, for a tree of parameters). An item
+            # reassigned later is first kept in a name of its own (`_t9 = scale`).
+            defined_before = {s.targets[0].id for s in stmts[:index]
+                              if isinstance(s, ast.Assign) and _is_local_name(s.targets[0])}
+            read_in_blocks = any(hasattr(later, "body") and any(n.id == name for n in name_nodes(later))
+                                 for later in stmts[index + 1:])
+            snapshots = []
+            for k, e in enumerate(elements if read_in_blocks else ()):
+                if isinstance(e, ast.Constant) or not _is_local_name(e) or e.id in inplace:
+                    continue
+                if assigned.get(e.id) == 0 or (assigned.get(e.id) == 1 and e.id in defined_before):
+                    continue
+                own = fresh_temporary()
+                snapshots.append(ast.copy_location(ast.Assign(targets=[ast.Name(own, ast.Store())],
+                                                              value=ast.Name(e.id, ast.Load())), stmt))
+                elements[k] = ast.Name(own, ast.Load())
+            stable = read_in_blocks and all(
+                isinstance(e, ast.Constant) or (_is_local_name(e) and e.id not in inplace) for e in elements
+            )
+            if snapshots:
+                inserted.append((stmts, stmt, snapshots))
+                changed = True
             element_names = {e.id for e in elements if _is_local_name(e)}
-            replaced = 0
-            for later in stmts[index + 1 :]:
+
+            def replace(later):
                 if (
                     isinstance(later, ast.Assign)
                     and isinstance(later.value, ast.Subscript)
@@ -182,7 +217,15 @@ def _scalarize_tuples(function, counts=None):
                     found = element(stmt.value, later.value.slice.value)
                     if found is not None:
                         later.value = clone(found)
-                        replaced += 1
+                        return 1
+                return 0
+
+            replaced = 0
+            for later in stmts[index + 1 :]:
+                if stable:
+                    replaced += sum(replace(s) for s in statements([later]))
+                    continue
+                replaced += replace(later)
                 if not stores(later).isdisjoint(element_names):
                     break
             if replaced:
@@ -190,6 +233,9 @@ def _scalarize_tuples(function, counts=None):
 
     block(function.body)
     del block  # a recursive closure is a reference cycle: without it the tree is freed on return, not by the GC
+    for stmts, literal, snapshots in inserted:
+        at = next(k for k, s in enumerate(stmts) if s is literal)
+        stmts[at:at] = snapshots
     return changed
 
 

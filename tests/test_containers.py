@@ -257,3 +257,39 @@ def test_list_methods_that_mutate_are_reported_not_ignored():
     with pytest.raises(s2sad.UnsupportedSyntaxError, match=r"writes into `d`") as info:
         s2sad.grad(writes_a_dict)(1.0, "a")
     assert "d[key] = x * x" in str(info.value)
+
+
+def rnn_tree(p, xs):
+    total = 0.0
+    h = np.zeros(2)
+    for x in xs:  # the tree's items read inside a loop
+        h = np.tanh(p["W"] @ x + p["U"] @ h + p["b"])
+        total = total + np.sum(h ** 2)
+    return total
+
+
+def settings_read_in_a_loop(w, xs):
+    scale = w * 2.0
+    cfg = {"scale": scale, "shift": 0.1}
+    total = 0.0
+    for x in xs:
+        total = total + np.tanh(cfg["scale"] * x + cfg["shift"])
+        scale = scale + 1.0  # the dict keeps the value it was built with
+    return total + scale
+
+
+def test_tree_items_read_inside_loops():
+    # reverse mode once treated `p["W"]` inside a loop as an array index: an IndexError from NumPy
+    rng = np.random.default_rng(5)
+    p = {"W": rng.normal(size=(2, 2)) * 0.5, "U": rng.normal(size=(2, 2)) * 0.5, "b": rng.normal(size=2)}
+    xs = rng.normal(size=(4, 2))
+    grads = s2sad.grad(rnn_tree)(p, xs)
+    h = 1e-6
+    for key in p:
+        e = np.zeros_like(p[key]).ravel()
+        e[1] = h
+        up = dict(p, **{key: p[key] + e.reshape(p[key].shape)})
+        down = dict(p, **{key: p[key] - e.reshape(p[key].shape)})
+        fd = (rnn_tree(up, xs) - rnn_tree(down, xs)) / (2 * h)
+        assert grads[key].ravel()[1] == pytest.approx(fd, rel=1e-6)
+    check_grads(settings_read_in_a_loop, (0.3, np.array([0.5, -0.2, 0.9])), wrt=[0])
