@@ -537,6 +537,9 @@ class _Sums(_BlockRewriter):
         return acc
 
 
+_CONSUMERS = {"max", "min", "any", "all", "sorted", "tuple", "list"}  # builtins that take a generator whole
+
+
 class _Lists(_BlockRewriter):
     """List comprehensions (not inside `sum`) -> an empty list and a loop that appends to it;
     `xs.extend(seq)` -> a loop that appends; a discarded `xs.pop()` -> an assignment. Comprehension
@@ -552,6 +555,14 @@ class _Lists(_BlockRewriter):
                 ys.append(x * _v1)
         return ys
     """
+
+    def function(self, function):
+        for node in walk(function):  # `max(e for e in xs)`: a generator a builtin consumes
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _CONSUMERS:
+                for arg in node.args:
+                    if isinstance(arg, ast.GeneratorExp):
+                        arg._call_argument = True
+        return super().function(function)
 
     def block(self, stmts):
         out = []
@@ -571,8 +582,10 @@ class _Lists(_BlockRewriter):
 
     @staticmethod
     def comprehension(node):
-        """The ListComp (or `list(generator)`) `node` stands for, else None."""
-        if isinstance(node, ast.ListComp):
+        """The ListComp (or `list(generator)`) `node` stands for, else None. A generator given to a
+        builtin that consumes it (`max(e for e in xs)`, `tuple(...)`, `any(...)`) is its list: the
+        builtin iterates it once, and the items have no effects to interleave."""
+        if isinstance(node, ast.ListComp) or getattr(node, "_call_argument", False):
             return node
         if (
             isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "list"

@@ -293,3 +293,23 @@ def test_tree_items_read_inside_loops():
         fd = (rnn_tree(up, xs) - rnn_tree(down, xs)) / (2 * h)
         assert grads[key].ravel()[1] == pytest.approx(fd, rel=1e-6)
     check_grads(settings_read_in_a_loop, (0.3, np.array([0.5, -0.2, 0.9])), wrt=[0])
+
+
+def guarded_energies(w, xs):
+    hs = [np.tanh(w * x) for x in xs]
+    energies = list(np.sum(h * h) for h in hs)
+    if all(e >= 0.0 for e in energies) and not any(e > 100.0 for e in energies):
+        return energies[0] + energies[2] * energies[1]
+    return 0.0
+
+
+def best_energy(w, xs):
+    return max(np.sum(np.tanh(w * x)) for x in xs)
+
+
+def test_generators_given_to_builtins():
+    xs = [np.array([1.0, 2.0]), np.array([-0.5, 0.3]), np.array([0.7, 0.1])]
+    check_grads(guarded_energies, (np.array([0.2, -0.5]), xs), wrt=[0])
+    # `max` of one sequence has no rule: the error says so, not that generators are unsupported
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="`max` of one sequence"):
+        s2sad.grad(best_energy)(np.array([0.2, -0.5]), xs)

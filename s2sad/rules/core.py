@@ -553,7 +553,7 @@ nondifferentiable(
     operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
     operator.not_, operator.is_, operator.is_not, operator.contains,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
-    np.isnan, np.isinf, np.isfinite, np.logical_and, np.logical_or, np.logical_not,
+    np.isnan, np.isinf, np.isfinite, np.logical_and, np.logical_or, np.logical_not, any, all,
     kind="bool",
 )
 nondifferentiable(
