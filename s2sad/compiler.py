@@ -307,11 +307,7 @@ def _no_write_after(tree, stmt, names):
     index = next((i for i, s in enumerate(body) if s is stmt), None)
     if index is None:
         return False
-    return not any(
-        isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
-        and isinstance(node.value, ast.Name) and node.value.id in names
-        for later in body[index + 1:] for node in walk(later)
-    )
+    return not any(_writes_into(later, names) for later in body[index + 1:])
 
 
 def _writes_into(stmt, names):
