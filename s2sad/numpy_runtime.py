@@ -65,6 +65,7 @@ __all__ = [
     "pad_adjoint",
     "take_adjoint",
     "index_adjoint",
+    "prod_hessian_vector",
     "item",
     "sinc_derivative",
     "clip_inside",
@@ -178,6 +179,31 @@ def prod_partials(x, axis=None):
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     partial = (left * right).reshape(moved.shape)
     return np.transpose(partial, np.argsort(rest + list(axes))).astype(float_dtype(x))
+
+
+def prod_hessian_vector(x, t, axis=None):
+    """The second derivative of the product of `x` (over `axis`) applied to `t`: entry i is
+    sum over j != i of t_j times the product of the entries other than i and j. It is the
+    tangent of `prod_partials` along `t` and, the matrix being symmetric, its adjoint too.
+    Exact when entries are zero (products of the others, no division).
+
+    >>> prod_hessian_vector(np.array([2.0, 3.0, 5.0]), np.array([1.0, 0.0, 0.0])).tolist()
+    [0.0, 5.0, 3.0]
+    """
+    x, t = np.asarray(x), np.broadcast_to(np.asarray(t), np.shape(x))
+    if x.ndim == 0:
+        return np.zeros((), dtype=float_dtype(x))
+    axes = normalize_axes(axis, x.ndim)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    order = rest + list(axes)
+    moved, tangent = np.transpose(x, order), np.transpose(t, order)
+    flat = moved.reshape(moved.shape[: len(rest)] + (-1,))
+    flat_t = tangent.reshape(flat.shape)
+    out = np.zeros(flat.shape, dtype=np.result_type(flat.dtype, flat_t.dtype, np.float32))
+    for i in range(flat.shape[-1]):  # the partials of the product of the others, times their tangents
+        others = np.delete(flat, i, axis=-1)
+        out[..., i] = np.sum(prod_partials(others, -1) * np.delete(flat_t, i, axis=-1), axis=-1)
+    return np.transpose(out.reshape(moved.shape), np.argsort(order))
 
 
 def var_partials(x, axis=None, ddof=0):

@@ -467,3 +467,19 @@ def test_transforms_not_yet_nestable_are_reported_not_miscomputed():
     for outer in (s2sad.grad, s2sad.jacfwd):
         with pytest.raises(s2sad.UnsupportedSyntaxError, match="cannot be differentiated again"):
             outer(s2sad.jacrev(h_mean))(w)
+
+
+def products_loss(x):
+    return np.sum(np.sin(x) * x ** 3) + np.prod(x[:2]) + np.prod(x.reshape(2, 2) ** 2, axis=1).sum()
+
+
+def test_hessian_through_products():
+    # `np.prod`'s adjoint calls `_rt.prod_partials`, whose rules (`prod_hessian_vector`) make it
+    # differentiable again
+    x = np.array([0.3, -0.7, 1.1, 0.0])  # a zero entry: the partials are products, not quotients
+    H = s2sad.hessian(products_loss)(x)
+    grad = s2sad.grad(products_loss)
+    h = 1e-5
+    fd = np.array([(grad(x + h * e) - grad(x - h * e)) / (2 * h) for e in np.eye(4)])
+    np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(H, H.T, rtol=1e-12, atol=1e-12)

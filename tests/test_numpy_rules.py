@@ -118,6 +118,8 @@ EXAMPLES = {
                                    ex("_rt.written_part(a, slice(1, None))", A(4))],
     "s2sad.runtime.last_writes": [ex("_rt.last_writes(a, b, np.array([0, 2, 0]))", A(3), A(4)),
                                   ex("_rt.last_writes(a, b, 1)", S(), A(3))],
+    "s2sad.numpy_runtime.prod_partials": [ex("_rt.prod_partials(a)", A(4)), ex("_rt.prod_partials(a, 1)", A(2, 3)),
+                                          ex("_rt.prod_partials(a, 0) * a", A(3, 2))],
     "s2sad.runtime.added_at": [ex("_rt.added_at(a, np.array([0, 2, 0]), b)", A(4), A(3)), ex("_rt.added_at(a, 1, b)", A(3), S())],
     "s2sad.runtime.list_add": [ex("xs = _rt.list_add([a, b * a], [b, a])\n    return xs[0] * xs[1]", A(2), A(2)),
                                ex("xs = _rt.list_add([a], np.stack([b]), [a])\n    return xs[0] * b", A(2), A(2))],

@@ -136,6 +136,16 @@ def _(z, g, like, index):
     g_bar += _rt.last_writes(z_bar, like, index)
 
 
+@tangent(_nr.prod_partials, kind="any")
+def _(z, x, axis=None):
+    z_dot = _rt.prod_hessian_vector(x, x_dot, axis)
+
+
+@adjoint(_nr.prod_partials)
+def _(z, x, axis=None):
+    x_bar += _rt.prod_hessian_vector(x, z_bar, axis)
+
+
 @adjoint(_rt.added_at)
 def _(z, target, index, g):
     target_bar += z_bar
