@@ -114,7 +114,9 @@ def _scalarize_tuples(function, counts=None):
 
     The same for list literals that are never mutated and dict literals with
     constant keys (`p = {"W": w}; x = p["W"]` -> `x = w`): parameters given as
-    trees of arrays reach the body as such literals.
+    trees of arrays reach the body as such literals. A literal read inside later loops or
+    branches has those reads replaced too, its items first held in names of their own where
+    the program reassigns them later (the literal keeps the values it was built with).
     """
     assigned, read, inplace = counts or _counts(function)
     changing = None  # names whose list or dict may change: found when a list or dict literal asks
