@@ -45,7 +45,7 @@ from .optimize import (
     statements,
 )
 from .lists import check_lists, list_kind_conflicts
-from .primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy
+from .primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy, subscript_write
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform
@@ -307,13 +307,7 @@ def _no_write_after(tree, stmt, names):
     index = next((i for i, s in enumerate(body) if s is stmt), None)
     if index is None:
         return False
-    return not any(_writes_into(later, names) for later in body[index + 1:])
-
-
-def _writes_into(stmt, names):
-    """Does `stmt` write into one of the arrays `names` in place (`a[i] = v`)?"""
-    return any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
-               and n.value.id in names for n in walk(stmt))
+    return not any(subscript_write(later, names) is not None for later in body[index + 1:])
 
 
 def _reject_array_aliases(parsed, tree, analysis):
@@ -337,8 +331,7 @@ def _reject_array_aliases(parsed, tree, analysis):
         if _no_write_after(tree, node, {a, b}):
             continue  # every write into them is done: the two names only read one value from here on
         index = next((i for i, s in enumerate(tree.body) if s is node), None)
-        if index is not None and rebinds_to_copy(tree.body, index, a, parsed.namespace,
-                                                 lambda later: _writes_into(later, {a, b})):
+        if index is not None and rebinds_to_copy(tree.body, index, a, parsed.namespace, {a, b}):
             continue  # `a = b; a = a.copy(); a[i] = v`: `a` is its own array before anything is written
         if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
             raise parsed.error(

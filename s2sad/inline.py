@@ -76,7 +76,7 @@ from .local_functions import (
 )
 from .nested import OUTER_ONLY_APIS, SUPPORTED_KINDS, TRANSFORM_APIS, as_python_function, jvp_function, local_function_object, materialize, transform_of
 from .normalize import assigned_names, normalize
-from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, rebinds_to_copy, resolve
+from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, rebinds_to_copy, resolve, subscript_write
 
 ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
 MAX_DEPTH = 20
@@ -625,25 +625,14 @@ class Inliner:
         for inner_local in lifter.lifted:
             inner_local.rename(mapping)
         arguments = {mapping[p] for p in params}
-
-        def write_into(stmt, names):
-            """The first `a[i] = v` in `stmt` into one of `names`, or None."""
-            for node in walk(stmt):
-                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
-                    base = node.targets[0].value
-                    if isinstance(base, ast.Name) and base.id in names:
-                        return node
-            return None
-
         # `a = a.copy()` before any write into `a`: from there on `a` is the callee's own array
-        arguments -= {a for a in list(arguments)
-                      if rebinds_to_copy(tree.body, -1, a, callee.namespace, lambda later, a=a: write_into(later, {a}))}
+        arguments -= {a for a in list(arguments) if rebinds_to_copy(tree.body, -1, a, callee.namespace, {a})}
         for top in tree.body:
-            write = write_into(top, arguments)
+            write = subscript_write(top, arguments)
             if write is not None:
                 raise callee.error(
                     UnsupportedSyntaxError,
-                    f"`{fn.__name__}` writes into its argument `{ast.unparse(write.targets[0])}` in place",
+                    f"`{fn.__name__}` writes into its argument `{ast.unparse(write)}` in place",
                     write,
                     hint="copy the argument first (`a = a.copy()`) or return the new array",
                 )

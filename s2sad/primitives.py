@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules as R
+from .astutil import walk
 
 BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -252,14 +253,23 @@ def derivative_call_role(primitive):
 _COPIES = (np.copy, np.array)  # calls that return a new array (`np.array` copies unless told not to)
 
 
-def rebinds_to_copy(body, index, name, namespace, writes):
+def subscript_write(stmt, names):
+    """The first `a[i]` that `stmt` writes into in place with `a` one of `names`, or None."""
+    for node in walk(stmt):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
+                and isinstance(node.value, ast.Name) and node.value.id in names:
+            return node
+    return None
+
+
+def rebinds_to_copy(body, index, name, namespace, names):
     """After `body[index]`, is `name` rebound to a new array (`a = a.copy()`, `np.copy(a)`,
     `np.array(a)`; in normalized code through a temporary) by a top-level statement, so surely,
-    before a statement that `writes(statement)` into an array in place? Then `name` stops being
+    before a statement writes into one of the arrays `names` in place? Then `name` stops being
     another name for what it held."""
     made = {}  # temporary -> the value a top-level statement gave it
     for later in body[index + 1:]:
-        if writes(later):
+        if subscript_write(later, names) is not None:
             return False
         if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
             value = later.value
