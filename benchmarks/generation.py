@@ -196,9 +196,23 @@ def small_arrays(w, x):
     return np.sum(np.tanh(w * x))
 
 
+def _overhead_row(transform, name, wrapper, direct, repeats, calls):
+    """(transform, name, us per call of `wrapper`, of `direct`, the difference): best of `repeats`
+    runs of `calls` calls of each zero-argument callable, interleaved."""
+    best = {}
+    for _ in range(repeats):
+        for label, function in (("wrapper", wrapper), ("direct", direct)):
+            start = time.perf_counter()
+            for _ in range(calls):
+                function()
+            elapsed = (time.perf_counter() - start) / calls * 1e6
+            best[label] = min(best.get(label, elapsed), elapsed)
+    return transform, name, best["wrapper"], best["direct"], best["wrapper"] - best["direct"]
+
+
 def call_overhead(repeats=7, calls=20000):
-    """Microseconds a cached `s2sad.grad` / `s2sad.value_and_grad` call adds over calling the
-    generated function directly: [(transform, arguments, wrapper us, direct us, difference us)]."""
+    """Microseconds a cached `grad` / `value_and_grad` / `jvp` / `vjp` call adds over calling the
+    generated function it runs: [(transform, arguments, wrapper us, direct us, difference us)]."""
     rows = []
     cases = [
         ("lecture", lecture, (1.5, 0.5), (0, 1)),
@@ -212,47 +226,22 @@ def call_overhead(repeats=7, calls=20000):
             shapes = s2sad.api._input_shapes(args, kinds)
             mode = "grad" if transform == "grad" else "reverse"
             direct = s2sad.compiler.compile_derivative(f, mode, argnums, kinds, False, shapes).function
-            best = {}
-            for _ in range(repeats):
-                for label, function in (("wrapper", wrapper), ("direct", direct)):
-                    start = time.perf_counter()
-                    for _ in range(calls):
-                        function(*args)
-                    elapsed = (time.perf_counter() - start) / calls * 1e6
-                    best[label] = min(best.get(label, elapsed), elapsed)
-            rows.append((transform, name, best["wrapper"], best["direct"], best["wrapper"] - best["direct"]))
+            rows.append(_overhead_row(transform, name, lambda: wrapper(*args), lambda: direct(*args), repeats, calls))
     # jvp and vjp are called with the primals each time: the call itself finds the compiled code
     for name, f, args, _ in cases:
-        kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, range(len(args))), range(len(args)))
+        everything = tuple(range(len(args)))
+        kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, everything), everything)
         tangents = tuple(np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args)
         s2sad.jvp(f, args, tangents)
-        forward = s2sad.compiler.compile_derivative(f, "forward", tuple(range(len(args))), kinds).function
+        forward = s2sad.compiler.compile_derivative(f, "forward", everything, kinds).function
         s2sad.vjp(f, *args)
         shapes = s2sad.api._input_shapes(args, kinds)
-        split = s2sad.compiler.compile_derivative(f, "split", tuple(range(len(args))), kinds, False, shapes)
-        sweep, pullback = split.extra["objects"]["forward"], split.extra["objects"]["backward"]
-
-        def through_vjp(f=f, args=args):
-            return s2sad.vjp(f, *args)[1](1.0)
-
-        def direct_vjp(args=args):
-            return pullback(sweep(*args)[1], 1.0)
-
-        pairs = {
-            "jvp": (lambda f=f, args=args, tangents=tangents: s2sad.jvp(f, args, tangents),
-                    lambda args=args, tangents=tangents: forward(*args, *tangents)),
-            "vjp + pullback": (through_vjp, direct_vjp),
-        }
-        for transform, (wrapper, direct) in pairs.items():
-            best = {}
-            for _ in range(repeats):
-                for label, function in (("wrapper", wrapper), ("direct", direct)):
-                    start = time.perf_counter()
-                    for _ in range(calls):
-                        function()
-                    elapsed = (time.perf_counter() - start) / calls * 1e6
-                    best[label] = min(best.get(label, elapsed), elapsed)
-            rows.append((transform, name, best["wrapper"], best["direct"], best["wrapper"] - best["direct"]))
+        split = s2sad.compiler.compile_derivative(f, "split", everything, kinds, False, shapes).extra["objects"]
+        sweep, pullback = split["forward"], split["backward"]
+        rows.append(_overhead_row("jvp", name, lambda: s2sad.jvp(f, args, tangents),
+                                  lambda: forward(*args, *tangents), repeats, calls))
+        rows.append(_overhead_row("vjp + pullback", name, lambda: s2sad.vjp(f, *args)[1](1.0),
+                                  lambda: pullback(sweep(*args)[1], 1.0), repeats, calls))
     return rows
 
 
