@@ -15,6 +15,7 @@ import operator
 import numpy as np
 
 from .. import runtime as _rt  # noqa: F401  (templates name it)
+from .. import kinds as K
 from ..custom import same_kind, stop_gradient
 from . import RULES, adjoint, nondifferentiable, tangent
 
@@ -547,6 +548,42 @@ def _(z, x):
 RULES[list].extra["sequence_operand"] = True
 
 
+# -- remainders: x - floor(x / y) * y (fmod: trunc), derivative 1 w.r.t. x almost everywhere ----
+
+
+@tangent(operator.mod, np.mod, np.remainder, elementwise=True, kind="arith")
+def _(z, x, y):
+    z_dot = x_dot - y_dot * np.floor(x / y)
+
+
+@adjoint(operator.mod, np.mod, np.remainder)
+def _(z, x, y):
+    x_bar += z_bar
+    y_bar += -z_bar * np.floor(x / y)
+
+
+@tangent(np.fmod, elementwise=True, kind="arith")
+def _(z, x, y):
+    z_dot = x_dot - y_dot * np.trunc(x / y)
+
+
+@adjoint(np.fmod)
+def _(z, x, y):
+    x_bar += z_bar
+    y_bar += -z_bar * np.trunc(x / y)
+
+
+@tangent(math.fmod, kind="float")
+def _(z, x, y):
+    z_dot = x_dot - y_dot * math.trunc(x / y)
+
+
+@adjoint(math.fmod)
+def _(z, x, y):
+    x_bar += z_bar
+    y_bar += -z_bar * math.trunc(x / y)
+
+
 # -- functions with no derivative ----------------------------------------------------
 
 nondifferentiable(
@@ -557,10 +594,38 @@ nondifferentiable(
     kind="bool",
 )
 nondifferentiable(
-    len, int, round, operator.floordiv, operator.mod, math.floor, math.ceil, math.trunc,
+    len, int, round, operator.floordiv, math.floor, math.ceil, math.trunc,
     np.argmax, np.argmin, kind="int",
 )
 nondifferentiable(range, print, isinstance, str, kind="other")
+
+
+def _bitwise_kind(arg_kinds, keywords):
+    """`~m`, `m1 & m2` of masks are masks; of integers, integers."""
+    if arg_kinds and all(k == K.BOOL for k in arg_kinds):
+        return K.BOOL
+    if arg_kinds and all(k in (K.INT, K.BOOL) for k in arg_kinds):
+        return K.INT
+    return K.ANY
+
+
+_BITWISE = {
+    operator.invert: "~", operator.and_: "&", operator.or_: "|", operator.xor: "^",
+    operator.lshift: "<<", operator.rshift: ">>", np.invert: "np.invert", np.bitwise_and: "np.bitwise_and",
+    np.bitwise_or: "np.bitwise_or", np.bitwise_xor: "np.bitwise_xor", np.left_shift: "np.left_shift",
+    np.right_shift: "np.right_shift",
+}
+nondifferentiable(*_BITWISE, kind=_bitwise_kind)
+for _fn, _symbol in _BITWISE.items():  # booleans and integers only: a float operand is a mistake
+    RULES[_fn].extra["refused"] = (
+        f"`{_symbol}` is a bitwise operation on booleans and integers, and here it is given a "
+        "differentiated float value"
+    )
+    RULES[_fn].extra["refused_hint"] = (
+        "combine masks made by comparisons (`(x > 0) & (x < 1)`), or use np.logical_and / np.logical_or / "
+        "np.logical_not"
+    )
+del _fn, _symbol
 nondifferentiable(np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, kind="same")
 nondifferentiable(
     np.zeros, np.ones, np.zeros_like, np.ones_like, np.empty, np.arange, np.linspace, np.full,

@@ -984,10 +984,52 @@ def _(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     fill_value_bar += _rt.unbroadcast(z_bar, fill_value)
 
 
+# -- ranges ---------------------------------------------------------------------------------
+
+
+def _linspace_kind(arg_kinds, keywords):
+    return K.OTHER if keywords.get("retstep", "False") != "False" or len(arg_kinds) > 4 else K.ARRAY
+
+
+@tangent(np.linspace, kind=_linspace_kind)
+def _(z, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, device=None):
+    z_dot = np.linspace(start_dot, stop_dot, num, endpoint, retstep, axis=axis)
+
+
+@adjoint(np.linspace)
+def _(z, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, device=None):
+    start_bar += _rt.linspace_adjoint(z_bar, start, stop, num, endpoint, retstep, axis, 0)
+    stop_bar += _rt.linspace_adjoint(z_bar, start, stop, num, endpoint, retstep, axis, 1)
+
+
+@tangent(np.arange, kind="array")
+def _(z, start, stop=None, step=None, dtype=None, device=None, like=None):
+    z_dot = _rt.arange_tangent(z, start_dot, step_dot, stop)
+
+
+@adjoint(np.arange)
+def _(z, start, stop=None, step=None, dtype=None, device=None, like=None):
+    start_bar += _rt.arange_adjoint(z_bar, stop, 0)
+    step_bar += _rt.arange_adjoint(z_bar, stop, 1)
+
+
+# -- a list of Python floats from an array --------------------------------------------------------
+
+
+@tangent(np.ndarray.tolist, kind="list")
+def _(z, a):
+    z_dot = np.asarray(a_dot, dtype=float).tolist()
+
+
+@adjoint(np.ndarray.tolist)
+def _(z, a):
+    a_bar += _rt.list_source_adjoint(z_bar, a)
+
+
 # -- no derivative ------------------------------------------------------------------------
 
 nondifferentiable(
-    np.around, np.fix, np.floor_divide, np.remainder, np.mod, np.fmod, np.heaviside, kind="same"
+    np.around, np.fix, np.floor_divide, np.heaviside, kind="same"
 )
 nondifferentiable(
     np.signbit,
@@ -1040,7 +1082,7 @@ nondifferentiable(
     np.random.random,
     kind="array",
 )
-nondifferentiable(np.result_type, np.ndarray.tolist, np.broadcast_shapes, kind="other")
+nondifferentiable(np.result_type, np.broadcast_shapes, kind="other")
 
 
 # -- operands that are sequences of arrays, not array-likes ------------------------------------
