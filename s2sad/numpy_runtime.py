@@ -18,6 +18,9 @@ an `einsum`, of a split, of a solve. They keep the dtype of their inputs
 import numpy as np
 
 __all__ = [
+    "half_inverse",
+    "power_dx",
+    "power_dy",
     "linspace_adjoint",
     "linspace_transpose",
     "arange_tangent",
@@ -1007,3 +1010,34 @@ def arange_adjoint(g, stop=None, which=0):
         return 0.0
     g = np.asarray(g)
     return float(np.sum(g)) if which == 0 else float(np.dot(g, np.arange(g.shape[0])))
+
+
+# -- points where the textbook formula divides 0 by 0 ------------------------------------------
+
+
+def half_inverse(s):
+    """`1 / (2 s)`, 0 where `s` is 0: the derivative of `sqrt` at a spread of 0 (np.std of equal
+    values) taken as 0, a subgradient, as `abs` at 0."""
+    if np.ndim(s) == 0:
+        return 0.5 / s if s != 0 else 0.0 * s
+    s = np.asarray(s)
+    safe = np.where(s == 0, 1.0, s)
+    return np.where(s == 0, 0.0, 0.5 / safe)
+
+
+def power_dx(x, y):
+    """d(x ** y)/dx = y x ** (y - 1), 0 where y is 0 (x ** 0 is 1, also at x = 0)."""
+    if np.ndim(x) == 0 and np.ndim(y) == 0:
+        return y * x ** (y - 1) if y != 0 else 0.0 * x
+    x, y = np.asarray(x), np.asarray(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y == 0, 0.0, y * np.power(np.where(y == 0, 1.0, x), y - 1))
+
+
+def power_dy(z, x):
+    """d(x ** y)/dy = x ** y log x, 0 where x ** y is 0 (0 ** y with y > 0)."""
+    if np.ndim(z) == 0 and np.ndim(x) == 0:
+        return z * np.log(x) if z != 0 else 0.0 * z
+    z, x = np.asarray(z), np.asarray(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(z == 0, 0.0, z * np.log(np.where(z == 0, 1.0, x)))

@@ -73,13 +73,23 @@ def _(z, x, y):
 
 @tangent(operator.pow, np.power, elementwise=True, kind="arith")
 def _(z, x, y):
-    z_dot = x_dot * y * x ** (y - 1) + y_dot * z * np.log(x)
+    z_dot = x_dot * _rt.power_dx(x, y) + y_dot * _rt.power_dy(z, x)
+
+
+@tangent(operator.pow, np.power, constant="y")  # `x ** 2.0`: y is a nonzero number
+def _(z, x, y):
+    z_dot = x_dot * y * x ** (y - 1)
 
 
 @adjoint(operator.pow, np.power)
 def _(z, x, y):
+    x_bar += z_bar * _rt.power_dx(x, y)
+    y_bar += z_bar * _rt.power_dy(z, x)
+
+
+@adjoint(operator.pow, np.power, constant="y")
+def _(z, x, y):
     x_bar += z_bar * y * x ** (y - 1)
-    y_bar += z_bar * z * np.log(x)
 
 
 @tangent(operator.neg, np.negative, elementwise=True, kind="arith")
@@ -329,13 +339,23 @@ def _(z, x, y):
 
 @tangent(math.pow, kind="float")
 def _(z, x, y):
-    z_dot = x_dot * y * x ** (y - 1) + y_dot * z * math.log(x)
+    z_dot = x_dot * _rt.power_dx(x, y) + y_dot * _rt.power_dy(z, x)
+
+
+@tangent(math.pow, constant="y")
+def _(z, x, y):
+    z_dot = x_dot * y * x ** (y - 1)
 
 
 @adjoint(math.pow)
 def _(z, x, y):
+    x_bar += z_bar * _rt.power_dx(x, y)
+    y_bar += z_bar * _rt.power_dy(z, x)
+
+
+@adjoint(math.pow, constant="y")
+def _(z, x, y):
     x_bar += z_bar * y * x ** (y - 1)
-    y_bar += z_bar * z * math.log(x)
 
 
 @tangent(math.fabs, kind="float")

@@ -14,6 +14,10 @@ Conventions worth knowing:
 - `max`/`min` (and `norm(ord=inf)`): a tie splits the derivative equally among
   the tied entries, so the gradient of `np.max([1, 3, 3])` is `[0, .5, .5]`.
   The elementwise `np.maximum`/`np.minimum` give ties to the first argument.
+- `np.std` where the values do not spread (one value, or all equal) is not differentiable;
+  its derivative there is taken as 0 (a subgradient, as `abs` at 0), never nan.
+- `x ** y` at `x = 0`: the derivative w.r.t. `y` is 0 (where `0 ** y` is 0), and w.r.t. `x` is 0
+  when `y = 0` (`x ** 0` is 1 everywhere).
 - `np.clip`: a value equal to a bound counts as inside (its derivative goes to `a`).
 - `cholesky` and `eigh` assume symmetric inputs: tangents must be symmetric and
   the adjoints returned are symmetrized.
@@ -235,18 +239,18 @@ def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 @tangent(np.std, np.ndarray.std, kind=_reduce_kind)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     p = _rt.var_partials(x, axis, ddof)
-    z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims) / (2.0 * z)
+    z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims) * _rt.half_inverse(z)
 
 
 @tangent(np.std, np.ndarray.std, batched=True)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     p = _rt.var_partials(x, axis, ddof)
-    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims) / (2.0 * z)
+    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims) * _rt.half_inverse(z)
 
 
 @adjoint(np.std, np.ndarray.std)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    x_bar += _rt.unreduce(z_bar / (2.0 * z), x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
+    x_bar += _rt.unreduce(z_bar * _rt.half_inverse(z), x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
 
 
 @tangent(np.cumsum, np.ndarray.cumsum, kind="array")
