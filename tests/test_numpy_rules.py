@@ -166,6 +166,11 @@ EXAMPLES = {
     # operators and builtins
     "operator.mod": [ex("a % b", A(3), P(3)), ex("a % 1.0", S()), ex("(a * 3.0) % b", S(), P())],
     "math.fmod": [ex("math.fmod(a, b)", S(), P())],
+    "divmod": [ex("q, r = divmod(a, b)\n    return r * r + q * a", S(), P())],
+    "numpy.divmod": [ex("q, r = np.divmod(a, b)\n    return r * a + q", A(3), P())],
+    "numpy.modf": [ex("f, i = np.modf(a)\n    return f * f + i * a", A(3))],
+    "math.copysign": [ex("math.copysign(a, b)", S(), S()), ex("math.copysign(2.0, a) * a", S())],
+    "numpy.copysign": [ex("np.copysign(a, b)", A(3), S())],
     "numpy.remainder": [ex("np.mod(a, b)", A(2, 3), P(3)), ex("np.remainder(a, b)", S(), P())],
     "numpy.fmod": [ex("np.fmod(a, b)", A(3), P(3))],
     "numpy.linspace": [

@@ -604,6 +604,50 @@ def _(z, x, y):
     y_bar += -z_bar * math.trunc(x / y)
 
 
+@tangent(divmod, np.divmod, kind="other")
+def _(z, x, y):
+    z_dot = (_rt.zeros_like(z[0]), x_dot - y_dot * np.floor(x / y))
+
+
+@adjoint(divmod, np.divmod)
+def _(z, x, y):
+    x_bar += _rt.unbroadcast(_rt.item(z_bar, 1), x)
+    y_bar += _rt.unbroadcast(-_rt.item(z_bar, 1) * np.floor(x / y), y)
+
+
+@tangent(np.modf, kind="other")
+def _(z, x):
+    z_dot = (x_dot, _rt.zeros_like(z[1]))
+
+
+@adjoint(np.modf)
+def _(z, x):
+    x_bar += _rt.item(z_bar, 0)
+
+
+# -- copysign: |x| with the sign of y; derivative sign(x) sign(y) in x, 0 in y -------------
+
+
+@tangent(math.copysign, kind="float")
+def _(z, x, y):
+    z_dot = x_dot * math.copysign(1.0, x) * math.copysign(1.0, y)
+
+
+@adjoint(math.copysign)
+def _(z, x, y):
+    x_bar += z_bar * math.copysign(1.0, x) * math.copysign(1.0, y)
+
+
+@tangent(np.copysign, elementwise=True, kind="elementwise")
+def _(z, x, y):
+    z_dot = x_dot * np.copysign(1.0, x) * np.copysign(1.0, y)
+
+
+@adjoint(np.copysign)
+def _(z, x, y):
+    x_bar += z_bar * np.copysign(1.0, x) * np.copysign(1.0, y)
+
+
 # -- functions with no derivative ----------------------------------------------------
 
 nondifferentiable(
