@@ -692,7 +692,7 @@ for _fn, _symbol in _BITWISE.items():  # booleans and integers only: a float ope
 del _fn, _symbol
 nondifferentiable(np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, kind="same")
 nondifferentiable(
-    np.zeros, np.ones, np.zeros_like, np.ones_like, np.empty, np.arange, np.linspace, np.full,
+    np.zeros, np.ones, np.zeros_like, np.ones_like, np.empty,
     np.eye, np.argsort, kind="array",
 )
 nondifferentiable(np.shape, kind="other")
