@@ -41,7 +41,9 @@ import numpy as np
 
 from . import config
 from . import kinds as K
-from .primitives import MissingRule, Primitive, RefusedOperand, classify, is_global, list_append, refusal, resolve
+from .primitives import (
+    MissingRule, Primitive, RefusedOperand, classify, is_global, list_append, refusal, resolve,
+)
 from .astutil import walk
 from .shapes import infer_shapes
 
@@ -211,13 +213,14 @@ def _refuse_varied_operands(statements, primitives, varied, classify_error):
         if why is None:
             continue
         operands = list(prim.args) + list(prim.keywords.values())
-        names = {n.id for a in operands for n in walk(a) if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+        nodes = [n for a in operands for n in walk(a)]
+        names = {n.id for n in nodes if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
         if not names & varied:
             continue
         if why == "no derivative rule":
             exc = MissingRule(prim.rule.name, prim.rule.key)
         else:
-            exc = RefusedOperand(why, prim.rule.extra.get("refused_hint"))
+            exc = RefusedOperand(why.format(name=prim.rule.name), prim.rule.extra.get("refused_hint"))
         if classify_error is None:
             raise exc
         raise classify_error(exc, stmt) from None
@@ -273,7 +276,8 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
                     if new == K.LIST:
                         for base in from_lists:
                             changed |= put(name, element_of(base))
-                        if prim.rule.key in (list, np.ndarray.tolist) and arg_kinds and arg_kinds[0] == K.ARRAY:
+                        from_array = arg_kinds and arg_kinds[0] == K.ARRAY
+                        if prim.rule.key in (list, np.ndarray.tolist) and from_array:
                             changed |= put(name, K.ANY)  # rows or floats
                     elif new is K.UNKNOWN:
                         new = K.ANY if settled else None

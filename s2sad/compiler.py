@@ -45,7 +45,9 @@ from .optimize import (
     statements,
 )
 from .lists import check_lists, list_kind_conflicts
-from .primitives import LIST_METHODS, MissingRule, RefusedOperand, list_append, rebinds_to_copy, subscript_write
+from .primitives import (
+    LIST_METHODS, MissingRule, RefusedOperand, list_append, rebinds_to_copy, subscript_write,
+)
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform

@@ -137,7 +137,7 @@ class Inliner:
         if R.lookup(obj) is not None:
             return None
         if _library_code(obj) and transform_of(obj) is None and definition_of(obj) is None:
-            return None  # a library's function: differentiated by a rule or refused at the user's line, not inlined
+            return None  # a library's function: a rule, a constant or refused at the user's line; not inlined
         transform = transform_of(obj)
         if transform is not None:  # a call of `grad(g)`: its derivative code is inlined like a helper
             if transform.kind not in SUPPORTED_KINDS:
@@ -509,8 +509,7 @@ class Inliner:
             return False  # the user's own helper: inlined, its body analysed
         if transform_of(obj) is not None or definition_of(obj) is not None:
             return False
-        for node in walk(ast.Module(body=[ast.Expr(a) for a in value.args + [k.value for k in value.keywords]],
-                                    type_ignores=[])):
+        for node in _argument_nodes(value):
             if isinstance(node, ast.Name):
                 if not is_global(node) and node.id in self.may_vary:
                     return False
@@ -870,8 +869,15 @@ class Inliner:
 
 
 _LIBRARY_PATHS = tuple(
-    sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}, key=len, reverse=True)
+    sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}, key=len,
+           reverse=True)
 )
+
+
+def _argument_nodes(call):
+    """Every node of the arguments of `call` (positional and keyword)."""
+    for argument in call.args + [k.value for k in call.keywords]:
+        yield from walk(argument)
 
 
 def _library_code(fn):
@@ -911,15 +917,16 @@ def _may_vary(function, seeds, namespace):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             written = set()
             for target in targets:
-                written |= reads(target.value) if isinstance(target, (ast.Subscript, ast.Attribute)) else reads(target)
+                into = isinstance(target, (ast.Subscript, ast.Attribute))  # `a[i] = v`: `a` changes
+                written |= reads(target.value) if into else reads(target)
             flows.append((written, reads(node.value) if node.value is not None else set()))
         elif isinstance(node, (ast.For, ast.comprehension)):
             flows.append((reads(node.target), reads(node.iter)))
         if isinstance(node, ast.Call):
-            arguments = reads(ast.Module(body=[ast.Expr(a) for a in node.args + [k.value for k in node.keywords]],
-                                         type_ignores=[]))
+            arguments = {n.id for n in _argument_nodes(node) if isinstance(n, ast.Name) and not is_global(n)}
             receiver = reads(node.func.value) if isinstance(node.func, ast.Attribute) else set()
-            flows.append((arguments | receiver, arguments | receiver))  # a call may write into what it is given
+            touched = arguments | receiver
+            flows.append((touched, touched))  # a call may write into what it is given
     changed = True
     while changed:
         changed = False

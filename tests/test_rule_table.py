@@ -181,7 +181,10 @@ REFUSED_CALLS = {
 }
 # entries whose refusal needs a differentiated operand, which these calls of sizes do not give
 REFUSED_ONLY_ON_FLOATS = {
-    "numpy.random.rand", "numpy.random.randn", "numpy.random.randint", "numpy.random.standard_normal",
+    "numpy.random.rand",
+    "numpy.random.randn",
+    "numpy.random.randint",
+    "numpy.random.standard_normal",
     "numpy.random.random",
 }
 
@@ -242,8 +245,14 @@ def test_every_rule_is_checked():
     for rule in RULES.values():
         if rule.differentiable:
             if rule.name not in EXAMPLES:
-                missing.append(f"{rule.name} (differentiable: add it to EXAMPLES in tests/test_numpy_rules.py)")
-        elif rule.name not in CONSTANT_SAMPLES and rule.name not in STOPS_BY_DESIGN and rule.name not in REFUSED_CALLS:
+                missing.append(
+                    f"{rule.name} (differentiable: add it to EXAMPLES in tests/test_numpy_rules.py)"
+                )
+        elif (
+            rule.name not in CONSTANT_SAMPLES
+            and rule.name not in STOPS_BY_DESIGN
+            and rule.name not in REFUSED_CALLS
+        ):
             missing.append(f"{rule.name} (no derivative: add samples to CONSTANT_SAMPLES)")
     assert not missing, "rule entries with no check:\n  " + "\n  ".join(missing)
     names = {r.name for r in RULES.values()}
@@ -251,7 +260,11 @@ def test_every_rule_is_checked():
 
 
 def _constant_params():
-    return [pytest.param(r.name, id=r.name) for r in RULES.values() if not r.differentiable and r.name in CONSTANT_SAMPLES]
+    return [
+        pytest.param(r.name, id=r.name)
+        for r in RULES.values()
+        if not r.differentiable and r.name in CONSTANT_SAMPLES
+    ]
 
 
 @pytest.mark.parametrize("name", _constant_params())
@@ -340,12 +353,19 @@ def test_boolean_operators_on_masks_just_run():
 def test_zero_tangents_fold_in_forward_over_reverse(example_module, tmp_path):
     """jvp of grad of every example plus a square, its other inputs held constant (module globals):
     the inner gradient starts with terms that do not depend on the input, whose tangents are
-    symbolic zeros in every template. No generated line may apply an array method to a float zero (`(0.0).T`)."""
-    cases = [(name, i, example) for name, i, example in _ids() if not example.bug and not name.startswith("s2sad.")]
+    symbolic zeros in every template. No generated line may apply an array method to a float zero (`(0.0).T`).
+    """
+    cases = [
+        (name, i, example) for name, i, example in _ids() if not example.bug and not name.startswith("s2sad.")
+    ]
     text = "import numpy as np\n\nimport s2sad\nfrom numpy_rule_examples import *  # noqa\n\n"
     for name, i, example in cases:
         f = _function_name(name, i)
-        constants = ", ".join(f"C{k}_{f}" for k in range(1, len(example.args))) + ", " if len(example.args) > 1 else ""
+        constants = (
+            ", ".join(f"C{k}_{f}" for k in range(1, len(example.args))) + ", "
+            if len(example.args) > 1
+            else ""
+        )
         text += f"\ndef inner_{f}(a):\n    return np.sum(a * a) + {f}_scalar(a, {constants}U_{f})\n\n"
         text += f"\ndef outer_{f}(a):\n    return s2sad.grad(inner_{f})(a)\n\n"
     path = tmp_path / "forward_over_reverse_examples.py"

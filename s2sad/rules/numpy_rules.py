@@ -1091,7 +1091,10 @@ for _key in (
     np.random.normal, np.random.uniform, np.random.rand, np.random.randn, np.random.randint, np.random.choice,
     np.random.permutation, np.random.standard_normal, np.random.random,
 ):  # a draw is a constant; one whose parameters carry a derivative (`normal(loc=x)`) would move with them
-    RULES[_key].extra["refused"] = "a random draw whose parameters carry a derivative"
+    RULES[_key].extra["refused"] = (
+        "`{name}` draws at random with parameters that carry a derivative; s2sad does not differentiate "
+        "through the parameters of a draw"
+    )
     RULES[_key].extra["refused_hint"] = (
         "draw with fixed parameters and transform the draw: `mu + sigma * np.random.standard_normal(n)`, "
         "`low + (high - low) * np.random.random(n)`; pick with an index: `x[np.random.randint(len(x))]`"
