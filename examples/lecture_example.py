@@ -40,7 +40,7 @@ def main():
     print(__doc__.splitlines()[0])
     print()
 
-    jvp_function = s2sad.compiler.compile_derivative(f, "forward", (0, 1), ("float", "float")).function
+    jvp_function = s2sad.pipeline.compile_derivative(f, "forward", (0, 1), ("float", "float")).function
     (value, dfdx1), names = final_locals(jvp_function, x1, x2, 1.0, 0.0)
     print("Forward mode (tangent sweep), seed x1_dot = 1, x2_dot = 0")
     print(f"  {'v_i':>6} {'value':>12} {'v_i dot':>12}")
@@ -50,7 +50,7 @@ def main():
     print(f"  f = {float(value):.4f}, df/dx1 = {float(dfdx1):.3f}")
     print()
 
-    vjp_function = s2sad.compiler.compile_derivative(f, "reverse", (0, 1), ("float", "float")).function
+    vjp_function = s2sad.pipeline.compile_derivative(f, "reverse", (0, 1), ("float", "float")).function
     (value, (g1, g2)), names = final_locals(vjp_function, x1, x2)
     print("Reverse mode (adjoint sweep), seed f_bar = 1")
     print(f"  {'v_i':>6} {'v_i bar':>12}")

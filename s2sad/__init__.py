@@ -6,9 +6,9 @@
 """
 
 from . import rules
-from .api import emit, grad, hessian, hvp, jvp, source, value_and_grad, vjp
-from .custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
-from .jacobians import jacfwd, jacrev
+from .api.transforms import emit, grad, hvp, jvp, source, value_and_grad, vjp
+from .api.custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
+from .api.jacobians import hessian, jacfwd, jacrev
 from .errors import (
     ArgumentError,
     CustomRuleError,

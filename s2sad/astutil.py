@@ -22,6 +22,7 @@ True
 """
 
 import ast
+import re
 
 _AST = ast.AST
 
@@ -255,3 +256,18 @@ def _fix(node, lineno, col_offset, end_lineno, end_col_offset):
                     _fix(item, lineno, col_offset, end_lineno, end_col_offset)
         elif isinstance(value, _AST):
             _fix(value, lineno, col_offset, end_lineno, end_col_offset)
+
+
+def identifier(name):
+    name = re.sub(r"\W", "_", name)
+    return name if name.isidentifier() else f"f_{name}"
+
+
+def assigned_names(nodes):
+    """Names bound anywhere in `nodes` (assignment targets and loop targets)."""
+    names = set()
+    for root in nodes:
+        for node in walk(root):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return names

@@ -58,3 +58,13 @@ class ArgumentError(S2sadError):
 
 class RecursionDepthError(S2sadError, RecursionError):
     """A recursive function's derivative went deeper than Python's stack allows."""
+
+
+class DesugarError(Exception):
+    """Raised by a pass with the node at fault (internal); the pipeline adds file and line
+    and turns it into an `UnsupportedSyntaxError`."""
+
+    def __init__(self, message, node, hint=None):
+        super().__init__(message)
+        self.node = node
+        self.hint = hint

@@ -26,32 +26,33 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .astutil import clone, fix_missing_locations, name_nodes, unshare, walk
-from . import config
+from . import cache, config
 from . import kinds as K
 from . import runtime
-from .activity import analyze
-from .codegen import format_source, to_source
-from .desugar import DesugarError, desugar
+from .analyses.activity import analyze
+from .codegen.python import format_source, to_source
+from .frontend.desugar import DesugarError, desugar
 from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
-from .forward import forward_transform
-from .forward_vector import VectorForwardTransform
-from .frontend import parse_function
-from .inline import inline_calls
-from .local_functions import identifier, lift_local_functions
-from .nested import code_identity, materialize, transform_of
-from .normalize import normalize
-from .optimize import (
+from .transforms.forward import forward_transform
+from .transforms.forward_vector import VectorForwardTransform
+from .frontend.source import parse_function
+from .frontend.inline import inline_calls
+from .frontend.lift import identifier, lift_local_functions
+from .frontend.nested import code_identity, materialize, register_pipeline, transform_of
+from .frontend.normalize import normalize
+from .optimize.passes import (
     drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
     statements,
 )
-from .lists import check_lists, list_kind_conflicts
-from .primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy, subscript_write
-from .products import sum_products_after_loops
-from .scatter import accumulate_at_basic_indices
-from .reverse import reverse_transform
+from .analyses.lists import check_lists, list_kind_conflicts
+from .analyses.primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy, subscript_write
+from .peepholes.products import sum_products_after_loops
+from .peepholes.scatter import accumulate_at_basic_indices
+from .transforms.reverse import reverse_transform
+from .signatures import diff_kinds, kinds_of, signature_of
 from .trees import expand_parameters, flatten, is_tree_kind, unflatten
 
-_CACHE = {}
+_CACHE = cache.COMPILED
 _COUNTER = itertools.count(1)
 TEMPLATE_GLOBALS = {"np": np, "math": math, "_rt": runtime}
 
@@ -628,14 +629,7 @@ def _tree_calls(objects, input_kinds, active_inputs, spans, has_aux=False):
 def clear_cache():
     """Forget every compiled derivative (and the memos of shapes and rule bindings, so that the
     next compilation costs what a first one does)."""
-    from .api import _TRANSFORM_CACHE
-    from .rules import clear_plans
-    from .shapes import clear_memos
-
-    _CACHE.clear()
-    _TRANSFORM_CACHE.clear()
-    clear_memos()
-    clear_plans()
+    cache.clear()
 
 
 def signature_params(function):
@@ -643,3 +637,22 @@ def signature_params(function):
         return list(inspect.signature(function).parameters)
     except (TypeError, ValueError):
         raise ArgumentError(f"cannot read the signature of {function!r}") from None
+
+
+def call_derivative(function, mode, args, wrt):
+    """The derivative of a call that is not inlined (`_rt.call_forward_sweep`, `_rt.call_jvp`),
+    compiled once per argument types: the jvp function (mode 'forward') or the (forward, backward)
+    pair. The run-time library reaches it through `runtime.register_compiler`."""
+    key = (function, getattr(function, "__code__", None), mode, wrt, signature_of(args))
+    entry = cache.CALL_DERIVATIVES.get(key)
+    if entry is None:
+        compiled = compile_derivative(function, mode, wrt, diff_kinds(kinds_of(args, wrt), wrt))
+        objects = compiled.extra["objects"]
+        entry = objects["jvp"] if mode in ("forward", "forward_vector") else (objects["forward"], objects["backward"])
+        cache.CALL_DERIVATIVES[key] = entry
+    return entry
+
+
+# dependency injection: the layers below reach the compiler through these hooks
+runtime.register_compiler(call_derivative)
+register_pipeline(generate, render, _namespace)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad import rules
-from s2sad.compiler import compile_derivative
+from s2sad.pipeline import compile_derivative
 
 # -- programs: vector in, vector (or matrix / scalar) out -------------------------------------------
 

@@ -10,7 +10,7 @@ depends on it; *active* is both. Only active variables get tangent or adjoint
 code. `xs.append(v)` makes `xs` varied if `v` is, and `v` useful if `xs` is.
 
 >>> import ast, numpy as np
->>> from s2sad.normalize import normalize
+>>> from s2sad.frontend.normalize import normalize
 >>> tree = normalize(ast.parse('''
 ... def f(x, n):
 ...     k = n * 2
@@ -39,8 +39,8 @@ import operator
 
 import numpy as np
 
-from . import config
-from . import kinds as K
+from .. import config
+from .. import kinds as K
 from .primitives import Primitive, classify, is_global, list_append, resolve
 from .shapes import infer_shapes
 

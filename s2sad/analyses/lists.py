@@ -9,8 +9,8 @@ over it, methods and operators with no derivative, and writes into dicts.
 (`traj = np.array(traj)`), which `s2sad.optimize.split_versions` renames.
 
 >>> import ast, numpy as np
->>> from s2sad.activity import analyze
->>> from s2sad.normalize import normalize
+>>> from s2sad.analyses.activity import analyze
+>>> from s2sad.frontend.normalize import normalize
 >>> tree = normalize(ast.parse('''
 ... def f(x):
 ...     xs = [x]
@@ -28,11 +28,11 @@ import operator
 
 import numpy as np
 
-from . import kinds as K
+from .. import kinds as K
 from .activity import walk_statements
-from .errors import UnsupportedSyntaxError
+from ..errors import UnsupportedSyntaxError
 from .primitives import LIST_MUTATORS, derivative_call_role
-from .astutil import walk
+from ..astutil import walk
 
 
 def list_kind_conflicts(tree, analysis):

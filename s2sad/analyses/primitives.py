@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import rules as R
-from .astutil import walk
+from .. import rules as R
+from .. import runtime
+from ..errors import DesugarError
+from ..rules.custom import HELPER_RULES
+from ..astutil import walk
 
 BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -135,7 +138,7 @@ def classify(value, namespace, locals_):
             obj = resolve(func, namespace)
             if obj is _UNRESOLVED:
                 raise MissingRule(ast.unparse(func), None)
-            rule_for = getattr(obj, "_s2sad_rule_for", None)  # s2sad.custom's helpers: the rule of the function called
+            rule_for = _helper_rule(obj)  # run-time helpers that call a function: the rule of the function called
             if rule_for is not None:
                 rule = rule_for(resolve(value.args[0], namespace), len(value.args))
                 return Primitive("call", rule=rule, args=list(value.args), keywords=keywords)
@@ -154,8 +157,6 @@ def classify(value, namespace, locals_):
 
 
 def _list_method_error(func, node):
-    from .desugar import DesugarError
-
     return DesugarError(
         f"`{ast.unparse(func)}(...)`: the list method `{func.attr}` is not supported; lists support "
         "`append`, `extend`, `pop`, indexing, `len`, loops and comprehensions",
@@ -195,8 +196,6 @@ def _call(fn, args, keywords, written=None):
     if rule is None:
         raise MissingRule(written or R.display_name(fn), fn)
     if fn in (max, min) and len(args) == 1 and not keywords:
-        from .desugar import DesugarError
-
         raise DesugarError(
             f"`{fn.__name__}` of one sequence is not supported; `{fn.__name__}(a, b)` of two values is",
             args[0],
@@ -241,6 +240,17 @@ def derivative_call_rule(role, count):
                       adjoint=R.Template.from_text(adjoint), kind="any", extra={"derivative_call": "value"})
     _CALL_RULES[key] = rule
     return rule
+
+
+def _helper_rule(obj):
+    """`rule_for(function, count)` for a run-time helper whose rule is the rule of the function it calls."""
+    if obj is runtime.call_forward_sweep:
+        return lambda function, count: derivative_call_rule("sweep", count - 1)
+    if obj is runtime.call_value:
+        return lambda function, count: derivative_call_rule("value", count - 2)
+    if isinstance(obj, types.FunctionType):
+        return HELPER_RULES.get(obj)
+    return None
 
 
 def derivative_call_role(primitive):

@@ -12,8 +12,8 @@ so the fact holds wherever it is read. Loop counters and anything computed from
 values (a boolean mask, `np.nonzero`) are unknown; so are lists that change.
 
 >>> import ast, numpy as np
->>> from s2sad.normalize import normalize
->>> from s2sad.activity import analyze
+>>> from s2sad.frontend.normalize import normalize
+>>> from s2sad.analyses.activity import analyze
 >>> tree = normalize(ast.parse('''
 ... def f(W, b, xs):
 ...     h = np.zeros(W.shape[0])
@@ -42,7 +42,8 @@ import operator
 
 import numpy as np
 
-from . import kinds as K
+from .. import cache
+from .. import kinds as K
 from .primitives import is_global, resolve
 
 TOP = "unknown"  # more than one shape (or value), or one we cannot tell
@@ -90,8 +91,9 @@ def _broadcast(shapes):
     return tuple(np.broadcast_shapes(*shapes))
 
 
+@cache.on_clear
 def clear_memos():
-    """Forget the shapes worked out so far (`s2sad.compiler.clear_cache` calls this)."""
+    """Forget the shapes worked out so far (`s2sad.cache.clear` calls this)."""
     _BY_EXAMPLE.clear()
     _broadcast.cache_clear()
 

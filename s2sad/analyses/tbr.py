@@ -24,7 +24,7 @@ read before it in the backward sweep's order, or always for a list with an adjoi
 
 import ast
 from dataclasses import dataclass, field
-from .astutil import name_nodes, walk
+from ..astutil import name_nodes, walk
 
 
 @dataclass

@@ -21,13 +21,14 @@ import numbers
 
 import numpy as np
 
-from .api import _nested_shapes
-from .nested import OUTER_ONLY_APIS, as_python_function, mark
-from . import kinds as K
-from . import trees as T
-from .api import _argnums, _bind, _diff_kinds, _kinds
-from .compiler import compile_derivative
-from .errors import ArgumentError, NonScalarOutputError
+from .transforms import _nested_shapes
+from ..frontend.nested import OUTER_ONLY_APIS, as_python_function, mark
+from .. import kinds as K
+from .. import trees as T
+from ..signatures import diff_kinds, kinds_of, parse_argnums
+from .transforms import _bind, grad
+from ..pipeline import compile_derivative
+from ..errors import ArgumentError, NonScalarOutputError
 
 
 def _float_leaf(leaf):
@@ -117,8 +118,8 @@ def _prepare(f, args, kwargs, argnums, name):
     if not isinstance(argnums, numbers.Integral) and not tuple(argnums):
         raise ArgumentError(f"{name} got argnums=(); there is nothing to differentiate",
                             hint="pass the index of at least one argument")
-    single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-    kinds = _diff_kinds(_kinds(args, nums), nums)
+    single, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
+    kinds = diff_kinds(kinds_of(args, nums), nums)
     inputs = _Inputs(args, nums)
     return single, nums, kinds, inputs
 
@@ -215,4 +216,15 @@ def _flat_row(grads, inputs):
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-OUTER_ONLY_APIS.update(jacfwd=jacfwd, jacrev=jacrev)
+def hessian(f, argnums=0, has_aux=False):
+    """Like `jax.hessian`: the Hessian of scalar `f`, vector forward mode (`jacfwd`, every
+    direction at once) over the reverse-mode gradient's code.
+
+    For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
+    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
+    """
+    hessian_of = jacfwd(grad(f, argnums=argnums, has_aux=has_aux), argnums=argnums, has_aux=has_aux)
+    return mark(hessian_of, "hessian", f, argnums, has_aux)
+
+
+OUTER_ONLY_APIS.update(jacfwd=jacfwd, jacrev=jacrev, hessian=hessian)

@@ -6,81 +6,28 @@ True
 """
 
 import functools
+import inspect
 import numbers
 
 import numpy as np
 
-from . import config
-from . import kinds as K
-from . import trees as T
-from .compiler import closure_key, compile_derivative, generate, render
-from .errors import ArgumentError, NonScalarOutputError
-from .runtime import copy_lists
-from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
-
-
-def _argnums(argnums, count, name):
-    single = isinstance(argnums, numbers.Integral)
-    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
-    for n in nums:
-        if not -count <= n < count:
-            raise ArgumentError(
-                f"argnums={argnums!r} is out of range for {name}, which takes {count} positional arguments",
-                hint=f"use an index from 0 to {count - 1}",
-            )
-    return single, tuple(n % count for n in nums)
+from .. import cache, config
+from .. import kinds as K
+from .. import trees as T
+from ..pipeline import closure_key, compile_derivative, generate, render
+from ..errors import ArgumentError, NonScalarOutputError
+from ..signatures import diff_kinds as _diff_kinds, kinds_of as _kinds, parse_argnums as _argnums, signature_of as _signature
+from ..runtime import copy_lists
+from ..frontend.source import parse_function
+from ..frontend.nested import OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
 
 
 def _code(f):
     """`f.__code__`, or s2sad's error for callables that have no Python source."""
     code = getattr(f, "__code__", None)
     if code is None:
-        from .frontend import parse_function
-
         parse_function(f)  # raises SourceUnavailableError
     return code
-
-
-def _kinds(args, nums=()):
-    """Kinds of the arguments; differentiated dicts, lists and tuples are trees of leaves;
-    functions are constants the compiler follows."""
-    return tuple(
-        T.tree_kind(a) if i in nums and T.is_tree(a) else K.function_kind(a) or K.kind_of(a)
-        for i, a in enumerate(args)
-    )
-
-
-def _signature(args):
-    """Cache key of the arguments: their types, the structure of trees, functions themselves."""
-    return tuple(T.tree_kind(a) if T.is_tree(a) else K.function_kind(a) or type(a) for a in args)
-
-
-def _diff_kinds(kinds, argnums):
-    """Integer inputs that are differentiated are treated as floats."""
-    kinds = list(kinds)
-    for n in argnums:
-        if T.is_tree_kind(kinds[n]):
-            leaf_kinds = tuple(K.FLOAT if k in (K.INT, K.BOOL) else k for k in kinds[n][2])
-            if K.OTHER in leaf_kinds:
-                raise ArgumentError(
-                    f"argument {n} is a tree with a leaf that is neither a float nor an array",
-                    hint="keep only floats and NumPy arrays in differentiated dicts, lists and tuples",
-                )
-            kinds[n] = (kinds[n][0], kinds[n][1], leaf_kinds)
-        elif K.is_function_kind(kinds[n]):
-            raise ArgumentError(
-                f"argument {n} is the function {getattr(kinds[n][1], '__name__', kinds[n][1])!r}; "
-                "s2sad differentiates with respect to floats and NumPy arrays",
-                hint="leave it out of argnums: functions given as arguments are constants s2sad follows",
-            )
-        elif kinds[n] in (K.INT, K.BOOL):
-            kinds[n] = K.FLOAT
-        elif kinds[n] == K.OTHER:
-            raise ArgumentError(
-                f"argument {n} is a {kinds[n]} value; s2sad differentiates floats and NumPy arrays",
-                hint="pass floats, NumPy arrays, or dicts / lists / tuples of them",
-            )
-    return tuple(kinds)
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,8 +40,6 @@ def _bind(f, args, kwargs):
     code = _code(f)
     if not kwargs and len(args) == _parameter_count(code):
         return args
-    import inspect
-
     try:
         bound = inspect.signature(f).bind(*args, **kwargs)
     except TypeError as exc:
@@ -350,7 +295,7 @@ def jvp(f, primals, tangents, has_aux=False):
     return function(*primals, *[tangents[i] for i in nums])
 
 
-_TRANSFORM_CACHE = {}  # (mode, code object, argument types) -> compiled pieces
+_TRANSFORM_CACHE = cache.TRANSFORMS  # (mode, code object, argument types) -> compiled pieces
 
 
 def vjp(f, *primals, has_aux=False):
@@ -395,8 +340,6 @@ def vjp(f, *primals, has_aux=False):
 
 
 def _source_kinds(f, args, nums):
-    import inspect
-
     params = list(inspect.signature(f).parameters.values())
     if args is not None:
         return _kinds(_bind(f, tuple(args), {}), nums)
@@ -438,8 +381,6 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
 
 
 def _source(f, mode, argnums, args, has_aux, shapes):
-    import inspect
-
     count = len(inspect.signature(f).parameters)
     mode = _SOURCE_MODES.get(mode, mode)
     if mode in ("forward", "forward_vector") and argnums is None:
@@ -493,15 +434,4 @@ def hvp(f, primals, tangents):
     return out[0] if len(primals) == 1 else out
 
 
-def hessian(f, argnums=0, has_aux=False):
-    """Like `jax.hessian`: the Hessian of scalar `f`, vector forward mode (`jacfwd`, every
-    direction at once) over the reverse-mode gradient's code.
-
-    For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
-    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
-    """
-    from .jacobians import jacfwd
-
-    hessian_of = jacfwd(grad(f, argnums=argnums, has_aux=has_aux), argnums=argnums, has_aux=has_aux)
-    return mark(hessian_of, "hessian", f, argnums, has_aux)
-OUTER_ONLY_APIS.update(vjp=vjp, hessian=hessian, hvp=hvp, source=source, emit=emit)
+OUTER_ONLY_APIS.update(vjp=vjp, hvp=hvp, source=source, emit=emit)

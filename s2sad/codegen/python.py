@@ -16,7 +16,9 @@ def g(x):
 
 import ast
 
-from .astutil import child_fields, clone, nodes
+import black
+
+from ..astutil import child_fields, clone, nodes
 
 MARKER = "__s2sad_comment__"
 
@@ -132,8 +134,6 @@ def to_source(function, describe=None, header="", copy=True):
 
 def format_source(text):
     """Format with black (the emitted, user-facing form)."""
-    import black
-
     try:
         return black.format_str(text, mode=black.Mode(line_length=88))
     except Exception:  # black refuses nothing we generate; keep the plain text if it does

@@ -31,17 +31,8 @@ def f(x, n):
 
 import ast
 
-from .astutil import clone, fix_missing_locations, name_nodes, walk
-from .errors import UnsupportedSyntaxError
-
-
-class DesugarError(Exception):
-    """Raised inside desugar with the node at fault; the caller adds file and line."""
-
-    def __init__(self, message, node, hint=None):
-        super().__init__(message)
-        self.node = node
-        self.hint = hint
+from ..astutil import clone, fix_missing_locations, name_nodes, walk
+from ..errors import DesugarError, UnsupportedSyntaxError
 
 
 def _name(id_, ctx=None):

@@ -25,13 +25,13 @@ other code. Statements keep a line number that maps back to the helper's own fil
   `_f_call1 = _rt.call_forward_sweep(f, a)` / `z = _rt.call_value(f, _f_call1, a)`
   (see `s2sad.runtime.call_value`); forward mode turns it into `_rt.call_jvp`.
 - Calls to functions with custom rules (`s2sad.custom_vjp`, `s2sad.custom_jvp`,
-  `s2sad.defjvp`) are never inlined: `s2sad.custom.rewrite_call` turns them into
+  `s2sad.defjvp`) are never inlined: `s2sad.frontend.custom_calls.rewrite_call` turns them into
   calls of runtime helpers that run the user's rules.
 
 >>> import ast
->>> from s2sad.desugar import desugar
->>> from s2sad.frontend import parse_function
->>> from s2sad.normalize import normalize
+>>> from s2sad.frontend.desugar import desugar
+>>> from s2sad.frontend.source import parse_function
+>>> from s2sad.frontend.normalize import normalize
 >>> def square(u):
 ...     return u * u
 >>> def caller(x):
@@ -58,13 +58,14 @@ import types
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, name_nodes, nodes, walk
-from . import rules as R
-from .custom import definition_of, rewrite_call
+from ..astutil import clone, fix_missing_locations, name_nodes, nodes, walk
+from .. import rules as R
+from .. import runtime
+from .custom_calls import rewrite_call
 from .desugar import DesugarError, desugar
-from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
-from .frontend import ParsedFunction, parse_function
-from .local_functions import (
+from ..errors import NoDerivativeRuleError, UnsupportedSyntaxError
+from .source import ParsedFunction, parse_function
+from .lift import (
     LocalFunction,
     Lifter,
     bound_names,
@@ -76,11 +77,12 @@ from .local_functions import (
 )
 from .nested import OUTER_ONLY_APIS, SUPPORTED_KINDS, TRANSFORM_APIS, as_python_function, jvp_function, local_function_object, materialize, transform_of
 from .normalize import assigned_names, normalize
-from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, rebinds_to_copy, resolve, subscript_write
+from ..runtime.custom import definition_of
+from ..analyses.primitives import _UNRESOLVED, is_global, list_receiver, method_rule, rebinds_to_copy, resolve, subscript_write
 
 ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
 MAX_DEPTH = 20
-_RUNTIME_MODULES = {"s2sad.runtime", "s2sad.numpy_runtime", "s2sad.vector_runtime", "s2sad.custom"}  # helpers nested deeper than this are called, not inlined
+_RUNTIME_MODULES = {"s2sad.runtime.core", "s2sad.runtime.numpy_helpers", "s2sad.runtime.vector", "s2sad.runtime.custom"}  # helpers nested deeper than this are called, not inlined
 
 
 # -- the inliner ---------------------------------------------------------------------------------
@@ -772,8 +774,6 @@ class Inliner:
     def call_derivative(self, stmt, fn, signature, bound):
         """`z = f(a, n)` -> `_f_call1 = _rt.call_forward_sweep(f, a, n)` and
         `z = _rt.call_value(f, _f_call1, a, n)`: the derivative of `f`, compiled at run time."""
-        from . import runtime
-
         if any(
             p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in signature.parameters.values()
         ):

@@ -14,7 +14,7 @@ function is defined (`_g_default_k = k` there).
 ...     def g(u, c=k):
 ...         return u * k + c
 ...     return g(x) + (lambda v: v * v)(x)
->>> from s2sad.frontend import parse_function
+>>> from s2sad.frontend.source import parse_function
 >>> parsed = parse_function(f)
 >>> print(ast.unparse(lift_local_functions(parsed)))
 def f(x):
@@ -22,7 +22,7 @@ def f(x):
     _g_default_c = k
     return _g_local(x) + _lambda_local(x)
 >>> parsed.namespace["_g_local"], sorted(parsed.namespace["_g_local"].enclosing)
-(<local function g (<doctest s2sad.local_functions[1]>:3)>, ['_g_default_c', 'k', 'x'])
+(<local function g (<doctest s2sad.frontend.lift[1]>:3)>, ['_g_default_c', 'k', 'x'])
 """
 
 import ast
@@ -31,9 +31,10 @@ import inspect
 import linecache
 import re
 
-from .astutil import children, clone, fix_missing_locations, name_nodes, walk
-from .errors import SourceUnavailableError, UnsupportedSyntaxError
-from .frontend import ParsedFunction, function_namespace
+from ..astutil import children, clone, fix_missing_locations, name_nodes, walk
+from ..errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..astutil import identifier
+from .source import ParsedFunction, _lambda_as_def, function_namespace, parse_lambda  # noqa: F401  (parse_lambda: the inliner's)
 
 
 class LocalFunction:
@@ -317,12 +318,7 @@ class Lifter:
         return pre
 
 
-def _lambda_as_def(node, name):
-    body = [ast.copy_location(ast.Return(value=node.body), node)]
-    function = ast.FunctionDef(
-        name=name, args=node.args, body=body, decorator_list=[], returns=None, type_params=[]
-    )
-    return fix_missing_locations(ast.copy_location(function, node))
+
 
 
 def lift_local_functions(parsed, function=None, namespaces=None, unique=None, enclosing=()):
@@ -347,81 +343,3 @@ def lift_local_functions(parsed, function=None, namespaces=None, unique=None, en
             return name
 
     return Lifter(parsed, function, namespaces, unique, enclosing).run()
-
-
-_MODULES = {}  # filename -> (its lines, its parsed AST)
-
-
-def parse_lambda(fn, top=False):
-    """A lambda defined outside the function being compiled (`square = lambda u: u * u` at module
-    level, or made by a factory): found by its line and parameters in its file's source.
-
-    With `top`, the lambda is the differentiated function itself: it is named after the variable
-    it is assigned to (`square`), else `lambda_`, so its derivative is `square_vjp`."""
-    code = fn.__code__
-    filename = code.co_filename
-    lines = linecache.getlines(filename)
-    cached = _MODULES.get(filename)
-    if cached is None or cached[0] != lines:
-        try:
-            cached = _MODULES[filename] = (lines, ast.parse("".join(lines)))
-        except (SyntaxError, ValueError):
-            cached = (lines, None)
-    tree = cached[1]
-    params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
-    found = (
-        []
-        if tree is None
-        else [
-            node
-            for node in walk(tree)
-            if isinstance(node, ast.Lambda)
-            and node.lineno == code.co_firstlineno
-            and [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params
-        ]
-    )
-    if len(found) > 1:  # several on one line: the one whose columns hold the lambda's code
-        spots = [(p[0], p[2]) for p in code.co_positions() if None not in p and (p[0], p[2]) != (p[1], p[3])]
-        found = [
-            node
-            for node in found
-            if spots
-            and all(
-                (node.lineno, node.col_offset) <= spot <= (node.end_lineno, node.end_col_offset)
-                for spot in spots
-            )
-        ]
-    if len(found) != 1:
-        raise SourceUnavailableError(
-            "cannot find the source of this lambda" + (" (several lambdas on its line)" if found else ""),
-            filename,
-            code.co_firstlineno,
-            hint="define the function with `def`",
-        )
-    name = "lambda"
-    if top:
-        targets = [
-            node.targets[0].id
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Assign)
-            and node.value is found[0]
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-        ]
-        name = targets[0] if targets else "lambda_"
-    parsed = ParsedFunction(
-        name=name,
-        tree=_lambda_as_def(clone(found[0]), name),
-        filename=filename,
-        source_lines=lines,
-        namespace=function_namespace(fn),
-        function=fn,
-        first_line=1,
-    )
-    parsed.is_lambda = True
-    return parsed
-
-
-def identifier(name):
-    name = re.sub(r"\W", "_", name)
-    return name if name.isidentifier() else f"f_{name}"

@@ -34,18 +34,30 @@ def grad_cube(x):
 """
 
 import ast
+import inspect
 import itertools
 import linecache
 import numbers
 from dataclasses import dataclass
 
-from . import config
-from . import kinds as K
-from .astutil import clone, fix_missing_locations
-from .errors import ArgumentError, UnsupportedSyntaxError
+from .. import cache, config
+from .. import kinds as K
+from .. import rules as R
+from ..astutil import clone, fix_missing_locations, identifier
+from ..errors import ArgumentError, UnsupportedSyntaxError
+from ..signatures import diff_kinds as diff_kinds_of, parse_argnums
+from ..trees import is_tree_kind
 
 ATTRIBUTE = "__s2sad_transform__"
-_MATERIALIZED = {}
+_MATERIALIZED = cache.MATERIALIZED
+_PIPELINE = {}  # generate, render, namespace: registered by s2sad.pipeline when it is imported
+
+
+def register_pipeline(generate, render, namespace):
+    """Dependency injection: the compiler functions `materialize` runs (the pipeline imports this
+    module, so this module cannot import it)."""
+    _PIPELINE.update(generate=generate, render=render, namespace=namespace)
+
 _COUNTER = itertools.count(1)
 
 
@@ -168,8 +180,7 @@ def materialize(transform, kinds=None, shapes=None):
     """A Python function computing what the wrapper of `transform` computes, written as derivative
     source s2sad can compile again. `kinds` specializes it to the argument kinds (generic without),
     `shapes` (a shape per argument, None for non-arrays) to the arrays' shapes."""
-    from .api import _argnums, _diff_kinds
-    from .compiler import _namespace, generate, render
+    generate, render, namespace_of = _PIPELINE["generate"], _PIPELINE["render"], _PIPELINE["namespace"]
 
     function = transform.function
     if transform.kind not in SUPPORTED_KINDS:
@@ -189,9 +200,7 @@ def materialize(transform, kinds=None, shapes=None):
     if transform.kind == "jvp":
         single, nums = False, tuple(range(count))
     else:
-        single, nums = _argnums(transform.argnums, count, getattr(function, "__name__", "f"))
-    from .trees import is_tree_kind
-
+        single, nums = parse_argnums(transform.argnums, count, getattr(function, "__name__", "f"))
     if any(is_tree_kind(k) for i, k in enumerate(kinds) if i in nums):
         raise ArgumentError(
             f"a derivative of `{transform.kind}({getattr(function, '__name__', 'f')})` w.r.t. a dict, list "
@@ -200,7 +209,7 @@ def materialize(transform, kinds=None, shapes=None):
         )
     # trees the inner derivative does not differentiate are plain values to it
     kinds = tuple(K.ANY if is_tree_kind(k) else k for k in kinds)
-    diff_kinds = _diff_kinds(kinds, nums)
+    diff_kinds = diff_kinds_of(kinds, nums)
     mode = {"grad": "grad", "jvp": "forward"}.get(transform.kind, "reverse")
     # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
     # derivative pops from it has no kind it can specialize on
@@ -218,7 +227,7 @@ def materialize(transform, kinds=None, shapes=None):
     text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic)
     filename = f"<s2sad {transform.kind} of {parsed.name} #{next(_COUNTER)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    namespace = _namespace(parsed)
+    namespace = namespace_of(parsed)
     exec(compile(text, filename, "exec"), namespace)
     adapter = namespace[name]
     _MATERIALIZED[key] = adapter
@@ -245,9 +254,7 @@ def jvp_function(function):
 
     def jvp_of(*arguments):
         count = len(_parameters(function))
-        from .api import jvp
-
-        return jvp(function, arguments[:count], arguments[count:])
+        return TRANSFORM_APIS["jvp"](function, arguments[:count], arguments[count:])
 
     return mark(jvp_of, "jvp", function, None)
 
@@ -255,8 +262,6 @@ def jvp_function(function):
 def local_function_object(local):
     """A real function for the local function (lambda or nested `def`) `local`: the enclosing
     variables its body reads become extra trailing parameters. Returns (function, those names)."""
-    from .local_functions import identifier
-
     node = clone(local.node)
     own = local.own_names()
     reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
@@ -300,10 +305,6 @@ def as_python_function(f):
     """
     if hasattr(f, "__code__") or transform_of(f) is not None:
         return f  # (the common case, first: transforms call this on every call)
-    import inspect
-
-    from . import rules as R
-
     try:
         rule = R.lookup(f)
     except Exception:

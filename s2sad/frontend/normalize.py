@@ -25,7 +25,7 @@ def f(x1, x2):
 
 import ast
 
-from .astutil import clone, fix_missing_locations, name_nodes, walk
+from ..astutil import assigned_names, clone, fix_missing_locations, name_nodes, walk  # noqa: F401  (assigned_names: re-exported)
 from .desugar import DesugarError
 
 
@@ -46,16 +46,6 @@ def _load(name):
 
 def _store(name):
     return ast.Name(id=name, ctx=ast.Store())
-
-
-def assigned_names(nodes):
-    """Names bound anywhere in `nodes` (assignment targets and loop targets)."""
-    names = set()
-    for root in nodes:
-        for node in walk(root):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-    return names
 
 
 class _Normalizer:

@@ -14,12 +14,14 @@ node's `lineno` is the line in the user's file.
 
 import ast
 import inspect
+import linecache
 import textwrap
 import types
 from dataclasses import dataclass, field
 
-from .errors import SourceUnavailableError, UnsupportedSyntaxError
-from .astutil import increment_lineno, walk
+from ..errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..astutil import clone, fix_missing_locations, increment_lineno, walk
+from .nested import materialize, transform_of
 
 
 @dataclass
@@ -53,8 +55,6 @@ class ParsedFunction:
 
 
 def _unwrap(function):
-    from .nested import materialize, transform_of
-
     while True:
         transform = transform_of(function)
         if transform is not None:  # an s2sad transform: its derivative code, not the function it wraps
@@ -90,8 +90,6 @@ def parse_function(function):
         )
     code = function.__code__
     if code.co_name == "<lambda>":  # found by its line and parameters in its file
-        from .local_functions import parse_lambda
-
         return parse_lambda(function, top=True)
     filename = code.co_filename
     try:
@@ -143,4 +141,85 @@ def parse_function(function):
                 inner,
                 hint="return a list or an array of the values instead of yielding them",
             )
+    return parsed
+
+
+def _lambda_as_def(node, name):
+    body = [ast.copy_location(ast.Return(value=node.body), node)]
+    function = ast.FunctionDef(
+        name=name, args=node.args, body=body, decorator_list=[], returns=None, type_params=[]
+    )
+    return fix_missing_locations(ast.copy_location(function, node))
+
+
+_MODULES = {}  # filename -> (its lines, its parsed AST)
+
+
+def parse_lambda(fn, top=False):
+    """A lambda defined outside the function being compiled (`square = lambda u: u * u` at module
+    level, or made by a factory): found by its line and parameters in its file's source.
+
+    With `top`, the lambda is the differentiated function itself: it is named after the variable
+    it is assigned to (`square`), else `lambda_`, so its derivative is `square_vjp`."""
+    code = fn.__code__
+    filename = code.co_filename
+    lines = linecache.getlines(filename)
+    cached = _MODULES.get(filename)
+    if cached is None or cached[0] != lines:
+        try:
+            cached = _MODULES[filename] = (lines, ast.parse("".join(lines)))
+        except (SyntaxError, ValueError):
+            cached = (lines, None)
+    tree = cached[1]
+    params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    found = (
+        []
+        if tree is None
+        else [
+            node
+            for node in walk(tree)
+            if isinstance(node, ast.Lambda)
+            and node.lineno == code.co_firstlineno
+            and [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == params
+        ]
+    )
+    if len(found) > 1:  # several on one line: the one whose columns hold the lambda's code
+        spots = [(p[0], p[2]) for p in code.co_positions() if None not in p and (p[0], p[2]) != (p[1], p[3])]
+        found = [
+            node
+            for node in found
+            if spots
+            and all(
+                (node.lineno, node.col_offset) <= spot <= (node.end_lineno, node.end_col_offset)
+                for spot in spots
+            )
+        ]
+    if len(found) != 1:
+        raise SourceUnavailableError(
+            "cannot find the source of this lambda" + (" (several lambdas on its line)" if found else ""),
+            filename,
+            code.co_firstlineno,
+            hint="define the function with `def`",
+        )
+    name = "lambda"
+    if top:
+        targets = [
+            node.targets[0].id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            and node.value is found[0]
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ]
+        name = targets[0] if targets else "lambda_"
+    parsed = ParsedFunction(
+        name=name,
+        tree=_lambda_as_def(clone(found[0]), name),
+        filename=filename,
+        source_lines=lines,
+        namespace=function_namespace(fn),
+        function=fn,
+        first_line=1,
+    )
+    parsed.is_lambda = True
     return parsed

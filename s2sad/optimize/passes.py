@@ -15,7 +15,7 @@ tangents, adjoints and pushes in the generated code.
 ...     k = 3.0
 ...     return a * b * k
 ... ''').body[0]
->>> from s2sad.normalize import normalize
+>>> from s2sad.frontend.normalize import normalize
 >>> print(ast.unparse(optimize(normalize(tree))))
 def f(x, y):
     b = y * 2.0
@@ -26,8 +26,9 @@ def f(x, y):
 
 import ast
 
-from .astutil import child_fields, clone, name_nodes, nodes, walk
-from .primitives import list_receiver
+from ..astutil import child_fields, clone, name_nodes, nodes, walk
+from .. import rules as R
+from ..analyses.primitives import _UNRESOLVED, is_global, list_receiver, resolve
 
 PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
 
@@ -488,9 +489,6 @@ def _merge_block_copies(function, counts=None):
 def _pure_call(value, namespace):
     if value.__class__ is not ast.Call:
         return True
-    from . import rules as R  # (a cycle at import time)
-    from .primitives import _UNRESOLVED, is_global, resolve
-
     if namespace is None or not is_global(value.func):
         return False
     found = resolve(value.func, namespace)

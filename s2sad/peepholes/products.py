@@ -32,7 +32,7 @@ def f_grad(Wh, hs, g):
 
 import ast
 
-from .astutil import fix_missing_locations, name_nodes, nodes, walk
+from ..astutil import fix_missing_locations, name_nodes, nodes, walk
 
 _ADJOINTS = {"matmul_adjoint_x": "x", "matmul_adjoint_y": "y"}
 

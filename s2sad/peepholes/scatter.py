@@ -28,7 +28,7 @@ def f_grad(z, i, idx, g):
 
 import ast
 
-from .astutil import fix_missing_locations
+from ..astutil import fix_missing_locations
 from .simplify import split_sign
 
 

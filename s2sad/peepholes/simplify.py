@@ -17,7 +17,7 @@ expression; this pass removes it by linearity so the generated code has no
 
 import ast
 import operator
-from .astutil import walk
+from ..astutil import walk
 
 _FOLD = {
     ast.Add: operator.add,

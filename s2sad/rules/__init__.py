@@ -35,6 +35,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from ..astutil import LEAVES, clone, name_nodes, walk
+from .. import cache
 from .. import kinds as K
 
 RULES = {}
@@ -94,14 +95,17 @@ def display_name(fn):
             return f"numpy.ndarray.{fn.__name__}"
     if module == "_operator":
         module = "operator"
+    if module.startswith("s2sad.runtime."):
+        module = "s2sad.runtime"  # what generated code calls it by: `_rt.<name>`
     return f"{module.replace('numpy', 'np', 1) if False else module}.{name}"
 
 
 _TEMPLATES = weakref.WeakSet()  # every Template: `clear_plans` forgets how calls bind
 
 
+@cache.on_clear
 def clear_plans():
-    """Forget how calls of each shape bind to the templates (`s2sad.compiler.clear_cache`)."""
+    """Forget how calls of each shape bind to the templates (`s2sad.cache.clear`)."""
     for template in list(_TEMPLATES):
         template._plans.clear()
 

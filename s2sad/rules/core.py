@@ -15,8 +15,9 @@ import operator
 import numpy as np
 
 from .. import runtime as _rt  # noqa: F401  (templates name it)
-from ..custom import same_kind, stop_gradient
+from ..runtime.custom import stop_gradient
 from . import RULES, adjoint, nondifferentiable, tangent
+from .custom import same_kind
 
 # -- arithmetic operators (also the NumPy ufuncs they stand for) ---------------
 

@@ -16,7 +16,7 @@ arithmetic) are constants.
 
 import numpy as np
 
-from .. import numpy_runtime as _nr
+from ..runtime import numpy_helpers as _nr
 from .. import runtime as _rt
 from . import adjoint, lookup, nondifferentiable, tangent  # noqa: F401  (lookup: the doctest)
 

@@ -17,6 +17,14 @@ import threading
 
 import numpy as np
 
+from ..errors import ArgumentError, NonScalarOutputError, RecursionDepthError
+
+
+def float_dtype(x):
+    """The floating dtype derivatives of `x` carry: float32 stays float32, ints become float64."""
+    dtype = np.asarray(x).dtype
+    return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
+
 
 def unbroadcast(g, like):
     """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
@@ -114,8 +122,6 @@ def check_not_tree(value, transform):
     """Derivative code written for any argument kinds (a transform called inside differentiated
     code) differentiates floats and arrays only: a dict, list or tuple gets s2sad's error."""
     if isinstance(value, (dict, list, tuple)):
-        from .errors import ArgumentError
-
         raise ArgumentError(
             f"a {transform} taken inside differentiated code is w.r.t. a {type(value).__name__}; such a derivative "
             "cannot be differentiated again yet",
@@ -126,8 +132,6 @@ def check_not_tree(value, transform):
 def check_scalar(value, where):
     """Raise s2sad's error when `grad` meets a non-scalar output."""
     if np.ndim(value) != 0:
-        from .errors import NonScalarOutputError
-
         filename, lineno, code = where
         raise NonScalarOutputError(
             f"grad needs a scalar output; the function returned shape {np.shape(value)}",
@@ -368,8 +372,6 @@ class CallRecord:
         return f"<call record: value {self.value!r:.60}, differentiated w.r.t. arguments {self.wrt}>"
 
 
-_CALL_DERIVATIVES = {}
-
 # Each level of a recursion runs a few Python frames in a derivative (the helper, the generated
 # sweep) where the user's function runs one: while derivative calls are nested, the recursion
 # limit is raised as needed, up to MAX_RECURSION_LIMIT, and put back when the outermost returns.
@@ -408,8 +410,6 @@ class _Nested:
 
 
 def _too_deep(function):
-    from .errors import RecursionDepthError
-
     deepest = _nesting.pop("deepest", None)
     code = getattr(function, "__code__", None)
     name = getattr(function, "__name__", repr(function))
@@ -428,21 +428,19 @@ def _too_deep(function):
     )
 
 
+_COMPILER = {}  # "derivative": the pipeline's compile function, registered when s2sad.pipeline is imported
+
+
+def register_compiler(derivative):
+    """Dependency injection: `derivative(function, mode, args, wrt)` compiles (cached) `function`'s
+    derivative; generated code reaches the compiler through it, so this package never imports it."""
+    _COMPILER["derivative"] = derivative
+
+
 def _call_derivative(function, mode, args, wrt):
     """`function`'s derivative w.r.t. the arguments at positions `wrt`, compiled once per
     argument types: the jvp function (mode 'forward') or the (forward, backward) pair."""
-    from .api import _diff_kinds, _kinds, _signature
-
-    key = (function, getattr(function, "__code__", None), mode, wrt, _signature(args))
-    entry = _CALL_DERIVATIVES.get(key)
-    if entry is None:
-        from .compiler import compile_derivative
-
-        compiled = compile_derivative(function, mode, wrt, _diff_kinds(_kinds(args, wrt), wrt))
-        objects = compiled.extra["objects"]
-        entry = objects["jvp"] if mode in ("forward", "forward_vector") else (objects["forward"], objects["backward"])
-        _CALL_DERIVATIVES[key] = entry
-    return entry
+    return _COMPILER["derivative"](function, mode, args, wrt)
 
 
 def call_forward_sweep(function, *args, wrt=None):
@@ -487,25 +485,3 @@ def call_jvp(function, args, tangents):
     dots = [like(tangents[i], args[i]) if isinstance(args[i], np.ndarray) else tangents[i] for i in wrt]
     with _Nested(function):
         return jvp(*args, *dots)
-
-
-def _derivative_call_rule(role):
-    def rule_for(function, count):
-        from .primitives import derivative_call_rule
-
-        return derivative_call_rule(role, count - (1 if role == "sweep" else 2))
-
-    return rule_for
-
-
-# the compiler picks the rules of these helper calls here (s2sad.primitives.classify)
-call_forward_sweep._s2sad_rule_for = _derivative_call_rule("sweep")
-call_value._s2sad_rule_for = _derivative_call_rule("value")
-
-
-from .numpy_runtime import *  # noqa: E402,F401,F403  (helpers of the NumPy rules)
-from .vector_runtime import *  # noqa: E402,F401,F403  (helpers of vector forward mode)
-from .custom import (  # noqa: E402,F401  (helpers of calls to custom_vjp / custom_jvp functions)
-    custom_jvp_call, custom_jvp_tangent, custom_jvp_transpose, custom_vjp_backward, custom_vjp_forward,
-    custom_vjp_tangent, custom_vjp_value,
-)

@@ -17,6 +17,8 @@ an `einsum`, of a split, of a solve. They keep the dtype of their inputs
 
 import numpy as np
 
+from .core import float_dtype, getitem_adjoint, unbroadcast, zeros_like
+
 __all__ = [
     "float_dtype",
     "cast_like",
@@ -91,12 +93,6 @@ __all__ = [
 
 
 # -- dtypes and axes --------------------------------------------------------------------
-
-
-def float_dtype(x):
-    """The floating dtype derivatives of `x` carry: float32 stays float32, ints become float64."""
-    dtype = np.asarray(x).dtype
-    return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
 
 
 def _dtype(g, x):
@@ -419,8 +415,6 @@ def dot_subscripts(a, b):
 def bilinear_adjoint(g, subscripts, which, a, b):
     """Adjoint of a contraction of `a` and `b` given as einsum subscripts (None: a product)."""
     if subscripts is None:
-        from .runtime import unbroadcast
-
         mine, other = (a, b) if which == 0 else (b, a)
         return unbroadcast(np.multiply(g, other), mine)
     return einsum_adjoint(g, subscripts, which, a, b)
@@ -430,8 +424,6 @@ def contract(subscripts, which, h, a, b, g):
     """The contraction of `bilinear_adjoint` with operand `which` replaced by `h`, shaped like
     its cotangent `g` (the adjoint of `bilinear_adjoint` w.r.t. `g`)."""
     if subscripts is None:
-        from .runtime import unbroadcast
-
         return unbroadcast(np.multiply(h, b if which == 0 else a), g)
     return np.einsum(subscripts, h, b) if which == 0 else np.einsum(subscripts, a, h)
 
@@ -723,8 +715,6 @@ def repeat_adjoint(g, x, repeats, axis=None):
 
 
 def broadcast_to_adjoint(g, x):
-    from .runtime import unbroadcast
-
     return unbroadcast(np.asarray(g), np.asarray(x)).reshape(np.shape(x))
 
 
@@ -760,13 +750,9 @@ def take_adjoint(g, a, indices, axis=None):
 def index_adjoint(g, x, index):
     """Adjoint of `x[index]` for arrays (scatter-add) and for lists / tuples (one slot)."""
     if isinstance(x, (list, tuple)) and not isinstance(index, slice):
-        from .runtime import zeros_like
-
         out = CotangentList(zeros_like(item) for item in x)
         out[index] = g
         return out
-    from .runtime import getitem_adjoint
-
     return getitem_adjoint(g, x, index)
 
 

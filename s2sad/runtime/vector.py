@@ -18,6 +18,8 @@ leading axis: the tangent of `x` (shape `S`) is `x_dot` of shape `(k,) + S`,
 
 import numpy as np
 
+from .core import _call_derivative, zeros_like
+
 # -- shapes -------------------------------------------------------------------------------------
 
 
@@ -209,8 +211,6 @@ def array_directions(items, like=None):
 
 def call_jvp_directions(function, args, tangents):
     """Vector forward mode through a call that is not inlined: the callee's own vector jvp."""
-    from .runtime import _call_derivative, zeros_like
-
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
     if not wrt:
         value = function(*args)

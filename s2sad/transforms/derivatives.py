@@ -11,9 +11,10 @@ and the zero a derivative starts from.
 
 import ast
 
-from . import kinds as K
-from .simplify import is_zero, simplify, zero
-from .astutil import nodes
+from .. import kinds as K
+from ..analyses.primitives import index_expression, list_receiver
+from ..peepholes.simplify import is_zero, simplify, zero
+from ..astutil import nodes
 
 SCALARS = (K.FLOAT, K.INT, K.BOOL)
 
@@ -89,8 +90,6 @@ def local_atom(atom):
 
 def bind_template(template, primitive):
     """Template parameter -> call-site atom (subscript indices as expressions)."""
-    from .primitives import index_expression
-
     values = template.bind(primitive.args, primitive.keywords)
     return {k: index_expression(v) if isinstance(v, (ast.Slice, ast.Tuple)) else v for k, v in values.items()}
 
@@ -99,8 +98,6 @@ def single_use_list_literals(function):
     """Names of list literals built to be passed once to a function, like `_t1 = [a, b];
     y = np.stack(_t1)`: assigned once, read once (by a call), never changed in place. Their
     derivatives need not be lists (a tuple of tangents; the rule's adjoint, indexed item by item)."""
-    from .primitives import list_receiver
-
     assigned, reads, changed, literals, passed = {}, {}, set(), set(), set()
     for node in nodes(function):
         if isinstance(node, ast.Call) and _global_callee(node.func):

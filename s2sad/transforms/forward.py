@@ -5,7 +5,7 @@ A list's tangent is a list kept in step with it: `xs_dot.append(v_dot)` after
 after `xs[i] = v`.
 
 >>> import ast
->>> from s2sad.normalize import normalize
+>>> from s2sad.frontend.normalize import normalize
 >>> import math
 >>> tree = normalize(ast.parse('''
 ... def f(x, y):
@@ -28,15 +28,14 @@ import re
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, fix_statement_locations, name_nodes, walk
-from . import kinds as K
-from .activity import analyze, walk_statements
+from ..astutil import assigned_names, clone, fix_missing_locations, fix_statement_locations, name_nodes, walk
+from .. import kinds as K
+from ..analyses.activity import analyze, walk_statements
 from .derivatives import (
     DerivativeNames, assign, bind_template, call, doubled, is_scalar, load, local_atom, simplified, single_use_list_literals, zero,
     zero_value,
 )
-from .normalize import assigned_names
-from .primitives import derivative_call_role
+from ..analyses.primitives import derivative_call_role
 
 
 def upward_exposed(body):

@@ -18,8 +18,8 @@ How each rule's tangent is written:
   Slower, never wrong.
 
 >>> import ast, math
->>> from s2sad.normalize import normalize
->>> from s2sad.forward import forward_transform
+>>> from s2sad.frontend.normalize import normalize
+>>> from s2sad.transforms.forward import forward_transform
 >>> tree = normalize(ast.parse('''
 ... def f(x, y):
 ...     z = np.sum(x * y, axis=0)
@@ -39,10 +39,10 @@ import ast
 
 import numpy as np
 
-from . import kinds as K
-from .astutil import clone
+from .. import kinds as K
+from ..astutil import clone
 from .derivatives import assign, bind_template, call, is_scalar, load, local_atom, simplified
-from .activity import walk_statements
+from ..analyses.activity import walk_statements
 from .forward import ForwardTransform, _atom_kind
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div)

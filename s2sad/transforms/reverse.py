@@ -16,7 +16,7 @@ flowed into yet is a scalar zero placeholder, made a list of zeros
 (`_rt.list_like`) where it is first changed.
 
 >>> import ast, math
->>> from s2sad.normalize import normalize
+>>> from s2sad.frontend.normalize import normalize
 >>> tree = normalize(ast.parse('''
 ... def f(x, y):
 ...     z = x * math.sin(y)
@@ -40,19 +40,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .astutil import clone, fix_statement_locations, name_nodes, walk
-from . import config
-from . import kinds as K
-from .activity import analyze, walk_statements
+from ..astutil import clone, fix_statement_locations, name_nodes, walk
+from .. import config
+from .. import kinds as K
+from ..analyses.activity import analyze, walk_statements
 from .derivatives import (
     DerivativeNames, assign, bind_template, call, doubled, is_scalar, load, local_atom, simplified, single_use_list_literals,
 )
 from .forward import _atom_kind, _reads, _squares
-from .scatter import _basic
-from .simplify import split_sign
-from .primitives import derivative_call_role, index_expression, is_global, resolve
-from .rules import adjoint_for
-from .tbr import to_be_recorded
+from ..peepholes.scatter import _basic
+from ..peepholes.simplify import split_sign
+from ..analyses.primitives import derivative_call_role, index_expression, is_global, resolve
+from ..rules import adjoint_for
+from ..analyses.tbr import to_be_recorded
 
 PRESENT, MAYBE_ZERO = "present", "maybe-zero"
 
