@@ -271,3 +271,44 @@ def assigned_names(nodes):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
     return names
+
+
+def empty_block(attr):
+    """What an emptied block becomes: `pass` for a body, nothing for an `else`."""
+    return [ast.Pass()] if attr == "body" else []
+
+
+def rewrite_nested(stmt, block):
+    """Apply the block rewriter `block` to the statement lists nested in `stmt`."""
+    for attr in ("body", "orelse"):
+        inner = getattr(stmt, attr, None)
+        if inner:
+            setattr(stmt, attr, block(inner) or empty_block(attr))
+
+
+def statements(body):
+    """Every statement of `body` and of the blocks nested in it, each before its own blocks."""
+    for stmt in body:
+        yield stmt
+        for attr in ("body", "orelse"):
+            yield from statements(getattr(stmt, attr, []) or [])
+
+
+def replace_names(node, mapping):
+    """Every read of a name in `mapping` becomes a fresh copy of its value (in place)."""
+    Name, Load = ast.Name, ast.Load
+    fields = node.__dict__
+    for field in child_fields(node.__class__):
+        value = fields.get(field)
+        if value.__class__ is list:
+            for index, item in enumerate(value):
+                if item.__class__ is Name:
+                    if item.id in mapping and item.ctx.__class__ is Load:
+                        value[index] = clone(mapping[item.id])
+                elif isinstance(item, ast.AST):
+                    replace_names(item, mapping)
+        elif value.__class__ is Name:
+            if value.id in mapping and value.ctx.__class__ is Load:
+                fields[field] = clone(mapping[value.id])
+        elif isinstance(value, ast.AST):
+            replace_names(value, mapping)

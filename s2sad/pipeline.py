@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, name_nodes, unshare, walk
+from .astutil import clone, fix_missing_locations, name_nodes, statements, unshare, walk
 from . import cache, config
 from . import kinds as K
 from . import runtime
@@ -40,10 +40,13 @@ from .frontend.inline import inline_calls
 from .frontend.lift import identifier, lift_local_functions
 from .frontend.nested import code_identity, materialize, register_pipeline, transform_of
 from .frontend.normalize import normalize
-from .optimize.passes import (
-    drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
-    statements,
-)
+from .optimize import optimize
+from .optimize.versions import split_versions
+from .peepholes.accumulations import fuse_accumulations
+from .peepholes.copies import propagate_copies_in_blocks
+from .peepholes.negations import fold_negations
+from .peepholes.single_use import inline_single_use
+from .peepholes.unused import drop_unused
 from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy, subscript_write
 from .peepholes.products import sum_products_after_loops
