@@ -1,8 +1,12 @@
-"""The pipeline: function -> parse -> desugar -> normalize -> analyze -> transform -> exec.
+"""The pipeline: the ordered passes from a Python function to its compiled derivative.
 
-Compiled derivatives are cached per (code object, mode, argnums, argument kinds,
-and the arrays' shapes for code specialized to them) so a changed function body (a new `__code__`) compiles again. Generated source
-is registered with `linecache`, so tracebacks and `inspect.getsource` show it.
+    function -> FRONTEND (parse, checks, lower, inline, optimize) -> ANALYSES (kinds, activity,
+    shapes, checks) -> transform (forward / reverse, by mode) -> PEEPHOLES -> render -> exec
+
+Each pass takes the one `Compilation` record and fills its declared fields. Compiled derivatives
+are cached (`s2sad.cache`) per (code object, mode, argnums, argument kinds, and the arrays'
+shapes for code specialized to them) so a changed function body (a new `__code__`) compiles again.
+Generated source is registered with `linecache`, so tracebacks and `inspect.getsource` show it.
 
 >>> import math
 >>> def f(x):
@@ -15,49 +19,83 @@ True
 
 import ast
 import gc
-import inspect
 import itertools
-import keyword
 import linecache
 import math
-import types
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .astutil import clone, fix_missing_locations, name_nodes, statements, unshare, walk
 from . import cache, config
 from . import kinds as K
 from . import runtime
-from .analyses.activity import analyze
+from .analyses.activity import Analysis, analyze
+from .analyses.checks import check_parameters, reject_array_aliases, reject_declarations, reject_method_statements
+from .analyses.lists import check_lists, list_kind_conflicts
+from .analyses.primitives import MissingRule
+from .astutil import clone, statements, unshare, walk
+from .codegen.header import describer, header
 from .codegen.python import format_source, to_source
-from .frontend.desugar import DesugarError, desugar
-from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
-from .transforms.forward import forward_transform
-from .transforms.forward_vector import VectorForwardTransform
-from .frontend.source import parse_function
+from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
+from .frontend.aux import return_aux, split_aux
+from .frontend.constants import functions_as_constants
+from .frontend.desugar import desugar
 from .frontend.inline import inline_calls
-from .frontend.lift import identifier, lift_local_functions
+from .frontend.lift import lift_local_functions
 from .frontend.nested import code_identity, materialize, register_pipeline, transform_of
 from .frontend.normalize import normalize
+from .frontend.source import ParsedFunction, parse_function
+from .modes import Mode
 from .optimize import optimize
 from .optimize.versions import split_versions
 from .peepholes.accumulations import fuse_accumulations
 from .peepholes.copies import propagate_copies_in_blocks
 from .peepholes.negations import fold_negations
-from .peepholes.single_use import inline_single_use
-from .peepholes.unused import drop_unused
-from .analyses.lists import check_lists, list_kind_conflicts
-from .analyses.primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy, subscript_write
 from .peepholes.products import sum_products_after_loops
 from .peepholes.scatter import accumulate_at_basic_indices
-from .transforms.reverse import reverse_transform
+from .peepholes.single_use import inline_single_use
+from .peepholes.unused import drop_unused
 from .signatures import diff_kinds, kinds_of, signature_of
-from .trees import expand_parameters, flatten, is_tree_kind, unflatten
+from .transforms.forward import forward_transform
+from .transforms.forward_vector import VectorForwardTransform
+from .transforms.reverse import reverse_transform
+from .trees import expand_parameters, is_tree_kind, tree_calls
 
 _CACHE = cache.COMPILED
 _COUNTER = itertools.count(1)
 TEMPLATE_GLOBALS = {"np": np, "math": math, "_rt": runtime}
+
+
+@dataclass
+class Compilation:
+    """One derivative being compiled: what it was asked for, then what the passes learn, in order."""
+
+    function: object
+    mode: Mode
+    active_inputs: tuple  # positions of the differentiated parameters (leaves, once trees are expanded)
+    input_kinds: tuple
+    has_aux: bool = False
+    input_shapes: tuple = None  # a shape per parameter (None for non-arrays): the code is specialized
+    portable: bool = False  # code to be differentiated again (s2sad.frontend.nested): no fused products
+    parsed: ParsedFunction = None  # the user's function, parsed
+    static_params: dict = field(default_factory=dict)  # parameter -> the name its function is read by
+    tree_spans: dict = None  # tree parameter position -> (its leaves' names, their slice of positions)
+    aux_name: str = None  # the name holding aux (has_aux)
+    tree: ast.FunctionDef = None  # lowered, inlined and optimized: what the transforms read
+    params: list = field(default_factory=list)
+    shapes: dict = field(default_factory=dict)  # parameter -> the shape the code is specialized to
+    analysis: Analysis = None
+    container_output: bool = False  # the output is a tuple, list or dict literal
+    functions: dict = field(default_factory=dict)  # role ("jvp", "grad", "vjp", "forward", ...) -> FunctionDef
+    records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
+
+    @property
+    def active_names(self):
+        return [self.params[i] for i in self.active_inputs]
+
+    def error(self, exc, node):
+        """`exc` raised by a pass on `node`, as the user's error (file, line, code)."""
+        return _convert(self.parsed, exc, node)
 
 
 @dataclass
@@ -94,325 +132,176 @@ def _convert(parsed, exc, node):
     return parsed.error(UnsupportedSyntaxError, f"{type(exc).__name__}: {exc}", node)
 
 
-_LIST_HINTS = {
-    "sort": "sort an array instead: `{name} = list(np.sort(np.array({name})))`",
-    "reverse": "make a reversed copy: `{name} = {name}[::-1]`",
-    "insert": "build the list in the order you need with `append`, or make a new list: "
-              "`{name} = {name}[:i] + [v] + {name}[i:]`",
-    "remove": "make a new list without the item: `{name} = [v for v in {name} if ...]`",
-    "clear": "start a new list: `{name} = []`",
-}
+
+# -- the frontend: parse, check, lower, inline, optimize ----------------------------------------
 
 
-def _reject_method_statements(parsed, tree):
-    """`xs.sort()`, `a.fill(0.0)`: a method called for its effect changes an object in place,
-    which the derivative would not see (a silent wrong gradient). Lists may grow and shrink with
-    `append` / `extend` / `pop` (desugar turns `extend` into appends and a discarded `pop` into an
-    assignment); the compiler follows those."""
-    for node in walk(tree):
-        if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
-            continue
-        func = node.value.func
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and not getattr(func.value, "_global", False):
-            if list_append(node) is not None:
-                continue
-            name = func.value.id
-            if func.attr in LIST_METHODS:
-                raise parsed.error(
-                    UnsupportedSyntaxError,
-                    f"`{name}.{func.attr}(...)`: the list method `{func.attr}` is not supported; lists support "
-                    "`append`, `extend`, `pop`, indexing, `len`, `for` loops and comprehensions",
-                    node,
-                    hint=_LIST_HINTS.get(func.attr, "build a new list with a comprehension or a loop of `append`s")
-                    .format(name=name),
-                )
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                f"`{name}.{func.attr}(...)` changes `{name}` in place; s2sad does not follow "
-                "in-place changes of dicts or arrays made by methods",
-                node,
-                hint="fill a NumPy array by index (`a = np.zeros(n)` then `a[i] = v`), or build a list "
-                     "with `append`",
-            )
-
-
-def _returns(tree):
-    """The `return` statements of `tree` itself (not of nested functions)."""
-    out = []
-
-    def walk(node):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                continue
-            if isinstance(child, ast.Return):
-                out.append(child)
-            walk(child)
-
-    walk(tree)
-    return out
-
-
-def _split_aux(parsed):
-    """has_aux: every `return loss, aux` becomes `_aux = aux; return loss`.
-
-    Returns the name holding aux; the normalized function then returns the pair
-    `(output, _aux)`, of which only the output is differentiated.
-    """
-    taken = {n.id for n in name_nodes(parsed.tree)}
-    name = "_aux"
-    while name in taken:
-        name += "_"
-    returns = _returns(parsed.tree)
-    for ret in returns:
-        if not (isinstance(ret.value, ast.Tuple) and len(ret.value.elts) == 2):
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                "with has_aux=True the function must return a pair `(output, aux)`",
-                ret,
-                hint="return loss, aux",
-            )
-
-    class Split(ast.NodeTransformer):
-        def visit_FunctionDef(self, node):
-            if node is parsed.tree:
-                self.generic_visit(node)
-            return node
-
-        visit_AsyncFunctionDef = visit_FunctionDef
-
-        def visit_Lambda(self, node):
-            return node
-
-        def visit_Return(self, node):
-            keep = ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=node.value.elts[1]), node)
-            return [keep, ast.copy_location(ast.Return(node.value.elts[0]), node)]
-
-    Split().visit(parsed.tree)
-    fix_missing_locations(parsed.tree)
-    return name
-
-
-def _return_aux(tree, name):
-    ret = tree.body[-1]
-    ret.value = ast.Tuple(elts=[ret.value, ast.Name(name, ast.Load())], ctx=ast.Load())
-    tree.has_aux = True
-    return tree
-
-
-def _functions_as_constants(parsed, input_kinds):
-    """A function given as an argument (`loss(w, model)`) is a constant of this compilation: the
-    body starts with `model = <the function>`, a global the inliner follows, and the parameter
-    itself is not read. Returns the kinds with those arguments' kinds made `OTHER`."""
-    params = [a.arg for a in parsed.tree.args.args]
-    prologue = []
-    parsed.static_params = {}  # parameter -> the name its function is read by
-    for param, kind in zip(params, input_kinds):
-        if not K.is_function_kind(kind):
-            continue
-        value = kind[1]
-        name = getattr(value, "__name__", "")
-        modules = [m for m, module in parsed.namespace.items() if isinstance(module, types.ModuleType)
-                   and name and getattr(module, name, None) is value]
-        if modules:  # `np.tanh`: read as the user would write it
-            reference = ast.Attribute(value=ast.Name(modules[0], ast.Load()), attr=name, ctx=ast.Load())
-        elif not (name.isidentifier() and not keyword.iskeyword(name) and parsed.namespace.get(name, value) is value
-                and name not in params):
-            name = f"_{param}_{identifier(name or 'function')}"
-            while parsed.namespace.get(name, value) is not value or name in params:
-                name += "_"
-        if not modules:
-            parsed.namespace[name] = value
-            reference = ast.Name(name, ast.Load())
-        else:
-            name = ast.unparse(reference)
-        assign = ast.Assign(targets=[ast.Name(param, ast.Store())], value=reference)
-        prologue.append(fix_missing_locations(ast.copy_location(assign, parsed.tree)))
-        parsed.static_params[param] = name
-    parsed.tree.body = prologue + parsed.tree.body
-    return tuple(K.OTHER if K.is_function_kind(k) else k for k in input_kinds)
-
-
-def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=None):
-    """Parse and normalize `function`; returns (parsed, normalized tree, analysis). `input_shapes`
-    (a shape per parameter, None for non-arrays) specializes the code to those shapes."""
+def parse(c):
+    function = c.function
     transform = transform_of(function)
     if transform is not None:  # grad(grad(f)): the inner derivative's code, differentiated
-        function = materialize(transform, input_kinds, input_shapes)
-    parsed = parse_function(function)
-    for node in walk(parsed.tree):
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                f"`{type(node).__name__.lower()}` declarations are not supported: writing outer "
-                "variables hides data flow from the derivative",
-                node,
-                hint="pass the value in as an argument and return the new value",
-            )
-    args = parsed.tree.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-        raise parsed.error(UnsupportedSyntaxError, "only plain positional parameters are supported yet",
-                           parsed.tree, hint="list the parameters one by one")
-    input_kinds = _functions_as_constants(parsed, input_kinds)
-    parsed.tree_spans = None
-    if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
-        input_shapes = None
-        input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
-    parsed.active_inputs = tuple(active_inputs)
-    params = [a.arg for a in args.args]
-    aux = _split_aux(parsed) if has_aux else None
+        function = materialize(transform, c.input_kinds, c.input_shapes)
+    c.parsed = parse_function(function)
+
+
+def check_source(c):
+    reject_declarations(c.parsed)
+    check_parameters(c.parsed)
+
+
+def constants_and_trees(c):
+    c.input_kinds, c.static_params = functions_as_constants(c.parsed, c.input_kinds)
+    if any(is_tree_kind(k) for k in c.input_kinds):  # dict / list / tuple arguments: leaves
+        c.input_shapes = None
+        c.input_kinds, c.active_inputs, c.tree_spans = expand_parameters(c.parsed.tree, c.input_kinds, c.active_inputs)
+    c.active_inputs = tuple(c.active_inputs)
+    c.params = [a.arg for a in c.parsed.tree.args.args]
+
+
+def lower(c):
+    """Local functions lifted, the language desugared, statements normalized (has_aux: the aux
+    value split off the returns first)."""
+    c.aux_name = split_aux(c.parsed) if c.has_aux else None
     try:
-        tree = normalize(desugar(lift_local_functions(parsed), copy=False), copy=False)  # local defs, lambdas: inlined where called
+        tree = normalize(desugar(lift_local_functions(c.parsed), copy=False), copy=False)  # local defs, lambdas: inlined where called
     except DesugarError as exc:
-        raise _convert(parsed, exc, exc.node) from None
-    if has_aux:
-        tree = _return_aux(tree, aux)
-    tree, origins = inline_calls(parsed, tree, copy=False)
-    _reject_method_statements(parsed, tree)
-    tree = optimize(tree, parsed.namespace, copy=False)  # the tree is this compilation's own
-    parsed.origins = origins
-    kinds = dict(zip(params, input_kinds))
-    active_names = {params[i] for i in active_inputs}
-    shapes = None
-    if input_shapes is not None:
-        shapes = {p: s for p, s in zip(params, input_shapes) if s is not None}
-    parsed.input_shapes = shapes or {}
+        raise c.error(exc, exc.node) from None
+    c.tree = return_aux(tree, c.aux_name) if c.has_aux else tree
 
-    def classify_error(exc, stmt):
-        return _convert(parsed, exc, stmt)
 
-    analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error, input_shapes=shapes)
-    mixed = list_kind_conflicts(tree, analysis)
+def inline(c):
+    c.tree, origins = inline_calls(c.parsed, c.tree, copy=False, static_params=c.static_params)
+    reject_method_statements(c.parsed, c.tree)
+    c.parsed.origins = origins  # lines of inlined helpers: where their code came from
+
+
+def optimize_tree(c):
+    c.tree = optimize(c.tree, c.parsed.namespace, copy=False)  # the tree is this compilation's own
+
+
+FRONTEND = (parse, check_source, constants_and_trees, lower, inline, optimize_tree)
+
+
+# -- the analyses ------------------------------------------------------------------------------
+
+
+def _analyze(c):
+    kinds = dict(zip(c.params, c.input_kinds))
+    active_names = set(c.active_names)
+    return analyze(c.tree, c.parsed.namespace, kinds, active_names, classify_error=c.error,
+                   input_shapes=c.shapes if c.input_shapes is not None else None, has_aux=c.has_aux)
+
+
+def analyze_tree(c):
+    if c.input_shapes is not None:
+        c.shapes = {p: s for p, s in zip(c.params, c.input_shapes) if s is not None}
+    c.analysis = _analyze(c)
+    mixed = list_kind_conflicts(c.tree, c.analysis)
     if mixed:  # `traj = []; ...; traj = np.array(traj)`: one name for a list, then for an array
-        tree = split_versions(tree, mixed)
-        analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error,
-                           input_shapes=shapes)
-    _reject_array_aliases(parsed, tree, analysis)
-    check_lists(parsed, tree, analysis)
-    return parsed, tree, analysis
+        c.tree = split_versions(c.tree, mixed)
+        c.analysis = _analyze(c)
 
 
-def _written_while_iterated(tree, sequence, name):
-    """Is `name` written in place inside a loop that reads `sequence` (`for e in name:`)?"""
-    for loop in walk(tree):
-        if not isinstance(loop, (ast.For, ast.While)):
-            continue
-        inside = list(walk(ast.Module(body=loop.body, type_ignores=[])))
-        if not any(isinstance(n, ast.Name) and n.id == sequence for n in inside):
-            continue
-        if any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
-               and isinstance(n.value, ast.Name) and n.value.id == name for n in inside):
-            return True
-    return False
-
-
-def _no_write_after(tree, stmt, names):
-    """Is `stmt` a top-level statement of `tree` after which nothing writes into `names` in place?"""
-    body = tree.body
-    index = next((i for i, s in enumerate(body) if s is stmt), None)
-    if index is None:
-        return False
-    return not any(subscript_write(later, names) is not None for later in body[index + 1:])
-
-
-def _reject_array_aliases(parsed, tree, analysis):
-    """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
-    stores, reads = set(), {}
-    for node in walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
-            stores.add(node.value.id)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            reads[node.id] = reads.get(node.id, 0) + 1
-    for node in walk(tree):
-        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)):
-            continue
-        if getattr(node.value, "_global", False):
-            continue
-        a, b = node.targets[0].id, node.value.id
-        if not ({a, b} & stores) or analysis.kinds.get(b) not in (K.ARRAY, K.ANY):
-            continue
-        if a.startswith("_sequence") and a not in stores and not _written_while_iterated(tree, a, b):
-            continue  # `for e in b:` reads b while no one writes into it
-        if _no_write_after(tree, node, {a, b}):
-            continue  # every write into them is done: the two names only read one value from here on
-        index = next((i for i, s in enumerate(tree.body) if s is node), None)
-        if index is not None and rebinds_to_copy(tree.body, index, a, parsed.namespace, {a, b}):
-            continue  # `a = b; a = a.copy(); a[i] = v`: `a` is its own array before anything is written
-        if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                f"`{a} = {b}` makes `{a}` another name for the array `{b}`, and one of them is "
-                "written in place: NumPy changes both, the derivative would not",
-                node,
-                hint=f"copy the array: `{a} = {b}.copy()`",
-            )
-
-
-def _describe(parsed):
-    base = parsed.filename.rsplit("/", 1)[-1]
-
-    def describe(lineno):
-        if lineno in getattr(parsed, "origins", {}):
-            return parsed.origins[lineno][2]
-        if lineno == parsed.tree.lineno and not getattr(parsed, "is_lambda", False):
-            return None  # the `def` line: prologue and epilogue code
-        text = parsed.line(lineno)
-        return f"{base}:{lineno}: {text}" if text else None
-
-    return describe
-
-
-def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
-    """Generate derivative source. Returns (parsed, {name: ast}, analysis)."""
-    parsed, tree, analysis = prepare(function, input_kinds, active_inputs, has_aux, input_shapes)
-    active_inputs = parsed.active_inputs
-    output = analysis.output.id if isinstance(analysis.output, ast.Name) else None
-    parsed.container_output = any(
+def check_tree(c):
+    reject_array_aliases(c.parsed, c.tree, c.analysis)
+    check_lists(c.parsed, c.tree, c.analysis)
+    output = c.analysis.output.id if isinstance(c.analysis.output, ast.Name) else None
+    c.container_output = any(
         isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == output
         and isinstance(s.value, (ast.Tuple, ast.List, ast.Dict))
-        for s in walk(tree)
+        for s in walk(c.tree)
     )
-    params = [a.arg for a in tree.args.args]
-    active = [params[i] for i in active_inputs]
+
+
+ANALYSES = (analyze_tree, check_tree)
+
+
+# -- the transform, by mode --------------------------------------------------------------------
+
+
+def differentiate(c):
+    tree, namespace, kinds, active = c.tree, c.parsed.namespace, c.analysis.kinds, c.active_names
+    if c.mode is Mode.FORWARD:
+        c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
+    elif c.mode is Mode.FORWARD_VECTOR:
+        c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis,
+                                                transform_class=VectorForwardTransform)}
+    elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="gradient", portable=c.portable)
+        c.records = code.records
+        c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
+    elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="split", portable=c.portable)
+        c.records = code.records
+        # the two may share expression nodes; the peepholes below rewrite nodes in place
+        c.functions = {"forward": code.forward, "backward": clone(code.backward)}
+    else:
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="joint", portable=c.portable)
+        c.records = code.records
+        c.functions = {"vjp": code.joint}
+
+
+# -- peepholes on the derivative code ----------------------------------------------------------
+
+
+def _copies_and_fusion(node):
+    for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
+        before = sum(1 for _ in statements(node.body))
+        propagate_copies_in_blocks(node)
+        fuse_accumulations(node)
+        if sum(1 for _ in statements(node.body)) == before:
+            break  # nothing dropped: another round would change nothing
+
+
+def _products(node, c):
+    if not c.portable:
+        sum_products_after_loops(node)
+
+
+def _scatter(node, c):
+    # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
+    # the one element it overwrites (a functional `added_at` would copy the array)
+    accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
+
+
+PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
+    (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
+    (fold_negations, False),
+    (_copies_and_fusion, False),
+    (inline_single_use, False),
+    (_products, True),
+    (_scatter, True),
+)
+
+
+def peepholes(c):
+    if not config.enabled():
+        return
+    for node in c.functions.values():
+        for run, with_compilation in PEEPHOLES:
+            run(node, c) if with_compilation else run(node)
+
+
+def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=None, mode=Mode.REVERSE, portable=False):
+    """Run the frontend and the analyses: the `Compilation` up to the transform."""
+    c = Compilation(function, Mode(mode), tuple(active_inputs), tuple(input_kinds), has_aux, input_shapes, portable)
+    for run in FRONTEND + ANALYSES:
+        run(c)
+    return c
+
+
+def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None, portable=False):
+    """Run the passes: the `Compilation` of `function`'s derivative in `mode`, its code as trees."""
+    c = prepare(function, input_kinds, active_inputs, has_aux, input_shapes, mode, portable)
     try:
-        if mode == "forward":
-            functions = {"jvp": forward_transform(tree, parsed.namespace, analysis.kinds, active, analysis)}
-        elif mode == "forward_vector":
-            functions = {"jvp": forward_transform(tree, parsed.namespace, analysis.kinds, active, analysis,
-                                                  transform_class=VectorForwardTransform)}
-        elif mode == "grad" and _scalar_output(analysis):
-            code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis, form="gradient")
-            parsed.records = code.records
-            functions = {"grad": drop_unused(code.gradient, parsed.namespace) if config.enabled() else code.gradient}
-        elif mode == "split":  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-            code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis, form="split")
-            parsed.records = code.records
-            # the two may share expression nodes; the peepholes below rewrite nodes in place
-            functions = {"forward": code.forward, "backward": clone(code.backward)}
-        else:
-            code = reverse_transform(tree, parsed.namespace, analysis.kinds, active, analysis, form="joint")
-            parsed.records = code.records
-            functions = {"vjp": code.joint}
-        for node in functions.values() if config.enabled() else ():
-            unshare(node)  # the sweeps may share nodes; the peepholes below rewrite nodes in place
-            fold_negations(node)
-            for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
-                before = sum(1 for _ in statements(node.body))
-                propagate_copies_in_blocks(node)
-                fuse_accumulations(node)
-                if sum(1 for _ in statements(node.body)) == before:
-                    break  # nothing dropped: another round would change nothing
-            inline_single_use(node)
-            if not config.portable():
-                sum_products_after_loops(node)
-            # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
-            # the one element it overwrites (a functional `added_at` would copy the array)
-            accumulate_at_basic_indices(node, {n for n, k in analysis.kinds.items() if k == K.INT})
+        differentiate(c)
+        peepholes(c)
     except S2sadError:
         raise
     except NotImplementedError as exc:
-        raise parsed.error(NoDerivativeRuleError, f"`{exc}` has no {'reverse' if mode in ('grad', 'split') else mode}-mode rule", parsed.tree,
-                           hint="register one with s2sad.rules.tangent / s2sad.rules.adjoint") from None
-    return parsed, functions, analysis, params
+        raise c.parsed.error(NoDerivativeRuleError, f"`{exc}` has no {c.mode.family if c.mode.reverse else c.mode}-mode rule",
+                             c.parsed.tree, hint="register one with s2sad.rules.tangent / s2sad.rules.adjoint") from None
+    return c
 
 
 def _output_kind(analysis):
@@ -423,9 +312,11 @@ def _output_kind(analysis):
     return K.OTHER
 
 
+
 def _scalar_output(analysis):
     """A float output needs no run-time shape check, so `grad` can skip computing it."""
     return _output_kind(analysis) == K.FLOAT
+
 
 
 def _namespace(parsed):
@@ -442,60 +333,13 @@ def _namespace(parsed):
     return namespace
 
 
-def _where(parsed, lineno):
-    """`file.py:12` for a line of the user's code (inlined helpers included)."""
-    origins = getattr(parsed, "origins", {}) or {}
-    if lineno in origins:
-        filename, line = origins[lineno][0], origins[lineno][1]
-        return f"{filename.rsplit('/', 1)[-1]}:{line}"
-    return f"{parsed.filename.rsplit('/', 1)[-1]}:{lineno}"
 
-
-def record_report(parsed):
-    """Header lines saying what the forward sweep records for the backward sweep."""
-    records = getattr(parsed, "records", None)
-    if records is None:
-        return ""
-    if not records:
-        return "# records nothing for the backward sweep\n"
-    lines = []
-    for lineno, names in records:
-        if lineno is None:
-            sites = ", ".join(_where(parsed, n) for n in names)
-            lines.append(f"# records on the stack, at {sites}\n")
-        else:
-            shown = ", ".join(names)
-            lines.append(f"# records per iteration of the loop at {_where(parsed, lineno)}: {len(names)} value"
-                         f"{'s' if len(names) != 1 else ''} ({shown})\n")
-    return "".join(lines)
-
-
-def _first_line(parsed):
-    return parsed.tree.lineno if getattr(parsed, "is_lambda", False) else parsed.first_line
-
-
-def header_for(parsed, mode, params, kinds, active):
-    functions = getattr(parsed, "static_params", {})
-    shapes = getattr(parsed, "input_shapes", {})
-    described = ", ".join(
-        (f"{p}: the function {functions[p]}" if p in functions else f"{p}: {kinds.get(p, 'any')}")
-        + (f" {shapes[p]}" if p in shapes else "")
-        for p in params
-    )
-    wrt = ", ".join(active)
-    return (
-        f"# {'reverse' if mode in ('grad', 'split') else mode}-mode derivative of {parsed.name} ({parsed.filename}:{_first_line(parsed)})\n"
-        f"# generated by s2sad; specialized for {described}; differentiated w.r.t. {wrt}\n"
-        + (record_report(parsed) if mode not in ("forward", "forward_vector") else "")
-    )
-
-
-def render(parsed, functions, analysis, params, mode, active, pretty):
-    """The source of the generated `functions` with its header (the trees are changed: render last)."""
-    describe = _describe(parsed)
-    kinds = analysis.kinds
-    text = header_for(parsed, mode, params, kinds, active)
-    for node in functions.values():  # rendered once, after every pass: no copy needed
+def render(c, functions=None, pretty=False):
+    """The source of the generated `functions` (default: all of `c`'s) with its header (the trees
+    are changed: render last)."""
+    describe = describer(c.parsed)
+    text = header(c)
+    for node in (functions or c.functions).values():  # rendered once, after every pass: no copy needed
         text += "\n" + to_source(node, describe, copy=False) + "\n"
     return format_source(text) if pretty else text
 
@@ -519,9 +363,11 @@ def closure_key(function):
     return tuple(out)
 
 
+
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
     (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
+    mode = Mode(mode)
     if not hasattr(function, "__code__"):
         parse_function(function)  # raises SourceUnavailableError with the reason
     if not config.enabled():
@@ -541,22 +387,23 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
     return compiled
 
 
+
 def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
-    parsed, functions, analysis, params = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
-    active = [params[i] for i in parsed.active_inputs]
-    text = render(parsed, functions, analysis, params, mode, active, pretty=False)
+    c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+    parsed, functions = c.parsed, c.functions
+    text = render(c)
     filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
     lines = text.splitlines(keepends=True)
     linecache.cache[filename] = (len(text), None, lines, filename)
     namespace = _namespace(parsed)
     exec(compile(text, filename, "exec"), namespace)
-    output_kind = _output_kind(analysis)
+    output_kind = _output_kind(c.analysis)
     objects = {role: namespace[node.name] for role, node in functions.items()}
     main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
-    if mode == "grad" and "grad" not in objects:
-        mode = "reverse"  # the value is returned too: the caller checks its shape
-    if parsed.tree_spans:
-        objects = _tree_calls(objects, input_kinds, active_inputs, parsed.tree_spans, has_aux)
+    if mode is Mode.GRAD and "grad" not in objects:
+        mode = Mode.REVERSE  # the value is returned too: the caller checks its shape
+    if c.tree_spans:
+        objects = tree_calls(objects, input_kinds, active_inputs, c.tree_spans, has_aux)
         main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
     ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
     compiled = Compiled(
@@ -564,82 +411,16 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         source=text,
         mode=mode,
         output_kind=output_kind,
-        params=params,
+        params=c.params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": parsed.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+        extra={"objects": objects, "container_output": c.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
     )
     return compiled
 
 
-def _tree_calls(objects, input_kinds, active_inputs, spans, has_aux=False):
-    """Wrap generated functions that take tree leaves so that they take (and return) trees."""
-    count = len(input_kinds)
-    trees = {i: k[1] for i, k in enumerate(input_kinds) if is_tree_kind(k)}
-
-    def flat(values, indexes):
-        out = []
-        for index, value in zip(indexes, values):
-            if index in trees:
-                leaves, treedef = flatten(value)
-                if treedef != trees[index]:
-                    raise ArgumentError(
-                        f"argument {index} has the structure {treedef}, expected {trees[index]}",
-                        hint="pass tangents and cotangents shaped like the primal trees",
-                    )
-                out += leaves
-            else:
-                out.append(value)
-        return out
-
-    def regroup(grads):
-        out, at = [], 0
-        for index in active_inputs:
-            width = spans[index][1].stop - spans[index][1].start
-            part = grads[at : at + width]
-            out.append(unflatten(trees[index], part) if index in trees else part[0])
-            at += width
-        return tuple(out)
-
-    wrapped = {}
-    if "jvp" in objects:
-        jvp = objects["jvp"]
-        wrapped["jvp"] = lambda *a: jvp(*flat(a[:count], range(count)), *flat(a[count:], active_inputs))
-    if "grad" in objects:
-        grad = objects["grad"]
-        if has_aux:  # the generated function returns (grads, aux)
-            def grad_call(*a):
-                grads, aux = grad(*flat(a[:count], range(count)), *a[count:])
-                return regroup(grads), aux
-
-            wrapped["grad"] = grad_call
-        else:
-            wrapped["grad"] = lambda *a: regroup(grad(*flat(a[:count], range(count)), *a[count:]))
-    if "vjp" in objects:
-        joint = objects["vjp"]
-
-        def joint_call(*a):
-            value, grads = joint(*flat(a[:count], range(count)), *a[count:])
-            return value, regroup(grads)
-
-        wrapped["vjp"] = joint_call
-    if "forward" in objects:
-        forward, backward = objects["forward"], objects["backward"]
-        wrapped["forward"] = lambda *a: forward(*flat(a, range(count)))
-        wrapped["backward"] = lambda residuals, seed: regroup(backward(residuals, seed))
-    return wrapped
-
-
 def clear_cache():
-    """Forget every compiled derivative (and the memos of shapes and rule bindings, so that the
-    next compilation costs what a first one does)."""
+    """Forget every compiled derivative and memo (`s2sad.cache.clear`)."""
     cache.clear()
-
-
-def signature_params(function):
-    try:
-        return list(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"cannot read the signature of {function!r}") from None
 
 
 def call_derivative(function, mode, args, wrt):
@@ -649,11 +430,12 @@ def call_derivative(function, mode, args, wrt):
     key = (function, getattr(function, "__code__", None), mode, wrt, signature_of(args))
     entry = cache.CALL_DERIVATIVES.get(key)
     if entry is None:
-        compiled = compile_derivative(function, mode, wrt, diff_kinds(kinds_of(args, wrt), wrt))
+        compiled = compile_derivative(function, Mode(mode), wrt, diff_kinds(kinds_of(args, wrt), wrt))
         objects = compiled.extra["objects"]
-        entry = objects["jvp"] if mode in ("forward", "forward_vector") else (objects["forward"], objects["backward"])
+        entry = objects["jvp"] if not Mode(mode).reverse else (objects["forward"], objects["backward"])
         cache.CALL_DERIVATIVES[key] = entry
     return entry
+
 
 
 # dependency injection: the layers below reach the compiler through these hooks

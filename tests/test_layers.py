@@ -25,7 +25,7 @@ LAYERS = [
     ["runtime"],
     ["signatures"],
     ["trees"],
-    ["cache", "config", "errors", "kinds", "astutil"],
+    ["cache", "config", "errors", "kinds", "modes", "astutil"],
 ]
 OPTIONAL = {"numba", "scipy"}  # optional dependencies may be imported where they are used
 RUNTIME_MAY_IMPORT = {"numpy", "errors"}  # what an emitted file needs besides the runtime package

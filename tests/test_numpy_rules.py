@@ -604,7 +604,7 @@ def check_example(f, f_scalar, args, rng):
 def rules_called(f, args):
     """The rule keys the normalized form of `f` uses."""
     kinds = tuple("array" if isinstance(a, np.ndarray) else "float" for a in args)
-    _, _, analysis = prepare(f, kinds, tuple(range(len(args))))
+    analysis = prepare(f, kinds, tuple(range(len(args)))).analysis
     return {id(p.rule) for p in analysis.primitives.values() if p.rule is not None}
 
 

@@ -54,6 +54,7 @@ class Analysis:
     elements: dict = field(default_factory=dict)  # list variable -> the kind of its elements
     shapes: dict = field(default_factory=dict)  # array variable -> its shape, where known (see shapes.py)
     result_shapes: dict = field(default_factory=dict)  # id(Assign) -> the shape of the value it assigns
+    has_aux: bool = False  # the function returns (output, aux); `output` is the first
 
 
 def walk_statements(body):
@@ -110,9 +111,10 @@ def operand_names(primitive):
     return [a.id for a in atoms if isinstance(a, ast.Name) and not getattr(a, "_global", False)]
 
 
-def analyze(function, namespace, input_kinds, active_inputs, classify_error=None, input_shapes=None):
+def analyze(function, namespace, input_kinds, active_inputs, classify_error=None, input_shapes=None, has_aux=False):
     """Kinds of every variable and the set of active variables; with `input_shapes` (the shapes
-    of the array parameters), the shapes of arrays too."""
+    of the array parameters), the shapes of arrays too. With `has_aux` the function returns the pair
+    `(output, aux)` and only the output is differentiated."""
     statements = list(walk_statements(function.body))
     primitives = {}
     locals_ = set(input_kinds)
@@ -165,7 +167,7 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
     for stmt in statements:
         if isinstance(stmt, ast.Return):
             output = stmt.value
-    if getattr(function, "has_aux", False):
+    if has_aux:
         output = output.elts[0]  # (output, aux): only the output is differentiated
     useful = set()
     if isinstance(output, ast.Name):
@@ -197,7 +199,7 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
     if input_shapes is not None and config.enabled():
         shapes, result_shapes = infer_shapes(statements, primitives, kinds, namespace, list(input_kinds), input_shapes)
     return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives,
-                    output=output, elements=elements, shapes=shapes, result_shapes=result_shapes)
+                    output=output, elements=elements, shapes=shapes, result_shapes=result_shapes, has_aux=has_aux)
 
 
 def _list_atom(atom, kinds):

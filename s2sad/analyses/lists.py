@@ -173,7 +173,7 @@ class _Located:
         self.parsed = parsed
 
     def error(self, cls, message, node, hint=None):
-        origins = getattr(self.parsed, "origins", None) or {}
+        origins = self.parsed.origins
         lineno = getattr(node, "lineno", None)
         if lineno in origins:
             filename, line, text = origins[lineno]

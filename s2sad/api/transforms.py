@@ -395,15 +395,13 @@ def _source(f, mode, argnums, args, has_aux, shapes):
     input_shapes = None
     if shapes and args is not None and mode in ("reverse", "grad", "split") and config.enabled():
         input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
-    parsed, functions, analysis, params = generate(f, mode, nums, kinds, has_aux,
-                                                   input_shapes)
-    active = [params[i] for i in parsed.active_inputs]
+    compilation = generate(f, mode, nums, kinds, has_aux, input_shapes)
+    functions = compilation.functions
     if mode == "reverse":
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
     elif mode == "split":
         functions = {"forward": functions["forward"], "backward": functions["backward"]}
-        mode = "reverse"
-    return render(parsed, functions, analysis, params, mode, active, pretty=True)
+    return render(compilation, functions, pretty=True)
 
 
 def emit(f, path, mode="reverse", argnums=0, args=None):

@@ -101,8 +101,9 @@ def _user_class(obj):
 
 
 class Inliner:
-    def __init__(self, parsed):
+    def __init__(self, parsed, static_params=()):
         self.parsed = parsed
+        self.static_params = set(static_params)  # parameters the caller binds to functions (constants)
         self.namespace = parsed.namespace
         self.origins = {}  # fake line -> (filename, lineno, text)
         self.counts = {}
@@ -167,7 +168,7 @@ class Inliner:
             if node.ctx.__class__ is ast.Store:
                 self.stores[node.id] = self.stores.get(node.id, 0) + 1
         # parameters are run-time values, except functions given to the differentiated function
-        self.params = parameters(function.args) - set(getattr(self.parsed, "static_params", ()))
+        self.params = parameters(function.args) - self.static_params
         self.params -= self.known_params
         self.choices = _function_choices(function, self.params, self.namespace)
         for node in walk(function):  # lists that grow or shrink have no size known when compiling
@@ -986,10 +987,10 @@ def _spell_out_starred(function, bound):
         node.args, node.keywords = positional, keywords
 
 
-def inline_calls(parsed, function, copy=True):
+def inline_calls(parsed, function, copy=True, static_params=()):
     """Inline user-function calls in the normalized `function` (with `copy=False`, in `function`
-    itself); returns (tree, origins)."""
-    inliner = Inliner(parsed)
+    itself); returns (tree, origins). `static_params` are parameters bound to functions."""
+    inliner = Inliner(parsed, static_params)
     code = getattr(parsed.function, "__code__", None)
     tree = inliner.run(clone(function) if copy else function, (code,) if code is not None else ())
     return tree, inliner.origins

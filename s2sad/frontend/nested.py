@@ -213,14 +213,14 @@ def materialize(transform, kinds=None, shapes=None):
     mode = {"grad": "grad", "jvp": "forward"}.get(transform.kind, "reverse")
     # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
     # derivative pops from it has no kind it can specialize on
-    with config.portable_code(), config.analyses(True):
-        parsed, functions, analysis, params = generate(function, mode, nums, diff_kinds, transform.has_aux,
-                                                       shapes if config.enabled() else None)
+    with config.analyses(True):
+        compilation = generate(function, mode, nums, diff_kinds, transform.has_aux,
+                               shapes if config.enabled() else None, portable=True)
+    parsed, functions, params = compilation.parsed, compilation.functions, compilation.params
     if "vjp" in functions:
         functions = {"vjp": functions["vjp"]}
     functions = {role: _portable(node) for role, node in functions.items()}
-    active = [params[i] for i in parsed.active_inputs]
-    text = render(parsed, functions, analysis, params, mode, active, pretty=False)
+    text = render(compilation, functions)
     generated = next(iter(functions.values())).name
     name = f"{transform.kind}_{parsed.name}"
     generic = [i for i in nums if kinds[i] == K.ANY]  # a dict here would be a value the code cannot take apart

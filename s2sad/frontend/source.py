@@ -35,6 +35,8 @@ class ParsedFunction:
     namespace: dict = field(repr=False)
     function: object = field(repr=False, default=None)
     first_line: int = 1  # the file line of the first source line (decorators included)
+    is_lambda: bool = False  # a lambda, parsed as a `def` named after the variable it is assigned to
+    origins: dict = field(repr=False, default_factory=dict)  # line of inlined code -> (file, line, text)
 
     def line(self, lineno):
         """The user's source line `lineno` (1-based, file numbering), stripped."""
@@ -46,7 +48,7 @@ class ParsedFunction:
     def error(self, cls, message, node, hint=None):
         """Build an s2sad error of class `cls` pointing at `node` in the user's file."""
         lineno = getattr(node, "lineno", None)
-        origin = getattr(self, "origins", {}).get(lineno)
+        origin = self.origins.get(lineno)
         if origin is not None:  # a line of an inlined helper (`s2sad.inline`): its own file and line
             filename, lineno, text = origin
             return cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
@@ -220,6 +222,6 @@ def parse_lambda(fn, top=False):
         namespace=function_namespace(fn),
         function=fn,
         first_line=1,
+        is_lambda=True,
     )
-    parsed.is_lambda = True
     return parsed

@@ -405,7 +405,7 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     ret = body[-1]
     assert isinstance(ret, ast.Return)
     out = ret.value
-    if getattr(function, "has_aux", False):  # (output, aux): the tangent is the output's
+    if analysis.has_aux:  # (output, aux): the tangent is the output's
         out = out.elts[0]
     name = local_atom(out)
     if name is not None and name in state:

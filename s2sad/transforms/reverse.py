@@ -67,8 +67,9 @@ class ReverseCode:
 
 
 class ReverseTransform:
-    def __init__(self, function, analysis, namespace, active_inputs):
+    def __init__(self, function, analysis, namespace, active_inputs, portable=False):
         self.function = function
+        self.portable = portable
         self.analysis = analysis
         self.kinds = analysis.kinds
         self.active = analysis.active
@@ -566,7 +567,7 @@ class ReverseTransform:
         body = self.forward_sweep(loop.body)
         self.loop_depth -= 1
         pushes = [s for s in body if isinstance(s, ast.Expr) and getattr(s, "tape_ok", False)]
-        if pushes and config.enabled() and not config.portable():
+        if pushes and config.enabled() and not self.portable:
             tape = self.names.fresh("tape")
             saved_names = [push.value.args[0].id for push in pushes]
             variables = [self.names._unique(f"{tape}_{saved.lstrip('_')}") for saved in saved_names]
@@ -691,7 +692,7 @@ class ReverseTransform:
         return [assign(target, ast.BinOp(left=load(target), op=op, right=magnitude if negative else expr), where)]
 
     def materialize(self, name):
-        if name in self.inplace or (config.portable() and self.kinds.get(name) == K.LIST):
+        if name in self.inplace or (self.portable and self.kinds.get(name) == K.LIST):
             return assign(self.bar(name), call("_rt.zeros_like", load(name)))
         return assign(self.bar(name), ast.Constant(0.0))
 
@@ -902,7 +903,7 @@ class ReverseTransform:
     def build(self, active_inputs, form="joint"):
         body = self.function.body
         ret = body[-1]
-        output, aux = split_output(self.function, ret.value)
+        output, aux = split_output(self.analysis, ret.value)
         out_name = local_atom(output)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
         self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params, push_all=not config.enabled(),
@@ -1024,9 +1025,9 @@ def _counted(loop):
     return loop.target.id not in stored
 
 
-def split_output(function, value):
+def split_output(analysis, value):
     """(output, aux): a function compiled with has_aux returns the tuple (output, aux)."""
-    if getattr(function, "has_aux", False):
+    if analysis.has_aux:
         return value.elts[0], value.elts[1]
     return value, None
 
@@ -1071,11 +1072,13 @@ def _function(name, params, body, where, defaults=()):
     return fix_statement_locations(node)  # unparsed to text: the statements' lines are all we read
 
 
-def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint"):
+def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint", portable=False):
     """Build the adjoint code in one `form`: "joint" (`f_vjp`: value and gradient in one call),
     "split" (`f_forward` returning residuals, `f_backward` that may be called many times), or
-    "gradient" (`f_grad`: the joint form without the value, for `grad`)."""
+    "gradient" (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
+    differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
+    copied whole."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
-    transform = ReverseTransform(function, analysis, namespace, active_inputs)
+    transform = ReverseTransform(function, analysis, namespace, active_inputs, portable)
     return transform.build(active_inputs, form)
