@@ -28,11 +28,9 @@ def f(x):
 import ast
 import builtins
 import inspect
-import linecache
-import re
 
-from ..astutil import children, clone, fix_missing_locations, name_nodes, walk
-from ..errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..astutil import children, clone, name_nodes, walk
+from ..errors import UnsupportedSyntaxError
 from ..astutil import identifier
 from .source import ParsedFunction, _lambda_as_def, function_namespace, parse_lambda  # noqa: F401  (parse_lambda: the inliner's)
 

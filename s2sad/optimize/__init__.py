@@ -24,7 +24,6 @@ def f(x, y):
     return _t2
 """
 
-import ast
 
 from ..astutil import clone
 from .bindings import name_counts

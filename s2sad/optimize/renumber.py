@@ -15,7 +15,6 @@ def f(x):
     return _t2
 """
 
-import ast
 
 from ..astutil import name_nodes
 
