@@ -44,6 +44,7 @@ from .frontend.inline import inline_calls
 from .frontend.lift import lift_local_functions
 from .frontend.nested import code_identity, materialize, register_pipeline, transform_of
 from .frontend.normalize import normalize
+from .frontend.pragmas import checkpoint_pragmas
 from .frontend.source import ParsedFunction, parse_function
 from .modes import Mode
 from .optimize import optimize
@@ -88,6 +89,8 @@ class Compilation:
     container_output: bool = False  # the output is a tuple, list or dict literal
     functions: dict = field(default_factory=dict)  # role ("jvp", "grad", "vjp", "forward", ...) -> FunctionDef
     records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
+    checkpoints: dict = field(default_factory=dict)  # line of a loop marked for checkpointing -> snapshots
+    checkpointed: list = None  # (loop line, snapshots, schedule, state variables): what reverse mode did
 
     @property
     def active_names(self):
@@ -147,6 +150,7 @@ def parse(c):
 def check_source(c):
     reject_declarations(c.parsed)
     check_parameters(c.parsed)
+    c.checkpoints = checkpoint_pragmas(c.parsed)
 
 
 def constants_and_trees(c):
@@ -221,23 +225,28 @@ ANALYSES = (analyze_tree, check_tree)
 
 def differentiate(c):
     tree, namespace, kinds, active = c.tree, c.parsed.namespace, c.analysis.kinds, c.active_names
+    # code to be differentiated again records every iteration: the schedule is run-time Python s2sad does not differentiate
+    checkpoints = {} if c.portable else c.checkpoints
     if c.mode is Mode.FORWARD:
         c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
     elif c.mode is Mode.FORWARD_VECTOR:
         c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis,
                                                 transform_class=VectorForwardTransform)}
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="gradient", portable=c.portable)
-        c.records = code.records
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="gradient", portable=c.portable,
+                                 checkpoints=checkpoints)
+        c.records, c.checkpointed = code.records, code.checkpoints
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
     elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="split", portable=c.portable)
-        c.records = code.records
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="split", portable=c.portable,
+                                 checkpoints=checkpoints)
+        c.records, c.checkpointed = code.records, code.checkpoints
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="joint", portable=c.portable)
-        c.records = code.records
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="joint", portable=c.portable,
+                                 checkpoints=checkpoints)
+        c.records, c.checkpointed = code.records, code.checkpoints
         c.functions = {"vjp": code.joint}
 
 

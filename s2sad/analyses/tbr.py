@@ -35,13 +35,15 @@ class Recording:
     restores: set = field(default_factory=set)  # id(`xs.append(v)` / `y = xs.pop()`) the backward undoes
 
 
-def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False, list_change=None):
+def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False, list_change=None, loop_reads=None):
     """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads.
 
     `push_all` (analyses off) records every overwrite, needed or not. `list_change(stmt)` is
     None, or for a statement that changes a list in place (`xs.append(v)`, `y = xs.pop(i)`) the
     triple (list, names the undo reads, always undo): the backward sweep undoes the change when
     the list is read before it (in the backward sweep's order), and the undo reads the list.
+    `loop_reads(loop)` gives what else the backward sweep reads at a loop: a checkpointed loop runs
+    its iterations again there, reading what they read from outside.
     """
     recording = Recording()
     takes_after = _takes_after(reads_of)
@@ -57,9 +59,10 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
     def control_reads(stmt):
         if isinstance(stmt, ast.If):
             return {n.id for n in name_nodes(stmt.test)}
+        extra = loop_reads(stmt) if loop_reads is not None and isinstance(stmt, (ast.For, ast.While)) else set()
         if isinstance(stmt, ast.For):
-            return {n.id for n in name_nodes(stmt.iter)}
-        return set()
+            return {n.id for n in name_nodes(stmt.iter)} | extra
+        return extra
 
     def undo(stmt, live, record):
         change = list_change(stmt) if list_change is not None else None

@@ -43,6 +43,7 @@ from ..analyses.tbr import to_be_recorded
 from ..astutil import clone, fix_statement_locations, name_nodes, walk
 from .derivatives import DerivativeNames, assign, call, is_scalar, load, local_atom, single_use_list_literals
 from .forward import _reads
+from .reverse_checkpoints import CheckpointedLoops
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
@@ -56,13 +57,15 @@ class ReverseCode:
     backward: ast.FunctionDef
     gradient: ast.FunctionDef  # the joint form without the value (for `grad`)
     records: list = None  # (loop line, names recorded per iteration), (None, [stack push lines])
+    checkpoints: list = None  # (loop line, snapshots, schedule, state variables) per checkpointed loop
 
 
-class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
+class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, CheckpointedLoops):
     """The adjoint code of one normalized function: the parts in reverse_reads, reverse_statements,
-    reverse_sweeps and reverse_lists; `build` puts the sweeps together in one form."""
+    reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
+    form."""
 
-    def __init__(self, function, analysis, namespace, active_inputs, portable=False):
+    def __init__(self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None):
         self.function = function
         self.portable = portable
         self.analysis = analysis
@@ -92,17 +95,23 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
         self.literal_operands = self._literal_operands()
         self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
         self._reads_found = {}  # id(stmt) -> what `reads_of` derives its answers from
+        self._loop_nodes, self._loop_states, self._schedules, self._taped = {}, {}, {}, {}
+        self.checkpointed = self._checkpointed_loops(checkpoints or {})  # id(loop) -> snapshots
+        self.checkpoint_report = []  # (loop line, snapshots, schedule, state variables)
+        self.untaped = 0  # > 0 while sweeping code that records nothing (a checkpointed loop's primal)
+        self.form = None
 
 
     # -- whole functions ----------------------------------------------------------------------
     def build(self, active_inputs, form="joint"):
+        self.form = form
         body = self.function.body
         ret = body[-1]
         output, aux = split_output(self.analysis, ret.value)
         out_name = local_atom(output)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
         self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params, push_all=not config.enabled(),
-                                        list_change=self.list_change)
+                                        list_change=self.list_change, loop_reads=self.checkpoint_reads)
         forward = self.forward_sweep(body)
         state = {}
         seed = self.names.adjoint(out_name) if out_name else "_out_bar"
@@ -154,14 +163,15 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             and node.value.func.id == "_push" and getattr(node, "lineno", None)
         })
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
+        report = self.checkpoint_report
         if form == "gradient":  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
             gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
-            return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records)
+            return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records, checkpoints=report)
         joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
         joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
         if form == "joint":
-            return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records)
+            return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records, checkpoints=report)
 
         # split mode: forward returns residuals, backward can be called many times
         tapes = {t[0] for t in self.loop_tapes.values()} | {n for names in self.tape_lists.values() for n in names}
@@ -203,7 +213,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
-        return ReverseCode(joint=None, forward=fwd, backward=bwd, gradient=None, records=records)
+        return ReverseCode(joint=None, forward=fwd, backward=bwd, gradient=None, records=records, checkpoints=report)
 
 
 def split_output(analysis, value):
@@ -235,13 +245,15 @@ def _function(name, params, body, where, defaults=()):
     return fix_statement_locations(node)  # unparsed to text: the statements' lines are all we read
 
 
-def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint", portable=False):
+def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint", portable=False,
+                      checkpoints=None):
     """Build the adjoint code in one `form`: "joint" (`f_vjp`: value and gradient in one call),
     "split" (`f_forward` returning residuals, `f_backward` that may be called many times), or
     "gradient" (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
-    copied whole."""
+    copied whole. `checkpoints` ({line of a loop: snapshots}) names the loops to checkpoint
+    (reverse_checkpoints)."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
-    transform = ReverseTransform(function, analysis, namespace, active_inputs, portable)
+    transform = ReverseTransform(function, analysis, namespace, active_inputs, portable, checkpoints)
     return transform.build(active_inputs, form)

@@ -40,7 +40,7 @@ class Sweeps:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and self._slice_of_written_array(stmt):
                 stmt.value = call("_rt.copy", stmt.value)
             if isinstance(stmt, ast.Assign):
-                if id(stmt) in self.recording.pushes:
+                if id(stmt) in self.recording.pushes and not self.untaped:
                     target = stmt.targets[0]
                     if isinstance(target, ast.Name):
                         saved = load(target.id)
@@ -58,6 +58,16 @@ class Sweeps:
                 node.body = self.forward_sweep(stmt.body) or [ast.Pass()]
                 node.orelse = self.forward_sweep(stmt.orelse)
                 out.append(node)
+            elif isinstance(stmt, (ast.For, ast.While)) and self.untaped:
+                node = copy.copy(stmt)
+                node.body = self.forward_sweep(stmt.body)
+                out.append(node)
+            elif isinstance(stmt, (ast.For, ast.While)) and id(stmt) in self.checkpointed:
+                if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
+                    push = ast.Expr(call("_push", load(stmt.target.id)))
+                    push.restores, push.tape_ok = ("target", id(stmt)), True
+                    out.append(push)
+                out += self.checkpointed_forward(stmt)
             elif isinstance(stmt, ast.For):
                 if id(stmt) in self.recording.loop_target_pushes:
                     push = ast.Expr(call("_push", load(stmt.target.id)))
@@ -123,7 +133,7 @@ class Sweeps:
         body = self.forward_sweep(loop.body)
         self.loop_depth -= 1
         pushes = [s for s in body if isinstance(s, ast.Expr) and getattr(s, "tape_ok", False)]
-        if pushes and config.enabled() and not self.portable:
+        if pushes and config.enabled() and not self.portable and id(loop) not in self.checkpointed:
             tape = self.names.fresh("tape")
             saved_names = [push.value.args[0].id for push in pushes]
             variables = [self.names._unique(f"{tape}_{saved.lstrip('_')}") for saved in saved_names]
@@ -258,6 +268,11 @@ class Sweeps:
             body += [self.materialize(n) for n in sorted(entry) if n not in inner]
             state.clear()
             state.update(entry)
+            if id(stmt) in self.checkpointed:
+                post = []
+                if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
+                    post = [assign(stmt.target.id, self.pop(("target", id(stmt))))]
+                return pre + self.checkpointed_backward(stmt, body) + post
             if id(stmt) in self.loop_tapes:
                 post = []
                 if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
