@@ -169,12 +169,15 @@ class _Schedule:
         self.advances = 0  # steps recomputed, unrecorded, by the reversals so far
         self.turns = 0
         self.most_held = 0  # most snapshots held at once
+        self.initial = None  # the state at position 0 (kept after its snapshot is freed)
         self._pending = iter(())
         self._split = _Splits()
 
     def _store_planned(self, position, state):
         """Keep a copy of the state at `position`; `due` becomes the next position to store."""
-        self.saved[position] = _copied(state) if self.copies else state
+        self.saved[position] = state = _copied(state) if self.copies else state
+        if not position:
+            self.initial = state
         if len(self.saved) > self.most_held:
             self.most_held = len(self.saved)
         self.due = next(self._pending, -1)
@@ -244,6 +247,12 @@ class _Schedule:
             self._pending = iter(())
             self.due = -1
             self.saved = forward if keep else {}
+
+    def start(self, current):
+        """The state before the loop's first step (a copy), or `current` if the loop did not run."""
+        if self.initial is None:
+            return current
+        return _copied(self.initial) if self.copies else self.initial
 
     def predicted_advances(self):
         """The advances a reversal will make (counted without running anything)."""
@@ -328,7 +337,9 @@ class OnlineCheckpoints(_Schedule):
                 self._records.append((position, level))
         else:
             self._records.append((position, 0))
-        saved[position] = _copied(state) if self.copies else state
+        saved[position] = state = _copied(state) if self.copies else state
+        if not position:
+            self.initial = state
         if len(saved) > self.most_held:
             self.most_held = len(saved)
 

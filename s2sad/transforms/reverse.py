@@ -111,7 +111,8 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         out_name = local_atom(output)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
         self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params, push_all=not config.enabled(),
-                                        list_change=self.list_change, loop_reads=self.checkpoint_reads)
+                                        list_change=self.list_change, loop_reads=self.checkpoint_reads,
+                                        checkpointed=self.checkpointed)
         forward = self.forward_sweep(body)
         state = {}
         seed = self.names.adjoint(out_name) if out_name else "_out_bar"

@@ -253,7 +253,13 @@ class CheckpointedLoops:
         )
         body = [advance_loop] + step + self._taped[id(loop)] + adjoint
         node = ast.For(target=target, iter=reversal, body=body, orelse=[])
-        return [assign(schedule, self.pop(("checkpoints", id(loop))), loop), ast.copy_location(node, loop)]
+        code = [assign(schedule, self.pop(("checkpoints", id(loop))), loop), ast.copy_location(node, loop)]
+        if self.recording.restored_state.get(id(loop)):  # read by the backward sweep of earlier code
+            start = call(f"{schedule}.start", _state_tuple(state))
+            code.append(
+                ast.copy_location(ast.Assign(targets=[_state_tuple(state, ast.Store())], value=start), loop)
+            )
+        return code
 
 
 def _base(node):
