@@ -156,7 +156,7 @@ def _copied(value):
     return value
 
 
-class _Schedule:
+class Checkpoints:
     """What both schedules share: the snapshots held, the stretches to reverse, the counts."""
 
     def __init__(self, snapshots, copies=True):
@@ -259,7 +259,7 @@ class _Schedule:
         return sum(turn - first for first, turn, _ in self.groups())
 
 
-class BinomialCheckpoints(_Schedule):
+class BinomialCheckpoints(Checkpoints):
     """Revolve's schedule for a loop over `steps` (a `range`, or a trip count) with `snapshots`
     snapshots (see the module docstring); `due` walks the positions the forward sweep stores;
     `values` are the loop variable's values by position."""
@@ -303,7 +303,7 @@ class BinomialCheckpoints(_Schedule):
         return optimal_advances(self.steps, self.snapshots) - max(self.steps - 1, 0)
 
 
-class OnlineCheckpoints(_Schedule):
+class OnlineCheckpoints(Checkpoints):
     """Wang, Moin and Iaccarino's dynamic checkpointing for a loop whose trip count is not known
     in advance (see the module docstring): `store` every position as the loop reaches it."""
 

@@ -43,7 +43,7 @@ from ..analyses.tbr import to_be_recorded
 from ..astutil import clone, fix_statement_locations, name_nodes, walk
 from .derivatives import DerivativeNames, assign, call, is_scalar, load, local_atom, single_use_list_literals
 from .forward import _reads
-from .reverse_checkpoints import CheckpointedLoops
+from .reverse_checkpoints import CheckpointedLoops, exposed_reads
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
@@ -180,6 +180,9 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
             n for n in _reads(ast.Module(body=backward, type_ignores=[]))
             if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
         )
+        if self.checkpointed:  # a checkpointed loop's steps, run again, set their own variables first
+            exposed = exposed_reads(backward)
+            residual_names = [n for n in residual_names if n in exposed]
         top_level = set(self.params) | {s.targets[0].id for s in body + forward if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
         split_inits = [assign(n, ast.Constant(None)) for n in residual_names if n not in top_level and n not in self.recording.maybe_unbound]
         stack_elt = [load("_stack")] if self.uses_stack else []
@@ -205,11 +208,11 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
                     bwd_prologue.append(assign(n, call("_rt.copy_lists", load(n), load(copies))))
             if self.uses_stack:
                 stack_copy = call("_rt.copy_lists", load("_stack"), load(copies), ast.Constant(bool(restored_in_place)))
-                bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
+                bwd_prologue += _backward_stack(stack_copy, backward)
         elif self.uses_stack:
             # arrays popped back may be written into again: each pullback call gets its own copies
             stack_copy = call("_rt.copy_stack", load("_stack")) if restored_in_place else call("list", load("_stack"))
-            bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
+            bwd_prologue += _backward_stack(stack_copy, backward)
         for n in sorted(restored_in_place & set(residual_names)):
             bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
@@ -222,6 +225,18 @@ def split_output(analysis, value):
     if analysis.has_aux:
         return value.elts[0], value.elts[1]
     return value, None
+
+
+def _backward_stack(stack_copy, backward):
+    """`_pop` of the pullback's own copy of the stack (and `_push`, where a checkpointed loop's
+    backward sweep records its steps again)."""
+    if "_push" not in _reads(ast.Module(body=backward, type_ignores=[])):
+        return [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
+    return [
+        assign("_stack", stack_copy),
+        assign("_push", ast.Attribute(value=load("_stack"), attr="append", ctx=ast.Load())),
+        assign("_pop", ast.Attribute(value=load("_stack"), attr="pop", ctx=ast.Load())),
+    ]
 
 
 def _zero_for(name, kind):

@@ -293,6 +293,11 @@ def _exposed(stmts, defined):
     return out
 
 
+def exposed_reads(stmts):
+    """Names `stmts` may read before assigning them."""
+    return _exposed(stmts, set())
+
+
 def _reads_of(node):
     return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
 
