@@ -120,8 +120,9 @@ def test_array_state_heat_equation_1000_points():
     assert u0[0] == np.sin(0.0) + 0.1 * np.random.default_rng(0).standard_normal(1000)[0]  # input untouched
     assert "6 snapshots of (u)" in s2sad.source(heat, mode="reverse", args=(u0, 0.2, 150))
     # kept for the backward sweep: at most 6 snapshots + the state before the last step, and a few
-    # arrays the pullback reads (u0, the final u, ...); the full tape: every step's arrays
-    assert recorded_bytes(heat, (u0, 0.2, 150)) <= (7 + 5) * u0.nbytes
+    # arrays the pullback reads (u0, the final u, ...), whatever the step count; the full tape: every step's
+    kept = recorded_bytes(heat, (u0, 0.2, 150))
+    assert kept <= 25 * u0.nbytes and recorded_bytes(heat, (u0, 0.2, 1500)) == kept
     assert recorded_bytes(heat_full_tape, (u0, 0.2, 150)) >= 150 * u0.nbytes
     full = s2sad.grad(heat_until_full_tape, argnums=(0, 1))(u0, 0.4, 0.1, 1e-3)
     assert_same(s2sad.grad(heat_until, argnums=(0, 1))(u0, 0.4, 0.1, 1e-3), full)
