@@ -425,9 +425,45 @@ def strided_full_tape(x, first, stop):
     return total
 
 
+def trajectory(x, n):
+    """The state holds a list the loop appends to (copied whole at each snapshot)."""
+    xs = []
+    # s2sad: checkpoint snapshots=3
+    for _ in range(n):
+        x = math.sin(x) + 0.5
+        xs.append(x)
+    return np.sum(np.array(xs) ** 2)
+
+
+def trajectory_full_tape(x, n):
+    xs = []
+    for _ in range(n):
+        x = math.sin(x) + 0.5
+        xs.append(x)
+    return np.sum(np.array(xs) ** 2)
+
+
+def rows(w, data):
+    """A `for` over an array's rows (a counted loop once desugared)."""
+    h = 0.0
+    # s2sad: checkpoint snapshots=2
+    for row in data:
+        h = math.tanh(w * h + np.sum(row))
+    return h
+
+
+def rows_full_tape(w, data):
+    h = 0.0
+    for row in data:
+        h = math.tanh(w * h + np.sum(row))
+    return h
+
+
 @pytest.mark.parametrize(
     "marked, full, args",
     [
+        (trajectory, trajectory_full_tape, (0.3, 9)),
+        (rows, rows_full_tape, (0.7, np.arange(12.0).reshape(6, 2) / 10)),
         (outer_inner, outer_inner_full_tape, (0.3, 3, 11)),
         (overwritten_after, overwritten_after_full_tape, (0.7, 9)),
         (strided, strided_full_tape, (0.2, 1, 40)),
@@ -453,6 +489,21 @@ def test_header_names_the_loop():
     assert "online schedule (Wang, Moin and Iaccarino)" in s2sad.source(
         langevin, mode="reverse", args=(1.0, 0.3, 0.5, 0.1)
     )
+
+
+def constant_loop(x, n):
+    c = 0.0
+    # s2sad: checkpoint snapshots=2
+    for k in range(n):
+        c = c + k
+    return x * c
+
+
+def test_a_loop_with_nothing_to_reverse_is_left_alone():
+    source = s2sad.source(constant_loop, mode="reverse", args=(0.5, 5))
+    assert "is marked for checkpointing but has nothing to reverse" in source
+    assert "_rt.BinomialCheckpoints" not in source
+    assert s2sad.grad(constant_loop)(0.5, 5) == 10.0
 
 
 def no_snapshots(x, n):

@@ -59,6 +59,10 @@ def checkpoint_report(parsed, checkpointed):
     lines = []
     for lineno, snapshots, schedule, state in checkpointed or ():
         text = parsed.line(lineno) if lineno not in parsed.origins else parsed.origins[lineno][2]
+        if schedule is None:
+            lines.append(f"# the loop at {_where(parsed, lineno)} (`{text}`) is marked for checkpointing but has "
+                         "nothing to reverse: nothing it computes is differentiated\n")
+            continue
         lines.append(f"# checkpointed loop at {_where(parsed, lineno)} (`{text}`): {snapshots} snapshots of "
                      f"({', '.join(state)}), {schedule}; the backward sweep runs its steps again, recording one at a time\n")
     return "".join(lines)

@@ -230,20 +230,23 @@ class Checkpoints:
             raise RuntimeError("checkpointing: the loop's reversal started before the loop ended")
         forward = dict(self.saved) if keep else None
         self.store = self._store_planned  # (the online schedule's own rule is for the forward sweep)
+        saved, copies, advances, turns = self.saved, self.copies, 0, 0
         try:
             for first, turn, stores in self.groups():
                 if stores:
-                    self._pending = iter(stores)
-                    self.due = next(self._pending)
+                    self._pending = pending = iter(stores)
+                    self.due = next(pending)
                 else:
                     self.due = -1
-                state = self.saved[first]
-                self.advances += turn - first
-                self.turns += 1
-                yield first, turn, (_copied(state) if self.copies else state)
-                self.saved.pop(turn, None)
+                advances += turn - first
+                turns += 1
+                yield first, turn, (_copied(saved[first]) if copies else saved[first])
+                if turn in saved:
+                    del saved[turn]
         finally:
             del self.store
+            self.advances += advances
+            self.turns += turns
             self._pending = iter(())
             self.due = -1
             self.saved = forward if keep else {}
@@ -314,34 +317,35 @@ class OnlineCheckpoints(Checkpoints):
         self._dispensable = []  # positions, ascending: each below the level of a newer snapshot
 
     def store(self, position, state):
+        """Keep the state at `position` (every position, in order, from 0), dropping a snapshot by
+        the rule above when all are in use. (Run once per iteration: the common case first.)"""
         saved = self.saved
-        if position == 0:
-            saved.clear()
-            self._records = [(0, math.inf)]
-            self._dispensable = []
-        elif len(saved) >= self.snapshots:
-            if self._dispensable:
-                del saved[self._dispensable.pop()]
+        if self.copies:
+            state = _copied(state)
+        if len(saved) >= self.snapshots:
+            dispensable = self._dispensable
+            if dispensable:
+                del saved[dispensable.pop()]
                 self._records.append((position, 0))
             elif self.snapshots == 1:
                 return  # the one snapshot holds position 0
             else:
-                newest, level = self._records.pop()
+                records = self._records
+                newest, level = records.pop()
                 del saved[newest]
                 level += 1
-                demoted = []
-                while self._records[-1][1] < level:
-                    demoted.append(self._records.pop()[0])
-                demoted.reverse()
-                self._dispensable = demoted
-                self._records.append((position, level))
-        else:
+                while records[-1][1] < level:
+                    dispensable.append(records.pop()[0])
+                dispensable.reverse()
+                records.append((position, level))
+        elif position:
             self._records.append((position, 0))
-        saved[position] = state = _copied(state) if self.copies else state
-        if not position:
-            self.initial = state
-        if len(saved) > self.most_held:
-            self.most_held = len(saved)
+            self.most_held = len(saved) + 1
+        else:  # the first position: level infinity, never dropped
+            saved.clear()
+            self._records, self._dispensable = [(0, math.inf)], []
+            self.initial, self.most_held = state, 1
+        saved[position] = state
 
     def _tasks(self):
         positions = sorted(self.saved)

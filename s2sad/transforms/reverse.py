@@ -96,8 +96,8 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
         self._reads_found = {}  # id(stmt) -> what `reads_of` derives its answers from
         self._loop_nodes, self._loop_states, self._schedules, self._taped = {}, {}, {}, {}
-        self.checkpointed = self._checkpointed_loops(checkpoints or {})  # id(loop) -> snapshots
         self.checkpoint_report = []  # (loop line, snapshots, schedule, state variables)
+        self.checkpointed = self._checkpointed_loops(checkpoints or {})  # id(loop) -> snapshots
         self.untaped = 0  # > 0 while sweeping code that records nothing (a checkpointed loop's primal)
         self.form = None
 

@@ -71,6 +71,9 @@ class CheckpointedLoops:
             line = getattr(loop, "lineno", None)
             if isinstance(loop, (ast.For, ast.While)) and line in lines and line not in seen:
                 seen.add(line)
+                if not any(isinstance(n.ctx, ast.Store) and n.id in self.active for n in name_nodes(loop)):
+                    self.checkpoint_report.append((line, lines[line], None, ()))  # nothing to reverse
+                    continue
                 found[id(loop)] = lines[line]
                 self._loop_nodes[id(loop)] = loop
         return found
