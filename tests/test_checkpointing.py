@@ -310,6 +310,38 @@ def settle_full_tape(x, rate):
     return x * rate
 
 
+def leave_early(x, n):
+    """`continue` and a `return` inside the marked loop."""
+    total = 0.0
+    # s2sad: checkpoint snapshots=3
+    for k in range(n):
+        x = math.sin(x) * 1.3
+        if k % 3 == 0:
+            continue
+        total += x * x
+        if total > 5.0:
+            return total * x
+    return total
+
+
+def leave_early_full_tape(x, n):
+    total = 0.0
+    for k in range(n):
+        x = math.sin(x) * 1.3
+        if k % 3 == 0:
+            continue
+        total += x * x
+        if total > 5.0:
+            return total * x
+    return total
+
+
+@pytest.mark.parametrize("steps", [1, 5, 30, 200])
+def test_continue_and_return_in_the_loop(steps):
+    assert_same(s2sad.grad(leave_early)(0.8, steps), s2sad.grad(leave_early_full_tape)(0.8, steps))
+    check_grads(leave_early, (0.8, steps), wrt=[0])
+
+
 @pytest.mark.parametrize("limit", [0.5, 2.0, 10.0, 1e6])
 def test_loop_with_break(limit):
     args = (0.25, 0.1, limit)
