@@ -41,8 +41,7 @@ from ..analyses.activity import analyze, walk_statements
 from ..analyses.recompute import plan_recomputation
 from ..analyses.tbr import to_be_recorded
 from ..astutil import clone, fix_statement_locations, name_nodes, walk
-from .derivatives import DerivativeNames, assign, call, is_scalar, load, local_atom, single_use_list_literals
-from .forward import _reads
+from .derivatives import DerivativeNames, assign, call, is_scalar, load, local_atom, names_read, single_use_list_literals
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
@@ -121,7 +120,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             grads.append(load(self.bar(p)))
         pushed_names = {s.targets[0].id for s in walk_statements(body) if id(s) in self.recording.pushes and isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
         prologue = []
-        stack_names = {"_push", "_pop"} & _reads(ast.Module(body=forward + backward, type_ignores=[]))
+        stack_names = {"_push", "_pop"} & names_read(ast.Module(body=forward + backward, type_ignores=[]))
         self.uses_stack = bool(stack_names)
         if self.uses_stack:
             prologue = [
@@ -166,7 +165,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
         # split mode: forward returns residuals, backward can be called many times
         tapes = {t[0] for t in self.loop_tapes.values()} | {n for names in self.tape_lists.values() for n in names}
         residual_names = sorted(
-            n for n in _reads(ast.Module(body=backward, type_ignores=[]))
+            n for n in names_read(ast.Module(body=backward, type_ignores=[]))
             if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
         )
         top_level = set(self.params) | {s.targets[0].id for s in body + forward if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}

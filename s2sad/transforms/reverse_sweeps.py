@@ -12,8 +12,7 @@ from .. import kinds as K
 from ..analyses.activity import walk_statements
 from ..analyses.primitives import derivative_call_role
 from ..astutil import clone, name_nodes, walk
-from .derivatives import assign, call, load, local_atom
-from .forward import _reads
+from .derivatives import assign, call, load, local_atom, names_read
 from .reverse_statements import MAYBE_ZERO, PRESENT
 
 
@@ -199,7 +198,7 @@ class Sweeps:
                     break
         targets = [bound.get(v, v) for v in (variables if lists else reversed(variables))]
         iterators = []
-        if isinstance(loop, ast.For) and loop.target.id in _reads(ast.Module(body=body, type_ignores=[])):
+        if isinstance(loop, ast.For) and loop.target.id in names_read(ast.Module(body=body, type_ignores=[])):
             if loop.target.id not in targets:
                 targets.insert(0, loop.target.id)
                 iterators.append(call("reversed", clone(loop.iter)))
