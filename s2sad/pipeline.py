@@ -32,7 +32,7 @@ from . import runtime
 from .analyses.activity import Analysis, analyze
 from .analyses.checks import check_parameters, reject_array_aliases, reject_declarations, reject_method_statements
 from .analyses.lists import check_lists, list_kind_conflicts
-from .analyses.primitives import MissingRule
+from .analyses.primitives import MissingRule, RefusedOperand
 from .astutil import clone, statements, unshare, walk
 from .codegen.header import describer, header
 from .codegen.python import format_source, to_source
@@ -126,6 +126,8 @@ def _convert(parsed, exc, node):
             f"templates `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` (docs/rules.md), "
             f"or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
         )
+    if isinstance(exc, RefusedOperand):
+        return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
     if isinstance(exc, TypeError):
         return parsed.error(UnsupportedSyntaxError, f"unsupported call signature: {exc}", node,
                             hint="call the function with the arguments its derivative rule knows")
@@ -170,7 +172,8 @@ def lower(c):
 
 
 def inline(c):
-    c.tree, origins = inline_calls(c.parsed, c.tree, copy=False, static_params=c.static_params)
+    c.tree, origins = inline_calls(c.parsed, c.tree, copy=False, static_params=c.static_params,
+                                   active_inputs=c.active_inputs)
     reject_method_statements(c.parsed, c.tree)
     c.parsed.origins = origins  # lines of inlined helpers: where their code came from
 

@@ -61,7 +61,7 @@ from ..errors import UnsupportedSyntaxError
 from .lift import LocalFunction, Lifter, identifier, parameters
 from .normalize import assigned_names, normalize
 from ..analyses.primitives import is_global, list_receiver, rebinds_to_copy, resolve, subscript_write
-from .inline_callees import CalleeResolution, _function_valued
+from .inline_callees import CalleeResolution, _argument_nodes, _function_valued
 from .inline_runtime_calls import RuntimeCalls
 from .inline_shaping import CallShaping
 from .inline_transforms import TransformCalls
@@ -77,7 +77,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
     """Inlines the calls of one function: the parts in inline_callees, inline_shaping,
     inline_transforms and inline_runtime_calls; custom rules are handed to custom_calls."""
 
-    def __init__(self, parsed, static_params=()):
+    def __init__(self, parsed, static_params=(), active_inputs=None):
         self.parsed = parsed
         self.static_params = set(static_params)  # parameters the caller binds to functions (constants)
         self.namespace = parsed.namespace
@@ -90,6 +90,8 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
         self.known_params = set()  # parameters whose value the body's first statements assign
         self.choices = {}  # name -> the functions (atoms; None) it may hold, assigned in several places
+        self.active_seeds = _active_parameters(parsed, active_inputs)  # parameters that may carry derivatives (None: all)
+        self.may_vary = None  # names that may depend on them (`_may_vary`), None when unknown
 
     def nested(self, callee):
         inner = Inliner(callee)
@@ -111,6 +113,8 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         self.params = parameters(function.args) - self.static_params
         self.params -= self.known_params
         self.choices = _function_choices(function, self.params, self.namespace)
+        if self.active_seeds is not None:
+            self.may_vary = _may_vary(function, self.active_seeds, self.namespace)
         for node in walk(function):  # lists that grow or shrink have no size known when compiling
             if list_receiver(node) is not None:
                 self.sizes[list_receiver(node)] = None
@@ -145,6 +149,9 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 custom = rewrite_call(self, stmt)  # custom_vjp / custom_jvp: the user's rules, not the body
                 if custom is not None:
                     out.extend(custom)
+                    continue
+                if self.inactive_foreign_call(stmt.value):  # a constant: evaluated as in the primal
+                    out.append(stmt)
                     continue
                 self.reject_unknown_callee(stmt)
                 fn = self.callee(stmt.value)
@@ -314,6 +321,12 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         tree.body = opening + tree.body
         prologue = [a for a in prologue if a.targets[0].id not in chosen]
         inner = self.nested(callee)
+        inner.active_seeds = None
+        if self.may_vary is not None and not local:
+            inner.active_seeds = {
+                mapping[p] for p in params
+                if p in functions or p in changed_lists or _reads_one_of(bound[p], self.may_vary)
+            }
         inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
         tree = inner.run(tree, stack + (key,))
@@ -351,6 +364,54 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 self.origins[key] = origin
                 node.lineno = key
                 node.end_lineno = key
+
+
+def _active_parameters(parsed, active):
+    """The parameters of the function being differentiated that carry derivatives (the positions
+    `active`), or None."""
+    tree = parsed.tree
+    if active is None or not isinstance(tree, (ast.FunctionDef, ast.Lambda)):
+        return None
+    params = [a.arg for a in tree.args.args]
+    if any(i >= len(params) for i in active):
+        return None
+    return {params[i] for i in active}
+
+
+def _may_vary(function, seeds, namespace):
+    """The names of the normalized `function` that may depend on the names `seeds` through any
+    operation (a flow-insensitive over-approximation of the activity analysis, for the inliner,
+    which runs before it): a call's result and every local passed to it depend on its arguments,
+    a write `a[i] = v` or `a.method(v)` makes `a` depend on `v`, a loop variable on its sequence."""
+    varying = set(seeds)
+
+    def reads(node):
+        return {n.id for n in walk(node) if isinstance(n, ast.Name) and not is_global(n)}
+
+    flows = []  # (names written, names read)
+    for node in walk(function):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            written = set()
+            for target in targets:
+                into = isinstance(target, (ast.Subscript, ast.Attribute))  # `a[i] = v`: `a` changes
+                written |= reads(target.value) if into else reads(target)
+            flows.append((written, reads(node.value) if node.value is not None else set()))
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            flows.append((reads(node.target), reads(node.iter)))
+        if isinstance(node, ast.Call):
+            arguments = {n.id for n in _argument_nodes(node) if isinstance(n, ast.Name) and not is_global(n)}
+            receiver = reads(node.func.value) if isinstance(node.func, ast.Attribute) else set()
+            touched = arguments | receiver
+            flows.append((touched, touched))  # a call may write into what it is given
+    changed = True
+    while changed:
+        changed = False
+        for written, read in flows:
+            if read & varying and not written <= varying:
+                varying |= written
+                changed = True
+    return varying
 
 
 def _function_choices(function, params, namespace):
@@ -463,10 +524,11 @@ def _drop_assignments(stmts, names):
     return out
 
 
-def inline_calls(parsed, function, copy=True, static_params=()):
+def inline_calls(parsed, function, copy=True, static_params=(), active_inputs=None):
     """Inline user-function calls in the normalized `function` (with `copy=False`, in `function`
-    itself); returns (tree, origins). `static_params` are parameters bound to functions."""
-    inliner = Inliner(parsed, static_params)
+    itself); returns (tree, origins). `static_params` are parameters bound to functions,
+    `active_inputs` the positions of the differentiated parameters (None: any may be)."""
+    inliner = Inliner(parsed, static_params, active_inputs)
     code = getattr(parsed.function, "__code__", None)
     tree = inliner.run(clone(function) if copy else function, (code,) if code is not None else ())
     return tree, inliner.origins

@@ -7,6 +7,8 @@ taken from a list, a method changing an object, a class).
 import ast
 import inspect
 import re
+import sys
+import sysconfig
 import types
 
 import numpy as np
@@ -76,6 +78,27 @@ def _spell_out_starred(function, bound):
         node.args, node.keywords = positional, keywords
 
 
+_LIBRARY_PATHS = tuple(
+    sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}, key=len,
+           reverse=True)
+)
+
+
+def _argument_nodes(call):
+    """Every node of the arguments of `call` (positional and keyword)."""
+    for argument in call.args + [k.value for k in call.keywords]:
+        yield from walk(argument)
+
+
+def _library_code(fn):
+    """Is the Python function `fn` part of an installed library or of the standard library?"""
+    module = getattr(fn, "__module__", None) or ""
+    if module.split(".")[0] == "s2sad":
+        return False
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    return module.split(".")[0] in sys.stdlib_module_names or filename.startswith(_LIBRARY_PATHS)
+
+
 class CalleeResolution:
     """Resolves and parses callees (a part of `Inliner`)."""
 
@@ -90,6 +113,8 @@ class CalleeResolution:
             return None
         if R.lookup(obj) is not None:
             return None
+        if _library_code(obj) and transform_of(obj) is None and definition_of(obj) is None:
+            return None  # a library's function: a rule, a constant or refused at the user's line; not inlined
         transform = transform_of(obj)
         if transform is not None:  # a call of `grad(g)`: its derivative code is inlined like a helper
             if transform.kind not in SUPPORTED_KINDS:
@@ -163,6 +188,27 @@ class CalleeResolution:
         if isinstance(value, ast.Name) or isinstance(value, ast.Attribute):
             if _function_valued(resolve(value, self.namespace)):
                 self.function_values[name] = value
+
+    def inactive_foreign_call(self, value):
+        """Is `value` a call of code that is not the user's (a library's function, a method or class)
+        none of whose arguments may depend on a differentiated input? It is a constant: it runs as in
+        the primal, needs no rule and is not inlined (the activity analysis checks it)."""
+        if self.may_vary is None or not (isinstance(value, ast.Call) and is_global(value.func)):
+            return False
+        obj = resolve(value.func, self.namespace)
+        if obj is _UNRESOLVED or isinstance(obj, LocalFunction) or R.lookup(obj) is not None:
+            return False
+        if isinstance(obj, types.FunctionType) and not _library_code(obj):
+            return False  # the user's own helper: inlined, its body analysed
+        if transform_of(obj) is not None or definition_of(obj) is not None:
+            return False
+        for node in _argument_nodes(value):
+            if isinstance(node, ast.Name):
+                if not is_global(node) and node.id in self.may_vary:
+                    return False
+                if is_global(node) and isinstance(resolve(node, self.namespace), LocalFunction):
+                    return False  # a local function may read differentiated variables
+        return True
 
     # -- calls s2sad cannot follow: clear errors ------------------------------------------------
     def reject_unknown_callee(self, stmt):
