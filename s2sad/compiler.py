@@ -38,7 +38,7 @@ from .forward_vector import VectorForwardTransform
 from .frontend import parse_function
 from .inline import inline_calls
 from .local_functions import identifier, lift_local_functions
-from .nested import code_identity, materialize, transform_of
+from .nested import code_identity, materialize, transform_of, user_where
 from .normalize import normalize
 from .optimize import (
     drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
@@ -562,7 +562,7 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         output_kind=output_kind,
         params=params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": parsed.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+        extra={"objects": objects, "container_output": parsed.container_output, "where": user_where(function, (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)))},
     )
     return compiled
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from . import config
 from . import kinds as K
 from .astutil import clone, fix_missing_locations
-from .errors import ArgumentError, UnsupportedSyntaxError
+from .errors import ArgumentError, NonScalarOutputError, UnsupportedSyntaxError
 
 ATTRIBUTE = "__s2sad_transform__"
 _MATERIALIZED = {}
@@ -137,8 +137,10 @@ def _portable(tree):
     return tree
 
 
-def _adapter(transform, name, params, generated, joint, single_index, checked=()):
-    """Source of the function with `f`'s parameters that returns what the wrapper returns."""
+def _adapter(transform, name, params, generated, joint, single_index, checked=(), where=None):
+    """Source of the function with `f`'s parameters that returns what the wrapper returns. With
+    `where` (the user's return line) a joint sweep's value is checked to be a scalar, as `grad`
+    checks it when called directly."""
     if transform.kind == "jvp":  # (primals..., tangents...) -> (value, tangent)
         tangents = [f"{p}_dot" for p in params]
         everything = ", ".join(params + tangents)
@@ -150,6 +152,8 @@ def _adapter(transform, name, params, generated, joint, single_index, checked=()
     if joint:
         value = "(_value, _aux)" if transform.has_aux else "_value"
         lines.append(f"    {value}, _grads = {call}")
+        if where is not None:
+            lines.append(f"    _value = _rt.check_scalar(_value, {tuple(where)!r})")
     elif transform.has_aux:
         lines.append(f"    _grads, _aux = {call}")
     else:
@@ -215,7 +219,17 @@ def materialize(transform, kinds=None, shapes=None):
     generated = next(iter(functions.values())).name
     name = f"{transform.kind}_{parsed.name}"
     generic = [i for i in nums if kinds[i] == K.ANY]  # a dict here would be a value the code cannot take apart
-    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic)
+    ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
+    lineno = getattr(ret, "lineno", 0) or 0
+    where = user_where(function, (parsed.filename, lineno or None, parsed.line(lineno)))
+    if transform.kind != "jvp" and parsed.container_output:
+        raise NonScalarOutputError(
+            f"{transform.kind} needs a scalar output; {where[3]} returns a tuple, list or other container",
+            *where[:3],
+            hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
+        )
+    where = where if transform.kind != "jvp" else None
+    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic, where)
     filename = f"<s2sad {transform.kind} of {parsed.name} #{next(_COUNTER)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace = _namespace(parsed)
@@ -223,6 +237,30 @@ def materialize(transform, kinds=None, shapes=None):
     adapter = namespace[name]
     _MATERIALIZED[key] = adapter
     return adapter
+
+
+def described(function):
+    """How the user wrote `function`: `loss`, or `s2sad.grad(loss)` for a transform of it."""
+    transform = transform_of(function)
+    if transform is None:
+        return getattr(function, "__name__", "f")
+    return f"s2sad.{transform.kind}({described(transform.function)})"
+
+
+def user_where(function, where):
+    """(filename, line, code, what) for an error about `function`'s output: `where` (its return
+    line) for the user's own function, else the `def` line of the function a transform wraps (the
+    return line of generated code means nothing to the user), `what` saying which function it is."""
+    if transform_of(function) is None:
+        return tuple(where[:3]) + ("the function",)
+    inner = function
+    while transform_of(inner) is not None:
+        inner = transform_of(inner).function
+    code = getattr(inner, "__code__", None)
+    if code is None:
+        return (None, None, None, f"`{described(function)}`")
+    text = linecache.getline(code.co_filename, code.co_firstlineno).strip() or None
+    return (code.co_filename, code.co_firstlineno, text, f"`{described(function)}`")
 
 
 def _parameters(function):

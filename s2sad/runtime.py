@@ -128,9 +128,10 @@ def check_scalar(value, where):
     if np.ndim(value) != 0:
         from .errors import NonScalarOutputError
 
-        filename, lineno, code = where
+        filename, lineno, code = where[:3]
+        what = where[3] if len(where) > 3 else "the function"
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,

@@ -12,6 +12,8 @@ Gradients come back in the same structure.
 >>> leaves, treedef = flatten({"W": np.ones(2), "layers": [0.5, 1.5]})
 >>> len(leaves), treedef
 (3, ('dict', ('W', 'layers'), ('*', ('list', 2, ('*', '*')))))
+>>> flatten({"w": 1.0, "b": 2.0})
+([2.0, 1.0], ('dict', ('b', 'w'), ('*', '*')))
 >>> unflatten(treedef, ["w", "a", "b"])
 {'W': 'w', 'layers': ['a', 'b']}
 >>> import ast
@@ -33,12 +35,13 @@ def is_tree(value):
 
 
 def flatten(value):
-    """(leaves, treedef): leaves in key order (dicts keep their own order)."""
+    """(leaves, treedef): dicts by sorted keys, as in JAX (`{"b": .., "w": ..}` and `{"w": .., "b": ..}`
+    have one structure); keys that do not sort keep their own order."""
     leaves = []
 
     def walk(v):
         if isinstance(v, dict):
-            keys = tuple(v)
+            keys = sorted_keys(v)
             return ("dict", keys, tuple(walk(v[k]) for k in keys))
         if isinstance(v, (list, tuple)):
             return ("list" if isinstance(v, list) else "tuple", len(v), tuple(walk(x) for x in v))
@@ -47,6 +50,13 @@ def flatten(value):
 
     treedef = walk(value)
     return leaves, treedef
+
+
+def sorted_keys(mapping):
+    try:
+        return tuple(sorted(mapping))
+    except TypeError:  # keys of mixed types
+        return tuple(mapping)
 
 
 def unflatten(treedef, leaves):
