@@ -163,6 +163,12 @@ def _mismatch(primal, other, whose="primal's"):
     shape or kind. Numbers of any real kind go with floats; only a zero goes with an int or a bool."""
     if other is None:
         return "it is None"
+    if isinstance(primal, list) and isinstance(other, np.ndarray):  # a list of arrays: an array of rows
+        try:
+            shape = np.shape(primal)
+        except ValueError:
+            shape = None
+        return None if shape == other.shape else f"its shape {other.shape} is not the {whose} {shape}"
     if T.is_tree(primal) or T.is_tree(other):
         if not (T.is_tree(primal) and T.is_tree(other)):
             return f"it is a {type(other).__name__}, the {whose[:-2]} a {type(primal).__name__}"
