@@ -13,10 +13,10 @@ import numpy as np
 from . import config
 from . import kinds as K
 from . import trees as T
-from .compiler import closure_key, compile_derivative, generate, render
+from .compiler import compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
 from .runtime import copy_lists
-from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, _parameters, as_python_function, code_identity, mark, transform_of
+from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, _parameters, as_python_function, code_identity, mark, reads_key, transform_of
 
 
 def _argnums(argnums, count, name):
@@ -517,9 +517,10 @@ def jvp(f, primals, tangents, has_aux=False):
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:])
     shapes = _nested_shapes(f, primals)
-    key = ("forward", code_identity(f), closure_key(f), _signature(primals), bool(has_aux), shapes)
+    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)
         compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
                                       shapes)
@@ -532,7 +533,7 @@ def jvp(f, primals, tangents, has_aux=False):
     return function(*primals, *checked)
 
 
-_TRANSFORM_CACHE = {}  # (mode, code object, argument types) -> compiled pieces
+_TRANSFORM_CACHE = {}  # (mode, code object, what it reads, argument types) -> compiled pieces
 
 
 def vjp(f, *primals, has_aux=False):
@@ -543,9 +544,10 @@ def vjp(f, *primals, has_aux=False):
     f = as_python_function(f)
     given = len(primals)
     primals = _bind(f, primals, {})
-    key = ("reverse", code_identity(f), closure_key(f), given, _signature(primals), bool(has_aux))
+    key = ("reverse", code_identity(f), reads_key(f), given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = tuple(i for i in _all_differentiable(primals) if i < given)
         kinds = _diff_kinds(_kinds(primals, nums), nums)
 

@@ -38,7 +38,7 @@ from .forward_vector import VectorForwardTransform
 from .frontend import parse_function
 from .inline import inline_calls
 from .local_functions import identifier, lift_local_functions
-from .nested import code_identity, materialize, transform_of, user_where
+from .nested import code_identity, materialize, reads_key, transform_of, user_where
 from .normalize import normalize
 from .optimize import (
     drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
@@ -496,25 +496,6 @@ def render(parsed, functions, analysis, params, mode, active, pretty):
     return format_source(text) if pretty else text
 
 
-def closure_key(function):
-    """The objects `function`'s closure cells hold, by identity: they are constants of its compiled
-    derivative, so two closures of one `def` or lambda (`make_scaler(2.0)`, `make_scaler(3.0)`)
-    compile apart. (The compiled code's namespace keeps them alive, so ids are not reused.)"""
-    transform = transform_of(function)
-    if transform is not None:  # a grad wrapper: what it transforms, not the wrapper's own cells
-        return closure_key(transform.function)
-    cells = getattr(function, "__closure__", None)
-    if not cells:
-        return ()
-    out = []
-    for cell in cells:
-        try:
-            out.append(id(cell.cell_contents))
-        except ValueError:  # an empty cell
-            out.append(None)
-    return tuple(out)
-
-
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
     (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
@@ -522,11 +503,12 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         parse_function(function)  # raises SourceUnavailableError with the reason
     if not config.enabled():
         input_shapes = None
-    key = (code_identity(function), closure_key(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+    key = (code_identity(function), reads_key(function), mode, tuple(active_inputs), tuple(input_kinds), has_aux,
            config.enabled(), input_shapes)
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
+    key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
     collecting = gc.isenabled()
     gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
     try:

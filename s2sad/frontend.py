@@ -76,7 +76,9 @@ def function_namespace(function):
     return namespace
 
 
-_SOURCES = {}  # code object -> (source lines, first line): the source read when it was first compiled
+# (code object, its file: equal code objects may come from two files) -> (source lines, first line):
+# the source read when it was first compiled
+_SOURCES = {}
 
 
 def parse_function(function):
@@ -95,7 +97,7 @@ def parse_function(function):
         return parse_lambda(function, top=True)
     filename = code.co_filename
     try:
-        lines, first_line = _SOURCES.get(code) or inspect.getsourcelines(function)
+        lines, first_line = _SOURCES.get((code, filename)) or inspect.getsourcelines(function)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {function.__qualname__} ({exc})",
@@ -104,7 +106,7 @@ def parse_function(function):
             hint="define the function in a .py file (functions typed at the interactive "
             "prompt or built with exec have no source s2sad can read)",
         ) from None
-    _SOURCES[code] = lines, first_line  # (compiled again for other shapes after its file is gone)
+    _SOURCES[code, filename] = lines, first_line  # (compiled again for other shapes after its file is gone)
     source = textwrap.dedent("".join(lines))
     tree = ast.parse(source)
     node = tree.body[0]

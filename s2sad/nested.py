@@ -37,6 +37,7 @@ import ast
 import itertools
 import linecache
 import numbers
+import types
 from dataclasses import dataclass
 
 from . import config
@@ -81,6 +82,99 @@ def code_identity(function):
     if transform is not None:
         return transform.identity()
     return getattr(function, "__code__", None)
+
+
+_MISSING = object()
+_FOREIGN = ("numpy", "scipy", "s2sad", "math", "builtins")  # modules whose functions s2sad does not inline
+
+
+def _global_names(code, _found={}):  # (a memo: names follow from the code's text alone)
+    """The names `code` and the functions and lambdas defined in it read with LOAD_GLOBAL (and
+    attribute names: harmless extras)."""
+    names = _found.get(code)
+    if names is None:
+        out = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                out |= set(_global_names(const))
+        names = _found[code] = tuple(sorted(out))
+    return names
+
+
+_ALIVE = {}  # id -> every object a cache key names by id (kept alive, so no id is reused while keyed)
+_PLANS = {}  # function -> ((globals dict or None, name), ...): where what its derivative depends on is read
+
+
+def reads_key(function, keep=False):
+    """What a compiled derivative of `function` depends on besides its code: the module it was
+    defined in (its globals), and by identity the objects it reads from them and from its closure
+    cells, followed into the Python functions among them (which the compiler inlines). Two modules
+    defining `def f(x): return 3.0 * g(x)` have equal code objects (Python compares code by its
+    text, name and line) but other `g`s; a cache keyed by code alone would give one the other's
+    derivative. The places read are planned once per function and followed again with `keep`
+    (on a cache miss: a rebound callee reads other names), which also keeps the objects alive, so
+    that no id in a key is reused while the key is cached."""
+    plan = None if keep else _PLANS.get(function)
+    if plan is None:
+        plan = _plan(function)
+        if len(_PLANS) > 4096:  # lambdas made per call each have a plan: forget old ones
+            _PLANS.clear()
+        try:
+            _PLANS[function] = plan
+        except TypeError:  # an unhashable callable object
+            pass
+    fixed, fixed_ids, places, cells = plan
+    key = [id(place.get(name, _MISSING)) for place, name in places]
+    for cell in cells:
+        try:
+            key.append(id(cell.cell_contents))
+        except ValueError:  # an empty cell
+            key.append(None)
+    if keep:
+        for value in fixed + tuple(place.get(name, _MISSING) for place, name in places):
+            _ALIVE[id(value)] = value
+        for cell in cells:
+            try:
+                _ALIVE[id(cell.cell_contents)] = cell.cell_contents
+            except ValueError:  # an empty cell
+                pass
+    return fixed_ids, tuple(key)
+
+
+def _plan(function):
+    """(objects read once for all: modules' globals, functions seen before; (globals, name) read
+    at each call; closure cells)."""
+    fixed, places, cells, seen = [], [], [], set()
+
+    def follow(function):
+        transform = transform_of(function)
+        while transform is not None:
+            function = transform.function
+            transform = transform_of(function)
+        code = getattr(function, "__code__", None)
+        if id(function) in seen or code is None:
+            fixed.append(function)
+            return
+        seen.add(id(function))
+        namespace = getattr(function, "__globals__", None) or {}
+        fixed.append(namespace)
+        values = []
+        for name in _global_names(code):
+            places.append((namespace, name))
+            values.append(namespace.get(name, _MISSING))
+        for cell in function.__closure__ or ():
+            cells.append(cell)
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        for value in values:
+            if (callable(value) and hasattr(value, "__code__")
+                    and not str(getattr(value, "__module__", None) or "").startswith(_FOREIGN)):
+                follow(value)
+
+    follow(function)
+    return tuple(fixed), tuple(map(id, fixed)), tuple(places), tuple(cells)
 
 
 def mark(wrapper, kind, function, argnums, has_aux=False):
@@ -186,10 +280,11 @@ def materialize(transform, kinds=None, shapes=None):
     count = len(_parameters(function))
     kinds = tuple(kinds) if kinds is not None else (K.ANY,) * count
     shapes = tuple(shapes) if shapes is not None and kinds is not None else None
-    key = (transform.identity(), kinds, config.enabled(), shapes)
+    key = (transform.identity(), reads_key(function), kinds, config.enabled(), shapes)
     cached = _MATERIALIZED.get(key)
     if cached is not None:
         return cached
+    key = (key[0], reads_key(function, keep=True)) + key[2:]  # planned again: a callee may be new
     if transform.kind == "jvp":
         single, nums = False, tuple(range(count))
     else:
