@@ -161,6 +161,7 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
                     varied.add(base)
                     changed = True
 
+    refuse_active_reads(statements, primitives, varied, classify_error)
     output = None
     for stmt in statements:
         if isinstance(stmt, ast.Return):
@@ -198,6 +199,19 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
         shapes, result_shapes = infer_shapes(statements, primitives, kinds, namespace, list(input_kinds), input_shapes)
     return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives,
                     output=output, elements=elements, shapes=shapes, result_shapes=result_shapes)
+
+
+def refuse_active_reads(statements, primitives, varied, classify_error):
+    """A read with no derivative rule that is a constant on constants (`model.W`, `opts.get(...)`:
+    `s2sad.primitives.constant_read`) is an error at its line when what it reads is differentiated."""
+    for stmt in statements:
+        prim = primitives.get(id(stmt))
+        refusal = prim.rule.extra.get("refuse_active") if prim is not None and prim.rule is not None else None
+        if refusal and any(isinstance(a, ast.Name) and a.id in varied for a in prim.args):
+            from .desugar import DesugarError
+
+            error = DesugarError(refusal[0], stmt, refusal[1])
+            raise error if classify_error is None else classify_error(error, stmt)
 
 
 def _list_atom(atom, kinds):

@@ -137,6 +137,14 @@ def _check_real(f, args, nums, transform):
     (or tree leaf) that is an int, a bool, a complex number or an array of them."""
     for n in nums:
         value = args[n]
+        if not (T.is_tree(value) or callable(value) or isinstance(value, (numbers.Number, np.ndarray, np.generic))):
+            raise ArgumentError(
+                f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {_argument_name(f, n)}, which is a "
+                f"{type(value).__name__}; s2sad differentiates w.r.t. floats, NumPy arrays, and dicts / lists / "
+                "tuples of them",
+                hint="pass the parameters as a dict of arrays (read as `params[\"W\"]`), or leave the object out "
+                "of argnums: an object not differentiated is a constant whose attributes can be read",
+            )
         leaves = _leaves_with_paths(value, "") if T.is_tree(value) else (("", value),)
         for path, leaf in leaves:
             problem = _not_real(leaf)

@@ -162,7 +162,7 @@ def _plan(function):
         for name in _global_names(code):
             places.append((namespace, name))
             values.append(namespace.get(name, _MISSING))
-        for cell in function.__closure__ or ():
+        for cell in getattr(function, "__closure__", None) or ():
             cells.append(cell)
             try:
                 values.append(cell.cell_contents)
