@@ -577,8 +577,9 @@ def vjp(f, *primals, has_aux=False):
     (value, residuals), backward = sweep(*primals)
 
     def pullback(cotangent):
-        if type(value) is not type(cotangent) or type(value) is np.ndarray and (
-                value.shape != cotangent.shape or cotangent.dtype.kind != "f"):
+        kind = type(value)
+        if kind is not type(cotangent) or kind is np.ndarray and (
+                value.shape != cotangent.shape or cotangent.dtype.kind != "f") or kind in (dict, list, tuple):
             problem = _mismatch(value, cotangent, "output's")
             if problem is not None:
                 raise ArgumentError(

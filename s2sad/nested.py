@@ -271,9 +271,11 @@ def materialize(transform, kinds=None, shapes=None):
 
     function = transform.function
     if transform.kind not in SUPPORTED_KINDS:
+        filename, lineno, code, _ = user_where(mark(lambda: None, transform.kind, function, None), ())
         raise UnsupportedSyntaxError(
-            f"s2sad.{transform.kind}({getattr(function, '__name__', 'f')}) cannot be differentiated again or "
+            f"s2sad.{transform.kind}({described(function)}) cannot be differentiated again or "
             "called inside a differentiated function yet",
+            filename, lineno, code,
             hint="nest s2sad.grad, s2sad.value_and_grad and s2sad.jvp (a Hessian-vector product is "
             "`s2sad.jvp(s2sad.grad(f), (x,), (v,))[1]`), or call it outside",
         )
@@ -354,8 +356,14 @@ def user_where(function, where):
     code = getattr(inner, "__code__", None)
     if code is None:
         return (None, None, None, f"`{described(function)}`")
-    text = linecache.getline(code.co_filename, code.co_firstlineno).strip() or None
-    return (code.co_filename, code.co_firstlineno, text, f"`{described(function)}`")
+    lineno = code.co_firstlineno
+    for offset in range(20):  # past the decorators, to the `def` line
+        text = linecache.getline(code.co_filename, code.co_firstlineno + offset).strip()
+        if text.startswith(("def ", "async def ")):
+            lineno = code.co_firstlineno + offset
+            break
+    text = linecache.getline(code.co_filename, lineno).strip() or None
+    return (code.co_filename, lineno, text, f"`{described(function)}`")
 
 
 def _parameters(function):
