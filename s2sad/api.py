@@ -113,8 +113,11 @@ def _argument_name(f, n):
 
 
 def _leaves_with_paths(value, path):
-    """(path, leaf) pairs of a tree argument: `params['W']`, `layers[0]`."""
-    if isinstance(value, dict):
+    """(path, leaf) pairs of a tree argument: `params['W']`, `layers[0]`, `layer.W`."""
+    if T.is_record(value):
+        for name in T.record_fields(value):
+            yield from _leaves_with_paths(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, dict):
         for key in T.sorted_keys(value):
             yield from _leaves_with_paths(value[key], f"{path}[{key!r}]")
     elif isinstance(value, (list, tuple)):
@@ -240,7 +243,10 @@ def _check_not_complex(f, value, n, transform):
 
 
 def _structure(tree):
-    """A tree's structure as the user would write it: `{'b': *, 'w': [*, *]}`."""
+    """A tree's structure as the user would write it: `{'b': *, 'w': [*, *]}`, `Layer(W=*, b=*)`."""
+    if T.is_record(tree):
+        fields = ", ".join(f"{name}={_structure(getattr(tree, name))}" for name in T.record_fields(tree))
+        return f"{type(tree).__name__}({fields})"
     if isinstance(tree, dict):
         return "{" + ", ".join(f"{k!r}: {_structure(tree[k])}" for k in T.sorted_keys(tree)) + "}"
     if isinstance(tree, list):

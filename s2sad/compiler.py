@@ -49,7 +49,7 @@ from .primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy,
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform
-from .trees import expand_parameters, flatten, is_tree_kind, unflatten
+from .trees import expand_parameters, flatten, is_tree_kind, record_fields_of, records_as_dicts, unflatten
 
 _CACHE = {}
 _COUNTER = itertools.count(1)
@@ -250,6 +250,9 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
                            parsed.tree, hint="list the parameters one by one")
     input_kinds = _functions_as_constants(parsed, input_kinds)
     parsed.tree_spans = None
+    parsed.record_fields = {
+        a.arg: record_fields_of(k[1]) for a, k in zip(args.args, input_kinds) if is_tree_kind(k) and record_fields_of(k[1])
+    }
     if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
         input_shapes = None
         input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
@@ -263,6 +266,8 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     if has_aux:
         tree = _return_aux(tree, aux)
     tree, origins = inline_calls(parsed, tree, copy=False)
+    if parsed.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
+        records_as_dicts(tree, parsed.record_fields)
     _reject_method_statements(parsed, tree)
     tree = optimize(tree, parsed.namespace, copy=False)  # the tree is this compilation's own
     parsed.origins = origins

@@ -1,9 +1,11 @@
 """The API contract: arguments checked before derivative code runs, dicts by sorted keys, transforms
 of transforms, cache keys that follow what the code reads, and messages in the user's words."""
 
+import dataclasses
 import importlib
 import re
 import sys
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -411,3 +413,55 @@ def test_reads_of_differentiated_values_without_rules_are_errors_at_the_users_li
         s2sad.grad(function)(*args)
     assert_user_words(error, HERE, line, says)
     assert "hint:" in str(error.value)
+
+
+# -- 6. NamedTuples and dataclasses are trees -----------------------------------------------------------------
+
+
+class Layer(NamedTuple):
+    W: np.ndarray
+    b: float
+
+
+@dataclasses.dataclass
+class DenseLayer:
+    W: np.ndarray
+    b: float
+
+
+def dense(layer, x):
+    return np.tanh(layer.W @ x + layer.b)
+
+
+def record_loss(layer, x):
+    return np.sum(dense(layer, x) ** 2) + layer.b**2
+
+
+def two_records(params, x):
+    h = dense(params["first"], x)
+    return np.sum(h * params["second"].W[:, 0]) * params["second"].b
+
+
+@pytest.mark.parametrize("kind", [Layer, DenseLayer])
+def test_namedtuples_and_dataclasses_are_trees_in_both_modes(kind):
+    layer = kind(np.array([[0.5, -0.2, 0.1], [0.3, 0.8, -0.4]]), 0.1)
+    g = s2sad.grad(record_loss)(layer, X)
+    assert type(g) is kind and g.W.shape == (2, 3)
+    check_grads(record_loss, (layer, X))
+    check_grads(two_records, ({"first": layer, "second": kind(layer.W * 2.0, -0.3)}, X))
+    jacobian = s2sad.jacfwd(record_loss)(layer, X)
+    assert type(jacobian) is kind
+    np.testing.assert_allclose(jacobian.W, g.W)
+    pulled, _ = s2sad.vjp(record_loss, layer, X)[1](1.0)
+    assert type(pulled) is kind and pulled.b == pytest.approx(g.b)
+    with pytest.raises(s2sad.ArgumentError) as error:
+        s2sad.jvp(record_loss, (layer, X), ({"W": layer.W, "b": 0.0}, X))
+    assert_user_words(error, "structure", f"{kind.__name__}(W=*, b=*)")
+
+
+def test_a_record_not_differentiated_is_a_constant():
+    layer = Layer(np.array([[0.5, -0.2, 0.1], [0.3, 0.8, -0.4]]), 0.1)
+    g = s2sad.grad(record_loss, argnums=1)(layer, X)
+    check_grads(lambda x: record_loss(layer, x), (X,))
+    expected = s2sad.grad(lambda x: np.sum(np.tanh(layer.W @ x + 0.1) ** 2))(X)
+    np.testing.assert_allclose(g, expected)
