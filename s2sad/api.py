@@ -143,8 +143,8 @@ def _check_real(f, args, nums, transform):
         if not (T.is_tree(value) or callable(value) or isinstance(value, (numbers.Number, np.ndarray, np.generic))):
             raise ArgumentError(
                 f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {_argument_name(f, n)}, which is a "
-                f"{type(value).__name__}; s2sad differentiates w.r.t. floats, NumPy arrays, and dicts / lists / "
-                "tuples of them",
+                f"{type(value).__name__}; s2sad differentiates floats and NumPy arrays (and dicts, lists, tuples, "
+                "NamedTuples and dataclasses of them)",
                 hint="pass the parameters as a dict of arrays (read as `params[\"W\"]`), or leave the object out "
                 "of argnums: an object not differentiated is a constant whose attributes can be read",
             )
@@ -174,6 +174,8 @@ def _mismatch(primal, other, whose="primal's"):
     shape or kind. Numbers of any real kind go with floats; only a zero goes with an int or a bool."""
     if other is None:
         return "it is None"
+    if isinstance(primal, tuple) and type(other) in (tuple, list) and type(primal) is not tuple:
+        primal = tuple(primal)  # a NamedTuple output (`np.linalg.slogdet`): a plain tuple of cotangents
     if isinstance(primal, list) and isinstance(other, np.ndarray):  # a list of arrays: an array of rows
         try:
             shape = np.shape(primal)
@@ -187,6 +189,8 @@ def _mismatch(primal, other, whose="primal's"):
         if mine[1] != theirs[1]:
             return f"its structure {_structure(other)} is not the {whose} {_structure(primal)}"
         for (path, a), b in zip(_leaves_with_paths(primal, ""), theirs[0]):
+            if b is None and whose == "output's":
+                continue  # a part of a cotangent given as None is zero (`pullback([g, None])`)
             problem = _mismatch(a, b, whose)
             if problem is not None:
                 return f"at {path}: {problem}"
