@@ -189,6 +189,20 @@ def loss(w):
     return np.sum(np.tanh(w) ** 2) * w[0]
 
 
+def pulled_back(w):
+    return s2sad.vjp(loss, w)[1](1.0)[0]
+
+
+def _pullback_of_ones(f):
+    def apply(w):
+        value, pullback = s2sad.vjp(f, w)
+        return pullback(
+            tuple(np.ones_like(v) for v in value) if isinstance(value, tuple) else np.ones_like(value)
+        )[0]
+
+    return apply
+
+
 def directional(w):
     return s2sad.jvp(loss, (w,), (np.ones_like(w),))[1]
 
@@ -200,6 +214,7 @@ INNER = {
     "jacfwd": lambda: s2sad.jacfwd(loss),
     "jacrev": lambda: s2sad.jacrev(loss),
     "hessian": lambda: s2sad.hessian(loss),
+    "vjp": lambda: pulled_back,
 }
 OUTER = {
     "grad": s2sad.grad,
@@ -208,6 +223,7 @@ OUTER = {
     "jacrev": s2sad.jacrev,
     "hessian": s2sad.hessian,
     "jvp": lambda f: (lambda w: s2sad.jvp(f, (w,), (np.arange(1.0, 4.0),))[1]),
+    "vjp": _pullback_of_ones,
 }
 SCALAR_OUTPUT = {"jvp"}  # the inner transforms whose output is a float (grad and hessian need one)
 
@@ -232,6 +248,14 @@ def test_a_transform_of_a_transform_is_right_or_raises_as_the_direct_call(outer,
             assert HERE in str(error), str(error)  # the user's file, not generated code
         return
     assert not needs_scalar or inner in SCALAR_OUTPUT, f"{outer}({inner}) returned {result!r}, JAX raises"
+    if outer == "vjp":  # one pullback of ones: the sum of the rows of the Jacobian
+        expected = (
+            sum(_numerical_jacobian(lambda v: np.sum(f(v)[part]), w) for part in range(2))
+            if isinstance(f(w), tuple)
+            else _numerical_jacobian(lambda v: np.sum(f(v)), w)
+        )
+        np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6)
+        return
     if inner == "value_and_grad":  # a tuple output: a tuple of derivatives, of the value and of the gradient
         for part, got in enumerate(result):
             expected = _numerical_jacobian(lambda v: f(v)[part], w)
