@@ -489,3 +489,40 @@ def test_a_record_not_differentiated_is_a_constant():
     check_grads(lambda x: record_loss(layer, x), (X,))
     expected = s2sad.grad(lambda x: np.sum(np.tanh(layer.W @ x + 0.1) ** 2))(X)
     np.testing.assert_allclose(g, expected)
+
+
+def fill(v):
+    out = np.zeros(2)
+    out[0] = v
+    return out
+
+
+def aliased_fill(x):
+    total = 0.0
+    for i in range(2):
+        a = fill(x * i)
+        b = a
+        b[1] = 2.0 * x
+        total = total + np.sum(a * b)
+    return total
+
+
+def test_a_message_names_an_inlined_helpers_variables_as_the_helper_wrote_them():
+    try:
+        g = s2sad.grad(aliased_fill)(0.5)
+    except s2sad.S2sadError as error:  # if refused: only names the user wrote
+        text = str(error)
+        assert not TEMPORARY.search(text), text
+        source = open(__file__).read()
+        for name in re.findall(r"`(\w+)`", text):
+            assert re.search(rf"\b{name}\b", source), f"`{name}` is not a name in the user's code: {text}"
+    else:  # if differentiated: right
+        assert g == pytest.approx(float(numerical_jvp(aliased_fill, (0.5,), (1.0,))), rel=1e-6)
+
+
+def test_messages_never_name_temporaries():
+    from s2sad.errors import _user_words
+
+    assert _user_words("`_t2.item(...)` calls `_t15`") == "`.item(...)` calls a computed value"
+    error = s2sad.UnsupportedSyntaxError("`_t3` is read", "f.py", 3, "y = x", hint="assign `_t3` first")
+    assert not TEMPORARY.search(str(error)) and "f.py:3" in str(error)
