@@ -217,8 +217,11 @@ def _check_tangents(f, primals, tangents, nums, transform, what="tangent"):
     for i in nums:
         p, t = primals[i], tangents[i]
         kind = type(p)
-        if kind is type(t) and (kind is float or kind is np.ndarray and p.shape == t.shape
-                                 and p.dtype.kind == "f" and t.dtype.kind == "f"):
+        if kind is np.ndarray:
+            quick = type(t) is np.ndarray and p.shape == t.shape and p.dtype.kind == "f" and t.dtype.kind == "f"
+        else:
+            quick = kind in _SCALARS and type(t) in _SCALARS
+        if quick:
             out.append(t)
             continue
         _check_not_complex(f, p, i, transform)
@@ -234,6 +237,9 @@ def _check_tangents(f, primals, tangents, nums, transform, what="tangent"):
             )
         out.append(t)
     return out
+
+
+_SCALARS = (float, np.float64, np.float32)  # primals and tangents the quick path takes as they are
 
 
 def _check_not_complex(f, value, n, transform):
@@ -588,8 +594,11 @@ def vjp(f, *primals, has_aux=False):
 
     def pullback(cotangent):
         kind = type(value)
-        if kind is not type(cotangent) or kind is np.ndarray and (
-                value.shape != cotangent.shape or cotangent.dtype.kind != "f") or kind in (dict, list, tuple):
+        if kind is np.ndarray:
+            quick = type(cotangent) is np.ndarray and value.shape == cotangent.shape and cotangent.dtype.kind == "f"
+        else:
+            quick = kind in _SCALARS and type(cotangent) in _SCALARS
+        if not quick:
             problem = _mismatch(value, cotangent, "output's")
             if problem is not None:
                 raise ArgumentError(

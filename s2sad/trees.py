@@ -33,14 +33,24 @@ RECORD = "record"
 
 
 def is_tree(value):
-    return isinstance(value, (dict, list, tuple)) or is_record(value)
+    return isinstance(value, (dict, list, tuple)) or _is_dataclass_type(type(value))
 
 
 def is_record(value):
     """A NamedTuple or a dataclass instance: a tree whose children are its fields (read as `p.W`)."""
     if isinstance(value, tuple):
         return hasattr(type(value), "_fields")
-    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+    return _is_dataclass_type(type(value))
+
+
+_DATACLASS_TYPES = {}  # type -> are its instances dataclass instances (asked on every call: memoized)
+
+
+def _is_dataclass_type(cls):
+    found = _DATACLASS_TYPES.get(cls)
+    if found is None:
+        found = _DATACLASS_TYPES[cls] = hasattr(cls, "__dataclass_fields__") and not issubclass(cls, type)
+    return found
 
 
 def record_fields(value):
