@@ -43,6 +43,15 @@ class MissingRule(Exception):
         self.obj = obj
 
 
+class RefusedOperand(Exception):
+    """A differentiated value given to a call that cannot take one (`~x`, `x & y` on floats)."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 LIST_METHODS = ("append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse", "copy")
 LIST_MUTATORS = ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse")
 
@@ -123,10 +132,11 @@ def classify(value, namespace, locals_):
         rule = R.lookup(("attribute", value.attr))
         if rule is None:  # an attribute of an object: a constant unless the object is differentiated
             rule = constant_read(f".{value.attr}", (
-                f"`.{value.attr}` reads an attribute of a differentiated value; s2sad "
-                "differentiates floats, NumPy arrays, and dicts / lists / tuples of them",
-                "pass the parameters as a dict (`params[\"W\"]`) or a list / tuple of arrays; or leave the "
-                "object out of argnums: an object not differentiated is a constant and its attributes can be read",
+                f"`.{value.attr}` reads an attribute of a differentiated value; s2sad differentiates floats, "
+                "NumPy arrays, and dicts / lists / tuples / NamedTuples / dataclasses of them",
+                "pass the parameters as a dict (`params[\"W\"]`), a NamedTuple or a dataclass (read as `p.W`); "
+                "or leave the object out of argnums: an object not differentiated is a constant whose attributes "
+                "can be read",
             ))
         return Primitive("call", rule=rule, args=[value.value])
     if isinstance(value, (ast.Tuple, ast.List)):
@@ -189,9 +199,9 @@ DICT_READS = ("get", "keys", "values", "items")  # dict methods that read: const
 def constant_read(name, refusal):
     """The rule of a read that has no derivative rule (an attribute of an object, a dict method): its
     result is a constant while what it reads is not differentiated; when it is, the analysis raises
-    `refusal` (message, hint) at the line (`s2sad.activity.refuse_active_reads`)."""
+    `refusal` (message, hint) at the line (`s2sad.activity._refuse_varied_operands`)."""
     return R.Rule(key=("constant read", name), name=name, differentiable=False, kind="other",
-                  extra={"refuse_active": refusal})
+                  extra={"refused": refusal[0], "refused_hint": refusal[1]})
 
 
 def _list_method_error(func, node):
@@ -231,10 +241,26 @@ def list_append(stmt):
     return Primitive("list_append", args=[func.value, call.args[0]])
 
 
+def unknown_rule(fn, name):
+    """The rule of a call with no entry in the table: a constant while none of its operands
+    carries a derivative (the activity analysis checks; `refused` says why it is refused else)."""
+    return R.Rule(key=fn, name=name, differentiable=False, kind="any", extra={"refused": "no derivative rule"})
+
+
+def refusal(primitive):
+    """Why a call must not see a differentiated operand (`MissingRule` for a callee with no rule,
+    else the rule's own message), or None."""
+    if primitive is None or primitive.kind != "call" or primitive.rule is None:
+        return None
+    return primitive.rule.extra.get("refused")
+
+
 def _call(fn, args, keywords, written=None):
     rule = R.lookup(fn)
     if rule is None:
-        raise MissingRule(written or R.display_name(fn), fn)
+        if written is None:
+            raise MissingRule(written or R.display_name(fn), fn)
+        return Primitive("call", rule=unknown_rule(fn, written), args=args, keywords=keywords)
     if fn in (max, min) and len(args) == 1 and not keywords:
         from .desugar import DesugarError
 
