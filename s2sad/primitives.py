@@ -164,8 +164,8 @@ def classify(value, namespace, locals_):
             if rule is None and func.attr in DICT_READS:  # `opts.get("scale", 1.0)` on a dict of settings
                 rule = constant_read(f"dict.{func.attr}", (
                     f"`.{func.attr}(...)` of a differentiated dict has no derivative rule",
-                    "read a differentiated dict with constant keys (`params[\"w\"]`), or loop over its keys: "
-                    "`for k in params: ... params[k]`",
+                    "read a differentiated dict with constant keys (`params[\"w\"]`), or pass the dict's "
+                    "values as arguments",
                 ))
             if rule is None:
                 raise MissingRule(f"np.ndarray.{func.attr}", None)

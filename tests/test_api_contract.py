@@ -526,3 +526,18 @@ def test_messages_never_name_temporaries():
     assert _user_words("`_t2.item(...)` calls `_t15`") == "`.item(...)` calls a computed value"
     error = s2sad.UnsupportedSyntaxError("`_t3` is read", "f.py", 3, "y = x", hint="assign `_t3` first")
     assert not TEMPORARY.search(str(error)) and "f.py:3" in str(error)
+
+
+def loop_over_settings(x, settings):
+    total = 0.0
+    for name, value in settings.items():
+        total = total + value * np.sum(x**2)
+    for value in settings.values():
+        total = total + value
+    return total + len(list(settings.keys()))
+
+
+def test_loops_over_a_constant_dicts_views_work():
+    settings = {"a": 0.5, "b": 2.0}
+    check_grads(lambda x: loop_over_settings(x, settings), (X,))
+    np.testing.assert_allclose(s2sad.grad(loop_over_settings)(X, settings), 2 * 2.5 * X)
