@@ -390,11 +390,11 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         return code
 
     def refuse_other_dtypes(args):
-        for a in args:
+        for n, a in enumerate(args):
             if type(a) is np.ndarray and a.dtype.kind != "f":
                 _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-                _check_real(f, args, nums, "value_and_grad" if with_value else "grad")
-                return
+                if n in nums:
+                    _check_real(f, args, nums, "value_and_grad" if with_value else "grad")
 
     single = isinstance(argnums, numbers.Integral)
     fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single,
