@@ -42,7 +42,7 @@ from .frontend.constants import functions_as_constants
 from .frontend.desugar import desugar
 from .frontend.inline import inline_calls
 from .frontend.lift import lift_local_functions
-from .frontend.nested import code_identity, materialize, register_pipeline, transform_of
+from .frontend.nested import code_identity, materialize, reads_key, register_pipeline, transform_of, user_where
 from .frontend.normalize import normalize
 from .frontend.source import ParsedFunction, parse_function
 from .modes import Mode
@@ -59,7 +59,7 @@ from .signatures import diff_kinds, kinds_of, signature_of
 from .transforms.forward import forward_transform
 from .transforms.forward_vector import VectorForwardTransform
 from .transforms.reverse import reverse_transform
-from .trees import expand_parameters, is_tree_kind, tree_calls
+from .trees import expand_parameters, is_tree_kind, record_fields_of, records_as_dicts, tree_calls
 
 _CACHE = cache.COMPILED
 _COUNTER = itertools.count(1)
@@ -80,6 +80,7 @@ class Compilation:
     parsed: ParsedFunction = None  # the user's function, parsed
     static_params: dict = field(default_factory=dict)  # parameter -> the name its function is read by
     tree_spans: dict = None  # tree parameter position -> (its leaves' names, their slice of positions)
+    record_fields: dict = field(default_factory=dict)  # parameter -> field names of the records (NamedTuple, dataclass) in it
     aux_name: str = None  # the name holding aux (has_aux)
     tree: ast.FunctionDef = None  # lowered, inlined and optimized: what the transforms read
     params: list = field(default_factory=list)
@@ -153,6 +154,10 @@ def check_source(c):
 
 def constants_and_trees(c):
     c.input_kinds, c.static_params = functions_as_constants(c.parsed, c.input_kinds)
+    c.record_fields = {
+        a.arg: record_fields_of(k[1]) for a, k in zip(c.parsed.tree.args.args, c.input_kinds)
+        if is_tree_kind(k) and record_fields_of(k[1])
+    }
     if any(is_tree_kind(k) for k in c.input_kinds):  # dict / list / tuple arguments: leaves
         c.input_shapes = None
         c.input_kinds, c.active_inputs, c.tree_spans = expand_parameters(c.parsed.tree, c.input_kinds, c.active_inputs)
@@ -174,6 +179,8 @@ def lower(c):
 def inline(c):
     c.tree, origins = inline_calls(c.parsed, c.tree, copy=False, static_params=c.static_params,
                                    active_inputs=c.active_inputs)
+    if c.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
+        records_as_dicts(c.tree, c.record_fields)
     reject_method_statements(c.parsed, c.tree)
     c.parsed.origins = origins  # lines of inlined helpers: where their code came from
 
@@ -347,25 +354,6 @@ def render(c, functions=None, pretty=False):
     return format_source(text) if pretty else text
 
 
-def closure_key(function):
-    """The objects `function`'s closure cells hold, by identity: they are constants of its compiled
-    derivative, so two closures of one `def` or lambda (`make_scaler(2.0)`, `make_scaler(3.0)`)
-    compile apart. (The compiled code's namespace keeps them alive, so ids are not reused.)"""
-    transform = transform_of(function)
-    if transform is not None:  # a grad wrapper: what it transforms, not the wrapper's own cells
-        return closure_key(transform.function)
-    cells = getattr(function, "__closure__", None)
-    if not cells:
-        return ()
-    out = []
-    for cell in cells:
-        try:
-            out.append(id(cell.cell_contents))
-        except ValueError:  # an empty cell
-            out.append(None)
-    return tuple(out)
-
-
 
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
@@ -375,11 +363,12 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         parse_function(function)  # raises SourceUnavailableError with the reason
     if not config.enabled():
         input_shapes = None
-    key = (code_identity(function), closure_key(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+    key = (code_identity(function), reads_key(function), mode, tuple(active_inputs), tuple(input_kinds), has_aux,
            config.enabled(), input_shapes)
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
+    key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
     collecting = gc.isenabled()
     gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
     try:
@@ -416,7 +405,7 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         output_kind=output_kind,
         params=c.params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": c.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+        extra={"objects": objects, "container_output": c.container_output, "where": user_where(function, (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)))},
     )
     return compiled
 
@@ -430,9 +419,10 @@ def call_derivative(function, mode, args, wrt):
     """The derivative of a call that is not inlined (`_rt.call_forward_sweep`, `_rt.call_jvp`),
     compiled once per argument types: the jvp function (mode 'forward') or the (forward, backward)
     pair. The run-time library reaches it through `runtime.register_compiler`."""
-    key = (function, getattr(function, "__code__", None), mode, wrt, signature_of(args))
+    key = (function, getattr(function, "__code__", None), reads_key(function), mode, wrt, signature_of(args))
     entry = cache.CALL_DERIVATIVES.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(function, keep=True),) + key[3:]  # planned again: a callee may be new
         compiled = compile_derivative(function, Mode(mode), wrt, diff_kinds(kinds_of(args, wrt), wrt))
         objects = compiled.extra["objects"]
         entry = objects["jvp"] if not Mode(mode).reverse else (objects["forward"], objects["backward"])

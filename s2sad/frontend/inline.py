@@ -329,6 +329,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             }
         inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
+        self.parsed.renamed.update((new, old) for old, new in mapping.items() if new != old)  # for messages (`parsed.error`)
         tree = inner.run(tree, stack + (key,))
         body = tree.body
         ret = body[-1]

@@ -23,7 +23,11 @@ from ..runtime.custom import definition_of
 from ..analyses.primitives import _UNRESOLVED, is_global, method_rule, resolve
 
 
-_RUNTIME_MODULES = {"s2sad.runtime.core", "s2sad.runtime.numpy_helpers", "s2sad.runtime.vector", "s2sad.runtime.custom"}  # helpers nested deeper than this are called, not inlined
+def _runtime_helper(obj):
+    """Is `obj` a function of the run-time library (`_rt.<name>`)? Its rule is the derivative; its
+    body is never inlined."""
+    module = getattr(obj, "__module__", None) or ""
+    return module.startswith("s2sad.runtime.")
 
 
 def _function_valued(obj):
@@ -127,7 +131,7 @@ class CalleeResolution:
                     "it outside",
                 )
             return materialize(transform)
-        if getattr(obj, "__module__", None) in _RUNTIME_MODULES:
+        if _runtime_helper(obj):
             raise self.parsed.error(
                 NoDerivativeRuleError,
                 f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "

@@ -132,9 +132,10 @@ def check_not_tree(value, transform):
 def check_scalar(value, where):
     """Raise s2sad's error when `grad` meets a non-scalar output."""
     if np.ndim(value) != 0:
-        filename, lineno, code = where
+        filename, lineno, code = where[:3]
+        what = where[3] if len(where) > 3 else "the function"
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,
