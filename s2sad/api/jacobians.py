@@ -26,7 +26,8 @@ from ..frontend.nested import OUTER_ONLY_APIS, as_python_function, mark
 from .. import kinds as K
 from .. import trees as T
 from ..signatures import diff_kinds, kinds_of, parse_argnums
-from .transforms import _bind, _check_real, grad
+from .arguments import check_real
+from .transforms import _bind, grad
 from ..pipeline import compile_derivative
 from ..errors import ArgumentError, NonScalarOutputError
 
@@ -119,7 +120,7 @@ def _prepare(f, args, kwargs, argnums, name):
         raise ArgumentError(f"{name} got argnums=(); there is nothing to differentiate",
                             hint="pass the index of at least one argument")
     single, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
-    _check_real(f, args, nums, name)
+    check_real(f, args, nums, name)
     kinds = diff_kinds(kinds_of(args, nums), nums)
     inputs = _Inputs(args, nums)
     return single, nums, kinds, inputs
