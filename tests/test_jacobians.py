@@ -1,4 +1,4 @@
-"""jacfwd (vector forward mode, s2sad/forward_vector.py) and jacrev (s2sad/jacobians.py)."""
+"""jacfwd (vector forward mode, s2sad/transforms/forward_vector.py) and jacrev (s2sad/api/jacobians.py)."""
 
 import math
 

@@ -204,7 +204,7 @@ DICT_READS = ("get", "keys", "values", "items")  # dict methods that read: const
 def constant_read(name, refusal):
     """The rule of a read that has no derivative rule (an attribute of an object, a dict method): its
     result is a constant while what it reads is not differentiated; when it is, the analysis raises
-    `refusal` (message, hint) at the line (`s2sad.activity._refuse_varied_operands`)."""
+    `refusal` (message, hint) at the line (`s2sad.analyses.activity._refuse_varied_operands`)."""
     return R.Rule(key=("constant read", name), name=name, differentiable=False, kind="other",
                   extra={"refused": refusal[0], "refused_hint": refusal[1]})
 

@@ -160,7 +160,7 @@ def jacfwd(f, argnums=0, has_aux=False):
         result = _assemble(blocks, treedef, inputs, single)
         return (result, aux) if has_aux else result
 
-    return mark(jacobian, "jacfwd", f, argnums, has_aux)  # not differentiable again yet: see s2sad.nested
+    return mark(jacobian, "jacfwd", f, argnums, has_aux)  # not differentiable again yet: see s2sad.frontend.nested
 
 
 def jacrev(f, argnums=0, has_aux=False):

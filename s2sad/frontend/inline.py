@@ -8,7 +8,7 @@ defaults, `*args` and `**kwargs` too) and its final `return v` turned into
 other code. Statements keep a line number that maps back to the helper's own file.
 
 - `def`s and lambdas inside a function are lifted out first
-  (`s2sad.local_functions`): each becomes a `LocalFunction` that calls inline
+  (`s2sad.frontend.lift`): each becomes a `LocalFunction` that calls inline
   like a helper, reading the enclosing function's variables where it is
   called (Python's late binding).
 - A parameter bound to a function (`apply(math.sin, x)`, `apply(helper, x)`,

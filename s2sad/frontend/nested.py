@@ -387,7 +387,7 @@ def _parameters(function):
 
 TRANSFORM_APIS = {}  # the public transforms a differentiated function may call: filled by s2sad.api
 SUPPORTED_KINDS = ("grad", "value_and_grad", "jvp")  # transforms whose code is differentiated again
-OUTER_ONLY_APIS = {}  # public transforms it may not call (yet): filled by s2sad.api and s2sad.jacobians
+OUTER_ONLY_APIS = {}  # public transforms it may not call (yet): filled by s2sad.api and s2sad.api.jacobians
 
 
 def jvp_function(function):

@@ -54,7 +54,7 @@ class ParsedFunction:
         if renamed:  # the names of an inlined helper's locals as the helper wrote them, not `helper1_x`
             message, hint = _original_words(message, renamed), _original_words(hint, renamed)
         origin = self.origins.get(lineno)
-        if origin is not None:  # a line of an inlined helper (`s2sad.inline`): its own file and line
+        if origin is not None:  # a line of an inlined helper (`s2sad.frontend.inline`): its own file and line
             filename, lineno, text = origin
             return cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
         code = self.line(lineno) if lineno else None

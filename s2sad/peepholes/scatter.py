@@ -5,7 +5,7 @@ The backward sweep adds a slice's adjoint into its array's adjoint with
 fancy index. A basic index (slices, integers, `None`, `...`) selects every element
 at most once, so the call is `a_bar[index] += g`, written as that: no call, no
 run-time test, the slice as slice syntax (`-= g` for `+= -g`). Runs last, on generated code that is not
-differentiated again (`s2sad.nested` wants the functional `_rt.added_at`);
+differentiated again (`s2sad.frontend.nested` wants the functional `_rt.added_at`);
 `integers` are the names known to hold integers.
 
 >>> import ast

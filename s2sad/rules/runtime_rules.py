@@ -1,5 +1,5 @@
 """Rules for the run-time helpers that generated derivative code calls, so that generated code can
-be differentiated again (`s2sad.nested`: `grad(grad(f))`, `jvp(grad(f))`, `hessian`).
+be differentiated again (`s2sad.frontend.nested`: `grad(grad(f))`, `jvp(grad(f))`, `hessian`).
 
 Most helpers are linear in the cotangent they move (`unbroadcast(g, x)` sums `g` to the
 shape of `x`), so their tangent is the helper applied to the tangent and their adjoint

@@ -177,7 +177,7 @@ def add_at(target, index, g):
 
 def added_at(target, index, g):
     """`target` with `g` added at `index` (repeated indices accumulate), as a new array: the form
-    of `add_at` in code that is differentiated again (`s2sad.nested`).
+    of `add_at` in code that is differentiated again (`s2sad.frontend.nested`).
 
     >>> added_at(np.zeros(3), np.array([1, 1]), 2.0).tolist()
     [0.0, 4.0, 0.0]

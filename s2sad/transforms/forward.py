@@ -314,7 +314,7 @@ class ForwardTransform:
 
     def derivative_call(self, stmt, role, state):
         """A call that is not inlined (`_rt.call_forward_sweep` / `_rt.call_value`, see
-        s2sad.inline): forward mode calls the callee's own jvp, `_f_jvp1 = _rt.call_jvp(f, args,
+        s2sad.frontend.inline): forward mode calls the callee's own jvp, `_f_jvp1 = _rt.call_jvp(f, args,
         tangents)`, then reads the value and the tangent from it; no sweep record is needed."""
         name = stmt.targets[0].id
         state.discard(name)

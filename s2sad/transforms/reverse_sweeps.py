@@ -86,7 +86,7 @@ class Sweeps:
 
     def forward_statement(self, stmt):
         """The statement as the forward sweep runs it. A call that is not inlined (see
-        s2sad.inline) sweeps its callee with `wrt=`: the positions of the active arguments, those
+        s2sad.frontend.inline) sweeps its callee with `wrt=`: the positions of the active arguments, those
         the backward sweep needs cotangents for; a call whose result is not active calls the
         user's function itself."""
         role = derivative_call_role(self.analysis.primitives.get(id(stmt)))
