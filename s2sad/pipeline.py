@@ -410,11 +410,6 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
     return compiled
 
 
-def clear_cache():
-    """Forget every compiled derivative and memo (`s2sad.cache.clear`)."""
-    cache.clear()
-
-
 def call_derivative(function, mode, args, wrt):
     """The derivative of a call that is not inlined (`_rt.call_forward_sweep`, `_rt.call_jvp`),
     compiled once per argument types: the jvp function (mode 'forward') or the (forward, backward)
