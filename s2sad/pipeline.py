@@ -237,16 +237,16 @@ def differentiate(c):
         c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis,
                                                 transform_class=VectorForwardTransform)}
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="gradient", portable=c.portable)
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.GRAD, portable=c.portable)
         c.records = code.records
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
     elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="split", portable=c.portable)
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.SPLIT, portable=c.portable)
         c.records = code.records
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="joint", portable=c.portable)
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.REVERSE, portable=c.portable)
         c.records = code.records
         c.functions = {"vjp": code.joint}
 

@@ -30,6 +30,7 @@ from .arguments import check_real
 from .transforms import _bind, grad
 from ..pipeline import compile_derivative
 from ..errors import ArgumentError, NonScalarOutputError
+from ..modes import Mode
 
 
 def _float_leaf(leaf):
@@ -140,7 +141,7 @@ def jacfwd(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
         single, nums, kinds, inputs = _prepare(f, args, kwargs, argnums, "jacfwd")
-        compiled = compile_derivative(f, "forward_vector", nums, kinds, has_aux, _nested_shapes(f, inputs.args))
+        compiled = compile_derivative(f, Mode.FORWARD_VECTOR, nums, kinds, has_aux, _nested_shapes(f, inputs.args))
         seeds, at = [], 0
         eye = np.eye(inputs.size)
         for (_, _, shape), size in zip(inputs.leaves, inputs.sizes):
@@ -177,7 +178,7 @@ def jacrev(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
         single, nums, kinds, inputs = _prepare(f, args, kwargs, argnums, "jacrev")
-        compiled = compile_derivative(f, "split", nums, kinds, has_aux)
+        compiled = compile_derivative(f, Mode.SPLIT, nums, kinds, has_aux)
         objects = compiled.extra["objects"]
         forward, backward = objects["forward"], objects["backward"]
         value, residuals = forward(*inputs.args)

@@ -16,6 +16,7 @@ from .. import kinds as K
 from .. import trees as T
 from ..pipeline import compile_derivative, generate, render
 from ..errors import ArgumentError, NonScalarOutputError
+from ..modes import ALIASES as MODE_ALIASES, Mode
 from ..signatures import diff_kinds as _diff_kinds, kinds_of as _kinds, parse_argnums as _argnums, signature_of as _signature
 from ..runtime import copy_lists
 from ..frontend.source import parse_function
@@ -98,7 +99,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         return function
 
     def build(args, key, nums, kinds, shapes):
-        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux, shapes)
+        compiled = compile_derivative(f, Mode.REVERSE if with_value else Mode.GRAD, nums, kinds, has_aux, shapes)
         function = compiled.function
         if compiled.extra.get("container_output"):
             filename, lineno, code, what = compiled.extra["where"]
@@ -115,7 +116,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
                     value, grads = inner(*call_args)
                     _check_scalar(compiled, value[0] if has_aux else value)
                     return value, grads
-            elif compiled.mode == "reverse":  # the value is needed for the scalar check
+            elif compiled.mode is Mode.REVERSE:  # the value is needed for the scalar check
                 def function(*call_args):
                     value, grads = inner(*call_args)
                     if has_aux:
@@ -311,7 +312,7 @@ def jvp(f, primals, tangents, has_aux=False):
     if entry is None:
         key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)
-        compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
+        compiled = compile_derivative(f, Mode.FORWARD, nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
                                       shapes)
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
@@ -341,7 +342,7 @@ def vjp(f, *primals, has_aux=False):
         kinds = _diff_kinds(_kinds(primals, nums), nums)
 
         def build(shapes):
-            objects = compile_derivative(f, "split", nums, kinds, bool(has_aux), shapes).extra["objects"]
+            objects = compile_derivative(f, Mode.SPLIT, nums, kinds, bool(has_aux), shapes).extra["objects"]
             forward, backward = objects["forward"], objects["backward"]
             return lambda *args: (forward(*args), backward)
 
@@ -402,9 +403,6 @@ def _source_kinds(f, args, nums):
     return tuple(out)
 
 
-_SOURCE_MODES = {"jacfwd": "forward_vector", "jacrev": "split"}
-
-
 def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     """Black-formatted derivative source of `f`.
 
@@ -427,24 +425,25 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
 
 def _source(f, mode, argnums, args, has_aux, shapes):
     count = len(inspect.signature(f).parameters)
-    mode = _SOURCE_MODES.get(mode, mode)
-    if mode in ("forward", "forward_vector") and argnums is None:
+    mode = MODE_ALIASES.get(mode, mode)
+    if mode not in tuple(Mode):
+        raise ArgumentError(
+            f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
+        )
+    mode = Mode(mode)
+    if not mode.reverse and argnums is None:
         nums = tuple(range(count))
     else:
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
     kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
-    if mode not in ("forward", "forward_vector", "reverse", "grad", "split"):
-        raise ArgumentError(
-            f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
-        )
     input_shapes = None
-    if shapes and args is not None and mode in ("reverse", "grad", "split") and config.enabled():
+    if shapes and args is not None and mode.reverse and config.enabled():
         input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
     compilation = generate(f, mode, nums, kinds, has_aux, input_shapes)
     functions = compilation.functions
-    if mode == "reverse":
+    if mode is Mode.REVERSE:
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
-    elif mode == "split":
+    elif mode is Mode.SPLIT:
         functions = {"forward": functions["forward"], "backward": functions["backward"]}
     return render(compilation, functions, pretty=True)
 

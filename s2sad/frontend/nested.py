@@ -46,6 +46,7 @@ from .. import kinds as K
 from .. import rules as R
 from ..astutil import clone, fix_missing_locations, identifier
 from ..errors import ArgumentError, NonScalarOutputError, UnsupportedSyntaxError
+from ..modes import Mode
 from ..signatures import diff_kinds as diff_kinds_of, parse_argnums
 from ..trees import is_tree_kind
 
@@ -311,7 +312,7 @@ def materialize(transform, kinds=None, shapes=None):
     # trees the inner derivative does not differentiate are plain values to it
     kinds = tuple(K.ANY if is_tree_kind(k) else k for k in kinds)
     diff_kinds = diff_kinds_of(kinds, nums)
-    mode = {"grad": "grad", "jvp": "forward"}.get(transform.kind, "reverse")
+    mode = {"grad": Mode.GRAD, "jvp": Mode.FORWARD}.get(transform.kind, Mode.REVERSE)
     # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
     # derivative pops from it has no kind it can specialize on
     with config.analyses(True):

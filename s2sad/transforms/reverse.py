@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from .. import config
 from .. import kinds as K
+from ..modes import Mode
 from ..analyses.activity import analyze, walk_statements
 from ..analyses.recompute import plan_recomputation
 from ..analyses.tbr import to_be_recorded
@@ -94,7 +95,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
 
 
     # -- whole functions ----------------------------------------------------------------------
-    def build(self, active_inputs, form="joint"):
+    def build(self, active_inputs, mode=Mode.REVERSE):
         body = self.function.body
         ret = body[-1]
         output, aux = split_output(self.analysis, ret.value)
@@ -153,13 +154,13 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             and node.value.func.id == "_push" and getattr(node, "lineno", None)
         })
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
-        if form == "gradient":  # what `grad` runs: the statements are used once, no copies
+        if mode is Mode.GRAD:  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
             gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
             return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records)
         joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
         joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
-        if form == "joint":
+        if mode is Mode.REVERSE:
             return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records)
 
         # split mode: forward returns residuals, backward can be called many times
@@ -234,13 +235,13 @@ def _function(name, params, body, where, defaults=()):
     return fix_statement_locations(node)  # unparsed to text: the statements' lines are all we read
 
 
-def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint", portable=False):
-    """Build the adjoint code in one `form`: "joint" (`f_vjp`: value and gradient in one call),
-    "split" (`f_forward` returning residuals, `f_backward` that may be called many times), or
-    "gradient" (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
+def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, mode=Mode.REVERSE, portable=False):
+    """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
+    SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), or
+    GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
     copied whole."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
     transform = ReverseTransform(function, analysis, namespace, active_inputs, portable)
-    return transform.build(active_inputs, form)
+    return transform.build(active_inputs, mode)
