@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import s2sad  # noqa: E402
 import s2sad.api.transforms  # noqa: E402
 import s2sad.signatures  # noqa: E402
+import s2sad.cache  # noqa: E402
 import s2sad.pipeline  # noqa: E402
 
 
@@ -162,7 +163,7 @@ def time_mode(mode, args, repeats, formatted=False):
     shapes = s2sad.api.transforms._input_shapes(args, kinds)  # as the transforms specialize the code
     times = []
     for _ in range(repeats):
-        s2sad.pipeline.clear_cache()
+        s2sad.cache.clear()
         start = time.perf_counter()
         if formatted:
             s2sad.source(simulate, mode=mode, argnums=ARGNUMS, args=args)
@@ -176,7 +177,7 @@ def time_first_call(args, repeats):
     """What a user waits for: the first call of `s2sad.grad(simulate)` minus a later call."""
     times = []
     for _ in range(repeats):
-        s2sad.pipeline.clear_cache()
+        s2sad.cache.clear()
         gradient = s2sad.grad(simulate, argnums=ARGNUMS)
         start = time.perf_counter()
         gradient(*args)

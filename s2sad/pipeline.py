@@ -32,7 +32,7 @@ from . import runtime
 from .analyses.activity import Analysis, analyze
 from .analyses.checks import check_parameters, reject_array_aliases, reject_declarations, reject_method_statements
 from .analyses.lists import check_lists, list_kind_conflicts
-from .analyses.primitives import MissingRule
+from .analyses.primitives import MissingRule, RefusedOperand
 from .astutil import clone, statements, unshare, walk
 from .codegen.header import describer, header
 from .codegen.python import format_source, to_source
@@ -42,7 +42,7 @@ from .frontend.constants import functions_as_constants
 from .frontend.desugar import desugar
 from .frontend.inline import inline_calls
 from .frontend.lift import lift_local_functions
-from .frontend.nested import code_identity, materialize, register_pipeline, transform_of
+from .frontend.nested import code_identity, materialize, reads_key, register_pipeline, transform_of, user_where
 from .frontend.normalize import normalize
 from .frontend.pragmas import checkpoint_pragmas
 from .frontend.source import ParsedFunction, parse_function
@@ -60,7 +60,7 @@ from .signatures import diff_kinds, kinds_of, signature_of
 from .transforms.forward import forward_transform
 from .transforms.forward_vector import VectorForwardTransform
 from .transforms.reverse import reverse_transform
-from .trees import expand_parameters, is_tree_kind, tree_calls
+from .trees import expand_parameters, is_tree_kind, record_fields_of, records_as_dicts, tree_calls
 
 _CACHE = cache.COMPILED
 _COUNTER = itertools.count(1)
@@ -81,6 +81,7 @@ class Compilation:
     parsed: ParsedFunction = None  # the user's function, parsed
     static_params: dict = field(default_factory=dict)  # parameter -> the name its function is read by
     tree_spans: dict = None  # tree parameter position -> (its leaves' names, their slice of positions)
+    record_fields: dict = field(default_factory=dict)  # parameter -> field names of the records (NamedTuple, dataclass) in it
     aux_name: str = None  # the name holding aux (has_aux)
     tree: ast.FunctionDef = None  # lowered, inlined and optimized: what the transforms read
     params: list = field(default_factory=list)
@@ -129,6 +130,8 @@ def _convert(parsed, exc, node):
             f"templates `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` (docs/rules.md), "
             f"or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
         )
+    if isinstance(exc, RefusedOperand):
+        return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
     if isinstance(exc, TypeError):
         return parsed.error(UnsupportedSyntaxError, f"unsupported call signature: {exc}", node,
                             hint="call the function with the arguments its derivative rule knows")
@@ -155,6 +158,10 @@ def check_source(c):
 
 def constants_and_trees(c):
     c.input_kinds, c.static_params = functions_as_constants(c.parsed, c.input_kinds)
+    c.record_fields = {
+        a.arg: record_fields_of(k[1]) for a, k in zip(c.parsed.tree.args.args, c.input_kinds)
+        if is_tree_kind(k) and record_fields_of(k[1])
+    }
     if any(is_tree_kind(k) for k in c.input_kinds):  # dict / list / tuple arguments: leaves
         c.input_shapes = None
         c.input_kinds, c.active_inputs, c.tree_spans = expand_parameters(c.parsed.tree, c.input_kinds, c.active_inputs)
@@ -174,7 +181,10 @@ def lower(c):
 
 
 def inline(c):
-    c.tree, origins = inline_calls(c.parsed, c.tree, copy=False, static_params=c.static_params)
+    c.tree, origins = inline_calls(c.parsed, c.tree, copy=False, static_params=c.static_params,
+                                   active_inputs=c.active_inputs)
+    if c.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
+        records_as_dicts(c.tree, c.record_fields)
     reject_method_statements(c.parsed, c.tree)
     c.parsed.origins = origins  # lines of inlined helpers: where their code came from
 
@@ -233,18 +243,18 @@ def differentiate(c):
         c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis,
                                                 transform_class=VectorForwardTransform)}
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="gradient", portable=c.portable,
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.GRAD, portable=c.portable,
                                  checkpoints=checkpoints)
         c.records, c.checkpointed = code.records, code.checkpoints
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
     elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="split", portable=c.portable,
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.SPLIT, portable=c.portable,
                                  checkpoints=checkpoints)
         c.records, c.checkpointed = code.records, code.checkpoints
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, form="joint", portable=c.portable,
+        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.REVERSE, portable=c.portable,
                                  checkpoints=checkpoints)
         c.records, c.checkpointed = code.records, code.checkpoints
         c.functions = {"vjp": code.joint}
@@ -353,25 +363,6 @@ def render(c, functions=None, pretty=False):
     return format_source(text) if pretty else text
 
 
-def closure_key(function):
-    """The objects `function`'s closure cells hold, by identity: they are constants of its compiled
-    derivative, so two closures of one `def` or lambda (`make_scaler(2.0)`, `make_scaler(3.0)`)
-    compile apart. (The compiled code's namespace keeps them alive, so ids are not reused.)"""
-    transform = transform_of(function)
-    if transform is not None:  # a grad wrapper: what it transforms, not the wrapper's own cells
-        return closure_key(transform.function)
-    cells = getattr(function, "__closure__", None)
-    if not cells:
-        return ()
-    out = []
-    for cell in cells:
-        try:
-            out.append(id(cell.cell_contents))
-        except ValueError:  # an empty cell
-            out.append(None)
-    return tuple(out)
-
-
 
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
@@ -381,11 +372,12 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         parse_function(function)  # raises SourceUnavailableError with the reason
     if not config.enabled():
         input_shapes = None
-    key = (code_identity(function), closure_key(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+    key = (code_identity(function), reads_key(function), mode, tuple(active_inputs), tuple(input_kinds), has_aux,
            config.enabled(), input_shapes)
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
+    key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
     collecting = gc.isenabled()
     gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
     try:
@@ -422,23 +414,19 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         output_kind=output_kind,
         params=c.params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": c.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+        extra={"objects": objects, "container_output": c.container_output, "where": user_where(function, (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)))},
     )
     return compiled
-
-
-def clear_cache():
-    """Forget every compiled derivative and memo (`s2sad.cache.clear`)."""
-    cache.clear()
 
 
 def call_derivative(function, mode, args, wrt):
     """The derivative of a call that is not inlined (`_rt.call_forward_sweep`, `_rt.call_jvp`),
     compiled once per argument types: the jvp function (mode 'forward') or the (forward, backward)
     pair. The run-time library reaches it through `runtime.register_compiler`."""
-    key = (function, getattr(function, "__code__", None), mode, wrt, signature_of(args))
+    key = (function, getattr(function, "__code__", None), reads_key(function), mode, wrt, signature_of(args))
     entry = cache.CALL_DERIVATIVES.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(function, keep=True),) + key[3:]  # planned again: a callee may be new
         compiled = compile_derivative(function, Mode(mode), wrt, diff_kinds(kinds_of(args, wrt), wrt))
         objects = compiled.extra["objects"]
         entry = objects["jvp"] if not Mode(mode).reverse else (objects["forward"], objects["backward"])

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import trees as T
 from .api.transforms import _bind, jvp, vjp
+from .modes import Mode
 from .pipeline import compile_derivative
 from .runtime.checkpoints import Checkpoints
 from .signatures import diff_kinds, kinds_of, parse_argnums
@@ -141,6 +142,6 @@ def recorded_bytes(f, args, argnums=0):
     """
     args = _bind(f, tuple(args), {})
     _, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
-    compiled = compile_derivative(f, "split", nums, diff_kinds(kinds_of(args, nums), nums))
+    compiled = compile_derivative(f, Mode.SPLIT, nums, diff_kinds(kinds_of(args, nums), nums))
     _, residuals = compiled.extra["objects"]["forward"](*args)
     return _nbytes(residuals)

@@ -46,6 +46,15 @@ class MissingRule(Exception):
         self.obj = obj
 
 
+class RefusedOperand(Exception):
+    """A differentiated value given to a call that cannot take one (`~x`, `x & y` on floats)."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 LIST_METHODS = ("append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse", "copy")
 LIST_MUTATORS = ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse")
 
@@ -124,8 +133,14 @@ def classify(value, namespace, locals_):
         return _call(operator.getitem, [value.value, value.slice], {})
     if isinstance(value, ast.Attribute):
         rule = R.lookup(("attribute", value.attr))
-        if rule is None:
-            raise MissingRule(f".{value.attr}", None)
+        if rule is None:  # an attribute of an object: a constant unless the object is differentiated
+            rule = constant_read(f".{value.attr}", (
+                f"`.{value.attr}` reads an attribute of a differentiated value; s2sad differentiates floats, "
+                "NumPy arrays, and dicts / lists / tuples / NamedTuples / dataclasses of them",
+                "pass the parameters as a dict (`params[\"W\"]`), a NamedTuple or a dataclass (read as `p.W`); "
+                "or leave the object out of argnums: an object not differentiated is a constant whose attributes "
+                "can be read",
+            ))
         return Primitive("call", rule=rule, args=[value.value])
     if isinstance(value, (ast.Tuple, ast.List)):
         return Primitive("container", args=list(value.elts))
@@ -149,11 +164,49 @@ def classify(value, namespace, locals_):
             if func.attr in LIST_METHODS and func.attr != "copy":
                 raise _list_method_error(func, value)
             rule = method_rule(func.attr)
-            if rule is None:
-                raise MissingRule(f"np.ndarray.{func.attr}", None)
+            if rule is None and func.attr in DICT_READS:  # `opts.get("scale", 1.0)` on a dict of settings
+                rule = constant_read(f"dict.{func.attr}", (
+                    f"`.{func.attr}(...)` of a differentiated dict has no derivative rule",
+                    "read a differentiated dict with constant keys (`params[\"w\"]`), or pass the dict's "
+                    "values as arguments",
+                ))
+            if rule is None:  # `rng.normal(0.0, 1.0, n)`: a constant unless the object or an argument is varied
+                rule = constant_read(f".{func.attr}(...)", (
+                    f"`.{func.attr}(...)` is called on or with a differentiated value and has no derivative rule",
+                    f"compute `.{func.attr}(...)` from values that are not differentiated, or give the function "
+                    "a derivative with s2sad.custom_vjp / s2sad.defvjp",
+                ))
+            template = rule.tangent or rule.adjoint
+            if template is not None:
+                try:
+                    template.bind([func.value] + list(value.args), keywords)
+                except TypeError as exc:
+                    raise DesugarError(f"the array method `.{func.attr}(...)` is differentiated when called as "
+                                       f"{_method_form(func.attr, template)}; this call has other arguments ({exc})", value,
+                                       METHOD_HINTS.get(func.attr, "call it as shown, or use the NumPy function")) from None
             return Primitive("call", rule=rule, args=[func.value] + list(value.args), keywords=keywords)
         raise MissingRule(ast.unparse(func), None)
     raise MissingRule(ast.unparse(value), None)
+
+
+METHOD_HINTS = {"item": "index the array instead (`a[i]`, `a.flat[i]`): `.item()` without arguments is for size-1 arrays"}
+
+
+def _method_form(attr, template):
+    """`a.reshape(*shape, order='C', copy=None)`: how a method rule's template is called."""
+    params = list(template.signature.parameters.values())[2:]
+    return f"`a.{attr}(" + ", ".join(str(p) for p in params) + ")`"
+
+
+DICT_READS = ("get", "keys", "values", "items")  # dict methods that read: constants on constant dicts
+
+
+def constant_read(name, refusal):
+    """The rule of a read that has no derivative rule (an attribute of an object, a dict method): its
+    result is a constant while what it reads is not differentiated; when it is, the analysis raises
+    `refusal` (message, hint) at the line (`s2sad.analyses.activity._refuse_varied_operands`)."""
+    return R.Rule(key=("constant read", name), name=name, differentiable=False, kind="other",
+                  extra={"refused": refusal[0], "refused_hint": refusal[1]})
 
 
 def _list_method_error(func, node):
@@ -191,10 +244,26 @@ def list_append(stmt):
     return Primitive("list_append", args=[func.value, call.args[0]])
 
 
+def unknown_rule(fn, name):
+    """The rule of a call with no entry in the table: a constant while none of its operands
+    carries a derivative (the activity analysis checks; `refused` says why it is refused else)."""
+    return R.Rule(key=fn, name=name, differentiable=False, kind="any", extra={"refused": "no derivative rule"})
+
+
+def refusal(primitive):
+    """Why a call must not see a differentiated operand (`MissingRule` for a callee with no rule,
+    else the rule's own message), or None."""
+    if primitive is None or primitive.kind != "call" or primitive.rule is None:
+        return None
+    return primitive.rule.extra.get("refused")
+
+
 def _call(fn, args, keywords, written=None):
     rule = R.lookup(fn)
     if rule is None:
-        raise MissingRule(written or R.display_name(fn), fn)
+        if written is None:
+            raise MissingRule(written or R.display_name(fn), fn)
+        return Primitive("call", rule=unknown_rule(fn, written), args=args, keywords=keywords)
     if fn in (max, min) and len(args) == 1 and not keywords:
         raise DesugarError(
             f"`{fn.__name__}` of one sequence is not supported; `{fn.__name__}(a, b)` of two values is",

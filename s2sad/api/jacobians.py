@@ -26,9 +26,11 @@ from ..frontend.nested import OUTER_ONLY_APIS, as_python_function, mark
 from .. import kinds as K
 from .. import trees as T
 from ..signatures import diff_kinds, kinds_of, parse_argnums
+from .arguments import check_real
 from .transforms import _bind, grad
 from ..pipeline import compile_derivative
 from ..errors import ArgumentError, NonScalarOutputError
+from ..modes import Mode
 
 
 def _float_leaf(leaf):
@@ -91,7 +93,7 @@ def _output_leaves(compiled, value, name):
     leaves, treedef = T.flatten(value) if T.is_tree(value) else ([value], T.LEAF)
     for leaf in leaves:
         if K.kind_of(leaf) not in (K.FLOAT, K.INT, K.BOOL, K.ARRAY):
-            filename, lineno, code = compiled.extra["where"]
+            filename, lineno, code, _ = compiled.extra["where"]
             raise NonScalarOutputError(
                 f"{name} needs outputs that are floats or NumPy arrays (or dicts / lists / tuples of "
                 f"them); the function returned a {type(leaf).__name__}",
@@ -119,6 +121,7 @@ def _prepare(f, args, kwargs, argnums, name):
         raise ArgumentError(f"{name} got argnums=(); there is nothing to differentiate",
                             hint="pass the index of at least one argument")
     single, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
+    check_real(f, args, nums, name)
     kinds = diff_kinds(kinds_of(args, nums), nums)
     inputs = _Inputs(args, nums)
     return single, nums, kinds, inputs
@@ -138,7 +141,7 @@ def jacfwd(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
         single, nums, kinds, inputs = _prepare(f, args, kwargs, argnums, "jacfwd")
-        compiled = compile_derivative(f, "forward_vector", nums, kinds, has_aux, _nested_shapes(f, inputs.args))
+        compiled = compile_derivative(f, Mode.FORWARD_VECTOR, nums, kinds, has_aux, _nested_shapes(f, inputs.args))
         seeds, at = [], 0
         eye = np.eye(inputs.size)
         for (_, _, shape), size in zip(inputs.leaves, inputs.sizes):
@@ -158,7 +161,7 @@ def jacfwd(f, argnums=0, has_aux=False):
         result = _assemble(blocks, treedef, inputs, single)
         return (result, aux) if has_aux else result
 
-    return mark(jacobian, "jacfwd", f, argnums, has_aux)  # not differentiable again yet: see s2sad.nested
+    return mark(jacobian, "jacfwd", f, argnums, has_aux)  # not differentiable again yet: see s2sad.frontend.nested
 
 
 def jacrev(f, argnums=0, has_aux=False):
@@ -175,7 +178,7 @@ def jacrev(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
         single, nums, kinds, inputs = _prepare(f, args, kwargs, argnums, "jacrev")
-        compiled = compile_derivative(f, "split", nums, kinds, has_aux)
+        compiled = compile_derivative(f, Mode.SPLIT, nums, kinds, has_aux)
         objects = compiled.extra["objects"]
         forward, backward = objects["forward"], objects["backward"]
         value, residuals = forward(*inputs.args)

@@ -14,12 +14,16 @@ import numpy as np
 from .. import cache, config
 from .. import kinds as K
 from .. import trees as T
-from ..pipeline import closure_key, compile_derivative, generate, render
+from ..pipeline import compile_derivative, generate, render
 from ..errors import ArgumentError, NonScalarOutputError
+from ..modes import ALIASES as MODE_ALIASES, Mode
 from ..signatures import diff_kinds as _diff_kinds, kinds_of as _kinds, parse_argnums as _argnums, signature_of as _signature
 from ..runtime import copy_lists
 from ..frontend.source import parse_function
-from ..frontend.nested import OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
+from .arguments import QUICK_SCALARS, check_not_complex, check_real, check_tangents, mismatch
+from ..frontend.nested import (
+    OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, reads_key, transform_of,
+)
 
 
 def _code(f):
@@ -50,9 +54,9 @@ def _bind(f, args, kwargs):
 
 def _check_scalar(compiled, value):
     if not isinstance(value, (numbers.Number, np.ndarray, np.generic)):
-        filename, lineno, code = compiled.extra["where"]
+        filename, lineno, code, what = compiled.extra["where"]
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned "
+            f"grad needs a scalar output; {what} returned "
             f"{'a function' if callable(value) else 'a ' + type(value).__name__}",
             filename,
             lineno,
@@ -60,9 +64,9 @@ def _check_scalar(compiled, value):
             hint="return a float (reduce arrays with np.sum or np.mean); return other values as aux with has_aux=True",
         )
     if compiled.output_kind not in (K.FLOAT, K.INT, K.BOOL) and np.ndim(value) != 0:
-        filename, lineno, code = compiled.extra["where"]
+        filename, lineno, code, what = compiled.extra["where"]
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned an array of shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned an array of shape {np.shape(value)}",
             filename,
             lineno,
             code,
@@ -85,6 +89,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         code = _code(f)
         count = code.co_argcount
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+        check_real(f, args, nums, "value_and_grad" if with_value else "grad")
         kinds = _diff_kinds(_kinds(args, nums), nums)
         if config.enabled() and K.ARRAY in kinds and not any(T.is_tree_kind(k) for k in kinds):
             function = _shape_dispatch(lambda shapes: build(args, key, nums, kinds, shapes), kinds)
@@ -94,12 +99,12 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         return function
 
     def build(args, key, nums, kinds, shapes):
-        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux, shapes)
+        compiled = compile_derivative(f, Mode.REVERSE if with_value else Mode.GRAD, nums, kinds, has_aux, shapes)
         function = compiled.function
         if compiled.extra.get("container_output"):
-            filename, lineno, code = compiled.extra["where"]
+            filename, lineno, code, what = compiled.extra["where"]
             raise NonScalarOutputError(
-                "grad needs a scalar output; the function returns a tuple, list or other container",
+                f"grad needs a scalar output; {what} returns a tuple, list or other container",
                 filename, lineno, code,
                 hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
             )
@@ -111,7 +116,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
                     value, grads = inner(*call_args)
                     _check_scalar(compiled, value[0] if has_aux else value)
                     return value, grads
-            elif compiled.mode == "reverse":  # the value is needed for the scalar check
+            elif compiled.mode is Mode.REVERSE:  # the value is needed for the scalar check
                 def function(*call_args):
                     value, grads = inner(*call_args)
                     if has_aux:
@@ -136,6 +141,8 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         function = cache.get(tuple(map(type, args)))
         if function is None or f.__code__ is not code:
             function = compile_for(args, tuple(map(type, args)))
+        else:  # the key holds types: a float array's code must not run on an int or bool array
+            refuse_other_dtypes(args)
         if with_value:  # with has_aux the value is (value, aux), as in JAX
             value, grads = function(*args)
             return (value, grads[0]) if single else (value, grads)
@@ -148,8 +155,16 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
     def current_code():
         return code
 
+    def refuse_other_dtypes(args):
+        for n, a in enumerate(args):
+            if type(a) is np.ndarray and a.dtype.kind != "f":
+                _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+                if n in nums:
+                    check_real(f, args, nums, "value_and_grad" if with_value else "grad")
+
     single = isinstance(argnums, numbers.Integral)
-    fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single)
+    fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single,
+                                                     argnums, refuse_other_dtypes)
     wrapper = functools.wraps(f)(fast or transformed)
     return mark(wrapper, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
 
@@ -214,7 +229,7 @@ def _shape_dispatch(build, kinds):
     return function
 
 
-def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single):
+def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single, argnums, refuse):
     """A wrapper with `f`'s own parameter list: no *args packing, the cache key built inline."""
     code = getattr(f, "__code__", None)
     if code is None or code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
@@ -223,25 +238,36 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
     if any(p.startswith("__s2sad") for p in params):
         return None
     joined = ", ".join(params)
+    try:
+        _, nums = _argnums(argnums, len(params), code.co_name)
+    except ArgumentError:
+        return None  # the generic wrapper raises it at the first call
     key = "(" + "".join(f"type({p}), " for p in params) + ")"
+    checks = "".join(
+        f"        if type({params[n]}) is __s2sad_array and {params[n]}.dtype.kind != 'f':\n"
+        f"            __s2sad_refuse(({joined}{',' if len(params) == 1 else ''}))\n"
+        for n in nums
+    )
     call = "__s2sad_function(" + joined + ")"
     if with_value:
         result = f"__s2sad_value, __s2sad_grads = {call}\n        return __s2sad_value, __s2sad_grads" + ("[0]" if single else "")
     else:
         result = "return " + call + ("[0]" if single else "")
     text = (
-        f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code):\n"
+        f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code, __s2sad_refuse, "
+        f"__s2sad_array):\n"
         f"    def wrapper({joined}):\n"
         f"        __s2sad_key = {key}\n"
         f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
         f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
         f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
+        + checks +
         f"        {result}\n"
         f"    return wrapper\n"
     )
     namespace = {}
     exec(compile(text, f"<s2sad wrapper of {code.co_name}>", "exec"), namespace)
-    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code)
+    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code, refuse, np.ndarray)
     wrapper.__defaults__ = f.__defaults__
     return wrapper
 
@@ -279,23 +305,25 @@ def jvp(f, primals, tangents, has_aux=False):
                             hint="pass one tangent per primal")
     given = len(primals)
     primals = _bind(f, primals, {})
-    tangents = tangents + tuple(0.0 for _ in primals[given:])
+    tangents = tangents + tuple(np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:])
     shapes = _nested_shapes(f, primals)
-    key = ("forward", code_identity(f), closure_key(f), _signature(primals), bool(has_aux), shapes)
+    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)
-        compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
+        compiled = compile_derivative(f, Mode.FORWARD, nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
                                       shapes)
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
+    checked = check_tangents(f, primals, tangents, nums, "jvp")
     if has_aux:
-        (value, aux), tangent = function(*primals, *[tangents[i] for i in nums])
+        (value, aux), tangent = function(*primals, *checked)
         return value, tangent, aux
-    return function(*primals, *[tangents[i] for i in nums])
+    return function(*primals, *checked)
 
 
-_TRANSFORM_CACHE = cache.TRANSFORMS  # (mode, code object, argument types) -> compiled pieces
+_TRANSFORM_CACHE = cache.TRANSFORMS  # (mode, code object, what it reads, argument types) -> compiled pieces
 
 
 def vjp(f, *primals, has_aux=False):
@@ -306,14 +334,15 @@ def vjp(f, *primals, has_aux=False):
     f = as_python_function(f)
     given = len(primals)
     primals = _bind(f, primals, {})
-    key = ("reverse", code_identity(f), closure_key(f), given, _signature(primals), bool(has_aux))
+    key = ("reverse", code_identity(f), reads_key(f), given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = tuple(i for i in _all_differentiable(primals) if i < given)
         kinds = _diff_kinds(_kinds(primals, nums), nums)
 
         def build(shapes):
-            objects = compile_derivative(f, "split", nums, kinds, bool(has_aux), shapes).extra["objects"]
+            objects = compile_derivative(f, Mode.SPLIT, nums, kinds, bool(has_aux), shapes).extra["objects"]
             forward, backward = objects["forward"], objects["backward"]
             return lambda *args: (forward(*args), backward)
 
@@ -323,9 +352,26 @@ def vjp(f, *primals, has_aux=False):
             sweep = build(None)
         entry = _TRANSFORM_CACHE[key] = (sweep, nums)
     sweep, nums = entry
+    for i in nums:
+        p = primals[i]
+        if type(p) is not float and (type(p) is not np.ndarray or p.dtype.kind != "f"):
+            check_not_complex(f, p, i, "vjp")
     (value, residuals), backward = sweep(*primals)
 
     def pullback(cotangent):
+        kind = type(value)
+        if kind is np.ndarray:
+            quick = type(cotangent) is np.ndarray and value.shape == cotangent.shape and cotangent.dtype.kind == "f"
+        else:
+            quick = kind in QUICK_SCALARS and type(cotangent) in QUICK_SCALARS
+        if not quick:
+            problem = mismatch(value, cotangent, "output's")
+            if problem is not None:
+                raise ArgumentError(
+                    f"vjp: the cotangent given to the pullback of `{getattr(f, '__name__', 'f')}` does not match "
+                    f"its output: {problem}",
+                    hint="pass a cotangent of the output's structure, shape and float dtype",
+                )
         # the backward sweep may write into the seed (`y_bar[0] = 0.0`): never into the caller's array
         grads = backward(residuals, copy_lists(cotangent, arrays=True))
         out = [0.0] * given
@@ -357,9 +403,6 @@ def _source_kinds(f, args, nums):
     return tuple(out)
 
 
-_SOURCE_MODES = {"jacfwd": "forward_vector", "jacrev": "split"}
-
-
 def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     """Black-formatted derivative source of `f`.
 
@@ -382,24 +425,25 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
 
 def _source(f, mode, argnums, args, has_aux, shapes):
     count = len(inspect.signature(f).parameters)
-    mode = _SOURCE_MODES.get(mode, mode)
-    if mode in ("forward", "forward_vector") and argnums is None:
+    mode = MODE_ALIASES.get(mode, mode)
+    if mode not in tuple(Mode):
+        raise ArgumentError(
+            f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
+        )
+    mode = Mode(mode)
+    if not mode.reverse and argnums is None:
         nums = tuple(range(count))
     else:
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
     kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
-    if mode not in ("forward", "forward_vector", "reverse", "grad", "split"):
-        raise ArgumentError(
-            f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
-        )
     input_shapes = None
-    if shapes and args is not None and mode in ("reverse", "grad", "split") and config.enabled():
+    if shapes and args is not None and mode.reverse and config.enabled():
         input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
     compilation = generate(f, mode, nums, kinds, has_aux, input_shapes)
     functions = compilation.functions
-    if mode == "reverse":
+    if mode is Mode.REVERSE:
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
-    elif mode == "split":
+    elif mode is Mode.SPLIT:
         functions = {"forward": functions["forward"], "backward": functions["backward"]}
     return render(compilation, functions, pretty=True)
 

@@ -3,7 +3,7 @@
 Each local function becomes a `LocalFunction` (its AST, the function that
 defines it, the enclosing variables it may read) registered in the namespace
 under a fresh alias, and every reference to it reads that alias instead, a
-global the inliner (`s2sad.inline`) follows: a call of it is inlined where it
+global the inliner (`s2sad.frontend.inline`) follows: a call of it is inlined where it
 happens, so its body reads the enclosing function's variables as they are at
 that moment (Python's late binding). Defaults are evaluated where the
 function is defined (`_g_default_k = k` there).

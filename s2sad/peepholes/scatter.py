@@ -5,7 +5,7 @@ The backward sweep adds a slice's adjoint into its array's adjoint with
 fancy index. A basic index (slices, integers, `None`, `...`) selects every element
 at most once, so the call is `a_bar[index] += g`, written as that: no call, no
 run-time test, the slice as slice syntax (`-= g` for `+= -g`). Runs last, on generated code that is not
-differentiated again (`s2sad.nested` wants the functional `_rt.added_at`);
+differentiated again (`s2sad.frontend.nested` wants the functional `_rt.added_at`);
 `integers` are the names known to hold integers.
 
 >>> import ast
@@ -38,7 +38,7 @@ def _bound(node, integers):
     return isinstance(node, ast.Name) and node.id in integers
 
 
-def _basic(index, integers, top=True):
+def basic_index(index, integers, top=True):
     """The index as subscript syntax if it is basic, else None."""
     if isinstance(index, ast.Constant) and (type(index.value) is int or index.value in (None, Ellipsis)):
         return index
@@ -58,7 +58,7 @@ def _basic(index, integers, top=True):
 
         return ast.Slice(lower=part(lower), upper=part(upper), step=part(step))
     if top and isinstance(index, ast.Tuple) and index.elts:
-        elts = [_basic(e, integers, top=False) for e in index.elts]
+        elts = [basic_index(e, integers, top=False) for e in index.elts]
         if all(e is not None for e in elts):
             return ast.Tuple(elts=elts, ctx=ast.Load())
     return None
@@ -84,7 +84,7 @@ def accumulate_at_basic_indices(function, integers):
             ):
                 continue
             target, index, g = call.args
-            index = _basic(index, integers)
+            index = basic_index(index, integers)
             if index is None:
                 continue
             negative, magnitude = split_sign(g)

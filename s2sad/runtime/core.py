@@ -132,9 +132,10 @@ def check_not_tree(value, transform):
 def check_scalar(value, where):
     """Raise s2sad's error when `grad` meets a non-scalar output."""
     if np.ndim(value) != 0:
-        filename, lineno, code = where
+        filename, lineno, code = where[:3]
+        what = where[3] if len(where) > 3 else "the function"
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,
@@ -176,7 +177,7 @@ def add_at(target, index, g):
 
 def added_at(target, index, g):
     """`target` with `g` added at `index` (repeated indices accumulate), as a new array: the form
-    of `add_at` in code that is differentiated again (`s2sad.nested`).
+    of `add_at` in code that is differentiated again (`s2sad.frontend.nested`).
 
     >>> added_at(np.zeros(3), np.array([1, 1]), 2.0).tolist()
     [0.0, 4.0, 0.0]

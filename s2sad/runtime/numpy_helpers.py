@@ -1,4 +1,5 @@
-"""Run-time helpers used by the NumPy rule templates (reached as `_rt.<name>`).
+"""Run-time helpers used by the NumPy rule templates (reached as `_rt.<name>`): the elementwise,
+construction and range helpers here, the others in `arrays`, `products`, `reshaping`, `linalg`.
 
 Each helper computes one derivative piece whose shape is only known at run
 time: spreading a reduced cotangent back over the reduced axes, the adjoint of
@@ -17,9 +18,21 @@ an `einsum`, of a split, of a solve. They keep the dtype of their inputs
 
 import numpy as np
 
-from .core import float_dtype, getitem_adjoint, unbroadcast, zeros_like
+from .arrays import *  # noqa: F401,F403
+from .arrays import derivative_dtype
+from .core import float_dtype, getitem_adjoint, unbroadcast, zeros_like  # noqa: F401
+from .linalg import *  # noqa: F401,F403
+from .products import *  # noqa: F401,F403
+from .reshaping import *  # noqa: F401,F403
 
 __all__ = [
+    "half_inverse",
+    "power_dx",
+    "power_dy",
+    "linspace_adjoint",
+    "linspace_transpose",
+    "arange_tangent",
+    "arange_adjoint",
     "float_dtype",
     "cast_like",
     "normalize_axes",
@@ -92,678 +105,6 @@ __all__ = [
 ]
 
 
-# -- dtypes and axes --------------------------------------------------------------------
-
-
-def _dtype(g, x):
-    """The dtype of a derivative `g` of `x`: a Python float `g` does not widen float32."""
-    return np.result_type(
-        g if np.ndim(g) == 0 and not isinstance(g, np.ndarray) else np.asarray(g).dtype, float_dtype(x)
-    )
-
-
-def cast_like(g, x):
-    """`g` as an array of `x`'s floating dtype (a scalar stays a scalar if `x` is one)."""
-    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
-        return g
-    return np.asarray(g, dtype=float_dtype(x))
-
-
-def normalize_axes(axis, ndim):
-    """`axis` (None, an int, a tuple, negative or not) as a sorted tuple of axes.
-
-    >>> normalize_axes(-1, 3), normalize_axes((2, 0), 3), normalize_axes(None, 2)
-    ((2,), (0, 2), (0, 1))
-    """
-    if axis is None:
-        return tuple(range(ndim))
-    if np.ndim(axis) == 0:
-        axis = (axis,)
-    return tuple(sorted(int(a) % ndim if ndim else 0 for a in axis))
-
-
-def matrix_t(a):
-    """Swap the last two axes (the transpose of a stack of matrices)."""
-    return np.swapaxes(a, -1, -2)
-
-
-def unreduce(g, x, axis=None, keepdims=False):
-    """Spread the cotangent `g` of a reduction of `x` back over the reduced axes."""
-    shape = np.shape(x)
-    g = np.asarray(g, dtype=_dtype(g, x))
-    if not shape:
-        return g[()] if g.ndim == 0 else g.reshape(())
-    if axis is not None and not keepdims:
-        g = np.expand_dims(g, normalize_axes(axis, len(shape)))
-    elif axis is None and not keepdims:
-        g = g.reshape((1,) * len(shape))
-    return np.broadcast_to(g, shape).copy()
-
-
-def _count(x, axis):
-    shape = np.shape(x)
-    return int(np.prod([shape[a] for a in normalize_axes(axis, len(shape))]))
-
-
-def mean_partials(x, axis=None):
-    """d mean / d x: `1 / count` (a Python float, so float32 stays float32)."""
-    return 1.0 / _count(x, axis)
-
-
-def extremum_weights(x, z, axis=None):
-    """d max / d x (or min): 1 on the extremum, split equally among tied entries."""
-    x = np.asarray(x)
-    if x.ndim == 0:
-        return np.ones((), dtype=float_dtype(x))
-    zk = unreduce(z, x, axis, keepdims=np.ndim(z) == x.ndim)
-    mask = (x == zk).astype(float_dtype(x))
-    count = np.sum(mask, axis=normalize_axes(axis, x.ndim), keepdims=True)
-    return mask / count
-
-
-def prod_partials(x, axis=None):
-    """d prod / d x_i: the product of all other entries (exact when some are zero)."""
-    x = np.asarray(x)
-    if x.ndim == 0:
-        return np.ones((), dtype=float_dtype(x))
-    axes = normalize_axes(axis, x.ndim)
-    rest = [a for a in range(x.ndim) if a not in axes]
-    moved = np.transpose(x, rest + list(axes))
-    flat = moved.reshape(moved.shape[: len(rest)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
-    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    partial = (left * right).reshape(moved.shape)
-    return np.transpose(partial, np.argsort(rest + list(axes))).astype(float_dtype(x))
-
-
-def prod_hessian_vector(x, t, axis=None):
-    """The second derivative of the product of `x` (over `axis`) applied to `t`: entry i is
-    sum over j != i of t_j times the product of the entries other than i and j. It is the
-    tangent of `prod_partials` along `t` and, the matrix being symmetric, its adjoint too.
-    Exact when entries are zero (products of the others, no division).
-
-    >>> prod_hessian_vector(np.array([2.0, 3.0, 5.0]), np.array([1.0, 0.0, 0.0])).tolist()
-    [0.0, 5.0, 3.0]
-    """
-    x, t = np.asarray(x), np.broadcast_to(np.asarray(t), np.shape(x))
-    if x.ndim == 0:
-        return np.zeros((), dtype=float_dtype(x))
-    axes = normalize_axes(axis, x.ndim)
-    rest = [a for a in range(x.ndim) if a not in axes]
-    order = rest + list(axes)
-    moved, tangent = np.transpose(x, order), np.transpose(t, order)
-    flat = moved.reshape(moved.shape[: len(rest)] + (-1,))
-    flat_t = tangent.reshape(flat.shape)
-    out = np.zeros(flat.shape, dtype=np.result_type(flat.dtype, flat_t.dtype, np.float32))
-    for i in range(flat.shape[-1]):  # the partials of the product of the others, times their tangents
-        others = np.delete(flat, i, axis=-1)
-        out[..., i] = np.sum(prod_partials(others, -1) * np.delete(flat_t, i, axis=-1), axis=-1)
-    return np.transpose(out.reshape(moved.shape), np.argsort(order))
-
-
-def var_partials(x, axis=None, ddof=0):
-    """d var / d x = 2 (x - mean) / (count - ddof)."""
-    x = np.asarray(x)
-    mean = np.mean(x, axis=normalize_axes(axis, x.ndim) if x.ndim else None, keepdims=True)
-    return 2.0 * (x - mean) / (_count(x, axis) - ddof)
-
-
-# -- cumulative ---------------------------------------------------------------------------
-
-
-def cumsum_adjoint(g, x, axis=None):
-    """Adjoint of `np.cumsum(x, axis)`: a reversed cumulative sum."""
-    g = np.asarray(g)
-    if axis is None:
-        return np.cumsum(g[::-1])[::-1].reshape(np.shape(x))
-    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
-
-
-def _cumprod_jacobian(x, axis):
-    """J[..., i, k] = d cumprod(x)[k] / d x[i] along the last axis (exact with zeros)."""
-    n = x.shape[-1]
-    jac = np.zeros(x.shape[:-1] + (n, n), dtype=float_dtype(x))
-    for i in range(n):
-        others = x.copy()
-        others[..., i] = 1.0
-        column = np.cumprod(others, axis=-1)
-        column[..., :i] = 0.0
-        jac[..., i, :] = column
-    return jac
-
-
-def _cumprod_frame(x, axis):
-    x = np.asarray(x)
-    if axis is None:
-        return x.reshape(-1), None
-    return np.moveaxis(x, axis, -1), axis
-
-
-def cumprod_tangent(t, x, axis=None):
-    """Tangent of `np.cumprod(x, axis)` for the input tangent `t`."""
-    xm, ax = _cumprod_frame(x, axis)
-    tm = np.broadcast_to(t, np.shape(x))
-    tm = tm.reshape(-1) if ax is None else np.moveaxis(tm, ax, -1)
-    out = np.einsum("...i,...ik->...k", tm, _cumprod_jacobian(xm, ax))
-    return out if ax is None else np.moveaxis(out, -1, ax)
-
-
-def cumprod_adjoint(g, x, axis=None):
-    """Adjoint of `np.cumprod(x, axis)`."""
-    xm, ax = _cumprod_frame(x, axis)
-    gm = np.asarray(g) if ax is None else np.moveaxis(np.asarray(g), ax, -1)
-    out = np.einsum("...k,...ik->...i", gm, _cumprod_jacobian(xm, ax))
-    return out.reshape(np.shape(x)) if ax is None else np.moveaxis(out, -1, ax)
-
-
-# -- norms --------------------------------------------------------------------------------
-
-
-def norm_partials(x, z, ord=None, axis=None, keepdims=False):
-    """d np.linalg.norm(x, ord, axis) / d x, shaped like `x` (0 where the norm is 0).
-
-    Vector norms: ord None/2, 1, inf, -inf and any other p. Matrix norms: None / 'fro'.
-    """
-    x = np.asarray(x)
-    dtype = float_dtype(x)
-    axes = normalize_axes(axis, x.ndim)
-    zk = unreduce(z, x, axis, keepdims=keepdims or axis is None and np.ndim(z) == x.ndim)
-    matrix = len(axes) == 2 and (axis is not None or x.ndim == 2)
-    if ord in (None, "fro") or (ord == 2 and not matrix):
-        if ord is not None and matrix and ord != "fro":
-            raise NotImplementedError(f"the derivative of matrix norm ord={ord!r}")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(zk == 0, 0.0, x / zk).astype(dtype)
-    if matrix:
-        raise NotImplementedError(f"the derivative of matrix norm ord={ord!r} (use None or 'fro')")
-    if ord == 1:
-        return np.sign(x).astype(dtype)
-    if ord in (np.inf, -np.inf):
-        return (np.sign(x) * extremum_weights(np.abs(x), zk, axis)).astype(dtype)
-    if ord == 0:
-        return np.zeros_like(x, dtype=dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.sign(x) * np.abs(x) ** (ord - 1) / zk ** (ord - 1)
-    return np.where(zk == 0, 0.0, out).astype(dtype)
-
-
-# -- products ----------------------------------------------------------------------------
-
-
-def _matmul_frame(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    x2 = x[None, :] if x.ndim == 1 else x
-    y2 = y[:, None] if y.ndim == 1 else y
-    return x, y, x2, y2
-
-
-def _expand_matmul(g, x, y):
-    g = np.asarray(g, dtype=_dtype(g, x))
-    if np.ndim(x) == 1:
-        g = np.expand_dims(g, -2 if np.ndim(y) != 1 else 0)
-    if np.ndim(y) == 1:
-        g = np.expand_dims(g, -1)
-    return g
-
-
-def _reduce_to(g, shape):
-    """Sum `g` over batch axes that broadcasting added or stretched, to `shape`."""
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
-
-
-def _plain(*arrays):
-    """float64 ndarrays of at most two dimensions: the cases with a one-line adjoint."""
-    for a in arrays:
-        if a.__class__ is not np.ndarray or a.dtype.char != "d" or a.ndim > 2:
-            return False
-    return True
-
-
-def matmul_adjoint_x(g, x, y):
-    """Adjoint of `x @ y` with respect to `x` (1-D operands and batches included).
-
-    Matrices and vectors of float64 take a direct path (`np.outer(g, y)`, `g @ y.T`):
-    the general one costs several microseconds of Python per call, in every loop step.
-    """
-    if g.__class__ is np.ndarray and _plain(g, x, y):
-        if x.ndim == 2:
-            return np.outer(g, y) if y.ndim == 1 else g @ y.T
-        if y.ndim == 2:
-            return y @ g
-    x, y, x2, y2 = _matmul_frame(x, y)
-    gx = _expand_matmul(g, x, y) @ matrix_t(y2)
-    return _reduce_to(gx, x2.shape).reshape(x.shape).astype(np.result_type(gx, float_dtype(x)), copy=False)
-
-
-def matmul_adjoint_y(g, x, y):
-    """Adjoint of `x @ y` with respect to `y` (direct path as in `matmul_adjoint_x`)."""
-    if g.__class__ is np.ndarray and _plain(g, x, y):
-        if y.ndim == 2:
-            return x.T @ g if x.ndim == 2 else np.outer(x, g)
-        if x.ndim == 2:
-            return x.T @ g
-    x, y, x2, y2 = _matmul_frame(x, y)
-    gy = matrix_t(x2) @ _expand_matmul(g, x, y)
-    return _reduce_to(gy, y2.shape).reshape(y.shape).astype(np.result_type(gy, float_dtype(y)), copy=False)
-
-
-class ProductSum:
-    """The per-step adjoints of `w @ v` (side "x") or `v @ w` (side "y") of a loop, summed
-    after it with one matrix product (see s2sad/products.py).
-
-    >>> rng = np.random.default_rng(0)
-    >>> W, gs, hs = rng.standard_normal((3, 2)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-    >>> s = ProductSum("x")
-    >>> for g, h in zip(gs, hs):
-    ...     s.add(g, h)
-    >>> bool(np.allclose(s.total(W), sum(np.outer(g, h) for g, h in zip(gs, hs))))
-    True
-    """
-
-    __slots__ = ("side", "gs", "vs")
-
-    def __init__(self, side):
-        self.side, self.gs, self.vs = side, [], []
-
-    def add(self, g, v):
-        self.gs.append(g)
-        self.vs.append(v)
-
-    def total(self, w):
-        gs, vs = self.gs, self.vs
-        if not gs:
-            return 0.0
-        if w.__class__ is np.ndarray and w.ndim == 2 and _plain(w, *gs, *vs):
-            gdims, vdims = {g.ndim for g in gs}, {v.ndim for v in vs}
-            if gdims == vdims == {1}:
-                G, V = np.array(gs), np.array(vs)
-                return G.T @ V if self.side == "x" else V.T @ G
-            if gdims == vdims == {2}:
-                if self.side == "x":
-                    return np.concatenate(gs, axis=1) @ np.concatenate(vs, axis=1).T
-                return np.concatenate(vs, axis=0).T @ np.concatenate(gs, axis=0)
-        if self.side == "x":
-            return sum(matmul_adjoint_x(g, w, v) for g, v in zip(gs, vs))
-        return sum(matmul_adjoint_y(g, v, w) for g, v in zip(gs, vs))
-
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def dot_subscripts(a, b):
-    """`np.dot(a, b)` as einsum subscripts (None when one operand is a scalar).
-
-    >>> dot_subscripts(np.ones((2, 3)), np.ones(3)), dot_subscripts(np.ones(3), 2.0)
-    ('ab,b->a', None)
-    """
-    na, nb = np.ndim(a), np.ndim(b)
-    if na == 0 or nb == 0:
-        return None
-    sa = _LETTERS[:na]
-    rest = _LETTERS[na : na + nb - 1]
-    sb = sa[-1] if nb == 1 else rest[:-1] + sa[-1] + rest[-1]
-    return f"{sa},{sb}->{sa[:-1]}{rest}"
-
-
-def bilinear_adjoint(g, subscripts, which, a, b):
-    """Adjoint of a contraction of `a` and `b` given as einsum subscripts (None: a product)."""
-    if subscripts is None:
-        mine, other = (a, b) if which == 0 else (b, a)
-        return unbroadcast(np.multiply(g, other), mine)
-    return einsum_adjoint(g, subscripts, which, a, b)
-
-
-def contract(subscripts, which, h, a, b, g):
-    """The contraction of `bilinear_adjoint` with operand `which` replaced by `h`, shaped like
-    its cotangent `g` (the adjoint of `bilinear_adjoint` w.r.t. `g`)."""
-    if subscripts is None:
-        return unbroadcast(np.multiply(h, b if which == 0 else a), g)
-    return np.einsum(subscripts, h, b) if which == 0 else np.einsum(subscripts, a, h)
-
-
-def bilinear_adjoint_other(g, subscripts, which, h, a, b, k):
-    """d<g, C(..h at `which`..)>/d(operand k): the adjoint of `bilinear_adjoint` w.r.t. its
-    operand `k` (zero for `which` itself, whose value it does not read)."""
-    if k == which:
-        return np.zeros(np.shape(a if k == 0 else b)) if np.ndim(a if k == 0 else b) else 0.0
-    return bilinear_adjoint(g, subscripts, k, *((h, b) if which == 0 else (a, h)))
-
-
-def bilinear_adjoint_tangent(g, subscripts, which, a, b, a_dot, b_dot):
-    """The part of the tangent of `bilinear_adjoint(g, ...)` that comes from the other operand."""
-    other, other_dot = (b, b_dot) if which == 0 else (a, a_dot)
-    if np.ndim(other_dot) == 0 and np.ndim(other) > 0 and not np.any(other_dot):
-        other_dot = np.zeros(np.shape(other))
-    return bilinear_adjoint(g, subscripts, which, *((a, other_dot) if which == 0 else (other_dot, b)))
-
-
-def pad_tangent(t, pad_width, mode="constant"):
-    """Tangent of `np.pad(x, pad_width)`: only the constant mode is supported."""
-    if mode != "constant":
-        raise NotImplementedError(f"the derivative of np.pad with mode={mode!r} (only 'constant')")
-    return np.pad(t, pad_width)
-
-
-def inner_subscripts(a, b):
-    """`np.inner(a, b)` as einsum subscripts (None when one operand is a scalar)."""
-    na, nb = np.ndim(a), np.ndim(b)
-    if na == 0 or nb == 0:
-        return None
-    sa = _LETTERS[:na]
-    sb = _LETTERS[na : na + nb - 1] + sa[-1]
-    return f"{sa},{sb}->{sa[:-1]}{sb[:-1]}"
-
-
-def tensordot_subscripts(a, b, axes=2):
-    """`np.tensordot(a, b, axes)` as einsum subscripts.
-
-    >>> tensordot_subscripts(np.ones((2, 3)), np.ones((3, 4)), 1)
-    'ab,bd->ad'
-    >>> tensordot_subscripts(np.ones((2, 3)), np.ones((3, 2)), ([0, 1], [1, 0]))
-    'ab,ba->'
-    """
-    na, nb = np.ndim(a), np.ndim(b)
-    if np.ndim(axes) == 0:
-        n = int(axes)
-        axes_a, axes_b = list(range(na - n, na)), list(range(n))
-    else:
-        axes_a, axes_b = axes
-        axes_a = [axes_a] if np.ndim(axes_a) == 0 else list(axes_a)
-        axes_b = [axes_b] if np.ndim(axes_b) == 0 else list(axes_b)
-    axes_a = [x % na for x in axes_a]
-    axes_b = [x % nb for x in axes_b]
-    sa = list(_LETTERS[:na])
-    sb = list(_LETTERS[na : na + nb])
-    for i, j in zip(axes_a, axes_b):
-        sb[j] = sa[i]
-    out = [c for i, c in enumerate(sa) if i not in axes_a] + [c for j, c in enumerate(sb) if j not in axes_b]
-    return "".join(sa) + "," + "".join(sb) + "->" + "".join(out)
-
-
-def _parse_subscripts(subscripts, count):
-    if "->" not in subscripts or "." in subscripts:
-        raise NotImplementedError("einsum derivatives need explicit subscripts with '->' and no '...'")
-    inputs, output = subscripts.replace(" ", "").split("->")
-    inputs = inputs.split(",")
-    if len(inputs) != count:
-        raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {count}")
-    for term in inputs:
-        if len(set(term)) != len(term):
-            raise NotImplementedError(
-                f"einsum derivative with a repeated index in {term!r} (use np.trace/np.diagonal)"
-            )
-    return inputs, output
-
-
-def einsum_tangent(subscripts, a, b=None, c=None, a_dot=0.0, b_dot=0.0, c_dot=0.0):
-    """Tangent of `np.einsum(subscripts, a[, b[, c]])` by the product rule."""
-    operands = [o for o in (a, b, c) if o is not None]
-    tangents = [a_dot, b_dot, c_dot][: len(operands)]
-    out = 0.0
-    for k, t in enumerate(tangents):
-        if isinstance(t, (int, float)) and t == 0:
-            continue
-        args = list(operands)
-        args[k] = np.broadcast_to(t, np.shape(operands[k]))
-        out = out + np.einsum(subscripts, *args)
-    return out
-
-
-def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
-    """Adjoint of `np.einsum(subscripts, a[, b[, c]])` with respect to operand `which`."""
-    operands = [o for o in (a, b, c) if o is not None]
-    inputs, output = _parse_subscripts(subscripts, len(operands))
-    target = inputs[which]
-    others = [(inputs[k], operands[k]) for k in range(len(operands)) if k != which]
-    available = set(output).union(*[set(s) for s, _ in others])
-    reachable = "".join(ch for ch in target if ch in available)
-    terms = ",".join([output] + [s for s, _ in others])
-    gx = np.einsum(
-        f"{terms}->{reachable}", np.asarray(g, dtype=_dtype(g, operands[which])), *[o for _, o in others]
-    )
-    if reachable != target:  # an index summed by this operand alone: broadcast back
-        for i, ch in enumerate(target):
-            if ch not in reachable:
-                gx = np.expand_dims(gx, i)
-        gx = np.broadcast_to(gx, np.shape(operands[which])).copy()
-    mine = operands[which]
-    return (
-        gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
-    )
-
-
-def outer_adjoint_x(g, a, b):
-    """Adjoint of `np.outer(a, b)` with respect to `a`."""
-    return (np.asarray(g) @ np.ravel(b)).reshape(np.shape(a))
-
-
-def outer_adjoint_y(g, a, b):
-    """Adjoint of `np.outer(a, b)` with respect to `b`."""
-    return (np.ravel(a) @ np.asarray(g)).reshape(np.shape(b))
-
-
-def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
-    """Adjoint of `np.trace(a, offset, axis1, axis2)`: `g` on the chosen diagonal."""
-    a = np.asarray(a)
-    out = np.zeros(a.shape, dtype=_dtype(g, a))
-    moved = np.moveaxis(out, (axis1, axis2), (-2, -1))  # a view into `out`
-    n, m = moved.shape[-2:]
-    rows = np.arange(max(0, -offset), min(n, m - offset))
-    moved[..., rows, rows + offset] += np.asarray(g)[..., None]
-    return out
-
-
-# -- shapes --------------------------------------------------------------------------------
-
-
-def method_axes(axes):
-    """The axes of `x.transpose(*axes)`: `()`, `(1, 0)` or `((1, 0),)` -> None or a tuple."""
-    if len(axes) == 0:
-        return None
-    if len(axes) == 1 and np.ndim(axes[0]) != 0:
-        return tuple(axes[0])
-    if len(axes) == 1 and axes[0] is None:
-        return None
-    return tuple(axes)
-
-
-def transpose_adjoint(g, axes=None):
-    """Adjoint of `np.transpose(x, axes)`: the inverse permutation."""
-    g = np.asarray(g)
-    if axes is None:
-        return np.transpose(g)
-    axes = [a % g.ndim for a in axes]
-    return np.transpose(g, np.argsort(axes))
-
-
-class CotangentList(list):
-    """Cotangents of the items of a list or tuple; `+` adds item by item, `[i]` indexes.
-
-    >>> (CotangentList([1.0, 2.0]) + CotangentList([10.0, 20.0]))[1]
-    22.0
-    """
-
-    def __add__(self, other):
-        if isinstance(other, (int, float)) and other == 0:
-            return self
-        return CotangentList(_add(a, b) for a, b in zip(self, other))
-
-    __radd__ = __add__
-
-
-def _add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
-
-
-def _pieces(g, sizes, axis):
-    bounds = np.cumsum(sizes)[:-1]
-    return CotangentList(np.split(np.asarray(g), bounds, axis=axis))
-
-
-def concatenate_adjoint(g, arrays, axis=0):
-    """Adjoint of `np.concatenate(arrays, axis)`: the pieces of `g`, one per array."""
-    if axis is None:
-        sizes = [np.size(a) for a in arrays]
-        return CotangentList(p.reshape(np.shape(a)) for p, a in zip(_pieces(np.ravel(g), sizes, 0), arrays))
-    sizes = [np.shape(a)[axis] for a in arrays]
-    return _pieces(g, sizes, axis)
-
-
-def _piece(p, a):
-    """An item of a list cotangent shaped like `a` (a scalar zero placeholder becomes zeros)."""
-    return p if np.shape(p) == np.shape(a) else np.zeros(np.shape(a)) + p
-
-
-def concatenate_pieces(pieces, g, arrays, axis=0):
-    """The transpose of `concatenate_adjoint`: the pieces joined back into `g`'s shape."""
-    if axis is None:
-        return np.reshape(np.concatenate([np.ravel(_piece(p, a)) for p, a in zip(pieces, arrays)]), np.shape(g))
-    return np.concatenate([_piece(p, a) for p, a in zip(pieces, arrays)], axis=axis)
-
-
-def stack_pieces(pieces, arrays, axis=0):
-    """The transpose of `stack_adjoint`: the pieces stacked again."""
-    return np.stack([_piece(p, a) for p, a in zip(pieces, arrays)], axis=axis)
-
-
-def cumsum_transpose(h, g, axis=None):
-    """The transpose of `cumsum_adjoint` (w.r.t. its cotangent `g`): a cumulative sum."""
-    return np.reshape(np.cumsum(h, axis=axis), np.shape(g))
-
-
-def tile_transpose(h, g, reps):
-    """The transpose of `tile_adjoint`: the copies again."""
-    return np.reshape(np.tile(h, reps), np.shape(g))
-
-
-def stack_adjoint(g, arrays, axis=0):
-    """Adjoint of `np.stack(arrays, axis)`."""
-    g = np.asarray(g)
-    return CotangentList(np.take(g, i, axis=axis) for i in range(len(arrays)))
-
-
-def hstack_adjoint(g, arrays):
-    """Adjoint of `np.hstack(arrays)` (1-D pieces are joined on axis 0, others on axis 1)."""
-    shaped = [np.atleast_1d(a) for a in arrays]
-    axis = 0 if shaped[0].ndim == 1 else 1
-    pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
-
-
-def vstack_adjoint(g, arrays):
-    """Adjoint of `np.vstack(arrays)`."""
-    shaped = [np.atleast_2d(a) for a in arrays]
-    pieces = _pieces(g, [a.shape[0] for a in shaped], 0)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
-
-
-def split_tangent(t, indices_or_sections, axis=0):
-    return CotangentList(np.split(t, indices_or_sections, axis=axis))
-
-
-def split_adjoint(g, x, indices_or_sections, axis=0):
-    """Adjoint of `np.split`: join the pieces' cotangents; missing or zero pieces are zeros."""
-    parts = np.split(np.zeros(np.shape(x), dtype=float_dtype(x)), indices_or_sections, axis=axis)
-    filled = []
-    for k, zero in enumerate(parts):
-        piece = g[k] if k < len(g) else None
-        filled.append(zero if piece is None else zero + piece)
-    return np.concatenate(filled, axis=axis)
-
-
-def tile_adjoint(g, x, reps):
-    """Adjoint of `np.tile(x, reps)`: sum the copies."""
-    x_shape = np.shape(x)
-    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
-    ndim = max(len(x_shape), len(reps))
-    shape = (1,) * (ndim - len(x_shape)) + tuple(x_shape)
-    reps = (1,) * (ndim - len(reps)) + reps
-    g = np.asarray(g).reshape([n for pair in zip(reps, shape) for n in pair])
-    return g.sum(axis=tuple(range(0, 2 * ndim, 2))).reshape(x_shape)
-
-
-def repeat_adjoint(g, x, repeats, axis=None):
-    """Adjoint of `np.repeat(x, repeats, axis)`: sum each run of copies."""
-    g = np.asarray(g)
-    if axis is None:
-        n = np.size(x)
-        counts = np.broadcast_to(repeats, (n,))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return np.add.reduceat(g, starts)[:n].reshape(np.shape(x)) if n else np.zeros(np.shape(x))
-    axis = axis % np.ndim(x)
-    n = np.shape(x)[axis]
-    counts = np.broadcast_to(repeats, (n,))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.add.reduceat(g, starts, axis=axis)
-    zero_runs = np.flatnonzero(counts == 0)
-    if zero_runs.size:
-        index = [slice(None)] * g.ndim
-        index[axis] = zero_runs
-        out[tuple(index)] = 0.0
-    return out
-
-
-def broadcast_to_adjoint(g, x):
-    return unbroadcast(np.asarray(g), np.asarray(x)).reshape(np.shape(x))
-
-
-def roll_adjoint(g, shift, axis=None):
-    shift = -np.asarray(shift) if np.ndim(shift) else -shift
-    return np.roll(g, shift, axis=axis)
-
-
-def pad_adjoint(g, x, pad_width):
-    """Adjoint of `np.pad(x, pad_width)` (constant mode): the middle of `g`."""
-    ndim = np.ndim(x)
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (ndim, 2))
-    index = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, np.shape(x)))
-    return np.asarray(g)[index]
-
-
-def take_adjoint(g, a, indices, axis=None):
-    """Adjoint of `np.take(a, indices, axis)`: scatter-add (repeated indices accumulate)."""
-    a = np.asarray(a)
-    out = np.zeros(a.shape, dtype=_dtype(g, a))
-    if axis is None:
-        np.add.at(out.reshape(-1), indices, g)
-        return out
-    moved = np.moveaxis(out, axis, 0)
-    np.add.at(
-        moved,
-        indices,
-        np.moveaxis(np.asarray(g), list(range(axis, axis + np.ndim(indices))), list(range(np.ndim(indices)))),
-    )
-    return out
-
-
-def index_adjoint(g, x, index):
-    """Adjoint of `x[index]` for arrays (scatter-add) and for lists / tuples (one slot)."""
-    if isinstance(x, (list, tuple)) and not isinstance(index, slice):
-        out = CotangentList(zeros_like(item) for item in x)
-        out[index] = g
-        return out
-    return getitem_adjoint(g, x, index)
-
-
-def item(g, k):
-    """Item `k` of a tuple's cotangent, 0.0 if it is missing."""
-    if g is None or (isinstance(g, (int, float)) and g == 0):
-        return 0.0
-    value = g[k]
-    return 0.0 if value is None else value
-
-
 # -- elementwise helpers ------------------------------------------------------------------------
 
 
@@ -795,91 +136,6 @@ def clip_above(a, a_min=None, a_max=None):
     """1 where the upper bound is the result."""
     out = np.greater(a, a_max)
     return out if a_min is None else (out & np.less_equal(a_min, a_max)) | np.greater(a_min, a_max)
-
-
-# -- linear algebra ---------------------------------------------------------------------------------
-
-
-def _vector_rhs(b):
-    return np.ndim(b) == 1
-
-
-def solve_adjoint_b(g, a, b):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `b`."""
-    return np.linalg.solve(matrix_t(a), g)
-
-
-def solve_adjoint_a(g, a, b, z):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `a`: -(a^-T g) z^T."""
-    gb = np.linalg.solve(matrix_t(a), g)
-    if _vector_rhs(b):
-        return -np.multiply.outer(gb, z) if np.ndim(a) == 2 else -gb[..., :, None] * z[..., None, :]
-    return -(gb @ matrix_t(z))
-
-
-def det_adjoint(g, a, z):
-    """Adjoint of `np.linalg.det(a)`: g det(a) a^-T."""
-    return (np.asarray(g * z)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
-
-
-def slogdet_tangent(a, a_dot):
-    """Tangent of `np.linalg.slogdet(a)`: (0, trace(a^-1 a_dot))."""
-    logdet_dot = np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
-    return (np.zeros_like(logdet_dot), logdet_dot)
-
-
-def slogdet_adjoint(g, a):
-    """Adjoint of `np.linalg.slogdet(a)`: the sign has none; log|det| gives g a^-T."""
-    g = item(g, 1)
-    return (np.asarray(g)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
-
-
-def _phi(x):
-    """Lower triangle with the diagonal halved."""
-    return np.tril(x) - 0.5 * np.eye(x.shape[-1], dtype=x.dtype) * x
-
-
-def cholesky_tangent(l, a_dot):
-    """Tangent of `np.linalg.cholesky(a)` = L phi(L^-1 a_dot L^-T) (a_dot symmetric)."""
-    l_inv = np.linalg.inv(l)
-    return l @ _phi(l_inv @ a_dot @ matrix_t(l_inv))
-
-
-def cholesky_adjoint(g, l):
-    """Adjoint of `np.linalg.cholesky(a)` for symmetric `a` (the result is symmetric)."""
-    l_inv = np.linalg.inv(l)
-    p = _phi(matrix_t(l) @ g)
-    a_bar = matrix_t(l_inv) @ p @ l_inv
-    return 0.5 * (a_bar + matrix_t(a_bar))
-
-
-def _eigh_f(w):
-    diff = w[..., None, :] - w[..., :, None]  # w_j - w_i
-    with np.errstate(divide="ignore"):
-        f = np.where(diff == 0, 0.0, 1.0 / np.where(diff == 0, 1.0, diff))
-    return f
-
-
-def eigh_tangent(z, a_dot):
-    """Tangent of `np.linalg.eigh(a)` (distinct eigenvalues, a_dot symmetric)."""
-    w, v = z
-    m = matrix_t(v) @ a_dot @ v
-    w_dot = np.diagonal(m, axis1=-2, axis2=-1).copy()
-    v_dot = v @ (_eigh_f(w) * m)
-    return (w_dot, v_dot)
-
-
-def eigh_adjoint(g, z):
-    """Adjoint of `np.linalg.eigh(a)` for symmetric `a` (the result is symmetric)."""
-    w, v = z
-    w_bar, v_bar = item(g, 0), item(g, 1)
-    inner = np.zeros(np.shape(v), dtype=float_dtype(v))
-    if not (np.ndim(w_bar) == 0 and w_bar == 0):
-        inner = inner + np.asarray(w_bar)[..., :, None] * np.eye(np.shape(w)[-1])
-    if not (np.ndim(v_bar) == 0 and v_bar == 0):
-        inner = inner + _eigh_f(w) * (matrix_t(v) @ v_bar)
-    a_bar = v @ inner @ matrix_t(v)
-    return 0.5 * (a_bar + matrix_t(a_bar))
 
 
 # -- construction -----------------------------------------------------------------------------------
@@ -919,10 +175,104 @@ def sort_tangent(t, x, axis=-1):
 def sort_adjoint(g, x, axis=-1):
     """Adjoint of `np.sort(x, axis)`: scatter `g` back through the sorting permutation."""
     x = np.asarray(x)
-    out = np.zeros(x.shape, dtype=_dtype(g, x))
+    out = np.zeros(x.shape, dtype=derivative_dtype(g, x))
     if axis is None:
         out.reshape(-1)[np.argsort(x.ravel(), kind="stable")] = g
         return out
     order = np.argsort(x, axis=axis, kind="stable")
     np.put_along_axis(out, order, g, axis=axis)
     return out
+
+
+# -- ranges: np.linspace and np.arange are linear in their float end points and steps -------------
+
+
+def linspace_adjoint(g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
+    """Adjoint of `np.linspace(start, stop, num, endpoint, retstep, axis=axis)` w.r.t. `start`
+    (`which` 0) or `stop` (1): the samples are `start * (1 - t) + stop * t`, the step
+    `(stop - start) / div` (`g` is then the pair of their cotangents)."""
+    like = (start, stop)[which]
+    step_bar = 0.0
+    if retstep:
+        g, step_bar = g
+        div = (num - 1) if endpoint else num
+        step_bar = np.asarray(step_bar) / div * (1.0 if which else -1.0) if div > 0 else 0.0
+    weights = np.linspace(1.0, 0.0, num, endpoint) if which == 0 else np.linspace(0.0, 1.0, num, endpoint)
+    g = np.moveaxis(np.asarray(g), axis, 0)
+    total = np.tensordot(weights, g, axes=(0, 0)) + step_bar
+    return unreduce_to(total, like)
+
+
+def linspace_transpose(h, g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
+    """The transpose of `linspace_adjoint` in its cotangent `g`: the `g` whose adjoint pairs with `h`."""
+    like = np.asarray(g[0] if retstep else g)
+    weights = np.linspace(1.0, 0.0, num, endpoint) if which == 0 else np.linspace(0.0, 1.0, num, endpoint)
+    h = np.broadcast_to(h, np.shape(np.moveaxis(like, axis, 0))[1:])
+    samples = np.moveaxis(np.multiply.outer(weights, h), 0, axis if axis >= 0 else like.ndim + axis)
+    if not retstep:
+        return samples
+    div = (num - 1) if endpoint else num
+    step = h / div * (1.0 if which else -1.0) if div > 0 else np.zeros_like(h)
+    return samples, step
+
+
+def unreduce_to(g, like):
+    """`g` summed to the shape of `like` (broadcasting added axes or stretched ones of size 1)."""
+    shape = np.shape(like)
+    g = np.asarray(g)
+    if g.shape == shape:
+        return g if shape else float(g)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = np.sum(g, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    return g if shape else float(g)
+
+
+def arange_tangent(z, start_dot, step_dot, stop=None):
+    """Tangent of `np.arange(start, stop, step)`: item i is `start + i * step`. With one argument
+    it is the stop, which sets only the length: a zero tangent."""
+    if stop is None:
+        return np.zeros(np.shape(z))
+    return start_dot + step_dot * np.arange(np.shape(z)[0])
+
+
+def arange_adjoint(g, stop=None, which=0):
+    """Adjoint of `np.arange(start, stop, step)` w.r.t. `start` (`which` 0) or `step` (1)."""
+    if stop is None:
+        return 0.0
+    g = np.asarray(g)
+    return float(np.sum(g)) if which == 0 else float(np.dot(g, np.arange(g.shape[0])))
+
+
+# -- points where the textbook formula divides 0 by 0 ------------------------------------------
+
+
+def half_inverse(s):
+    """`1 / (2 s)`, 0 where `s` is 0: the derivative of `sqrt` at a spread of 0 (np.std of equal
+    values) taken as 0, a subgradient, as `abs` at 0."""
+    if np.ndim(s) == 0:
+        return 0.5 / s if s != 0 else 0.0 * s
+    s = np.asarray(s)
+    safe = np.where(s == 0, 1.0, s)
+    return np.where(s == 0, 0.0, 0.5 / safe)
+
+
+def power_dx(x, y):
+    """d(x ** y)/dx = y x ** (y - 1), 0 where y is 0 (x ** 0 is 1, also at x = 0)."""
+    if np.ndim(x) == 0 and np.ndim(y) == 0:
+        return y * x ** (y - 1) if y != 0 else 0.0 * x
+    x, y = np.asarray(x), np.asarray(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y == 0, 0.0, y * np.power(np.where(y == 0, 1.0, x), y - 1))
+
+
+def power_dy(z, x):
+    """d(x ** y)/dy = x ** y log x, 0 where x ** y is 0 (0 ** y with y > 0)."""
+    if np.ndim(z) == 0 and np.ndim(x) == 0:
+        return z * np.log(x) if z != 0 else 0.0 * z
+    z, x = np.asarray(z), np.asarray(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(z == 0, 0.0, z * np.log(np.where(z == 0, 1.0, x)))

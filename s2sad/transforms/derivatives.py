@@ -10,11 +10,12 @@ and the zero a derivative starts from.
 """
 
 import ast
+import operator
 
 from .. import kinds as K
 from ..analyses.primitives import index_expression, list_receiver
 from ..peepholes.simplify import is_zero, simplify, zero
-from ..astutil import nodes
+from ..astutil import name_nodes, nodes
 
 SCALARS = (K.FLOAT, K.INT, K.BOOL)
 
@@ -148,3 +149,22 @@ def doubled(first, second):
     if ast.dump(first) != ast.dump(swapped) and ast.dump(first) != ast.dump(second):
         return None
     return ast.BinOp(left=ast.Constant(2.0), op=ast.Mult(), right=first)
+
+
+def squares(rule, template, values):
+    """Is this `x * x`, a product of a local variable with itself?"""
+    if rule.key is not operator.mul or len(template.operands) != 2:
+        return False
+    first, second = (local_atom(values[p]) for p in template.operands)
+    return first is not None and first == second
+
+def names_read(node):
+    """The names `node` reads."""
+    return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
+
+def atom_kind(atom, kinds):
+    """The kind of an atom (a constant or a name)."""
+    if isinstance(atom, ast.Constant):
+        return K.kind_of(atom.value)
+    name = local_atom(atom)
+    return kinds.get(name, K.ANY) if name else K.ANY

@@ -32,10 +32,11 @@ from ..astutil import assigned_names, clone, fix_missing_locations, fix_statemen
 from .. import kinds as K
 from ..analyses.activity import analyze, walk_statements
 from .derivatives import (
-    DerivativeNames, assign, bind_template, call, doubled, is_scalar, load, local_atom, simplified, single_use_list_literals, zero,
-    zero_value,
+    DerivativeNames, assign, atom_kind, bind_template, call, doubled, is_scalar, load, local_atom, names_read, simplified,
+    single_use_list_literals, squares, zero, zero_value,
 )
 from ..analyses.primitives import derivative_call_role
+from ..rules import tangent_for
 
 
 def upward_exposed(body):
@@ -45,35 +46,23 @@ def upward_exposed(body):
     def visit(stmts, written):
         for stmt in stmts:
             if isinstance(stmt, ast.If):
-                exposed.update(_reads(stmt.test) - written)
+                exposed.update(names_read(stmt.test) - written)
                 w1, w2 = set(written), set(written)
                 visit(stmt.body, w1)
                 visit(stmt.orelse, w2)
                 written |= w1 & w2
             elif isinstance(stmt, (ast.For, ast.While)):
                 head = stmt.iter if isinstance(stmt, ast.For) else stmt.test
-                exposed.update(_reads(head) - written)
+                exposed.update(names_read(head) - written)
                 inner = set(written) | ({stmt.target.id} if isinstance(stmt, ast.For) else set())
                 visit(stmt.body, inner)
             else:
-                exposed.update(_reads(stmt) - written)
+                exposed.update(names_read(stmt) - written)
                 if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                     written.add(stmt.targets[0].id)
 
     visit(body, set())
     return exposed
-
-
-def _squares(rule, template, values):
-    """Is this `x * x`, a product of a local variable with itself?"""
-    if rule.key is not operator.mul or len(template.operands) != 2:
-        return False
-    first, second = (local_atom(values[p]) for p in template.operands)
-    return first is not None and first == second
-
-
-def _reads(node):
-    return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
 
 
 class ForwardTransform:
@@ -85,7 +74,7 @@ class ForwardTransform:
         self.kinds = analysis.kinds
         self.active = analysis.active
         self.namespace = namespace
-        taken = assigned_names([function]) | {a.arg for a in function.args.args} | _reads(function)
+        taken = assigned_names([function]) | {a.arg for a in function.args.args} | names_read(function)
         self.names = DerivativeNames(taken)
         self.setitem_bases = {
             s.targets[0].value.id for s in walk_statements(function.body)
@@ -246,13 +235,14 @@ class ForwardTransform:
             raise NotImplementedError(rule.name)
         template = rule.tangent
         values = bind_template(template, prim)
+        template = tangent_for(rule, values)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
         parts = template.instantiate(values, derivs, fresh=self.names.fresh)
         for target, expr in parts[:-1]:
             out.append(assign(target, expr, stmt))
         tangent = simplified(parts[-1][1])
-        if _squares(rule, template, values) and isinstance(tangent, ast.BinOp) and isinstance(tangent.op, ast.Add):
+        if squares(rule, template, values) and isinstance(tangent, ast.BinOp) and isinstance(tangent.op, ast.Add):
             tangent = doubled(tangent.left, tangent.right) or tangent  # `x * x`: `2.0 * (x_dot * x)`
         return self.full_shaped(tangent, rule, template, values, derivs, name, "_rt.broadcast_like")
 
@@ -263,7 +253,7 @@ class ForwardTransform:
             return tangent
         zero_shaped = [
             p for p in template.operands
-            if not is_scalar(_atom_kind(values[p], self.kinds)) and getattr(derivs.get(f"{p}_dot"), "zero", False)
+            if not is_scalar(atom_kind(values[p], self.kinds)) and getattr(derivs.get(f"{p}_dot"), "zero", False)
         ]
         return call(helper, tangent, load(name)) if zero_shaped else tangent
 
@@ -324,7 +314,7 @@ class ForwardTransform:
 
     def derivative_call(self, stmt, role, state):
         """A call that is not inlined (`_rt.call_forward_sweep` / `_rt.call_value`, see
-        s2sad.inline): forward mode calls the callee's own jvp, `_f_jvp1 = _rt.call_jvp(f, args,
+        s2sad.frontend.inline): forward mode calls the callee's own jvp, `_f_jvp1 = _rt.call_jvp(f, args,
         tangents)`, then reads the value and the tangent from it; no sweep record is needed."""
         name = stmt.targets[0].id
         state.discard(name)
@@ -379,13 +369,6 @@ class ForwardTransform:
         if getattr(value_tangent, "zero", False) and self.kinds.get(base) == K.LIST:
             value = self.zeros(stmt.value)  # an item of a list: shaped like it
         return ast.Assign(targets=[store], value=value)
-
-
-def _atom_kind(atom, kinds):
-    if isinstance(atom, ast.Constant):
-        return K.kind_of(atom.value)
-    name = local_atom(atom)
-    return kinds.get(name, K.ANY) if name else K.ANY
 
 
 def forward_transform(function, namespace, input_kinds, active_inputs, analysis=None, transform_class=None):

@@ -41,9 +41,10 @@ import numpy as np
 
 from .. import kinds as K
 from ..astutil import clone
-from .derivatives import assign, bind_template, call, is_scalar, load, local_atom, simplified
+from .derivatives import assign, atom_kind, bind_template, call, is_scalar, load, local_atom, simplified
 from ..analyses.activity import walk_statements
-from .forward import ForwardTransform, _atom_kind
+from .forward import ForwardTransform
+from ..rules import tangent_for
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
@@ -82,7 +83,7 @@ class VectorForwardTransform(ForwardTransform):
         return assign(self.dot(name), value)
 
     def zeros(self, atom):
-        if _atom_kind(atom, self.kinds) in (K.FLOAT, K.INT, K.BOOL):
+        if atom_kind(atom, self.kinds) in (K.FLOAT, K.INT, K.BOOL):
             return call("np.zeros", self.count())
         return call("_rt.zeros_directions", clone(atom), self.count())
 
@@ -94,12 +95,14 @@ class VectorForwardTransform(ForwardTransform):
         batched = rule.batched_tangent is not None
         template = rule.batched_tangent if batched else rule.tangent
         values = bind_template(template, prim)
+        if not batched:
+            template = tangent_for(rule, values)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
         if not rule.extra.get("sequence_operand") and not rule.extra.get("lists"):  # a list passed as an array-like
             for p in template.operands:
                 tangent = derivs[f"{p}_dot"]
-                if not getattr(tangent, "zero", False) and _atom_kind(values[p], self.kinds) in (K.LIST, K.OTHER):
+                if not getattr(tangent, "zero", False) and atom_kind(values[p], self.kinds) in (K.LIST, K.OTHER):
                     derivs[f"{p}_dot"] = call("_rt.array_directions", tangent)
         result_scalar = is_scalar(self.kinds.get(name))
         if not batched and rule.elementwise and not result_scalar:
@@ -117,7 +120,7 @@ class VectorForwardTransform(ForwardTransform):
 
     def lifted(self, template, values, derivs, name):
         """Operand tangents that may have fewer axes than the result get them: `_rt.lift(y_dot, z)`."""
-        kinds = {p: _atom_kind(values[p], self.kinds) for p in template.operands}
+        kinds = {p: atom_kind(values[p], self.kinds) for p in template.operands}
         shaped = [p for p, k in kinds.items() if not is_scalar(k) and k != K.OTHER]
         result_rank = self.ranks.get(name)
         out = dict(derivs)
@@ -136,7 +139,7 @@ class VectorForwardTransform(ForwardTransform):
         if not result_scalar:
             return False
         for p in template.operands:  # a scalar result from an ANY operand: a scalar at run time
-            if not getattr(derivs[f"{p}_dot"], "zero", False) and _atom_kind(values[p], self.kinds) not in (
+            if not getattr(derivs[f"{p}_dot"], "zero", False) and atom_kind(values[p], self.kinds) not in (
                 K.FLOAT, K.INT, K.BOOL, K.ANY
             ):
                 return False
@@ -333,7 +336,7 @@ def _fold(expr, kinds):
                 value = axis.value if isinstance(axis, ast.Constant) else None
                 if isinstance(value, int) and not isinstance(value, bool):
                     return ast.Constant(value + 1 if value >= 0 else value)
-                if isinstance(axis, ast.Constant) and value is None and _atom_kind(node.args[1], kinds) in (K.FLOAT, K.INT):
+                if isinstance(axis, ast.Constant) and value is None and atom_kind(node.args[1], kinds) in (K.FLOAT, K.INT):
                     return ast.Tuple(elts=[], ctx=ast.Load())
             return node
 

@@ -37,12 +37,12 @@ from dataclasses import dataclass
 
 from .. import config
 from .. import kinds as K
+from ..modes import Mode
 from ..analyses.activity import analyze, walk_statements
 from ..analyses.recompute import plan_recomputation
 from ..analyses.tbr import to_be_recorded
 from ..astutil import clone, fix_statement_locations, name_nodes, walk
-from .derivatives import DerivativeNames, assign, call, is_scalar, load, local_atom, single_use_list_literals
-from .forward import _reads
+from .derivatives import DerivativeNames, assign, call, is_scalar, load, local_atom, names_read, single_use_list_literals
 from .reverse_checkpoints import CheckpointedLoops, exposed_reads
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
@@ -99,12 +99,12 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         self.checkpoint_report = []  # (loop line, snapshots, schedule, state variables)
         self.checkpointed = self._checkpointed_loops(checkpoints or {})  # id(loop) -> snapshots
         self.untaped = 0  # > 0 while sweeping code that records nothing (a checkpointed loop's primal)
-        self.form = None
+        self.mode = None
 
 
     # -- whole functions ----------------------------------------------------------------------
-    def build(self, active_inputs, form="joint"):
-        self.form = form
+    def build(self, active_inputs, mode=Mode.REVERSE):
+        self.mode = mode
         body = self.function.body
         ret = body[-1]
         output, aux = split_output(self.analysis, ret.value)
@@ -131,7 +131,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
             grads.append(load(self.bar(p)))
         pushed_names = {s.targets[0].id for s in walk_statements(body) if id(s) in self.recording.pushes and isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
         prologue = []
-        stack_names = {"_push", "_pop"} & _reads(ast.Module(body=forward + backward, type_ignores=[]))
+        stack_names = {"_push", "_pop"} & names_read(ast.Module(body=forward + backward, type_ignores=[]))
         self.uses_stack = bool(stack_names)
         if self.uses_stack:
             prologue = [
@@ -165,19 +165,19 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         })
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
         report = self.checkpoint_report
-        if form == "gradient":  # what `grad` runs: the statements are used once, no copies
+        if mode is Mode.GRAD:  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
             gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
             return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records, checkpoints=report)
         joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
         joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
-        if form == "joint":
+        if mode is Mode.REVERSE:
             return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records, checkpoints=report)
 
         # split mode: forward returns residuals, backward can be called many times
         tapes = {t[0] for t in self.loop_tapes.values()} | {n for names in self.tape_lists.values() for n in names}
         residual_names = sorted(
-            n for n in _reads(ast.Module(body=backward, type_ignores=[]))
+            n for n in names_read(ast.Module(body=backward, type_ignores=[]))
             if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
         )
         if self.checkpointed:  # a checkpointed loop's steps, run again, set their own variables first
@@ -230,7 +230,7 @@ def split_output(analysis, value):
 def _backward_stack(stack_copy, backward):
     """`_pop` of the pullback's own copy of the stack (and `_push`, where a checkpointed loop's
     backward sweep records its steps again)."""
-    if "_push" not in _reads(ast.Module(body=backward, type_ignores=[])):
+    if "_push" not in names_read(ast.Module(body=backward, type_ignores=[])):
         return [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
     return [
         assign("_stack", stack_copy),
@@ -261,15 +261,15 @@ def _function(name, params, body, where, defaults=()):
     return fix_statement_locations(node)  # unparsed to text: the statements' lines are all we read
 
 
-def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, form="joint", portable=False,
+def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, mode=Mode.REVERSE, portable=False,
                       checkpoints=None):
-    """Build the adjoint code in one `form`: "joint" (`f_vjp`: value and gradient in one call),
-    "split" (`f_forward` returning residuals, `f_backward` that may be called many times), or
-    "gradient" (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
+    """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
+    SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), or
+    GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
     copied whole. `checkpoints` ({line of a loop: snapshots}) names the loops to checkpoint
     (reverse_checkpoints)."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
     transform = ReverseTransform(function, analysis, namespace, active_inputs, portable, checkpoints)
-    return transform.build(active_inputs, form)
+    return transform.build(active_inputs, mode)

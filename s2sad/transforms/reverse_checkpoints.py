@@ -56,6 +56,7 @@ def f_vjp(r, x, n, x_bar=1.0):
 import ast
 
 from .. import kinds as K
+from ..modes import Mode
 from ..analyses.activity import walk_statements
 from ..astutil import clone, name_nodes, walk
 from .derivatives import assign, call, is_scalar, load
@@ -245,7 +246,7 @@ class CheckpointedLoops:
                 body=[_store_when_due(schedule, position, state)] + advance,
                 orelse=[],
             )
-        reversal = call(f"{schedule}.reversal", *([ast.Constant(True)] if self.form == "split" else []))
+        reversal = call(f"{schedule}.reversal", *([ast.Constant(True)] if self.mode is Mode.SPLIT else []))
         target = ast.Tuple(
             elts=[
                 ast.Name(first, ast.Store()),

@@ -8,8 +8,7 @@ import operator
 
 from .. import kinds as K
 from ..astutil import clone
-from .derivatives import assign, call, is_scalar, load, local_atom
-from .forward import _reads
+from .derivatives import assign, call, is_scalar, load, local_atom, names_read
 from .reverse_statements import MAYBE_ZERO, PRESENT
 
 
@@ -42,7 +41,7 @@ class ListAdjoints:
         base = local_atom(prim.args[0])
         if base is None:
             return None
-        reads = set() if prim.kind == "list_append" else {n for a in prim.args[1:] for n in _reads(a)}
+        reads = set() if prim.kind == "list_append" else {n for a in prim.args[1:] for n in names_read(a)}
         return base, reads, base in self.active
 
     # -- lists: the backward sweep undoes `append`, `pop` and item writes, adjoint and list alike -----

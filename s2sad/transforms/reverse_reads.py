@@ -10,8 +10,7 @@ from .. import kinds as K
 from ..analyses.activity import walk_statements
 from ..astutil import name_nodes
 from ..rules import adjoint_for
-from .derivatives import bind_template, call, is_scalar, local_atom
-from .forward import _reads
+from .derivatives import bind_template, call, is_scalar, local_atom, names_read
 
 
 
@@ -52,7 +51,7 @@ class AdjointReads:
                     isinstance(before, ast.Assign) and isinstance(before.targets[0], ast.Name)
                     and (before.targets[0].id in self.single_use_lists
                          or (isinstance(before.value, ast.Tuple) and counts[before.targets[0].id] == 2))
-                    and isinstance(stmt, ast.Assign) and before.targets[0].id in _reads(stmt.value)
+                    and isinstance(stmt, ast.Assign) and before.targets[0].id in names_read(stmt.value)
                 ):
                     out[id(stmt)] = (before.targets[0].id, before.value.elts)
 
@@ -65,7 +64,7 @@ class AdjointReads:
         for operand, expr in self.adjoint_parts(stmt):
             if operand in ("@inplace", "@local"):
                 return set()
-            names |= _reads(expr)
+            names |= names_read(expr)
         return names
 
     def _output_free(self, stmt):
@@ -96,14 +95,14 @@ class AdjointReads:
         for operand, expr in self.adjoint_parts(stmt):
             if operand in ("@inplace", "@list"):
                 base, index, _ = expr
-                names |= {base} | _reads(index)
+                names |= {base} | names_read(index)
                 continue
             if operand == "@local":
                 expr = expr[1]
-            names |= {n for n in _reads(expr) if not _is_derivative(n, self)}
+            names |= {n for n in names_read(expr) if not _is_derivative(n, self)}
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript):
-            names |= _reads(target.slice) | {target.value.id}
+            names |= names_read(target.slice) | {target.value.id}
         else:
             prim = self.analysis.primitives[id(stmt)]
             if prim.kind == "call" and prim.rule.differentiable and not prim.rule.elementwise:

@@ -11,11 +11,10 @@ import numpy as np
 from .. import kinds as K
 from ..analyses.primitives import index_expression, is_global, resolve
 from ..astutil import clone
-from ..peepholes.scatter import _basic
+from ..peepholes.scatter import basic_index
 from ..peepholes.simplify import split_sign
 from ..rules import adjoint_for
-from .derivatives import assign, bind_template, call, doubled, is_scalar, load, local_atom, simplified
-from .forward import _atom_kind, _squares
+from .derivatives import assign, atom_kind, bind_template, call, doubled, is_scalar, load, local_atom, simplified, squares
 
 PRESENT, MAYBE_ZERO = "present", "maybe-zero"  # an adjoint holds a value / may still be a symbolic zero
 
@@ -44,7 +43,7 @@ class StatementAdjoints:
             if value in self.active:
                 # a copy: the slice is zeroed right after it is read
                 integers = {n for n, k in self.kinds.items() if k == K.INT}
-                if _basic(index_expression(target.slice), integers) is not None:
+                if basic_index(index_expression(target.slice), integers) is not None:
                     g = ast.Subscript(value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load())
                     g = ast.Call(func=ast.Attribute(value=g, attr="copy", ctx=ast.Load()), args=[], keywords=[])
                 else:  # an index that may repeat a position: only its last write counts
@@ -113,7 +112,7 @@ class StatementAdjoints:
                 elif rule.key in (operator.matmul, np.matmul):
                     expr = self.direct_product(expr)
                 parts.append((operand, expr))
-            if (_squares(rule, template, values) and len(parts) == 2 and parts[0][0] == parts[1][0]
+            if (squares(rule, template, values) and len(parts) == 2 and parts[0][0] == parts[1][0]
                     and doubled(parts[0][1], parts[1][1]) is not None):
                 # `x * x`: its two equal terms (`g * x`, `x * g`) computed once and added twice, the
                 # same additions in the same order, so the same result bit for bit
@@ -160,7 +159,7 @@ class StatementAdjoints:
 
     def unbroadcast(self, expr, operand, template, values, param, result, stmt_id):
         """The contribution `expr` (shaped like the result) summed down to the operand's shape."""
-        others = [_atom_kind(values[p], self.kinds) for p in template.operands if p != param]
+        others = [atom_kind(values[p], self.kinds) for p in template.operands if p != param]
         mine = self.kinds.get(operand)
         if all(is_scalar(k) for k in others) and (is_scalar(mine) or mine == K.ARRAY):
             return expr

@@ -12,8 +12,7 @@ from .. import kinds as K
 from ..analyses.activity import walk_statements
 from ..analyses.primitives import derivative_call_role
 from ..astutil import clone, name_nodes, walk
-from .derivatives import assign, call, load, local_atom
-from .forward import _reads
+from .derivatives import assign, call, load, local_atom, names_read
 from .reverse_statements import MAYBE_ZERO, PRESENT
 
 
@@ -97,7 +96,7 @@ class Sweeps:
 
     def forward_statement(self, stmt):
         """The statement as the forward sweep runs it. A call that is not inlined (see
-        s2sad.inline) sweeps its callee with `wrt=`: the positions of the active arguments, those
+        s2sad.frontend.inline) sweeps its callee with `wrt=`: the positions of the active arguments, those
         the backward sweep needs cotangents for; a call whose result is not active calls the
         user's function itself."""
         role = derivative_call_role(self.analysis.primitives.get(id(stmt)))
@@ -209,7 +208,7 @@ class Sweeps:
                     break
         targets = [bound.get(v, v) for v in (variables if lists else reversed(variables))]
         iterators = []
-        if isinstance(loop, ast.For) and loop.target.id in _reads(ast.Module(body=body, type_ignores=[])):
+        if isinstance(loop, ast.For) and loop.target.id in names_read(ast.Module(body=body, type_ignores=[])):
             if loop.target.id not in targets:
                 targets.insert(0, loop.target.id)
                 iterators.append(call("reversed", clone(loop.iter)))
