@@ -16,6 +16,7 @@ the workload's). For each step count it reports
 """
 
 import argparse
+import functools
 import importlib.util
 import inspect
 import sys
@@ -33,6 +34,7 @@ from s2sad.runtime.checkpoints import BinomialCheckpoints, OnlineCheckpoints, op
 from workloads import langevin as workload  # noqa: E402
 
 SNAPSHOTS = 50
+print = functools.partial(print, flush=True)  # noqa: A001  (progress shows in a log)
 DT = 1e-3
 ARGS = (1.0, 0.3, 2.0)
 
