@@ -95,7 +95,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         self.literal_operands = self._literal_operands()
         self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
         self._reads_found = {}  # id(stmt) -> what `reads_of` derives its answers from
-        self._loop_nodes, self._loop_states, self._schedules, self._taped = {}, {}, {}, {}
+        self._loop_states, self._schedules, self._taped = {}, {}, {}  # by id(checkpointed loop)
         self.checkpoint_report = []  # (loop line, snapshots, schedule, state variables)
         self.checkpointed = self._checkpointed_loops(checkpoints or {})  # id(loop) -> snapshots
         self.untaped = 0  # > 0 while sweeping code that records nothing (a checkpointed loop's primal)

@@ -76,7 +76,6 @@ class CheckpointedLoops:
                     self.checkpoint_report.append((line, lines[line], None, ()))  # nothing to reverse
                     continue
                 found[id(loop)] = lines[line]
-                self._loop_nodes[id(loop)] = loop
         return found
 
     # -- what the loop reads and hands on ------------------------------------------------------
