@@ -581,3 +581,10 @@ def test_bad_pragmas_are_errors_at_their_line(f, message):
     assert error.lineno == inspect.getsourcelines(f)[1] + 1
     assert "test_checkpointing.py" in str(error) and "# s2sad:" in str(error)
     assert "# s2sad: checkpoint snapshots=N" in str(error)
+
+
+cube = lambda x: x * x * x  # noqa: E731  (a lambda's source is read from this file, pragmas and all)
+
+
+def test_pragmas_elsewhere_in_the_file_are_not_a_lambdas():
+    assert s2sad.grad(cube)(2.0) == 12.0

@@ -40,8 +40,10 @@ def checkpoint_pragmas(parsed):
     loops = {node.lineno: node for node in walk(parsed.tree) if isinstance(node, (ast.For, ast.While))}
     found = {}
     lines = parsed.source_lines
-    for index, text in enumerate(lines):
-        match = _PRAGMA.match(text.strip())
+    first = parsed.tree.lineno - parsed.first_line  # the function's own lines (a lambda's source is its file)
+    last = (getattr(parsed.tree, "end_lineno", None) or len(lines)) - parsed.first_line
+    for index in range(max(first, 0), min(last + 1, len(lines))):
+        match = _PRAGMA.match(lines[index].strip())
         if match is None:
             continue
         lineno = parsed.first_line + index
