@@ -106,11 +106,14 @@ class CheckpointedLoops:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in inside
         }
         exposed = _exposed(parts, {target} if target else set())
-        state = [
-            n
-            for n in dict.fromkeys(read + written)
-            if n in written and n != target and (n in outside or n in exposed)
-        ]
+        first_seen = {}
+        for node in walk(ast.Module(body=parts, type_ignores=[])):
+            if isinstance(node, ast.Name):
+                place = (node.id.startswith("_"), getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+                first_seen[node.id] = min(first_seen.get(node.id, place), place)
+        state = sorted(
+            (n for n in set(written) if n != target and (n in outside or n in exposed)), key=lambda n: (first_seen[n], n)
+        )  # the user's variables in the order the loop first mentions them, then temporaries
         local = outside | set(written)
         invariants = {n for n in read if n not in written and n != target and n in local}
         self._loop_states[id(loop)] = found = (state, invariants)
