@@ -93,7 +93,7 @@ def main():
     print(f"adding problem, length {LENGTH}; initial loss {value:.3f} (predicting the mean scores 0.167)")
     gradient_check(lambda p: loss(p, xs, targets), params, grads, rng)
 
-    steps = 40 if QUICK else 600
+    steps = 5 if QUICK else 450
     m = {k: np.zeros_like(v) for k, v in params.items()}
     v = {k: np.zeros_like(v) for k, v in params.items()}
     losses = []
@@ -106,7 +106,7 @@ def main():
             m[k] = 0.9 * m[k] + 0.1 * grads[k]
             v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
             params[k] = params[k] - 0.01 * (m[k] / (1 - 0.9**step)) / (np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8)
-        if step % 100 == 0:
+        if step % 90 == 0:
             print(f"step {step:5d}  loss (mean of last 100) {np.mean(losses[-100:]):.4f}")
     xs, targets = adding_problem(1000, LENGTH, rng)
     test = loss(params, xs, targets)
