@@ -48,7 +48,11 @@ def move(cell, action):
 
 def outcomes(cell, action):
     """[(probability, next cell)]: intended direction 0.8, each side 0.1."""
-    return [(0.8, move(cell, action)), (0.1, move(cell, (action + 1) % 4)), (0.1, move(cell, (action + 3) % 4))]
+    return [
+        (0.8, move(cell, action)),
+        (0.1, move(cell, (action + 1) % 4)),
+        (0.1, move(cell, (action + 3) % 4)),
+    ]
 
 
 def reward(cell):
@@ -88,7 +92,9 @@ def gradient_check(f, params, grads, rng, directions=3, h=1e-6):
     worst = 0.0
     for _ in range(directions):
         d = {k: rng.normal(size=np.shape(v)) for k, v in params.items()}
-        estimate = (f({k: params[k] + h * d[k] for k in params}) - f({k: params[k] - h * d[k] for k in params})) / (2 * h)
+        estimate = (
+            f({k: params[k] + h * d[k] for k in params}) - f({k: params[k] - h * d[k] for k in params})
+        ) / (2 * h)
         exact = sum(np.sum(grads[k] * d[k]) for k in params)
         worst = max(worst, abs(exact - estimate) / max(abs(exact), abs(estimate), 1e-12))
     print(f"gradient check (central differences, {directions} directions): max relative error {worst:.1e}")
@@ -132,7 +138,9 @@ def train(steps, rng, batch_size=32, target_every=200):
             for k in params:  # Adam
                 m[k] = 0.9 * m[k] + 0.1 * grads[k]
                 v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
-                params[k] = params[k] - 1e-3 * (m[k] / (1 - 0.9**step)) / (np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8)
+                params[k] = params[k] - 1e-3 * (m[k] / (1 - 0.9**step)) / (
+                    np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8
+                )
         if step % target_every == 0:
             target_params = {k: v.copy() for k, v in params.items()}  # freeze a copy
     return params, returns
@@ -140,7 +148,10 @@ def train(steps, rng, batch_size=32, target_every=200):
 
 def draw(Q_dqn, Q_star, returns, path):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 1, 1.2]})
-    for ax, Q, title in [(axes[0], Q_dqn, "DQN: max_a Q(s, a), greedy policy"), (axes[1], Q_star, "value iteration")]:
+    for ax, Q, title in [
+        (axes[0], Q_dqn, "DQN: max_a Q(s, a), greedy policy"),
+        (axes[1], Q_star, "value iteration"),
+    ]:
         values = np.full((HEIGHT, WIDTH), np.nan)
         for i, (x, y) in enumerate(CELLS):
             if (x, y) != WALL:
@@ -177,7 +188,9 @@ def main():
     free = [i for i, c in enumerate(CELLS) if c != WALL and c not in TERMINAL]
     error = np.max(np.abs(np.max(Q_dqn[free], axis=1) - np.max(Q_star[free], axis=1)))
     agree = np.mean(np.argmax(Q_dqn[free], axis=1) == np.argmax(Q_star[free], axis=1))
-    print(f"state values vs value iteration: max error {error:.3f}; greedy action agrees in {agree:.0%} of cells")
+    print(
+        f"state values vs value iteration: max error {error:.3f}; greedy action agrees in {agree:.0%} of cells"
+    )
     IMAGES.mkdir(parents=True, exist_ok=True)
     draw(Q_dqn, Q_star, returns, IMAGES / "dqn_gridworld.png")
     print(f"saved {IMAGES / 'dqn_gridworld.png'}")

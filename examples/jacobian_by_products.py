@@ -84,14 +84,22 @@ def timings(sizes, fixed, rng, repeats):
             x = rng.normal(size=n)
             jacobian_from_jvps(f, x), jacobian_from_vjps(f, x)  # compile first
             rows.append(
-                (n, m, best_time(lambda: jacobian_from_jvps(f, x), repeats), best_time(lambda: jacobian_from_vjps(f, x), repeats))
+                (
+                    n,
+                    m,
+                    best_time(lambda: jacobian_from_jvps(f, x), repeats),
+                    best_time(lambda: jacobian_from_vjps(f, x), repeats),
+                )
             )
     return rows
 
 
 def draw(rows, sizes, fixed, path):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, varying, label in [(axes[0], 0, "n inputs (m = %d)" % fixed), (axes[1], 1, "m outputs (n = %d)" % fixed)]:
+    for ax, varying, label in [
+        (axes[0], 0, "n inputs (m = %d)" % fixed),
+        (axes[1], 1, "m outputs (n = %d)" % fixed),
+    ]:
         picked = [r for r in rows if r[1 - varying] == fixed and r[varying] in sizes]
         picked = sorted({r[varying]: r for r in picked}.values())
         counts = [r[varying] for r in picked]

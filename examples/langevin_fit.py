@@ -88,7 +88,9 @@ def main():
     target_x, target_spread = simulate(*TRUE, x0, rng.normal(size=(steps, particles)))
     target = statistics(target_x, target_spread)
     noise = rng.normal(size=(steps, particles))  # fresh noise for the fit
-    print(f"{particles} particles, {int(round(T / DT))} Euler-Maruyama steps; target <x^2>, <x^4> at T and <x^2> averaged over [0, T] = {target.round(3)}")
+    print(
+        f"{particles} particles, {int(round(T / DT))} Euler-Maruyama steps; target <x^2>, <x^4> at T and <x^2> averaged over [0, T] = {target.round(3)}"
+    )
 
     a, b = 1.0, 0.5
     start_x = simulate(a, b, x0, noise)[0]
@@ -112,7 +114,14 @@ def main():
     bins = np.linspace(-L, L, 51)
     ax.hist(target_x, bins=bins, density=True, alpha=0.4, color="k", label=f"target (a, b) = {TRUE}")
     ax.hist(start_x, bins=bins, density=True, histtype="step", lw=2, label="before: (1.0, 0.5)")
-    ax.hist(simulate(a, b, x0, noise)[0], bins=bins, density=True, histtype="step", lw=2, label=f"after: ({a:.2f}, {b:.2f})")
+    ax.hist(
+        simulate(a, b, x0, noise)[0],
+        bins=bins,
+        density=True,
+        histtype="step",
+        lw=2,
+        label=f"after: ({a:.2f}, {b:.2f})",
+    )
     ax.set_xlabel("x at time T")
     ax.set_ylabel("density")
     ax.set_title("Langevin particles in U(x) = a x^4 - b x^2, walls at +-%.1f" % L)

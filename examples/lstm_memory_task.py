@@ -78,7 +78,9 @@ def gradient_check(f, params, grads, rng, directions=3, h=1e-6):
     worst = 0.0
     for _ in range(directions):
         d = {k: rng.normal(size=np.shape(v)) for k, v in params.items()}
-        estimate = (f({k: params[k] + h * d[k] for k in params}) - f({k: params[k] - h * d[k] for k in params})) / (2 * h)
+        estimate = (
+            f({k: params[k] + h * d[k] for k in params}) - f({k: params[k] - h * d[k] for k in params})
+        ) / (2 * h)
         exact = sum(np.sum(grads[k] * d[k]) for k in params)
         worst = max(worst, abs(exact - estimate) / max(abs(exact), abs(estimate), 1e-12))
     print(f"gradient check (central differences, {directions} directions): max relative error {worst:.1e}")
@@ -105,7 +107,9 @@ def main():
         for k in params:  # Adam
             m[k] = 0.9 * m[k] + 0.1 * grads[k]
             v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
-            params[k] = params[k] - 0.01 * (m[k] / (1 - 0.9**step)) / (np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8)
+            params[k] = params[k] - 0.01 * (m[k] / (1 - 0.9**step)) / (
+                np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8
+            )
         if step % 90 == 0:
             print(f"step {step:5d}  loss (mean of last 100) {np.mean(losses[-100:]):.4f}")
     xs, targets = adding_problem(1000, LENGTH, rng)
@@ -115,7 +119,11 @@ def main():
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.semilogy(losses, lw=0.5, alpha=0.5, label="minibatch loss")
     window = min(50, len(losses))
-    ax.semilogy(np.arange(window - 1, len(losses)), np.convolve(losses, np.ones(window) / window, "valid"), label="running mean")
+    ax.semilogy(
+        np.arange(window - 1, len(losses)),
+        np.convolve(losses, np.ones(window) / window, "valid"),
+        label="running mean",
+    )
     ax.axhline(1 / 6, color="k", ls="--", lw=1, label="predicting the mean (1/6)")
     ax.set_xlabel("Adam step")
     ax.set_ylabel("squared error")

@@ -118,7 +118,9 @@ def main():
     start = time.perf_counter()
     params, losses = train(params, x, y, steps)
     accuracy = np.mean(np.sign(predict(params, x)) == y)
-    print(f"{steps} steps in {time.perf_counter() - start:.1f} s: loss {losses[-1]:.4f}, accuracy {accuracy:.1%}")
+    print(
+        f"{steps} steps in {time.perf_counter() - start:.1f} s: loss {losses[-1]:.4f}, accuracy {accuracy:.1%}"
+    )
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     draw(params, x, y, losses, IMAGES / "mlp_backprop.png")

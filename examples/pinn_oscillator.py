@@ -44,12 +44,14 @@ def velocity(t, W1, b1, W2, b2):
 
 def acceleration(t, W1, b1, W2, b2):
     zeros = np.zeros_like
-    return s2sad.jvp(velocity, (t, W1, b1, W2, b2), (np.ones_like(t), zeros(W1), zeros(b1), zeros(W2), 0.0))[1]
+    return s2sad.jvp(velocity, (t, W1, b1, W2, b2), (np.ones_like(t), zeros(W1), zeros(b1), zeros(W2), 0.0))[
+        1
+    ]
 
 
 def loss(W1, b1, W2, b2, t):
-    residual = acceleration(t, W1, b1, W2, b2) + OMEGA ** 2 * net(t, W1, b1, W2, b2)
-    return np.mean(residual ** 2)
+    residual = acceleration(t, W1, b1, W2, b2) + OMEGA**2 * net(t, W1, b1, W2, b2)
+    return np.mean(residual**2)
 
 
 def train(steps=4000, hidden=16, seed=0, learning_rate=0.01):
@@ -65,7 +67,7 @@ def train(steps=4000, hidden=16, seed=0, learning_rate=0.01):
             m[k] = 0.9 * m[k] + 0.1 * g
             v[k] = 0.999 * v[k] + 0.001 * g * g
             rate = learning_rate * 0.02 ** (step / steps)  # decayed 50-fold over the run: a settled minimum
-            update = rate * (m[k] / (1 - 0.9 ** step)) / (np.sqrt(v[k] / (1 - 0.999 ** step)) + 1e-8)
+            update = rate * (m[k] / (1 - 0.9**step)) / (np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8)
             params[k] = params[k] - update
         if step % 1000 == 0:
             print(f"step {step:5d}  loss {value:.3e}")
@@ -89,7 +91,9 @@ def gradient_check(params, t, rng, directions=3, h=1e-6):
 def draw(params, path):
     t = np.linspace(0.0, 2.0, 201)
     residual = acceleration(t, *params) + OMEGA**2 * net(t, *params)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(7, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
     top.plot(t, np.sin(OMEGA * t) / OMEGA, "k", lw=3, alpha=0.3, label="exact sin(w t) / w")
     top.plot(t, net(t, *params), "C0--", label="network y(t)")
     collocation = np.linspace(0.0, 2.0, 64)
@@ -109,7 +113,9 @@ def main():
     rng = np.random.default_rng(1)
     t = np.linspace(0.0, 2.0, 64)
     hidden = 16
-    gradient_check([rng.normal(0, 1.0, hidden), rng.normal(0, 0.5, hidden), rng.normal(0, 0.1, hidden), 0.1], t, rng)
+    gradient_check(
+        [rng.normal(0, 1.0, hidden), rng.normal(0, 0.5, hidden), rng.normal(0, 0.1, hidden), 0.1], t, rng
+    )
     start = time.perf_counter()
     params = train(steps=100 if QUICK else 4000)
     elapsed = time.perf_counter() - start

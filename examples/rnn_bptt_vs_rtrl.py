@@ -80,7 +80,11 @@ def gradient_check(params, grads, xs, ys, rng, directions=3, h=1e-6):
 
 def main():
     rng = np.random.default_rng(0)
-    params = [rng.normal(0, 0.5 / np.sqrt(HIDDEN), (HIDDEN, HIDDEN)), rng.normal(0, 1, HIDDEN), np.zeros(HIDDEN)]
+    params = [
+        rng.normal(0, 0.5 / np.sqrt(HIDDEN), (HIDDEN, HIDDEN)),
+        rng.normal(0, 1, HIDDEN),
+        np.zeros(HIDDEN),
+    ]
     count = sum(p.size for p in params)
     xs, ys = sequence(50, rng)
     by_bptt = bptt(*params, xs, ys)
@@ -96,9 +100,13 @@ def main():
     print(f"{'T':>5} {'BPTT ms':>9} {'RTRL ms':>9} {'BPTT KiB':>9} {'RTRL KiB':>9}")
     for length in lengths:
         xs, ys = sequence(length, rng)
-        (t_bptt, m_bptt), (t_rtrl, m_rtrl) = measure(bptt, (*params, xs, ys)), measure(rtrl, (*params, xs, ys))
+        (t_bptt, m_bptt), (t_rtrl, m_rtrl) = measure(bptt, (*params, xs, ys)), measure(
+            rtrl, (*params, xs, ys)
+        )
         rows.append((length, t_bptt, t_rtrl, m_bptt, m_rtrl))
-        print(f"{length:5d} {1e3 * t_bptt:9.2f} {1e3 * t_rtrl:9.2f} {m_bptt / 1024:9.1f} {m_rtrl / 1024:9.1f}")
+        print(
+            f"{length:5d} {1e3 * t_bptt:9.2f} {1e3 * t_rtrl:9.2f} {m_bptt / 1024:9.1f} {m_rtrl / 1024:9.1f}"
+        )
 
     rows = np.array(rows)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))

@@ -78,7 +78,9 @@ def gradient_check(f, params, grads, rng, directions=3, h=1e-6):
     worst = 0.0
     for _ in range(directions):
         d = {k: rng.normal(size=np.shape(v)) for k, v in params.items()}
-        estimate = (f({k: params[k] + h * d[k] for k in params}) - f({k: params[k] - h * d[k] for k in params})) / (2 * h)
+        estimate = (
+            f({k: params[k] + h * d[k] for k in params}) - f({k: params[k] - h * d[k] for k in params})
+        ) / (2 * h)
         exact = sum(np.sum(grads[k] * d[k]) for k in params)
         worst = max(worst, abs(exact - estimate) / max(abs(exact), abs(estimate), 1e-12))
     print(f"gradient check (central differences, {directions} directions): max relative error {worst:.1e}")
@@ -98,7 +100,12 @@ def real_rollout(ctrl, starts, steps):
 
 def main():
     rng = np.random.default_rng(0)
-    world = {"W1": rng.normal(0, 0.5, (3, 32)), "b1": np.zeros(32), "W2": rng.normal(0, 0.01, (32, 2)), "b2": np.zeros(2)}
+    world = {
+        "W1": rng.normal(0, 0.5, (3, 32)),
+        "b1": np.zeros(32),
+        "W2": rng.normal(0, 0.01, (32, 2)),
+        "b2": np.zeros(2),
+    }
     m = {k: np.zeros_like(p) for k, p in world.items()}
     v = {k: np.zeros_like(p) for k, p in world.items()}
     model_value_and_grad = s2sad.value_and_grad(model_loss)
@@ -109,7 +116,9 @@ def main():
         value, grads = model_value_and_grad(world, states, actions, environment(states, actions))
         model_losses.append(value)
         adam(world, grads, m, v, step, 0.003 * 0.1 ** (step / 3000))
-    print(f"stage 1: model trained in {time.perf_counter() - start:.1f} s, one-step error (per dt^2) {np.mean(model_losses[-100:]):.2e}")
+    print(
+        f"stage 1: model trained in {time.perf_counter() - start:.1f} s, one-step error (per dt^2) {np.mean(model_losses[-100:]):.2e}"
+    )
 
     ctrl = {"W1": rng.normal(0, 1.0, (2, 16)), "b1": np.zeros(16), "w2": rng.normal(0, 0.1, 16), "b2": 0.0}
     starts = random_states(64, rng)
@@ -129,14 +138,18 @@ def main():
 
     tests = np.array([[-1.0, 0.0], [0.0, 1.0], [2.0, -1.0], [-0.5, -1.0]])
     before, after = real_rollout(initial, tests, 60), real_rollout(ctrl, tests, 60)
-    print(f"real environment, 4 starts, 60 steps: final |x - {GOAL}| before {np.max(np.abs(before[-1, :, 0] - GOAL)):.3f}, after {np.max(np.abs(after[-1, :, 0] - GOAL)):.3f}")
+    print(
+        f"real environment, 4 starts, 60 steps: final |x - {GOAL}| before {np.max(np.abs(before[-1, :, 0] - GOAL)):.3f}, after {np.max(np.abs(after[-1, :, 0] - GOAL)):.3f}"
+    )
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     axes[0].semilogy(model_losses)
     axes[0].set_xlabel("Adam step")
     axes[0].set_title("stage 1: model one-step error", fontsize=10)
     axes[1].plot(costs, lw=0.5, alpha=0.5)
-    axes[1].plot(np.arange(19, len(costs)), np.convolve(costs, np.ones(20) / 20, "valid"), label="running mean")
+    axes[1].plot(
+        np.arange(19, len(costs)), np.convolve(costs, np.ones(20) / 20, "valid"), label="running mean"
+    )
     axes[1].legend()
     axes[1].set_xlabel("Adam step")
     axes[1].set_title(f"stage 2: imagined cost over {HORIZON} steps", fontsize=10)

@@ -19,7 +19,10 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]]
 PAGES_WITH_CODE = [page for page in PAGES if "```python" in (ROOT / page).read_text()]
-BLOCK = re.compile(r"^(?P<marker>[ \t]*<!-- no-run[^>]*-->[ \t]*\n)?(?P<indent>[ \t]*)```python\n(?P<code>.*?)^(?P=indent)```", re.M | re.S)
+BLOCK = re.compile(
+    r"^(?P<marker>[ \t]*<!-- no-run[^>]*-->[ \t]*\n)?(?P<indent>[ \t]*)```python\n(?P<code>.*?)^(?P=indent)```",
+    re.M | re.S,
+)
 PREAMBLE = "import math\nimport numpy as np\nimport s2sad\n"
 
 
@@ -40,7 +43,9 @@ def test_snippet_extraction():
 
 
 def test_pages_with_code_are_found():
-    assert {"README.md", "docs/index.md", "docs/supported.md", "docs/coming-from-jax.md"} <= set(PAGES_WITH_CODE)
+    assert {"README.md", "docs/index.md", "docs/supported.md", "docs/coming-from-jax.md"} <= set(
+        PAGES_WITH_CODE
+    )
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_CODE)
@@ -53,7 +58,9 @@ def test_snippets_of_page_run(page, tmp_path):
     script.write_text(PREAMBLE + "\n\n".join(runnable))
     env = dict(os.environ, MPLBACKEND="Agg")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, f"{page}:\n{result.stderr[-3000:]}"
 
 

@@ -23,7 +23,11 @@ from matplotlib.patches import FancyBboxPatch
 
 import s2sad
 
-OUTPUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "img" / "reverse_sweeps.png"
+OUTPUT = (
+    Path(sys.argv[1])
+    if len(sys.argv) > 1
+    else Path(__file__).resolve().parents[1] / "img" / "reverse_sweeps.png"
+)
 
 
 def f(x):
@@ -107,7 +111,16 @@ def draw(text, history, lines, path):
         number = first + row + 1
         colour = colours["push"] if number in pushing else colours["pop"] if number in popping else "#333333"
         weight = "bold" if number in pushing | popping else "normal"
-        left.text(0.0, 1.0 - row / len(code), line, family="monospace", fontsize=7.5, color=colour, weight=weight, va="top")
+        left.text(
+            0.0,
+            1.0 - row / len(code),
+            line,
+            family="monospace",
+            fontsize=7.5,
+            color=colour,
+            weight=weight,
+            va="top",
+        )
 
     right = fig.add_axes([0.40, 0.1, 0.59, 0.8])
     right.axis("off")
@@ -117,15 +130,44 @@ def draw(text, history, lines, path):
     right.set_title("the tape after each push (forward sweep) and pop (backward sweep), x = 0.5", fontsize=10)
     for column, (kind, number, value, stack) in enumerate(history):
         for level, item in enumerate(stack):
-            box = FancyBboxPatch((column - 0.4, level), 0.8, 0.85, boxstyle="round,pad=0.02", fc="#fdd0a2" if kind == "push" else "#c6dbef", ec="#555555")
+            box = FancyBboxPatch(
+                (column - 0.4, level),
+                0.8,
+                0.85,
+                boxstyle="round,pad=0.02",
+                fc="#fdd0a2" if kind == "push" else "#c6dbef",
+                ec="#555555",
+            )
             right.add_patch(box)
             right.text(column, level + 0.42, f"{item:.3f}", ha="center", va="center", fontsize=8)
         arrow = "\u2191" if kind == "push" else "\u2193"
-        right.text(column, -0.5, f"{kind} {arrow}\n{value:.3f}", ha="center", va="top", fontsize=8, color=colours[kind])
+        right.text(
+            column,
+            -0.5,
+            f"{kind} {arrow}\n{value:.3f}",
+            ha="center",
+            va="top",
+            fontsize=8,
+            color=colours[kind],
+        )
     turn = sum(1 for kind, *_ in history if kind == "push") - 0.5
     right.axvline(turn, color="k", lw=0.8, ls=":")
-    right.text(turn / 2 - 0.5, depth + 0.6, "forward sweep: y is pushed before\nevery iteration overwrites it", ha="center", fontsize=9, color=colours["push"])
-    right.text(turn + (len(history) - turn) / 2, depth + 0.6, "backward sweep: each iteration's y\nis taken back, last in first out", ha="center", fontsize=9, color=colours["pop"])
+    right.text(
+        turn / 2 - 0.5,
+        depth + 0.6,
+        "forward sweep: y is pushed before\nevery iteration overwrites it",
+        ha="center",
+        fontsize=9,
+        color=colours["push"],
+    )
+    right.text(
+        turn + (len(history) - turn) / 2,
+        depth + 0.6,
+        "backward sweep: each iteration's y\nis taken back, last in first out",
+        ha="center",
+        fontsize=9,
+        color=colours["pop"],
+    )
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
