@@ -6,8 +6,10 @@ at every step. BPTT is `s2sad.grad` of the loss: a forward sweep that records th
 states, then one backward sweep. RTRL is `s2sad.jacfwd` of the same loss: the tangents of
 the hidden state w.r.t. all P parameters are carried forward with it (dh_t/dtheta, an H x P
 matrix per step), nothing is recorded. Both give the same gradient (to 1e-10); their time
-and peak memory as the sequence grows are drawn to docs/img/rnn_bptt_vs_rtrl.png: BPTT's
-memory grows with T, RTRL's does not, RTRL's time is P times larger per step.
+and peak memory as the sequence grows are drawn to docs/img/rnn_bptt_vs_rtrl.png. BPTT's
+memory grows with T, RTRL's does not. RTRL does P times more arithmetic per step; jacfwd
+carries all P directions in one array operation, so for this small network its time is
+a few times BPTT's rather than P times.
 
     python examples/rnn_bptt_vs_rtrl.py [--quick]
 """
