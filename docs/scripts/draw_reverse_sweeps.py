@@ -97,6 +97,10 @@ def stack_history(events, lines):
     return history
 
 
+def shown(value):
+    return f"{value:.3f}" if isinstance(value, float) else repr(value)
+
+
 def draw(text, history, lines, path):
     code = [line for line in lines if not line.startswith("#")]
     first = len(lines) - len(code)
@@ -139,12 +143,12 @@ def draw(text, history, lines, path):
                 ec="#555555",
             )
             right.add_patch(box)
-            right.text(column, level + 0.42, f"{item:.3f}", ha="center", va="center", fontsize=8)
+            right.text(column, level + 0.42, shown(item), ha="center", va="center", fontsize=8)
         arrow = "\u2191" if kind == "push" else "\u2193"
         right.text(
             column,
             -0.5,
-            f"{kind} {arrow}\n{value:.3f}",
+            f"{kind} {arrow}\n{shown(value)}",
             ha="center",
             va="top",
             fontsize=8,
