@@ -44,13 +44,16 @@ REPLAY = re.compile(r"^\s*for .+ in (?:zip\()?reversed\((_tape\d+)")
 
 
 def run_traced(text, function_name, args, namespace):
-    """Run the generated function; return its value and [(line number, pushed value or None)]."""
+    """Run the generated function; return its value, [(line number, pushed value or None, the
+    output's adjoint as the line starts)] and the lines of the code."""
     path = Path(tempfile.mkdtemp()) / "generated.py"
     path.write_text(text)
     exec(compile(text, str(path), "exec"), namespace)
     function = namespace[function_name]
     lines = text.splitlines()
     events = []
+    code = function.__code__
+    seed = code.co_varnames[code.co_argcount - 1]  # the output's adjoint, `y_bar`
 
     def tracer(frame, event, arg):
         if frame.f_code is not function.__code__:
@@ -58,7 +61,9 @@ def run_traced(text, function_name, args, namespace):
         if event == "line":
             match = PUSH.match(lines[frame.f_lineno - 1]) or PREALLOCATED.match(lines[frame.f_lineno - 1])
             value = eval(match.group(2), namespace, frame.f_locals) if match else None
-            events.append((frame.f_lineno, value))
+            events.append((frame.f_lineno, value, frame.f_locals.get(seed)))
+        elif event == "return":
+            events.append((None, None, frame.f_locals.get(seed)))
         return tracer
 
     sys.settrace(tracer)
@@ -66,7 +71,7 @@ def run_traced(text, function_name, args, namespace):
         result = function(*args)
     finally:
         sys.settrace(None)
-    return result, events, lines
+    return result, events, lines, seed
 
 
 def body_lines(lines, number):
@@ -81,18 +86,23 @@ def body_lines(lines, number):
 
 
 def stack_history(events, lines):
-    """Replay the traced lines on a mirror stack: [(kind, line number, value, stack after)].
-    A replaying `for` line is a pop only when its body runs next (not on the loop's last test)."""
+    """Replay the traced lines on a mirror stack: [(kind, line number, value, stack after,
+    the output's adjoint after the iteration that popped)]. A replaying `for` line is a pop
+    only when its body runs next (not on the loop's last test)."""
     stack, history = [], []
-    for k, (number, value) in enumerate(events):
+    for k, (number, value, _) in enumerate(events):
+        if number is None:
+            continue
         source = lines[number - 1]
+        body = body_lines(lines, number)
         if PUSH.match(source) or PREALLOCATED.match(source):
             stack.append(value)
-            history.append(("push", number, value, list(stack)))
+            history.append(("push", number, value, list(stack), None))
         elif POP.search(source) or (
-            REPLAY.match(source) and k + 1 < len(events) and events[k + 1][0] in body_lines(lines, number)
+            REPLAY.match(source) and k + 1 < len(events) and events[k + 1][0] in body
         ):
-            history.append(("pop", number, stack[-1], list(stack[:-1])))
+            after = next(adjoint for line, _, adjoint in events[k + 1 :] if line not in body)
+            history.append(("pop", number, stack[-1], list(stack[:-1]), after))
             stack.pop()
     return history
 
@@ -101,7 +111,7 @@ def shown(value):
     return f"{value:.3f}" if isinstance(value, float) else repr(value)
 
 
-def draw(text, history, lines, path):
+def draw(text, history, lines, seed, path):
     code = [line for line in lines if not line.startswith("#")]
     first = len(lines) - len(code)
     fig = plt.figure(figsize=(13, 6.2))
@@ -109,8 +119,8 @@ def draw(text, history, lines, path):
     left.axis("off")
     left.set_title("the code s2sad generates (s2sad.source(f, args=(0.5,)))", fontsize=10, loc="left")
     colours = {"push": "#e6550d", "pop": "#3182bd"}
-    pushing = {number for kind, number, _, _ in history if kind == "push"}
-    popping = {number for kind, number, _, _ in history if kind == "pop"}
+    pushing = {number for kind, number, *_ in history if kind == "push"}
+    popping = {number for kind, number, *_ in history if kind == "pop"}
     for row, line in enumerate(code):
         number = first + row + 1
         colour = colours["push"] if number in pushing else colours["pop"] if number in popping else "#333333"
@@ -128,11 +138,11 @@ def draw(text, history, lines, path):
 
     right = fig.add_axes([0.40, 0.1, 0.59, 0.8])
     right.axis("off")
-    depth = max(len(stack) for _, _, _, stack in history)
+    depth = max(len(stack) for _, _, _, stack, _ in history)
     right.set_xlim(-0.5, len(history) - 0.3)
-    right.set_ylim(-1.6, depth + 1.2)
+    right.set_ylim(-2.6, depth + 1.2)
     right.set_title("the tape after each push (forward sweep) and pop (backward sweep), x = 0.5", fontsize=10)
-    for column, (kind, number, value, stack) in enumerate(history):
+    for column, (kind, number, value, stack, adjoint) in enumerate(history):
         for level, item in enumerate(stack):
             box = FancyBboxPatch(
                 (column - 0.4, level),
@@ -148,7 +158,8 @@ def draw(text, history, lines, path):
         right.text(
             column,
             -0.5,
-            f"{kind} {arrow}\n{shown(value)}",
+            f"{kind} {arrow}\n{shown(value)}"
+            + ("" if adjoint is None else f"\n\nthen {seed}\n= {shown(adjoint)}"),
             ha="center",
             va="top",
             fontsize=8,
@@ -179,11 +190,11 @@ def draw(text, history, lines, path):
 def main():
     text = s2sad.source(f, mode="reverse", args=(0.5,))
     name = re.search(r"^def (\w+)\(", text, re.MULTILINE).group(1)
-    (value, (gradient,)), events, lines = run_traced(text, name, (0.5,), dict(f.__globals__))
+    (value, (gradient,)), events, lines, seed = run_traced(text, name, (0.5,), dict(f.__globals__))
     history = stack_history(events, lines)
     assert abs(gradient - s2sad.grad(f)(0.5)) < 1e-12  # the traced code is the code grad runs
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    draw(text, history, lines, OUTPUT)
+    draw(text, history, lines, seed, OUTPUT)
     print(f"f(0.5) = {value:.4f}, df/dx = {gradient:.4f}; {len(history)} pushes and pops drawn to {OUTPUT}")
 
 
