@@ -50,6 +50,7 @@ from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform
 from .trees import expand_parameters, flatten, is_tree_kind, unflatten
+from .writes import rewrite_writes
 
 _CACHE = {}
 _COUNTER = itertools.count(1)
@@ -257,7 +258,8 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     params = [a.arg for a in args.args]
     aux = _split_aux(parsed) if has_aux else None
     try:
-        tree = normalize(desugar(lift_local_functions(parsed), copy=False), copy=False)  # local defs, lambdas: inlined where called
+        lifted = rewrite_writes(lift_local_functions(parsed), parsed.namespace)  # local defs, lambdas: inlined where called
+        tree = normalize(desugar(lifted, copy=False), copy=False)
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
     if has_aux:
