@@ -45,7 +45,8 @@ from .optimize import (
     statements,
 )
 from .lists import check_lists, list_kind_conflicts
-from .primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy, subscript_write
+from .primitives import LIST_METHODS, MissingRule, is_global, list_append, rebinds_to_copy, resolve, subscript_write
+from .rules import lookup as lookup_rule
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform
@@ -114,6 +115,14 @@ def _reject_method_statements(parsed, tree):
             if list_append(node) is not None:
                 continue
             name = func.value.id
+            if func.attr == "sort":  # an array's or a list's
+                raise parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{name}.sort(...)` sorts `{name}` in place; s2sad does not follow in-place sorts",
+                    node,
+                    hint=f"sort into a new value: `{name} = np.sort({name})` for an array, "
+                    f"`{name} = list(np.sort(np.array({name})))` for a list",
+                )
             if func.attr in LIST_METHODS:
                 raise parsed.error(
                     UnsupportedSyntaxError,
@@ -285,8 +294,36 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
         analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error,
                            input_shapes=shapes)
     _reject_array_aliases(parsed, tree, analysis)
+    _reject_effect_calls(parsed, tree, analysis)
     check_lists(parsed, tree, analysis)
     return parsed, tree, analysis
+
+
+def _reject_effect_calls(parsed, tree, analysis):
+    """A call statement (its value unused) given a differentiated value may write into it or into
+    another argument: unless it is `print` or a function in the rule table (those return their
+    result and change nothing), it is refused, never a silent constant. The writes NumPy users
+    make by call (`np.add.at`, `np.copyto`, `out=`, ...) were rewritten before (`s2sad.writes`)."""
+    for stmt in walk(tree):
+        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)) or list_append(stmt) is not None:
+            continue
+        call = stmt.value
+        operands = [call.func] + call.args + [k.value for k in call.keywords]
+        names = {n.id for operand in operands for n in walk(operand)
+                 if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+        if not names & analysis.varied:
+            continue
+        callee = resolve(call.func, parsed.namespace) if is_global(call.func) else None
+        if callee is print or (callee is not None and lookup_rule(callee) is not None):
+            continue  # the table's functions return their result and change nothing
+        raise parsed.error(
+            UnsupportedSyntaxError,
+            "this call's value is not used and it is given a differentiated value: it may change that value "
+            "(or another argument) in place, which the derivative would not follow",
+            stmt,
+            hint="write into an array by index (`a[i] = v`) or assign the call's result (`a = f(a)`); a call "
+                 "with no effect on the values belongs outside the differentiated function",
+        )
 
 
 def _written_while_iterated(tree, sequence, name):
