@@ -37,6 +37,7 @@ from .forward import forward_transform
 from .forward_vector import VectorForwardTransform
 from .frontend import parse_function
 from .inline import inline_calls
+from .key_loops import unroll_key_loops
 from .local_functions import identifier, lift_local_functions
 from .nested import code_identity, materialize, transform_of
 from .normalize import normalize
@@ -267,7 +268,7 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     params = [a.arg for a in args.args]
     aux = _split_aux(parsed) if has_aux else None
     try:
-        lifted = rewrite_writes(lift_local_functions(parsed), parsed.namespace)  # local defs, lambdas: inlined where called
+        lifted = rewrite_writes(unroll_key_loops(lift_local_functions(parsed), parsed.namespace), parsed.namespace)  # local defs, lambdas: inlined where called
         tree = normalize(desugar(lifted, copy=False), copy=False)
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
