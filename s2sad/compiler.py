@@ -20,6 +20,7 @@ import itertools
 import keyword
 import linecache
 import math
+import re
 import types
 from dataclasses import dataclass, field
 
@@ -373,14 +374,64 @@ def _reject_array_aliases(parsed, tree, analysis):
         index = next((i for i, s in enumerate(tree.body) if s is node), None)
         if index is not None and rebinds_to_copy(tree.body, index, a, parsed.namespace, {a, b}):
             continue  # `a = b; a = a.copy(); a[i] = v`: `a` is its own array before anything is written
+        if _dead_after(tree, node, b):
+            continue  # `b` is not read again before it is rebound: `a` takes its array over
         if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
+            line = _describe(parsed)(node.lineno) or ""
+            if all(re.search(rf"\b{re.escape(n)}\b", line.split(": ", 1)[-1]) for n in (a, b)):
+                message = f"`{a} = {b}` makes `{a}` another name for the array `{b}`, and one of them is "
+                hint = f"copy the array: `{a} = {b}.copy()`"
+            else:  # a name the inliner made: the user's line says which value
+                message = "this line gives a second name to an array, and one of them is "
+                hint = "copy the array where it gets its second name (`b = a.copy()`)"
             raise parsed.error(
-                UnsupportedSyntaxError,
-                f"`{a} = {b}` makes `{a}` another name for the array `{b}`, and one of them is "
-                "written in place: NumPy changes both, the derivative would not",
-                node,
-                hint=f"copy the array: `{a} = {b}.copy()`",
+                UnsupportedSyntaxError, message + "written in place: NumPy changes both, the derivative would not",
+                node, hint=hint,
             )
+
+
+def _reads(node, name):
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in walk(node))
+
+
+def _scan(stmts, name):
+    """'read' if `stmts` may read `name` before surely rebinding it, 'killed' if they rebind it
+    first, 'open' if they do neither."""
+    for stmt in stmts:
+        if _reads(stmt, name):
+            return "read"
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name:
+            return "killed"
+    return "open"
+
+
+def _dead_after(tree, stmt, name):
+    """Is `name` surely rebound before it is read again, on every path from `stmt` (loops included)?"""
+    frames = []  # (block, index, the statement owning the block) from the function down to `stmt`
+
+    def find(block, owner):
+        for i, s in enumerate(block):
+            if s is stmt:
+                frames.append((block, i, owner))
+                return True
+            for attr in ("body", "orelse"):
+                if isinstance(getattr(s, attr, None), list) and find(getattr(s, attr), s):
+                    frames.append((block, i, owner))
+                    return True
+        return False
+
+    if not find(tree.body, None):
+        return False
+    for block, i, owner in frames:  # innermost first
+        state = _scan(block[i + 1:], name)
+        if state == "read":
+            return False
+        if state == "killed":
+            return True  # every path from `stmt` passes the rebinding
+        if isinstance(owner, (ast.For, ast.While)):  # back to the top of the body
+            if _scan(block[: i + 1], name) != "killed":
+                return False
+    return True
 
 
 def _describe(parsed):
