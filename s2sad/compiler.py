@@ -30,7 +30,7 @@ from .astutil import clone, fix_missing_locations, name_nodes, unshare, walk
 from . import config
 from . import kinds as K
 from . import runtime
-from .activity import analyze
+from .activity import analyze, walk_statements
 from .codegen import format_source, to_source
 from .desugar import DesugarError, desugar
 from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
@@ -297,8 +297,99 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
                            input_shapes=shapes)
     _reject_array_aliases(parsed, tree, analysis)
     _reject_effect_calls(parsed, tree, analysis)
+    _reject_view_writes(parsed, tree, analysis)
     check_lists(parsed, tree, analysis)
     return parsed, tree, analysis
+
+
+_VIEW_METHODS = ("reshape", "ravel", "view", "transpose", "swapaxes", "squeeze", "diagonal")
+_VIEW_ATTRIBUTES = ("T", "mT", "real", "imag")
+_VIEW_FUNCTIONS = (
+    np.reshape, np.ravel, np.transpose, np.swapaxes, np.squeeze, np.moveaxis, np.expand_dims, np.asarray,
+    np.atleast_1d, np.atleast_2d, np.atleast_3d, np.diagonal, np.broadcast_to, np.real, np.imag,
+)
+
+
+def _view_of(value, parsed, analysis):
+    """The local array `value` may be a view of (`a[1:3]`, `a.T`, `a.reshape(...)`, `np.ravel(a)`), or None."""
+    def local(node):
+        return isinstance(node, ast.Name) and not getattr(node, "_global", False) \
+            and analysis.kinds.get(node.id) in (K.ARRAY, K.ANY)
+
+    if isinstance(value, ast.Subscript) and local(value.value):
+        parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+        basic = any(isinstance(p, ast.Slice) or (isinstance(p, ast.Constant) and p.value in (None, Ellipsis))
+                    for p in parts)
+        shape = analysis.shapes.get(value.value.id)
+        row = shape is not None and len(shape) > len(parts) and all(
+            analysis.kinds.get(p.id) == K.INT if isinstance(p, ast.Name) else isinstance(p, ast.Constant) for p in parts)
+        return value.value.id if basic or row else None
+    if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES and local(value.value):
+        return value.value.id
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and local(value.func.value) \
+            and value.func.attr in _VIEW_METHODS:
+        return value.func.value.id
+    if isinstance(value, ast.Call) and is_global(value.func) and value.args and local(value.args[0]):
+        callee = resolve(value.func, parsed.namespace)
+        if any(callee is fn for fn in _VIEW_FUNCTIONS):
+            return value.args[0].id
+    return None
+
+
+def _reject_view_writes(parsed, tree, analysis):
+    """`v = a[1:3]` (or `a.T`, `a.reshape(...)`, ...) then a write into `v` while `a` is read later,
+    or a write into `a` while `v` is read later: NumPy changes both arrays, the derivative would
+    treat them apart, so the write is refused. (A write through a slice, `a[1:3][0] = v`, is
+    rewritten into a copy written back: `s2sad.writes`.)"""
+    order = list(walk_statements(tree.body))
+    position = {id(s): i for i, s in enumerate(order)}
+    loops = {}  # id(statement) -> the loops around it
+    for loop in order:
+        if isinstance(loop, (ast.For, ast.While)):
+            for inner in walk_statements(loop.body):
+                loops.setdefault(id(inner), []).append(loop)
+
+    def read_after(name, write, made):
+        """Is `name` (still the view or its base) read after `write`: later, or in a loop around both?"""
+        for stmt in order[position[id(write)] + 1:]:
+            if isinstance(stmt, (ast.For, ast.While, ast.If)):
+                continue
+            if _reads(stmt, name):
+                return True
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name:
+                break  # a new value from here on
+        outside = [loop for loop in loops.get(id(write), []) if loop not in loops.get(id(made), [])]
+        return any(_reads(s, name) for loop in outside for s in walk_statements(loop.body))
+
+    for made in order:
+        if not (isinstance(made, ast.Assign) and isinstance(made.targets[0], ast.Name)):
+            continue
+        view, base = made.targets[0].id, _view_of(made.value, parsed, analysis)
+        if base is None or base == view or not ({view, base} & analysis.varied):
+            continue
+        for write in order[position[id(made)] + 1:]:
+            if not isinstance(write, ast.Assign):
+                continue
+            if isinstance(write.targets[0], ast.Name) and write.targets[0].id == view:
+                break  # `v` names another value from here on
+            written = subscript_write(write, {view, base})
+            if written is None:
+                continue
+            other = base if written.value.id == view else view
+            if not read_after(other, write, made):
+                continue
+            line = (_describe(parsed)(write.lineno) or "").split(": ", 1)[-1]
+            named = all(re.search(rf"\b{re.escape(n)}\b", (_describe(parsed)(made.lineno) or "") + line)
+                        for n in (view, base))
+            what = f"`{view}` is a view of `{base}`" if named else "this line writes into a view of an array"
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"{what} (a slice, a transpose or a reshape shares its data): writing into one changes the other "
+                "in NumPy, which the derivative would not follow",
+                write,
+                hint="take a copy where the view is made (`v = a[1:3].copy()`) and write it back "
+                     "(`a[1:3] = v`), or write through the base array itself",
+            )
 
 
 def _reject_effect_calls(parsed, tree, analysis):

@@ -145,6 +145,8 @@ class _Writes:
                     node.ctx = ast.Load()
             plain = ast.Assign(targets=[stmt.target], value=ast.BinOp(left=load, op=stmt.op, right=stmt.value))
             return self.stmt(fix_missing_locations(ast.copy_location(plain, stmt)))
+        for target in stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]:
+            self.check_target(target)
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             new = self.call_statement(stmt.value, stmt)
         elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -159,6 +161,19 @@ class _Writes:
         for s in new:
             out.extend(self.stmt(fix_missing_locations(ast.copy_location(s, stmt))))
         return out
+
+    def check_target(self, target):
+        """`a.T[0] = v`, `a.reshape(3)[0] = v`: a write into a temporary view of `a`."""
+        if not isinstance(target, ast.Subscript):
+            return
+        base = target.value
+        if isinstance(base, ast.Call) or (isinstance(base, ast.Attribute) and base.attr in ("T", "mT", "flat", "real", "imag")):
+            raise DesugarError(
+                f"`{ast.unparse(target)} = ...` writes into `{ast.unparse(base)}`, which shares its data with "
+                "an array: NumPy changes that array, the derivative would not follow",
+                target,
+                hint="write into the array itself by index (`a[i, j] = v` for `a.T[j, i] = v`), or make a new array",
+            )
 
     def check_out(self, stmt):
         """`out=` anywhere but at the top of a statement (`s = np.sum(np.add(a, b, out=y))`)."""
