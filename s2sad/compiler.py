@@ -465,6 +465,8 @@ def _reject_array_aliases(parsed, tree, analysis):
         index = next((i for i, s in enumerate(tree.body) if s is node), None)
         if index is not None and rebinds_to_copy(tree.body, index, a, parsed.namespace, {a, b}):
             continue  # `a = b; a = a.copy(); a[i] = v`: `a` is its own array before anything is written
+        if index is not None and _rebound_to_new(tree.body, index, a, parsed.namespace, {a, b}):
+            continue  # `a = b; a = a * 2.0; a[i] = v`: likewise, a new array computed from it
         if _dead_after(tree, node, b):
             continue  # `b` is not read again before it is rebound: `a` takes its array over
         if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
@@ -479,6 +481,26 @@ def _reject_array_aliases(parsed, tree, analysis):
                 UnsupportedSyntaxError, message + "written in place: NumPy changes both, the derivative would not",
                 node, hint=hint,
             )
+
+
+def _rebound_to_new(body, index, name, namespace, names):
+    """After `body[index]`, is `name` rebound by a top-level statement to an array an arithmetic
+    operation or a ufunc makes (`a = a * 2.0`), before anything writes into `names`?"""
+    made = {}
+    for later in body[index + 1:]:
+        if subscript_write(later, names) is not None:
+            return False
+        if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
+            value = later.value
+            if isinstance(value, ast.Name) and not getattr(value, "_global", False):
+                value = made.get(value.id, value)
+            if later.targets[0].id == name:
+                if isinstance(value, (ast.BinOp, ast.UnaryOp)):
+                    return True
+                return isinstance(value, ast.Call) and is_global(value.func) \
+                    and isinstance(resolve(value.func, namespace), np.ufunc)
+            made[later.targets[0].id] = value
+    return False
 
 
 def _reads(node, name):

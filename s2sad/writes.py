@@ -201,6 +201,11 @@ class _Writes:
             return None
         return out
 
+    @staticmethod
+    def fresh_output(out):
+        """`out=np.zeros(n)`: an array made for the call, which nothing else sees."""
+        return not isinstance(out, (ast.Name, ast.Subscript, ast.Attribute, ast.Tuple, ast.Starred))
+
     def expressions(self, stmt):
         """`np.r_[a, b]`, `np.c_[a, b]` in the statement's expressions become `np.concatenate`."""
         for node in walk(stmt):
@@ -250,6 +255,8 @@ class _Writes:
             ]
         if isinstance(target, ast.Name) and isinstance(stmt.value, ast.Call) and self.output(stmt.value) is not None:
             out = self.output(stmt.value)
+            if self.fresh_output(out):
+                return self.call_statement(stmt.value, stmt)
             return self.call_statement(stmt.value, stmt) + [ast.Assign(targets=[target], value=clone(out))]
         return None
 
@@ -262,6 +269,14 @@ class _Writes:
                 raise DesugarError(f"`{ast.unparse(call)}` writes into several `out=` arrays", call,
                                    hint="assign each result: `q, r = np.divmod(a, b)`")
             value = _without(call, "out")
+            if self.fresh_output(out):  # `t = np.exp(x, out=np.empty(n))`: the call's own value
+                if isinstance(obj, np.ufunc):
+                    value.args = value.args[: obj.nin]
+                if _keyword(call, "where") is not None and isinstance(obj, np.ufunc):
+                    value = _call(_attr("np.where"), clone(_keyword(call, "where")), _without(value, "where"), clone(out))
+                if isinstance(stmt, ast.Assign):
+                    return [ast.Assign(targets=stmt.targets, value=value)]
+                return [ast.Expr(value)]
             if isinstance(obj, np.ufunc):
                 value.args = value.args[: obj.nin]
                 where = _keyword(call, "where")
