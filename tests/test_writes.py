@@ -318,3 +318,20 @@ def test_generated_code_reads_like_the_writes():
     source = s2sad.source(add_at, mode="reverse", args=(np.ones(5),))
     assert "_rt.added_at(" in source and "np.add.at" not in source.split("def ")[0]
     assert "acc[...] =" in source
+
+
+def item_of_a_dict(x):
+    d = {"a": np.zeros(2)}
+    d["a"][1] = 3.0 * x[0]
+    return np.sum(d["a"] ** 2)
+
+
+def item_of_a_tuple(x):
+    bufs = (np.zeros(2), np.zeros(2))
+    bufs[0][1] = 3.0 * x[0]
+    return np.sum(bufs[0] ** 2)
+
+
+def test_items_of_dicts_and_tuples_are_refused_not_ignored():
+    assert 'd["a"][1] = 3.0 * x[0]' in _refusal(item_of_a_dict, r"writes into `d`")
+    assert "bufs[0][1] = 3.0 * x[0]" in _refusal(item_of_a_tuple, r"writes into `bufs`")
