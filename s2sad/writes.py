@@ -348,7 +348,7 @@ class _Writes:
         if ufunc.nin == 2:
             values = self.fresh("at_values")
             shape = _call(_attr("_rt.at_shape"), clone(target), clone(index))
-            spread = _call(_attr("np.ravel"), _call(_attr("np.broadcast_to"), clone(args[2]), shape))
+            spread = _call(_attr("np.ravel"), ast.BinOp(left=clone(args[2]), op=ast.Add(), right=_call(_attr("np.zeros"), shape)))
             out.append(ast.Assign(targets=[ast.Name(values, ast.Store())], value=spread))
             operands.append(ast.Subscript(value=_load(values), slice=_load(step), ctx=ast.Load()))
         write = ast.Assign(targets=[ast.Subscript(value=clone(target), slice=clone(element), ctx=ast.Store())],
