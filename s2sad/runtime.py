@@ -194,15 +194,14 @@ def at_shape(target, index):
 
 
 def at_positions(target, index):
-    """The positions of `target` that `ufunc.at(target, index, b)` visits, in order, one index
-    tuple per element of `target[index]` (a position repeats as often as the index names it).
+    """The flat positions of `target` that `ufunc.at(target, index, b)` visits, in order, one per
+    element of `target[index]` (a position repeats as often as the index names it).
 
-    >>> at_positions(np.zeros(3), [2, 0, 2])
-    [(2,), (0,), (2,)]
+    >>> at_positions(np.zeros((2, 2)), [1, 0, 1]).tolist()
+    [2, 3, 0, 1, 2, 3]
     """
     shape = np.shape(target)
-    visited = np.arange(int(np.prod(shape))).reshape(shape)[index]
-    return [tuple(int(i) for i in np.unravel_index(p, shape)) for p in np.ravel(visited)]
+    return np.ravel(np.arange(int(np.prod(shape))).reshape(shape)[index])
 
 
 def put_index(target, ind, mode="raise"):

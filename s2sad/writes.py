@@ -340,22 +340,26 @@ class _Writes:
                 values = ast.UnaryOp(op=ast.USub(), operand=values)
             value = _call(_attr("_rt.added_at"), clone(target), clone(index), values)
             return [ast.Assign(targets=[_whole(target)], value=value)]
-        positions, step = self.fresh("at_positions"), self.fresh("at")
+        positions, step, flat = self.fresh("at_positions"), self.fresh("at"), self.fresh("at_flat")
+        copy = _call(ast.Attribute(value=_call(_attr("np.ravel"), clone(target)), attr="copy", ctx=ast.Load()))
         out = [ast.Assign(targets=[ast.Name(positions, ast.Store())],
-                          value=_call(_attr("_rt.at_positions"), clone(target), clone(index)))]
+                          value=_call(_attr("_rt.at_positions"), clone(target), clone(index))),
+               ast.Assign(targets=[ast.Name(flat, ast.Store())], value=copy)]
         element = ast.Subscript(value=_load(positions), slice=_load(step), ctx=ast.Load())
-        operands = [ast.Subscript(value=clone(target), slice=clone(element), ctx=ast.Load())]
+        operands = [ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Load())]
         if ufunc.nin == 2:
             values = self.fresh("at_values")
             shape = _call(_attr("_rt.at_shape"), clone(target), clone(index))
             spread = _call(_attr("np.ravel"), ast.BinOp(left=clone(args[2]), op=ast.Add(), right=_call(_attr("np.zeros"), shape)))
             out.append(ast.Assign(targets=[ast.Name(values, ast.Store())], value=spread))
             operands.append(ast.Subscript(value=_load(values), slice=_load(step), ctx=ast.Load()))
-        write = ast.Assign(targets=[ast.Subscript(value=clone(target), slice=clone(element), ctx=ast.Store())],
+        write = ast.Assign(targets=[ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Store())],
                            value=_call(clone(call.func.value), *operands))
         loop = ast.For(target=ast.Name(step, ast.Store()),
                        iter=_call(_load("range"), _call(_load("len"), _load(positions))), body=[write], orelse=[])
-        return out + [loop]
+        back = ast.Assign(targets=[_whole(target)],
+                          value=_call(_attr("np.reshape"), _load(flat), _call(_attr("np.shape"), clone(target))))
+        return out + [loop, back]
 
 
 def _nested_item(target):

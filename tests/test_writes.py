@@ -335,3 +335,14 @@ def item_of_a_tuple(x):
 def test_items_of_dicts_and_tuples_are_refused_not_ignored():
     assert 'd["a"][1] = 3.0 * x[0]' in _refusal(item_of_a_dict, r"writes into `d`")
     assert "bufs[0][1] = 3.0 * x[0]" in _refusal(item_of_a_tuple, r"writes into `bufs`")
+
+
+SECOND_ORDER = [add_at, subtract_at_2d, multiply_at, maximum_at, minimum_at_rows, negative_at, copyto, put,
+                place_putmask, fill, reduction_out, items_of_containers, rebound_name, keys_from_a_literal, dict_views]
+
+
+@pytest.mark.parametrize("f", SECOND_ORDER, ids=lambda f: f.__name__)
+def test_second_derivatives_through_writes(f):
+    """The rewritten writes are ordinary code: their derivative code differentiates again."""
+    x = np.array([0.7, -0.4, 1.3, 0.2, -1.1])
+    check_grads(s2sad.grad(f), (x,), rtol=1e-5, atol=1e-6)
