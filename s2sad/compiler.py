@@ -302,6 +302,7 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     _reject_array_aliases(parsed, tree, analysis)
     _reject_effect_calls(parsed, tree, analysis)
     _reject_view_writes(parsed, tree, analysis)
+    _reject_run_time_keys(parsed, tree)
     check_lists(parsed, tree, analysis)
     return parsed, tree, analysis
 
@@ -394,6 +395,27 @@ def _reject_view_writes(parsed, tree, analysis):
                 hint="take a copy where the view is made (`v = a[1:3].copy()`) and write it back "
                      "(`a[1:3] = v`), or write through the base array itself",
             )
+
+
+def _reject_run_time_keys(parsed, tree):
+    """`d[k]` with `d` a dict and `k` not a constant: s2sad resolves dict keys when it compiles
+    (loops over constant keys are unrolled: `s2sad.key_loops`)."""
+    dicts = {s.targets[0].id for s in walk(tree) if isinstance(s, ast.Assign)
+             and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Dict)}
+    for stmt in walk_statements(tree.body):
+        for node in walk(stmt) if isinstance(stmt, ast.Assign) else ():
+            if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in dicts
+                    and not isinstance(node.slice, ast.Constant)):
+                line = (_describe(parsed)(stmt.lineno) or "").split(": ", 1)[-1]
+                name = f"`{node.value.id}`" if re.search(rf"\b{re.escape(node.value.id)}\b", line) else "a dict"
+                raise parsed.error(
+                    UnsupportedSyntaxError,
+                    f"this line reads {name} with a key computed at run time; s2sad resolves dict keys when it "
+                    "compiles",
+                    stmt,
+                    hint='use a constant key (`d["w"]`), or loop over constant keys: `for k in ["w", "b"]:`, '
+                         "`for k, v in d.items():`",
+                )
 
 
 def _reject_effect_calls(parsed, tree, analysis):

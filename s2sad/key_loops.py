@@ -46,6 +46,13 @@ def _strings(value):
     return None
 
 
+class _Strings:
+    """A local list or tuple of constant strings (`keys = ["w", "b"]`), to loop over."""
+
+    def __init__(self, strings):
+        self.strings = strings
+
+
 def _jumps(body):
     """Does `body` hold a `break` / `continue` of this loop (not of a loop inside it)?"""
     stack = list(body)
@@ -89,6 +96,34 @@ def _substitute_key(body, target, mode, key):
                             and isinstance(v.ctx, ast.Load) else v for v in value]
 
 
+def _fold_strings(body):
+    """`"l1" + "_w"` and `f"{'l1'}_w"`, left by a substituted key, become the string itself."""
+
+    class Fold(ast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.op, ast.Add) and all(
+                    isinstance(side, ast.Constant) and isinstance(side.value, str) for side in (node.left, node.right)):
+                return ast.copy_location(ast.Constant(node.left.value + node.right.value), node)
+            return node
+
+        def visit_JoinedStr(self, node):
+            self.generic_visit(node)
+            parts = []
+            for value in node.values:
+                if isinstance(value, ast.FormattedValue):
+                    if value.conversion != -1 or value.format_spec is not None:
+                        return node
+                    value = value.value
+                if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                    return node
+                parts.append(value.value)
+            return ast.copy_location(ast.Constant("".join(parts)), node)
+
+    for i, stmt in enumerate(body):
+        body[i] = Fold().visit(stmt)
+
+
 class _Unroller:
     def __init__(self, namespace, local_names):
         self.namespace = namespace
@@ -101,13 +136,14 @@ class _Unroller:
             return (values, "key", None) if _strings(values) else None
         if isinstance(iterable, ast.Name):
             if iterable.id in known:
-                return known[iterable.id], "key", iterable.id
+                keys = known[iterable.id]
+                return (keys.strings, "key", None) if isinstance(keys, _Strings) else (keys, "key", iterable.id)
             if iterable.id not in self.local_names and _strings(self.namespace.get(iterable.id)):
                 return _strings(self.namespace[iterable.id]), "key", None
             return None
         if (isinstance(iterable, ast.Call) and not iterable.args and not iterable.keywords
                 and isinstance(iterable.func, ast.Attribute) and iterable.func.attr in _VIEWS
-                and isinstance(iterable.func.value, ast.Name) and iterable.func.value.id in known):
+                and isinstance(iterable.func.value, ast.Name) and isinstance(known.get(iterable.func.value.id), list)):
             mode = {"keys": "key", "values": "value", "items": "item"}[iterable.func.attr]
             return known[iterable.func.value.id], mode, iterable.func.value.id
         return None
@@ -132,6 +168,7 @@ class _Unroller:
                     bind = ast.copy_location(ast.Assign(targets=[clone(stmt.target)], value=value), stmt)
                     body = [clone(s) for s in stmt.body]
                     _substitute_key(body, stmt.target, mode, key)
+                    _fold_strings(body)
                     unrolled += [fix_missing_locations(bind)] + body
                 return self.block(unrolled, known)
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -140,9 +177,13 @@ class _Unroller:
                 known.pop(name, None)
             if keys is not None:
                 known[stmt.targets[0].id] = keys
+            elif isinstance(stmt.value, (ast.List, ast.Tuple)):
+                strings = _strings([e.value if isinstance(e, ast.Constant) else None for e in stmt.value.elts])
+                if strings:
+                    known[stmt.targets[0].id] = _Strings(strings)  # `keys = ["w", "b"]`
             return [stmt]
         if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Subscript)
-                and isinstance(stmt.targets[0].value, ast.Name) and stmt.targets[0].value.id in known
+                and isinstance(stmt.targets[0].value, ast.Name) and isinstance(known.get(stmt.targets[0].value.id), list)
                 and isinstance(stmt.targets[0].slice, ast.Constant) and isinstance(stmt.targets[0].slice.value, str)):
             keys = known[stmt.targets[0].value.id]
             for name in _changed(stmt) - {stmt.targets[0].value.id}:
@@ -154,7 +195,8 @@ class _Unroller:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 break
             if isinstance(getattr(stmt, attr, None), list):
-                setattr(stmt, attr, self.block(getattr(stmt, attr), {k: list(v) for k, v in known.items()}))
+                setattr(stmt, attr, self.block(getattr(stmt, attr), {k: list(v) if isinstance(v, list) else v
+                                                                      for k, v in known.items()}))
         for name in _changed(stmt):
             known.pop(name, None)
         return [stmt]

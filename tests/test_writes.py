@@ -346,3 +346,31 @@ def test_second_derivatives_through_writes(f):
     """The rewritten writes are ordinary code: their derivative code differentiates again."""
     x = np.array([0.7, -0.4, 1.3, 0.2, -1.1])
     check_grads(s2sad.grad(f), (x,), rtol=1e-5, atol=1e-6)
+
+
+def keys_built_from_the_loop_variable(params, x):
+    h = x
+    names = ["l1", "l2"]
+    for name in names:
+        h = np.tanh(params[name + "_w"] @ h + params[f"{name}_b"])
+    return np.sum(h**2)
+
+
+def test_keys_built_from_constant_keys():
+    params = {"l1_w": np.array([[0.3, -0.2], [0.1, 0.4]]), "l1_b": np.array([0.1, -0.1]),
+              "l2_w": np.array([[0.5, 0.2], [-0.3, 0.4]]), "l2_b": np.array([0.0, 0.2])}
+    check_grads(keys_built_from_the_loop_variable, (params, np.array([0.5, -0.3])))
+
+
+def key_at_run_time(p, x):
+    s = 0.0
+    for i in range(2):
+        k = "w" if i == 0 else "b"
+        s = s + np.sum(p[k] * x)
+    return s
+
+
+def test_a_key_computed_at_run_time_is_refused():
+    params = {"w": np.ones(2), "b": np.ones(2)}
+    message = _refusal(key_at_run_time, r"reads `p` with a key computed at run time", params, np.ones(2))
+    assert "s = s + np.sum(p[k] * x)" in message
