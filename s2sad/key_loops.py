@@ -35,7 +35,9 @@ _VIEWS = ("keys", "values", "items")
 
 def _constant_keys(node):
     """The keys of a dict literal with constant string keys, else None."""
-    if isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys):
+    if isinstance(node, ast.Dict) and all(
+        isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys
+    ):
         return [k.value for k in node.keys]
     return None
 
@@ -75,7 +77,11 @@ def _changed(stmt):
             base = node.value
             if isinstance(base, ast.Name):
                 names.add(base.id)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+        ):
             if node.func.attr not in ("get", "copy") + _VIEWS:
                 names.add(node.func.value.id)
     return names
@@ -92,8 +98,14 @@ def _substitute_key(body, target, mode, key):
             if isinstance(value, ast.Name) and value.id == target.id and isinstance(value.ctx, ast.Load):
                 setattr(node, field, ast.copy_location(ast.Constant(key), value))
             elif isinstance(value, list):
-                value[:] = [ast.copy_location(ast.Constant(key), v) if isinstance(v, ast.Name) and v.id == target.id
-                            and isinstance(v.ctx, ast.Load) else v for v in value]
+                value[:] = [
+                    (
+                        ast.copy_location(ast.Constant(key), v)
+                        if isinstance(v, ast.Name) and v.id == target.id and isinstance(v.ctx, ast.Load)
+                        else v
+                    )
+                    for v in value
+                ]
 
 
 def _fold_strings(body):
@@ -103,7 +115,9 @@ def _fold_strings(body):
         def visit_BinOp(self, node):
             self.generic_visit(node)
             if isinstance(node.op, ast.Add) and all(
-                    isinstance(side, ast.Constant) and isinstance(side.value, str) for side in (node.left, node.right)):
+                isinstance(side, ast.Constant) and isinstance(side.value, str)
+                for side in (node.left, node.right)
+            ):
                 return ast.copy_location(ast.Constant(node.left.value + node.right.value), node)
             return node
 
@@ -137,13 +151,21 @@ class _Unroller:
         if isinstance(iterable, ast.Name):
             if iterable.id in known:
                 keys = known[iterable.id]
-                return (keys.strings, "key", None) if isinstance(keys, _Strings) else (keys, "key", iterable.id)
+                return (
+                    (keys.strings, "key", None) if isinstance(keys, _Strings) else (keys, "key", iterable.id)
+                )
             if iterable.id not in self.local_names and _strings(self.namespace.get(iterable.id)):
                 return _strings(self.namespace[iterable.id]), "key", None
             return None
-        if (isinstance(iterable, ast.Call) and not iterable.args and not iterable.keywords
-                and isinstance(iterable.func, ast.Attribute) and iterable.func.attr in _VIEWS
-                and isinstance(iterable.func.value, ast.Name) and isinstance(known.get(iterable.func.value.id), list)):
+        if (
+            isinstance(iterable, ast.Call)
+            and not iterable.args
+            and not iterable.keywords
+            and isinstance(iterable.func, ast.Attribute)
+            and iterable.func.attr in _VIEWS
+            and isinstance(iterable.func.value, ast.Name)
+            and isinstance(known.get(iterable.func.value.id), list)
+        ):
             mode = {"keys": "key", "values": "value", "items": "item"}[iterable.func.attr]
             return known[iterable.func.value.id], mode, iterable.func.value.id
         return None
@@ -161,10 +183,18 @@ class _Unroller:
                 keys, mode, name = found
                 unrolled = []
                 for key in keys:
-                    read = ast.Subscript(value=ast.Name(name, ast.Load()), slice=ast.Constant(key), ctx=ast.Load()) \
-                        if name else None
-                    value = {"key": ast.Constant(key), "value": read,
-                             "item": ast.Tuple([ast.Constant(key), read], ast.Load())}[mode]
+                    read = (
+                        ast.Subscript(
+                            value=ast.Name(name, ast.Load()), slice=ast.Constant(key), ctx=ast.Load()
+                        )
+                        if name
+                        else None
+                    )
+                    value = {
+                        "key": ast.Constant(key),
+                        "value": read,
+                        "item": ast.Tuple([ast.Constant(key), read], ast.Load()),
+                    }[mode]
                     bind = ast.copy_location(ast.Assign(targets=[clone(stmt.target)], value=value), stmt)
                     body = [clone(s) for s in stmt.body]
                     _substitute_key(body, stmt.target, mode, key)
@@ -178,13 +208,21 @@ class _Unroller:
             if keys is not None:
                 known[stmt.targets[0].id] = keys
             elif isinstance(stmt.value, (ast.List, ast.Tuple)):
-                strings = _strings([e.value if isinstance(e, ast.Constant) else None for e in stmt.value.elts])
+                strings = _strings(
+                    [e.value if isinstance(e, ast.Constant) else None for e in stmt.value.elts]
+                )
                 if strings:
                     known[stmt.targets[0].id] = _Strings(strings)  # `keys = ["w", "b"]`
             return [stmt]
-        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Subscript)
-                and isinstance(stmt.targets[0].value, ast.Name) and isinstance(known.get(stmt.targets[0].value.id), list)
-                and isinstance(stmt.targets[0].slice, ast.Constant) and isinstance(stmt.targets[0].slice.value, str)):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Subscript)
+            and isinstance(stmt.targets[0].value, ast.Name)
+            and isinstance(known.get(stmt.targets[0].value.id), list)
+            and isinstance(stmt.targets[0].slice, ast.Constant)
+            and isinstance(stmt.targets[0].slice.value, str)
+        ):
             keys = known[stmt.targets[0].value.id]
             for name in _changed(stmt) - {stmt.targets[0].value.id}:
                 known.pop(name, None)
@@ -195,8 +233,14 @@ class _Unroller:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 break
             if isinstance(getattr(stmt, attr, None), list):
-                setattr(stmt, attr, self.block(getattr(stmt, attr), {k: list(v) if isinstance(v, list) else v
-                                                                      for k, v in known.items()}))
+                setattr(
+                    stmt,
+                    attr,
+                    self.block(
+                        getattr(stmt, attr),
+                        {k: list(v) if isinstance(v, list) else v for k, v in known.items()},
+                    ),
+                )
         for name in _changed(stmt):
             known.pop(name, None)
         return [stmt]

@@ -88,8 +88,11 @@ def _keyword(call, name):
 
 
 def _without(call, *names):
-    return _call(clone(call.func), *[clone(a) for a in call.args],
-                 keywords=[clone(k) for k in call.keywords if k.arg not in names])
+    return _call(
+        clone(call.func),
+        *[clone(a) for a in call.args],
+        keywords=[clone(k) for k in call.keywords if k.arg not in names],
+    )
 
 
 class _Writes:
@@ -113,7 +116,10 @@ class _Writes:
             if self.namespace.setdefault(name, module) is not module:
                 raise DesugarError(
                     f"the name `{name}` is bound to {self.namespace[name]!r}; s2sad's code for this line needs "
-                    f"it for {module.__name__}", node, hint=f"rename your `{name}`")
+                    f"it for {module.__name__}",
+                    node,
+                    hint=f"rename your `{name}`",
+                )
 
     def callee(self, func):
         """The object a call's global callee names (`np.add.at`), or None for a local's method."""
@@ -143,7 +149,9 @@ class _Writes:
             for node in walk(load):
                 if hasattr(node, "ctx"):
                     node.ctx = ast.Load()
-            plain = ast.Assign(targets=[stmt.target], value=ast.BinOp(left=load, op=stmt.op, right=stmt.value))
+            plain = ast.Assign(
+                targets=[stmt.target], value=ast.BinOp(left=load, op=stmt.op, right=stmt.value)
+            )
             return self.stmt(fix_missing_locations(ast.copy_location(plain, stmt)))
         for target in stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]:
             self.check_target(target)
@@ -167,7 +175,9 @@ class _Writes:
         if not isinstance(target, ast.Subscript):
             return
         base = target.value
-        if isinstance(base, ast.Call) or (isinstance(base, ast.Attribute) and base.attr in ("T", "mT", "flat", "real", "imag")):
+        if isinstance(base, ast.Call) or (
+            isinstance(base, ast.Attribute) and base.attr in ("T", "mT", "flat", "real", "imag")
+        ):
             raise DesugarError(
                 f"`{ast.unparse(target)} = ...` writes into `{ast.unparse(base)}`, which shares its data with "
                 "an array: NumPy changes that array, the derivative would not follow",
@@ -185,7 +195,7 @@ class _Writes:
                     f"`{ast.unparse(node)}` writes into its `out=` argument inside a larger expression",
                     node,
                     hint="write the call as its own statement (`np.add(a, b, out=y)`), or assign its value: "
-                         "`y[...] = np.add(a, b)`",
+                    "`y[...] = np.add(a, b)`",
                 )
 
     def output(self, call):
@@ -194,7 +204,11 @@ class _Writes:
         if out is None:
             obj = self.callee(call.func)
             if isinstance(obj, np.ufunc) and len(call.args) > obj.nin:
-                out = call.args[obj.nin] if len(call.args) == obj.nin + 1 else ast.Tuple(call.args[obj.nin:], ast.Load())
+                out = (
+                    call.args[obj.nin]
+                    if len(call.args) == obj.nin + 1
+                    else ast.Tuple(call.args[obj.nin :], ast.Load())
+                )
         if isinstance(out, ast.Tuple) and len(out.elts) == 1:
             out = out.elts[0]
         if isinstance(out, ast.Constant) and out.value is None:
@@ -237,7 +251,9 @@ class _Writes:
             parts.append(_call(_attr("np.reshape"), item, _call(clone(shape), clone(item))))
         self.need(node)
         axis = ast.keyword(arg="axis", value=ast.Constant(-1 if column else 0))
-        return ast.copy_location(_call(_attr("np.concatenate"), ast.List(parts, ast.Load()), keywords=[axis]), node)
+        return ast.copy_location(
+            _call(_attr("np.concatenate"), ast.List(parts, ast.Load()), keywords=[axis]), node
+        )
 
     def assignment(self, stmt):
         target = stmt.targets[0]
@@ -249,11 +265,17 @@ class _Writes:
             copy = _call(ast.Attribute(value=load, attr="copy", ctx=ast.Load()))
             return [
                 ast.Assign(targets=[ast.Name(item, ast.Store())], value=copy),
-                ast.Assign(targets=[ast.Subscript(value=_load(item), slice=target.slice, ctx=ast.Store())],
-                           value=stmt.value),
+                ast.Assign(
+                    targets=[ast.Subscript(value=_load(item), slice=target.slice, ctx=ast.Store())],
+                    value=stmt.value,
+                ),
                 ast.Assign(targets=[_store(container)], value=_load(item)),
             ]
-        if isinstance(target, ast.Name) and isinstance(stmt.value, ast.Call) and self.output(stmt.value) is not None:
+        if (
+            isinstance(target, ast.Name)
+            and isinstance(stmt.value, ast.Call)
+            and self.output(stmt.value) is not None
+        ):
             out = self.output(stmt.value)
             if self.fresh_output(out):
                 return self.call_statement(stmt.value, stmt)
@@ -266,14 +288,22 @@ class _Writes:
         obj = self.callee(call.func)
         if out is not None:
             if isinstance(out, ast.Tuple):
-                raise DesugarError(f"`{ast.unparse(call)}` writes into several `out=` arrays", call,
-                                   hint="assign each result: `q, r = np.divmod(a, b)`")
+                raise DesugarError(
+                    f"`{ast.unparse(call)}` writes into several `out=` arrays",
+                    call,
+                    hint="assign each result: `q, r = np.divmod(a, b)`",
+                )
             value = _without(call, "out")
             if self.fresh_output(out):  # `t = np.exp(x, out=np.empty(n))`: the call's own value
                 if isinstance(obj, np.ufunc):
                     value.args = value.args[: obj.nin]
                 if _keyword(call, "where") is not None and isinstance(obj, np.ufunc):
-                    value = _call(_attr("np.where"), clone(_keyword(call, "where")), _without(value, "where"), clone(out))
+                    value = _call(
+                        _attr("np.where"),
+                        clone(_keyword(call, "where")),
+                        _without(value, "where"),
+                        clone(out),
+                    )
                 if isinstance(stmt, ast.Assign):
                     return [ast.Assign(targets=stmt.targets, value=value)]
                 return [ast.Expr(value)]
@@ -285,7 +315,11 @@ class _Writes:
                     value = _call(_attr("np.where"), clone(where), value, clone(out))
             return [ast.Assign(targets=[_whole(out)], value=value)]
         args = call.args
-        if isinstance(call.func, ast.Attribute) and call.func.attr == "at" and isinstance(getattr(obj, "__self__", None), np.ufunc):
+        if (
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "at"
+            and isinstance(getattr(obj, "__self__", None), np.ufunc)
+        ):
             return self.ufunc_at(obj.__self__, call)
         if obj is np.copyto and len(args) == 2:
             value, where = clone(args[1]), _keyword(call, "where")
@@ -297,42 +331,68 @@ class _Writes:
         if (obj is np.place or obj is np.putmask) and len(args) == 3 and not call.keywords:
             source = "_rt.place_source" if obj is np.place else "_rt.putmask_source"
             index = _call(_attr("_rt.mask_index"), clone(args[0]), clone(args[1]))
-            value = ast.Subscript(value=_call(_attr("np.ravel"), clone(args[2])),
-                                  slice=_call(_attr(source), clone(args[1]), clone(args[2])), ctx=ast.Load())
-            return [ast.Assign(targets=[ast.Subscript(value=clone(args[0]), slice=index, ctx=ast.Store())], value=value)]
+            value = ast.Subscript(
+                value=_call(_attr("np.ravel"), clone(args[2])),
+                slice=_call(_attr(source), clone(args[1]), clone(args[2])),
+                ctx=ast.Load(),
+            )
+            return [
+                ast.Assign(
+                    targets=[ast.Subscript(value=clone(args[0]), slice=index, ctx=ast.Store())], value=value
+                )
+            ]
         if obj is None and isinstance(call.func, ast.Attribute):  # a method of a local value
             receiver, attr = call.func.value, call.func.attr
             if attr == "fill" and len(args) == 1 and not call.keywords:
                 return [ast.Assign(targets=[_whole(receiver)], value=clone(args[0]))]
             if attr == "put" and len(args) >= 2:
-                return self.put(receiver, args[0], args[1], args[2] if len(args) > 2 else _keyword(call, "mode"))
+                return self.put(
+                    receiver, args[0], args[1], args[2] if len(args) > 2 else _keyword(call, "mode")
+                )
             if attr in REFUSED_METHODS and isinstance(receiver, (ast.Name, ast.Subscript, ast.Attribute)):
-                raise DesugarError(f"`{ast.unparse(call)}` changes the array in place; s2sad does not follow it",
-                                   call, hint=REFUSED_METHODS[attr])
+                raise DesugarError(
+                    f"`{ast.unparse(call)}` changes the array in place; s2sad does not follow it",
+                    call,
+                    hint=REFUSED_METHODS[attr],
+                )
         try:
             refused = obj in REFUSED
         except TypeError:  # an unhashable callee
             refused = False
         if refused:
-            raise DesugarError(f"`{ast.unparse(call)}` writes into its argument in place; s2sad does not follow it",
-                               call, hint=REFUSED[obj])
+            raise DesugarError(
+                f"`{ast.unparse(call)}` writes into its argument in place; s2sad does not follow it",
+                call,
+                hint=REFUSED[obj],
+            )
         return None
 
     def put(self, target, ind, values, mode):
         """`np.put(a, ind, v)`: `a[positions] = v` cycled to the positions' count (NumPy's order: last wins)."""
         mode = clone(mode) if mode is not None else ast.Constant("raise")
         index = _call(_attr("_rt.put_index"), clone(target), clone(ind), mode)
-        value = ast.Subscript(value=_call(_attr("np.ravel"), clone(values)),
-                              slice=_call(_attr("_rt.put_source"), clone(ind), clone(values)), ctx=ast.Load())
-        return [ast.Assign(targets=[ast.Subscript(value=clone(target), slice=index, ctx=ast.Store())], value=value)]
+        value = ast.Subscript(
+            value=_call(_attr("np.ravel"), clone(values)),
+            slice=_call(_attr("_rt.put_source"), clone(ind), clone(values)),
+            ctx=ast.Load(),
+        )
+        return [
+            ast.Assign(
+                targets=[ast.Subscript(value=clone(target), slice=index, ctx=ast.Store())], value=value
+            )
+        ]
 
     def ufunc_at(self, ufunc, call):
         """`np.add.at(a, idx, b)`: a scatter-add (repeated indices accumulate); any other ufunc: a loop
         over the positions it visits, applying the ufunc one element at a time as NumPy does."""
         args = call.args
         if call.keywords or len(args) != ufunc.nin + 1:
-            raise DesugarError(f"`{ast.unparse(call)}`: expected `{ufunc.__name__}.at(a, indices"
-                               f"{', b' if ufunc.nin == 2 else ''})`", call, hint="pass the arguments by position")
+            raise DesugarError(
+                f"`{ast.unparse(call)}`: expected `{ufunc.__name__}.at(a, indices"
+                f"{', b' if ufunc.nin == 2 else ''})`",
+                call,
+                hint="pass the arguments by position",
+            )
         target, index = args[0], args[1]
         if ufunc in (np.add, np.subtract):
             values = clone(args[2])
@@ -341,24 +401,41 @@ class _Writes:
             value = _call(_attr("_rt.added_at"), clone(target), clone(index), values)
             return [ast.Assign(targets=[_whole(target)], value=value)]
         positions, step, flat = self.fresh("at_positions"), self.fresh("at"), self.fresh("at_flat")
-        copy = _call(ast.Attribute(value=_call(_attr("np.ravel"), clone(target)), attr="copy", ctx=ast.Load()))
-        out = [ast.Assign(targets=[ast.Name(positions, ast.Store())],
-                          value=_call(_attr("_rt.at_positions"), clone(target), clone(index))),
-               ast.Assign(targets=[ast.Name(flat, ast.Store())], value=copy)]
+        copy = _call(
+            ast.Attribute(value=_call(_attr("np.ravel"), clone(target)), attr="copy", ctx=ast.Load())
+        )
+        out = [
+            ast.Assign(
+                targets=[ast.Name(positions, ast.Store())],
+                value=_call(_attr("_rt.at_positions"), clone(target), clone(index)),
+            ),
+            ast.Assign(targets=[ast.Name(flat, ast.Store())], value=copy),
+        ]
         element = ast.Subscript(value=_load(positions), slice=_load(step), ctx=ast.Load())
         operands = [ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Load())]
         if ufunc.nin == 2:
             values = self.fresh("at_values")
             shape = _call(_attr("_rt.at_shape"), clone(target), clone(index))
-            spread = _call(_attr("np.ravel"), ast.BinOp(left=clone(args[2]), op=ast.Add(), right=_call(_attr("np.zeros"), shape)))
+            spread = _call(
+                _attr("np.ravel"),
+                ast.BinOp(left=clone(args[2]), op=ast.Add(), right=_call(_attr("np.zeros"), shape)),
+            )
             out.append(ast.Assign(targets=[ast.Name(values, ast.Store())], value=spread))
             operands.append(ast.Subscript(value=_load(values), slice=_load(step), ctx=ast.Load()))
-        write = ast.Assign(targets=[ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Store())],
-                           value=_call(clone(call.func.value), *operands))
-        loop = ast.For(target=ast.Name(step, ast.Store()),
-                       iter=_call(_load("range"), _call(_load("len"), _load(positions))), body=[write], orelse=[])
-        back = ast.Assign(targets=[_whole(target)],
-                          value=_call(_attr("np.reshape"), _load(flat), _call(_attr("np.shape"), clone(target))))
+        write = ast.Assign(
+            targets=[ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Store())],
+            value=_call(clone(call.func.value), *operands),
+        )
+        loop = ast.For(
+            target=ast.Name(step, ast.Store()),
+            iter=_call(_load("range"), _call(_load("len"), _load(positions))),
+            body=[write],
+            orelse=[],
+        )
+        back = ast.Assign(
+            targets=[_whole(target)],
+            value=_call(_attr("np.reshape"), _load(flat), _call(_attr("np.shape"), clone(target))),
+        )
         return out + [loop, back]
 
 
@@ -371,7 +448,11 @@ def rewrite_writes(function, namespace):
     """Rewrite the writes-by-call of the `ast.FunctionDef` `function` in place (see module doc);
     names `_rt` (s2sad.runtime) in `namespace` when the new code calls it."""
     params = {a.arg for a in function.args.args + function.args.kwonlyargs + function.args.posonlyargs}
-    local_names = params | assigned_names(function.body) | {n.id for n in name_nodes(function) if isinstance(n.ctx, ast.Store)}
+    local_names = (
+        params
+        | assigned_names(function.body)
+        | {n.id for n in name_nodes(function) if isinstance(n.ctx, ast.Store)}
+    )
     function.body = _Writes(namespace, local_names).block(function.body)
     fix_missing_locations(function)
     return function

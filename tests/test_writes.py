@@ -182,9 +182,24 @@ def dict_argument(params, x):
 
 
 CASES = [
-    add_at, subtract_at_2d, multiply_at, maximum_at, minimum_at_rows, negative_at, copyto, put, place_putmask,
-    fill, ufunc_out, reduction_out, concatenators, items_of_containers, fresh_helper_arrays, rebound_name,
-    keys_from_a_literal, dict_views,
+    add_at,
+    subtract_at_2d,
+    multiply_at,
+    maximum_at,
+    minimum_at_rows,
+    negative_at,
+    copyto,
+    put,
+    place_putmask,
+    fill,
+    ufunc_out,
+    reduction_out,
+    concatenators,
+    items_of_containers,
+    fresh_helper_arrays,
+    rebound_name,
+    keys_from_a_literal,
+    dict_views,
 ]
 
 
@@ -202,9 +217,13 @@ def test_writes_against_finite_differences(f):
 
 
 @settings(max_examples=15, deadline=None)
-@given(hnp.arrays(np.float64, 5, elements=st.floats(-2.0, 2.0)).filter(lambda x: np.min(np.abs(x)) > 0.05
-                                                                     and np.min(np.abs(np.diff(np.sort(x)))) > 0.05
-                                                                     and np.min(np.abs(x - 0.25)) > 0.05))
+@given(
+    hnp.arrays(np.float64, 5, elements=st.floats(-2.0, 2.0)).filter(
+        lambda x: np.min(np.abs(x)) > 0.05
+        and np.min(np.abs(np.diff(np.sort(x)))) > 0.05
+        and np.min(np.abs(x - 0.25)) > 0.05
+    )
+)
 def test_writes_at_random_points(x):
     for f in (add_at, multiply_at, maximum_at, put, place_putmask, ufunc_out, items_of_containers):
         check_grads(f, (x,))
@@ -220,7 +239,10 @@ def test_dict_arguments_by_key_loops():
 
 def _refusal(f, pattern, *args):
     args = args or (np.array([0.7, -0.4, 1.3]),)
-    for call in (lambda: s2sad.grad(f)(*args), lambda: s2sad.jvp(f, args, tuple(np.ones_like(a) for a in args))):
+    for call in (
+        lambda: s2sad.grad(f)(*args),
+        lambda: s2sad.jvp(f, args, tuple(np.ones_like(a) for a in args)),
+    ):
         with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
             call()
         message = str(info.value)
@@ -337,8 +359,23 @@ def test_items_of_dicts_and_tuples_are_refused_not_ignored():
     assert "bufs[0][1] = 3.0 * x[0]" in _refusal(item_of_a_tuple, r"writes into `bufs`")
 
 
-SECOND_ORDER = [add_at, subtract_at_2d, multiply_at, maximum_at, minimum_at_rows, negative_at, copyto, put,
-                place_putmask, fill, reduction_out, items_of_containers, rebound_name, keys_from_a_literal, dict_views]
+SECOND_ORDER = [
+    add_at,
+    subtract_at_2d,
+    multiply_at,
+    maximum_at,
+    minimum_at_rows,
+    negative_at,
+    copyto,
+    put,
+    place_putmask,
+    fill,
+    reduction_out,
+    items_of_containers,
+    rebound_name,
+    keys_from_a_literal,
+    dict_views,
+]
 
 
 @pytest.mark.parametrize("f", SECOND_ORDER, ids=lambda f: f.__name__)
@@ -357,8 +394,12 @@ def keys_built_from_the_loop_variable(params, x):
 
 
 def test_keys_built_from_constant_keys():
-    params = {"l1_w": np.array([[0.3, -0.2], [0.1, 0.4]]), "l1_b": np.array([0.1, -0.1]),
-              "l2_w": np.array([[0.5, 0.2], [-0.3, 0.4]]), "l2_b": np.array([0.0, 0.2])}
+    params = {
+        "l1_w": np.array([[0.3, -0.2], [0.1, 0.4]]),
+        "l1_b": np.array([0.1, -0.1]),
+        "l2_w": np.array([[0.5, 0.2], [-0.3, 0.4]]),
+        "l2_b": np.array([0.0, 0.2]),
+    }
     check_grads(keys_built_from_the_loop_variable, (params, np.array([0.5, -0.3])))
 
 
