@@ -273,7 +273,8 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     params = [a.arg for a in args.args]
     aux = _split_aux(parsed) if has_aux else None
     try:
-        lifted = rewrite_writes(unroll_key_loops(lift_local_functions(parsed), parsed.namespace), parsed.namespace)  # local defs, lambdas: inlined where called
+        lifted = lift_local_functions(parsed)  # local defs, lambdas: inlined where called
+        lifted = rewrite_writes(unroll_key_loops(lifted, parsed.namespace), parsed.namespace)
         tree = normalize(desugar(lifted, copy=False), copy=False)
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
@@ -316,7 +317,8 @@ _VIEW_FUNCTIONS = (
 
 
 def _view_of(value, parsed, analysis):
-    """The local array `value` may be a view of (`a[1:3]`, `a.T`, `a.reshape(...)`, `np.ravel(a)`), or None."""
+    """The local array `value` may be a view of (`a[1:3]`, `a.T`, `a.reshape(...)`, `np.ravel(a)`), or
+    None."""
     def local(node):
         return isinstance(node, ast.Name) and not getattr(node, "_global", False) \
             and analysis.kinds.get(node.id) in (K.ARRAY, K.ANY)
@@ -327,7 +329,9 @@ def _view_of(value, parsed, analysis):
                     for p in parts)
         shape = analysis.shapes.get(value.value.id)
         row = shape is not None and len(shape) > len(parts) and all(
-            analysis.kinds.get(p.id) == K.INT if isinstance(p, ast.Name) else isinstance(p, ast.Constant) for p in parts)
+            analysis.kinds.get(p.id) == K.INT if isinstance(p, ast.Name) else isinstance(p, ast.Constant)
+            for p in parts
+        )
         return value.value.id if basic or row else None
     if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES and local(value.value):
         return value.value.id
