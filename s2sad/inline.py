@@ -696,6 +696,10 @@ class Inliner:
             }
         inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
+        renamed = getattr(self.parsed, "renamed", None)
+        if renamed is None:
+            renamed = self.parsed.renamed = {}
+        renamed.update((new, old) for old, new in mapping.items() if new != old)  # for messages (`parsed.error`)
         tree = inner.run(tree, stack + (key,))
         body = tree.body
         ret = body[-1]
