@@ -413,8 +413,8 @@ def _reject_run_time_keys(parsed, tree):
              and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Dict)}
     for stmt in walk_statements(tree.body):
         for node in walk(stmt) if isinstance(stmt, ast.Assign) else ():
-            if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in dicts
-                    and not isinstance(node.slice, ast.Constant)):
+            if (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+                    and node.value.id in dicts and not isinstance(node.slice, ast.Constant)):
                 line = (_describe(parsed)(stmt.lineno) or "").split(": ", 1)[-1]
                 name = f"`{node.value.id}`" if re.search(rf"\b{re.escape(node.value.id)}\b", line) else "a dict"
                 raise parsed.error(

@@ -145,6 +145,19 @@ class _Unroller:
 
     def keys(self, iterable, known):
         """(keys, what the loop variable takes: 'key' / 'value' / 'item', the dict) or None."""
+        if (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Name)
+            and iterable.func.id == "sorted"
+            and "sorted" not in self.local_names
+            and self.namespace.get("sorted", sorted) is sorted
+            and len(iterable.args) == 1
+            and not iterable.keywords
+        ):  # `sorted(d)`, `sorted(d.items())`: the keys in sorted order (items sort by their unique keys)
+            found = self.keys(iterable.args[0], known)
+            if found is None or found[1] == "value":
+                return None
+            return sorted(found[0]), found[1], found[2]
         if isinstance(iterable, (ast.List, ast.Tuple)):
             values = [e.value if isinstance(e, ast.Constant) else None for e in iterable.elts]
             return (values, "key", None) if _strings(values) else None

@@ -415,3 +415,17 @@ def test_a_key_computed_at_run_time_is_refused():
     params = {"w": np.ones(2), "b": np.ones(2)}
     message = _refusal(key_at_run_time, r"reads `p` with a key computed at run time", params, np.ones(2))
     assert "s = s + np.sum(p[k] * x)" in message
+
+
+def sorted_keys(p, x):
+    s = 0.0
+    for k in sorted(p):
+        s = s * 0.5 + np.sum(np.sin(p[k] * x))
+    for k, v in sorted(p.items()):
+        s = s * 0.5 + np.sum(v * p[k])
+    return s
+
+
+def test_loops_over_sorted_keys():
+    params = {"w": np.array([0.3, -0.5]), "b": np.array([0.1, 0.2]), "a": np.array([1.0, -1.0])}
+    check_grads(sorted_keys, (params, np.array([0.4, 0.9])))
