@@ -167,8 +167,12 @@ def classify(value, namespace, locals_):
                     "read a differentiated dict with constant keys (`params[\"w\"]`), or pass the dict's "
                     "values as arguments",
                 ))
-            if rule is None:
-                raise MissingRule(f"np.ndarray.{func.attr}", None)
+            if rule is None:  # `rng.normal(0.0, 1.0, n)`: a constant unless the object or an argument is varied
+                rule = constant_read(f".{func.attr}(...)", (
+                    f"`.{func.attr}(...)` is called on or with a differentiated value and has no derivative rule",
+                    f"compute `.{func.attr}(...)` from values that are not differentiated, or give the function "
+                    "a derivative with s2sad.custom_vjp / s2sad.defvjp",
+                ))
             template = rule.tangent or rule.adjoint
             if template is not None:
                 try:
