@@ -70,6 +70,8 @@ CONSTANT_SAMPLES = {
     "range": [(lambda a: range(int(a * 10)), [None])],
     "print": [(lambda a: print(end=""), [None])],
     "isinstance": [(lambda a: isinstance(a, float), [None])],
+    "hasattr": [(lambda a: hasattr(a, "item"), [None])],
+    "callable": [(lambda a: callable(a), [None])],
     "str": [(lambda a: str(a > 0), [None])],
     "operator.invert": [(lambda a: ~(a > 0), [V3])],
     "operator.and_": [(lambda a, b: (a > 0) & (b > 0), [V3, V3])],
