@@ -122,12 +122,18 @@ def _(z, a, b, axes=2):
 
 
 @tangent(np.einsum, kind="any")
-def _(z, subscripts, a, b=None, c=None):
+def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
     z_dot = _rt.einsum_tangent(subscripts, a, b, c, a_dot, b_dot, c_dot)
 
 
+@tangent(np.einsum, batched=True)
+def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
+    z_dot = _rt.einsum_directions(subscripts, a, b, c, a_dot, b_dot, c_dot)
+
+
 @adjoint(np.einsum)
-def _(z, subscripts, a, b=None, c=None):
+def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
+    subscripts_bar += _rt.einsum_sublist_adjoint(z_bar, subscripts)  # refuses the sublist form
     a_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, c)
     b_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, c)
     c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, a, b, c)

@@ -341,3 +341,94 @@ nondifferentiable(
     _nr.float_dtype, _nr.dot_subscripts, _nr.inner_subscripts, _nr.tensordot_subscripts, _nr.method_axes,
     _nr.normalize_axes,
 )
+
+
+# -- einsum's helpers: a family closed under differentiation -----------------------------------
+# `einsum_tangent` is a sum of einsums, each linear in every operand; `einsum_adjoint(g, s, w, ...)`
+# is linear in `g` and in every operand but `w` (whose shape only it reads). Their derivatives are
+# the same helpers with one slot replaced (`slot_*` route a value to one slot, a symbolic zero to
+# the others; a term holding a symbolic zero is zero).
+
+
+@tangent(_nr.einsum_tangent, kind="any")
+def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
+    z_dot = (
+        _rt.einsum_tangent(subscripts, a, b, c, ta_dot, tb_dot, tc_dot)
+        + _rt.einsum_tangent(subscripts, a_dot, b, c, 0.0, tb, tc)
+        + _rt.einsum_tangent(subscripts, a, b_dot, c, ta, 0.0, tc)
+        + _rt.einsum_tangent(subscripts, a, b, c_dot, ta, tb, 0.0)
+    )
+
+
+@adjoint(_nr.einsum_tangent)
+def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
+    ta_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, c)
+    tb_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, c)
+    tc_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, a, b, c)
+    a_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, tb, c) + _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, tc)
+    b_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, ta, b, c) + _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, tc)
+    c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, ta, b, c) + _rt.einsum_adjoint(z_bar, subscripts, 2, a, tb, c)
+
+
+@tangent(_nr.einsum_adjoint, kind="any")
+def _(z, g, subscripts, which, a, b=None, c=None):
+    z_dot = (
+        _rt.einsum_adjoint(g_dot, subscripts, which, a, b, c)
+        + _rt.einsum_adjoint(g, subscripts, which, _rt.slot_except(a_dot, which, 0), b, c)
+        + _rt.einsum_adjoint(g, subscripts, which, a, _rt.slot_except(b_dot, which, 1), c)
+        + _rt.einsum_adjoint(g, subscripts, which, a, b, _rt.slot_except(c_dot, which, 2))
+    )
+
+
+@adjoint(_nr.einsum_adjoint)
+def _(z, g, subscripts, which, a, b=None, c=None):
+    g_bar += _rt.einsum_tangent(
+        subscripts, a, b, c,
+        _rt.slot_only(z_bar, which, 0), _rt.slot_only(z_bar, which, 1), _rt.slot_only(z_bar, which, 2),
+    )
+    a_bar += _rt.einsum_adjoint(
+        _rt.slot_except(g, which, 0), subscripts, 0,
+        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+    )
+    b_bar += _rt.einsum_adjoint(
+        _rt.slot_except(g, which, 1), subscripts, 1,
+        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+    )
+    c_bar += _rt.einsum_adjoint(
+        _rt.slot_except(g, which, 2), subscripts, 2,
+        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+    )
+
+
+@tangent(_nr.slot_only, kind="any")
+def _(z, h, which, k):
+    z_dot = _rt.slot_only(h_dot, which, k)
+
+
+@adjoint(_nr.slot_only)
+def _(z, h, which, k):
+    h_bar += _rt.slot_only(z_bar, which, k)
+
+
+@tangent(_nr.slot_except, kind="any")
+def _(z, h, which, k):
+    z_dot = _rt.slot_except(h_dot, which, k)
+
+
+@adjoint(_nr.slot_except)
+def _(z, h, which, k):
+    h_bar += _rt.slot_except(z_bar, which, k)
+
+
+@tangent(_nr.slot_pick, kind="any")
+def _(z, h, operand, which, k):
+    z_dot = _rt.slot_pick(h_dot, operand_dot, which, k)
+
+
+@adjoint(_nr.slot_pick)
+def _(z, h, operand, which, k):
+    h_bar += _rt.slot_only(z_bar, which, k)
+    operand_bar += _rt.slot_except(z_bar, which, k)
+
+
+nondifferentiable(_nr.einsum_sublist_adjoint, kind="any")
