@@ -39,8 +39,6 @@ __all__ = [
     "stack_pieces",
     "cumsum_transpose",
     "tile_transpose",
-    "bilinear_adjoint_other",
-    "bilinear_adjoint_tangent",
     "contract",
     "pad_tangent",
     "inner_subscripts",
@@ -51,7 +49,6 @@ __all__ = [
     "slot_except",
     "slot_pick",
     "einsum_directions",
-    "einsum_sublist_adjoint",
     "outer_adjoint_x",
     "outer_adjoint_y",
     "trace_adjoint",
@@ -60,6 +57,11 @@ __all__ = [
     "concatenate_adjoint",
     "stack_adjoint",
     "hstack_adjoint",
+    "hstack_pieces",
+    "vstack_pieces",
+    "norm_order",
+    "phi",
+    "symmetric_part",
     "vstack_adjoint",
     "split_tangent",
     "split_adjoint",
@@ -76,13 +78,8 @@ __all__ = [
     "clip_inside",
     "clip_below",
     "clip_above",
-    "solve_adjoint_a",
-    "solve_adjoint_b",
-    "det_adjoint",
     "slogdet_tangent",
     "slogdet_adjoint",
-    "cholesky_tangent",
-    "cholesky_adjoint",
     "eigh_tangent",
     "eigh_adjoint",
     "array_adjoint",
@@ -434,27 +431,14 @@ def bilinear_adjoint(g, subscripts, which, a, b):
 def contract(subscripts, which, h, a, b, g):
     """The contraction of `bilinear_adjoint` with operand `which` replaced by `h`, shaped like
     its cotangent `g` (the adjoint of `bilinear_adjoint` w.r.t. `g`)."""
+    other = b if which == 0 else a
     if subscripts is None:
         from .runtime import unbroadcast
 
-        return unbroadcast(np.multiply(h, b if which == 0 else a), g)
+        return unbroadcast(np.multiply(h, other), g)
+    if _is_zero(other) or _is_zero(h):
+        return np.zeros(np.shape(g), float_dtype(g))
     return np.einsum(subscripts, h, b) if which == 0 else np.einsum(subscripts, a, h)
-
-
-def bilinear_adjoint_other(g, subscripts, which, h, a, b, k):
-    """d<g, C(..h at `which`..)>/d(operand k): the adjoint of `bilinear_adjoint` w.r.t. its
-    operand `k` (zero for `which` itself, whose value it does not read)."""
-    if k == which:
-        return np.zeros(np.shape(a if k == 0 else b)) if np.ndim(a if k == 0 else b) else 0.0
-    return bilinear_adjoint(g, subscripts, k, *((h, b) if which == 0 else (a, h)))
-
-
-def bilinear_adjoint_tangent(g, subscripts, which, a, b, a_dot, b_dot):
-    """The part of the tangent of `bilinear_adjoint(g, ...)` that comes from the other operand."""
-    other, other_dot = (b, b_dot) if which == 0 else (a, a_dot)
-    if np.ndim(other_dot) == 0 and np.ndim(other) > 0 and not np.any(other_dot):
-        other_dot = np.zeros(np.shape(other))
-    return bilinear_adjoint(g, subscripts, which, *((a, other_dot) if which == 0 else (other_dot, b)))
 
 
 def pad_tangent(t, pad_width, mode="constant"):
@@ -640,11 +624,6 @@ def einsum_directions(subscripts, a, b=None, c=None, a_dot=0.0, b_dot=0.0, c_dot
     return out
 
 
-def einsum_sublist_adjoint(g, subscripts):
-    """Refuses the adjoint of `np.einsum`'s sublist form w.r.t. its first operand."""
-    _explicit_subscripts(subscripts, [])
-
-
 def outer_adjoint_x(g, a, b):
     """Adjoint of `np.outer(a, b)` with respect to `a`."""
     return (np.asarray(g) @ np.ravel(b)).reshape(np.shape(a))
@@ -759,19 +738,35 @@ def stack_adjoint(g, arrays, axis=0):
     return CotangentList(np.take(g, i, axis=axis) for i in range(len(arrays)))
 
 
+def _stack_axis_pieces(g, arrays, shaped, axis):
+    pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
+    if isinstance(arrays, np.ndarray):  # `np.vstack(x)` of one array: its rows are the items
+        return np.reshape(g, arrays.shape) if axis == 0 else np.stack([p.reshape(np.shape(a)) for p, a in zip(pieces, arrays)])
+    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+
+
+def _hstack_axis(arrays):
+    return 0 if np.ndim(arrays[0]) <= 1 else 1
+
+
 def hstack_adjoint(g, arrays):
     """Adjoint of `np.hstack(arrays)` (1-D pieces are joined on axis 0, others on axis 1)."""
-    shaped = [np.atleast_1d(a) for a in arrays]
-    axis = 0 if shaped[0].ndim == 1 else 1
-    pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+    return _stack_axis_pieces(g, arrays, [np.atleast_1d(a) for a in arrays], _hstack_axis(arrays))
 
 
 def vstack_adjoint(g, arrays):
     """Adjoint of `np.vstack(arrays)`."""
-    shaped = [np.atleast_2d(a) for a in arrays]
-    pieces = _pieces(g, [a.shape[0] for a in shaped], 0)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+    return _stack_axis_pieces(g, arrays, [np.atleast_2d(a) for a in arrays], 0)
+
+
+def hstack_pieces(pieces, g, arrays):
+    """The transpose of `hstack_adjoint`: the pieces joined back into `g`'s shape."""
+    return np.reshape(np.hstack([_piece(p, a) for p, a in zip(pieces, arrays)]), np.shape(g))
+
+
+def vstack_pieces(pieces, g, arrays):
+    """The transpose of `vstack_adjoint`: the pieces joined back into `g`'s shape."""
+    return np.reshape(np.vstack([_piece(p, a) for p, a in zip(pieces, arrays)]), np.shape(g))
 
 
 def split_tangent(t, indices_or_sections, axis=0):
@@ -800,23 +795,18 @@ def tile_adjoint(g, x, reps):
 
 
 def repeat_adjoint(g, x, repeats, axis=None):
-    """Adjoint of `np.repeat(x, repeats, axis)`: sum each run of copies."""
+    """Adjoint of `np.repeat(x, repeats, axis)`: sum each run of copies (a run of 0 copies gets 0)."""
     g = np.asarray(g)
+    shape = np.shape(x)
     if axis is None:
-        n = np.size(x)
-        counts = np.broadcast_to(repeats, (n,))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return np.add.reduceat(g, starts)[:n].reshape(np.shape(x)) if n else np.zeros(np.shape(x))
-    axis = axis % np.ndim(x)
-    n = np.shape(x)[axis]
-    counts = np.broadcast_to(repeats, (n,))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.add.reduceat(g, starts, axis=axis)
-    zero_runs = np.flatnonzero(counts == 0)
-    if zero_runs.size:
-        index = [slice(None)] * g.ndim
-        index[axis] = zero_runs
-        out[tuple(index)] = 0.0
+        n = int(np.prod(shape))
+        owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+        return np.bincount(owner, weights=g.reshape(-1), minlength=n).astype(_dtype(g, x)).reshape(shape)
+    axis = axis % len(shape)
+    n = shape[axis]
+    owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+    out = np.zeros(shape, dtype=_dtype(g, x))
+    np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(g, axis, 0))
     return out
 
 
@@ -916,24 +906,6 @@ def _vector_rhs(b):
     return np.ndim(b) == 1
 
 
-def solve_adjoint_b(g, a, b):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `b`."""
-    return np.linalg.solve(matrix_t(a), g)
-
-
-def solve_adjoint_a(g, a, b, z):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `a`: -(a^-T g) z^T."""
-    gb = np.linalg.solve(matrix_t(a), g)
-    if _vector_rhs(b):
-        return -np.multiply.outer(gb, z) if np.ndim(a) == 2 else -gb[..., :, None] * z[..., None, :]
-    return -(gb @ matrix_t(z))
-
-
-def det_adjoint(g, a, z):
-    """Adjoint of `np.linalg.det(a)`: g det(a) a^-T."""
-    return (np.asarray(g * z)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
-
-
 def slogdet_tangent(a, a_dot):
     """Tangent of `np.linalg.slogdet(a)`: (0, trace(a^-1 a_dot))."""
     logdet_dot = np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
@@ -946,23 +918,29 @@ def slogdet_adjoint(g, a):
     return (np.asarray(g)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
 
 
+def norm_order(ord):
+    """1.0 for the norms whose partials `norm_partials` differentiates again (None, 2, 'fro'), 0.0 for
+    the piecewise linear ones (1, inf, -inf, 0); other orders are refused."""
+    if ord in (None, 2, "fro"):
+        return 1.0
+    if ord in (1, np.inf, -np.inf, 0):
+        return 0.0
+    raise NotImplementedError(f"second derivatives of np.linalg.norm with ord={ord!r} (None, 2, 'fro', 1, inf)")
+
+
+def symmetric_part(x):
+    """(x + x^T) / 2 over the last two axes."""
+    return 0.5 * (x + matrix_t(x))
+
+
+def phi(x):
+    """The lower triangle of `x` with its diagonal halved (a linear map; see `cholesky_tangent`)."""
+    return _phi(np.asarray(x))
+
+
 def _phi(x):
     """Lower triangle with the diagonal halved."""
     return np.tril(x) - 0.5 * np.eye(x.shape[-1], dtype=x.dtype) * x
-
-
-def cholesky_tangent(l, a_dot):
-    """Tangent of `np.linalg.cholesky(a)` = L phi(L^-1 a_dot L^-T) (a_dot symmetric)."""
-    l_inv = np.linalg.inv(l)
-    return l @ _phi(l_inv @ a_dot @ matrix_t(l_inv))
-
-
-def cholesky_adjoint(g, l):
-    """Adjoint of `np.linalg.cholesky(a)` for symmetric `a` (the result is symmetric)."""
-    l_inv = np.linalg.inv(l)
-    p = _phi(matrix_t(l) @ g)
-    a_bar = matrix_t(l_inv) @ p @ l_inv
-    return 0.5 * (a_bar + matrix_t(a_bar))
 
 
 def _eigh_f(w):

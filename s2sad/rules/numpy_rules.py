@@ -25,6 +25,7 @@ Conventions worth knowing:
 (False, True)
 """
 
+import ast
 import operator
 
 import numpy as np
@@ -133,10 +134,27 @@ def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
 
 @adjoint(np.einsum)
 def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
-    subscripts_bar += _rt.einsum_sublist_adjoint(z_bar, subscripts)  # refuses the sublist form
     a_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, c)
     b_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, c)
     c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, a, b, c)
+
+
+def _einsum_refusal(args, keywords):
+    """The sublist form `np.einsum(x, [0, 1], [1, 0])` (its first argument is an operand, not a
+    string) is refused at the user's line: its first operand would take a constant's place."""
+    first = args[0] if args else None
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return None
+    if isinstance(first, ast.Name) and getattr(first, "_global", False):
+        return None
+    return (
+        "np.einsum is differentiated with its subscripts written as a string (the sublist form "
+        "np.einsum(x, [0, 1], [1, 0]) and subscripts in a local variable are not supported)",
+        "write the subscripts as a string literal, e.g. np.einsum('ij->ji', x)",
+    )
+
+
+RULES[np.einsum].extra["refuse"] = _einsum_refusal
 
 
 @tangent(np.trace, np.ndarray.trace, kind="any")
@@ -833,8 +851,8 @@ def _(z, a, b):
 
 @adjoint(np.linalg.solve)
 def _(z, a, b):
-    a_bar += _rt.solve_adjoint_a(z_bar, a, b, z)
-    b_bar += _rt.solve_adjoint_b(z_bar, a, b)
+    b_bar += np.linalg.solve(_rt.matrix_t(a), z_bar)
+    a_bar += -_rt.matmul_adjoint_x(np.linalg.solve(_rt.matrix_t(a), z_bar), a, z)
 
 
 @tangent(np.linalg.inv, kind="array")
@@ -864,7 +882,7 @@ def _(z, a):
 
 @adjoint(np.linalg.det)
 def _(z, a):
-    a_bar += _rt.det_adjoint(z_bar, a, z)
+    a_bar += np.expand_dims(z_bar * z, (-2, -1)) * _rt.matrix_t(np.linalg.inv(a))
 
 
 @tangent(np.linalg.slogdet, kind="other")
@@ -879,12 +897,12 @@ def _(z, a):
 
 @tangent(np.linalg.cholesky, kind="array")
 def _(z, a, upper=False):
-    z_dot = _rt.cholesky_tangent(z, a_dot)
+    z_dot = z @ _rt.phi(np.linalg.solve(z, _rt.matrix_t(np.linalg.solve(z, a_dot))))  # L phi(L^-1 a_dot L^-T)
 
 
 @adjoint(np.linalg.cholesky)
 def _(z, a, upper=False):
-    a_bar += _rt.cholesky_adjoint(z_bar, z)
+    a_bar += _rt.symmetric_part(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar))))))
 
 
 @tangent(np.linalg.eigh, kind="other")
