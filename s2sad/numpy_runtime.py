@@ -530,8 +530,17 @@ def _einsum(inputs, output, operands):
     return np.einsum(spec, *operands, optimize="greedy" if len(operands) > 2 else False)
 
 
-def _operands(a, b, c):
-    return [o for o in (a, b, c) if o is not None]
+def _filled(terms, arrays, known=()):
+    """`arrays` with any scalar standing for an array (a broadcast derivative) spread to the shape
+    its subscripts `terms` give it, the sizes read off the other arrays and the pairs `known`."""
+    sizes = {}
+    for term, x in list(known) + list(zip(terms, arrays)):
+        if np.ndim(x) == len(term):
+            sizes.update((ch, n) for ch, n in zip(term, np.shape(x)) if n != 1 or ch not in sizes)
+    return [
+        np.broadcast_to(x, tuple(sizes[ch] for ch in term)) if np.ndim(x) != len(term) else np.asarray(x)
+        for term, x in zip(terms, arrays)
+    ]
 
 
 def einsum_tangent(subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
@@ -545,8 +554,8 @@ def einsum_tangent(subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
         args = operands[:k] + [tangents[k]] + operands[k + 1 :]
         if any(_is_zero(v) for v in args + [operands[k]]) or any(v is not None for v in args[count:]):
             continue
-        inputs, output = _explicit_subscripts(subscripts, args[:count])
-        out = out + _einsum(inputs, output, [np.asarray(v, dtype=_dtype(v, v)) for v in args[:count]])
+        inputs, output = _explicit_subscripts(subscripts, operands[:count])
+        out = out + _einsum(inputs, output, _filled(inputs, args[:count], zip(inputs, operands)))
     return out
 
 
@@ -575,7 +584,9 @@ def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
     others = [(inputs[k], operands[k]) for k in range(count) if k != which]
     available = set(output).union(*[set(s) for s, _ in others])
     reachable = "".join(ch for ch in unique if ch in available)
-    gx = _einsum([output] + [s for s, _ in others], reachable, [np.asarray(g, dtype=_dtype(g, mine))] + [o for _, o in others])
+    terms = [output] + [s for s, _ in others]
+    arrays = [np.asarray(g, dtype=_dtype(g, mine))] + [o for _, o in others]
+    gx = _einsum(terms, reachable, _filled(terms, arrays, [(target, mine)]))
     gx = np.expand_dims(gx, tuple(i for i, ch in enumerate(unique) if ch not in reachable))
     summed = tuple(i for i, n in enumerate(sizes) if gx.shape[i] != n and n == 1)  # broadcast size-1 axes
     if summed:

@@ -367,7 +367,8 @@ nondifferentiable(
 # `einsum_tangent` is a sum of einsums, each linear in every operand; `einsum_adjoint(g, s, w, ...)`
 # is linear in `g` and in every operand but `w` (whose shape only it reads). Their derivatives are
 # the same helpers with one slot replaced (`slot_*` route a value to one slot, a symbolic zero to
-# the others; a term holding a symbolic zero is zero).
+# the others; a term holding a symbolic zero is zero). Operand `w` of an adjoint always holds the
+# operand itself, never a zero, so the adjoint's own adjoint can put its cotangent there.
 
 
 @tangent(_nr.einsum_tangent, kind="any")
@@ -394,10 +395,10 @@ def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
 def _(z, g, subscripts, which, a, b=None, c=None):
     z_dot = (
         _rt.einsum_adjoint(g_dot, subscripts, which, a, b, c)
-        + _rt.einsum_adjoint(g, subscripts, which, _rt.slot_except(a_dot, which, 0), b, c)
-        + _rt.einsum_adjoint(g, subscripts, which, a, _rt.slot_except(b_dot, which, 1), c)
-        + _rt.einsum_adjoint(g, subscripts, which, a, b, _rt.slot_except(c_dot, which, 2))
-    )
+        + _rt.einsum_adjoint(_rt.slot_except(g, which, 0), subscripts, which, _rt.slot_pick(a, a_dot, which, 0), b, c)
+        + _rt.einsum_adjoint(_rt.slot_except(g, which, 1), subscripts, which, a, _rt.slot_pick(b, b_dot, which, 1), c)
+        + _rt.einsum_adjoint(_rt.slot_except(g, which, 2), subscripts, which, a, b, _rt.slot_pick(c, c_dot, which, 2))
+    )  # (the adjoint does not read operand `which`: its term has a zero cotangent)
 
 
 @adjoint(_nr.einsum_adjoint)
