@@ -242,6 +242,16 @@ def list_cotangent(g, like):
     return [_element_cotangent(g[k], item) for k, item in enumerate(like)]
 
 
+def list_cotangent_transpose(h, g):
+    """The transpose of `list_cotangent(g, like)` w.r.t. `g`: the list cotangent `h` in the form of
+    `g` (rows of an array, a list, or summed into a scalar seed)."""
+    if isinstance(g, np.ndarray) and g.ndim > 0:
+        return np.reshape(np.array([np.broadcast_to(item, g.shape[1:]) for item in h], dtype=float), g.shape)
+    if isinstance(g, (list, tuple)):
+        return type(g)(h)
+    return sum(float(np.sum(item)) for item in h)
+
+
 def _plus(a, b):
     if isinstance(a, list) or isinstance(b, list):
         return list_add(a, b)

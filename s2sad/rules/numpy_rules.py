@@ -508,6 +508,11 @@ def _(z, ary, indices_or_sections, axis=0):
     z_dot = _rt.split_tangent(ary_dot, indices_or_sections, axis)
 
 
+@tangent(np.split, batched=True)
+def _(z, ary, indices_or_sections, axis=0):
+    z_dot = _rt.split_tangent(ary_dot, indices_or_sections, _rt.batch_axis(axis, ary))
+
+
 @adjoint(np.split)
 def _(z, ary, indices_or_sections, axis=0):
     ary_bar += _rt.split_adjoint(z_bar, ary, indices_or_sections, axis)
@@ -1039,6 +1044,7 @@ nondifferentiable(
     np.argsort,
     np.ndarray.argmax,
     np.ndarray.argmin,
+    np.argpartition,
     np.ndarray.argsort,
     np.ndarray.nonzero,
     np.unravel_index,
@@ -1065,6 +1071,9 @@ nondifferentiable(
     kind="array",
 )
 nondifferentiable(np.result_type, np.ndarray.tolist, np.broadcast_shapes, kind="other")
+nondifferentiable(  # casts to integers: piecewise constant
+    np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.intp, kind="int"
+)
 
 
 # -- operands that are sequences of arrays, not array-likes ------------------------------------

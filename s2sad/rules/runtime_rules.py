@@ -717,3 +717,70 @@ def _(p, x, z, ord=None, axis=None, keepdims=False):
 
 nondifferentiable(_nr.norm_order, kind="float")
 nondifferentiable(_rt.batch_axis, _rt.batch_index, kind="other")
+
+
+# -- helpers of the definitions in s2sad.rules.definitions ------------------------------------------
+
+
+@tangent(_nr.real_only, kind="same")
+def _(z, x):
+    z_dot = _rt.real_only(x_dot)
+
+
+@adjoint(_nr.real_only)
+def _(z, x):
+    x_bar += z_bar
+
+
+nondifferentiable(
+    _nr.kron_shapes, _nr.split_points, _nr.rollaxis_move, _nr.diag_padding, _nr.diagonal_plan, _nr.gradient_axes,
+    _nr.flat_along, kind="other",
+)
+nondifferentiable(_nr.nonfinite_replaced, kind="same")  # used only where its argument is not finite
+
+
+# -- items of tuple and list cotangents -------------------------------------------------------------
+
+
+@tangent(_nr.item, kind="any")
+def _(z, g, k):
+    z_dot = _rt.item(g_dot, k)
+
+
+@adjoint(_nr.item)
+def _(z, g, k):
+    g_bar += _rt.item_adjoint(z_bar, g, k)
+
+
+@tangent(_nr.item_adjoint, kind="other")
+def _(z, h, g, k):
+    z_dot = _rt.item_adjoint(h_dot, g, k)
+
+
+@adjoint(_nr.item_adjoint)
+def _(z, h, g, k):
+    h_bar += _rt.item(z_bar, k)
+
+
+@tangent(_rt.list_cotangent, kind="list")
+def _(z, g, like):
+    z_dot = _rt.list_cotangent(g_dot, like)
+
+
+@adjoint(_rt.list_cotangent)
+def _(z, g, like):
+    g_bar += _rt.list_cotangent_transpose(z_bar, g)
+
+
+@tangent(_rt.list_cotangent_transpose, kind="any")
+def _(z, h, g):
+    z_dot = _rt.list_cotangent_transpose(h_dot, g)
+
+
+@adjoint(_rt.list_cotangent_transpose)
+def _(z, h, g):
+    h_bar += _rt.list_cotangent(z_bar, h)
+
+
+for _helper in (_nr.item, _nr.item_adjoint, _rt.list_cotangent, _rt.list_cotangent_transpose):
+    lookup(_helper).extra["lists"] = True
