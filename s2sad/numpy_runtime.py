@@ -48,6 +48,7 @@ __all__ = [
     "slot_only",
     "slot_except",
     "slot_pick",
+    "routed",
     "einsum_directions",
     "outer_adjoint_x",
     "outer_adjoint_y",
@@ -524,11 +525,15 @@ def _explicit_subscripts(subscripts, operands):
     if "..." in text:
         used = set(text)
         free = [c for c in reversed(_LETTERS) if c not in used]
-        counts = [np.ndim(o) - (len(term) - 3) for term, o in zip(inputs, operands) if "..." in term]
-        width = max(counts, default=0)
+        def dims(term, o):  # axes under '...'; a scalar standing for an array (a derivative) takes them all
+            return np.ndim(o) - (len(term) - 3) if np.ndim(o) >= len(term) - 3 else None
+
+        counts = [dims(term, o) for term, o in zip(inputs, operands) if "..." in term]
+        width = max([c for c in counts if c is not None], default=0)
         ellipsis = "".join(free[:width])[::-1]
         inputs = [
-            term.replace("...", ellipsis[width - (np.ndim(o) - (len(term) - 3)) :]) for term, o in zip(inputs, operands)
+            term.replace("...", ellipsis if dims(term, o) is None else ellipsis[width - dims(term, o) :])
+            for term, o in zip(inputs, operands)
         ]
         output = output.replace("...", ellipsis)
     return inputs, output
@@ -620,6 +625,14 @@ def slot_only(h, which, k):
 def slot_except(h, which, k):
     """`h` in slot `k` != `which`, a symbolic zero in slot `which`."""
     return 0.0 if k == which else h
+
+
+def routed(g, which, k, keep, like):
+    """`g` where slot `k` is (`keep`) or is not (not `keep`) slot `which`, else zeros shaped like `like`:
+    the cotangents of the `slot_*` helpers, shaped as their operands."""
+    if (k == which) == keep:
+        return g
+    return np.zeros(np.shape(like), float_dtype(like)) if isinstance(like, np.ndarray) else 0.0
 
 
 def slot_pick(h, operand, which, k):

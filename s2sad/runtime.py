@@ -22,6 +22,8 @@ def unbroadcast(g, like):
     """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
     if g.__class__ is np.ndarray and like.__class__ is np.ndarray and g.shape == like.shape:
         return g  # the common case, checked without function calls (this runs every loop step)
+    if isinstance(like, (list, tuple)) or isinstance(g, (list, tuple)):
+        return g  # a list cotangent (derivative code adds them with `+`): item by item, no broadcasting
     shape = np.shape(like)
     gshape = np.shape(g)
     if gshape == shape:
@@ -41,6 +43,8 @@ def unbroadcast(g, like):
 
 def broadcast_like(t, like):
     """Broadcast tangent `t` to the shape of the result `like` (forward mode)."""
+    if isinstance(like, (list, tuple)) or isinstance(t, (list, tuple)):
+        return t  # a list tangent: item by item, no broadcasting
     shape = np.shape(like)
     if np.shape(t) == shape:
         return t

@@ -428,7 +428,7 @@ def _(z, h, which, k):
 
 @adjoint(_nr.slot_only)
 def _(z, h, which, k):
-    h_bar += _rt.slot_only(z_bar, which, k)
+    h_bar += _rt.routed(z_bar, which, k, True, h)
 
 
 @tangent(_nr.slot_except, kind="any")
@@ -438,7 +438,17 @@ def _(z, h, which, k):
 
 @adjoint(_nr.slot_except)
 def _(z, h, which, k):
-    h_bar += _rt.slot_except(z_bar, which, k)
+    h_bar += _rt.routed(z_bar, which, k, False, h)
+
+
+@tangent(_nr.routed, kind="any")
+def _(z, g, which, k, keep, like):
+    z_dot = _rt.routed(g_dot, which, k, keep, like)
+
+
+@adjoint(_nr.routed)
+def _(z, g, which, k, keep, like):
+    g_bar += _rt.routed(z_bar, which, k, keep, g)
 
 
 @tangent(_nr.slot_pick, kind="any")
@@ -448,8 +458,8 @@ def _(z, h, operand, which, k):
 
 @adjoint(_nr.slot_pick)
 def _(z, h, operand, which, k):
-    h_bar += _rt.slot_only(z_bar, which, k)
-    operand_bar += _rt.slot_except(z_bar, which, k)
+    h_bar += _rt.routed(z_bar, which, k, True, h)
+    operand_bar += _rt.routed(z_bar, which, k, False, operand)
 
 
 
