@@ -256,6 +256,16 @@ def list_cotangent_transpose(h, g):
     return sum(float(np.sum(item)) for item in h)
 
 
+def form_of(h, g):
+    """The cotangent `h` in the form of `g`: a list aligned with `g` if `g` is a list or tuple, else
+    an array of `g`'s shape (the transpose of `list_as` and `list_source_adjoint`)."""
+    if isinstance(g, (list, tuple)):
+        return list_cotangent(h, g)
+    if isinstance(h, (list, tuple)):
+        h = np.array([np.broadcast_to(item, np.shape(g)[1:]) for item in h], dtype=float)
+    return np.reshape(h, np.shape(g)) if np.ndim(g) else h
+
+
 def _plus(a, b):
     if isinstance(a, list) or isinstance(b, list):
         return list_add(a, b)

@@ -5,11 +5,12 @@ adjoint template, whether it is elementwise (the transforms broadcast it), or
 that it is not differentiable.
 
 >>> print(row(lookup(math.sin)))
-| `math.sin` | yes | yes |  |
+| `math.sin` | yes | yes | yes |  |
 >>> print(row(lookup(len)))
-| `len` | - | - | not differentiable |
+| `len` | - | - | - | not differentiable |
 """
 
+import ast
 import math  # noqa: F401  (doctest)
 
 from . import RULES, lookup  # noqa: F401
@@ -43,19 +44,64 @@ Conventions:
   line; register a rule with `s2sad.rules.tangent` / `s2sad.rules.adjoint`, or list it
   with `s2sad.rules.nondifferentiable`.
 
-| function | tangent | adjoint | notes |
-|---|---|---|---|
+The **order 2** column says whether the rule's derivative code can be differentiated again
+(every run-time helper it calls has rules of its own); `hessian`, `jvp` of `grad`, `grad` of
+`grad` need it. The whole helper table is checked to second order by `tests/test_numpy_rules.py`.
+
+| function | tangent | adjoint | order 2 | notes |
+|---|---|---|---|---|
 """
+
+
+AUTOGRAD = ""  # the autograd check's result (see the end of this module)
+
+
+def helpers_called(rule):
+    """The run-time helpers (`_rt.<name>`) the rule's templates call."""
+    names = set()
+    templates = [rule.tangent, rule.adjoint, rule.batched_tangent] + list(rule.extra.get("constant_adjoints", {}).values())
+    for template in filter(None, templates):
+        for stmt in template.body:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "_rt":
+                    names.add(node.attr)
+    return names
+
+
+def second_order(rule):
+    """'yes' when every run-time helper the rule's derivative code calls has rules of its own (its
+    derivatives can be differentiated again), else the helpers that do not."""
+    from .. import runtime
+
+    missing = sorted(n for n in helpers_called(rule) if lookup(getattr(runtime, n, None)) is None)
+    return "yes" if not missing else "no: " + ", ".join(f"`_rt.{n}`" for n in missing)
 
 
 def row(rule):
     """One Markdown table row for `rule`."""
     if not rule.differentiable:
-        return f"| `{rule.name}` | - | - | not differentiable |"
+        return f"| `{rule.name}` | - | - | - | not differentiable |"
     tangent = "yes" if rule.tangent is not None else "-"
     adjoint = "yes" if rule.adjoint is not None else "-"
     notes = "elementwise" if rule.elementwise else ""
-    return f"| `{rule.name}` | {tangent} | {adjoint} | {notes} |"
+    return f"| `{rule.name}` | {tangent} | {adjoint} | {second_order(rule)} | {notes} |"
+
+
+DEFINITIONS_HEADER = """
+## NumPy functions s2sad inlines as definitions
+
+These are written in `s2sad/rules/definitions.py` with operations that have rules, and inlined in
+place of the NumPy function: their derivatives, of any order and in both modes, come from those
+rules (`tests/test_numpy_rules.py` checks each to second order).
+
+"""
+
+
+def render_definitions():
+    from .definitions import DEFINITIONS
+
+    names = sorted({f"numpy.{fn.__name__}" for fn in DEFINITIONS})
+    return DEFINITIONS_HEADER + ", ".join(f"`{n}`" for n in names) + "\n"
 
 
 def render(rules=None):
@@ -66,7 +112,7 @@ def render(rules=None):
     summary = (
         f"\n{len(ordered)} rules: {differentiable} differentiable, {len(ordered) - differentiable} not.\n"
     )
-    return HEADER + "\n".join(row(r) for r in ordered) + "\n" + summary
+    return HEADER + "\n".join(row(r) for r in ordered) + "\n" + summary + render_definitions() + AUTOGRAD
 
 
 if __name__ == "__main__":

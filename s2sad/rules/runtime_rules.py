@@ -794,3 +794,37 @@ def _(z, h, g):
 
 for _helper in (_nr.item, _nr.item_adjoint, _rt.list_cotangent, _rt.list_cotangent_transpose):
     lookup(_helper).extra["lists"] = True
+
+
+@tangent(_rt.form_of, kind="any")
+def _(z, h, g):
+    z_dot = _rt.form_of(h_dot, g)
+
+
+@adjoint(_rt.form_of)
+def _(z, h, g):
+    h_bar += _rt.form_of(z_bar, h)
+
+
+@tangent(_rt.list_as, kind="any")
+def _(z, g, b):
+    z_dot = _rt.list_as(g_dot, b)
+
+
+@adjoint(_rt.list_as)
+def _(z, g, b):
+    g_bar += _rt.form_of(z_bar, g)
+
+
+@tangent(_rt.list_source_adjoint, kind="any")
+def _(z, g, x):
+    z_dot = _rt.list_source_adjoint(g_dot, x)
+
+
+@adjoint(_rt.list_source_adjoint)
+def _(z, g, x):
+    g_bar += _rt.form_of(z_bar, g)
+
+
+for _helper in (_rt.form_of, _rt.list_as, _rt.list_source_adjoint):
+    lookup(_helper).extra["lists"] = True
