@@ -78,7 +78,8 @@ __all__ = [
     "flat_along",
     "nonfinite_replaced",
     "real_only",
-    "symmetric_part",
+    "triangle_symmetric",
+    "triangle_adjoint",
     "vstack_adjoint",
     "split_tangent",
     "split_adjoint",
@@ -979,9 +980,21 @@ def norm_order(ord):
     raise NotImplementedError(f"second derivatives of np.linalg.norm with ord={ord!r} (None, 2, 'fro', 1, inf)")
 
 
-def symmetric_part(x):
-    """(x + x^T) / 2 over the last two axes."""
-    return 0.5 * (x + matrix_t(x))
+def triangle_symmetric(x, UPLO="L"):
+    """The symmetric matrix made of the lower (`UPLO="L"`) or upper triangle of `x`: the matrix
+    `eigh` and `cholesky` actually read."""
+    x = np.asarray(x)
+    if UPLO in ("U", "u"):
+        return np.triu(x) + matrix_t(np.triu(x, 1))
+    return np.tril(x) + matrix_t(np.tril(x, -1))
+
+
+def triangle_adjoint(g, UPLO="L"):
+    """The transpose of `triangle_symmetric`: a cotangent on the triangle that was read."""
+    g = np.asarray(g)
+    if UPLO in ("U", "u"):
+        return np.triu(g) + np.triu(matrix_t(g), 1)
+    return np.tril(g) + np.tril(matrix_t(g), -1)
 
 
 def phi(x):

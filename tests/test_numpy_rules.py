@@ -176,6 +176,9 @@ EXAMPLES = {
                               ex("xs = _rt.list_as([a, b], [a, b])\n    return xs[0] * xs[1]", A(3), A(3))],
     "s2sad.runtime.list_source_adjoint": [ex("_rt.list_source_adjoint([a, b], c)", A(3), A(3), A(2, 3)),
                                           ex("xs = _rt.list_source_adjoint(a, [b, b])\n    return xs[0] * xs[1]", A(2, 3), A(3))],
+    "s2sad.numpy_runtime.triangle_symmetric": [ex("_rt.triangle_symmetric(a)", A(3, 3)),
+                                               ex("_rt.triangle_symmetric(a, 'U')", A(2, 3, 3))],
+    "s2sad.numpy_runtime.triangle_adjoint": [ex("_rt.triangle_adjoint(a)", A(3, 3)), ex("_rt.triangle_adjoint(a, 'U')", A(3, 3))],
     "s2sad.numpy_runtime.routed": [ex("_rt.routed(a, 1, 1, True, b) + _rt.routed(a, 1, 0, True, b) * b", A(3), A(3)),
                                    ex("_rt.routed(a, 1, 0, False, b)", A(2), A(2))],
     "s2sad.numpy_runtime.slot_pick": [ex("_rt.slot_pick(a, b, 1, 1) + _rt.slot_pick(a, b, 1, 0)", A(3), A(3))],
@@ -232,7 +235,6 @@ EXAMPLES = {
                                               ex("_rt.transpose_adjoint(a)", A(2, 3))],
     "s2sad.numpy_runtime.full_tangent": [ex("_rt.full_tangent(b, a)", S(), A(2, 3)), ex("_rt.full_tangent(b, a)", A(3), A(2, 3))],
     "s2sad.numpy_runtime.phi": [ex("_rt.phi(a)", A(3, 3)), ex("_rt.phi(a)", A(2, 2, 2))],
-    "s2sad.numpy_runtime.symmetric_part": [ex("_rt.symmetric_part(a)", A(3, 3))],
     "s2sad.numpy_runtime.norm_partials": [
         ex("_rt.norm_partials(a, np.linalg.norm(a))", A(3)),
         ex("_rt.norm_partials(a, np.linalg.norm(a, axis=1), None, 1)", A(2, 3)),
@@ -586,7 +588,8 @@ EXAMPLES = {
         ex("s, l = np.linalg.slogdet(a)\n    return l * s", W(3)),
         ex("return np.linalg.slogdet(a)[1]", W(2, (2,))),
     ],
-    "numpy.linalg.cholesky": [ex("np.linalg.cholesky(a @ a.T + 3.0 * np.eye(3))", A(3, 3))],
+    "numpy.linalg.cholesky": [ex("np.linalg.cholesky(a @ a.T + 3.0 * np.eye(3))", A(3, 3)),
+                              ex("np.linalg.cholesky(a + 3.0 * np.eye(3))", A(3, 3))],  # reads the lower triangle
     "numpy.linalg.eigh": [
         ex(
             "w, v = np.linalg.eigh(a + a.T)\n    return w * 2.0 + np.sum(v ** 2 * b, axis=0)",
@@ -594,6 +597,8 @@ EXAMPLES = {
             A(3, 3),
         ),
         ex("return np.linalg.eigh(a + a.T)[0]", A(2, 2)),
+        ex("return np.linalg.eigh(a)[0]", A(3, 3)),  # not symmetric: eigh reads the lower triangle
+        ex("return np.linalg.eigh(a, 'U')[0]", A(3, 3)),
     ],
     # construction and copies
     "numpy.array": [
@@ -899,6 +904,7 @@ WITHOUT_RULES = {
     "slogdet_tangent": "np.linalg.slogdet at second order",
     "slogdet_adjoint": "np.linalg.slogdet at second order",
     "sinc_derivative": "np.sinc at second order",
+    "linspace_transpose": "np.linspace at second order",
     # vector forward mode (jacfwd) helpers: jacfwd of a derivative runs these direction by direction
     "array_directions": "jacfwd", "broadcast_directions": "jacfwd", "concatenate_directions": "jacfwd",
     "cumsum_directions": "jacfwd", "dot_tangent_a": "jacfwd", "dot_tangent_b": "jacfwd",

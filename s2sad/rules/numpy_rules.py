@@ -906,22 +906,22 @@ def _(z, a):
 
 @tangent(np.linalg.cholesky, kind="array")
 def _(z, a, upper=False):
-    z_dot = z @ _rt.phi(np.linalg.solve(z, _rt.matrix_t(np.linalg.solve(z, a_dot))))  # L phi(L^-1 a_dot L^-T)
+    z_dot = z @ _rt.phi(np.linalg.solve(z, _rt.matrix_t(np.linalg.solve(z, _rt.triangle_symmetric(a_dot)))))
 
 
 @adjoint(np.linalg.cholesky)
 def _(z, a, upper=False):
-    a_bar += _rt.symmetric_part(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar))))))
+    a_bar += _rt.triangle_adjoint(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar))))))
 
 
 @tangent(np.linalg.eigh, kind="other")
 def _(z, a, UPLO="L"):
-    z_dot = _rt.eigh_tangent(z, a_dot)
+    z_dot = _rt.eigh_tangent(z, _rt.triangle_symmetric(a_dot, UPLO))  # eigh reads one triangle
 
 
 @adjoint(np.linalg.eigh)
 def _(z, a, UPLO="L"):
-    a_bar += _rt.eigh_adjoint(z_bar, z)
+    a_bar += _rt.triangle_adjoint(_rt.eigh_adjoint(z_bar, z), UPLO)
 
 
 # -- construction and copies ---------------------------------------------------------------

@@ -757,16 +757,6 @@ def _(z, x):
     x_bar += _rt.phi(z_bar)  # a mask times x: its own transpose
 
 
-@tangent(_nr.symmetric_part, kind="any")
-def _(z, x):
-    z_dot = _rt.symmetric_part(x_dot)
-
-
-@adjoint(_nr.symmetric_part)
-def _(z, x):
-    x_bar += _rt.symmetric_part(z_bar)
-
-
 # -- norm: the partials x / |x| (2-norm, Frobenius) differentiated again; the piecewise linear norms
 # have constant partials ---------------------------------------------------------------------------
 
@@ -891,3 +881,23 @@ def _(z, g, x):
 
 for _helper in (_rt.form_of, _rt.list_as, _rt.list_source_adjoint):
     lookup(_helper).extra["lists"] = True
+
+
+@tangent(_nr.triangle_symmetric, kind="any")
+def _(z, x, UPLO="L"):
+    z_dot = _rt.triangle_symmetric(x_dot, UPLO)
+
+
+@adjoint(_nr.triangle_symmetric)
+def _(z, x, UPLO="L"):
+    x_bar += _rt.triangle_adjoint(z_bar, UPLO)
+
+
+@tangent(_nr.triangle_adjoint, kind="any")
+def _(z, g, UPLO="L"):
+    z_dot = _rt.triangle_adjoint(g_dot, UPLO)
+
+
+@adjoint(_nr.triangle_adjoint)
+def _(z, g, UPLO="L"):
+    g_bar += _rt.triangle_symmetric(z_bar, UPLO)
