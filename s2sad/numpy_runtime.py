@@ -977,7 +977,12 @@ def norm_order(ord):
         return 1.0
     if ord in (1, np.inf, -np.inf, 0):
         return 0.0
-    raise NotImplementedError(f"second derivatives of np.linalg.norm with ord={ord!r} (None, 2, 'fro', 1, inf)")
+    from .errors import NoDerivativeRuleError
+
+    raise NoDerivativeRuleError(
+        f"np.linalg.norm with ord={ord!r} cannot be differentiated twice yet",
+        hint="second derivatives of norms exist for ord None, 2, 'fro' (and 1, inf: zero)",
+    )
 
 
 def triangle_symmetric(x, UPLO="L"):
@@ -1066,8 +1071,9 @@ def flat_along(index, axis):
 
 
 def nonfinite_replaced(x, nan=0.0, posinf=None, neginf=None):
-    """`np.nan_to_num(x)`'s values where `x` is not finite (a constant there)."""
-    return np.nan_to_num(np.asarray(x), nan=nan, posinf=posinf, neginf=neginf)
+    """`np.nan_to_num(x)`'s values where `x` is not finite, 0 where it is: piecewise constant."""
+    x = np.asarray(x)
+    return np.where(np.isfinite(x), 0.0, np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf))
 
 
 def real_only(x):

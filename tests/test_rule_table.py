@@ -149,6 +149,28 @@ CONSTANT_SAMPLES = {
     "s2sad.numpy_runtime.tensordot_subscripts": [(lambda a, b: _rt.tensordot_subscripts(a, b, 1), [M23, V3])],
     "s2sad.numpy_runtime.method_axes": [(lambda a: _rt.method_axes((1, 0)), [None])],
     "s2sad.numpy_runtime.normalize_axes": [(lambda a: _rt.normalize_axes(-1, a.ndim), [M23])],
+    # integer casts, index and shape helpers (issue 20)
+    "numpy.argpartition": [(lambda a: np.argpartition(a, 1), [V3])],
+    "numpy.int8": [(lambda a: np.int8(a * 3), [None])],
+    "numpy.int16": [(lambda a: np.int16(a * 3), [None])],
+    "numpy.int32": [(lambda a: np.int32(a * 3), [None])],
+    "numpy.int64": [(lambda a: np.int64(a * 3), [None])],
+    "numpy.uint8": [(lambda a: np.uint8(abs(a) * 3), [None])],
+    "numpy.uint16": [(lambda a: np.uint16(abs(a) * 3), [None])],
+    "numpy.uint32": [(lambda a: np.uint32(abs(a) * 3), [None])],
+    "numpy.uint64": [(lambda a: np.uint64(abs(a) * 3), [None])],
+    "s2sad.numpy_runtime.norm_order": [(lambda a: _rt.norm_order(2) * 0 + _rt.norm_order(1), [None])],
+    "s2sad.numpy_runtime.kron_shapes": [(_rt.kron_shapes, [M23, V3])],
+    "s2sad.numpy_runtime.split_points": [(lambda a: _rt.split_points(a, 2), [V3])],
+    "s2sad.numpy_runtime.rollaxis_move": [(lambda a: _rt.rollaxis_move(a.ndim, 1, 0), [M23])],
+    "s2sad.numpy_runtime.diag_padding": [(lambda a: _rt.diag_padding(-1), [None])],
+    "s2sad.numpy_runtime.diagonal_plan": [(lambda a: _rt.diagonal_plan(a, 1)[1], [M23])],
+    "s2sad.numpy_runtime.gradient_axes": [(lambda a: _rt.gradient_axes(None, a.ndim), [M23])],
+    "s2sad.numpy_runtime.flat_along": [(lambda a: _rt.flat_along(np.argsort(a), 0), [V3])],
+    "s2sad.numpy_runtime.nonfinite_replaced": [(_rt.nonfinite_replaced, [V3]),
+                                               (lambda a: _rt.nonfinite_replaced(a / 0.0), [V3])],
+    "s2sad.vector_runtime.batch_axis": [(lambda a: _rt.batch_axis(0, a), [M23])],
+    "s2sad.vector_runtime.batch_index": [(lambda a: _rt.batch_index(1), [None])],
 }
 
 # listed on purpose although the value moves with its input: the derivative is cut by design

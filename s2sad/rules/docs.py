@@ -32,11 +32,14 @@ Conventions:
   Elementwise `np.maximum` / `np.minimum` / `max` / `min` give a tie to the first argument.
 - `np.clip`: an entry equal to a bound counts as inside; its derivative goes to `a`.
 - `np.prod` and `np.cumprod` are exact when entries are zero (no division).
-- `np.linalg.cholesky` and `np.linalg.eigh` assume a symmetric input: tangents must
-  be symmetric and adjoints are returned symmetrized; `eigh` needs distinct eigenvalues.
+- `np.linalg.cholesky` and `np.linalg.eigh` read one triangle of their input (the lower one,
+  or the upper one for `eigh(a, "U")`) and are differentiated w.r.t. that triangle, as finite
+  differences see them; `eigh` needs distinct eigenvalues.
 - `np.linalg.norm`: vector orders None/2, 1, inf, -inf, 0 and p; matrix orders None and 'fro'.
-- `np.einsum`: explicit subscripts with `->`, one to three operands, no `...` and no
-  index repeated within one operand (use `np.trace` for traces).
+- `np.einsum`: subscripts written as a string (implicit output, `...` and letters repeated
+  within an operand included), one to three operands, `optimize=` accepted (its derivatives
+  choose their own contraction order); the sublist form `np.einsum(x, [0, 1], [1, 0])` is
+  refused at the user's line.
 - `np.pad`: constant mode; the padding value is treated as a constant.
 - Integer indexing, slices, `None`, `...`, integer arrays (repeats accumulate) and
   boolean masks are all handled by `operator.getitem` (`x[...]`).

@@ -799,7 +799,7 @@ nondifferentiable(
     _nr.kron_shapes, _nr.split_points, _nr.rollaxis_move, _nr.diag_padding, _nr.diagonal_plan, _nr.gradient_axes,
     _nr.flat_along, kind="other",
 )
-nondifferentiable(_nr.nonfinite_replaced, kind="same")  # used only where its argument is not finite
+nondifferentiable(_nr.nonfinite_replaced, kind="same")  # 0 where finite, a constant where not
 
 
 # -- items of tuple and list cotangents -------------------------------------------------------------
