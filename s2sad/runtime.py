@@ -132,9 +132,10 @@ def check_scalar(value, where):
     if np.ndim(value) != 0:
         from .errors import NonScalarOutputError
 
-        filename, lineno, code = where
+        filename, lineno, code = where[:3]
+        what = where[3] if len(where) > 3 else "the function"
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,
@@ -457,9 +458,12 @@ def _call_derivative(function, mode, args, wrt):
     argument types: the jvp function (mode 'forward') or the (forward, backward) pair."""
     from .api import _diff_kinds, _kinds, _signature
 
-    key = (function, getattr(function, "__code__", None), mode, wrt, _signature(args))
+    from .nested import reads_key
+
+    key = (function, getattr(function, "__code__", None), reads_key(function), mode, wrt, _signature(args))
     entry = _CALL_DERIVATIVES.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(function, keep=True),) + key[3:]  # planned again: a callee may be new
         from .compiler import compile_derivative
 
         compiled = compile_derivative(function, mode, wrt, _diff_kinds(_kinds(args, wrt), wrt))
