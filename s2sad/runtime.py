@@ -293,7 +293,7 @@ def list_add(a, b, like=None):
 
 def list_as(g, b):
     """The list cotangent `g` in the form of `b`: an array of rows if `b` is an array."""
-    if isinstance(b, np.ndarray) and isinstance(g, list):
+    if isinstance(b, np.ndarray) and isinstance(g, (list, tuple)):
         return np.array(g)
     return g
 
@@ -346,7 +346,7 @@ def list_repeat_adjoint(g, xs):
 def list_source_adjoint(g, x):
     """Adjoint of `list(x)`: a list adjoint for a list `x`, an array for an array `x`."""
     if isinstance(x, np.ndarray):
-        if not isinstance(g, list):
+        if not isinstance(g, (list, tuple)):
             return g
         return np.array([np.broadcast_to(item, x.shape[1:]) for item in g], dtype=float_dtype(x)).reshape(x.shape)
     return list_cotangent(g, x) if isinstance(x, list) else g
