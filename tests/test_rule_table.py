@@ -171,6 +171,15 @@ CONSTANT_SAMPLES = {
                                                (lambda a: _rt.nonfinite_replaced(a / 0.0), [V3])],
     "s2sad.vector_runtime.batch_axis": [(lambda a: _rt.batch_axis(0, a), [M23])],
     "s2sad.vector_runtime.batch_index": [(lambda a: _rt.batch_index(1), [None])],
+    "s2sad.runtime.at_shape": [(lambda a: _rt.at_shape(a, [0, 1, 0]), [M23])],
+    "s2sad.runtime.at_positions": [(lambda a: _rt.at_positions(a, [1, 0, 1]), [M23])],
+    "s2sad.runtime.put_index": [(lambda a: _rt.put_index(a, [5, -1, 0]), [M23])],
+    "s2sad.runtime.put_source": [(lambda v: _rt.put_source([0, 2, 3, 1], v), [V3])],
+    "s2sad.runtime.mask_index": [(lambda a: _rt.mask_index(a, a > 0.0), [M23])],
+    "s2sad.runtime.place_source": [(lambda a, v: _rt.place_source(a > 0.0, v), [M23, V3])],
+    "s2sad.runtime.putmask_source": [(lambda a, v: _rt.putmask_source(a > 0.0, v), [M23, V3])],
+    "s2sad.runtime.r_shape": [(_rt.r_shape, [None]), (_rt.r_shape, [M23])],
+    "s2sad.runtime.c_shape": [(_rt.c_shape, [None]), (_rt.c_shape, [V3]), (_rt.c_shape, [M23])],
 }
 
 # listed on purpose although the value moves with its input: the derivative is cut by design
