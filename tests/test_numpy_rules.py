@@ -630,6 +630,7 @@ DEFINITION_EXAMPLES = {
     "numpy.diff": [ex("np.diff(a)", A(4)), ex("np.diff(a, 2, 0)", A(4, 2)), ex("np.diff(a, axis=0)", A(2, 2))],
     "numpy.kron": [ex("np.kron(a, b)", A(2, 2), A(3, 2)), ex("np.kron(a, b)", A(3), A(2, 1)), ex("np.kron(a, b)", S(), A(2))],
     "numpy.append": [ex("np.append(a, b)", A(2, 2), A(3)), ex("np.append(a, b, axis=0)", A(2, 2), A(1, 2))],
+    "numpy.row_stack": [ex("np.row_stack((a, b))", A(3), A(2, 3))],
     "numpy.column_stack": [ex("np.column_stack((a, b))", A(3), A(3, 2))],
     "numpy.vsplit": [ex("xs = np.vsplit(a, 2)\n    return xs[0] * xs[1]", A(4, 2))],
     "numpy.hsplit": [ex("xs = np.hsplit(a, [1])\n    return xs[0] * xs[1]", A(2, 3)),
