@@ -584,6 +584,24 @@ def _(z, x):
 RULES[list].extra["sequence_operand"] = True
 
 
+@tangent(tuple, kind="other")
+def _(z, x):
+    z_dot = tuple(x_dot)
+
+
+@tangent(tuple, batched=True)
+def _(z, x):
+    z_dot = tuple(_rt.list_directions(x_dot, x))
+
+
+@adjoint(tuple)
+def _(z, x):
+    x_bar += _rt.list_source_adjoint(z_bar, x)
+
+
+RULES[tuple].extra["sequence_operand"] = True
+
+
 # -- remainders: x - floor(x / y) * y (fmod: trunc), derivative 1 w.r.t. x almost everywhere ----
 
 
