@@ -1073,14 +1073,10 @@ nondifferentiable(
     np.isfinite,
     np.isneginf,
     np.isposinf,
-    np.any,
-    np.all,
-    np.allclose,
-    np.array_equal,
-    np.ndarray.any,
-    np.ndarray.all,
-    kind="bool",
+    kind=K.mask,
 )
+nondifferentiable(np.any, np.all, np.ndarray.any, np.ndarray.all, kind=K.any_all)
+nondifferentiable(np.allclose, np.array_equal, kind="bool")
 nondifferentiable(
     np.nonzero,
     np.argwhere,
