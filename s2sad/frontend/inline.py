@@ -59,7 +59,9 @@ from .custom_calls import rewrite_call
 from .desugar import DesugarError, desugar
 from ..errors import UnsupportedSyntaxError
 from .lift import LocalFunction, Lifter, identifier, parameters
+from .key_loops import unroll_key_loops
 from .normalize import assigned_names, normalize
+from .writes import rewrite_writes
 from ..analyses.primitives import is_global, list_receiver, rebinds_to_copy, resolve, subscript_write
 from .inline_callees import CalleeResolution, _argument_nodes, _function_valued
 from .inline_runtime_calls import RuntimeCalls
@@ -251,7 +253,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             defaults=[],
         )
         try:
-            tree = normalize(desugar(lifted, copy=False), copy=False)
+            tree = normalize(desugar(rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False), copy=False)
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]
