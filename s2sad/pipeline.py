@@ -30,22 +30,27 @@ from . import cache, config
 from . import kinds as K
 from . import runtime
 from .analyses.activity import Analysis, analyze
-from .analyses.checks import check_parameters, reject_array_aliases, reject_declarations, reject_method_statements
+from .analyses.checks import (
+    check_parameters, reject_array_aliases, reject_declarations, reject_effect_calls, reject_method_statements,
+    reject_run_time_keys, reject_view_writes,
+)
 from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import MissingRule, RefusedOperand
 from .astutil import clone, statements, unshare, walk
-from .codegen.header import describer, header
+from .codegen.header import header
 from .codegen.python import format_source, to_source
 from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
 from .frontend.aux import return_aux, split_aux
 from .frontend.constants import functions_as_constants
 from .frontend.desugar import desugar
 from .frontend.inline import inline_calls
+from .frontend.key_loops import unroll_key_loops
 from .frontend.lift import lift_local_functions
 from .frontend.nested import code_identity, materialize, reads_key, register_pipeline, transform_of, user_where
 from .frontend.normalize import normalize
 from .frontend.pragmas import checkpoint_pragmas
 from .frontend.source import ParsedFunction, parse_function
+from .frontend.writes import rewrite_writes
 from .modes import Mode
 from .optimize import optimize
 from .optimize.versions import split_versions
@@ -170,11 +175,15 @@ def constants_and_trees(c):
 
 
 def lower(c):
-    """Local functions lifted, the language desugared, statements normalized (has_aux: the aux
-    value split off the returns first)."""
+    """Local functions lifted, loops over constant dict keys unrolled, writes by call (`np.add.at`,
+    `out=`) rewritten, the language desugared, statements normalized (has_aux: the aux value split
+    off the returns first)."""
     c.aux_name = split_aux(c.parsed) if c.has_aux else None
+    namespace = c.parsed.namespace
     try:
-        tree = normalize(desugar(lift_local_functions(c.parsed), copy=False), copy=False)  # local defs, lambdas: inlined where called
+        lifted = lift_local_functions(c.parsed)  # local defs, lambdas: inlined where called
+        lifted = rewrite_writes(unroll_key_loops(lifted, namespace), namespace)
+        tree = normalize(desugar(lifted, copy=False), copy=False)
     except DesugarError as exc:
         raise c.error(exc, exc.node) from None
     c.tree = return_aux(tree, c.aux_name) if c.has_aux else tree
@@ -218,6 +227,9 @@ def analyze_tree(c):
 
 def check_tree(c):
     reject_array_aliases(c.parsed, c.tree, c.analysis)
+    reject_effect_calls(c.parsed, c.tree, c.analysis)
+    reject_view_writes(c.parsed, c.tree, c.analysis)
+    reject_run_time_keys(c.parsed, c.tree)
     check_lists(c.parsed, c.tree, c.analysis)
     output = c.analysis.output.id if isinstance(c.analysis.output, ast.Name) else None
     c.container_output = any(
@@ -356,7 +368,7 @@ def _namespace(parsed):
 def render(c, functions=None, pretty=False):
     """The source of the generated `functions` (default: all of `c`'s) with its header (the trees
     are changed: render last)."""
-    describe = describer(c.parsed)
+    describe = c.parsed.describe
     text = header(c)
     for node in (functions or c.functions).values():  # rendered once, after every pass: no copy needed
         text += "\n" + to_source(node, describe, copy=False) + "\n"

@@ -194,3 +194,21 @@ def _structure(tree):
     if isinstance(tree, tuple):
         return "(" + ", ".join(_structure(v) for v in tree) + ("," if len(tree) == 1 else "") + ")"
     return "*"
+
+
+def check_constant_tangents(f, primals, tangents, nums):
+    """The tangents of the primals jvp holds constant (ints, bools, other objects) must be None or zero."""
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        if i in nums or t is None:
+            continue
+        leaves = T.flatten(t)[0] if T.is_tree(t) else [t]
+        try:
+            zero = all(not np.any(leaf) for leaf in leaves if leaf is not None)
+        except (TypeError, ValueError):
+            zero = False
+        if not zero:
+            raise ArgumentError(
+                f"jvp: {_argument_name(f, i)} is {_not_real(p) or 'not a float'}, a constant, but its tangent is "
+                "not zero",
+                hint="pass None or 0 as its tangent; to differentiate w.r.t. it, pass it as a float (3.0, not 3)",
+            )

@@ -224,7 +224,7 @@ def hessian(f, argnums=0, has_aux=False):
     direction at once) over the reverse-mode gradient's code.
 
     For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
-    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
+    tuples of blocks (block `[i][j]` has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
     """
     hessian_of = jacfwd(grad(f, argnums=argnums, has_aux=has_aux), argnums=argnums, has_aux=has_aux)
     return mark(hessian_of, "hessian", f, argnums, has_aux)

@@ -20,7 +20,7 @@ from ..modes import ALIASES as MODE_ALIASES, Mode
 from ..signatures import diff_kinds as _diff_kinds, kinds_of as _kinds, parse_argnums as _argnums, signature_of as _signature
 from ..runtime import copy_lists
 from ..frontend.source import parse_function
-from .arguments import QUICK_SCALARS, check_not_complex, check_real, check_tangents, mismatch
+from .arguments import QUICK_SCALARS, check_constant_tangents, check_not_complex, check_real, check_tangents, mismatch
 from ..frontend.nested import (
     OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, reads_key, transform_of,
 )
@@ -291,7 +291,7 @@ def _all_differentiable(args):
         if T.is_tree(a):
             leaves = T.flatten(a)[0]
             return bool(leaves) and all(K.kind_of(x) in (K.FLOAT, K.ARRAY, K.INT) for x in leaves)
-        return K.kind_of(a) in (K.FLOAT, K.ARRAY, K.INT)
+        return K.kind_of(a) in (K.FLOAT, K.ARRAY)  # an int argument is a constant (its tangent zero or None)
 
     return tuple(i for i, a in enumerate(args) if numeric(a))
 
@@ -317,6 +317,8 @@ def jvp(f, primals, tangents, has_aux=False):
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
     checked = check_tangents(f, primals, tangents, nums, "jvp")
+    if len(nums) != len(primals):
+        check_constant_tangents(f, primals, tangents, nums)
     if has_aux:
         (value, aux), tangent = function(*primals, *checked)
         return value, tangent, aux

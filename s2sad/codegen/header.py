@@ -12,21 +12,6 @@ sweep records; and the comments that point each statement at the user's line.
 """
 
 
-def describer(parsed):
-    """`describe(lineno)`: the comment for a line of generated code (None: no comment)."""
-    base = parsed.filename.rsplit("/", 1)[-1]
-
-    def describe(lineno):
-        if lineno in parsed.origins:
-            return parsed.origins[lineno][2]
-        if lineno == parsed.tree.lineno and not parsed.is_lambda:
-            return None  # the `def` line: prologue and epilogue code
-        text = parsed.line(lineno)
-        return f"{base}:{lineno}: {text}" if text else None
-
-    return describe
-
-
 def _where(parsed, lineno):
     """`file.py:12` for a line of the user's code (inlined helpers included)."""
     origins = parsed.origins

@@ -59,7 +59,9 @@ from .custom_calls import rewrite_call
 from .desugar import DesugarError, desugar
 from ..errors import UnsupportedSyntaxError
 from .lift import LocalFunction, Lifter, identifier, parameters
+from .key_loops import unroll_key_loops
 from .normalize import assigned_names, normalize
+from .writes import rewrite_writes
 from ..analyses.primitives import is_global, list_receiver, rebinds_to_copy, resolve, subscript_write
 from .inline_callees import CalleeResolution, _argument_nodes, _function_valued
 from .inline_runtime_calls import RuntimeCalls
@@ -251,7 +253,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             defaults=[],
         )
         try:
-            tree = normalize(desugar(lifted, copy=False), copy=False)
+            tree = normalize(desugar(rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False), copy=False)
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]
@@ -275,17 +277,15 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             if receivers is None:
                 receivers = {list_receiver(n) for n in walk(tree) if n.__class__ is ast.Call} - {None}
             if p in receivers:
-                caller = clone(bound[p])
-                caller._caller = True  # not renamed below
-                changed_lists[p] = caller
-        _substitute(tree, changed_lists)
+                changed_lists[p] = clone(bound[p])
+        callers = {id(node) for node in _substitute(tree, changed_lists)}  # the caller's names: not renamed below
         self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
         prefix = f"{identifier(fn.__name__)}{self.counts[fn.__name__]}_"
         local_names = assigned_names([tree]) | set(params)
         mapping = {n: self.unique(prefix + n.lstrip("_")) for n in sorted(local_names)}
         for node in walk(tree):
             if (isinstance(node, ast.Name) and node.id in mapping and not getattr(node, "_global", False)
-                    and not getattr(node, "_caller", False)):
+                    and id(node) not in callers):
                 node.id = mapping[node.id]
             elif isinstance(node, ast.arg) and node.arg in mapping:
                 node.arg = mapping[node.arg]
@@ -484,17 +484,21 @@ def _names(function):
 
 
 def _substitute(tree, values):
-    """Replace reads of the local names in `values` by copies of their atoms."""
+    """Replace reads of the local names in `values` by copies of their atoms; returns the copies."""
+    inserted = []
     if not values:
-        return
+        return inserted
     for node in walk(tree):
         for field, child in ast.iter_fields(node):
             if isinstance(child, list):
                 for index, item in enumerate(child):
                     if _reads_one_of(item, values):
                         child[index] = clone(values[item.id])
+                        inserted.append(child[index])
             elif _reads_one_of(child, values):
                 setattr(node, field, clone(values[child.id]))
+                inserted.append(getattr(node, field))
+    return inserted
 
 
 def _reads_one_of(node, values):

@@ -19,6 +19,7 @@ from ..errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .source import ParsedFunction, parse_function
 from .lift import LocalFunction, bound_names, identifier, parse_lambda, shallow
 from .nested import SUPPORTED_KINDS, materialize, transform_of
+from ..rules.definitions import definition
 from ..runtime.custom import definition_of
 from ..analyses.primitives import _UNRESOLVED, is_global, method_rule, resolve
 
@@ -113,6 +114,7 @@ class CalleeResolution:
         obj = resolve(value.func, self.namespace)
         if isinstance(obj, LocalFunction):
             return obj
+        obj = definition(obj) or obj  # `np.fliplr`: inlined as written with operations that have rules
         if obj is _UNRESOLVED or not isinstance(obj, types.FunctionType):
             return None
         if R.lookup(obj) is not None:

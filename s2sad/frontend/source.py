@@ -47,6 +47,16 @@ class ParsedFunction:
             return self.source_lines[index].strip()
         return ""
 
+    def describe(self, lineno):
+        """The comment for a line of generated code: `file.py:12: <the user's line>` (an inlined
+        helper's line names its own file), None for none (the `def` line, lines without source)."""
+        if lineno in self.origins:
+            return self.origins[lineno][2]
+        if lineno == self.tree.lineno and not self.is_lambda:
+            return None  # the `def` line: prologue and epilogue code
+        text = self.line(lineno)
+        return f"{self.filename.rsplit('/', 1)[-1]}:{lineno}: {text}" if text else None
+
     def error(self, cls, message, node, hint=None):
         """Build an s2sad error of class `cls` pointing at `node` in the user's file."""
         lineno = getattr(node, "lineno", None)

@@ -30,6 +30,8 @@ def unbroadcast(g, like):
     """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
     if g.__class__ is np.ndarray and like.__class__ is np.ndarray and g.shape == like.shape:
         return g  # the common case, checked without function calls (this runs every loop step)
+    if isinstance(like, (list, tuple)) or isinstance(g, (list, tuple)):
+        return g  # a list cotangent (derivative code adds them with `+`): item by item, no broadcasting
     shape = np.shape(like)
     gshape = np.shape(g)
     if gshape == shape:
@@ -49,6 +51,8 @@ def unbroadcast(g, like):
 
 def broadcast_like(t, like):
     """Broadcast tangent `t` to the shape of the result `like` (forward mode)."""
+    if isinstance(like, (list, tuple)) or isinstance(t, (list, tuple)):
+        return t  # a list tangent: item by item, no broadcasting
     shape = np.shape(like)
     if np.shape(t) == shape:
         return t
@@ -193,6 +197,73 @@ def added_at_tangent(t, z, index, g):
     return added_at(like(t, z), index, g)
 
 
+def at_shape(target, index):
+    """The shape of `target[index]`: what `ufunc.at(target, index, b)` broadcasts `b` to."""
+    return np.shape(np.empty(np.shape(target), dtype=np.int8)[index])
+
+
+def at_positions(target, index):
+    """The flat positions of `target` that `ufunc.at(target, index, b)` visits, in order, one per
+    element of `target[index]` (a position repeats as often as the index names it).
+
+    >>> at_positions(np.zeros((2, 2)), [1, 0, 1]).tolist()
+    [2, 3, 0, 1, 2, 3]
+    """
+    shape = np.shape(target)
+    return np.ravel(np.arange(int(np.prod(shape))).reshape(shape)[index])
+
+
+def put_index(target, ind, mode="raise"):
+    """The positions `np.put(target, ind, v, mode)` writes, as an index of `target`.
+
+    >>> put_index(np.zeros((2, 2)), [3, -4])
+    (array([1, 0]), array([1, 0]))
+    """
+    size = int(np.size(target))
+    flat = np.ravel(np.asarray(ind, dtype=np.intp))
+    if mode == "wrap":
+        flat = flat % size
+    elif mode == "clip":
+        flat = np.clip(flat, 0, size - 1)
+    else:
+        if np.any((flat < -size) | (flat >= size)):
+            raise IndexError(f"index out of range for array of size {size}")
+        flat = np.where(flat < 0, flat + size, flat)
+    return np.unravel_index(flat, np.shape(target))
+
+
+def put_source(ind, values):
+    """Which of the (flattened) `values` `np.put` writes at each position: they repeat cyclically."""
+    return np.arange(np.size(ind)) % np.size(values)
+
+
+def mask_index(target, mask):
+    """The positions of `target` where the (flattened) `mask` is true, as an index of `target`."""
+    return np.unravel_index(np.flatnonzero(mask), np.shape(target))
+
+
+def place_source(mask, values):
+    """Which of the (flattened) `values` `np.place` writes at each true position of `mask`."""
+    return np.arange(np.count_nonzero(mask)) % np.size(values)
+
+
+def putmask_source(mask, values):
+    """Which of the (flattened) `values` `np.putmask` writes where `mask` is true: the one at the
+    same flat position, cycled."""
+    return np.flatnonzero(mask) % np.size(values)
+
+
+def r_shape(item):
+    """The shape an item of `np.r_[...]` takes before concatenation (a scalar becomes `(1,)`)."""
+    return np.shape(np.atleast_1d(item))
+
+
+def c_shape(item):
+    """The shape an item of `np.c_[...]` takes: a 1-d array becomes a column, a scalar `(1, 1)`."""
+    shape = np.shape(item)
+    return shape if len(shape) >= 2 else (int(np.prod(shape)), 1)
+
+
 # -- lists: adjoints are lists kept aligned with the primal list, element by element ------------
 #
 # A list's adjoint `xs_bar` is a Python list with one cotangent per element of `xs`, or a scalar
@@ -247,6 +318,26 @@ def list_cotangent(g, like):
     return [_element_cotangent(g[k], item) for k, item in enumerate(like)]
 
 
+def list_cotangent_transpose(h, g):
+    """The transpose of `list_cotangent(g, like)` w.r.t. `g`: the list cotangent `h` in the form of
+    `g` (rows of an array, a list, or summed into a scalar seed)."""
+    if isinstance(g, np.ndarray) and g.ndim > 0:
+        return np.reshape(np.array([np.broadcast_to(item, g.shape[1:]) for item in h], dtype=float), g.shape)
+    if isinstance(g, (list, tuple)):
+        return type(g)(h)
+    return sum(float(np.sum(item)) for item in h)
+
+
+def form_of(h, g):
+    """The cotangent `h` in the form of `g`: a list aligned with `g` if `g` is a list or tuple, else
+    an array of `g`'s shape (the transpose of `list_as` and `list_source_adjoint`)."""
+    if isinstance(g, (list, tuple)):
+        return list_cotangent(h, g)
+    if isinstance(h, (list, tuple)):
+        h = np.array([np.broadcast_to(item, np.shape(g)[1:]) for item in h], dtype=float)
+    return np.reshape(h, np.shape(g)) if np.ndim(g) else h
+
+
 def _plus(a, b):
     if isinstance(a, list) or isinstance(b, list):
         return list_add(a, b)
@@ -273,7 +364,7 @@ def list_add(a, b, like=None):
 
 def list_as(g, b):
     """The list cotangent `g` in the form of `b`: an array of rows if `b` is an array."""
-    if isinstance(b, np.ndarray) and isinstance(g, list):
+    if isinstance(b, np.ndarray) and isinstance(g, (list, tuple)):
         return np.array(g)
     return g
 
@@ -326,7 +417,7 @@ def list_repeat_adjoint(g, xs):
 def list_source_adjoint(g, x):
     """Adjoint of `list(x)`: a list adjoint for a list `x`, an array for an array `x`."""
     if isinstance(x, np.ndarray):
-        if not isinstance(g, list):
+        if not isinstance(g, (list, tuple)):
             return g
         return np.array([np.broadcast_to(item, x.shape[1:]) for item in g], dtype=float_dtype(x)).reshape(x.shape)
     return list_cotangent(g, x) if isinstance(x, list) else g

@@ -1,11 +1,12 @@
-"""Run-time helpers of the NumPy rules: `np.linalg` (solve, det, slogdet, cholesky, eigh).
+"""Run-time helpers of the NumPy rules: `np.linalg` (slogdet, norms, triangles, cholesky, eigh).
 
->>> det_adjoint(1.0, 2.0 * np.eye(2), 4.0).tolist()
-[[2.0, 0.0], [0.0, 2.0]]
+>>> phi(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()   # the lower triangle, its diagonal halved
+[[0.5, 0.0], [3.0, 2.0]]
 """
 
 import numpy as np
 
+from ..errors import NoDerivativeRuleError
 from .arrays import matrix_t
 from .core import float_dtype
 from .reshaping import item
@@ -15,24 +16,6 @@ from .reshaping import item
 
 def _vector_rhs(b):
     return np.ndim(b) == 1
-
-
-def solve_adjoint_b(g, a, b):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `b`."""
-    return np.linalg.solve(matrix_t(a), g)
-
-
-def solve_adjoint_a(g, a, b, z):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `a`: -(a^-T g) z^T."""
-    gb = np.linalg.solve(matrix_t(a), g)
-    if _vector_rhs(b):
-        return -np.multiply.outer(gb, z) if np.ndim(a) == 2 else -gb[..., :, None] * z[..., None, :]
-    return -(gb @ matrix_t(z))
-
-
-def det_adjoint(g, a, z):
-    """Adjoint of `np.linalg.det(a)`: g det(a) a^-T."""
-    return (np.asarray(g * z)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
 
 
 def slogdet_tangent(a, a_dot):
@@ -47,23 +30,44 @@ def slogdet_adjoint(g, a):
     return (np.asarray(g)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
 
 
+def norm_order(ord):
+    """1.0 for the norms whose partials `norm_partials` differentiates again (None, 2, 'fro'), 0.0 for
+    the piecewise linear ones (1, inf, -inf, 0); other orders are refused."""
+    if ord in (None, 2, "fro"):
+        return 1.0
+    if ord in (1, np.inf, -np.inf, 0):
+        return 0.0
+    raise NoDerivativeRuleError(
+        f"np.linalg.norm with ord={ord!r} cannot be differentiated twice yet",
+        hint="second derivatives of norms exist for ord None, 2, 'fro' (and 1, inf: zero)",
+    )
+
+
+def triangle_symmetric(x, UPLO="L"):
+    """The symmetric matrix made of the lower (`UPLO="L"`) or upper triangle of `x`: the matrix
+    `eigh` and `cholesky` actually read."""
+    x = np.asarray(x)
+    if UPLO in ("U", "u"):
+        return np.triu(x) + matrix_t(np.triu(x, 1))
+    return np.tril(x) + matrix_t(np.tril(x, -1))
+
+
+def triangle_adjoint(g, UPLO="L"):
+    """The transpose of `triangle_symmetric`: a cotangent on the triangle that was read."""
+    g = np.asarray(g)
+    if UPLO in ("U", "u"):
+        return np.triu(g) + np.triu(matrix_t(g), 1)
+    return np.tril(g) + np.tril(matrix_t(g), -1)
+
+
+def phi(x):
+    """The lower triangle of `x` with its diagonal halved (a linear map; see `cholesky_tangent`)."""
+    return _phi(np.asarray(x))
+
+
 def _phi(x):
     """Lower triangle with the diagonal halved."""
     return np.tril(x) - 0.5 * np.eye(x.shape[-1], dtype=x.dtype) * x
-
-
-def cholesky_tangent(l, a_dot):
-    """Tangent of `np.linalg.cholesky(a)` = L phi(L^-1 a_dot L^-T) (a_dot symmetric)."""
-    l_inv = np.linalg.inv(l)
-    return l @ _phi(l_inv @ a_dot @ matrix_t(l_inv))
-
-
-def cholesky_adjoint(g, l):
-    """Adjoint of `np.linalg.cholesky(a)` for symmetric `a` (the result is symmetric)."""
-    l_inv = np.linalg.inv(l)
-    p = _phi(matrix_t(l) @ g)
-    a_bar = matrix_t(l_inv) @ p @ l_inv
-    return 0.5 * (a_bar + matrix_t(a_bar))
 
 
 def _eigh_f(w):

@@ -54,14 +54,17 @@ __all__ = [
     "stack_pieces",
     "cumsum_transpose",
     "tile_transpose",
-    "bilinear_adjoint_other",
-    "bilinear_adjoint_tangent",
     "contract",
     "pad_tangent",
     "inner_subscripts",
     "tensordot_subscripts",
     "einsum_tangent",
     "einsum_adjoint",
+    "slot_only",
+    "slot_except",
+    "slot_pick",
+    "routed",
+    "einsum_directions",
     "outer_adjoint_x",
     "outer_adjoint_y",
     "trace_adjoint",
@@ -70,6 +73,21 @@ __all__ = [
     "concatenate_adjoint",
     "stack_adjoint",
     "hstack_adjoint",
+    "hstack_pieces",
+    "vstack_pieces",
+    "norm_order",
+    "phi",
+    "kron_shapes",
+    "split_points",
+    "rollaxis_move",
+    "diag_padding",
+    "diagonal_plan",
+    "gradient_axes",
+    "flat_along",
+    "nonfinite_replaced",
+    "real_only",
+    "triangle_symmetric",
+    "triangle_adjoint",
     "vstack_adjoint",
     "split_tangent",
     "split_adjoint",
@@ -82,17 +100,13 @@ __all__ = [
     "index_adjoint",
     "prod_hessian_vector",
     "item",
+    "item_adjoint",
     "sinc_derivative",
     "clip_inside",
     "clip_below",
     "clip_above",
-    "solve_adjoint_a",
-    "solve_adjoint_b",
-    "det_adjoint",
     "slogdet_tangent",
     "slogdet_adjoint",
-    "cholesky_tangent",
-    "cholesky_adjoint",
     "eigh_tangent",
     "eigh_adjoint",
     "array_adjoint",
@@ -136,6 +150,82 @@ def clip_above(a, a_min=None, a_max=None):
     """1 where the upper bound is the result."""
     out = np.greater(a, a_max)
     return out if a_min is None else (out & np.less_equal(a_min, a_max)) | np.greater(a_min, a_max)
+
+
+# -- shapes and indices for the definitions in s2sad.rules.definitions (no derivatives) ---------
+
+
+def kron_shapes(a, b):
+    """The shapes `np.kron(a, b)` is computed with: `a` as (p1, 1, p2, 1, ...), `b` as (1, q1, 1, q2, ...)."""
+    sa, sb = np.shape(a), np.shape(b)
+    n = max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    return (
+        tuple(x for p in sa for x in (p, 1)),
+        tuple(x for q in sb for x in (1, q)),
+        tuple(p * q for p, q in zip(sa, sb)),
+    )
+
+
+def split_points(ary, indices_or_sections, axis=0):
+    """`np.array_split`'s division points: sections of sizes differing by at most one."""
+    if np.ndim(indices_or_sections) != 0:
+        return list(indices_or_sections)
+    n, sections = np.shape(ary)[axis], int(indices_or_sections)
+    each, extra = divmod(n, sections)
+    sizes = [each + 1] * extra + [each] * (sections - extra)
+    return [int(x) for x in np.cumsum(sizes)[:-1]]
+
+
+def rollaxis_move(ndim, axis, start=0):
+    """`np.rollaxis(a, axis, start)` as the (source, destination) of `np.moveaxis`."""
+    axis, start = axis % ndim, start + ndim if start < 0 else start
+    if axis < start:
+        start -= 1
+    return axis, start
+
+
+def diag_padding(k):
+    """The padding that moves a square diagonal matrix onto diagonal `k`."""
+    return ((0, k), (k, 0)) if k >= 0 else ((-k, 0), (0, -k))
+
+
+def diagonal_plan(a, offset=0, axis1=0, axis2=1):
+    """(shape with the two axes flattened last, flat indices of diagonal `offset`) for `np.diagonal`."""
+    shape = np.shape(a)
+    n, m = shape[axis1], shape[axis2]
+    rest = tuple(s for i, s in enumerate(shape) if i not in (axis1 % len(shape), axis2 % len(shape)))
+    rows = np.arange(max(0, -offset), max(0, min(n, m - offset)))
+    return rest + (n * m,), rows * m + rows + offset
+
+
+def gradient_axes(axis, ndim):
+    """The axes `np.gradient` differentiates along, in the order given."""
+    axes = tuple(range(ndim)) if axis is None else tuple(int(a) % ndim for a in (axis if np.ndim(axis) else (axis,)))
+    if len(axes) > 3:
+        raise NotImplementedError("derivatives of np.gradient along more than three axes at once")
+    return axes
+
+
+def flat_along(index, axis):
+    """Flat indices into an array for `index` taken along `axis` (as `np.take_along_axis`)."""
+    index = np.asarray(index)
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index
+    return np.ravel_multi_index(tuple(grid), index.shape).ravel()
+
+
+def nonfinite_replaced(x, nan=0.0, posinf=None, neginf=None):
+    """`np.nan_to_num(x)`'s values where `x` is not finite, 0 where it is: piecewise constant."""
+    x = np.asarray(x)
+    return np.where(np.isfinite(x), 0.0, np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf))
+
+
+def real_only(x):
+    """`x`, refused if complex: s2sad differentiates real numbers."""
+    if np.iscomplexobj(x):
+        raise NotImplementedError("s2sad differentiates real numbers; this value is complex")
+    return x
 
 
 # -- construction -----------------------------------------------------------------------------------

@@ -145,25 +145,12 @@ def bilinear_adjoint(g, subscripts, which, a, b):
 def contract(subscripts, which, h, a, b, g):
     """The contraction of `bilinear_adjoint` with operand `which` replaced by `h`, shaped like
     its cotangent `g` (the adjoint of `bilinear_adjoint` w.r.t. `g`)."""
+    other = b if which == 0 else a
     if subscripts is None:
-        return unbroadcast(np.multiply(h, b if which == 0 else a), g)
+        return unbroadcast(np.multiply(h, other), g)
+    if _is_zero(other) or _is_zero(h):
+        return np.zeros(np.shape(g), float_dtype(g))
     return np.einsum(subscripts, h, b) if which == 0 else np.einsum(subscripts, a, h)
-
-
-def bilinear_adjoint_other(g, subscripts, which, h, a, b, k):
-    """d<g, C(..h at `which`..)>/d(operand k): the adjoint of `bilinear_adjoint` w.r.t. its
-    operand `k` (zero for `which` itself, whose value it does not read)."""
-    if k == which:
-        return np.zeros(np.shape(a if k == 0 else b)) if np.ndim(a if k == 0 else b) else 0.0
-    return bilinear_adjoint(g, subscripts, k, *((h, b) if which == 0 else (a, h)))
-
-
-def bilinear_adjoint_tangent(g, subscripts, which, a, b, a_dot, b_dot):
-    """The part of the tangent of `bilinear_adjoint(g, ...)` that comes from the other operand."""
-    other, other_dot = (b, b_dot) if which == 0 else (a, a_dot)
-    if np.ndim(other_dot) == 0 and np.ndim(other) > 0 and not np.any(other_dot):
-        other_dot = np.zeros(np.shape(other))
-    return bilinear_adjoint(g, subscripts, which, *((a, other_dot) if which == 0 else (other_dot, b)))
 
 
 def pad_tangent(t, pad_width, mode="constant"):
@@ -209,56 +196,167 @@ def tensordot_subscripts(a, b, axes=2):
     return "".join(sa) + "," + "".join(sb) + "->" + "".join(out)
 
 
-def _parse_subscripts(subscripts, count):
-    if "->" not in subscripts or "." in subscripts:
-        raise NotImplementedError("einsum derivatives need explicit subscripts with '->' and no '...'")
-    inputs, output = subscripts.replace(" ", "").split("->")
+def _is_zero(v):
+    """A symbolic zero that generated code passes for a derivative it knows is zero."""
+    return v is not None and not isinstance(v, np.ndarray) and np.ndim(v) == 0 and v == 0
+
+
+def _explicit_subscripts(subscripts, operands):
+    """`subscripts` for `operands` with '...' spelled out in free letters and the output made
+    explicit (implicit output: the letters used once, in alphabetical order, after any '...').
+
+    >>> _explicit_subscripts("ij,j", [np.ones((2, 3)), np.ones(3)])
+    (['ij', 'j'], 'i')
+    >>> _explicit_subscripts("...ij->...ji", [np.ones((4, 2, 3))])
+    (['Zij'], 'Zji')
+    """
+    if not isinstance(subscripts, str):
+        raise NotImplementedError(
+            "derivatives of np.einsum in sublist form (np.einsum(x, [0, 1], ...)); "
+            "write the subscripts as a string: np.einsum('ij->ji', x)"
+        )
+    text = subscripts.replace(" ", "")
+    inputs, arrow, output = text.partition("->")
     inputs = inputs.split(",")
-    if len(inputs) != count:
-        raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {count}")
-    for term in inputs:
-        if len(set(term)) != len(term):
-            raise NotImplementedError(
-                f"einsum derivative with a repeated index in {term!r} (use np.trace/np.diagonal)"
-            )
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {len(operands)}")
+    if not arrow:
+        letters = "".join(inputs).replace(".", "")
+        output = ("..." if "..." in text else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if "..." in text:
+        used = set(text)
+        free = [c for c in reversed(_LETTERS) if c not in used]
+        def dims(term, o):  # axes under '...'; a scalar standing for an array (a derivative) takes them all
+            return np.ndim(o) - (len(term) - 3) if np.ndim(o) >= len(term) - 3 else None
+
+        counts = [dims(term, o) for term, o in zip(inputs, operands) if "..." in term]
+        width = max([c for c in counts if c is not None], default=0)
+        ellipsis = "".join(free[:width])[::-1]
+        inputs = [
+            term.replace("...", ellipsis if dims(term, o) is None else ellipsis[width - dims(term, o) :])
+            for term, o in zip(inputs, operands)
+        ]
+        output = output.replace("...", ellipsis)
     return inputs, output
 
 
-def einsum_tangent(subscripts, a, b=None, c=None, a_dot=0.0, b_dot=0.0, c_dot=0.0):
-    """Tangent of `np.einsum(subscripts, a[, b[, c]])` by the product rule."""
-    operands = [o for o in (a, b, c) if o is not None]
-    tangents = [a_dot, b_dot, c_dot][: len(operands)]
+def _einsum(inputs, output, operands):
+    """`np.einsum` of explicit subscripts, with a contraction order chosen for three or more operands."""
+    spec = ",".join(inputs) + "->" + output
+    return np.einsum(spec, *operands, optimize="greedy" if len(operands) > 2 else False)
+
+
+def _filled(terms, arrays, known=()):
+    """`arrays` with any scalar standing for an array (a broadcast derivative) spread to the shape
+    its subscripts `terms` give it, the sizes read off the other arrays and the pairs `known`."""
+    sizes = {}
+    for term, x in list(known) + list(zip(terms, arrays)):
+        if np.ndim(x) == len(term):
+            sizes.update((ch, n) for ch, n in zip(term, np.shape(x)) if n != 1 or ch not in sizes)
+    return [
+        np.broadcast_to(x, tuple(sizes[ch] for ch in term)) if np.ndim(x) != len(term) else np.asarray(x)
+        for term, x in zip(terms, arrays)
+    ]
+
+
+def einsum_tangent(subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
+    """Tangent of `np.einsum(subscripts, a[, b[, c]])` by the product rule: one term per
+    operand, that operand replaced by its tangent. A term holding a symbolic zero (a number 0
+    where an array goes) is zero: einsum is linear in each operand."""
+    operands, tangents = [a, b, c], [ta, tb, tc]
+    count = len(subscripts.split("->")[0].split(",")) if isinstance(subscripts, str) else 0
     out = 0.0
-    for k, t in enumerate(tangents):
-        if isinstance(t, (int, float)) and t == 0:
+    for k in range(3):
+        args = operands[:k] + [tangents[k]] + operands[k + 1 :]
+        if any(_is_zero(v) for v in args + [operands[k]]) or any(v is not None for v in args[count:]):
             continue
-        args = list(operands)
-        args[k] = np.broadcast_to(t, np.shape(operands[k]))
-        out = out + np.einsum(subscripts, *args)
+        inputs, output = _explicit_subscripts(subscripts, operands[:count])
+        out = out + _einsum(inputs, output, _filled(inputs, args[:count], zip(inputs, operands)))
     return out
 
 
 def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
-    """Adjoint of `np.einsum(subscripts, a[, b[, c]])` with respect to operand `which`."""
-    operands = [o for o in (a, b, c) if o is not None]
-    inputs, output = _parse_subscripts(subscripts, len(operands))
-    target = inputs[which]
-    others = [(inputs[k], operands[k]) for k in range(len(operands)) if k != which]
-    available = set(output).union(*[set(s) for s, _ in others])
-    reachable = "".join(ch for ch in target if ch in available)
-    terms = ",".join([output] + [s for s, _ in others])
-    gx = np.einsum(
-        f"{terms}->{reachable}", np.asarray(g, dtype=derivative_dtype(g, operands[which])), *[o for _, o in others]
-    )
-    if reachable != target:  # an index summed by this operand alone: broadcast back
-        for i, ch in enumerate(target):
-            if ch not in reachable:
-                gx = np.expand_dims(gx, i)
-        gx = np.broadcast_to(gx, np.shape(operands[which])).copy()
+    """Adjoint of `np.einsum(subscripts, a[, b[, c]])` with respect to operand `which`: the
+    contraction of the cotangent with the other operands, spread over the indices this operand
+    alone sums (broadcast) and placed on its diagonals (a letter repeated in its subscripts).
+    Zero (0.0) when the cotangent or another operand is a symbolic zero or `which` is absent."""
+    operands = [a, b, c]
+    count = len(subscripts.split("->")[0].split(",")) if isinstance(subscripts, str) else 0
+    if (
+        which >= count
+        or _is_zero(g)
+        or any(_is_zero(o) for o in operands[:count])
+        or any(o is not None for o in operands[count:])
+    ):
+        mine = operands[which]
+        return np.zeros(np.shape(mine), float_dtype(mine)) if isinstance(mine, np.ndarray) else 0.0
+    operands = operands[:count]
+    inputs, output = _explicit_subscripts(subscripts, operands)
     mine = operands[which]
-    return (
-        gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
-    )
+    target = inputs[which]
+    shape = np.shape(mine)
+    unique = "".join(dict.fromkeys(target))
+    sizes = [shape[target.index(ch)] for ch in unique]
+    others = [(inputs[k], operands[k]) for k in range(count) if k != which]
+    available = set(output).union(*[set(s) for s, _ in others])
+    reachable = "".join(ch for ch in unique if ch in available)
+    terms = [output] + [s for s, _ in others]
+    arrays = [np.asarray(g, dtype=derivative_dtype(g, mine))] + [o for _, o in others]
+    gx = _einsum(terms, reachable, _filled(terms, arrays, [(target, mine)]))
+    gx = np.expand_dims(gx, tuple(i for i, ch in enumerate(unique) if ch not in reachable))
+    summed = tuple(i for i, n in enumerate(sizes) if gx.shape[i] != n and n == 1)  # broadcast size-1 axes
+    if summed:
+        gx = np.sum(gx, axis=summed, keepdims=True)
+    gx = np.broadcast_to(gx, sizes)
+    if len(unique) != len(target):  # a repeated letter: the cotangent lives on that diagonal
+        full = np.zeros(shape, dtype=gx.dtype)
+        grid = np.indices(sizes, sparse=True)
+        full[tuple(grid[unique.index(ch)] for ch in target)] = gx
+        gx = full
+    else:
+        gx = np.array(gx)
+    return gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
+
+
+def slot_only(h, which, k):
+    """`h` in slot `which` of an einsum's operands, a symbolic zero in slot `k` != `which`."""
+    return h if k == which else 0.0
+
+
+def slot_except(h, which, k):
+    """`h` in slot `k` != `which`, a symbolic zero in slot `which`."""
+    return 0.0 if k == which else h
+
+
+def routed(g, which, k, keep, like):
+    """`g` where slot `k` is (`keep`) or is not (not `keep`) slot `which`, else zeros shaped like `like`:
+    the cotangents of the `slot_*` helpers, shaped as their operands."""
+    if (k == which) == keep:
+        return g
+    return np.zeros(np.shape(like), float_dtype(like)) if isinstance(like, np.ndarray) else 0.0
+
+
+def slot_pick(h, operand, which, k):
+    """Operand `k` of an einsum with operand `which` replaced by `h`."""
+    return h if k == which else operand
+
+
+def einsum_directions(subscripts, a, b=None, c=None, a_dot=0.0, b_dot=0.0, c_dot=0.0):
+    """Tangent of `np.einsum` along many directions at once (vector forward mode): each
+    tangent's leading axis of directions gets its own letter, carried to the output."""
+    operands, tangents = [a, b, c], [a_dot, b_dot, c_dot]
+    count = len(subscripts.split("->")[0].split(",")) if isinstance(subscripts, str) else 0
+    inputs, output = _explicit_subscripts(subscripts, operands[:count])
+    free = next(ch for ch in _LETTERS if ch not in "".join(inputs))
+    out = 0.0
+    for k in range(count):
+        if _is_zero(tangents[k]):
+            continue
+        terms = list(inputs)
+        terms[k] = free + terms[k]
+        args = operands[:k] + [tangents[k]] + operands[k + 1 : count]
+        out = out + _einsum(terms, free + output, args)
+    return out
 
 
 def outer_adjoint_x(g, a, b):

@@ -103,19 +103,35 @@ def stack_adjoint(g, arrays, axis=0):
     return CotangentList(np.take(g, i, axis=axis) for i in range(len(arrays)))
 
 
+def _stack_axis_pieces(g, arrays, shaped, axis):
+    pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
+    if isinstance(arrays, np.ndarray):  # `np.vstack(x)` of one array: its rows are the items
+        return np.reshape(g, arrays.shape) if axis == 0 else np.stack([p.reshape(np.shape(a)) for p, a in zip(pieces, arrays)])
+    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+
+
+def _hstack_axis(arrays):
+    return 0 if np.ndim(arrays[0]) <= 1 else 1
+
+
 def hstack_adjoint(g, arrays):
     """Adjoint of `np.hstack(arrays)` (1-D pieces are joined on axis 0, others on axis 1)."""
-    shaped = [np.atleast_1d(a) for a in arrays]
-    axis = 0 if shaped[0].ndim == 1 else 1
-    pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+    return _stack_axis_pieces(g, arrays, [np.atleast_1d(a) for a in arrays], _hstack_axis(arrays))
 
 
 def vstack_adjoint(g, arrays):
     """Adjoint of `np.vstack(arrays)`."""
-    shaped = [np.atleast_2d(a) for a in arrays]
-    pieces = _pieces(g, [a.shape[0] for a in shaped], 0)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+    return _stack_axis_pieces(g, arrays, [np.atleast_2d(a) for a in arrays], 0)
+
+
+def hstack_pieces(pieces, g, arrays):
+    """The transpose of `hstack_adjoint`: the pieces joined back into `g`'s shape."""
+    return np.reshape(np.hstack([_piece(p, a) for p, a in zip(pieces, arrays)]), np.shape(g))
+
+
+def vstack_pieces(pieces, g, arrays):
+    """The transpose of `vstack_adjoint`: the pieces joined back into `g`'s shape."""
+    return np.reshape(np.vstack([_piece(p, a) for p, a in zip(pieces, arrays)]), np.shape(g))
 
 
 def split_tangent(t, indices_or_sections, axis=0):
@@ -144,23 +160,18 @@ def tile_adjoint(g, x, reps):
 
 
 def repeat_adjoint(g, x, repeats, axis=None):
-    """Adjoint of `np.repeat(x, repeats, axis)`: sum each run of copies."""
+    """Adjoint of `np.repeat(x, repeats, axis)`: sum each run of copies (a run of 0 copies gets 0)."""
     g = np.asarray(g)
+    shape = np.shape(x)
     if axis is None:
-        n = np.size(x)
-        counts = np.broadcast_to(repeats, (n,))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return np.add.reduceat(g, starts)[:n].reshape(np.shape(x)) if n else np.zeros(np.shape(x))
-    axis = axis % np.ndim(x)
-    n = np.shape(x)[axis]
-    counts = np.broadcast_to(repeats, (n,))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.add.reduceat(g, starts, axis=axis)
-    zero_runs = np.flatnonzero(counts == 0)
-    if zero_runs.size:
-        index = [slice(None)] * g.ndim
-        index[axis] = zero_runs
-        out[tuple(index)] = 0.0
+        n = int(np.prod(shape))
+        owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+        return np.bincount(owner, weights=g.reshape(-1), minlength=n).astype(derivative_dtype(g, x)).reshape(shape)
+    axis = axis % len(shape)
+    n = shape[axis]
+    owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+    out = np.zeros(shape, dtype=derivative_dtype(g, x))
+    np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(g, axis, 0))
     return out
 
 
@@ -204,6 +215,16 @@ def index_adjoint(g, x, index):
         out[index] = g
         return out
     return getitem_adjoint(g, x, index)
+
+
+def item_adjoint(h, g, k):
+    """The transpose of `item(g, k)`: a cotangent shaped like the tuple cotangent `g`, `h` in slot `k`
+    (0.0 where `g` is a zero placeholder, which `item` read as 0.0 whatever `h`)."""
+    if g is None or (isinstance(g, (int, float)) and g == 0):
+        return 0.0
+    out = CotangentList(np.zeros_like(v) if isinstance(v, np.ndarray) else 0.0 for v in g)
+    out[k] = h
+    return out
 
 
 def item(g, k):

@@ -85,6 +85,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         self.loop_counters = {}
         self.uses_stack = False
         self.tape_vars = {}  # what a push saved -> the loop-tape variable the backward loop binds
+        self.pushes = {}  # id(push statement) -> (what it saves, whether a loop tape may take it)
         self.loop_tapes = {}  # id(loop) -> (tape name, append name, variables in push order, nested?)
         self.tape_lists = {}  # id(loop) -> its preallocated lists, one per variable (`for _ in range(n)`)
         self.loop_depth = 0

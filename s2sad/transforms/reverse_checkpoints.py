@@ -112,7 +112,8 @@ class CheckpointedLoops:
                 place = (node.id.startswith("_"), getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
                 first_seen[node.id] = min(first_seen.get(node.id, place), place)
         state = sorted(
-            (n for n in set(written) if n != target and (n in outside or n in exposed)), key=lambda n: (first_seen[n], n)
+            (n for n in set(written) if n != target and (n in outside or n in exposed)),
+            key=lambda n: (first_seen[n], n),
         )  # the user's variables in the order the loop first mentions them, then temporaries
         local = outside | set(written)
         invariants = {n for n in read if n not in written and n != target and n in local}
@@ -177,8 +178,9 @@ class CheckpointedLoops:
                 ast.Expr(call(f"{schedule}.stop", load(steps))),
             ]
             kind = "online schedule (Wang, Moin and Iaccarino)"
-        push = ast.Expr(call("_push", load(schedule)))
-        push.restores, push.tape_ok = ("checkpoints", id(loop)), False
+        push = self.note_push(
+            ast.Expr(call("_push", load(schedule))), ("checkpoints", id(loop)), tape_ok=False
+        )
         self.checkpoint_report.append((getattr(loop, "lineno", None), snapshots, kind, state))
         return [ast.copy_location(s, loop) for s in code] + [ast.copy_location(push, loop)]
 

@@ -48,9 +48,8 @@ class Sweeps:
                         # an array's slice is copied; a list's item is kept as it is (never written into)
                         saved = old if self.kinds.get(target.value.id) == K.LIST else call("_rt.copy", old)
                     push = ast.copy_location(ast.Expr(call("_push", saved)), stmt)
-                    push.restores = id(stmt)
-                    push.tape_ok = isinstance(target, ast.Name) and target.id not in self.setitem_bases
-                    out.append(push)
+                    tape_ok = isinstance(target, ast.Name) and target.id not in self.setitem_bases
+                    out.append(self.note_push(push, id(stmt), tape_ok))
                 out.extend(self.forward_statement(stmt))
             elif isinstance(stmt, ast.If):
                 node = copy.copy(stmt)
@@ -64,14 +63,12 @@ class Sweeps:
             elif isinstance(stmt, (ast.For, ast.While)) and id(stmt) in self.checkpointed:
                 if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
                     push = ast.Expr(call("_push", load(stmt.target.id)))
-                    push.restores, push.tape_ok = ("target", id(stmt)), True
-                    out.append(push)
+                    out.append(self.note_push(push, ("target", id(stmt))))
                 out += self.checkpointed_forward(stmt)
             elif isinstance(stmt, ast.For):
                 if id(stmt) in self.recording.loop_target_pushes:
                     push = ast.Expr(call("_push", load(stmt.target.id)))
-                    push.restores, push.tape_ok = ("target", id(stmt)), True
-                    out.append(push)
+                    out.append(self.note_push(push, ("target", id(stmt))))
                 node = copy.copy(stmt)
                 node.body = self.loop_body(stmt)
                 out += self.tape_start(stmt) + [node] + self.tape_end(stmt)
@@ -85,8 +82,7 @@ class Sweeps:
                 self.loop_counters[id(stmt)] = counter
                 increment = ast.BinOp(left=load(counter), op=ast.Add(), right=ast.Constant(1))
                 node.body = node.body + [assign(counter, increment)]
-                push = ast.Expr(call("_push", load(counter)))
-                push.restores, push.tape_ok = ("count", id(stmt)), True
+                push = self.note_push(ast.Expr(call("_push", load(counter))), ("count", id(stmt)))
                 out += [assign(counter, ast.Constant(0), stmt), node, push]
             elif isinstance(stmt, ast.Return):
                 continue
@@ -131,13 +127,13 @@ class Sweeps:
         self.loop_depth += 1
         body = self.forward_sweep(loop.body)
         self.loop_depth -= 1
-        pushes = [s for s in body if isinstance(s, ast.Expr) and getattr(s, "tape_ok", False)]
+        pushes = [s for s in body if isinstance(s, ast.Expr) and self.pushes.get(id(s), (None, False))[1]]
         if pushes and config.enabled() and not self.portable and id(loop) not in self.checkpointed:
             tape = self.names.fresh("tape")
             saved_names = [push.value.args[0].id for push in pushes]
             variables = [self.names._unique(f"{tape}_{saved.lstrip('_')}") for saved in saved_names]
             for push, variable in zip(pushes, variables):
-                self.tape_vars[push.restores] = variable
+                self.tape_vars[self.pushes[id(push)][0]] = variable
             self.records.append((getattr(loop, "lineno", None), saved_names))
             append = None
             if _counted(loop) and self.namespace.get("range", builtins.range) is builtins.range:
@@ -169,15 +165,19 @@ class Sweeps:
             assign(append, ast.Attribute(value=load(tape), attr="append", ctx=ast.Load()), loop),
         ]
 
+    def note_push(self, push, restores, tape_ok=True):
+        """Record what the push statement `push` saves (`restores`: the statement, loop target,
+        trip count or tape it saves) and whether a loop tape may take it; returns `push`."""
+        self.pushes[id(push)] = (restores, tape_ok)
+        return push
+
     def tape_end(self, loop):
         """A loop inside another loop starts a fresh tape each time: the tape itself is saved."""
         if id(loop) not in self.loop_tapes or not self.loop_tapes[id(loop)][3]:
             return []
         pushes = []
         for k, name in enumerate(self.tape_lists.get(id(loop)) or [self.loop_tapes[id(loop)][0]]):
-            push = ast.Expr(call("_push", load(name)))
-            push.restores, push.tape_ok = ("tape", id(loop), k), True
-            pushes.append(push)
+            pushes.append(self.note_push(ast.Expr(call("_push", load(name))), ("tape", id(loop), k)))
         return pushes
 
     def pop(self, restores):
