@@ -170,7 +170,9 @@ def main():
     parser.add_argument("--steps", type=int, nargs="*", default=[10**6, 10**7])
     parser.add_argument("--snapshots", type=int, default=SNAPSHOTS)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--full-tape-up-to", type=int, default=10**6, help="largest size run with the full tape too")
+    parser.add_argument(
+        "--full-tape-up-to", type=int, default=10**6, help="largest size run with the full tape too"
+    )
     options = parser.parse_args()
     s2sad.runtime.OnlineCheckpoints = Recorded.wrap(OnlineCheckpoints)
     for steps in options.steps:

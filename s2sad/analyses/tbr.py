@@ -33,11 +33,21 @@ class Recording:
     loop_target_pushes: set = field(default_factory=set)  # id(For) whose target is pushed before
     maybe_unbound: set = field(default_factory=set)  # names pushed where they may be unbound
     restores: set = field(default_factory=set)  # id(`xs.append(v)` / `y = xs.pop()`) the backward undoes
-    restored_state: dict = field(default_factory=dict)  # id(checkpointed loop) -> what it writes that is read after
+    restored_state: dict = field(
+        default_factory=dict
+    )  # id(checkpointed loop) -> what it writes that is read after
 
 
-def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False, list_change=None, loop_reads=None,
-                   checkpointed=()):
+def to_be_recorded(
+    body,
+    reads_of,
+    read_at_start,
+    parameters=(),
+    push_all=False,
+    list_change=None,
+    loop_reads=None,
+    checkpointed=(),
+):
     """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads.
 
     `push_all` (analyses off) records every overwrite, needed or not. `list_change(stmt)` is
@@ -65,7 +75,9 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
     def control_reads(stmt):
         if isinstance(stmt, ast.If):
             return {n.id for n in name_nodes(stmt.test)}
-        extra = loop_reads(stmt) if loop_reads is not None and isinstance(stmt, (ast.For, ast.While)) else set()
+        extra = (
+            loop_reads(stmt) if loop_reads is not None and isinstance(stmt, (ast.For, ast.While)) else set()
+        )
         if isinstance(stmt, ast.For):
             return {n.id for n in name_nodes(stmt.iter)} | extra
         return extra
@@ -118,8 +130,11 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
             elif isinstance(stmt, (ast.For, ast.While)) and id(stmt) in checkpointed:
                 target = stmt.target.id if isinstance(stmt, ast.For) else None
                 written = {n.id for n in name_nodes(stmt) if isinstance(n.ctx, ast.Store)} | {
-                    node.value.id for node in walk(stmt)
-                    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name)
+                    node.value.id
+                    for node in walk(stmt)
+                    if isinstance(node, ast.Subscript)
+                    and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name)
                 }
                 if record:
                     recording.restored_state[id(stmt)] = {n for n in live if n in written}

@@ -34,8 +34,10 @@ def record_report(parsed, records):
             lines.append(f"# records on the stack, at {sites}\n")
         else:
             shown = ", ".join(names)
-            lines.append(f"# records per iteration of the loop at {_where(parsed, lineno)}: {len(names)} value"
-                         f"{'s' if len(names) != 1 else ''} ({shown})\n")
+            lines.append(
+                f"# records per iteration of the loop at {_where(parsed, lineno)}: {len(names)} value"
+                f"{'s' if len(names) != 1 else ''} ({shown})\n"
+            )
     return "".join(lines)
 
 
@@ -45,17 +47,20 @@ def checkpoint_report(parsed, checkpointed):
     for lineno, snapshots, schedule, state in checkpointed or ():
         text = parsed.line(lineno) if lineno not in parsed.origins else parsed.origins[lineno][2]
         if schedule is None:
-            lines.append(f"# the loop at {_where(parsed, lineno)} (`{text}`) is marked for checkpointing but has "
-                         "nothing to reverse: nothing it computes is differentiated\n")
+            lines.append(
+                f"# the loop at {_where(parsed, lineno)} (`{text}`) is marked for checkpointing but has "
+                "nothing to reverse: nothing it computes is differentiated\n"
+            )
             continue
-        lines.append(f"# checkpointed loop at {_where(parsed, lineno)} (`{text}`): {snapshots} snapshots of "
-                     f"({', '.join(state)}), {schedule}; the backward sweep runs its steps again, recording one at a time\n")
+        lines.append(
+            f"# checkpointed loop at {_where(parsed, lineno)} (`{text}`): {snapshots} snapshots of "
+            f"({', '.join(state)}), {schedule}; the backward sweep runs its steps again, recording one at a time\n"
+        )
     return "".join(lines)
 
 
 def _first_line(parsed):
     return parsed.tree.lineno if parsed.is_lambda else parsed.first_line
-
 
 
 def header(compilation, mode=None):
