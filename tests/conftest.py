@@ -21,7 +21,10 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("S2SAD_HYPOTHESIS") == "explore" else "deterministic")
 
 SHAPE_DOCTESTS = {  # doctests of optimized code, of the shape analysis, of the recomputation plan
-    "s2sad.transforms.reverse", "s2sad.analyses.shapes", "s2sad.analyses.recompute", "s2sad.codegen.header",
+    "s2sad.transforms.reverse",
+    "s2sad.analyses.shapes",
+    "s2sad.analyses.recompute",
+    "s2sad.codegen.header",
 }
 
 
@@ -36,4 +39,3 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("generated_code") or item.name in SHAPE_DOCTESTS:
             item.add_marker(skip)
-
