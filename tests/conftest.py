@@ -20,10 +20,12 @@ settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("S2SAD_HYPOTHESIS") == "explore" else "deterministic")
 
-SHAPE_DOCTESTS = {
+SHAPE_DOCTESTS = {  # doctests of optimized code, of the shape analysis, of the recomputation plan
     "s2sad.transforms.reverse",
     "s2sad.analyses.shapes",
-}  # doctests of optimized code, of the shape analysis
+    "s2sad.analyses.recompute",
+    "s2sad.codegen.header",
+}
 
 
 def pytest_configure(config):
