@@ -4,7 +4,7 @@ A kind says how a value behaves under differentiation and broadcasting:
 `INT` and `BOOL` values carry no derivative, `FLOAT` is a Python or NumPy
 scalar, `ARRAY` an ndarray, `ANY` a float or array we cannot tell apart, and
 `LIST` a Python list (its elements' kind is tracked apart, see
-`s2sad.activity`), and `OTHER` anything else (strings, None, tuples, dicts,
+`s2sad.analyses.activity`), and `OTHER` anything else (strings, None, tuples, dicts,
 ranges, modules). A function given as an argument to a differentiated function
 has the kind `('function', f)`: it is a constant the compiler follows, like
 JAX's static arguments, and another function compiles again.
@@ -60,6 +60,26 @@ def broadcast(kinds):
     if arrays:
         return ARRAY
     return result if result is not UNKNOWN else ANY
+
+
+def mask(arg_kinds, keywords=()):
+    """Kind of an elementwise predicate (`x >= y`, `np.isnan(x)`): a bool of scalars, a boolean array as
+    soon as an operand is an array (it broadcasts: `x * (x >= y)` may be larger than `x`).
+
+    >>> mask([FLOAT, INT]), mask([ARRAY, FLOAT]), mask([ANY, FLOAT])
+    ('bool', 'array', 'any')
+    """
+    if any(k == ARRAY for k in arg_kinds):
+        return ARRAY
+    if arg_kinds and all(k in (BOOL, INT, FLOAT) for k in arg_kinds):
+        return BOOL
+    return ANY
+
+
+def any_all(arg_kinds, keywords=()):
+    """Kind of `np.any(m)` / `np.all(m)`: a bool; along an axis, unknown (an array or a bool)."""
+    axis = dict(keywords).get("axis", "None") if keywords else "None"
+    return BOOL if axis == "None" else ANY
 
 
 def kind_of(value):

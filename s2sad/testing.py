@@ -16,7 +16,11 @@ s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got 
 import numpy as np
 
 from . import trees as T
-from .api import jvp, vjp
+from .api.transforms import _bind, jvp, vjp
+from .modes import Mode
+from .pipeline import compile_derivative
+from .runtime.checkpoints import Checkpoints
+from .signatures import diff_kinds, kinds_of, parse_argnums
 
 
 def _as_array(x):
@@ -92,7 +96,11 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
             f"jvp: {out_dot!r}\nfd:  {expected!r}"
         )
         value, pullback = vjp(f, *args)
-        u = _random_like(np.asarray(value, dtype=float), rng) if np.ndim(value) else float(rng.standard_normal())
+        u = (
+            _random_like(np.asarray(value, dtype=float), rng)
+            if np.ndim(value)
+            else float(rng.standard_normal())
+        )
         if isinstance(value, list):  # a list output (items of one shape): cotangent and tangent as arrays
             out_dot = np.asarray(out_dot, dtype=float)
         elif not isinstance(value, np.ndarray):
@@ -100,13 +108,13 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
         cotangents = pullback(u)
         lhs = _vdot(u, out_dot)
         rhs = sum(_vdot(cotangents[i], tangents[i]) for i in wrt)
-        assert abs(lhs - rhs) <= atol + rtol * 10 * max(1.0, abs(lhs), abs(rhs)), (
-            f"dot-product test failed: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}"
-        )
+        assert abs(lhs - rhs) <= atol + rtol * 10 * max(
+            1.0, abs(lhs), abs(rhs)
+        ), f"dot-product test failed: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}"
         fd_lhs = _vdot(u, expected)
-        assert abs(fd_lhs - rhs) <= atol + rtol * 10 * scale * max(1.0, float(np.sum(np.abs(u)))), (
-            f"reverse mode differs from finite differences: <J^T u, v> = {rhs!r}, FD gives {fd_lhs!r}"
-        )
+        assert abs(fd_lhs - rhs) <= atol + rtol * 10 * scale * max(
+            1.0, float(np.sum(np.abs(u)))
+        ), f"reverse mode differs from finite differences: <J^T u, v> = {rhs!r}, FD gives {fd_lhs!r}"
 
 
 def _nbytes(value):
@@ -118,6 +126,8 @@ def _nbytes(value):
         return sum(_nbytes(v) for v in value.values())
     if value is None:
         return 0
+    if isinstance(value, Checkpoints):  # a checkpointed loop's schedule: the snapshots it holds
+        return _nbytes(list(value.saved.values()))
     return 8  # a float, int or bool: one machine word of payload
 
 
@@ -134,11 +144,8 @@ def recorded_bytes(f, args, argnums=0):
     s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got ufunc <ufunc 'sin'>
       hint: pass a function defined with `def` in a file; to use this callable inside differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp
     """
-    from .api import _argnums, _bind, _diff_kinds, _kinds
-    from .compiler import compile_derivative
-
     args = _bind(f, tuple(args), {})
-    _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-    compiled = compile_derivative(f, "split", nums, _diff_kinds(_kinds(args, nums), nums))
+    _, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
+    compiled = compile_derivative(f, Mode.SPLIT, nums, diff_kinds(kinds_of(args, nums), nums))
     _, residuals = compiled.extra["objects"]["forward"](*args)
     return _nbytes(residuals)

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s2sad.checkpoints import Binomial, Online, _Splits, optimal_advances, repetitions, revolve_actions
+from s2sad.runtime.checkpoints import (
+    BinomialCheckpoints,
+    OnlineCheckpoints,
+    _Splits,
+    optimal_advances,
+    repetitions,
+    revolve_actions,
+)
 
 
 def brute_force_advances(longest, most_snapshots):
@@ -94,7 +101,7 @@ def drive(schedule, steps, start=1.0, keep=False, forward=True):
     step = lambda k, x: np.sin(x) + 0.1 * k
     x = start
     for k in range(steps if forward else 0):
-        if isinstance(schedule, Online):
+        if isinstance(schedule, OnlineCheckpoints):
             schedule.store(k, (k, x))
         elif k == schedule.due:
             schedule.store(k, (k, x))
@@ -124,7 +131,7 @@ CASES = [(0, 3), (1, 1), (1, 4), (2, 1), (3, 5), (4, 4), (5, 2), (7, 1), (10, 3)
 
 @pytest.mark.parametrize("steps, snapshots", CASES)
 def test_binomial_driver_recomputes_revolves_optimum(steps, snapshots):
-    schedule = Binomial(steps, snapshots)
+    schedule = BinomialCheckpoints(steps, snapshots)
     assert schedule.predicted_advances() == optimal_advances(steps, snapshots) - max(steps - 1, 0)
     assert drive(schedule, steps) == schedule.predicted_advances()
     assert schedule.most_held <= snapshots + 1  # + the state before the last step (revolve's current state)
@@ -133,14 +140,14 @@ def test_binomial_driver_recomputes_revolves_optimum(steps, snapshots):
 
 @pytest.mark.parametrize("steps, snapshots", CASES)
 def test_online_driver_holds_at_most_its_snapshots(steps, snapshots):
-    schedule = Online(snapshots)
+    schedule = OnlineCheckpoints(snapshots)
     predicted = None
     if steps:
         for k in range(steps):
             schedule.store(k, (k, 0.0))
         schedule.stop(steps)
         predicted = schedule.predicted_advances()
-    schedule = Online(snapshots)
+    schedule = OnlineCheckpoints(snapshots)
     made = drive(schedule, steps)
     assert predicted is None or made == predicted
     assert schedule.most_held <= snapshots
@@ -151,7 +158,7 @@ def test_online_driver_holds_at_most_its_snapshots(steps, snapshots):
 def test_online_schedule_against_revolve(steps, snapshots):
     """Whatever the trip count, every step is advanced at most once more than revolve's repetition
     number allows (the forward sweep included), and the total stays near revolve's optimum."""
-    schedule = Online(snapshots, copies=False)
+    schedule = OnlineCheckpoints(snapshots, copies=False)
     for k in range(steps):
         schedule.store(k, k)
     schedule.stop(steps)
@@ -169,12 +176,15 @@ def test_online_schedule_against_revolve(steps, snapshots):
 def test_schedules_are_reusable_across_calls(trips, snapshots):
     """A new schedule per loop entry; a `while` loop's trip count may change from call to call."""
     for steps in trips:
-        assert drive(Online(snapshots), steps) == Online_predicted(steps, snapshots)
-        assert drive(Binomial(steps, snapshots), steps) == Binomial(steps, snapshots).predicted_advances()
+        assert drive(OnlineCheckpoints(snapshots), steps) == Online_predicted(steps, snapshots)
+        assert (
+            drive(BinomialCheckpoints(steps, snapshots), steps)
+            == BinomialCheckpoints(steps, snapshots).predicted_advances()
+        )
 
 
 def Online_predicted(steps, snapshots):
-    schedule = Online(snapshots, copies=False)
+    schedule = OnlineCheckpoints(snapshots, copies=False)
     for k in range(steps):
         schedule.store(k, k)
     schedule.stop(steps)
@@ -183,7 +193,7 @@ def Online_predicted(steps, snapshots):
 
 def test_snapshots_are_copies():
     field = np.arange(4.0)
-    schedule = Binomial(3, 2)
+    schedule = BinomialCheckpoints(3, 2)
     schedule.store(0, (field, [field], 2.0))
     field[:] = -1.0  # an in-place write after the snapshot
     schedule.store(1, (field, [field], 3.0))
@@ -202,19 +212,19 @@ def test_snapshots_are_copies():
 
 def test_split_mode_reverses_again():
     """`keep=True`: the forward sweep's snapshots stay for the next pullback call."""
-    schedule = Binomial(20, 3)
+    schedule = BinomialCheckpoints(20, 3)
     assert drive(schedule, 20, keep=True) == drive(schedule, 20, keep=True, forward=False)
     assert schedule.advances == 2 * schedule.predicted_advances()
-    online = Online(3)
+    online = OnlineCheckpoints(3)
     assert drive(online, 20, keep=True) == drive(online, 20, keep=True, forward=False)
 
 
 def test_errors():
     with pytest.raises(ValueError, match="at least 1"):
-        Binomial(10, 0)
+        BinomialCheckpoints(10, 0)
     with pytest.raises(ValueError, match="whole number"):
-        Online(2.5)
-    online = Online(3)
+        OnlineCheckpoints(2.5)
+    online = OnlineCheckpoints(3)
     online.store(0, (1.0,))
     with pytest.raises(RuntimeError, match="before the loop ended"):
         next(online.reversal())
