@@ -18,10 +18,15 @@ import threading
 import numpy as np
 
 
+_SCALARS = frozenset((float, int, np.float64, np.float32))  # classes of 0-d numbers: shape ()
+
+
 def unbroadcast(g, like):
     """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
     if g.__class__ is np.ndarray and like.__class__ is np.ndarray and g.shape == like.shape:
         return g  # the common case, checked without function calls (this runs every loop step)
+    if g.__class__ in _SCALARS and like.__class__ in _SCALARS:
+        return g  # scalar code compiled without shapes (a recursion's derivative): every operation
     shape = np.shape(like)
     gshape = np.shape(g)
     if gshape == shape:
@@ -60,6 +65,10 @@ def zeros_like(x):
 
 def like(g, x):
     """`g` if it already has `x`'s shape, else zeros of it plus `g` (a scalar zero)."""
+    if g.__class__ is np.ndarray and x.__class__ is np.ndarray and g.shape == x.shape:
+        return g  # without function calls: a recursion's derivative runs this at every level
+    if g.__class__ in _SCALARS and x.__class__ in _SCALARS:
+        return g
     if np.shape(g) == np.shape(x):
         return g
     return zeros_like(x) + g
@@ -161,6 +170,10 @@ def owned(g, x):
 
 def add_at(target, index, g):
     """`target[index] += g`, accumulating repeated integer indices."""
+    if index.__class__ is tuple and all([i.__class__ is int for i in index]):
+        target[index] += g  # one element (scalar code: every step)
+        return
+
     def fancy(i):
         return isinstance(i, (np.ndarray, list))
 
@@ -430,18 +443,32 @@ def _too_deep(function):
 
 def _call_derivative(function, mode, args, wrt):
     """`function`'s derivative w.r.t. the arguments at positions `wrt`, compiled once per
-    argument types: the jvp function (mode 'forward') or the (forward, backward) pair."""
-    from .api import _diff_kinds, _kinds, _signature
+    argument kinds: the jvp function (mode 'forward') or the (forward, backward) pair.
 
-    key = (function, getattr(function, "__code__", None), mode, wrt, _signature(args))
+    The key is the kinds the derivative is compiled for and nothing finer: a recursion that
+    passes a shrinking list of indices (det by minors) finds one derivative at every level,
+    without walking the list (a list that is not differentiated is of kind 'other')."""
+    code = getattr(function, "__code__", None)
+    by_class = (function, code, mode, wrt, tuple([a.__class__ for a in args]))
+    entry = _CALL_DERIVATIVES.get(by_class)
+    if entry is not None:
+        return entry
+    from .api import _diff_kinds, _kinds
+
+    kinds = _kinds(args, wrt)
+    key = ("kinds", function, code, mode, wrt, kinds)
     entry = _CALL_DERIVATIVES.get(key)
     if entry is None:
         from .compiler import compile_derivative
 
-        compiled = compile_derivative(function, mode, wrt, _diff_kinds(_kinds(args, wrt), wrt))
+        compiled = compile_derivative(function, mode, wrt, _diff_kinds(kinds, wrt))
         objects = compiled.extra["objects"]
         entry = objects["jvp"] if mode in ("forward", "forward_vector") else (objects["forward"], objects["backward"])
         _CALL_DERIVATIVES[key] = entry
+    if all(kind.__class__ is str for kind in kinds):
+        # every kind follows from the argument's class alone (no function given as an argument,
+        # no differentiated tree, whose kind is its structure): the classes find it next time
+        _CALL_DERIVATIVES[by_class] = entry
     return entry
 
 
@@ -470,10 +497,37 @@ def call_pullback(function, record, cotangent):
     else:
         with _Nested(function):
             grads = record.backward(record.residuals, cotangent)
-    out = [zeros_like(a) for a in record.args]
-    for index, g in zip(record.wrt, grads):
-        out[index] = g
-    return tuple(out)
+    return Cotangents(record.args, record.wrt, grads)
+
+
+class Cotangents:
+    """The cotangents of a call's arguments: those it was differentiated w.r.t., and zeros for
+    the others, made only when read (the backward sweep reads the active ones; a list of indices
+    passed down a recursion is not walked at every level).
+
+    >>> c = Cotangents((np.ones(2), [1, 2], 3.0), (0,), (np.full(2, 5.0),))
+    >>> c[0].tolist(), c[1], c[2], len(c)
+    ([5.0, 5.0], [0.0, 0.0], 0.0, 3)
+    """
+
+    __slots__ = ("args", "grads")
+
+    def __init__(self, args, wrt, grads):
+        self.args = args
+        self.grads = dict(zip(wrt, grads))
+
+    def __getitem__(self, index):
+        g = self.grads.get(index, _MISSING)
+        return zeros_like(self.args[index]) if g is _MISSING else g
+
+    def __len__(self):
+        return len(self.args)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.args)))
+
+
+_MISSING = object()
 
 
 def call_jvp(function, args, tangents):
