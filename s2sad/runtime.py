@@ -103,14 +103,48 @@ def last_writes(g, like, index):
     """
     if not _fancy(index):
         return g
+    key = _index_key(np.shape(like), index)
+    last = _LAST_WRITES.get(key, _MISSING) if key is not None else _MISSING
+    if last is _MISSING:
+        last = _last_of_repeated(like, index)
+        if key is not None:
+            if len(_LAST_WRITES) >= 256:
+                _LAST_WRITES.clear()
+            _LAST_WRITES[key] = last
+    return g if last is None else np.where(last, g, 0.0)
+
+
+def _last_of_repeated(like, index):
+    """None if `index` names every position of `like` once, else where the last of each lands."""
     positions = np.arange(np.size(like)).reshape(np.shape(like))[index]
     flat = np.ravel(positions)
     if np.unique(flat).size == flat.size:
-        return g
+        return None
     last = np.zeros(flat.size, dtype=bool)
     _, first_of_reversed = np.unique(flat[::-1], return_index=True)
     last[flat.size - 1 - first_of_reversed] = True
-    return np.where(last.reshape(np.shape(positions)), g, 0.0)
+    return last.reshape(np.shape(positions))
+
+
+# what `_last_of_repeated` found, by shape and index: a constant index set (gmm's triangle
+# positions, written at every call) is analysed once, not with np.unique at every call
+_LAST_WRITES = {}
+_KEYED_INDEX_SIZE = 1 << 14  # index arrays up to this size are keyed by their bytes
+
+
+def _index_key(shape, index):
+    """A hashable key of `index` (slices, integers, None, small integer arrays), or None."""
+    parts = [shape]
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, slice):
+            parts.append(("slice", i.start, i.stop, i.step))
+        elif i is None or i is Ellipsis or i.__class__ is int:
+            parts.append(i)
+        elif isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.size <= _KEYED_INDEX_SIZE:
+            parts.append(("array", i.dtype.str, i.shape, i.tobytes()))
+        else:
+            return None  # a list, a boolean mask, a large array: analysed each time
+    return tuple(parts)
 
 
 def written_part(adjoint, index):
