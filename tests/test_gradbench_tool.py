@@ -212,9 +212,7 @@ def test_ht_jacobian(variant):
 def test_saddle_answer_is_a_saddle_point():
     from evals import saddle  # noqa: E402  (benchmarks/gradbench/evals)
 
-    rr = np.array(answer(message("saddle", "rr")))
-    ff = np.array(answer(message("saddle", "ff")))
-    np.testing.assert_allclose(rr, ff, rtol=1e-9, atol=1e-12)
+    rr = np.array(answer(message("saddle", "rr")))  # the other modes' derivatives: the test below
     p1, p2 = rr[:2], rr[2:]
     for k in range(2):  # both gradients vanish there (the descent stops below 1e-5)
         e = np.eye(2)[k] * STEP
