@@ -41,7 +41,10 @@ import numpy as np
 
 from . import config
 from . import kinds as K
-from .primitives import Primitive, classify, is_global, list_append, resolve
+from .primitives import (
+    MissingRule, Primitive, RefusedOperand, classify, is_global, list_append, refusal, resolve,
+)
+from .astutil import walk
 from .shapes import infer_shapes
 
 
@@ -161,6 +164,7 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
                     varied.add(base)
                     changed = True
 
+    _refuse_varied_operands(statements, primitives, varied, classify_error)
     output = None
     for stmt in statements:
         if isinstance(stmt, ast.Return):
@@ -198,6 +202,28 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
         shapes, result_shapes = infer_shapes(statements, primitives, kinds, namespace, list(input_kinds), input_shapes)
     return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives,
                     output=output, elements=elements, shapes=shapes, result_shapes=result_shapes)
+
+
+def _refuse_varied_operands(statements, primitives, varied, classify_error):
+    """A call with no derivative rule (or one that only takes booleans and integers) is a constant
+    while none of its operands carries a derivative; one that does is refused at its line."""
+    for stmt in statements:
+        prim = primitives.get(id(stmt))
+        why = refusal(prim)
+        if why is None:
+            continue
+        operands = list(prim.args) + list(prim.keywords.values())
+        nodes = [n for a in operands for n in walk(a)]
+        names = {n.id for n in nodes if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+        if not names & varied:
+            continue
+        if why == "no derivative rule":
+            exc = MissingRule(prim.rule.name, prim.rule.key)
+        else:
+            exc = RefusedOperand(why.format(name=prim.rule.name), prim.rule.extra.get("refused_hint"))
+        if classify_error is None:
+            raise exc
+        raise classify_error(exc, stmt) from None
 
 
 def _list_atom(atom, kinds):
@@ -250,7 +276,8 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
                     if new == K.LIST:
                         for base in from_lists:
                             changed |= put(name, element_of(base))
-                        if prim.rule.key is list and arg_kinds and arg_kinds[0] == K.ARRAY:
+                        from_array = arg_kinds and arg_kinds[0] == K.ARRAY
+                        if prim.rule.key in (list, np.ndarray.tolist) and from_array:
                             changed |= put(name, K.ANY)  # rows or floats
                     elif new is K.UNKNOWN:
                         new = K.ANY if settled else None

@@ -45,7 +45,9 @@ from .optimize import (
     statements,
 )
 from .lists import check_lists, list_kind_conflicts
-from .primitives import LIST_METHODS, MissingRule, list_append, rebinds_to_copy, subscript_write
+from .primitives import (
+    LIST_METHODS, MissingRule, RefusedOperand, list_append, rebinds_to_copy, subscript_write,
+)
 from .outer_sums import sum_outer_products_after_loops
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
@@ -85,6 +87,8 @@ def _convert(parsed, exc, node):
             f"templates `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` (docs/rules.md), "
             f"or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
         )
+    if isinstance(exc, RefusedOperand):
+        return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
     if isinstance(exc, TypeError):
         return parsed.error(UnsupportedSyntaxError, f"unsupported call signature: {exc}", node,
                             hint="call the function with the arguments its derivative rule knows")

@@ -37,6 +37,7 @@ from .derivatives import (
 )
 from .normalize import assigned_names
 from .primitives import derivative_call_role
+from .rules import tangent_for
 
 
 def upward_exposed(body):
@@ -247,6 +248,7 @@ class ForwardTransform:
             raise NotImplementedError(rule.name)
         template = rule.tangent
         values = bind_template(template, prim)
+        template = tangent_for(rule, values)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
         parts = template.instantiate(values, derivs, fresh=self.names.fresh)

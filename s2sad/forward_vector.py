@@ -44,6 +44,7 @@ from .astutil import clone
 from .derivatives import assign, bind_template, call, is_scalar, load, local_atom, simplified
 from .activity import walk_statements
 from .forward import ForwardTransform, _atom_kind
+from .rules import tangent_for
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
@@ -94,6 +95,8 @@ class VectorForwardTransform(ForwardTransform):
         batched = rule.batched_tangent is not None
         template = rule.batched_tangent if batched else rule.tangent
         values = bind_template(template, prim)
+        if not batched:
+            template = tangent_for(rule, values)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
         if not rule.extra.get("sequence_operand") and not rule.extra.get("lists"):  # a list passed as an array-like

@@ -54,6 +54,8 @@ import ast
 import functools
 import inspect
 import re
+import sys
+import sysconfig
 import types
 
 import numpy as np
@@ -111,6 +113,8 @@ class Inliner:
         self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
         self.known_params = set()  # parameters whose value the body's first statements assign
         self.choices = {}  # name -> the functions (atoms; None) it may hold, assigned in several places
+        self.active_seeds = _active_parameters(parsed)  # parameters that may carry derivatives (None: all)
+        self.may_vary = None  # names that may depend on them (`_may_vary`), None when unknown
 
     def nested(self, callee):
         inner = Inliner(callee)
@@ -132,6 +136,8 @@ class Inliner:
             return None
         if R.lookup(obj) is not None:
             return None
+        if _library_code(obj) and transform_of(obj) is None and definition_of(obj) is None:
+            return None  # a library's function: a rule, a constant or refused at the user's line; not inlined
         transform = transform_of(obj)
         if transform is not None:  # a call of `grad(g)`: its derivative code is inlined like a helper
             if transform.kind not in SUPPORTED_KINDS:
@@ -168,6 +174,8 @@ class Inliner:
         self.params = parameters(function.args) - set(getattr(self.parsed, "static_params", ()))
         self.params -= self.known_params
         self.choices = _function_choices(function, self.params, self.namespace)
+        if self.active_seeds is not None:
+            self.may_vary = _may_vary(function, self.active_seeds, self.namespace)
         for node in walk(function):  # lists that grow or shrink have no size known when compiling
             if list_receiver(node) is not None:
                 self.sizes[list_receiver(node)] = None
@@ -202,6 +210,9 @@ class Inliner:
                 custom = rewrite_call(self, stmt)  # custom_vjp / custom_jvp: the user's rules, not the body
                 if custom is not None:
                     out.extend(custom)
+                    continue
+                if self.inactive_foreign_call(stmt.value):  # a constant: evaluated as in the primal
+                    out.append(stmt)
                     continue
                 self.reject_unknown_callee(stmt)
                 fn = self.callee(stmt.value)
@@ -485,6 +496,27 @@ class Inliner:
             if _function_valued(resolve(value, self.namespace)):
                 self.function_values[name] = value
 
+    def inactive_foreign_call(self, value):
+        """Is `value` a call of code that is not the user's (a library's function, a method or class)
+        none of whose arguments may depend on a differentiated input? It is a constant: it runs as in
+        the primal, needs no rule and is not inlined (the activity analysis checks it)."""
+        if self.may_vary is None or not (isinstance(value, ast.Call) and is_global(value.func)):
+            return False
+        obj = resolve(value.func, self.namespace)
+        if obj is _UNRESOLVED or isinstance(obj, LocalFunction) or R.lookup(obj) is not None:
+            return False
+        if isinstance(obj, types.FunctionType) and not _library_code(obj):
+            return False  # the user's own helper: inlined, its body analysed
+        if transform_of(obj) is not None or definition_of(obj) is not None:
+            return False
+        for node in _argument_nodes(value):
+            if isinstance(node, ast.Name):
+                if not is_global(node) and node.id in self.may_vary:
+                    return False
+                if is_global(node) and isinstance(resolve(node, self.namespace), LocalFunction):
+                    return False  # a local function may read differentiated variables
+        return True
+
     # -- calls s2sad cannot follow: clear errors ------------------------------------------------
     def reject_unknown_callee(self, stmt):
         """Calls of variables, methods of the user's classes and their constructors."""
@@ -654,6 +686,12 @@ class Inliner:
         tree.body = opening + tree.body
         prologue = [a for a in prologue if a.targets[0].id not in chosen]
         inner = self.nested(callee)
+        inner.active_seeds = None
+        if self.may_vary is not None and not local:
+            inner.active_seeds = {
+                mapping[p] for p in params
+                if p in functions or p in changed_lists or _reads_one_of(bound[p], self.may_vary)
+            }
         inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
         tree = inner.run(tree, stack + (key,))
@@ -828,6 +866,75 @@ class Inliner:
                 self.origins[key] = origin
                 node.lineno = key
                 node.end_lineno = key
+
+
+_LIBRARY_PATHS = tuple(
+    sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}, key=len,
+           reverse=True)
+)
+
+
+def _argument_nodes(call):
+    """Every node of the arguments of `call` (positional and keyword)."""
+    for argument in call.args + [k.value for k in call.keywords]:
+        yield from walk(argument)
+
+
+def _library_code(fn):
+    """Is the Python function `fn` part of an installed library or of the standard library?"""
+    module = getattr(fn, "__module__", None) or ""
+    if module.split(".")[0] == "s2sad":
+        return False
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    return module.split(".")[0] in sys.stdlib_module_names or filename.startswith(_LIBRARY_PATHS)
+
+
+def _active_parameters(parsed):
+    """The parameters of the function being differentiated that carry derivatives, or None."""
+    active = getattr(parsed, "active_inputs", None)
+    tree = getattr(parsed, "tree", None)
+    if active is None or not isinstance(tree, (ast.FunctionDef, ast.Lambda)):
+        return None
+    params = [a.arg for a in tree.args.args]
+    if any(i >= len(params) for i in active):
+        return None
+    return {params[i] for i in active}
+
+
+def _may_vary(function, seeds, namespace):
+    """The names of the normalized `function` that may depend on the names `seeds` through any
+    operation (a flow-insensitive over-approximation of the activity analysis, for the inliner,
+    which runs before it): a call's result and every local passed to it depend on its arguments,
+    a write `a[i] = v` or `a.method(v)` makes `a` depend on `v`, a loop variable on its sequence."""
+    varying = set(seeds)
+
+    def reads(node):
+        return {n.id for n in walk(node) if isinstance(n, ast.Name) and not is_global(n)}
+
+    flows = []  # (names written, names read)
+    for node in walk(function):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            written = set()
+            for target in targets:
+                into = isinstance(target, (ast.Subscript, ast.Attribute))  # `a[i] = v`: `a` changes
+                written |= reads(target.value) if into else reads(target)
+            flows.append((written, reads(node.value) if node.value is not None else set()))
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            flows.append((reads(node.target), reads(node.iter)))
+        if isinstance(node, ast.Call):
+            arguments = {n.id for n in _argument_nodes(node) if isinstance(n, ast.Name) and not is_global(n)}
+            receiver = reads(node.func.value) if isinstance(node.func, ast.Attribute) else set()
+            touched = arguments | receiver
+            flows.append((touched, touched))  # a call may write into what it is given
+    changed = True
+    while changed:
+        changed = False
+        for written, read in flows:
+            if read & varying and not written <= varying:
+                varying |= written
+                changed = True
+    return varying
 
 
 def _function_choices(function, params, namespace):

@@ -18,6 +18,13 @@ an `einsum`, of a split, of a solve. They keep the dtype of their inputs
 import numpy as np
 
 __all__ = [
+    "half_inverse",
+    "power_dx",
+    "power_dy",
+    "linspace_adjoint",
+    "linspace_transpose",
+    "arange_tangent",
+    "arange_adjoint",
     "float_dtype",
     "cast_like",
     "normalize_axes",
@@ -940,3 +947,97 @@ def sort_adjoint(g, x, axis=-1):
     order = np.argsort(x, axis=axis, kind="stable")
     np.put_along_axis(out, order, g, axis=axis)
     return out
+
+
+# -- ranges: np.linspace and np.arange are linear in their float end points and steps -------------
+
+
+def linspace_adjoint(g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
+    """Adjoint of `np.linspace(start, stop, num, endpoint, retstep, axis=axis)` w.r.t. `start`
+    (`which` 0) or `stop` (1): the samples are `start * (1 - t) + stop * t`, the step
+    `(stop - start) / div` (`g` is then the pair of their cotangents)."""
+    like = (start, stop)[which]
+    step_bar = 0.0
+    if retstep:
+        g, step_bar = g
+        div = (num - 1) if endpoint else num
+        step_bar = np.asarray(step_bar) / div * (1.0 if which else -1.0) if div > 0 else 0.0
+    weights = np.linspace(1.0, 0.0, num, endpoint) if which == 0 else np.linspace(0.0, 1.0, num, endpoint)
+    g = np.moveaxis(np.asarray(g), axis, 0)
+    total = np.tensordot(weights, g, axes=(0, 0)) + step_bar
+    return unreduce_to(total, like)
+
+
+def linspace_transpose(h, g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
+    """The transpose of `linspace_adjoint` in its cotangent `g`: the `g` whose adjoint pairs with `h`."""
+    like = np.asarray(g[0] if retstep else g)
+    weights = np.linspace(1.0, 0.0, num, endpoint) if which == 0 else np.linspace(0.0, 1.0, num, endpoint)
+    h = np.broadcast_to(h, np.shape(np.moveaxis(like, axis, 0))[1:])
+    samples = np.moveaxis(np.multiply.outer(weights, h), 0, axis if axis >= 0 else like.ndim + axis)
+    if not retstep:
+        return samples
+    div = (num - 1) if endpoint else num
+    step = h / div * (1.0 if which else -1.0) if div > 0 else np.zeros_like(h)
+    return samples, step
+
+
+def unreduce_to(g, like):
+    """`g` summed to the shape of `like` (broadcasting added axes or stretched ones of size 1)."""
+    shape = np.shape(like)
+    g = np.asarray(g)
+    if g.shape == shape:
+        return g if shape else float(g)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = np.sum(g, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    return g if shape else float(g)
+
+
+def arange_tangent(z, start_dot, step_dot, stop=None):
+    """Tangent of `np.arange(start, stop, step)`: item i is `start + i * step`. With one argument
+    it is the stop, which sets only the length: a zero tangent."""
+    if stop is None:
+        return np.zeros(np.shape(z))
+    return start_dot + step_dot * np.arange(np.shape(z)[0])
+
+
+def arange_adjoint(g, stop=None, which=0):
+    """Adjoint of `np.arange(start, stop, step)` w.r.t. `start` (`which` 0) or `step` (1)."""
+    if stop is None:
+        return 0.0
+    g = np.asarray(g)
+    return float(np.sum(g)) if which == 0 else float(np.dot(g, np.arange(g.shape[0])))
+
+
+# -- points where the textbook formula divides 0 by 0 ------------------------------------------
+
+
+def half_inverse(s):
+    """`1 / (2 s)`, 0 where `s` is 0: the derivative of `sqrt` at a spread of 0 (np.std of equal
+    values) taken as 0, a subgradient, as `abs` at 0."""
+    if np.ndim(s) == 0:
+        return 0.5 / s if s != 0 else 0.0 * s
+    s = np.asarray(s)
+    safe = np.where(s == 0, 1.0, s)
+    return np.where(s == 0, 0.0, 0.5 / safe)
+
+
+def power_dx(x, y):
+    """d(x ** y)/dx = y x ** (y - 1), 0 where y is 0 (x ** 0 is 1, also at x = 0)."""
+    if np.ndim(x) == 0 and np.ndim(y) == 0:
+        return y * x ** (y - 1) if y != 0 else 0.0 * x
+    x, y = np.asarray(x), np.asarray(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y == 0, 0.0, y * np.power(np.where(y == 0, 1.0, x), y - 1))
+
+
+def power_dy(z, x):
+    """d(x ** y)/dy = x ** y log x, 0 where x ** y is 0 (0 ** y with y > 0)."""
+    if np.ndim(z) == 0 and np.ndim(x) == 0:
+        return z * np.log(x) if z != 0 else 0.0 * z
+    z, x = np.asarray(z), np.asarray(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(z == 0, 0.0, z * np.log(np.where(z == 0, 1.0, x)))

@@ -43,6 +43,15 @@ class MissingRule(Exception):
         self.obj = obj
 
 
+class RefusedOperand(Exception):
+    """A differentiated value given to a call that cannot take one (`~x`, `x & y` on floats)."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 LIST_METHODS = ("append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse", "copy")
 LIST_MUTATORS = ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse")
 
@@ -190,10 +199,26 @@ def list_append(stmt):
     return Primitive("list_append", args=[func.value, call.args[0]])
 
 
+def unknown_rule(fn, name):
+    """The rule of a call with no entry in the table: a constant while none of its operands
+    carries a derivative (the activity analysis checks; `refused` says why it is refused else)."""
+    return R.Rule(key=fn, name=name, differentiable=False, kind="any", extra={"refused": "no derivative rule"})
+
+
+def refusal(primitive):
+    """Why a call must not see a differentiated operand (`MissingRule` for a callee with no rule,
+    else the rule's own message), or None."""
+    if primitive is None or primitive.kind != "call" or primitive.rule is None:
+        return None
+    return primitive.rule.extra.get("refused")
+
+
 def _call(fn, args, keywords, written=None):
     rule = R.lookup(fn)
     if rule is None:
-        raise MissingRule(written or R.display_name(fn), fn)
+        if written is None:
+            raise MissingRule(written or R.display_name(fn), fn)
+        return Primitive("call", rule=unknown_rule(fn, written), args=args, keywords=keywords)
     if fn in (max, min) and len(args) == 1 and not keywords:
         from .desugar import DesugarError
 

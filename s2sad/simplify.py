@@ -13,6 +13,10 @@ expression; this pass removes it by linearity so the generated code has no
 'g * 2 * x'
 >>> ast.unparse(simplify(ast.parse("a + -b", mode="eval").body))
 'a - b'
+>>> expr = ast.parse("x_dot.T + x_dot.reshape(3)", mode="eval").body
+>>> expr.left.value = zero(); expr.right.func.value = zero()
+>>> is_zero(simplify(expr))
+True
 """
 
 import ast
@@ -106,7 +110,14 @@ def simplify(node):
             if isinstance(operand, ast.UnaryOp) and isinstance(operand.op, ast.USub):
                 return operand.operand
         return ast.UnaryOp(op=node.op, operand=operand)
+    if isinstance(node, ast.Attribute):  # `zero.T`: an attribute of a zero derivative is zero
+        value = simplify(node.value)
+        if is_zero(value):
+            return zero()
+        return ast.Attribute(value=value, attr=node.attr, ctx=node.ctx)
     if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute) and is_zero(simplify(node.func.value)):
+            return zero()  # `zero.reshape(...)`, `zero.sum()`: a linear method of a zero derivative
         args = [simplify(a) for a in node.args]
         keywords = [ast.keyword(arg=k.arg, value=simplify(k.value)) for k in node.keywords]
         carriers = [a for a in args + [k.value for k in keywords] if _carries_derivative(a)]

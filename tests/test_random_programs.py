@@ -15,7 +15,8 @@ constructs s2sad claims to support. Each program is written to a real `.py` file
 
 Finite differences are valid only where the program is smooth. The program is
 also compiled in an *instrumented* copy (an AST rewrite, never shown to s2sad)
-that records every comparison result and every `abs` / `min` / `max` choice; an
+that records every comparison result, every `abs` / `min` / `max` choice and the piece of every
+remainder (`%`, `np.mod`, `np.fmod`: the rounded quotient); an
 example is skipped unless that decision trace is identical at every point the
 finite differences evaluate. Examples whose FD error estimate is too large, or
 whose plain-Python evaluation overflows or leaves the domain, are skipped too.
@@ -351,6 +352,15 @@ def _(ctx, depth):
     return f"{('np.sin', 'np.cos', 'np.tanh')[kind - 3]}({ctx.expr(depth)})"
 
 
+@scalar_expr("mod", weight=1)
+def _(ctx, depth):  # remainders: derivative 1 w.r.t. the dividend, -floor(x / y) w.r.t. the divisor
+    kind = ctx.draw(st.integers(0, 3))
+    divisor = ctx.pick(("1.0", "0.7", "2.5")) if ctx.draw(st.booleans()) else f"({ctx.positive(depth)})"
+    if kind == 0:
+        return f"({ctx.expr(depth)} % {divisor})"
+    return f"{('np.mod', 'np.fmod', 'math.fmod')[kind - 1]}({ctx.expr(depth)}, {divisor})"
+
+
 @scalar_expr("ternary", weight=1)
 def _(ctx, depth):
     return f"({ctx.expr(depth)} if {ctx.cond(depth)} else {ctx.expr(depth)})"
@@ -403,6 +413,14 @@ def _(ctx, depth):
         f"np.sqrt({inner} * {inner} + 1.0)",
         f"np.log({inner} * {inner} + 0.5)",
     ][kind]
+
+
+@array_expr("array_mod", weight=1)
+def _(ctx, depth):
+    divisor = ctx.pick(("1.0", "0.7")) if ctx.draw(st.booleans()) else f"({ctx.positive(depth)})"
+    if ctx.draw(st.booleans()):
+        return f"({ctx.arr(depth)} % {divisor})"
+    return f"{ctx.pick(('np.mod', 'np.remainder', 'np.fmod'))}({ctx.arr(depth)}, {divisor})"
 
 
 @array_expr("array_pow", weight=1)
@@ -739,7 +757,7 @@ def _final_return(ctx):
 
 ALL = set(SCALAR_EXPRS) | set(ARRAY_EXPRS) | set(CONDITIONS) | set(STATEMENTS)
 _SCALAR_CORE = {"var", "const", "int_leaf", "element", "arith", "div", "pow", "neg", "square", "abs", "minmax",
-                "math_fn", "np_fn", "reduce", "array_var", "array_scalar", "compare"}
+                "math_fn", "np_fn", "reduce", "array_var", "array_scalar", "compare", "mod"}
 _CONDITIONS = {"compare", "chained", "int_test", "and_or", "not", "ternary"}
 _LOOPS = {"for_range", "for_reversed", "for_array", "for_enumerate", "for_zip", "while_clock",
           "while_true", "while_counter", "break", "continue", "return_early", "rebind_index"}
@@ -815,11 +833,23 @@ class _Instrument(ast.NodeTransformer):
         self.generic_visit(node)
         return ast.Call(ast.Name("_record_compare", ast.Load()), [node], [])
 
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Mod):
+            return ast.Call(ast.Name("_record_mod", ast.Load()), [node.left, node.right], [])
+        return node
+
     def visit_Call(self, node):
         self.generic_visit(node)
         if isinstance(node.func, ast.Name) and node.func.id in ("abs", "min", "max"):
             node.func = ast.Name("_record_" + node.func.id, ast.Load())
+        if isinstance(node.func, ast.Attribute) and ast.unparse(node.func) in _REMAINDERS:
+            node.func = ast.Name(_REMAINDERS[ast.unparse(node.func)], ast.Load())
         return node
+
+
+_REMAINDERS = {"np.mod": "_record_mod", "np.remainder": "_record_mod", "np.fmod": "_record_fmod",
+               "math.fmod": "_record_math_fmod"}
 
 
 def instrumented(source):
@@ -844,8 +874,24 @@ def instrumented(source):
         trace.append(("max", bool(p >= q)))
         return max(p, q)
 
+    def record_quotient(p, q, rounding):  # which piece of a remainder: the rounded quotient
+        trace.append(("mod", tuple(np.ravel(rounding(np.true_divide(p, q))).tolist())))
+
+    def record_mod(p, q):
+        record_quotient(p, q, np.floor)
+        return p % q if np.ndim(p) == 0 and np.ndim(q) == 0 else np.mod(p, q)
+
+    def record_fmod(p, q):
+        record_quotient(p, q, np.trunc)
+        return np.fmod(p, q)
+
+    def record_math_fmod(p, q):
+        record_quotient(p, q, np.trunc)
+        return math.fmod(p, q)
+
     namespace = {"math": math, "np": np, "_record_compare": record_compare, "_record_abs": record_abs,
-                 "_record_min": record_min, "_record_max": record_max}
+                 "_record_min": record_min, "_record_max": record_max, "_record_mod": record_mod,
+                 "_record_fmod": record_fmod, "_record_math_fmod": record_math_fmod}
     exec(compile(tree, "<instrumented>", "exec"), namespace)
     function = namespace["f"]
 

@@ -254,7 +254,7 @@ def _register(fns, **fields):
                 setattr(rule, key, value)
 
 
-def tangent(*fns, elementwise=None, kind=None, batched=False):
+def tangent(*fns, elementwise=None, kind=None, batched=False, constant=None):
     """Register the decorated template as the tangent (JVP) rule of `fns`.
 
     With `batched=True` the template is the rule's tangent in vector forward
@@ -264,6 +264,10 @@ def tangent(*fns, elementwise=None, kind=None, batched=False):
     """
 
     def decorate(template):
+        if constant is not None:  # the tangent where operand `constant` is a nonzero number (see `adjoint`)
+            for fn in fns:
+                RULES[fn].extra.setdefault("constant_tangents", {})[constant] = Template(template)
+            return template
         if batched:
             _register(fns, batched_tangent=Template(template))
             return template
@@ -292,17 +296,22 @@ def adjoint(*fns, elementwise=None, kind=None, constant=None):
     return decorate
 
 
-def adjoint_for(rule, values):
+def adjoint_for(rule, values, variants="constant_adjoints"):
     """The adjoint template for a call site whose operands are the atoms `values`: a rule's
     `constant=` variant where that operand is a nonzero number, else its adjoint."""
-    for param, template in rule.extra.get("constant_adjoints", {}).items():
+    for param, template in rule.extra.get(variants, {}).items():
         atom = values.get(param)
         if (
             isinstance(atom, ast.Constant) and isinstance(atom.value, (int, float))
             and not isinstance(atom.value, bool) and atom.value != 0
         ):
             return template
-    return rule.adjoint
+    return rule.adjoint if variants == "constant_adjoints" else rule.tangent
+
+
+def tangent_for(rule, values):
+    """The tangent template for a call site (a `constant=` variant, see `adjoint_for`)."""
+    return adjoint_for(rule, values, "constant_tangents")
 
 
 def nondifferentiable(*fns, kind="any"):

@@ -15,6 +15,7 @@ import operator
 import numpy as np
 
 from .. import runtime as _rt  # noqa: F401  (templates name it)
+from .. import kinds as K
 from ..custom import same_kind, stop_gradient
 from . import RULES, adjoint, nondifferentiable, tangent
 
@@ -72,13 +73,23 @@ def _(z, x, y):
 
 @tangent(operator.pow, np.power, elementwise=True, kind="arith")
 def _(z, x, y):
-    z_dot = x_dot * y * x ** (y - 1) + y_dot * z * np.log(x)
+    z_dot = x_dot * _rt.power_dx(x, y) + y_dot * _rt.power_dy(z, x)
+
+
+@tangent(operator.pow, np.power, constant="y")  # `x ** 2.0`: y is a nonzero number
+def _(z, x, y):
+    z_dot = x_dot * y * x ** (y - 1)
 
 
 @adjoint(operator.pow, np.power)
 def _(z, x, y):
+    x_bar += z_bar * _rt.power_dx(x, y)
+    y_bar += z_bar * _rt.power_dy(z, x)
+
+
+@adjoint(operator.pow, np.power, constant="y")
+def _(z, x, y):
     x_bar += z_bar * y * x ** (y - 1)
-    y_bar += z_bar * z * np.log(x)
 
 
 @tangent(operator.neg, np.negative, elementwise=True, kind="arith")
@@ -328,13 +339,23 @@ def _(z, x, y):
 
 @tangent(math.pow, kind="float")
 def _(z, x, y):
-    z_dot = x_dot * y * x ** (y - 1) + y_dot * z * math.log(x)
+    z_dot = x_dot * _rt.power_dx(x, y) + y_dot * _rt.power_dy(z, x)
+
+
+@tangent(math.pow, constant="y")
+def _(z, x, y):
+    z_dot = x_dot * y * x ** (y - 1)
 
 
 @adjoint(math.pow)
 def _(z, x, y):
+    x_bar += z_bar * _rt.power_dx(x, y)
+    y_bar += z_bar * _rt.power_dy(z, x)
+
+
+@adjoint(math.pow, constant="y")
+def _(z, x, y):
     x_bar += z_bar * y * x ** (y - 1)
-    y_bar += z_bar * z * math.log(x)
 
 
 @tangent(math.fabs, kind="float")
@@ -547,6 +568,86 @@ def _(z, x):
 RULES[list].extra["sequence_operand"] = True
 
 
+# -- remainders: x - floor(x / y) * y (fmod: trunc), derivative 1 w.r.t. x almost everywhere ----
+
+
+@tangent(operator.mod, np.mod, np.remainder, elementwise=True, kind="arith")
+def _(z, x, y):
+    z_dot = x_dot - y_dot * np.floor(x / y)
+
+
+@adjoint(operator.mod, np.mod, np.remainder)
+def _(z, x, y):
+    x_bar += z_bar
+    y_bar += -z_bar * np.floor(x / y)
+
+
+@tangent(np.fmod, elementwise=True, kind="arith")
+def _(z, x, y):
+    z_dot = x_dot - y_dot * np.trunc(x / y)
+
+
+@adjoint(np.fmod)
+def _(z, x, y):
+    x_bar += z_bar
+    y_bar += -z_bar * np.trunc(x / y)
+
+
+@tangent(math.fmod, kind="float")
+def _(z, x, y):
+    z_dot = x_dot - y_dot * math.trunc(x / y)
+
+
+@adjoint(math.fmod)
+def _(z, x, y):
+    x_bar += z_bar
+    y_bar += -z_bar * math.trunc(x / y)
+
+
+@tangent(divmod, np.divmod, kind="other")
+def _(z, x, y):
+    z_dot = (_rt.zeros_like(z[0]), x_dot - y_dot * np.floor(x / y))
+
+
+@adjoint(divmod, np.divmod)
+def _(z, x, y):
+    x_bar += _rt.unbroadcast(_rt.item(z_bar, 1), x)
+    y_bar += _rt.unbroadcast(-_rt.item(z_bar, 1) * np.floor(x / y), y)
+
+
+@tangent(np.modf, kind="other")
+def _(z, x):
+    z_dot = (x_dot, _rt.zeros_like(z[1]))
+
+
+@adjoint(np.modf)
+def _(z, x):
+    x_bar += _rt.item(z_bar, 0)
+
+
+# -- copysign: |x| with the sign of y; derivative sign(x) sign(y) in x, 0 in y -------------
+
+
+@tangent(math.copysign, kind="float")
+def _(z, x, y):
+    z_dot = x_dot * math.copysign(1.0, x) * math.copysign(1.0, y)
+
+
+@adjoint(math.copysign)
+def _(z, x, y):
+    x_bar += z_bar * math.copysign(1.0, x) * math.copysign(1.0, y)
+
+
+@tangent(np.copysign, elementwise=True, kind="elementwise")
+def _(z, x, y):
+    z_dot = x_dot * np.copysign(1.0, x) * np.copysign(1.0, y)
+
+
+@adjoint(np.copysign)
+def _(z, x, y):
+    x_bar += z_bar * np.copysign(1.0, x) * np.copysign(1.0, y)
+
+
 # -- functions with no derivative ----------------------------------------------------
 
 nondifferentiable(
@@ -557,13 +658,41 @@ nondifferentiable(
     kind="bool",
 )
 nondifferentiable(
-    len, int, round, operator.floordiv, operator.mod, math.floor, math.ceil, math.trunc,
+    len, int, round, operator.floordiv, math.floor, math.ceil, math.trunc,
     np.argmax, np.argmin, kind="int",
 )
 nondifferentiable(range, print, isinstance, str, kind="other")
+
+
+def _bitwise_kind(arg_kinds, keywords):
+    """`~m`, `m1 & m2` of masks are masks; of integers, integers."""
+    if arg_kinds and all(k == K.BOOL for k in arg_kinds):
+        return K.BOOL
+    if arg_kinds and all(k in (K.INT, K.BOOL) for k in arg_kinds):
+        return K.INT
+    return K.ANY
+
+
+_BITWISE = {
+    operator.invert: "~", operator.and_: "&", operator.or_: "|", operator.xor: "^",
+    operator.lshift: "<<", operator.rshift: ">>", np.invert: "np.invert", np.bitwise_and: "np.bitwise_and",
+    np.bitwise_or: "np.bitwise_or", np.bitwise_xor: "np.bitwise_xor", np.left_shift: "np.left_shift",
+    np.right_shift: "np.right_shift",
+}
+nondifferentiable(*_BITWISE, kind=_bitwise_kind)
+for _fn, _symbol in _BITWISE.items():  # booleans and integers only: a float operand is a mistake
+    RULES[_fn].extra["refused"] = (
+        f"`{_symbol}` is a bitwise operation on booleans and integers, and here it is given a "
+        "differentiated float value"
+    )
+    RULES[_fn].extra["refused_hint"] = (
+        "combine masks made by comparisons (`(x > 0) & (x < 1)`), or use np.logical_and / np.logical_or / "
+        "np.logical_not"
+    )
+del _fn, _symbol
 nondifferentiable(np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, kind="same")
 nondifferentiable(
-    np.zeros, np.ones, np.zeros_like, np.ones_like, np.empty, np.arange, np.linspace, np.full,
+    np.zeros, np.ones, np.zeros_like, np.ones_like, np.empty,
     np.eye, np.argsort, kind="array",
 )
 nondifferentiable(np.shape, kind="other")

@@ -14,6 +14,10 @@ Conventions worth knowing:
 - `max`/`min` (and `norm(ord=inf)`): a tie splits the derivative equally among
   the tied entries, so the gradient of `np.max([1, 3, 3])` is `[0, .5, .5]`.
   The elementwise `np.maximum`/`np.minimum` give ties to the first argument.
+- `np.std` where the values do not spread (one value, or all equal) is not differentiable;
+  its derivative there is taken as 0 (a subgradient, as `abs` at 0), never nan.
+- `x ** y` at `x = 0`: the derivative w.r.t. `y` is 0 (where `0 ** y` is 0), and w.r.t. `x` is 0
+  when `y = 0` (`x ** 0` is 1 everywhere).
 - `np.clip`: a value equal to a bound counts as inside (its derivative goes to `a`).
 - `cholesky` and `eigh` assume symmetric inputs: tangents must be symmetric and
   the adjoints returned are symmetrized.
@@ -235,18 +239,18 @@ def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 @tangent(np.std, np.ndarray.std, kind=_reduce_kind)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     p = _rt.var_partials(x, axis, ddof)
-    z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims) / (2.0 * z)
+    z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims) * _rt.half_inverse(z)
 
 
 @tangent(np.std, np.ndarray.std, batched=True)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     p = _rt.var_partials(x, axis, ddof)
-    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims) / (2.0 * z)
+    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims) * _rt.half_inverse(z)
 
 
 @adjoint(np.std, np.ndarray.std)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    x_bar += _rt.unreduce(z_bar / (2.0 * z), x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
+    x_bar += _rt.unreduce(z_bar * _rt.half_inverse(z), x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
 
 
 @tangent(np.cumsum, np.ndarray.cumsum, kind="array")
@@ -984,10 +988,52 @@ def _(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     fill_value_bar += _rt.unbroadcast(z_bar, fill_value)
 
 
+# -- ranges ---------------------------------------------------------------------------------
+
+
+def _linspace_kind(arg_kinds, keywords):
+    return K.OTHER if keywords.get("retstep", "False") != "False" or len(arg_kinds) > 4 else K.ARRAY
+
+
+@tangent(np.linspace, kind=_linspace_kind)
+def _(z, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, device=None):
+    z_dot = np.linspace(start_dot, stop_dot, num, endpoint, retstep, axis=axis)
+
+
+@adjoint(np.linspace)
+def _(z, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, device=None):
+    start_bar += _rt.linspace_adjoint(z_bar, start, stop, num, endpoint, retstep, axis, 0)
+    stop_bar += _rt.linspace_adjoint(z_bar, start, stop, num, endpoint, retstep, axis, 1)
+
+
+@tangent(np.arange, kind="array")
+def _(z, start, stop=None, step=None, dtype=None, device=None, like=None):
+    z_dot = _rt.arange_tangent(z, start_dot, step_dot, stop)
+
+
+@adjoint(np.arange)
+def _(z, start, stop=None, step=None, dtype=None, device=None, like=None):
+    start_bar += _rt.arange_adjoint(z_bar, stop, 0)
+    step_bar += _rt.arange_adjoint(z_bar, stop, 1)
+
+
+# -- a list of Python floats from an array --------------------------------------------------------
+
+
+@tangent(np.ndarray.tolist, kind="list")
+def _(z, a):
+    z_dot = np.asarray(a_dot, dtype=float).tolist()
+
+
+@adjoint(np.ndarray.tolist)
+def _(z, a):
+    a_bar += _rt.list_source_adjoint(z_bar, a)
+
+
 # -- no derivative ------------------------------------------------------------------------
 
 nondifferentiable(
-    np.around, np.fix, np.floor_divide, np.remainder, np.mod, np.fmod, np.heaviside, kind="same"
+    np.around, np.fix, np.floor_divide, np.heaviside, kind="same"
 )
 nondifferentiable(
     np.signbit,
@@ -1040,7 +1086,19 @@ nondifferentiable(
     np.random.random,
     kind="array",
 )
-nondifferentiable(np.result_type, np.ndarray.tolist, np.broadcast_shapes, kind="other")
+nondifferentiable(np.result_type, np.broadcast_shapes, kind="other")
+for _key in (
+    np.random.normal, np.random.uniform, np.random.rand, np.random.randn, np.random.randint, np.random.choice,
+    np.random.permutation, np.random.standard_normal, np.random.random,
+):  # a draw is a constant; one whose parameters carry a derivative (`normal(loc=x)`) would move with them
+    RULES[_key].extra["refused"] = (
+        "`{name}` draws at random with parameters that carry a derivative; s2sad does not differentiate "
+        "through the parameters of a draw"
+    )
+    RULES[_key].extra["refused_hint"] = (
+        "draw with fixed parameters and transform the draw: `mu + sigma * np.random.standard_normal(n)`, "
+        "`low + (high - low) * np.random.random(n)`; pick with an index: `x[np.random.randint(len(x))]`"
+    )
 
 
 # -- operands that are sequences of arrays, not array-likes ------------------------------------

@@ -332,6 +332,69 @@ def _(z, x, axis=None, ddof=0):
     x_bar += _rt.var_partials(z_bar, axis, ddof)  # and symmetric
 
 
+@tangent(_nr.linspace_adjoint, kind="any")
+def _(z, g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
+    z_dot = _rt.linspace_adjoint(g_dot, start, stop, num, endpoint, retstep, axis, which)  # linear in g
+
+
+@adjoint(_nr.linspace_adjoint)
+def _(z, g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
+    g_bar += _rt.linspace_transpose(z_bar, g, start, stop, num, endpoint, retstep, axis, which)
+
+
+@tangent(_nr.arange_tangent, kind="any")
+def _(z, like, start_dot, step_dot, stop=None):
+    z_dot = _rt.arange_tangent(like, start_dot_dot, step_dot_dot, stop)  # linear in both tangents
+
+
+@adjoint(_nr.arange_tangent)
+def _(z, like, start_dot, step_dot, stop=None):
+    start_dot_bar += _rt.arange_adjoint(z_bar, stop, 0)
+    step_dot_bar += _rt.arange_adjoint(z_bar, stop, 1)
+
+
+@tangent(_nr.arange_adjoint, kind="any")
+def _(z, g, stop=None, which=0):
+    z_dot = _rt.arange_adjoint(g_dot, stop, which)  # linear in g
+
+
+@adjoint(_nr.arange_adjoint)
+def _(z, g, stop=None, which=0):
+    g_bar += _rt.arange_tangent(g, z_bar * (1 - which), z_bar * which, stop)
+
+
+@tangent(_nr.half_inverse, kind="any")
+def _(z, s):
+    z_dot = -2.0 * z * z * s_dot
+
+
+@adjoint(_nr.half_inverse)
+def _(z, s):
+    s_bar += -2.0 * z * z * z_bar
+
+
+@tangent(_nr.power_dx, kind="any")
+def _(z, x, y):
+    z_dot = x_dot * y * _rt.power_dx(x, y - 1) + y_dot * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+
+
+@adjoint(_nr.power_dx)
+def _(z, x, y):
+    x_bar += z_bar * y * _rt.power_dx(x, y - 1)
+    y_bar += z_bar * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+
+
+@tangent(_nr.power_dy, kind="any")
+def _(z, z0, x):
+    z_dot = z0_dot * np.log(x) + x_dot * z0 / x
+
+
+@adjoint(_nr.power_dy)
+def _(z, z0, x):
+    z0_bar += z_bar * np.log(x)
+    x_bar += z_bar * z0 / x
+
+
 nondifferentiable(slice, kind="other")
 nondifferentiable(_rt.check_not_tree, kind="other")
 nondifferentiable(_rt.zeros_like, kind="same")
