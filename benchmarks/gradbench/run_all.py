@@ -228,8 +228,6 @@ def report(runs, evals, min_seconds, elapsed):
         "  not of the Runge-Kutta approximation the primal computes. At these sizes both are below",
         "  the validation tolerance; at small n (n = 5, s = 3) they differ by the discretisation",
         "  error and GradBench reports a mismatch for any tool that differentiates the solver.",
-        "- gmm: s2sad refuses `math.lgamma` inside a differentiated function even when its",
-        "  argument is a constant, so the Wishart prior's constant is computed outside it.",
         "- lstm: GradBench's text file is absent from our snapshot; any ASCII text at",
         "  `evals/lstm/data/lstm_full.txt` gives inputs of the same sizes (ours: GradBench's own",
         "  Markdown files). lstm inputs are unseeded, so each tool sees different numbers.",

@@ -26,14 +26,7 @@ def log_gamma_distribution(a, p):
     return total
 
 
-def wishart_constant(d, gamma, m):
-    """The part of the log Wishart prior that depends on no parameter (s2sad refuses math.lgamma even
-    on constants, so it is computed outside the differentiated function)."""
-    prior_n = d + m + 1
-    return prior_n * d * (math.log(gamma) - 0.5 * math.log(2)) - log_gamma_distribution(0.5 * prior_n, d)
-
-
-def gmm_objective(alpha, mu, q, l, x, gamma, m, C):
+def gmm_objective(alpha, mu, q, l, x, gamma, m):
     n, d = x.shape
     k = alpha.shape[0]
     cols, rows = np.triu_indices(d, 1)  # l fills each L_k column by column below the diagonal
@@ -45,6 +38,8 @@ def gmm_objective(alpha, mu, q, l, x, gamma, m, C):
     Qx = Qdiags[None, :, :] * centered + np.einsum("kij,nkj->nki", Ls, centered)
     main_term = alpha[None, :] + sum_qs[None, :] - 0.5 * np.sum(Qx * Qx, axis=2)
     slse = np.sum(logsumexp(main_term, 1))
+    prior_n = d + m + 1
+    C = prior_n * d * (math.log(gamma) - 0.5 * math.log(2)) - log_gamma_distribution(0.5 * prior_n, d)
     frobenius = np.sum(Qdiags * Qdiags, axis=1) + np.sum(l * l, axis=1)
     prior = -np.sum(0.5 * gamma * gamma * frobenius - m * sum_qs) + k * C
     return -n * d * 0.5 * math.log(2 * math.pi) + slse - n * logsumexp(alpha, 0) + prior
@@ -55,8 +50,7 @@ gradient = s2sad.grad(gmm_objective, argnums=(0, 1, 2, 3))
 
 def _prepare(raw):
     arrays = tuple(np.array(raw[name], dtype=float) for name in ("alpha", "mu", "q", "l", "x"))
-    gamma, m = float(raw["gamma"]), int(raw["m"])
-    return arrays + (gamma, m, wishart_constant(arrays[4].shape[1], gamma, m))
+    return arrays + (float(raw["gamma"]), int(raw["m"]))
 
 
 def _jacobian_output(grads):
