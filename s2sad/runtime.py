@@ -11,6 +11,7 @@ only the operations that need a shape decided at run time.
 [0.0, 3.0, 0.0, 0.0]
 """
 
+import gc
 import linecache
 import sys
 import threading
@@ -506,9 +507,12 @@ _CALL_DERIVATIVES = {}
 # Each level of a recursion runs a few Python frames in a derivative (the helper, the generated
 # sweep) where the user's function runs one: while derivative calls are nested, the recursion
 # limit is raised as needed, up to MAX_RECURSION_LIMIT, and put back when the outermost returns.
+# The sweeps keep every level's records alive until the outermost returns: Python's cyclic garbage
+# collector would scan them again and again (two thirds of det by minors' gradient at 8 x 8) and
+# could free none (they hold no cycles), so it is paused until then and resumed as it was.
 FRAMES_PER_CALL = 8
 MAX_RECURSION_LIMIT = 30_000
-_nesting = {"depth": 0, "limit": None}
+_nesting = {"depth": 0, "limit": None, "collecting": None}
 
 
 class _Nested:
@@ -523,6 +527,8 @@ class _Nested:
         depth = _nesting["depth"] = _nesting["depth"] + 1
         if depth == 1:
             _nesting["limit"] = sys.getrecursionlimit()
+            _nesting["collecting"] = gc.isenabled()
+            gc.disable()
         needed = _nesting["limit"] + FRAMES_PER_CALL * depth
         if needed > sys.getrecursionlimit() and threading.current_thread() is threading.main_thread():
             # (other threads may have small stacks: their limit stays)
@@ -533,6 +539,8 @@ class _Nested:
         _nesting["depth"] = depth - 1
         if depth == 1:
             sys.setrecursionlimit(_nesting["limit"])
+            if _nesting["collecting"]:
+                gc.enable()
             if kind is RecursionError:
                 raise _too_deep(self.function) from None
         elif kind is RecursionError:

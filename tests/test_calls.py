@@ -723,6 +723,24 @@ def test_too_deep_recursion_is_reported():
     assert isinstance(info.value, RecursionError) and sys.getrecursionlimit() == limit
 
 
+def test_the_garbage_collector_is_paused_inside_a_recursion_and_resumed_as_it_was():
+    import gc
+
+    A = np.random.default_rng(11).standard_normal((4, 4))
+    assert gc.isenabled()
+    check_grads(det_by_index_lists, (A,), rtol=1e-5)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        s2sad.grad(det_by_index_lists)(A)
+        assert not gc.isenabled()  # a collector the user paused stays paused
+    finally:
+        gc.enable()
+    with pytest.raises(s2sad.RecursionDepthError):
+        s2sad.grad(power)(1.0, 50_000)
+    assert gc.isenabled()
+
+
 # -- 6. what is not supported: clear errors ----------------------------------------------------
 
 
