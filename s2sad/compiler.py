@@ -38,7 +38,7 @@ from .forward_vector import VectorForwardTransform
 from .frontend import parse_function
 from .inline import inline_calls
 from .local_functions import identifier, lift_local_functions
-from .nested import code_identity, materialize, transform_of
+from .nested import code_identity, materialize, reads_key, transform_of, user_where
 from .normalize import normalize
 from .optimize import (
     drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
@@ -52,7 +52,7 @@ from .outer_sums import sum_outer_products_after_loops
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform
-from .trees import expand_parameters, flatten, is_tree_kind, unflatten
+from .trees import expand_parameters, flatten, is_tree_kind, record_fields_of, records_as_dicts, unflatten
 
 _CACHE = {}
 _COUNTER = itertools.count(1)
@@ -255,6 +255,9 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
                            parsed.tree, hint="list the parameters one by one")
     input_kinds = _functions_as_constants(parsed, input_kinds)
     parsed.tree_spans = None
+    parsed.record_fields = {
+        a.arg: record_fields_of(k[1]) for a, k in zip(args.args, input_kinds) if is_tree_kind(k) and record_fields_of(k[1])
+    }
     if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
         input_shapes = None
         input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
@@ -268,6 +271,8 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     if has_aux:
         tree = _return_aux(tree, aux)
     tree, origins = inline_calls(parsed, tree, copy=False)
+    if parsed.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
+        records_as_dicts(tree, parsed.record_fields)
     _reject_method_statements(parsed, tree)
     tree = optimize(tree, parsed.namespace, copy=False)  # the tree is this compilation's own
     parsed.origins = origins
@@ -502,25 +507,6 @@ def render(parsed, functions, analysis, params, mode, active, pretty):
     return format_source(text) if pretty else text
 
 
-def closure_key(function):
-    """The objects `function`'s closure cells hold, by identity: they are constants of its compiled
-    derivative, so two closures of one `def` or lambda (`make_scaler(2.0)`, `make_scaler(3.0)`)
-    compile apart. (The compiled code's namespace keeps them alive, so ids are not reused.)"""
-    transform = transform_of(function)
-    if transform is not None:  # a grad wrapper: what it transforms, not the wrapper's own cells
-        return closure_key(transform.function)
-    cells = getattr(function, "__closure__", None)
-    if not cells:
-        return ()
-    out = []
-    for cell in cells:
-        try:
-            out.append(id(cell.cell_contents))
-        except ValueError:  # an empty cell
-            out.append(None)
-    return tuple(out)
-
-
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
     (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
@@ -528,11 +514,12 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         parse_function(function)  # raises SourceUnavailableError with the reason
     if not config.enabled():
         input_shapes = None
-    key = (code_identity(function), closure_key(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+    key = (code_identity(function), reads_key(function), mode, tuple(active_inputs), tuple(input_kinds), has_aux,
            config.enabled(), input_shapes)
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
+    key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
     collecting = gc.isenabled()
     gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
     try:
@@ -568,7 +555,7 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         output_kind=output_kind,
         params=params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": parsed.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+        extra={"objects": objects, "container_output": parsed.container_output, "where": user_where(function, (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)))},
     )
     return compiled
 

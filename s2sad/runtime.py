@@ -172,9 +172,10 @@ def check_scalar(value, where):
     if np.ndim(value) != 0:
         from .errors import NonScalarOutputError
 
-        filename, lineno, code = where
+        filename, lineno, code = where[:3]
+        what = where[3] if len(where) > 3 else "the function"
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,
@@ -576,17 +577,23 @@ def _call_derivative(function, mode, args, wrt):
     The key is the kinds the derivative is compiled for and nothing finer: a recursion that
     passes a shrinking list of indices (det by minors) finds one derivative at every level,
     without walking the list (a list that is not differentiated is of kind 'other')."""
+    from .nested import reads_key
+
     code = getattr(function, "__code__", None)
-    by_class = (function, code, mode, wrt, tuple([a.__class__ for a in args]))
+    reads = reads_key(function)
+    by_class = (function, code, reads, mode, wrt, tuple([a.__class__ for a in args]))
     entry = _CALL_DERIVATIVES.get(by_class)
     if entry is not None:
         return entry
     from .api import _diff_kinds, _kinds
 
     kinds = _kinds(args, wrt)
-    key = ("kinds", function, code, mode, wrt, kinds)
+    key = ("kinds", function, code, reads, mode, wrt, kinds)
     entry = _CALL_DERIVATIVES.get(key)
     if entry is None:
+        reads = reads_key(function, keep=True)  # planned again: a callee may be new
+        key = key[:3] + (reads,) + key[4:]
+        by_class = by_class[:2] + (reads,) + by_class[3:]
         from .compiler import compile_derivative
 
         compiled = compile_derivative(function, mode, wrt, _diff_kinds(kinds, wrt))
