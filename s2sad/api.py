@@ -723,7 +723,7 @@ def hessian(f, argnums=0, has_aux=False):
     direction at once) over the reverse-mode gradient's code.
 
     For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
-    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
+    tuples of blocks (block `[i][j]` has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
     """
     from .jacobians import jacfwd
 
