@@ -242,6 +242,24 @@ def _check_tangents(f, primals, tangents, nums, transform, what="tangent"):
 _SCALARS = (float, np.float64, np.float32)  # primals and tangents the quick path takes as they are
 
 
+def _check_constant_tangents(f, primals, tangents, nums):
+    """The tangents of the primals jvp holds constant (ints, bools, other objects) must be None or zero."""
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        if i in nums or t is None:
+            continue
+        leaves = T.flatten(t)[0] if T.is_tree(t) else [t]
+        try:
+            zero = all(not np.any(leaf) for leaf in leaves if leaf is not None)
+        except (TypeError, ValueError):
+            zero = False
+        if not zero:
+            raise ArgumentError(
+                f"jvp: {_argument_name(f, i)} is {_not_real(p) or 'not a float'}, a constant, but its tangent is "
+                "not zero",
+                hint="pass None or 0 as its tangent; to differentiate w.r.t. it, pass it as a float (3.0, not 3)",
+            )
+
+
 def _check_not_complex(f, value, n, transform):
     leaves = _leaves_with_paths(value, "") if T.is_tree(value) else (("", value),)
     for path, leaf in leaves:
@@ -525,7 +543,7 @@ def _all_differentiable(args):
         if T.is_tree(a):
             leaves = T.flatten(a)[0]
             return bool(leaves) and all(K.kind_of(x) in (K.FLOAT, K.ARRAY, K.INT) for x in leaves)
-        return K.kind_of(a) in (K.FLOAT, K.ARRAY, K.INT)
+        return K.kind_of(a) in (K.FLOAT, K.ARRAY)  # an int argument is a constant (its tangent zero or None)
 
     return tuple(i for i, a in enumerate(args) if numeric(a))
 
@@ -551,6 +569,8 @@ def jvp(f, primals, tangents, has_aux=False):
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
     checked = _check_tangents(f, primals, tangents, nums, "jvp")
+    if len(nums) != len(primals):
+        _check_constant_tangents(f, primals, tangents, nums)
     if has_aux:
         (value, aux), tangent = function(*primals, *checked)
         return value, tangent, aux

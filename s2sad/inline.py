@@ -77,7 +77,9 @@ from .local_functions import (
     shallow,
 )
 from .nested import OUTER_ONLY_APIS, SUPPORTED_KINDS, TRANSFORM_APIS, as_python_function, jvp_function, local_function_object, materialize, transform_of
+from .key_loops import unroll_key_loops
 from .normalize import assigned_names, normalize
+from .writes import rewrite_writes
 from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, rebinds_to_copy, resolve, subscript_write
 
 ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
@@ -641,7 +643,7 @@ class Inliner:
             defaults=[],
         )
         try:
-            tree = normalize(desugar(lifted, copy=False), copy=False)
+            tree = normalize(desugar(rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False), copy=False)
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]

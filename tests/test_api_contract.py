@@ -3,6 +3,7 @@ of transforms, cache keys that follow what the code reads, and messages in the u
 
 import dataclasses
 import importlib
+import math
 import re
 import sys
 from typing import NamedTuple
@@ -541,3 +542,18 @@ def test_loops_over_a_constant_dicts_views_work():
     settings = {"a": 0.5, "b": 2.0}
     check_grads(lambda x: loop_over_settings(x, settings), (X,))
     np.testing.assert_allclose(s2sad.grad(loop_over_settings)(X, settings), 2 * 2.5 * X)
+
+
+def _scaled_by_factorial(x, n):
+    return math.factorial(n) * x**2 + math.lgamma(n + 1.0) * x
+
+
+def test_jvp_holds_an_int_argument_constant_and_refuses_a_nonzero_tangent_for_it():
+    # the int is a constant: calls of it need no rule, and its tangent must be None or zero
+    for zero in (None, 0, 0.0):
+        value, tangent = s2sad.jvp(_scaled_by_factorial, (0.7, 4), (1.0, zero))
+        assert value == _scaled_by_factorial(0.7, 4)
+        h = 1e-6
+        assert abs(tangent - (_scaled_by_factorial(0.7 + h, 4) - _scaled_by_factorial(0.7 - h, 4)) / (2 * h)) < 1e-6
+    with pytest.raises(s2sad.ArgumentError, match=r"argument 1 \(`n`\) is an int"):
+        s2sad.jvp(_scaled_by_factorial, (0.7, 4), (1.0, 1.0))

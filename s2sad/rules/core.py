@@ -678,6 +678,7 @@ nondifferentiable(
     np.argmax, np.argmin, kind="int",
 )
 nondifferentiable(range, print, isinstance, str, kind="other")
+nondifferentiable(hasattr, callable, kind="bool")
 
 
 def _bitwise_kind(arg_kinds, keywords):
