@@ -98,12 +98,15 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
     cache = {}
     code = getattr(f, "__code__", None)
     count = code.co_argcount if code is not None else -1
+    reads = None  # what the compiled code read (reads_key): a global or callee rebound since compiles again
 
     def compile_for(args, key):
         """The compiled function for these argument types: (value, grads) with a value, else grads."""
-        nonlocal code, count
-        if getattr(f, "__code__", None) is not code:
+        nonlocal code, count, reads
+        now = reads_key(f)
+        if getattr(f, "__code__", None) is not code or now != reads:
             cache.clear()
+        reads = now
         code = _code(f)
         count = code.co_argcount
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
@@ -164,7 +167,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         if kwargs or len(args) != count:
             args = _bind(f, args, kwargs)
         function = cache.get(tuple(map(type, args)))
-        if function is None or f.__code__ is not code:
+        if function is None or f.__code__ is not code or reads_key(f) != reads:
             function = compile_for(args, tuple(map(type, args)))
         else:  # the key holds types: a float array's code must not run on an int or bool array
             refuse_other_dtypes(args)
@@ -177,8 +180,8 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         grads = function(*args)
         return grads[0] if single else grads
 
-    def current_code():
-        return code
+    def current_code():  # None once a global or callee the code read is rebound: the wrapper compiles again
+        return code if reads_key(f) == reads else None
 
     def refuse_other_dtypes(args):
         for n, a in enumerate(args):
