@@ -60,6 +60,7 @@ from .frontend.nested import (
     user_where,
 )
 from .frontend.normalize import normalize
+from .frontend.pragmas import checkpoint_pragmas
 from .frontend.source import ParsedFunction, parse_function
 from .frontend.writes import rewrite_writes
 from .modes import Mode
@@ -111,6 +112,8 @@ class Compilation:
         default_factory=dict
     )  # role ("jvp", "grad", "vjp", "forward", ...) -> FunctionDef
     records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
+    checkpoints: dict = field(default_factory=dict)  # line of a loop marked for checkpointing -> snapshots
+    checkpointed: list = None  # (loop line, snapshots, schedule, state variables): what reverse mode did
 
     @property
     def active_names(self):
@@ -175,6 +178,7 @@ def parse(c):
 def check_source(c):
     reject_declarations(c.parsed)
     check_parameters(c.parsed)
+    c.checkpoints = checkpoint_pragmas(c.parsed)
 
 
 def constants_and_trees(c):
@@ -276,6 +280,8 @@ ANALYSES = (analyze_tree, check_tree)
 
 def differentiate(c):
     tree, namespace, kinds, active = c.tree, c.parsed.namespace, c.analysis.kinds, c.active_names
+    # code to be differentiated again records every iteration: the schedule is run-time Python s2sad does not differentiate
+    checkpoints = {} if c.portable else c.checkpoints
     if c.mode is Mode.FORWARD:
         c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
     elif c.mode is Mode.FORWARD_VECTOR:
@@ -286,22 +292,43 @@ def differentiate(c):
         }
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
         code = reverse_transform(
-            tree, namespace, kinds, active, c.analysis, mode=Mode.GRAD, portable=c.portable
+            tree,
+            namespace,
+            kinds,
+            active,
+            c.analysis,
+            mode=Mode.GRAD,
+            portable=c.portable,
+            checkpoints=checkpoints,
         )
-        c.records = code.records
+        c.records, c.checkpointed = code.records, code.checkpoints
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
     elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
         code = reverse_transform(
-            tree, namespace, kinds, active, c.analysis, mode=Mode.SPLIT, portable=c.portable
+            tree,
+            namespace,
+            kinds,
+            active,
+            c.analysis,
+            mode=Mode.SPLIT,
+            portable=c.portable,
+            checkpoints=checkpoints,
         )
-        c.records = code.records
+        c.records, c.checkpointed = code.records, code.checkpoints
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
         code = reverse_transform(
-            tree, namespace, kinds, active, c.analysis, mode=Mode.REVERSE, portable=c.portable
+            tree,
+            namespace,
+            kinds,
+            active,
+            c.analysis,
+            mode=Mode.REVERSE,
+            portable=c.portable,
+            checkpoints=checkpoints,
         )
-        c.records = code.records
+        c.records, c.checkpointed = code.records, code.checkpoints
         c.functions = {"vjp": code.joint}
 
 

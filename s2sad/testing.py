@@ -28,6 +28,7 @@ from . import trees as T
 from .api.transforms import _bind, grad, jvp, vjp
 from .modes import Mode
 from .pipeline import compile_derivative
+from .runtime.checkpoints import Checkpoints
 from .signatures import diff_kinds, kinds_of, parse_argnums
 
 
@@ -172,6 +173,8 @@ def _nbytes(value):
         return sum(_nbytes(v) for v in value.values())
     if value is None:
         return 0
+    if isinstance(value, Checkpoints):  # a checkpointed loop's schedule: the snapshots it holds
+        return _nbytes(list(value.saved.values()))
     return 8  # a float, int or bool: one machine word of payload
 
 

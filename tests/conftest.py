@@ -25,6 +25,7 @@ SHAPE_DOCTESTS = {  # doctests of optimized code, of the shape analysis, of the 
     "s2sad.analyses.shapes",
     "s2sad.analyses.recompute",
     "s2sad.codegen.header",
+    "s2sad.transforms.reverse_checkpoints",  # (a checkpointed loop's code, optimized)
 }
 
 

@@ -33,15 +33,33 @@ class Recording:
     loop_target_pushes: set = field(default_factory=set)  # id(For) whose target is pushed before
     maybe_unbound: set = field(default_factory=set)  # names pushed where they may be unbound
     restores: set = field(default_factory=set)  # id(`xs.append(v)` / `y = xs.pop()`) the backward undoes
+    restored_state: dict = field(
+        default_factory=dict
+    )  # id(checkpointed loop) -> what it writes that is read after
 
 
-def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False, list_change=None):
+def to_be_recorded(
+    body,
+    reads_of,
+    read_at_start,
+    parameters=(),
+    push_all=False,
+    list_change=None,
+    loop_reads=None,
+    checkpointed=(),
+):
     """Return the `Recording` for `body`; `reads_of(stmt)` gives the names its adjoint reads.
 
     `push_all` (analyses off) records every overwrite, needed or not. `list_change(stmt)` is
     None, or for a statement that changes a list in place (`xs.append(v)`, `y = xs.pop(i)`) the
     triple (list, names the undo reads, always undo): the backward sweep undoes the change when
     the list is read before it (in the backward sweep's order), and the undo reads the list.
+    `loop_reads(loop)` gives what else the backward sweep reads at a loop: a checkpointed loop runs
+    its iterations again there, reading what they read from outside. The loops in `checkpointed`
+    (ids) run each iteration again from a snapshot, recording, right before its adjoint: their
+    bodies push only what the same iteration's adjoints read, and the loop's backward sweep puts
+    back (from its first snapshot) the values of the variables it writes that the backward sweep
+    of earlier code reads (`restored_state`).
     """
     recording = Recording()
     takes_after = _takes_after(reads_of)
@@ -57,9 +75,12 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
     def control_reads(stmt):
         if isinstance(stmt, ast.If):
             return {n.id for n in name_nodes(stmt.test)}
+        extra = (
+            loop_reads(stmt) if loop_reads is not None and isinstance(stmt, (ast.For, ast.While)) else set()
+        )
         if isinstance(stmt, ast.For):
-            return {n.id for n in name_nodes(stmt.iter)}
-        return set()
+            return {n.id for n in name_nodes(stmt.iter)} | extra
+        return extra
 
     def undo(stmt, live, record):
         change = list_change(stmt) if list_change is not None else None
@@ -106,6 +127,21 @@ def to_be_recorded(body, reads_of, read_at_start, parameters=(), push_all=False,
                 live.clear()
                 live |= l1 | l2
                 assigned |= a1 & a2
+            elif isinstance(stmt, (ast.For, ast.While)) and id(stmt) in checkpointed:
+                target = stmt.target.id if isinstance(stmt, ast.For) else None
+                written = {n.id for n in name_nodes(stmt) if isinstance(n.ctx, ast.Store)} | {
+                    node.value.id
+                    for node in walk(stmt)
+                    if isinstance(node, ast.Subscript)
+                    and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name)
+                }
+                if record:
+                    recording.restored_state[id(stmt)] = {n for n in live if n in written}
+                inner = set()
+                sweep(stmt.body, inner, set(assigned) | ({target} if target else set()), record)
+                live -= written
+                live |= control_reads(stmt)
             elif isinstance(stmt, (ast.For, ast.While)):
                 live |= control_reads(stmt)
                 target = stmt.target.id if isinstance(stmt, ast.For) else None

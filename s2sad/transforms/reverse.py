@@ -52,6 +52,7 @@ from .derivatives import (
     names_read,
     single_use_list_literals,
 )
+from .reverse_checkpoints import CheckpointedLoops, exposed_reads
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
@@ -65,13 +66,15 @@ class ReverseCode:
     backward: ast.FunctionDef
     gradient: ast.FunctionDef  # the joint form without the value (for `grad`)
     records: list = None  # (loop line, names recorded per iteration), (None, [stack push lines])
+    checkpoints: list = None  # (loop line, snapshots, schedule, state variables) per checkpointed loop
 
 
-class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
+class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, CheckpointedLoops):
     """The adjoint code of one normalized function: the parts in reverse_reads, reverse_statements,
-    reverse_sweeps and reverse_lists; `build` puts the sweeps together in one form."""
+    reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
+    form."""
 
-    def __init__(self, function, analysis, namespace, active_inputs, portable=False):
+    def __init__(self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None):
         self.function = function
         self.portable = portable
         self.analysis = analysis
@@ -109,9 +112,15 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
         self.literal_operands = self._literal_operands()
         self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
         self._reads_found = {}  # id(stmt) -> what `reads_of` derives its answers from
+        self._loop_states, self._schedules, self._taped = {}, {}, {}  # by id(checkpointed loop)
+        self.checkpoint_report = []  # (loop line, snapshots, schedule, state variables)
+        self.checkpointed = self._checkpointed_loops(checkpoints or {})  # id(loop) -> snapshots
+        self.untaped = 0  # > 0 while sweeping code that records nothing (a checkpointed loop's primal)
+        self.mode = None
 
     # -- whole functions ----------------------------------------------------------------------
     def build(self, active_inputs, mode=Mode.REVERSE):
+        self.mode = mode
         body = self.function.body
         ret = body[-1]
         output, aux = split_output(self.analysis, ret.value)
@@ -124,6 +133,8 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             self.params,
             push_all=not config.enabled(),
             list_change=self.list_change,
+            loop_reads=self.checkpoint_reads,
+            checkpointed=self.checkpointed,
         )
         forward = self.forward_sweep(body)
         state = {}
@@ -190,6 +201,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             }
         )
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
+        report = self.checkpoint_report
         if mode is Mode.GRAD:  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
             gradient = _function(
@@ -199,7 +211,14 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
                 self.function,
                 defaults=[ast.Constant(1.0)],
             )
-            return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records)
+            return ReverseCode(
+                joint=None,
+                forward=None,
+                backward=None,
+                gradient=gradient,
+                records=records,
+                checkpoints=report,
+            )
         joint_body = (
             prologue
             + inits
@@ -216,7 +235,9 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             defaults=[ast.Constant(1.0)],
         )
         if mode is Mode.REVERSE:
-            return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records)
+            return ReverseCode(
+                joint=joint, forward=None, backward=None, gradient=None, records=records, checkpoints=report
+            )
 
         # split mode: forward returns residuals, backward can be called many times
         tapes = {t[0] for t in self.loop_tapes.values()} | {
@@ -227,6 +248,9 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             for n in names_read(ast.Module(body=backward, type_ignores=[]))
             if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
         )
+        if self.checkpointed:  # a checkpointed loop's steps, run again, set their own variables first
+            exposed = exposed_reads(backward)
+            residual_names = [n for n in residual_names if n in exposed]
         top_level = set(self.params) | {
             s.targets[0].id
             for s in body + forward
@@ -275,20 +299,22 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
                 stack_copy = call(
                     "_rt.copy_lists", load("_stack"), load(copies), ast.Constant(bool(restored_in_place))
                 )
-                bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
+                bwd_prologue += _backward_stack(stack_copy, backward)
         elif self.uses_stack:
             # arrays popped back may be written into again: each pullback call gets its own copies
             stack_copy = (
                 call("_rt.copy_stack", load("_stack")) if restored_in_place else call("list", load("_stack"))
             )
-            bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
+            bwd_prologue += _backward_stack(stack_copy, backward)
         for n in sorted(restored_in_place & set(residual_names)):
             bwd_prologue.append(
                 assign(n, call("_rt.copy", load(n)))
             )  # each pullback call restores its own copy
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
-        return ReverseCode(joint=None, forward=fwd, backward=bwd, gradient=None, records=records)
+        return ReverseCode(
+            joint=None, forward=fwd, backward=bwd, gradient=None, records=records, checkpoints=report
+        )
 
 
 def split_output(analysis, value):
@@ -296,6 +322,18 @@ def split_output(analysis, value):
     if analysis.has_aux:
         return value.elts[0], value.elts[1]
     return value, None
+
+
+def _backward_stack(stack_copy, backward):
+    """`_pop` of the pullback's own copy of the stack (and `_push`, where a checkpointed loop's
+    backward sweep records its steps again)."""
+    if "_push" not in names_read(ast.Module(body=backward, type_ignores=[])):
+        return [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
+    return [
+        assign("_stack", stack_copy),
+        assign("_push", ast.Attribute(value=load("_stack"), attr="append", ctx=ast.Load())),
+        assign("_pop", ast.Attribute(value=load("_stack"), attr="pop", ctx=ast.Load())),
+    ]
 
 
 def _zero_for(name, kind):
@@ -326,14 +364,22 @@ def _function(name, params, body, where, defaults=()):
 
 
 def reverse_transform(
-    function, namespace, input_kinds, active_inputs, analysis=None, mode=Mode.REVERSE, portable=False
+    function,
+    namespace,
+    input_kinds,
+    active_inputs,
+    analysis=None,
+    mode=Mode.REVERSE,
+    portable=False,
+    checkpoints=None,
 ):
     """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
     SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), or
     GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
-    copied whole."""
+    copied whole. `checkpoints` ({line of a loop: snapshots}) names the loops to checkpoint
+    (reverse_checkpoints)."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
-    transform = ReverseTransform(function, analysis, namespace, active_inputs, portable)
+    transform = ReverseTransform(function, analysis, namespace, active_inputs, portable, checkpoints)
     return transform.build(active_inputs, mode)

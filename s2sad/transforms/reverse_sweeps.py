@@ -44,7 +44,7 @@ class Sweeps:
             ):
                 stmt.value = call("_rt.copy", stmt.value)
             if isinstance(stmt, ast.Assign):
-                if id(stmt) in self.recording.pushes:
+                if id(stmt) in self.recording.pushes and not self.untaped:
                     target = stmt.targets[0]
                     if isinstance(target, ast.Name):
                         saved = load(target.id)
@@ -63,6 +63,15 @@ class Sweeps:
                 node.body = self.forward_sweep(stmt.body) or [ast.Pass()]
                 node.orelse = self.forward_sweep(stmt.orelse)
                 out.append(node)
+            elif isinstance(stmt, (ast.For, ast.While)) and self.untaped:
+                node = copy.copy(stmt)
+                node.body = self.forward_sweep(stmt.body)
+                out.append(node)
+            elif isinstance(stmt, (ast.For, ast.While)) and id(stmt) in self.checkpointed:
+                if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
+                    push = ast.Expr(call("_push", load(stmt.target.id)))
+                    out.append(self.note_push(push, ("target", id(stmt))))
+                out += self.checkpointed_forward(stmt)
             elif isinstance(stmt, ast.For):
                 if id(stmt) in self.recording.loop_target_pushes:
                     push = ast.Expr(call("_push", load(stmt.target.id)))
@@ -126,7 +135,7 @@ class Sweeps:
         body = self.forward_sweep(loop.body)
         self.loop_depth -= 1
         pushes = [s for s in body if isinstance(s, ast.Expr) and self.pushes.get(id(s), (None, False))[1]]
-        if pushes and config.enabled() and not self.portable:
+        if pushes and config.enabled() and not self.portable and id(loop) not in self.checkpointed:
             tape = self.names.fresh("tape")
             saved_names = [push.value.args[0].id for push in pushes]
             variables = [self.names._unique(f"{tape}_{saved.lstrip('_')}") for saved in saved_names]
@@ -276,6 +285,11 @@ class Sweeps:
             body += [self.materialize(n) for n in sorted(entry) if n not in inner]
             state.clear()
             state.update(entry)
+            if id(stmt) in self.checkpointed:
+                post = []
+                if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
+                    post = [assign(stmt.target.id, self.pop(("target", id(stmt))))]
+                return pre + self.checkpointed_backward(stmt, body) + post
             if id(stmt) in self.loop_tapes:
                 post = []
                 if isinstance(stmt, ast.For) and id(stmt) in self.recording.loop_target_pushes:
