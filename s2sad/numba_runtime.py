@@ -1,0 +1,204 @@
+"""What derivative code of the numba target calls: typed tapes and `@njit` versions of `_rt` helpers.
+
+NumPy and numba only: never the compiler. Only the numba code target imports this module (numba
+is an optional dependency; the Python target never imports it). Generated code reads these as
+`_rt.NAME`, so a helper the Python runtime has and this module lacks is refused by the target
+before numba runs.
+
+A counted loop records each value in an array made before the loop (`np.empty(n)`); a `while`
+loop in an array that `grow` doubles when it is full; arrays are recorded in lists.
+
+>>> tape = np.empty(2)
+>>> for count in range(5):
+...     tape = grow(tape, count)
+...     tape[count] = count * 0.5
+>>> tape.shape[0], tape[:5].tolist()
+(5, [0.0, 0.5, 1.0, 1.5, 2.0])
+>>> like(2.0, np.ones(3)).tolist(), unbroadcast(np.ones((4, 3)), np.ones(3)).tolist()
+([2.0, 2.0, 2.0], [4.0, 4.0, 4.0])
+"""
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+_JIT = {"cache": True, "nogil": True}
+
+# the helpers of s2sad's Python runtime that this module provides (the target refuses the others)
+PROVIDED = (
+    "grow", "list_like", "like", "zeros_like", "unbroadcast", "unreduce", "mean_partials", "product_sum",
+    "copy",
+)
+
+
+@numba.njit(**_JIT)
+def grow(tape, count):
+    """`tape`, or a copy twice as long, so that position `count` exists (a `while` loop's tape)."""
+    if count < tape.shape[0]:
+        return tape
+    bigger = np.empty(2 * tape.shape[0] + 1, tape.dtype)
+    bigger[: tape.shape[0]] = tape
+    return bigger
+
+
+@numba.njit(**_JIT)
+def list_like(prototype):
+    """An empty list for values of `prototype`'s type (a tape or stack of arrays)."""
+    values = [prototype]
+    values.pop()
+    return values
+
+
+def _is_array(t):
+    return isinstance(t, types.Array)
+
+
+def _is_number(t):
+    return isinstance(t, (types.Float, types.Integer, types.Boolean))
+
+
+def like(g, x):
+    """`g` with the shape of `x`: `g` if it has it, else zeros shaped like `x` plus `g`."""
+    if np.shape(g) == np.shape(x):
+        return g
+    return np.zeros(np.shape(x)) + g
+
+
+@overload(like, jit_options=_JIT)
+def _like(g, x):
+    if _is_array(x) and _is_array(g) and g.ndim == x.ndim:
+        return lambda g, x: g if g.shape == x.shape else np.zeros(x.shape) + g
+    if _is_array(x):
+        return lambda g, x: np.zeros(x.shape) + g
+    if _is_number(x) and _is_number(g):
+        return lambda g, x: g
+    if _is_number(x) and _is_array(g):
+        return lambda g, x: np.sum(g)
+    return None
+
+
+def zeros_like(x):
+    """A zero derivative for `x`: `0.0` for a number, an array of float zeros for an array."""
+    return np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0
+
+
+@overload(zeros_like, jit_options=_JIT)
+def _zeros_like(x):
+    if _is_array(x):
+        return lambda x: np.zeros(x.shape)
+    if _is_number(x):
+        return lambda x: 0.0
+    return None
+
+
+def copy(x):
+    """A copy of an array (a number is its own copy)."""
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
+@overload(copy, jit_options=_JIT)
+def _copy(x):
+    if _is_array(x):
+        return lambda x: x.copy()
+    return lambda x: x
+
+
+def unbroadcast(g, like):
+    """`g` summed over the axes broadcasting added, so it has the shape of `like`."""
+    shape, extra = np.shape(like), np.ndim(g) - np.ndim(like)
+    if not shape:
+        return np.sum(g)
+    g = np.sum(g, axis=tuple(range(extra))) if extra > 0 else g
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    return g if np.shape(g) == shape else np.broadcast_to(g, shape).copy()
+
+
+@numba.njit(**_JIT)
+def _sum_rows(g):
+    return g.sum(axis=0)
+
+
+@numba.njit(**_JIT)
+def _sum_to_row(g, rows):
+    if rows == g.shape[0]:
+        return g
+    out = np.zeros((1, g.shape[1]))
+    out[0] = g.sum(axis=0)
+    return out
+
+
+@numba.njit(**_JIT)
+def _sum_to_column(g, columns):
+    if columns == g.shape[1]:
+        return g
+    out = np.zeros((g.shape[0], 1))
+    out[:, 0] = g.sum(axis=1)
+    return out
+
+
+@overload(unbroadcast, jit_options=_JIT)
+def _unbroadcast(g, like):
+    if _is_number(like):
+        if _is_array(g):
+            return lambda g, like: np.sum(g)
+        return lambda g, like: g
+    if not _is_array(like):
+        return None
+    if _is_number(g):
+        return lambda g, like: np.zeros(like.shape) + g
+    if g.ndim == like.ndim == 1:
+        return lambda g, like: g if g.shape[0] == like.shape[0] else np.zeros(like.shape) + np.sum(g)
+    if g.ndim == 2 and like.ndim == 1:
+        return lambda g, like: _sum_rows(g) if like.shape[0] == g.shape[1] else np.zeros(like.shape) + np.sum(g)
+    if g.ndim == like.ndim == 2:
+        return lambda g, like: _sum_to_column(_sum_to_row(g, like.shape[0]), like.shape[1])
+    if g.ndim == like.ndim:
+        return lambda g, like: g  # shapes the Python target specialized to: no broadcasting
+    return None
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """The cotangent `g` of a reduction of all of `x` spread over `x`'s shape."""
+    return np.broadcast_to(g, np.shape(x)).copy() if np.shape(x) else g
+
+
+@overload(unreduce, jit_options=_JIT)
+def _unreduce(g, x, axis=None, keepdims=False):
+    if not isinstance(axis, (types.NoneType, types.Omitted)) and axis is not None:
+        return None  # along one axis: not written for numba yet (the target refuses it)
+    if _is_array(x) and _is_number(g):
+        return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
+    if _is_number(x):
+        return lambda g, x, axis=None, keepdims=False: g
+    return None
+
+
+def mean_partials(x, axis=None):
+    """d mean / d x: one over the number of entries averaged."""
+    return 1.0 / np.size(x)
+
+
+@overload(mean_partials, jit_options=_JIT)
+def _mean_partials(x, axis=None):
+    if not isinstance(axis, (types.NoneType, types.Omitted)) and axis is not None:
+        return None
+    if _is_array(x):
+        return lambda x, axis=None: 1.0 / x.size
+    return lambda x, axis=None: 1.0
+
+
+@numba.njit(**_JIT)
+def product_sum(gs, vs, side, w):
+    """The sum over a loop of outer products `g v^T` (side "x", the adjoint of `w` in `w @ v`) or
+    `v g^T` (side "y", in `v @ w`) as one matrix product (zeros shaped like `w` for no step)."""
+    count = len(gs)
+    if count == 0:
+        return np.zeros(w.shape)
+    G = np.empty((count, gs[0].shape[0]))
+    V = np.empty((count, vs[0].shape[0]))
+    for k in range(count):
+        G[k] = gs[k]
+        V[k] = vs[k]
+    return G.T @ V if side == "x" else V.T @ G
