@@ -566,7 +566,10 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         output_kind=output_kind,
         params=params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": parsed.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))},
+        extra={"objects": objects, "container_output": parsed.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)),
+               # what another code target needs: the generated functions' names, their namespace
+               "names": {role: node.name for role, node in functions.items()}, "namespace": namespace,
+               "tree_spans": parsed.tree_spans},
     )
     return compiled
 

@@ -268,6 +268,8 @@ class _Lowering:
             self.check(stmt.test)
             stmt.body = self.block(stmt.body, loop_body_of=tape)
             stmt.orelse = self.block(stmt.orelse)
+            if tape is not None:
+                self.chunk(stmt, tape)
             return [stmt]
         if isinstance(stmt, ast.If):
             self.check(stmt.test)
@@ -287,6 +289,21 @@ class _Lowering:
             return [stmt]
         raise self.fail(f"the numba target cannot compile `{type(stmt).__name__.lower()}` statements",
                         hint="use the Python target (the default backend) for this function")
+
+    def chunk(self, loop, tape):
+        """`while c: body` -> `while c: (grow the tape arrays); while c and count < capacity: body`:
+        the inner loop, which runs all but log2(steps) of the steps, rebinds no array."""
+        count, arrays = self.while_tapes[tape]
+        grown = [array for array, value in arrays if self.kind(value) in (None, "float", "int", "bool")]
+        if not grown:
+            return
+        if not isinstance(loop.test, (ast.Name, ast.Constant)):
+            raise self.fail("the numba target needs a `while` loop's test to be a name")
+        limit = f"{tape}_capacity"
+        inner = ast.While(test=_parse(f"{ast.unparse(loop.test)} and {count} < {limit}"), body=loop.body,
+                          orelse=[], lineno=0)
+        loop.body = [_stmt(f"{array} = _rt.grow({array}, {count})") for array in grown]
+        loop.body += [_stmt(f"{limit} = len({grown[0]})"), inner]
 
     def _while_tape(self, loop):
         for stmt in loop.body:
@@ -366,7 +383,7 @@ class _Lowering:
                     array += "_"
                 arrays.append((array, value))
                 if self.kind(value) in (None, "float", "int", "bool"):
-                    return [_stmt(f"{array} = _rt.grow({array}, {count})"), _stmt(f"{array}[{count}] = {value}")]
+                    return [_stmt(f"{array}[{count}] = {value}")]
                 return [_stmt(f"{array}.append({value})")]
             if func == "_push":
                 return self.push(call.args[0])
