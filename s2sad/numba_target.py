@@ -523,6 +523,7 @@ class _Lowering:
                     self.recorded_by[base] = node.value.id
         body = self.block(fn.body)
         body = self.rewrite_products(body)
+        body = [_Spelling().visit(stmt) for stmt in body]
         starts = [_stmt(f"_stack_{name.lstrip('_')} = []") for name in self.stacks]
         for tape, (count, arrays) in self.while_tapes.items():
             starts.append(_stmt(f"{count} = 0"))
@@ -562,6 +563,20 @@ class _Lowering:
 
         module = Totals().visit(ast.Module(body=body, type_ignores=[]))
         return module.body
+
+
+class _Spelling(ast.NodeTransformer):
+    """NumPy calls as numba takes them: keywords that only restate NumPy's default dropped
+    (`np.sum(x, axis=None, keepdims=False)` -> `np.sum(x)`; numba has no `keepdims`)."""
+
+    DEFAULTS = {"axis": None, "keepdims": False}
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        node.keywords = [k for k in node.keywords if not (
+            k.arg in self.DEFAULTS and isinstance(k.value, ast.Constant) and k.value.value is self.DEFAULTS[k.arg]
+            and not (isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt"))]
+        return node
 
 
 def lower(text, values, namespace, function_name):
