@@ -27,7 +27,7 @@ _JIT = {"cache": True, "nogil": True}
 
 # the helpers of s2sad's Python runtime that this module provides (the target refuses the others)
 PROVIDED = (
-    "grow", "list_like", "like", "zeros_like", "unbroadcast", "unreduce", "mean_partials", "product_sum",
+    "grow", "reserve", "list_like", "owned", "like", "zeros_like", "unbroadcast", "unreduce", "mean_partials", "product_sum",
     "copy",
 )
 
@@ -38,6 +38,17 @@ def grow(tape, count):
     if count < tape.shape[0]:
         return tape
     bigger = np.empty(2 * tape.shape[0] + 1, tape.dtype)
+    bigger[: tape.shape[0]] = tape
+    return bigger
+
+
+@numba.njit(**_JIT)
+def reserve(tape, count, more):
+    """`tape`, or a longer copy, with room for `more` values from position `count` (a counted loop's
+    tape inside an interleaved one: its trip count is known when it starts)."""
+    if count + more <= tape.shape[0]:
+        return tape
+    bigger = np.empty(max(2 * tape.shape[0], count + more), tape.dtype)
     bigger[: tape.shape[0]] = tape
     return bigger
 
@@ -90,6 +101,18 @@ def _zeros_like(x):
     if _is_number(x):
         return lambda x: 0.0
     return None
+
+
+def owned(g, x):
+    """A fresh float array shaped like `x` holding `g` (for adjoints updated in place)."""
+    return np.zeros(np.shape(x)) + g
+
+
+@overload(owned, jit_options=_JIT)
+def _owned(g, x):
+    if _is_array(x):
+        return lambda g, x: np.zeros(x.shape) + g
+    return lambda g, x: 0.0 + g
 
 
 def copy(x):

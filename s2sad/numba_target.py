@@ -191,6 +191,34 @@ def _stmt(text):
     return ast.parse(text).body[0]
 
 
+def _scalar(kind):
+    return kind in (None, "float", "int", "bool")
+
+
+def _scalar_dtype(kind):
+    return {None: "np.float64", "float": "np.float64", "int": "np.int64", "bool": "np.bool_"}[kind]
+
+
+def _tape_kind(kind):
+    """The kind of the array a tape records scalars of `kind` in."""
+    return {None: ("array", 1, "f", "<f8"), "float": ("array", 1, "f", "<f8"), "int": ("array", 1, "i", "<i8"),
+            "bool": ("array", 1, "b", "|b1")}[kind]
+
+
+def _pattern(node):
+    """The stack a saved value goes to: its name, or its array's name and the form of the index
+    (`y[i]` -> `y_i`, `y[a:b]` -> `y_s`): a push of `_rt.copy(y[i])` and the pop into `y[j]` meet."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt" \
+            and node.func.attr == "copy" and len(node.args) == 1:
+        node = node.args[0]
+    if isinstance(node, ast.Name):
+        return node.id.lstrip("_")
+    if isinstance(node, ast.Subscript) and _name(node.value):
+        index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        return node.value.id.lstrip("_") + "_" + "".join("s" if isinstance(i, ast.Slice) else "i" for i in index)
+    return None
+
+
 class _Lowering:
     def __init__(self, function, values, namespace, where):
         self.function = function
@@ -199,9 +227,10 @@ class _Lowering:
         self.namespace = namespace
         self.where = where
         self.comment = None
-        self.stacks = []  # names with a stack of their own, in order of first push
-        self.while_tapes = {}  # tape -> (its count, [(array name, value name)] in push order)
-        self.counted = set()  # names of counted loops' tape lists
+        self.stacks = []  # stack names, in order of first use
+        self.tapes = {}  # interleaved tape `_tape1 = []` -> (its count, [(array, recorded name)] in push order)
+        self.counted = {}  # counted loop's tape list `_tape1_xs = [None] * n` -> the name it records
+        self.aliases = {}  # `_tape1_reversed = reversed(_tape1)` -> `_tape1`
         self.products = {}  # ProductSum name -> its side
         self.params = [a.arg for a in function.args.args]
         self.global_params = []
@@ -213,19 +242,70 @@ class _Lowering:
     def kind(self, name):
         return self.kinds.get(name)
 
-    # -- the first sweep over the statements: what the tapes, stacks and loops are ----------------
+    # -- the first sweep: what the tapes are and what they record --------------------------------
     def collect(self, block):
         for stmt in block:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _name(stmt.targets[0]):
-                target, value = stmt.targets[0].id, stmt.value
-                if isinstance(value, ast.List) and not value.elts and re.match(r"_tape\d+$", target):
-                    self.while_tapes[target] = (f"{target}_count", [])
-                if (isinstance(value, ast.BinOp) and isinstance(value.left, ast.List)
-                        and len(value.left.elts) == 1 and isinstance(value.left.elts[0], ast.Constant)
-                        and value.left.elts[0].value is None):
-                    self.counted.add(target)
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target, value = stmt.targets[0], stmt.value
+                name = _name(target)
+                if name and isinstance(value, ast.List) and not value.elts and re.match(r"_tape\d+$", name):
+                    self.tapes.setdefault(name, (f"{name}_count", []))
+                elif name and isinstance(value, ast.BinOp) and isinstance(value.left, ast.List) and \
+                        len(value.left.elts) == 1 and isinstance(value.left.elts[0], ast.Constant) and \
+                        value.left.elts[0].value is None:
+                    self.counted.setdefault(name, None)
+                elif name and _call_of(value, "reversed") and _name(value.args[0]) in self.tapes:
+                    self.aliases[name] = value.args[0].id
+                elif isinstance(target, ast.Subscript) and _name(target.value) in self.counted and _name(value):
+                    self.counted[target.value.id] = value.id
+            tape = self._tape_push(stmt)
+            if tape is not None:
+                value = _name(stmt.value.args[0])
+                if value is None:
+                    raise self.fail("the numba target records only named values on a loop's tape")
+                arrays = self.tapes[tape][1]
+                array = f"{tape}_{value.lstrip('_')}s"
+                while array in {a for a, _ in arrays} or array in self.taken:
+                    array += "_"
+                arrays.append((array, value))
             for attr in ("body", "orelse"):
                 self.collect(getattr(stmt, attr, None) or [])
+
+    def _tape_push(self, stmt):
+        """The interleaved tape `stmt` pushes onto (`_tape1_push(x)`), else None."""
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            func = _name(stmt.value.func)
+            if func and func.endswith("_push") and func[: -len("_push")] in self.tapes:
+                return func[: -len("_push")]
+        return None
+
+    def parts(self, name):
+        """A recorded name as what numba holds: a tape is its arrays and its count."""
+        if name in self.tapes:
+            count, arrays = self.tapes[name]
+            return [(array, _tape_kind(self.kind(value)) if _scalar(self.kind(value)) else ("list", self.kind(value)))
+                    for array, value in arrays] + [(count, "int")]
+        return [(name, self.kind(name))]
+
+    def part_names(self, name, suffix_of):
+        if suffix_of in self.tapes:
+            return [f"{name}_{part.lstrip('_')}" for part, _ in self.parts(suffix_of)]
+        return [name]
+
+    def allocate(self, tape):
+        count, arrays = self.tapes[tape]
+        out = [_stmt(f"{count} = 0")]
+        for array, value in arrays:
+            kind = self.kind(value)
+            if _scalar(kind):
+                out.append(_stmt(f"{array} = np.empty(16, {_scalar_dtype(kind)})"))
+            else:
+                zero = zero_of(kind)
+                if zero is None:
+                    raise self.fail(f"the loop records `{self.display(value)}`, a {kind[1]} object, which numba "
+                                    "cannot compile")
+                out.append(_assign(array, ast.Call(func=_parse("_rt.list_like"), args=[zero], keywords=[])))
+        return out
 
     # -- the rewrite ------------------------------------------------------------------------------
     def block(self, stmts, loop_body_of=None):
@@ -239,78 +319,63 @@ class _Lowering:
                 self.comment = comment
                 out.append(stmt)
                 continue
-            new = self.statement(stmt)
-            out.extend(new)
+            out.extend(self.statement(stmt))
             if loop_body_of is not None and self._tape_push(stmt) == loop_body_of:
                 pushes_left -= 1
                 if pushes_left == 0:
-                    count = self.while_tapes[loop_body_of][0]
+                    count = self.tapes[loop_body_of][0]
                     out.append(_stmt(f"{count} = {count} + 1"))
         return out
-
-    def _tape_push(self, stmt):
-        """The while-loop tape `stmt` pushes onto (`_tape1_push(x)`), else None."""
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-            func = _name(stmt.value.func)
-            if func and func.endswith("_push") and func[: -len("_push")] in self.while_tapes:
-                return func[: -len("_push")]
-        return None
 
     def statement(self, stmt):
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             return self.assignment(stmt)
         if isinstance(stmt, ast.Expr):
             return self.expression_statement(stmt)
-        if isinstance(stmt, ast.For):
-            return self.for_loop(stmt)
-        if isinstance(stmt, ast.While):
-            tape = self._while_tape(stmt)
-            self.check(stmt.test)
-            stmt.body = self.block(stmt.body, loop_body_of=tape)
-            stmt.orelse = self.block(stmt.orelse)
-            if tape is not None:
-                self.chunk(stmt, tape)
-            return [stmt]
+        if isinstance(stmt, (ast.While, ast.For)):
+            return self.loop(stmt)
         if isinstance(stmt, ast.If):
             self.check(stmt.test)
             stmt.body = self.block(stmt.body)
             stmt.orelse = self.block(stmt.orelse)
             return [stmt]
-        if isinstance(stmt, (ast.Return, ast.AugAssign, ast.Pass, ast.Break, ast.Continue)):
-            if getattr(stmt, "value", None) is not None:
-                self.check(stmt.value)
-            if isinstance(stmt, ast.AugAssign):
-                self.check(stmt.target)
-            return [stmt]
-        if isinstance(stmt, ast.Assign):
-            for target in stmt.targets:
-                self.check(target)
-            self.check(stmt.value)
+        if isinstance(stmt, (ast.Return, ast.AugAssign, ast.Pass, ast.Break, ast.Continue, ast.Assign)):
+            self.check(stmt)
             return [stmt]
         raise self.fail(f"the numba target cannot compile `{type(stmt).__name__.lower()}` statements",
                         hint="use the Python target (the default backend) for this function")
 
-    def chunk(self, loop, tape):
-        """`while c: body` -> `while c: (grow the tape arrays); while c and count < capacity: body`:
-        the inner loop, which runs all but log2(steps) of the steps, rebinds no array."""
-        count, arrays = self.while_tapes[tape]
-        grown = [array for array, value in arrays if self.kind(value) in (None, "float", "int", "bool")]
+    def loop(self, loop):
+        if isinstance(loop, ast.For):
+            reverse = self.reverse_loop(loop)
+            if reverse is not None:
+                return reverse
+            self.check(loop.target)
+        self.check(loop.iter if isinstance(loop, ast.For) else loop.test)
+        tape = next((t for t in map(self._tape_push, loop.body) if t is not None), None)
+        loop.body = self.block(loop.body, loop_body_of=tape)
+        loop.orelse = self.block(loop.orelse)
+        if tape is None:
+            return [loop]
+        count, arrays = self.tapes[tape]
+        grown = [array for array, value in arrays if _scalar(self.kind(value))]
         if not grown:
-            return
+            return [loop]
+        if isinstance(loop, ast.For):  # the trip count is known: room for it before the loop
+            if _call_of(loop.iter, "range") is None:
+                raise self.fail("the numba target records only loops over `range`")
+            trips = f"len({ast.unparse(loop.iter)})"
+            return [_stmt(f"{a} = _rt.reserve({a}, {count}, {trips})") for a in grown] + [loop]
+        # `while c: body` -> `while c: (grow the tape arrays); while c and count < capacity: body`:
+        # the inner loop, which runs all but log2(steps) of the steps, rebinds no array
         if not isinstance(loop.test, (ast.Name, ast.Constant)):
             raise self.fail("the numba target needs a `while` loop's test to be a name")
-        limit = f"{tape}_capacity"
-        inner = ast.While(test=_parse(f"{ast.unparse(loop.test)} and {count} < {limit}"), body=loop.body,
+        capacity = f"{tape}_capacity"
+        inner = ast.While(test=_parse(f"{ast.unparse(loop.test)} and {count} < {capacity}"), body=loop.body,
                           orelse=[], lineno=0)
         loop.body = [_stmt(f"{array} = _rt.grow({array}, {count})") for array in grown]
-        loop.body += [_stmt(f"{limit} = len({grown[0]})"), inner]
-
-    def _while_tape(self, loop):
-        for stmt in loop.body:
-            tape = self._tape_push(stmt)
-            if tape is not None:
-                return tape
-        return None
+        loop.body += [_stmt(f"{capacity} = len({grown[0]})"), inner]
+        return [loop]
 
     def assignment(self, stmt):
         target, value = stmt.targets[0], stmt.value
@@ -319,7 +384,8 @@ class _Lowering:
         if name and isinstance(value, ast.Constant) and value.value is None:
             zero = zero_of(self.kind(name))
             if zero is None:
-                raise self.fail(f"`{self.display(name)}` holds a {self.kind(name)[1]} object, which numba cannot compile")
+                raise self.fail(f"`{self.display(name)}` holds a {self.kind(name)[1]} object, which numba cannot "
+                                "compile")
             return [_assign(name, zero)]
         # adjoints started as `0.0` that become arrays
         if name and isinstance(value, ast.Constant) and type(value.value) in (int, float):
@@ -330,62 +396,65 @@ class _Lowering:
                     return [_assign(name, _parse(f"_rt.zeros_like({primal})"))]
                 shape = np.shape(self.values[name])
                 return [_assign(name, _parse(f"np.zeros({shape!r}) + {value.value!r}"))]
-        if name in self.while_tapes:  # `_tape1 = []`: an array (or list of arrays) per recorded value
+        if name in self.tapes:  # `_tape1 = []`: fresh arrays (a loop inside a loop records them per pass)
+            return self.allocate(name)
+        if name and name.endswith("_push") and name[: -len("_push")] in self.tapes:
             return []
-        if name and name.endswith("_push") and name[: -len("_push")] in self.while_tapes:
-            return []
-        if name in ("_stack", "_push", "_pop"):
+        if name in self.aliases or name in ("_stack", "_push", "_pop"):
             return []
         if name in self.counted:
-            return [self.counted_tape(name, value)]
+            return self.counted_tape(name, value)
+        if isinstance(target, ast.Subscript) and _name(target.value) in self.counted and _name(value):
+            base = target.value.id
+            self.check(target.slice)
+            return [ast.Assign(targets=[ast.Subscript(value=ast.Name(id=part, ctx=ast.Load()), slice=target.slice,
+                                                      ctx=ast.Store())],
+                               value=ast.Name(id=value_part, ctx=ast.Load()), lineno=0)
+                    for part, (value_part, _) in zip(self.part_names(base, value.id), self.parts(value.id))]
         if name and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
                 _name(value.func.value) == "_rt" and value.func.attr == "ProductSum":
             self.products[name] = value.args[0].value
             return [_stmt(f"{name}_gs = []"), _stmt(f"{name}_vs = []")]
-        # `x = _pop()`: x's own stack
-        if name and _call_of(value, "_pop") is not None:
-            return self.pop(name)
-        if name and name.endswith("_reversed") and _call_of(value, "reversed") is not None and \
-                _name(value.args[0]) in self.while_tapes:
-            return []
-        self.check(target)
-        self.check(value)
+        if _call_of(value, "_pop") is not None and not value.args:
+            return self.pop(target)
+        self.check(stmt)
         return [stmt]
 
     def display(self, name):
         return re.sub(r"^_tape\d+_|^_", "", name) or name
 
     def counted_tape(self, name, value):
-        """`_tape1_xs = [None] * n` -> `np.empty(n, np.float64)` (a list for arrays)."""
-        recorded = self.kinds.get(self.recorded_by.get(name))
+        """`_tape1_xs = [None] * n` -> `np.empty(n, np.float64)` (a list for arrays; one per part of a tape)."""
+        recorded = self.counted[name]
         count = value.right
         self.check(count)
-        if recorded in (None, "float", "int", "bool"):
-            dtype = {None: "np.float64", "float": "np.float64", "int": "np.int64", "bool": "np.bool_"}[recorded]
-            return _assign(name, _parse(f"np.empty({ast.unparse(count)}, {dtype})"))
-        zero = zero_of(recorded)
-        if zero is None:
-            raise self.fail(f"the loop records `{self.display(self.recorded_by[name])}`, a {recorded[1]} object, "
-                            "which numba cannot compile")
-        return _assign(name, ast.BinOp(left=ast.List(elts=[zero], ctx=ast.Load()), op=ast.Mult(), right=count))
+        out = []
+        parts = self.parts(recorded) if recorded is not None else [(None, None)]
+        for part, (_, kind) in zip(self.part_names(name, recorded), parts):
+            if _scalar(kind):
+                out.append(_assign(part, _parse(f"np.empty({ast.unparse(count)}, {_scalar_dtype(kind)})")))
+                continue
+            zero = zero_of(kind)
+            if zero is None:
+                what = "arrays" if kind[0] == "list" else f"a {kind[1]} object"
+                raise self.fail(f"the loop records `{self.display(recorded)}`, {what}, which the numba target "
+                                "cannot record", hint="use the Python target (the default backend) for this function")
+            out.append(_assign(part, ast.BinOp(left=ast.List(elts=[zero], ctx=ast.Load()), op=ast.Mult(),
+                                               right=count)))
+        return out
 
     def expression_statement(self, stmt):
         call = stmt.value
         if isinstance(call, ast.Call):
-            func = _name(call.func)
             tape = self._tape_push(stmt)
             if tape is not None:
-                value = _name(call.args[0])
-                count, arrays = self.while_tapes[tape]
-                array = f"{tape}_{value.lstrip('_')}s"
-                names = {a for a, _ in arrays}
-                while array in names:
-                    array += "_"
-                arrays.append((array, value))
-                if self.kind(value) in (None, "float", "int", "bool"):
+                value = call.args[0].id
+                count, arrays = self.tapes[tape]
+                array = next(a for a, v in arrays if v == value)
+                if _scalar(self.kind(value)):
                     return [_stmt(f"{array}[{count}] = {value}")]
                 return [_stmt(f"{array}.append({value})")]
-            if func == "_push":
+            if _name(call.func) == "_push" and len(call.args) == 1:
                 return self.push(call.args[0])
             if isinstance(call.func, ast.Attribute) and _name(call.func.value) in self.products and \
                     call.func.attr == "add":
@@ -394,94 +463,114 @@ class _Lowering:
                     self.check(arg)
                 return [ast.Expr(_parse(f"{product}_gs.append({ast.unparse(call.args[0])})")),
                         ast.Expr(_parse(f"{product}_vs.append({ast.unparse(call.args[1])})"))]
-        self.check(stmt.value)
+        self.check(stmt)
         return [stmt]
+
+    def stack(self, key):
+        if key not in self.stacks:
+            self.stacks.append(key)
+        return f"_stack_{key}"
 
     def push(self, value):
         name = _name(value)
-        if name is None:
-            raise self.fail("the numba target saves only named values on its stacks")
-        if name in self.while_tapes:  # a nested while loop's tape: its arrays and its count
-            count, arrays = self.while_tapes[name]
-            return [s for a in [x for x, _ in arrays] + [count] for s in self.push(ast.Name(id=a, ctx=ast.Load()))]
-        if name not in self.stacks:
-            self.stacks.append(name)
-        return [_stmt(f"_stack_{name.lstrip('_')}.append({name})")]
+        if name in self.tapes:  # a loop's tape inside another loop: its arrays and its count
+            return [s for part, _ in self.parts(name) for s in self.push(ast.Name(id=part, ctx=ast.Load()))]
+        key = _pattern(value)
+        if key is None:
+            raise self.fail("the numba target saves only names and array items on its stacks")
+        self.check(value)
+        return [ast.Expr(ast.Call(func=_parse(f"{self.stack(key)}.append"), args=[value], keywords=[]))]
 
-    def pop(self, name):
-        if name in self.while_tapes:
-            count, arrays = self.while_tapes[name]
-            return [s for a in [count] + [x for x, _ in reversed(arrays)] for s in self.pop(a)]
-        if name not in self.stacks:
-            self.stacks.append(name)
-        return [_stmt(f"{name} = _stack_{name.lstrip('_')}.pop()")]
+    def pop(self, target):
+        name = _name(target)
+        if name in self.tapes:
+            return [s for part, _ in reversed(self.parts(name)) for s in self.pop(ast.Name(id=part, ctx=ast.Store()))]
+        key = _pattern(target)
+        if key is None:
+            raise self.fail("the numba target restores only names and array items from its stacks")
+        self.check(target)
+        return [ast.Assign(targets=[target], value=_parse(f"{self.stack(key)}.pop()"), lineno=0)]
 
-    def for_loop(self, loop):
+    def reverse_loop(self, loop):
+        """`for a, b in zip(reversed(_tape1_as), reversed(_tape1_bs))` (or over one interleaved tape):
+        a loop over the index, from the last step to the first."""
         iterator = loop.iter
-        reversed_call = _call_of(iterator, "reversed")
-        zipped = _call_of(iterator, "zip")
-        sources = None
-        if reversed_call is not None and _name(reversed_call.args[0]) in self.counted:
-            sources = [_name(reversed_call.args[0])]
-            targets = [loop.target]
-        elif reversed_call is not None and _name(reversed_call.args[0]) in self.while_tapes:
-            tape = _name(reversed_call.args[0])
-            sources = self._while_sources(tape, 1)
-            targets = [loop.target]
-        elif zipped is not None and zipped.args and all(_call_of(a, "reversed") for a in zipped.args) and \
-                all(_name(a.args[0]) in self.counted for a in zipped.args):
-            sources = [_name(a.args[0]) for a in zipped.args]
-            targets = list(loop.target.elts)
-        elif zipped is not None and zipped.args and all(_name(a) and _name(a).endswith("_reversed") for a in zipped.args):
-            tape = _name(zipped.args[0])[: -len("_reversed")]
-            if tape not in self.while_tapes:
-                raise self.fail("the numba target does not know this loop's tape")
-            sources = self._while_sources(tape, len(zipped.args))
-            targets = list(loop.target.elts)
-        if sources is None:
-            self.check(loop.target)
-            self.check(loop.iter)
-            loop.body = self.block(loop.body)
-            loop.orelse = self.block(loop.orelse)
-            return [loop]
+        if _call_of(iterator, "zip") is not None:
+            sources, targets = list(iterator.args), list(loop.target.elts) if isinstance(loop.target, ast.Tuple) \
+                else None
+        else:
+            sources, targets = [iterator], [loop.target]
+        if not targets or len(targets) != len(sources):
+            return None
+        reads, length, seen = [], None, {}
         self.index += 1
         index = "_index" if self.index == 1 else f"_index{self.index}"
         while index in self.taken:
             index += "_"
-        first = sources[0]
-        length = self.while_tapes[first[1]][0] if isinstance(first, tuple) else f"len({first})"
-        reads = []
         for target, source in zip(targets, sources):
-            array = source[0] if isinstance(source, tuple) else source
-            reads.append(ast.Assign(targets=[target], value=_parse(f"{array}[{index}]"), lineno=0))
+            inner = _call_of(source, "reversed")
+            inner = inner.args[0] if inner is not None and len(inner.args) == 1 else None
+            if _name(inner) in self.counted:
+                base = inner.id
+                length = length or f"len({self.part_names(base, self.counted[base])[0]})"
+                recorded = self.counted[base]
+                if _name(target) and target.id in self.tapes:
+                    names = [p for p, _ in self.parts(target.id)]
+                else:
+                    names = [target]
+                for part, into in zip(self.part_names(base, recorded), names):
+                    into = ast.Name(id=into, ctx=ast.Store()) if isinstance(into, str) else into
+                    reads.append(ast.Assign(targets=[into], value=_parse(f"{part}[{index}]"), lineno=0))
+                continue
+            tape = self.aliases.get(_name(source)) or (_name(inner) if _name(inner) in self.tapes else None)
+            if tape is not None:
+                count, arrays = self.tapes[tape]
+                length = length or count
+                taken = seen.get(tape, 0)
+                seen[tape] = taken + 1
+                if taken >= len(arrays):
+                    raise self.fail("the numba target does not know this loop's tape")
+                array = arrays[len(arrays) - 1 - taken][0]
+                reads.append(ast.Assign(targets=[target], value=_parse(f"{array}[{index}]"), lineno=0))
+                continue
+            spans = _call_of(inner, "range")
+            if spans is not None and not spans.keywords:
+                start, step = (["0"] + [ast.unparse(a) for a in spans.args])[-2 if len(spans.args) == 1 else 1], "1"
+                if len(spans.args) == 3:
+                    step = ast.unparse(spans.args[2])
+                if len(spans.args) == 1:
+                    start = "0"
+                reads.append(ast.Assign(targets=[target], value=_parse(f"{start} + {step} * {index}"), lineno=0))
+                continue
+            self.index -= 1
+            return None
+        if length is None:
+            self.index -= 1
+            return None
+        for read in reads:
+            self.check(read.value)
         body = reads + self.block(loop.body)
         return [ast.For(target=ast.Name(id=index, ctx=ast.Store()), iter=_parse(f"range({length} - 1, -1, -1)"),
                         body=body, orelse=[], lineno=0)]
 
-    def _while_sources(self, tape, count):
-        arrays = self.while_tapes[tape][1]
-        if len(arrays) != count:
-            raise self.fail("the numba target does not know this loop's tape")
-        return [(array, tape) for array, _ in reversed(arrays)]
-
     # -- what numba cannot compile ------------------------------------------------------------------
     def check(self, node):
+        from . import numba_runtime
+
         for sub in ast.walk(node):
             if isinstance(sub, (ast.Lambda, ast.Dict, ast.Set, ast.DictComp, ast.SetComp, ast.GeneratorExp,
                                 ast.ListComp, ast.JoinedStr, ast.Starred, ast.Yield, ast.Await)):
-                what = {ast.Dict: "a dict", ast.Lambda: "a lambda", ast.JoinedStr: "an f-string"}.get(type(sub), "this construct")
+                what = {ast.Dict: "a dict", ast.Lambda: "a lambda", ast.JoinedStr: "an f-string"}.get(type(sub),
+                                                                                                   "this construct")
                 raise self.fail(f"the numba target cannot compile {what}: `{ast.unparse(sub)}`",
                                 hint="use the Python target (the default backend) for this function")
-            if isinstance(sub, ast.Attribute) and _name(sub.value) == "_rt":
-                from . import numba_runtime
-
-                if sub.attr not in numba_runtime.PROVIDED:
-                    raise self.fail(f"the numba target has no compiled version of `{sub.attr}`, which the "
-                                    "derivative of this line needs",
-                                    hint="use the Python target (the default backend) for this function")
-            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and \
-                    _name(sub.func.value) in self.products and sub.func.attr == "total":
-                pass
+            if isinstance(sub, ast.Attribute) and _name(sub.value) == "_rt" and sub.attr not in numba_runtime.PROVIDED:
+                raise self.fail(f"the numba target has no compiled version of s2sad's helper `{sub.attr}`, which "
+                                "the derivative of this line calls",
+                                hint="use the Python target (the default backend) for this function")
+            if isinstance(sub, ast.Name) and sub.id in {"_stack", "_push", "_pop"} | set(self.tapes) | \
+                    set(self.aliases):
+                raise self.fail("the numba target cannot lower this use of the derivative's stack or tape")
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.check_global(sub.id)
 
@@ -511,30 +600,15 @@ class _Lowering:
 
     def run(self):
         fn = self.function
-        self.collect(fn.body)
         self.taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
+        self.collect(fn.body)
         self.locals = set(self.params) | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and
                                           isinstance(n.ctx, ast.Store)}
-        self.recorded_by = {}
-        for node in ast.walk(fn):  # `_tape1_xs[i] = x`: which value each counted tape records
-            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
-                base = _name(node.targets[0].value)
-                if base in self.counted and _name(node.value):
-                    self.recorded_by[base] = node.value.id
+        self.locals |= {a for _, arrays in self.tapes.values() for a, _ in arrays}
         body = self.block(fn.body)
         body = self.rewrite_products(body)
         body = [_Spelling().visit(stmt) for stmt in body]
-        starts = [_stmt(f"_stack_{name.lstrip('_')} = []") for name in self.stacks]
-        for tape, (count, arrays) in self.while_tapes.items():
-            starts.append(_stmt(f"{count} = 0"))
-            for array, value in arrays:
-                kind = self.kind(value)
-                if kind in (None, "float", "int", "bool"):
-                    dtype = {None: "np.float64", "float": "np.float64", "int": "np.int64", "bool": "np.bool_"}[kind]
-                    starts.append(_stmt(f"{array} = np.empty(16, {dtype})"))
-                else:
-                    starts.append(_assign(array, ast.Call(func=_parse("_rt.list_like"), args=[zero_of(kind)], keywords=[])))
-        self.place_tape_starts(body, starts)
+        body[0:0] = [_stmt(f"_stack_{key} = []") for key in self.stacks]
         fn.body = body
         for arg in fn.args.args:
             arg.annotation = None
@@ -542,11 +616,6 @@ class _Lowering:
         fn.args.args += [ast.arg(arg=name) for name in self.global_params]
         fn.decorator_list = []
         return fn
-
-    def place_tape_starts(self, body, starts):
-        # after the leading comments and bindings: at the top of the function is enough (numba types
-        # the arrays once; a loop inside another loop restores its tape from the stack)
-        body[0:0] = starts
 
     def rewrite_products(self, body):
         products = self.products
@@ -567,12 +636,16 @@ class _Lowering:
 
 class _Spelling(ast.NodeTransformer):
     """NumPy calls as numba takes them: keywords that only restate NumPy's default dropped
-    (`np.sum(x, axis=None, keepdims=False)` -> `np.sum(x)`; numba has no `keepdims`)."""
+    (`np.sum(x, axis=None, keepdims=False)` -> `np.sum(x)`; numba has no `keepdims`), and
+    `v.copy()` as `_rt.copy(v)` (v may be an array item: a number, which has no method in numba)."""
 
     DEFAULTS = {"axis": None, "keepdims": False}
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "copy" and not node.args and \
+                not node.keywords and _name(node.func.value) not in ("np", "math", "_rt"):
+            return ast.Call(func=_parse("_rt.copy"), args=[node.func.value], keywords=[])  # numbers too
         node.keywords = [k for k in node.keywords if not (
             k.arg in self.DEFAULTS and isinstance(k.value, ast.Constant) and k.value.value is self.DEFAULTS[k.arg]
             and not (isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt"))]
