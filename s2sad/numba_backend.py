@@ -44,8 +44,9 @@ def cache_directory():
     return os.path.join(root, "numba")
 
 
-def module_text(lowered, header):
-    """The numba-target module: the derivative, decorated with `numba.njit(cache=True)`."""
+def module_text(lowered, header, formatted=False):
+    """The numba-target module: the derivative, decorated with `numba.njit(cache=True)` (black-formatted
+    for `source` and `emit`; the cache directory's copy skips black, whose import alone takes ~0.5 s)."""
     globals_note = ""
     if lowered.global_params:
         globals_note = (f"# module-level values passed as arguments (numba would freeze them): "
@@ -58,7 +59,7 @@ def module_text(lowered, header):
         + "@numba.njit(cache=True)\n"
         + lowered.source
     )
-    return format_source(text)
+    return format_source(text) if formatted else text
 
 
 def _header(source):
@@ -114,7 +115,7 @@ def _numba_failure(exc, text, path):
     from .numba_target import _Where
 
     where = _Where(text)
-    return where.error(f"numba cannot compile the derivative of this line: {reason}", comment,
+    return where.error(f"numba cannot compile the derivative of this line: {reason}", comment or where.definition,
                        hint="use the Python target (the default backend) for this function")
 
 
@@ -127,8 +128,9 @@ class _Target:
         self.f = f
         self.namespace = namespace
         values = probe(compiled.source, namespace, self.name, probe_args)
-        lowered = lower(compiled.source, values, namespace, self.name)
-        self.text = module_text(lowered, _header(compiled.source))
+        lowered = self.lowered = lower(compiled.source, values, namespace, self.name)
+        self.header = _header(compiled.source)
+        self.text = module_text(lowered, self.header)
         self.global_params = lowered.global_params
         self.function = load(self.text, self.name)
         self.checked = False
@@ -154,6 +156,9 @@ class _Target:
         return result
 
 
+_PLAIN = {float, int, bool, np.float64, np.float32, np.int64, np.int32, np.bool_}
+
+
 def _flat(args, kinds):
     """Tree arguments as their leaves (the generated functions take leaves)."""
     out = []
@@ -174,6 +179,10 @@ def _reverse(f, argnums, has_aux, with_value):
     single = isinstance(argnums, int)
 
     def build(args):
+        nonlocal code
+        if f.__code__ is not code:  # the function was redefined in place: compile anew
+            cache.clear()
+            code = f.__code__
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
         kinds = _diff_kinds(_kinds(args, nums), nums)
         compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux,
@@ -197,11 +206,22 @@ def _reverse(f, argnums, has_aux, with_value):
 
         return with_check
 
+    code = f.__code__
+    count = code.co_argcount
+
+    defaults = f.__defaults__ or ()
+    first_default = count - len(defaults)
+
     def transformed(*args, **kwargs):
-        args = _bind(f, args, kwargs)
-        key = _key(f, args)
+        if not kwargs and first_default <= len(args) < count and f.__defaults__ is defaults:
+            args = args + defaults[len(args) - first_default:]  # the defaults, without inspect's binding
+        elif kwargs or len(args) != count:
+            args = _bind(f, args, kwargs)
+        # the key: types, and shapes and dtypes of arrays (the code is specialized to shapes)
+        key = tuple([(a.shape, a.dtype) if a.__class__ is np.ndarray else a.__class__ if a.__class__ in _PLAIN
+                     else _signature((a,)) for a in args])
         function = cache.get(key)
-        if function is None:
+        if function is None or f.__code__ is not code:
             function = cache[key] = build(args)
         if with_value:
             value, grads = function(*args)
@@ -312,14 +332,15 @@ def _target_for(f, mode, argnums, args):
 
 def source(f, mode="reverse", argnums=0, args=None):
     """The numba-target module source of `f`'s derivative for example `args` (needed: the target is typed)."""
-    return _target_for(f, mode, argnums, args).text
+    target = _target_for(f, mode, argnums, args)
+    return module_text(target.lowered, target.header, formatted=True)
 
 
 def emitted(f, mode="reverse", argnums=0, args=None):
     """The module `emit(..., backend="numba")` writes: the numba-target source and, when the function
     reads module-level values, `NAME_call(...)`, which passes their current values."""
     target = _target_for(f, mode, argnums, args)
-    text = target.text
+    text = module_text(target.lowered, target.header, formatted=True)
     module = getattr(f, "__module__", None)
     if target.global_params and module and module != "__main__":
         params = [p for p in re.search(rf"def {target.name}\((.*?)\):", text, re.S).group(1).replace("\n", " ").split(",")]

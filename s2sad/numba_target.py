@@ -52,7 +52,9 @@ def f_grad(x, n, _t2_bar):
 
 import ast
 import builtins
+import linecache
 import math
+import os
 import re
 import types as pytypes
 from dataclasses import dataclass, field
@@ -129,8 +131,12 @@ class _Where:
 
     def __init__(self, text):
         first = text.lstrip().splitlines()[0] if text.strip() else ""
-        found = re.search(r"\((\S+):\d+\)\s*$", first)  # `# reverse-mode derivative of f (/path/f.py:3)`
+        found = re.search(r"\((\S+):(\d+)\)\s*$", first)  # `# reverse-mode derivative of f (/path/f.py:3)`
         self.path = found.group(1) if found else None
+        self.definition = None  # `file:line: code` of the function's `def`
+        if found:
+            line = int(found.group(2))
+            self.definition = f"{os.path.basename(self.path)}:{line}: {linecache.getline(self.path, line).strip()}"
 
     def error(self, message, comment, hint=None):
         filename = lineno = code = None
@@ -602,6 +608,14 @@ class _Lowering:
         fn = self.function
         self.taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
         self.collect(fn.body)
+        for name in self.params:
+            kind = self.kind(name)
+            if isinstance(kind, tuple) and kind[0] == "object":
+                raise self.where.error(
+                    f"the numba target takes numbers and arrays; the parameter `{name}` is a {kind[1]}",
+                    self.where.definition,
+                    hint="differentiate it (a dict, list or tuple of arrays and floats is flattened), pass its "
+                    "values as separate arguments, or use the Python target (the default backend)")
         self.locals = set(self.params) | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and
                                           isinstance(n.ctx, ast.Store)}
         self.locals |= {a for _, arrays in self.tapes.values() for a, _ in arrays}
@@ -706,5 +720,7 @@ def probe(text, namespace, function_name, args):
     scope = dict(namespace)
     scope["__s2sad_seen"] = record
     exec(compile(module, f"<s2sad numba probe of {function_name}>", "exec"), scope)
-    scope[function_name](*args)
+    function = scope[function_name]
+    seen.update((name, value) for name, value in zip(function.__code__.co_varnames, args) if value is not None)
+    function(*args)
     return seen
