@@ -606,6 +606,7 @@ class _Lowering:
 
     def run(self):
         fn = self.function
+        fn.body = [_Spelling().visit(stmt) for stmt in fn.body]
         self.taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
         self.collect(fn.body)
         for name in self.params:
@@ -621,7 +622,6 @@ class _Lowering:
         self.locals |= {a for _, arrays in self.tapes.values() for a, _ in arrays}
         body = self.block(fn.body)
         body = self.rewrite_products(body)
-        body = [_Spelling().visit(stmt) for stmt in body]
         body[0:0] = [_stmt(f"_stack_{key} = []") for key in self.stacks]
         fn.body = body
         for arg in fn.args.args:
@@ -651,9 +651,19 @@ class _Lowering:
 class _Spelling(ast.NodeTransformer):
     """NumPy calls as numba takes them: keywords that only restate NumPy's default dropped
     (`np.sum(x, axis=None, keepdims=False)` -> `np.sum(x)`; numba has no `keepdims`), and
-    `v.copy()` as `_rt.copy(v)` (v may be an array item: a number, which has no method in numba)."""
+    `v.copy()` as `_rt.copy(v)` (v may be an array item: a number, which has no method in numba),
+    list literals as tuples."""
 
     DEFAULTS = {"axis": None, "keepdims": False}
+
+    def visit_List(self, node):
+        """`[a, b]` -> `(a, b)`: numba's np.concatenate and np.stack take tuples (a list of
+        arrays s2sad writes is never changed: lists that change use helpers the target refuses)."""
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load) and node.elts and not any(
+                isinstance(e, ast.Constant) and e.value is None for e in node.elts):
+            return ast.Tuple(elts=node.elts, ctx=ast.Load())
+        return node
 
     def visit_Call(self, node):
         self.generic_visit(node)
