@@ -28,7 +28,7 @@ _JIT = {"cache": True, "nogil": True}
 # the helpers of s2sad's Python runtime that this module provides (the target refuses the others)
 PROVIDED = (
     "grow", "reserve", "list_like", "owned", "like", "zeros_like", "unbroadcast", "unreduce", "mean_partials", "product_sum",
-    "copy",
+    "copy", "matmul_adjoint_x", "matmul_adjoint_y", "add_at",
 )
 
 
@@ -225,3 +225,72 @@ def product_sum(gs, vs, side, w):
         G[k] = gs[k]
         V[k] = vs[k]
     return G.T @ V if side == "x" else V.T @ G
+
+
+def matmul_adjoint_x(g, x, y):
+    """Adjoint of `x @ y` with respect to `x`, for vectors and matrices."""
+    if np.ndim(x) == 2:
+        return np.outer(g, y) if np.ndim(y) == 1 else g @ y.T
+    return y @ g if np.ndim(y) == 2 else g * y
+
+
+@overload(matmul_adjoint_x, jit_options=_JIT)
+def _matmul_adjoint_x(g, x, y):
+    if not (_is_array(x) and _is_array(y)) or x.ndim > 2 or y.ndim > 2:
+        return None
+    if x.ndim == 2:
+        if y.ndim == 1:
+            return lambda g, x, y: np.outer(g, y)
+        return lambda g, x, y: g @ np.ascontiguousarray(y.T)
+    if y.ndim == 2:
+        return lambda g, x, y: np.ascontiguousarray(y) @ g
+    return lambda g, x, y: g * y
+
+
+def matmul_adjoint_y(g, x, y):
+    """Adjoint of `x @ y` with respect to `y`, for vectors and matrices."""
+    if np.ndim(y) == 2:
+        return x.T @ g if np.ndim(x) == 2 else np.outer(x, g)
+    return x.T @ g if np.ndim(x) == 2 else g * x
+
+
+@overload(matmul_adjoint_y, jit_options=_JIT)
+def _matmul_adjoint_y(g, x, y):
+    if not (_is_array(x) and _is_array(y)) or x.ndim > 2 or y.ndim > 2:
+        return None
+    if y.ndim == 2 and x.ndim == 1:
+        return lambda g, x, y: np.outer(x, g)
+    if x.ndim == 2:
+        return lambda g, x, y: np.ascontiguousarray(x.T) @ g
+    return lambda g, x, y: g * x
+
+
+def add_at(target, index, g):
+    """`target[index] += g` for an integer or slice index (repeated positions of an index array
+    accumulate: one position at a time)."""
+    if isinstance(index, np.ndarray):
+        np.add.at(target, index, g)
+    else:
+        target[index] += g
+
+
+@overload(add_at, jit_options=_JIT)
+def _add_at(target, index, g):
+    if not _is_array(target):
+        return None
+    if isinstance(index, types.Array) and index.ndim == 1 and isinstance(index.dtype, types.Integer):
+        if _is_array(g):
+            def accumulate(target, index, g):
+                for k in range(index.shape[0]):
+                    target[index[k]] += g[k]
+        else:
+            def accumulate(target, index, g):
+                for k in range(index.shape[0]):
+                    target[index[k]] += g
+        return accumulate
+    if isinstance(index, (types.Integer, types.SliceType)) or (
+            isinstance(index, types.BaseTuple) and all(isinstance(i, (types.Integer, types.SliceType)) for i in index)):
+        def add(target, index, g):
+            target[index] += g
+        return add
+    return None

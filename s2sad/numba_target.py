@@ -99,6 +99,8 @@ def describe(value):
         return "float"
     if isinstance(value, np.ndarray):
         return ("array", value.ndim, value.dtype.kind, value.dtype.str)
+    if isinstance(value, tuple) and all(describe(v) in ("int", "float", "bool") for v in value):
+        return ("tuple", tuple(describe(v) for v in value))  # a shape
     return ("object", type(value).__name__)
 
 
@@ -120,6 +122,8 @@ def zero_of(kind):
         return _parse("0")
     if kind == "bool":
         return _parse("False")
+    if kind[0] == "tuple":
+        return ast.Tuple(elts=[zero_of(k) for k in kind[1]], ctx=ast.Load())
     if kind[0] == "array" and _dtype(kind[2], kind[3]):
         shape = "(" + "0, " * kind[1] + ")"
         return _parse(f"np.zeros({shape}, {_dtype(kind[2], kind[3])})")
@@ -242,8 +246,35 @@ class _Lowering:
         self.global_params = []
         self.index = 0
 
-    def fail(self, message, hint=None):
-        return self.where.error(message, self.comment, hint)
+    def fail(self, message, hint=None, comment=None):
+        return self.where.error(message, comment or self.comment or self.where.definition, hint)
+
+    def first_lines(self, block, comment=None):
+        """name -> the `# file:line: code` comment above its first assignment (for errors about a name
+        that is bound before the comments start)."""
+        for stmt in block:
+            marker = _marker(stmt)
+            if marker is not None:
+                comment = marker
+                continue
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+            for node in (n for t in targets if t is not None for n in ast.walk(t)):
+                if isinstance(node, ast.Name) and comment:
+                    self.where_bound.setdefault(node.id, comment)
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    comment = self.first_lines(inner, comment) or comment
+        return comment
+
+    def object_error(self, name, kind):
+        value = self.values.get(name)
+        what = f"a {kind[1]} object"
+        if type(value).__module__.startswith("s2sad"):
+            what += " (a custom rule written in Python, or a call s2sad runs through Python)"
+        return self.fail(f"this line makes {what}, which numba cannot compile",
+                         hint="use the Python target (the default backend) for this function",
+                         comment=self.where_bound.get(name))
 
     def kind(self, name):
         return self.kinds.get(name)
@@ -308,7 +339,7 @@ class _Lowering:
             else:
                 zero = zero_of(kind)
                 if zero is None:
-                    raise self.fail(f"the loop records `{self.display(value)}`, a {kind[1]} object, which numba "
+                    raise self.fail(f"the loop records {self.display(value)}, a {kind[1]} object, which numba "
                                     "cannot compile")
                 out.append(_assign(array, ast.Call(func=_parse("_rt.list_like"), args=[zero], keywords=[])))
         return out
@@ -390,8 +421,7 @@ class _Lowering:
         if name and isinstance(value, ast.Constant) and value.value is None:
             zero = zero_of(self.kind(name))
             if zero is None:
-                raise self.fail(f"`{self.display(name)}` holds a {self.kind(name)[1]} object, which numba cannot "
-                                "compile")
+                raise self.object_error(name, self.kind(name))
             return [_assign(name, zero)]
         # adjoints started as `0.0` that become arrays
         if name and isinstance(value, ast.Constant) and type(value.value) in (int, float):
@@ -427,7 +457,10 @@ class _Lowering:
         return [stmt]
 
     def display(self, name):
-        return re.sub(r"^_tape\d+_|^_", "", name) or name
+        """How an error names a value: the user's name, never a generated one (`_t4`, `rhs1_x`)."""
+        if name is None or name.startswith("_") or re.match(r"\w+\d+_", name):
+            return "a value it computes"
+        return f"`{name}`"
 
     def counted_tape(self, name, value):
         """`_tape1_xs = [None] * n` -> `np.empty(n, np.float64)` (a list for arrays; one per part of a tape)."""
@@ -443,7 +476,7 @@ class _Lowering:
             zero = zero_of(kind)
             if zero is None:
                 what = "arrays" if kind[0] == "list" else f"a {kind[1]} object"
-                raise self.fail(f"the loop records `{self.display(recorded)}`, {what}, which the numba target "
+                raise self.fail(f"the loop records {self.display(recorded)}, {what}, which the numba target "
                                 "cannot record", hint="use the Python target (the default backend) for this function")
             out.append(_assign(part, ast.BinOp(left=ast.List(elts=[zero], ctx=ast.Load()), op=ast.Mult(),
                                                right=count)))
@@ -508,7 +541,7 @@ class _Lowering:
             sources, targets = [iterator], [loop.target]
         if not targets or len(targets) != len(sources):
             return None
-        reads, length, seen = [], None, {}
+        reads, length, seen, ranges = [], None, {}, None
         self.index += 1
         index = "_index" if self.index == 1 else f"_index{self.index}"
         while index in self.taken:
@@ -541,15 +574,19 @@ class _Lowering:
                 continue
             spans = _call_of(inner, "range")
             if spans is not None and not spans.keywords:
+                trips = f"len({ast.unparse(spans)})"
                 start, step = (["0"] + [ast.unparse(a) for a in spans.args])[-2 if len(spans.args) == 1 else 1], "1"
                 if len(spans.args) == 3:
                     step = ast.unparse(spans.args[2])
                 if len(spans.args) == 1:
                     start = "0"
                 reads.append(ast.Assign(targets=[target], value=_parse(f"{start} + {step} * {index}"), lineno=0))
+                ranges = trips
                 continue
             self.index -= 1
             return None
+        if length is None and len(sources) == 1 and reads:  # `for i in reversed(range(...))` (numba has no
+            length = ranges  # reversed): the index counts down, the range's value computed from it
         if length is None:
             self.index -= 1
             return None
@@ -607,6 +644,8 @@ class _Lowering:
     def run(self):
         fn = self.function
         fn.body = [_Spelling().visit(stmt) for stmt in fn.body]
+        self.where_bound = {}
+        self.first_lines(fn.body)
         self.taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
         self.collect(fn.body)
         for name in self.params:
