@@ -20,19 +20,21 @@ from importlib import util as import_util
 import numpy as np
 
 from . import trees as T
-from .api import _all_differentiable, _argnums, _bind, _check_scalar, _diff_kinds, _input_shapes, _kinds, _signature
+from .api import (
+    _all_differentiable,
+    _argnums,
+    _bind,
+    _check_scalar,
+    _diff_kinds,
+    _input_shapes,
+    _kinds,
+    _signature,
+)
 from .codegen import format_source
-from .compiler import _tree_calls, closure_key, compile_derivative
+from .compiler import _tree_calls, compile_derivative
 from .errors import ArgumentError
 from .nested import as_python_function, code_identity
 from .numba_target import NumbaTargetError, lower, probe
-
-BACKENDS = ("python", "numba")
-
-
-def check_backend(backend):
-    if backend not in BACKENDS:
-        raise ArgumentError(f"backend must be 'python' or 'numba', not {backend!r}")
 
 
 def cache_directory():
@@ -49,8 +51,10 @@ def module_text(lowered, header, formatted=False):
     for `source` and `emit`; the cache directory's copy skips black, whose import alone takes ~0.5 s)."""
     globals_note = ""
     if lowered.global_params:
-        globals_note = (f"# module-level values passed as arguments (numba would freeze them): "
-                        f"{', '.join(lowered.global_params)}\n")
+        globals_note = (
+            f"# module-level values passed as arguments (numba would freeze them): "
+            f"{', '.join(lowered.global_params)}\n"
+        )
     text = (
         header
         + "# numba target: typed tapes; compiled with numba.njit (nopython)\n"
@@ -111,12 +115,17 @@ def _numba_failure(exc, text, path):
                     break
             if comment:
                 break
-    reason = next((ln.strip() for ln in message.splitlines() if ln.strip() and not ln.startswith("Failed in")), "")
+    reason = next(
+        (ln.strip() for ln in message.splitlines() if ln.strip() and not ln.startswith("Failed in")), ""
+    )
     from .numba_target import _Where
 
     where = _Where(text)
-    return where.error(f"numba cannot compile the derivative of this line: {reason}", comment or where.definition,
-                       hint="use the Python target (the default backend) for this function")
+    return where.error(
+        f"numba cannot compile the derivative of this line: {reason}",
+        comment or where.definition,
+        hint="use the Python target (the default backend) for this function",
+    )
 
 
 class _Target:
@@ -146,8 +155,9 @@ class _Target:
             result = self.function(*args, *self.module_values())
         except Exception as exc:
             errors = sys.modules.get("numba.core.errors")
-            if errors is not None and isinstance(exc, (errors.TypingError, errors.UnsupportedError,
-                                                       errors.LoweringError)):
+            if errors is not None and isinstance(
+                exc, (errors.TypingError, errors.UnsupportedError, errors.LoweringError)
+            ):
                 path = getattr(self.function, "py_func", None)
                 path = path.__code__.co_filename if path is not None else ""
                 raise _numba_failure(exc, self.text, path) from None
@@ -170,7 +180,7 @@ def _flat(args, kinds):
 def _key(f, args):
     shapes = tuple(np.shape(a) if isinstance(a, np.ndarray) else None for a in args)
     dtypes = tuple(a.dtype.str if isinstance(a, np.ndarray) else None for a in args)
-    return code_identity(f), closure_key(f), _signature(args), shapes, dtypes
+    return f, code_identity(f), _signature(args), shapes, dtypes  # f itself: closures of one `def` differ
 
 
 def _reverse(f, argnums, has_aux, with_value):
@@ -185,8 +195,9 @@ def _reverse(f, argnums, has_aux, with_value):
             code = f.__code__
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
         kinds = _diff_kinds(_kinds(args, nums), nums)
-        compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux,
-                                      _input_shapes(args, kinds))
+        compiled = compile_derivative(
+            f, "reverse" if with_value else "grad", nums, kinds, has_aux, _input_shapes(args, kinds)
+        )
         names = compiled.extra["names"]
         role = "grad" if "grad" in names else "vjp"
         flat = _flat(args, kinds)
@@ -214,12 +225,20 @@ def _reverse(f, argnums, has_aux, with_value):
 
     def transformed(*args, **kwargs):
         if not kwargs and first_default <= len(args) < count and f.__defaults__ is defaults:
-            args = args + defaults[len(args) - first_default:]  # the defaults, without inspect's binding
+            args = args + defaults[len(args) - first_default :]  # the defaults, without inspect's binding
         elif kwargs or len(args) != count:
             args = _bind(f, args, kwargs)
         # the key: types, and shapes and dtypes of arrays (the code is specialized to shapes)
-        key = tuple([(a.shape, a.dtype) if a.__class__ is np.ndarray else a.__class__ if a.__class__ in _PLAIN
-                     else _signature((a,)) for a in args])
+        key = tuple(
+            [
+                (
+                    (a.shape, a.dtype)
+                    if a.__class__ is np.ndarray
+                    else a.__class__ if a.__class__ in _PLAIN else _signature((a,))
+                )
+                for a in args
+            ]
+        )
         function = cache.get(key)
         if function is None or f.__code__ is not code:
             function = cache[key] = build(args)
@@ -252,8 +271,9 @@ def jvp(f, primals, tangents, has_aux=False):
     f = as_python_function(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
-        raise ArgumentError(f"jvp got {len(primals)} primals but {len(tangents)} tangents",
-                            hint="pass one tangent per primal")
+        raise ArgumentError(
+            f"jvp got {len(primals)} primals but {len(tangents)} tangents", hint="pass one tangent per primal"
+        )
     given = len(primals)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(0.0 for _ in primals[given:])
@@ -286,8 +306,10 @@ def vjp(f, *primals, has_aux=False):
     if entry is None:
         kinds = _diff_kinds(_kinds(primals, nums), nums)
         if any(T.is_tree_kind(k) for k in kinds):
-            raise ArgumentError("vjp with backend='numba' takes floats and arrays, not dicts, lists or tuples",
-                                hint="use grad / value_and_grad (which take trees) or the Python target")
+            raise ArgumentError(
+                "vjp with backend='numba' takes floats and arrays, not dicts, lists or tuples",
+                hint="use grad / value_and_grad (which take trees) or the Python target",
+            )
         compiled = compile_derivative(f, "reverse", nums, kinds, bool(has_aux), _input_shapes(primals, kinds))
         value = compiled.function(*primals)[0]  # the Python target once: the output's type
         zero = np.zeros_like(value[0] if has_aux else value, dtype=float)
@@ -343,7 +365,13 @@ def emitted(f, mode="reverse", argnums=0, args=None):
     text = module_text(target.lowered, target.header, formatted=True)
     module = getattr(f, "__module__", None)
     if target.global_params and module and module != "__main__":
-        params = [p for p in re.search(rf"def {target.name}\((.*?)\):", text, re.S).group(1).replace("\n", " ").split(",")]
+        params = [
+            p
+            for p in re.search(rf"def {target.name}\((.*?)\):", text, re.S)
+            .group(1)
+            .replace("\n", " ")
+            .split(",")
+        ]
         params = [p.strip() for p in params if p.strip()][: -len(target.global_params)]
         values = ", ".join(f"_module.{g}" for g in target.global_params)
         text += (

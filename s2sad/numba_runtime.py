@@ -27,8 +27,20 @@ _JIT = {"cache": True, "nogil": True}
 
 # the helpers of s2sad's Python runtime that this module provides (the target refuses the others)
 PROVIDED = (
-    "grow", "reserve", "list_like", "owned", "like", "zeros_like", "unbroadcast", "unreduce", "mean_partials", "product_sum",
-    "copy", "matmul_adjoint_x", "matmul_adjoint_y", "add_at",
+    "grow",
+    "reserve",
+    "list_like",
+    "owned",
+    "like",
+    "zeros_like",
+    "unbroadcast",
+    "unreduce",
+    "mean_partials",
+    "product_sum",
+    "copy",
+    "matmul_adjoint_x",
+    "matmul_adjoint_y",
+    "add_at",
 )
 
 
@@ -174,7 +186,9 @@ def _unbroadcast(g, like):
     if g.ndim == like.ndim == 1:
         return lambda g, like: g if g.shape[0] == like.shape[0] else np.zeros(like.shape) + np.sum(g)
     if g.ndim == 2 and like.ndim == 1:
-        return lambda g, like: _sum_rows(g) if like.shape[0] == g.shape[1] else np.zeros(like.shape) + np.sum(g)
+        return lambda g, like: (
+            _sum_rows(g) if like.shape[0] == g.shape[1] else np.zeros(like.shape) + np.sum(g)
+        )
     if g.ndim == like.ndim == 2:
         return lambda g, like: _sum_to_column(_sum_to_row(g, like.shape[0]), like.shape[1])
     if g.ndim == like.ndim:
@@ -280,17 +294,25 @@ def _add_at(target, index, g):
         return None
     if isinstance(index, types.Array) and index.ndim == 1 and isinstance(index.dtype, types.Integer):
         if _is_array(g):
+
             def accumulate(target, index, g):
                 for k in range(index.shape[0]):
                     target[index[k]] += g[k]
+
         else:
+
             def accumulate(target, index, g):
                 for k in range(index.shape[0]):
                     target[index[k]] += g
+
         return accumulate
     if isinstance(index, (types.Integer, types.SliceType)) or (
-            isinstance(index, types.BaseTuple) and all(isinstance(i, (types.Integer, types.SliceType)) for i in index)):
+        isinstance(index, types.BaseTuple)
+        and all(isinstance(i, (types.Integer, types.SliceType)) for i in index)
+    ):
+
         def add(target, index, g):
             target[index] += g
+
         return add
     return None

@@ -68,8 +68,28 @@ _COMMENT = re.compile(r"^(\s*)# (.*)$")
 _WHERE = re.compile(r"^([^\s:]+):(\d+): (.*)$")
 
 # builtins numba compiles on numbers and arrays
-_BUILTINS = {"range", "len", "abs", "min", "max", "float", "int", "bool", "round", "sum", "pow", "divmod", "zip",
-             "enumerate", "reversed", "isinstance", "print", "True", "False", "None"}
+_BUILTINS = {
+    "range",
+    "len",
+    "abs",
+    "min",
+    "max",
+    "float",
+    "int",
+    "bool",
+    "round",
+    "sum",
+    "pow",
+    "divmod",
+    "zip",
+    "enumerate",
+    "reversed",
+    "isinstance",
+    "print",
+    "True",
+    "False",
+    "None",
+}
 _MODULES = (np, math)
 _DTYPES = {"f": "np.float64", "i": "np.int64", "b": "np.bool_", "u": "np.uint64"}
 
@@ -140,7 +160,9 @@ class _Where:
         self.definition = None  # `file:line: code` of the function's `def`
         if found:
             line = int(found.group(2))
-            self.definition = f"{os.path.basename(self.path)}:{line}: {linecache.getline(self.path, line).strip()}"
+            self.definition = (
+                f"{os.path.basename(self.path)}:{line}: {linecache.getline(self.path, line).strip()}"
+            )
 
     def error(self, message, comment, hint=None):
         filename = lineno = code = None
@@ -168,7 +190,11 @@ def _with_markers(text):
 def _marker(stmt):
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp):
         left = stmt.value.left
-        if isinstance(left, ast.Subscript) and isinstance(left.value, ast.Constant) and left.value.value == MARKER:
+        if (
+            isinstance(left, ast.Subscript)
+            and isinstance(left.value, ast.Constant)
+            and left.value.value == MARKER
+        ):
             return stmt.value.right.value
     return None
 
@@ -211,21 +237,32 @@ def _scalar_dtype(kind):
 
 def _tape_kind(kind):
     """The kind of the array a tape records scalars of `kind` in."""
-    return {None: ("array", 1, "f", "<f8"), "float": ("array", 1, "f", "<f8"), "int": ("array", 1, "i", "<i8"),
-            "bool": ("array", 1, "b", "|b1")}[kind]
+    return {
+        None: ("array", 1, "f", "<f8"),
+        "float": ("array", 1, "f", "<f8"),
+        "int": ("array", 1, "i", "<i8"),
+        "bool": ("array", 1, "b", "|b1"),
+    }[kind]
 
 
 def _pattern(node):
     """The stack a saved value goes to: its name, or its array's name and the form of the index
     (`y[i]` -> `y_i`, `y[a:b]` -> `y_s`): a push of `_rt.copy(y[i])` and the pop into `y[j]` meet."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt" \
-            and node.func.attr == "copy" and len(node.args) == 1:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and _name(node.func.value) == "_rt"
+        and node.func.attr == "copy"
+        and len(node.args) == 1
+    ):
         node = node.args[0]
     if isinstance(node, ast.Name):
         return node.id.lstrip("_")
     if isinstance(node, ast.Subscript) and _name(node.value):
         index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        return node.value.id.lstrip("_") + "_" + "".join("s" if isinstance(i, ast.Slice) else "i" for i in index)
+        return (
+            node.value.id.lstrip("_") + "_" + "".join("s" if isinstance(i, ast.Slice) else "i" for i in index)
+        )
     return None
 
 
@@ -238,7 +275,9 @@ class _Lowering:
         self.where = where
         self.comment = None
         self.stacks = []  # stack names, in order of first use
-        self.tapes = {}  # interleaved tape `_tape1 = []` -> (its count, [(array, recorded name)] in push order)
+        self.tapes = (
+            {}
+        )  # interleaved tape `_tape1 = []` -> (its count, [(array, recorded name)] in push order)
         self.counted = {}  # counted loop's tape list `_tape1_xs = [None] * n` -> the name it records
         self.aliases = {}  # `_tape1_reversed = reversed(_tape1)` -> `_tape1`
         self.products = {}  # ProductSum name -> its side
@@ -272,9 +311,11 @@ class _Lowering:
         what = f"a {kind[1]} object"
         if type(value).__module__.startswith("s2sad"):
             what += " (a custom rule written in Python, or a call s2sad runs through Python)"
-        return self.fail(f"this line makes {what}, which numba cannot compile",
-                         hint="use the Python target (the default backend) for this function",
-                         comment=self.where_bound.get(name))
+        return self.fail(
+            f"this line makes {what}, which numba cannot compile",
+            hint="use the Python target (the default backend) for this function",
+            comment=self.where_bound.get(name),
+        )
 
     def kind(self, name):
         return self.kinds.get(name)
@@ -287,13 +328,20 @@ class _Lowering:
                 name = _name(target)
                 if name and isinstance(value, ast.List) and not value.elts and re.match(r"_tape\d+$", name):
                     self.tapes.setdefault(name, (f"{name}_count", []))
-                elif name and isinstance(value, ast.BinOp) and isinstance(value.left, ast.List) and \
-                        len(value.left.elts) == 1 and isinstance(value.left.elts[0], ast.Constant) and \
-                        value.left.elts[0].value is None:
+                elif (
+                    name
+                    and isinstance(value, ast.BinOp)
+                    and isinstance(value.left, ast.List)
+                    and len(value.left.elts) == 1
+                    and isinstance(value.left.elts[0], ast.Constant)
+                    and value.left.elts[0].value is None
+                ):
                     self.counted.setdefault(name, None)
                 elif name and _call_of(value, "reversed") and _name(value.args[0]) in self.tapes:
                     self.aliases[name] = value.args[0].id
-                elif isinstance(target, ast.Subscript) and _name(target.value) in self.counted and _name(value):
+                elif (
+                    isinstance(target, ast.Subscript) and _name(target.value) in self.counted and _name(value)
+                ):
                     self.counted[target.value.id] = value.id
             tape = self._tape_push(stmt)
             if tape is not None:
@@ -320,8 +368,13 @@ class _Lowering:
         """A recorded name as what numba holds: a tape is its arrays and its count."""
         if name in self.tapes:
             count, arrays = self.tapes[name]
-            return [(array, _tape_kind(self.kind(value)) if _scalar(self.kind(value)) else ("list", self.kind(value)))
-                    for array, value in arrays] + [(count, "int")]
+            return [
+                (
+                    array,
+                    _tape_kind(self.kind(value)) if _scalar(self.kind(value)) else ("list", self.kind(value)),
+                )
+                for array, value in arrays
+            ] + [(count, "int")]
         return [(name, self.kind(name))]
 
     def part_names(self, name, suffix_of):
@@ -339,8 +392,10 @@ class _Lowering:
             else:
                 zero = zero_of(kind)
                 if zero is None:
-                    raise self.fail(f"the loop records {self.display(value)}, a {kind[1]} object, which numba "
-                                    "cannot compile")
+                    raise self.fail(
+                        f"the loop records {self.display(value)}, a {kind[1]} object, which numba "
+                        "cannot compile"
+                    )
                 out.append(_assign(array, ast.Call(func=_parse("_rt.list_like"), args=[zero], keywords=[])))
         return out
 
@@ -379,8 +434,10 @@ class _Lowering:
         if isinstance(stmt, (ast.Return, ast.AugAssign, ast.Pass, ast.Break, ast.Continue, ast.Assign)):
             self.check(stmt)
             return [stmt]
-        raise self.fail(f"the numba target cannot compile `{type(stmt).__name__.lower()}` statements",
-                        hint="use the Python target (the default backend) for this function")
+        raise self.fail(
+            f"the numba target cannot compile `{type(stmt).__name__.lower()}` statements",
+            hint="use the Python target (the default backend) for this function",
+        )
 
     def loop(self, loop):
         if isinstance(loop, ast.For):
@@ -408,8 +465,12 @@ class _Lowering:
         if not isinstance(loop.test, (ast.Name, ast.Constant)):
             raise self.fail("the numba target needs a `while` loop's test to be a name")
         capacity = f"{tape}_capacity"
-        inner = ast.While(test=_parse(f"{ast.unparse(loop.test)} and {count} < {capacity}"), body=loop.body,
-                          orelse=[], lineno=0)
+        inner = ast.While(
+            test=_parse(f"{ast.unparse(loop.test)} and {count} < {capacity}"),
+            body=loop.body,
+            orelse=[],
+            lineno=0,
+        )
         loop.body = [_stmt(f"{array} = _rt.grow({array}, {count})") for array in grown]
         loop.body += [_stmt(f"{capacity} = len({grown[0]})"), inner]
         return [loop]
@@ -443,12 +504,25 @@ class _Lowering:
         if isinstance(target, ast.Subscript) and _name(target.value) in self.counted and _name(value):
             base = target.value.id
             self.check(target.slice)
-            return [ast.Assign(targets=[ast.Subscript(value=ast.Name(id=part, ctx=ast.Load()), slice=target.slice,
-                                                      ctx=ast.Store())],
-                               value=ast.Name(id=value_part, ctx=ast.Load()), lineno=0)
-                    for part, (value_part, _) in zip(self.part_names(base, value.id), self.parts(value.id))]
-        if name and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
-                _name(value.func.value) == "_rt" and value.func.attr == "ProductSum":
+            return [
+                ast.Assign(
+                    targets=[
+                        ast.Subscript(
+                            value=ast.Name(id=part, ctx=ast.Load()), slice=target.slice, ctx=ast.Store()
+                        )
+                    ],
+                    value=ast.Name(id=value_part, ctx=ast.Load()),
+                    lineno=0,
+                )
+                for part, (value_part, _) in zip(self.part_names(base, value.id), self.parts(value.id))
+            ]
+        if (
+            name
+            and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and _name(value.func.value) == "_rt"
+            and value.func.attr == "ProductSum"
+        ):
             self.products[name] = value.args[0].value
             return [_stmt(f"{name}_gs = []"), _stmt(f"{name}_vs = []")]
         if _call_of(value, "_pop") is not None and not value.args:
@@ -476,10 +550,16 @@ class _Lowering:
             zero = zero_of(kind)
             if zero is None:
                 what = "arrays" if kind[0] == "list" else f"a {kind[1]} object"
-                raise self.fail(f"the loop records {self.display(recorded)}, {what}, which the numba target "
-                                "cannot record", hint="use the Python target (the default backend) for this function")
-            out.append(_assign(part, ast.BinOp(left=ast.List(elts=[zero], ctx=ast.Load()), op=ast.Mult(),
-                                               right=count)))
+                raise self.fail(
+                    f"the loop records {self.display(recorded)}, {what}, which the numba target "
+                    "cannot record",
+                    hint="use the Python target (the default backend) for this function",
+                )
+            out.append(
+                _assign(
+                    part, ast.BinOp(left=ast.List(elts=[zero], ctx=ast.Load()), op=ast.Mult(), right=count)
+                )
+            )
         return out
 
     def expression_statement(self, stmt):
@@ -495,13 +575,18 @@ class _Lowering:
                 return [_stmt(f"{array}.append({value})")]
             if _name(call.func) == "_push" and len(call.args) == 1:
                 return self.push(call.args[0])
-            if isinstance(call.func, ast.Attribute) and _name(call.func.value) in self.products and \
-                    call.func.attr == "add":
+            if (
+                isinstance(call.func, ast.Attribute)
+                and _name(call.func.value) in self.products
+                and call.func.attr == "add"
+            ):
                 product = _name(call.func.value)
                 for arg in call.args:
                     self.check(arg)
-                return [ast.Expr(_parse(f"{product}_gs.append({ast.unparse(call.args[0])})")),
-                        ast.Expr(_parse(f"{product}_vs.append({ast.unparse(call.args[1])})"))]
+                return [
+                    ast.Expr(_parse(f"{product}_gs.append({ast.unparse(call.args[0])})")),
+                    ast.Expr(_parse(f"{product}_vs.append({ast.unparse(call.args[1])})")),
+                ]
         self.check(stmt)
         return [stmt]
 
@@ -523,7 +608,11 @@ class _Lowering:
     def pop(self, target):
         name = _name(target)
         if name in self.tapes:
-            return [s for part, _ in reversed(self.parts(name)) for s in self.pop(ast.Name(id=part, ctx=ast.Store()))]
+            return [
+                s
+                for part, _ in reversed(self.parts(name))
+                for s in self.pop(ast.Name(id=part, ctx=ast.Store()))
+            ]
         key = _pattern(target)
         if key is None:
             raise self.fail("the numba target restores only names and array items from its stacks")
@@ -535,8 +624,9 @@ class _Lowering:
         a loop over the index, from the last step to the first."""
         iterator = loop.iter
         if _call_of(iterator, "zip") is not None:
-            sources, targets = list(iterator.args), list(loop.target.elts) if isinstance(loop.target, ast.Tuple) \
-                else None
+            sources, targets = list(iterator.args), (
+                list(loop.target.elts) if isinstance(loop.target, ast.Tuple) else None
+            )
         else:
             sources, targets = [iterator], [loop.target]
         if not targets or len(targets) != len(sources):
@@ -575,12 +665,16 @@ class _Lowering:
             spans = _call_of(inner, "range")
             if spans is not None and not spans.keywords:
                 trips = f"len({ast.unparse(spans)})"
-                start, step = (["0"] + [ast.unparse(a) for a in spans.args])[-2 if len(spans.args) == 1 else 1], "1"
+                start, step = (["0"] + [ast.unparse(a) for a in spans.args])[
+                    -2 if len(spans.args) == 1 else 1
+                ], "1"
                 if len(spans.args) == 3:
                     step = ast.unparse(spans.args[2])
                 if len(spans.args) == 1:
                     start = "0"
-                reads.append(ast.Assign(targets=[target], value=_parse(f"{start} + {step} * {index}"), lineno=0))
+                reads.append(
+                    ast.Assign(targets=[target], value=_parse(f"{start} + {step} * {index}"), lineno=0)
+                )
                 ranges = trips
                 continue
             self.index -= 1
@@ -593,26 +687,57 @@ class _Lowering:
         for read in reads:
             self.check(read.value)
         body = reads + self.block(loop.body)
-        return [ast.For(target=ast.Name(id=index, ctx=ast.Store()), iter=_parse(f"range({length} - 1, -1, -1)"),
-                        body=body, orelse=[], lineno=0)]
+        return [
+            ast.For(
+                target=ast.Name(id=index, ctx=ast.Store()),
+                iter=_parse(f"range({length} - 1, -1, -1)"),
+                body=body,
+                orelse=[],
+                lineno=0,
+            )
+        ]
 
     # -- what numba cannot compile ------------------------------------------------------------------
     def check(self, node):
         from . import numba_runtime
 
         for sub in ast.walk(node):
-            if isinstance(sub, (ast.Lambda, ast.Dict, ast.Set, ast.DictComp, ast.SetComp, ast.GeneratorExp,
-                                ast.ListComp, ast.JoinedStr, ast.Starred, ast.Yield, ast.Await)):
-                what = {ast.Dict: "a dict", ast.Lambda: "a lambda", ast.JoinedStr: "an f-string"}.get(type(sub),
-                                                                                                   "this construct")
-                raise self.fail(f"the numba target cannot compile {what}: `{ast.unparse(sub)}`",
-                                hint="use the Python target (the default backend) for this function")
-            if isinstance(sub, ast.Attribute) and _name(sub.value) == "_rt" and sub.attr not in numba_runtime.PROVIDED:
-                raise self.fail(f"the numba target has no compiled version of s2sad's helper `{sub.attr}`, which "
-                                "the derivative of this line calls",
-                                hint="use the Python target (the default backend) for this function")
-            if isinstance(sub, ast.Name) and sub.id in {"_stack", "_push", "_pop"} | set(self.tapes) | \
-                    set(self.aliases):
+            if isinstance(
+                sub,
+                (
+                    ast.Lambda,
+                    ast.Dict,
+                    ast.Set,
+                    ast.DictComp,
+                    ast.SetComp,
+                    ast.GeneratorExp,
+                    ast.ListComp,
+                    ast.JoinedStr,
+                    ast.Starred,
+                    ast.Yield,
+                    ast.Await,
+                ),
+            ):
+                what = {ast.Dict: "a dict", ast.Lambda: "a lambda", ast.JoinedStr: "an f-string"}.get(
+                    type(sub), "this construct"
+                )
+                raise self.fail(
+                    f"the numba target cannot compile {what}: `{ast.unparse(sub)}`",
+                    hint="use the Python target (the default backend) for this function",
+                )
+            if (
+                isinstance(sub, ast.Attribute)
+                and _name(sub.value) == "_rt"
+                and sub.attr not in numba_runtime.PROVIDED
+            ):
+                raise self.fail(
+                    f"the numba target has no compiled version of s2sad's helper `{sub.attr}`, which "
+                    "the derivative of this line calls",
+                    hint="use the Python target (the default backend) for this function",
+                )
+            if isinstance(sub, ast.Name) and sub.id in {"_stack", "_push", "_pop"} | set(self.tapes) | set(
+                self.aliases
+            ):
                 raise self.fail("the numba target cannot lower this use of the derivative's stack or tape")
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.check_global(sub.id)
@@ -633,10 +758,14 @@ class _Lowering:
                 self.global_params.append(name)
                 return
             if callable(value):
-                raise self.fail(f"calls `{name}`, a Python function s2sad did not inline; numba cannot call it",
-                                hint="make it a function s2sad inlines (its source in a file), or use the Python target")
-            raise self.fail(f"reads `{name}`, a {type(value).__name__} object, which numba cannot compile",
-                            hint="pass arrays and numbers, or use the Python target (the default backend)")
+                raise self.fail(
+                    f"calls `{name}`, a Python function s2sad did not inline; numba cannot call it",
+                    hint="make it a function s2sad inlines (its source in a file), or use the Python target",
+                )
+            raise self.fail(
+                f"reads `{name}`, a {type(value).__name__} object, which numba cannot compile",
+                hint="pass arrays and numbers, or use the Python target (the default backend)",
+            )
         if name in _BUILTINS or not hasattr(builtins, name):
             return
         raise self.fail(f"calls the builtin `{name}`, which the numba target does not compile")
@@ -655,9 +784,11 @@ class _Lowering:
                     f"the numba target takes numbers and arrays; the parameter `{name}` is a {kind[1]}",
                     self.where.definition,
                     hint="differentiate it (a dict, list or tuple of arrays and floats is flattened), pass its "
-                    "values as separate arguments, or use the Python target (the default backend)")
-        self.locals = set(self.params) | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and
-                                          isinstance(n.ctx, ast.Store)}
+                    "values as separate arguments, or use the Python target (the default backend)",
+                )
+        self.locals = set(self.params) | {
+            n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
         self.locals |= {a for _, arrays in self.tapes.values() for a, _ in arrays}
         body = self.block(fn.body)
         body = self.rewrite_products(body)
@@ -676,11 +807,16 @@ class _Lowering:
         class Totals(ast.NodeTransformer):
             def visit_Call(self, node):
                 self.generic_visit(node)
-                if isinstance(node.func, ast.Attribute) and _name(node.func.value) in products and \
-                        node.func.attr == "total":
+                if (
+                    isinstance(node.func, ast.Attribute)
+                    and _name(node.func.value) in products
+                    and node.func.attr == "total"
+                ):
                     name = node.func.value.id
                     side = products[name]
-                    return _parse(f"_rt.product_sum({name}_gs, {name}_vs, {side!r}, {ast.unparse(node.args[0])})")
+                    return _parse(
+                        f"_rt.product_sum({name}_gs, {name}_vs, {side!r}, {ast.unparse(node.args[0])})"
+                    )
                 return node
 
         module = Totals().visit(ast.Module(body=body, type_ignores=[]))
@@ -699,19 +835,34 @@ class _Spelling(ast.NodeTransformer):
         """`[a, b]` -> `(a, b)`: numba's np.concatenate and np.stack take tuples (a list of
         arrays s2sad writes is never changed: lists that change use helpers the target refuses)."""
         self.generic_visit(node)
-        if isinstance(node.ctx, ast.Load) and node.elts and not any(
-                isinstance(e, ast.Constant) and e.value is None for e in node.elts):
+        if (
+            isinstance(node.ctx, ast.Load)
+            and node.elts
+            and not any(isinstance(e, ast.Constant) and e.value is None for e in node.elts)
+        ):
             return ast.Tuple(elts=node.elts, ctx=ast.Load())
         return node
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if isinstance(node.func, ast.Attribute) and node.func.attr == "copy" and not node.args and \
-                not node.keywords and _name(node.func.value) not in ("np", "math", "_rt"):
+        if (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr == "copy"
+            and not node.args
+            and not node.keywords
+            and _name(node.func.value) not in ("np", "math", "_rt")
+        ):
             return ast.Call(func=_parse("_rt.copy"), args=[node.func.value], keywords=[])  # numbers too
-        node.keywords = [k for k in node.keywords if not (
-            k.arg in self.DEFAULTS and isinstance(k.value, ast.Constant) and k.value.value is self.DEFAULTS[k.arg]
-            and not (isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt"))]
+        node.keywords = [
+            k
+            for k in node.keywords
+            if not (
+                k.arg in self.DEFAULTS
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is self.DEFAULTS[k.arg]
+                and not (isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt")
+            )
+        ]
         return node
 
 
@@ -770,6 +921,8 @@ def probe(text, namespace, function_name, args):
     scope["__s2sad_seen"] = record
     exec(compile(module, f"<s2sad numba probe of {function_name}>", "exec"), scope)
     function = scope[function_name]
-    seen.update((name, value) for name, value in zip(function.__code__.co_varnames, args) if value is not None)
+    seen.update(
+        (name, value) for name, value in zip(function.__code__.co_varnames, args) if value is not None
+    )
     function(*args)
     return seen

@@ -124,6 +124,7 @@ def uses_a_custom_rule(a, n=5):
         total += softplus(a * i)
     return total
 
+
 RNG = np.random.default_rng(3)
 W0, B0, H0 = 0.5 * RNG.standard_normal((4, 4)), 0.1 * RNG.standard_normal(4), RNG.standard_normal(4)
 U0 = RNG.standard_normal(7)
@@ -181,8 +182,14 @@ def test_a_changed_module_array_gives_the_new_gradient():
         KICKS = 3.0 * saved  # rebound: the compiled code must not have frozen the old array
         after = gradient(*args)
         step = 1e-6
-        expected = [(f(*[a + step * (i == k) for i, a in enumerate(args)])
-                     - f(*[a - step * (i == k) for i, a in enumerate(args)])) / (2 * step) for k in argnums]
+        expected = [
+            (
+                f(*[a + step * (i == k) for i, a in enumerate(args)])
+                - f(*[a - step * (i == k) for i, a in enumerate(args)])
+            )
+            / (2 * step)
+            for k in argnums
+        ]
     finally:
         KICKS = saved
     assert relative(after, before) > 1e-3
@@ -227,7 +234,9 @@ def test_dict_parameters_are_flattened_at_the_boundary():
         assert relative(mine[0][key], theirs[0][key]) <= 1e-12
     assert relative(mine[1], theirs[1]) <= 1e-12
     with pytest.raises(NumbaTargetError, match="parameter `params` is a dict") as info:
-        s2sad.grad(spring, argnums=1, backend="numba")(params, 0.5)  # a dict not differentiated: not flattened
+        s2sad.grad(spring, argnums=1, backend="numba")(
+            params, 0.5
+        )  # a dict not differentiated: not flattened
     assert info.value.lineno == spring.__code__.co_firstlineno
 
 
@@ -239,11 +248,17 @@ def test_emit_writes_a_module_that_runs(tmp_path, monkeypatch):
     assert "@numba.njit(cache=True)" in text and "def switching_" in text
     monkeypatch.syspath_prepend(str(tmp_path))
     module = __import__("switching_numba")
-    function = next(getattr(module, n) for n in dir(module) if n.startswith("switching_") and hasattr(
-        getattr(module, n), "py_func"))
+    function = next(
+        getattr(module, n)
+        for n in dir(module)
+        if n.startswith("switching_") and hasattr(getattr(module, n), "py_func")
+    )
     result = function(*args, 40, 1.0)
-    grads = result[1] if isinstance(result[0], float) and len(result) == 2 and isinstance(result[1], tuple) \
+    grads = (
+        result[1]
+        if isinstance(result[0], float) and len(result) == 2 and isinstance(result[1], tuple)
         else result
+    )
     for mine, theirs in zip(grads, s2sad.grad(f, argnums=argnums)(*args)):
         assert relative(mine, theirs) <= 1e-12
 
@@ -255,7 +270,7 @@ def test_unknown_backend_is_an_argument_error():
 
 def test_a_second_process_loads_the_compiled_code(cache_directory, tmp_path):
     script = tmp_path / "model.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(textwrap.dedent("""
         import sys
         import numpy as np
         import s2sad
@@ -274,10 +289,12 @@ def test_a_second_process_loads_the_compiled_code(cache_directory, tmp_path):
                    if m is not None and m.__name__.startswith("_s2sad_numba_")
                    for f in vars(m).values() if hasattr(f, "stats"))
         print("hits", hits)
-    '''))
+    """))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
-    runs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
-            for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+        for _ in range(2)
+    ]
     for run in runs:
         assert run.returncode == 0, run.stderr
     assert runs[0].stdout.splitlines()[0] == runs[1].stdout.splitlines()[0]
@@ -287,7 +304,7 @@ def test_a_second_process_loads_the_compiled_code(cache_directory, tmp_path):
 
 def test_python_target_imports_no_numba(tmp_path):
     script = tmp_path / "plain.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(textwrap.dedent("""
         import sys
         import s2sad
 
@@ -295,7 +312,12 @@ def test_python_target_imports_no_numba(tmp_path):
             return x * x
 
         print(s2sad.grad(square)(2.0), "numba" in sys.modules)
-    '''))
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    """))
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+    )
     assert run.stdout.split() == ["4.0", "False"], run.stderr
