@@ -57,6 +57,7 @@ class Analysis:
     elements: dict = field(default_factory=dict)  # list variable -> the kind of its elements
     shapes: dict = field(default_factory=dict)  # array variable -> its shape, where known (see shapes.py)
     result_shapes: dict = field(default_factory=dict)  # id(Assign) -> the shape of the value it assigns
+    varied: set = field(default_factory=set)  # every variable that depends on a differentiated input
 
 
 def walk_statements(body):
@@ -201,7 +202,7 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
     if input_shapes is not None and config.enabled():
         shapes, result_shapes = infer_shapes(statements, primitives, kinds, namespace, list(input_kinds), input_shapes)
     return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives,
-                    output=output, elements=elements, shapes=shapes, result_shapes=result_shapes)
+                    output=output, elements=elements, shapes=shapes, result_shapes=result_shapes, varied=varied)
 
 
 def _refuse_varied_operands(statements, primitives, varied, classify_error):

@@ -13,10 +13,10 @@ import numpy as np
 from . import config
 from . import kinds as K
 from . import trees as T
-from .compiler import closure_key, compile_derivative, generate, render
+from .compiler import compile_derivative, generate, render
 from .errors import ArgumentError, NonScalarOutputError
 from .runtime import copy_lists
-from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, transform_of
+from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, _parameters, as_python_function, code_identity, mark, reads_key, transform_of
 
 
 def _argnums(argnums, count, name):
@@ -83,6 +83,207 @@ def _diff_kinds(kinds, argnums):
     return tuple(kinds)
 
 
+# -- checking arguments before generated code runs ---------------------------------------------------
+
+_ARRAY_KINDS = {"b": "a boolean array", "i": "an integer array", "u": "an integer array", "c": "a complex array"}
+
+
+def _not_real(value):
+    """What `value` is when it cannot be differentiated (an int, a bool, a complex number or an
+    array of them); None for floats and float arrays."""
+    if isinstance(value, np.ndarray):
+        kind = value.dtype.kind
+        return None if kind == "f" else _ARRAY_KINDS.get(kind, f"an array of dtype {value.dtype}")
+    if isinstance(value, (bool, np.bool_)):
+        return "a bool"
+    if isinstance(value, numbers.Integral):
+        return "an int"
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+        return "a complex number"
+    return None
+
+
+def _argument_name(f, n):
+    """`argument 1 (`w`)`: how messages name the n-th argument of `f`."""
+    try:
+        params = _parameters(f)
+    except Exception:  # a callable without a code object
+        params = []
+    return f"argument {n} (`{params[n]}`)" if n < len(params) else f"argument {n}"
+
+
+def _leaves_with_paths(value, path):
+    """(path, leaf) pairs of a tree argument: `params['W']`, `layers[0]`, `layer.W`."""
+    if T.is_record(value):
+        for name in T.record_fields(value):
+            yield from _leaves_with_paths(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, dict):
+        for key in T.sorted_keys(value):
+            yield from _leaves_with_paths(value[key], f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _leaves_with_paths(item, f"{path}[{index}]")
+    else:
+        yield path, value
+
+
+_REAL_HINTS = {
+    "a bool": "leave it out of argnums: a mask or flag is a constant",
+    "a boolean array": "leave it out of argnums: a mask or flag is a constant",
+    "a complex number": "s2sad has no complex derivatives: pass the real and imaginary parts as float arguments",
+    "a complex array": "s2sad has no complex derivatives: pass the real and imaginary parts as float arrays",
+}
+
+
+def _check_real(f, args, nums, transform):
+    """An ArgumentError, as JAX's "grad requires real-valued inputs", for a differentiated argument
+    (or tree leaf) that is an int, a bool, a complex number or an array of them."""
+    for n in nums:
+        value = args[n]
+        if not (T.is_tree(value) or callable(value) or isinstance(value, (numbers.Number, np.ndarray, np.generic))):
+            raise ArgumentError(
+                f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {_argument_name(f, n)}, which is a "
+                f"{type(value).__name__}; s2sad differentiates floats and NumPy arrays (and dicts, lists, tuples, "
+                "NamedTuples and dataclasses of them)",
+                hint="pass the parameters as a dict of arrays (read as `params[\"W\"]`), or leave the object out "
+                "of argnums: an object not differentiated is a constant whose attributes can be read",
+            )
+        leaves = _leaves_with_paths(value, "") if T.is_tree(value) else (("", value),)
+        for path, leaf in leaves:
+            problem = _not_real(leaf)
+            if problem is None:
+                continue
+            where = _argument_name(f, n) + (f", leaf {path}," if path else "")
+            raise ArgumentError(
+                f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {where} which is {problem}; s2sad "
+                "differentiates w.r.t. real floating-point values (floats and float arrays), as JAX does",
+                hint=_REAL_HINTS.get(problem, "pass a float (`3.0`, `x.astype(float)`) to differentiate w.r.t. it, "
+                                     "or leave it out of argnums: an int used as an index or a count is a constant"),
+            )
+
+
+def _is_zero(value):
+    try:
+        return not np.any(value)
+    except Exception:
+        return False
+
+
+def _mismatch(primal, other, whose="primal's"):
+    """Why `other` (a tangent or cotangent) cannot go with `primal` (None if it can): its structure,
+    shape or kind. Numbers of any real kind go with floats; only a zero goes with an int or a bool."""
+    if other is None:
+        return "it is None"
+    if isinstance(primal, tuple) and type(other) in (tuple, list) and type(primal) is not tuple:
+        primal = tuple(primal)  # a NamedTuple output (`np.linalg.slogdet`): a plain tuple of cotangents
+    if isinstance(primal, list) and isinstance(other, np.ndarray):  # a list of arrays: an array of rows
+        try:
+            shape = np.shape(primal)
+        except ValueError:
+            shape = None
+        return None if shape == other.shape else f"its shape {other.shape} is not the {whose} {shape}"
+    if T.is_tree(primal) or T.is_tree(other):
+        if not (T.is_tree(primal) and T.is_tree(other)):
+            return f"it is a {type(other).__name__}, the {whose[:-2]} a {type(primal).__name__}"
+        mine, theirs = T.flatten(primal), T.flatten(other)
+        if mine[1] != theirs[1]:
+            return f"its structure {_structure(other)} is not the {whose} {_structure(primal)}"
+        for (path, a), b in zip(_leaves_with_paths(primal, ""), theirs[0]):
+            if b is None and whose == "output's":
+                continue  # a part of a cotangent given as None is zero (`pullback([g, None])`)
+            problem = _mismatch(a, b, whose)
+            if problem is not None:
+                return f"at {path}: {problem}"
+        return None
+    if isinstance(other, (bool, np.bool_)) or not isinstance(other, (numbers.Number, np.ndarray, np.generic)):
+        return f"it is a {type(other).__name__}"
+    if isinstance(other, np.ndarray) and other.dtype.kind not in "fiu":
+        return f"it has dtype {other.dtype}"
+    if isinstance(other, numbers.Complex) and not isinstance(other, numbers.Real):
+        return "it is complex"
+    if np.shape(primal) != np.shape(other):
+        return f"its shape {np.shape(other)} is not the {whose} {np.shape(primal)}"
+    if _not_real(primal) is not None and not _is_zero(other):
+        return f"the primal is {_not_real(primal)}, a constant: its tangent can only be zero"
+    return None
+
+
+def _check_tangents(f, primals, tangents, nums, transform, what="tangent"):
+    """The tangents for the differentiated primals `nums`, checked against them: an ArgumentError
+    names the argument whose tangent has another structure, shape or kind (a float tangent for an
+    array primal, an array for a float, None, nonzero for an int). None for an int or bool
+    primal stands for its zero tangent. Float primals with float tangents take the quick path."""
+    out = []
+    for i in nums:
+        p, t = primals[i], tangents[i]
+        kind = type(p)
+        if kind is np.ndarray:
+            quick = type(t) is np.ndarray and p.shape == t.shape and p.dtype.kind == "f" and t.dtype.kind == "f"
+        else:
+            quick = kind in _SCALARS and type(t) in _SCALARS
+        if quick:
+            out.append(t)
+            continue
+        _check_not_complex(f, p, i, transform)
+        if t is None and _not_real(p) is not None:
+            out.append(0.0)  # an int or bool primal: a constant
+            continue
+        problem = _mismatch(p, t)
+        if problem is not None:
+            raise ArgumentError(
+                f"{transform}: the {what} of {_argument_name(f, i)} does not match the primal: {problem}",
+                hint=f"pass a {what} of the primal's structure, shape and float dtype "
+                "(np.zeros_like(x) or 0.0 for an argument you hold constant)",
+            )
+        out.append(t)
+    return out
+
+
+_SCALARS = (float, np.float64, np.float32)  # primals and tangents the quick path takes as they are
+
+
+def _check_constant_tangents(f, primals, tangents, nums):
+    """The tangents of the primals jvp holds constant (ints, bools, other objects) must be None or zero."""
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        if i in nums or t is None:
+            continue
+        leaves = T.flatten(t)[0] if T.is_tree(t) else [t]
+        try:
+            zero = all(not np.any(leaf) for leaf in leaves if leaf is not None)
+        except (TypeError, ValueError):
+            zero = False
+        if not zero:
+            raise ArgumentError(
+                f"jvp: {_argument_name(f, i)} is {_not_real(p) or 'not a float'}, a constant, but its tangent is "
+                "not zero",
+                hint="pass None or 0 as its tangent; to differentiate w.r.t. it, pass it as a float (3.0, not 3)",
+            )
+
+
+def _check_not_complex(f, value, n, transform):
+    leaves = _leaves_with_paths(value, "") if T.is_tree(value) else (("", value),)
+    for path, leaf in leaves:
+        problem = _not_real(leaf)
+        if problem in ("a complex number", "a complex array"):
+            where = _argument_name(f, n) + (f", leaf {path}," if path else "")
+            raise ArgumentError(f"{transform} of `{getattr(f, '__name__', 'f')}`: {where} is {problem}; s2sad has no "
+                                "complex derivatives (no `holomorphic` convention)", hint=_REAL_HINTS[problem])
+
+
+def _structure(tree):
+    """A tree's structure as the user would write it: `{'b': *, 'w': [*, *]}`, `Layer(W=*, b=*)`."""
+    if T.is_record(tree):
+        fields = ", ".join(f"{name}={_structure(getattr(tree, name))}" for name in T.record_fields(tree))
+        return f"{type(tree).__name__}({fields})"
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{k!r}: {_structure(tree[k])}" for k in T.sorted_keys(tree)) + "}"
+    if isinstance(tree, list):
+        return "[" + ", ".join(_structure(v) for v in tree) + "]"
+    if isinstance(tree, tuple):
+        return "(" + ", ".join(_structure(v) for v in tree) + ("," if len(tree) == 1 else "") + ")"
+    return "*"
+
+
 @functools.lru_cache(maxsize=None)
 def _parameter_count(code):
     return code.co_argcount
@@ -105,9 +306,9 @@ def _bind(f, args, kwargs):
 
 def _check_scalar(compiled, value):
     if not isinstance(value, (numbers.Number, np.ndarray, np.generic)):
-        filename, lineno, code = compiled.extra["where"]
+        filename, lineno, code, what = compiled.extra["where"]
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned "
+            f"grad needs a scalar output; {what} returned "
             f"{'a function' if callable(value) else 'a ' + type(value).__name__}",
             filename,
             lineno,
@@ -115,9 +316,9 @@ def _check_scalar(compiled, value):
             hint="return a float (reduce arrays with np.sum or np.mean); return other values as aux with has_aux=True",
         )
     if compiled.output_kind not in (K.FLOAT, K.INT, K.BOOL) and np.ndim(value) != 0:
-        filename, lineno, code = compiled.extra["where"]
+        filename, lineno, code, what = compiled.extra["where"]
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned an array of shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned an array of shape {np.shape(value)}",
             filename,
             lineno,
             code,
@@ -140,6 +341,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         code = _code(f)
         count = code.co_argcount
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+        _check_real(f, args, nums, "value_and_grad" if with_value else "grad")
         kinds = _diff_kinds(_kinds(args, nums), nums)
         if config.enabled() and K.ARRAY in kinds and not any(T.is_tree_kind(k) for k in kinds):
             function = _shape_dispatch(lambda shapes: build(args, key, nums, kinds, shapes), kinds)
@@ -152,9 +354,9 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         compiled = compile_derivative(f, "reverse" if with_value else "grad", nums, kinds, has_aux, shapes)
         function = compiled.function
         if compiled.extra.get("container_output"):
-            filename, lineno, code = compiled.extra["where"]
+            filename, lineno, code, what = compiled.extra["where"]
             raise NonScalarOutputError(
-                "grad needs a scalar output; the function returns a tuple, list or other container",
+                f"grad needs a scalar output; {what} returns a tuple, list or other container",
                 filename, lineno, code,
                 hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
             )
@@ -191,6 +393,8 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         function = cache.get(tuple(map(type, args)))
         if function is None or f.__code__ is not code:
             function = compile_for(args, tuple(map(type, args)))
+        else:  # the key holds types: a float array's code must not run on an int or bool array
+            refuse_other_dtypes(args)
         if with_value:  # with has_aux the value is (value, aux), as in JAX
             value, grads = function(*args)
             return (value, grads[0]) if single else (value, grads)
@@ -203,8 +407,16 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
     def current_code():
         return code
 
+    def refuse_other_dtypes(args):
+        for n, a in enumerate(args):
+            if type(a) is np.ndarray and a.dtype.kind != "f":
+                _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+                if n in nums:
+                    _check_real(f, args, nums, "value_and_grad" if with_value else "grad")
+
     single = isinstance(argnums, numbers.Integral)
-    fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single)
+    fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single,
+                                                     argnums, refuse_other_dtypes)
     wrapper = functools.wraps(f)(fast or transformed)
     return mark(wrapper, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
 
@@ -269,7 +481,7 @@ def _shape_dispatch(build, kinds):
     return function
 
 
-def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single):
+def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single, argnums, refuse):
     """A wrapper with `f`'s own parameter list: no *args packing, the cache key built inline."""
     code = getattr(f, "__code__", None)
     if code is None or code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
@@ -278,25 +490,36 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
     if any(p.startswith("__s2sad") for p in params):
         return None
     joined = ", ".join(params)
+    try:
+        _, nums = _argnums(argnums, len(params), code.co_name)
+    except ArgumentError:
+        return None  # the generic wrapper raises it at the first call
     key = "(" + "".join(f"type({p}), " for p in params) + ")"
+    checks = "".join(
+        f"        if type({params[n]}) is __s2sad_array and {params[n]}.dtype.kind != 'f':\n"
+        f"            __s2sad_refuse(({joined}{',' if len(params) == 1 else ''}))\n"
+        for n in nums
+    )
     call = "__s2sad_function(" + joined + ")"
     if with_value:
         result = f"__s2sad_value, __s2sad_grads = {call}\n        return __s2sad_value, __s2sad_grads" + ("[0]" if single else "")
     else:
         result = "return " + call + ("[0]" if single else "")
     text = (
-        f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code):\n"
+        f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code, __s2sad_refuse, "
+        f"__s2sad_array):\n"
         f"    def wrapper({joined}):\n"
         f"        __s2sad_key = {key}\n"
         f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
         f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
         f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
+        + checks +
         f"        {result}\n"
         f"    return wrapper\n"
     )
     namespace = {}
     exec(compile(text, f"<s2sad wrapper of {code.co_name}>", "exec"), namespace)
-    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code)
+    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code, refuse, np.ndarray)
     wrapper.__defaults__ = f.__defaults__
     return wrapper
 
@@ -339,7 +562,7 @@ def _all_differentiable(args):
         if T.is_tree(a):
             leaves = T.flatten(a)[0]
             return bool(leaves) and all(K.kind_of(x) in (K.FLOAT, K.ARRAY, K.INT) for x in leaves)
-        return K.kind_of(a) in (K.FLOAT, K.ARRAY, K.INT)
+        return K.kind_of(a) in (K.FLOAT, K.ARRAY)  # an int argument is a constant (its tangent zero or None)
 
     return tuple(i for i, a in enumerate(args) if numeric(a))
 
@@ -356,23 +579,27 @@ def jvp(f, primals, tangents, has_aux=False, backend="python"):
                             hint="pass one tangent per primal")
     given = len(primals)
     primals = _bind(f, primals, {})
-    tangents = tangents + tuple(0.0 for _ in primals[given:])
+    tangents = tangents + tuple(np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:])
     shapes = _nested_shapes(f, primals)
-    key = ("forward", code_identity(f), closure_key(f), _signature(primals), bool(has_aux), shapes)
+    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)
         compiled = compile_derivative(f, "forward", nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
                                       shapes)
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
+    checked = _check_tangents(f, primals, tangents, nums, "jvp")
+    if len(nums) != len(primals):
+        _check_constant_tangents(f, primals, tangents, nums)
     if has_aux:
-        (value, aux), tangent = function(*primals, *[tangents[i] for i in nums])
+        (value, aux), tangent = function(*primals, *checked)
         return value, tangent, aux
-    return function(*primals, *[tangents[i] for i in nums])
+    return function(*primals, *checked)
 
 
-_TRANSFORM_CACHE = {}  # (mode, code object, argument types) -> compiled pieces
+_TRANSFORM_CACHE = {}  # (mode, code object, what it reads, argument types) -> compiled pieces
 
 
 def vjp(f, *primals, has_aux=False, backend="python"):
@@ -386,9 +613,10 @@ def vjp(f, *primals, has_aux=False, backend="python"):
     f = as_python_function(f)
     given = len(primals)
     primals = _bind(f, primals, {})
-    key = ("reverse", code_identity(f), closure_key(f), given, _signature(primals), bool(has_aux))
+    key = ("reverse", code_identity(f), reads_key(f), given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = tuple(i for i in _all_differentiable(primals) if i < given)
         kinds = _diff_kinds(_kinds(primals, nums), nums)
 
@@ -403,9 +631,26 @@ def vjp(f, *primals, has_aux=False, backend="python"):
             sweep = build(None)
         entry = _TRANSFORM_CACHE[key] = (sweep, nums)
     sweep, nums = entry
+    for i in nums:
+        p = primals[i]
+        if type(p) is not float and (type(p) is not np.ndarray or p.dtype.kind != "f"):
+            _check_not_complex(f, p, i, "vjp")
     (value, residuals), backward = sweep(*primals)
 
     def pullback(cotangent):
+        kind = type(value)
+        if kind is np.ndarray:
+            quick = type(cotangent) is np.ndarray and value.shape == cotangent.shape and cotangent.dtype.kind == "f"
+        else:
+            quick = kind in _SCALARS and type(cotangent) in _SCALARS
+        if not quick:
+            problem = _mismatch(value, cotangent, "output's")
+            if problem is not None:
+                raise ArgumentError(
+                    f"vjp: the cotangent given to the pullback of `{getattr(f, '__name__', 'f')}` does not match "
+                    f"its output: {problem}",
+                    hint="pass a cotangent of the output's structure, shape and float dtype",
+                )
         # the backward sweep may write into the seed (`y_bar[0] = 0.0`): never into the caller's array
         grads = backward(residuals, copy_lists(cotangent, arrays=True))
         out = [0.0] * given
@@ -529,7 +774,7 @@ def hessian(f, argnums=0, has_aux=False):
     direction at once) over the reverse-mode gradient's code.
 
     For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
-    tuples of blocks (block [i][j] has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
+    tuples of blocks (block `[i][j]` has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
     """
     from .jacobians import jacfwd
 

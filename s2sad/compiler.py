@@ -20,6 +20,7 @@ import itertools
 import keyword
 import linecache
 import math
+import re
 import types
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from .astutil import clone, fix_missing_locations, name_nodes, unshare, walk
 from . import config
 from . import kinds as K
 from . import runtime
-from .activity import analyze
+from .activity import analyze, walk_statements
 from .codegen import format_source, to_source
 from .desugar import DesugarError, desugar
 from .errors import ArgumentError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
@@ -37,8 +38,9 @@ from .forward import forward_transform
 from .forward_vector import VectorForwardTransform
 from .frontend import parse_function
 from .inline import inline_calls
+from .key_loops import unroll_key_loops
 from .local_functions import identifier, lift_local_functions
-from .nested import code_identity, materialize, transform_of
+from .nested import code_identity, materialize, reads_key, transform_of, user_where
 from .normalize import normalize
 from .optimize import (
     drop_unused, fold_negations, fuse_accumulations, inline_single_use, optimize, propagate_copies_in_blocks, split_versions,
@@ -46,12 +48,14 @@ from .optimize import (
 )
 from .lists import check_lists, list_kind_conflicts
 from .primitives import (
-    LIST_METHODS, MissingRule, RefusedOperand, list_append, rebinds_to_copy, subscript_write,
+    LIST_METHODS, MissingRule, RefusedOperand, is_global, list_append, rebinds_to_copy, resolve, subscript_write,
 )
+from .rules import lookup as lookup_rule
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
 from .reverse import reverse_transform
-from .trees import expand_parameters, flatten, is_tree_kind, unflatten
+from .trees import expand_parameters, flatten, is_tree_kind, record_fields_of, records_as_dicts, unflatten
+from .writes import rewrite_writes
 
 _CACHE = {}
 _COUNTER = itertools.count(1)
@@ -117,6 +121,14 @@ def _reject_method_statements(parsed, tree):
             if list_append(node) is not None:
                 continue
             name = func.value.id
+            if func.attr == "sort":  # an array's or a list's
+                raise parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{name}.sort(...)` sorts `{name}` in place; s2sad does not follow in-place sorts",
+                    node,
+                    hint=f"sort into a new value: `{name} = np.sort({name})` for an array, "
+                    f"`{name} = list(np.sort(np.array({name})))` for a list",
+                )
             if func.attr in LIST_METHODS:
                 raise parsed.error(
                     UnsupportedSyntaxError,
@@ -254,6 +266,9 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
                            parsed.tree, hint="list the parameters one by one")
     input_kinds = _functions_as_constants(parsed, input_kinds)
     parsed.tree_spans = None
+    parsed.record_fields = {
+        a.arg: record_fields_of(k[1]) for a, k in zip(args.args, input_kinds) if is_tree_kind(k) and record_fields_of(k[1])
+    }
     if any(is_tree_kind(k) for k in input_kinds):  # dict / list / tuple arguments: leaves
         input_shapes = None
         input_kinds, active_inputs, parsed.tree_spans = expand_parameters(parsed.tree, input_kinds, active_inputs)
@@ -261,12 +276,16 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
     params = [a.arg for a in args.args]
     aux = _split_aux(parsed) if has_aux else None
     try:
-        tree = normalize(desugar(lift_local_functions(parsed), copy=False), copy=False)  # local defs, lambdas: inlined where called
+        lifted = lift_local_functions(parsed)  # local defs, lambdas: inlined where called
+        lifted = rewrite_writes(unroll_key_loops(lifted, parsed.namespace), parsed.namespace)
+        tree = normalize(desugar(lifted, copy=False), copy=False)
     except DesugarError as exc:
         raise _convert(parsed, exc, exc.node) from None
     if has_aux:
         tree = _return_aux(tree, aux)
     tree, origins = inline_calls(parsed, tree, copy=False)
+    if parsed.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
+        records_as_dicts(tree, parsed.record_fields)
     _reject_method_statements(parsed, tree)
     tree = optimize(tree, parsed.namespace, copy=False)  # the tree is this compilation's own
     parsed.origins = origins
@@ -287,8 +306,152 @@ def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=No
         analysis = analyze(tree, parsed.namespace, kinds, active_names, classify_error=classify_error,
                            input_shapes=shapes)
     _reject_array_aliases(parsed, tree, analysis)
+    _reject_effect_calls(parsed, tree, analysis)
+    _reject_view_writes(parsed, tree, analysis)
+    _reject_run_time_keys(parsed, tree)
     check_lists(parsed, tree, analysis)
     return parsed, tree, analysis
+
+
+_VIEW_METHODS = ("reshape", "ravel", "view", "transpose", "swapaxes", "squeeze", "diagonal")
+_VIEW_ATTRIBUTES = ("T", "mT", "real", "imag")
+_VIEW_FUNCTIONS = (
+    np.reshape, np.ravel, np.transpose, np.swapaxes, np.squeeze, np.moveaxis, np.expand_dims, np.asarray,
+    np.atleast_1d, np.atleast_2d, np.atleast_3d, np.diagonal, np.broadcast_to, np.real, np.imag,
+)
+
+
+def _view_of(value, parsed, analysis):
+    """The local array `value` may be a view of (`a[1:3]`, `a.T`, `a.reshape(...)`, `np.ravel(a)`), or
+    None."""
+    def local(node):
+        return isinstance(node, ast.Name) and not getattr(node, "_global", False) \
+            and analysis.kinds.get(node.id) in (K.ARRAY, K.ANY)
+
+    if isinstance(value, ast.Subscript) and local(value.value):
+        parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+        basic = any(isinstance(p, ast.Slice) or (isinstance(p, ast.Constant) and p.value in (None, Ellipsis))
+                    for p in parts)
+        shape = analysis.shapes.get(value.value.id)
+        row = shape is not None and len(shape) > len(parts) and all(
+            analysis.kinds.get(p.id) == K.INT if isinstance(p, ast.Name) else isinstance(p, ast.Constant)
+            for p in parts
+        )
+        return value.value.id if basic or row else None
+    if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES and local(value.value):
+        return value.value.id
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and local(value.func.value) \
+            and value.func.attr in _VIEW_METHODS:
+        return value.func.value.id
+    if isinstance(value, ast.Call) and is_global(value.func) and value.args and local(value.args[0]):
+        callee = resolve(value.func, parsed.namespace)
+        if any(callee is fn for fn in _VIEW_FUNCTIONS):
+            return value.args[0].id
+    return None
+
+
+def _reject_view_writes(parsed, tree, analysis):
+    """`v = a[1:3]` (or `a.T`, `a.reshape(...)`, ...) then a write into `v` while `a` is read later,
+    or a write into `a` while `v` is read later: NumPy changes both arrays, the derivative would
+    treat them apart, so the write is refused. (A write through a slice, `a[1:3][0] = v`, is
+    rewritten into a copy written back: `s2sad.writes`.)"""
+    order = list(walk_statements(tree.body))
+    position = {id(s): i for i, s in enumerate(order)}
+    loops = {}  # id(statement) -> the loops around it
+    for loop in order:
+        if isinstance(loop, (ast.For, ast.While)):
+            for inner in walk_statements(loop.body):
+                loops.setdefault(id(inner), []).append(loop)
+
+    def read_after(name, write, made):
+        """Is `name` (still the view or its base) read after `write`: later, or in a loop around both?"""
+        for stmt in order[position[id(write)] + 1:]:
+            if isinstance(stmt, (ast.For, ast.While, ast.If)):
+                continue
+            if _reads(stmt, name):
+                return True
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name:
+                break  # a new value from here on
+        outside = [loop for loop in loops.get(id(write), []) if loop not in loops.get(id(made), [])]
+        return any(_reads(s, name) for loop in outside for s in walk_statements(loop.body))
+
+    for made in order:
+        if not (isinstance(made, ast.Assign) and isinstance(made.targets[0], ast.Name)):
+            continue
+        view, base = made.targets[0].id, _view_of(made.value, parsed, analysis)
+        if base is None or base == view or not ({view, base} & analysis.varied):
+            continue
+        for write in order[position[id(made)] + 1:]:
+            if not isinstance(write, ast.Assign):
+                continue
+            if isinstance(write.targets[0], ast.Name) and write.targets[0].id == view:
+                break  # `v` names another value from here on
+            written = subscript_write(write, {view, base})
+            if written is None:
+                continue
+            other = base if written.value.id == view else view
+            if not read_after(other, write, made):
+                continue
+            line = (_describe(parsed)(write.lineno) or "").split(": ", 1)[-1]
+            named = all(re.search(rf"\b{re.escape(n)}\b", (_describe(parsed)(made.lineno) or "") + line)
+                        for n in (view, base))
+            what = f"`{view}` is a view of `{base}`" if named else "this line writes into a view of an array"
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"{what} (a slice, a transpose or a reshape shares its data): writing into one changes the other "
+                "in NumPy, which the derivative would not follow",
+                write,
+                hint="take a copy where the view is made (`v = a[1:3].copy()`) and write it back "
+                     "(`a[1:3] = v`), or write through the base array itself",
+            )
+
+
+def _reject_run_time_keys(parsed, tree):
+    """`d[k]` with `d` a dict and `k` not a constant: s2sad resolves dict keys when it compiles
+    (loops over constant keys are unrolled: `s2sad.key_loops`)."""
+    dicts = {s.targets[0].id for s in walk(tree) if isinstance(s, ast.Assign)
+             and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Dict)}
+    for stmt in walk_statements(tree.body):
+        for node in walk(stmt) if isinstance(stmt, ast.Assign) else ():
+            if (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+                    and node.value.id in dicts and not isinstance(node.slice, ast.Constant)):
+                line = (_describe(parsed)(stmt.lineno) or "").split(": ", 1)[-1]
+                name = f"`{node.value.id}`" if re.search(rf"\b{re.escape(node.value.id)}\b", line) else "a dict"
+                raise parsed.error(
+                    UnsupportedSyntaxError,
+                    f"this line reads {name} with a key computed at run time; s2sad resolves dict keys when it "
+                    "compiles",
+                    stmt,
+                    hint='use a constant key (`d["w"]`), or loop over constant keys: `for k in ["w", "b"]:`, '
+                         "`for k, v in d.items():`",
+                )
+
+
+def _reject_effect_calls(parsed, tree, analysis):
+    """A call statement (its value unused) given a differentiated value may write into it or into
+    another argument: unless it is `print` or a function in the rule table (those return their
+    result and change nothing), it is refused, never a silent constant. The writes NumPy users
+    make by call (`np.add.at`, `np.copyto`, `out=`, ...) were rewritten before (`s2sad.writes`)."""
+    for stmt in walk(tree):
+        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)) or list_append(stmt) is not None:
+            continue
+        call = stmt.value
+        operands = [call.func] + call.args + [k.value for k in call.keywords]
+        names = {n.id for operand in operands for n in walk(operand)
+                 if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+        if not names & analysis.varied:
+            continue
+        callee = resolve(call.func, parsed.namespace) if is_global(call.func) else None
+        if callee is print or (callee is not None and lookup_rule(callee) is not None):
+            continue  # the table's functions return their result and change nothing
+        raise parsed.error(
+            UnsupportedSyntaxError,
+            "this call's value is not used and it is given a differentiated value: it may change that value "
+            "(or another argument) in place, which the derivative would not follow",
+            stmt,
+            hint="write into an array by index (`a[i] = v`) or assign the call's result (`a = f(a)`); a call "
+                 "with no effect on the values belongs outside the differentiated function",
+        )
 
 
 def _written_while_iterated(tree, sequence, name):
@@ -337,14 +500,86 @@ def _reject_array_aliases(parsed, tree, analysis):
         index = next((i for i, s in enumerate(tree.body) if s is node), None)
         if index is not None and rebinds_to_copy(tree.body, index, a, parsed.namespace, {a, b}):
             continue  # `a = b; a = a.copy(); a[i] = v`: `a` is its own array before anything is written
+        if index is not None and _rebound_to_new(tree.body, index, a, parsed.namespace, {a, b}):
+            continue  # `a = b; a = a * 2.0; a[i] = v`: likewise, a new array computed from it
+        if _dead_after(tree, node, b):
+            continue  # `b` is not read again before it is rebound: `a` takes its array over
         if reads.get(b, 0) > 1 and (a in analysis.active or b in analysis.active):
+            line = _describe(parsed)(node.lineno) or ""
+            if all(re.search(rf"\b{re.escape(n)}\b", line.split(": ", 1)[-1]) for n in (a, b)):
+                message = f"`{a} = {b}` makes `{a}` another name for the array `{b}`, and one of them is "
+                hint = f"copy the array: `{a} = {b}.copy()`"
+            else:  # a name the inliner made: the user's line says which value
+                message = "this line gives a second name to an array, and one of them is "
+                hint = "copy the array where it gets its second name (`b = a.copy()`)"
             raise parsed.error(
-                UnsupportedSyntaxError,
-                f"`{a} = {b}` makes `{a}` another name for the array `{b}`, and one of them is "
-                "written in place: NumPy changes both, the derivative would not",
-                node,
-                hint=f"copy the array: `{a} = {b}.copy()`",
+                UnsupportedSyntaxError, message + "written in place: NumPy changes both, the derivative would not",
+                node, hint=hint,
             )
+
+
+def _rebound_to_new(body, index, name, namespace, names):
+    """After `body[index]`, is `name` rebound by a top-level statement to an array an arithmetic
+    operation or a ufunc makes (`a = a * 2.0`), before anything writes into `names`?"""
+    made = {}
+    for later in body[index + 1:]:
+        if subscript_write(later, names) is not None:
+            return False
+        if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
+            value = later.value
+            if isinstance(value, ast.Name) and not getattr(value, "_global", False):
+                value = made.get(value.id, value)
+            if later.targets[0].id == name:
+                if isinstance(value, (ast.BinOp, ast.UnaryOp)):
+                    return True
+                return isinstance(value, ast.Call) and is_global(value.func) \
+                    and isinstance(resolve(value.func, namespace), np.ufunc)
+            made[later.targets[0].id] = value
+    return False
+
+
+def _reads(node, name):
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in walk(node))
+
+
+def _scan(stmts, name):
+    """'read' if `stmts` may read `name` before surely rebinding it, 'killed' if they rebind it
+    first, 'open' if they do neither."""
+    for stmt in stmts:
+        if _reads(stmt, name):
+            return "read"
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name:
+            return "killed"
+    return "open"
+
+
+def _dead_after(tree, stmt, name):
+    """Is `name` surely rebound before it is read again, on every path from `stmt` (loops included)?"""
+    frames = []  # (block, index, the statement owning the block) from the function down to `stmt`
+
+    def find(block, owner):
+        for i, s in enumerate(block):
+            if s is stmt:
+                frames.append((block, i, owner))
+                return True
+            for attr in ("body", "orelse"):
+                if isinstance(getattr(s, attr, None), list) and find(getattr(s, attr), s):
+                    frames.append((block, i, owner))
+                    return True
+        return False
+
+    if not find(tree.body, None):
+        return False
+    for block, i, owner in frames:  # innermost first
+        state = _scan(block[i + 1:], name)
+        if state == "read":
+            return False
+        if state == "killed":
+            return True  # every path from `stmt` passes the rebinding
+        if isinstance(owner, (ast.For, ast.While)):  # back to the top of the body
+            if _scan(block[: i + 1], name) != "killed":
+                return False
+    return True
 
 
 def _describe(parsed):
@@ -500,25 +735,6 @@ def render(parsed, functions, analysis, params, mode, active, pretty):
     return format_source(text) if pretty else text
 
 
-def closure_key(function):
-    """The objects `function`'s closure cells hold, by identity: they are constants of its compiled
-    derivative, so two closures of one `def` or lambda (`make_scaler(2.0)`, `make_scaler(3.0)`)
-    compile apart. (The compiled code's namespace keeps them alive, so ids are not reused.)"""
-    transform = transform_of(function)
-    if transform is not None:  # a grad wrapper: what it transforms, not the wrapper's own cells
-        return closure_key(transform.function)
-    cells = getattr(function, "__closure__", None)
-    if not cells:
-        return ()
-    out = []
-    for cell in cells:
-        try:
-            out.append(id(cell.cell_contents))
-        except ValueError:  # an empty cell
-            out.append(None)
-    return tuple(out)
-
-
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
     (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
@@ -526,11 +742,12 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         parse_function(function)  # raises SourceUnavailableError with the reason
     if not config.enabled():
         input_shapes = None
-    key = (code_identity(function), closure_key(function), mode, tuple(active_inputs), tuple(input_kinds), id(function.__globals__), has_aux,
+    key = (code_identity(function), reads_key(function), mode, tuple(active_inputs), tuple(input_kinds), has_aux,
            config.enabled(), input_shapes)
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
+    key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
     collecting = gc.isenabled()
     gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
     try:
@@ -566,7 +783,7 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         output_kind=output_kind,
         params=params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": parsed.container_output, "where": (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)),
+        extra={"objects": objects, "container_output": parsed.container_output, "where": user_where(function, (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))),
                # what another code target needs: the generated functions' names, their namespace
                "names": {role: node.name for role, node in functions.items()}, "namespace": namespace,
                "tree_spans": parsed.tree_spans},

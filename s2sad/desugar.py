@@ -324,6 +324,9 @@ class _Lowering:
 
             return pre, _range_of_len(seqs), bind
         seq = self.counter.fresh("sequence")
+        if (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("keys", "values", "items")
+                and not it.args and not it.keywords):  # a dict's view cannot be indexed: its list can
+            it = ast.copy_location(ast.Call(func=_name("list"), args=[it], keywords=[]), it)
         pre = [ast.copy_location(_assign(seq, it), stmt)]
         target = stmt.target
 

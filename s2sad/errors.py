@@ -8,11 +8,14 @@ model.py:12: `yield` makes a generator
   hint: return a list instead
 """
 
+import re
+
 
 class S2sadError(Exception):
     """Base class of every error s2sad raises on purpose."""
 
     def __init__(self, message, filename=None, lineno=None, code=None, hint=None):
+        message, hint = _user_words(message), _user_words(hint)
         self.message = message
         self.filename = filename
         self.lineno = lineno
@@ -30,6 +33,19 @@ class S2sadError(Exception):
         if self.hint:
             text += "\n  hint: " + self.hint
         return text
+
+
+def _user_words(text):
+    """`text` without the compiler's temporaries (`_t15`), which mean nothing to the user: `_t2.item(...)`
+    becomes `.item(...)`, a lone `_t15` "a computed value". (The code line shown is the user's own.)
+
+    >>> _user_words("`_t2.item(...)` calls `_t15`")
+    '`.item(...)` calls a computed value'
+    """
+    if text is None or "_t" not in text:
+        return text
+    text = re.sub(r"\b_t\d+(?=\.\w)", "", text)
+    return re.sub(r"`?\b_t\d+\b`?", "a computed value", text)
 
 
 class SourceUnavailableError(S2sadError):

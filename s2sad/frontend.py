@@ -14,6 +14,7 @@ node's `lineno` is the line in the user's file.
 
 import ast
 import inspect
+import re
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -44,12 +45,21 @@ class ParsedFunction:
     def error(self, cls, message, node, hint=None):
         """Build an s2sad error of class `cls` pointing at `node` in the user's file."""
         lineno = getattr(node, "lineno", None)
+        renamed = getattr(self, "renamed", None)
+        if renamed:  # the names of an inlined helper's locals as the helper wrote them, not `helper1_x`
+            message, hint = _original_words(message, renamed), _original_words(hint, renamed)
         origin = getattr(self, "origins", {}).get(lineno)
         if origin is not None:  # a line of an inlined helper (`s2sad.inline`): its own file and line
             filename, lineno, text = origin
             return cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
         code = self.line(lineno) if lineno else None
         return cls(message, self.filename, lineno, code, hint)
+
+
+def _original_words(text, renamed):
+    if not text:
+        return text
+    return re.sub(r"\b\w+\b", lambda m: renamed.get(m.group(0), m.group(0)), text)
 
 
 def _unwrap(function):
@@ -76,7 +86,9 @@ def function_namespace(function):
     return namespace
 
 
-_SOURCES = {}  # code object -> (source lines, first line): the source read when it was first compiled
+# (code object, its file: equal code objects may come from two files) -> (source lines, first line):
+# the source read when it was first compiled
+_SOURCES = {}
 
 
 def parse_function(function):
@@ -95,7 +107,7 @@ def parse_function(function):
         return parse_lambda(function, top=True)
     filename = code.co_filename
     try:
-        lines, first_line = _SOURCES.get(code) or inspect.getsourcelines(function)
+        lines, first_line = _SOURCES.get((code, filename)) or inspect.getsourcelines(function)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {function.__qualname__} ({exc})",
@@ -104,7 +116,7 @@ def parse_function(function):
             hint="define the function in a .py file (functions typed at the interactive "
             "prompt or built with exec have no source s2sad can read)",
         ) from None
-    _SOURCES[code] = lines, first_line  # (compiled again for other shapes after its file is gone)
+    _SOURCES[code, filename] = lines, first_line  # (compiled again for other shapes after its file is gone)
     source = textwrap.dedent("".join(lines))
     tree = ast.parse(source)
     node = tree.body[0]

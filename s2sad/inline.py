@@ -77,7 +77,9 @@ from .local_functions import (
     shallow,
 )
 from .nested import OUTER_ONLY_APIS, SUPPORTED_KINDS, TRANSFORM_APIS, as_python_function, jvp_function, local_function_object, materialize, transform_of
+from .key_loops import unroll_key_loops
 from .normalize import assigned_names, normalize
+from .writes import rewrite_writes
 from .primitives import _UNRESOLVED, is_global, list_receiver, method_rule, rebinds_to_copy, resolve, subscript_write
 
 ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
@@ -517,6 +519,21 @@ class Inliner:
                     return False  # a local function may read differentiated variables
         return True
 
+    def inactive_method_call(self, value):
+        """Is `value` a method call `obj.m(...)` on a local variable none of whose operands (the object
+        included) may depend on a differentiated input? Like an inactive library call, it runs as in
+        the primal (the activity analysis checks it)."""
+        if self.may_vary is None or method_rule(value.func.attr) is not None:
+            return False
+        for node in [*walk(value.func.value), *_argument_nodes(value)]:
+            if not isinstance(node, ast.Name):
+                continue
+            if not is_global(node) and node.id in self.may_vary:
+                return False
+            if is_global(node) and isinstance(resolve(node, self.namespace), LocalFunction):
+                return False
+        return True
+
     # -- calls s2sad cannot follow: clear errors ------------------------------------------------
     def reject_unknown_callee(self, stmt):
         """Calls of variables, methods of the user's classes and their constructors."""
@@ -540,9 +557,19 @@ class Inliner:
                 "from a list, a dict or the result of a call made at run time",
             )
         if isinstance(func, ast.Attribute) and not is_global(func):
+            if self.inactive_method_call(value):
+                return  # a method of a constant object (a random generator made in the body): a constant
             if method_rule(func.attr) is None and not any(hasattr(t, func.attr) for t in (list, dict, tuple)):
-                what = f"`{text}(...)` calls the method `{func.attr}`, which NumPy arrays do not have"
-                raise self.method_error(stmt, what, func.attr)
+                raise self.parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{text}(...)` calls the method `{func.attr}` of an object on or with a differentiated "
+                    "value; s2sad has no derivative rule for it, and methods of your own classes are not supported yet",
+                    stmt,
+                    hint=f"call `{func.attr}` on values that are not differentiated (draw noise "
+                    "`z = rng.normal(0.0, 1.0, n)`, then use `x + sigma * z`), write it as a plain function taking "
+                    "the object's arrays as arguments (inlined like any helper), or give it derivative rules with "
+                    "s2sad.custom_vjp",
+                )
             return
         if not is_global(func):
             return
@@ -616,7 +643,7 @@ class Inliner:
             defaults=[],
         )
         try:
-            tree = normalize(desugar(lifted, copy=False), copy=False)
+            tree = normalize(desugar(rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False), copy=False)
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]
@@ -694,6 +721,10 @@ class Inliner:
             }
         inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
+        renamed = getattr(self.parsed, "renamed", None)
+        if renamed is None:
+            renamed = self.parsed.renamed = {}
+        renamed.update((new, old) for old, new in mapping.items() if new != old)  # for messages (`parsed.error`)
         tree = inner.run(tree, stack + (key,))
         body = tree.body
         ret = body[-1]

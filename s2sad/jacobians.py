@@ -25,7 +25,7 @@ from .api import _nested_shapes
 from .nested import OUTER_ONLY_APIS, as_python_function, mark
 from . import kinds as K
 from . import trees as T
-from .api import _argnums, _bind, _diff_kinds, _kinds
+from .api import _argnums, _bind, _check_real, _diff_kinds, _kinds
 from .compiler import compile_derivative
 from .errors import ArgumentError, NonScalarOutputError
 
@@ -90,7 +90,7 @@ def _output_leaves(compiled, value, name):
     leaves, treedef = T.flatten(value) if T.is_tree(value) else ([value], T.LEAF)
     for leaf in leaves:
         if K.kind_of(leaf) not in (K.FLOAT, K.INT, K.BOOL, K.ARRAY):
-            filename, lineno, code = compiled.extra["where"]
+            filename, lineno, code, _ = compiled.extra["where"]
             raise NonScalarOutputError(
                 f"{name} needs outputs that are floats or NumPy arrays (or dicts / lists / tuples of "
                 f"them); the function returned a {type(leaf).__name__}",
@@ -118,6 +118,7 @@ def _prepare(f, args, kwargs, argnums, name):
         raise ArgumentError(f"{name} got argnums=(); there is nothing to differentiate",
                             hint="pass the index of at least one argument")
     single, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+    _check_real(f, args, nums, name)
     kinds = _diff_kinds(_kinds(args, nums), nums)
     inputs = _Inputs(args, nums)
     return single, nums, kinds, inputs

@@ -37,12 +37,13 @@ import ast
 import itertools
 import linecache
 import numbers
+import types
 from dataclasses import dataclass
 
 from . import config
 from . import kinds as K
 from .astutil import clone, fix_missing_locations
-from .errors import ArgumentError, UnsupportedSyntaxError
+from .errors import ArgumentError, NonScalarOutputError, UnsupportedSyntaxError
 
 ATTRIBUTE = "__s2sad_transform__"
 _MATERIALIZED = {}
@@ -81,6 +82,99 @@ def code_identity(function):
     if transform is not None:
         return transform.identity()
     return getattr(function, "__code__", None)
+
+
+_MISSING = object()
+_FOREIGN = ("numpy", "scipy", "s2sad", "math", "builtins")  # modules whose functions s2sad does not inline
+
+
+def _global_names(code, _found={}):  # (a memo: names follow from the code's text alone)
+    """The names `code` and the functions and lambdas defined in it read with LOAD_GLOBAL (and
+    attribute names: harmless extras)."""
+    names = _found.get(code)
+    if names is None:
+        out = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                out |= set(_global_names(const))
+        names = _found[code] = tuple(sorted(out))
+    return names
+
+
+_ALIVE = {}  # id -> every object a cache key names by id (kept alive, so no id is reused while keyed)
+_PLANS = {}  # function -> ((globals dict or None, name), ...): where what its derivative depends on is read
+
+
+def reads_key(function, keep=False):
+    """What a compiled derivative of `function` depends on besides its code: the module it was
+    defined in (its globals), and by identity the objects it reads from them and from its closure
+    cells, followed into the Python functions among them (which the compiler inlines). Two modules
+    defining `def f(x): return 3.0 * g(x)` have equal code objects (Python compares code by its
+    text, name and line) but other `g`s; a cache keyed by code alone would give one the other's
+    derivative. The places read are planned once per function and followed again with `keep`
+    (on a cache miss: a rebound callee reads other names), which also keeps the objects alive, so
+    that no id in a key is reused while the key is cached."""
+    plan = None if keep else _PLANS.get(function)
+    if plan is None:
+        plan = _plan(function)
+        if len(_PLANS) > 4096:  # lambdas made per call each have a plan: forget old ones
+            _PLANS.clear()
+        try:
+            _PLANS[function] = plan
+        except TypeError:  # an unhashable callable object
+            pass
+    fixed, fixed_ids, places, cells = plan
+    key = [id(place.get(name, _MISSING)) for place, name in places]
+    for cell in cells:
+        try:
+            key.append(id(cell.cell_contents))
+        except ValueError:  # an empty cell
+            key.append(None)
+    if keep:
+        for value in fixed + tuple(place.get(name, _MISSING) for place, name in places):
+            _ALIVE[id(value)] = value
+        for cell in cells:
+            try:
+                _ALIVE[id(cell.cell_contents)] = cell.cell_contents
+            except ValueError:  # an empty cell
+                pass
+    return fixed_ids, tuple(key)
+
+
+def _plan(function):
+    """(objects read once for all: modules' globals, functions seen before; (globals, name) read
+    at each call; closure cells)."""
+    fixed, places, cells, seen = [], [], [], set()
+
+    def follow(function):
+        transform = transform_of(function)
+        while transform is not None:
+            function = transform.function
+            transform = transform_of(function)
+        code = getattr(function, "__code__", None)
+        if id(function) in seen or code is None:
+            fixed.append(function)
+            return
+        seen.add(id(function))
+        namespace = getattr(function, "__globals__", None) or {}
+        fixed.append(namespace)
+        values = []
+        for name in _global_names(code):
+            places.append((namespace, name))
+            values.append(namespace.get(name, _MISSING))
+        for cell in getattr(function, "__closure__", None) or ():
+            cells.append(cell)
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        for value in values:
+            if (callable(value) and hasattr(value, "__code__")
+                    and not str(getattr(value, "__module__", None) or "").startswith(_FOREIGN)):
+                follow(value)
+
+    follow(function)
+    return tuple(fixed), tuple(map(id, fixed)), tuple(places), tuple(cells)
 
 
 def mark(wrapper, kind, function, argnums, has_aux=False):
@@ -137,8 +231,10 @@ def _portable(tree):
     return tree
 
 
-def _adapter(transform, name, params, generated, joint, single_index, checked=()):
-    """Source of the function with `f`'s parameters that returns what the wrapper returns."""
+def _adapter(transform, name, params, generated, joint, single_index, checked=(), where=None):
+    """Source of the function with `f`'s parameters that returns what the wrapper returns. With
+    `where` (the user's return line) a joint sweep's value is checked to be a scalar, as `grad`
+    checks it when called directly."""
     if transform.kind == "jvp":  # (primals..., tangents...) -> (value, tangent)
         tangents = [f"{p}_dot" for p in params]
         everything = ", ".join(params + tangents)
@@ -150,6 +246,8 @@ def _adapter(transform, name, params, generated, joint, single_index, checked=()
     if joint:
         value = "(_value, _aux)" if transform.has_aux else "_value"
         lines.append(f"    {value}, _grads = {call}")
+        if where is not None:
+            lines.append(f"    _value = _rt.check_scalar(_value, {tuple(where)!r})")
     elif transform.has_aux:
         lines.append(f"    _grads, _aux = {call}")
     else:
@@ -173,19 +271,22 @@ def materialize(transform, kinds=None, shapes=None):
 
     function = transform.function
     if transform.kind not in SUPPORTED_KINDS:
+        filename, lineno, code, _ = user_where(mark(lambda: None, transform.kind, function, None), ())
         raise UnsupportedSyntaxError(
-            f"s2sad.{transform.kind}({getattr(function, '__name__', 'f')}) cannot be differentiated again or "
+            f"s2sad.{transform.kind}({described(function)}) cannot be differentiated again or "
             "called inside a differentiated function yet",
+            filename, lineno, code,
             hint="nest s2sad.grad, s2sad.value_and_grad and s2sad.jvp (a Hessian-vector product is "
             "`s2sad.jvp(s2sad.grad(f), (x,), (v,))[1]`), or call it outside",
         )
     count = len(_parameters(function))
     kinds = tuple(kinds) if kinds is not None else (K.ANY,) * count
     shapes = tuple(shapes) if shapes is not None and kinds is not None else None
-    key = (transform.identity(), kinds, config.enabled(), shapes)
+    key = (transform.identity(), reads_key(function), kinds, config.enabled(), shapes)
     cached = _MATERIALIZED.get(key)
     if cached is not None:
         return cached
+    key = (key[0], reads_key(function, keep=True)) + key[2:]  # planned again: a callee may be new
     if transform.kind == "jvp":
         single, nums = False, tuple(range(count))
     else:
@@ -215,7 +316,17 @@ def materialize(transform, kinds=None, shapes=None):
     generated = next(iter(functions.values())).name
     name = f"{transform.kind}_{parsed.name}"
     generic = [i for i in nums if kinds[i] == K.ANY]  # a dict here would be a value the code cannot take apart
-    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic)
+    ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
+    lineno = getattr(ret, "lineno", 0) or 0
+    where = user_where(function, (parsed.filename, lineno or None, parsed.line(lineno)))
+    if transform.kind != "jvp" and parsed.container_output:
+        raise NonScalarOutputError(
+            f"{transform.kind} needs a scalar output; {where[3]} returns a tuple, list or other container",
+            *where[:3],
+            hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
+        )
+    where = where if transform.kind != "jvp" else None
+    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic, where)
     filename = f"<s2sad {transform.kind} of {parsed.name} #{next(_COUNTER)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace = _namespace(parsed)
@@ -223,6 +334,36 @@ def materialize(transform, kinds=None, shapes=None):
     adapter = namespace[name]
     _MATERIALIZED[key] = adapter
     return adapter
+
+
+def described(function):
+    """How the user wrote `function`: `loss`, or `s2sad.grad(loss)` for a transform of it."""
+    transform = transform_of(function)
+    if transform is None:
+        return getattr(function, "__name__", "f")
+    return f"s2sad.{transform.kind}({described(transform.function)})"
+
+
+def user_where(function, where):
+    """(filename, line, code, what) for an error about `function`'s output: `where` (its return
+    line) for the user's own function, else the `def` line of the function a transform wraps (the
+    return line of generated code means nothing to the user), `what` saying which function it is."""
+    if transform_of(function) is None:
+        return tuple(where[:3]) + ("the function",)
+    inner = function
+    while transform_of(inner) is not None:
+        inner = transform_of(inner).function
+    code = getattr(inner, "__code__", None)
+    if code is None:
+        return (None, None, None, f"`{described(function)}`")
+    lineno = code.co_firstlineno
+    for offset in range(20):  # past the decorators, to the `def` line
+        text = linecache.getline(code.co_filename, code.co_firstlineno + offset).strip()
+        if text.startswith(("def ", "async def ")):
+            lineno = code.co_firstlineno + offset
+            break
+    text = linecache.getline(code.co_filename, lineno).strip() or None
+    return (code.co_filename, lineno, text, f"`{described(function)}`")
 
 
 def _parameters(function):

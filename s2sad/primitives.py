@@ -130,8 +130,14 @@ def classify(value, namespace, locals_):
         return _call(operator.getitem, [value.value, value.slice], {})
     if isinstance(value, ast.Attribute):
         rule = R.lookup(("attribute", value.attr))
-        if rule is None:
-            raise MissingRule(f".{value.attr}", None)
+        if rule is None:  # an attribute of an object: a constant unless the object is differentiated
+            rule = constant_read(f".{value.attr}", (
+                f"`.{value.attr}` reads an attribute of a differentiated value; s2sad differentiates floats, "
+                "NumPy arrays, and dicts / lists / tuples / NamedTuples / dataclasses of them",
+                "pass the parameters as a dict (`params[\"W\"]`), a NamedTuple or a dataclass (read as `p.W`); "
+                "or leave the object out of argnums: an object not differentiated is a constant whose attributes "
+                "can be read",
+            ))
         return Primitive("call", rule=rule, args=[value.value])
     if isinstance(value, (ast.Tuple, ast.List)):
         return Primitive("container", args=list(value.elts))
@@ -155,11 +161,51 @@ def classify(value, namespace, locals_):
             if func.attr in LIST_METHODS and func.attr != "copy":
                 raise _list_method_error(func, value)
             rule = method_rule(func.attr)
-            if rule is None:
-                raise MissingRule(f"np.ndarray.{func.attr}", None)
+            if rule is None and func.attr in DICT_READS:  # `opts.get("scale", 1.0)` on a dict of settings
+                rule = constant_read(f"dict.{func.attr}", (
+                    f"`.{func.attr}(...)` of a differentiated dict has no derivative rule",
+                    "read a differentiated dict with constant keys (`params[\"w\"]`), or pass the dict's "
+                    "values as arguments",
+                ))
+            if rule is None:  # `rng.normal(0.0, 1.0, n)`: a constant unless the object or an argument is varied
+                rule = constant_read(f".{func.attr}(...)", (
+                    f"`.{func.attr}(...)` is called on or with a differentiated value and has no derivative rule",
+                    f"compute `.{func.attr}(...)` from values that are not differentiated, or give the function "
+                    "a derivative with s2sad.custom_vjp / s2sad.defvjp",
+                ))
+            template = rule.tangent or rule.adjoint
+            if template is not None:
+                try:
+                    template.bind([func.value] + list(value.args), keywords)
+                except TypeError as exc:
+                    from .desugar import DesugarError
+
+                    raise DesugarError(f"the array method `.{func.attr}(...)` is differentiated when called as "
+                                       f"{_method_form(func.attr, template)}; this call has other arguments ({exc})", value,
+                                       METHOD_HINTS.get(func.attr, "call it as shown, or use the NumPy function")) from None
             return Primitive("call", rule=rule, args=[func.value] + list(value.args), keywords=keywords)
         raise MissingRule(ast.unparse(func), None)
     raise MissingRule(ast.unparse(value), None)
+
+
+METHOD_HINTS = {"item": "index the array instead (`a[i]`, `a.flat[i]`): `.item()` without arguments is for size-1 arrays"}
+
+
+def _method_form(attr, template):
+    """`a.reshape(*shape, order='C', copy=None)`: how a method rule's template is called."""
+    params = list(template.signature.parameters.values())[2:]
+    return f"`a.{attr}(" + ", ".join(str(p) for p in params) + ")`"
+
+
+DICT_READS = ("get", "keys", "values", "items")  # dict methods that read: constants on constant dicts
+
+
+def constant_read(name, refusal):
+    """The rule of a read that has no derivative rule (an attribute of an object, a dict method): its
+    result is a constant while what it reads is not differentiated; when it is, the analysis raises
+    `refusal` (message, hint) at the line (`s2sad.activity._refuse_varied_operands`)."""
+    return R.Rule(key=("constant read", name), name=name, differentiable=False, kind="other",
+                  extra={"refused": refusal[0], "refused_hint": refusal[1]})
 
 
 def _list_method_error(func, node):

@@ -128,9 +128,10 @@ def check_scalar(value, where):
     if np.ndim(value) != 0:
         from .errors import NonScalarOutputError
 
-        filename, lineno, code = where
+        filename, lineno, code = where[:3]
+        what = where[3] if len(where) > 3 else "the function"
         raise NonScalarOutputError(
-            f"grad needs a scalar output; the function returned shape {np.shape(value)}",
+            f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,
@@ -186,6 +187,73 @@ def added_at_tangent(t, z, index, g):
     """Tangent of `z = added_at(target, index, g)`: the target's tangent `t` (a scalar zero when
     it has none) with the tangent `g` of the added values added at `index`."""
     return added_at(like(t, z), index, g)
+
+
+def at_shape(target, index):
+    """The shape of `target[index]`: what `ufunc.at(target, index, b)` broadcasts `b` to."""
+    return np.shape(np.empty(np.shape(target), dtype=np.int8)[index])
+
+
+def at_positions(target, index):
+    """The flat positions of `target` that `ufunc.at(target, index, b)` visits, in order, one per
+    element of `target[index]` (a position repeats as often as the index names it).
+
+    >>> at_positions(np.zeros((2, 2)), [1, 0, 1]).tolist()
+    [2, 3, 0, 1, 2, 3]
+    """
+    shape = np.shape(target)
+    return np.ravel(np.arange(int(np.prod(shape))).reshape(shape)[index])
+
+
+def put_index(target, ind, mode="raise"):
+    """The positions `np.put(target, ind, v, mode)` writes, as an index of `target`.
+
+    >>> put_index(np.zeros((2, 2)), [3, -4])
+    (array([1, 0]), array([1, 0]))
+    """
+    size = int(np.size(target))
+    flat = np.ravel(np.asarray(ind, dtype=np.intp))
+    if mode == "wrap":
+        flat = flat % size
+    elif mode == "clip":
+        flat = np.clip(flat, 0, size - 1)
+    else:
+        if np.any((flat < -size) | (flat >= size)):
+            raise IndexError(f"index out of range for array of size {size}")
+        flat = np.where(flat < 0, flat + size, flat)
+    return np.unravel_index(flat, np.shape(target))
+
+
+def put_source(ind, values):
+    """Which of the (flattened) `values` `np.put` writes at each position: they repeat cyclically."""
+    return np.arange(np.size(ind)) % np.size(values)
+
+
+def mask_index(target, mask):
+    """The positions of `target` where the (flattened) `mask` is true, as an index of `target`."""
+    return np.unravel_index(np.flatnonzero(mask), np.shape(target))
+
+
+def place_source(mask, values):
+    """Which of the (flattened) `values` `np.place` writes at each true position of `mask`."""
+    return np.arange(np.count_nonzero(mask)) % np.size(values)
+
+
+def putmask_source(mask, values):
+    """Which of the (flattened) `values` `np.putmask` writes where `mask` is true: the one at the
+    same flat position, cycled."""
+    return np.flatnonzero(mask) % np.size(values)
+
+
+def r_shape(item):
+    """The shape an item of `np.r_[...]` takes before concatenation (a scalar becomes `(1,)`)."""
+    return np.shape(np.atleast_1d(item))
+
+
+def c_shape(item):
+    """The shape an item of `np.c_[...]` takes: a 1-d array becomes a column, a scalar `(1, 1)`."""
+    shape = np.shape(item)
+    return shape if len(shape) >= 2 else (int(np.prod(shape)), 1)
 
 
 # -- lists: adjoints are lists kept aligned with the primal list, element by element ------------
@@ -433,9 +501,12 @@ def _call_derivative(function, mode, args, wrt):
     argument types: the jvp function (mode 'forward') or the (forward, backward) pair."""
     from .api import _diff_kinds, _kinds, _signature
 
-    key = (function, getattr(function, "__code__", None), mode, wrt, _signature(args))
+    from .nested import reads_key
+
+    key = (function, getattr(function, "__code__", None), reads_key(function), mode, wrt, _signature(args))
     entry = _CALL_DERIVATIVES.get(key)
     if entry is None:
+        key = key[:2] + (reads_key(function, keep=True),) + key[3:]  # planned again: a callee may be new
         from .compiler import compile_derivative
 
         compiled = compile_derivative(function, mode, wrt, _diff_kinds(_kinds(args, wrt), wrt))

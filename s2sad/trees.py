@@ -12,6 +12,8 @@ Gradients come back in the same structure.
 >>> leaves, treedef = flatten({"W": np.ones(2), "layers": [0.5, 1.5]})
 >>> len(leaves), treedef
 (3, ('dict', ('W', 'layers'), ('*', ('list', 2, ('*', '*')))))
+>>> flatten({"w": 1.0, "b": 2.0})
+([2.0, 1.0], ('dict', ('b', 'w'), ('*', '*')))
 >>> unflatten(treedef, ["w", "a", "b"])
 {'W': 'w', 'layers': ['a', 'b']}
 >>> import ast
@@ -20,25 +22,54 @@ Gradients come back in the same structure.
 """
 
 import ast
+import dataclasses
 
 from . import kinds as K
 from .astutil import fix_missing_locations, name_nodes, walk
 
 LEAF = "*"
 TREE = "tree"
+RECORD = "record"
 
 
 def is_tree(value):
-    return isinstance(value, (dict, list, tuple))
+    return isinstance(value, (dict, list, tuple)) or _is_dataclass_type(type(value))
+
+
+def is_record(value):
+    """A NamedTuple or a dataclass instance: a tree whose children are its fields (read as `p.W`)."""
+    if isinstance(value, tuple):
+        return hasattr(type(value), "_fields")
+    return _is_dataclass_type(type(value))
+
+
+_DATACLASS_TYPES = {}  # type -> are its instances dataclass instances (asked on every call: memoized)
+
+
+def _is_dataclass_type(cls):
+    found = _DATACLASS_TYPES.get(cls)
+    if found is None:
+        found = _DATACLASS_TYPES[cls] = hasattr(cls, "__dataclass_fields__") and not issubclass(cls, type)
+    return found
+
+
+def record_fields(value):
+    if isinstance(value, tuple):
+        return tuple(type(value)._fields)
+    return tuple(f.name for f in dataclasses.fields(value))
 
 
 def flatten(value):
-    """(leaves, treedef): leaves in key order (dicts keep their own order)."""
+    """(leaves, treedef): dicts by sorted keys, as in JAX (`{"b": .., "w": ..}` and `{"w": .., "b": ..}`
+    have one structure); keys that do not sort keep their own order."""
     leaves = []
 
     def walk(v):
+        if is_record(v):
+            fields = record_fields(v)
+            return (RECORD, (type(v), fields), tuple(walk(getattr(v, name)) for name in fields))
         if isinstance(v, dict):
-            keys = tuple(v)
+            keys = sorted_keys(v)
             return ("dict", keys, tuple(walk(v[k]) for k in keys))
         if isinstance(v, (list, tuple)):
             return ("list" if isinstance(v, list) else "tuple", len(v), tuple(walk(x) for x in v))
@@ -47,6 +78,13 @@ def flatten(value):
 
     treedef = walk(value)
     return leaves, treedef
+
+
+def sorted_keys(mapping):
+    try:
+        return tuple(sorted(mapping))
+    except TypeError:  # keys of mixed types
+        return tuple(mapping)
 
 
 def unflatten(treedef, leaves):
@@ -58,6 +96,9 @@ def unflatten(treedef, leaves):
             return next(it)
         if d[0] == "dict":
             return {k: build(c) for k, c in zip(d[1], d[2])}
+        if d[0] == RECORD:
+            cls, fields = d[1]
+            return cls(**{name: build(c) for name, c in zip(fields, d[2])})
         items = [build(c) for c in d[2]]
         return items if d[0] == "list" else tuple(items)
 
@@ -98,7 +139,7 @@ def leaf_names(param, treedef, taken):
                 name += "_"
             names.append(name)
             return
-        labels = d[1] if d[0] == "dict" else range(d[1])
+        labels = d[1] if d[0] == "dict" else d[1][1] if d[0] == RECORD else range(d[1])
         for index, (label, child) in enumerate(zip(labels, d[2])):
             walk(child, f"{prefix}_{_label(label, index)}")
 
@@ -115,6 +156,8 @@ def literal(treedef, names):
             return ast.Name(next(it), ast.Load())
         if d[0] == "dict":
             return ast.Dict(keys=[ast.Constant(k) for k in d[1]], values=[build(c) for c in d[2]])
+        if d[0] == RECORD:  # a dict in the body: `p.W` is read as `p["W"]` (see `records_as_dicts`)
+            return ast.Dict(keys=[ast.Constant(k) for k in d[1][1]], values=[build(c) for c in d[2]])
         elts = [build(c) for c in d[2]]
         return ast.List(elts=elts, ctx=ast.Load()) if d[0] == "list" else ast.Tuple(elts=elts, ctx=ast.Load())
 
@@ -151,3 +194,66 @@ def expand_parameters(tree, input_kinds, active_inputs):
     tree.args.defaults = [] if prologue else tree.args.defaults
     tree.body = prologue + tree.body
     return tuple(kinds), tuple(active), spans
+
+
+def record_fields_of(treedef):
+    """The field names of every record (NamedTuple, dataclass) in `treedef`."""
+    if treedef == LEAF:
+        return set()
+    out = set(treedef[1][1]) if treedef[0] == RECORD else set()
+    for child in treedef[2]:
+        out |= record_fields_of(child)
+    return out
+
+
+def records_as_dicts(tree, fields):
+    """In the normalized, inlined FunctionDef `tree`, read the fields of records given as arguments
+    (`fields`: parameter -> the field names of the records in its tree, rebuilt in the body as dicts)
+    by key: `p.W` -> `p["W"]`, and so for names that take their value from such a parameter only
+    (`layer = layers[i]`, `for layer in layers`, a helper's parameter)."""
+    sources = {}  # name -> the names its assigned values come from (None: something else)
+    for node in walk(tree):
+        target, value = None, None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            target, value = node.target.id, node.iter
+        if target is None:
+            continue
+        while isinstance(value, ast.Subscript):
+            value = value.value
+        if isinstance(value, ast.Name):
+            sources.setdefault(target, set()).add(value.id)
+        elif isinstance(value, (ast.Dict, ast.List, ast.Tuple)):  # the prologue rebuilding a tree, in pieces
+            sources.setdefault(target, set())
+            for item in value.values if isinstance(value, ast.Dict) else value.elts:
+                if isinstance(item, ast.Name):  # an item of the literal: read from it by key or index
+                    sources.setdefault(item.id, set()).add(target)
+        else:
+            sources.setdefault(target, set()).add(None)
+    roots = {name: name for name in fields if sources.get(name, set()) <= {name}}
+    changed = True
+    while changed:
+        changed = False
+        for name, from_ in sources.items():
+            if name in roots:
+                continue
+            found = {roots.get(s) for s in from_}
+            if len(found) == 1 and None not in found:
+                roots[name] = found.pop()
+                changed = True
+    for node in walk(tree):
+        for field_name, child in ast.iter_fields(node):
+            items = child if isinstance(child, list) else [child]
+            for index, item in enumerate(items):
+                if (isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Load)
+                        and isinstance(item.value, ast.Name) and item.value.id in roots
+                        and item.attr in fields[roots[item.value.id]]):
+                    read = ast.copy_location(
+                        ast.Subscript(value=item.value, slice=ast.Constant(item.attr), ctx=ast.Load()), item
+                    )
+                    if isinstance(child, list):
+                        child[index] = read
+                    else:
+                        setattr(node, field_name, read)
+    return tree

@@ -34,8 +34,10 @@ def test_bare_decorator_and_keywords():
     assert s2sad.grad(quadratic)(2.0, y=5.0) == pytest.approx(20.0)
 
 
-def test_integer_inputs_are_differentiated_as_floats():
-    assert s2sad.grad(quadratic)(2, 5) == pytest.approx(20.0)
+def test_integer_inputs_are_refused_as_in_jax():
+    with pytest.raises(s2sad.ArgumentError, match=r"argument 0 \(`x`\) which is an int"):
+        s2sad.grad(quadratic)(2, 5)
+    assert s2sad.grad(quadratic)(2.0, 5) == pytest.approx(20.0)  # an int not differentiated is a constant
 
 
 def test_value_and_grad():

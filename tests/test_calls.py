@@ -845,3 +845,30 @@ def test_a_view_of_an_argument_is_still_the_argument():
     with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
         s2sad.grad(relaxed_view)(np.array([0.3, -0.8]), 0.7)
     assert "writes into its argument" in str(info.value)
+
+
+def _noisy_walk(x, sigma):
+    rng = np.random.default_rng(3)  # an object made in the body: its methods run as in the primal
+    noise = rng.standard_normal(20)
+    for i in range(20):
+        x = x + 0.1 * np.sin(x) + sigma * noise[i]
+    return x * x
+
+
+def _draw_with_differentiated_mean(x):
+    rng = np.random.default_rng(0)
+    return np.sum(rng.normal(x, 1.0, 3))
+
+
+@given(st.floats(-2.0, 2.0), st.floats(0.01, 0.5))
+@settings(max_examples=10, deadline=None)
+def test_methods_of_a_constant_object_made_in_the_body_are_constants(x, sigma):
+    check_grads(_noisy_walk, (x, sigma), wrt=(0, 1))
+
+
+def test_a_method_of_an_object_given_a_differentiated_value_is_refused_at_its_line():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(_draw_with_differentiated_mean)(0.5)
+    message = str(info.value)
+    assert "test_calls.py" in message and "rng.normal(x, 1.0, 3)" in message
+    assert "`normal`" in message and not re.search(r"\b_t\d+", message)

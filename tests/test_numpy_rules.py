@@ -213,6 +213,11 @@ EXAMPLES = {
     ],
     "abs": [ex("abs(a)", S()), ex("abs(a)", A(3))],
     "float": [ex("float(a * 2.0) * a", S())],
+    "numpy.ndarray.item": [
+        ex("np.sum(a * a).item() * a", A(3)),
+        ex("a[1:2, 0:1].item() ** 2 + a[0, 0].item()", A(2, 2)),
+        ex("a.item() * a", Z()),
+    ],
     "list": [
         ex("ys = list(a); ys.append(b)\n    return np.array(ys) * 2.0", A(3), S()),
         ex("xs = [a, b * a]; ys = list(xs); ys[0] = b + ys[1]\n    return np.stack(ys) + xs[0]", A(2), S()),

@@ -738,6 +738,68 @@ def _(ctx):
     return [f"{b} {op} {value}"]
 
 
+@statement("ufunc_at", weight=3, when=lambda ctx: bool(ctx.mutable))
+def _(ctx):
+    """`np.add.at(b, [0, 2, 0], v)`: repeated indices accumulate (subtract, multiply likewise)."""
+    b = ctx.pick(ctx.mutable)
+    count = ctx.draw(st.integers(1, 4))
+    index = [ctx.draw(st.integers(-ctx.L, ctx.L - 1)) for _ in range(count)]
+    ufunc = ctx.pick(("add", "subtract", "multiply"))
+    if ufunc == "multiply":
+        value = ctx.bounded(1)
+    else:
+        value = ctx.pick((ctx.expr(1), f"({ctx.arr(1)})[:{count}]" if count <= ctx.L else ctx.expr(1)))
+    return [f"np.{ufunc}.at({b}, {index}, {value})"]
+
+
+@statement("copyto", weight=3, when=lambda ctx: bool(ctx.mutable))
+def _(ctx):
+    b = ctx.pick(ctx.mutable)
+    if ctx.draw(st.booleans()):
+        return [f"np.copyto({b}, {ctx.arr(1)})"]
+    return [f"np.copyto({b}, {ctx.arr(1)}, where={ctx.pick(ctx.arrays)} > {ctx.const()})"]
+
+
+@statement("ufunc_out", weight=3, when=lambda ctx: bool(ctx.mutable))
+def _(ctx):
+    """`np.multiply(p, q, out=b)` (or the output given by position)."""
+    b = ctx.pick(ctx.mutable)
+    op = ctx.pick(("add", "subtract", "multiply"))
+    out = ctx.pick((f"out={b}", b, f"out=({b},)"))
+    return [f"np.{op}({ctx.arr(1)}, {ctx.arr(1)}, {out})"]
+
+
+@statement("dict_loop", weight=3)
+def _(ctx):
+    """A dict of arrays read in a loop over its keys: a literal list, `.items()`, `.values()` or `.keys()`."""
+    d, k, v = ctx.fresh("d"), ctx.fresh("k"), ctx.fresh("v")
+    keys = ["p", "q", "r"][: ctx.draw(st.integers(1, 3))]
+    entries = ", ".join(f"{key!r}: {ctx.arr(1)}" for key in keys)
+    s = ctx.pick(ctx.scalars)
+    c = ctx.const()
+    form = ctx.draw(st.integers(0, 3))
+    header, read = [
+        (f"for {k} in {keys!r}:", f"{d}[{k}]"),
+        (f"for {k}, {v} in {d}.items():", f"{v} * {d}[{k}]"),
+        (f"for {v} in {d}.values():", v),
+        (f"for {k} in {d}.keys():", f"{d}[{k}]"),
+    ][form]
+    return [f"{d} = {{{entries}}}", header, f"    {s} = {s} * {c} + np.sum(np.sin({read}))"]
+
+
+@statement("helper_fill", weight=3)
+def _(ctx):
+    """A helper that allocates an array, fills it in place (by index and by `np.add.at`) and returns it."""
+    value = f"_fill({ctx.arr(1)}, {ctx.expr(1)})"
+    if ctx.mutable and ctx.draw(st.booleans()):
+        target = ctx.pick(ctx.mutable)
+    else:
+        target = ctx.fresh("b")
+        ctx.arrays.append(target)
+        ctx.mutable.append(target)
+    return [f"{target} = {value}"]
+
+
 # --------------------------------------------------------------------------------------
 # Programs
 
@@ -762,6 +824,7 @@ _CONDITIONS = {"compare", "chained", "int_test", "and_or", "not", "ternary"}
 _LOOPS = {"for_range", "for_reversed", "for_array", "for_enumerate", "for_zip", "while_clock",
           "while_true", "while_counter", "break", "continue", "return_early", "rebind_index"}
 _ARRAYS = set(ARRAY_EXPRS) | {"array_new", "array_fill", "setitem", "slice_assign", "array_aug"}
+_WRITES = {"ufunc_at", "copyto", "ufunc_out", "dict_loop", "helper_fill"}
 _ASSIGN = {"assign", "augassign", "tuple_assign"}
 
 PROFILES = {
@@ -769,6 +832,7 @@ PROFILES = {
     "branches": _SCALAR_CORE | _ASSIGN | _CONDITIONS | {"if", "return_early"},
     "loops": _SCALAR_CORE | _ASSIGN | _CONDITIONS | _LOOPS | {"if"},
     "arrays": _SCALAR_CORE | _ASSIGN | _ARRAYS | {"for_range", "for_reversed", "if", "compare"},
+    "writes": _SCALAR_CORE | _ASSIGN | _ARRAYS | _WRITES | {"for_range", "if", "compare"},
     "everything": ALL,
 }
 assert all(p <= ALL for p in PROFILES.values())
@@ -795,7 +859,15 @@ def programs(draw, profile):
 # --------------------------------------------------------------------------------------
 # Loading, instrumenting, checking
 
-HEADER = "import math\n\nimport numpy as np\n\n\n"
+HELPERS = """
+def _fill(v, c):
+    out = np.zeros(len(v))
+    for i in range(len(v)):
+        out[i] = math.sin(v[i]) * c
+    np.add.at(out, [0, 0], c * c)
+    return out
+"""
+HEADER = "import math\n\nimport numpy as np\n\n" + HELPERS + "\n\n"
 _TMP = tempfile.mkdtemp(prefix="s2sad_random_")
 _MODULES = itertools.count()
 
@@ -892,6 +964,7 @@ def instrumented(source):
     namespace = {"math": math, "np": np, "_record_compare": record_compare, "_record_abs": record_abs,
                  "_record_min": record_min, "_record_max": record_max, "_record_mod": record_mod,
                  "_record_fmod": record_fmod, "_record_math_fmod": record_math_fmod}
+    exec(HELPERS, namespace)
     exec(compile(tree, "<instrumented>", "exec"), namespace)
     function = namespace["f"]
 
@@ -1092,6 +1165,12 @@ def test_loops(data):
 @given(st.data())
 def test_arrays(data):
     _run("arrays", data)
+
+
+@_settings(60)
+@given(st.data())
+def test_writes(data):
+    _run("writes", data)
 
 
 @_settings(200)

@@ -70,6 +70,8 @@ CONSTANT_SAMPLES = {
     "range": [(lambda a: range(int(a * 10)), [None])],
     "print": [(lambda a: print(end=""), [None])],
     "isinstance": [(lambda a: isinstance(a, float), [None])],
+    "hasattr": [(lambda a: hasattr(a, "item"), [None])],
+    "callable": [(lambda a: callable(a), [None])],
     "str": [(lambda a: str(a > 0), [None])],
     "operator.invert": [(lambda a: ~(a > 0), [V3])],
     "operator.and_": [(lambda a, b: (a > 0) & (b > 0), [V3, V3])],
@@ -149,6 +151,15 @@ CONSTANT_SAMPLES = {
     "s2sad.numpy_runtime.tensordot_subscripts": [(lambda a, b: _rt.tensordot_subscripts(a, b, 1), [M23, V3])],
     "s2sad.numpy_runtime.method_axes": [(lambda a: _rt.method_axes((1, 0)), [None])],
     "s2sad.numpy_runtime.normalize_axes": [(lambda a: _rt.normalize_axes(-1, a.ndim), [M23])],
+    "s2sad.runtime.at_shape": [(lambda a: _rt.at_shape(a, [0, 1, 0]), [M23])],
+    "s2sad.runtime.at_positions": [(lambda a: _rt.at_positions(a, [1, 0, 1]), [M23])],
+    "s2sad.runtime.put_index": [(lambda a: _rt.put_index(a, [5, -1, 0]), [M23])],
+    "s2sad.runtime.put_source": [(lambda v: _rt.put_source([0, 2, 3, 1], v), [V3])],
+    "s2sad.runtime.mask_index": [(lambda a: _rt.mask_index(a, a > 0.0), [M23])],
+    "s2sad.runtime.place_source": [(lambda a, v: _rt.place_source(a > 0.0, v), [M23, V3])],
+    "s2sad.runtime.putmask_source": [(lambda a, v: _rt.putmask_source(a > 0.0, v), [M23, V3])],
+    "s2sad.runtime.r_shape": [(_rt.r_shape, [None]), (_rt.r_shape, [M23])],
+    "s2sad.runtime.c_shape": [(_rt.c_shape, [None]), (_rt.c_shape, [V3]), (_rt.c_shape, [M23])],
 }
 
 # listed on purpose although the value moves with its input: the derivative is cut by design

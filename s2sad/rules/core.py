@@ -127,6 +127,22 @@ def _(z, x):
     x_bar += z_bar
 
 
+# `a.item()` of a size-1 array (an array of one element, or a 0-d one) is its one value as a float
+@tangent(np.ndarray.item, kind="float")
+def _(z, x):
+    z_dot = np.reshape(x_dot, ())
+
+
+@tangent(np.ndarray.item, batched=True)
+def _(z, x):
+    z_dot = np.reshape(x_dot, -1)
+
+
+@adjoint(np.ndarray.item)
+def _(z, x):
+    x_bar += np.reshape(z_bar, np.shape(x))
+
+
 # -- max / min: ties go to the first argument ------------------------------------
 
 
@@ -662,6 +678,7 @@ nondifferentiable(
     np.argmax, np.argmin, kind="int",
 )
 nondifferentiable(range, print, isinstance, str, kind="other")
+nondifferentiable(hasattr, callable, kind="bool")
 
 
 def _bitwise_kind(arg_kinds, keywords):

@@ -398,6 +398,10 @@ def _(z, z0, x):
 nondifferentiable(slice, kind="other")
 nondifferentiable(_rt.check_not_tree, kind="other")
 nondifferentiable(_rt.zeros_like, kind="same")
+nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`)
+    _rt.at_shape, _rt.at_positions, _rt.put_index, _rt.put_source, _rt.mask_index, _rt.place_source,
+    _rt.putmask_source, _rt.r_shape, _rt.c_shape, kind="other",
+)
 lookup(_rt.zeros_like).extra["lists"] = True
 nondifferentiable(
     _nr.mean_partials, _nr.extremum_weights, _nr.clip_inside, _nr.clip_below, _nr.clip_above,
