@@ -34,7 +34,7 @@ from .codegen import format_source
 from .compiler import _tree_calls, compile_derivative
 from .errors import ArgumentError
 from .nested import as_python_function, code_identity
-from .numba_target import NumbaTargetError, lower, probe
+from .numba_target import NumbaTargetError, Where, lower, probe
 
 
 def cache_directory():
@@ -118,9 +118,11 @@ def _numba_failure(exc, text, path):
     reason = next(
         (ln.strip() for ln in message.splitlines() if ln.strip() and not ln.startswith("Failed in")), ""
     )
-    from .numba_target import _Where
+    signature = re.search(r"^\s*>>> (.+)$", message, re.M)  # the call numba has no implementation of
+    if signature and reason.startswith("No implementation"):
+        reason = f"numba has no implementation of {signature.group(1).strip()}"
 
-    where = _Where(text)
+    where = Where(text)
     return where.error(
         f"numba cannot compile the derivative of this line: {reason}",
         comment or where.definition,

@@ -150,7 +150,7 @@ def zero_of(kind):
     return None
 
 
-class _Where:
+class Where:
     """The user's file, line and code a generated statement comes from (its comment)."""
 
     def __init__(self, text):
@@ -871,7 +871,7 @@ def lower(text, values, namespace, function_name):
 
     `values`: the final value of each name in one run of it (their types type the tapes and
     zeros); `namespace`: the user's globals (arrays and numbers read become parameters)."""
-    where = _Where(text)
+    where = Where(text)
     module = ast.parse(_with_markers(text))
     functions = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == function_name]
     if not functions:
