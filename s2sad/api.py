@@ -524,15 +524,16 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
     return wrapper
 
 
+BACKENDS = {}  # backend name -> the module that runs it (`s2sad.numba_backend` registers "numba")
+
+
 def _numba_backend(backend):
-    """The numba backend module (`backend="numba"`), imported only then: numba is optional."""
+    """The module of a code target other than Python (`backend="numba"`), or None for Python."""
     if backend == "python":
         return None
-    if backend != "numba":
+    if backend not in BACKENDS:
         raise ArgumentError(f"backend must be 'python' or 'numba', not {backend!r}")
-    from . import numba_backend  # optional dependency: only the numba target imports numba
-
-    return numba_backend
+    return BACKENDS[backend]
 
 
 def value_and_grad(f=None, argnums=0, has_aux=False, backend="python"):

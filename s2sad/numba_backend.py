@@ -7,7 +7,8 @@ derivative loads it instead of compiling it again. The compiled function takes a
 numbers: trees (dicts, lists, tuples) are flattened at the boundary, module-level arrays and
 numbers the function reads are passed at every call (their current values).
 
-Only this module and `s2sad.numba_runtime` import numba (an optional dependency).
+Importing this module imports no numba: the generated modules and `s2sad.numba_runtime` do, when a
+derivative is compiled (numba is an optional dependency; the Python target never imports it).
 """
 
 import hashlib
@@ -21,6 +22,7 @@ import numpy as np
 
 from . import trees as T
 from .api import (
+    BACKENDS,
     _all_differentiable,
     _argnums,
     _bind,
@@ -386,3 +388,5 @@ def emitted(f, mode="reverse", argnums=0, args=None):
 
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "source", "NumbaTargetError"]
+
+BACKENDS["numba"] = sys.modules[__name__]

@@ -25,24 +25,6 @@ from numba.extending import overload
 
 _JIT = {"cache": True, "nogil": True}
 
-# the helpers of s2sad's Python runtime that this module provides (the target refuses the others)
-PROVIDED = (
-    "grow",
-    "reserve",
-    "list_like",
-    "owned",
-    "like",
-    "zeros_like",
-    "unbroadcast",
-    "unreduce",
-    "mean_partials",
-    "product_sum",
-    "copy",
-    "matmul_adjoint_x",
-    "matmul_adjoint_y",
-    "add_at",
-)
-
 
 @numba.njit(**_JIT)
 def grow(tape, count):

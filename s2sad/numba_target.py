@@ -91,6 +91,24 @@ _BUILTINS = {
     "None",
 }
 _MODULES = (np, math)
+
+# the helpers `s2sad.numba_runtime` compiles for numba (generated code calls them as `_rt.NAME`)
+RUNTIME_HELPERS = (
+    "grow",
+    "reserve",
+    "list_like",
+    "owned",
+    "like",
+    "zeros_like",
+    "unbroadcast",
+    "unreduce",
+    "mean_partials",
+    "product_sum",
+    "copy",
+    "matmul_adjoint_x",
+    "matmul_adjoint_y",
+    "add_at",
+)
 _DTYPES = {"f": "np.float64", "i": "np.int64", "b": "np.bool_", "u": "np.uint64"}
 
 
@@ -699,8 +717,6 @@ class _Lowering:
 
     # -- what numba cannot compile ------------------------------------------------------------------
     def check(self, node):
-        from . import numba_runtime
-
         for sub in ast.walk(node):
             if isinstance(
                 sub,
@@ -728,7 +744,7 @@ class _Lowering:
             if (
                 isinstance(sub, ast.Attribute)
                 and _name(sub.value) == "_rt"
-                and sub.attr not in numba_runtime.PROVIDED
+                and sub.attr not in RUNTIME_HELPERS
             ):
                 raise self.fail(
                     f"the numba target has no compiled version of s2sad's helper `{sub.attr}`, which "

@@ -263,6 +263,13 @@ def test_emit_writes_a_module_that_runs(tmp_path, monkeypatch):
         assert relative(mine, theirs) <= 1e-12
 
 
+def test_the_target_knows_what_its_runtime_compiles():
+    from s2sad import numba_runtime
+    from s2sad.numba_target import RUNTIME_HELPERS
+
+    assert all(callable(getattr(numba_runtime, name, None)) for name in RUNTIME_HELPERS)
+
+
 def test_unknown_backend_is_an_argument_error():
     with pytest.raises(s2sad.errors.ArgumentError, match="backend"):
         s2sad.grad(switching, backend="cuda")
