@@ -130,6 +130,8 @@ class VectorForwardTransform(ForwardTransform):
                 continue
             same_rank = result_rank is not None and _rank(values[p], self.ranks, self.kinds) == result_rank
             if is_scalar(kinds[p]) or (len(shaped) > 1 and not same_rank):
+                tangent = clone(tangent)
+                tangent.derivative = True  # `_rt.lift(x_dot, z)` carries a derivative: not a zero to simplify away
                 out[f"{p}_dot"] = call("_rt.lift", tangent, load(name))
         return out
 

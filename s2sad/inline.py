@@ -62,6 +62,7 @@ import numpy as np
 
 from .astutil import clone, fix_missing_locations, name_nodes, nodes, walk
 from . import rules as R
+from .rules.definitions import definition
 from .custom import definition_of, rewrite_call
 from .desugar import DesugarError, desugar
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
@@ -134,6 +135,7 @@ class Inliner:
         obj = resolve(value.func, self.namespace)
         if isinstance(obj, LocalFunction):
             return obj
+        obj = definition(obj) or obj  # `np.fliplr`: inlined as written with operations that have rules
         if obj is _UNRESOLVED or not isinstance(obj, types.FunctionType):
             return None
         if R.lookup(obj) is not None:

@@ -62,6 +62,26 @@ def broadcast(kinds):
     return result if result is not UNKNOWN else ANY
 
 
+def mask(arg_kinds, keywords=()):
+    """Kind of an elementwise predicate (`x >= y`, `np.isnan(x)`): a bool of scalars, a boolean array as
+    soon as an operand is an array (it broadcasts: `x * (x >= y)` may be larger than `x`).
+
+    >>> mask([FLOAT, INT]), mask([ARRAY, FLOAT]), mask([ANY, FLOAT])
+    ('bool', 'array', 'any')
+    """
+    if any(k == ARRAY for k in arg_kinds):
+        return ARRAY
+    if arg_kinds and all(k in (BOOL, INT, FLOAT) for k in arg_kinds):
+        return BOOL
+    return ANY
+
+
+def any_all(arg_kinds, keywords=()):
+    """Kind of `np.any(m)` / `np.all(m)`: a bool; along an axis, unknown (an array or a bool)."""
+    axis = dict(keywords).get("axis", "None") if keywords else "None"
+    return BOOL if axis == "None" else ANY
+
+
 def kind_of(value):
     """Kind of a runtime value (used to specialize compiled derivatives)."""
     if isinstance(value, np.ndarray):

@@ -46,14 +46,17 @@ __all__ = [
     "stack_pieces",
     "cumsum_transpose",
     "tile_transpose",
-    "bilinear_adjoint_other",
-    "bilinear_adjoint_tangent",
     "contract",
     "pad_tangent",
     "inner_subscripts",
     "tensordot_subscripts",
     "einsum_tangent",
     "einsum_adjoint",
+    "slot_only",
+    "slot_except",
+    "slot_pick",
+    "routed",
+    "einsum_directions",
     "outer_adjoint_x",
     "outer_adjoint_y",
     "trace_adjoint",
@@ -62,6 +65,21 @@ __all__ = [
     "concatenate_adjoint",
     "stack_adjoint",
     "hstack_adjoint",
+    "hstack_pieces",
+    "vstack_pieces",
+    "norm_order",
+    "phi",
+    "kron_shapes",
+    "split_points",
+    "rollaxis_move",
+    "diag_padding",
+    "diagonal_plan",
+    "gradient_axes",
+    "flat_along",
+    "nonfinite_replaced",
+    "real_only",
+    "triangle_symmetric",
+    "triangle_adjoint",
     "vstack_adjoint",
     "split_tangent",
     "split_adjoint",
@@ -74,17 +92,13 @@ __all__ = [
     "index_adjoint",
     "prod_hessian_vector",
     "item",
+    "item_adjoint",
     "sinc_derivative",
     "clip_inside",
     "clip_below",
     "clip_above",
-    "solve_adjoint_a",
-    "solve_adjoint_b",
-    "det_adjoint",
     "slogdet_tangent",
     "slogdet_adjoint",
-    "cholesky_tangent",
-    "cholesky_adjoint",
     "eigh_tangent",
     "eigh_adjoint",
     "array_adjoint",
@@ -436,27 +450,14 @@ def bilinear_adjoint(g, subscripts, which, a, b):
 def contract(subscripts, which, h, a, b, g):
     """The contraction of `bilinear_adjoint` with operand `which` replaced by `h`, shaped like
     its cotangent `g` (the adjoint of `bilinear_adjoint` w.r.t. `g`)."""
+    other = b if which == 0 else a
     if subscripts is None:
         from .runtime import unbroadcast
 
-        return unbroadcast(np.multiply(h, b if which == 0 else a), g)
+        return unbroadcast(np.multiply(h, other), g)
+    if _is_zero(other) or _is_zero(h):
+        return np.zeros(np.shape(g), float_dtype(g))
     return np.einsum(subscripts, h, b) if which == 0 else np.einsum(subscripts, a, h)
-
-
-def bilinear_adjoint_other(g, subscripts, which, h, a, b, k):
-    """d<g, C(..h at `which`..)>/d(operand k): the adjoint of `bilinear_adjoint` w.r.t. its
-    operand `k` (zero for `which` itself, whose value it does not read)."""
-    if k == which:
-        return np.zeros(np.shape(a if k == 0 else b)) if np.ndim(a if k == 0 else b) else 0.0
-    return bilinear_adjoint(g, subscripts, k, *((h, b) if which == 0 else (a, h)))
-
-
-def bilinear_adjoint_tangent(g, subscripts, which, a, b, a_dot, b_dot):
-    """The part of the tangent of `bilinear_adjoint(g, ...)` that comes from the other operand."""
-    other, other_dot = (b, b_dot) if which == 0 else (a, a_dot)
-    if np.ndim(other_dot) == 0 and np.ndim(other) > 0 and not np.any(other_dot):
-        other_dot = np.zeros(np.shape(other))
-    return bilinear_adjoint(g, subscripts, which, *((a, other_dot) if which == 0 else (other_dot, b)))
 
 
 def pad_tangent(t, pad_width, mode="constant"):
@@ -502,56 +503,167 @@ def tensordot_subscripts(a, b, axes=2):
     return "".join(sa) + "," + "".join(sb) + "->" + "".join(out)
 
 
-def _parse_subscripts(subscripts, count):
-    if "->" not in subscripts or "." in subscripts:
-        raise NotImplementedError("einsum derivatives need explicit subscripts with '->' and no '...'")
-    inputs, output = subscripts.replace(" ", "").split("->")
+def _is_zero(v):
+    """A symbolic zero that generated code passes for a derivative it knows is zero."""
+    return v is not None and not isinstance(v, np.ndarray) and np.ndim(v) == 0 and v == 0
+
+
+def _explicit_subscripts(subscripts, operands):
+    """`subscripts` for `operands` with '...' spelled out in free letters and the output made
+    explicit (implicit output: the letters used once, in alphabetical order, after any '...').
+
+    >>> _explicit_subscripts("ij,j", [np.ones((2, 3)), np.ones(3)])
+    (['ij', 'j'], 'i')
+    >>> _explicit_subscripts("...ij->...ji", [np.ones((4, 2, 3))])
+    (['Zij'], 'Zji')
+    """
+    if not isinstance(subscripts, str):
+        raise NotImplementedError(
+            "derivatives of np.einsum in sublist form (np.einsum(x, [0, 1], ...)); "
+            "write the subscripts as a string: np.einsum('ij->ji', x)"
+        )
+    text = subscripts.replace(" ", "")
+    inputs, arrow, output = text.partition("->")
     inputs = inputs.split(",")
-    if len(inputs) != count:
-        raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {count}")
-    for term in inputs:
-        if len(set(term)) != len(term):
-            raise NotImplementedError(
-                f"einsum derivative with a repeated index in {term!r} (use np.trace/np.diagonal)"
-            )
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {len(operands)}")
+    if not arrow:
+        letters = "".join(inputs).replace(".", "")
+        output = ("..." if "..." in text else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if "..." in text:
+        used = set(text)
+        free = [c for c in reversed(_LETTERS) if c not in used]
+        def dims(term, o):  # axes under '...'; a scalar standing for an array (a derivative) takes them all
+            return np.ndim(o) - (len(term) - 3) if np.ndim(o) >= len(term) - 3 else None
+
+        counts = [dims(term, o) for term, o in zip(inputs, operands) if "..." in term]
+        width = max([c for c in counts if c is not None], default=0)
+        ellipsis = "".join(free[:width])[::-1]
+        inputs = [
+            term.replace("...", ellipsis if dims(term, o) is None else ellipsis[width - dims(term, o) :])
+            for term, o in zip(inputs, operands)
+        ]
+        output = output.replace("...", ellipsis)
     return inputs, output
 
 
-def einsum_tangent(subscripts, a, b=None, c=None, a_dot=0.0, b_dot=0.0, c_dot=0.0):
-    """Tangent of `np.einsum(subscripts, a[, b[, c]])` by the product rule."""
-    operands = [o for o in (a, b, c) if o is not None]
-    tangents = [a_dot, b_dot, c_dot][: len(operands)]
+def _einsum(inputs, output, operands):
+    """`np.einsum` of explicit subscripts, with a contraction order chosen for three or more operands."""
+    spec = ",".join(inputs) + "->" + output
+    return np.einsum(spec, *operands, optimize="greedy" if len(operands) > 2 else False)
+
+
+def _filled(terms, arrays, known=()):
+    """`arrays` with any scalar standing for an array (a broadcast derivative) spread to the shape
+    its subscripts `terms` give it, the sizes read off the other arrays and the pairs `known`."""
+    sizes = {}
+    for term, x in list(known) + list(zip(terms, arrays)):
+        if np.ndim(x) == len(term):
+            sizes.update((ch, n) for ch, n in zip(term, np.shape(x)) if n != 1 or ch not in sizes)
+    return [
+        np.broadcast_to(x, tuple(sizes[ch] for ch in term)) if np.ndim(x) != len(term) else np.asarray(x)
+        for term, x in zip(terms, arrays)
+    ]
+
+
+def einsum_tangent(subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
+    """Tangent of `np.einsum(subscripts, a[, b[, c]])` by the product rule: one term per
+    operand, that operand replaced by its tangent. A term holding a symbolic zero (a number 0
+    where an array goes) is zero: einsum is linear in each operand."""
+    operands, tangents = [a, b, c], [ta, tb, tc]
+    count = len(subscripts.split("->")[0].split(",")) if isinstance(subscripts, str) else 0
     out = 0.0
-    for k, t in enumerate(tangents):
-        if isinstance(t, (int, float)) and t == 0:
+    for k in range(3):
+        args = operands[:k] + [tangents[k]] + operands[k + 1 :]
+        if any(_is_zero(v) for v in args + [operands[k]]) or any(v is not None for v in args[count:]):
             continue
-        args = list(operands)
-        args[k] = np.broadcast_to(t, np.shape(operands[k]))
-        out = out + np.einsum(subscripts, *args)
+        inputs, output = _explicit_subscripts(subscripts, operands[:count])
+        out = out + _einsum(inputs, output, _filled(inputs, args[:count], zip(inputs, operands)))
     return out
 
 
 def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
-    """Adjoint of `np.einsum(subscripts, a[, b[, c]])` with respect to operand `which`."""
-    operands = [o for o in (a, b, c) if o is not None]
-    inputs, output = _parse_subscripts(subscripts, len(operands))
-    target = inputs[which]
-    others = [(inputs[k], operands[k]) for k in range(len(operands)) if k != which]
-    available = set(output).union(*[set(s) for s, _ in others])
-    reachable = "".join(ch for ch in target if ch in available)
-    terms = ",".join([output] + [s for s, _ in others])
-    gx = np.einsum(
-        f"{terms}->{reachable}", np.asarray(g, dtype=_dtype(g, operands[which])), *[o for _, o in others]
-    )
-    if reachable != target:  # an index summed by this operand alone: broadcast back
-        for i, ch in enumerate(target):
-            if ch not in reachable:
-                gx = np.expand_dims(gx, i)
-        gx = np.broadcast_to(gx, np.shape(operands[which])).copy()
+    """Adjoint of `np.einsum(subscripts, a[, b[, c]])` with respect to operand `which`: the
+    contraction of the cotangent with the other operands, spread over the indices this operand
+    alone sums (broadcast) and placed on its diagonals (a letter repeated in its subscripts).
+    Zero (0.0) when the cotangent or another operand is a symbolic zero or `which` is absent."""
+    operands = [a, b, c]
+    count = len(subscripts.split("->")[0].split(",")) if isinstance(subscripts, str) else 0
+    if (
+        which >= count
+        or _is_zero(g)
+        or any(_is_zero(o) for o in operands[:count])
+        or any(o is not None for o in operands[count:])
+    ):
+        mine = operands[which]
+        return np.zeros(np.shape(mine), float_dtype(mine)) if isinstance(mine, np.ndarray) else 0.0
+    operands = operands[:count]
+    inputs, output = _explicit_subscripts(subscripts, operands)
     mine = operands[which]
-    return (
-        gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
-    )
+    target = inputs[which]
+    shape = np.shape(mine)
+    unique = "".join(dict.fromkeys(target))
+    sizes = [shape[target.index(ch)] for ch in unique]
+    others = [(inputs[k], operands[k]) for k in range(count) if k != which]
+    available = set(output).union(*[set(s) for s, _ in others])
+    reachable = "".join(ch for ch in unique if ch in available)
+    terms = [output] + [s for s, _ in others]
+    arrays = [np.asarray(g, dtype=_dtype(g, mine))] + [o for _, o in others]
+    gx = _einsum(terms, reachable, _filled(terms, arrays, [(target, mine)]))
+    gx = np.expand_dims(gx, tuple(i for i, ch in enumerate(unique) if ch not in reachable))
+    summed = tuple(i for i, n in enumerate(sizes) if gx.shape[i] != n and n == 1)  # broadcast size-1 axes
+    if summed:
+        gx = np.sum(gx, axis=summed, keepdims=True)
+    gx = np.broadcast_to(gx, sizes)
+    if len(unique) != len(target):  # a repeated letter: the cotangent lives on that diagonal
+        full = np.zeros(shape, dtype=gx.dtype)
+        grid = np.indices(sizes, sparse=True)
+        full[tuple(grid[unique.index(ch)] for ch in target)] = gx
+        gx = full
+    else:
+        gx = np.array(gx)
+    return gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
+
+
+def slot_only(h, which, k):
+    """`h` in slot `which` of an einsum's operands, a symbolic zero in slot `k` != `which`."""
+    return h if k == which else 0.0
+
+
+def slot_except(h, which, k):
+    """`h` in slot `k` != `which`, a symbolic zero in slot `which`."""
+    return 0.0 if k == which else h
+
+
+def routed(g, which, k, keep, like):
+    """`g` where slot `k` is (`keep`) or is not (not `keep`) slot `which`, else zeros shaped like `like`:
+    the cotangents of the `slot_*` helpers, shaped as their operands."""
+    if (k == which) == keep:
+        return g
+    return np.zeros(np.shape(like), float_dtype(like)) if isinstance(like, np.ndarray) else 0.0
+
+
+def slot_pick(h, operand, which, k):
+    """Operand `k` of an einsum with operand `which` replaced by `h`."""
+    return h if k == which else operand
+
+
+def einsum_directions(subscripts, a, b=None, c=None, a_dot=0.0, b_dot=0.0, c_dot=0.0):
+    """Tangent of `np.einsum` along many directions at once (vector forward mode): each
+    tangent's leading axis of directions gets its own letter, carried to the output."""
+    operands, tangents = [a, b, c], [a_dot, b_dot, c_dot]
+    count = len(subscripts.split("->")[0].split(",")) if isinstance(subscripts, str) else 0
+    inputs, output = _explicit_subscripts(subscripts, operands[:count])
+    free = next(ch for ch in _LETTERS if ch not in "".join(inputs))
+    out = 0.0
+    for k in range(count):
+        if _is_zero(tangents[k]):
+            continue
+        terms = list(inputs)
+        terms[k] = free + terms[k]
+        args = operands[:k] + [tangents[k]] + operands[k + 1 : count]
+        out = out + _einsum(terms, free + output, args)
+    return out
 
 
 def outer_adjoint_x(g, a, b):
@@ -668,19 +780,35 @@ def stack_adjoint(g, arrays, axis=0):
     return CotangentList(np.take(g, i, axis=axis) for i in range(len(arrays)))
 
 
+def _stack_axis_pieces(g, arrays, shaped, axis):
+    pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
+    if isinstance(arrays, np.ndarray):  # `np.vstack(x)` of one array: its rows are the items
+        return np.reshape(g, arrays.shape) if axis == 0 else np.stack([p.reshape(np.shape(a)) for p, a in zip(pieces, arrays)])
+    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+
+
+def _hstack_axis(arrays):
+    return 0 if np.ndim(arrays[0]) <= 1 else 1
+
+
 def hstack_adjoint(g, arrays):
     """Adjoint of `np.hstack(arrays)` (1-D pieces are joined on axis 0, others on axis 1)."""
-    shaped = [np.atleast_1d(a) for a in arrays]
-    axis = 0 if shaped[0].ndim == 1 else 1
-    pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+    return _stack_axis_pieces(g, arrays, [np.atleast_1d(a) for a in arrays], _hstack_axis(arrays))
 
 
 def vstack_adjoint(g, arrays):
     """Adjoint of `np.vstack(arrays)`."""
-    shaped = [np.atleast_2d(a) for a in arrays]
-    pieces = _pieces(g, [a.shape[0] for a in shaped], 0)
-    return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
+    return _stack_axis_pieces(g, arrays, [np.atleast_2d(a) for a in arrays], 0)
+
+
+def hstack_pieces(pieces, g, arrays):
+    """The transpose of `hstack_adjoint`: the pieces joined back into `g`'s shape."""
+    return np.reshape(np.hstack([_piece(p, a) for p, a in zip(pieces, arrays)]), np.shape(g))
+
+
+def vstack_pieces(pieces, g, arrays):
+    """The transpose of `vstack_adjoint`: the pieces joined back into `g`'s shape."""
+    return np.reshape(np.vstack([_piece(p, a) for p, a in zip(pieces, arrays)]), np.shape(g))
 
 
 def split_tangent(t, indices_or_sections, axis=0):
@@ -709,23 +837,18 @@ def tile_adjoint(g, x, reps):
 
 
 def repeat_adjoint(g, x, repeats, axis=None):
-    """Adjoint of `np.repeat(x, repeats, axis)`: sum each run of copies."""
+    """Adjoint of `np.repeat(x, repeats, axis)`: sum each run of copies (a run of 0 copies gets 0)."""
     g = np.asarray(g)
+    shape = np.shape(x)
     if axis is None:
-        n = np.size(x)
-        counts = np.broadcast_to(repeats, (n,))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return np.add.reduceat(g, starts)[:n].reshape(np.shape(x)) if n else np.zeros(np.shape(x))
-    axis = axis % np.ndim(x)
-    n = np.shape(x)[axis]
-    counts = np.broadcast_to(repeats, (n,))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.add.reduceat(g, starts, axis=axis)
-    zero_runs = np.flatnonzero(counts == 0)
-    if zero_runs.size:
-        index = [slice(None)] * g.ndim
-        index[axis] = zero_runs
-        out[tuple(index)] = 0.0
+        n = int(np.prod(shape))
+        owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+        return np.bincount(owner, weights=g.reshape(-1), minlength=n).astype(_dtype(g, x)).reshape(shape)
+    axis = axis % len(shape)
+    n = shape[axis]
+    owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+    out = np.zeros(shape, dtype=_dtype(g, x))
+    np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(g, axis, 0))
     return out
 
 
@@ -777,6 +900,16 @@ def index_adjoint(g, x, index):
     return getitem_adjoint(g, x, index)
 
 
+def item_adjoint(h, g, k):
+    """The transpose of `item(g, k)`: a cotangent shaped like the tuple cotangent `g`, `h` in slot `k`
+    (0.0 where `g` is a zero placeholder, which `item` read as 0.0 whatever `h`)."""
+    if g is None or (isinstance(g, (int, float)) and g == 0):
+        return 0.0
+    out = CotangentList(np.zeros_like(v) if isinstance(v, np.ndarray) else 0.0 for v in g)
+    out[k] = h
+    return out
+
+
 def item(g, k):
     """Item `k` of a tuple's cotangent, 0.0 if it is missing."""
     if g is None or (isinstance(g, (int, float)) and g == 0):
@@ -825,24 +958,6 @@ def _vector_rhs(b):
     return np.ndim(b) == 1
 
 
-def solve_adjoint_b(g, a, b):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `b`."""
-    return np.linalg.solve(matrix_t(a), g)
-
-
-def solve_adjoint_a(g, a, b, z):
-    """Adjoint of `np.linalg.solve(a, b)` with respect to `a`: -(a^-T g) z^T."""
-    gb = np.linalg.solve(matrix_t(a), g)
-    if _vector_rhs(b):
-        return -np.multiply.outer(gb, z) if np.ndim(a) == 2 else -gb[..., :, None] * z[..., None, :]
-    return -(gb @ matrix_t(z))
-
-
-def det_adjoint(g, a, z):
-    """Adjoint of `np.linalg.det(a)`: g det(a) a^-T."""
-    return (np.asarray(g * z)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
-
-
 def slogdet_tangent(a, a_dot):
     """Tangent of `np.linalg.slogdet(a)`: (0, trace(a^-1 a_dot))."""
     logdet_dot = np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
@@ -855,23 +970,122 @@ def slogdet_adjoint(g, a):
     return (np.asarray(g)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
 
 
+def norm_order(ord):
+    """1.0 for the norms whose partials `norm_partials` differentiates again (None, 2, 'fro'), 0.0 for
+    the piecewise linear ones (1, inf, -inf, 0); other orders are refused."""
+    if ord in (None, 2, "fro"):
+        return 1.0
+    if ord in (1, np.inf, -np.inf, 0):
+        return 0.0
+    from .errors import NoDerivativeRuleError
+
+    raise NoDerivativeRuleError(
+        f"np.linalg.norm with ord={ord!r} cannot be differentiated twice yet",
+        hint="second derivatives of norms exist for ord None, 2, 'fro' (and 1, inf: zero)",
+    )
+
+
+def triangle_symmetric(x, UPLO="L"):
+    """The symmetric matrix made of the lower (`UPLO="L"`) or upper triangle of `x`: the matrix
+    `eigh` and `cholesky` actually read."""
+    x = np.asarray(x)
+    if UPLO in ("U", "u"):
+        return np.triu(x) + matrix_t(np.triu(x, 1))
+    return np.tril(x) + matrix_t(np.tril(x, -1))
+
+
+def triangle_adjoint(g, UPLO="L"):
+    """The transpose of `triangle_symmetric`: a cotangent on the triangle that was read."""
+    g = np.asarray(g)
+    if UPLO in ("U", "u"):
+        return np.triu(g) + np.triu(matrix_t(g), 1)
+    return np.tril(g) + np.tril(matrix_t(g), -1)
+
+
+def phi(x):
+    """The lower triangle of `x` with its diagonal halved (a linear map; see `cholesky_tangent`)."""
+    return _phi(np.asarray(x))
+
+
+# -- shapes and indices for the definitions in s2sad.rules.definitions (no derivatives) ---------
+
+
+def kron_shapes(a, b):
+    """The shapes `np.kron(a, b)` is computed with: `a` as (p1, 1, p2, 1, ...), `b` as (1, q1, 1, q2, ...)."""
+    sa, sb = np.shape(a), np.shape(b)
+    n = max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    return (
+        tuple(x for p in sa for x in (p, 1)),
+        tuple(x for q in sb for x in (1, q)),
+        tuple(p * q for p, q in zip(sa, sb)),
+    )
+
+
+def split_points(ary, indices_or_sections, axis=0):
+    """`np.array_split`'s division points: sections of sizes differing by at most one."""
+    if np.ndim(indices_or_sections) != 0:
+        return list(indices_or_sections)
+    n, sections = np.shape(ary)[axis], int(indices_or_sections)
+    each, extra = divmod(n, sections)
+    sizes = [each + 1] * extra + [each] * (sections - extra)
+    return [int(x) for x in np.cumsum(sizes)[:-1]]
+
+
+def rollaxis_move(ndim, axis, start=0):
+    """`np.rollaxis(a, axis, start)` as the (source, destination) of `np.moveaxis`."""
+    axis, start = axis % ndim, start + ndim if start < 0 else start
+    if axis < start:
+        start -= 1
+    return axis, start
+
+
+def diag_padding(k):
+    """The padding that moves a square diagonal matrix onto diagonal `k`."""
+    return ((0, k), (k, 0)) if k >= 0 else ((-k, 0), (0, -k))
+
+
+def diagonal_plan(a, offset=0, axis1=0, axis2=1):
+    """(shape with the two axes flattened last, flat indices of diagonal `offset`) for `np.diagonal`."""
+    shape = np.shape(a)
+    n, m = shape[axis1], shape[axis2]
+    rest = tuple(s for i, s in enumerate(shape) if i not in (axis1 % len(shape), axis2 % len(shape)))
+    rows = np.arange(max(0, -offset), max(0, min(n, m - offset)))
+    return rest + (n * m,), rows * m + rows + offset
+
+
+def gradient_axes(axis, ndim):
+    """The axes `np.gradient` differentiates along, in the order given."""
+    axes = tuple(range(ndim)) if axis is None else tuple(int(a) % ndim for a in (axis if np.ndim(axis) else (axis,)))
+    if len(axes) > 3:
+        raise NotImplementedError("derivatives of np.gradient along more than three axes at once")
+    return axes
+
+
+def flat_along(index, axis):
+    """Flat indices into an array for `index` taken along `axis` (as `np.take_along_axis`)."""
+    index = np.asarray(index)
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index
+    return np.ravel_multi_index(tuple(grid), index.shape).ravel()
+
+
+def nonfinite_replaced(x, nan=0.0, posinf=None, neginf=None):
+    """`np.nan_to_num(x)`'s values where `x` is not finite, 0 where it is: piecewise constant."""
+    x = np.asarray(x)
+    return np.where(np.isfinite(x), 0.0, np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf))
+
+
+def real_only(x):
+    """`x`, refused if complex: s2sad differentiates real numbers."""
+    if np.iscomplexobj(x):
+        raise NotImplementedError("s2sad differentiates real numbers; this value is complex")
+    return x
+
+
 def _phi(x):
     """Lower triangle with the diagonal halved."""
     return np.tril(x) - 0.5 * np.eye(x.shape[-1], dtype=x.dtype) * x
-
-
-def cholesky_tangent(l, a_dot):
-    """Tangent of `np.linalg.cholesky(a)` = L phi(L^-1 a_dot L^-T) (a_dot symmetric)."""
-    l_inv = np.linalg.inv(l)
-    return l @ _phi(l_inv @ a_dot @ matrix_t(l_inv))
-
-
-def cholesky_adjoint(g, l):
-    """Adjoint of `np.linalg.cholesky(a)` for symmetric `a` (the result is symmetric)."""
-    l_inv = np.linalg.inv(l)
-    p = _phi(matrix_t(l) @ g)
-    a_bar = matrix_t(l_inv) @ p @ l_inv
-    return 0.5 * (a_bar + matrix_t(a_bar))
 
 
 def _eigh_f(w):

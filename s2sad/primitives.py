@@ -273,6 +273,11 @@ def _call(fn, args, keywords, written=None):
             args[0],
             f"use `np.{fn.__name__}(np.array(...))` (ties share the derivative) or a loop",
         )
+    refusal = rule.extra.get("refuse") and rule.extra["refuse"](args, keywords)
+    if refusal:  # a form of the call the rule cannot differentiate: (message, hint)
+        from .desugar import DesugarError
+
+        raise DesugarError(refusal[0], args[0] if args else None, refusal[1])
     template = rule.tangent or rule.adjoint
     if template is not None:
         template.bind(args, keywords)  # a call the rule cannot take: a TypeError the caller reports

@@ -22,6 +22,8 @@ def unbroadcast(g, like):
     """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
     if g.__class__ is np.ndarray and like.__class__ is np.ndarray and g.shape == like.shape:
         return g  # the common case, checked without function calls (this runs every loop step)
+    if isinstance(like, (list, tuple)) or isinstance(g, (list, tuple)):
+        return g  # a list cotangent (derivative code adds them with `+`): item by item, no broadcasting
     shape = np.shape(like)
     gshape = np.shape(g)
     if gshape == shape:
@@ -41,6 +43,8 @@ def unbroadcast(g, like):
 
 def broadcast_like(t, like):
     """Broadcast tangent `t` to the shape of the result `like` (forward mode)."""
+    if isinstance(like, (list, tuple)) or isinstance(t, (list, tuple)):
+        return t  # a list tangent: item by item, no broadcasting
     shape = np.shape(like)
     if np.shape(t) == shape:
         return t
@@ -310,6 +314,26 @@ def list_cotangent(g, like):
     return [_element_cotangent(g[k], item) for k, item in enumerate(like)]
 
 
+def list_cotangent_transpose(h, g):
+    """The transpose of `list_cotangent(g, like)` w.r.t. `g`: the list cotangent `h` in the form of
+    `g` (rows of an array, a list, or summed into a scalar seed)."""
+    if isinstance(g, np.ndarray) and g.ndim > 0:
+        return np.reshape(np.array([np.broadcast_to(item, g.shape[1:]) for item in h], dtype=float), g.shape)
+    if isinstance(g, (list, tuple)):
+        return type(g)(h)
+    return sum(float(np.sum(item)) for item in h)
+
+
+def form_of(h, g):
+    """The cotangent `h` in the form of `g`: a list aligned with `g` if `g` is a list or tuple, else
+    an array of `g`'s shape (the transpose of `list_as` and `list_source_adjoint`)."""
+    if isinstance(g, (list, tuple)):
+        return list_cotangent(h, g)
+    if isinstance(h, (list, tuple)):
+        h = np.array([np.broadcast_to(item, np.shape(g)[1:]) for item in h], dtype=float)
+    return np.reshape(h, np.shape(g)) if np.ndim(g) else h
+
+
 def _plus(a, b):
     if isinstance(a, list) or isinstance(b, list):
         return list_add(a, b)
@@ -336,7 +360,7 @@ def list_add(a, b, like=None):
 
 def list_as(g, b):
     """The list cotangent `g` in the form of `b`: an array of rows if `b` is an array."""
-    if isinstance(b, np.ndarray) and isinstance(g, list):
+    if isinstance(b, np.ndarray) and isinstance(g, (list, tuple)):
         return np.array(g)
     return g
 
@@ -389,7 +413,7 @@ def list_repeat_adjoint(g, xs):
 def list_source_adjoint(g, x):
     """Adjoint of `list(x)`: a list adjoint for a list `x`, an array for an array `x`."""
     if isinstance(x, np.ndarray):
-        if not isinstance(g, list):
+        if not isinstance(g, (list, tuple)):
             return g
         return np.array([np.broadcast_to(item, x.shape[1:]) for item in g], dtype=float_dtype(x)).reshape(x.shape)
     return list_cotangent(g, x) if isinstance(x, list) else g

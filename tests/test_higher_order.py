@@ -438,9 +438,20 @@ def h_norm(x):
     return np.linalg.norm(x) ** 3
 
 
+def h_sinc(x):
+    return np.sum(np.sinc(x))
+
+
 def test_a_rule_that_cannot_be_differentiated_twice_is_named():
-    with pytest.raises(s2sad.NoDerivativeRuleError, match="norm_partials"):
-        s2sad.hessian(h_norm)(np.array([0.3, -0.7]))
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="sinc_derivative"):
+        s2sad.hessian(h_sinc)(np.array([0.3, -0.7]))
+
+
+def test_norm_differentiated_twice():
+    x = np.array([0.3, -0.7, 1.1])
+    r = np.linalg.norm(x)
+    expected = 3.0 * (r * np.eye(3) + np.outer(x, x) / r)  # d2 |x|^3 = 3 (|x| I + x x^T / |x|)
+    np.testing.assert_allclose(s2sad.hessian(h_norm)(x), expected, rtol=1e-10)
 
 
 def test_transforms_not_yet_nestable_are_reported_not_miscomputed():

@@ -7,6 +7,7 @@ mode (`vjp`) and joint reverse mode (`grad`) against central differences in
 float64, plus the dot-product test <u, J v> == <J^T u, v>.
 """
 
+import ast
 import importlib.util
 import math
 import sys
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad.compiler import prepare
+from s2sad.errors import NoDerivativeRuleError
 from s2sad.rules import RULES
 
 # -- input generators -----------------------------------------------------------------------------
@@ -144,6 +146,101 @@ EXAMPLES = {
         ex("ps = _rt.stack_adjoint(a, [b, c], 0)\n    return ps[0] * ps[1]", A(2, 3), A(3), A(3))],
     "s2sad.numpy_runtime.var_partials": [ex("_rt.var_partials(a)", A(4)), ex("_rt.var_partials(a, 0, 1)", A(3, 2))],
     "s2sad.numpy_runtime.matrix_t": [ex("_rt.matrix_t(a)", A(2, 3))],
+    "s2sad.numpy_runtime.einsum_tangent": [
+        ex("_rt.einsum_tangent('ij,jk->ik', a, b, None, c, d, 0.0)", A(2, 3), A(3, 4), A(2, 3), A(3, 4)),
+        ex("_rt.einsum_tangent('ij,j', a, b, None, 0.0, c, 0.0)", A(2, 3), A(3), A(3)),
+        ex("_rt.einsum_tangent('...ij,jk->...ik', a, b, None, c, 0.0, 0.0)", A(2, 2, 3), A(3, 2), A(2, 2, 3)),
+        ex("_rt.einsum_tangent('ij,lji,lli->li', a, b, c, d, 0.0, e)", A(2, 3), A(2, 3, 2), A(2, 2, 2), A(2, 3),
+           A(2, 2, 2)),
+    ],
+    "s2sad.numpy_runtime.einsum_adjoint": [
+        ex("_rt.einsum_adjoint(a, 'ij,jk->ik', 0, b, c)", A(2, 4), A(2, 3), A(3, 4)),
+        ex("_rt.einsum_adjoint(a, 'ij,jk->ik', 1, b, c)", A(2, 4), A(2, 3), A(3, 4)),
+        ex("_rt.einsum_adjoint(a, 'ij,k', 1, b, c)", A(2, 3, 4), A(2, 3), A(4)),
+        ex("_rt.einsum_adjoint(a, 'ii->i', 0, b)", A(3), A(3, 3)),
+        ex("_rt.einsum_adjoint(a, 'ij,lji,lli->li', 2, b, c, d)", A(2, 2), A(2, 3), A(2, 3, 2), A(2, 2, 2)),
+        ex("_rt.einsum_adjoint(a, '...ij,...jk->...ik', 0, b, c)", A(2, 2, 2), A(1, 2, 3), A(2, 3, 2)),
+    ],
+    "s2sad.numpy_runtime.slot_only": [ex("_rt.slot_only(a, 1, 1) + _rt.slot_only(a, 1, 0)", A(3))],
+    "s2sad.numpy_runtime.slot_except": [ex("_rt.slot_except(a, 1, 0) + _rt.slot_except(a, 1, 1)", A(3))],
+    "s2sad.numpy_runtime.item": [ex("_rt.item((a, b * a), 1) + _rt.item(0.0, 0)", A(3), A(3))],
+    "s2sad.numpy_runtime.item_adjoint": [ex("xs = _rt.item_adjoint(a, (b, b), 1)\n    return xs[1] * xs[0] + xs[1]", A(3), A(3))],
+    "s2sad.numpy_runtime.real_only": [ex("_rt.real_only(a) * a", A(3))],
+    "s2sad.runtime.list_cotangent": [ex("xs = _rt.list_cotangent(a, [b, b])\n    return xs[0] * xs[1]", A(2, 3), A(3)),
+                                     ex("xs = _rt.list_cotangent([a, b], [a, b])\n    return xs[0] * xs[1]", A(3), A(3))],
+    "s2sad.runtime.list_cotangent_transpose": [ex("_rt.list_cotangent_transpose([a, b], c)", A(3), A(3), A(2, 3))],
+    "tuple": [ex("xs = tuple(a)\n    return xs[0] * xs[1]", A(2, 3)), ex("xs = tuple((a, b * a))\n    return xs[0] * xs[1]", A(3), A(3))],
+    "s2sad.runtime.form_of": [ex("xs = _rt.form_of(a, [b, b])\n    return xs[0] * xs[1]", A(2, 3), A(3)),
+                              ex("_rt.form_of([a, b], c)", A(3), A(3), A(2, 3))],
+    "s2sad.runtime.list_as": [ex("_rt.list_as([a, b], c)", A(3), A(3), A(2, 3)),
+                              ex("xs = _rt.list_as([a, b], [a, b])\n    return xs[0] * xs[1]", A(3), A(3))],
+    "s2sad.runtime.list_source_adjoint": [ex("_rt.list_source_adjoint([a, b], c)", A(3), A(3), A(2, 3)),
+                                          ex("xs = _rt.list_source_adjoint(a, [b, b])\n    return xs[0] * xs[1]", A(2, 3), A(3))],
+    "s2sad.numpy_runtime.triangle_symmetric": [ex("_rt.triangle_symmetric(a)", A(3, 3)),
+                                               ex("_rt.triangle_symmetric(a, 'U')", A(2, 3, 3))],
+    "s2sad.numpy_runtime.triangle_adjoint": [ex("_rt.triangle_adjoint(a)", A(3, 3)), ex("_rt.triangle_adjoint(a, 'U')", A(3, 3))],
+    "s2sad.numpy_runtime.routed": [ex("_rt.routed(a, 1, 1, True, b) + _rt.routed(a, 1, 0, True, b) * b", A(3), A(3)),
+                                   ex("_rt.routed(a, 1, 0, False, b)", A(2), A(2))],
+    "s2sad.numpy_runtime.slot_pick": [ex("_rt.slot_pick(a, b, 1, 1) + _rt.slot_pick(a, b, 1, 0)", A(3), A(3))],
+    "s2sad.numpy_runtime.contract": [
+        ex("_rt.contract('ab,b->a', 0, a, b, c, d)", A(3, 4), A(3, 4), A(4), A(3)),
+        ex("_rt.contract('ab,b->a', 1, a, b, c, d)", A(4), A(3, 4), A(4), A(3)),
+        ex("_rt.contract(None, 0, a, b, c, d)", A(3), A(3), S(), A(3)),
+    ],
+    "s2sad.numpy_runtime.array_adjoint": [ex("_rt.array_adjoint(a, b)", A(2, 3), A(6)),
+                                          ex("_rt.array_adjoint(a, b)", Z(), S())],
+    "s2sad.numpy_runtime.astype_tangent": [ex("_rt.astype_tangent(a, np.float64)", A(3)),
+                                           ex("_rt.astype_tangent(a, np.float64) * _rt.astype_tangent(a, int)", A(3))],
+    "s2sad.numpy_runtime.broadcast_to_adjoint": [ex("_rt.broadcast_to_adjoint(a, b)", A(2, 3), A(3)),
+                                                 ex("_rt.broadcast_to_adjoint(a, b)", A(2, 3), A(2, 1))],
+    "s2sad.numpy_runtime.concatenate_pieces": [
+        ex("_rt.concatenate_pieces([a, b * a[0]], c, [a, b], 0)", A(2), A(3), A(5)),
+        ex("_rt.concatenate_pieces([a, b], c, [a, b], None)", A(2, 2), A(2), A(6)),
+    ],
+    "s2sad.numpy_runtime.stack_pieces": [ex("_rt.stack_pieces([a, b], [a, b], 1)", A(3), A(3))],
+    "s2sad.numpy_runtime.hstack_adjoint": [
+        ex("xs = _rt.hstack_adjoint(a, [b, c])\n    return xs[0] * xs[1][0]", A(5), A(2), A(3)),
+        ex("xs = _rt.hstack_adjoint(a, [b, c])\n    return xs[0] * xs[1]", A(2, 4), A(2, 2), A(2, 2)),
+        ex("_rt.hstack_adjoint(a, b)", A(6), A(2, 3)),
+    ],
+    "s2sad.numpy_runtime.vstack_adjoint": [
+        ex("xs = _rt.vstack_adjoint(a, [b, c])\n    return xs[0] * xs[1]", A(2, 3), A(3), A(3)),
+        ex("_rt.vstack_adjoint(a, b)", A(2, 3), A(2, 3)),
+    ],
+    "s2sad.numpy_runtime.hstack_pieces": [ex("_rt.hstack_pieces([a, b], c, [a, b])", A(2), A(3), A(5)),
+                                          ex("_rt.hstack_pieces([a, b], c, [a, b])", A(2, 1), A(2, 2), A(2, 3))],
+    "s2sad.numpy_runtime.vstack_pieces": [ex("_rt.vstack_pieces([a, b], c, [a, b])", A(3), A(3), A(2, 3))],
+    "s2sad.numpy_runtime.split_tangent": [
+        ex("xs = _rt.split_tangent(a, 2)\n    return xs[0] * xs[1]", A(4)),
+        ex("xs = _rt.split_tangent(a, [1], 1)\n    return xs[1] * xs[0]", A(2, 3)),
+    ],
+    "s2sad.numpy_runtime.split_adjoint": [ex("_rt.split_adjoint([a, b], c, 2)", A(2), A(2), A(4))],
+    "s2sad.numpy_runtime.pad_tangent": [ex("_rt.pad_tangent(a, 1)", A(3)), ex("_rt.pad_tangent(a, ((0, 1), (2, 0)))", A(2, 2))],
+    "s2sad.numpy_runtime.pad_adjoint": [ex("_rt.pad_adjoint(a, b, 1)", A(5), A(3))],
+    "s2sad.numpy_runtime.repeat_adjoint": [
+        ex("_rt.repeat_adjoint(a, b, 2)", A(6), A(3)),
+        ex("_rt.repeat_adjoint(a, b, [2, 0, 1], 1)", A(2, 3), A(2, 3)),
+        ex("_rt.repeat_adjoint(a, b, [0, 1], 0)", A(1, 2), A(2, 2)),
+    ],
+    "s2sad.numpy_runtime.roll_adjoint": [ex("_rt.roll_adjoint(a, 1)", A(4)), ex("_rt.roll_adjoint(a, (1, -1), (0, 1))", A(2, 3))],
+    "s2sad.numpy_runtime.sort_tangent": [ex("_rt.sort_tangent(a, b, -1)", A(2, 3), D(2, 3)),
+                                         ex("_rt.sort_tangent(a, b, None)", A(4), D(4))],
+    "s2sad.numpy_runtime.sort_adjoint": [ex("_rt.sort_adjoint(a, b, 0)", A(2, 3), D(2, 3)),
+                                         ex("_rt.sort_adjoint(a, b, None)", A(4), D(2, 2))],
+    "s2sad.numpy_runtime.take_adjoint": [ex("_rt.take_adjoint(a, b, np.array([0, 2, 0]))", A(3), A(4)),
+                                         ex("_rt.take_adjoint(a, b, np.array([1, 1]), 1)", A(2, 2), A(2, 3))],
+    "s2sad.numpy_runtime.trace_adjoint": [ex("_rt.trace_adjoint(a, b)", S(), A(3, 3)),
+                                          ex("_rt.trace_adjoint(a, b, 1, 1, 2)", A(2), A(2, 3, 3))],
+    "s2sad.numpy_runtime.transpose_adjoint": [ex("_rt.transpose_adjoint(a, (1, 2, 0))", A(2, 3, 4)),
+                                              ex("_rt.transpose_adjoint(a)", A(2, 3))],
+    "s2sad.numpy_runtime.full_tangent": [ex("_rt.full_tangent(b, a)", S(), A(2, 3)), ex("_rt.full_tangent(b, a)", A(3), A(2, 3))],
+    "s2sad.numpy_runtime.phi": [ex("_rt.phi(a)", A(3, 3)), ex("_rt.phi(a)", A(2, 2, 2))],
+    "s2sad.numpy_runtime.norm_partials": [
+        ex("_rt.norm_partials(a, np.linalg.norm(a))", A(3)),
+        ex("_rt.norm_partials(a, np.linalg.norm(a, axis=1), None, 1)", A(2, 3)),
+        ex("_rt.norm_partials(a, np.linalg.norm(a, 'fro', (0, 1), True), 'fro', (0, 1), True)", A(2, 3)),
+        ex("_rt.norm_partials(a, b, 1) * b", A(3), P()),
+    ],
     "s2sad.numpy_runtime.matmul_adjoint_x": [
         ex("_rt.matmul_adjoint_x(a, b, c)", A(3, 2), A(3, 4), A(4, 2)),
         ex("_rt.matmul_adjoint_x(a, b, c)", A(3), A(3, 4), A(4)),
@@ -328,6 +425,11 @@ EXAMPLES = {
         ex("np.einsum('ij->', a)", A(2, 3)),
         ex("np.einsum('ij,k->ik', a, b)", A(2, 3), A(2)),
         ex("np.einsum('ij,j,jk->ik', a, b, c)", A(2, 3), A(3), A(3, 2)),
+        ex("np.einsum('ij,j', a, b)", A(2, 3), A(3)),
+        ex("np.einsum('...ij,...jk->...ik', a, b, optimize=True)", A(2, 3), A(2, 2, 3, 2)),
+        ex("np.einsum('ijk,lji,lli->lki', a, b, c)", A(3, 2, 2), A(2, 2, 3), A(2, 2, 3)),
+        ex("np.einsum('ii->i', a)", A(3, 3)),
+        ex("np.einsum('ij,k', a, b)", A(2, 3), A(1)),
     ],
     "numpy.trace": [
         ex("np.trace(a)", A(3, 3)),
@@ -491,7 +593,8 @@ EXAMPLES = {
         ex("s, l = np.linalg.slogdet(a)\n    return l * s", W(3)),
         ex("return np.linalg.slogdet(a)[1]", W(2, (2,))),
     ],
-    "numpy.linalg.cholesky": [ex("np.linalg.cholesky(a @ a.T + 3.0 * np.eye(3))", A(3, 3))],
+    "numpy.linalg.cholesky": [ex("np.linalg.cholesky(a @ a.T + 3.0 * np.eye(3))", A(3, 3)),
+                              ex("np.linalg.cholesky(a + 3.0 * np.eye(3))", A(3, 3))],  # reads the lower triangle
     "numpy.linalg.eigh": [
         ex(
             "w, v = np.linalg.eigh(a + a.T)\n    return w * 2.0 + np.sum(v ** 2 * b, axis=0)",
@@ -499,6 +602,8 @@ EXAMPLES = {
             A(3, 3),
         ),
         ex("return np.linalg.eigh(a + a.T)[0]", A(2, 2)),
+        ex("return np.linalg.eigh(a)[0]", A(3, 3)),  # not symmetric: eigh reads the lower triangle
+        ex("return np.linalg.eigh(a, 'U')[0]", A(3, 3)),
     ],
     # construction and copies
     "numpy.array": [
@@ -512,6 +617,42 @@ EXAMPLES = {
     "numpy.ndarray.astype": [ex("a.astype(np.float64) * a", A(3))],
     "numpy.full": [ex("np.full((2, 3), a)", S()), ex("np.full((2, 3), a)", A(3))],
     "numpy.full_like": [ex("np.full_like(b, a) * b", S(), A(2, 2))],
+}
+
+# NumPy functions s2sad inlines as definitions (s2sad.rules.definitions): name -> examples
+DEFINITION_EXAMPLES = {
+    "numpy.fliplr": [ex("np.fliplr(a)", A(2, 3))],
+    "numpy.flipud": [ex("np.flipud(a)", A(2, 3))],
+    "numpy.rot90": [ex("np.rot90(a)", A(2, 3)), ex("np.rot90(a, 2)", A(2, 3)), ex("np.rot90(a, -1, (1, 2))", A(2, 3, 2))],
+    "numpy.atleast_1d": [ex("np.atleast_1d(a)", S()), ex("np.atleast_1d(a)", A(2))],
+    "numpy.atleast_2d": [ex("np.atleast_2d(a)", S()), ex("np.atleast_2d(a)", A(3)), ex("np.atleast_2d(a)", A(1, 2))],
+    "numpy.atleast_3d": [ex("np.atleast_3d(a)", S()), ex("np.atleast_3d(a)", A(3)), ex("np.atleast_3d(a)", A(2, 3))],
+    "numpy.diff": [ex("np.diff(a)", A(4)), ex("np.diff(a, 2, 0)", A(4, 2)), ex("np.diff(a, axis=0)", A(2, 2))],
+    "numpy.kron": [ex("np.kron(a, b)", A(2, 2), A(3, 2)), ex("np.kron(a, b)", A(3), A(2, 1)), ex("np.kron(a, b)", S(), A(2))],
+    "numpy.append": [ex("np.append(a, b)", A(2, 2), A(3)), ex("np.append(a, b, axis=0)", A(2, 2), A(1, 2))],
+    "numpy.row_stack": [ex("np.row_stack((a, b))", A(3), A(2, 3))],
+    "numpy.column_stack": [ex("np.column_stack((a, b))", A(3), A(3, 2))],
+    "numpy.vsplit": [ex("xs = np.vsplit(a, 2)\n    return xs[0] * xs[1]", A(4, 2))],
+    "numpy.hsplit": [ex("xs = np.hsplit(a, [1])\n    return xs[0] * xs[1]", A(2, 3)),
+                     ex("xs = np.hsplit(a, 2)\n    return xs[0] * xs[1]", A(4))],
+    "numpy.dsplit": [ex("xs = np.dsplit(a, 2)\n    return xs[0] * xs[1]", A(1, 2, 4))],
+    "numpy.array_split": [ex("xs = np.array_split(a, 3)\n    return xs[0][0] * xs[2]", A(7)),
+                          ex("xs = np.array_split(a, 1, axis=1)\n    return xs[0]", A(2, 3))],
+    "numpy.rollaxis": [ex("np.rollaxis(a, 2)", A(2, 3, 4)), ex("np.rollaxis(a, 0, 3)", A(2, 3, 4))],
+    "numpy.fabs": [ex("np.fabs(a)", A(3))],
+    "numpy.real": [ex("np.real(a) * a", A(3)), ex("np.real(a)", S())],
+    "numpy.conjugate": [ex("np.conjugate(a) * a", A(3))],
+    "numpy.imag": [ex("np.imag(a) + a", A(3))],
+    "numpy.angle": [ex("np.angle(a) + a", A(3))],
+    "numpy.cross": [ex("np.cross(a, b)", A(2, 3), A(2, 3)), ex("np.cross(a, b, axisa=0, axisb=0, axisc=0)", A(3, 2), A(3, 2)),
+                    ex("np.cross(a, b)", A(2), A(2))],
+    "numpy.select": [ex("np.select([a > 0, a < -0.5], [a, b * a], 2.0)", A(4), A(4))],
+    "numpy.nan_to_num": [ex("np.nan_to_num(a)", A(3))],
+    "numpy.diag": [ex("np.diag(a)", A(3)), ex("np.diag(a, -1)", A(3)), ex("np.diag(a, 1)", A(3, 3))],
+    "numpy.diagonal": [ex("np.diagonal(a)", A(3, 2)), ex("np.diagonal(a, 1, 1, 2)", A(2, 3, 3))],
+    "numpy.gradient": [ex("np.gradient(a)", A(5)), ex("xs = np.gradient(a)\n    return xs[0] * xs[1]", A(3, 4)),
+                       ex("np.gradient(a, axis=-1)", A(2, 3))],
+    "numpy.partition": [ex("np.partition(a, 1)", D(4)), ex("np.partition(a, 1, axis=0)", D(3, 2))],
 }
 
 
@@ -531,18 +672,36 @@ def _source(name, example):
 
 
 def _ids():
-    for name, examples in EXAMPLES.items():
-        for i, example in enumerate(examples):
-            yield name, i, example
+    for table in (EXAMPLES, DEFINITION_EXAMPLES):
+        for name, examples in table.items():
+            for i, example in enumerate(examples):
+                yield name, i, example
+
+
+def _derivative_sources(name, example):
+    """Functions computing `name`'s first derivatives (a jvp, and the gradients of <f, u> joined
+    into one vector), to be checked as functions in turn: the second derivatives of `name`."""
+    params = list(_NAMES[: len(example.args)])
+    tangents = [f"_d{p}" for p in params]
+    args, dargs = ", ".join(params), ", ".join(tangents)
+    grads = ", ".join(f"np.ravel(s2sad.grad({name}_scalar, argnums={i})({args}, _u))" for i in range(len(params)))
+    return (
+        f"def {name}_jvp({args}, {dargs}):\n    return s2sad.jvp({name}, ({args},), ({dargs},))[1]\n\n\n"
+        f"def {name}_jvp_scalar({args}, {dargs}, _w):\n    return np.sum({name}_jvp({args}, {dargs}) * _w)\n\n\n"
+        f"def {name}_vjp({args}, _u):\n    return np.concatenate([{grads}])\n\n\n"
+        f"def {name}_vjp_scalar({args}, _u, _w):\n    return np.sum({name}_vjp({args}, _u) * _w)\n\n\n"
+    )
 
 
 @pytest.fixture(scope="module")
 def example_module(tmp_path_factory):
     """All example functions written to one real module (s2sad reads their source)."""
     path = tmp_path_factory.mktemp("numpy_examples") / "numpy_rule_examples.py"
-    text = "import math\nimport operator\n\nimport numpy as np\n\nfrom s2sad import runtime as _rt\n\n\n"
+    text = "import math\nimport operator\n\nimport numpy as np\n\nimport s2sad\nfrom s2sad import runtime as _rt\n\n\n"
     for name, i, example in _ids():
         text += _source(_function_name(name, i), example)
+        if _second_order(name):
+            text += _derivative_sources(_function_name(name, i), example)
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("numpy_rule_examples", path)
     module = importlib.util.module_from_spec(spec)
@@ -709,6 +868,116 @@ def test_rule(key, example_module):
                 f"{rule.name} example {i}: {example.body!r} with {example.args}: {exc}"
             ) from exc
     CHECKED.add(key)
+
+
+# -- second order: the run-time helper table and the definitions -----------------------------------
+#
+# Derivative code calls run-time helpers (`_rt.einsum_adjoint`, `_rt.unreduce`, ...); a derivative
+# can be differentiated again only if each helper has rules of its own. Checking a helper's rules
+# on its examples checks the second derivatives of the rules that call it; here every helper
+# example (and every definition example) is also checked one order further: its jvp and its
+# gradient, as functions, against central differences in both modes (the third derivatives of
+# the rules that call the helper).
+
+
+def _second_order(name):
+    return name.startswith("s2sad.") or name in DEFINITION_EXAMPLES
+
+
+def _template_helpers():
+    """The names of the run-time helpers (`_rt.<name>`) that the rules' templates call."""
+    names = set()
+    for rule in RULES.values():
+        templates = [rule.tangent, rule.adjoint, rule.batched_tangent]
+        templates += list(rule.extra.get("constant_adjoints", {}).values())
+        for template in filter(None, templates):
+            for stmt in template.body:
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "_rt":
+                        names.add(node.attr)
+    return names
+
+
+# helpers derivative code calls that have no rules yet: a derivative through them is refused
+# (NoDerivativeRuleError naming the helper), never wrong. Remove a name once it has rules.
+WITHOUT_RULES = {
+    "added_at_tangent": "tangent of a scatter-add (forward over reverse of `a[i] += v` loops)",
+    "cumprod_tangent": "np.cumprod at second order",
+    "cumprod_adjoint": "np.cumprod at second order",
+    "prod_hessian_vector": "np.prod at third order",
+    "eigh_tangent": "np.linalg.eigh at second order",
+    "eigh_adjoint": "np.linalg.eigh at second order",
+    "slogdet_tangent": "np.linalg.slogdet at second order",
+    "slogdet_adjoint": "np.linalg.slogdet at second order",
+    "sinc_derivative": "np.sinc at second order",
+    "linspace_transpose": "np.linspace at second order",
+    # vector forward mode (jacfwd) helpers: jacfwd of a derivative runs these direction by direction
+    "array_directions": "jacfwd", "broadcast_directions": "jacfwd", "concatenate_directions": "jacfwd",
+    "cumsum_directions": "jacfwd", "dot_tangent_a": "jacfwd", "dot_tangent_b": "jacfwd",
+    "einsum_directions": "jacfwd", "list_directions": "jacfwd", "matmul_tangent_a": "jacfwd",
+    "matmul_tangent_b": "jacfwd", "outer_tangent_a": "jacfwd", "outer_tangent_b": "jacfwd",
+    "reshape_directions": "jacfwd", "transpose_directions": "jacfwd",
+}
+
+
+def test_every_helper_called_by_derivative_code_has_rules():
+    from s2sad import runtime
+    from s2sad.rules import lookup
+
+    helpers = _template_helpers()
+    missing = sorted(n for n in helpers if lookup(getattr(runtime, n)) is None)
+    print(f"\nrun-time helpers called by rule templates: {len(helpers)}, without rules: {len(missing)}")
+    assert missing == sorted(WITHOUT_RULES), (
+        f"helpers without rules (add rules and examples, or list them in WITHOUT_RULES): "
+        f"{sorted(set(missing) - set(WITHOUT_RULES))}; listed but with rules now: {sorted(set(WITHOUT_RULES) - set(missing))}"
+    )
+
+
+def test_every_definition_has_examples():
+    from s2sad.rules.definitions import DEFINITIONS
+
+    names = {f"numpy.{fn.__name__}" for fn in DEFINITIONS}
+    assert names - set(DEFINITION_EXAMPLES) == set(), "definitions without examples in DEFINITION_EXAMPLES"
+    assert set(DEFINITION_EXAMPLES) - names == set(), "examples of functions that have no definition"
+
+
+@pytest.mark.parametrize("name", sorted(DEFINITION_EXAMPLES))
+def test_definition(name, example_module):
+    """A definition's examples in both modes against finite differences (as `test_rule`)."""
+    for i, example in enumerate(DEFINITION_EXAMPLES[name]):
+        f = getattr(example_module, _function_name(name, i))
+        f_scalar = getattr(example_module, _function_name(name, i) + "_scalar")
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            check_example(f, f_scalar, [spec.draw(rng) for spec in example.args], rng)
+
+
+_SECOND_ORDER = sorted(n for n in list(EXAMPLES) + list(DEFINITION_EXAMPLES) if _second_order(n))
+
+
+@pytest.mark.parametrize("name", _SECOND_ORDER)
+def test_second_order(name, example_module):
+    """The first derivatives of each example (a jvp; the gradients of <f, u>) checked as functions
+    in both modes against central differences: the helper's (or definition's) second derivatives."""
+    for i, example in enumerate({**EXAMPLES, **DEFINITION_EXAMPLES}[name]):
+        if example.bug:
+            continue
+        fname = _function_name(name, i)
+        f = getattr(example_module, fname)
+        rng = np.random.default_rng(i)
+        args = [spec.draw(rng) for spec in example.args]
+        tangents = [_like(x, rng) for x in args]
+        value = f(*args)
+        u = _like(value, rng) if np.ndim(value) else float(rng.normal())
+        try:
+            check_example(getattr(example_module, fname + "_jvp"), getattr(example_module, fname + "_jvp_scalar"),
+                          args + tangents, rng)
+            check_example(getattr(example_module, fname + "_vjp"), getattr(example_module, fname + "_vjp_scalar"),
+                          args + [u], rng)
+        except NoDerivativeRuleError as exc:  # refused, not wrong: only through a helper listed as such
+            assert any(f"`_rt.{h}`" in str(exc) for h in WITHOUT_RULES), exc
+        except Exception as exc:
+            raise AssertionError(f"{name} example {i} at second order: {example.body!r}: {exc}") from exc
 
 
 # -- dtypes, ties, errors, containers --------------------------------------------------------------

@@ -205,3 +205,27 @@ def test_a_fancy_write_that_repeats_a_position_counts_its_last_write():
     hessian = s2sad.hessian(doubled_at)(x)
     fd_h = np.array([(s2sad.grad(doubled_at)(x + h * e) - s2sad.grad(doubled_at)(x - h * e)) / (2 * h) for e in np.eye(4)])
     np.testing.assert_allclose(hessian, fd_h, rtol=1e-5, atol=1e-6)
+
+
+# masks made by comparing arrays of different shapes broadcast: the mask may be larger than the
+# operand it multiplies, so that operand's adjoint is summed back to its own shape
+def masked_by_comparison(x, y):
+    return np.sum(x * (x >= y)) + np.sum(np.where(x < y, y * x, 0.0))
+
+
+def masked_by_predicates(x, y):
+    keep = np.isfinite(y) & (np.abs(y) > 0.1)
+    return np.sum(np.where(keep, x * y, x)) + np.sum(x * np.greater(y, 0.0))
+
+
+MASK_SHAPES = [((1,), (1, 4)), ((3,), (2, 3)), ((2, 1), (1, 3)), ((), (3,)), ((3,), ())]
+
+
+@pytest.mark.parametrize("shapes", MASK_SHAPES, ids=str)
+@pytest.mark.parametrize("f", [masked_by_comparison, masked_by_predicates])
+def test_masks_of_broadcast_comparisons(f, shapes):
+    rng = np.random.default_rng(len(shapes[0]) * 7 + len(shapes[1]))
+    x, y = (rng.uniform(-1.0, 1.0, s) if s else float(rng.uniform(-1.0, 1.0)) for s in shapes)
+    check_grads(f, (x, y), wrt=(0, 1))
+    grads = s2sad.grad(f, argnums=(0, 1))(x, y)
+    assert [np.shape(g) for g in grads] == [np.shape(x), np.shape(y)]

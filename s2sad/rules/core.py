@@ -584,6 +584,24 @@ def _(z, x):
 RULES[list].extra["sequence_operand"] = True
 
 
+@tangent(tuple, kind="other")
+def _(z, x):
+    z_dot = tuple(x_dot)
+
+
+@tangent(tuple, batched=True)
+def _(z, x):
+    z_dot = tuple(_rt.list_directions(x_dot, x))
+
+
+@adjoint(tuple)
+def _(z, x):
+    x_bar += _rt.list_source_adjoint(z_bar, x)
+
+
+RULES[tuple].extra["sequence_operand"] = True
+
+
 # -- remainders: x - floor(x / y) * y (fmod: trunc), derivative 1 w.r.t. x almost everywhere ----
 
 
@@ -668,11 +686,11 @@ def _(z, x, y):
 
 nondifferentiable(
     operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-    operator.not_, operator.is_, operator.is_not, operator.contains,
     np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
-    np.isnan, np.isinf, np.isfinite, np.logical_and, np.logical_or, np.logical_not, any, all,
-    kind="bool",
+    np.isnan, np.isinf, np.isfinite, np.logical_and, np.logical_or, np.logical_not,
+    kind=K.mask,
 )
+nondifferentiable(operator.not_, operator.is_, operator.is_not, operator.contains, any, all, kind="bool")
 nondifferentiable(
     len, int, round, operator.floordiv, math.floor, math.ceil, math.trunc,
     np.argmax, np.argmin, kind="int",

@@ -5,11 +5,12 @@ adjoint template, whether it is elementwise (the transforms broadcast it), or
 that it is not differentiable.
 
 >>> print(row(lookup(math.sin)))
-| `math.sin` | yes | yes |  |
+| `math.sin` | yes | yes | yes |  |
 >>> print(row(lookup(len)))
-| `len` | - | - | not differentiable |
+| `len` | - | - | - | not differentiable |
 """
 
+import ast
 import math  # noqa: F401  (doctest)
 
 from . import RULES, lookup  # noqa: F401
@@ -31,11 +32,14 @@ Conventions:
   Elementwise `np.maximum` / `np.minimum` / `max` / `min` give a tie to the first argument.
 - `np.clip`: an entry equal to a bound counts as inside; its derivative goes to `a`.
 - `np.prod` and `np.cumprod` are exact when entries are zero (no division).
-- `np.linalg.cholesky` and `np.linalg.eigh` assume a symmetric input: tangents must
-  be symmetric and adjoints are returned symmetrized; `eigh` needs distinct eigenvalues.
+- `np.linalg.cholesky` and `np.linalg.eigh` read one triangle of their input (the lower one,
+  or the upper one for `eigh(a, "U")`) and are differentiated w.r.t. that triangle, as finite
+  differences see them; `eigh` needs distinct eigenvalues.
 - `np.linalg.norm`: vector orders None/2, 1, inf, -inf, 0 and p; matrix orders None and 'fro'.
-- `np.einsum`: explicit subscripts with `->`, one to three operands, no `...` and no
-  index repeated within one operand (use `np.trace` for traces).
+- `np.einsum`: subscripts written as a string (implicit output, `...` and letters repeated
+  within an operand included), one to three operands, `optimize=` accepted (its derivatives
+  choose their own contraction order); the sublist form `np.einsum(x, [0, 1], [1, 0])` is
+  refused at the user's line.
 - `np.pad`: constant mode; the padding value is treated as a constant.
 - Integer indexing, slices, `None`, `...`, integer arrays (repeats accumulate) and
   boolean masks are all handled by `operator.getitem` (`x[...]`).
@@ -43,19 +47,64 @@ Conventions:
   line; register a rule with `s2sad.rules.tangent` / `s2sad.rules.adjoint`, or list it
   with `s2sad.rules.nondifferentiable`.
 
-| function | tangent | adjoint | notes |
-|---|---|---|---|
+The **order 2** column says whether the rule's derivative code can be differentiated again
+(every run-time helper it calls has rules of its own); `hessian`, `jvp` of `grad`, `grad` of
+`grad` need it. The whole helper table is checked to second order by `tests/test_numpy_rules.py`.
+
+| function | tangent | adjoint | order 2 | notes |
+|---|---|---|---|---|
 """
+
+
+AUTOGRAD = "\n## HIPS autograd's own tests, run against s2sad\n\nautograd's `tests/test_scalar_ops.py`, `test_numpy.py`, `test_linalg.py` and `test_systematic.py`\n(352 tests), run through a shim of our own kept outside this repository (plain `numpy` for\n`autograd.numpy`; `check_grads` redone with `s2sad.jvp`, `s2sad.vjp` and `s2sad.grad` and autograd's\ncentral differences, to the order each test asks: 2 by default, 3 for dot, outer, tensordot):\n**265 of the 326 applicable tests pass** (before issue 20: 156 of 326). Not applicable: 23 tests\nwhose every case is complex (s2sad differentiates real numbers; complex cases of the other tests\nare skipped) and 3 that use autograd-only API (`make_diagonal`, attributes of its boxes).\n\nWhat still fails, and why (refused means an s2sad error naming the call, never a wrong number):\n\n- second derivative w.r.t. a tuple or list argument (refused) (16): test_simple_append_list, test_simple_append_list_2D, test_concatenate_1ist, test_concatenate_tuple, test_concatenate_2d, test_concatenate_3d, test_vstack_1d, test_vstack_2d, test_vstack_3d, test_hstack_1d, test_hstack_2d, test_hstack_3d, test_stack_1d, test_column_stack_1d, test_column_stack_2d, test_select\n- np.linalg.svd: no rule (refused) (8): test_svd_wide_2d, test_svd_wide_3d, test_svd_square_2d, test_svd_square_3d, test_svd_tall_2d, test_svd_tall_3d, test_svd_only_s_2d, test_svd_only_s_3d\n- WRONG (zero): np.r_ / np.c_ (issue 13, helper sound-mutation) (7): test_r_basic, test_r_double, test_r_node_and_const, test_r_mixed, test_r_slicing, test_c_, test_c_mixed\n- np.einsum sublist form (refused at the line) (5): test_einsum2_transpose, test_einsum2_matmult, test_einsum2_matmult_broadcast, test_einsum2_covsum, test_einsum2_three_args\n- second derivative through _rt.eigh_adjoint (refused) (4): test_eigvalh_lower, test_eigvalh_upper, test_eigvalh_lower_broadcasting, test_eigvalh_upper_broadcasting\n- WRONG SHAPE: broadcasting np.maximum / minimum / fmax / fmin at second order (a cotangent not reduced to its input's shape) (4): test_maximum, test_fmax, test_minimum, test_fmin\n- np.power at 0 (helper sound-rules) (2): test_power_arg0, test_power_arg1_zero\n- second derivative through _rt.slogdet_adjoint (refused) (2): test_slogdet, test_slogdet_3d\n- norm ord=p>2 twice (refused) (2): test_vector_norm_ord[6-3], test_vector_norm_ord[6-4]\n- norm ord='nuc' (NotImplementedError) (2): test_norm_nuclear, test_norm_nuclear_axis\n- second derivative through _rt.sinc_derivative (refused) (1): test_sinc\n- WRONG SHAPE: the second-order cotangent of a scalar through np.maximum of broadcast np.array rows is not reduced (1): test_maximum_equal_values_2d\n- np.linalg.pinv: no rule (refused) (1): test_pinv\n- np.linalg.eig: no rule (refused) (1): test_eig_real\n- a method of a RandomState made in the function (helper sound-api) (1): test_cholesky_reparameterization_trick\n- np.prod over a size-1 axis at second order (a reshape fails) (1): test_prod\n- np.real of a complex constant times a real input (complex) (1): test_real_ic\n- s2sad.errors.NoDerivativeRuleError: <shim-5490>:2: no derivative rule for `_f`     return _f(a0)   h (1): test_row_stack_1d\n- s2sad.errors.NoDerivativeRuleError: <shim-5491>:2: no derivative rule for `_f`     return _f(a0)   h (1): test_row_stack_2d\n"  # the autograd check (issue 20), measured outside the repository
+
+
+def helpers_called(rule):
+    """The run-time helpers (`_rt.<name>`) the rule's templates call."""
+    names = set()
+    templates = [rule.tangent, rule.adjoint, rule.batched_tangent] + list(rule.extra.get("constant_adjoints", {}).values())
+    for template in filter(None, templates):
+        for stmt in template.body:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "_rt":
+                    names.add(node.attr)
+    return names
+
+
+def second_order(rule):
+    """'yes' when every run-time helper the rule's derivative code calls has rules of its own (its
+    derivatives can be differentiated again), else the helpers that do not."""
+    from .. import runtime
+
+    missing = sorted(n for n in helpers_called(rule) if lookup(getattr(runtime, n, None)) is None)
+    return "yes" if not missing else "no: " + ", ".join(f"`_rt.{n}`" for n in missing)
 
 
 def row(rule):
     """One Markdown table row for `rule`."""
     if not rule.differentiable:
-        return f"| `{rule.name}` | - | - | not differentiable |"
+        return f"| `{rule.name}` | - | - | - | not differentiable |"
     tangent = "yes" if rule.tangent is not None else "-"
     adjoint = "yes" if rule.adjoint is not None else "-"
     notes = "elementwise" if rule.elementwise else ""
-    return f"| `{rule.name}` | {tangent} | {adjoint} | {notes} |"
+    return f"| `{rule.name}` | {tangent} | {adjoint} | {second_order(rule)} | {notes} |"
+
+
+DEFINITIONS_HEADER = """
+## NumPy functions s2sad inlines as definitions
+
+These are written in `s2sad/rules/definitions.py` with operations that have rules, and inlined in
+place of the NumPy function: their derivatives, of any order and in both modes, come from those
+rules (`tests/test_numpy_rules.py` checks each to second order).
+
+"""
+
+
+def render_definitions():
+    from .definitions import DEFINITIONS
+
+    names = sorted({f"numpy.{fn.__name__}" for fn in DEFINITIONS})
+    return DEFINITIONS_HEADER + ", ".join(f"`{n}`" for n in names) + "\n"
 
 
 def render(rules=None):
@@ -66,7 +115,7 @@ def render(rules=None):
     summary = (
         f"\n{len(ordered)} rules: {differentiable} differentiable, {len(ordered) - differentiable} not.\n"
     )
-    return HEADER + "\n".join(row(r) for r in ordered) + "\n" + summary
+    return HEADER + "\n".join(row(r) for r in ordered) + "\n" + summary + render_definitions() + AUTOGRAD
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ Conventions worth knowing:
 (False, True)
 """
 
+import ast
 import operator
 
 import numpy as np
@@ -126,15 +127,38 @@ def _(z, a, b, axes=2):
 
 
 @tangent(np.einsum, kind="any")
-def _(z, subscripts, a, b=None, c=None):
+def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
     z_dot = _rt.einsum_tangent(subscripts, a, b, c, a_dot, b_dot, c_dot)
 
 
+@tangent(np.einsum, batched=True)
+def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
+    z_dot = _rt.einsum_directions(subscripts, a, b, c, a_dot, b_dot, c_dot)
+
+
 @adjoint(np.einsum)
-def _(z, subscripts, a, b=None, c=None):
+def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
     a_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, c)
     b_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, c)
     c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, a, b, c)
+
+
+def _einsum_refusal(args, keywords):
+    """The sublist form `np.einsum(x, [0, 1], [1, 0])` (its first argument is an operand, not a
+    string) is refused at the user's line: its first operand would take a constant's place."""
+    first = args[0] if args else None
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return None
+    if isinstance(first, ast.Name) and getattr(first, "_global", False):
+        return None
+    return (
+        "np.einsum is differentiated with its subscripts written as a string (the sublist form "
+        "np.einsum(x, [0, 1], [1, 0]) and subscripts in a local variable are not supported)",
+        "write the subscripts as a string literal, e.g. np.einsum('ij->ji', x)",
+    )
+
+
+RULES[np.einsum].extra["refuse"] = _einsum_refusal
 
 
 @tangent(np.trace, np.ndarray.trace, kind="any")
@@ -488,6 +512,11 @@ def _(z, ary, indices_or_sections, axis=0):
     z_dot = _rt.split_tangent(ary_dot, indices_or_sections, axis)
 
 
+@tangent(np.split, batched=True)
+def _(z, ary, indices_or_sections, axis=0):
+    z_dot = _rt.split_tangent(ary_dot, indices_or_sections, _rt.batch_axis(axis, ary))
+
+
 @adjoint(np.split)
 def _(z, ary, indices_or_sections, axis=0):
     ary_bar += _rt.split_adjoint(z_bar, ary, indices_or_sections, axis)
@@ -831,8 +860,8 @@ def _(z, a, b):
 
 @adjoint(np.linalg.solve)
 def _(z, a, b):
-    a_bar += _rt.solve_adjoint_a(z_bar, a, b, z)
-    b_bar += _rt.solve_adjoint_b(z_bar, a, b)
+    b_bar += np.linalg.solve(_rt.matrix_t(a), z_bar)
+    a_bar += -_rt.matmul_adjoint_x(np.linalg.solve(_rt.matrix_t(a), z_bar), a, z)
 
 
 @tangent(np.linalg.inv, kind="array")
@@ -862,7 +891,7 @@ def _(z, a):
 
 @adjoint(np.linalg.det)
 def _(z, a):
-    a_bar += _rt.det_adjoint(z_bar, a, z)
+    a_bar += np.expand_dims(z_bar * z, (-2, -1)) * _rt.matrix_t(np.linalg.inv(a))
 
 
 @tangent(np.linalg.slogdet, kind="other")
@@ -877,22 +906,22 @@ def _(z, a):
 
 @tangent(np.linalg.cholesky, kind="array")
 def _(z, a, upper=False):
-    z_dot = _rt.cholesky_tangent(z, a_dot)
+    z_dot = z @ _rt.phi(np.linalg.solve(z, _rt.matrix_t(np.linalg.solve(z, _rt.triangle_symmetric(a_dot)))))
 
 
 @adjoint(np.linalg.cholesky)
 def _(z, a, upper=False):
-    a_bar += _rt.cholesky_adjoint(z_bar, z)
+    a_bar += _rt.triangle_adjoint(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar))))))
 
 
 @tangent(np.linalg.eigh, kind="other")
 def _(z, a, UPLO="L"):
-    z_dot = _rt.eigh_tangent(z, a_dot)
+    z_dot = _rt.eigh_tangent(z, _rt.triangle_symmetric(a_dot, UPLO))  # eigh reads one triangle
 
 
 @adjoint(np.linalg.eigh)
 def _(z, a, UPLO="L"):
-    a_bar += _rt.eigh_adjoint(z_bar, z)
+    a_bar += _rt.triangle_adjoint(_rt.eigh_adjoint(z_bar, z), UPLO)
 
 
 # -- construction and copies ---------------------------------------------------------------
@@ -1044,14 +1073,10 @@ nondifferentiable(
     np.isfinite,
     np.isneginf,
     np.isposinf,
-    np.any,
-    np.all,
-    np.allclose,
-    np.array_equal,
-    np.ndarray.any,
-    np.ndarray.all,
-    kind="bool",
+    kind=K.mask,
 )
+nondifferentiable(np.any, np.all, np.ndarray.any, np.ndarray.all, kind=K.any_all)
+nondifferentiable(np.allclose, np.array_equal, kind="bool")
 nondifferentiable(
     np.nonzero,
     np.argwhere,
@@ -1061,6 +1086,7 @@ nondifferentiable(
     np.argsort,
     np.ndarray.argmax,
     np.ndarray.argmin,
+    np.argpartition,
     np.ndarray.argsort,
     np.ndarray.nonzero,
     np.unravel_index,
@@ -1099,6 +1125,11 @@ for _key in (
         "draw with fixed parameters and transform the draw: `mu + sigma * np.random.standard_normal(n)`, "
         "`low + (high - low) * np.random.random(n)`; pick with an index: `x[np.random.randint(len(x))]`"
     )
+
+
+nondifferentiable(  # casts to integers: piecewise constant
+    np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.intp, kind="int"
+)
 
 
 # -- operands that are sequences of arrays, not array-likes ------------------------------------

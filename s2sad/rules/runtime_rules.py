@@ -225,16 +225,36 @@ lookup(_rt.list_add).extra["lists"] = True
 
 @tangent(_nr.bilinear_adjoint, kind="any")
 def _(z, g, subscripts, which, a, b):
-    z_dot = _rt.bilinear_adjoint(g_dot, subscripts, which, a, b) + _rt.bilinear_adjoint_tangent(
-        g, subscripts, which, a, b, a_dot, b_dot
+    z_dot = _rt.bilinear_adjoint(g_dot, subscripts, which, a, b) + _rt.bilinear_adjoint(
+        g, subscripts, which, _rt.slot_pick(a, a_dot, which, 0), _rt.slot_pick(b, b_dot, which, 1)
     )
 
 
 @adjoint(_nr.bilinear_adjoint)
 def _(z, g, subscripts, which, a, b):
     g_bar += _rt.contract(subscripts, which, z_bar, a, b, g)
-    a_bar += _rt.bilinear_adjoint_other(g, subscripts, which, z_bar, a, b, 0)
-    b_bar += _rt.bilinear_adjoint_other(g, subscripts, which, z_bar, a, b, 1)
+    a_bar += _rt.bilinear_adjoint(
+        _rt.slot_except(g, which, 0), subscripts, 0, _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1)
+    )
+    b_bar += _rt.bilinear_adjoint(
+        _rt.slot_except(g, which, 1), subscripts, 1, _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1)
+    )
+
+
+@tangent(_nr.contract, kind="any")
+def _(z, subscripts, which, h, a, b, g):
+    z_dot = _rt.contract(subscripts, which, h_dot, a, b, g) + _rt.contract(subscripts, which, h, a_dot, b_dot, g)
+
+
+@adjoint(_nr.contract)
+def _(z, subscripts, which, h, a, b, g):
+    h_bar += _rt.bilinear_adjoint(z_bar, subscripts, which, _rt.slot_pick(h, a, which, 0), _rt.slot_pick(h, b, which, 1))
+    a_bar += _rt.bilinear_adjoint(
+        _rt.slot_except(z_bar, which, 0), subscripts, 0, _rt.slot_pick(h, a, which, 0), _rt.slot_pick(h, b, which, 1)
+    )
+    b_bar += _rt.bilinear_adjoint(
+        _rt.slot_except(z_bar, which, 1), subscripts, 1, _rt.slot_pick(h, a, which, 0), _rt.slot_pick(h, b, which, 1)
+    )
 
 
 @tangent(_nr.outer_adjoint_x, kind="any")
@@ -408,3 +428,480 @@ nondifferentiable(
     _nr.float_dtype, _nr.dot_subscripts, _nr.inner_subscripts, _nr.tensordot_subscripts, _nr.method_axes,
     _nr.normalize_axes,
 )
+
+
+# -- einsum's helpers: a family closed under differentiation -----------------------------------
+# `einsum_tangent` is a sum of einsums, each linear in every operand; `einsum_adjoint(g, s, w, ...)`
+# is linear in `g` and in every operand but `w` (whose shape only it reads). Their derivatives are
+# the same helpers with one slot replaced (`slot_*` route a value to one slot, a symbolic zero to
+# the others; a term holding a symbolic zero is zero). Operand `w` of an adjoint always holds the
+# operand itself, never a zero, so the adjoint's own adjoint can put its cotangent there.
+
+
+@tangent(_nr.einsum_tangent, kind="any")
+def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
+    z_dot = (
+        _rt.einsum_tangent(subscripts, a, b, c, ta_dot, tb_dot, tc_dot)
+        + _rt.einsum_tangent(subscripts, a_dot, b, c, 0.0, tb, tc)
+        + _rt.einsum_tangent(subscripts, a, b_dot, c, ta, 0.0, tc)
+        + _rt.einsum_tangent(subscripts, a, b, c_dot, ta, tb, 0.0)
+    )
+
+
+@adjoint(_nr.einsum_tangent)
+def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
+    ta_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, c)
+    tb_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, c)
+    tc_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, a, b, c)
+    a_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, tb, c) + _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, tc)
+    b_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, ta, b, c) + _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, tc)
+    c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, ta, b, c) + _rt.einsum_adjoint(z_bar, subscripts, 2, a, tb, c)
+
+
+@tangent(_nr.einsum_adjoint, kind="any")
+def _(z, g, subscripts, which, a, b=None, c=None):
+    z_dot = (
+        _rt.einsum_adjoint(g_dot, subscripts, which, a, b, c)
+        + _rt.einsum_adjoint(_rt.slot_except(g, which, 0), subscripts, which, _rt.slot_pick(a, a_dot, which, 0), b, c)
+        + _rt.einsum_adjoint(_rt.slot_except(g, which, 1), subscripts, which, a, _rt.slot_pick(b, b_dot, which, 1), c)
+        + _rt.einsum_adjoint(_rt.slot_except(g, which, 2), subscripts, which, a, b, _rt.slot_pick(c, c_dot, which, 2))
+    )  # (the adjoint does not read operand `which`: its term has a zero cotangent)
+
+
+@adjoint(_nr.einsum_adjoint)
+def _(z, g, subscripts, which, a, b=None, c=None):
+    g_bar += _rt.einsum_tangent(
+        subscripts, a, b, c,
+        _rt.slot_only(z_bar, which, 0), _rt.slot_only(z_bar, which, 1), _rt.slot_only(z_bar, which, 2),
+    )
+    a_bar += _rt.einsum_adjoint(
+        _rt.slot_except(g, which, 0), subscripts, 0,
+        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+    )
+    b_bar += _rt.einsum_adjoint(
+        _rt.slot_except(g, which, 1), subscripts, 1,
+        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+    )
+    c_bar += _rt.einsum_adjoint(
+        _rt.slot_except(g, which, 2), subscripts, 2,
+        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+    )
+
+
+@tangent(_nr.slot_only, kind="any")
+def _(z, h, which, k):
+    z_dot = _rt.slot_only(h_dot, which, k)
+
+
+@adjoint(_nr.slot_only)
+def _(z, h, which, k):
+    h_bar += _rt.routed(z_bar, which, k, True, h)
+
+
+@tangent(_nr.slot_except, kind="any")
+def _(z, h, which, k):
+    z_dot = _rt.slot_except(h_dot, which, k)
+
+
+@adjoint(_nr.slot_except)
+def _(z, h, which, k):
+    h_bar += _rt.routed(z_bar, which, k, False, h)
+
+
+@tangent(_nr.routed, kind="any")
+def _(z, g, which, k, keep, like):
+    z_dot = _rt.routed(g_dot, which, k, keep, like)
+
+
+@adjoint(_nr.routed)
+def _(z, g, which, k, keep, like):
+    g_bar += _rt.routed(z_bar, which, k, keep, g)
+
+
+@tangent(_nr.slot_pick, kind="any")
+def _(z, h, operand, which, k):
+    z_dot = _rt.slot_pick(h_dot, operand_dot, which, k)
+
+
+@adjoint(_nr.slot_pick)
+def _(z, h, operand, which, k):
+    h_bar += _rt.routed(z_bar, which, k, True, h)
+    operand_bar += _rt.routed(z_bar, which, k, False, operand)
+
+
+
+# -- helpers linear in their first argument: the tangent is the helper of the tangent, the adjoint
+# its transpose ---------------------------------------------------------------------------------
+
+
+@tangent(_nr.array_adjoint, kind="any")
+def _(z, g, x):
+    z_dot = _rt.array_adjoint(g_dot, x)
+
+
+@adjoint(_nr.array_adjoint)
+def _(z, g, x):
+    g_bar += np.reshape(z_bar, np.shape(g))
+
+
+@tangent(_nr.broadcast_to_adjoint, kind="any")
+def _(z, g, x):
+    z_dot = _rt.broadcast_to_adjoint(g_dot, x)
+
+
+@adjoint(_nr.broadcast_to_adjoint)
+def _(z, g, x):
+    g_bar += _rt.broadcast_like(z_bar, g)
+
+
+@tangent(_nr.hstack_adjoint, kind="other")
+def _(z, g, arrays):
+    z_dot = _rt.hstack_adjoint(g_dot, arrays)
+
+
+@adjoint(_nr.hstack_adjoint)
+def _(z, g, arrays):
+    g_bar += _rt.hstack_pieces(z_bar, g, arrays)
+
+
+@tangent(_nr.hstack_pieces, kind="any")
+def _(z, pieces, g, arrays):
+    z_dot = _rt.hstack_pieces(pieces_dot, g, arrays)
+
+
+@adjoint(_nr.hstack_pieces)
+def _(z, pieces, g, arrays):
+    pieces_bar += _rt.hstack_adjoint(z_bar, arrays)
+
+
+@tangent(_nr.vstack_adjoint, kind="other")
+def _(z, g, arrays):
+    z_dot = _rt.vstack_adjoint(g_dot, arrays)
+
+
+@adjoint(_nr.vstack_adjoint)
+def _(z, g, arrays):
+    g_bar += _rt.vstack_pieces(z_bar, g, arrays)
+
+
+@tangent(_nr.vstack_pieces, kind="any")
+def _(z, pieces, g, arrays):
+    z_dot = _rt.vstack_pieces(pieces_dot, g, arrays)
+
+
+@adjoint(_nr.vstack_pieces)
+def _(z, pieces, g, arrays):
+    pieces_bar += _rt.vstack_adjoint(z_bar, arrays)
+
+
+@tangent(_nr.concatenate_pieces, kind="any")
+def _(z, pieces, g, arrays, axis=0):
+    z_dot = _rt.concatenate_pieces(pieces_dot, g, arrays, axis)
+
+
+@adjoint(_nr.concatenate_pieces)
+def _(z, pieces, g, arrays, axis=0):
+    pieces_bar += _rt.concatenate_adjoint(z_bar, arrays, axis)
+
+
+@tangent(_nr.stack_pieces, kind="any")
+def _(z, pieces, arrays, axis=0):
+    z_dot = _rt.stack_pieces(pieces_dot, arrays, axis)
+
+
+@adjoint(_nr.stack_pieces)
+def _(z, pieces, arrays, axis=0):
+    pieces_bar += _rt.stack_adjoint(z_bar, arrays, axis)
+
+
+@tangent(_nr.split_tangent, kind="other")
+def _(z, t, indices_or_sections, axis=0):
+    z_dot = _rt.split_tangent(t_dot, indices_or_sections, axis)
+
+
+@adjoint(_nr.split_tangent)
+def _(z, t, indices_or_sections, axis=0):
+    t_bar += _rt.split_adjoint(z_bar, t, indices_or_sections, axis)
+
+
+@tangent(_nr.split_adjoint, kind="any")
+def _(z, g, x, indices_or_sections, axis=0):
+    z_dot = _rt.split_adjoint(g_dot, x, indices_or_sections, axis)
+
+
+@adjoint(_nr.split_adjoint)
+def _(z, g, x, indices_or_sections, axis=0):
+    g_bar += _rt.split_tangent(z_bar, indices_or_sections, axis)
+
+
+for _helper in (
+    _nr.hstack_adjoint, _nr.vstack_adjoint, _nr.split_tangent, _nr.split_adjoint, _nr.concatenate_pieces,
+    _nr.stack_pieces, _nr.hstack_pieces, _nr.vstack_pieces,
+):  # lists of arrays in or out
+    lookup(_helper).extra["lists"] = True
+
+
+@tangent(_nr.pad_tangent, kind="any")
+def _(z, t, pad_width, mode="constant"):
+    z_dot = _rt.pad_tangent(t_dot, pad_width, mode)
+
+
+@adjoint(_nr.pad_tangent)
+def _(z, t, pad_width, mode="constant"):
+    t_bar += _rt.pad_adjoint(z_bar, t, pad_width)
+
+
+@tangent(_nr.pad_adjoint, kind="any")
+def _(z, g, x, pad_width):
+    z_dot = _rt.pad_adjoint(g_dot, x, pad_width)
+
+
+@adjoint(_nr.pad_adjoint)
+def _(z, g, x, pad_width):
+    g_bar += _rt.pad_tangent(z_bar, pad_width)
+
+
+@tangent(_nr.repeat_adjoint, kind="any")
+def _(z, g, x, repeats, axis=None):
+    z_dot = _rt.repeat_adjoint(g_dot, x, repeats, axis)
+
+
+@adjoint(_nr.repeat_adjoint)
+def _(z, g, x, repeats, axis=None):
+    g_bar += np.repeat(z_bar, repeats, axis)
+
+
+@tangent(_nr.roll_adjoint, kind="any")
+def _(z, g, shift, axis=None):
+    z_dot = _rt.roll_adjoint(g_dot, shift, axis)
+
+
+@adjoint(_nr.roll_adjoint)
+def _(z, g, shift, axis=None):
+    g_bar += np.roll(z_bar, shift, axis)
+
+
+@tangent(_nr.sort_tangent, kind="any")
+def _(z, t, x, axis=-1):
+    z_dot = _rt.sort_tangent(t_dot, x, axis)
+
+
+@adjoint(_nr.sort_tangent)
+def _(z, t, x, axis=-1):
+    t_bar += _rt.unbroadcast(_rt.sort_adjoint(z_bar, x, axis), t)
+
+
+@tangent(_nr.sort_adjoint, kind="any")
+def _(z, g, x, axis=-1):
+    z_dot = _rt.sort_adjoint(g_dot, x, axis)
+
+
+@adjoint(_nr.sort_adjoint)
+def _(z, g, x, axis=-1):
+    g_bar += _rt.sort_tangent(z_bar, x, axis)
+
+
+@tangent(_nr.take_adjoint, kind="any")
+def _(z, g, a, indices, axis=None):
+    z_dot = _rt.take_adjoint(g_dot, a, indices, axis)
+
+
+@adjoint(_nr.take_adjoint)
+def _(z, g, a, indices, axis=None):
+    g_bar += np.take(z_bar, indices, axis=axis)
+
+
+@tangent(_nr.trace_adjoint, kind="any")
+def _(z, g, a, offset=0, axis1=0, axis2=1):
+    z_dot = _rt.trace_adjoint(g_dot, a, offset, axis1, axis2)
+
+
+@adjoint(_nr.trace_adjoint)
+def _(z, g, a, offset=0, axis1=0, axis2=1):
+    g_bar += np.trace(z_bar, offset, axis1, axis2)
+
+
+@tangent(_nr.transpose_adjoint, kind="any")
+def _(z, g, axes=None):
+    z_dot = _rt.transpose_adjoint(g_dot, axes)
+
+
+@adjoint(_nr.transpose_adjoint)
+def _(z, g, axes=None):
+    g_bar += np.transpose(z_bar, axes)
+
+
+@tangent(_nr.full_tangent, kind="any")
+def _(z, like, t):
+    z_dot = _rt.full_tangent(like, t_dot)
+
+
+@adjoint(_nr.full_tangent)
+def _(z, like, t):
+    t_bar += _rt.unbroadcast(z_bar, t)
+
+
+@tangent(_nr.astype_tangent, kind="any")
+def _(z, t, dtype):
+    z_dot = _rt.astype_tangent(t_dot, dtype)
+
+
+@adjoint(_nr.astype_tangent)
+def _(z, t, dtype):
+    t_bar += _rt.cast_like(_rt.astype_tangent(z_bar, dtype), t)
+
+
+@tangent(_nr.phi, kind="any")
+def _(z, x):
+    z_dot = _rt.phi(x_dot)
+
+
+@adjoint(_nr.phi)
+def _(z, x):
+    x_bar += _rt.phi(z_bar)  # a mask times x: its own transpose
+
+
+# -- norm: the partials x / |x| (2-norm, Frobenius) differentiated again; the piecewise linear norms
+# have constant partials ---------------------------------------------------------------------------
+
+
+@tangent(_nr.norm_partials, kind="any")
+def _(p, x, z, ord=None, axis=None, keepdims=False):
+    p_dot = (
+        _rt.norm_order(ord)
+        * (x_dot - p * _rt.unreduce(z_dot, x, axis, keepdims))
+        / _rt.unreduce(z, x, axis, keepdims)
+    )
+
+
+@adjoint(_nr.norm_partials)
+def _(p, x, z, ord=None, axis=None, keepdims=False):
+    x_bar += _rt.norm_order(ord) * p_bar / _rt.unreduce(z, x, axis, keepdims)
+    z_bar += -_rt.norm_order(ord) * _rt.rereduce(
+        p_bar * p / _rt.unreduce(z, x, axis, keepdims), z, axis, keepdims
+    )
+
+
+nondifferentiable(_nr.norm_order, kind="float")
+nondifferentiable(_rt.batch_axis, _rt.batch_index, kind="other")
+
+
+# -- helpers of the definitions in s2sad.rules.definitions ------------------------------------------
+
+
+@tangent(_nr.real_only, kind="same")
+def _(z, x):
+    z_dot = _rt.real_only(x_dot)
+
+
+@adjoint(_nr.real_only)
+def _(z, x):
+    x_bar += z_bar
+
+
+nondifferentiable(
+    _nr.kron_shapes, _nr.split_points, _nr.rollaxis_move, _nr.diag_padding, _nr.diagonal_plan, _nr.gradient_axes,
+    _nr.flat_along, kind="other",
+)
+nondifferentiable(_nr.nonfinite_replaced, kind="same")  # 0 where finite, a constant where not
+
+
+# -- items of tuple and list cotangents -------------------------------------------------------------
+
+
+@tangent(_nr.item, kind="any")
+def _(z, g, k):
+    z_dot = _rt.item(g_dot, k)
+
+
+@adjoint(_nr.item)
+def _(z, g, k):
+    g_bar += _rt.item_adjoint(z_bar, g, k)
+
+
+@tangent(_nr.item_adjoint, kind="other")
+def _(z, h, g, k):
+    z_dot = _rt.item_adjoint(h_dot, g, k)
+
+
+@adjoint(_nr.item_adjoint)
+def _(z, h, g, k):
+    h_bar += _rt.item(z_bar, k)
+
+
+@tangent(_rt.list_cotangent, kind="list")
+def _(z, g, like):
+    z_dot = _rt.list_cotangent(g_dot, like)
+
+
+@adjoint(_rt.list_cotangent)
+def _(z, g, like):
+    g_bar += _rt.list_cotangent_transpose(z_bar, g)
+
+
+@tangent(_rt.list_cotangent_transpose, kind="any")
+def _(z, h, g):
+    z_dot = _rt.list_cotangent_transpose(h_dot, g)
+
+
+@adjoint(_rt.list_cotangent_transpose)
+def _(z, h, g):
+    h_bar += _rt.list_cotangent(z_bar, h)
+
+
+for _helper in (_nr.item, _nr.item_adjoint, _rt.list_cotangent, _rt.list_cotangent_transpose):
+    lookup(_helper).extra["lists"] = True
+
+
+@tangent(_rt.form_of, kind="any")
+def _(z, h, g):
+    z_dot = _rt.form_of(h_dot, g)
+
+
+@adjoint(_rt.form_of)
+def _(z, h, g):
+    h_bar += _rt.form_of(z_bar, h)
+
+
+@tangent(_rt.list_as, kind="any")
+def _(z, g, b):
+    z_dot = _rt.list_as(g_dot, b)
+
+
+@adjoint(_rt.list_as)
+def _(z, g, b):
+    g_bar += _rt.form_of(z_bar, g)
+
+
+@tangent(_rt.list_source_adjoint, kind="any")
+def _(z, g, x):
+    z_dot = _rt.list_source_adjoint(g_dot, x)
+
+
+@adjoint(_rt.list_source_adjoint)
+def _(z, g, x):
+    g_bar += _rt.form_of(z_bar, g)
+
+
+for _helper in (_rt.form_of, _rt.list_as, _rt.list_source_adjoint):
+    lookup(_helper).extra["lists"] = True
+
+
+@tangent(_nr.triangle_symmetric, kind="any")
+def _(z, x, UPLO="L"):
+    z_dot = _rt.triangle_symmetric(x_dot, UPLO)
+
+
+@adjoint(_nr.triangle_symmetric)
+def _(z, x, UPLO="L"):
+    x_bar += _rt.triangle_adjoint(z_bar, UPLO)
+
+
+@tangent(_nr.triangle_adjoint, kind="any")
+def _(z, g, UPLO="L"):
+    z_dot = _rt.triangle_adjoint(g_dot, UPLO)
+
+
+@adjoint(_nr.triangle_adjoint)
+def _(z, g, UPLO="L"):
+    g_bar += _rt.triangle_symmetric(z_bar, UPLO)
