@@ -50,6 +50,7 @@ from .lists import check_lists, list_kind_conflicts
 from .primitives import (
     LIST_METHODS, MissingRule, RefusedOperand, is_global, list_append, rebinds_to_copy, resolve, subscript_write,
 )
+from .outer_sums import sum_outer_products_after_loops
 from .rules import lookup as lookup_rule
 from .products import sum_products_after_loops
 from .scatter import accumulate_at_basic_indices
@@ -639,6 +640,7 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
             inline_single_use(node)
             if not config.portable():
                 sum_products_after_loops(node)
+                sum_outer_products_after_loops(node)
             # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
             # the one element it overwrites (a functional `added_at` would copy the array)
             accumulate_at_basic_indices(node, {n for n, k in analysis.kinds.items() if k == K.INT})

@@ -11,6 +11,7 @@ only the operations that need a shape decided at run time.
 [0.0, 3.0, 0.0, 0.0]
 """
 
+import gc
 import linecache
 import sys
 import threading
@@ -18,10 +19,15 @@ import threading
 import numpy as np
 
 
+_SCALARS = frozenset((float, int, np.float64, np.float32))  # classes of 0-d numbers: shape ()
+
+
 def unbroadcast(g, like):
     """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
     if g.__class__ is np.ndarray and like.__class__ is np.ndarray and g.shape == like.shape:
         return g  # the common case, checked without function calls (this runs every loop step)
+    if g.__class__ in _SCALARS and like.__class__ in _SCALARS:
+        return g  # scalar code compiled without shapes (a recursion's derivative): every operation
     if isinstance(like, (list, tuple)) or isinstance(g, (list, tuple)):
         return g  # a list cotangent (derivative code adds them with `+`): item by item, no broadcasting
     shape = np.shape(like)
@@ -64,6 +70,10 @@ def zeros_like(x):
 
 def like(g, x):
     """`g` if it already has `x`'s shape, else zeros of it plus `g` (a scalar zero)."""
+    if g.__class__ is np.ndarray and x.__class__ is np.ndarray and g.shape == x.shape:
+        return g  # without function calls: a recursion's derivative runs this at every level
+    if g.__class__ in _SCALARS and x.__class__ in _SCALARS:
+        return g
     if np.shape(g) == np.shape(x):
         return g
     return zeros_like(x) + g
@@ -98,14 +108,48 @@ def last_writes(g, like, index):
     """
     if not _fancy(index):
         return g
+    key = _index_key(np.shape(like), index)
+    last = _LAST_WRITES.get(key, _MISSING) if key is not None else _MISSING
+    if last is _MISSING:
+        last = _last_of_repeated(like, index)
+        if key is not None:
+            if len(_LAST_WRITES) >= 256:
+                _LAST_WRITES.clear()
+            _LAST_WRITES[key] = last
+    return g if last is None else np.where(last, g, 0.0)
+
+
+def _last_of_repeated(like, index):
+    """None if `index` names every position of `like` once, else where the last of each lands."""
     positions = np.arange(np.size(like)).reshape(np.shape(like))[index]
     flat = np.ravel(positions)
     if np.unique(flat).size == flat.size:
-        return g
+        return None
     last = np.zeros(flat.size, dtype=bool)
     _, first_of_reversed = np.unique(flat[::-1], return_index=True)
     last[flat.size - 1 - first_of_reversed] = True
-    return np.where(last.reshape(np.shape(positions)), g, 0.0)
+    return last.reshape(np.shape(positions))
+
+
+# what `_last_of_repeated` found, by shape and index: a constant index set (gmm's triangle
+# positions, written at every call) is analysed once, not with np.unique at every call
+_LAST_WRITES = {}
+_KEYED_INDEX_SIZE = 1 << 14  # index arrays up to this size are keyed by their bytes
+
+
+def _index_key(shape, index):
+    """A hashable key of `index` (slices, integers, None, small integer arrays), or None."""
+    parts = [shape]
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, slice):
+            parts.append(("slice", i.start, i.stop, i.step))
+        elif i is None or i is Ellipsis or i.__class__ is int:
+            parts.append(i)
+        elif isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.size <= _KEYED_INDEX_SIZE:
+            parts.append(("array", i.dtype.str, i.shape, i.tobytes()))
+        else:
+            return None  # a list, a boolean mask, a large array: analysed each time
+    return tuple(parts)
 
 
 def written_part(adjoint, index):
@@ -166,6 +210,10 @@ def owned(g, x):
 
 def add_at(target, index, g):
     """`target[index] += g`, accumulating repeated integer indices."""
+    if index.__class__ is tuple and all([i.__class__ is int for i in index]):
+        target[index] += g  # one element (scalar code: every step)
+        return
+
     def fancy(i):
         return isinstance(i, (np.ndarray, list))
 
@@ -445,6 +493,92 @@ def copy_lists(value, copies=None, arrays=False):
     return value
 
 
+# -- outer products summed after a loop (s2sad/outer_sums.py) -----------------------------------
+
+
+class OuterSum:
+    """The per-step outer products a loop added to an accumulation, summed after it with one
+    matrix product when every step's factors are plain vectors; otherwise each step's term is
+    formed as the loop would have formed it and added in order.
+
+    `form` says what a step's operands are and what its term is:
+    "spread" (P, v, g): P * v, where P spreads the vector g along axis 1 (`_rt.unreduce`);
+    "columns" (a, b): a[:, None] * b; "outer" (a, b): np.outer(a, b);
+    "dot0" / "dot1" (g, P, Q): the adjoint of np.dot(P, Q) w.r.t. P / Q (`bilinear_adjoint`).
+
+    >>> rng = np.random.default_rng(0)
+    >>> s = OuterSum("columns")
+    >>> pairs = [(rng.standard_normal(3), rng.standard_normal(2)) for _ in range(4)]
+    >>> for a, b in pairs:
+    ...     s.add(a, b)
+    >>> bool(np.allclose(s.total(), sum(a[:, None] * b for a, b in pairs)))
+    True
+    """
+
+    __slots__ = ("form", "steps")
+
+    def __init__(self, form):
+        self.form, self.steps = form, []
+
+    def add(self, *operands):
+        self.steps.append(operands)
+
+    def total(self):
+        steps, form = self.steps, self.form
+        if not steps:
+            return 0.0
+        if len(steps) > 1:
+            factors = [_outer_factors(form, operands) for operands in steps]
+            if all(f is not None for f in factors):
+                m, n = factors[0][0].shape[0], factors[0][1].shape[-1]
+                if all(c.shape == (m,) and r.shape[-1] == n for c, r in factors):
+                    columns = np.array([c for c, _ in factors])
+                    rows = np.array([r.reshape(n) for _, r in factors])
+                    return columns.T @ rows
+        total = _outer_term(form, steps[0])
+        for operands in steps[1:]:
+            total = total + _outer_term(form, operands)
+        return total
+
+
+def _vector(x):
+    return x.__class__ is np.ndarray and x.ndim == 1 and x.dtype == np.float64
+
+
+def _row(x):
+    return x.__class__ is np.ndarray and x.dtype == np.float64 and (x.ndim == 1 or (x.ndim == 2 and x.shape[0] == 1))
+
+
+def _outer_factors(form, operands):
+    """(column, row) vectors whose outer product is the step's term, or None."""
+    if form == "spread":
+        P, v, g = operands
+        if _vector(g) and _row(v) and P.__class__ is np.ndarray and P.shape == (g.shape[0], v.shape[-1]):
+            return g, v
+        return None
+    if form in ("columns", "outer"):
+        a, b = operands
+        return (a, b) if _vector(a) and (_vector(b) if form == "outer" else _row(b)) else None
+    g, P, Q = operands
+    if form == "dot0":
+        return (g, Q) if _vector(g) and _vector(Q) and P.__class__ is np.ndarray and P.ndim == 2 else None
+    return (P, g) if _vector(g) and _vector(P) and Q.__class__ is np.ndarray and Q.ndim == 2 else None
+
+
+def _outer_term(form, operands):
+    """The step's term, as the loop formed it."""
+    if form == "spread":
+        P, v, _ = operands
+        return P * v
+    if form == "columns":
+        a, b = operands
+        return a[:, None] * b
+    if form == "outer":
+        return np.outer(*operands)
+    g, P, Q = operands
+    return bilinear_adjoint(g, dot_subscripts(P, Q), 0 if form == "dot0" else 1, P, Q)
+
+
 # -- calls the compiler does not inline (recursion): the callee's own derivative ----------------
 
 
@@ -465,9 +599,12 @@ _CALL_DERIVATIVES = {}
 # Each level of a recursion runs a few Python frames in a derivative (the helper, the generated
 # sweep) where the user's function runs one: while derivative calls are nested, the recursion
 # limit is raised as needed, up to MAX_RECURSION_LIMIT, and put back when the outermost returns.
+# The sweeps keep every level's records alive until the outermost returns: Python's cyclic garbage
+# collector would scan them again and again (two thirds of det by minors' gradient at 8 x 8) and
+# could free none (they hold no cycles), so it is paused until then and resumed as it was.
 FRAMES_PER_CALL = 8
 MAX_RECURSION_LIMIT = 30_000
-_nesting = {"depth": 0, "limit": None}
+_nesting = {"depth": 0, "limit": None, "collecting": None}
 
 
 class _Nested:
@@ -482,6 +619,8 @@ class _Nested:
         depth = _nesting["depth"] = _nesting["depth"] + 1
         if depth == 1:
             _nesting["limit"] = sys.getrecursionlimit()
+            _nesting["collecting"] = gc.isenabled()
+            gc.disable()
         needed = _nesting["limit"] + FRAMES_PER_CALL * depth
         if needed > sys.getrecursionlimit() and threading.current_thread() is threading.main_thread():
             # (other threads may have small stacks: their limit stays)
@@ -492,6 +631,8 @@ class _Nested:
         _nesting["depth"] = depth - 1
         if depth == 1:
             sys.setrecursionlimit(_nesting["limit"])
+            if _nesting["collecting"]:
+                gc.enable()
             if kind is RecursionError:
                 raise _too_deep(self.function) from None
         elif kind is RecursionError:
@@ -522,21 +663,38 @@ def _too_deep(function):
 
 def _call_derivative(function, mode, args, wrt):
     """`function`'s derivative w.r.t. the arguments at positions `wrt`, compiled once per
-    argument types: the jvp function (mode 'forward') or the (forward, backward) pair."""
-    from .api import _diff_kinds, _kinds, _signature
+    argument kinds: the jvp function (mode 'forward') or the (forward, backward) pair.
 
+    The key is the kinds the derivative is compiled for and nothing finer: a recursion that
+    passes a shrinking list of indices (det by minors) finds one derivative at every level,
+    without walking the list (a list that is not differentiated is of kind 'other')."""
     from .nested import reads_key
 
-    key = (function, getattr(function, "__code__", None), reads_key(function), mode, wrt, _signature(args))
+    code = getattr(function, "__code__", None)
+    reads = reads_key(function)
+    by_class = (function, code, reads, mode, wrt, tuple([a.__class__ for a in args]))
+    entry = _CALL_DERIVATIVES.get(by_class)
+    if entry is not None:
+        return entry
+    from .api import _diff_kinds, _kinds
+
+    kinds = _kinds(args, wrt)
+    key = ("kinds", function, code, reads, mode, wrt, kinds)
     entry = _CALL_DERIVATIVES.get(key)
     if entry is None:
-        key = key[:2] + (reads_key(function, keep=True),) + key[3:]  # planned again: a callee may be new
+        reads = reads_key(function, keep=True)  # planned again: a callee may be new
+        key = key[:3] + (reads,) + key[4:]
+        by_class = by_class[:2] + (reads,) + by_class[3:]
         from .compiler import compile_derivative
 
-        compiled = compile_derivative(function, mode, wrt, _diff_kinds(_kinds(args, wrt), wrt))
+        compiled = compile_derivative(function, mode, wrt, _diff_kinds(kinds, wrt))
         objects = compiled.extra["objects"]
         entry = objects["jvp"] if mode in ("forward", "forward_vector") else (objects["forward"], objects["backward"])
         _CALL_DERIVATIVES[key] = entry
+    if all(kind.__class__ is str for kind in kinds):
+        # every kind follows from the argument's class alone (no function given as an argument,
+        # no differentiated tree, whose kind is its structure): the classes find it next time
+        _CALL_DERIVATIVES[by_class] = entry
     return entry
 
 
@@ -565,10 +723,37 @@ def call_pullback(function, record, cotangent):
     else:
         with _Nested(function):
             grads = record.backward(record.residuals, cotangent)
-    out = [zeros_like(a) for a in record.args]
-    for index, g in zip(record.wrt, grads):
-        out[index] = g
-    return tuple(out)
+    return Cotangents(record.args, record.wrt, grads)
+
+
+class Cotangents:
+    """The cotangents of a call's arguments: those it was differentiated w.r.t., and zeros for
+    the others, made only when read (the backward sweep reads the active ones; a list of indices
+    passed down a recursion is not walked at every level).
+
+    >>> c = Cotangents((np.ones(2), [1, 2], 3.0), (0,), (np.full(2, 5.0),))
+    >>> c[0].tolist(), c[1], c[2], len(c)
+    ([5.0, 5.0], [0.0, 0.0], 0.0, 3)
+    """
+
+    __slots__ = ("args", "grads")
+
+    def __init__(self, args, wrt, grads):
+        self.args = args
+        self.grads = dict(zip(wrt, grads))
+
+    def __getitem__(self, index):
+        g = self.grads.get(index, _MISSING)
+        return zeros_like(self.args[index]) if g is _MISSING else g
+
+    def __len__(self):
+        return len(self.args)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.args)))
+
+
+_MISSING = object()
 
 
 def call_jvp(function, args, tangents):
