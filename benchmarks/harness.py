@@ -136,9 +136,9 @@ def s2sad_reverse(workload):
 
     def build(args):
         import s2sad
-        import s2sad.compiler
+        import s2sad.cache
 
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         gradient = s2sad.grad(workload.primal, argnums=workload.argnums)
         return Impl(grad=lambda: gradient(*args))
 
@@ -264,12 +264,12 @@ def s2sad_forward(workload):
 
     def build(args):
         import s2sad
-        import s2sad.compiler
+        import s2sad.cache
 
         count = input_scalars(workload)
         if count > FORWARD_LIMIT:
             raise ToolError(f"skipped: {count:,} input scalars would need {count:,} jvps; use reverse mode")
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         f = workload.primal
         zeros = [np.zeros_like(a, dtype=np.float64) if np.ndim(a) else 0.0 for a in args]
         units = []  # one tuple of tangents per input scalar, in argnums order

@@ -48,14 +48,14 @@ def configure_frameworks():
     per-process costs, not per-function ones, so a throwaway call pays them here.
     """
     import s2sad
-    import s2sad.compiler
+    import s2sad.cache
 
     def warm(x, y):
         return x * y
 
     s2sad.grad(warm)(1.0, 2.0)
     s2sad.jvp(warm, (1.0, 2.0), (1.0, 0.0))
-    s2sad.compiler.clear_cache()
+    s2sad.cache.clear()
     if harness.available("autograd"):
         import autograd
 

@@ -16,7 +16,10 @@ s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got 
 import numpy as np
 
 from . import trees as T
-from .api import jvp, vjp
+from .api.transforms import _bind, jvp, vjp
+from .modes import Mode
+from .pipeline import compile_derivative
+from .signatures import diff_kinds, kinds_of, parse_argnums
 
 
 def _as_array(x):
@@ -134,11 +137,8 @@ def recorded_bytes(f, args, argnums=0):
     s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got ufunc <ufunc 'sin'>
       hint: pass a function defined with `def` in a file; to use this callable inside differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp
     """
-    from .api import _argnums, _bind, _diff_kinds, _kinds
-    from .compiler import compile_derivative
-
     args = _bind(f, tuple(args), {})
-    _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-    compiled = compile_derivative(f, "split", nums, _diff_kinds(_kinds(args, nums), nums))
+    _, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
+    compiled = compile_derivative(f, Mode.SPLIT, nums, diff_kinds(kinds_of(args, nums), nums))
     _, residuals = compiled.extra["objects"]["forward"](*args)
     return _nbytes(residuals)

@@ -20,7 +20,7 @@ settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("S2SAD_HYPOTHESIS") == "explore" else "deterministic")
 
-SHAPE_DOCTESTS = {"s2sad.reverse", "s2sad.shapes"}  # doctests of optimized code, of the shape analysis
+SHAPE_DOCTESTS = {"s2sad.transforms.reverse", "s2sad.analyses.shapes"}  # doctests of optimized code, of the shape analysis
 
 
 def pytest_configure(config):

@@ -1,5 +1,5 @@
-"""Calls to the user's own functions (s2sad/inline.py, s2sad/local_functions.py and the call
-helpers of s2sad/runtime.py): nested `def`s and closures, lambdas (also differentiated
+"""Calls to the user's own functions (s2sad/frontend/inline*.py, s2sad/frontend/lift.py and the call
+helpers of s2sad/runtime/core.py): nested `def`s and closures, lambdas (also differentiated
 themselves), functions passed as arguments (also to the differentiated function) or chosen at
 run time, `*args` / `**kwargs` / keywords / defaults, starred calls, recursion (also deeper than
 Python's default limit), and the errors for what is not supported.

@@ -384,7 +384,7 @@ def registered_rules():
     finally:
         RULES.clear()
         RULES.update(before)
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
 
 
 def test_an_unregistered_function_says_how_to_register():

@@ -1,4 +1,4 @@
-"""jacfwd (vector forward mode, s2sad/forward_vector.py) and jacrev (s2sad/jacobians.py)."""
+"""jacfwd (vector forward mode, s2sad/transforms/forward_vector.py) and jacrev (s2sad/api/jacobians.py)."""
 
 import math
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad import rules
-from s2sad.compiler import compile_derivative
+from s2sad.pipeline import compile_derivative
 
 # -- programs: vector in, vector (or matrix / scalar) out -------------------------------------------
 

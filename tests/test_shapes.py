@@ -1,4 +1,4 @@
-"""Code specialized to the shapes of array arguments (s2sad/shapes.py, s2sad.api's dispatch)."""
+"""Code specialized to the shapes of array arguments (s2sad/analyses/shapes.py, s2sad.api.transforms' dispatch)."""
 
 import numpy as np
 import pytest

@@ -16,8 +16,9 @@ import numpy as np
 
 from .. import runtime as _rt  # noqa: F401  (templates name it)
 from .. import kinds as K
-from ..custom import same_kind, stop_gradient
+from ..runtime.custom import stop_gradient
 from . import RULES, adjoint, nondifferentiable, tangent
+from .custom import same_kind
 
 # -- arithmetic operators (also the NumPy ufuncs they stand for) ---------------
 

@@ -13,7 +13,9 @@ that it is not differentiable.
 import ast
 import math  # noqa: F401  (doctest)
 
+from .. import runtime
 from . import RULES, lookup  # noqa: F401
+from .definitions import DEFINITIONS
 
 HEADER = """# NumPy and Python functions s2sad differentiates
 
@@ -74,8 +76,6 @@ def helpers_called(rule):
 def second_order(rule):
     """'yes' when every run-time helper the rule's derivative code calls has rules of its own (its
     derivatives can be differentiated again), else the helpers that do not."""
-    from .. import runtime
-
     missing = sorted(n for n in helpers_called(rule) if lookup(getattr(runtime, n, None)) is None)
     return "yes" if not missing else "no: " + ", ".join(f"`_rt.{n}`" for n in missing)
 
@@ -101,8 +101,6 @@ rules (`tests/test_numpy_rules.py` checks each to second order).
 
 
 def render_definitions():
-    from .definitions import DEFINITIONS
-
     names = sorted({f"numpy.{fn.__name__}" for fn in DEFINITIONS})
     return DEFINITIONS_HEADER + ", ".join(f"`{n}`" for n in names) + "\n"
 

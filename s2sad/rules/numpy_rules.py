@@ -2,11 +2,11 @@
 
 Templates follow `s2sad.rules`: first parameter the result, then the operands;
 keyword parameters are bound from the call. Non-elementwise adjoints return
-exactly the operand's shape; the run-time pieces are in `s2sad.numpy_runtime`.
+exactly the operand's shape; the run-time pieces are in `s2sad.runtime.numpy_helpers`.
 
 Rules that are not elementwise also give a `batched=True` tangent for vector
 forward mode (`jacfwd`), every `x_dot` with a leading axis of directions
-(`s2sad.vector_runtime` has its helpers); the others are applied direction by
+(`s2sad.runtime.vector` has its helpers); the others are applied direction by
 direction there.
 
 Conventions worth knowing:

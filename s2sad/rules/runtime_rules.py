@@ -1,5 +1,5 @@
 """Rules for the run-time helpers that generated derivative code calls, so that generated code can
-be differentiated again (`s2sad.nested`: `grad(grad(f))`, `jvp(grad(f))`, `hessian`).
+be differentiated again (`s2sad.frontend.nested`: `grad(grad(f))`, `jvp(grad(f))`, `hessian`).
 
 Most helpers are linear in the cotangent they move (`unbroadcast(g, x)` sums `g` to the
 shape of `x`), so their tangent is the helper applied to the tangent and their adjoint
@@ -16,7 +16,7 @@ arithmetic) are constants.
 
 import numpy as np
 
-from .. import numpy_runtime as _nr
+from ..runtime import numpy_helpers as _nr
 from .. import runtime as _rt
 from . import adjoint, lookup, nondifferentiable, tangent  # noqa: F401  (lookup: the doctest)
 
