@@ -179,10 +179,10 @@ def s2sad_numba(workload):
         import tempfile
 
         import s2sad
-        import s2sad.compiler
+        import s2sad.cache
 
         os.environ["S2SAD_CACHE_DIR"] = NUMBA_CACHE or tempfile.mkdtemp(prefix="s2sad-bench-")
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         gradient = s2sad.grad(workload.primal, argnums=workload.argnums, backend="numba")
         bound = inspect.signature(workload.primal).bind(*args)
         bound.apply_defaults()
