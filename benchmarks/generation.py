@@ -228,7 +228,9 @@ def call_overhead(repeats=7, calls=20000):
             shapes = s2sad.api.transforms._input_shapes(args, kinds)
             mode = "grad" if transform == "grad" else "reverse"
             direct = s2sad.pipeline.compile_derivative(f, mode, argnums, kinds, False, shapes).function
-            rows.append(_overhead_row(transform, name, lambda: wrapper(*args), lambda: direct(*args), repeats, calls))
+            rows.append(
+                _overhead_row(transform, name, lambda: wrapper(*args), lambda: direct(*args), repeats, calls)
+            )
     # jvp and vjp are called with the primals each time: the call itself finds the compiled code
     for name, f, args, _ in cases:
         everything = tuple(range(len(args)))
@@ -238,12 +240,30 @@ def call_overhead(repeats=7, calls=20000):
         forward = s2sad.pipeline.compile_derivative(f, "forward", everything, kinds).function
         s2sad.vjp(f, *args)
         shapes = s2sad.api.transforms._input_shapes(args, kinds)
-        split = s2sad.pipeline.compile_derivative(f, "split", everything, kinds, False, shapes).extra["objects"]
+        split = s2sad.pipeline.compile_derivative(f, "split", everything, kinds, False, shapes).extra[
+            "objects"
+        ]
         sweep, pullback = split["forward"], split["backward"]
-        rows.append(_overhead_row("jvp", name, lambda: s2sad.jvp(f, args, tangents),
-                                  lambda: forward(*args, *tangents), repeats, calls))
-        rows.append(_overhead_row("vjp + pullback", name, lambda: s2sad.vjp(f, *args)[1](1.0),
-                                  lambda: pullback(sweep(*args)[1], 1.0), repeats, calls))
+        rows.append(
+            _overhead_row(
+                "jvp",
+                name,
+                lambda: s2sad.jvp(f, args, tangents),
+                lambda: forward(*args, *tangents),
+                repeats,
+                calls,
+            )
+        )
+        rows.append(
+            _overhead_row(
+                "vjp + pullback",
+                name,
+                lambda: s2sad.vjp(f, *args)[1](1.0),
+                lambda: pullback(sweep(*args)[1], 1.0),
+                repeats,
+                calls,
+            )
+        )
     return rows
 
 
@@ -256,7 +276,12 @@ def measure(repeats=9):
     timings = [("first call of s2sad.grad(simulate), less a later call", time_first_call(args, repeats))]
     names = {"grad": "grad", "reverse": "value_and_grad (joint)", "split": "vjp (split)", "forward": "jvp"}
     for mode in MODES:
-        timings.append((f"compile_derivative, mode {mode!r}: what {names[mode]} compiles", time_mode(mode, args, repeats)))
+        timings.append(
+            (
+                f"compile_derivative, mode {mode!r}: what {names[mode]} compiles",
+                time_mode(mode, args, repeats),
+            )
+        )
     rows = [(what, min(t) * 1e3, statistics.median(t) * 1e3) for what, t in timings]
     return len(inspect.getsource(simulate).splitlines()), rows, call_overhead()
 
@@ -277,10 +302,16 @@ def main():
     print("s2sad.grad(simulate): first call minus a later call")
     print(f"  {'grad':8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms")
     for formatted in (False, True):
-        print("s2sad.source (black-formatted)" if formatted else "compile_derivative, code specialized to the shapes")
+        print(
+            "s2sad.source (black-formatted)"
+            if formatted
+            else "compile_derivative, code specialized to the shapes"
+        )
         for mode in MODES:
             times = time_mode(mode, args, options.repeats, formatted)
-            print(f"  {mode:8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms")
+            print(
+                f"  {mode:8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms"
+            )
     print("cached call overhead (us per call): wrapper, generated function, difference")
     for transform, name, wrapper, direct, extra in call_overhead():
         print(f"  {transform:15s} {name:13s} {wrapper:7.2f} {direct:7.2f} {extra:6.2f}")

@@ -22,9 +22,29 @@ from .errors import (
 )
 
 __all__ = [
-    "grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "source", "emit", "rules",
-    "custom_vjp", "custom_jvp", "defjvp", "defvjp", "stop_gradient",
-    "S2sadError", "SourceUnavailableError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
-    "NonScalarOutputError", "ArgumentError", "CustomRuleError", "RecursionDepthError",
+    "grad",
+    "value_and_grad",
+    "jvp",
+    "vjp",
+    "jacfwd",
+    "jacrev",
+    "hessian",
+    "hvp",
+    "source",
+    "emit",
+    "rules",
+    "custom_vjp",
+    "custom_jvp",
+    "defjvp",
+    "defvjp",
+    "stop_gradient",
+    "S2sadError",
+    "SourceUnavailableError",
+    "UnsupportedSyntaxError",
+    "NoDerivativeRuleError",
+    "NonScalarOutputError",
+    "ArgumentError",
+    "CustomRuleError",
+    "RecursionDepthError",
 ]
 __version__ = "0.1.0"

@@ -53,8 +53,21 @@ def clone(node):
 
 # Fields that never hold a node that `walk` yields: operators and contexts (leaf singletons no
 # pass looks for) and plain values (names, attributes, flags).
-_LEAF_FIELDS = {"ctx", "op", "ops", "id", "arg", "attr", "name", "kind", "type_comment", "is_async", "level",
-                "module", "conversion"}
+_LEAF_FIELDS = {
+    "ctx",
+    "op",
+    "ops",
+    "id",
+    "arg",
+    "attr",
+    "name",
+    "kind",
+    "type_comment",
+    "is_async",
+    "level",
+    "module",
+    "conversion",
+}
 _CHILD_FIELDS = {ast.Constant: ()}
 
 
@@ -211,7 +224,9 @@ def fix_statement_locations(function):
     >>> f.body[0].lineno, f.body[0].end_lineno, f.body[1].lineno
     (1, 2, 2)
     """
-    todo = [(function.body, function.lineno, function.col_offset, function.end_lineno, function.end_col_offset)]
+    todo = [
+        (function.body, function.lineno, function.col_offset, function.end_lineno, function.end_col_offset)
+    ]
     for stmts, lineno, col_offset, end_lineno, end_col_offset in todo:
         for stmt in stmts:
             fields = stmt.__dict__

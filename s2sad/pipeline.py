@@ -31,8 +31,13 @@ from . import kinds as K
 from . import runtime
 from .analyses.activity import Analysis, analyze
 from .analyses.checks import (
-    check_parameters, reject_array_aliases, reject_declarations, reject_effect_calls, reject_method_statements,
-    reject_run_time_keys, reject_view_writes,
+    check_parameters,
+    reject_array_aliases,
+    reject_declarations,
+    reject_effect_calls,
+    reject_method_statements,
+    reject_run_time_keys,
+    reject_view_writes,
 )
 from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import MissingRule, RefusedOperand
@@ -46,7 +51,14 @@ from .frontend.desugar import desugar
 from .frontend.inline import inline_calls
 from .frontend.key_loops import unroll_key_loops
 from .frontend.lift import lift_local_functions
-from .frontend.nested import code_identity, materialize, reads_key, register_pipeline, transform_of, user_where
+from .frontend.nested import (
+    code_identity,
+    materialize,
+    reads_key,
+    register_pipeline,
+    transform_of,
+    user_where,
+)
 from .frontend.normalize import normalize
 from .frontend.source import ParsedFunction, parse_function
 from .frontend.writes import rewrite_writes
@@ -85,14 +97,18 @@ class Compilation:
     parsed: ParsedFunction = None  # the user's function, parsed
     static_params: dict = field(default_factory=dict)  # parameter -> the name its function is read by
     tree_spans: dict = None  # tree parameter position -> (its leaves' names, their slice of positions)
-    record_fields: dict = field(default_factory=dict)  # parameter -> field names of the records (NamedTuple, dataclass) in it
+    record_fields: dict = field(
+        default_factory=dict
+    )  # parameter -> field names of the records (NamedTuple, dataclass) in it
     aux_name: str = None  # the name holding aux (has_aux)
     tree: ast.FunctionDef = None  # lowered, inlined and optimized: what the transforms read
     params: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)  # parameter -> the shape the code is specialized to
     analysis: Analysis = None
     container_output: bool = False  # the output is a tuple, list or dict literal
-    functions: dict = field(default_factory=dict)  # role ("jvp", "grad", "vjp", "forward", ...) -> FunctionDef
+    functions: dict = field(
+        default_factory=dict
+    )  # role ("jvp", "grad", "vjp", "forward", ...) -> FunctionDef
     records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
 
     @property
@@ -135,10 +151,13 @@ def _convert(parsed, exc, node):
     if isinstance(exc, RefusedOperand):
         return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
     if isinstance(exc, TypeError):
-        return parsed.error(UnsupportedSyntaxError, f"unsupported call signature: {exc}", node,
-                            hint="call the function with the arguments its derivative rule knows")
+        return parsed.error(
+            UnsupportedSyntaxError,
+            f"unsupported call signature: {exc}",
+            node,
+            hint="call the function with the arguments its derivative rule knows",
+        )
     return parsed.error(UnsupportedSyntaxError, f"{type(exc).__name__}: {exc}", node)
-
 
 
 # -- the frontend: parse, check, lower, inline, optimize ----------------------------------------
@@ -160,12 +179,15 @@ def check_source(c):
 def constants_and_trees(c):
     c.input_kinds, c.static_params = functions_as_constants(c.parsed, c.input_kinds)
     c.record_fields = {
-        a.arg: record_fields_of(k[1]) for a, k in zip(c.parsed.tree.args.args, c.input_kinds)
+        a.arg: record_fields_of(k[1])
+        for a, k in zip(c.parsed.tree.args.args, c.input_kinds)
         if is_tree_kind(k) and record_fields_of(k[1])
     }
     if any(is_tree_kind(k) for k in c.input_kinds):  # dict / list / tuple arguments: leaves
         c.input_shapes = None
-        c.input_kinds, c.active_inputs, c.tree_spans = expand_parameters(c.parsed.tree, c.input_kinds, c.active_inputs)
+        c.input_kinds, c.active_inputs, c.tree_spans = expand_parameters(
+            c.parsed.tree, c.input_kinds, c.active_inputs
+        )
     c.active_inputs = tuple(c.active_inputs)
     c.params = [a.arg for a in c.parsed.tree.args.args]
 
@@ -186,8 +208,9 @@ def lower(c):
 
 
 def inline(c):
-    c.tree, origins = inline_calls(c.parsed, c.tree, copy=False, static_params=c.static_params,
-                                   active_inputs=c.active_inputs)
+    c.tree, origins = inline_calls(
+        c.parsed, c.tree, copy=False, static_params=c.static_params, active_inputs=c.active_inputs
+    )
     if c.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
         records_as_dicts(c.tree, c.record_fields)
     reject_method_statements(c.parsed, c.tree)
@@ -207,8 +230,15 @@ FRONTEND = (parse, check_source, constants_and_trees, lower, inline, optimize_tr
 def _analyze(c):
     kinds = dict(zip(c.params, c.input_kinds))
     active_names = set(c.active_names)
-    return analyze(c.tree, c.parsed.namespace, kinds, active_names, classify_error=c.error,
-                   input_shapes=c.shapes if c.input_shapes is not None else None, has_aux=c.has_aux)
+    return analyze(
+        c.tree,
+        c.parsed.namespace,
+        kinds,
+        active_names,
+        classify_error=c.error,
+        input_shapes=c.shapes if c.input_shapes is not None else None,
+        has_aux=c.has_aux,
+    )
 
 
 def analyze_tree(c):
@@ -229,7 +259,9 @@ def check_tree(c):
     check_lists(c.parsed, c.tree, c.analysis)
     output = c.analysis.output.id if isinstance(c.analysis.output, ast.Name) else None
     c.container_output = any(
-        isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == output
+        isinstance(s, ast.Assign)
+        and isinstance(s.targets[0], ast.Name)
+        and s.targets[0].id == output
         and isinstance(s.value, (ast.Tuple, ast.List, ast.Dict))
         for s in walk(c.tree)
     )
@@ -246,19 +278,28 @@ def differentiate(c):
     if c.mode is Mode.FORWARD:
         c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
     elif c.mode is Mode.FORWARD_VECTOR:
-        c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis,
-                                                transform_class=VectorForwardTransform)}
+        c.functions = {
+            "jvp": forward_transform(
+                tree, namespace, kinds, active, c.analysis, transform_class=VectorForwardTransform
+            )
+        }
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.GRAD, portable=c.portable)
+        code = reverse_transform(
+            tree, namespace, kinds, active, c.analysis, mode=Mode.GRAD, portable=c.portable
+        )
         c.records = code.records
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
     elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.SPLIT, portable=c.portable)
+        code = reverse_transform(
+            tree, namespace, kinds, active, c.analysis, mode=Mode.SPLIT, portable=c.portable
+        )
         c.records = code.records
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
-        code = reverse_transform(tree, namespace, kinds, active, c.analysis, mode=Mode.REVERSE, portable=c.portable)
+        code = reverse_transform(
+            tree, namespace, kinds, active, c.analysis, mode=Mode.REVERSE, portable=c.portable
+        )
         c.records = code.records
         c.functions = {"vjp": code.joint}
 
@@ -304,9 +345,13 @@ def peepholes(c):
             run(node, c) if with_compilation else run(node)
 
 
-def prepare(function, input_kinds, active_inputs, has_aux=False, input_shapes=None, mode=Mode.REVERSE, portable=False):
+def prepare(
+    function, input_kinds, active_inputs, has_aux=False, input_shapes=None, mode=Mode.REVERSE, portable=False
+):
     """Run the frontend and the analyses: the `Compilation` up to the transform."""
-    c = Compilation(function, Mode(mode), tuple(active_inputs), tuple(input_kinds), has_aux, input_shapes, portable)
+    c = Compilation(
+        function, Mode(mode), tuple(active_inputs), tuple(input_kinds), has_aux, input_shapes, portable
+    )
     for run in FRONTEND + ANALYSES:
         run(c)
     return c
@@ -321,8 +366,12 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
     except S2sadError:
         raise
     except NotImplementedError as exc:
-        raise c.parsed.error(NoDerivativeRuleError, f"`{exc}` has no {c.mode.family if c.mode.reverse else c.mode}-mode rule",
-                             c.parsed.tree, hint="register one with s2sad.rules.tangent / s2sad.rules.adjoint") from None
+        raise c.parsed.error(
+            NoDerivativeRuleError,
+            f"`{exc}` has no {c.mode.family if c.mode.reverse else c.mode}-mode rule",
+            c.parsed.tree,
+            hint="register one with s2sad.rules.tangent / s2sad.rules.adjoint",
+        ) from None
     return c
 
 
@@ -334,11 +383,9 @@ def _output_kind(analysis):
     return K.OTHER
 
 
-
 def _scalar_output(analysis):
     """A float output needs no run-time shape check, so `grad` can skip computing it."""
     return _output_kind(analysis) == K.FLOAT
-
 
 
 def _namespace(parsed):
@@ -355,7 +402,6 @@ def _namespace(parsed):
     return namespace
 
 
-
 def render(c, functions=None, pretty=False):
     """The source of the generated `functions` (default: all of `c`'s) with its header (the trees
     are changed: render last)."""
@@ -366,7 +412,6 @@ def render(c, functions=None, pretty=False):
     return format_source(text) if pretty else text
 
 
-
 def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
     (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
@@ -375,8 +420,16 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         parse_function(function)  # raises SourceUnavailableError with the reason
     if not config.enabled():
         input_shapes = None
-    key = (code_identity(function), reads_key(function), mode, tuple(active_inputs), tuple(input_kinds), has_aux,
-           config.enabled(), input_shapes)
+    key = (
+        code_identity(function),
+        reads_key(function),
+        mode,
+        tuple(active_inputs),
+        tuple(input_kinds),
+        has_aux,
+        config.enabled(),
+        input_shapes,
+    )
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
@@ -389,7 +442,6 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         if collecting:
             gc.enable()
     return compiled
-
 
 
 def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
@@ -438,7 +490,6 @@ def call_derivative(function, mode, args, wrt):
         entry = objects["jvp"] if not Mode(mode).reverse else (objects["forward"], objects["backward"])
         cache.CALL_DERIVATIVES[key] = entry
     return entry
-
 
 
 # dependency injection: the layers below reach the compiler through these hooks

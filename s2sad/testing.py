@@ -103,13 +103,13 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
         cotangents = pullback(u)
         lhs = _vdot(u, out_dot)
         rhs = sum(_vdot(cotangents[i], tangents[i]) for i in wrt)
-        assert abs(lhs - rhs) <= atol + rtol * 10 * max(1.0, abs(lhs), abs(rhs)), (
-            f"dot-product test failed: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}"
-        )
+        assert abs(lhs - rhs) <= atol + rtol * 10 * max(
+            1.0, abs(lhs), abs(rhs)
+        ), f"dot-product test failed: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}"
         fd_lhs = _vdot(u, expected)
-        assert abs(fd_lhs - rhs) <= atol + rtol * 10 * scale * max(1.0, float(np.sum(np.abs(u)))), (
-            f"reverse mode differs from finite differences: <J^T u, v> = {rhs!r}, FD gives {fd_lhs!r}"
-        )
+        assert abs(fd_lhs - rhs) <= atol + rtol * 10 * scale * max(
+            1.0, float(np.sum(np.abs(u)))
+        ), f"reverse mode differs from finite differences: <J^T u, v> = {rhs!r}, FD gives {fd_lhs!r}"
 
 
 def _nbytes(value):

@@ -233,6 +233,7 @@ def tree_calls(objects, input_kinds, active_inputs, spans, has_aux=False):
     if "grad" in objects:
         grad = objects["grad"]
         if has_aux:  # the generated function returns (grads, aux)
+
             def grad_call(*a):
                 grads, aux = grad(*flat(a[:count], range(count)), *a[count:])
                 return regroup(grads), aux
@@ -305,9 +306,13 @@ def records_as_dicts(tree, fields):
         for field_name, child in ast.iter_fields(node):
             items = child if isinstance(child, list) else [child]
             for index, item in enumerate(items):
-                if (isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Load)
-                        and isinstance(item.value, ast.Name) and item.value.id in roots
-                        and item.attr in fields[roots[item.value.id]]):
+                if (
+                    isinstance(item, ast.Attribute)
+                    and isinstance(item.ctx, ast.Load)
+                    and isinstance(item.value, ast.Name)
+                    and item.value.id in roots
+                    and item.attr in fields[roots[item.value.id]]
+                ):
                     read = ast.copy_location(
                         ast.Subscript(value=item.value, slice=ast.Constant(item.attr), ctx=ast.Load()), item
                     )

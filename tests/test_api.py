@@ -99,7 +99,9 @@ def test_specialization_on_kinds_scalar_then_array():
 def test_source_is_readable_and_has_no_zero_terms():
     text = s2sad.source(quadratic, mode="reverse", argnums=(0, 1), args=(2.0, 5.0))
     assert "x_bar" in text and "y_bar" in text and "def quadratic_vjp" in text
-    zero_or_one_terms = re.compile(r"(?<![\w.])(0|0\.0|1|1\.0) \*|\* (0|0\.0|1|1\.0)(?![\w.])|[+-] 0(\.0)?(?![\w.])")
+    zero_or_one_terms = re.compile(
+        r"(?<![\w.])(0|0\.0|1|1\.0) \*|\* (0|0\.0|1|1\.0)(?![\w.])|[+-] 0(\.0)?(?![\w.])"
+    )
     assert not zero_or_one_terms.search(text), text
     text = s2sad.source(quadratic, mode="forward", argnums=(0, 1), args=(2.0, 5.0))
     assert "x_dot" in text and not zero_or_one_terms.search(text), text
@@ -123,7 +125,9 @@ def failing(x):
 def test_traceback_shows_generated_line():
     compiled = pipeline.compile_derivative(failing, "reverse", (0,), ("float",))
     filename = compiled.function.__code__.co_filename
-    assert linecache.getline(filename, compiled.function.__code__.co_firstlineno).startswith("def failing_vjp")
+    assert linecache.getline(filename, compiled.function.__code__.co_firstlineno).startswith(
+        "def failing_vjp"
+    )
     with np.errstate(all="raise"):
         try:
             s2sad.grad(failing)(-1.0)

@@ -97,7 +97,11 @@ def violations(root=PACKAGE):
             top = target.split(".")[0]
             if in_function and top not in OPTIONAL:
                 found.append(f"{where}: `{target}` is imported inside a function (import it at the top)")
-            if unit == "runtime" and top != "s2sad" and top not in sys.stdlib_module_names | RUNTIME_MAY_IMPORT:
+            if (
+                unit == "runtime"
+                and top != "s2sad"
+                and top not in sys.stdlib_module_names | RUNTIME_MAY_IMPORT
+            ):
                 found.append(f"{where}: the runtime imports `{target}`: it may use NumPy only")
             if top != "s2sad" or target == "s2sad":
                 continue
@@ -126,8 +130,10 @@ def test_the_checker_sees_a_runtime_importing_the_compiler(tmp_path):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text())
     bad = copy / "runtime" / "core.py"
-    bad.write_text(bad.read_text() + "\n\ndef compile_it(f):\n    from ..pipeline import compile_derivative\n\n"
-                   "    return compile_derivative\n")
+    bad.write_text(
+        bad.read_text() + "\n\ndef compile_it(f):\n    from ..pipeline import compile_derivative\n\n"
+        "    return compile_derivative\n"
+    )
     found = violations(copy)
     assert any("runtime imports the compiler" in f for f in found)
     assert any("inside a function" in f for f in found)

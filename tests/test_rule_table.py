@@ -169,8 +169,10 @@ CONSTANT_SAMPLES = {
     "s2sad.runtime.diagonal_plan": [(lambda a: _rt.diagonal_plan(a, 1)[1], [M23])],
     "s2sad.runtime.gradient_axes": [(lambda a: _rt.gradient_axes(None, a.ndim), [M23])],
     "s2sad.runtime.flat_along": [(lambda a: _rt.flat_along(np.argsort(a), 0), [V3])],
-    "s2sad.runtime.nonfinite_replaced": [(_rt.nonfinite_replaced, [V3]),
-                                               (lambda a: _rt.nonfinite_replaced(a / 0.0), [V3])],
+    "s2sad.runtime.nonfinite_replaced": [
+        (_rt.nonfinite_replaced, [V3]),
+        (lambda a: _rt.nonfinite_replaced(a / 0.0), [V3]),
+    ],
     "s2sad.runtime.batch_axis": [(lambda a: _rt.batch_axis(0, a), [M23])],
     "s2sad.runtime.batch_index": [(lambda a: _rt.batch_index(1), [None])],
     "s2sad.runtime.at_shape": [(lambda a: _rt.at_shape(a, [0, 1, 0]), [M23])],

@@ -43,7 +43,14 @@ from .. import config
 from .. import kinds as K
 from ..astutil import walk
 from .primitives import (
-    MissingRule, Primitive, RefusedOperand, classify, is_global, list_append, refusal, resolve,
+    MissingRule,
+    Primitive,
+    RefusedOperand,
+    classify,
+    is_global,
+    list_append,
+    refusal,
+    resolve,
 )
 from .shapes import infer_shapes
 
@@ -94,7 +101,10 @@ def _element_kind(subscript, kinds, namespace):
     parts = index.elts if isinstance(index, ast.Tuple) else [index]
     if len(parts) != ndim:
         return None
-    if all(isinstance(p, (ast.Name, ast.Constant)) and atom_kind(p, kinds, namespace) in (K.INT, K.BOOL) for p in parts):
+    if all(
+        isinstance(p, (ast.Name, ast.Constant)) and atom_kind(p, kinds, namespace) in (K.INT, K.BOOL)
+        for p in parts
+    ):
         return K.FLOAT
     return None
 
@@ -115,7 +125,9 @@ def operand_names(primitive):
     return [a.id for a in atoms if isinstance(a, ast.Name) and not getattr(a, "_global", False)]
 
 
-def analyze(function, namespace, input_kinds, active_inputs, classify_error=None, input_shapes=None, has_aux=False):
+def analyze(
+    function, namespace, input_kinds, active_inputs, classify_error=None, input_shapes=None, has_aux=False
+):
     """Kinds of every variable and the set of active variables; with `input_shapes` (the shapes
     of the array parameters), the shapes of arrays too. With `has_aux` the function returns the pair
     `(output, aux)` and only the output is differentiated."""
@@ -151,7 +163,11 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
             target = stmt.targets[0]
             if isinstance(target, ast.Name):
                 prim = primitives[id(stmt)]
-                if target.id not in varied and carries(target.id) and any(n in varied for n in operand_names(prim)):
+                if (
+                    target.id not in varied
+                    and carries(target.id)
+                    and any(n in varied for n in operand_names(prim))
+                ):
                     varied.add(target.id)
                     changed = True
             elif isinstance(target, ast.Subscript) and isinstance(stmt.value, ast.Name):
@@ -197,14 +213,29 @@ def analyze(function, namespace, input_kinds, active_inputs, classify_error=None
             prim = primitives.get(id(stmt))
             if prim is not None and prim.kind == "list_append" and prim.args[0].id in useful:
                 value = prim.args[1]
-                if isinstance(value, ast.Name) and not getattr(value, "_global", False) and value.id not in useful:
+                if (
+                    isinstance(value, ast.Name)
+                    and not getattr(value, "_global", False)
+                    and value.id not in useful
+                ):
                     useful.add(value.id)
                     changed = True
     shapes, result_shapes = {}, {}
     if input_shapes is not None and config.enabled():
-        shapes, result_shapes = infer_shapes(statements, primitives, kinds, namespace, list(input_kinds), input_shapes)
-    return Analysis(kinds=kinds, active=varied & useful if config.enabled() else set(varied), primitives=primitives,
-                    output=output, elements=elements, shapes=shapes, result_shapes=result_shapes, has_aux=has_aux, varied=varied)
+        shapes, result_shapes = infer_shapes(
+            statements, primitives, kinds, namespace, list(input_kinds), input_shapes
+        )
+    return Analysis(
+        kinds=kinds,
+        active=varied & useful if config.enabled() else set(varied),
+        primitives=primitives,
+        output=output,
+        elements=elements,
+        shapes=shapes,
+        result_shapes=result_shapes,
+        has_aux=has_aux,
+        varied=varied,
+    )
 
 
 def _refuse_varied_operands(statements, primitives, varied, classify_error):
@@ -259,7 +290,11 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 name = stmt.targets[0].id
                 arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
-                if prim.kind == "copy" and isinstance(prim.args[0], ast.Constant) and prim.args[0].value is None:
+                if (
+                    prim.kind == "copy"
+                    and isinstance(prim.args[0], ast.Constant)
+                    and prim.args[0].value is None
+                ):
                     new = None  # `x = None` before a value is set (derivative code declares pushed names so)
                 elif prim.kind == "copy":
                     new = arg_kinds[0]

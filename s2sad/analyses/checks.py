@@ -48,15 +48,19 @@ def check_parameters(parsed):
     """Only plain positional parameters (no `*args`, `**kwargs`, keyword-only or positional-only)."""
     args = parsed.tree.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-        raise parsed.error(UnsupportedSyntaxError, "only plain positional parameters are supported yet",
-                           parsed.tree, hint="list the parameters one by one")
+        raise parsed.error(
+            UnsupportedSyntaxError,
+            "only plain positional parameters are supported yet",
+            parsed.tree,
+            hint="list the parameters one by one",
+        )
 
 
 _LIST_HINTS = {
     "sort": "sort an array instead: `{name} = list(np.sort(np.array({name})))`",
     "reverse": "make a reversed copy: `{name} = {name}[::-1]`",
     "insert": "build the list in the order you need with `append`, or make a new list: "
-              "`{name} = {name}[:i] + [v] + {name}[i:]`",
+    "`{name} = {name}[:i] + [v] + {name}[i:]`",
     "remove": "make a new list without the item: `{name} = [v for v in {name} if ...]`",
     "clear": "start a new list: `{name} = []`",
 }
@@ -71,7 +75,11 @@ def reject_method_statements(parsed, tree):
         if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
             continue
         func = node.value.func
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and not getattr(func.value, "_global", False):
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and not getattr(func.value, "_global", False)
+        ):
             if list_append(node) is not None:
                 continue
             name = func.value.id
@@ -89,8 +97,9 @@ def reject_method_statements(parsed, tree):
                     f"`{name}.{func.attr}(...)`: the list method `{func.attr}` is not supported; lists support "
                     "`append`, `extend`, `pop`, indexing, `len`, `for` loops and comprehensions",
                     node,
-                    hint=_LIST_HINTS.get(func.attr, "build a new list with a comprehension or a loop of `append`s")
-                    .format(name=name),
+                    hint=_LIST_HINTS.get(
+                        func.attr, "build a new list with a comprehension or a loop of `append`s"
+                    ).format(name=name),
                 )
             raise parsed.error(
                 UnsupportedSyntaxError,
@@ -98,7 +107,7 @@ def reject_method_statements(parsed, tree):
                 "in-place changes of dicts or arrays made by methods",
                 node,
                 hint="fill a NumPy array by index (`a = np.zeros(n)` then `a[i] = v`), or build a list "
-                     "with `append`",
+                "with `append`",
             )
 
 
@@ -110,8 +119,13 @@ def _written_while_iterated(tree, sequence, name):
         inside = list(walk(ast.Module(body=loop.body, type_ignores=[])))
         if not any(isinstance(n, ast.Name) and n.id == sequence for n in inside):
             continue
-        if any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
-               and isinstance(n.value, ast.Name) and n.value.id == name for n in inside):
+        if any(
+            isinstance(n, ast.Subscript)
+            and isinstance(n.ctx, ast.Store)
+            and isinstance(n.value, ast.Name)
+            and n.value.id == name
+            for n in inside
+        ):
             return True
     return False
 
@@ -122,19 +136,27 @@ def _no_write_after(tree, stmt, names):
     index = next((i for i, s in enumerate(body) if s is stmt), None)
     if index is None:
         return False
-    return not any(subscript_write(later, names) is not None for later in body[index + 1:])
+    return not any(subscript_write(later, names) is not None for later in body[index + 1 :])
 
 
 def reject_array_aliases(parsed, tree, analysis):
     """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
     stores, reads = set(), {}
     for node in walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+        ):
             stores.add(node.value.id)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             reads[node.id] = reads.get(node.id, 0) + 1
     for node in walk(tree):
-        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)):
+        if not (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Name)
+        ):
             continue
         if getattr(node.value, "_global", False):
             continue
@@ -161,8 +183,10 @@ def reject_array_aliases(parsed, tree, analysis):
                 message = "this line gives a second name to an array, and one of them is "
                 hint = "copy the array where it gets its second name (`b = a.copy()`)"
             raise parsed.error(
-                UnsupportedSyntaxError, message + "written in place: NumPy changes both, the derivative would not",
-                node, hint=hint,
+                UnsupportedSyntaxError,
+                message + "written in place: NumPy changes both, the derivative would not",
+                node,
+                hint=hint,
             )
 
 
@@ -173,32 +197,59 @@ _VIEW_ATTRIBUTES = ("T", "mT", "real", "imag")
 
 
 _VIEW_FUNCTIONS = (
-    np.reshape, np.ravel, np.transpose, np.swapaxes, np.squeeze, np.moveaxis, np.expand_dims, np.asarray,
-    np.atleast_1d, np.atleast_2d, np.atleast_3d, np.diagonal, np.broadcast_to, np.real, np.imag,
+    np.reshape,
+    np.ravel,
+    np.transpose,
+    np.swapaxes,
+    np.squeeze,
+    np.moveaxis,
+    np.expand_dims,
+    np.asarray,
+    np.atleast_1d,
+    np.atleast_2d,
+    np.atleast_3d,
+    np.diagonal,
+    np.broadcast_to,
+    np.real,
+    np.imag,
 )
 
 
 def _view_of(value, parsed, analysis):
     """The local array `value` may be a view of (`a[1:3]`, `a.T`, `a.reshape(...)`, `np.ravel(a)`), or
     None."""
+
     def local(node):
-        return isinstance(node, ast.Name) and not getattr(node, "_global", False) \
+        return (
+            isinstance(node, ast.Name)
+            and not getattr(node, "_global", False)
             and analysis.kinds.get(node.id) in (K.ARRAY, K.ANY)
+        )
 
     if isinstance(value, ast.Subscript) and local(value.value):
         parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
-        basic = any(isinstance(p, ast.Slice) or (isinstance(p, ast.Constant) and p.value in (None, Ellipsis))
-                    for p in parts)
-        shape = analysis.shapes.get(value.value.id)
-        row = shape is not None and len(shape) > len(parts) and all(
-            analysis.kinds.get(p.id) == K.INT if isinstance(p, ast.Name) else isinstance(p, ast.Constant)
+        basic = any(
+            isinstance(p, ast.Slice) or (isinstance(p, ast.Constant) and p.value in (None, Ellipsis))
             for p in parts
+        )
+        shape = analysis.shapes.get(value.value.id)
+        row = (
+            shape is not None
+            and len(shape) > len(parts)
+            and all(
+                analysis.kinds.get(p.id) == K.INT if isinstance(p, ast.Name) else isinstance(p, ast.Constant)
+                for p in parts
+            )
         )
         return value.value.id if basic or row else None
     if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES and local(value.value):
         return value.value.id
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and local(value.func.value) \
-            and value.func.attr in _VIEW_METHODS:
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and local(value.func.value)
+        and value.func.attr in _VIEW_METHODS
+    ):
         return value.func.value.id
     if isinstance(value, ast.Call) and is_global(value.func) and value.args and local(value.args[0]):
         callee = resolve(value.func, parsed.namespace)
@@ -222,12 +273,16 @@ def reject_view_writes(parsed, tree, analysis):
 
     def read_after(name, write, made):
         """Is `name` (still the view or its base) read after `write`: later, or in a loop around both?"""
-        for stmt in order[position[id(write)] + 1:]:
+        for stmt in order[position[id(write)] + 1 :]:
             if isinstance(stmt, (ast.For, ast.While, ast.If)):
                 continue
             if _reads(stmt, name):
                 return True
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name:
+            if (
+                isinstance(stmt, ast.Assign)
+                and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id == name
+            ):
                 break  # a new value from here on
         outside = [loop for loop in loops.get(id(write), []) if loop not in loops.get(id(made), [])]
         return any(_reads(s, name) for loop in outside for s in walk_statements(loop.body))
@@ -238,7 +293,7 @@ def reject_view_writes(parsed, tree, analysis):
         view, base = made.targets[0].id, _view_of(made.value, parsed, analysis)
         if base is None or base == view or not ({view, base} & analysis.varied):
             continue
-        for write in order[position[id(made)] + 1:]:
+        for write in order[position[id(made)] + 1 :]:
             if not isinstance(write, ast.Assign):
                 continue
             if isinstance(write.targets[0], ast.Name) and write.targets[0].id == view:
@@ -250,8 +305,10 @@ def reject_view_writes(parsed, tree, analysis):
             if not read_after(other, write, made):
                 continue
             line = (parsed.describe(write.lineno) or "").split(": ", 1)[-1]
-            named = all(re.search(rf"\b{re.escape(n)}\b", (parsed.describe(made.lineno) or "") + line)
-                        for n in (view, base))
+            named = all(
+                re.search(rf"\b{re.escape(n)}\b", (parsed.describe(made.lineno) or "") + line)
+                for n in (view, base)
+            )
             what = f"`{view}` is a view of `{base}`" if named else "this line writes into a view of an array"
             raise parsed.error(
                 UnsupportedSyntaxError,
@@ -259,28 +316,38 @@ def reject_view_writes(parsed, tree, analysis):
                 "in NumPy, which the derivative would not follow",
                 write,
                 hint="take a copy where the view is made (`v = a[1:3].copy()`) and write it back "
-                     "(`a[1:3] = v`), or write through the base array itself",
+                "(`a[1:3] = v`), or write through the base array itself",
             )
 
 
 def reject_run_time_keys(parsed, tree):
     """`d[k]` with `d` a dict and `k` not a constant: s2sad resolves dict keys when it compiles
     (loops over constant keys are unrolled: `s2sad.frontend.key_loops`)."""
-    dicts = {s.targets[0].id for s in walk(tree) if isinstance(s, ast.Assign)
-             and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Dict)}
+    dicts = {
+        s.targets[0].id
+        for s in walk(tree)
+        if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Dict)
+    }
     for stmt in walk_statements(tree.body):
         for node in walk(stmt) if isinstance(stmt, ast.Assign) else ():
-            if (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
-                    and node.value.id in dicts and not isinstance(node.slice, ast.Constant)):
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Load)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in dicts
+                and not isinstance(node.slice, ast.Constant)
+            ):
                 line = (parsed.describe(stmt.lineno) or "").split(": ", 1)[-1]
-                name = f"`{node.value.id}`" if re.search(rf"\b{re.escape(node.value.id)}\b", line) else "a dict"
+                name = (
+                    f"`{node.value.id}`" if re.search(rf"\b{re.escape(node.value.id)}\b", line) else "a dict"
+                )
                 raise parsed.error(
                     UnsupportedSyntaxError,
                     f"this line reads {name} with a key computed at run time; s2sad resolves dict keys when it "
                     "compiles",
                     stmt,
                     hint='use a constant key (`d["w"]`), or loop over constant keys: `for k in ["w", "b"]:`, '
-                         "`for k, v in d.items():`",
+                    "`for k, v in d.items():`",
                 )
 
 
@@ -290,12 +357,19 @@ def reject_effect_calls(parsed, tree, analysis):
     result and change nothing), it is refused, never a silent constant. The writes NumPy users
     make by call (`np.add.at`, `np.copyto`, `out=`, ...) were rewritten before (`s2sad.frontend.writes`)."""
     for stmt in walk(tree):
-        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)) or list_append(stmt) is not None:
+        if (
+            not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call))
+            or list_append(stmt) is not None
+        ):
             continue
         call = stmt.value
         operands = [call.func] + call.args + [k.value for k in call.keywords]
-        names = {n.id for operand in operands for n in walk(operand)
-                 if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+        names = {
+            n.id
+            for operand in operands
+            for n in walk(operand)
+            if isinstance(n, ast.Name) and not getattr(n, "_global", False)
+        }
         if not names & analysis.varied:
             continue
         callee = resolve(call.func, parsed.namespace) if is_global(call.func) else None
@@ -307,7 +381,7 @@ def reject_effect_calls(parsed, tree, analysis):
             "(or another argument) in place, which the derivative would not follow",
             stmt,
             hint="write into an array by index (`a[i] = v`) or assign the call's result (`a = f(a)`); a call "
-                 "with no effect on the values belongs outside the differentiated function",
+            "with no effect on the values belongs outside the differentiated function",
         )
 
 
@@ -315,7 +389,7 @@ def _rebound_to_new(body, index, name, namespace, names):
     """After `body[index]`, is `name` rebound by a top-level statement to an array an arithmetic
     operation or a ufunc makes (`a = a * 2.0`), before anything writes into `names`?"""
     made = {}
-    for later in body[index + 1:]:
+    for later in body[index + 1 :]:
         if subscript_write(later, names) is not None:
             return False
         if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
@@ -325,8 +399,11 @@ def _rebound_to_new(body, index, name, namespace, names):
             if later.targets[0].id == name:
                 if isinstance(value, (ast.BinOp, ast.UnaryOp)):
                     return True
-                return isinstance(value, ast.Call) and is_global(value.func) \
+                return (
+                    isinstance(value, ast.Call)
+                    and is_global(value.func)
                     and isinstance(resolve(value.func, namespace), np.ufunc)
+                )
             made[later.targets[0].id] = value
     return False
 
@@ -341,7 +418,11 @@ def _scan(stmts, name):
     for stmt in stmts:
         if _reads(stmt, name):
             return "read"
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name:
+        if (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+        ):
             return "killed"
     return "open"
 
@@ -364,7 +445,7 @@ def _dead_after(tree, stmt, name):
     if not find(tree.body, None):
         return False
     for block, i, owner in frames:  # innermost first
-        state = _scan(block[i + 1:], name)
+        state = _scan(block[i + 1 :], name)
         if state == "read":
             return False
         if state == "killed":

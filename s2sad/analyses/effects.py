@@ -35,7 +35,11 @@ def has_effects(expr, effects=EFFECTS):
     for node in walk(expr):
         if isinstance(node, ast.Call):
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr if isinstance(func, ast.Attribute) else None
+            )
             if name in effects:
                 return True
     return False
@@ -108,7 +112,9 @@ def writes_in_place(stmt):
     """`b[i] = v` or a call statement such as `_rt.add_at(b, i, v)` (not a push, nor a store
     into a loop's preallocated tape: a list no view of an array can see)."""
     if isinstance(stmt, ast.Assign):
-        return not all(isinstance(t, ast.Name) for t in stmt.targets) and not getattr(stmt, "tape_store", False)
+        return not all(isinstance(t, ast.Name) for t in stmt.targets) and not getattr(
+            stmt, "tape_store", False
+        )
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
         return not (isinstance(func, ast.Name) and func.id.endswith("_push"))
@@ -135,7 +141,11 @@ def statement_facts(stmt):
                     names.add(n.id)
             elif cls is Call:
                 func = n.func
-                called.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None)
+                called.add(
+                    func.id
+                    if isinstance(func, ast.Name)
+                    else func.attr if isinstance(func, ast.Attribute) else None
+                )
                 if receivers is not None:
                     receiver = list_receiver(n)
                     if receiver is not None:

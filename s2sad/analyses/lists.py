@@ -41,9 +41,17 @@ def list_kind_conflicts(tree, analysis):
     lists = set()
     for stmt in walk_statements(tree.body):
         prim = analysis.primitives.get(id(stmt))
-        if prim is not None and prim.kind in ("list_append", "list_pop") and isinstance(prim.args[0], ast.Name):
+        if (
+            prim is not None
+            and prim.kind in ("list_append", "list_pop")
+            and isinstance(prim.args[0], ast.Name)
+        ):
             lists.add(prim.args[0].id)
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.List):
+        if (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.List)
+        ):
             lists.add(stmt.targets[0].id)
     top = {}
     for stmt in tree.body:
@@ -62,20 +70,31 @@ def _changed_in_place(node):
     """The names whose objects `node` changes in place."""
     out = set()
     for sub in walk(node):
-        if (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store) and isinstance(sub.value, ast.Name)):
+        if (
+            isinstance(sub, ast.Subscript)
+            and isinstance(sub.ctx, ast.Store)
+            and isinstance(sub.value, ast.Name)
+        ):
             out.add(sub.value.id)
-        if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in LIST_MUTATORS
-                and isinstance(sub.func.value, ast.Name)):
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in LIST_MUTATORS
+            and isinstance(sub.func.value, ast.Name)
+        ):
             out.add(sub.func.value.id)
     return out
 
 
 def _reads_name(node, name):
-    return any(isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Load) for sub in walk(node))
+    return any(
+        isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Load) for sub in walk(node)
+    )
 
 
 def _path_to(body, stmt):
     """[(statement list, index, the loop or if holding the list)] from `body` down to `stmt`."""
+
     def search(stmts, owner):
         for index, s in enumerate(stmts):
             if s is stmt:
@@ -241,7 +260,9 @@ def _reject_item_changed(parsed, body, stmt, prim, kinds):
     if prim is None or prim.kind != "call" or not isinstance(stmt.value, ast.Subscript):
         return
     base = stmt.value.value
-    if not (isinstance(base, ast.Name) and kinds.get(base.id) == K.LIST) or isinstance(stmt.value.slice, ast.Slice):
+    if not (isinstance(base, ast.Name) and kinds.get(base.id) == K.LIST) or isinstance(
+        stmt.value.slice, ast.Slice
+    ):
         return
     if _touched_after(body, stmt, target, lambda s: _changes(s, target)):
         raise parsed.error(
@@ -250,7 +271,7 @@ def _reject_item_changed(parsed, body, stmt, prim, kinds):
             "changes too, the derivative would not follow",
             stmt,
             hint=f"copy the item (`{target} = {ast.unparse(stmt.value)}.copy()`), change the copy and "
-                 f"write it back (`{ast.unparse(stmt.value)} = {target}`)",
+            f"write it back (`{ast.unparse(stmt.value)} = {target}`)",
         )
 
 
@@ -300,8 +321,10 @@ def _list_changed_while_iterated(tree, sequence, name):
     desugar wrote would not."""
 
     def item_read(node):
-        return any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == sequence
-                   for n in walk(node))
+        return any(
+            isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == sequence
+            for n in walk(node)
+        )
 
     def reads_directly(stmts):  # `e = sequence[index]`, not in a nested loop
         for s in stmts:
@@ -325,7 +348,11 @@ def _reject_list_operands(parsed, stmt, prim, analysis):
     """Python's operators and functions other than NumPy's do not see a list as an array."""
     kinds = analysis.kinds
     rule = prim.rule
-    if not rule.differentiable or rule.key in (operator.getitem, list, np.ndarray.copy) or rule.extra.get("lists"):
+    if (
+        not rule.differentiable
+        or rule.key in (operator.getitem, list, np.ndarray.copy)
+        or rule.extra.get("lists")
+    ):
         return
     operands = [a for a in prim.args if isinstance(a, ast.Name) and kinds.get(a.id) == K.LIST]
     if not operands or not any(a.id in analysis.active for a in operands):
@@ -366,6 +393,6 @@ def _reject_dict_writes(parsed, tree, analysis):
                     f"`{ast.unparse(stmt.targets[0])} = ...` writes into `{base}`, which is not an array or a list "
                     "(a dict?); s2sad follows in-place writes into NumPy arrays and lists only",
                     stmt,
-                    hint="build a new dict literal with the new value (`d = {\"a\": v, \"b\": d[\"b\"]}`), "
-                         "or keep the values in an array or a list",
+                    hint='build a new dict literal with the new value (`d = {"a": v, "b": d["b"]}`), '
+                    "or keep the values in an array or a list",
                 )

@@ -23,17 +23,32 @@ from ..rules.custom import HELPER_RULES
 from ..astutil import walk
 
 BINOPS = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.Pow: operator.pow, ast.MatMult: operator.matmul,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
-    ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
 }
 UNARYOPS = {ast.USub: operator.neg, ast.Not: operator.not_, ast.Invert: operator.invert}
 COMPAREOPS = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-    ast.In: operator.contains, ast.NotIn: operator.contains,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+    ast.In: operator.contains,
+    ast.NotIn: operator.contains,
 }
 
 
@@ -55,7 +70,19 @@ class RefusedOperand(Exception):
         self.hint = hint
 
 
-LIST_METHODS = ("append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse", "copy")
+LIST_METHODS = (
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "index",
+    "count",
+    "sort",
+    "reverse",
+    "copy",
+)
 LIST_MUTATORS = ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse")
 
 
@@ -134,13 +161,16 @@ def classify(value, namespace, locals_):
     if isinstance(value, ast.Attribute):
         rule = R.lookup(("attribute", value.attr))
         if rule is None:  # an attribute of an object: a constant unless the object is differentiated
-            rule = constant_read(f".{value.attr}", (
-                f"`.{value.attr}` reads an attribute of a differentiated value; s2sad differentiates floats, "
-                "NumPy arrays, and dicts / lists / tuples / NamedTuples / dataclasses of them",
-                "pass the parameters as a dict (`params[\"W\"]`), a NamedTuple or a dataclass (read as `p.W`); "
-                "or leave the object out of argnums: an object not differentiated is a constant whose attributes "
-                "can be read",
-            ))
+            rule = constant_read(
+                f".{value.attr}",
+                (
+                    f"`.{value.attr}` reads an attribute of a differentiated value; s2sad differentiates floats, "
+                    "NumPy arrays, and dicts / lists / tuples / NamedTuples / dataclasses of them",
+                    'pass the parameters as a dict (`params["W"]`), a NamedTuple or a dataclass (read as `p.W`); '
+                    "or leave the object out of argnums: an object not differentiated is a constant whose attributes "
+                    "can be read",
+                ),
+            )
         return Primitive("call", rule=rule, args=[value.value])
     if isinstance(value, (ast.Tuple, ast.List)):
         return Primitive("container", args=list(value.elts))
@@ -153,7 +183,9 @@ def classify(value, namespace, locals_):
             obj = resolve(func, namespace)
             if obj is _UNRESOLVED:
                 raise MissingRule(ast.unparse(func), None)
-            rule_for = _helper_rule(obj)  # run-time helpers that call a function: the rule of the function called
+            rule_for = _helper_rule(
+                obj
+            )  # run-time helpers that call a function: the rule of the function called
             if rule_for is not None:
                 rule = rule_for(resolve(value.args[0], namespace), len(value.args))
                 return Primitive("call", rule=rule, args=list(value.args), keywords=keywords)
@@ -165,31 +197,44 @@ def classify(value, namespace, locals_):
                 raise _list_method_error(func, value)
             rule = method_rule(func.attr)
             if rule is None and func.attr in DICT_READS:  # `opts.get("scale", 1.0)` on a dict of settings
-                rule = constant_read(f"dict.{func.attr}", (
-                    f"`.{func.attr}(...)` of a differentiated dict has no derivative rule",
-                    "read a differentiated dict with constant keys (`params[\"w\"]`), or pass the dict's "
-                    "values as arguments",
-                ))
-            if rule is None:  # `rng.normal(0.0, 1.0, n)`: a constant unless the object or an argument is varied
-                rule = constant_read(f".{func.attr}(...)", (
-                    f"`.{func.attr}(...)` is called on or with a differentiated value and has no derivative rule",
-                    f"compute `.{func.attr}(...)` from values that are not differentiated, or give the function "
-                    "a derivative with s2sad.custom_vjp / s2sad.defvjp",
-                ))
+                rule = constant_read(
+                    f"dict.{func.attr}",
+                    (
+                        f"`.{func.attr}(...)` of a differentiated dict has no derivative rule",
+                        'read a differentiated dict with constant keys (`params["w"]`), or pass the dict\'s '
+                        "values as arguments",
+                    ),
+                )
+            if (
+                rule is None
+            ):  # `rng.normal(0.0, 1.0, n)`: a constant unless the object or an argument is varied
+                rule = constant_read(
+                    f".{func.attr}(...)",
+                    (
+                        f"`.{func.attr}(...)` is called on or with a differentiated value and has no derivative rule",
+                        f"compute `.{func.attr}(...)` from values that are not differentiated, or give the function "
+                        "a derivative with s2sad.custom_vjp / s2sad.defvjp",
+                    ),
+                )
             template = rule.tangent or rule.adjoint
             if template is not None:
                 try:
                     template.bind([func.value] + list(value.args), keywords)
                 except TypeError as exc:
-                    raise DesugarError(f"the array method `.{func.attr}(...)` is differentiated when called as "
-                                       f"{_method_form(func.attr, template)}; this call has other arguments ({exc})", value,
-                                       METHOD_HINTS.get(func.attr, "call it as shown, or use the NumPy function")) from None
+                    raise DesugarError(
+                        f"the array method `.{func.attr}(...)` is differentiated when called as "
+                        f"{_method_form(func.attr, template)}; this call has other arguments ({exc})",
+                        value,
+                        METHOD_HINTS.get(func.attr, "call it as shown, or use the NumPy function"),
+                    ) from None
             return Primitive("call", rule=rule, args=[func.value] + list(value.args), keywords=keywords)
         raise MissingRule(ast.unparse(func), None)
     raise MissingRule(ast.unparse(value), None)
 
 
-METHOD_HINTS = {"item": "index the array instead (`a[i]`, `a.flat[i]`): `.item()` without arguments is for size-1 arrays"}
+METHOD_HINTS = {
+    "item": "index the array instead (`a[i]`, `a.flat[i]`): `.item()` without arguments is for size-1 arrays"
+}
 
 
 def _method_form(attr, template):
@@ -205,8 +250,13 @@ def constant_read(name, refusal):
     """The rule of a read that has no derivative rule (an attribute of an object, a dict method): its
     result is a constant while what it reads is not differentiated; when it is, the analysis raises
     `refusal` (message, hint) at the line (`s2sad.analyses.activity._refuse_varied_operands`)."""
-    return R.Rule(key=("constant read", name), name=name, differentiable=False, kind="other",
-                  extra={"refused": refusal[0], "refused_hint": refusal[1]})
+    return R.Rule(
+        key=("constant read", name),
+        name=name,
+        differentiable=False,
+        kind="other",
+        extra={"refused": refusal[0], "refused_hint": refusal[1]},
+    )
 
 
 def _list_method_error(func, node):
@@ -247,7 +297,9 @@ def list_append(stmt):
 def unknown_rule(fn, name):
     """The rule of a call with no entry in the table: a constant while none of its operands
     carries a derivative (the activity analysis checks; `refused` says why it is refused else)."""
-    return R.Rule(key=fn, name=name, differentiable=False, kind="any", extra={"refused": "no derivative rule"})
+    return R.Rule(
+        key=fn, name=name, differentiable=False, kind="any", extra={"refused": "no derivative rule"}
+    )
 
 
 def refusal(primitive):
@@ -296,8 +348,13 @@ def derivative_call_rule(role, count):
     if key in _CALL_RULES:
         return _CALL_RULES[key]
     if role == "sweep":
-        rule = R.Rule(key="s2sad.runtime.call_forward_sweep", name="call_forward_sweep", differentiable=False,
-                      kind="other", extra={"derivative_call": "sweep"})
+        rule = R.Rule(
+            key="s2sad.runtime.call_forward_sweep",
+            name="call_forward_sweep",
+            differentiable=False,
+            kind="other",
+            extra={"derivative_call": "sweep"},
+        )
     else:
         xs = [f"x{i}" for i in range(1, count + 1)]
         params = ", ".join(["out", "function", "record"] + xs)
@@ -308,8 +365,14 @@ def derivative_call_rule(role, count):
         tangent = f"def _({params}):\n    out_dot = _rt.call_jvp(function, {pack(xs)}, {pack([x + '_dot' for x in xs])})[1]\n"
         adjoint = f"def _({params}):\n    cotangents = _rt.call_pullback(function, record, out_bar)\n"
         adjoint += "".join(f"    {x}_bar += cotangents[{i}]\n" for i, x in enumerate(xs))
-        rule = R.Rule(key="s2sad.runtime.call_value", name="call_value", tangent=R.Template.from_text(tangent),
-                      adjoint=R.Template.from_text(adjoint), kind="any", extra={"derivative_call": "value"})
+        rule = R.Rule(
+            key="s2sad.runtime.call_value",
+            name="call_value",
+            tangent=R.Template.from_text(tangent),
+            adjoint=R.Template.from_text(adjoint),
+            kind="any",
+            extra={"derivative_call": "value"},
+        )
     _CALL_RULES[key] = rule
     return rule
 
@@ -338,8 +401,12 @@ _COPIES = (np.copy, np.array)  # calls that return a new array (`np.array` copie
 def subscript_write(stmt, names):
     """The first `a[i]` that `stmt` writes into in place with `a` one of `names`, or None."""
     for node in walk(stmt):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
-                and isinstance(node.value, ast.Name) and node.value.id in names:
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in names
+        ):
             return node
     return None
 
@@ -350,7 +417,7 @@ def rebinds_to_copy(body, index, name, namespace, names):
     before a statement writes into one of the arrays `names` in place? Then `name` stops being
     another name for what it held."""
     made = {}  # temporary -> the value a top-level statement gave it
-    for later in body[index + 1:]:
+    for later in body[index + 1 :]:
         if subscript_write(later, names) is not None:
             return False
         if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
@@ -367,7 +434,12 @@ def _is_copy(value, namespace):
     if not isinstance(value, ast.Call):
         return False
     func = value.func
-    if isinstance(func, ast.Attribute) and func.attr == "copy" and not is_global(func.value) and not value.args:
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr == "copy"
+        and not is_global(func.value)
+        and not value.args
+    ):
         return True  # `a.copy()` of a local array
     if not any(k.arg == "copy" for k in value.keywords) and is_global(func):
         return any(resolve(func, namespace) is fn for fn in _COPIES)

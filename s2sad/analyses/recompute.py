@@ -45,7 +45,11 @@ def plan_recomputation(function, kinds, active, adjoint_reads, output_free):
             if not isinstance(stmt.value, (ast.BinOp, ast.UnaryOp)):
                 continue
             name = stmt.targets[0].id
-            if assigned.get(name) != 1 or reads.get(name) != 1 or not kinds.get(name) in (K.FLOAT, K.INT, K.BOOL):
+            if (
+                assigned.get(name) != 1
+                or reads.get(name) != 1
+                or not kinds.get(name) in (K.FLOAT, K.INT, K.BOOL)
+            ):
                 continue
             operands = {n.id for n in name_nodes(stmt.value) if not getattr(n, "_global", False)}
             for j in range(i + 1, len(stmts)):

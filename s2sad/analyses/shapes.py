@@ -53,21 +53,82 @@ _SCALARS = (K.FLOAT, K.INT, K.BOOL)
 # functions whose result's shape depends only on their arguments' shapes and non-array
 # arguments: evaluated on arrays of zeros of those shapes (broadcast views: no memory)
 _SHAPE_ONLY = {
-    np.concatenate, np.stack, np.hstack, np.vstack, np.column_stack, np.transpose, np.ndarray.transpose,
-    np.reshape, np.ndarray.reshape, np.ravel, np.ndarray.ravel, np.ndarray.flatten, np.expand_dims,
-    np.squeeze, np.ndarray.squeeze, np.swapaxes, np.moveaxis, np.tile, np.repeat, np.broadcast_to,
-    np.sum, np.ndarray.sum, np.mean, np.ndarray.mean, np.prod, np.ndarray.prod, np.max, np.ndarray.max,
-    np.min, np.ndarray.min, np.amax, np.amin, np.var, np.ndarray.var, np.std, np.ndarray.std,
-    np.cumsum, np.ndarray.cumsum, np.cumprod, np.outer, np.kron, np.trace, np.triu, np.tril, np.flip,
-    np.roll, np.sort, np.atleast_1d, np.atleast_2d, np.einsum, np.tensordot, np.dot, np.matmul,
-    operator.matmul, np.copy, np.ndarray.copy, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
-    np.diff, np.logaddexp, np.linalg.norm, np.inner, np.vdot,
+    np.concatenate,
+    np.stack,
+    np.hstack,
+    np.vstack,
+    np.column_stack,
+    np.transpose,
+    np.ndarray.transpose,
+    np.reshape,
+    np.ndarray.reshape,
+    np.ravel,
+    np.ndarray.ravel,
+    np.ndarray.flatten,
+    np.expand_dims,
+    np.squeeze,
+    np.ndarray.squeeze,
+    np.swapaxes,
+    np.moveaxis,
+    np.tile,
+    np.repeat,
+    np.broadcast_to,
+    np.sum,
+    np.ndarray.sum,
+    np.mean,
+    np.ndarray.mean,
+    np.prod,
+    np.ndarray.prod,
+    np.max,
+    np.ndarray.max,
+    np.min,
+    np.ndarray.min,
+    np.amax,
+    np.amin,
+    np.var,
+    np.ndarray.var,
+    np.std,
+    np.ndarray.std,
+    np.cumsum,
+    np.ndarray.cumsum,
+    np.cumprod,
+    np.outer,
+    np.kron,
+    np.trace,
+    np.triu,
+    np.tril,
+    np.flip,
+    np.roll,
+    np.sort,
+    np.atleast_1d,
+    np.atleast_2d,
+    np.einsum,
+    np.tensordot,
+    np.dot,
+    np.matmul,
+    operator.matmul,
+    np.copy,
+    np.ndarray.copy,
+    np.zeros_like,
+    np.ones_like,
+    np.empty_like,
+    np.full_like,
+    np.diff,
+    np.logaddexp,
+    np.linalg.norm,
+    np.inner,
+    np.vdot,
 }
 _CONSTRUCTORS = {np.zeros, np.ones, np.empty, np.full}
 _INT_OPS = {
-    operator.add: operator.add, operator.sub: operator.sub, operator.mul: operator.mul,
-    operator.floordiv: operator.floordiv, operator.mod: operator.mod, operator.neg: operator.neg,
-    max: max, min: min,
+    operator.add: operator.add,
+    operator.sub: operator.sub,
+    operator.mul: operator.mul,
+    operator.floordiv: operator.floordiv,
+    operator.mod: operator.mod,
+    operator.neg: operator.neg,
+    max: max,
+    min: min,
 }
 
 
@@ -158,7 +219,11 @@ def _changed_lists(statements, primitives):
     out = set()
     for stmt in statements:
         prim = primitives.get(id(stmt))
-        if prim is not None and prim.kind in ("list_append", "list_pop") and isinstance(prim.args[0], ast.Name):
+        if (
+            prim is not None
+            and prim.kind in ("list_append", "list_pop")
+            and isinstance(prim.args[0], ast.Name)
+        ):
             out.add(prim.args[0].id)
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
             base = stmt.targets[0].value
@@ -171,7 +236,13 @@ def _changed_lists(statements, primitives):
 
 class _Evaluator:
     def __init__(self, shapes, values, items, namespace, kinds):
-        self.shapes, self.values, self.items, self.namespace, self.kinds = shapes, values, items, namespace, kinds
+        self.shapes, self.values, self.items, self.namespace, self.kinds = (
+            shapes,
+            values,
+            items,
+            namespace,
+            kinds,
+        )
 
     # -- atoms --------------------------------------------------------------------
     def shape(self, atom):
@@ -326,8 +397,11 @@ class _Evaluator:
                 result.append(1)
                 continue
             integer = (
-                isinstance(part, ast.Constant) and part.value.__class__ is int
-                or isinstance(part, ast.Name) and not getattr(part, "_global", False) and self.kinds.get(part.id) == K.INT
+                isinstance(part, ast.Constant)
+                and part.value.__class__ is int
+                or isinstance(part, ast.Name)
+                and not getattr(part, "_global", False)
+                and self.kinds.get(part.id) == K.INT
             )
             if integer and axis < len(shape):
                 axis += 1  # an integer index drops the axis
@@ -345,7 +419,11 @@ class _Evaluator:
             if value is TOP:
                 return TOP
         try:  # the same call on the same shapes: asked once per process
-            memo = (key, tuple(_signature(a) for a in args), tuple((k, _signature(v)) for k, v in keywords.items()))
+            memo = (
+                key,
+                tuple(_signature(a) for a in args),
+                tuple((k, _signature(v)) for k, v in keywords.items()),
+            )
             hash(memo)
         except TypeError:
             return np.shape(key(*args, **keywords))

@@ -14,8 +14,12 @@ from .. import trees as T
 from ..errors import ArgumentError
 from ..frontend.nested import _parameters
 
-
-_ARRAY_KINDS = {"b": "a boolean array", "i": "an integer array", "u": "an integer array", "c": "a complex array"}
+_ARRAY_KINDS = {
+    "b": "a boolean array",
+    "i": "an integer array",
+    "u": "an integer array",
+    "c": "a complex array",
+}
 
 
 def _not_real(value):
@@ -70,12 +74,14 @@ def check_real(f, args, nums, transform):
     (or tree leaf) that is an int, a bool, a complex number or an array of them."""
     for n in nums:
         value = args[n]
-        if not (T.is_tree(value) or callable(value) or isinstance(value, (numbers.Number, np.ndarray, np.generic))):
+        if not (
+            T.is_tree(value) or callable(value) or isinstance(value, (numbers.Number, np.ndarray, np.generic))
+        ):
             raise ArgumentError(
                 f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {_argument_name(f, n)}, which is a "
                 f"{type(value).__name__}; s2sad differentiates floats and NumPy arrays (and dicts, lists, tuples, "
                 "NamedTuples and dataclasses of them)",
-                hint="pass the parameters as a dict of arrays (read as `params[\"W\"]`), or leave the object out "
+                hint='pass the parameters as a dict of arrays (read as `params["W"]`), or leave the object out '
                 "of argnums: an object not differentiated is a constant whose attributes can be read",
             )
         leaves = _leaves_with_paths(value, "") if T.is_tree(value) else (("", value),)
@@ -87,8 +93,11 @@ def check_real(f, args, nums, transform):
             raise ArgumentError(
                 f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {where} which is {problem}; s2sad "
                 "differentiates w.r.t. real floating-point values (floats and float arrays), as JAX does",
-                hint=_REAL_HINTS.get(problem, "pass a float (`3.0`, `x.astype(float)`) to differentiate w.r.t. it, "
-                                     "or leave it out of argnums: an int used as an index or a count is a constant"),
+                hint=_REAL_HINTS.get(
+                    problem,
+                    "pass a float (`3.0`, `x.astype(float)`) to differentiate w.r.t. it, "
+                    "or leave it out of argnums: an int used as an index or a count is a constant",
+                ),
             )
 
 
@@ -148,7 +157,9 @@ def check_tangents(f, primals, tangents, nums, transform, what="tangent"):
         p, t = primals[i], tangents[i]
         kind = type(p)
         if kind is np.ndarray:
-            quick = type(t) is np.ndarray and p.shape == t.shape and p.dtype.kind == "f" and t.dtype.kind == "f"
+            quick = (
+                type(t) is np.ndarray and p.shape == t.shape and p.dtype.kind == "f" and t.dtype.kind == "f"
+            )
         else:
             quick = kind in QUICK_SCALARS and type(t) in QUICK_SCALARS
         if quick:
@@ -178,8 +189,11 @@ def check_not_complex(f, value, n, transform):
         problem = _not_real(leaf)
         if problem in ("a complex number", "a complex array"):
             where = _argument_name(f, n) + (f", leaf {path}," if path else "")
-            raise ArgumentError(f"{transform} of `{getattr(f, '__name__', 'f')}`: {where} is {problem}; s2sad has no "
-                                "complex derivatives (no `holomorphic` convention)", hint=_REAL_HINTS[problem])
+            raise ArgumentError(
+                f"{transform} of `{getattr(f, '__name__', 'f')}`: {where} is {problem}; s2sad has no "
+                "complex derivatives (no `holomorphic` convention)",
+                hint=_REAL_HINTS[problem],
+            )
 
 
 def _structure(tree):

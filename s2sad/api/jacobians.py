@@ -71,7 +71,7 @@ class _Inputs:
         for n in self.nums:
             if n in self.trees:
                 count = T.count(self.trees[n])
-                out.append(T.unflatten(self.trees[n], per_leaf[at:at + count]))
+                out.append(T.unflatten(self.trees[n], per_leaf[at : at + count]))
                 at += count
             else:
                 out.append(per_leaf[at])
@@ -82,7 +82,7 @@ class _Inputs:
         """A Jacobian `out_shape + (size,)` -> one `out_shape + leaf shape` block per leaf."""
         blocks, at = [], 0
         for (_, _, shape), size in zip(self.leaves, self.sizes):
-            block = matrix[..., at:at + size].reshape(out_shape + shape)
+            block = matrix[..., at : at + size].reshape(out_shape + shape)
             blocks.append(block[()] if block.ndim == 0 else block)
             at += size
         return blocks
@@ -97,7 +97,9 @@ def _output_leaves(compiled, value, name):
             raise NonScalarOutputError(
                 f"{name} needs outputs that are floats or NumPy arrays (or dicts / lists / tuples of "
                 f"them); the function returned a {type(leaf).__name__}",
-                filename, lineno, code,
+                filename,
+                lineno,
+                code,
                 hint="return the numeric values alone, or return (output, aux) and pass has_aux=True",
             )
     return leaves, treedef
@@ -118,8 +120,10 @@ def _assemble(blocks_per_output, out_treedef, inputs, single):
 def _prepare(f, args, kwargs, argnums, name):
     args = _bind(f, args, kwargs)
     if not isinstance(argnums, numbers.Integral) and not tuple(argnums):
-        raise ArgumentError(f"{name} got argnums=(); there is nothing to differentiate",
-                            hint="pass the index of at least one argument")
+        raise ArgumentError(
+            f"{name} got argnums=(); there is nothing to differentiate",
+            hint="pass the index of at least one argument",
+        )
     single, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
     check_real(f, args, nums, name)
     kinds = diff_kinds(kinds_of(args, nums), nums)
@@ -141,11 +145,13 @@ def jacfwd(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
         single, nums, kinds, inputs = _prepare(f, args, kwargs, argnums, "jacfwd")
-        compiled = compile_derivative(f, Mode.FORWARD_VECTOR, nums, kinds, has_aux, _nested_shapes(f, inputs.args))
+        compiled = compile_derivative(
+            f, Mode.FORWARD_VECTOR, nums, kinds, has_aux, _nested_shapes(f, inputs.args)
+        )
         seeds, at = [], 0
         eye = np.eye(inputs.size)
         for (_, _, shape), size in zip(inputs.leaves, inputs.sizes):
-            seeds.append(eye[:, at:at + size].reshape((inputs.size,) + shape))
+            seeds.append(eye[:, at : at + size].reshape((inputs.size,) + shape))
             at += size
         tangents = inputs.regroup(seeds)
         value, tangent = compiled.function(*inputs.args, *tangents)
@@ -161,7 +167,9 @@ def jacfwd(f, argnums=0, has_aux=False):
         result = _assemble(blocks, treedef, inputs, single)
         return (result, aux) if has_aux else result
 
-    return mark(jacobian, "jacfwd", f, argnums, has_aux)  # not differentiable again yet: see s2sad.frontend.nested
+    return mark(
+        jacobian, "jacfwd", f, argnums, has_aux
+    )  # not differentiable again yet: see s2sad.frontend.nested
 
 
 def jacrev(f, argnums=0, has_aux=False):
@@ -214,8 +222,10 @@ def _flat_row(grads, inputs):
     leaves = []
     for n, g in zip(inputs.nums, grads):
         leaves += T.flatten(g)[0] if n in inputs.trees else [g]
-    parts = [np.broadcast_to(np.asarray(leaf, dtype=float), shape).ravel()
-             for leaf, (_, _, shape) in zip(leaves, inputs.leaves)]
+    parts = [
+        np.broadcast_to(np.asarray(leaf, dtype=float), shape).ravel()
+        for leaf, (_, _, shape) in zip(leaves, inputs.leaves)
+    ]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 

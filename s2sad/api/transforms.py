@@ -17,12 +17,30 @@ from .. import trees as T
 from ..pipeline import compile_derivative, generate, render
 from ..errors import ArgumentError, NonScalarOutputError
 from ..modes import ALIASES as MODE_ALIASES, Mode
-from ..signatures import diff_kinds as _diff_kinds, kinds_of as _kinds, parse_argnums as _argnums, signature_of as _signature
+from ..signatures import (
+    diff_kinds as _diff_kinds,
+    kinds_of as _kinds,
+    parse_argnums as _argnums,
+    signature_of as _signature,
+)
 from ..runtime import copy_lists
 from ..frontend.source import parse_function
-from .arguments import QUICK_SCALARS, check_constant_tangents, check_not_complex, check_real, check_tangents, mismatch
+from .arguments import (
+    QUICK_SCALARS,
+    check_constant_tangents,
+    check_not_complex,
+    check_real,
+    check_tangents,
+    mismatch,
+)
 from ..frontend.nested import (
-    OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, code_identity, mark, reads_key, transform_of,
+    OUTER_ONLY_APIS,
+    TRANSFORM_APIS,
+    as_python_function,
+    code_identity,
+    mark,
+    reads_key,
+    transform_of,
 )
 
 
@@ -99,24 +117,31 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         return function
 
     def build(args, key, nums, kinds, shapes):
-        compiled = compile_derivative(f, Mode.REVERSE if with_value else Mode.GRAD, nums, kinds, has_aux, shapes)
+        compiled = compile_derivative(
+            f, Mode.REVERSE if with_value else Mode.GRAD, nums, kinds, has_aux, shapes
+        )
         function = compiled.function
         if compiled.extra.get("container_output"):
             filename, lineno, code, what = compiled.extra["where"]
             raise NonScalarOutputError(
                 f"grad needs a scalar output; {what} returns a tuple, list or other container",
-                filename, lineno, code,
+                filename,
+                lineno,
+                code,
                 hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
             )
         if compiled.output_kind is not K.FLOAT:
             inner = function
 
             if with_value:
+
                 def function(*call_args):
                     value, grads = inner(*call_args)
                     _check_scalar(compiled, value[0] if has_aux else value)
                     return value, grads
+
             elif compiled.mode is Mode.REVERSE:  # the value is needed for the scalar check
+
                 def function(*call_args):
                     value, grads = inner(*call_args)
                     if has_aux:
@@ -163,8 +188,13 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
                     check_real(f, args, nums, "value_and_grad" if with_value else "grad")
 
     single = isinstance(argnums, numbers.Integral)
-    fast = None if has_aux else _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single,
-                                                     argnums, refuse_other_dtypes)
+    fast = (
+        None
+        if has_aux
+        else _exact_arity_wrapper(
+            f, cache, compile_for, current_code, with_value, single, argnums, refuse_other_dtypes
+        )
+    )
     wrapper = functools.wraps(f)(fast or transformed)
     return mark(wrapper, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
 
@@ -250,7 +280,9 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
     )
     call = "__s2sad_function(" + joined + ")"
     if with_value:
-        result = f"__s2sad_value, __s2sad_grads = {call}\n        return __s2sad_value, __s2sad_grads" + ("[0]" if single else "")
+        result = f"__s2sad_value, __s2sad_grads = {call}\n        return __s2sad_value, __s2sad_grads" + (
+            "[0]" if single else ""
+        )
     else:
         result = "return " + call + ("[0]" if single else "")
     text = (
@@ -261,8 +293,8 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
         f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
         f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
         f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
-        + checks +
-        f"        {result}\n"
+        + checks
+        + f"        {result}\n"
         f"    return wrapper\n"
     )
     namespace = {}
@@ -324,19 +356,23 @@ def jvp(f, primals, tangents, has_aux=False, backend="python"):
     f = as_python_function(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
-        raise ArgumentError(f"jvp got {len(primals)} primals but {len(tangents)} tangents",
-                            hint="pass one tangent per primal")
+        raise ArgumentError(
+            f"jvp got {len(primals)} primals but {len(tangents)} tangents", hint="pass one tangent per primal"
+        )
     given = len(primals)
     primals = _bind(f, primals, {})
-    tangents = tangents + tuple(np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:])
+    tangents = tangents + tuple(
+        np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:]
+    )
     shapes = _nested_shapes(f, primals)
     key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)
-        compiled = compile_derivative(f, Mode.FORWARD, nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux),
-                                      shapes)
+        compiled = compile_derivative(
+            f, Mode.FORWARD, nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux), shapes
+        )
         entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
     function, nums = entry
     checked = check_tangents(f, primals, tangents, nums, "jvp")
@@ -389,7 +425,11 @@ def vjp(f, *primals, has_aux=False, backend="python"):
     def pullback(cotangent):
         kind = type(value)
         if kind is np.ndarray:
-            quick = type(cotangent) is np.ndarray and value.shape == cotangent.shape and cotangent.dtype.kind == "f"
+            quick = (
+                type(cotangent) is np.ndarray
+                and value.shape == cotangent.shape
+                and cotangent.dtype.kind == "f"
+            )
         else:
             quick = kind in QUICK_SCALARS and type(cotangent) in QUICK_SCALARS
         if not quick:
@@ -503,8 +543,9 @@ def hvp(f, primals, tangents):
     Hessian is never formed. Returns one array (or float) per primal, a bare one for one primal."""
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
-        raise ArgumentError(f"hvp got {len(primals)} primals but {len(tangents)} tangents",
-                            hint="pass one tangent per primal")
+        raise ArgumentError(
+            f"hvp got {len(primals)} primals but {len(tangents)} tangents", hint="pass one tangent per primal"
+        )
     nums = tuple(range(len(primals)))
     _, out = jvp(grad(f, argnums=nums), primals, tangents)
     return out[0] if len(primals) == 1 else out

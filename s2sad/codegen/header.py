@@ -34,14 +34,15 @@ def record_report(parsed, records):
             lines.append(f"# records on the stack, at {sites}\n")
         else:
             shown = ", ".join(names)
-            lines.append(f"# records per iteration of the loop at {_where(parsed, lineno)}: {len(names)} value"
-                         f"{'s' if len(names) != 1 else ''} ({shown})\n")
+            lines.append(
+                f"# records per iteration of the loop at {_where(parsed, lineno)}: {len(names)} value"
+                f"{'s' if len(names) != 1 else ''} ({shown})\n"
+            )
     return "".join(lines)
 
 
 def _first_line(parsed):
     return parsed.tree.lineno if parsed.is_lambda else parsed.first_line
-
 
 
 def header(compilation, mode=None):

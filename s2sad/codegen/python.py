@@ -48,7 +48,11 @@ def _annotate(stmts, describe, last, comments):
 def _negative(node):
     if node.__class__ is ast.Constant:
         value = node.value
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value).startswith("-")):
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and (value < 0 or str(value).startswith("-"))
+        ):
             return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
     return None
 
@@ -58,6 +62,7 @@ _Precedence = getattr(ast, "_Precedence", None)
 
 
 if _Unparser is not None and _Precedence is not None and hasattr(_Unparser, "require_parens"):
+
     class _SignedUnparser(_Unparser):
         """`ast.unparse` that writes a negative number constant as `-x` is written: in
         parentheses where a unary minus would need them (`(-1.25) ** 2`, `(-2).real`)."""
@@ -72,7 +77,9 @@ if _Unparser is not None and _Precedence is not None and hasattr(_Unparser, "req
 
     def _unparse(tree):
         return _SignedUnparser().visit(tree)
+
 else:  # an ast module without its unparser class: rewrite the constants, then unparse
+
     def _unparse(tree):
         return ast.unparse(_negative_literals(tree))
 
@@ -123,7 +130,7 @@ def to_source(function, describe=None, header="", copy=True):
     for line in text.splitlines():
         stripped = line.lstrip()
         marker = stripped.strip("'\"")  # a marker first in a body is unparsed as a docstring
-        if marker.startswith(MARKER) and marker[len(MARKER):].isdigit():
+        if marker.startswith(MARKER) and marker[len(MARKER) :].isdigit():
             indent = line[: len(line) - len(stripped)]
             lines.append(f"{indent}# {comments[int(marker[len(MARKER):])]}")
         else:

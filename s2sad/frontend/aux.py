@@ -71,7 +71,9 @@ def split_aux(parsed):
             return node
 
         def visit_Return(self, node):
-            keep = ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=node.value.elts[1]), node)
+            keep = ast.copy_location(
+                ast.Assign(targets=[ast.Name(name, ast.Store())], value=node.value.elts[1]), node
+            )
             return [keep, ast.copy_location(ast.Return(node.value.elts[0]), node)]
 
     Split().visit(parsed.tree)

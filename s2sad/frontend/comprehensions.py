@@ -98,8 +98,11 @@ class _Sums(_BlockRewriter):
             heads = [stmt.test] if isinstance(stmt, ast.While) else []
             for head in heads:
                 if self.find(head) is not None:
-                    raise DesugarError("`sum(...)` over a sequence in a `while` condition is not supported", head,
-                                       "compute the sum in a variable before the loop and at the end of its body")
+                    raise DesugarError(
+                        "`sum(...)` over a sequence in a `while` condition is not supported",
+                        head,
+                        "compute the sum in a variable before the loop and at the end of its body",
+                    )
             self.lift(stmt, before)
             out += before + [stmt]
         return out
@@ -107,8 +110,11 @@ class _Sums(_BlockRewriter):
     @staticmethod
     def is_sum(node):
         return (
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sum"
-            and len(node.args) in (1, 2) and not node.keywords
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "sum"
+            and len(node.args) in (1, 2)
+            and not node.keywords
             and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp, ast.Name, ast.Tuple, ast.List))
         )
 
@@ -194,8 +200,11 @@ class _Lists(_BlockRewriter):
                 if inner:
                     setattr(stmt, attr, self.block(inner))
             if isinstance(stmt, ast.While) and self.find(stmt.test) is not None:
-                raise DesugarError("a list comprehension in a `while` condition is not supported", stmt.test,
-                                   "compute the list in a variable before the loop and at the end of its body")
+                raise DesugarError(
+                    "a list comprehension in a `while` condition is not supported",
+                    stmt.test,
+                    "compute the list in a variable before the loop and at the end of its body",
+                )
             out += self.statement(stmt)
         return out
 
@@ -207,8 +216,12 @@ class _Lists(_BlockRewriter):
         if isinstance(node, ast.ListComp) or getattr(node, "_call_argument", False):
             return node
         if (
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "list"
-            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.GeneratorExp)
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "list"
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.GeneratorExp)
         ):
             return node.args[0]
         return None
@@ -273,6 +286,8 @@ class _Lists(_BlockRewriter):
         """`name = []` and the loops appending the comprehension's elements to `name`."""
         append = ast.Attribute(value=_name(name), attr="append", ctx=ast.Load())
         body = self.loops(
-            comp.generators, lambda rename: [ast.Expr(ast.Call(func=append, args=[rename(comp.elt)], keywords=[]))], comp
+            comp.generators,
+            lambda rename: [ast.Expr(ast.Call(func=append, args=[rename(comp.elt)], keywords=[]))],
+            comp,
         )
         return _located([_assign(name, ast.List(elts=[], ctx=ast.Load()))] + body, stmt)

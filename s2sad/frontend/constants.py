@@ -36,12 +36,19 @@ def functions_as_constants(parsed, input_kinds):
             continue
         value = kind[1]
         name = getattr(value, "__name__", "")
-        modules = [m for m, module in parsed.namespace.items() if isinstance(module, types.ModuleType)
-                   and name and getattr(module, name, None) is value]
+        modules = [
+            m
+            for m, module in parsed.namespace.items()
+            if isinstance(module, types.ModuleType) and name and getattr(module, name, None) is value
+        ]
         if modules:  # `np.tanh`: read as the user would write it
             reference = ast.Attribute(value=ast.Name(modules[0], ast.Load()), attr=name, ctx=ast.Load())
-        elif not (name.isidentifier() and not keyword.iskeyword(name) and parsed.namespace.get(name, value) is value
-                and name not in params):
+        elif not (
+            name.isidentifier()
+            and not keyword.iskeyword(name)
+            and parsed.namespace.get(name, value) is value
+            and name not in params
+        ):
             name = f"_{param}_{identifier(name or 'function')}"
             while parsed.namespace.get(name, value) is not value or name in params:
                 name += "_"

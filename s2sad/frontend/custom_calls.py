@@ -72,9 +72,7 @@ def rewrite_call(inliner, stmt):
         key = ("custom", stem)
         inliner.counts[key] = inliner.counts.get(key, 0) + 1
         record = inliner.unique(f"_{stem}_fwd{inliner.counts[key]}")
-        forward = ast.Call(
-            _runtime_helper("custom_vjp_forward"), [clone(callee)] + clone(args), []
-        )
+        forward = ast.Call(_runtime_helper("custom_vjp_forward"), [clone(callee)] + clone(args), [])
         value = ast.Call(
             _runtime_helper("custom_vjp_value"),
             [clone(callee), ast.Name(record, ast.Load())] + clone(args),
@@ -156,4 +154,3 @@ def _default_atom(value, alias, inliner):
     node = ast.Name(alias, ast.Load())
     node._global = True
     return node
-

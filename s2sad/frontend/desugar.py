@@ -144,13 +144,17 @@ class _Lowering:
             temp = self.counter.fresh("value")
             out = [ast.copy_location(_assign(temp, stmt.value), stmt)]
             for target in stmt.targets:
-                out.extend(self.assign(ast.copy_location(ast.Assign(targets=[target], value=_name(temp)), stmt)))
+                out.extend(
+                    self.assign(ast.copy_location(ast.Assign(targets=[target], value=_name(temp)), stmt))
+                )
             return out
         target = stmt.targets[0]
         if not isinstance(target, (ast.Tuple, ast.List)):
             return [stmt]
         if any(isinstance(elt, ast.Starred) for elt in target.elts):
-            raise DesugarError("starred assignment targets are not supported", stmt, "index the sequence instead")
+            raise DesugarError(
+                "starred assignment targets are not supported", stmt, "index the sequence instead"
+            )
         value = stmt.value
         if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
             temps = [self.counter.fresh("value") for _ in value.elts]
@@ -181,6 +185,7 @@ class _Lowering:
             # counter each iteration (the counter is what the loop, and its reversal, count with)
             def bind(index, name=stmt.target.id):
                 return [ast.copy_location(_assign(name, _name(index)), stmt)]
+
         if not exits:
             index = self.counter.fresh("index") if bind is not None else None
             target = _name(index, ast.Store()) if bind is not None else stmt.target
@@ -190,7 +195,11 @@ class _Lowering:
         # a loop that can be left early becomes a `while` over an index
         brk, cont = self.counter.fresh("break"), self.counter.fresh("continue")
         rng, index = self.counter.fresh("range"), self.counter.fresh("index")
-        head = pre + [_assign(brk, ast.Constant(False)), _assign(rng, iterable), _assign(index, ast.Constant(0))]
+        head = pre + [
+            _assign(brk, ast.Constant(False)),
+            _assign(rng, iterable),
+            _assign(index, ast.Constant(0)),
+        ]
         element = ast.Subscript(value=_name(rng), slice=_name(index), ctx=ast.Load())
         if bind is None:
             first = [ast.Assign(targets=[stmt.target], value=element)]
@@ -247,12 +256,15 @@ class _Lowering:
             inner = call.args[0]
             if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "range":
                 flipped = ast.Subscript(
-                    value=inner, slice=ast.Slice(lower=None, upper=None, step=ast.Constant(-1)), ctx=ast.Load()
+                    value=inner,
+                    slice=ast.Slice(lower=None, upper=None, step=ast.Constant(-1)),
+                    ctx=ast.Load(),
                 )
                 return [], flipped, None
             seq = self.counter.fresh("sequence")  # reversed(xs): a reversed copy (a view of an array)
-            flipped = ast.Subscript(value=inner, slice=ast.Slice(lower=None, upper=None, step=ast.Constant(-1)),
-                                    ctx=ast.Load())
+            flipped = ast.Subscript(
+                value=inner, slice=ast.Slice(lower=None, upper=None, step=ast.Constant(-1)), ctx=ast.Load()
+            )
             pre = [ast.copy_location(_assign(seq, flipped), stmt)]
             target = stmt.target
 
@@ -265,8 +277,11 @@ class _Lowering:
         if call is not None and call.func.id == "enumerate" and len(call.args) == 1 and not call.keywords:
             inner = call.args[0]
             zipped = (  # enumerate(zip(a, b)): the items of a and b at the index
-                isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "zip"
-                and not inner.keywords and inner.args
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Name)
+                and inner.func.id == "zip"
+                and not inner.keywords
+                and inner.args
             )
             sources = inner.args if zipped else [inner]
             seqs = [self.counter.fresh("sequence") for _ in sources]
@@ -279,7 +294,9 @@ class _Lowering:
                 out = [ast.Assign(targets=[target.elts[0]], value=_name(index))]
                 items = [ast.Subscript(value=_name(s), slice=_name(index), ctx=ast.Load()) for s in seqs]
                 element = ast.Tuple(elts=items, ctx=ast.Load()) if zipped else items[0]
-                out += self.assign(ast.copy_location(ast.Assign(targets=[target.elts[1]], value=element), stmt))
+                out += self.assign(
+                    ast.copy_location(ast.Assign(targets=[target.elts[1]], value=element), stmt)
+                )
                 return [ast.copy_location(s, stmt) for s in out]
 
             return pre, _range_of_len(seqs), bind
@@ -296,8 +313,13 @@ class _Lowering:
 
             return pre, _range_of_len(seqs), bind
         seq = self.counter.fresh("sequence")
-        if (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("keys", "values", "items")
-                and not it.args and not it.keywords):  # a dict's view cannot be indexed: its list can
+        if (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Attribute)
+            and it.func.attr in ("keys", "values", "items")
+            and not it.args
+            and not it.keywords
+        ):  # a dict's view cannot be indexed: its list can
             it = ast.copy_location(ast.Call(func=_name("list"), args=[it], keywords=[]), it)
         pre = [ast.copy_location(_assign(seq, it), stmt)]
         target = stmt.target

@@ -92,7 +92,9 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
         self.known_params = set()  # parameters whose value the body's first statements assign
         self.choices = {}  # name -> the functions (atoms; None) it may hold, assigned in several places
-        self.active_seeds = _active_parameters(parsed, active_inputs)  # parameters that may carry derivatives (None: all)
+        self.active_seeds = _active_parameters(
+            parsed, active_inputs
+        )  # parameters that may carry derivatives (None: all)
         self.may_vary = None  # names that may depend on them (`_may_vary`), None when unknown
 
     def nested(self, callee):
@@ -122,9 +124,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 self.sizes[list_receiver(node)] = None
         function.body = self.block(function.body, stack)
         if self.function_values:  # `fn = math.sin` once read through `fn`: no longer needed
-            read = {
-                n.id for n in name_nodes(function) if isinstance(n.ctx, ast.Load)
-            }
+            read = {n.id for n in name_nodes(function) if isinstance(n.ctx, ast.Load)}
             function.body = _drop_assignments(function.body, set(self.function_values) - read)
         return function
 
@@ -185,7 +185,11 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             options = [o for o in self.choices[name] if o is not None]  # calling None fails in Python too
         elif self.callee(call) is not None:
             for arg in call.args + [k.value for k in call.keywords]:
-                if isinstance(arg, ast.Name) and arg.id in self.choices and not getattr(arg, "_global", False):
+                if (
+                    isinstance(arg, ast.Name)
+                    and arg.id in self.choices
+                    and not getattr(arg, "_global", False)
+                ):
                     name, options = arg.id, self.choices[arg.id]
                     break
         if not options:
@@ -211,14 +215,17 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             ]
         return [fix_missing_locations(ast.copy_location(s, stmt)) for s in result]
 
-
     # -- inlining ---------------------------------------------------------------------------------
     def inline(self, stmt, fn, stack):
         local = isinstance(fn, LocalFunction)
         key = fn if local else fn.__code__
         signature = self.signature(fn, stmt)
         bound = self.bind(fn, signature, stmt)
-        if local and key in stack and not (fn.node.args.vararg or fn.node.args.kwarg or fn.node.args.kwonlyargs):
+        if (
+            local
+            and key in stack
+            and not (fn.node.args.vararg or fn.node.args.kwarg or fn.node.args.kwonlyargs)
+        ):
             return self.call_local_derivative(stmt, fn)  # a recursive local function
         if key in stack or len(stack) > MAX_DEPTH:
             if local:
@@ -253,7 +260,12 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             defaults=[],
         )
         try:
-            tree = normalize(desugar(rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False), copy=False)
+            tree = normalize(
+                desugar(
+                    rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False
+                ),
+                copy=False,
+            )
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]
@@ -278,14 +290,20 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 receivers = {list_receiver(n) for n in walk(tree) if n.__class__ is ast.Call} - {None}
             if p in receivers:
                 changed_lists[p] = clone(bound[p])
-        callers = {id(node) for node in _substitute(tree, changed_lists)}  # the caller's names: not renamed below
+        callers = {
+            id(node) for node in _substitute(tree, changed_lists)
+        }  # the caller's names: not renamed below
         self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
         prefix = f"{identifier(fn.__name__)}{self.counts[fn.__name__]}_"
         local_names = assigned_names([tree]) | set(params)
         mapping = {n: self.unique(prefix + n.lstrip("_")) for n in sorted(local_names)}
         for node in walk(tree):
-            if (isinstance(node, ast.Name) and node.id in mapping and not getattr(node, "_global", False)
-                    and id(node) not in callers):
+            if (
+                isinstance(node, ast.Name)
+                and node.id in mapping
+                and not getattr(node, "_global", False)
+                and id(node) not in callers
+            ):
                 node.id = mapping[node.id]
             elif isinstance(node, ast.arg) and node.arg in mapping:
                 node.arg = mapping[node.arg]
@@ -324,12 +342,15 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         inner.active_seeds = None
         if self.may_vary is not None and not local:
             inner.active_seeds = {
-                mapping[p] for p in params
+                mapping[p]
+                for p in params
                 if p in functions or p in changed_lists or _reads_one_of(bound[p], self.may_vary)
             }
         inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
-        self.parsed.renamed.update((new, old) for old, new in mapping.items() if new != old)  # for messages (`parsed.error`)
+        self.parsed.renamed.update(
+            (new, old) for old, new in mapping.items() if new != old
+        )  # for messages (`parsed.error`)
         tree = inner.run(tree, stack + (key,))
         body = tree.body
         ret = body[-1]
@@ -463,7 +484,9 @@ def _function_choices(function, params, namespace):
     return {
         name: options
         for name, options in choices.items()
-        if name not in others and (len(simple[name]) > 1 or len(options) > 1) and any(o is not None for o in options)
+        if name not in others
+        and (len(simple[name]) > 1 or len(options) > 1)
+        and any(o is not None for o in options)
     }
 
 

@@ -3,7 +3,6 @@ with the caller's globals shared, and clear errors for calls s2sad cannot follow
 taken from a list, a method changing an object, a class).
 """
 
-
 import ast
 import inspect
 import re
@@ -84,8 +83,11 @@ def _spell_out_starred(function, bound):
 
 
 _LIBRARY_PATHS = tuple(
-    sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}, key=len,
-           reverse=True)
+    sorted(
+        {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")},
+        key=len,
+        reverse=True,
+    )
 )
 
 

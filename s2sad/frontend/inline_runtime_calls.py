@@ -2,7 +2,6 @@
 `_rt.call_forward_sweep` / `_rt.call_value`, whose derivative is compiled when it runs.
 """
 
-
 import ast
 import inspect
 

@@ -2,7 +2,6 @@
 defaults, `f(*xs)` spelled out when the size of `xs` is known).
 """
 
-
 import ast
 import inspect
 import re
@@ -25,7 +24,9 @@ class CallShaping:
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
             return
         name, value = stmt.targets[0].id, stmt.value
-        if isinstance(value, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in value.elts):
+        if isinstance(value, (ast.Tuple, ast.List)) and not any(
+            isinstance(e, ast.Starred) for e in value.elts
+        ):
             size = len(value.elts)
         elif isinstance(value, ast.Dict) and all(isinstance(k, ast.Constant) for k in value.keys):
             size = tuple(k.value for k in value.keys)
@@ -52,7 +53,9 @@ class CallShaping:
         def item(container, key):
             name = self.temporary()
             value = ast.Subscript(value=clone(container), slice=ast.Constant(key), ctx=ast.Load())
-            pre.append(ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), stmt))
+            pre.append(
+                ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), stmt)
+            )
             return ast.Name(name, ast.Load())
 
         args = []
@@ -95,7 +98,9 @@ class CallShaping:
             return None
         P = inspect.Parameter
         given = {k.arg for k in call.keywords}
-        positional = [p for p in signature.parameters.values() if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+        positional = [
+            p for p in signature.parameters.values() if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)
+        ]
         if any(p.kind is P.VAR_POSITIONAL for p in signature.parameters.values()):
             return None
         left = [p for p in positional[len(call.args) - 1 :] if p.name not in given]
@@ -109,7 +114,7 @@ class CallShaping:
             UnsupportedSyntaxError,
             f"`{text}` in a call: s2sad cannot tell from the code how many arguments it gives",
             stmt,
-            hint=f"build {what} literal in this function, e.g. `xs = (a, b)` / `d = {{\"k\": v}}`, or "
+            hint=f'build {what} literal in this function, e.g. `xs = (a, b)` / `d = {{"k": v}}`, or '
             "pass the arguments one by one",
         )
 

@@ -2,7 +2,6 @@
 `jvp(g, (x,), (1.0,))` become calls of the inner derivative's code, which is inlined in turn.
 """
 
-
 import ast
 import functools
 import types
@@ -74,7 +73,11 @@ class TransformCalls:
             fn, free = local_function_object(fn)
         rest = value.args[1:]
         if kind == "jvp":
-            if len(rest) != 2 or value.keywords or not all(isinstance(a, ast.Name) and a.id in self.tuples for a in rest):
+            if (
+                len(rest) != 2
+                or value.keywords
+                or not all(isinstance(a, ast.Name) and a.id in self.tuples for a in rest)
+            ):
                 raise self.parsed.error(
                     UnsupportedSyntaxError,
                     f"`{ast.unparse(value)}`: write the primals and tangents as tuples in the call",
@@ -108,10 +111,24 @@ class TransformCalls:
             params = list(fn.__code__.co_varnames[: fn.__code__.co_argcount - len(free)])
             node = ast.FunctionDef(
                 name=alias + "_local",
-                args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
-                                   kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
-                body=[ast.Return(ast.Call(func=ast.Name(alias, ast.Load()),
-                                          args=[ast.Name(n, ast.Load()) for n in params + free], keywords=[]))],
+                args=ast.arguments(
+                    posonlyargs=[],
+                    args=[ast.arg(arg=p) for p in params],
+                    vararg=None,
+                    kwonlyargs=[],
+                    kw_defaults=[],
+                    kwarg=None,
+                    defaults=[],
+                ),
+                body=[
+                    ast.Return(
+                        ast.Call(
+                            func=ast.Name(alias, ast.Load()),
+                            args=[ast.Name(n, ast.Load()) for n in params + free],
+                            keywords=[],
+                        )
+                    )
+                ],
                 decorator_list=[],
             )
             ast.copy_location(node, stmt)

@@ -32,7 +32,12 @@ import inspect
 from ..astutil import children, clone, name_nodes, walk
 from ..errors import UnsupportedSyntaxError
 from ..astutil import identifier
-from .source import ParsedFunction, _lambda_as_def, function_namespace, parse_lambda  # noqa: F401  (parse_lambda: the inliner's)
+from .source import (
+    ParsedFunction,
+    _lambda_as_def,
+    function_namespace,
+    parse_lambda,
+)  # noqa: F401  (parse_lambda: the inliner's)
 
 
 class LocalFunction:
@@ -314,9 +319,6 @@ class Lifter:
         args.defaults = [replacements.get(id(d), d) for d in args.defaults]
         args.kw_defaults = [replacements.get(id(d), d) if d is not None else None for d in args.kw_defaults]
         return pre
-
-
-
 
 
 def lift_local_functions(parsed, function=None, namespaces=None, unique=None, enclosing=()):

@@ -60,6 +60,7 @@ def register_pipeline(generate, render, namespace):
     module, so this module cannot import it)."""
     _PIPELINE.update(generate=generate, render=render, namespace=namespace)
 
+
 _COUNTER = itertools.count(1)
 
 
@@ -182,8 +183,11 @@ def _plan(function):
             except ValueError:  # an empty cell
                 pass
         for value in values:
-            if (callable(value) and hasattr(value, "__code__")
-                    and not str(getattr(value, "__module__", None) or "").startswith(_FOREIGN)):
+            if (
+                callable(value)
+                and hasattr(value, "__code__")
+                and not str(getattr(value, "__module__", None) or "").startswith(_FOREIGN)
+            ):
                 follow(value)
 
     follow(function)
@@ -205,25 +209,39 @@ def _portable(tree):
 
     class Rewrite(ast.NodeTransformer):
         def visit_Assign(self, node):
-            if (len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                    and node.targets[0].id in ("_push", "_pop")):
+            if (
+                len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id in ("_push", "_pop")
+            ):
                 return None
             return self.generic_visit(node)
 
         def visit_Expr(self, node):
             call = node.value
-            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                    and isinstance(call.func.value, ast.Name) and call.func.value.id == "_rt"
-                    and call.func.attr == "add_at" and len(call.args) == 3):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id == "_rt"
+                and call.func.attr == "add_at"
+                and len(call.args) == 3
+            ):
                 target = call.args[0]
                 call.func.attr = "added_at"
                 return ast.copy_location(
                     ast.Assign(targets=[ast.Name(target.id, ast.Store())], value=self.visit(call)), node
                 )
-            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                    and isinstance(call.func.value, ast.Name) and call.func.value.id == "_rt"
-                    and call.func.attr == "list_add_at" and len(call.args) == 3
-                    and isinstance(call.args[0], ast.Name) and not isinstance(call.args[1], ast.Slice)):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id == "_rt"
+                and call.func.attr == "list_add_at"
+                and len(call.args) == 3
+                and isinstance(call.args[0], ast.Name)
+                and not isinstance(call.args[1], ast.Slice)
+            ):
                 g, index, value = (self.visit(a) for a in call.args)
                 slot = ast.Subscript(value=ast.Name(g.id, ast.Load()), slice=index, ctx=ast.Load())
                 store = ast.Subscript(value=ast.Name(g.id, ast.Load()), slice=clone(index), ctx=ast.Store())
@@ -287,7 +305,9 @@ def materialize(transform, kinds=None, shapes=None):
         raise UnsupportedSyntaxError(
             f"s2sad.{transform.kind}({described(function)}) cannot be differentiated again or "
             "called inside a differentiated function yet",
-            filename, lineno, code,
+            filename,
+            lineno,
+            code,
             hint="nest s2sad.grad, s2sad.value_and_grad and s2sad.jvp (a Hessian-vector product is "
             "`s2sad.jvp(s2sad.grad(f), (x,), (v,))[1]`), or call it outside",
         )
@@ -316,8 +336,15 @@ def materialize(transform, kinds=None, shapes=None):
     # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
     # derivative pops from it has no kind it can specialize on
     with config.analyses(True):
-        compilation = generate(function, mode, nums, diff_kinds, transform.has_aux,
-                               shapes if config.enabled() else None, portable=True)
+        compilation = generate(
+            function,
+            mode,
+            nums,
+            diff_kinds,
+            transform.has_aux,
+            shapes if config.enabled() else None,
+            portable=True,
+        )
     parsed, functions, params = compilation.parsed, compilation.functions, compilation.params
     if "vjp" in functions:
         functions = {"vjp": functions["vjp"]}
@@ -325,7 +352,9 @@ def materialize(transform, kinds=None, shapes=None):
     text = render(compilation, functions)
     generated = next(iter(functions.values())).name
     name = f"{transform.kind}_{parsed.name}"
-    generic = [i for i in nums if kinds[i] == K.ANY]  # a dict here would be a value the code cannot take apart
+    generic = [
+        i for i in nums if kinds[i] == K.ANY
+    ]  # a dict here would be a value the code cannot take apart
     ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
     lineno = getattr(ret, "lineno", 0) or 0
     where = user_where(function, (parsed.filename, lineno or None, parsed.line(lineno)))
@@ -409,11 +438,18 @@ def local_function_object(local):
     reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     free = sorted((local.enclosing & reads) - own)
     args = node.args
-    if args.vararg or args.kwarg or args.kwonlyargs or any(not isinstance(d, ast.Constant) for d in args.defaults):
+    if (
+        args.vararg
+        or args.kwarg
+        or args.kwonlyargs
+        or any(not isinstance(d, ast.Constant) for d in args.defaults)
+    ):
         lineno = local.node.lineno
         raise UnsupportedSyntaxError(
             f"s2sad transforms of the local function `{local.__name__}` need plain positional parameters",
-            local.parsed.filename, lineno, local.parsed.line(lineno),
+            local.parsed.filename,
+            lineno,
+            local.parsed.line(lineno),
             hint=f"define `{local.__name__}` with plain parameters, or at module level",
         )
     args.args += [ast.arg(arg=n) for n in free]
@@ -461,7 +497,11 @@ def as_python_function(f):
             return f  # its arity is unknown: the caller's error says to wrap it in a `def`
         if any(p.kind is p.VAR_POSITIONAL for p in params):
             return f
-        count = sum(1 for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        count = sum(
+            1
+            for p in params
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
     name = "".join(c if c.isalnum() else "_" for c in getattr(f, "__name__", "f")) or "f"
     params = ", ".join(f"x{i}" for i in range(max(count, 1)))
     text = f"def {name}({params}):\n    return _f({params})\n"

@@ -25,7 +25,13 @@ def f(x1, x2):
 
 import ast
 
-from ..astutil import assigned_names, clone, fix_missing_locations, name_nodes, walk  # noqa: F401  (assigned_names: re-exported)
+from ..astutil import (
+    assigned_names,
+    clone,
+    fix_missing_locations,
+    name_nodes,
+    walk,
+)  # noqa: F401  (assigned_names: re-exported)
 from .desugar import DesugarError
 
 
@@ -142,11 +148,17 @@ class _Normalizer:
                     args.append(self.atom(a, out))
             keywords = []
             for k in node.keywords:  # `f(**{"a": x})` spliced; `f(**d)` kept for the inliner
-                if k.arg is None and isinstance(k.value, ast.Dict) and all(
-                    isinstance(key, ast.Constant) and isinstance(key.value, str) for key in k.value.keys
+                if (
+                    k.arg is None
+                    and isinstance(k.value, ast.Dict)
+                    and all(
+                        isinstance(key, ast.Constant) and isinstance(key.value, str) for key in k.value.keys
+                    )
                 ):
-                    keywords += [ast.keyword(arg=key.value, value=self.atom(v, out))
-                                 for key, v in zip(k.value.keys, k.value.values)]
+                    keywords += [
+                        ast.keyword(arg=key.value, value=self.atom(v, out))
+                        for key, v in zip(k.value.keys, k.value.values)
+                    ]
                 else:
                     keywords.append(ast.keyword(arg=k.arg, value=self.atom(k.value, out)))
             return ast.Call(func=func, args=args, keywords=keywords)
@@ -160,15 +172,21 @@ class _Normalizer:
             return type(node)(elts=elts, ctx=ast.Load())
         if isinstance(node, ast.Dict):
             if not all(isinstance(k, ast.Constant) for k in node.keys):
-                raise DesugarError("dict literals need constant keys (`{\"W\": w}`)", node,
-                                   "write the keys out as strings or numbers")
+                raise DesugarError(
+                    'dict literals need constant keys (`{"W": w}`)',
+                    node,
+                    "write the keys out as strings or numbers",
+                )
             values = [self.atom(v, out) for v in node.values]
             return ast.Dict(keys=[ast.Constant(k.value) for k in node.keys], values=values)
         if isinstance(node, ast.Slice):
             return self.index(node, out)
         kind = type(node).__name__
-        raise DesugarError(f"the expression `{ast.unparse(node)}` ({kind}) is not supported yet", node,
-                           "rewrite it with plain arithmetic, calls, indexing and loops")
+        raise DesugarError(
+            f"the expression `{ast.unparse(node)}` ({kind}) is not supported yet",
+            node,
+            "rewrite it with plain arithmetic, calls, indexing and loops",
+        )
 
     def index(self, node, out):
         if isinstance(node, ast.Slice):
@@ -203,7 +221,11 @@ class _Normalizer:
         body = []
         remaining = ast.BoolOp(op=node.op, values=rest) if len(rest) > 1 else rest[0]
         self.emit(body, result, self.primitive(remaining, body))
-        test = _load(result) if isinstance(node.op, ast.And) else ast.UnaryOp(op=ast.Not(), operand=_load(result))
+        test = (
+            _load(result)
+            if isinstance(node.op, ast.And)
+            else ast.UnaryOp(op=ast.Not(), operand=_load(result))
+        )
         if isinstance(node.op, ast.Or):
             negated = self.fresh()
             self.emit(out, negated, test)
@@ -242,8 +264,9 @@ class _Normalizer:
                 store = ast.Subscript(value=base, slice=index, ctx=ast.Store())
                 out.append(ast.copy_location(ast.Assign(targets=[store], value=value), stmt))
                 return
-            raise DesugarError(f"cannot assign to `{ast.unparse(target)}`", stmt,
-                               "assign to a variable or an array element")
+            raise DesugarError(
+                f"cannot assign to `{ast.unparse(target)}`", stmt, "assign to a variable or an array element"
+            )
         if isinstance(stmt, ast.If):
             test = self.atom(stmt.test, out)
             if isinstance(test, ast.Name) and test.id in assigned_names(stmt.body + stmt.orelse):
@@ -257,7 +280,11 @@ class _Normalizer:
         if isinstance(stmt, ast.For):
             iterable = stmt.iter
             written = assigned_names(stmt.body) | assigned_names([stmt.target])
-            if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.func.id == "range":
+            if (
+                isinstance(iterable, ast.Call)
+                and isinstance(iterable.func, ast.Name)
+                and iterable.func.id == "range"
+            ):
                 args = []
                 for arg in iterable.args:
                     atom = self.atom(arg, out)
@@ -277,7 +304,9 @@ class _Normalizer:
             if not isinstance(stmt.target, ast.Name):
                 raise DesugarError("loop targets must be a single name here", stmt)
             self.where = stmt
-            node = ast.For(target=_store(stmt.target.id), iter=iterable, body=self.block(stmt.body), orelse=[])
+            node = ast.For(
+                target=_store(stmt.target.id), iter=iterable, body=self.block(stmt.body), orelse=[]
+            )
             out.append(ast.copy_location(node, stmt))
             return
         if isinstance(stmt, ast.While):
@@ -316,8 +345,11 @@ class _Normalizer:
             "Nonlocal": "pass the value in as an argument and return the new value",
             "FunctionDef": "define the helper at module level (nested functions come later)",
         }
-        raise DesugarError(f"`{kind}` statements are not supported", stmt,
-                           hints.get(kind, "rewrite it with assignments, if, for and while"))
+        raise DesugarError(
+            f"`{kind}` statements are not supported",
+            stmt,
+            hints.get(kind, "rewrite it with assignments, if, for and while"),
+        )
 
 
 def _mark(node, local_names):

@@ -38,7 +38,9 @@ class ParsedFunction:
     first_line: int = 1  # the file line of the first source line (decorators included)
     is_lambda: bool = False  # a lambda, parsed as a `def` named after the variable it is assigned to
     origins: dict = field(repr=False, default_factory=dict)  # line of inlined code -> (file, line, text)
-    renamed: dict = field(repr=False, default_factory=dict)  # an inlined helper's renamed local -> its own name
+    renamed: dict = field(
+        repr=False, default_factory=dict
+    )  # an inlined helper's renamed local -> its own name
 
     def line(self, lineno):
         """The user's source line `lineno` (1-based, file numbering), stripped."""

@@ -24,7 +24,6 @@ def f(x, y):
     return _t2
 """
 
-
 from ..astutil import clone
 from .bindings import name_counts
 from .block_copies import merge_block_copies

@@ -12,8 +12,18 @@ import ast
 from ..analyses.primitives import list_receiver
 from ..astutil import name_nodes, nodes, rewrite_nested
 
-
-PURE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.Tuple, ast.List, ast.Dict, ast.Attribute)
+PURE = (
+    ast.Name,
+    ast.Constant,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Subscript,
+    ast.Tuple,
+    ast.List,
+    ast.Dict,
+    ast.Attribute,
+)
 
 
 def name_counts(function):
@@ -56,7 +66,11 @@ def drop_bindings(function, names):
     def block(stmts):
         out = []
         for stmt in stmts:
-            if isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0]) and stmt.targets[0].id in names:
+            if (
+                isinstance(stmt, ast.Assign)
+                and is_local_name(stmt.targets[0])
+                and stmt.targets[0].id in names
+            ):
                 continue
             rewrite_nested(stmt, block)
             out.append(stmt)

@@ -81,7 +81,9 @@ def merge_block_copies(function, counts=None):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     block(inner, enclosing + (stmt,))
-            if not (isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0]) and is_local_name(stmt.value)):
+            if not (
+                isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0]) and is_local_name(stmt.value)
+            ):
                 j += 1
                 continue
             a, b = stmt.targets[0].id, stmt.value.id
@@ -110,12 +112,12 @@ def merge_block_copies(function, counts=None):
             # copy (checked above): only those statements are renamed
             if _user_name(a) and not _user_name(b):
                 stmts[i].targets = [ast.Name(a, ast.Store())]
-                for later, reads_here in zip(stmts[i + 1:], loads[i + 1:]):
+                for later, reads_here in zip(stmts[i + 1 :], loads[i + 1 :]):
                     if b in reads_here:
                         replace_names(later, {b: ast.Name(a, ast.Load())})
                 kept, gone = a, b
             else:
-                for later, reads_here in zip(stmts[j + 1:], loads[j + 1:]):
+                for later, reads_here in zip(stmts[j + 1 :], loads[j + 1 :]):
                     if a in reads_here:
                         replace_names(later, {a: ast.Name(b, ast.Load())})
                 kept, gone = b, a

@@ -1,12 +1,10 @@
-"""Common subexpressions: a pure expression computed twice is computed once.
-"""
+"""Common subexpressions: a pure expression computed twice is computed once."""
 
 import ast
 
 from ..analyses.effects import pure_call
 from ..astutil import nodes
 from .bindings import is_local_name, name_counts
-
 
 _MISSING = object()
 

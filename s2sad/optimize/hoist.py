@@ -28,7 +28,6 @@ import ast
 from ..astutil import rewrite_nested, walk
 from .bindings import is_local_name, name_counts
 
-
 _SAFE_OPS = (ast.Add, ast.Sub, ast.Mult)
 
 

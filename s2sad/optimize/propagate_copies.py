@@ -34,7 +34,11 @@ def propagate_copies(function, counts=None):
         value = stmt.value
         if assigned.get(name) != 1 or name in inplace or name in params:
             continue
-        if isinstance(value, ast.Constant) and isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
+        if (
+            isinstance(value, ast.Constant)
+            and isinstance(value.value, (int, float))
+            and not isinstance(value.value, bool)
+        ):
             mapping[name] = value
         elif is_local_name(value) and assigned.get(value.id, 0) == 0 and value.id not in inplace:
             mapping[name] = value  # a copy of a parameter that is never reassigned

@@ -15,7 +15,6 @@ def f(x):
     return _t2
 """
 
-
 from ..astutil import name_nodes
 
 

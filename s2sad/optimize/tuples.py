@@ -81,7 +81,11 @@ def scalarize_tuples(function, counts=None):
                 if k.value == key and type(k.value) is type(key):
                     return v
             return None
-        if isinstance(key, int) and not isinstance(key, bool) and -len(container.elts) <= key < len(container.elts):
+        if (
+            isinstance(key, int)
+            and not isinstance(key, bool)
+            and -len(container.elts) <= key < len(container.elts)
+        ):
             return container.elts[key]
         return None
 
@@ -106,10 +110,15 @@ def scalarize_tuples(function, counts=None):
             # assigned, names assigned once before it in this block): its reads in later loops and
             # branches are replaced too (`p["W"]` inside a loop, for a tree of parameters). An item
             # reassigned later is first kept in a name of its own (`_t9 = scale`).
-            defined_before = {s.targets[0].id for s in stmts[:index]
-                              if isinstance(s, ast.Assign) and is_local_name(s.targets[0])}
-            read_in_blocks = any(hasattr(later, "body") and any(n.id == name for n in name_nodes(later))
-                                 for later in stmts[index + 1:])
+            defined_before = {
+                s.targets[0].id
+                for s in stmts[:index]
+                if isinstance(s, ast.Assign) and is_local_name(s.targets[0])
+            }
+            read_in_blocks = any(
+                hasattr(later, "body") and any(n.id == name for n in name_nodes(later))
+                for later in stmts[index + 1 :]
+            )
             snapshots = []
             for k, e in enumerate(elements if read_in_blocks else ()):
                 if isinstance(e, ast.Constant) or not is_local_name(e) or e.id in inplace:
@@ -117,8 +126,12 @@ def scalarize_tuples(function, counts=None):
                 if assigned.get(e.id) == 0 or (assigned.get(e.id) == 1 and e.id in defined_before):
                     continue
                 own = fresh_temporary()
-                snapshots.append(ast.copy_location(ast.Assign(targets=[ast.Name(own, ast.Store())],
-                                                              value=ast.Name(e.id, ast.Load())), stmt))
+                snapshots.append(
+                    ast.copy_location(
+                        ast.Assign(targets=[ast.Name(own, ast.Store())], value=ast.Name(e.id, ast.Load())),
+                        stmt,
+                    )
+                )
                 elements[k] = ast.Name(own, ast.Load())
             stable = read_in_blocks and all(
                 isinstance(e, ast.Constant) or (is_local_name(e) and e.id not in inplace) for e in elements

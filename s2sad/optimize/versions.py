@@ -1,5 +1,4 @@
-"""One name used for values of two kinds (a list, then an array) becomes one name per kind.
-"""
+"""One name used for values of two kinds (a list, then an array) becomes one name per kind."""
 
 import ast
 
@@ -24,7 +23,11 @@ def split_versions(function, names):
     for name in sorted(names):
         current, count = name, 0
         for index, stmt in enumerate(body):
-            if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == current):
+            if not (
+                isinstance(stmt, ast.Assign)
+                and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id == current
+            ):
                 continue
             if count == 0 and name not in params:
                 count = 1  # the first value keeps the name
@@ -38,7 +41,11 @@ def split_versions(function, names):
             stmt.targets[0].id = new
             for later in body[index + 1 :]:
                 for node in walk(later):
-                    if isinstance(node, ast.Name) and node.id == current and not getattr(node, "_global", False):
+                    if (
+                        isinstance(node, ast.Name)
+                        and node.id == current
+                        and not getattr(node, "_global", False)
+                    ):
                         node.id = new
             current = new
     return function

@@ -36,11 +36,19 @@ def fuse_accumulations(function):
             prev = out[k]
             if not isinstance(prev, (ast.Assign, ast.Expr)):
                 return None
-            if isinstance(prev, ast.Assign) and isinstance(prev.targets[0], ast.Name) and prev.targets[0].id == name:
+            if (
+                isinstance(prev, ast.Assign)
+                and isinstance(prev.targets[0], ast.Name)
+                and prev.targets[0].id == name
+            ):
                 value = prev.value
-                if (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub))
-                        and isinstance(value.left, ast.Name) and value.left.id == name
-                        and name not in names(value.right)):
+                if (
+                    isinstance(value, ast.BinOp)
+                    and isinstance(value.op, (ast.Add, ast.Sub))
+                    and isinstance(value.left, ast.Name)
+                    and value.left.id == name
+                    and name not in names(value.right)
+                ):
                     return prev  # `a = a + e1` too: `a = a + e1 + e2` adds in the same order
                 return None if name in names(value) else prev
             if name in names(prev) or mutated(prev) & rest or writes_in_place(prev):
@@ -69,11 +77,19 @@ def fuse_accumulations(function):
                 name = stmt.targets[0].id
                 rest = names(stmt.value.right)
                 previous = earlier_definition(out, name, rest) if name not in rest else None
-                if previous is not None and has_effects(stmt.value.right, LIST_EFFECTS) and previous is not out[-1]:
+                if (
+                    previous is not None
+                    and has_effects(stmt.value.right, LIST_EFFECTS)
+                    and previous is not out[-1]
+                ):
                     previous = None  # `xs_bar.pop()` may not move past other statements
                 if previous is not None:
                     first, op, second = previous.value, stmt.value.op, stmt.value.right
-                    if isinstance(first, ast.UnaryOp) and isinstance(first.op, ast.USub) and isinstance(op, ast.Add):
+                    if (
+                        isinstance(first, ast.UnaryOp)
+                        and isinstance(first.op, ast.USub)
+                        and isinstance(op, ast.Add)
+                    ):
                         previous.value = ast.BinOp(left=second, op=ast.Sub(), right=first.operand)
                     else:
                         previous.value = ast.BinOp(left=first, op=op, right=second)

@@ -1,5 +1,4 @@
-"""Peephole on derivative code: negations are folded into the operations that use them.
-"""
+"""Peephole on derivative code: negations are folded into the operations that use them."""
 
 import ast
 
@@ -22,7 +21,9 @@ def fold_negations(function):
         return x
     """
     if not any(
-        stmt.__class__ is ast.Assign and stmt.value.__class__ is ast.UnaryOp and stmt.value.op.__class__ is ast.USub
+        stmt.__class__ is ast.Assign
+        and stmt.value.__class__ is ast.UnaryOp
+        and stmt.value.op.__class__ is ast.USub
         for stmt in statements(function.body)
     ):
         return function  # no `x = -u`: nothing to fold
@@ -48,8 +49,13 @@ def fold_negations(function):
                     setattr(expr, side, inner)
                     return expr
             return None
-        if cls is ast.Name and expr.id in definitions and expr.id not in params \
-                and assigned.get(expr.id) == 1 and reads.get(expr.id) == 1:
+        if (
+            cls is ast.Name
+            and expr.id in definitions
+            and expr.id not in params
+            and assigned.get(expr.id) == 1
+            and reads.get(expr.id) == 1
+        ):
             definition = definitions[expr.id]
             inner = without_negation(definition.value)
             if inner is not None:

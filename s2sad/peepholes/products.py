@@ -45,9 +45,13 @@ def _product(value, name):
         return None
     call = value.right
     if not (
-        isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-        and isinstance(call.func.value, ast.Name) and call.func.value.id == "_rt"
-        and call.func.attr in _ADJOINTS and len(call.args) == 3 and not call.keywords
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == "_rt"
+        and call.func.attr in _ADJOINTS
+        and len(call.args) == 3
+        and not call.keywords
     ):
         return None
     side = _ADJOINTS[call.func.attr]
@@ -70,8 +74,11 @@ def _writes_and_names(function):
             if node.ctx.__class__ is ast.Store and node.value.__class__ is ast.Name:
                 out.add(node.value.id)
         elif (
-            cls is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr == "add_at"
-            and node.args and isinstance(node.args[0], ast.Name)
+            cls is ast.Call
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "add_at"
+            and node.args
+            and isinstance(node.args[0], ast.Name)
         ):
             out.add(node.args[0].id)
     return out, taken
@@ -86,9 +93,13 @@ def _writes_into(stmt, name):
                     return True
         return False
     return (
-        isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute)
-        and stmt.value.func.attr == "add_at" and bool(stmt.value.args)
-        and isinstance(stmt.value.args[0], ast.Name) and stmt.value.args[0].id == name
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Call)
+        and isinstance(stmt.value.func, ast.Attribute)
+        and stmt.value.func.attr == "add_at"
+        and bool(stmt.value.args)
+        and isinstance(stmt.value.args[0], ast.Name)
+        and stmt.value.args[0].id == name
     )
 
 
@@ -97,17 +108,24 @@ def _fresh_each_step(body, index, name, function):
     written into only by statements of `body` before `body[index]` (the steps keep each one
     unchanged): `z_bar = _rt.zeros_like(z)`, then `_rt.add_at(z_bar, ...)`s."""
     made = [
-        k for k in range(index)
-        if isinstance(body[k], ast.Assign) and len(body[k].targets) == 1
-        and isinstance(body[k].targets[0], ast.Name) and body[k].targets[0].id == name
+        k
+        for k in range(index)
+        if isinstance(body[k], ast.Assign)
+        and len(body[k].targets) == 1
+        and isinstance(body[k].targets[0], ast.Name)
+        and body[k].targets[0].id == name
     ]
     if not made:
         return False
     start = made[-1]
     value = body[start].value
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "zeros_like"):
+    if not (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "zeros_like"
+    ):
         return False
-    window = {id(s) for s in body[start + 1:index]}
+    window = {id(s) for s in body[start + 1 : index]}
     for node in walk(function):
         if _writes_into(node, name) and id(node) not in window:
             return False
@@ -144,7 +162,11 @@ def sum_products_after_loops(function):
         before, after = [], []
         assigned_in_loop = None
         for index, stmt in enumerate(loop.body):
-            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            if not (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
                 continue
             name = stmt.targets[0].id
             found = _product(stmt.value, name)
@@ -152,14 +174,18 @@ def sum_products_after_loops(function):
                 continue
             side, g, weight, v = found
             if assigned_in_loop is None:
-                assigned_in_loop = _names(ast.Module(body=loop.body, type_ignores=[]), ast.Store) | _names(loop.target)
+                assigned_in_loop = _names(ast.Module(body=loop.body, type_ignores=[]), ast.Store) | _names(
+                    loop.target
+                )
             mutated, taken = facts()["mutated"], facts()["taken"]
             others = [s for k, s in enumerate(loop.body) if k != index]
             if name in _names(ast.Module(body=others, type_ignores=[])) or name in _names(loop.iter):
                 continue  # the accumulated adjoint is read or written elsewhere in the loop
             if _names(weight) & assigned_in_loop:
                 continue
-            if any(not _fresh_each_step(loop.body, index, n, function) for n in (_names(g) | _names(v)) & mutated):
+            if any(
+                not _fresh_each_step(loop.body, index, n, function) for n in (_names(g) | _names(v)) & mutated
+            ):
                 continue
             counter[0] += 1
             products = f"_products{counter[0]}"
@@ -168,18 +194,31 @@ def sum_products_after_loops(function):
             taken.add(products)
             make = ast.Call(
                 func=ast.Attribute(value=ast.Name("_rt", ast.Load()), attr="ProductSum", ctx=ast.Load()),
-                args=[ast.Constant(side)], keywords=[],
+                args=[ast.Constant(side)],
+                keywords=[],
             )
-            before.append(fix_missing_locations(ast.copy_location(
-                ast.Assign(targets=[ast.Name(products, ast.Store())], value=make), loop)))
-            add = ast.Call(func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="add", ctx=ast.Load()),
-                           args=[g, v], keywords=[])
+            before.append(
+                fix_missing_locations(
+                    ast.copy_location(ast.Assign(targets=[ast.Name(products, ast.Store())], value=make), loop)
+                )
+            )
+            add = ast.Call(
+                func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="add", ctx=ast.Load()),
+                args=[g, v],
+                keywords=[],
+            )
             loop.body[index] = fix_missing_locations(ast.copy_location(ast.Expr(add), stmt))
-            total = ast.Call(func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="total", ctx=ast.Load()),
-                             args=[weight], keywords=[])
+            total = ast.Call(
+                func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="total", ctx=ast.Load()),
+                args=[weight],
+                keywords=[],
+            )
             update = ast.BinOp(left=ast.Name(name, ast.Load()), op=ast.Add(), right=total)
-            after.append(fix_missing_locations(ast.copy_location(
-                ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt)))
+            after.append(
+                fix_missing_locations(
+                    ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt)
+                )
+            )
         return before, after
 
     function.body = block(function.body)

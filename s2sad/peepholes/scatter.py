@@ -45,8 +45,12 @@ def basic_index(index, integers, top=True):
     if isinstance(index, ast.Name) and index.id in integers:
         return index
     if (
-        isinstance(index, ast.Call) and isinstance(index.func, ast.Name) and index.func.id == "slice"
-        and 1 <= len(index.args) <= 3 and not index.keywords and all(_bound(a, integers) for a in index.args)
+        isinstance(index, ast.Call)
+        and isinstance(index.func, ast.Name)
+        and index.func.id == "slice"
+        and 1 <= len(index.args) <= 3
+        and not index.keywords
+        and all(_bound(a, integers) for a in index.args)
     ):
         args = list(index.args)
         if len(args) == 1:
@@ -78,9 +82,13 @@ def accumulate_at_basic_indices(function, integers):
                 continue
             call = stmt.value
             if not (
-                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
-                and call.func.value.id == "_rt" and call.func.attr == "add_at"
-                and len(call.args) == 3 and not call.keywords and isinstance(call.args[0], ast.Name)
+                isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id == "_rt"
+                and call.func.attr == "add_at"
+                and len(call.args) == 3
+                and not call.keywords
+                and isinstance(call.args[0], ast.Name)
             ):
                 continue
             target, index, g = call.args

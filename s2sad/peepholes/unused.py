@@ -1,5 +1,4 @@
-"""Peephole on derivative code: assignments nobody reads are dropped (the gradient-only code).
-"""
+"""Peephole on derivative code: assignments nobody reads are dropped (the gradient-only code)."""
 
 import ast
 

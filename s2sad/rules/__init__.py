@@ -71,9 +71,14 @@ def result_kind(kind, arg_kinds, keywords=()):
         if "axis" in keywords and keywords["axis"] != "None":
             return K.ANY
         return K.FLOAT if arg_kinds and arg_kinds[0] in (K.ARRAY, K.FLOAT, K.INT, K.BOOL) else K.ANY
-    return {"float": K.FLOAT, "int": K.INT, "bool": K.BOOL, "array": K.ARRAY, "list": K.LIST, "other": K.OTHER}.get(
-        kind, K.ANY
-    )
+    return {
+        "float": K.FLOAT,
+        "int": K.INT,
+        "bool": K.BOOL,
+        "array": K.ARRAY,
+        "list": K.LIST,
+        "other": K.OTHER,
+    }.get(kind, K.ANY)
 
 
 def display_name(fn):
@@ -155,8 +160,10 @@ def adjoint_for(rule, values, variants="constant_adjoints"):
     for param, template in rule.extra.get(variants, {}).items():
         atom = values.get(param)
         if (
-            isinstance(atom, ast.Constant) and isinstance(atom.value, (int, float))
-            and not isinstance(atom.value, bool) and atom.value != 0
+            isinstance(atom, ast.Constant)
+            and isinstance(atom.value, (int, float))
+            and not isinstance(atom.value, bool)
+            and atom.value != 0
         ):
             return template
     return rule.adjoint if variants == "constant_adjoints" else rule.tangent

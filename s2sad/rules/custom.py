@@ -48,7 +48,6 @@ def same_kind(arg_kinds, keywords):
     return arg_kinds[0] if arg_kinds else K.ANY
 
 
-
 # -- rules for functions you do not own ----------------------------------------------------------
 
 
@@ -122,7 +121,6 @@ def _arguments_as_residuals(fn):
     return fwd
 
 
-
 # -- compile time: helper calls get generated templates ---------------------------------------------
 
 
@@ -167,7 +165,6 @@ def _make_rule(definition, role, count):
         kind="any",
         extra={"custom": definition},
     )
-
 
 
 # the rules of the helper calls `rewrite_call` makes: (function called, argument count) -> rule

@@ -64,11 +64,17 @@ AUTOGRAD = "\n## HIPS autograd's own tests, run against s2sad\n\nautograd's `tes
 def helpers_called(rule):
     """The run-time helpers (`_rt.<name>`) the rule's templates call."""
     names = set()
-    templates = [rule.tangent, rule.adjoint, rule.batched_tangent] + list(rule.extra.get("constant_adjoints", {}).values())
+    templates = [rule.tangent, rule.adjoint, rule.batched_tangent] + list(
+        rule.extra.get("constant_adjoints", {}).values()
+    )
     for template in filter(None, templates):
         for stmt in template.body:
             for node in ast.walk(stmt):
-                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "_rt":
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "_rt"
+                ):
                     names.add(node.attr)
     return names
 

@@ -911,7 +911,12 @@ def _(z, a, upper=False):
 
 @adjoint(np.linalg.cholesky)
 def _(z, a, upper=False):
-    a_bar += _rt.triangle_adjoint(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar))))))
+    a_bar += _rt.triangle_adjoint(
+        np.linalg.solve(
+            _rt.matrix_t(z),
+            _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar)))),
+        )
+    )
 
 
 @tangent(np.linalg.eigh, kind="other")
@@ -1061,9 +1066,7 @@ def _(z, a):
 
 # -- no derivative ------------------------------------------------------------------------
 
-nondifferentiable(
-    np.around, np.fix, np.floor_divide, np.heaviside, kind="same"
-)
+nondifferentiable(np.around, np.fix, np.floor_divide, np.heaviside, kind="same")
 nondifferentiable(
     np.signbit,
     np.logical_xor,
@@ -1114,8 +1117,15 @@ nondifferentiable(
 )
 nondifferentiable(np.result_type, np.broadcast_shapes, kind="other")
 for _key in (
-    np.random.normal, np.random.uniform, np.random.rand, np.random.randn, np.random.randint, np.random.choice,
-    np.random.permutation, np.random.standard_normal, np.random.random,
+    np.random.normal,
+    np.random.uniform,
+    np.random.rand,
+    np.random.randn,
+    np.random.randint,
+    np.random.choice,
+    np.random.permutation,
+    np.random.standard_normal,
+    np.random.random,
 ):  # a draw is a constant; one whose parameters carry a derivative (`normal(loc=x)`) would move with them
     RULES[_key].extra["refused"] = (
         "`{name}` draws at random with parameters that carry a derivative; s2sad does not differentiate "

@@ -16,7 +16,6 @@ import weakref
 from .. import cache
 from ..astutil import LEAVES, clone, name_nodes
 
-
 _TEMPLATES = weakref.WeakSet()  # every Template: `clear_plans` forgets how calls bind
 
 
@@ -38,17 +37,23 @@ class Template:
         params = list(self.signature.parameters)
         self.output = params[0]
         self.operands = params[1:]
-        self.body = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        self.body = [
+            s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        ]
         self.call_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
         self._plans = {}  # (positional count, keyword names) -> how such a call binds
         _TEMPLATES.add(self)
         names = {n.id for n in name_nodes(tree)}
-        self.differentiable_operands = [p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names]
+        self.differentiable_operands = [
+            p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names
+        ]
         self.uses_output = self.output in names
         self.locals = [
             s.targets[0].id
             for s in self.body
-            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id not in self._derivative_names()
+            if isinstance(s, ast.Assign)
+            and isinstance(s.targets[0], ast.Name)
+            and s.targets[0].id not in self._derivative_names()
         ]
 
     @classmethod

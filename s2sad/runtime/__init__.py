@@ -7,6 +7,11 @@ from .core import _call_derivative  # noqa: F401
 from .numpy_helpers import *  # noqa: F401,F403  (helpers of the NumPy rules)
 from .vector import *  # noqa: F401,F403  (helpers of vector forward mode)
 from .custom import (  # noqa: F401  (helpers of calls to custom_vjp / custom_jvp functions)
-    custom_jvp_call, custom_jvp_tangent, custom_jvp_transpose, custom_vjp_backward, custom_vjp_forward,
-    custom_vjp_tangent, custom_vjp_value,
+    custom_jvp_call,
+    custom_jvp_tangent,
+    custom_jvp_transpose,
+    custom_vjp_backward,
+    custom_vjp_forward,
+    custom_vjp_tangent,
+    custom_vjp_value,
 )

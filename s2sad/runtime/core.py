@@ -170,6 +170,7 @@ def owned(g, x):
 
 def add_at(target, index, g):
     """`target[index] += g`, accumulating repeated integer indices."""
+
     def fancy(i):
         return isinstance(i, (np.ndarray, list))
 
@@ -419,7 +420,9 @@ def list_source_adjoint(g, x):
     if isinstance(x, np.ndarray):
         if not isinstance(g, (list, tuple)):
             return g
-        return np.array([np.broadcast_to(item, x.shape[1:]) for item in g], dtype=float_dtype(x)).reshape(x.shape)
+        return np.array([np.broadcast_to(item, x.shape[1:]) for item in g], dtype=float_dtype(x)).reshape(
+            x.shape
+        )
     return list_cotangent(g, x) if isinstance(x, list) else g
 
 

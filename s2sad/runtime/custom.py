@@ -29,11 +29,9 @@ def stop_gradient(x):
     return x
 
 
-
 # -- functions with custom rules -------------------------------------------------------------------
 
 _TRAMPOLINES = itertools.count(1)
-
 
 
 class CustomFunction:
@@ -168,7 +166,6 @@ def _make_trampoline(custom):
     namespace[callee] = custom  # the `def` rebound the name the body calls
     function.__defaults__ = getattr(custom.fun, "__defaults__", None)
     return function, lines
-
 
 
 # -- rules for functions you do not own: registered by s2sad.rules.custom.defjvp / defvjp -----------
@@ -409,4 +406,3 @@ class TransposedJVP:
 def custom_jvp_transpose(function, primals, cotangent):
     """Reverse mode through a custom_jvp function: the transposed jvp rule, per argument on use."""
     return TransposedJVP(_definition(function), primals, cotangent)
-

@@ -201,7 +201,11 @@ def diagonal_plan(a, offset=0, axis1=0, axis2=1):
 
 def gradient_axes(axis, ndim):
     """The axes `np.gradient` differentiates along, in the order given."""
-    axes = tuple(range(ndim)) if axis is None else tuple(int(a) % ndim for a in (axis if np.ndim(axis) else (axis,)))
+    axes = (
+        tuple(range(ndim))
+        if axis is None
+        else tuple(int(a) % ndim for a in (axis if np.ndim(axis) else (axis,)))
+    )
     if len(axes) > 3:
         raise NotImplementedError("derivatives of np.gradient along more than three axes at once")
     return axes

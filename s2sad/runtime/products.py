@@ -222,10 +222,13 @@ def _explicit_subscripts(subscripts, operands):
         raise ValueError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {len(operands)}")
     if not arrow:
         letters = "".join(inputs).replace(".", "")
-        output = ("..." if "..." in text else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        output = ("..." if "..." in text else "") + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1)
+        )
     if "..." in text:
         used = set(text)
         free = [c for c in reversed(_LETTERS) if c not in used]
+
         def dims(term, o):  # axes under '...'; a scalar standing for an array (a derivative) takes them all
             return np.ndim(o) - (len(term) - 3) if np.ndim(o) >= len(term) - 3 else None
 
@@ -315,7 +318,9 @@ def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
         gx = full
     else:
         gx = np.array(gx)
-    return gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
+    return (
+        gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
+    )
 
 
 def slot_only(h, which, k):

@@ -78,7 +78,9 @@ def _piece(p, a):
 def concatenate_pieces(pieces, g, arrays, axis=0):
     """The transpose of `concatenate_adjoint`: the pieces joined back into `g`'s shape."""
     if axis is None:
-        return np.reshape(np.concatenate([np.ravel(_piece(p, a)) for p, a in zip(pieces, arrays)]), np.shape(g))
+        return np.reshape(
+            np.concatenate([np.ravel(_piece(p, a)) for p, a in zip(pieces, arrays)]), np.shape(g)
+        )
     return np.concatenate([_piece(p, a) for p, a in zip(pieces, arrays)], axis=axis)
 
 
@@ -106,7 +108,11 @@ def stack_adjoint(g, arrays, axis=0):
 def _stack_axis_pieces(g, arrays, shaped, axis):
     pieces = _pieces(g, [a.shape[axis] for a in shaped], axis)
     if isinstance(arrays, np.ndarray):  # `np.vstack(x)` of one array: its rows are the items
-        return np.reshape(g, arrays.shape) if axis == 0 else np.stack([p.reshape(np.shape(a)) for p, a in zip(pieces, arrays)])
+        return (
+            np.reshape(g, arrays.shape)
+            if axis == 0
+            else np.stack([p.reshape(np.shape(a)) for p, a in zip(pieces, arrays)])
+        )
     return CotangentList(p.reshape(np.shape(a)) for p, a in zip(pieces, arrays))
 
 
@@ -166,7 +172,11 @@ def repeat_adjoint(g, x, repeats, axis=None):
     if axis is None:
         n = int(np.prod(shape))
         owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
-        return np.bincount(owner, weights=g.reshape(-1), minlength=n).astype(derivative_dtype(g, x)).reshape(shape)
+        return (
+            np.bincount(owner, weights=g.reshape(-1), minlength=n)
+            .astype(derivative_dtype(g, x))
+            .reshape(shape)
+        )
     axis = axis % len(shape)
     n = shape[axis]
     owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))

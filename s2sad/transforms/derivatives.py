@@ -102,17 +102,29 @@ def single_use_list_literals(function):
     assigned, reads, changed, literals, passed = {}, {}, set(), set(), set()
     for node in nodes(function):
         if isinstance(node, ast.Call) and _global_callee(node.func):
-            passed |= {a.id for a in list(node.args) + [k.value for k in node.keywords] if isinstance(a, ast.Name)}
+            passed |= {
+                a.id for a in list(node.args) + [k.value for k in node.keywords] if isinstance(a, ast.Name)
+            }
         if isinstance(node, ast.Name):
             table = assigned if isinstance(node.ctx, ast.Store) else reads
             table[node.id] = table.get(node.id, 0) + 1
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+        ):
             changed.add(node.value.id)
         elif isinstance(node, ast.Call) and list_receiver(node) is not None:
             changed.add(list_receiver(node))
-        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.List):
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.List)
+        ):
             literals.add(node.targets[0].id)
-    return {n for n in literals if assigned.get(n) == 1 and reads.get(n) == 1 and n not in changed and n in passed}
+    return {
+        n for n in literals if assigned.get(n) == 1 and reads.get(n) == 1 and n not in changed and n in passed
+    }
 
 
 def _global_callee(func):
@@ -142,8 +154,12 @@ def doubled(first, second):
     >>> print(ast.unparse(doubled(ast.parse("g * x").body[0].value, ast.parse("x * g").body[0].value)))
     2.0 * (g * x)
     """
-    if not (isinstance(first, ast.BinOp) and isinstance(second, ast.BinOp)
-            and isinstance(first.op, ast.Mult) and isinstance(second.op, ast.Mult)):
+    if not (
+        isinstance(first, ast.BinOp)
+        and isinstance(second, ast.BinOp)
+        and isinstance(first.op, ast.Mult)
+        and isinstance(second.op, ast.Mult)
+    ):
         return None
     swapped = ast.BinOp(left=second.right, op=ast.Mult(), right=second.left)
     if ast.dump(first) != ast.dump(swapped) and ast.dump(first) != ast.dump(second):
@@ -158,9 +174,11 @@ def squares(rule, template, values):
     first, second = (local_atom(values[p]) for p in template.operands)
     return first is not None and first == second
 
+
 def names_read(node):
     """The names `node` reads."""
     return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
+
 
 def atom_kind(atom, kinds):
     """The kind of an atom (a constant or a name)."""

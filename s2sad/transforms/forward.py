@@ -32,8 +32,21 @@ from ..astutil import assigned_names, clone, fix_missing_locations, fix_statemen
 from .. import kinds as K
 from ..analyses.activity import analyze, walk_statements
 from .derivatives import (
-    DerivativeNames, assign, atom_kind, bind_template, call, doubled, is_scalar, load, local_atom, names_read, simplified,
-    single_use_list_literals, squares, zero, zero_value,
+    DerivativeNames,
+    assign,
+    atom_kind,
+    bind_template,
+    call,
+    doubled,
+    is_scalar,
+    load,
+    local_atom,
+    names_read,
+    simplified,
+    single_use_list_literals,
+    squares,
+    zero,
+    zero_value,
 )
 from ..analyses.primitives import derivative_call_role
 from ..rules import tangent_for
@@ -77,7 +90,8 @@ class ForwardTransform:
         taken = assigned_names([function]) | {a.arg for a in function.args.args} | names_read(function)
         self.names = DerivativeNames(taken)
         self.setitem_bases = {
-            s.targets[0].value.id for s in walk_statements(function.body)
+            s.targets[0].value.id
+            for s in walk_statements(function.body)
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)
         }
         self.bound = {a.arg for a in function.args.args}  # primal names surely bound here
@@ -214,7 +228,12 @@ class ForwardTransform:
                 tangent = ast.Tuple(elts=elts, ctx=ast.Load())
         elif not prim.rule.differentiable:
             tangent = None
-        elif self.kinds.get(name) == K.LIST and prim.rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
+        elif self.kinds.get(name) == K.LIST and prim.rule.key in (
+            operator.add,
+            operator.mul,
+            list,
+            np.ndarray.copy,
+        ):
             tangent = self.list_tangent(prim, state)
         else:
             tangent = self.rule_tangent(stmt, name, prim, state, out)
@@ -242,7 +261,11 @@ class ForwardTransform:
         for target, expr in parts[:-1]:
             out.append(assign(target, expr, stmt))
         tangent = simplified(parts[-1][1])
-        if squares(rule, template, values) and isinstance(tangent, ast.BinOp) and isinstance(tangent.op, ast.Add):
+        if (
+            squares(rule, template, values)
+            and isinstance(tangent, ast.BinOp)
+            and isinstance(tangent.op, ast.Add)
+        ):
             tangent = doubled(tangent.left, tangent.right) or tangent  # `x * x`: `2.0 * (x_dot * x)`
         return self.full_shaped(tangent, rule, template, values, derivs, name, "_rt.broadcast_like")
 
@@ -252,8 +275,10 @@ class ForwardTransform:
         if tangent is None or not rule.elementwise or is_scalar(self.kinds.get(name)):
             return tangent
         zero_shaped = [
-            p for p in template.operands
-            if not is_scalar(atom_kind(values[p], self.kinds)) and getattr(derivs.get(f"{p}_dot"), "zero", False)
+            p
+            for p in template.operands
+            if not is_scalar(atom_kind(values[p], self.kinds))
+            and getattr(derivs.get(f"{p}_dot"), "zero", False)
         ]
         return call(helper, tangent, load(name)) if zero_shaped else tangent
 
@@ -273,8 +298,7 @@ class ForwardTransform:
             return None
         if prim.rule.key is not operator.add:
             return call("list", tangents[0])
-        left, right = (self.zeros(a) if getattr(t, "zero", False) else t
-                       for a, t in zip(prim.args, tangents))
+        left, right = (self.zeros(a) if getattr(t, "zero", False) else t for a, t in zip(prim.args, tangents))
         return ast.BinOp(left=left, op=ast.Add(), right=right)
 
     def append(self, stmt, prim, state):
@@ -336,8 +360,12 @@ class ForwardTransform:
         if self.call_jvp == "_rt.call_jvp_directions" and all(isinstance(t, ast.Constant) for t in tangents):
             state.discard(name)  # constant arguments: a constant result
             return [assign(name, ast.Call(func=clone(function), args=clone(operands), keywords=[]), stmt)]
-        pair = call(self.call_jvp, clone(function), ast.Tuple(elts=clone(operands), ctx=ast.Load()),
-                    ast.Tuple(elts=tangents, ctx=ast.Load()))
+        pair = call(
+            self.call_jvp,
+            clone(function),
+            ast.Tuple(elts=clone(operands), ctx=ast.Load()),
+            ast.Tuple(elts=tangents, ctx=ast.Load()),
+        )
         tangent = ast.Subscript(value=load(result), slice=ast.Constant(1), ctx=ast.Load())
         if name in self.setitem_bases:
             tangent = call("_rt.copy", tangent)  # written in place later: never an alias
@@ -364,7 +392,9 @@ class ForwardTransform:
     def store_tangent(self, target, value_tangent, stmt):
         """`x_dot[i] = v_dot` after `x[i] = v`."""
         base = target.value.id
-        store = ast.Subscript(value=ast.Name(self.dot(base), ast.Load()), slice=clone(target.slice), ctx=ast.Store())
+        store = ast.Subscript(
+            value=ast.Name(self.dot(base), ast.Load()), slice=clone(target.slice), ctx=ast.Store()
+        )
         value = value_tangent if not getattr(value_tangent, "zero", False) else ast.Constant(0.0)
         if getattr(value_tangent, "zero", False) and self.kinds.get(base) == K.LIST:
             value = self.zeros(stmt.value)  # an item of a list: shaped like it
@@ -383,8 +413,11 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     state = {n for n in active_inputs if n in analysis.active}
     body = transform.block(function.body, state)
     # the caller's tangent arrays are never written into
-    body = [assign(transform.dot(n), call("_rt.copy", load(transform.dot(n))))
-            for n in active_inputs if n in state and n in transform.setitem_bases] + body
+    body = [
+        assign(transform.dot(n), call("_rt.copy", load(transform.dot(n))))
+        for n in active_inputs
+        if n in state and n in transform.setitem_bases
+    ] + body
     ret = body[-1]
     assert isinstance(ret, ast.Return)
     out = ret.value
@@ -401,7 +434,9 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     body = transform.prologue(active_inputs) + body
     node = ast.FunctionDef(
         name=f"{function.name}{transform.suffix}",
-        args=ast.arguments(posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+        args=ast.arguments(
+            posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+        ),
         body=body,
         decorator_list=[],
         returns=None,

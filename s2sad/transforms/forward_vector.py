@@ -99,10 +99,15 @@ class VectorForwardTransform(ForwardTransform):
             template = tangent_for(rule, values)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
-        if not rule.extra.get("sequence_operand") and not rule.extra.get("lists"):  # a list passed as an array-like
+        if not rule.extra.get("sequence_operand") and not rule.extra.get(
+            "lists"
+        ):  # a list passed as an array-like
             for p in template.operands:
                 tangent = derivs[f"{p}_dot"]
-                if not getattr(tangent, "zero", False) and atom_kind(values[p], self.kinds) in (K.LIST, K.OTHER):
+                if not getattr(tangent, "zero", False) and atom_kind(values[p], self.kinds) in (
+                    K.LIST,
+                    K.OTHER,
+                ):
                     derivs[f"{p}_dot"] = call("_rt.array_directions", tangent)
         result_scalar = is_scalar(self.kinds.get(name))
         if not batched and rule.elementwise and not result_scalar:
@@ -131,7 +136,9 @@ class VectorForwardTransform(ForwardTransform):
             same_rank = result_rank is not None and _rank(values[p], self.ranks, self.kinds) == result_rank
             if is_scalar(kinds[p]) or (len(shaped) > 1 and not same_rank):
                 tangent = clone(tangent)
-                tangent.derivative = True  # `_rt.lift(x_dot, z)` carries a derivative: not a zero to simplify away
+                tangent.derivative = (
+                    True  # `_rt.lift(x_dot, z)` carries a derivative: not a zero to simplify away
+                )
                 out[f"{p}_dot"] = call("_rt.lift", tangent, load(name))
         return out
 
@@ -142,7 +149,10 @@ class VectorForwardTransform(ForwardTransform):
             return False
         for p in template.operands:  # a scalar result from an ANY operand: a scalar at run time
             if not getattr(derivs[f"{p}_dot"], "zero", False) and atom_kind(values[p], self.kinds) not in (
-                K.FLOAT, K.INT, K.BOOL, K.ANY
+                K.FLOAT,
+                K.INT,
+                K.BOOL,
+                K.ANY,
             ):
                 return False
         tangent_names = {f"{p}_dot" for p in template.operands}
@@ -152,7 +162,9 @@ class VectorForwardTransform(ForwardTransform):
         """The fallback: `_rt.each_direction(lambda x_dot_i: <template>, x_dot)`."""
         carried = [d for d in derivs.values() if isinstance(d, ast.Name)]
         if any(not isinstance(d, ast.Name) and not getattr(d, "zero", False) for d in derivs.values()):
-            raise NotImplementedError(f"{parts[-1][0]} (a tangent computed in the call)")  # never a silent zero
+            raise NotImplementedError(
+                f"{parts[-1][0]} (a tangent computed in the call)"
+            )  # never a silent zero
         names = []
         for d in carried:
             if d.id not in names:
@@ -176,8 +188,15 @@ class VectorForwardTransform(ForwardTransform):
             return None
         body = _rename(body, params, inlined)
         lam = ast.Lambda(
-            args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=params[n]) for n in names], vararg=None,
-                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+            args=ast.arguments(
+                posonlyargs=[],
+                args=[ast.arg(arg=params[n]) for n in names],
+                vararg=None,
+                kwonlyargs=[],
+                kw_defaults=[],
+                kwarg=None,
+                defaults=[],
+            ),
             body=body,
         )
         return call("_rt.each_direction", lam, *[load(n) for n in names])
@@ -219,10 +238,16 @@ def same_rank_classes(function, analysis):
     the class of `x` when `y` is a scalar). Needed where a tangent may lack the result's axes."""
     kinds = analysis.kinds
     ranks = {a.arg: (0 if is_scalar(kinds.get(a.arg)) else ("param", a.arg)) for a in function.args.args}
-    statements = [s for s in walk_statements(function.body)
-                  if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)]
-    loop_targets = {s.target.id for s in walk_statements(function.body)
-                    if isinstance(s, ast.For) and isinstance(s.target, ast.Name)}
+    statements = [
+        s
+        for s in walk_statements(function.body)
+        if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
+    ]
+    loop_targets = {
+        s.target.id
+        for s in walk_statements(function.body)
+        if isinstance(s, ast.For) and isinstance(s.target, ast.Name)
+    }
     for name in loop_targets:
         ranks[name] = 0 if is_scalar(kinds.get(name)) else None
     changed = True
@@ -238,8 +263,11 @@ def same_rank_classes(function, analysis):
             elif prim.kind == "copy":
                 rank = _rank(prim.args[0], ranks, kinds) if prim.args else None
             elif prim.kind == "call" and prim.rule is not None and prim.rule.elementwise:
-                classes = {_rank(a, ranks, kinds) for a in list(prim.args) + list(prim.keywords.values())
-                           if not isinstance(a, ast.Constant) or a.value is not None}
+                classes = {
+                    _rank(a, ranks, kinds)
+                    for a in list(prim.args) + list(prim.keywords.values())
+                    if not isinstance(a, ast.Constant) or a.value is not None
+                }
                 classes.discard(0)
                 rank = classes.pop() if len(classes) == 1 else None
             else:
@@ -307,12 +335,18 @@ def _batched_slice(index, kinds):
 
 def _as_slice(node):
     """`slice(a, b, None)` -> `a:b` inside a subscript."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "slice" and not node.keywords:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "slice"
+        and not node.keywords
+    ):
         parts = list(node.args) + [None] * (3 - len(node.args))
         if len(node.args) == 1:
             parts = [None, node.args[0], None]
-        lower, upper, step = (None if p is None or (isinstance(p, ast.Constant) and p.value is None) else p
-                              for p in parts[:3])
+        lower, upper, step = (
+            None if p is None or (isinstance(p, ast.Constant) and p.value is None) else p for p in parts[:3]
+        )
         return ast.Slice(lower=lower, upper=upper, step=step)
     return node
 
@@ -338,7 +372,11 @@ def _fold(expr, kinds):
                 value = axis.value if isinstance(axis, ast.Constant) else None
                 if isinstance(value, int) and not isinstance(value, bool):
                     return ast.Constant(value + 1 if value >= 0 else value)
-                if isinstance(axis, ast.Constant) and value is None and atom_kind(node.args[1], kinds) in (K.FLOAT, K.INT):
+                if (
+                    isinstance(axis, ast.Constant)
+                    and value is None
+                    and atom_kind(node.args[1], kinds) in (K.FLOAT, K.INT)
+                ):
                     return ast.Tuple(elts=[], ctx=ast.Load())
             return node
 
@@ -347,8 +385,11 @@ def _fold(expr, kinds):
 
 def _is_helper(node, name):
     return (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == name
-        and isinstance(node.func.value, ast.Name) and node.func.value.id == "_rt"
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == name
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "_rt"
     )
 
 

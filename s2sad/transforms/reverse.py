@@ -42,7 +42,16 @@ from ..analyses.activity import analyze, walk_statements
 from ..analyses.recompute import plan_recomputation
 from ..analyses.tbr import to_be_recorded
 from ..astutil import clone, fix_statement_locations, name_nodes, walk
-from .derivatives import DerivativeNames, assign, call, is_scalar, load, local_atom, names_read, single_use_list_literals
+from .derivatives import (
+    DerivativeNames,
+    assign,
+    call,
+    is_scalar,
+    load,
+    local_atom,
+    names_read,
+    single_use_list_literals,
+)
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
@@ -75,10 +84,13 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
         self.parts = {}
         self.inplace = self._inplace_variables()
         self.setitem_bases = {
-            s.targets[0].value.id for s in walk_statements(function.body)
+            s.targets[0].value.id
+            for s in walk_statements(function.body)
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)
         }
-        self.recompute = plan_recomputation(function, self.kinds, self.active, self._adjoint_reads, self._output_free)
+        self.recompute = plan_recomputation(
+            function, self.kinds, self.active, self._adjoint_reads, self._output_free
+        )
         self.loop_counters = {}
         self.uses_stack = False
         self.tape_vars = {}  # what a push saved -> the loop-tape variable the backward loop binds
@@ -88,12 +100,15 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
         self.loop_depth = 0
         self.records = []  # (loop line, names its tape records per iteration)
         self.swept = None  # record of a call that is not inlined -> (its result, its arguments)
-        self.restored_lists = set()  # lists the backward sweep changes in place (undoing appends, pops, writes)
-        self.single_use_lists = single_use_list_literals(function)  # `np.stack([a, b])`: the rule's adjoint as is
+        self.restored_lists = (
+            set()
+        )  # lists the backward sweep changes in place (undoing appends, pops, writes)
+        self.single_use_lists = single_use_list_literals(
+            function
+        )  # `np.stack([a, b])`: the rule's adjoint as is
         self.literal_operands = self._literal_operands()
         self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
         self._reads_found = {}  # id(stmt) -> what `reads_of` derives its answers from
-
 
     # -- whole functions ----------------------------------------------------------------------
     def build(self, active_inputs, mode=Mode.REVERSE):
@@ -102,8 +117,14 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
         output, aux = split_output(self.analysis, ret.value)
         out_name = local_atom(output)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
-        self.recording = to_be_recorded(body, self.reads_of, read_at_start, self.params, push_all=not config.enabled(),
-                                        list_change=self.list_change)
+        self.recording = to_be_recorded(
+            body,
+            self.reads_of,
+            read_at_start,
+            self.params,
+            push_all=not config.enabled(),
+            list_change=self.list_change,
+        )
         forward = self.forward_sweep(body)
         state = {}
         seed = self.names.adjoint(out_name) if out_name else "_out_bar"
@@ -120,7 +141,13 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             elif state[p] == MAYBE_ZERO and not is_scalar(self.kinds.get(p)):
                 backward.append(assign(self.bar(p), call("_rt.like", load(self.bar(p)), load(p))))
             grads.append(load(self.bar(p)))
-        pushed_names = {s.targets[0].id for s in walk_statements(body) if id(s) in self.recording.pushes and isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
+        pushed_names = {
+            s.targets[0].id
+            for s in walk_statements(body)
+            if id(s) in self.recording.pushes
+            and isinstance(s, ast.Assign)
+            and isinstance(s.targets[0], ast.Name)
+        }
         prologue = []
         stack_names = {"_push", "_pop"} & names_read(ast.Module(body=forward + backward, type_ignores=[]))
         self.uses_stack = bool(stack_names)
@@ -136,7 +163,9 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
         if out_name is not None and out_name in pushed_names:
             keep = [assign("_value", load(out_name))]
             value = load("_value")
-        if out_name is not None and self.kinds.get(out_name) == K.LIST:  # the backward sweep undoes its changes
+        if (
+            out_name is not None and self.kinds.get(out_name) == K.LIST
+        ):  # the backward sweep undoes its changes
             keep = [assign("_value", call("_rt.copy_lists", load(out_name)))]
             value = load("_value")
         grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
@@ -149,39 +178,88 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
             keep += aux_keep
             value = ast.Tuple(elts=[value, aux], ctx=ast.Load())
             grad_result = ast.Tuple(elts=[grad_result, clone(aux)], ctx=ast.Load())
-        stack_pushes = sorted({
-            node.lineno for node in walk(ast.Module(body=forward, type_ignores=[]))
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
-            and node.value.func.id == "_push" and getattr(node, "lineno", None)
-        })
+        stack_pushes = sorted(
+            {
+                node.lineno
+                for node in walk(ast.Module(body=forward, type_ignores=[]))
+                if isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name)
+                and node.value.func.id == "_push"
+                and getattr(node, "lineno", None)
+            }
+        )
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
         if mode is Mode.GRAD:  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
-            gradient = _function(f"{self.function.name}_grad", self.params + [seed], grad_body, self.function, defaults=[ast.Constant(1.0)])
+            gradient = _function(
+                f"{self.function.name}_grad",
+                self.params + [seed],
+                grad_body,
+                self.function,
+                defaults=[ast.Constant(1.0)],
+            )
             return ReverseCode(joint=None, forward=None, backward=None, gradient=gradient, records=records)
-        joint_body = prologue + inits + forward + keep + backward + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
-        joint = _function(f"{self.function.name}_vjp", self.params + [seed], joint_body, self.function, defaults=[ast.Constant(1.0)])
+        joint_body = (
+            prologue
+            + inits
+            + forward
+            + keep
+            + backward
+            + [ast.Return(ast.Tuple(elts=[value, grads_tuple], ctx=ast.Load()))]
+        )
+        joint = _function(
+            f"{self.function.name}_vjp",
+            self.params + [seed],
+            joint_body,
+            self.function,
+            defaults=[ast.Constant(1.0)],
+        )
         if mode is Mode.REVERSE:
             return ReverseCode(joint=joint, forward=None, backward=None, gradient=None, records=records)
 
         # split mode: forward returns residuals, backward can be called many times
-        tapes = {t[0] for t in self.loop_tapes.values()} | {n for names in self.tape_lists.values() for n in names}
+        tapes = {t[0] for t in self.loop_tapes.values()} | {
+            n for names in self.tape_lists.values() for n in names
+        }
         residual_names = sorted(
-            n for n in names_read(ast.Module(body=backward, type_ignores=[]))
+            n
+            for n in names_read(ast.Module(body=backward, type_ignores=[]))
             if (n in self.kinds or n in tapes) and not _is_derivative(n, self) and n not in ("_pop",)
         )
-        top_level = set(self.params) | {s.targets[0].id for s in body + forward if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)}
-        split_inits = [assign(n, ast.Constant(None)) for n in residual_names if n not in top_level and n not in self.recording.maybe_unbound]
+        top_level = set(self.params) | {
+            s.targets[0].id
+            for s in body + forward
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
+        }
+        split_inits = [
+            assign(n, ast.Constant(None))
+            for n in residual_names
+            if n not in top_level and n not in self.recording.maybe_unbound
+        ]
         stack_elt = [load("_stack")] if self.uses_stack else []
         residuals = ast.Tuple(elts=stack_elt + [load(n) for n in residual_names], ctx=ast.Load())
-        fwd_body = prologue + inits + split_inits + forward + keep + [ast.Return(ast.Tuple(elts=[value, residuals], ctx=ast.Load()))]
+        fwd_body = (
+            prologue
+            + inits
+            + split_inits
+            + forward
+            + keep
+            + [ast.Return(ast.Tuple(elts=[value, residuals], ctx=ast.Load()))]
+        )
         fwd = _function(f"{self.function.name}_forward", self.params, fwd_body, self.function)
-        unpack_targets = ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in (["_stack"] if self.uses_stack else []) + residual_names], ctx=ast.Store())
-        bwd_prologue = [ast.Assign(targets=[unpack_targets], value=load("_residuals"))] if residuals.elts else []
+        unpack_targets = ast.Tuple(
+            elts=[ast.Name(n, ast.Store()) for n in (["_stack"] if self.uses_stack else []) + residual_names],
+            ctx=ast.Store(),
+        )
+        bwd_prologue = (
+            [ast.Assign(targets=[unpack_targets], value=load("_residuals"))] if residuals.elts else []
+        )
         restored_in_place = {
             node.targets[0].value.id
             for node in walk(ast.Module(body=backward, type_ignores=[]))
-            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
+            if isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Subscript)
             and isinstance(node.targets[0].value, ast.Name)
         }
         if self.restored_lists:
@@ -194,14 +272,20 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints):
                 if self.kinds.get(n) == K.LIST or n in tapes:
                     bwd_prologue.append(assign(n, call("_rt.copy_lists", load(n), load(copies))))
             if self.uses_stack:
-                stack_copy = call("_rt.copy_lists", load("_stack"), load(copies), ast.Constant(bool(restored_in_place)))
+                stack_copy = call(
+                    "_rt.copy_lists", load("_stack"), load(copies), ast.Constant(bool(restored_in_place))
+                )
                 bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
         elif self.uses_stack:
             # arrays popped back may be written into again: each pullback call gets its own copies
-            stack_copy = call("_rt.copy_stack", load("_stack")) if restored_in_place else call("list", load("_stack"))
+            stack_copy = (
+                call("_rt.copy_stack", load("_stack")) if restored_in_place else call("list", load("_stack"))
+            )
             bwd_prologue += [assign("_pop", ast.Attribute(value=stack_copy, attr="pop", ctx=ast.Load()))]
         for n in sorted(restored_in_place & set(residual_names)):
-            bwd_prologue.append(assign(n, call("_rt.copy", load(n))))  # each pullback call restores its own copy
+            bwd_prologue.append(
+                assign(n, call("_rt.copy", load(n)))
+            )  # each pullback call restores its own copy
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
         return ReverseCode(joint=None, forward=fwd, backward=bwd, gradient=None, records=records)
@@ -224,8 +308,13 @@ def _function(name, params, body, where, defaults=()):
     node = ast.FunctionDef(
         name=name,
         args=ast.arguments(
-            posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
-            kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=list(defaults),
+            posonlyargs=[],
+            args=[ast.arg(arg=p) for p in params],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=list(defaults),
         ),
         body=body or [ast.Pass()],
         decorator_list=[],
@@ -236,7 +325,9 @@ def _function(name, params, body, where, defaults=()):
     return fix_statement_locations(node)  # unparsed to text: the statements' lines are all we read
 
 
-def reverse_transform(function, namespace, input_kinds, active_inputs, analysis=None, mode=Mode.REVERSE, portable=False):
+def reverse_transform(
+    function, namespace, input_kinds, active_inputs, analysis=None, mode=Mode.REVERSE, portable=False
+):
     """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
     SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), or
     GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be

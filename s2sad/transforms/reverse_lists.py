@@ -12,7 +12,6 @@ from .derivatives import assign, call, is_scalar, load, local_atom, names_read
 from .reverse_statements import MAYBE_ZERO, PRESENT
 
 
-
 class ListAdjoints:
     """The adjoints of list operations (a part of `ReverseTransform`)."""
 
@@ -22,7 +21,10 @@ class ListAdjoints:
         if rule.key is operator.add:
             left, right = prim.args
             split = call("len", clone(left))
-            for atom, bounds in ((left, (ast.Constant(0), split)), (right, (clone(split), ast.Constant(None)))):
+            for atom, bounds in (
+                (left, (ast.Constant(0), split)),
+                (right, (clone(split), ast.Constant(None))),
+            ):
                 if local_atom(atom) in self.active:
                     parts.append((local_atom(atom), call("_rt.list_part", clone(z_bar), *bounds)))
             return parts
@@ -56,7 +58,9 @@ class ListAdjoints:
         return []
 
     def _method(self, obj, method, *args):
-        return ast.Call(func=ast.Attribute(value=load(obj), attr=method, ctx=ast.Load()), args=list(args), keywords=[])
+        return ast.Call(
+            func=ast.Attribute(value=load(obj), attr=method, ctx=ast.Load()), args=list(args), keywords=[]
+        )
 
     def backward_append(self, stmt, prim, state):
         """`xs.append(v)`: `v_bar += xs_bar.pop()`, then `xs.pop()` restores the list."""
@@ -120,5 +124,7 @@ class ListAdjoints:
         if base in state:
             store = ast.Subscript(value=load(self.bar(base)), slice=clone(target.slice), ctx=ast.Store())
             old = ast.Subscript(value=load(base), slice=clone(target.slice), ctx=ast.Load())
-            out.append(ast.copy_location(ast.Assign(targets=[store], value=call("_rt.zeros_like", old)), stmt))
+            out.append(
+                ast.copy_location(ast.Assign(targets=[store], value=call("_rt.zeros_like", old)), stmt)
+            )
         return out

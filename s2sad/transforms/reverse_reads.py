@@ -13,7 +13,6 @@ from ..rules import adjoint_for
 from .derivatives import bind_template, call, is_scalar, local_atom, names_read
 
 
-
 class AdjointReads:
     """What the backward sweep reads (a part of `ReverseTransform`)."""
 
@@ -48,10 +47,14 @@ class AdjointReads:
                     block(getattr(stmt, attr, None) or [])
             for before, stmt in zip(stmts, stmts[1:]):
                 if (
-                    isinstance(before, ast.Assign) and isinstance(before.targets[0], ast.Name)
-                    and (before.targets[0].id in self.single_use_lists
-                         or (isinstance(before.value, ast.Tuple) and counts[before.targets[0].id] == 2))
-                    and isinstance(stmt, ast.Assign) and before.targets[0].id in names_read(stmt.value)
+                    isinstance(before, ast.Assign)
+                    and isinstance(before.targets[0], ast.Name)
+                    and (
+                        before.targets[0].id in self.single_use_lists
+                        or (isinstance(before.value, ast.Tuple) and counts[before.targets[0].id] == 2)
+                    )
+                    and isinstance(stmt, ast.Assign)
+                    and before.targets[0].id in names_read(stmt.value)
                 ):
                     out[id(stmt)] = (before.targets[0].id, before.value.elts)
 
@@ -108,8 +111,12 @@ class AdjointReads:
             if prim.kind == "call" and prim.rule.differentiable and not prim.rule.elementwise:
                 if target.id in self.active and not is_scalar(self.kinds.get(target.id)):
                     names.add(target.id)  # for `_rt.like` on a maybe-zero adjoint
-            if prim.kind == "call" and target.id in self.active and id(stmt) not in self.split_literals:  # `_rt.list_cotangent(g, xs)`: the list as it was
-                names |= {a for a in map(local_atom, prim.args) if a in self.active and self.kinds.get(a) == K.LIST}
+            if (
+                prim.kind == "call" and target.id in self.active and id(stmt) not in self.split_literals
+            ):  # `_rt.list_cotangent(g, xs)`: the list as it was
+                names |= {
+                    a for a in map(local_atom, prim.args) if a in self.active and self.kinds.get(a) == K.LIST
+                }
         name = target.id if isinstance(target, ast.Name) else None
         recomputed = self.recompute.get(id(stmt), [])
         if recomputed:

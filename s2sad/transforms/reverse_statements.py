@@ -14,7 +14,18 @@ from ..astutil import clone
 from ..peepholes.scatter import basic_index
 from ..peepholes.simplify import split_sign
 from ..rules import adjoint_for
-from .derivatives import assign, atom_kind, bind_template, call, doubled, is_scalar, load, local_atom, simplified, squares
+from .derivatives import (
+    assign,
+    atom_kind,
+    bind_template,
+    call,
+    doubled,
+    is_scalar,
+    load,
+    local_atom,
+    simplified,
+    squares,
+)
 
 PRESENT, MAYBE_ZERO = "present", "maybe-zero"  # an adjoint holds a value / may still be a symbolic zero
 
@@ -35,7 +46,14 @@ class StatementAdjoints:
         if isinstance(target, ast.Subscript) and self.kinds.get(target.value.id) == K.LIST:
             value = local_atom(stmt.value)  # `xs[i] = v`: the item's adjoint, zeroed right after
             if value in self.active:
-                parts.append((value, ast.Subscript(value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load())))
+                parts.append(
+                    (
+                        value,
+                        ast.Subscript(
+                            value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load()
+                        ),
+                    )
+                )
             self.parts[key] = parts
             return parts
         if isinstance(target, ast.Subscript):
@@ -44,10 +62,18 @@ class StatementAdjoints:
                 # a copy: the slice is zeroed right after it is read
                 integers = {n for n, k in self.kinds.items() if k == K.INT}
                 if basic_index(index_expression(target.slice), integers) is not None:
-                    g = ast.Subscript(value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load())
-                    g = ast.Call(func=ast.Attribute(value=g, attr="copy", ctx=ast.Load()), args=[], keywords=[])
+                    g = ast.Subscript(
+                        value=load(self.bar(target.value.id)), slice=clone(target.slice), ctx=ast.Load()
+                    )
+                    g = ast.Call(
+                        func=ast.Attribute(value=g, attr="copy", ctx=ast.Load()), args=[], keywords=[]
+                    )
                 else:  # an index that may repeat a position: only its last write counts
-                    g = call("_rt.written_part", load(self.bar(target.value.id)), index_expression(clone(target.slice)))
+                    g = call(
+                        "_rt.written_part",
+                        load(self.bar(target.value.id)),
+                        index_expression(clone(target.slice)),
+                    )
                 g = call("_rt.unbroadcast", g, load(value))
                 parts.append((value, g))
             self.parts[key] = parts
@@ -95,7 +121,9 @@ class StatementAdjoints:
                 self.parts[key] = self.list_operator_parts(rule, prim, z_bar)
                 return self.parts[key]
             values[template.output] = load(name)
-            derivs = {f"{p}_bar": load(self.bar(local_atom(values[p]) or "_const")) for p in template.operands}
+            derivs = {
+                f"{p}_bar": load(self.bar(local_atom(values[p]) or "_const")) for p in template.operands
+            }
             derivs[f"{template.output}_bar"] = z_bar
             for target_param, expr in template.instantiate(values, derivs, fresh=self.names.fresh):
                 if target_param not in template.operands:
@@ -112,8 +140,12 @@ class StatementAdjoints:
                 elif rule.key in (operator.matmul, np.matmul):
                     expr = self.direct_product(expr)
                 parts.append((operand, expr))
-            if (squares(rule, template, values) and len(parts) == 2 and parts[0][0] == parts[1][0]
-                    and doubled(parts[0][1], parts[1][1]) is not None):
+            if (
+                squares(rule, template, values)
+                and len(parts) == 2
+                and parts[0][0] == parts[1][0]
+                and doubled(parts[0][1], parts[1][1]) is not None
+            ):
                 # `x * x`: its two equal terms (`g * x`, `x * g`) computed once and added twice, the
                 # same additions in the same order, so the same result bit for bit
                 operand, term = parts[0]
@@ -169,9 +201,16 @@ class StatementAdjoints:
                 return expr
             leading = len(result_shape) - len(shape)
             if leading > 0 and shape and result_shape[leading:] == shape:
-                axis = ast.Constant(0) if leading == 1 else ast.Tuple([ast.Constant(i) for i in range(leading)], ast.Load())
-                return ast.Call(func=ast.Attribute(load("np"), "sum", ast.Load()), args=[expr],
-                                keywords=[ast.keyword("axis", axis)])
+                axis = (
+                    ast.Constant(0)
+                    if leading == 1
+                    else ast.Tuple([ast.Constant(i) for i in range(leading)], ast.Load())
+                )
+                return ast.Call(
+                    func=ast.Attribute(load("np"), "sum", ast.Load()),
+                    args=[expr],
+                    keywords=[ast.keyword("axis", axis)],
+                )
         if is_scalar(mine) and (self.kinds.get(result) == K.ARRAY or result_shape):
             return call("np.sum", expr)
         return call("_rt.unbroadcast", expr, load(operand))
@@ -189,8 +228,12 @@ class StatementAdjoints:
         """`_rt.matmul_adjoint_?(g, a, b)` of vectors and matrices of known ranks, as the product
         itself (`a.T @ g`). The adjoint of a matrix operand stays a call: `sum_products_after_loops`
         sums a loop's steps of it with one product."""
-        if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
-                and expr.func.attr in ("matmul_adjoint_x", "matmul_adjoint_y") and len(expr.args) == 3):
+        if not (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Attribute)
+            and expr.func.attr in ("matmul_adjoint_x", "matmul_adjoint_y")
+            and len(expr.args) == 3
+        ):
             return expr
         g, a, b = expr.args
         ranks = [len(s) if s is not None else None for s in (self.shape_of(a), self.shape_of(b))]
@@ -216,7 +259,9 @@ class StatementAdjoints:
         if self.kinds.get(name) == K.LIST:
             if name not in state:
                 state[name] = PRESENT if convert else source
-                return [assign(target, call("_rt.list_cotangent", expr, load(name)) if convert else expr, where)]
+                return [
+                    assign(target, call("_rt.list_cotangent", expr, load(name)) if convert else expr, where)
+                ]
             both = PRESENT if PRESENT in (state[name], source) or convert else MAYBE_ZERO
             state[name] = both
             extra = [load(name)] if convert else []
@@ -232,7 +277,9 @@ class StatementAdjoints:
             return [assign(target, expr, where)]
         state[name] = PRESENT
         op = ast.Sub() if negative else ast.Add()
-        return [assign(target, ast.BinOp(left=load(target), op=op, right=magnitude if negative else expr), where)]
+        return [
+            assign(target, ast.BinOp(left=load(target), op=op, right=magnitude if negative else expr), where)
+        ]
 
     def materialize(self, name):
         if name in self.inplace or (self.portable and self.kinds.get(name) == K.LIST):
@@ -279,7 +326,9 @@ class StatementAdjoints:
                 helper = "_rt.list_like" if self.kinds.get(name) == K.LIST else "_rt.like"
                 out.append(assign(self.bar(name), call(helper, load(self.bar(name)), load(name)), stmt))
                 source = PRESENT
-            placeholder = state[name] == MAYBE_ZERO and prim.kind == "container" and self.kinds.get(name) == K.LIST
+            placeholder = (
+                state[name] == MAYBE_ZERO and prim.kind == "container" and self.kinds.get(name) == K.LIST
+            )
             for operand, expr in self.adjoint_parts(stmt):
                 if placeholder:  # `xs_bar[k]` of a list adjoint that may still be a scalar zero
                     expr = call("_rt.item", expr.value, expr.slice)
@@ -295,11 +344,17 @@ class StatementAdjoints:
                     if base not in state:
                         out.append(assign(self.bar(base), call("_rt.zeros_like", load(base)), stmt))
                         state[base] = PRESENT
-                    out.append(ast.copy_location(ast.Expr(call("_rt.add_at", load(self.bar(base)), clone(index), z_bar)), stmt))
+                    out.append(
+                        ast.copy_location(
+                            ast.Expr(call("_rt.add_at", load(self.bar(base)), clone(index), z_bar)), stmt
+                        )
+                    )
                 else:
                     # a rule's contribution to a list may be an array of rows; `+` and `* n` give lists
                     convert = (
-                        prim.kind == "call" and self.kinds.get(name) != K.LIST and operand not in self.single_use_lists
+                        prim.kind == "call"
+                        and self.kinds.get(name) != K.LIST
+                        and operand not in self.single_use_lists
                     )
                     out += self.accumulate(operand, expr, state, stmt, source, convert=convert)
             del state[name]

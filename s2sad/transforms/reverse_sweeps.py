@@ -16,7 +16,6 @@ from .derivatives import assign, call, load, local_atom, names_read
 from .reverse_statements import MAYBE_ZERO, PRESENT
 
 
-
 class Sweeps:
     """The forward and backward sweeps over control flow (a part of `ReverseTransform`)."""
 
@@ -30,13 +29,19 @@ class Sweeps:
             return False
         if self.kinds.get(value.value.id) == K.LIST:  # slicing a list copies it
             return False
-        return any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis))
-                   for n in walk(value.slice))
+        return any(
+            isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis))
+            for n in walk(value.slice)
+        )
 
     def forward_sweep(self, stmts):
         out = []
         for stmt in stmts:
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and self._slice_of_written_array(stmt):
+            if (
+                isinstance(stmt, ast.Assign)
+                and isinstance(stmt.targets[0], ast.Name)
+                and self._slice_of_written_array(stmt)
+            ):
                 stmt.value = call("_rt.copy", stmt.value)
             if isinstance(stmt, ast.Assign):
                 if id(stmt) in self.recording.pushes:
@@ -44,7 +49,9 @@ class Sweeps:
                     if isinstance(target, ast.Name):
                         saved = load(target.id)
                     else:
-                        old = ast.Subscript(value=load(target.value.id), slice=clone(target.slice), ctx=ast.Load())
+                        old = ast.Subscript(
+                            value=load(target.value.id), slice=clone(target.slice), ctx=ast.Load()
+                        )
                         # an array's slice is copied; a list's item is kept as it is (never written into)
                         saved = old if self.kinds.get(target.value.id) == K.LIST else call("_rt.copy", old)
                     push = ast.copy_location(ast.Expr(call("_push", saved)), stmt)
@@ -149,7 +156,9 @@ class Sweeps:
         tape, append, _, _ = self.loop_tapes[id(loop)]
         if id(loop) in self.tape_lists:  # `[None] * n` for `range(n)`
             count = loop.iter.args[0]
-            empty = ast.BinOp(left=ast.List(elts=[ast.Constant(None)], ctx=ast.Load()), op=ast.Mult(), right=clone(count))
+            empty = ast.BinOp(
+                left=ast.List(elts=[ast.Constant(None)], ctx=ast.Load()), op=ast.Mult(), right=clone(count)
+            )
             return [assign(name, clone(empty), loop) for name in self.tape_lists[id(loop)]]
         return [
             assign(tape, ast.List(elts=[], ctx=ast.Load()), loop),
@@ -182,7 +191,11 @@ class Sweeps:
         tape, _, variables, nested = self.loop_tapes[id(loop)]
         lists = self.tape_lists.get(id(loop))
         saved = lists or [tape]
-        pre = [assign(saved[k], self.pop(("tape", id(loop), k)), loop) for k in reversed(range(len(saved)))] if nested else []
+        pre = (
+            [assign(saved[k], self.pop(("tape", id(loop), k)), loop) for k in reversed(range(len(saved)))]
+            if nested
+            else []
+        )
         body = list(body)
         bound = {}
         names_in = [[n.id for n in name_nodes(s)] for s in body]  # per statement
@@ -191,8 +204,13 @@ class Sweeps:
             for index, s in enumerate(body):
                 if isinstance(s, ast.Assign) and isinstance(s.value, ast.Name) and s.value.id == var:
                     name = s.targets[0].id if isinstance(s.targets[0], ast.Name) else None
-                    if name and reads == 1 and name not in bound.values() and name not in variables \
-                            and not any(name in ids for ids in names_in[:index]):
+                    if (
+                        name
+                        and reads == 1
+                        and name not in bound.values()
+                        and name not in variables
+                        and not any(name in ids for ids in names_in[:index])
+                    ):
                         bound[var] = name
                         del body[index]
                         del names_in[index]
@@ -265,13 +283,23 @@ class Sweeps:
                 return pre + self.taped_loop(stmt, body) + post
             if isinstance(stmt, ast.For):
                 iterable = call("reversed", clone(stmt.iter))
-                loop = ast.For(target=ast.Name(stmt.target.id, ast.Store()), iter=iterable, body=body or [ast.Pass()], orelse=[])
+                loop = ast.For(
+                    target=ast.Name(stmt.target.id, ast.Store()),
+                    iter=iterable,
+                    body=body or [ast.Pass()],
+                    orelse=[],
+                )
                 post = []
                 if id(stmt) in self.recording.loop_target_pushes:
                     post = [assign(stmt.target.id, self.pop(("target", id(stmt))))]
                 return pre + [ast.copy_location(loop, stmt)] + post
             counter = self.loop_counters[id(stmt)]
-            loop = ast.For(target=ast.Name("_", ast.Store()), iter=call("range", load(counter)), body=body or [ast.Pass()], orelse=[])
+            loop = ast.For(
+                target=ast.Name("_", ast.Store()),
+                iter=call("range", load(counter)),
+                body=body or [ast.Pass()],
+                orelse=[],
+            )
             return [assign(counter, self.pop(("count", id(stmt))))] + pre + [ast.copy_location(loop, stmt)]
         return []
 
@@ -283,8 +311,14 @@ def _counted(loop):
     if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Name)):
         return False
     it = loop.iter
-    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
-            and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], (ast.Name, ast.Constant))):
+    if not (
+        isinstance(it, ast.Call)
+        and isinstance(it.func, ast.Name)
+        and it.func.id == "range"
+        and len(it.args) == 1
+        and not it.keywords
+        and isinstance(it.args[0], (ast.Name, ast.Constant))
+    ):
         return False
     stored = {n.id for s in loop.body for n in name_nodes(s) if isinstance(n.ctx, ast.Store)}
     return loop.target.id not in stored
