@@ -154,7 +154,11 @@ def numba_primal(function):
 
     namespace = dict(function.__globals__)
     for name, value in list(namespace.items()):
-        if isinstance(value, types.FunctionType) and value.__module__ == function.__module__ and value is not function:
+        if (
+            isinstance(value, types.FunctionType)
+            and value.__module__ == function.__module__
+            and value is not function
+        ):
             namespace[name] = numba.njit(value)
     copy = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
     return numba.njit(copy)

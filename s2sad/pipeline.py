@@ -469,10 +469,18 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
         output_kind=output_kind,
         params=c.params,
         active_inputs=list(active_inputs),
-        extra={"objects": objects, "container_output": c.container_output, "where": user_where(function, (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0))),
-               # what another code target needs: the generated functions' names, their namespace
-               "names": {role: node.name for role, node in functions.items()}, "namespace": namespace,
-               "tree_spans": c.tree_spans},
+        extra={
+            "objects": objects,
+            "container_output": c.container_output,
+            "where": user_where(
+                function,
+                (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)),
+            ),
+            # what another code target needs: the generated functions' names, their namespace
+            "names": {role: node.name for role, node in functions.items()},
+            "namespace": namespace,
+            "tree_spans": c.tree_spans,
+        },
     )
     return compiled
 

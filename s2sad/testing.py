@@ -95,7 +95,11 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
             f"jvp: {out_dot!r}\nfd:  {expected!r}"
         )
         value, pullback = vjp(f, *args, backend=backend)
-        u = _random_like(np.asarray(value, dtype=float), rng) if np.ndim(value) else float(rng.standard_normal())
+        u = (
+            _random_like(np.asarray(value, dtype=float), rng)
+            if np.ndim(value)
+            else float(rng.standard_normal())
+        )
         if isinstance(value, list):  # a list output (items of one shape): cotangent and tangent as arrays
             out_dot = np.asarray(out_dot, dtype=float)
         elif not isinstance(value, np.ndarray):
