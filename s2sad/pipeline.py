@@ -68,6 +68,7 @@ from .optimize.versions import split_versions
 from .peepholes.accumulations import fuse_accumulations
 from .peepholes.copies import propagate_copies_in_blocks
 from .peepholes.negations import fold_negations
+from .peepholes.outer_sums import sum_outer_products_after_loops
 from .peepholes.products import sum_products_after_loops
 from .peepholes.scatter import accumulate_at_basic_indices
 from .peepholes.single_use import inline_single_use
@@ -319,6 +320,7 @@ def _copies_and_fusion(node):
 def _products(node, c):
     if not c.portable:
         sum_products_after_loops(node)
+        sum_outer_products_after_loops(node)
 
 
 def _scatter(node, c):
@@ -487,16 +489,33 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
 
 def call_derivative(function, mode, args, wrt):
     """The derivative of a call that is not inlined (`_rt.call_forward_sweep`, `_rt.call_jvp`),
-    compiled once per argument types: the jvp function (mode 'forward') or the (forward, backward)
-    pair. The run-time library reaches it through `runtime.register_compiler`."""
-    key = (function, getattr(function, "__code__", None), reads_key(function), mode, wrt, signature_of(args))
+    compiled once per argument kinds: the jvp function (mode 'forward') or the (forward, backward)
+    pair. The run-time library reaches it through `runtime.register_compiler`.
+
+    The key is the kinds the derivative is compiled for and nothing finer: a recursion that
+    passes a shrinking list of indices (det by minors) finds one derivative at every level,
+    without walking the list (a list that is not differentiated is of kind 'other')."""
+    code = getattr(function, "__code__", None)
+    reads = reads_key(function)
+    by_class = (function, code, reads, mode, wrt, tuple([a.__class__ for a in args]))
+    entry = cache.CALL_DERIVATIVES.get(by_class)
+    if entry is not None:
+        return entry
+    kinds = kinds_of(args, wrt)
+    key = ("kinds", function, code, reads, mode, wrt, kinds)
     entry = cache.CALL_DERIVATIVES.get(key)
     if entry is None:
-        key = key[:2] + (reads_key(function, keep=True),) + key[3:]  # planned again: a callee may be new
-        compiled = compile_derivative(function, Mode(mode), wrt, diff_kinds(kinds_of(args, wrt), wrt))
+        reads = reads_key(function, keep=True)  # planned again: a callee may be new
+        key = key[:3] + (reads,) + key[4:]
+        by_class = by_class[:2] + (reads,) + by_class[3:]
+        compiled = compile_derivative(function, Mode(mode), wrt, diff_kinds(kinds, wrt))
         objects = compiled.extra["objects"]
         entry = objects["jvp"] if not Mode(mode).reverse else (objects["forward"], objects["backward"])
         cache.CALL_DERIVATIVES[key] = entry
+    if all(kind.__class__ is str for kind in kinds):
+        # every kind follows from the argument's class alone (no function given as an argument,
+        # no differentiated tree, whose kind is its structure): the classes find it next time
+        cache.CALL_DERIVATIVES[by_class] = entry
     return entry
 
 

@@ -629,6 +629,49 @@ def test_recursive_determinant(size, seed):
     np.testing.assert_allclose(s2sad.grad(det)(A), expected, rtol=1e-9, atol=1e-9)
 
 
+def det_of_minor(A, rows, cols):
+    """The determinant of the minor of A that keeps `rows` and `cols` (lists of indices): the
+    recursion passes shorter lists down, as cmpad's det_by_minor does."""
+    if len(rows) == 1:
+        return A[rows[0], cols[0]]
+    total = 0.0
+    sign = 1.0
+    for j in range(len(cols)):
+        total = total + sign * A[rows[0], cols[j]] * det_of_minor(A, rows[1:], cols[:j] + cols[j + 1 :])
+        sign = -sign
+    return total
+
+
+def det_by_index_lists(A):
+    n = A.shape[0]
+    return det_of_minor(A, list(range(n)), list(range(n)))
+
+
+@pytest.mark.parametrize("size", [1, 2, 4, 5])
+def test_recursion_passing_shrinking_index_lists(size):
+    A = np.random.default_rng(size).standard_normal((size, size))
+    assert det_by_index_lists(A) == pytest.approx(np.linalg.det(A))
+    check_grads(det_by_index_lists, (A,), rtol=1e-5)
+    expected = np.linalg.det(A) * np.linalg.inv(A).T
+    np.testing.assert_allclose(s2sad.grad(det_by_index_lists)(A), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        s2sad.jvp(det_by_index_lists, (A,), (np.eye(size),))[1],
+        np.sum(expected * np.eye(size)),
+        rtol=1e-9,
+        atol=1e-9,
+    )
+
+
+def test_a_recursion_finds_one_derivative_for_all_its_levels():
+    from s2sad import cache
+
+    A = np.random.default_rng(7).standard_normal((5, 5))
+    s2sad.grad(det_by_index_lists)(A)
+    s2sad.jvp(det_by_index_lists, (A,), (A,))
+    compiled = [k for k in cache.CALL_DERIVATIVES if k[0] == "kinds" and k[1] is det_of_minor]
+    assert sorted(k[4] for k in compiled) == ["forward", "split"]  # one per mode: not one per list length
+
+
 def test_pullback_of_a_recursive_function_can_be_called_many_times():
     A = np.random.default_rng(1).standard_normal((4, 4))
     value, pullback = s2sad.vjp(det, A)
@@ -681,6 +724,24 @@ def test_too_deep_recursion_is_reported():
     _assert_names_user_code(info.value, "def power(x, n):")
     assert "`power` went" in str(info.value) and "loop" in str(info.value)
     assert isinstance(info.value, RecursionError) and sys.getrecursionlimit() == limit
+
+
+def test_the_garbage_collector_is_paused_inside_a_recursion_and_resumed_as_it_was():
+    import gc
+
+    A = np.random.default_rng(11).standard_normal((4, 4))
+    assert gc.isenabled()
+    check_grads(det_by_index_lists, (A,), rtol=1e-5)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        s2sad.grad(det_by_index_lists)(A)
+        assert not gc.isenabled()  # a collector the user paused stays paused
+    finally:
+        gc.enable()
+    with pytest.raises(s2sad.RecursionDepthError):
+        s2sad.grad(power)(1.0, 50_000)
+    assert gc.isenabled()
 
 
 # -- 6. what is not supported: clear errors ----------------------------------------------------

@@ -284,6 +284,31 @@ def test_a_fancy_write_that_repeats_a_position_counts_its_last_write():
     np.testing.assert_allclose(hessian, fd_h, rtol=1e-5, atol=1e-6)
 
 
+def written_at(x, rows, cols):
+    M = np.zeros((2, 3, 3))
+    M[:, rows, cols] = x  # the same index arrays at every call (gmm's triangle)
+    return np.sum(np.tanh(M) ** 2 * np.arange(1.0, 10.0).reshape(3, 3))
+
+
+@pytest.mark.parametrize(
+    "rows, cols",
+    [
+        (np.array([1, 2, 2]), np.array([0, 0, 1])),  # distinct positions
+        (np.array([1, 2, 1]), np.array([0, 0, 0])),  # (1, 0) twice: the last write counts
+        (np.array([1, 2, 1]), np.array([0, 1, 0])),  # the same shape, other positions
+    ],
+)
+def test_fancy_writes_at_constant_indices_analysed_once_per_index_set(rows, cols):
+    from s2sad.runtime import core as runtime
+
+    x = np.random.default_rng(int(rows.sum() + 3 * cols.sum())).standard_normal((2, 3))
+    for _ in range(2):  # the second call finds the index set's analysis
+        check_grads(written_at, (x, rows, cols), wrt=[0])
+    assert any(k is not None and k[0] == (2, 3, 3) for k in runtime._LAST_WRITES)
+    lists = (rows.tolist(), cols.tolist())  # index lists are analysed every time: still exact
+    check_grads(written_at, (x, *lists), wrt=[0])
+
+
 # masks made by comparing arrays of different shapes broadcast: the mask may be larger than the
 # operand it multiplies, so that operand's adjoint is summed back to its own shape
 def masked_by_comparison(x, y):

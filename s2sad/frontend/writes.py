@@ -7,7 +7,7 @@ array. Each becomes writes the compiler follows in both modes (`a[...] = value`,
 value`, an item copied, written and stored back); `np.r_[...]` / `np.c_[...]` become
 `np.concatenate`. A call known to write into its argument in another way is refused here,
 and a call statement that is none of these and reaches a differentiated value is refused
-after activity analysis (`s2sad.compiler`): none is ever a silent constant.
+after activity analysis (`s2sad.analyses.checks`): none is ever a silent constant.
 
 >>> import ast, numpy as np
 >>> tree = ast.parse('''
@@ -45,7 +45,7 @@ REFUSED = {  # calls that write into an argument in a way this pass does not rew
     np.put_along_axis: "build the array with `np.where` or write it by index (`a[i, j] = v`)",
     np.random.shuffle: "shuffle a copy: `a = a[np.random.permutation(len(a))]`",
 }
-REFUSED_METHODS = {  # array methods that change the array in place (`sort` and lists: s2sad.compiler)
+REFUSED_METHODS = {  # array methods that change the array in place (`sort` and lists: s2sad.analyses.checks)
     "itemset": "write by index: `a[i] = v`",
     "resize": "make a new array: `a = np.resize(a, shape)`",
     "partition": "make a new array: `a = np.partition(a, k)`",

@@ -4,7 +4,11 @@ emitted derivative file depends on this package alone."""
 
 from .core import *  # noqa: F401,F403
 from .core import _call_derivative  # noqa: F401
-from .numpy_helpers import *  # noqa: F401,F403  (helpers of the NumPy rules)
+from .arrays import *  # noqa: F401,F403  (helpers of the NumPy rules, by topic)
+from .linalg import *  # noqa: F401,F403
+from .numpy_helpers import *  # noqa: F401,F403
+from .products import *  # noqa: F401,F403
+from .reshaping import *  # noqa: F401,F403
 from .vector import *  # noqa: F401,F403  (helpers of vector forward mode)
 from .custom import (  # noqa: F401  (helpers of calls to custom_vjp / custom_jvp functions)
     custom_jvp_call,

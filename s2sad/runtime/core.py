@@ -11,6 +11,7 @@ only the operations that need a shape decided at run time.
 [0.0, 3.0, 0.0, 0.0]
 """
 
+import gc
 import linecache
 import sys
 import threading
@@ -26,10 +27,15 @@ def float_dtype(x):
     return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
 
 
+_SCALARS = frozenset((float, int, np.float64, np.float32))  # classes of 0-d numbers: shape ()
+
+
 def unbroadcast(g, like):
     """Sum `g` over the axes broadcasting added, so it has the shape of `like`."""
     if g.__class__ is np.ndarray and like.__class__ is np.ndarray and g.shape == like.shape:
         return g  # the common case, checked without function calls (this runs every loop step)
+    if g.__class__ in _SCALARS and like.__class__ in _SCALARS:
+        return g  # scalar code compiled without shapes (a recursion's derivative): every operation
     if isinstance(like, (list, tuple)) or isinstance(g, (list, tuple)):
         return g  # a list cotangent (derivative code adds them with `+`): item by item, no broadcasting
     shape = np.shape(like)
@@ -72,6 +78,10 @@ def zeros_like(x):
 
 def like(g, x):
     """`g` if it already has `x`'s shape, else zeros of it plus `g` (a scalar zero)."""
+    if g.__class__ is np.ndarray and x.__class__ is np.ndarray and g.shape == x.shape:
+        return g  # without function calls: a recursion's derivative runs this at every level
+    if g.__class__ in _SCALARS and x.__class__ in _SCALARS:
+        return g
     if np.shape(g) == np.shape(x):
         return g
     return zeros_like(x) + g
@@ -106,14 +116,48 @@ def last_writes(g, like, index):
     """
     if not _fancy(index):
         return g
+    key = _index_key(np.shape(like), index)
+    last = _LAST_WRITES.get(key, _MISSING) if key is not None else _MISSING
+    if last is _MISSING:
+        last = _last_of_repeated(like, index)
+        if key is not None:
+            if len(_LAST_WRITES) >= 256:
+                _LAST_WRITES.clear()
+            _LAST_WRITES[key] = last
+    return g if last is None else np.where(last, g, 0.0)
+
+
+def _last_of_repeated(like, index):
+    """None if `index` names every position of `like` once, else where the last of each lands."""
     positions = np.arange(np.size(like)).reshape(np.shape(like))[index]
     flat = np.ravel(positions)
     if np.unique(flat).size == flat.size:
-        return g
+        return None
     last = np.zeros(flat.size, dtype=bool)
     _, first_of_reversed = np.unique(flat[::-1], return_index=True)
     last[flat.size - 1 - first_of_reversed] = True
-    return np.where(last.reshape(np.shape(positions)), g, 0.0)
+    return last.reshape(np.shape(positions))
+
+
+# what `_last_of_repeated` found, by shape and index: a constant index set (gmm's triangle
+# positions, written at every call) is analysed once, not with np.unique at every call
+_LAST_WRITES = {}
+_KEYED_INDEX_SIZE = 1 << 14  # index arrays up to this size are keyed by their bytes
+
+
+def _index_key(shape, index):
+    """A hashable key of `index` (slices, integers, None, small integer arrays), or None."""
+    parts = [shape]
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, slice):
+            parts.append(("slice", i.start, i.stop, i.step))
+        elif i is None or i is Ellipsis or i.__class__ is int:
+            parts.append(i)
+        elif isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.size <= _KEYED_INDEX_SIZE:
+            parts.append(("array", i.dtype.str, i.shape, i.tobytes()))
+        else:
+            return None  # a list, a boolean mask, a large array: analysed each time
+    return tuple(parts)
 
 
 def written_part(adjoint, index):
@@ -170,6 +214,9 @@ def owned(g, x):
 
 def add_at(target, index, g):
     """`target[index] += g`, accumulating repeated integer indices."""
+    if index.__class__ is tuple and all([i.__class__ is int for i in index]):
+        target[index] += g  # one element (scalar code: every step)
+        return
 
     def fancy(i):
         return isinstance(i, (np.ndarray, list))
@@ -470,9 +517,12 @@ class CallRecord:
 # Each level of a recursion runs a few Python frames in a derivative (the helper, the generated
 # sweep) where the user's function runs one: while derivative calls are nested, the recursion
 # limit is raised as needed, up to MAX_RECURSION_LIMIT, and put back when the outermost returns.
+# The sweeps keep every level's records alive until the outermost returns: Python's cyclic garbage
+# collector would scan them again and again (two thirds of det by minors' gradient at 8 x 8) and
+# could free none (they hold no cycles), so it is paused until then and resumed as it was.
 FRAMES_PER_CALL = 8
 MAX_RECURSION_LIMIT = 30_000
-_nesting = {"depth": 0, "limit": None}
+_nesting = {"depth": 0, "limit": None, "collecting": None}
 
 
 class _Nested:
@@ -487,6 +537,8 @@ class _Nested:
         depth = _nesting["depth"] = _nesting["depth"] + 1
         if depth == 1:
             _nesting["limit"] = sys.getrecursionlimit()
+            _nesting["collecting"] = gc.isenabled()
+            gc.disable()
         needed = _nesting["limit"] + FRAMES_PER_CALL * depth
         if needed > sys.getrecursionlimit() and threading.current_thread() is threading.main_thread():
             # (other threads may have small stacks: their limit stays)
@@ -497,6 +549,8 @@ class _Nested:
         _nesting["depth"] = depth - 1
         if depth == 1:
             sys.setrecursionlimit(_nesting["limit"])
+            if _nesting["collecting"]:
+                gc.enable()
             if kind is RecursionError:
                 raise _too_deep(self.function) from None
         elif kind is RecursionError:
@@ -563,10 +617,37 @@ def call_pullback(function, record, cotangent):
     else:
         with _Nested(function):
             grads = record.backward(record.residuals, cotangent)
-    out = [zeros_like(a) for a in record.args]
-    for index, g in zip(record.wrt, grads):
-        out[index] = g
-    return tuple(out)
+    return Cotangents(record.args, record.wrt, grads)
+
+
+class Cotangents:
+    """The cotangents of a call's arguments: those it was differentiated w.r.t., and zeros for
+    the others, made only when read (the backward sweep reads the active ones; a list of indices
+    passed down a recursion is not walked at every level).
+
+    >>> c = Cotangents((np.ones(2), [1, 2], 3.0), (0,), (np.full(2, 5.0),))
+    >>> c[0].tolist(), c[1], c[2], len(c)
+    ([5.0, 5.0], [0.0, 0.0], 0.0, 3)
+    """
+
+    __slots__ = ("args", "grads")
+
+    def __init__(self, args, wrt, grads):
+        self.args = args
+        self.grads = dict(zip(wrt, grads))
+
+    def __getitem__(self, index):
+        g = self.grads.get(index, _MISSING)
+        return zeros_like(self.args[index]) if g is _MISSING else g
+
+    def __len__(self):
+        return len(self.args)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.args)))
+
+
+_MISSING = object()
 
 
 def call_jvp(function, args, tangents):

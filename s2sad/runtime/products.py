@@ -383,3 +383,93 @@ def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
     rows = np.arange(max(0, -offset), min(n, m - offset))
     moved[..., rows, rows + offset] += np.asarray(g)[..., None]
     return out
+
+
+# -- outer products summed after a loop (s2sad/peepholes/outer_sums.py) -----------------------------------
+
+
+class OuterSum:
+    """The per-step outer products a loop added to an accumulation, summed after it with one
+    matrix product when every step's factors are plain vectors; otherwise each step's term is
+    formed as the loop would have formed it and added in order.
+
+    `form` says what a step's operands are and what its term is:
+    "spread" (P, v, g): P * v, where P spreads the vector g along axis 1 (`_rt.unreduce`);
+    "columns" (a, b): a[:, None] * b; "outer" (a, b): np.outer(a, b);
+    "dot0" / "dot1" (g, P, Q): the adjoint of np.dot(P, Q) w.r.t. P / Q (`bilinear_adjoint`).
+
+    >>> rng = np.random.default_rng(0)
+    >>> s = OuterSum("columns")
+    >>> pairs = [(rng.standard_normal(3), rng.standard_normal(2)) for _ in range(4)]
+    >>> for a, b in pairs:
+    ...     s.add(a, b)
+    >>> bool(np.allclose(s.total(), sum(a[:, None] * b for a, b in pairs)))
+    True
+    """
+
+    __slots__ = ("form", "steps")
+
+    def __init__(self, form):
+        self.form, self.steps = form, []
+
+    def add(self, *operands):
+        self.steps.append(operands)
+
+    def total(self):
+        steps, form = self.steps, self.form
+        if not steps:
+            return 0.0
+        if len(steps) > 1:
+            factors = [_outer_factors(form, operands) for operands in steps]
+            if all(f is not None for f in factors):
+                m, n = factors[0][0].shape[0], factors[0][1].shape[-1]
+                if all(c.shape == (m,) and r.shape[-1] == n for c, r in factors):
+                    columns = np.array([c for c, _ in factors])
+                    rows = np.array([r.reshape(n) for _, r in factors])
+                    return columns.T @ rows
+        total = _outer_term(form, steps[0])
+        for operands in steps[1:]:
+            total = total + _outer_term(form, operands)
+        return total
+
+
+def _vector(x):
+    return x.__class__ is np.ndarray and x.ndim == 1 and x.dtype == np.float64
+
+
+def _row(x):
+    return (
+        x.__class__ is np.ndarray
+        and x.dtype == np.float64
+        and (x.ndim == 1 or (x.ndim == 2 and x.shape[0] == 1))
+    )
+
+
+def _outer_factors(form, operands):
+    """(column, row) vectors whose outer product is the step's term, or None."""
+    if form == "spread":
+        P, v, g = operands
+        if _vector(g) and _row(v) and P.__class__ is np.ndarray and P.shape == (g.shape[0], v.shape[-1]):
+            return g, v
+        return None
+    if form in ("columns", "outer"):
+        a, b = operands
+        return (a, b) if _vector(a) and (_vector(b) if form == "outer" else _row(b)) else None
+    g, P, Q = operands
+    if form == "dot0":
+        return (g, Q) if _vector(g) and _vector(Q) and P.__class__ is np.ndarray and P.ndim == 2 else None
+    return (P, g) if _vector(g) and _vector(P) and Q.__class__ is np.ndarray and Q.ndim == 2 else None
+
+
+def _outer_term(form, operands):
+    """The step's term, as the loop formed it."""
+    if form == "spread":
+        P, v, _ = operands
+        return P * v
+    if form == "columns":
+        a, b = operands
+        return a[:, None] * b
+    if form == "outer":
+        return np.outer(*operands)
+    g, P, Q = operands
+    return bilinear_adjoint(g, dot_subscripts(P, Q), 0 if form == "dot0" else 1, P, Q)
