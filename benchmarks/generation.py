@@ -1,7 +1,7 @@
 """Generation speed: seconds to transform a ~100-line function (loops, branches, NumPy calls).
 
 Times the first call of `s2sad.grad(simulate)` (less a later call: what a user waits for),
-`s2sad.compiler.compile_derivative` of `simulate` below in each mode (what the first
+`s2sad.pipeline.compile_derivative` of `simulate` below in each mode (what the first
 call of `grad` or `value_and_grad` ("grad", "reverse"), `vjp` ("split") and `jvp`
 ("forward") pays: parse, desugar, normalize, analyses, transform, optimize, unparse,
 `compile`), with the cache cleared before every call, and `s2sad.source` (the same
@@ -23,8 +23,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import s2sad  # noqa: E402
-import s2sad.api  # noqa: E402
-import s2sad.compiler  # noqa: E402
+import s2sad.api.transforms  # noqa: E402
+import s2sad.signatures  # noqa: E402
+import s2sad.cache  # noqa: E402
+import s2sad.pipeline  # noqa: E402
 
 
 def smooth_clip(v, lo, hi):
@@ -157,16 +159,16 @@ ARGNUMS = (0, 1, 2, 3)
 
 
 def time_mode(mode, args, repeats, formatted=False):
-    kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, ARGNUMS), ARGNUMS)
-    shapes = s2sad.api._input_shapes(args, kinds)  # as the transforms specialize the code
+    kinds = s2sad.signatures.diff_kinds(s2sad.signatures.kinds_of(args, ARGNUMS), ARGNUMS)
+    shapes = s2sad.api.transforms._input_shapes(args, kinds)  # as the transforms specialize the code
     times = []
     for _ in range(repeats):
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         start = time.perf_counter()
         if formatted:
             s2sad.source(simulate, mode=mode, argnums=ARGNUMS, args=args)
         else:
-            s2sad.compiler.compile_derivative(simulate, mode, ARGNUMS, kinds, False, shapes)
+            s2sad.pipeline.compile_derivative(simulate, mode, ARGNUMS, kinds, False, shapes)
         times.append(time.perf_counter() - start)
     return times
 
@@ -175,7 +177,7 @@ def time_first_call(args, repeats):
     """What a user waits for: the first call of `s2sad.grad(simulate)` minus a later call."""
     times = []
     for _ in range(repeats):
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         gradient = s2sad.grad(simulate, argnums=ARGNUMS)
         start = time.perf_counter()
         gradient(*args)
@@ -222,26 +224,46 @@ def call_overhead(repeats=7, calls=20000):
         for name, f, args, argnums in cases:
             wrapper = getattr(s2sad, transform)(f, argnums=argnums)
             wrapper(*args)
-            kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, argnums), argnums)
-            shapes = s2sad.api._input_shapes(args, kinds)
+            kinds = s2sad.signatures.diff_kinds(s2sad.signatures.kinds_of(args, argnums), argnums)
+            shapes = s2sad.api.transforms._input_shapes(args, kinds)
             mode = "grad" if transform == "grad" else "reverse"
-            direct = s2sad.compiler.compile_derivative(f, mode, argnums, kinds, False, shapes).function
-            rows.append(_overhead_row(transform, name, lambda: wrapper(*args), lambda: direct(*args), repeats, calls))
+            direct = s2sad.pipeline.compile_derivative(f, mode, argnums, kinds, False, shapes).function
+            rows.append(
+                _overhead_row(transform, name, lambda: wrapper(*args), lambda: direct(*args), repeats, calls)
+            )
     # jvp and vjp are called with the primals each time: the call itself finds the compiled code
     for name, f, args, _ in cases:
         everything = tuple(range(len(args)))
-        kinds = s2sad.api._diff_kinds(s2sad.api._kinds(args, everything), everything)
+        kinds = s2sad.signatures.diff_kinds(s2sad.signatures.kinds_of(args, everything), everything)
         tangents = tuple(np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args)
         s2sad.jvp(f, args, tangents)
-        forward = s2sad.compiler.compile_derivative(f, "forward", everything, kinds).function
+        forward = s2sad.pipeline.compile_derivative(f, "forward", everything, kinds).function
         s2sad.vjp(f, *args)
-        shapes = s2sad.api._input_shapes(args, kinds)
-        split = s2sad.compiler.compile_derivative(f, "split", everything, kinds, False, shapes).extra["objects"]
+        shapes = s2sad.api.transforms._input_shapes(args, kinds)
+        split = s2sad.pipeline.compile_derivative(f, "split", everything, kinds, False, shapes).extra[
+            "objects"
+        ]
         sweep, pullback = split["forward"], split["backward"]
-        rows.append(_overhead_row("jvp", name, lambda: s2sad.jvp(f, args, tangents),
-                                  lambda: forward(*args, *tangents), repeats, calls))
-        rows.append(_overhead_row("vjp + pullback", name, lambda: s2sad.vjp(f, *args)[1](1.0),
-                                  lambda: pullback(sweep(*args)[1], 1.0), repeats, calls))
+        rows.append(
+            _overhead_row(
+                "jvp",
+                name,
+                lambda: s2sad.jvp(f, args, tangents),
+                lambda: forward(*args, *tangents),
+                repeats,
+                calls,
+            )
+        )
+        rows.append(
+            _overhead_row(
+                "vjp + pullback",
+                name,
+                lambda: s2sad.vjp(f, *args)[1](1.0),
+                lambda: pullback(sweep(*args)[1], 1.0),
+                repeats,
+                calls,
+            )
+        )
     return rows
 
 
@@ -254,7 +276,12 @@ def measure(repeats=9):
     timings = [("first call of s2sad.grad(simulate), less a later call", time_first_call(args, repeats))]
     names = {"grad": "grad", "reverse": "value_and_grad (joint)", "split": "vjp (split)", "forward": "jvp"}
     for mode in MODES:
-        timings.append((f"compile_derivative, mode {mode!r}: what {names[mode]} compiles", time_mode(mode, args, repeats)))
+        timings.append(
+            (
+                f"compile_derivative, mode {mode!r}: what {names[mode]} compiles",
+                time_mode(mode, args, repeats),
+            )
+        )
     rows = [(what, min(t) * 1e3, statistics.median(t) * 1e3) for what, t in timings]
     return len(inspect.getsource(simulate).splitlines()), rows, call_overhead()
 
@@ -275,10 +302,16 @@ def main():
     print("s2sad.grad(simulate): first call minus a later call")
     print(f"  {'grad':8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms")
     for formatted in (False, True):
-        print("s2sad.source (black-formatted)" if formatted else "compile_derivative, code specialized to the shapes")
+        print(
+            "s2sad.source (black-formatted)"
+            if formatted
+            else "compile_derivative, code specialized to the shapes"
+        )
         for mode in MODES:
             times = time_mode(mode, args, options.repeats, formatted)
-            print(f"  {mode:8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms")
+            print(
+                f"  {mode:8s} min {min(times) * 1e3:6.1f} ms   median {statistics.median(times) * 1e3:6.1f} ms"
+            )
     print("cached call overhead (us per call): wrapper, generated function, difference")
     for transform, name, wrapper, direct, extra in call_overhead():
         print(f"  {transform:15s} {name:13s} {wrapper:7.2f} {direct:7.2f} {extra:6.2f}")

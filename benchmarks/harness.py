@@ -136,9 +136,9 @@ def s2sad_reverse(workload):
 
     def build(args):
         import s2sad
-        import s2sad.compiler
+        import s2sad.cache
 
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         gradient = s2sad.grad(workload.primal, argnums=workload.argnums)
         return Impl(grad=lambda: gradient(*args))
 
@@ -154,7 +154,11 @@ def numba_primal(function):
 
     namespace = dict(function.__globals__)
     for name, value in list(namespace.items()):
-        if isinstance(value, types.FunctionType) and value.__module__ == function.__module__ and value is not function:
+        if (
+            isinstance(value, types.FunctionType)
+            and value.__module__ == function.__module__
+            and value is not function
+        ):
             namespace[name] = numba.njit(value)
     copy = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
     return numba.njit(copy)
@@ -179,10 +183,10 @@ def s2sad_numba(workload):
         import tempfile
 
         import s2sad
-        import s2sad.compiler
+        import s2sad.cache
 
         os.environ["S2SAD_CACHE_DIR"] = NUMBA_CACHE or tempfile.mkdtemp(prefix="s2sad-bench-")
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         gradient = s2sad.grad(workload.primal, argnums=workload.argnums, backend="numba")
         bound = inspect.signature(workload.primal).bind(*args)
         bound.apply_defaults()
@@ -264,12 +268,12 @@ def s2sad_forward(workload):
 
     def build(args):
         import s2sad
-        import s2sad.compiler
+        import s2sad.cache
 
         count = input_scalars(workload)
         if count > FORWARD_LIMIT:
             raise ToolError(f"skipped: {count:,} input scalars would need {count:,} jvps; use reverse mode")
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
         f = workload.primal
         zeros = [np.zeros_like(a, dtype=np.float64) if np.ndim(a) else 0.0 for a in args]
         units = []  # one tuple of tangents per input scalar, in argnums order

@@ -48,14 +48,14 @@ def configure_frameworks():
     per-process costs, not per-function ones, so a throwaway call pays them here.
     """
     import s2sad
-    import s2sad.compiler
+    import s2sad.cache
 
     def warm(x, y):
         return x * y
 
     s2sad.grad(warm)(1.0, 2.0)
     s2sad.jvp(warm, (1.0, 2.0), (1.0, 0.0))
-    s2sad.compiler.clear_cache()
+    s2sad.cache.clear()
     if harness.available("autograd"):
         import autograd
 
@@ -105,9 +105,13 @@ def numba_checks(workload, row, log):
     cached = harness.second_process_first_call(workload, harness.NUMBA_CACHE)
     row["cached_first_ms"] = cached * 1e3
     jvp_text = "jvp not run" if jvp_diff is None else f"jvp {jvp_diff:.0e}"
-    row["note"] = (f"{row['note']}; vs Python target: grad {grad_diff:.0e}, {jvp_text}; "
-                   f"first call in a 2nd process (cached) {cached * 1e3:.0f} ms")
-    log(f"   s2sad numba: vs Python target grad {grad_diff:.1e}, {jvp_text}; cached first call {cached * 1e3:.0f} ms")
+    row["note"] = (
+        f"{row['note']}; vs Python target: grad {grad_diff:.0e}, {jvp_text}; "
+        f"first call in a 2nd process (cached) {cached * 1e3:.0f} ms"
+    )
+    log(
+        f"   s2sad numba: vs Python target grad {grad_diff:.1e}, {jvp_text}; cached first call {cached * 1e3:.0f} ms"
+    )
 
 
 def run_workload(workload, repeats, seconds, log):
@@ -262,7 +266,11 @@ def markdown_table(rows, workloads):
             verdict = "meets" if row["ratio"] <= target else "**misses**"
             note = f"{verdict} the {said}" + (f"; {note}" if note else "")
         if tool == "s2sad numba" and row.get("grad_ms"):
-            python = [r.get("grad_ms") for r in rows if r["workload"] == row["workload"] and r["tool"] == "s2sad reverse"]
+            python = [
+                r.get("grad_ms")
+                for r in rows
+                if r["workload"] == row["workload"] and r["tool"] == "s2sad reverse"
+            ]
             if python and python[0]:
                 note = f"{python[0] / row['grad_ms']:.0f}x faster than s2sad reverse; {note}"
         if row.get("rel_error") is not None and row["rel_error"] > 1e-5:

@@ -6,10 +6,10 @@
 """
 
 from . import rules
-from .api import emit, grad, hessian, hvp, jvp, source, value_and_grad, vjp
-from .custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
-from .jacobians import jacfwd, jacrev
-from . import numba_backend  # registers backend="numba" (it imports numba only to compile)
+from .api.transforms import emit, grad, hvp, jvp, source, value_and_grad, vjp
+from .api.custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
+from .api.jacobians import hessian, jacfwd, jacrev
+from .api import numba_backend  # registers backend="numba" (it imports numba only to compile)
 from .errors import (
     ArgumentError,
     CustomRuleError,
@@ -22,9 +22,29 @@ from .errors import (
 )
 
 __all__ = [
-    "grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp", "source", "emit", "rules",
-    "custom_vjp", "custom_jvp", "defjvp", "defvjp", "stop_gradient",
-    "S2sadError", "SourceUnavailableError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
-    "NonScalarOutputError", "ArgumentError", "CustomRuleError", "RecursionDepthError",
+    "grad",
+    "value_and_grad",
+    "jvp",
+    "vjp",
+    "jacfwd",
+    "jacrev",
+    "hessian",
+    "hvp",
+    "source",
+    "emit",
+    "rules",
+    "custom_vjp",
+    "custom_jvp",
+    "defjvp",
+    "defvjp",
+    "stop_gradient",
+    "S2sadError",
+    "SourceUnavailableError",
+    "UnsupportedSyntaxError",
+    "NoDerivativeRuleError",
+    "NonScalarOutputError",
+    "ArgumentError",
+    "CustomRuleError",
+    "RecursionDepthError",
 ]
 __version__ = "0.1.0"

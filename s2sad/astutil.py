@@ -22,6 +22,7 @@ True
 """
 
 import ast
+import re
 
 _AST = ast.AST
 
@@ -52,8 +53,21 @@ def clone(node):
 
 # Fields that never hold a node that `walk` yields: operators and contexts (leaf singletons no
 # pass looks for) and plain values (names, attributes, flags).
-_LEAF_FIELDS = {"ctx", "op", "ops", "id", "arg", "attr", "name", "kind", "type_comment", "is_async", "level",
-                "module", "conversion"}
+_LEAF_FIELDS = {
+    "ctx",
+    "op",
+    "ops",
+    "id",
+    "arg",
+    "attr",
+    "name",
+    "kind",
+    "type_comment",
+    "is_async",
+    "level",
+    "module",
+    "conversion",
+}
 _CHILD_FIELDS = {ast.Constant: ()}
 
 
@@ -210,7 +224,9 @@ def fix_statement_locations(function):
     >>> f.body[0].lineno, f.body[0].end_lineno, f.body[1].lineno
     (1, 2, 2)
     """
-    todo = [(function.body, function.lineno, function.col_offset, function.end_lineno, function.end_col_offset)]
+    todo = [
+        (function.body, function.lineno, function.col_offset, function.end_lineno, function.end_col_offset)
+    ]
     for stmts, lineno, col_offset, end_lineno, end_col_offset in todo:
         for stmt in stmts:
             fields = stmt.__dict__
@@ -255,3 +271,59 @@ def _fix(node, lineno, col_offset, end_lineno, end_col_offset):
                     _fix(item, lineno, col_offset, end_lineno, end_col_offset)
         elif isinstance(value, _AST):
             _fix(value, lineno, col_offset, end_lineno, end_col_offset)
+
+
+def identifier(name):
+    name = re.sub(r"\W", "_", name)
+    return name if name.isidentifier() else f"f_{name}"
+
+
+def assigned_names(nodes):
+    """Names bound anywhere in `nodes` (assignment targets and loop targets)."""
+    names = set()
+    for root in nodes:
+        for node in walk(root):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return names
+
+
+def empty_block(attr):
+    """What an emptied block becomes: `pass` for a body, nothing for an `else`."""
+    return [ast.Pass()] if attr == "body" else []
+
+
+def rewrite_nested(stmt, block):
+    """Apply the block rewriter `block` to the statement lists nested in `stmt`."""
+    for attr in ("body", "orelse"):
+        inner = getattr(stmt, attr, None)
+        if inner:
+            setattr(stmt, attr, block(inner) or empty_block(attr))
+
+
+def statements(body):
+    """Every statement of `body` and of the blocks nested in it, each before its own blocks."""
+    for stmt in body:
+        yield stmt
+        for attr in ("body", "orelse"):
+            yield from statements(getattr(stmt, attr, []) or [])
+
+
+def replace_names(node, mapping):
+    """Every read of a name in `mapping` becomes a fresh copy of its value (in place)."""
+    Name, Load = ast.Name, ast.Load
+    fields = node.__dict__
+    for field in child_fields(node.__class__):
+        value = fields.get(field)
+        if value.__class__ is list:
+            for index, item in enumerate(value):
+                if item.__class__ is Name:
+                    if item.id in mapping and item.ctx.__class__ is Load:
+                        value[index] = clone(mapping[item.id])
+                elif isinstance(item, ast.AST):
+                    replace_names(item, mapping)
+        elif value.__class__ is Name:
+            if value.id in mapping and value.ctx.__class__ is Load:
+                fields[field] = clone(mapping[value.id])
+        elif isinstance(value, ast.AST):
+            replace_names(value, mapping)

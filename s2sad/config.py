@@ -21,7 +21,6 @@ import os
 
 _STATE = {
     "analyses": os.environ.get("S2SAD_ANALYSES", "on").lower() not in ("off", "0", "false"),
-    "portable": False,
 }
 
 
@@ -39,20 +38,3 @@ def analyses(on):
         yield
     finally:
         _STATE["analyses"] = previous
-
-
-def portable():
-    """Is the code being generated to be differentiated again (`s2sad.nested`)? Then loops push
-    on the one stack (no tapes) and no pass writes forms only the run time understands."""
-    return _STATE["portable"]
-
-
-@contextlib.contextmanager
-def portable_code():
-    """Generate code that s2sad can differentiate again, inside this block."""
-    previous = _STATE["portable"]
-    _STATE["portable"] = True
-    try:
-        yield
-    finally:
-        _STATE["portable"] = previous

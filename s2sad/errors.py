@@ -68,9 +68,23 @@ class CustomRuleError(S2sadError):
     """A custom_vjp / custom_jvp rule returned something s2sad cannot use (count, shape)."""
 
 
+class NumbaTargetError(S2sadError):
+    """The numba code target (`backend="numba"`) cannot compile a construct of the function."""
+
+
 class ArgumentError(S2sadError):
     """Bad arguments to an s2sad transform (argnums out of range, wrong tangents)."""
 
 
 class RecursionDepthError(S2sadError, RecursionError):
     """A recursive function's derivative went deeper than Python's stack allows."""
+
+
+class DesugarError(Exception):
+    """Raised by a pass with the node at fault (internal); the pipeline adds file and line
+    and turns it into an `UnsupportedSyntaxError`."""
+
+    def __init__(self, message, node, hint=None):
+        super().__init__(message)
+        self.node = node
+        self.hint = hint

@@ -4,7 +4,7 @@ A kind says how a value behaves under differentiation and broadcasting:
 `INT` and `BOOL` values carry no derivative, `FLOAT` is a Python or NumPy
 scalar, `ARRAY` an ndarray, `ANY` a float or array we cannot tell apart, and
 `LIST` a Python list (its elements' kind is tracked apart, see
-`s2sad.activity`), and `OTHER` anything else (strings, None, tuples, dicts,
+`s2sad.analyses.activity`), and `OTHER` anything else (strings, None, tuples, dicts,
 ranges, modules). A function given as an argument to a differentiated function
 has the kind `('function', f)`: it is a constant the compiler follows, like
 JAX's static arguments, and another function compiles again.

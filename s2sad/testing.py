@@ -2,7 +2,12 @@
 
 `check_grads(f, args)` compares forward mode (`jvp`) and reverse mode (`vjp`)
 with central finite differences in float64 along random directions, and checks
-<u, J v> == <J^T u, v> between the two modes.
+<u, J v> == <J^T u, v> between the two modes. `check_rule(np.sin, 0.7)` does the
+same for one derivative rule (as ChainRules' `test_rrule`), and `grad` too.
+
+>>> import numpy as np
+>>> check_rule(np.sin, 0.7)
+>>> check_rule(np.sum, np.arange(6.0).reshape(2, 3), axis=0)
 
 >>> import math
 >>> import s2sad.testing
@@ -13,10 +18,17 @@ s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got 
   hint: pass a function defined with `def` in a file; to use this callable inside differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp
 """
 
+import ast
+import itertools
+import linecache
+
 import numpy as np
 
 from . import trees as T
-from .api import jvp, vjp
+from .api.transforms import _bind, grad, jvp, vjp
+from .modes import Mode
+from .pipeline import compile_derivative
+from .signatures import diff_kinds, kinds_of, parse_argnums
 
 
 def _as_array(x):
@@ -92,7 +104,11 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
             f"jvp: {out_dot!r}\nfd:  {expected!r}"
         )
         value, pullback = vjp(f, *args, backend=backend)
-        u = _random_like(np.asarray(value, dtype=float), rng) if np.ndim(value) else float(rng.standard_normal())
+        u = (
+            _random_like(np.asarray(value, dtype=float), rng)
+            if np.ndim(value)
+            else float(rng.standard_normal())
+        )
         if isinstance(value, list):  # a list output (items of one shape): cotangent and tangent as arrays
             out_dot = np.asarray(out_dot, dtype=float)
         elif not isinstance(value, np.ndarray):
@@ -100,13 +116,51 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
         cotangents = pullback(u)
         lhs = _vdot(u, out_dot)
         rhs = sum(_vdot(cotangents[i], tangents[i]) for i in wrt)
-        assert abs(lhs - rhs) <= atol + rtol * 10 * max(1.0, abs(lhs), abs(rhs)), (
-            f"dot-product test failed: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}"
-        )
+        assert abs(lhs - rhs) <= atol + rtol * 10 * max(
+            1.0, abs(lhs), abs(rhs)
+        ), f"dot-product test failed: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}"
         fd_lhs = _vdot(u, expected)
-        assert abs(fd_lhs - rhs) <= atol + rtol * 10 * scale * max(1.0, float(np.sum(np.abs(u)))), (
-            f"reverse mode differs from finite differences: <J^T u, v> = {rhs!r}, FD gives {fd_lhs!r}"
-        )
+        assert abs(fd_lhs - rhs) <= atol + rtol * 10 * scale * max(
+            1.0, float(np.sum(np.abs(u)))
+        ), f"reverse mode differs from finite differences: <J^T u, v> = {rhs!r}, FD gives {fd_lhs!r}"
+
+
+_PROBES = itertools.count(1)
+
+
+def check_rule(callee, *args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, **keywords):
+    """Assert the derivative rule of `callee` (a NumPy or math function, or one registered with
+    `s2sad.defjvp` / `defvjp`) is right at `args`: `check_grads` of a function that calls it (jvp,
+    vjp, finite differences, the dot-product test), and `grad` equal to the pullback of 1.0 when
+    the output is a scalar. `keywords` are passed to the callee as constants."""
+    number = next(_PROBES)
+    params = [f"x{i}" for i in range(len(args))]
+    constants, written = {}, []
+    for key, value in keywords.items():
+        try:
+            literal = ast.literal_eval(repr(value)) == value
+        except (ValueError, SyntaxError, TypeError):
+            literal = False
+        if not literal:
+            constants[f"_{key}_value"] = value
+        written.append(f"{key}={repr(value) if literal else f'_{key}_value'}")
+    name = f"rule_probe{number}"
+    source = f"def {name}({', '.join(params)}):\n    return callee({', '.join(params + written)})\n"
+    filename = f"<s2sad check_rule {getattr(callee, '__name__', 'callee')} #{number}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"callee": callee, "np": np, **constants}
+    exec(compile(source, filename, "exec"), namespace)
+    probe = namespace[name]
+    check_grads(probe, args, wrt=wrt, rtol=rtol, atol=atol, seed=seed)
+    value, pullback = vjp(probe, *args)
+    if np.ndim(value) == 0 and not isinstance(value, (list, tuple)):
+        nums = tuple(i for i, a in enumerate(args) if _differentiable(a)) if wrt is None else tuple(wrt)
+        gradients = grad(probe, argnums=nums)(*args)
+        cotangents = pullback(1.0)
+        for i, g in zip(nums, gradients):
+            assert np.allclose(
+                g, cotangents[i], rtol=rtol, atol=atol
+            ), f"grad and vjp disagree for argument {i}: {g!r} vs {cotangents[i]!r}"
 
 
 def _nbytes(value):
@@ -134,11 +188,8 @@ def recorded_bytes(f, args, argnums=0):
     s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got ufunc <ufunc 'sin'>
       hint: pass a function defined with `def` in a file; to use this callable inside differentiated code, register a rule for it with s2sad.defjvp / s2sad.defvjp
     """
-    from .api import _argnums, _bind, _diff_kinds, _kinds
-    from .compiler import compile_derivative
-
     args = _bind(f, tuple(args), {})
-    _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
-    compiled = compile_derivative(f, "split", nums, _diff_kinds(_kinds(args, nums), nums))
+    _, nums = parse_argnums(argnums, len(args), getattr(f, "__name__", "f"))
+    compiled = compile_derivative(f, Mode.SPLIT, nums, diff_kinds(kinds_of(args, nums), nums))
     _, residuals = compiled.extra["objects"]["forward"](*args)
     return _nbytes(residuals)

@@ -26,6 +26,7 @@ import dataclasses
 
 from . import kinds as K
 from .astutil import fix_missing_locations, name_nodes, walk
+from .errors import ArgumentError
 
 LEAF = "*"
 TREE = "tree"
@@ -196,6 +197,65 @@ def expand_parameters(tree, input_kinds, active_inputs):
     return tuple(kinds), tuple(active), spans
 
 
+def tree_calls(objects, input_kinds, active_inputs, spans, has_aux=False):
+    """Wrap generated functions that take tree leaves so that they take (and return) trees."""
+    count = len(input_kinds)
+    trees = {i: k[1] for i, k in enumerate(input_kinds) if is_tree_kind(k)}
+
+    def flat(values, indexes):
+        out = []
+        for index, value in zip(indexes, values):
+            if index in trees:
+                leaves, treedef = flatten(value)
+                if treedef != trees[index]:
+                    raise ArgumentError(
+                        f"argument {index} has the structure {treedef}, expected {trees[index]}",
+                        hint="pass tangents and cotangents shaped like the primal trees",
+                    )
+                out += leaves
+            else:
+                out.append(value)
+        return out
+
+    def regroup(grads):
+        out, at = [], 0
+        for index in active_inputs:
+            width = spans[index][1].stop - spans[index][1].start
+            part = grads[at : at + width]
+            out.append(unflatten(trees[index], part) if index in trees else part[0])
+            at += width
+        return tuple(out)
+
+    wrapped = {}
+    if "jvp" in objects:
+        jvp = objects["jvp"]
+        wrapped["jvp"] = lambda *a: jvp(*flat(a[:count], range(count)), *flat(a[count:], active_inputs))
+    if "grad" in objects:
+        grad = objects["grad"]
+        if has_aux:  # the generated function returns (grads, aux)
+
+            def grad_call(*a):
+                grads, aux = grad(*flat(a[:count], range(count)), *a[count:])
+                return regroup(grads), aux
+
+            wrapped["grad"] = grad_call
+        else:
+            wrapped["grad"] = lambda *a: regroup(grad(*flat(a[:count], range(count)), *a[count:]))
+    if "vjp" in objects:
+        joint = objects["vjp"]
+
+        def joint_call(*a):
+            value, grads = joint(*flat(a[:count], range(count)), *a[count:])
+            return value, regroup(grads)
+
+        wrapped["vjp"] = joint_call
+    if "forward" in objects:
+        forward, backward = objects["forward"], objects["backward"]
+        wrapped["forward"] = lambda *a: forward(*flat(a, range(count)))
+        wrapped["backward"] = lambda residuals, seed: regroup(backward(residuals, seed))
+    return wrapped
+
+
 def record_fields_of(treedef):
     """The field names of every record (NamedTuple, dataclass) in `treedef`."""
     if treedef == LEAF:
@@ -246,9 +306,13 @@ def records_as_dicts(tree, fields):
         for field_name, child in ast.iter_fields(node):
             items = child if isinstance(child, list) else [child]
             for index, item in enumerate(items):
-                if (isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Load)
-                        and isinstance(item.value, ast.Name) and item.value.id in roots
-                        and item.attr in fields[roots[item.value.id]]):
+                if (
+                    isinstance(item, ast.Attribute)
+                    and isinstance(item.ctx, ast.Load)
+                    and isinstance(item.value, ast.Name)
+                    and item.value.id in roots
+                    and item.attr in fields[roots[item.value.id]]
+                ):
                     read = ast.copy_location(
                         ast.Subscript(value=item.value, slice=ast.Constant(item.attr), ctx=ast.Load()), item
                     )

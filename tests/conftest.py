@@ -20,7 +20,12 @@ settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("S2SAD_HYPOTHESIS") == "explore" else "deterministic")
 
-SHAPE_DOCTESTS = {"s2sad.reverse", "s2sad.shapes"}  # doctests of optimized code, of the shape analysis
+SHAPE_DOCTESTS = {  # doctests of optimized code, of the shape analysis, of the recomputation plan
+    "s2sad.transforms.reverse",
+    "s2sad.analyses.shapes",
+    "s2sad.analyses.recompute",
+    "s2sad.codegen.header",
+}
 
 
 def pytest_configure(config):
@@ -34,4 +39,3 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("generated_code") or item.name in SHAPE_DOCTESTS:
             item.add_marker(skip)
-

@@ -62,8 +62,17 @@ def workloads():
     return [
         ("logistic", logistic, (2.9, 0.3, 200), (0, 1)),
         ("langevin", langevin, (1.0, 0.1, 0.5, 0.2, 2.0, 0.01, 1.5), (0, 1, 2)),
-        ("rnn", rnn, (rng.standard_normal((6, 3)) * 0.4, rng.standard_normal((6, 6)) * 0.4, np.zeros(6),
-                      rng.standard_normal((20, 3))), (0, 1, 2)),
+        (
+            "rnn",
+            rnn,
+            (
+                rng.standard_normal((6, 3)) * 0.4,
+                rng.standard_normal((6, 6)) * 0.4,
+                np.zeros(6),
+                rng.standard_normal((20, 3)),
+            ),
+            (0, 1, 2),
+        ),
     ]
 
 
@@ -97,8 +106,17 @@ def rnn_free(x):
 @pytest.mark.skipif(not config.enabled(), reason="this is the run with the analyses on")
 def test_suite_passes_with_analyses_off():
     env = dict(os.environ, S2SAD_ANALYSES="off", S2SAD_RANDOM_EXAMPLES_SCALE="0.5")
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-               "--deselect", "tests/test_analyses.py::test_suite_passes_with_analyses_off"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-x",
+        "-p",
+        "no:cacheprovider",
+        "--deselect",
+        "tests/test_analyses.py::test_suite_passes_with_analyses_off",
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     tail = "\n".join(done.stdout.splitlines()[-15:])
     assert done.returncode == 0, f"the suite fails with S2SAD_ANALYSES=off:\n{tail}\n{done.stderr[-2000:]}"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import s2sad
-from s2sad import compiler
+from s2sad import pipeline
 
 
 def quadratic(x, y):
@@ -66,12 +66,12 @@ def array_loss(w):
 
 
 def test_cache_compiles_once_and_notices_code_changes():
-    compiler.clear_cache()
+    s2sad.cache.clear()
     g = s2sad.grad(changing)
     assert g(3.0) == pytest.approx(2.0)
-    first = len(compiler._CACHE)
+    first = len(pipeline._CACHE)
     g(4.0)
-    assert len(compiler._CACHE) == first
+    assert len(pipeline._CACHE) == first
     changing.__code__ = replacement.__code__
     try:
         assert s2sad.grad(changing)(3.0) == pytest.approx(6.0)
@@ -99,7 +99,9 @@ def test_specialization_on_kinds_scalar_then_array():
 def test_source_is_readable_and_has_no_zero_terms():
     text = s2sad.source(quadratic, mode="reverse", argnums=(0, 1), args=(2.0, 5.0))
     assert "x_bar" in text and "y_bar" in text and "def quadratic_vjp" in text
-    zero_or_one_terms = re.compile(r"(?<![\w.])(0|0\.0|1|1\.0) \*|\* (0|0\.0|1|1\.0)(?![\w.])|[+-] 0(\.0)?(?![\w.])")
+    zero_or_one_terms = re.compile(
+        r"(?<![\w.])(0|0\.0|1|1\.0) \*|\* (0|0\.0|1|1\.0)(?![\w.])|[+-] 0(\.0)?(?![\w.])"
+    )
     assert not zero_or_one_terms.search(text), text
     text = s2sad.source(quadratic, mode="forward", argnums=(0, 1), args=(2.0, 5.0))
     assert "x_dot" in text and not zero_or_one_terms.search(text), text
@@ -121,9 +123,11 @@ def failing(x):
 
 
 def test_traceback_shows_generated_line():
-    compiled = compiler.compile_derivative(failing, "reverse", (0,), ("float",))
+    compiled = pipeline.compile_derivative(failing, "reverse", (0,), ("float",))
     filename = compiled.function.__code__.co_filename
-    assert linecache.getline(filename, compiled.function.__code__.co_firstlineno).startswith("def failing_vjp")
+    assert linecache.getline(filename, compiled.function.__code__.co_firstlineno).startswith(
+        "def failing_vjp"
+    )
     with np.errstate(all="raise"):
         try:
             s2sad.grad(failing)(-1.0)
@@ -138,10 +142,10 @@ def test_cached_call_overhead_is_small():
     # not a timing test: checks the wrapper does no compilation on the hot path
     g = s2sad.grad(quadratic)
     g(1.0, 2.0)
-    before = len(compiler._CACHE)
+    before = len(pipeline._CACHE)
     for _ in range(100):
         g(1.0, 2.0)
-    assert len(compiler._CACHE) == before
+    assert len(pipeline._CACHE) == before
 
 
 def test_a_pullback_leaves_the_callers_cotangent_alone():

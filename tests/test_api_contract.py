@@ -554,6 +554,9 @@ def test_jvp_holds_an_int_argument_constant_and_refuses_a_nonzero_tangent_for_it
         value, tangent = s2sad.jvp(_scaled_by_factorial, (0.7, 4), (1.0, zero))
         assert value == _scaled_by_factorial(0.7, 4)
         h = 1e-6
-        assert abs(tangent - (_scaled_by_factorial(0.7 + h, 4) - _scaled_by_factorial(0.7 - h, 4)) / (2 * h)) < 1e-6
+        assert (
+            abs(tangent - (_scaled_by_factorial(0.7 + h, 4) - _scaled_by_factorial(0.7 - h, 4)) / (2 * h))
+            < 1e-6
+        )
     with pytest.raises(s2sad.ArgumentError, match=r"argument 1 \(`n`\) is an int"):
         s2sad.jvp(_scaled_by_factorial, (0.7, 4), (1.0, 1.0))

@@ -1,5 +1,5 @@
-"""Calls to the user's own functions (s2sad/inline.py, s2sad/local_functions.py and the call
-helpers of s2sad/runtime.py): nested `def`s and closures, lambdas (also differentiated
+"""Calls to the user's own functions (s2sad/frontend/inline*.py, s2sad/frontend/lift.py and the call
+helpers of s2sad/runtime/core.py): nested `def`s and closures, lambdas (also differentiated
 themselves), functions passed as arguments (also to the differentiated function) or chosen at
 run time, `*args` / `**kwargs` / keywords / defaults, starred calls, recursion (also deeper than
 Python's default limit), and the errors for what is not supported.
@@ -655,17 +655,20 @@ def test_recursion_passing_shrinking_index_lists(size):
     expected = np.linalg.det(A) * np.linalg.inv(A).T
     np.testing.assert_allclose(s2sad.grad(det_by_index_lists)(A), expected, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(
-        s2sad.jvp(det_by_index_lists, (A,), (np.eye(size),))[1], np.sum(expected * np.eye(size)), rtol=1e-9, atol=1e-9
+        s2sad.jvp(det_by_index_lists, (A,), (np.eye(size),))[1],
+        np.sum(expected * np.eye(size)),
+        rtol=1e-9,
+        atol=1e-9,
     )
 
 
 def test_a_recursion_finds_one_derivative_for_all_its_levels():
-    from s2sad import runtime
+    from s2sad import cache
 
     A = np.random.default_rng(7).standard_normal((5, 5))
     s2sad.grad(det_by_index_lists)(A)
     s2sad.jvp(det_by_index_lists, (A,), (A,))
-    compiled = [k for k in runtime._CALL_DERIVATIVES if k[0] == "kinds" and k[1] is det_of_minor]
+    compiled = [k for k in cache.CALL_DERIVATIVES if k[0] == "kinds" and k[1] is det_of_minor]
     assert sorted(k[4] for k in compiled) == ["forward", "split"]  # one per mode: not one per list length
 
 

@@ -72,8 +72,10 @@ def test_value_and_grad_vjp_and_jvp_on_trees():
     out, pullback = s2sad.vjp(tree_loss, params, x)
     g2 = pullback(2.0)[0]
     np.testing.assert_allclose(g2["W"], 2 * g["W"], rtol=1e-12)
-    direction = trees.unflatten(trees.flatten(params)[1], [np.ones_like(np.asarray(v)) if np.ndim(v) else 1.0
-                                                           for v in trees.flatten(params)[0]])
+    direction = trees.unflatten(
+        trees.flatten(params)[1],
+        [np.ones_like(np.asarray(v)) if np.ndim(v) else 1.0 for v in trees.flatten(params)[0]],
+    )
     _, dot = s2sad.jvp(tree_loss, (params, x), (direction, np.zeros_like(x)))
     expected = sum(float(np.sum(leaf)) for leaf in trees.flatten(g)[0])
     assert dot == pytest.approx(expected, rel=1e-10)
@@ -264,7 +266,7 @@ def rnn_tree(p, xs):
     h = np.zeros(2)
     for x in xs:  # the tree's items read inside a loop
         h = np.tanh(p["W"] @ x + p["U"] @ h + p["b"])
-        total = total + np.sum(h ** 2)
+        total = total + np.sum(h**2)
     return total
 
 

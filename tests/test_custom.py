@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad.rules import RULES
-from s2sad.testing import check_grads
+from s2sad.testing import check_grads, check_rule
 
 HERE = __file__.rsplit("/", 1)[-1]
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
@@ -384,7 +384,7 @@ def registered_rules():
     finally:
         RULES.clear()
         RULES.update(before)
-        s2sad.compiler.clear_cache()
+        s2sad.cache.clear()
 
 
 def test_an_unregistered_function_says_how_to_register():
@@ -578,3 +578,26 @@ def test_nondiff_argnums_out_of_range():
     with pytest.raises(s2sad.ArgumentError) as info:
         s2sad.grad(uses_bad_nondiff)(1.0)
     _assert_names_user_code(info.value, "return bad_nondiff(x) * x")
+
+
+def test_check_rule_checks_one_rule_in_both_modes_and_catches_a_wrong_one():
+    check_rule(np.tanh, 0.4)
+    check_rule(np.matmul, np.arange(6.0).reshape(2, 3) / 7.0, np.ones((3, 2)))
+    check_rule(np.sum, np.arange(6.0).reshape(2, 3), axis=1)
+    with registered_rules():
+
+        @s2sad.defvjp(math.lgamma)
+        def lgamma_bwd_wrong(primals, g):
+            (x,) = primals
+            return (g * digamma(x) * 1.01,)  # one percent off
+
+        with pytest.raises(AssertionError):
+            check_rule(math.lgamma, 1.7)
+    with registered_rules():
+
+        @s2sad.defjvp(math.lgamma)
+        def lgamma_jvp(primals, tangents):
+            (x,), (x_dot,) = primals, tangents
+            return math.lgamma(x), digamma(x) * x_dot
+
+        check_rule(math.lgamma, 1.7)

@@ -122,8 +122,13 @@ def test_builtin_callable_is_rejected_cleanly():
 
 
 def test_every_error_is_an_s2sad_error():
-    for cls in (s2sad.UnsupportedSyntaxError, s2sad.NoDerivativeRuleError, s2sad.NonScalarOutputError,
-                s2sad.ArgumentError, s2sad.SourceUnavailableError):
+    for cls in (
+        s2sad.UnsupportedSyntaxError,
+        s2sad.NoDerivativeRuleError,
+        s2sad.NonScalarOutputError,
+        s2sad.ArgumentError,
+        s2sad.SourceUnavailableError,
+    ):
         assert issubclass(cls, s2sad.S2sadError)
 
 

@@ -38,7 +38,9 @@ def answer(message):
 
 
 def evaluate(module, function, inputs, message_id=1000):
-    return answer({"id": message_id, "kind": "evaluate", "module": module, "function": function, "input": inputs})
+    return answer(
+        {"id": message_id, "kind": "evaluate", "module": module, "function": function, "input": inputs}
+    )
 
 
 def message(module, function, description=None):
@@ -76,7 +78,9 @@ def check_gradient(module, objective, gradient, fields, value_of=lambda out: out
     got = answer(m)
     for field in fields:
         size = np.size(m["input"][field])
-        expected = [central_difference(module, objective, m["input"], field, i, value_of) for i in range(size)]
+        expected = [
+            central_difference(module, objective, m["input"], field, i, value_of) for i in range(size)
+        ]
         ours = got[field] if isinstance(got, dict) else got
         assert_close(np.ravel(ours), expected, scale=np.max(np.abs(expected)))
 
@@ -88,7 +92,9 @@ def test_session_answers_every_message_in_order():
     assert [r["id"] for r in responses] == [m["id"] for m in SESSION[:4]]
     assert responses[0]["tool"] == "s2sad"
     assert responses[1]["success"] is True
-    assert isinstance(responses[2]["output"], float) and len(responses[3]["output"]) == len(SESSION[3]["input"]["x"])
+    assert isinstance(responses[2]["output"], float) and len(responses[3]["output"]) == len(
+        SESSION[3]["input"]["x"]
+    )
 
 
 def test_unknown_module_is_declined_and_analysis_acknowledged():
@@ -111,7 +117,12 @@ def test_the_tool_speaks_the_protocol_as_a_process():
     lines = "".join(json.dumps(m) + "\n" for m in SESSION[:4])
     env = dict(os.environ, PYTHONPATH=ROOT)
     done = subprocess.run(
-        [sys.executable, os.path.join(TOOL, "tool.py")], input=lines, capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, os.path.join(TOOL, "tool.py")],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == [0, 1, 2, 3]
@@ -173,7 +184,9 @@ def test_ba_objective_and_sparse_jacobian():
     assert got["rows"] == row_starts[:30] + [row_starts[-1]]  # GradBench keeps the first 30 and the last
     camera_columns = list(range(11))
     point_columns = [11 * n, 11 * n + 1, 11 * n + 2]
-    assert got["cols"] == 2 * (camera_columns + point_columns + [11 * n + 3 * points]) + [11 * n + 3 * points + p - 1]
+    assert got["cols"] == 2 * (camera_columns + point_columns + [11 * n + 3 * points]) + [
+        11 * n + 3 * points + p - 1
+    ]
     # observation 0 sees camera 0 and point 0 only: moving every camera / point moves its residuals as theirs
     residuals = lambda out: out["reproj_error"]["elements"]  # noqa: E731
     block = np.zeros((2, 15))
@@ -230,7 +243,10 @@ def test_nested_derivatives_of_saddle_and_particle(outer, inner):
     forward = inner == "f"
     p1, start = np.array([0.7, -0.4]), np.array([1.0, 1.0])
     expected = [
-        (saddle.max_over_p2(p1 + STEP * e, start, forward) - saddle.max_over_p2(p1 - STEP * e, start, forward))
+        (
+            saddle.max_over_p2(p1 + STEP * e, start, forward)
+            - saddle.max_over_p2(p1 - STEP * e, start, forward)
+        )
         / (2 * STEP)
         for e in np.eye(2)
     ]

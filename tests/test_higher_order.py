@@ -59,7 +59,7 @@ def relax(x):
     y = x
     t = 0.0
     while t < 1.0 + 0.3 * x * x:
-        y = y - 0.1 * y ** 3 + 0.05 * math.cos(t)
+        y = y - 0.1 * y**3 + 0.05 * math.cos(t)
         t += 0.1
     return y
 
@@ -81,7 +81,7 @@ def layer(w):
     h = w
     for _ in range(3):
         h = np.tanh(m @ h + 0.1)
-    return np.sum(h ** 2) + w[0] * h[1]
+    return np.sum(h**2) + w[0] * h[1]
 
 
 def trajectory(w):
@@ -89,7 +89,7 @@ def trajectory(w):
     xs = []
     x = w[0]
     for k in range(5):
-        x = x - 0.2 * (x ** 3 - w[1] * x)
+        x = x - 0.2 * (x**3 - w[1] * x)
         xs.append(x * w[2])
     return sum(xs) + xs[-1] ** 2
 
@@ -135,13 +135,14 @@ def test_third_derivative_of_a_polynomial_through_a_loop(x):
 
 def test_two_transforms_of_different_functions_stay_apart():
     """Wrappers share one code object: the cache must tell grad(f) and grad(g) apart."""
+
     def f(x):
-        return x ** 4
+        return x**4
 
     def g(x):
         return np.sin(x)
 
-    close(s2sad.grad(s2sad.grad(f))(1.3), 12 * 1.3 ** 2, tol=1e-12)
+    close(s2sad.grad(s2sad.grad(f))(1.3), 12 * 1.3**2, tol=1e-12)
     close(s2sad.grad(s2sad.grad(g))(1.3), -math.sin(1.3), tol=1e-12)
 
 
@@ -172,12 +173,13 @@ def test_hvp_is_the_hessian_times_a_vector_and_passes_the_dot_product_test(w, u,
 
 def test_hessian_with_several_arguments_gives_blocks():
     def f(a, b):
-        return np.sum(a ** 2 * b[0]) + np.sin(b[1]) * a[0] * b[0]
+        return np.sum(a**2 * b[0]) + np.sin(b[1]) * a[0] * b[0]
 
     a, b = np.array([0.3, -0.7]), np.array([1.1, 0.4])
     blocks = s2sad.hessian(f, argnums=(0, 1))(a, b)
-    full = fd_jacobian(lambda z: np.concatenate(s2sad.grad(f, argnums=(0, 1))(z[:2], z[2:])),
-                       np.concatenate([a, b]))
+    full = fd_jacobian(
+        lambda z: np.concatenate(s2sad.grad(f, argnums=(0, 1))(z[:2], z[2:])), np.concatenate([a, b])
+    )
     close(np.block([[blocks[0][0], blocks[0][1]], [blocks[1][0], blocks[1][1]]]), full)
     assert blocks[0][1].shape == (2, 2) and blocks[1][0].shape == (2, 2)
 
@@ -187,6 +189,7 @@ def test_hessian_with_several_arguments_gives_blocks():
 
 def test_perturbation_confusion():
     """d/dx [x * d/dy (x + y)] = 1: the inner derivative must not see the outer x as varying."""
+
     def f(x):
         return x * s2sad.grad(lambda y: x + y)(1.0)
 
@@ -200,7 +203,7 @@ def test_perturbation_confusion():
 
 
 def energy(q, k):
-    return 0.5 * k * q ** 2 + 0.1 * q ** 4
+    return 0.5 * k * q**2 + 0.1 * q**4
 
 
 force = s2sad.grad(energy)
@@ -210,19 +213,23 @@ force = s2sad.grad(energy)
 @given(q=reals, k=st.floats(0.5, 2.0))
 def test_a_loss_built_from_a_gradient(q, k):
     """A module-level `grad` wrapper called in a loss, differentiated w.r.t. both arguments."""
+
     def loss(q, k):
         f = force(q, k)
         return f * f + s2sad.grad(energy, argnums=1)(q, k) * q
 
     for n in (0, 1):
-        close(s2sad.grad(loss, argnums=n)(q, k),
-              fd_jacobian(lambda v: loss(v, k) if n == 0 else loss(q, v), q if n == 0 else k))
+        close(
+            s2sad.grad(loss, argnums=n)(q, k),
+            fd_jacobian(lambda v: loss(v, k) if n == 0 else loss(q, v), q if n == 0 else k),
+        )
 
 
 @FAST
 @given(t=reals)
 def test_second_derivative_in_a_loss_with_jvp_inside(t):
     """Forward over forward inside, reverse outside: the physics-informed pattern."""
+
     def y(t, a):
         return np.tanh(a * t) * a
 
@@ -351,7 +358,9 @@ def test_what_cannot_be_differentiated_twice_is_a_clear_error():
 def test_transforms_of_functions_with_rules():
     """`grad(np.sin)` as in JAX: a NumPy or math function s2sad has a rule for, with no source."""
     assert s2sad.grad(np.sin)(0.3) == pytest.approx(math.cos(0.3), abs=1e-15)
-    assert s2sad.grad(s2sad.grad(np.tanh))(0.4) == pytest.approx(-2 * math.tanh(0.4) / math.cosh(0.4) ** 2, abs=1e-14)
+    assert s2sad.grad(s2sad.grad(np.tanh))(0.4) == pytest.approx(
+        -2 * math.tanh(0.4) / math.cosh(0.4) ** 2, abs=1e-14
+    )
     close(s2sad.jacfwd(np.exp)(np.array([0.1, 0.2])), np.diag(np.exp([0.1, 0.2])), tol=1e-14)
     close(s2sad.grad(np.arctan2, argnums=(0, 1))(1.0, 2.0), (0.4, -0.2), tol=1e-14)
     close(s2sad.grad(math.exp)(0.5), math.exp(0.5), tol=1e-14)
@@ -366,11 +375,11 @@ def test_transforms_of_functions_with_rules():
 
 
 def h_mean(x):
-    return np.mean(x ** 3)
+    return np.mean(x**3)
 
 
 def h_max(x):
-    return np.max(x ** 2)
+    return np.max(x**2)
 
 
 def h_var(x):
@@ -386,15 +395,15 @@ def h_outer(x):
 
 
 def h_where(x):
-    return np.sum(np.where(x > 0, x ** 3, np.sin(x)))
+    return np.sum(np.where(x > 0, x**3, np.sin(x)))
 
 
 def h_concatenate(x):
-    return np.sum(np.concatenate([x, x ** 2]) ** 2)
+    return np.sum(np.concatenate([x, x**2]) ** 2)
 
 
 def h_stack(x):
-    return np.sum(np.stack([x, x ** 2]) ** 2)
+    return np.sum(np.stack([x, x**2]) ** 2)
 
 
 def h_matrix(x):
@@ -422,8 +431,22 @@ def h_tile(x):
     return np.sum(np.tile(x, 2) ** 3)
 
 
-HESSIAN_CASES = [h_mean, h_max, h_var, h_cumsum, h_outer, h_where, h_concatenate, h_stack, h_matrix, h_slices,
-                 h_softmax_cross_entropy, h_relu_clip, h_axis_sums, h_tile]
+HESSIAN_CASES = [
+    h_mean,
+    h_max,
+    h_var,
+    h_cumsum,
+    h_outer,
+    h_where,
+    h_concatenate,
+    h_stack,
+    h_matrix,
+    h_slices,
+    h_softmax_cross_entropy,
+    h_relu_clip,
+    h_axis_sums,
+    h_tile,
+]
 
 
 @pytest.mark.parametrize("f", HESSIAN_CASES, ids=lambda f: f.__name__[2:])
@@ -470,8 +493,11 @@ def test_transforms_not_yet_nestable_are_reported_not_miscomputed():
     def builds_a_hessian(v):
         return np.trace(s2sad.hessian(h_mean)(v))
 
-    for f, needle in ((uses_jacobian, "s2sad.jacfwd"), (uses_hessian, "s2sad.hessian"),
-                      (builds_a_hessian, "s2sad.hessian")):
+    for f, needle in (
+        (uses_jacobian, "s2sad.jacfwd"),
+        (uses_hessian, "s2sad.hessian"),
+        (builds_a_hessian, "s2sad.hessian"),
+    ):
         with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
             s2sad.grad(f)(w)
         assert needle in str(info.value) and "test_higher_order.py" in str(info.value)
@@ -481,7 +507,7 @@ def test_transforms_not_yet_nestable_are_reported_not_miscomputed():
 
 
 def products_loss(x):
-    return np.sum(np.sin(x) * x ** 3) + np.prod(x[:2]) + np.prod(x.reshape(2, 2) ** 2, axis=1).sum()
+    return np.sum(np.sin(x) * x**3) + np.prod(x[:2]) + np.prod(x.reshape(2, 2) ** 2, axis=1).sum()
 
 
 def test_hessian_through_products():

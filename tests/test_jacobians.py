@@ -1,4 +1,4 @@
-"""jacfwd (vector forward mode, s2sad/forward_vector.py) and jacrev (s2sad/jacobians.py)."""
+"""jacfwd (vector forward mode, s2sad/transforms/forward_vector.py) and jacrev (s2sad/api/jacobians.py)."""
 
 import math
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad import rules
-from s2sad.compiler import compile_derivative
+from s2sad.pipeline import compile_derivative
 
 # -- programs: vector in, vector (or matrix / scalar) out -------------------------------------------
 
@@ -85,8 +85,16 @@ def scalar_output(x):
     return np.sum(np.sin(x) * x[::-1]) + x[1] ** 3
 
 
-PROGRAMS = [loops_and_branches, while_loop, in_place, matmul_reductions, indexing_shapes, lists_and_helpers,
-            linear_algebra, scalar_output]
+PROGRAMS = [
+    loops_and_branches,
+    while_loop,
+    in_place,
+    matmul_reductions,
+    indexing_shapes,
+    lists_and_helpers,
+    linear_algebra,
+    scalar_output,
+]
 
 
 def central_differences(f, x, step=1e-6):
@@ -247,7 +255,9 @@ def test_generated_source_carries_the_direction_axis():
     assert "x_dot[:, i]" in text and "y_dot[:, i] = " in text and "each_direction" not in text
     assert "0 *" not in text
     text = s2sad.source(linear_algebra, mode="forward_vector", args=(np.ones(4),))
-    assert "_rt.each_direction(lambda" in text.replace("\n", "").replace(" ", "").replace("lambda", "lambda ")  # np.linalg.solve has no batched template
+    assert "_rt.each_direction(lambda" in text.replace("\n", "").replace(" ", "").replace(
+        "lambda", "lambda "
+    )  # np.linalg.solve has no batched template
     split = s2sad.source(loops_and_branches, mode="jacrev", args=(np.ones(3),))
     assert "def loops_and_branches_forward(" in split and "def loops_and_branches_backward(" in split
 

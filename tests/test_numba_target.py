@@ -1,4 +1,4 @@
-"""The numba code target (s2sad/numba_target.py, numba_backend.py, numba_runtime.py): derivatives of
+"""The numba code target (s2sad/codegen/numba.py, api/numba_backend.py, runtime/numba.py): derivatives of
 simulators compiled with numba, checked against central differences, the dot-product test and the
 Python target. Each function is compiled once per module (numba compiles take seconds)."""
 
@@ -16,8 +16,8 @@ from s2sad.testing import check_grads
 
 numba = pytest.importorskip("numba")
 
-from s2sad import numba_backend  # noqa: E402  (after the skip)
-from s2sad.numba_target import NumbaTargetError  # noqa: E402
+from s2sad.api import numba_backend  # noqa: E402  (after the skip)
+from s2sad.errors import NumbaTargetError  # noqa: E402
 
 KICKS = np.random.default_rng(7).standard_normal(600)
 GAINS = np.array([0.9, 1.1, 0.95])
@@ -264,8 +264,8 @@ def test_emit_writes_a_module_that_runs(tmp_path, monkeypatch):
 
 
 def test_the_target_knows_what_its_runtime_compiles():
-    from s2sad import numba_runtime
-    from s2sad.numba_target import RUNTIME_HELPERS
+    from s2sad.runtime import numba as numba_runtime
+    from s2sad.codegen.numba import RUNTIME_HELPERS
 
     assert all(callable(getattr(numba_runtime, name, None)) for name in RUNTIME_HELPERS)
 

@@ -17,18 +17,54 @@ unit = st.floats(-0.9, 0.9)
 
 
 # scalar functions written the way users write them; (function, input strategy)
-def f_add(x, y): return x + y
-def f_sub(x, y): return x - y
-def f_mul(x, y): return x * y
-def f_div(x, y): return x / y
-def f_div_const(x, y): return 2.5 / y + x / (1.0 + y * y) + 0.0 / y + np.divide(-3, x * x + 1.0)
-def f_pow_const(x, y): return x ** 3 + y ** 2.5
-def f_pow_var(x, y): return x ** y
-def f_neg(x, y): return -x * y
-def f_abs(x, y): return abs(x) * y
-def f_max(x, y): return max(x, y) + max(x * y, 1.0)
-def f_min(x, y): return min(x, y) - min(x * y, 0.5)
-def f_float(x, y): return float(x) * y
+def f_add(x, y):
+    return x + y
+
+
+def f_sub(x, y):
+    return x - y
+
+
+def f_mul(x, y):
+    return x * y
+
+
+def f_div(x, y):
+    return x / y
+
+
+def f_div_const(x, y):
+    return 2.5 / y + x / (1.0 + y * y) + 0.0 / y + np.divide(-3, x * x + 1.0)
+
+
+def f_pow_const(x, y):
+    return x**3 + y**2.5
+
+
+def f_pow_var(x, y):
+    return x**y
+
+
+def f_neg(x, y):
+    return -x * y
+
+
+def f_abs(x, y):
+    return abs(x) * y
+
+
+def f_max(x, y):
+    return max(x, y) + max(x * y, 1.0)
+
+
+def f_min(x, y):
+    return min(x, y) - min(x * y, 0.5)
+
+
+def f_float(x, y):
+    return float(x) * y
+
+
 def f_aug(x, y):
     z = x
     z += y
@@ -37,6 +73,8 @@ def f_aug(x, y):
     z /= y
     z **= 2
     return z
+
+
 def f_tuple(x, y):
     a, b = x * y, x + y
     a, b = b, a
@@ -44,9 +82,20 @@ def f_tuple(x, y):
 
 
 BINARY = [
-    (f_add, real, real), (f_sub, real, real), (f_mul, real, real), (f_div, real, pos), (f_div_const, real, pos),
-    (f_pow_const, pos, pos), (f_pow_var, pos, real), (f_neg, real, real), (f_abs, real, real),
-    (f_max, real, real), (f_min, real, real), (f_float, real, real), (f_aug, real, pos), (f_tuple, real, real),
+    (f_add, real, real),
+    (f_sub, real, real),
+    (f_mul, real, real),
+    (f_div, real, pos),
+    (f_div_const, real, pos),
+    (f_pow_const, pos, pos),
+    (f_pow_var, pos, real),
+    (f_neg, real, real),
+    (f_abs, real, real),
+    (f_max, real, real),
+    (f_min, real, real),
+    (f_float, real, real),
+    (f_aug, real, pos),
+    (f_tuple, real, real),
 ]
 
 
@@ -65,11 +114,24 @@ def test_scalar_binary(fn, sx, sy):
 
 
 MATH = {
-    "sin": (math.sin, real), "cos": (math.cos, real), "tan": (math.tan, unit), "exp": (math.exp, real),
-    "expm1": (math.expm1, real), "log": (math.log, pos), "log1p": (math.log1p, pos), "log2": (math.log2, pos),
-    "log10": (math.log10, pos), "sqrt": (math.sqrt, pos), "tanh": (math.tanh, real), "sinh": (math.sinh, real),
-    "cosh": (math.cosh, real), "asin": (math.asin, unit), "acos": (math.acos, unit), "atan": (math.atan, real),
-    "fabs": (math.fabs, pos), "erf": (math.erf, real),
+    "sin": (math.sin, real),
+    "cos": (math.cos, real),
+    "tan": (math.tan, unit),
+    "exp": (math.exp, real),
+    "expm1": (math.expm1, real),
+    "log": (math.log, pos),
+    "log1p": (math.log1p, pos),
+    "log2": (math.log2, pos),
+    "log10": (math.log10, pos),
+    "sqrt": (math.sqrt, pos),
+    "tanh": (math.tanh, real),
+    "sinh": (math.sinh, real),
+    "cosh": (math.cosh, real),
+    "asin": (math.asin, unit),
+    "acos": (math.acos, unit),
+    "atan": (math.atan, real),
+    "fabs": (math.fabs, pos),
+    "erf": (math.erf, real),
 }
 
 
@@ -105,8 +167,21 @@ def test_math_two_argument_functions(tmp_path):
 
 
 NUMPY_UNARY = {
-    "sin": real, "cos": real, "tan": unit, "exp": real, "log": pos, "log1p": pos, "sqrt": pos, "tanh": real,
-    "sinh": real, "cosh": real, "arcsin": unit, "arccos": unit, "arctan": real, "square": real, "abs": pos,
+    "sin": real,
+    "cos": real,
+    "tan": unit,
+    "exp": real,
+    "log": pos,
+    "log1p": pos,
+    "sqrt": pos,
+    "tanh": real,
+    "sinh": real,
+    "cosh": real,
+    "arcsin": unit,
+    "arccos": unit,
+    "arctan": real,
+    "square": real,
+    "abs": pos,
     "negative": real,
 }
 
@@ -127,7 +202,7 @@ def test_numpy_elementwise(name, shape, tmp_path):
 
 
 def f_broadcast(x, y, s):
-    z = x * y + s / (1.0 + y * y) - x ** 2 * s
+    z = x * y + s / (1.0 + y * y) - x**2 * s
     w = np.maximum(z, 0.1 * x) + np.minimum(y, s) + np.where(x > 0, x * s, y)
     return np.mean(w) + np.sum(np.power(1.5 + np.tanh(w), 2.0))
 
@@ -192,7 +267,7 @@ def doubled_at(x):
     idx = np.array([0, 2, 0])  # position 0 twice: NumPy keeps the last write
     v[idx] = v[idx] * 2.0 + x[1]
     v[1:] += v[:-1]
-    return np.sum(v ** 3)
+    return np.sum(v**3)
 
 
 def test_a_fancy_write_that_repeats_a_position_counts_its_last_write():
@@ -203,7 +278,9 @@ def test_a_fancy_write_that_repeats_a_position_counts_its_last_write():
     fd = np.array([(doubled_at(x + h * e) - doubled_at(x - h * e)) / (2 * h) for e in np.eye(4)])
     np.testing.assert_allclose(s2sad.grad(doubled_at)(x), fd, rtol=1e-7)
     hessian = s2sad.hessian(doubled_at)(x)
-    fd_h = np.array([(s2sad.grad(doubled_at)(x + h * e) - s2sad.grad(doubled_at)(x - h * e)) / (2 * h) for e in np.eye(4)])
+    fd_h = np.array(
+        [(s2sad.grad(doubled_at)(x + h * e) - s2sad.grad(doubled_at)(x - h * e)) / (2 * h) for e in np.eye(4)]
+    )
     np.testing.assert_allclose(hessian, fd_h, rtol=1e-5, atol=1e-6)
 
 
@@ -222,7 +299,7 @@ def written_at(x, rows, cols):
     ],
 )
 def test_fancy_writes_at_constant_indices_analysed_once_per_index_set(rows, cols):
-    from s2sad import runtime
+    from s2sad.runtime import core as runtime
 
     x = np.random.default_rng(int(rows.sum() + 3 * cols.sum())).standard_normal((2, 3))
     for _ in range(2):  # the second call finds the index set's analysis

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import s2sad
-from s2sad import compiler, runtime
-from s2sad.outer_sums import sum_outer_products_after_loops
+from s2sad import pipeline, runtime
+from s2sad.peepholes.outer_sums import sum_outer_products_after_loops
 from s2sad.testing import check_grads
 
 SEEDS = st.integers(0, 2**16)
@@ -81,12 +81,12 @@ def test_gradients_equal_those_without_the_pass(program, monkeypatch):
     _, shapes = PROGRAMS[program]
     args = _args(5, shapes)
     argnums = tuple(range(len(args) - 1))
-    compiler.clear_cache()
+    s2sad.cache.clear()
     with_pass = s2sad.grad(program, argnums=argnums)(*args)
-    monkeypatch.setattr(compiler, "sum_outer_products_after_loops", lambda node: node)
-    compiler.clear_cache()
+    monkeypatch.setattr(pipeline, "sum_outer_products_after_loops", lambda node: node)
+    s2sad.cache.clear()
     without = s2sad.grad(program, argnums=argnums)(*args)
-    compiler.clear_cache()
+    s2sad.cache.clear()
     for a, b in zip(with_pass, without):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 

@@ -161,7 +161,9 @@ class Ctx:
         """Is `name` (a generator or pattern) known broken here? See KNOWN_BROKEN."""
         if name in KNOWN_BROKEN:
             return True
-        return any(f"{name}@{where}" in KNOWN_BROKEN for where in self.loop_kinds + (("loop",) if self.loops else ()))
+        return any(
+            f"{name}@{where}" in KNOWN_BROKEN for where in self.loop_kinds + (("loop",) if self.loops else ())
+        )
 
     def value(self, depth=2):
         """An expression to assign: see "constant_assign@loop" in KNOWN_BROKEN."""
@@ -554,8 +556,11 @@ def _(ctx):
     i = ctx.fresh("i")
     bound = ctx.pick([str(k) for k in range(5)] + ctx.ints + ["n + 1"])
     form = ctx.draw(st.integers(0, 2))
-    header = [f"for {i} in range({bound}):", f"for {i} in range(1, {bound}):",
-              f"for {i} in range(0, {bound}, 2):"][form]
+    header = [
+        f"for {i} in range({bound}):",
+        f"for {i} in range(1, {bound}):",
+        f"for {i} in range(0, {bound}, 2):",
+    ][form]
     return _loop(ctx, "for_range", header, index=i)
 
 
@@ -598,7 +603,9 @@ def _(ctx):
 def _(ctx):
     array = _iterable(ctx)
     i, e = ctx.fresh("i"), ctx.fresh("e")
-    return _loop(ctx, "for_enumerate", f"for {i}, {e} in enumerate({array}):", index=i, elements=[e], readonly=array)
+    return _loop(
+        ctx, "for_enumerate", f"for {i}, {e} in enumerate({array}):", index=i, elements=[e], readonly=array
+    )
 
 
 @statement("for_zip", weight=1, when=_can_loop)
@@ -616,7 +623,9 @@ def _(ctx):
     horizon = ctx.pick(("1.0", "1.5"))
     step = f"0.3 + 0.2 * {ctx.bounded(1)}"
     ctx.fixed.append(t)
-    return _loop(ctx, "while_clock", f"while {t} < {horizon}:", prologue=[f"{t} = 0.0"], first=[f"{t} += {step}"])
+    return _loop(
+        ctx, "while_clock", f"while {t} < {horizon}:", prologue=[f"{t} = 0.0"], first=[f"{t} += {step}"]
+    )
 
 
 @statement("while_true", weight=1, when=_can_loop)
@@ -811,18 +820,50 @@ def _final_return(ctx):
             terms.append(f"{ctx.const()} * {name}" if ctx.draw(st.booleans()) else name)
     for name in ctx.arrays:
         if ctx.draw(st.integers(0, 3)) > 0:
-            terms.append(ctx.pick((f"np.sum({name} * {name})", f"np.mean({name})", f"np.sum(np.sin({name}))")))
+            terms.append(
+                ctx.pick((f"np.sum({name} * {name})", f"np.mean({name})", f"np.sum(np.sin({name}))"))
+            )
     if not terms:
         terms.append(ctx.expr(2))
     return "return " + " + ".join(terms)
 
 
 ALL = set(SCALAR_EXPRS) | set(ARRAY_EXPRS) | set(CONDITIONS) | set(STATEMENTS)
-_SCALAR_CORE = {"var", "const", "int_leaf", "element", "arith", "div", "pow", "neg", "square", "abs", "minmax",
-                "math_fn", "np_fn", "reduce", "array_var", "array_scalar", "compare", "mod"}
+_SCALAR_CORE = {
+    "var",
+    "const",
+    "int_leaf",
+    "element",
+    "arith",
+    "div",
+    "pow",
+    "neg",
+    "square",
+    "abs",
+    "minmax",
+    "math_fn",
+    "np_fn",
+    "reduce",
+    "array_var",
+    "array_scalar",
+    "compare",
+    "mod",
+}
 _CONDITIONS = {"compare", "chained", "int_test", "and_or", "not", "ternary"}
-_LOOPS = {"for_range", "for_reversed", "for_array", "for_enumerate", "for_zip", "while_clock",
-          "while_true", "while_counter", "break", "continue", "return_early", "rebind_index"}
+_LOOPS = {
+    "for_range",
+    "for_reversed",
+    "for_array",
+    "for_enumerate",
+    "for_zip",
+    "while_clock",
+    "while_true",
+    "while_counter",
+    "break",
+    "continue",
+    "return_early",
+    "rebind_index",
+}
 _ARRAYS = set(ARRAY_EXPRS) | {"array_new", "array_fill", "setitem", "slice_assign", "array_aug"}
 _WRITES = {"ufunc_at", "copyto", "ufunc_out", "dict_loop", "helper_fill"}
 _ASSIGN = {"assign", "augassign", "tuple_assign"}
@@ -920,8 +961,12 @@ class _Instrument(ast.NodeTransformer):
         return node
 
 
-_REMAINDERS = {"np.mod": "_record_mod", "np.remainder": "_record_mod", "np.fmod": "_record_fmod",
-               "math.fmod": "_record_math_fmod"}
+_REMAINDERS = {
+    "np.mod": "_record_mod",
+    "np.remainder": "_record_mod",
+    "np.fmod": "_record_fmod",
+    "math.fmod": "_record_math_fmod",
+}
 
 
 def instrumented(source):
@@ -961,9 +1006,17 @@ def instrumented(source):
         record_quotient(p, q, np.trunc)
         return math.fmod(p, q)
 
-    namespace = {"math": math, "np": np, "_record_compare": record_compare, "_record_abs": record_abs,
-                 "_record_min": record_min, "_record_max": record_max, "_record_mod": record_mod,
-                 "_record_fmod": record_fmod, "_record_math_fmod": record_math_fmod}
+    namespace = {
+        "math": math,
+        "np": np,
+        "_record_compare": record_compare,
+        "_record_abs": record_abs,
+        "_record_min": record_min,
+        "_record_max": record_max,
+        "_record_mod": record_mod,
+        "_record_fmod": record_fmod,
+        "_record_math_fmod": record_math_fmod,
+    }
     exec(HELPERS, namespace)
     exec(compile(tree, "<instrumented>", "exec"), namespace)
     function = namespace["f"]
@@ -981,9 +1034,7 @@ def _copy(args):
 
 
 def _shift(args, direction, step):
-    return tuple(
-        a + step * d if i < 3 else a for i, (a, d) in enumerate(zip(args, direction))
-    )
+    return tuple(a + step * d if i < 3 else a for i, (a, d) in enumerate(zip(args, direction)))
 
 
 def _dot(p, q):
@@ -1048,8 +1099,12 @@ def check_program(program, args, seed):
 
     directions = []
     for _ in range(2):
-        direction = (float(rng.standard_normal()), float(rng.standard_normal()),
-                     rng.standard_normal(program.L), 0)
+        direction = (
+            float(rng.standard_normal()),
+            float(rng.standard_normal()),
+            rng.standard_normal(program.L),
+            0,
+        )
         fd = finite_difference(traced, args, direction, base_trace)
         assume(fd is not None)
         assume(fd[1] <= 1e-5 * max(1.0, abs(fd[0])))
@@ -1072,8 +1127,12 @@ def check_program(program, args, seed):
                 if not _close(out, value, 1e-9):
                     raise _fail(program, args, f"jvp primal output {out!r} != f(...) = {value!r}")
                 if not abs(float(out_dot) - fd) <= tol:
-                    raise _fail(program, args, f"forward mode: J v = {float(out_dot)!r} but finite "
-                                f"differences give {fd!r} (tolerance {tol:.2e}); v = {direction!r}")
+                    raise _fail(
+                        program,
+                        args,
+                        f"forward mode: J v = {float(out_dot)!r} but finite "
+                        f"differences give {fd!r} (tolerance {tol:.2e}); v = {direction!r}",
+                    )
 
                 stage = "vjp"
                 out_r, pullback = next(pullbacks)
@@ -1086,22 +1145,36 @@ def check_program(program, args, seed):
                 lhs = u * float(out_dot)
                 dot_tol = 1e-9 * max(1.0, abs(lhs), abs(rhs), *map(abs, terms))
                 if not abs(rhs - u * fd) <= abs(u) * tol:
-                    raise _fail(program, args, f"reverse mode: <J^T u, v> = {rhs!r} but u * FD = {u * fd!r} "
-                                f"(tolerance {abs(u) * tol:.2e}); u = {u!r}, v = {direction!r}, J^T u = {cot!r}")
+                    raise _fail(
+                        program,
+                        args,
+                        f"reverse mode: <J^T u, v> = {rhs!r} but u * FD = {u * fd!r} "
+                        f"(tolerance {abs(u) * tol:.2e}); u = {u!r}, v = {direction!r}, J^T u = {cot!r}",
+                    )
                 if not abs(lhs - rhs) <= dot_tol:
-                    raise _fail(program, args, f"dot-product test: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}")
+                    raise _fail(
+                        program, args, f"dot-product test: <u, J v> = {lhs!r} but <J^T u, v> = {rhs!r}"
+                    )
 
             stage = "grad"
             gradient = s2sad.grad(f, argnums=(0, 1, 2))(*_copy(args))
             ones = next(pullbacks)[1](1.0)
             for i, name in enumerate("xya"):
                 if np.shape(gradient[i]) != np.shape(args[i]):
-                    raise _fail(program, args, f"grad wrt {name} has shape {np.shape(gradient[i])}, "
-                                f"the argument has shape {np.shape(args[i])}")
+                    raise _fail(
+                        program,
+                        args,
+                        f"grad wrt {name} has shape {np.shape(gradient[i])}, "
+                        f"the argument has shape {np.shape(args[i])}",
+                    )
                 if not np.allclose(gradient[i], ones[i], rtol=1e-9, atol=1e-12):
-                    raise _fail(program, args, f"grad wrt {name} = {gradient[i]!r} but pullback(1.0) "
-                                f"gives {ones[i]!r} (the same pullback was called before: "
-                                f"{'no' if 'pullback_reuse' in KNOWN_BROKEN else 'yes'})")
+                    raise _fail(
+                        program,
+                        args,
+                        f"grad wrt {name} = {gradient[i]!r} but pullback(1.0) "
+                        f"gives {ones[i]!r} (the same pullback was called before: "
+                        f"{'no' if 'pullback_reuse' in KNOWN_BROKEN else 'yes'})",
+                    )
             crash = None
         except Mismatch:
             raise

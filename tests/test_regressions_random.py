@@ -25,10 +25,14 @@ def _fd_gradient(f, args, wrt, h=1e-6):
                 plus, minus = arg.copy(), arg.copy()
                 plus.flat[k] += h
                 minus.flat[k] -= h
-                g.flat[k] = (f(*args[:i], plus, *args[i + 1:]) - f(*args[:i], minus, *args[i + 1:])) / (2 * h)
+                g.flat[k] = (f(*args[:i], plus, *args[i + 1 :]) - f(*args[:i], minus, *args[i + 1 :])) / (
+                    2 * h
+                )
             grads.append(g)
         else:
-            grads.append((f(*args[:i], arg + h, *args[i + 1:]) - f(*args[:i], arg - h, *args[i + 1:])) / (2 * h))
+            grads.append(
+                (f(*args[:i], arg + h, *args[i + 1 :]) - f(*args[:i], arg - h, *args[i + 1 :])) / (2 * h)
+            )
     return grads
 
 
@@ -169,8 +173,9 @@ def zip_with_return(x, y, a):
     return y
 
 
-@pytest.mark.parametrize("f", [iterate_with_break, iterate_with_continue, zip_with_return],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "f", [iterate_with_break, iterate_with_continue, zip_with_return], ids=lambda f: f.__name__
+)
 def test_early_exit_from_loop_over_array(f):
     check(f, (0.5, -0.3, A3.copy()))
 
@@ -343,7 +348,7 @@ def empty_adjoint_loop_in_branch(x, y, a):
     if (a[-1] - 1.5) > 0.3:
         for i0, e1 in enumerate(a):
             y -= -0.7
-    elif (np.sum(a) >= y or (x + a[0]) < 0.3):
+    elif np.sum(a) >= y or (x + a[0]) < 0.3:
         pass
     else:
         pass
@@ -352,8 +357,8 @@ def empty_adjoint_loop_in_branch(x, y, a):
 
 def empty_adjoint_branch(x, y):
     if -y < 0.1:
-        x += (0.5 - 0.5)
-        v0 = (x * x)
+        x += 0.5 - 0.5
+        v0 = x * x
     elif -x <= 1.5:
         y *= 2.0
         x = 2.0

@@ -1,4 +1,4 @@
-"""Code specialized to the shapes of array arguments (s2sad/shapes.py, s2sad.api's dispatch)."""
+"""Code specialized to the shapes of array arguments (s2sad/analyses/shapes.py, s2sad.api.transforms' dispatch)."""
 
 import numpy as np
 import pytest
@@ -71,8 +71,12 @@ def test_one_gradient_function_many_shapes():
 
 def test_rnn_adjoint_needs_no_broadcasting_helpers():
     rng = np.random.default_rng(3)
-    args = (rng.standard_normal((5, 3)), rng.standard_normal((5, 5)) * 0.3, rng.standard_normal(5),
-            rng.standard_normal((4, 3)))
+    args = (
+        rng.standard_normal((5, 3)),
+        rng.standard_normal((5, 5)) * 0.3,
+        rng.standard_normal(5),
+        rng.standard_normal((4, 3)),
+    )
     text = s2sad.source(rnn, mode="grad", argnums=(0, 1, 2), args=args)
     if config.enabled():
         assert "Wx: array (5, 3)" in text
@@ -86,7 +90,12 @@ def test_rnn_adjoint_needs_no_broadcasting_helpers():
 
 def test_emitted_code_is_for_any_shapes(tmp_path):
     rng = np.random.default_rng(4)
-    args = (rng.standard_normal((5, 3)), rng.standard_normal((5, 5)), rng.standard_normal(5), rng.standard_normal((4, 3)))
+    args = (
+        rng.standard_normal((5, 3)),
+        rng.standard_normal((5, 5)),
+        rng.standard_normal(5),
+        rng.standard_normal((4, 3)),
+    )
     path = s2sad.emit(rnn, tmp_path / "rnn_vjp.py", argnums=(0, 1, 2), args=args)
     assert "array (5, 3)" not in path.read_text()
 

@@ -61,12 +61,19 @@ def run(gradbench, gbrun, runs, eval_name, tool, min_seconds, timeout):
     """One gbrun session; returns its summary (outcome and per-evaluate rows)."""
     summary = os.path.join(runs, f"{eval_name}-{tool}.json")
     command = [
-        sys.executable, gbrun, "--timeout", str(timeout),
-        "--eval", f"{sys.executable} python/gradbench/gradbench/evals/{eval_name}/run.py {EVALS[eval_name]} "
+        sys.executable,
+        gbrun,
+        "--timeout",
+        str(timeout),
+        "--eval",
+        f"{sys.executable} python/gradbench/gradbench/evals/{eval_name}/run.py {EVALS[eval_name]} "
         f"--min-runs 1 --min-seconds {min_seconds}",
-        "--tool", TOOLS[tool],
-        "-o", os.path.join(runs, f"{eval_name}-{tool}.jsonl"),
-        "--summary", summary,
+        "--tool",
+        TOOLS[tool],
+        "-o",
+        os.path.join(runs, f"{eval_name}-{tool}.jsonl"),
+        "--summary",
+        summary,
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join([os.path.join(gradbench, "python", "gradbench"), REPOSITORY])
@@ -94,7 +101,9 @@ def first_calls(runs, eval_name, tool):
     with open(path) as f:
         for line in f:
             response = json.loads(line).get("response") or {}
-            total += sum(t["nanoseconds"] for t in response.get("timings") or [] if t["name"].startswith("first call"))
+            total += sum(
+                t["nanoseconds"] for t in response.get("timings") or [] if t["name"].startswith("first call")
+            )
     return total / 1e9
 
 
@@ -200,7 +209,9 @@ def report(runs, evals, min_seconds, elapsed):
             values = [row[tool]["by_function"].get(function) if row[tool] else None for tool in TOOLS]
             own = "-"
             if pair and function == pair[1] and row["s2sad"]:
-                own = ratio(row["s2sad"]["by_function"].get(pair[1]), row["s2sad"]["by_function"].get(pair[0]))
+                own = ratio(
+                    row["s2sad"]["by_function"].get(pair[1]), row["s2sad"]["by_function"].get(pair[0])
+                )
             lines.append(f"| {name} | {function} | " + " | ".join(seconds(v) for v in values) + f" | {own} |")
     lines += [
         "",
@@ -238,7 +249,13 @@ def report(runs, evals, min_seconds, elapsed):
         "  (minutes on ba's third file, about 6 minutes on ht's hand4): ba and ht run their smallest",
         "  files only.",
     ]
-    lines += ["", "## Sizes", "", "Arguments given to each eval's `run.py` (GradBench's defaults trimmed):", ""]
+    lines += [
+        "",
+        "## Sizes",
+        "",
+        "Arguments given to each eval's `run.py` (GradBench's defaults trimmed):",
+        "",
+    ]
     lines += [f"- **{name}**: `{EVALS[name] or '(defaults)'}`" for name in evals]
     lines += [
         "",

@@ -195,4 +195,6 @@ def jax_jit(args):
 
 @WORKLOAD.tool("jax jit (lax.scan rewrite)")
 def jax_scan(args):
-    return jax_impl(lstm_jax_scan, WORKLOAD.argnums, True, args, note="rewritten: the step as the body of a lax.scan")
+    return jax_impl(
+        lstm_jax_scan, WORKLOAD.argnums, True, args, note="rewritten: the step as the body of a lax.scan"
+    )

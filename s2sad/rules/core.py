@@ -16,8 +16,9 @@ import numpy as np
 
 from .. import runtime as _rt  # noqa: F401  (templates name it)
 from .. import kinds as K
-from ..custom import same_kind, stop_gradient
+from ..runtime.custom import stop_gradient
 from . import RULES, adjoint, nondifferentiable, tangent
+from .custom import same_kind
 
 # -- arithmetic operators (also the NumPy ufuncs they stand for) ---------------
 
@@ -685,15 +686,38 @@ def _(z, x, y):
 # -- functions with no derivative ----------------------------------------------------
 
 nondifferentiable(
-    operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
-    np.isnan, np.isinf, np.isfinite, np.logical_and, np.logical_or, np.logical_not,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.eq,
+    operator.ne,
+    np.less,
+    np.less_equal,
+    np.greater,
+    np.greater_equal,
+    np.equal,
+    np.not_equal,
+    np.isnan,
+    np.isinf,
+    np.isfinite,
+    np.logical_and,
+    np.logical_or,
+    np.logical_not,
     kind=K.mask,
 )
 nondifferentiable(operator.not_, operator.is_, operator.is_not, operator.contains, any, all, kind="bool")
 nondifferentiable(
-    len, int, round, operator.floordiv, math.floor, math.ceil, math.trunc,
-    np.argmax, np.argmin, kind="int",
+    len,
+    int,
+    round,
+    operator.floordiv,
+    math.floor,
+    math.ceil,
+    math.trunc,
+    np.argmax,
+    np.argmin,
+    kind="int",
 )
 nondifferentiable(range, print, isinstance, str, kind="other")
 nondifferentiable(hasattr, callable, kind="bool")
@@ -709,9 +733,17 @@ def _bitwise_kind(arg_kinds, keywords):
 
 
 _BITWISE = {
-    operator.invert: "~", operator.and_: "&", operator.or_: "|", operator.xor: "^",
-    operator.lshift: "<<", operator.rshift: ">>", np.invert: "np.invert", np.bitwise_and: "np.bitwise_and",
-    np.bitwise_or: "np.bitwise_or", np.bitwise_xor: "np.bitwise_xor", np.left_shift: "np.left_shift",
+    operator.invert: "~",
+    operator.and_: "&",
+    operator.or_: "|",
+    operator.xor: "^",
+    operator.lshift: "<<",
+    operator.rshift: ">>",
+    np.invert: "np.invert",
+    np.bitwise_and: "np.bitwise_and",
+    np.bitwise_or: "np.bitwise_or",
+    np.bitwise_xor: "np.bitwise_xor",
+    np.left_shift: "np.left_shift",
     np.right_shift: "np.right_shift",
 }
 nondifferentiable(*_BITWISE, kind=_bitwise_kind)
@@ -727,8 +759,14 @@ for _fn, _symbol in _BITWISE.items():  # booleans and integers only: a float ope
 del _fn, _symbol
 nondifferentiable(np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, kind="same")
 nondifferentiable(
-    np.zeros, np.ones, np.zeros_like, np.ones_like, np.empty,
-    np.eye, np.argsort, kind="array",
+    np.zeros,
+    np.ones,
+    np.zeros_like,
+    np.ones_like,
+    np.empty,
+    np.eye,
+    np.argsort,
+    kind="array",
 )
 nondifferentiable(np.shape, kind="other")
 nondifferentiable(np.ndim, np.size, kind="int")

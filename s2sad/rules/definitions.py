@@ -213,7 +213,9 @@ def _gradient_along(f, axis):
 
 @defines(np.partition)
 def partition(a, kth, axis=-1):
-    return np.reshape(np.take(np.ravel(a), _rt.flat_along(np.argpartition(a, kth, axis=axis), axis)), np.shape(a))
+    return np.reshape(
+        np.take(np.ravel(a), _rt.flat_along(np.argpartition(a, kth, axis=axis), axis)), np.shape(a)
+    )
 
 
 @defines(np.row_stack)

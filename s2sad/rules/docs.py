@@ -13,7 +13,9 @@ that it is not differentiable.
 import ast
 import math  # noqa: F401  (doctest)
 
+from .. import runtime
 from . import RULES, lookup  # noqa: F401
+from .definitions import DEFINITIONS
 
 HEADER = """# NumPy and Python functions s2sad differentiates
 
@@ -62,11 +64,17 @@ AUTOGRAD = "\n## HIPS autograd's own tests, run against s2sad\n\nautograd's `tes
 def helpers_called(rule):
     """The run-time helpers (`_rt.<name>`) the rule's templates call."""
     names = set()
-    templates = [rule.tangent, rule.adjoint, rule.batched_tangent] + list(rule.extra.get("constant_adjoints", {}).values())
+    templates = [rule.tangent, rule.adjoint, rule.batched_tangent] + list(
+        rule.extra.get("constant_adjoints", {}).values()
+    )
     for template in filter(None, templates):
         for stmt in template.body:
             for node in ast.walk(stmt):
-                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "_rt":
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "_rt"
+                ):
                     names.add(node.attr)
     return names
 
@@ -74,8 +82,6 @@ def helpers_called(rule):
 def second_order(rule):
     """'yes' when every run-time helper the rule's derivative code calls has rules of its own (its
     derivatives can be differentiated again), else the helpers that do not."""
-    from .. import runtime
-
     missing = sorted(n for n in helpers_called(rule) if lookup(getattr(runtime, n, None)) is None)
     return "yes" if not missing else "no: " + ", ".join(f"`_rt.{n}`" for n in missing)
 
@@ -101,8 +107,6 @@ rules (`tests/test_numpy_rules.py` checks each to second order).
 
 
 def render_definitions():
-    from .definitions import DEFINITIONS
-
     names = sorted({f"numpy.{fn.__name__}" for fn in DEFINITIONS})
     return DEFINITIONS_HEADER + ", ".join(f"`{n}`" for n in names) + "\n"
 

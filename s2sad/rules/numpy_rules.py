@@ -2,11 +2,11 @@
 
 Templates follow `s2sad.rules`: first parameter the result, then the operands;
 keyword parameters are bound from the call. Non-elementwise adjoints return
-exactly the operand's shape; the run-time pieces are in `s2sad.numpy_runtime`.
+exactly the operand's shape; the run-time pieces are in `s2sad.runtime.numpy_helpers`.
 
 Rules that are not elementwise also give a `batched=True` tangent for vector
 forward mode (`jacfwd`), every `x_dot` with a leading axis of directions
-(`s2sad.vector_runtime` has its helpers); the others are applied direction by
+(`s2sad.runtime.vector` has its helpers); the others are applied direction by
 direction there.
 
 Conventions worth knowing:
@@ -911,7 +911,12 @@ def _(z, a, upper=False):
 
 @adjoint(np.linalg.cholesky)
 def _(z, a, upper=False):
-    a_bar += _rt.triangle_adjoint(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar))))))
+    a_bar += _rt.triangle_adjoint(
+        np.linalg.solve(
+            _rt.matrix_t(z),
+            _rt.matrix_t(np.linalg.solve(_rt.matrix_t(z), _rt.matrix_t(_rt.phi(_rt.matrix_t(z) @ z_bar)))),
+        )
+    )
 
 
 @tangent(np.linalg.eigh, kind="other")
@@ -1061,9 +1066,7 @@ def _(z, a):
 
 # -- no derivative ------------------------------------------------------------------------
 
-nondifferentiable(
-    np.around, np.fix, np.floor_divide, np.heaviside, kind="same"
-)
+nondifferentiable(np.around, np.fix, np.floor_divide, np.heaviside, kind="same")
 nondifferentiable(
     np.signbit,
     np.logical_xor,
@@ -1114,8 +1117,15 @@ nondifferentiable(
 )
 nondifferentiable(np.result_type, np.broadcast_shapes, kind="other")
 for _key in (
-    np.random.normal, np.random.uniform, np.random.rand, np.random.randn, np.random.randint, np.random.choice,
-    np.random.permutation, np.random.standard_normal, np.random.random,
+    np.random.normal,
+    np.random.uniform,
+    np.random.rand,
+    np.random.randn,
+    np.random.randint,
+    np.random.choice,
+    np.random.permutation,
+    np.random.standard_normal,
+    np.random.random,
 ):  # a draw is a constant; one whose parameters carry a derivative (`normal(loc=x)`) would move with them
     RULES[_key].extra["refused"] = (
         "`{name}` draws at random with parameters that carry a derivative; s2sad does not differentiate "

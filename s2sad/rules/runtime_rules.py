@@ -1,5 +1,5 @@
 """Rules for the run-time helpers that generated derivative code calls, so that generated code can
-be differentiated again (`s2sad.nested`: `grad(grad(f))`, `jvp(grad(f))`, `hessian`).
+be differentiated again (`s2sad.frontend.nested`: `grad(grad(f))`, `jvp(grad(f))`, `hessian`).
 
 Most helpers are linear in the cotangent they move (`unbroadcast(g, x)` sums `g` to the
 shape of `x`), so their tangent is the helper applied to the tangent and their adjoint
@@ -16,7 +16,7 @@ arithmetic) are constants.
 
 import numpy as np
 
-from .. import numpy_runtime as _nr
+from ..runtime import numpy_helpers as _nr
 from .. import runtime as _rt
 from . import adjoint, lookup, nondifferentiable, tangent  # noqa: F401  (lookup: the doctest)
 
@@ -223,6 +223,7 @@ def _(z, a, b, like=None):
 lookup(_rt.list_like).extra["lists"] = True  # takes and returns list adjoints
 lookup(_rt.list_add).extra["lists"] = True
 
+
 @tangent(_nr.bilinear_adjoint, kind="any")
 def _(z, g, subscripts, which, a, b):
     z_dot = _rt.bilinear_adjoint(g_dot, subscripts, which, a, b) + _rt.bilinear_adjoint(
@@ -234,26 +235,46 @@ def _(z, g, subscripts, which, a, b):
 def _(z, g, subscripts, which, a, b):
     g_bar += _rt.contract(subscripts, which, z_bar, a, b, g)
     a_bar += _rt.bilinear_adjoint(
-        _rt.slot_except(g, which, 0), subscripts, 0, _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1)
+        _rt.slot_except(g, which, 0),
+        subscripts,
+        0,
+        _rt.slot_pick(z_bar, a, which, 0),
+        _rt.slot_pick(z_bar, b, which, 1),
     )
     b_bar += _rt.bilinear_adjoint(
-        _rt.slot_except(g, which, 1), subscripts, 1, _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1)
+        _rt.slot_except(g, which, 1),
+        subscripts,
+        1,
+        _rt.slot_pick(z_bar, a, which, 0),
+        _rt.slot_pick(z_bar, b, which, 1),
     )
 
 
 @tangent(_nr.contract, kind="any")
 def _(z, subscripts, which, h, a, b, g):
-    z_dot = _rt.contract(subscripts, which, h_dot, a, b, g) + _rt.contract(subscripts, which, h, a_dot, b_dot, g)
+    z_dot = _rt.contract(subscripts, which, h_dot, a, b, g) + _rt.contract(
+        subscripts, which, h, a_dot, b_dot, g
+    )
 
 
 @adjoint(_nr.contract)
 def _(z, subscripts, which, h, a, b, g):
-    h_bar += _rt.bilinear_adjoint(z_bar, subscripts, which, _rt.slot_pick(h, a, which, 0), _rt.slot_pick(h, b, which, 1))
+    h_bar += _rt.bilinear_adjoint(
+        z_bar, subscripts, which, _rt.slot_pick(h, a, which, 0), _rt.slot_pick(h, b, which, 1)
+    )
     a_bar += _rt.bilinear_adjoint(
-        _rt.slot_except(z_bar, which, 0), subscripts, 0, _rt.slot_pick(h, a, which, 0), _rt.slot_pick(h, b, which, 1)
+        _rt.slot_except(z_bar, which, 0),
+        subscripts,
+        0,
+        _rt.slot_pick(h, a, which, 0),
+        _rt.slot_pick(h, b, which, 1),
     )
     b_bar += _rt.bilinear_adjoint(
-        _rt.slot_except(z_bar, which, 1), subscripts, 1, _rt.slot_pick(h, a, which, 0), _rt.slot_pick(h, b, which, 1)
+        _rt.slot_except(z_bar, which, 1),
+        subscripts,
+        1,
+        _rt.slot_pick(h, a, which, 0),
+        _rt.slot_pick(h, b, which, 1),
     )
 
 
@@ -342,6 +363,7 @@ def _(z, g, arrays, axis=0):
 for _helper in (_nr.concatenate_adjoint, _nr.stack_adjoint):  # lists of arrays in, list cotangents out
     lookup(_helper).extra["lists"] = True
 
+
 @tangent(_nr.var_partials, kind="any")
 def _(z, x, axis=None, ddof=0):
     z_dot = _rt.var_partials(x_dot, axis, ddof)  # 2 (x - mean) / (n - ddof): linear in x
@@ -419,13 +441,29 @@ nondifferentiable(slice, kind="other")
 nondifferentiable(_rt.check_not_tree, kind="other")
 nondifferentiable(_rt.zeros_like, kind="same")
 nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`)
-    _rt.at_shape, _rt.at_positions, _rt.put_index, _rt.put_source, _rt.mask_index, _rt.place_source,
-    _rt.putmask_source, _rt.r_shape, _rt.c_shape, kind="other",
+    _rt.at_shape,
+    _rt.at_positions,
+    _rt.put_index,
+    _rt.put_source,
+    _rt.mask_index,
+    _rt.place_source,
+    _rt.putmask_source,
+    _rt.r_shape,
+    _rt.c_shape,
+    kind="other",
 )
 lookup(_rt.zeros_like).extra["lists"] = True
 nondifferentiable(
-    _nr.mean_partials, _nr.extremum_weights, _nr.clip_inside, _nr.clip_below, _nr.clip_above,
-    _nr.float_dtype, _nr.dot_subscripts, _nr.inner_subscripts, _nr.tensordot_subscripts, _nr.method_axes,
+    _nr.mean_partials,
+    _nr.extremum_weights,
+    _nr.clip_inside,
+    _nr.clip_below,
+    _nr.clip_above,
+    _nr.float_dtype,
+    _nr.dot_subscripts,
+    _nr.inner_subscripts,
+    _nr.tensordot_subscripts,
+    _nr.method_axes,
     _nr.normalize_axes,
 )
 
@@ -453,38 +491,67 @@ def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
     ta_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, c)
     tb_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, c)
     tc_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, a, b, c)
-    a_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, tb, c) + _rt.einsum_adjoint(z_bar, subscripts, 0, a, b, tc)
-    b_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, ta, b, c) + _rt.einsum_adjoint(z_bar, subscripts, 1, a, b, tc)
-    c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, ta, b, c) + _rt.einsum_adjoint(z_bar, subscripts, 2, a, tb, c)
+    a_bar += _rt.einsum_adjoint(z_bar, subscripts, 0, a, tb, c) + _rt.einsum_adjoint(
+        z_bar, subscripts, 0, a, b, tc
+    )
+    b_bar += _rt.einsum_adjoint(z_bar, subscripts, 1, ta, b, c) + _rt.einsum_adjoint(
+        z_bar, subscripts, 1, a, b, tc
+    )
+    c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, ta, b, c) + _rt.einsum_adjoint(
+        z_bar, subscripts, 2, a, tb, c
+    )
 
 
 @tangent(_nr.einsum_adjoint, kind="any")
 def _(z, g, subscripts, which, a, b=None, c=None):
     z_dot = (
         _rt.einsum_adjoint(g_dot, subscripts, which, a, b, c)
-        + _rt.einsum_adjoint(_rt.slot_except(g, which, 0), subscripts, which, _rt.slot_pick(a, a_dot, which, 0), b, c)
-        + _rt.einsum_adjoint(_rt.slot_except(g, which, 1), subscripts, which, a, _rt.slot_pick(b, b_dot, which, 1), c)
-        + _rt.einsum_adjoint(_rt.slot_except(g, which, 2), subscripts, which, a, b, _rt.slot_pick(c, c_dot, which, 2))
+        + _rt.einsum_adjoint(
+            _rt.slot_except(g, which, 0), subscripts, which, _rt.slot_pick(a, a_dot, which, 0), b, c
+        )
+        + _rt.einsum_adjoint(
+            _rt.slot_except(g, which, 1), subscripts, which, a, _rt.slot_pick(b, b_dot, which, 1), c
+        )
+        + _rt.einsum_adjoint(
+            _rt.slot_except(g, which, 2), subscripts, which, a, b, _rt.slot_pick(c, c_dot, which, 2)
+        )
     )  # (the adjoint does not read operand `which`: its term has a zero cotangent)
 
 
 @adjoint(_nr.einsum_adjoint)
 def _(z, g, subscripts, which, a, b=None, c=None):
     g_bar += _rt.einsum_tangent(
-        subscripts, a, b, c,
-        _rt.slot_only(z_bar, which, 0), _rt.slot_only(z_bar, which, 1), _rt.slot_only(z_bar, which, 2),
+        subscripts,
+        a,
+        b,
+        c,
+        _rt.slot_only(z_bar, which, 0),
+        _rt.slot_only(z_bar, which, 1),
+        _rt.slot_only(z_bar, which, 2),
     )
     a_bar += _rt.einsum_adjoint(
-        _rt.slot_except(g, which, 0), subscripts, 0,
-        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+        _rt.slot_except(g, which, 0),
+        subscripts,
+        0,
+        _rt.slot_pick(z_bar, a, which, 0),
+        _rt.slot_pick(z_bar, b, which, 1),
+        _rt.slot_pick(z_bar, c, which, 2),
     )
     b_bar += _rt.einsum_adjoint(
-        _rt.slot_except(g, which, 1), subscripts, 1,
-        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+        _rt.slot_except(g, which, 1),
+        subscripts,
+        1,
+        _rt.slot_pick(z_bar, a, which, 0),
+        _rt.slot_pick(z_bar, b, which, 1),
+        _rt.slot_pick(z_bar, c, which, 2),
     )
     c_bar += _rt.einsum_adjoint(
-        _rt.slot_except(g, which, 2), subscripts, 2,
-        _rt.slot_pick(z_bar, a, which, 0), _rt.slot_pick(z_bar, b, which, 1), _rt.slot_pick(z_bar, c, which, 2),
+        _rt.slot_except(g, which, 2),
+        subscripts,
+        2,
+        _rt.slot_pick(z_bar, a, which, 0),
+        _rt.slot_pick(z_bar, b, which, 1),
+        _rt.slot_pick(z_bar, c, which, 2),
     )
 
 
@@ -527,7 +594,6 @@ def _(z, h, operand, which, k):
 def _(z, h, operand, which, k):
     h_bar += _rt.routed(z_bar, which, k, True, h)
     operand_bar += _rt.routed(z_bar, which, k, False, operand)
-
 
 
 # -- helpers linear in their first argument: the tangent is the helper of the tangent, the adjoint
@@ -635,8 +701,14 @@ def _(z, g, x, indices_or_sections, axis=0):
 
 
 for _helper in (
-    _nr.hstack_adjoint, _nr.vstack_adjoint, _nr.split_tangent, _nr.split_adjoint, _nr.concatenate_pieces,
-    _nr.stack_pieces, _nr.hstack_pieces, _nr.vstack_pieces,
+    _nr.hstack_adjoint,
+    _nr.vstack_adjoint,
+    _nr.split_tangent,
+    _nr.split_adjoint,
+    _nr.concatenate_pieces,
+    _nr.stack_pieces,
+    _nr.hstack_pieces,
+    _nr.vstack_pieces,
 ):  # lists of arrays in or out
     lookup(_helper).extra["lists"] = True
 
@@ -800,8 +872,14 @@ def _(z, x):
 
 
 nondifferentiable(
-    _nr.kron_shapes, _nr.split_points, _nr.rollaxis_move, _nr.diag_padding, _nr.diagonal_plan, _nr.gradient_axes,
-    _nr.flat_along, kind="other",
+    _nr.kron_shapes,
+    _nr.split_points,
+    _nr.rollaxis_move,
+    _nr.diag_padding,
+    _nr.diagonal_plan,
+    _nr.gradient_axes,
+    _nr.flat_along,
+    kind="other",
 )
 nondifferentiable(_nr.nonfinite_replaced, kind="same")  # 0 where finite, a constant where not
 

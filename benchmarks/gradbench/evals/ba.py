@@ -89,7 +89,12 @@ def jacobian(data):
     primals = (observed_cams, observed_X, w, feats)
     blocks = np.empty((p, 2, CAMERA_PARAMETERS + 4))
     for j in range(CAMERA_PARAMETERS + 4):
-        tangents = (np.zeros_like(observed_cams), np.zeros_like(observed_X), np.zeros_like(w), np.zeros_like(feats))
+        tangents = (
+            np.zeros_like(observed_cams),
+            np.zeros_like(observed_X),
+            np.zeros_like(w),
+            np.zeros_like(feats),
+        )
         if j < CAMERA_PARAMETERS:
             tangents[0][:, j] = 1.0
         elif j < CAMERA_PARAMETERS + 3:

@@ -141,7 +141,9 @@ def jacobian(args):
         tangent = np.zeros_like(us)
         tangent[:, k] = 1.0
         _, column = s2sad.jvp(
-            lambda th, u: complicated_residuals(th, u, model, where, points), (theta, us), (np.zeros_like(theta), tangent)
+            lambda th, u: complicated_residuals(th, u, model, where, points),
+            (theta, us),
+            (np.zeros_like(theta), tangent),
         )
         columns.append(column)
     return np.column_stack(columns + [J_theta])

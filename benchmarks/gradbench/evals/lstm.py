@@ -46,7 +46,9 @@ gradient = s2sad.grad(lstm_loss, argnums=(0, 1))
 
 
 def _prepare(raw):
-    return tuple(np.array(raw[name], dtype=float) for name in ("main_params", "extra_params", "state", "sequence"))
+    return tuple(
+        np.array(raw[name], dtype=float) for name in ("main_params", "extra_params", "state", "sequence")
+    )
 
 
 def _flat(grads):

@@ -74,9 +74,7 @@ GRADIENTS = {
 def saddle(start, outer, inner):
     forward = inner == "f"
     outer_gradient = GRADIENTS[outer]
-    p1 = argmin(
-        lambda p: max_over_p2(p, start, forward), lambda p: outer_gradient(p, start, forward), start
-    )
+    p1 = argmin(lambda p: max_over_p2(p, start, forward), lambda p: outer_gradient(p, start, forward), start)
     p2 = argmin(lambda p: -f(p1, p), lambda p: -GRADIENTS_P2[inner](p1, p), start)
     return np.concatenate((p1, p2))
 

@@ -1,0 +1,358 @@
+"""Activity analysis: which variables carry derivatives (varied and useful).
+
+Kinds are inferred first (a flow-insensitive fixed point over every
+assignment), because integers, booleans and other non-float values never carry
+derivatives. A list's kind is `list`; the kind of its elements (everything
+appended to it, written into it, or in its literal) is kept apart, and `xs[i]`
+or `xs.pop()` has that kind. A variable is *varied* if it depends on a
+differentiated input through differentiable operations, *useful* if the output
+depends on it; *active* is both. Only active variables get tangent or adjoint
+code. `xs.append(v)` makes `xs` varied if `v` is, and `v` useful if `xs` is.
+
+>>> import ast, numpy as np
+>>> from s2sad.frontend.normalize import normalize
+>>> tree = normalize(ast.parse('''
+... def f(x, n):
+...     k = n * 2
+...     y = x * k
+...     return y
+... ''').body[0])
+>>> info = analyze(tree, {"np": np}, {"x": "float", "n": "int"}, active_inputs={"x"})
+>>> info.kinds["k"], info.kinds["y"], sorted(info.active)
+('int', 'float', ['x', 'y'])
+>>> tree = normalize(ast.parse('''
+... def g(x, n):
+...     xs = []
+...     for i in range(n):
+...         xs.append(x * i)
+...     return xs.pop()
+... ''').body[0])
+>>> info = analyze(tree, {}, {"x": "float", "n": "int"}, active_inputs={"x"})
+>>> info.kinds["xs"], info.elements["xs"], sorted(info.active)
+('list', 'float', ['_t1', '_t2', 'x', 'xs'])
+"""
+
+import ast
+from dataclasses import dataclass, field
+
+import operator
+
+import numpy as np
+
+from .. import config
+from .. import kinds as K
+from ..astutil import walk
+from .primitives import (
+    MissingRule,
+    Primitive,
+    RefusedOperand,
+    classify,
+    is_global,
+    list_append,
+    refusal,
+    resolve,
+)
+from .shapes import infer_shapes
+
+
+@dataclass
+class Analysis:
+    kinds: dict
+    active: set
+    primitives: dict = field(default_factory=dict)  # id(Assign) or id(`xs.append(v)`) -> Primitive
+    output: object = None  # the returned atom
+    elements: dict = field(default_factory=dict)  # list variable -> the kind of its elements
+    shapes: dict = field(default_factory=dict)  # array variable -> its shape, where known (see shapes.py)
+    result_shapes: dict = field(default_factory=dict)  # id(Assign) -> the shape of the value it assigns
+    has_aux: bool = False  # the function returns (output, aux); `output` is the first
+    varied: set = field(default_factory=set)  # every variable that depends on a differentiated input
+
+
+def walk_statements(body):
+    """Every statement in `body`, nested ones included, in program order."""
+    for stmt in body:
+        yield stmt
+        for attr in ("body", "orelse"):
+            yield from walk_statements(getattr(stmt, attr, []) or [])
+
+
+def atom_kind(atom, kinds, namespace):
+    if isinstance(atom, ast.Constant):
+        return K.kind_of(atom.value) if atom.value is not None else K.OTHER
+    if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+        return kinds.get(atom.id, K.UNKNOWN)
+    if is_global(atom):
+        value = resolve(atom, namespace)
+        return K.kind_of(value)
+    return K.ANY
+
+
+def _element_kind(subscript, kinds, namespace):
+    """FLOAT for `A[i, j]` on a known global float array with one integer per dimension."""
+    base = subscript.value
+    if not is_global(base):
+        return None
+    value = resolve(base, namespace)
+    ndim = getattr(value, "ndim", None)
+    dtype = getattr(value, "dtype", None)
+    if ndim is None or dtype is None or dtype.kind != "f":
+        return None
+    index = subscript.slice
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    if len(parts) != ndim:
+        return None
+    if all(
+        isinstance(p, (ast.Name, ast.Constant)) and atom_kind(p, kinds, namespace) in (K.INT, K.BOOL)
+        for p in parts
+    ):
+        return K.FLOAT
+    return None
+
+
+def operand_names(primitive):
+    """Names whose derivatives flow into the result, per the rule's templates."""
+    if primitive.kind in ("copy", "container"):
+        atoms = primitive.args
+    elif primitive.kind == "list_pop":
+        atoms = primitive.args[:1]
+    else:
+        rule = primitive.rule
+        if not rule.differentiable:
+            return []
+        template = rule.tangent or rule.adjoint
+        bound = template.bind(primitive.args, primitive.keywords)
+        atoms = [bound[p] for p in template.differentiable_operands]
+    return [a.id for a in atoms if isinstance(a, ast.Name) and not getattr(a, "_global", False)]
+
+
+def analyze(
+    function, namespace, input_kinds, active_inputs, classify_error=None, input_shapes=None, has_aux=False
+):
+    """Kinds of every variable and the set of active variables; with `input_shapes` (the shapes
+    of the array parameters), the shapes of arrays too. With `has_aux` the function returns the pair
+    `(output, aux)` and only the output is differentiated."""
+    statements = list(walk_statements(function.body))
+    primitives = {}
+    locals_ = set(input_kinds)
+    for stmt in statements:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            locals_.add(stmt.targets[0].id)
+    for stmt in statements:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            try:
+                primitives[id(stmt)] = classify(stmt.value, namespace, locals_)
+            except Exception as exc:  # MissingRule, bad signature
+                if classify_error is None:
+                    raise
+                raise classify_error(exc, stmt) from None
+        elif list_append(stmt) is not None:
+            primitives[id(stmt)] = list_append(stmt)
+
+    kinds, elements = _infer_kinds(statements, primitives, input_kinds, namespace)
+
+    def carries(name):
+        return kinds.get(name) not in (K.INT, K.BOOL)
+
+    varied = {n for n in active_inputs if carries(n)}
+    changed = True
+    while changed:
+        changed = False
+        for stmt in statements:
+            if not isinstance(stmt, ast.Assign):
+                continue
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                prim = primitives[id(stmt)]
+                if (
+                    target.id not in varied
+                    and carries(target.id)
+                    and any(n in varied for n in operand_names(prim))
+                ):
+                    varied.add(target.id)
+                    changed = True
+            elif isinstance(target, ast.Subscript) and isinstance(stmt.value, ast.Name):
+                base = target.value.id
+                if base not in varied and stmt.value.id in varied:
+                    varied.add(base)
+                    changed = True
+        for stmt in statements:  # `xs.append(v)` is like `xs[len(xs)] = v`
+            prim = primitives.get(id(stmt))
+            if prim is not None and prim.kind == "list_append":
+                base, value = prim.args[0].id, prim.args[1]
+                if base not in varied and isinstance(value, ast.Name) and value.id in varied:
+                    varied.add(base)
+                    changed = True
+
+    _refuse_varied_operands(statements, primitives, varied, classify_error)
+    output = None
+    for stmt in statements:
+        if isinstance(stmt, ast.Return):
+            output = stmt.value
+    if has_aux:
+        output = output.elts[0]  # (output, aux): only the output is differentiated
+    useful = set()
+    if isinstance(output, ast.Name):
+        useful.add(output.id)
+    changed = True
+    while changed:
+        changed = False
+        for stmt in reversed(statements):
+            if not isinstance(stmt, ast.Assign):
+                continue
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name) and target.id in useful:
+                for name in operand_names(primitives[id(stmt)]):
+                    if name not in useful:
+                        useful.add(name)
+                        changed = True
+            elif isinstance(target, ast.Subscript) and target.value.id in useful:
+                if isinstance(stmt.value, ast.Name) and stmt.value.id not in useful:
+                    useful.add(stmt.value.id)
+                    changed = True
+        for stmt in statements:
+            prim = primitives.get(id(stmt))
+            if prim is not None and prim.kind == "list_append" and prim.args[0].id in useful:
+                value = prim.args[1]
+                if (
+                    isinstance(value, ast.Name)
+                    and not getattr(value, "_global", False)
+                    and value.id not in useful
+                ):
+                    useful.add(value.id)
+                    changed = True
+    shapes, result_shapes = {}, {}
+    if input_shapes is not None and config.enabled():
+        shapes, result_shapes = infer_shapes(
+            statements, primitives, kinds, namespace, list(input_kinds), input_shapes
+        )
+    return Analysis(
+        kinds=kinds,
+        active=varied & useful if config.enabled() else set(varied),
+        primitives=primitives,
+        output=output,
+        elements=elements,
+        shapes=shapes,
+        result_shapes=result_shapes,
+        has_aux=has_aux,
+        varied=varied,
+    )
+
+
+def _refuse_varied_operands(statements, primitives, varied, classify_error):
+    """A call with no derivative rule (or one that only takes booleans and integers) is a constant
+    while none of its operands carries a derivative; one that does is refused at its line."""
+    for stmt in statements:
+        prim = primitives.get(id(stmt))
+        why = refusal(prim)
+        if why is None:
+            continue
+        operands = list(prim.args) + list(prim.keywords.values())
+        nodes = [n for a in operands for n in walk(a)]
+        names = {n.id for n in nodes if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+        if not names & varied:
+            continue
+        if why == "no derivative rule":
+            exc = MissingRule(prim.rule.name, prim.rule.key)
+        else:
+            exc = RefusedOperand(why.format(name=prim.rule.name), prim.rule.extra.get("refused_hint"))
+        if classify_error is None:
+            raise exc
+        raise classify_error(exc, stmt) from None
+
+
+def _list_atom(atom, kinds):
+    return isinstance(atom, ast.Name) and not getattr(atom, "_global", False) and kinds.get(atom.id) == K.LIST
+
+
+def _infer_kinds(statements, primitives, input_kinds, namespace):
+    """Kinds of every variable and the kinds of the elements of list variables: a fixed point
+    over every assignment (flow-insensitive). A list's element kind joins everything put in it."""
+    kinds = dict(input_kinds)
+    elements = {}
+    settled = False  # after a first fixed point, reads from lists nothing is put in are `any`
+
+    def element_of(name):
+        return elements.get(name, K.UNKNOWN)
+
+    def put(name, kind):
+        joined = K.join(element_of(name), kind)
+        if joined != element_of(name):
+            elements[name] = joined
+            return True
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for stmt in statements:
+            new = None
+            prim = primitives.get(id(stmt))
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                name = stmt.targets[0].id
+                arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
+                if (
+                    prim.kind == "copy"
+                    and isinstance(prim.args[0], ast.Constant)
+                    and prim.args[0].value is None
+                ):
+                    new = None  # `x = None` before a value is set (derivative code declares pushed names so)
+                elif prim.kind == "copy":
+                    new = arg_kinds[0]
+                    if new == K.LIST:
+                        changed |= put(name, element_of(prim.args[0].id))
+                elif prim.kind == "container":
+                    new = K.LIST if isinstance(stmt.value, ast.List) else K.OTHER
+                    for kind in arg_kinds if new == K.LIST else ():
+                        changed |= put(name, kind)
+                elif prim.kind == "list_pop":
+                    base = prim.args[0].id if isinstance(prim.args[0], ast.Name) else None
+                    new = element_of(base)
+                    if new is K.UNKNOWN:
+                        new = K.ANY if settled else None
+                else:
+                    new, from_lists = _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of)
+                    if new == K.LIST:
+                        for base in from_lists:
+                            changed |= put(name, element_of(base))
+                        from_array = arg_kinds and arg_kinds[0] == K.ARRAY
+                        if prim.rule.key in (list, np.ndarray.tolist) and from_array:
+                            changed |= put(name, K.ANY)  # rows or floats
+                    elif new is K.UNKNOWN:
+                        new = K.ANY if settled else None
+            elif isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
+                base = stmt.targets[0].value
+                if isinstance(base, ast.Name) and kinds.get(base.id) == K.LIST:
+                    changed |= put(base.id, atom_kind(stmt.value, kinds, namespace))
+            elif prim is not None and prim.kind == "list_append":
+                changed |= put(prim.args[0].id, atom_kind(prim.args[1], kinds, namespace))
+            elif isinstance(stmt, ast.For):
+                name, new = stmt.target.id, K.INT
+            if new is not None:
+                joined = K.join(kinds.get(name, K.UNKNOWN), new)
+                if joined != kinds.get(name, K.UNKNOWN):
+                    kinds[name] = joined
+                    changed = True
+        if not changed and not settled:
+            settled = changed = True
+    return kinds, elements
+
+
+def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
+    """(result kind, lists whose elements the result holds) of a call primitive. NumPy sees a list
+    as an array; Python's `+` and `*` concatenate and repeat lists; `xs[i]` is an element."""
+    rule = prim.rule
+    lists = [a.id for a in prim.args if _list_atom(a, kinds)]
+    if lists and rule.key is operator.getitem and _list_atom(prim.args[0], kinds):
+        if isinstance(prim.args[1], ast.Slice):
+            return K.LIST, lists[:1]
+        return element_of(prim.args[0].id), []
+    if lists and rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
+        return K.LIST, lists
+    if lists and rule.extra.get("lists"):  # run-time helpers of list adjoints (`_rt.list_like`)
+        return rule.result_kind(arg_kinds, {}), lists
+    arg_kinds = [K.ARRAY if k == K.LIST else k for k in arg_kinds]
+    keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
+    new = rule.result_kind(arg_kinds, keywords)
+    if isinstance(stmt.value, ast.Subscript):
+        new = _element_kind(stmt.value, kinds, namespace) or new
+    return new, []

@@ -1,0 +1,554 @@
+"""Public transforms with JAX-compatible signatures.
+
+>>> import s2sad, math
+>>> s2sad.grad(math.sin) is not None   # wraps lazily; compiling happens at the first call
+True
+"""
+
+import functools
+import inspect
+import numbers
+
+import numpy as np
+
+from .. import cache, config
+from .. import kinds as K
+from .. import trees as T
+from ..pipeline import compile_derivative, generate, render
+from ..errors import ArgumentError, NonScalarOutputError
+from ..modes import ALIASES as MODE_ALIASES, Mode
+from ..signatures import (
+    diff_kinds as _diff_kinds,
+    kinds_of as _kinds,
+    parse_argnums as _argnums,
+    signature_of as _signature,
+)
+from ..runtime import copy_lists
+from ..frontend.source import parse_function
+from .arguments import (
+    QUICK_SCALARS,
+    check_constant_tangents,
+    check_not_complex,
+    check_real,
+    check_tangents,
+    mismatch,
+)
+from ..frontend.nested import (
+    OUTER_ONLY_APIS,
+    TRANSFORM_APIS,
+    as_python_function,
+    code_identity,
+    mark,
+    reads_key,
+    transform_of,
+)
+
+
+def _code(f):
+    """`f.__code__`, or s2sad's error for callables that have no Python source."""
+    code = getattr(f, "__code__", None)
+    if code is None:
+        parse_function(f)  # raises SourceUnavailableError
+    return code
+
+
+@functools.lru_cache(maxsize=None)
+def _parameter_count(code):
+    return code.co_argcount
+
+
+def _bind(f, args, kwargs):
+    """All positional arguments of `f`, keywords and defaults filled in."""
+    code = _code(f)
+    if not kwargs and len(args) == _parameter_count(code):
+        return args
+    try:
+        bound = inspect.signature(f).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ArgumentError(f"{getattr(f, '__name__', f)}: {exc}") from None
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+def _check_scalar(compiled, value):
+    if not isinstance(value, (numbers.Number, np.ndarray, np.generic)):
+        filename, lineno, code, what = compiled.extra["where"]
+        raise NonScalarOutputError(
+            f"grad needs a scalar output; {what} returned "
+            f"{'a function' if callable(value) else 'a ' + type(value).__name__}",
+            filename,
+            lineno,
+            code,
+            hint="return a float (reduce arrays with np.sum or np.mean); return other values as aux with has_aux=True",
+        )
+    if compiled.output_kind not in (K.FLOAT, K.INT, K.BOOL) and np.ndim(value) != 0:
+        filename, lineno, code, what = compiled.extra["where"]
+        raise NonScalarOutputError(
+            f"grad needs a scalar output; {what} returned an array of shape {np.shape(value)}",
+            filename,
+            lineno,
+            code,
+            hint="reduce it (np.sum, np.mean), or use s2sad.vjp / s2sad.jacrev for non-scalar outputs",
+        )
+
+
+def _reverse_wrapper(f, argnums, has_aux, with_value):
+    f = as_python_function(f)  # `grad(np.sin)`: a function with a rule and no source
+    has_aux = bool(has_aux)
+    cache = {}
+    code = getattr(f, "__code__", None)
+    count = code.co_argcount if code is not None else -1
+
+    def compile_for(args, key):
+        """The compiled function for these argument types: (value, grads) with a value, else grads."""
+        nonlocal code, count
+        if getattr(f, "__code__", None) is not code:
+            cache.clear()
+        code = _code(f)
+        count = code.co_argcount
+        _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+        check_real(f, args, nums, "value_and_grad" if with_value else "grad")
+        kinds = _diff_kinds(_kinds(args, nums), nums)
+        if config.enabled() and K.ARRAY in kinds and not any(T.is_tree_kind(k) for k in kinds):
+            function = _shape_dispatch(lambda shapes: build(args, key, nums, kinds, shapes), kinds)
+        else:
+            function = build(args, key, nums, kinds, None)
+        cache[key] = function
+        return function
+
+    def build(args, key, nums, kinds, shapes):
+        compiled = compile_derivative(
+            f, Mode.REVERSE if with_value else Mode.GRAD, nums, kinds, has_aux, shapes
+        )
+        function = compiled.function
+        if compiled.extra.get("container_output"):
+            filename, lineno, code, what = compiled.extra["where"]
+            raise NonScalarOutputError(
+                f"grad needs a scalar output; {what} returns a tuple, list or other container",
+                filename,
+                lineno,
+                code,
+                hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
+            )
+        if compiled.output_kind is not K.FLOAT:
+            inner = function
+
+            if with_value:
+
+                def function(*call_args):
+                    value, grads = inner(*call_args)
+                    _check_scalar(compiled, value[0] if has_aux else value)
+                    return value, grads
+
+            elif compiled.mode is Mode.REVERSE:  # the value is needed for the scalar check
+
+                def function(*call_args):
+                    value, grads = inner(*call_args)
+                    if has_aux:
+                        _check_scalar(compiled, value[0])
+                        return grads, value[1]
+                    _check_scalar(compiled, value)
+                    return grads
+
+        if any(T.is_tree_kind(k) or K.is_function_kind(k) for k in kinds):
+            structure, tree_function = _signature(args), function
+
+            def function(*call_args):  # same types, another structure or function: compile again
+                if _signature(call_args) != structure:
+                    return compile_for(call_args, key)(*call_args)
+                return tree_function(*call_args)
+
+        return function
+
+    def transformed(*args, **kwargs):
+        if kwargs or len(args) != count:
+            args = _bind(f, args, kwargs)
+        function = cache.get(tuple(map(type, args)))
+        if function is None or f.__code__ is not code:
+            function = compile_for(args, tuple(map(type, args)))
+        else:  # the key holds types: a float array's code must not run on an int or bool array
+            refuse_other_dtypes(args)
+        if with_value:  # with has_aux the value is (value, aux), as in JAX
+            value, grads = function(*args)
+            return (value, grads[0]) if single else (value, grads)
+        if has_aux:
+            grads, aux = function(*args)
+            return (grads[0] if single else grads), aux
+        grads = function(*args)
+        return grads[0] if single else grads
+
+    def current_code():
+        return code
+
+    def refuse_other_dtypes(args):
+        for n, a in enumerate(args):
+            if type(a) is np.ndarray and a.dtype.kind != "f":
+                _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
+                if n in nums:
+                    check_real(f, args, nums, "value_and_grad" if with_value else "grad")
+
+    single = isinstance(argnums, numbers.Integral)
+    fast = (
+        None
+        if has_aux
+        else _exact_arity_wrapper(
+            f, cache, compile_for, current_code, with_value, single, argnums, refuse_other_dtypes
+        )
+    )
+    wrapper = functools.wraps(f)(fast or transformed)
+    return mark(wrapper, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
+
+
+SPECIALIZED_SHAPES = 4  # shape-specialized versions per argument types; other shapes run a generic one
+
+
+def _nested_shapes(f, args):
+    """For a transform (`jvp(grad(f), ...)`): the shapes of the array arguments, to which the inner
+    derivative's code is specialized (no broadcasting helpers where shapes agree); else None."""
+    if transform_of(f) is None or not config.enabled():
+        return None
+    return tuple(np.shape(a) if isinstance(a, np.ndarray) else None for a in args)
+
+
+def _input_shapes(args, kinds):
+    """Per argument its shape if it is an array, else None (None if no array is differentiated)."""
+    if K.ARRAY not in kinds or any(T.is_tree_kind(k) for k in kinds):
+        return None
+    return tuple(a.shape if k == K.ARRAY else None for a, k in zip(args, kinds))
+
+
+def _shape_dispatch(build, kinds):
+    """A function that runs, per shapes of its array arguments, code specialized to them: for
+    the first `SPECIALIZED_SHAPES` shapes it meets, then a generic version for all others.
+    `build(shapes)` compiles one (`shapes`: a shape per argument, None for non-arrays; None
+    for the generic version)."""
+    positions = [i for i, k in enumerate(kinds) if k == K.ARRAY]
+    versions = {}
+    specialized = 0
+    generic = None
+
+    def choose(call_args, shapes):
+        nonlocal specialized, generic
+        if specialized < SPECIALIZED_SHAPES:
+            specialized += 1
+            per_argument = [None] * len(kinds)
+            for i, shape in zip(positions, shapes):
+                per_argument[i] = shape
+            function = build(tuple(per_argument))
+        else:
+            if generic is None:
+                generic = build(None)
+            function = generic
+        if len(versions) < 64:
+            versions[shapes] = function
+        return function
+
+    if len(positions) == 1:
+        (only,) = positions
+
+        def function(*call_args):
+            shapes = (call_args[only].shape,)
+            return (versions.get(shapes) or choose(call_args, shapes))(*call_args)
+
+        return function
+
+    def function(*call_args):
+        shapes = tuple([call_args[i].shape for i in positions])
+        return (versions.get(shapes) or choose(call_args, shapes))(*call_args)
+
+    return function
+
+
+def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single, argnums, refuse):
+    """A wrapper with `f`'s own parameter list: no *args packing, the cache key built inline."""
+    code = getattr(f, "__code__", None)
+    if code is None or code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
+        return None  # *args / **kwargs / keyword-only: the generic wrapper handles these
+    params = list(code.co_varnames[: code.co_argcount])
+    if any(p.startswith("__s2sad") for p in params):
+        return None
+    joined = ", ".join(params)
+    try:
+        _, nums = _argnums(argnums, len(params), code.co_name)
+    except ArgumentError:
+        return None  # the generic wrapper raises it at the first call
+    key = "(" + "".join(f"type({p}), " for p in params) + ")"
+    checks = "".join(
+        f"        if type({params[n]}) is __s2sad_array and {params[n]}.dtype.kind != 'f':\n"
+        f"            __s2sad_refuse(({joined}{',' if len(params) == 1 else ''}))\n"
+        for n in nums
+    )
+    call = "__s2sad_function(" + joined + ")"
+    if with_value:
+        result = f"__s2sad_value, __s2sad_grads = {call}\n        return __s2sad_value, __s2sad_grads" + (
+            "[0]" if single else ""
+        )
+    else:
+        result = "return " + call + ("[0]" if single else "")
+    text = (
+        f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code, __s2sad_refuse, "
+        f"__s2sad_array):\n"
+        f"    def wrapper({joined}):\n"
+        f"        __s2sad_key = {key}\n"
+        f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
+        f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
+        f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
+        + checks
+        + f"        {result}\n"
+        f"    return wrapper\n"
+    )
+    namespace = {}
+    exec(compile(text, f"<s2sad wrapper of {code.co_name}>", "exec"), namespace)
+    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code, refuse, np.ndarray)
+    wrapper.__defaults__ = f.__defaults__
+    return wrapper
+
+
+BACKENDS = {}  # backend name -> the module that runs it (`s2sad.api.numba_backend` registers "numba")
+
+
+def _numba_backend(backend):
+    """The module of a code target other than Python (`backend="numba"`), or None for Python."""
+    if backend == "python":
+        return None
+    if backend not in BACKENDS:
+        raise ArgumentError(f"backend must be 'python' or 'numba', not {backend!r}")
+    return BACKENDS[backend]
+
+
+def value_and_grad(f=None, argnums=0, has_aux=False, backend="python"):
+    """Like `jax.value_and_grad`: returns a function giving (value, gradient).
+    `backend="numba"` runs numba-compiled derivative code (see `s2sad.api.numba_backend`)."""
+    if f is None:
+        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux, backend=backend)
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.value_and_grad(f, argnums, has_aux)
+    return _reverse_wrapper(f, argnums, has_aux, with_value=True)
+
+
+def grad(f=None, argnums=0, has_aux=False, backend="python"):
+    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator.
+    `backend="numba"` runs numba-compiled derivative code (see `s2sad.api.numba_backend`)."""
+    if f is None:
+        return functools.partial(grad, argnums=argnums, has_aux=has_aux, backend=backend)
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.grad(f, argnums, has_aux)
+    return _reverse_wrapper(f, argnums, has_aux, with_value=False)
+
+
+def _all_differentiable(args):
+    def numeric(a):
+        if T.is_tree(a):
+            leaves = T.flatten(a)[0]
+            return bool(leaves) and all(K.kind_of(x) in (K.FLOAT, K.ARRAY, K.INT) for x in leaves)
+        return K.kind_of(a) in (K.FLOAT, K.ARRAY)  # an int argument is a constant (its tangent zero or None)
+
+    return tuple(i for i, a in enumerate(args) if numeric(a))
+
+
+def jvp(f, primals, tangents, has_aux=False, backend="python"):
+    """Like `jax.jvp`: returns (f(*primals), J @ tangents); with has_aux, (value, tangent, aux)."""
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.jvp(f, primals, tangents, has_aux)
+    f = as_python_function(f)
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ArgumentError(
+            f"jvp got {len(primals)} primals but {len(tangents)} tangents", hint="pass one tangent per primal"
+        )
+    given = len(primals)
+    primals = _bind(f, primals, {})
+    tangents = tangents + tuple(
+        np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:]
+    )
+    shapes = _nested_shapes(f, primals)
+    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes)
+    entry = _TRANSFORM_CACHE.get(key)
+    if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
+        nums = _all_differentiable(primals)
+        compiled = compile_derivative(
+            f, Mode.FORWARD, nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux), shapes
+        )
+        entry = _TRANSFORM_CACHE[key] = (compiled.function, nums)
+    function, nums = entry
+    checked = check_tangents(f, primals, tangents, nums, "jvp")
+    if len(nums) != len(primals):
+        check_constant_tangents(f, primals, tangents, nums)
+    if has_aux:
+        (value, aux), tangent = function(*primals, *checked)
+        return value, tangent, aux
+    return function(*primals, *checked)
+
+
+_TRANSFORM_CACHE = cache.TRANSFORMS  # (mode, code object, what it reads, argument types) -> compiled pieces
+
+
+def vjp(f, *primals, has_aux=False, backend="python"):
+    """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times.
+
+    With has_aux=True, `f` returns (output, aux) and vjp returns (output, pullback, aux).
+    """
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.vjp(f, *primals, has_aux=has_aux)
+    f = as_python_function(f)
+    given = len(primals)
+    primals = _bind(f, primals, {})
+    key = ("reverse", code_identity(f), reads_key(f), given, _signature(primals), bool(has_aux))
+    entry = _TRANSFORM_CACHE.get(key)
+    if entry is None:
+        key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
+        nums = tuple(i for i in _all_differentiable(primals) if i < given)
+        kinds = _diff_kinds(_kinds(primals, nums), nums)
+
+        def build(shapes):
+            objects = compile_derivative(f, Mode.SPLIT, nums, kinds, bool(has_aux), shapes).extra["objects"]
+            forward, backward = objects["forward"], objects["backward"]
+            return lambda *args: (forward(*args), backward)
+
+        if config.enabled() and _input_shapes(primals, kinds) is not None:
+            sweep = _shape_dispatch(build, kinds)
+        else:
+            sweep = build(None)
+        entry = _TRANSFORM_CACHE[key] = (sweep, nums)
+    sweep, nums = entry
+    for i in nums:
+        p = primals[i]
+        if type(p) is not float and (type(p) is not np.ndarray or p.dtype.kind != "f"):
+            check_not_complex(f, p, i, "vjp")
+    (value, residuals), backward = sweep(*primals)
+
+    def pullback(cotangent):
+        kind = type(value)
+        if kind is np.ndarray:
+            quick = (
+                type(cotangent) is np.ndarray
+                and value.shape == cotangent.shape
+                and cotangent.dtype.kind == "f"
+            )
+        else:
+            quick = kind in QUICK_SCALARS and type(cotangent) in QUICK_SCALARS
+        if not quick:
+            problem = mismatch(value, cotangent, "output's")
+            if problem is not None:
+                raise ArgumentError(
+                    f"vjp: the cotangent given to the pullback of `{getattr(f, '__name__', 'f')}` does not match "
+                    f"its output: {problem}",
+                    hint="pass a cotangent of the output's structure, shape and float dtype",
+                )
+        # the backward sweep may write into the seed (`y_bar[0] = 0.0`): never into the caller's array
+        grads = backward(residuals, copy_lists(cotangent, arrays=True))
+        out = [0.0] * given
+        for i, g in zip(nums, grads):
+            out[i] = g
+        return tuple(out)
+
+    if has_aux:
+        value, aux = value
+        return value, pullback, aux
+    return value, pullback
+
+
+def _source_kinds(f, args, nums):
+    params = list(inspect.signature(f).parameters.values())
+    if args is not None:
+        return _kinds(_bind(f, tuple(args), {}), nums)
+    out = []
+    for p in params:
+        ann = p.annotation
+        if ann in (float, "float"):
+            out.append(K.FLOAT)
+        elif ann in (int, "int"):
+            out.append(K.INT)
+        elif ann is np.ndarray or ann in ("np.ndarray", "numpy.ndarray"):
+            out.append(K.ARRAY)
+        else:
+            out.append(K.ANY)
+    return tuple(out)
+
+
+def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
+    """Black-formatted derivative source of `f`.
+
+    Modes: "forward" (`f_jvp`, one tangent direction), "forward_vector" or
+    "jacfwd" (`f_jvp_vector`, all directions at once on a leading axis of
+    every tangent, what `jacfwd` runs), "reverse", "grad", and "jacrev" (the
+    split `f_forward` / `f_backward` pair that `vjp` and `jacrev` run).
+
+    `args` (example arguments) or type annotations specialize it to floats or
+    arrays; without either it is generic. Reverse-mode code for example `args`
+    is also specialized to their arrays' shapes, as `grad` runs it (the
+    header lists them; `emit` writes code for any shapes). "reverse" shows the joint
+    `f_vjp` (value and gradient, cotangent 1.0 by default: what `value_and_grad` runs);
+    "jacrev" (or "split") the `f_forward` / `f_backward` pair used by `vjp`; "grad" the
+    `f_grad` that `grad` runs, which skips computing the value when the adjoints do not
+    need it (for an output not known to be a float, `grad` runs the joint `f_vjp`).
+    """
+    return _source(f, mode, argnums, args, has_aux, shapes=True)
+
+
+def _source(f, mode, argnums, args, has_aux, shapes):
+    count = len(inspect.signature(f).parameters)
+    mode = MODE_ALIASES.get(mode, mode)
+    if mode not in tuple(Mode):
+        raise ArgumentError(
+            f"mode must be 'forward', 'forward_vector' (or 'jacfwd'), 'reverse', 'grad' or 'jacrev', not {mode!r}"
+        )
+    mode = Mode(mode)
+    if not mode.reverse and argnums is None:
+        nums = tuple(range(count))
+    else:
+        _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
+    kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
+    input_shapes = None
+    if shapes and args is not None and mode.reverse and config.enabled():
+        input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
+    compilation = generate(f, mode, nums, kinds, has_aux, input_shapes)
+    functions = compilation.functions
+    if mode is Mode.REVERSE:
+        functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
+    elif mode is Mode.SPLIT:
+        functions = {"forward": functions["forward"], "backward": functions["backward"]}
+    return render(compilation, functions, pretty=True)
+
+
+def emit(f, path, mode="reverse", argnums=0, args=None, backend="python"):
+    """Write the derivative source of `f` to `path` as an importable module (for any shapes).
+    With `backend="numba"`, the numba-target module for example `args` (see `s2sad.api.numba_backend`)."""
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        with open(path, "w") as handle:
+            handle.write(numba_backend.emitted(f, mode, argnums, args))
+        return path
+    text = _source(f, mode, argnums, args, False, shapes=False)
+    module = getattr(f, "__module__", None)
+    imports = "import math\n\nimport numpy as np\n\nfrom s2sad import runtime as _rt\n"
+    if module and module != "__main__":
+        imports += f"from {module} import *  # noqa: F401,F403  (the function's globals)\n"
+    with open(path, "w") as handle:
+        handle.write(imports + "\n\n" + text)
+    return path
+
+
+TRANSFORM_APIS.update(grad=grad, value_and_grad=value_and_grad, jvp=jvp)
+
+
+def hvp(f, primals, tangents):
+    """Hessian-vector product H(primals) @ tangents of scalar `f` w.r.t. all its arguments, by
+    forward mode over the reverse-mode gradient: about the cost of a few gradients, and the
+    Hessian is never formed. Returns one array (or float) per primal, a bare one for one primal."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ArgumentError(
+            f"hvp got {len(primals)} primals but {len(tangents)} tangents", hint="pass one tangent per primal"
+        )
+    nums = tuple(range(len(primals)))
+    _, out = jvp(grad(f, argnums=nums), primals, tangents)
+    return out[0] if len(primals) == 1 else out
+
+
+OUTER_ONLY_APIS.update(vjp=vjp, hvp=hvp, source=source, emit=emit)

@@ -1,0 +1,302 @@
+"""Which function a call calls, for the inliner: the callee resolved in the namespace, parsed
+with the caller's globals shared, and clear errors for calls s2sad cannot follow (a function
+taken from a list, a method changing an object, a class).
+"""
+
+import ast
+import inspect
+import re
+import sys
+import sysconfig
+import types
+
+import numpy as np
+
+from ..astutil import clone, walk
+from .. import rules as R
+from ..errors import NoDerivativeRuleError, UnsupportedSyntaxError
+from .source import ParsedFunction, parse_function
+from .lift import LocalFunction, bound_names, identifier, parse_lambda, shallow
+from .nested import SUPPORTED_KINDS, materialize, transform_of
+from ..rules.definitions import definition
+from ..runtime.custom import definition_of
+from ..analyses.primitives import _UNRESOLVED, is_global, method_rule, resolve
+
+
+def _runtime_helper(obj):
+    """Is `obj` a function of the run-time library (`_rt.<name>`)? Its rule is the derivative; its
+    body is never inlined."""
+    module = getattr(obj, "__module__", None) or ""
+    return module.startswith("s2sad.runtime.")
+
+
+def _function_valued(obj):
+    """Is `obj` a function a parameter can be replaced by (not a number, array or module)?"""
+    if obj is _UNRESOLVED or isinstance(obj, (np.ndarray, types.ModuleType)):
+        return False
+    return isinstance(obj, LocalFunction) or callable(obj)
+
+
+def _user_class(obj):
+    module = getattr(obj, "__module__", None) or ""
+    return inspect.isclass(obj) and module != "builtins" and not module.startswith("numpy")
+
+
+def _spell_out_starred(function, bound):
+    """`g(*args)` / `g(**kwargs)` on the callee's own `*args` / `**kwargs`, whose size the call
+    site fixes: `g(args[0], args[1])` / `g(a=kwargs["a"])`."""
+    args = function.args
+    keys = {}  # the parameter -> the indices or keys of what the call site gave it
+    if args.vararg is not None and isinstance(bound.get(args.vararg.arg), ast.Tuple):
+        keys[args.vararg.arg] = list(range(len(bound[args.vararg.arg].elts)))
+    if args.kwarg is not None and isinstance(bound.get(args.kwarg.arg), ast.Dict):
+        keys[args.kwarg.arg] = [k.value for k in bound[args.kwarg.arg].keys]
+    for name in bound_names(function.body):
+        keys.pop(name, None)  # reassigned: its size is no longer the call site's
+
+    def spelled(node, parameter):
+        if not (isinstance(node, ast.Name) and node.id == parameter):
+            return None
+        items = [
+            ast.Subscript(value=ast.Name(node.id, ast.Load()), slice=ast.Constant(k), ctx=ast.Load())
+            for k in keys[parameter]
+        ]
+        return [ast.copy_location(item, node) for item in items]
+
+    vararg = args.vararg.arg if args.vararg is not None and args.vararg.arg in keys else None
+    kwarg = args.kwarg.arg if args.kwarg is not None and args.kwarg.arg in keys else None
+    for node in shallow(function.body):
+        if not isinstance(node, ast.Call):
+            continue
+        positional = []
+        for arg in node.args:
+            items = spelled(arg.value, vararg) if isinstance(arg, ast.Starred) and vararg else None
+            positional += items if items is not None else [arg]
+        keywords = []
+        for keyword in node.keywords:
+            items = spelled(keyword.value, kwarg) if keyword.arg is None and kwarg else None
+            if items is None:
+                keywords.append(keyword)
+            else:
+                keywords += [ast.keyword(arg=item.slice.value, value=item) for item in items]
+        node.args, node.keywords = positional, keywords
+
+
+_LIBRARY_PATHS = tuple(
+    sorted(
+        {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")},
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _argument_nodes(call):
+    """Every node of the arguments of `call` (positional and keyword)."""
+    for argument in call.args + [k.value for k in call.keywords]:
+        yield from walk(argument)
+
+
+def _library_code(fn):
+    """Is the Python function `fn` part of an installed library or of the standard library?"""
+    module = getattr(fn, "__module__", None) or ""
+    if module.split(".")[0] == "s2sad":
+        return False
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    return module.split(".")[0] in sys.stdlib_module_names or filename.startswith(_LIBRARY_PATHS)
+
+
+class CalleeResolution:
+    """Resolves and parses callees (a part of `Inliner`)."""
+
+    def callee(self, value):
+        """The user function (or local function) `value` calls, if it is to be inlined."""
+        if not (isinstance(value, ast.Call) and is_global(value.func)):
+            return None
+        obj = resolve(value.func, self.namespace)
+        if isinstance(obj, LocalFunction):
+            return obj
+        obj = definition(obj) or obj  # `np.fliplr`: inlined as written with operations that have rules
+        if obj is _UNRESOLVED or not isinstance(obj, types.FunctionType):
+            return None
+        if R.lookup(obj) is not None:
+            return None
+        if _library_code(obj) and transform_of(obj) is None and definition_of(obj) is None:
+            return None  # a library's function: a rule, a constant or refused at the user's line; not inlined
+        transform = transform_of(obj)
+        if transform is not None:  # a call of `grad(g)`: its derivative code is inlined like a helper
+            if transform.kind not in SUPPORTED_KINDS:
+                raise self.parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{ast.unparse(value.func)}` is an s2sad.{transform.kind} transform, which cannot be called "
+                    "inside a function being differentiated yet",
+                    value,
+                    hint="inside differentiated code use s2sad.grad, s2sad.value_and_grad or s2sad.jvp; or call "
+                    "it outside",
+                )
+            return materialize(transform)
+        if _runtime_helper(obj):
+            raise self.parsed.error(
+                NoDerivativeRuleError,
+                f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "
+                "for differentiating it again",
+                value,
+                hint="derivative code that calls custom rules, recursive functions or this helper cannot be "
+                "differentiated again yet; register rules for the helper with s2sad.rules.tangent / "
+                f"s2sad.rules.adjoint ({obj.__module__}.{obj.__name__}), or give the inner derivative "
+                "a rule of its own (s2sad.custom_jvp / s2sad.custom_vjp)",
+            )
+        return obj
+
+    def parse_callee(self, fn, bound):
+        """(ParsedFunction of the callee, its raw tree with `f(*args)` spelled out)."""
+        if isinstance(fn, LocalFunction):
+            where = fn.parsed
+            callee = ParsedFunction(
+                name=fn.__name__,
+                tree=clone(fn.node),
+                filename=where.filename,
+                source_lines=where.source_lines,
+                namespace=where.namespace,
+                function=None,
+                first_line=where.first_line,
+            )
+        elif fn.__name__ == "<lambda>":
+            callee = parse_lambda(fn)
+        else:
+            callee = parse_function(fn)
+        raw = clone(callee.tree)
+        _spell_out_starred(raw, bound)
+        return callee, raw
+
+    def share_globals(self, tree, callee, name):
+        """The callee's globals: share names bound to the same object, alias the others."""
+        renames = {}
+        for node in walk(tree):
+            if isinstance(node, ast.Name) and getattr(node, "_global", False):
+                ident = node.id
+                if ident in callee.namespace:
+                    value = callee.namespace[ident]
+                    if ident in self.namespace and self.namespace[ident] is not value:
+                        alias = renames.get(ident) or self.unique(f"_{identifier(name)}_{ident}")
+                        renames[ident] = alias
+                        self.namespace[alias] = value
+                        node.id = alias
+                    elif ident not in self.namespace:
+                        self.namespace[ident] = value
+
+    # -- functions held in variables --------------------------------------------------------------
+    def note_function_value(self, stmt):
+        """`fn = math.sin` (assigned once): later calls `fn(x)` call `math.sin`."""
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
+            return
+        name, value = stmt.targets[0].id, stmt.value
+        if self.stores.get(name, 1) != 1 or name in self.params or not is_global(value):
+            return
+        if isinstance(value, ast.Name) or isinstance(value, ast.Attribute):
+            if _function_valued(resolve(value, self.namespace)):
+                self.function_values[name] = value
+
+    def inactive_foreign_call(self, value):
+        """Is `value` a call of code that is not the user's (a library's function, a method or class)
+        none of whose arguments may depend on a differentiated input? It is a constant: it runs as in
+        the primal, needs no rule and is not inlined (the activity analysis checks it)."""
+        if self.may_vary is None or not (isinstance(value, ast.Call) and is_global(value.func)):
+            return False
+        obj = resolve(value.func, self.namespace)
+        if obj is _UNRESOLVED or isinstance(obj, LocalFunction) or R.lookup(obj) is not None:
+            return False
+        if isinstance(obj, types.FunctionType) and not _library_code(obj):
+            return False  # the user's own helper: inlined, its body analysed
+        if transform_of(obj) is not None or definition_of(obj) is not None:
+            return False
+        for node in _argument_nodes(value):
+            if isinstance(node, ast.Name):
+                if not is_global(node) and node.id in self.may_vary:
+                    return False
+                if is_global(node) and isinstance(resolve(node, self.namespace), LocalFunction):
+                    return False  # a local function may read differentiated variables
+        return True
+
+    def inactive_method_call(self, value):
+        """Is `value` a method call `obj.m(...)` on a local variable none of whose operands (the object
+        included) may depend on a differentiated input? Like an inactive library call, it runs as in
+        the primal (the activity analysis checks it)."""
+        if self.may_vary is None or method_rule(value.func.attr) is not None:
+            return False
+        for node in [*walk(value.func.value), *_argument_nodes(value)]:
+            if not isinstance(node, ast.Name):
+                continue
+            if not is_global(node) and node.id in self.may_vary:
+                return False
+            if is_global(node) and isinstance(resolve(node, self.namespace), LocalFunction):
+                return False
+        return True
+
+    # -- calls s2sad cannot follow: clear errors ------------------------------------------------
+    def reject_unknown_callee(self, stmt):
+        """Calls of variables, methods of the user's classes and their constructors."""
+        value = stmt.value
+        if not isinstance(value, ast.Call):
+            return
+        func = value.func
+        text = self.original_text(ast.unparse(func))
+        if isinstance(func, ast.Name) and not is_global(func):
+            what = (
+                "this line calls a function computed at run time (the result of a call or an expression)"
+                if re.fullmatch(r"_t\d+", text)  # a temporary of normalization
+                else f"`{text}(...)` calls the variable `{text}`"
+            )
+            raise self.parsed.error(
+                UnsupportedSyntaxError,
+                f"{what}; s2sad must know which function it calls when it compiles the derivative",
+                stmt,
+                hint="call the function by its name, pass it as an argument, or hold it in a variable "
+                "assigned only functions or None (`act = np.tanh if flag else relu`); not a function taken "
+                "from a list, a dict or the result of a call made at run time",
+            )
+        if isinstance(func, ast.Attribute) and not is_global(func):
+            if self.inactive_method_call(value):
+                return  # a method of a constant object (a random generator made in the body): a constant
+            if method_rule(func.attr) is None and not any(hasattr(t, func.attr) for t in (list, dict, tuple)):
+                raise self.parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{text}(...)` calls the method `{func.attr}` of an object on or with a differentiated "
+                    "value; s2sad has no derivative rule for it, and methods of your own classes are not supported yet",
+                    stmt,
+                    hint=f"call `{func.attr}` on values that are not differentiated (draw noise "
+                    "`z = rng.normal(0.0, 1.0, n)`, then use `x + sigma * z`), write it as a plain function taking "
+                    "the object's arrays as arguments (inlined like any helper), or give it derivative rules with "
+                    "s2sad.custom_vjp",
+                )
+            return
+        if not is_global(func):
+            return
+        obj = resolve(func, self.namespace)
+        if obj is _UNRESOLVED or R.lookup(obj) is not None or definition_of(obj) is not None:
+            return
+        if inspect.ismethod(obj):
+            owner = obj.__self__ if inspect.isclass(obj.__self__) else type(obj.__self__)
+            what = f"`{text}(...)` calls a method of the class `{owner.__name__}`"
+            raise self.method_error(stmt, what, func.attr if isinstance(func, ast.Attribute) else text)
+        if _user_class(obj):
+            what = f"`{text}(...)` creates an instance of the class `{obj.__name__}`"
+            raise self.method_error(stmt, what, None)
+
+    def method_error(self, stmt, what, method):
+        if method is None:
+            hint = (
+                "create the object outside the differentiated function and pass its arrays as arguments; "
+                "write its methods as plain functions (they are inlined like any helper)"
+            )
+        else:
+            hint = (
+                f"write `{method}` as a plain function taking the object's arrays as arguments (it is "
+                "inlined like any helper), or give it derivative rules with s2sad.custom_vjp"
+            )
+        return self.parsed.error(
+            UnsupportedSyntaxError,
+            f"{what}; methods of your own classes are not supported yet",
+            stmt,
+            hint=hint,
+        )

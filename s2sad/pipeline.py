@@ -1,0 +1,524 @@
+"""The pipeline: the ordered passes from a Python function to its compiled derivative.
+
+    function -> FRONTEND (parse, checks, lower, inline, optimize) -> ANALYSES (kinds, activity,
+    shapes, checks) -> transform (forward / reverse, by mode) -> PEEPHOLES -> render -> exec
+
+Each pass takes the one `Compilation` record and fills its declared fields. Compiled derivatives
+are cached (`s2sad.cache`) per (code object, mode, argnums, argument kinds, and the arrays'
+shapes for code specialized to them) so a changed function body (a new `__code__`) compiles again.
+Generated source is registered with `linecache`, so tracebacks and `inspect.getsource` show it.
+
+>>> import math
+>>> def f(x):
+...     return math.sin(x) * x
+>>> compiled = compile_derivative(f, "reverse", (0,), ("float",))
+>>> value, (dx,) = compiled.function(2.0)
+>>> round(dx, 6) == round(math.cos(2.0) * 2.0 + math.sin(2.0), 6)
+True
+"""
+
+import ast
+import gc
+import itertools
+import linecache
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import cache, config
+from . import kinds as K
+from . import runtime
+from .analyses.activity import Analysis, analyze
+from .analyses.checks import (
+    check_parameters,
+    reject_array_aliases,
+    reject_declarations,
+    reject_effect_calls,
+    reject_method_statements,
+    reject_run_time_keys,
+    reject_view_writes,
+)
+from .analyses.lists import check_lists, list_kind_conflicts
+from .analyses.primitives import MissingRule, RefusedOperand
+from .astutil import clone, statements, unshare, walk
+from .codegen.header import header
+from .codegen.python import format_source, to_source
+from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
+from .frontend.aux import return_aux, split_aux
+from .frontend.constants import functions_as_constants
+from .frontend.desugar import desugar
+from .frontend.inline import inline_calls
+from .frontend.key_loops import unroll_key_loops
+from .frontend.lift import lift_local_functions
+from .frontend.nested import (
+    code_identity,
+    materialize,
+    reads_key,
+    register_pipeline,
+    transform_of,
+    user_where,
+)
+from .frontend.normalize import normalize
+from .frontend.source import ParsedFunction, parse_function
+from .frontend.writes import rewrite_writes
+from .modes import Mode
+from .optimize import optimize
+from .optimize.versions import split_versions
+from .peepholes.accumulations import fuse_accumulations
+from .peepholes.copies import propagate_copies_in_blocks
+from .peepholes.negations import fold_negations
+from .peepholes.outer_sums import sum_outer_products_after_loops
+from .peepholes.products import sum_products_after_loops
+from .peepholes.scatter import accumulate_at_basic_indices
+from .peepholes.single_use import inline_single_use
+from .peepholes.unused import drop_unused
+from .signatures import diff_kinds, kinds_of, signature_of
+from .transforms.forward import forward_transform
+from .transforms.forward_vector import VectorForwardTransform
+from .transforms.reverse import reverse_transform
+from .trees import expand_parameters, is_tree_kind, record_fields_of, records_as_dicts, tree_calls
+
+_CACHE = cache.COMPILED
+_COUNTER = itertools.count(1)
+TEMPLATE_GLOBALS = {"np": np, "math": math, "_rt": runtime}
+
+
+@dataclass
+class Compilation:
+    """One derivative being compiled: what it was asked for, then what the passes learn, in order."""
+
+    function: object
+    mode: Mode
+    active_inputs: tuple  # positions of the differentiated parameters (leaves, once trees are expanded)
+    input_kinds: tuple
+    has_aux: bool = False
+    input_shapes: tuple = None  # a shape per parameter (None for non-arrays): the code is specialized
+    portable: bool = False  # code to be differentiated again (s2sad.frontend.nested): no fused products
+    parsed: ParsedFunction = None  # the user's function, parsed
+    static_params: dict = field(default_factory=dict)  # parameter -> the name its function is read by
+    tree_spans: dict = None  # tree parameter position -> (its leaves' names, their slice of positions)
+    record_fields: dict = field(
+        default_factory=dict
+    )  # parameter -> field names of the records (NamedTuple, dataclass) in it
+    aux_name: str = None  # the name holding aux (has_aux)
+    tree: ast.FunctionDef = None  # lowered, inlined and optimized: what the transforms read
+    params: list = field(default_factory=list)
+    shapes: dict = field(default_factory=dict)  # parameter -> the shape the code is specialized to
+    analysis: Analysis = None
+    container_output: bool = False  # the output is a tuple, list or dict literal
+    functions: dict = field(
+        default_factory=dict
+    )  # role ("jvp", "grad", "vjp", "forward", ...) -> FunctionDef
+    records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
+
+    @property
+    def active_names(self):
+        return [self.params[i] for i in self.active_inputs]
+
+    def error(self, exc, node):
+        """`exc` raised by a pass on `node`, as the user's error (file, line, code)."""
+        return _convert(self.parsed, exc, node)
+
+
+@dataclass
+class Compiled:
+    """A compiled derivative and its source."""
+
+    function: object
+    source: str
+    mode: str
+    output_kind: str
+    params: list
+    active_inputs: list
+    extra: dict = field(default_factory=dict)
+
+
+def _convert(parsed, exc, node):
+    if isinstance(exc, S2sadError):
+        return exc
+    if isinstance(exc, DesugarError):
+        return parsed.error(UnsupportedSyntaxError, str(exc), getattr(exc, "node", node), exc.hint)
+    if isinstance(exc, MissingRule):
+        name = exc.name
+        return parsed.error(
+            NoDerivativeRuleError,
+            f"no derivative rule for `{name}`",
+            node,
+            hint=f"register one: `@s2sad.defjvp({name})` on a rule `jvp(primals, tangents)` (or `s2sad.defvjp`), "
+            f"templates `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` (docs/rules.md), "
+            f"or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
+        )
+    if isinstance(exc, RefusedOperand):
+        return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
+    if isinstance(exc, TypeError):
+        return parsed.error(
+            UnsupportedSyntaxError,
+            f"unsupported call signature: {exc}",
+            node,
+            hint="call the function with the arguments its derivative rule knows",
+        )
+    return parsed.error(UnsupportedSyntaxError, f"{type(exc).__name__}: {exc}", node)
+
+
+# -- the frontend: parse, check, lower, inline, optimize ----------------------------------------
+
+
+def parse(c):
+    function = c.function
+    transform = transform_of(function)
+    if transform is not None:  # grad(grad(f)): the inner derivative's code, differentiated
+        function = materialize(transform, c.input_kinds, c.input_shapes)
+    c.parsed = parse_function(function)
+
+
+def check_source(c):
+    reject_declarations(c.parsed)
+    check_parameters(c.parsed)
+
+
+def constants_and_trees(c):
+    c.input_kinds, c.static_params = functions_as_constants(c.parsed, c.input_kinds)
+    c.record_fields = {
+        a.arg: record_fields_of(k[1])
+        for a, k in zip(c.parsed.tree.args.args, c.input_kinds)
+        if is_tree_kind(k) and record_fields_of(k[1])
+    }
+    if any(is_tree_kind(k) for k in c.input_kinds):  # dict / list / tuple arguments: leaves
+        c.input_shapes = None
+        c.input_kinds, c.active_inputs, c.tree_spans = expand_parameters(
+            c.parsed.tree, c.input_kinds, c.active_inputs
+        )
+    c.active_inputs = tuple(c.active_inputs)
+    c.params = [a.arg for a in c.parsed.tree.args.args]
+
+
+def lower(c):
+    """Local functions lifted, loops over constant dict keys unrolled, writes by call (`np.add.at`,
+    `out=`) rewritten, the language desugared, statements normalized (has_aux: the aux value split
+    off the returns first)."""
+    c.aux_name = split_aux(c.parsed) if c.has_aux else None
+    namespace = c.parsed.namespace
+    try:
+        lifted = lift_local_functions(c.parsed)  # local defs, lambdas: inlined where called
+        lifted = rewrite_writes(unroll_key_loops(lifted, namespace), namespace)
+        tree = normalize(desugar(lifted, copy=False), copy=False)
+    except DesugarError as exc:
+        raise c.error(exc, exc.node) from None
+    c.tree = return_aux(tree, c.aux_name) if c.has_aux else tree
+
+
+def inline(c):
+    c.tree, origins = inline_calls(
+        c.parsed, c.tree, copy=False, static_params=c.static_params, active_inputs=c.active_inputs
+    )
+    if c.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
+        records_as_dicts(c.tree, c.record_fields)
+    reject_method_statements(c.parsed, c.tree)
+    c.parsed.origins = origins  # lines of inlined helpers: where their code came from
+
+
+def optimize_tree(c):
+    c.tree = optimize(c.tree, c.parsed.namespace, copy=False)  # the tree is this compilation's own
+
+
+FRONTEND = (parse, check_source, constants_and_trees, lower, inline, optimize_tree)
+
+
+# -- the analyses ------------------------------------------------------------------------------
+
+
+def _analyze(c):
+    kinds = dict(zip(c.params, c.input_kinds))
+    active_names = set(c.active_names)
+    return analyze(
+        c.tree,
+        c.parsed.namespace,
+        kinds,
+        active_names,
+        classify_error=c.error,
+        input_shapes=c.shapes if c.input_shapes is not None else None,
+        has_aux=c.has_aux,
+    )
+
+
+def analyze_tree(c):
+    if c.input_shapes is not None:
+        c.shapes = {p: s for p, s in zip(c.params, c.input_shapes) if s is not None}
+    c.analysis = _analyze(c)
+    mixed = list_kind_conflicts(c.tree, c.analysis)
+    if mixed:  # `traj = []; ...; traj = np.array(traj)`: one name for a list, then for an array
+        c.tree = split_versions(c.tree, mixed)
+        c.analysis = _analyze(c)
+
+
+def check_tree(c):
+    reject_array_aliases(c.parsed, c.tree, c.analysis)
+    reject_effect_calls(c.parsed, c.tree, c.analysis)
+    reject_view_writes(c.parsed, c.tree, c.analysis)
+    reject_run_time_keys(c.parsed, c.tree)
+    check_lists(c.parsed, c.tree, c.analysis)
+    output = c.analysis.output.id if isinstance(c.analysis.output, ast.Name) else None
+    c.container_output = any(
+        isinstance(s, ast.Assign)
+        and isinstance(s.targets[0], ast.Name)
+        and s.targets[0].id == output
+        and isinstance(s.value, (ast.Tuple, ast.List, ast.Dict))
+        for s in walk(c.tree)
+    )
+
+
+ANALYSES = (analyze_tree, check_tree)
+
+
+# -- the transform, by mode --------------------------------------------------------------------
+
+
+def differentiate(c):
+    tree, namespace, kinds, active = c.tree, c.parsed.namespace, c.analysis.kinds, c.active_names
+    if c.mode is Mode.FORWARD:
+        c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
+    elif c.mode is Mode.FORWARD_VECTOR:
+        c.functions = {
+            "jvp": forward_transform(
+                tree, namespace, kinds, active, c.analysis, transform_class=VectorForwardTransform
+            )
+        }
+    elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
+        code = reverse_transform(
+            tree, namespace, kinds, active, c.analysis, mode=Mode.GRAD, portable=c.portable
+        )
+        c.records = code.records
+        c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
+    elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
+        code = reverse_transform(
+            tree, namespace, kinds, active, c.analysis, mode=Mode.SPLIT, portable=c.portable
+        )
+        c.records = code.records
+        # the two may share expression nodes; the peepholes below rewrite nodes in place
+        c.functions = {"forward": code.forward, "backward": clone(code.backward)}
+    else:
+        code = reverse_transform(
+            tree, namespace, kinds, active, c.analysis, mode=Mode.REVERSE, portable=c.portable
+        )
+        c.records = code.records
+        c.functions = {"vjp": code.joint}
+
+
+# -- peepholes on the derivative code ----------------------------------------------------------
+
+
+def _copies_and_fusion(node):
+    for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
+        before = sum(1 for _ in statements(node.body))
+        propagate_copies_in_blocks(node)
+        fuse_accumulations(node)
+        if sum(1 for _ in statements(node.body)) == before:
+            break  # nothing dropped: another round would change nothing
+
+
+def _products(node, c):
+    if not c.portable:
+        sum_products_after_loops(node)
+        sum_outer_products_after_loops(node)
+
+
+def _scatter(node, c):
+    # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
+    # the one element it overwrites (a functional `added_at` would copy the array)
+    accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
+
+
+PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
+    (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
+    (fold_negations, False),
+    (_copies_and_fusion, False),
+    (inline_single_use, False),
+    (_products, True),
+    (_scatter, True),
+)
+
+
+def peepholes(c):
+    if not config.enabled():
+        return
+    for node in c.functions.values():
+        for run, with_compilation in PEEPHOLES:
+            run(node, c) if with_compilation else run(node)
+
+
+def prepare(
+    function, input_kinds, active_inputs, has_aux=False, input_shapes=None, mode=Mode.REVERSE, portable=False
+):
+    """Run the frontend and the analyses: the `Compilation` up to the transform."""
+    c = Compilation(
+        function, Mode(mode), tuple(active_inputs), tuple(input_kinds), has_aux, input_shapes, portable
+    )
+    for run in FRONTEND + ANALYSES:
+        run(c)
+    return c
+
+
+def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None, portable=False):
+    """Run the passes: the `Compilation` of `function`'s derivative in `mode`, its code as trees."""
+    c = prepare(function, input_kinds, active_inputs, has_aux, input_shapes, mode, portable)
+    try:
+        differentiate(c)
+        peepholes(c)
+    except S2sadError:
+        raise
+    except NotImplementedError as exc:
+        raise c.parsed.error(
+            NoDerivativeRuleError,
+            f"`{exc}` has no {c.mode.family if c.mode.reverse else c.mode}-mode rule",
+            c.parsed.tree,
+            hint="register one with s2sad.rules.tangent / s2sad.rules.adjoint",
+        ) from None
+    return c
+
+
+def _output_kind(analysis):
+    if isinstance(analysis.output, ast.Constant):
+        return K.kind_of(analysis.output.value)
+    if isinstance(analysis.output, ast.Name):
+        return analysis.kinds.get(analysis.output.id)
+    return K.OTHER
+
+
+def _scalar_output(analysis):
+    """A float output needs no run-time shape check, so `grad` can skip computing it."""
+    return _output_kind(analysis) == K.FLOAT
+
+
+def _namespace(parsed):
+    namespace = dict(parsed.namespace)
+    for name, value in TEMPLATE_GLOBALS.items():
+        if namespace.setdefault(name, value) is not value:
+            raise parsed.error(
+                UnsupportedSyntaxError,
+                f"the name `{name}` is bound to {namespace[name]!r}; derivative code needs it for "
+                f"{getattr(value, '__name__', value)}",
+                parsed.tree,
+                hint=f"import {getattr(value, '__name__', name)} as `{name}` in this module",
+            )
+    return namespace
+
+
+def render(c, functions=None, pretty=False):
+    """The source of the generated `functions` (default: all of `c`'s) with its header (the trees
+    are changed: render last)."""
+    describe = c.parsed.describe
+    text = header(c)
+    for node in (functions or c.functions).values():  # rendered once, after every pass: no copy needed
+        text += "\n" + to_source(node, describe, copy=False) + "\n"
+    return format_source(text) if pretty else text
+
+
+def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
+    """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
+    (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
+    mode = Mode(mode)
+    if not hasattr(function, "__code__"):
+        parse_function(function)  # raises SourceUnavailableError with the reason
+    if not config.enabled():
+        input_shapes = None
+    key = (
+        code_identity(function),
+        reads_key(function),
+        mode,
+        tuple(active_inputs),
+        tuple(input_kinds),
+        has_aux,
+        config.enabled(),
+        input_shapes,
+    )
+    compiled = _CACHE.get(key)
+    if compiled is not None:
+        return compiled
+    key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
+    collecting = gc.isenabled()
+    gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
+    try:
+        compiled = _CACHE[key] = _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+    finally:
+        if collecting:
+            gc.enable()
+    return compiled
+
+
+def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
+    c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+    parsed, functions = c.parsed, c.functions
+    text = render(c)
+    filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
+    lines = text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(text), None, lines, filename)
+    namespace = _namespace(parsed)
+    exec(compile(text, filename, "exec"), namespace)
+    output_kind = _output_kind(c.analysis)
+    objects = {role: namespace[node.name] for role, node in functions.items()}
+    main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
+    if mode is Mode.GRAD and "grad" not in objects:
+        mode = Mode.REVERSE  # the value is returned too: the caller checks its shape
+    if c.tree_spans:
+        objects = tree_calls(objects, input_kinds, active_inputs, c.tree_spans, has_aux)
+        main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
+    ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
+    compiled = Compiled(
+        function=main,
+        source=text,
+        mode=mode,
+        output_kind=output_kind,
+        params=c.params,
+        active_inputs=list(active_inputs),
+        extra={
+            "objects": objects,
+            "container_output": c.container_output,
+            "where": user_where(
+                function,
+                (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)),
+            ),
+            # what another code target needs: the generated functions' names, their namespace
+            "names": {role: node.name for role, node in functions.items()},
+            "namespace": namespace,
+            "tree_spans": c.tree_spans,
+        },
+    )
+    return compiled
+
+
+def call_derivative(function, mode, args, wrt):
+    """The derivative of a call that is not inlined (`_rt.call_forward_sweep`, `_rt.call_jvp`),
+    compiled once per argument kinds: the jvp function (mode 'forward') or the (forward, backward)
+    pair. The run-time library reaches it through `runtime.register_compiler`.
+
+    The key is the kinds the derivative is compiled for and nothing finer: a recursion that
+    passes a shrinking list of indices (det by minors) finds one derivative at every level,
+    without walking the list (a list that is not differentiated is of kind 'other')."""
+    code = getattr(function, "__code__", None)
+    reads = reads_key(function)
+    by_class = (function, code, reads, mode, wrt, tuple([a.__class__ for a in args]))
+    entry = cache.CALL_DERIVATIVES.get(by_class)
+    if entry is not None:
+        return entry
+    kinds = kinds_of(args, wrt)
+    key = ("kinds", function, code, reads, mode, wrt, kinds)
+    entry = cache.CALL_DERIVATIVES.get(key)
+    if entry is None:
+        reads = reads_key(function, keep=True)  # planned again: a callee may be new
+        key = key[:3] + (reads,) + key[4:]
+        by_class = by_class[:2] + (reads,) + by_class[3:]
+        compiled = compile_derivative(function, Mode(mode), wrt, diff_kinds(kinds, wrt))
+        objects = compiled.extra["objects"]
+        entry = objects["jvp"] if not Mode(mode).reverse else (objects["forward"], objects["backward"])
+        cache.CALL_DERIVATIVES[key] = entry
+    if all(kind.__class__ is str for kind in kinds):
+        # every kind follows from the argument's class alone (no function given as an argument,
+        # no differentiated tree, whose kind is its structure): the classes find it next time
+        cache.CALL_DERIVATIVES[by_class] = entry
+    return entry
+
+
+# dependency injection: the layers below reach the compiler through these hooks
+runtime.register_compiler(call_derivative)
+register_pipeline(generate, render, _namespace)

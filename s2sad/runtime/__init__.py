@@ -1,0 +1,21 @@
+"""What generated code calls (`_rt.<name>`): NumPy helpers of the derivative rules, list and
+tape helpers, calls of derivatives compiled at run time. Imports NumPy, never the compiler, so an
+emitted derivative file depends on this package alone."""
+
+from .core import *  # noqa: F401,F403
+from .core import _call_derivative  # noqa: F401
+from .arrays import *  # noqa: F401,F403  (helpers of the NumPy rules, by topic)
+from .linalg import *  # noqa: F401,F403
+from .numpy_helpers import *  # noqa: F401,F403
+from .products import *  # noqa: F401,F403
+from .reshaping import *  # noqa: F401,F403
+from .vector import *  # noqa: F401,F403  (helpers of vector forward mode)
+from .custom import (  # noqa: F401  (helpers of calls to custom_vjp / custom_jvp functions)
+    custom_jvp_call,
+    custom_jvp_tangent,
+    custom_jvp_transpose,
+    custom_vjp_backward,
+    custom_vjp_forward,
+    custom_vjp_tangent,
+    custom_vjp_value,
+)

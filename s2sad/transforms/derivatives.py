@@ -1,0 +1,188 @@
+"""Machinery shared by the forward and reverse transforms.
+
+Derivative names (`x_dot`, `x_bar`, never clashing with the user's names), the
+instantiation of a rule's template at one call site with its broadcasting fix,
+and the zero a derivative starts from.
+
+>>> names = DerivativeNames({"x", "x_bar"})
+>>> names.tangent("x"), names.adjoint("x"), names.adjoint("y")
+('x_dot', 'x_bar_', 'y_bar')
+"""
+
+import ast
+import operator
+
+from .. import kinds as K
+from ..analyses.primitives import index_expression, list_receiver
+from ..peepholes.simplify import is_zero, simplify, zero
+from ..astutil import name_nodes, nodes
+
+SCALARS = (K.FLOAT, K.INT, K.BOOL)
+
+
+class DerivativeNames:
+    """Allocates derivative and helper names that cannot clash with user names."""
+
+    def __init__(self, taken):
+        self.taken = set(taken)
+        self.assigned = {}
+        self.derived = set()  # the values of `assigned`: every tangent and adjoint name
+        self.counts = {}
+
+    def _unique(self, candidate):
+        while candidate in self.taken:
+            candidate += "_"
+        self.taken.add(candidate)
+        return candidate
+
+    def tangent(self, name):
+        return self._derived(name, "_dot")
+
+    def adjoint(self, name):
+        return self._derived(name, "_bar")
+
+    def _derived(self, name, suffix):
+        key = (name, suffix)
+        found = self.assigned.get(key)
+        if found is None:
+            found = self.assigned[key] = self._unique(name + suffix)
+            self.derived.add(found)
+        return found
+
+    def fresh(self, stem):
+        self.counts[stem] = self.counts.get(stem, 0) + 1
+        return self._unique(f"_{stem}{self.counts[stem]}")
+
+
+def load(name):
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def assign(name, value, where=None):
+    stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)
+    if where is not None:
+        ast.copy_location(stmt, where)
+    return stmt
+
+
+def call(func, *args):
+    parts = func.split(".")
+    node = load(parts[0])
+    for part in parts[1:]:
+        node = ast.Attribute(value=node, attr=part, ctx=ast.Load())
+    return ast.Call(func=node, args=list(args), keywords=[])
+
+
+def zero_value(name, kind):
+    """Code for a materialized zero derivative of variable `name`."""
+    if kind in SCALARS:
+        return ast.Constant(0.0)
+    if kind == K.ARRAY:
+        return call("np.zeros_like", load(name))
+    return call("_rt.zeros_like", load(name))
+
+
+def local_atom(atom):
+    """The variable name of `atom` if it is a local variable, else None."""
+    if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+        return atom.id
+    return None
+
+
+def bind_template(template, primitive):
+    """Template parameter -> call-site atom (subscript indices as expressions)."""
+    values = template.bind(primitive.args, primitive.keywords)
+    return {k: index_expression(v) if isinstance(v, (ast.Slice, ast.Tuple)) else v for k, v in values.items()}
+
+
+def single_use_list_literals(function):
+    """Names of list literals built to be passed once to a function, like `_t1 = [a, b];
+    y = np.stack(_t1)`: assigned once, read once (by a call), never changed in place. Their
+    derivatives need not be lists (a tuple of tangents; the rule's adjoint, indexed item by item)."""
+    assigned, reads, changed, literals, passed = {}, {}, set(), set(), set()
+    for node in nodes(function):
+        if isinstance(node, ast.Call) and _global_callee(node.func):
+            passed |= {
+                a.id for a in list(node.args) + [k.value for k in node.keywords] if isinstance(a, ast.Name)
+            }
+        if isinstance(node, ast.Name):
+            table = assigned if isinstance(node.ctx, ast.Store) else reads
+            table[node.id] = table.get(node.id, 0) + 1
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+        ):
+            changed.add(node.value.id)
+        elif isinstance(node, ast.Call) and list_receiver(node) is not None:
+            changed.add(list_receiver(node))
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.List)
+        ):
+            literals.add(node.targets[0].id)
+    return {
+        n for n in literals if assigned.get(n) == 1 and reads.get(n) == 1 and n not in changed and n in passed
+    }
+
+
+def _global_callee(func):
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and getattr(func, "_global", False)
+
+
+def is_scalar(kind):
+    return kind in SCALARS
+
+
+def simplified(expr):
+    expr = simplify(expr)
+    return None if is_zero(expr) else expr
+
+
+__all__ = ["DerivativeNames", "zero", "is_zero", "simplified"]
+
+
+def doubled(first, second):
+    """`2.0 * first` if `second` is `first` with the operands of its product swapped (`g * x` and
+    `x * g`: the two terms of the derivative of `x * x`), else None. Exact in floating point:
+    `a * b == b * a` and `a + a == 2.0 * a`, bit for bit.
+
+    >>> import ast
+    >>> print(ast.unparse(doubled(ast.parse("g * x").body[0].value, ast.parse("x * g").body[0].value)))
+    2.0 * (g * x)
+    """
+    if not (
+        isinstance(first, ast.BinOp)
+        and isinstance(second, ast.BinOp)
+        and isinstance(first.op, ast.Mult)
+        and isinstance(second.op, ast.Mult)
+    ):
+        return None
+    swapped = ast.BinOp(left=second.right, op=ast.Mult(), right=second.left)
+    if ast.dump(first) != ast.dump(swapped) and ast.dump(first) != ast.dump(second):
+        return None
+    return ast.BinOp(left=ast.Constant(2.0), op=ast.Mult(), right=first)
+
+
+def squares(rule, template, values):
+    """Is this `x * x`, a product of a local variable with itself?"""
+    if rule.key is not operator.mul or len(template.operands) != 2:
+        return False
+    first, second = (local_atom(values[p]) for p in template.operands)
+    return first is not None and first == second
+
+
+def names_read(node):
+    """The names `node` reads."""
+    return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
+
+
+def atom_kind(atom, kinds):
+    """The kind of an atom (a constant or a name)."""
+    if isinstance(atom, ast.Constant):
+        return K.kind_of(atom.value)
+    name = local_atom(atom)
+    return kinds.get(name, K.ANY) if name else K.ANY
