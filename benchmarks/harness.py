@@ -24,7 +24,9 @@ True
 
 import gc
 import importlib
+import inspect
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -35,13 +37,14 @@ PRIMAL = "python (primal)"
 TOOLS = [
     "s2sad reverse",
     "s2sad forward",
+    "s2sad numba",
     "hand adjoint",
     "autograd",
     "torch eager",
     "jax eager",
     "jax jit",
 ]
-TOOL_MODULES = {"autograd": "autograd", "torch": "torch", "jax": "jax"}
+TOOL_MODULES = {"autograd": "autograd", "torch": "torch", "jax": "jax", "s2sad numba": "numba"}
 DIRECTIONS = 3  # random directions per array argument for the finite-difference check
 FORWARD_LIMIT = 64  # forward mode needs one jvp per input scalar; above this it is skipped
 
@@ -140,6 +143,115 @@ def s2sad_reverse(workload):
         return Impl(grad=lambda: gradient(*args))
 
     return build
+
+
+def numba_primal(function):
+    """`function` compiled with numba.njit, the module's other plain functions (helpers) too; the
+    module-level arrays it reads are frozen into it (as numba does), which only favours it."""
+    import types
+
+    import numba
+
+    namespace = dict(function.__globals__)
+    for name, value in list(namespace.items()):
+        if (
+            isinstance(value, types.FunctionType)
+            and value.__module__ == function.__module__
+            and value is not function
+        ):
+            namespace[name] = numba.njit(value)
+    copy = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
+    return numba.njit(copy)
+
+
+def relative_difference(a, b):
+    """max |a - b| / max |b| over matching leaves (0 for equal ones)."""
+    worst = 0.0
+    for x, y in zip(a, b):
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        scale = float(np.max(np.abs(y))) if y.size else 0.0
+        worst = max(worst, float(np.max(np.abs(x - y))) / scale if scale else float(np.max(np.abs(x - y))))
+    return worst
+
+
+def s2sad_numba(workload):
+    """`s2sad.grad(..., backend="numba")` against the numba-compiled primal (its own primal). The first
+    call includes numba's compile (a fresh cache directory); the note gives the largest relative
+    difference from the Python target, of the gradient and of every unit-direction jvp."""
+
+    def build(args):
+        import tempfile
+
+        import s2sad
+        import s2sad.cache
+
+        os.environ["S2SAD_CACHE_DIR"] = NUMBA_CACHE or tempfile.mkdtemp(prefix="s2sad-bench-")
+        s2sad.cache.clear()
+        gradient = s2sad.grad(workload.primal, argnums=workload.argnums, backend="numba")
+        bound = inspect.signature(workload.primal).bind(*args)
+        bound.apply_defaults()
+        full = tuple(bound.arguments.values())  # every argument given: numba's defaults cost ~0.1 ms a call
+        try:
+            primal = numba_primal(workload.primal)
+            primal(*full)
+        except Exception as exc:  # numba's own limits (np.max(x, axis=1), ...): no compiled primal
+            reason = str(exc).strip().splitlines()
+            note = f"numba cannot compile the primal ({type(exc).__name__})" if reason else ""
+            return Impl(grad=lambda: gradient(*args), note=note)
+        return Impl(grad=lambda: gradient(*args), primal=lambda: primal(*full), note="numba-compiled primal")
+
+    return build
+
+
+NUMBA_CACHE = None  # the cache directory of the numba tool's run (the second-process timing reuses it)
+
+
+def numba_agreement(workload):
+    """(grad, jvp) largest relative differences between the numba and Python targets."""
+    import s2sad
+
+    args, nums = workload.args, workload.argnums
+    python = s2sad.grad(workload.primal, argnums=nums)(*args)
+    compiled = s2sad.grad(workload.primal, argnums=nums, backend="numba")(*args)
+    worst_jvp = 0.0
+    count = input_scalars(workload)
+    if count <= FORWARD_LIMIT:
+        zeros = [np.zeros_like(a, dtype=np.float64) if np.ndim(a) else 0.0 for a in args]
+        for n in nums:
+            for index in np.ndindex(np.shape(args[n])) if np.ndim(args[n]) else [None]:
+                tangents = list(zeros)
+                tangents[n] = 1.0 if index is None else np.zeros_like(zeros[n])
+                if index is not None:
+                    tangents[n][index] = 1.0
+                mine = s2sad.jvp(workload.primal, args, tangents, backend="numba")
+                theirs = s2sad.jvp(workload.primal, args, tangents)
+                worst_jvp = max(worst_jvp, relative_difference(mine, theirs))
+    else:
+        worst_jvp = None
+    return relative_difference(compiled, python), worst_jvp
+
+
+def second_process_first_call(workload, directory):
+    """Seconds of build + first call of the numba-target gradient in a new process that finds the
+    compiled code in `directory` (after the process has imported numpy, numba and s2sad)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time; sys.path.insert(0, %r); import numba, numpy, s2sad\n"
+        "numba.njit(lambda x: x + 1.0)(1.0)  # numba's own start-up, paid once per process\n"
+        "from workloads import load\n"
+        "w = load([%r])[0]\n"
+        "start = time.perf_counter()\n"
+        "g = s2sad.grad(w.primal, argnums=w.argnums, backend='numba')\n"
+        "g(*w.args)\n"
+        "print(time.perf_counter() - start)\n"
+    ) % (os.path.dirname(os.path.abspath(__file__)), workload.name)
+    env = dict(os.environ, S2SAD_CACHE_DIR=directory)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    if run.returncode:
+        raise ToolError(run.stderr.strip().splitlines()[-1])
+    return float(run.stdout.split()[-1])
 
 
 def input_scalars(workload):

@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import traceback
 from importlib import metadata
 
@@ -78,17 +79,39 @@ def tools_for(workload):
     builders = {
         "s2sad reverse": harness.s2sad_reverse(workload),
         "s2sad forward": harness.s2sad_forward(workload),
+        "s2sad numba": harness.s2sad_numba(workload),
     }
     builders.update(workload.builders)
     ordered = [t for t in harness.TOOLS if t in builders]
     ordered += [t for t in builders if t not in ordered]
+    if TOOL_FILTER:
+        ordered = [t for t in ordered if any(t.startswith(prefix) for prefix in TOOL_FILTER)]
     return [(tool, builders[tool]) for tool in ordered]
+
+
+TOOL_FILTER = None  # --tools: run only the tools whose names start with one of these
 
 
 def short_error(exc):
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
     return f"{type(exc).__name__}: {first}" if not isinstance(exc, ToolError) else first
+
+
+def numba_checks(workload, row, log):
+    """The numba target against the Python target (gradient and jvps), and its first call in a
+    second process that finds the compiled code in the cache directory."""
+    grad_diff, jvp_diff = harness.numba_agreement(workload)
+    cached = harness.second_process_first_call(workload, harness.NUMBA_CACHE)
+    row["cached_first_ms"] = cached * 1e3
+    jvp_text = "jvp not run" if jvp_diff is None else f"jvp {jvp_diff:.0e}"
+    row["note"] = (
+        f"{row['note']}; vs Python target: grad {grad_diff:.0e}, {jvp_text}; "
+        f"first call in a 2nd process (cached) {cached * 1e3:.0f} ms"
+    )
+    log(
+        f"   s2sad numba: vs Python target grad {grad_diff:.1e}, {jvp_text}; cached first call {cached * 1e3:.0f} ms"
+    )
 
 
 def run_workload(workload, repeats, seconds, log):
@@ -119,6 +142,8 @@ def run_workload(workload, repeats, seconds, log):
         row["gradient"] = harness.projected(workload, first)
         row["rel_error"] = harness.relative_error(row["gradient"], reference)
         log(f"   {tool}: first call {first_seconds * 1e3:.1f} ms, rel. error {row['rel_error']:.1e}")
+        if tool == "s2sad numba":
+            numba_checks(workload, row, log)
         entries.append(((tool, "grad"), impl.grad))
         if impl.primal is not None:
             entries.append(((tool, "primal"), impl.primal))
@@ -240,6 +265,14 @@ def markdown_table(rows, workloads):
         if tool.startswith("s2sad reverse") and row.get("ratio") is not None and target:
             verdict = "meets" if row["ratio"] <= target else "**misses**"
             note = f"{verdict} the {said}" + (f"; {note}" if note else "")
+        if tool == "s2sad numba" and row.get("grad_ms"):
+            python = [
+                r.get("grad_ms")
+                for r in rows
+                if r["workload"] == row["workload"] and r["tool"] == "s2sad reverse"
+            ]
+            if python and python[0]:
+                note = f"{python[0] / row['grad_ms']:.0f}x faster than s2sad reverse; {note}"
         if row.get("rel_error") is not None and row["rel_error"] > 1e-5:
             note = f"**gradient wrong**; {note}"
         error = row.get("rel_error")
@@ -357,7 +390,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (a smoke run)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
     parser.add_argument("--no-save", action="store_true", help="do not write docs/benchmarks.{md,png}")
+    parser.add_argument("--tools", nargs="+", metavar="PREFIX", help="run only tools whose names start so")
     options = parser.parse_args(argv)
+    global TOOL_FILTER
+    TOOL_FILTER = options.tools
     repeats, seconds = (3, 0.02) if options.quick else (7, 0.1)
     settings = (
         f"median of {repeats} interleaved repeats, each ~{seconds * 1e3:.0f} ms of calls "
@@ -365,6 +401,7 @@ def main(argv=None):
     )
 
     configure_frameworks()
+    harness.NUMBA_CACHE = tempfile.mkdtemp(prefix="s2sad-numba-bench-")  # fresh: first calls compile
     info = machine()
     print(f"{info['cpu']}, {info['cores']} cores; Python {info['python']}; {settings}")
     for module in ("autograd", "torch", "jax"):
@@ -383,7 +420,7 @@ def main(argv=None):
     print("\nmeasuring peak memory (tracemalloc) ...")
     memory = memory_report(workloads, print)
     generation = None
-    if not options.only:
+    if not (options.only or options.tools):
         print("\nmeasuring generation speed and call overhead (benchmarks/generation.py) ...")
         import generation as generation_benchmark
 
@@ -393,7 +430,7 @@ def main(argv=None):
         for transform, name, wrapper, direct, extra in generation[2]:
             print(f"  cached {transform} of {name}: {extra:.2f} us added ({wrapper:.2f} vs {direct:.2f})")
     table = markdown_table(rows, workloads)
-    if not (options.only or options.no_save):
+    if not (options.only or options.tools or options.no_save):
         write_report(rows, workloads, memory, info, options.quick, settings, generation)
         print("\nwrote docs/benchmarks.md and docs/benchmarks.png")
     print()

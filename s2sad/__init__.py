@@ -9,6 +9,7 @@ from . import rules
 from .api.transforms import emit, grad, hvp, jvp, source, value_and_grad, vjp
 from .api.custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
 from .api.jacobians import hessian, jacfwd, jacrev
+from .api import numba_backend  # registers backend="numba" (it imports numba only to compile)
 from .errors import (
     ArgumentError,
     CustomRuleError,

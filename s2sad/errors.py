@@ -68,6 +68,10 @@ class CustomRuleError(S2sadError):
     """A custom_vjp / custom_jvp rule returned something s2sad cannot use (count, shape)."""
 
 
+class NumbaTargetError(S2sadError):
+    """The numba code target (`backend="numba"`) cannot compile a construct of the function."""
+
+
 class ArgumentError(S2sadError):
     """Bad arguments to an s2sad transform (argnums out of range, wrong tangents)."""
 

@@ -505,6 +505,10 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
                 function,
                 (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)),
             ),
+            # what another code target needs: the generated functions' names, their namespace
+            "names": {role: node.name for role, node in functions.items()},
+            "namespace": namespace,
+            "tree_spans": c.tree_spans,
         },
     )
     return compiled

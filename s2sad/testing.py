@@ -83,12 +83,12 @@ def numerical_jvp(f, args, tangents, step=1e-6, wrt=None):
     return (_as_array(f(*plus)) - _as_array(f(*minus))) / (2 * step)
 
 
-def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, directions=2):
+def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, directions=2, backend="python"):
     """Assert forward and reverse derivatives of `f` at `args` match finite differences.
 
     `wrt` lists the positions of the float/array arguments to perturb (default:
-    all float and array arguments, and dicts / lists / tuples of them). Raises
-    AssertionError with the figures.
+    all float and array arguments, and dicts / lists / tuples of them). `backend` is the code
+    target checked ("python" or "numba"). Raises AssertionError with the figures.
     """
     rng = np.random.default_rng(seed)
     args = tuple(args)
@@ -96,7 +96,7 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
         wrt = [i for i, a in enumerate(args) if _differentiable(a)]
     for _ in range(directions):
         tangents = [_random_like(a, rng) if i in wrt else _zeros_like(a) for i, a in enumerate(args)]
-        out, out_dot = jvp(f, args, tangents)
+        out, out_dot = jvp(f, args, tangents, backend=backend)
         expected = numerical_jvp(f, args, tangents, step, wrt)
         scale = max(1.0, float(np.max(np.abs(expected))) if np.size(expected) else 1.0)
         err = float(np.max(np.abs(_as_array(out_dot) - expected))) if np.size(expected) else 0.0
@@ -104,7 +104,7 @@ def check_grads(f, args, wrt=None, rtol=1e-6, atol=1e-7, seed=0, step=1e-6, dire
             f"forward mode differs from finite differences by {err:.3e} (scale {scale:.3e})\n"
             f"jvp: {out_dot!r}\nfd:  {expected!r}"
         )
-        value, pullback = vjp(f, *args)
+        value, pullback = vjp(f, *args, backend=backend)
         u = (
             _random_like(np.asarray(value, dtype=float), rng)
             if np.ndim(value)

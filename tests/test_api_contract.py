@@ -560,3 +560,42 @@ def test_jvp_holds_an_int_argument_constant_and_refuses_a_nonzero_tangent_for_it
         )
     with pytest.raises(s2sad.ArgumentError, match=r"argument 1 \(`n`\) is an int"):
         s2sad.jvp(_scaled_by_factorial, (0.7, 4), (1.0, 1.0))
+
+
+GLOBALS_MODULE = """
+import numpy as np
+
+KICKS = np.array([1.0, 2.0, 3.0])
+SCALE = 2.0
+
+
+def energy(x):
+    return np.sum(KICKS * x**2) * SCALE
+"""
+
+
+def test_a_transform_sees_module_globals_rebound_or_changed_between_calls(tmp_path):
+    (tmp_path / "s2sad_contract_globals.py").write_text(GLOBALS_MODULE)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("s2sad_contract_globals")
+    finally:
+        sys.path.remove(str(tmp_path))
+    x = np.array([0.5, -1.0, 2.0])
+    gradient = s2sad.grad(module.energy)
+    value_and_gradient = s2sad.value_and_grad(module.energy)
+    for change in (
+        lambda: None,
+        lambda: setattr(module, "KICKS", np.array([10.0, 0.0, -1.0])),  # rebound
+        lambda: setattr(module, "SCALE", 0.5),
+        lambda: module.KICKS.__setitem__(1, 7.0),  # changed in place
+    ):
+        change()
+        expected = 2.0 * module.KICKS * x * module.SCALE
+        np.testing.assert_allclose(gradient(x), expected, rtol=1e-14)
+        value, g = value_and_gradient(x)
+        np.testing.assert_allclose(g, expected, rtol=1e-14)
+        assert value == module.energy(x)
+        np.testing.assert_allclose(
+            s2sad.jvp(module.energy, (x,), (np.ones(3),))[1], np.sum(expected), rtol=1e-14
+        )

@@ -28,7 +28,8 @@ LAYERS = [
     ["cache", "config", "errors", "kinds", "modes", "astutil"],
 ]
 OPTIONAL = {"numba", "scipy"}  # optional dependencies may be imported where they are used
-RUNTIME_MAY_IMPORT = {"numpy", "errors"}  # what an emitted file needs besides the runtime package
+# what an emitted file needs besides the runtime package (numba: runtime/numba.py, for the numba target)
+RUNTIME_MAY_IMPORT = {"numpy", "numba", "errors"}
 
 
 def _rank(unit):

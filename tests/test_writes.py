@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -216,7 +216,7 @@ def test_writes_against_finite_differences(f):
     check_grads(f, (x,))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(
     hnp.arrays(np.float64, 5, elements=st.floats(-2.0, 2.0)).filter(
         lambda x: np.min(np.abs(x)) > 0.05

@@ -98,12 +98,15 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
     cache = {}
     code = getattr(f, "__code__", None)
     count = code.co_argcount if code is not None else -1
+    reads = None  # what the compiled code read (reads_key): a global or callee rebound since compiles again
 
     def compile_for(args, key):
         """The compiled function for these argument types: (value, grads) with a value, else grads."""
-        nonlocal code, count
-        if getattr(f, "__code__", None) is not code:
+        nonlocal code, count, reads
+        now = reads_key(f)
+        if getattr(f, "__code__", None) is not code or now != reads:
             cache.clear()
+        reads = now
         code = _code(f)
         count = code.co_argcount
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
@@ -164,7 +167,7 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         if kwargs or len(args) != count:
             args = _bind(f, args, kwargs)
         function = cache.get(tuple(map(type, args)))
-        if function is None or f.__code__ is not code:
+        if function is None or f.__code__ is not code or reads_key(f) != reads:
             function = compile_for(args, tuple(map(type, args)))
         else:  # the key holds types: a float array's code must not run on an int or bool array
             refuse_other_dtypes(args)
@@ -177,8 +180,8 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         grads = function(*args)
         return grads[0] if single else grads
 
-    def current_code():
-        return code
+    def current_code():  # None once a global or callee the code read is rebound: the wrapper compiles again
+        return code if reads_key(f) == reads else None
 
     def refuse_other_dtypes(args):
         for n, a in enumerate(args):
@@ -304,17 +307,37 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
     return wrapper
 
 
-def value_and_grad(f=None, argnums=0, has_aux=False):
-    """Like `jax.value_and_grad`: returns a function giving (value, gradient)."""
+BACKENDS = {}  # backend name -> the module that runs it (`s2sad.api.numba_backend` registers "numba")
+
+
+def _numba_backend(backend):
+    """The module of a code target other than Python (`backend="numba"`), or None for Python."""
+    if backend == "python":
+        return None
+    if backend not in BACKENDS:
+        raise ArgumentError(f"backend must be 'python' or 'numba', not {backend!r}")
+    return BACKENDS[backend]
+
+
+def value_and_grad(f=None, argnums=0, has_aux=False, backend="python"):
+    """Like `jax.value_and_grad`: returns a function giving (value, gradient).
+    `backend="numba"` runs numba-compiled derivative code (see `s2sad.api.numba_backend`)."""
     if f is None:
-        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
+        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux, backend=backend)
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.value_and_grad(f, argnums, has_aux)
     return _reverse_wrapper(f, argnums, has_aux, with_value=True)
 
 
-def grad(f=None, argnums=0, has_aux=False):
-    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator."""
+def grad(f=None, argnums=0, has_aux=False, backend="python"):
+    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator.
+    `backend="numba"` runs numba-compiled derivative code (see `s2sad.api.numba_backend`)."""
     if f is None:
-        return functools.partial(grad, argnums=argnums, has_aux=has_aux)
+        return functools.partial(grad, argnums=argnums, has_aux=has_aux, backend=backend)
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.grad(f, argnums, has_aux)
     return _reverse_wrapper(f, argnums, has_aux, with_value=False)
 
 
@@ -328,8 +351,11 @@ def _all_differentiable(args):
     return tuple(i for i, a in enumerate(args) if numeric(a))
 
 
-def jvp(f, primals, tangents, has_aux=False):
+def jvp(f, primals, tangents, has_aux=False, backend="python"):
     """Like `jax.jvp`: returns (f(*primals), J @ tangents); with has_aux, (value, tangent, aux)."""
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.jvp(f, primals, tangents, has_aux)
     f = as_python_function(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
@@ -364,11 +390,14 @@ def jvp(f, primals, tangents, has_aux=False):
 _TRANSFORM_CACHE = cache.TRANSFORMS  # (mode, code object, what it reads, argument types) -> compiled pieces
 
 
-def vjp(f, *primals, has_aux=False):
+def vjp(f, *primals, has_aux=False, backend="python"):
     """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times.
 
     With has_aux=True, `f` returns (output, aux) and vjp returns (output, pullback, aux).
     """
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        return numba_backend.vjp(f, *primals, has_aux=has_aux)
     f = as_python_function(f)
     given = len(primals)
     primals = _bind(f, primals, {})
@@ -490,8 +519,14 @@ def _source(f, mode, argnums, args, has_aux, shapes):
     return render(compilation, functions, pretty=True)
 
 
-def emit(f, path, mode="reverse", argnums=0, args=None):
-    """Write the derivative source of `f` to `path` as an importable module (for any shapes)."""
+def emit(f, path, mode="reverse", argnums=0, args=None, backend="python"):
+    """Write the derivative source of `f` to `path` as an importable module (for any shapes).
+    With `backend="numba"`, the numba-target module for example `args` (see `s2sad.api.numba_backend`)."""
+    numba_backend = _numba_backend(backend)
+    if numba_backend is not None:
+        with open(path, "w") as handle:
+            handle.write(numba_backend.emitted(f, mode, argnums, args))
+        return path
     text = _source(f, mode, argnums, args, False, shapes=False)
     module = getattr(f, "__module__", None)
     imports = "import math\n\nimport numpy as np\n\nfrom s2sad import runtime as _rt\n"
