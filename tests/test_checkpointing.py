@@ -601,3 +601,13 @@ cube = lambda x: x * x * x  # noqa: E731  (a lambda's source is read from this f
 
 def test_pragmas_elsewhere_in_the_file_are_not_a_lambdas():
     assert s2sad.grad(cube)(2.0) == 12.0
+
+
+def test_numba_target_refuses_a_checkpointed_loop_at_its_line():
+    pytest.importorskip("numba")
+    from s2sad.errors import S2sadError
+
+    with pytest.raises(S2sadError, match="BinomialCheckpoints") as info:
+        s2sad.grad(damped, argnums=(0, 1), backend="numba")(2.9, 0.3, 12)
+    assert info.value.lineno == inspect.getsourcelines(damped)[1] + 2
+    assert "use the Python target" in str(info.value)
