@@ -282,6 +282,21 @@ def differentiate(c):
     tree, namespace, kinds, active = c.tree, c.parsed.namespace, c.analysis.kinds, c.active_names
     # code to be differentiated again records every iteration: the schedule is run-time Python s2sad does not differentiate
     checkpoints = {} if c.portable else c.checkpoints
+
+    def reverse(mode):  # one reverse transform; what it records and checkpoints go on the record
+        code = reverse_transform(
+            tree,
+            namespace,
+            kinds,
+            active,
+            c.analysis,
+            mode=mode,
+            portable=c.portable,
+            checkpoints=checkpoints,
+        )
+        c.records, c.checkpointed = code.records, code.checkpoints
+        return code
+
     if c.mode is Mode.FORWARD:
         c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
     elif c.mode is Mode.FORWARD_VECTOR:
@@ -291,44 +306,14 @@ def differentiate(c):
             )
         }
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
-        code = reverse_transform(
-            tree,
-            namespace,
-            kinds,
-            active,
-            c.analysis,
-            mode=Mode.GRAD,
-            portable=c.portable,
-            checkpoints=checkpoints,
-        )
-        c.records, c.checkpointed = code.records, code.checkpoints
+        code = reverse(Mode.GRAD)
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
     elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-        code = reverse_transform(
-            tree,
-            namespace,
-            kinds,
-            active,
-            c.analysis,
-            mode=Mode.SPLIT,
-            portable=c.portable,
-            checkpoints=checkpoints,
-        )
-        c.records, c.checkpointed = code.records, code.checkpoints
+        code = reverse(Mode.SPLIT)
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
-        code = reverse_transform(
-            tree,
-            namespace,
-            kinds,
-            active,
-            c.analysis,
-            mode=Mode.REVERSE,
-            portable=c.portable,
-            checkpoints=checkpoints,
-        )
-        c.records, c.checkpointed = code.records, code.checkpoints
+        code = reverse(Mode.REVERSE)
         c.functions = {"vjp": code.joint}
 
 
