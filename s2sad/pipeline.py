@@ -21,7 +21,9 @@ import ast
 import gc
 import itertools
 import linecache
+import logging
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +45,7 @@ from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import MissingRule, RefusedOperand
 from .astutil import clone, statements, unshare, walk
 from .codegen.header import header
-from .codegen.python import format_source, to_source
+from .codegen.python import LINE_ORIGINS, format_source, to_source
 from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
 from .frontend.aux import return_aux, split_aux
 from .frontend.constants import functions_as_constants
@@ -114,6 +116,7 @@ class Compilation:
     records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
     checkpoints: dict = field(default_factory=dict)  # line of a loop marked for checkpointing -> snapshots
     checkpointed: list = None  # (loop line, snapshots, schedule, state variables): what reverse mode did
+    stages: "Stages" = None  # how long each pass took (logged: `s2sad.config.LOG`)
 
     @property
     def active_names(self):
@@ -122,6 +125,46 @@ class Compilation:
     def error(self, exc, node):
         """`exc` raised by a pass on `node`, as the user's error (file, line, code)."""
         return _convert(self.parsed, exc, node)
+
+
+class Stages:
+    """The passes of one compilation and their times, logged on `s2sad.config.LOG`: every pass at
+    DEBUG, and at INFO once the compilation has run longer than `config.SLOW` (then a summary too)."""
+
+    def __init__(self, function, mode):
+        code = getattr(function, "__code__", None)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        self.what = f"{mode} derivative of {getattr(function, '__qualname__', function)}{where}"
+        self.start = self.last = time.perf_counter()
+        self.times = []
+
+    def done(self, stage):
+        now = time.perf_counter()
+        self.times.append((stage, now - self.last))
+        level = logging.INFO if now - self.start > config.SLOW else logging.DEBUG
+        if config.LOG.isEnabledFor(level):
+            config.LOG.log(
+                level,
+                "%s: %s took %.2f s (%.2f s so far)",
+                self.what,
+                stage,
+                now - self.last,
+                now - self.start,
+            )
+        self.last = now
+
+    def finish(self):
+        total = time.perf_counter() - self.start
+        level = logging.INFO if total > config.SLOW else logging.DEBUG
+        if config.LOG.isEnabledFor(level):
+            slowest = sorted(self.times, key=lambda item: -item[1])[:4]
+            config.LOG.log(
+                level,
+                "compiled the %s in %.2f s (slowest: %s)",
+                self.what,
+                total,
+                ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in slowest),
+            )
 
 
 @dataclass
@@ -366,8 +409,10 @@ def prepare(
     c = Compilation(
         function, Mode(mode), tuple(active_inputs), tuple(input_kinds), has_aux, input_shapes, portable
     )
+    c.stages = Stages(function, c.mode)
     for run in FRONTEND + ANALYSES:
         run(c)
+        c.stages.done(run.__name__)
     return c
 
 
@@ -376,7 +421,9 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
     c = prepare(function, input_kinds, active_inputs, has_aux, input_shapes, mode, portable)
     try:
         differentiate(c)
+        c.stages.done("differentiate")
         peepholes(c)
+        c.stages.done("peepholes")
     except S2sadError:
         raise
     except NotImplementedError as exc:
@@ -416,10 +463,19 @@ def _namespace(parsed):
     return namespace
 
 
-def render(c, functions=None, pretty=False):
+def render(c, functions=None, pretty=False, origins=None):
     """The source of the generated `functions` (default: all of `c`'s) with its header (the trees
-    are changed: render last)."""
+    are changed: render last). `origins`, a dict, gets per comment written its user file and line."""
     describe = c.parsed.describe
+    if origins is not None:
+        parsed = c.parsed
+
+        def describe(lineno):
+            text = parsed.describe(lineno)
+            if text:
+                origins[text] = parsed.origins.get(lineno, (parsed.filename, lineno))[:2]
+            return text
+
     text = header(c)
     for node in (functions or c.functions).values():  # rendered once, after every pass: no copy needed
         text += "\n" + to_source(node, describe, copy=False) + "\n"
@@ -461,12 +517,17 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
 def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
     c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
     parsed, functions = c.parsed, c.functions
-    text = render(c)
+    origins = {}
+    text = render(c, origins=origins)
     filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
     lines = text.splitlines(keepends=True)
     linecache.cache[filename] = (len(text), None, lines, filename)
+    LINE_ORIGINS[filename] = origins  # where each `# file.py:N:` comment points (s2sad.api.boundary)
+    c.stages.done("render")
     namespace = _namespace(parsed)
     exec(compile(text, filename, "exec"), namespace)
+    c.stages.done("exec")
+    c.stages.finish()
     output_kind = _output_kind(c.analysis)
     objects = {role: namespace[node.name] for role, node in functions.items()}
     main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]

@@ -27,6 +27,7 @@ from .. import kinds as K
 from .. import trees as T
 from ..signatures import diff_kinds, kinds_of, parse_argnums
 from .arguments import check_real
+from .boundary import guarded
 from .transforms import _bind, grad
 from ..pipeline import compile_derivative
 from ..errors import ArgumentError, NonScalarOutputError
@@ -168,7 +169,7 @@ def jacfwd(f, argnums=0, has_aux=False):
         return (result, aux) if has_aux else result
 
     return mark(
-        jacobian, "jacfwd", f, argnums, has_aux
+        guarded(jacobian), "jacfwd", f, argnums, has_aux
     )  # not differentiable again yet: see s2sad.frontend.nested
 
 
@@ -214,7 +215,7 @@ def jacrev(f, argnums=0, has_aux=False):
         result = _assemble(blocks, treedef, inputs, single)
         return (result, aux) if has_aux else result
 
-    return mark(jacobian, "jacrev", f, argnums, has_aux)
+    return mark(guarded(jacobian), "jacrev", f, argnums, has_aux)
 
 
 def _flat_row(grads, inputs):

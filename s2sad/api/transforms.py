@@ -25,6 +25,7 @@ from ..signatures import (
 )
 from ..runtime import copy_lists
 from ..frontend.source import parse_function
+from .boundary import guarded, user_facing
 from .arguments import (
     QUICK_SCALARS,
     check_constant_tangents,
@@ -164,6 +165,12 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         return function
 
     def transformed(*args, **kwargs):
+        try:
+            return call(args, kwargs)
+        except Exception as exc:
+            raise user_facing(exc)
+
+    def call(args, kwargs):
         if kwargs or len(args) != count:
             args = _bind(f, args, kwargs)
         function = cache.get(tuple(map(type, args)))
@@ -290,19 +297,22 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
         result = "return " + call + ("[0]" if single else "")
     text = (
         f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code, __s2sad_refuse, "
-        f"__s2sad_array):\n"
+        f"__s2sad_array, __s2sad_user_facing):\n"
         f"    def wrapper({joined}):\n"
+        f"      try:\n"
         f"        __s2sad_key = {key}\n"
         f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
         f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
         f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
         + checks
         + f"        {result}\n"
+        f"      except Exception as __s2sad_error:\n"
+        f"        raise __s2sad_user_facing(__s2sad_error)\n"
         f"    return wrapper\n"
     )
     namespace = {}
     exec(compile(text, f"<s2sad wrapper of {code.co_name}>", "exec"), namespace)
-    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code, refuse, np.ndarray)
+    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code, refuse, np.ndarray, user_facing)
     wrapper.__defaults__ = f.__defaults__
     return wrapper
 
@@ -351,6 +361,7 @@ def _all_differentiable(args):
     return tuple(i for i, a in enumerate(args) if numeric(a))
 
 
+@guarded
 def jvp(f, primals, tangents, has_aux=False, backend="python"):
     """Like `jax.jvp`: returns (f(*primals), J @ tangents); with has_aux, (value, tangent, aux)."""
     numba_backend = _numba_backend(backend)
@@ -390,6 +401,7 @@ def jvp(f, primals, tangents, has_aux=False, backend="python"):
 _TRANSFORM_CACHE = cache.TRANSFORMS  # (mode, code object, what it reads, argument types) -> compiled pieces
 
 
+@guarded
 def vjp(f, *primals, has_aux=False, backend="python"):
     """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times.
 
@@ -450,6 +462,7 @@ def vjp(f, *primals, has_aux=False, backend="python"):
             out[i] = g
         return tuple(out)
 
+    pullback = guarded(pullback)
     if has_aux:
         value, aux = value
         return value, pullback, aux
@@ -474,6 +487,7 @@ def _source_kinds(f, args, nums):
     return tuple(out)
 
 
+@guarded
 def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     """Black-formatted derivative source of `f`.
 
@@ -540,6 +554,7 @@ def emit(f, path, mode="reverse", argnums=0, args=None, backend="python"):
 TRANSFORM_APIS.update(grad=grad, value_and_grad=value_and_grad, jvp=jvp)
 
 
+@guarded
 def hvp(f, primals, tangents):
     """Hessian-vector product H(primals) @ tangents of scalar `f` w.r.t. all its arguments, by
     forward mode over the reverse-mode gradient: about the cost of a few gradients, and the
