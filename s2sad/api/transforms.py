@@ -8,6 +8,7 @@ True
 import functools
 import inspect
 import numbers
+import types
 
 import numpy as np
 
@@ -26,9 +27,11 @@ from ..signatures import (
 from ..runtime import copy_lists
 from ..frontend.source import parse_function
 from .boundary import guarded, user_facing
+from .callables import in_class, needs_adapting, parts, reach
 from .arguments import (
     QUICK_SCALARS,
     check_constant_tangents,
+    check_primals,
     check_not_complex,
     check_real,
     check_tangents,
@@ -93,7 +96,47 @@ def _check_scalar(compiled, value):
         )
 
 
+def adapted(make, f, argnums, name):
+    """The transform `make(function, argnums)` of a method, a partial or a function with
+    keyword-only / `*args` / `**kwargs` parameters: made per call structure for the function the
+    compiler takes (`s2sad.api.callables.reach`), `argnums` counted among the caller's arguments.
+    A method's `self` (bound, or the first argument of one decorated in its class) is a constant
+    of the compilation: its attributes are read when the code runs, its methods are inlined."""
+    function, lead, _ = parts(f)
+    own_self = in_class(function) and not lead  # `model.loss_grad(x)`: `self` comes first
+    single = isinstance(argnums, numbers.Integral)
+    made = {}
+
+    def call(*args, **kwargs):
+        try:
+            _, nums = _argnums(argnums, len(args) - own_self, name)
+            if own_self:
+                if not args:
+                    raise ArgumentError(f"{name} of the method `{function.__qualname__}` needs its `self`")
+                target, full, by = reach(types.MethodType(function, args[0]), args[1:], kwargs)
+            else:
+                target, full, by = reach(f, args, kwargs)
+            key = (target, nums)
+            transform = made.get(key)
+            if transform is None:
+                if len(made) > 64:
+                    made.clear()  # a method called on many objects: compiled per object, kept for the last few
+                transform = made[key] = make(target, nums[0] + by if single else tuple(n + by for n in nums))
+            return transform(*full)
+        except Exception as exc:
+            raise user_facing(exc)
+
+    return functools.wraps(function)(call)
+
+
 def _reverse_wrapper(f, argnums, has_aux, with_value):
+    if needs_adapting(f):  # a method, a partial, keyword-only parameters (s2sad.api.callables)
+        make = lambda target, nums: _reverse_core(target, nums, has_aux, with_value)  # noqa: E731
+        return adapted(make, f, argnums, "value_and_grad" if with_value else "grad")
+    return _reverse_core(f, argnums, has_aux, with_value)
+
+
+def _reverse_core(f, argnums, has_aux, with_value):
     f = as_python_function(f)  # `grad(np.sin)`: a function with a rule and no source
     has_aux = bool(has_aux)
     cache = {}
@@ -367,23 +410,37 @@ def jvp(f, primals, tangents, has_aux=False, backend="python"):
     numba_backend = _numba_backend(backend)
     if numba_backend is not None:
         return numba_backend.jvp(f, primals, tangents, has_aux)
-    f = as_python_function(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ArgumentError(
             f"jvp got {len(primals)} primals but {len(tangents)} tangents", hint="pass one tangent per primal"
         )
     given = len(primals)
+    if needs_adapting(
+        f
+    ):  # a bound method, a partial, keyword-only parameters: the bound values are constants
+        f, primals, first = reach(f, primals, {})
+        tangents = (None,) * first + tangents + (None,) * (len(primals) - first - given)
+        return _jvp(f, primals, tangents, has_aux, (first, first + given))
+    f = as_python_function(f)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(
         np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:]
     )
+    return _jvp(f, primals, tangents, has_aux, None)
+
+
+def _jvp(f, primals, tangents, has_aux, wrt):
+    """`jvp` of the function `f` itself; `wrt` (first, end): the primals differentiated are among
+    those positions (None: any)."""
     shapes = _nested_shapes(f, primals)
-    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes)
+    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes, wrt)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)
+        if wrt is not None:
+            nums = tuple(i for i in nums if wrt[0] <= i < wrt[1])
         compiled = compile_derivative(
             f, Mode.FORWARD, nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux), shapes
         )
@@ -410,14 +467,21 @@ def vjp(f, *primals, has_aux=False, backend="python"):
     numba_backend = _numba_backend(backend)
     if numba_backend is not None:
         return numba_backend.vjp(f, *primals, has_aux=has_aux)
-    f = as_python_function(f)
     given = len(primals)
-    primals = _bind(f, primals, {})
-    key = ("reverse", code_identity(f), reads_key(f), given, _signature(primals), bool(has_aux))
+    check_primals(f, primals, "vjp")
+    if needs_adapting(
+        f
+    ):  # a bound method, a partial, keyword-only parameters: the bound values are constants
+        f, primals, first = reach(f, primals, {})
+    else:
+        first = 0
+        f = as_python_function(f)
+        primals = _bind(f, primals, {})
+    key = ("reverse", code_identity(f), reads_key(f), first, given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
-        nums = tuple(i for i in _all_differentiable(primals) if i < given)
+        nums = tuple(i for i in _all_differentiable(primals) if first <= i < first + given)
         kinds = _diff_kinds(_kinds(primals, nums), nums)
 
         def build(shapes):
@@ -459,7 +523,7 @@ def vjp(f, *primals, has_aux=False, backend="python"):
         grads = backward(residuals, copy_lists(cotangent, arrays=True))
         out = [0.0] * given
         for i, g in zip(nums, grads):
-            out[i] = g
+            out[i - first] = g
         return tuple(out)
 
     pullback = guarded(pullback)

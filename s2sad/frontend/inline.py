@@ -63,7 +63,7 @@ from .key_loops import unroll_key_loops
 from .normalize import assigned_names, normalize
 from .writes import rewrite_writes
 from ..analyses.primitives import is_global, list_receiver, rebinds_to_copy, resolve, subscript_write
-from .inline_callees import CalleeResolution, _argument_nodes, _function_valued
+from .inline_callees import CalleeResolution, _argument_nodes, _function_valued, user_object
 from .inline_runtime_calls import RuntimeCalls
 from .inline_shaping import CallShaping
 from .inline_transforms import TransformCalls
@@ -155,6 +155,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 if self.inactive_foreign_call(stmt.value):  # a constant: evaluated as in the primal
                     out.append(stmt)
                     continue
+                self.bind_method(stmt)  # `model.predict(x)` of a known object: `Model_predict(model, x)`
                 self.reject_unknown_callee(stmt)
                 fn = self.callee(stmt.value)
                 if fn is not None:
@@ -277,7 +278,10 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             for p in params
             if p not in written
             and is_global(bound[p])
-            and _function_valued(resolve(bound[p], self.namespace))
+            and (
+                _function_valued(resolve(bound[p], self.namespace))
+                or user_object(resolve(bound[p], self.namespace))  # `self` bound to a known object
+            )
         }
         _substitute(tree, functions)
         # a list the callee changes in place (`traj.append(x)`) is the caller's list itself, not a copy

@@ -37,6 +37,27 @@ def _function_valued(obj):
     return isinstance(obj, LocalFunction) or callable(obj)
 
 
+def user_object(obj):
+    """Is `obj` an instance of one of the user's own classes (not a library's, not a number, an
+    array, a container or a function)? A parameter bound to one is replaced by it, so that its
+    methods are found (`self.predict(x)`) and inlined."""
+    cls = type(obj)
+    if (
+        callable(obj)
+        or cls.__module__ == "builtins"
+        or cls.__module__.split(".")[0] in sys.stdlib_module_names
+    ):
+        return False
+    if isinstance(obj, (np.ndarray, np.generic, types.ModuleType, tuple, list, dict)):
+        return False
+    filename = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+    return not filename.startswith(_LIBRARY_PATHS) and cls.__module__.split(".")[0] not in (
+        "numpy",
+        "scipy",
+        "s2sad",
+    )
+
+
 def _user_class(obj):
     module = getattr(obj, "__module__", None) or ""
     return inspect.isclass(obj) and module != "builtins" and not module.startswith("numpy")
@@ -233,6 +254,44 @@ class CalleeResolution:
                 return False
         return True
 
+    def bind_method(self, stmt):
+        """`z = model.predict(x)` where the compiler knows the object (a global, or `self` of a method
+        being differentiated, bound to one): `z = Model_predict(model, x)`, a call of the user's
+        function that is inlined like any helper, the object a constant whose attributes are read
+        when the code runs."""
+        value = getattr(stmt, "value", None)
+        if not (isinstance(value, ast.Call) and is_global(value.func)):
+            return
+        method = resolve(value.func, self.namespace)
+        if not (
+            inspect.ismethod(method)
+            and isinstance(method.__func__, types.FunctionType)
+            and not inspect.isclass(method.__self__)
+            and not _library_code(method.__func__)
+        ):
+            return
+        if (
+            isinstance(value.func, ast.Attribute)
+            and resolve(value.func.value, self.namespace) is method.__self__
+        ):
+            receiver = value.func.value
+        else:
+            receiver = self.global_name(method.__self__, "_self")
+        value.func = self.global_name(method.__func__, f"_{identifier(method.__func__.__qualname__)}")
+        value.args.insert(0, receiver)
+
+    def global_name(self, obj, name):
+        """A global name for `obj` in the namespace of the compilation (a Name node)."""
+        for key, held in self.namespace.items():
+            if held is obj and key.startswith(name):
+                break
+        else:
+            key = self.unique(name)
+            self.namespace[key] = obj
+        node = ast.Name(key, ast.Load())
+        node._global = True
+        return node
+
     # -- calls s2sad cannot follow: clear errors ------------------------------------------------
     def reject_unknown_callee(self, stmt):
         """Calls of variables, methods of the user's classes and their constructors."""
@@ -262,12 +321,14 @@ class CalleeResolution:
                 raise self.parsed.error(
                     UnsupportedSyntaxError,
                     f"`{text}(...)` calls the method `{func.attr}` of an object on or with a differentiated "
-                    "value; s2sad has no derivative rule for it, and methods of your own classes are not supported yet",
+                    "value; s2sad has no derivative rule for it, and methods of an object passed as an argument "
+                    "are not supported yet (its class is not known when the derivative is compiled)",
                     stmt,
                     hint=f"call `{func.attr}` on values that are not differentiated (draw noise "
-                    "`z = rng.normal(0.0, 1.0, n)`, then use `x + sigma * z`), write it as a plain function taking "
-                    "the object's arrays as arguments (inlined like any helper), or give it derivative rules with "
-                    "s2sad.custom_vjp",
+                    "`z = rng.normal(0.0, 1.0, n)`, then use `x + sigma * z`); or make the object a constant "
+                    "s2sad knows: differentiate a method of it (`s2sad.grad(model.loss)`, `@s2sad.grad` on the "
+                    "method) or read it as a global or closure variable (`s2sad.grad(lambda x: f(x, model))`), "
+                    "and its methods are inlined; or write it as a plain function taking the object's arrays",
                 )
             return
         if not is_global(func):
