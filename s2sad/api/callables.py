@@ -38,6 +38,7 @@ import types
 from .. import cache
 from ..errors import ArgumentError
 from ..frontend.inline_callees import user_object
+from ..frontend.nested import transform_of
 
 ADAPTS = "__s2sad_adapts__"  # on an adapter: the user's function it calls
 _ADAPTERS = {}  # (function, positional count, keyword names) -> adapter
@@ -84,6 +85,8 @@ def plain(function):
 
 def needs_adapting(f):
     """Is `f` a callable the transforms reach through `reach` (not a plain function itself)?"""
+    if transform_of(f) is not None or hasattr(f, "__wrapped__"):
+        return False  # an s2sad transform, a decorated function: the compiler unwraps them itself
     if isinstance(f, functools.partial):
         f = parts(f)[0]
         return isinstance(f, types.FunctionType) or _method(f)
