@@ -43,7 +43,7 @@ from .analyses.checks import (
 )
 from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import MissingRule, RefusedOperand
-from .astutil import clone, statements, unshare, walk
+from .astutil import clone, identifier, statements, unshare, walk
 from .codegen.header import header
 from .codegen.python import LINE_ORIGINS, format_source, to_source
 from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
@@ -187,13 +187,16 @@ def _convert(parsed, exc, node):
         return parsed.error(UnsupportedSyntaxError, str(exc), getattr(exc, "node", node), exc.hint)
     if isinstance(exc, MissingRule):
         name = exc.name
+        short = identifier(name.rsplit(".", 1)[-1]) or "f"
         return parsed.error(
             NoDerivativeRuleError,
             f"no derivative rule for `{name}`",
             node,
-            hint=f"register one: `@s2sad.defjvp({name})` on a rule `jvp(primals, tangents)` (or `s2sad.defvjp`), "
-            f"templates `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` (docs/rules.md), "
-            f"or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
+            hint=f"give it a rule, once, before the call: `@s2sad.defvjp({name})` on "
+            f"`def {short}_bwd(primals, g): return (<g times the derivative by primals[0]>, ...)` (one "
+            f"cotangent per argument; primals are the call's arguments, g the output's cotangent), or "
+            f"`@s2sad.defjvp({name})` on `def {short}_jvp(primals, tangents): return out, out_dot` "
+            f"(docs/rules.md); or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
         )
     if isinstance(exc, RefusedOperand):
         return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
