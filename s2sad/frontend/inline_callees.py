@@ -5,6 +5,7 @@ taken from a list, a method changing an object, a class).
 
 import ast
 import inspect
+import os
 import re
 import sys
 import sysconfig
@@ -112,6 +113,9 @@ _LIBRARY_PATHS = tuple(
 )
 
 
+_INSTALLED = ("site-packages", "dist-packages")  # where pip and Debian install packages
+
+
 def _argument_nodes(call):
     """Every node of the arguments of `call` (positional and keyword)."""
     for argument in call.args + [k.value for k in call.keywords]:
@@ -124,7 +128,11 @@ def _library_code(fn):
     if module.split(".")[0] == "s2sad":
         return False
     filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
-    return module.split(".")[0] in sys.stdlib_module_names or filename.startswith(_LIBRARY_PATHS)
+    return (
+        module.split(".")[0] in sys.stdlib_module_names
+        or filename.startswith(_LIBRARY_PATHS)
+        or any(part in _INSTALLED for part in filename.split(os.sep))  # a user site, another environment
+    )
 
 
 class CalleeResolution:
