@@ -568,7 +568,18 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     "jacrev" (or "split") the `f_forward` / `f_backward` pair used by `vjp`; "grad" the
     `f_grad` that `grad` runs, which skips computing the value when the adjoints do not
     need it (for an output not known to be a float, `grad` runs the joint `f_vjp`).
+
+    A bound method or a partial needs `args`: its source is that of the function the
+    transforms compile for such a call (see `s2sad.api.callables`).
     """
+    if needs_adapting(f) and args is not None:
+        f, args, first = reach(f, tuple(args), {})
+        if argnums is not None:
+            argnums = (
+                argnums + first
+                if isinstance(argnums, numbers.Integral)
+                else tuple(n + first for n in argnums)
+            )
     return _source(f, mode, argnums, args, has_aux, shapes=True)
 
 

@@ -387,9 +387,12 @@ def user_where(function, where):
     """(filename, line, code, what) for an error about `function`'s output: `where` (its return
     line) for the user's own function, else the `def` line of the function a transform wraps (the
     return line of generated code means nothing to the user), `what` saying which function it is."""
-    if transform_of(function) is None:
+    adapts = getattr(
+        function, "__s2sad_adapts__", None
+    )  # an adapter of s2sad.api.callables: the user's function
+    if transform_of(function) is None and adapts is None:
         return tuple(where[:3]) + ("the function",)
-    inner = function
+    inner = adapts or function
     while transform_of(inner) is not None:
         inner = transform_of(inner).function
     code = getattr(inner, "__code__", None)
@@ -402,7 +405,8 @@ def user_where(function, where):
             lineno = code.co_firstlineno + offset
             break
     text = linecache.getline(code.co_filename, lineno).strip() or None
-    return (code.co_filename, lineno, text, f"`{described(function)}`")
+    what = f"`{getattr(inner, '__qualname__', 'f')}`" if adapts is not None else f"`{described(function)}`"
+    return (code.co_filename, lineno, text, what)
 
 
 def _parameters(function):
