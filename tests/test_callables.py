@@ -290,8 +290,32 @@ def test_the_tour_hessian_of_a_gradient_is_refused_not_miscomputed():
     def loss(w):
         return np.sum(np.tanh(w) ** 2)
 
-    with pytest.raises(s2sad.NonScalarOutputError):
+    with pytest.raises(s2sad.NonScalarOutputError) as info:
         s2sad.hessian(s2sad.grad(loss))(np.array([0.3, -0.2]))
+    assert (
+        "`s2sad.hessian(loss)`" in info.value.hint and "`s2sad.jacfwd(s2sad.grad(loss))`" in info.value.hint
+    )
     assert np.isclose(  # a scalar gradient's Hessian: the third derivative
         s2sad.hessian(s2sad.grad(np.tanh))(0.4), central(lambda t: s2sad.grad(s2sad.grad(np.tanh))(t), 0.4)
+    )
+
+
+class Network:
+    """A callable model: `grad(net)` differentiates `net.__call__`."""
+
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.sum(np.tanh(self.W @ x) ** 2)
+
+
+def test_a_callable_object_is_its_call_method():
+    net = Network(RNG.normal(size=(3, 2)))
+    np.testing.assert_allclose(s2sad.grad(net)(X), central(net, X), rtol=1e-6, atol=1e-8)
+    check_grads(net, (X,))
+    np.testing.assert_allclose(
+        s2sad.hessian(net)(X),
+        np.array([central(lambda x: s2sad.grad(net)(x)[i], X) for i in range(2)]),
+        rtol=1e-5,
     )

@@ -3,7 +3,8 @@
 - A method decorated in its class (`@s2sad.grad` above `def loss(self, w)`, or `grad(Model.loss)`:
   a function defined in a class body whose first parameter is `self`): `argnums` count after
   `self`, which is a constant whose arrays and attributes the code reads.
-- A bound method (`grad(model.loss)`): the same, `self` bound.
+- A bound method (`grad(model.loss)`): the same, `self` bound; an object of the user's class
+  with a `__call__` (`grad(model)`): its `__call__`.
 - `functools.partial(f, *args, **keywords)`: the bound arguments are constants; `argnums` index
   the positional arguments the partial is called with.
 - Keyword arguments (to keyword-only and `**kwargs` parameters, or given by a partial) are
@@ -54,6 +55,8 @@ def parts(f):
         lead = tuple(f.args) + lead
         keywords = {**f.keywords, **keywords}
         f = f.func
+    if user_object(f, callable_too=True) and transform_of(f) is None:  # `grad(model)`: its `__call__`
+        f = f.__call__
     return f, lead, keywords
 
 
@@ -87,7 +90,7 @@ def needs_adapting(f):
     """Is `f` a callable the transforms reach through `reach` (not a plain function itself)?"""
     if transform_of(f) is not None or hasattr(f, "__wrapped__"):
         return False  # an s2sad transform, a decorated function: the compiler unwraps them itself
-    if isinstance(f, functools.partial):
+    if isinstance(f, functools.partial) or user_object(f, callable_too=True):
         f = parts(f)[0]
         return isinstance(f, types.FunctionType) or _method(f)
     return _method(f) or isinstance(f, types.FunctionType) and (not plain(f) or in_class(f))

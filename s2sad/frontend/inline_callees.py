@@ -38,25 +38,28 @@ def _function_valued(obj):
     return isinstance(obj, LocalFunction) or callable(obj)
 
 
-def user_object(obj):
+def user_object(obj, callable_too=False):
     """Is `obj` an instance of one of the user's own classes (not a library's, not a number, an
     array, a container or a function)? A parameter bound to one is replaced by it, so that its
-    methods are found (`self.predict(x)`) and inlined."""
+    methods are found (`self.predict(x)`) and inlined. With `callable_too`, an object with a
+    `__call__` of its own counts too (`grad(model)` differentiates `model.__call__`)."""
     cls = type(obj)
     if (
-        callable(obj)
+        (
+            callable(obj)
+            and not (callable_too and isinstance(getattr(cls, "__call__", None), types.FunctionType))
+        )
         or cls.__module__ == "builtins"
         or cls.__module__.split(".")[0] in sys.stdlib_module_names
     ):
         return False
-    if isinstance(obj, (np.ndarray, np.generic, types.ModuleType, tuple, list, dict)):
+    if isinstance(obj, (np.ndarray, np.generic, types.ModuleType, tuple, list, dict, type)):
         return False
     filename = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
-    return not filename.startswith(_LIBRARY_PATHS) and cls.__module__.split(".")[0] not in (
-        "numpy",
-        "scipy",
-        "s2sad",
+    installed = filename.startswith(_LIBRARY_PATHS) or any(
+        part in _INSTALLED for part in filename.split(os.sep)
     )
+    return not installed and cls.__module__.split(".")[0] not in ("numpy", "scipy", "s2sad")
 
 
 def _user_class(obj):

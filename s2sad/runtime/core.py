@@ -182,12 +182,19 @@ def check_scalar(value, where):
     if np.ndim(value) != 0:
         filename, lineno, code = where[:3]
         what = where[3] if len(where) > 3 else "the function"
+        hint = "reduce the output (np.sum, np.mean) or use s2sad.vjp / s2sad.jacrev"
+        if what.startswith("`s2sad.grad(") or what.startswith("`s2sad.value_and_grad("):
+            inner = what[what.index("(") + 1 : what.rindex(")")]
+            hint = (
+                f"the gradient of an array argument is an array: for the matrix of second derivatives use "
+                f"`s2sad.hessian({inner})` (not hessian of its gradient) or `s2sad.jacfwd({what[1:-1]})`"
+            )
         raise NonScalarOutputError(
             f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,
-            hint="reduce the output (np.sum, np.mean) or use s2sad.vjp / s2sad.jacrev",
+            hint=hint,
         )
     return value
 
