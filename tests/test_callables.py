@@ -319,3 +319,13 @@ def test_a_callable_object_is_its_call_method():
         np.array([central(lambda x: s2sad.grad(net)(x)[i], X) for i in range(2)]),
         rtol=1e-5,
     )
+
+
+def test_a_transform_of_a_method_is_not_differentiated_again_silently():
+    """Its code depends on the call (which keywords, which object): differentiating it again is
+    refused at the user's line, never computed from the function it wraps."""
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="cannot be differentiated again") as info:
+        s2sad.grad(s2sad.grad(MODEL.loss))(X, Y)
+    assert info.value.filename == __file__
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="cannot be differentiated again"):
+        s2sad.jvp(MODEL.loss_grad, (X, Y), (X, Y))

@@ -126,7 +126,10 @@ def adapted(make, f, argnums, name):
         except Exception as exc:
             raise user_facing(exc)
 
-    return functools.wraps(function)(call)
+    call = functools.wraps(function)(call)
+    del call.__wrapped__  # not the user's function: differentiating it again must not find that
+    # (not differentiable again yet: the function compiled depends on the call)
+    return mark(call, f"{name} of a method, partial or keyword call", function, argnums)
 
 
 def _reverse_wrapper(f, argnums, has_aux, with_value):
