@@ -387,7 +387,10 @@ def value_and_grad(f=None, argnums=0, has_aux=False, backend="python"):
 
 
 def grad(f=None, argnums=0, has_aux=False, backend="python"):
-    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator.
+    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator,
+    on a method too (`argnums` count after `self`). `f` may be a bound method or a
+    `functools.partial` (bound values are constants); keyword arguments are constants
+    (docs/guide.md, "Methods, partials and keyword arguments").
     `backend="numba"` runs numba-compiled derivative code (see `s2sad.api.numba_backend`)."""
     if f is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux, backend=backend)
