@@ -106,6 +106,10 @@ def origin_of(filename, lineno):
         text = lines[index].strip()
         if text.startswith("# ") and text[2:] in origins:
             user_file, user_line = origins[text[2:]]
+            if user_file in LINE_ORIGINS and user_file != filename:  # derivative code differentiated again
+                deeper = origin_of(user_file, user_line)
+                if deeper is not None:
+                    return (generated,) + deeper[1:]
             return generated, user_file, user_line, text[2:].split(": ", 1)[-1]
         if text.startswith("def "):
             break

@@ -45,6 +45,7 @@ from .. import cache, config
 from .. import kinds as K
 from .. import rules as R
 from ..astutil import clone, fix_missing_locations, identifier
+from ..codegen.python import LINE_ORIGINS
 from ..errors import ArgumentError, NonScalarOutputError, UnsupportedSyntaxError
 from ..modes import Mode
 from ..signatures import diff_kinds as diff_kinds_of, parse_argnums
@@ -349,7 +350,8 @@ def materialize(transform, kinds=None, shapes=None):
     if "vjp" in functions:
         functions = {"vjp": functions["vjp"]}
     functions = {role: _portable(node) for role, node in functions.items()}
-    text = render(compilation, functions)
+    origins = {}
+    text = render(compilation, functions, origins=origins)
     generated = next(iter(functions.values())).name
     name = f"{transform.kind}_{parsed.name}"
     generic = [
@@ -368,6 +370,7 @@ def materialize(transform, kinds=None, shapes=None):
     text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic, where)
     filename = f"<s2sad {transform.kind} of {parsed.name} #{next(_COUNTER)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    LINE_ORIGINS[filename] = origins  # the user's lines, for notes on exceptions (s2sad.api.boundary)
     namespace = namespace_of(parsed)
     exec(compile(text, filename, "exec"), namespace)
     adapter = namespace[name]
