@@ -123,6 +123,8 @@ def reach(f, args, kwargs):
     key = (function, len(positional), tuple(named), constants)
     adapter = _ADAPTERS.get(key)
     if adapter is None:
+        if len(_ADAPTERS) >= 256:  # methods of many objects: forget the old ones (and let the objects go)
+            _ADAPTERS.clear()
         values = {i: positional[i] for i in fixed} | {k: named[k] for k in fixed_names}
         adapter = _ADAPTERS[key] = _adapter(function, len(positional), tuple(named), values)
     first = len(lead) - len(fixed & set(range(len(lead))))
