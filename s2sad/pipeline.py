@@ -196,7 +196,8 @@ def _convert(parsed, exc, node):
             f"`def {short}_bwd(primals, g): return (<g times the derivative by primals[0]>, ...)` (one "
             f"cotangent per argument; primals are the call's arguments, g the output's cotangent), or "
             f"`@s2sad.defjvp({name})` on `def {short}_jvp(primals, tangents): return out, out_dot` "
-            f"(docs/rules.md); or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
+            f"(docs/rules.md; or register templates with `@s2sad.rules.tangent({name})` and "
+            f"`@s2sad.rules.adjoint({name})`); or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
         )
     if isinstance(exc, RefusedOperand):
         return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
