@@ -18,7 +18,7 @@ from .. import rules as R
 from ..errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .source import ParsedFunction, parse_function
 from .lift import LocalFunction, bound_names, identifier, parse_lambda, shallow
-from .nested import SUPPORTED_KINDS, materialize, transform_of
+from .nested import SUPPORTED_KINDS, materialize, spelled, transform_of
 from ..rules.definitions import definition
 from ..runtime.custom import definition_of
 from ..analyses.primitives import _UNRESOLVED, is_global, method_rule, resolve
@@ -160,7 +160,7 @@ class CalleeResolution:
             if transform.kind not in SUPPORTED_KINDS:
                 raise self.parsed.error(
                     UnsupportedSyntaxError,
-                    f"`{ast.unparse(value.func)}` is an s2sad.{transform.kind} transform, which cannot be called "
+                    f"`{ast.unparse(value.func)}` is {spelled(transform)}, which cannot be called "
                     "inside a function being differentiated yet",
                     value,
                     hint="inside differentiated code use s2sad.grad, s2sad.value_and_grad or s2sad.jvp; or call "

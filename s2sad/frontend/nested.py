@@ -304,7 +304,7 @@ def materialize(transform, kinds=None, shapes=None):
     if transform.kind not in SUPPORTED_KINDS:
         filename, lineno, code, _ = user_where(mark(lambda: None, transform.kind, function, None), ())
         raise UnsupportedSyntaxError(
-            f"s2sad.{transform.kind}({described(function)}) cannot be differentiated again or "
+            f"{spelled(transform)} cannot be differentiated again or "
             "called inside a differentiated function yet",
             filename,
             lineno,
@@ -383,7 +383,13 @@ def described(function):
     transform = transform_of(function)
     if transform is None:
         return getattr(function, "__name__", "f")
-    return f"s2sad.{transform.kind}({described(transform.function)})"
+    return spelled(transform)
+
+
+def spelled(transform):
+    """`s2sad.grad(loss)`; a kind with words after its name (`grad of a method, ...`) puts them after."""
+    kind, _, words = transform.kind.partition(" ")
+    return f"s2sad.{kind}({described(transform.function)})" + (f" ({words})" if words else "")
 
 
 def user_where(function, where):
