@@ -1,0 +1,207 @@
+"""A derivative as a standalone module: the file `s2sad.emit` writes and `python -m s2sad emit` saves.
+
+The module imports NumPy (and `math`, ... only when its code uses them), imports the user's names
+its code reads by name (`from lec import KICKS, helper`, never `*`), and carries copies of the
+run-time helpers it calls (`s2sad.codegen.vendor`) in a marked section, so it runs where s2sad is
+not installed. A value that cannot be imported by name (a constant of `__main__`, a closure
+variable) is written as a literal with a comment; a function that cannot be imported is refused.
+
+>>> import numpy as np
+>>> text = "def f_vjp(x, out_bar=1.0):\\n    return (np.sin(x), _rt.unbroadcast(out_bar * np.cos(x), x))\\n"
+>>> module = standalone_module(text, {"np": np}, home="__main__", version="0.1")
+>>> print(module.splitlines()[0])
+import numpy as np
+>>> "from s2sad" in module, "_rt = SimpleNamespace(unbroadcast=unbroadcast)" in module
+(False, True)
+"""
+
+import ast
+import builtins
+import importlib.util
+import sys
+import types
+
+import numpy as np
+
+from ..errors import S2sadError
+from .python import format_source
+from .vendor import vendor
+
+LITERAL_LIMIT = 1000  # arrays up to this many items are written into the file as literals
+MARK = "# " + "-" * 86
+
+
+class StandaloneError(S2sadError):
+    """The derivative reads a value an emitted file cannot import or write down."""
+
+
+def _globals_read(tree):
+    """Names the module's functions read from module scope, in order of first use."""
+    out = {}
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        local = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        local |= {
+            n.id for n in ast.walk(function) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        }
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+                out.setdefault(node.id, None)
+    return [n for n in out if not hasattr(builtins, n)]
+
+
+def _helpers_called(tree):
+    return sorted(
+        {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "_rt"
+        }
+    )
+
+
+def _importable(module):
+    """Whether `module` can be imported by name (not `__main__`, found on the import path)."""
+    if not module or module == "__main__" or module not in sys.modules:
+        return False
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None
+
+
+def _literal(value, depth=0):
+    """Source text of `value` as a literal (None if it has none)."""
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        text = repr(value)
+        return text if "inf" not in text and "nan" not in text else f"float({str(value)!r})"
+    if isinstance(value, np.generic) and value.dtype.kind in "biufc":
+        return f"np.{value.dtype.name}({value.item()!r})"
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufc" and value.size <= LITERAL_LIMIT:
+        return f"np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
+    if isinstance(value, (tuple, list)) and depth < 4:
+        items = [_literal(v, depth + 1) for v in value]
+        if None in items:
+            return None
+        if isinstance(value, tuple):
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        return "[" + ", ".join(items) + "]"
+    return None
+
+
+def _source_of(name, value, home, namespace_globals):
+    """(`import` line or None, literal assignment or None) for the module-level `name` = `value`."""
+    if isinstance(value, types.ModuleType):
+        module = value.__name__
+        if module == name:
+            return f"import {module}", None
+        if "." in module and module.rpartition(".")[2] == name:
+            return f"from {module.rpartition('.')[0]} import {name}", None
+        return f"import {module} as {name}", None
+    owner = getattr(value, "__module__", None)
+    qualname = getattr(value, "__qualname__", None)
+    if (
+        callable(value)
+        and isinstance(owner, str)
+        and isinstance(qualname, str)
+        and "." not in qualname
+        and "<" not in qualname
+        and _importable(owner)
+        and getattr(sys.modules[owner], qualname, None) is value
+    ):
+        return f"from {owner} import {qualname}" + (f" as {name}" if qualname != name else ""), None
+    if namespace_globals.get(name, _MISSING) is value and _importable(home):
+        return f"from {home} import {name}", None
+    literal = None if callable(value) else _literal(value)
+    where = (
+        f"{home}.{name}" if namespace_globals.get(name, _MISSING) is value else f"the closure variable {name}"
+    )
+    if literal is not None:
+        return None, f"{name} = {literal}  # the value of {where} when this file was written"
+    kind = "function" if callable(value) else f"{type(value).__name__} value"
+    raise StandaloneError(
+        f"the derivative reads `{name}`, a {kind} of {where.rpartition('.')[0] or where}, which a "
+        "standalone file cannot import by name"
+        + (" (a module run as a script is `__main__`)" if home == "__main__" else ""),
+        hint=f"move `{name}` (and the function you differentiate) into a module of its own and import it "
+        "from there; numbers, strings and small arrays are written into the file instead",
+    )
+
+
+_MISSING = object()
+
+
+def standalone_module(text, namespace, home, version, namespace_globals=None):
+    """The standalone module around the derivative source `text` (functions with header comments),
+    whose functions read module-level names from `namespace`; `home` is the differentiated
+    function's module, `namespace_globals` its globals (default: `namespace`)."""
+    namespace_globals = namespace if namespace_globals is None else namespace_globals
+    tree = ast.parse(text)
+    helpers = _helpers_called(tree)
+    stdlib, third, user, literals = set(), set(), set(), []
+    for name in _globals_read(tree):
+        if name == "_rt":
+            continue
+        if name not in namespace:
+            raise StandaloneError(
+                f"the derivative reads `{name}`, which is not defined where the function is"
+            )
+        line, literal = _source_of(name, namespace[name], home, namespace_globals)
+        if literal is not None:
+            literals.append(literal)
+            if "np." in literal:
+                third.add("import numpy as np")
+            continue
+        top = line.split()[1].split(".")[0]
+        if top in sys.stdlib_module_names:
+            stdlib.add(line)
+        elif top == (home or "").split(".")[0] or line.startswith(f"from {home} "):
+            user.add(line)
+        else:
+            third.add(line)
+    section = None
+    if helpers:
+        taken = set(_globals_read(tree)) | {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+        section = vendor(helpers, taken | {"_rt", "SimpleNamespace"})
+        for line in section.imports:
+            top = line.split()[1].split(".")[0]
+            (stdlib if top in sys.stdlib_module_names else third).add(line)
+        stdlib.add("from types import SimpleNamespace")
+    lines = text.splitlines()
+    comments = 0
+    while comments < len(lines) and (lines[comments].startswith("#") or not lines[comments].strip()):
+        comments += 1
+    header = "\n".join(lines[:comments]).strip()
+    text = "\n".join(lines[comments:]) + "\n"
+    parts = [_imports(stdlib), _imports(third), _imports(_merged(user))]
+    out = (header + "\n\n" if header else "") + "\n\n".join(p for p in parts if p) + "\n"
+    if literals:
+        out += "\n" + "\n".join(literals) + "\n"
+    if section is not None:
+        fields = ", ".join(f"{n}={section.names[n]}" for n in helpers)
+        sources = ", ".join(m.replace(".", "/") + ".py" for m in section.modules)
+        out += (
+            f"\n\n{MARK}\n# run-time helpers copied from s2sad {version} ({sources}),\n"
+            "# so this file runs without s2sad installed; do not edit: emit the file again\n"
+            f"{MARK}\n\n\n{section.code}\n\n\n_rt = SimpleNamespace({fields})\n"
+            f"# end of the copied run-time helpers\n{MARK}\n"
+        )
+    return format_source(out + "\n\n" + text)
+
+
+def _merged(lines):
+    """`from m import a` and `from m import b` as `from m import a, b`."""
+    merged, plain = {}, []
+    for line in sorted(lines):
+        if line.startswith("from ") and " as " not in line:
+            module, _, name = line[5:].partition(" import ")
+            merged.setdefault(module, []).append(name)
+        else:
+            plain.append(line)
+    return sorted(plain + [f"from {m} import {', '.join(sorted(names))}" for m, names in merged.items()])
+
+
+def _imports(lines):
+    return "\n".join(sorted(lines, key=lambda line: (line.startswith("from "), line)))
