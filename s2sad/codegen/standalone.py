@@ -119,7 +119,7 @@ def _source_of(name, value, home, namespace_globals):
         f"{home}.{name}" if namespace_globals.get(name, _MISSING) is value else f"the closure variable {name}"
     )
     if literal is not None:
-        return None, f"{name} = {literal}  # the value of {where} when this file was written"
+        return None, f"# the value of {where} when this file was written\n{name} = {literal}"
     kind = "function" if callable(value) else f"{type(value).__name__} value"
     raise StandaloneError(
         f"the derivative reads `{name}`, a {kind} of {where.rpartition('.')[0] or where}, which a "
