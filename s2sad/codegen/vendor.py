@@ -10,8 +10,8 @@ comments included, in the order their modules define them.
 >>> section = vendor(["zeros_like"])
 >>> print(section.imports)
 ['import numpy as np']
->>> print(section.code.splitlines()[0])
-def zeros_like(x):
+>>> section.code.splitlines()[:4]
+['# from s2sad.runtime.core (core.py)', '', '', 'def zeros_like(x):']
 >>> section.names
 {'zeros_like': 'zeros_like'}
 """
