@@ -20,6 +20,7 @@ True
 import ast
 import builtins
 import importlib.util
+import re
 import sys
 import types
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from ..errors import S2sadError
 from .python import format_source
-from .vendor import vendor
+from .vendor import RUNTIME as RUNTIME_PACKAGE, vendor
 
 LITERAL_LIMIT = 1000  # arrays up to this many items are written into the file as literals
 MARK = "# " + "-" * 86
@@ -207,3 +208,37 @@ def _merged(lines):
 
 def _imports(lines):
     return "\n".join(sorted(lines, key=lambda line: (line.startswith("from "), line)))
+
+
+NUMBA_RUNTIME = "s2sad.runtime.numba"
+
+
+def standalone_numba_module(text, version, import_line=f"from {RUNTIME_PACKAGE} import numba as _rt"):
+    """The numba target's module `text` with the helpers of `s2sad.runtime.numba` it calls copied in
+    (numba reads module globals, not a namespace object, so `_rt.grow` becomes `grow`)."""
+    tree = ast.parse(text)
+    helpers = _helpers_called(tree)
+    if import_line not in text:
+        return text
+    if not helpers:
+        return format_source(text.replace(import_line + "\n", ""))
+    taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)
+    }
+    section = vendor(helpers, taken, root=NUMBA_RUNTIME)
+    lines = text.replace(import_line + "\n", "").splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("@") or line.startswith("def "))
+    head = [line for line in lines[:first] if not line.startswith(("import ", "from "))]
+    imports = {line for line in lines[:first] if line.startswith(("import ", "from "))} | set(section.imports)
+    stdlib = {line for line in imports if line.split()[1].split(".")[0] in sys.stdlib_module_names}
+    header = "\n".join(line for line in head if line.startswith("#"))
+    body = "\n".join(lines[first:])
+    body = re.sub(r"\b_rt\.(\w+)\b", lambda m: section.names[m.group(1)], body)
+    sources = ", ".join(m.replace(".", "/") + ".py" for m in section.modules)
+    out = (
+        f"{header}\n\n{_imports(stdlib)}\n\n{_imports(imports - stdlib)}\n\n\n{MARK}\n"
+        f"# run-time helpers copied from s2sad {version} ({sources}),\n"
+        "# so this file runs without s2sad installed; do not edit: emit the file again\n"
+        f"{MARK}\n\n\n{section.code}\n\n\n# end of the copied run-time helpers\n{MARK}\n\n\n{body}\n"
+    )
+    return format_source(out)

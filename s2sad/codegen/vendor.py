@@ -158,15 +158,41 @@ def _is_package_module(dotted):
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
-def closure(names):
-    """The definitions ((module, name) pairs) and import lines the run-time helpers `names` need."""
+def _registrations(definitions):
+    """Definitions whose decorators name a function already copied (numba's `@overload(like)`
+    registers `_like` as the typed version of `like`): they belong with it."""
+    out = []
+    for dotted in {d for d, _ in definitions}:
+        for name, (_, stmt) in _module(dotted).definitions.items():
+            decorators = getattr(stmt, "decorator_list", [])
+            reads = {n.id for d in decorators for n in ast.walk(d) if isinstance(n, ast.Name)}
+            named = [_resolve(dotted, read) for read in reads]
+            if (dotted, name) not in definitions and any(
+                key in definitions and not isinstance(definitions[key][1], (ast.Assign, ast.AnnAssign))
+                for key in named
+            ):
+                out.append((dotted, name))
+    return out
+
+
+def closure(names, root=RUNTIME):
+    """The definitions ((module, name) pairs) and import lines the run-time helpers `names` of the
+    module `root` need."""
     todo = []
     for name in names:
-        found = _resolve(RUNTIME, name)
+        found = _resolve(root, name)
         if found is None or found[0] == "import":
-            raise NotStandaloneError(f"`_rt.{name}` is not a helper of s2sad.runtime")
+            raise NotStandaloneError(f"`_rt.{name}` is not a helper of {root}")
         todo.append(found)
     definitions, imports = {}, set()
+    while True:
+        _follow(todo, definitions, imports)
+        todo = _registrations(definitions)
+        if not todo:
+            return definitions, imports
+
+
+def _follow(todo, definitions, imports):
     while todo:
         key = todo.pop()
         if key in definitions:
@@ -189,14 +215,13 @@ def closure(names):
                 imports.add(found[1])
             elif found != key:
                 todo.append(found)
-    return definitions, imports
 
 
-def vendor(names, taken=()):
+def vendor(names, taken=(), root=RUNTIME):
     """The copies of run-time helpers `names` as one `Section`. A copied definition whose name is in
     `taken` (names the file binds otherwise) or is defined by two modules is renamed, and so are the
     reads of it in the copies."""
-    definitions, imports = closure(names)
+    definitions, imports = closure(names, root)
     modules = sorted({dotted for dotted, _ in definitions}, key=lambda m: (m != RUNTIME + ".core", m))
     count = {}
     for _, name in definitions:
@@ -233,7 +258,7 @@ def vendor(names, taken=()):
         chunks.append("\n\n\n".join(texts))
     names_out = {}
     for name in names:
-        names_out[name] = renames[_resolve(RUNTIME, name)]
+        names_out[name] = renames[_resolve(root, name)]
     code = "\n\n\n".join(chunks)
     return Section(sorted(imports, key=_import_order), code, names_out, modules)
 
