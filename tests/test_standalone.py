@@ -340,8 +340,8 @@ def test_helpers_are_found_in_the_rules():
     """The list checked below holds every `_rt.<name>` the compiler writes (templates, transforms)."""
     written = set()
     for path in (ROOT / "s2sad").rglob("*.py"):
-        if "runtime" in path.parts or "numba" in path.name:
-            continue
+        if "runtime" in path.parts or "numba" in path.name or path.name in ("standalone.py", "vendor.py"):
+            continue  # the run-time layer itself, the numba target's helpers, the copier
         written |= set(re.findall(r"_rt\.([A-Za-z_]\w*)\b(?!\{)", path.read_text()))
     written = {n for n in written if not n.endswith("_")}  # `_rt.matmul_adjoint_{side}` stems
     assert written and written <= set(HELPERS), written - set(HELPERS)
@@ -395,3 +395,57 @@ def test_lecture_file_text(model):
         < text.index("# run-time helpers copied")
         < text.index("def lecture_vjp")
     )
+
+
+HELPERS_MODULE = """
+import numpy as np
+from numpy import tanh as squash
+
+GRAV = 9.81
+TABLE = np.linspace(0.0, 1.0, 5)
+
+
+def gravity(m):
+    return m * GRAV
+
+
+def soft(x, i):
+    return squash(x) * TABLE[i]
+"""
+
+USES_HELPERS = """
+import numpy as np
+
+import forcefield as F
+from forcefield import gravity, soft
+
+K = 3
+
+
+def energy(m, x):
+    e = gravity(m) * x + soft(x, K)
+    for i in range(K):
+        e = e + np.sin(x * i) * F.TABLE[i]
+    return e
+"""
+
+
+def test_names_read_by_inlined_helpers_are_imported_from_their_module(tmp_path, monkeypatch):
+    (tmp_path / "forcefield.py").write_text(HELPERS_MODULE)
+    (tmp_path / "usesforces.py").write_text(USES_HELPERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import usesforces
+
+    path = s2sad.emit(usesforces.energy, str(tmp_path / "energy_grad.py"), argnums=(0, 1))
+    text = Path(path).read_text()
+    assert "import forcefield as F\n" in text and "from usesforces import K\n" in text
+    assert "from forcefield import GRAV, TABLE\n" in text and "from numpy import tanh as squash\n" in text
+    _check_text(text)
+    code = (
+        "import json, energy_grad\nprint(json.dumps([float(g) for g in energy_grad.energy_vjp(1.2, 0.3)[1]]))"
+    )
+    got = json.loads(run_without_s2sad(code, tmp_path))
+    expected = s2sad.grad(usesforces.energy, argnums=(0, 1))(1.2, 0.3)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    for name in ("usesforces", "forcefield"):
+        sys.modules.pop(name, None)

@@ -525,7 +525,10 @@ def _source(f, mode, argnums, args, has_aux, shapes, standalone=False):
     namespace.update(compilation.parsed.namespace)
     home = getattr(f, "__module__", None)
     try:
-        return standalone_module(text, namespace, home, _version(), getattr(f, "__globals__", namespace))
+        sources = {origin[0] for origin in compilation.parsed.origins.values()}
+        return standalone_module(
+            text, namespace, home, _version(), getattr(f, "__globals__", namespace), sources
+        )
     except S2sadError as error:
         if error.filename is None:  # the error is the user's function's: name its file and line
             parsed = compilation.parsed

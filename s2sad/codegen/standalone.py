@@ -94,8 +94,28 @@ def _literal(value, depth=0):
     return None
 
 
-def _source_of(name, value, home, namespace_globals):
-    """(`import` line or None, literal assignment or None) for the module-level `name` = `value`."""
+def _owner(name, value, modules):
+    """(module, attribute) of the first importable module in `modules` that holds `value`, by the
+    name `name` if it can (an inlined helper's global may have been renamed)."""
+    for module in modules:
+        if not _importable(module):
+            continue
+        found = vars(sys.modules[module])
+        if found.get(name, _MISSING) is value:
+            return module, name
+        for attribute, held in found.items():
+            if held is value and not attribute.startswith("__"):
+                return module, attribute
+    return None
+
+
+def _import_line(module, attribute, name):
+    return f"from {module} import {attribute}" + (f" as {name}" if attribute != name else "")
+
+
+def _source_of(name, value, home, namespace_globals, modules):
+    """(`import` line or None, literal assignment or None) for the module-level `name` = `value`;
+    `modules` are the modules whose code the derivative holds (the function's first)."""
     if isinstance(value, types.ModuleType):
         module = value.__name__
         if module == name:
@@ -114,20 +134,25 @@ def _source_of(name, value, home, namespace_globals):
         and _importable(owner)
         and getattr(sys.modules[owner], qualname, None) is value
     ):
-        return f"from {owner} import {qualname}" + (f" as {name}" if qualname != name else ""), None
-    if namespace_globals.get(name, _MISSING) is value and _importable(home):
-        return f"from {home} import {name}", None
+        return _import_line(owner, qualname, name), None
+    found = _owner(name, value, modules)
+    if found is not None:
+        return _import_line(*found, name), None
     literal = None if callable(value) else _literal(value)
-    where = (
-        f"{home}.{name}" if namespace_globals.get(name, _MISSING) is value else f"the closure variable {name}"
-    )
+    if namespace_globals.get(name, _MISSING) is value:
+        where = f"{home}.{name}"
+    else:
+        where = next(
+            (f"{m}.{name}" for m in modules if vars(sys.modules.get(m, types)).get(name) is value), None
+        )
+        where = where or f"the closure variable {name}"
     if literal is not None:
         return None, f"# the value of {where} when this file was written\n{name} = {literal}"
     kind = "function" if callable(value) else f"{type(value).__name__} value"
     raise StandaloneError(
         f"the derivative reads `{name}`, a {kind} of {where.rpartition('.')[0] or where}, which a "
         "standalone file cannot import by name"
-        + (" (a module run as a script is `__main__`)" if home == "__main__" else ""),
+        + (" (a module run as a script is `__main__`)" if where.startswith("__main__.") else ""),
         hint=f"move `{name}` (and the function you differentiate) into a module of its own and import it "
         "from there; numbers, strings and small arrays are written into the file instead",
     )
@@ -136,11 +161,18 @@ def _source_of(name, value, home, namespace_globals):
 _MISSING = object()
 
 
-def standalone_module(text, namespace, home, version, namespace_globals=None):
+def standalone_module(text, namespace, home, version, namespace_globals=None, sources=()):
     """The standalone module around the derivative source `text` (functions with header comments),
     whose functions read module-level names from `namespace`; `home` is the differentiated
-    function's module, `namespace_globals` its globals (default: `namespace`)."""
+    function's module, `namespace_globals` its globals (default: `namespace`), `sources` the files
+    of the helpers inlined into it (their modules hold the other names it reads)."""
     namespace_globals = namespace if namespace_globals is None else namespace_globals
+    files = set(sources)
+    modules = [home] + sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if name != home and getattr(module, "__file__", None) in files
+    )
     tree = ast.parse(text)
     helpers = _helpers_called(tree)
     stdlib, third, user, literals = set(), set(), set(), []
@@ -151,7 +183,7 @@ def standalone_module(text, namespace, home, version, namespace_globals=None):
             raise StandaloneError(
                 f"the derivative reads `{name}`, which is not defined where the function is"
             )
-        line, literal = _source_of(name, namespace[name], home, namespace_globals)
+        line, literal = _source_of(name, namespace[name], home, namespace_globals, modules)
         if literal is not None:
             literals.append(literal)
             if "np." in literal:
@@ -160,7 +192,7 @@ def standalone_module(text, namespace, home, version, namespace_globals=None):
         top = line.split()[1].split(".")[0]
         if top in sys.stdlib_module_names:
             stdlib.add(line)
-        elif top == (home or "").split(".")[0] or line.startswith(f"from {home} "):
+        elif any(top == m.split(".")[0] for m in modules if m):
             user.add(line)
         else:
             third.add(line)
@@ -215,7 +247,7 @@ NUMBA_RUNTIME = "s2sad.runtime.numba"
 
 def standalone_numba_module(text, version, import_line=f"from {RUNTIME_PACKAGE} import numba as _rt"):
     """The numba target's module `text` with the helpers of `s2sad.runtime.numba` it calls copied in
-    (numba reads module globals, not a namespace object, so `_rt.grow` becomes `grow`)."""
+    (numba reads module globals, not a namespace object, so a call `_rt.NAME(...)` becomes `NAME(...)`)."""
     tree = ast.parse(text)
     helpers = _helpers_called(tree)
     if import_line not in text:
