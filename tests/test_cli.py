@@ -82,6 +82,7 @@ def folder(tmp_path):
     (tmp_path / "sim.py").write_text(SIMULATOR)
     (tmp_path / "unsupported.py").write_text(UNSUPPORTED)
     (tmp_path / "crashes.py").write_text(CRASHES)
+    (tmp_path / "code.py").write_text(LECTURE)  # the name of a standard-library module
     return tmp_path
 
 
@@ -229,6 +230,7 @@ def test_version_and_no_command(folder):
         (["show", "unsupported.py:f"], 1, "unsupported.py:6: f is a generator"),
         (["emit", "unsupported.py:f", "-o", "o.py"], 1, "unsupported.py:6: f is a generator"),
         (["show", "crashes.py:f"], 1, "crashes.py:3: running the file raised ZeroDivisionError"),
+        (["show", "code.py:f"], 2, "the module name `code` is taken by the standard library"),
     ],
 )
 def test_errors_are_one_message_and_an_exit_code(folder, argv, code, message):
@@ -245,3 +247,20 @@ def test_console_script_is_declared():
     module, _, function = scripts["s2sad"].partition(":")
     assert (module, function) == ("s2sad.cli", "main")
     assert s2sad.cli.main(["--version"]) == 0
+
+
+def test_a_file_in_a_package_is_imported_by_its_dotted_name(folder):
+    package = folder / "shop" / "models"
+    package.mkdir(parents=True)
+    (folder / "shop" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "consts.py").write_text("SCALE = 2.5\n")
+    (package / "price.py").write_text(
+        "import numpy as np\n\nfrom .consts import SCALE\n\n\ndef f(x):\n    return np.sum(np.sin(x) * SCALE)\n"
+    )
+    done = s2sad_cli(folder, "emit", "shop/models/price.py:f", "-o", "price_grad.py")
+    assert done.returncode == 0, done.stderr
+    assert "from shop.models.price import SCALE\n" in (folder / "price_grad.py").read_text()
+    code = "import numpy as np, price_grad\nprint(list(price_grad.f_vjp(np.array([0.1, 0.2]))[1][0]))"
+    got = eval(run_without_s2sad(code, folder))
+    np.testing.assert_allclose(got, 2.5 * np.cos([0.1, 0.2]), rtol=1e-12)

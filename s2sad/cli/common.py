@@ -7,8 +7,8 @@ which runs it), `--wrt` names as argument positions, `--args-example` values, an
 (array([1., 1.]), 0.5)
 """
 
+import importlib
 import importlib.metadata
-import importlib.util
 import inspect
 import math
 import sys
@@ -77,40 +77,60 @@ def split_target(target):
     return Path(path), name
 
 
+def _dotted_name(path):
+    """(folder to put on `sys.path`, dotted module name) of the file: `pkg/sub/model.py` inside
+    packages (folders with `__init__.py`) is `pkg.sub.model`, imported from `pkg`'s parent."""
+    path = path.resolve()
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return folder, ".".join(parts)
+
+
 def load_module(path):
-    """Import the file at `path` under its own name (its folder first on `sys.path`, so it imports its
-    neighbours and a file emitted beside it can import it by name). This runs the file."""
+    """Import the file at `path` by its module name (its folder, or the folder above its packages,
+    first on `sys.path`, so it imports its neighbours and a file emitted beside it can import it by
+    name). This runs the file."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if path.suffix != ".py":
         raise UsageError(f"{path}: not a Python file (.py)")
-    folder = str(path.resolve().parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    name = path.stem
-    spec = importlib.util.spec_from_file_location(name, path.resolve())
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    folder, name = _dotted_name(path)
+    top = name.split(".")[0]
+    loaded = sys.modules.get(top)
+    if top in sys.stdlib_module_names or (
+        loaded is not None
+        and getattr(loaded, "__file__", None) not in (None, str(folder / f"{top}.py"))
+        and not str(getattr(loaded, "__file__", "")).startswith(str(folder / top) + "/")
+    ):
+        other = "the standard library" if top in sys.stdlib_module_names else f"{loaded.__file__}"
+        raise UsageError(
+            f"{path}: the module name `{top}` is taken by {other}; rename the file (a derivative file "
+            "importing it by name would import the other module)"
+        )
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
     try:
-        spec.loader.exec_module(module)
+        return importlib.import_module(name)
     except S2sadError:
         raise
     except BaseException as error:  # the user's code failed: their line, not s2sad's frames
-        sys.modules.pop(name, None)
         if isinstance(error, KeyboardInterrupt):
             raise
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path.resolve())]
-        line = frames[-1].lineno if frames else None
-        code = frames[-1].line if frames else None
+        if not frames:  # an error in a module it imports: the innermost frame outside importlib
+            frames = [f for f in traceback.extract_tb(error.__traceback__) if "importlib" not in f.filename]
+        where = frames[-1] if frames else None
         raise UserCodeError(
             f"running the file raised {type(error).__name__}: {error}",
-            str(path),
-            line,
-            code,
+            where.filename if where and where.filename != str(path.resolve()) else str(path),
+            where.lineno if where else None,
+            where.line if where else None,
             hint="show and emit import the file (they run it); fix the error, or guard scripts with "
             "`if __name__ == '__main__':`",
         ) from None
-    return module
 
 
 def load_function(target):
