@@ -57,5 +57,7 @@ def main(argv=None):
         print(f"s2sad {args.command}: error: {error}", file=sys.stderr)
         return 2
     except S2sadError as error:
-        print(f"s2sad {args.command}: {error}", file=sys.stderr)
+        where = getattr(args, "location", None)
+        prefix = f"{where}: " if error.filename is None and where else ""
+        print(f"s2sad {args.command}: {prefix}{error}", file=sys.stderr)
         return 1

@@ -133,6 +133,12 @@ def load_module(path):
         ) from None
 
 
+def location(function):
+    """`file.py:12` of a function's `def` (None if it has no code)."""
+    code = getattr(function, "__code__", None)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else None
+
+
 def load_function(target):
     """The function `FILE.py:func` names (the file is imported)."""
     path, name = split_target(target)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..api.transforms import emit
-from .common import UsageError, add_target_options, command, load_function, options
+from .common import UsageError, add_target_options, command, load_function, location, options
 
 EPILOG = """examples:
   s2sad emit lecture.py:f --wrt x1,x2 -o f_grad.py
@@ -40,6 +40,7 @@ def register(subparsers):
 
 def run(args):
     function = load_function(args.target)
+    args.location = location(function)  # for errors that do not name a line of their own
     mode, argnums, values = options(args, function)
     if args.backend == "numba" and values is None:
         raise UsageError("--backend numba needs --args-example (the numba target is typed)")

@@ -16,7 +16,7 @@ import sys
 import tokenize
 
 from ..api.transforms import source
-from .common import add_target_options, command, load_function, options
+from .common import add_target_options, command, load_function, location, options
 
 EPILOG = """examples:
   s2sad show lecture.py:f --wrt x1,x2
@@ -54,6 +54,7 @@ def register(subparsers):
 
 def run(args):
     function = load_function(args.target)
+    args.location = location(function)  # for errors that do not name a line of their own
     mode, argnums, values = options(args, function)
     text = source(function, mode=mode, argnums=argnums, args=values)
     if _coloured(args.color, sys.stdout):
