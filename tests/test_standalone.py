@@ -449,3 +449,45 @@ def test_names_read_by_inlined_helpers_are_imported_from_their_module(tmp_path, 
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     for name in ("usesforces", "forcefield"):
         sys.modules.pop(name, None)
+
+
+FAKE_CORE = """
+import numpy as np
+
+from ..pipeline import compile_derivative
+
+try:
+    FAST = True
+except ImportError:
+    FAST = False
+
+
+def conditional(x):
+    return np.sin(x) if FAST else x
+
+
+def compiles(f):
+    return compile_derivative(f)
+
+
+def fine(x):
+    return np.cos(x)
+"""
+
+
+def test_the_copier_refuses_what_it_cannot_copy(tmp_path, monkeypatch):
+    """A helper reading a name bound under `try`, or reading the compiler, is refused, not copied
+    into a file that would fail when it runs."""
+    from s2sad.codegen import vendor as copier
+
+    runtime_dir = tmp_path / "s2sad" / "runtime"
+    runtime_dir.mkdir(parents=True)
+    (runtime_dir / "__init__.py").write_text("from .core import *  # noqa\n")
+    (runtime_dir / "core.py").write_text(FAKE_CORE)
+    monkeypatch.setattr(copier, "PACKAGE", tmp_path / "s2sad")
+    monkeypatch.setattr(copier, "_MODULES", {})
+    assert "def fine(x):" in vendor(["fine"]).code
+    with pytest.raises(NotStandaloneError, match="reads `FAST`, which is not a module-level definition"):
+        vendor(["conditional"])
+    with pytest.raises(NotStandaloneError, match="not part of the run-time layer"):
+        vendor(["compiles"])

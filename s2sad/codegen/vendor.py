@@ -17,6 +17,7 @@ comments included, in the order their modules define them.
 """
 
 import ast
+import builtins
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,10 @@ def _reads(stmt):
             bound.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not stmt:
             bound.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
     if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
         bound = set()  # a module constant's own target is not a local
     return {node.id for node in ast.walk(stmt) if isinstance(node, ast.Name) and node.id not in bound}
@@ -210,6 +215,12 @@ def _follow(todo, definitions, imports):
         for read in sorted(_reads(stmt)):
             found = _resolve(dotted, read)
             if found is None:
+                if not hasattr(builtins, read) and not _is_package_module(f"{dotted}.{read}"):
+                    raise NotStandaloneError(
+                        f"`{name}` of {dotted} reads `{read}`, which is not a module-level definition, an "
+                        "import or a builtin there: it cannot be copied into a standalone file",
+                        hint="define run-time helpers at module level (no `if` / `try` around them)",
+                    )
                 continue
             if found[0] == "import":
                 imports.add(found[1])
@@ -244,7 +255,7 @@ def vendor(names, taken=(), root=RUNTIME):
         mine = sorted((order, name) for (d, name), (order, _) in definitions.items() if d == dotted)
         texts = [f"# from {dotted} ({module.path.name})"]
         for order, name in mine:
-            if order in done and (dotted, order) in done:
+            if (dotted, order) in done:  # one statement binding two names (`A, B = ...`)
                 continue
             done.add((dotted, order))
             stmt = definitions[(dotted, name)][1]
