@@ -73,6 +73,7 @@ from .peepholes.outer_sums import sum_outer_products_after_loops
 from .peepholes.products import sum_products_after_loops
 from .peepholes.scatter import accumulate_at_basic_indices
 from .peepholes.single_use import inline_single_use
+from .peepholes.tapes import drop_unread_tapes
 from .peepholes.unused import drop_unused
 from .signatures import diff_kinds, kinds_of, signature_of
 from .transforms.forward import forward_transform
@@ -341,6 +342,10 @@ def _scatter(node, c):
     accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
 
 
+def _tapes(node, c):
+    drop_unread_tapes(node, c.records)
+
+
 PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
     (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
     (fold_negations, False),
@@ -348,6 +353,7 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (inline_single_use, False),
     (_products, True),
     (_scatter, True),
+    (_tapes, True),  # last: the passes above may leave a recorded value unread
 )
 
 
