@@ -7,6 +7,9 @@ joins (vectors, matrices, on either side) and the ones it must leave to the per-
 central finite differences in both modes and by the dot-product test.
 """
 
+import ast
+import textwrap
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad import runtime
+from s2sad.peepholes.products import sum_products_after_loops
 from s2sad.testing import check_grads
 
 
@@ -90,9 +94,10 @@ def test_the_products_leave_the_loop():
         rng.standard_normal((5, 3)),
     )
     text = s2sad.source(rnn, mode="reverse", argnums=(0, 1, 2), args=args)
-    assert (
-        "_products1.add(" in text and "_products1.total(Wh)" in text and "_products2.total(Wx)" in text
-    ), text
+    assert "_products1.add(" in text and "_products1.total(Wh)" in text, text  # Wx: tests/test_batch_rows.py
+    args = (rng.standard_normal((3, 3)), rng.standard_normal((4, 3)))
+    text = s2sad.source(row_rnn, mode="reverse", argnums=(0,), args=args)
+    assert '_rt.ProductSum("y")' in text and "_products1.total(U)" in text, text
 
 
 @settings(max_examples=6, deadline=None)
@@ -107,3 +112,67 @@ def test_gradients_against_finite_differences(seed):
     )
     check_grads(rnn, args, wrt=[0, 1, 2])
     check_grads(row_rnn, (0.5 * rng.standard_normal((3, 3)), rng.standard_normal((5, 3))), wrt=[0])
+
+
+@pytest.mark.generated_code
+def test_a_bias_beside_the_products_is_summed_after_the_loop():
+    rng = np.random.default_rng(0)
+    args = (
+        rng.standard_normal((4, 3)),
+        rng.standard_normal((4, 4)),
+        rng.standard_normal(4),
+        rng.standard_normal((5, 3)),
+    )
+    text = s2sad.source(rnn, mode="reverse", argnums=(0, 1, 2), args=args)
+    assert "b_bar = b_bar + _products1.cotangent_sum()" in text, text
+    assert text.index("_products1.total(Wh)") < text.index("_products1.cotangent_sum()")
+
+
+def _run(source, rewrite, *args):
+    tree = ast.parse(textwrap.dedent(source))
+    if rewrite:
+        sum_products_after_loops(tree.body[0])
+    namespace = {"np": np, "_rt": runtime}
+    exec(compile(tree, "<product sums test>", "exec"), namespace)
+    return namespace["f_grad"](*args), ast.unparse(tree)
+
+
+BIAS = """
+def f_grad(W, gs, vs):
+    W_bar = 0.0
+    b_bar = 0.0
+    for g, v in zip(gs, vs):
+        b_bar = b_bar + g
+        W_bar = W_bar + _rt.matmul_adjoint_x(g, W, v)
+    return W_bar, b_bar
+"""
+
+CHANGED = """
+def f_grad(W, gs, vs):
+    W_bar = 0.0
+    b_bar = 0.0
+    for g, v in zip(gs, vs):
+        b_bar = b_bar + g
+        g = 2.0 * g
+        W_bar = W_bar + _rt.matmul_adjoint_x(g, W, v)
+    return W_bar, b_bar
+"""
+
+
+@pytest.mark.parametrize(
+    "source, shapes, summed",
+    [
+        (BIAS, [(4, 3), (5, 4), (5, 3)], True),  # stacked rows, summed at once
+        (BIAS, [(4, 3), (5, 4, 2), (5, 3, 2)], True),  # matrices: added one by one
+        (BIAS, [(4, 3), (0, 4), (0, 3)], True),  # no step
+        (CHANGED, [(4, 3), (5, 4), (5, 3)], False),  # the product keeps another value
+    ],
+)
+def test_the_cotangent_sum_keeps_every_result(source, shapes, summed):
+    rng = np.random.default_rng(2)
+    args = tuple(rng.standard_normal(shape) for shape in shapes)
+    expected, _ = _run(source, False, *args)
+    got, text = _run(source, True, *args)
+    assert ("cotangent_sum" in text) == summed, text
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -89,10 +89,10 @@ class ProductSum:
     True
     """
 
-    __slots__ = ("side", "gs", "vs")
+    __slots__ = ("side", "gs", "vs", "stacked")
 
     def __init__(self, side):
-        self.side, self.gs, self.vs = side, [], []
+        self.side, self.gs, self.vs, self.stacked = side, [], [], None
 
     def add(self, g, v):
         self.gs.append(g)
@@ -107,11 +107,25 @@ class ProductSum:
             G, V = _joined(gs, 1 if x else 0), _joined(vs, 1 if x else 0)
             if G is not None and V is not None and gs[0].ndim == vs[0].ndim:
                 if gs[0].ndim == 1:  # vectors, one step per row
+                    self.stacked = G
                     return G.T @ V if x else V.T @ G
                 return G @ V.T if x else V.T @ G  # matrices side by side
         if self.side == "x":
             return sum(matmul_adjoint_x(g, w, v) for g, v in zip(gs, vs))
         return sum(matmul_adjoint_y(g, v, w) for g, v in zip(gs, vs))
+
+    def cotangent_sum(self):
+        """The sum of the steps' cotangents `g` (a loop that also added them to an adjoint, the
+        bias of `W @ x + b`): the rows `total` stacked, summed at once."""
+        gs = self.gs
+        if not gs:
+            return 0.0
+        if self.stacked is not None:
+            return self.stacked.sum(axis=0)
+        total = gs[0]
+        for g in gs[1:]:
+            total = total + g
+        return total
 
 
 def _joined(arrays, axis):
