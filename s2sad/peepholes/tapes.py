@@ -58,10 +58,10 @@ def _reversed_list(node):
     return None
 
 
-def _tape_lists(function):
-    """{list name: (its `[None] * n` statement, its store `L[i] = v`)} for the names whose only
-    uses are those two and one `reversed(L)`."""
-    uses, made, stored, reversed_once = {}, {}, {}, {}
+def _filled_only(function):
+    """{list name: (its `[None] * n` statement, its store `L[i] = v`)} for the lists nothing
+    reads: made once, stored into once (a name), used nowhere else."""
+    uses, made, stored = {}, {}, {}
     for node in walk(function):
         if isinstance(node, ast.Name):
             uses[node.id] = uses.get(node.id, 0) + 1
@@ -77,17 +77,13 @@ def _tape_lists(function):
                 and value.left.elts[0].value is None
             ):
                 made[target.id] = node
-            elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            elif (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Name)
+                and isinstance(value, ast.Name)
+            ):
                 stored[target.value.id] = node
-        else:
-            name = _reversed_list(node)
-            if name is not None:
-                reversed_once[name] = reversed_once.get(name, 0) + 1
-    return {
-        name: (made[name], stored[name])
-        for name in made
-        if name in stored and reversed_once.get(name) == 1 and uses[name] == 3
-    }
+    return {name: (made[name], stored[name]) for name in made if name in stored and uses[name] == 2}
 
 
 def _reads(nodes):
@@ -96,23 +92,27 @@ def _reads(nodes):
 
 def drop_unread_tapes(function, records=None):
     """Drop the unread tapes of counted loops (see the module doc); in place. `records` (the
-    reverse transform's list of (loop line, names recorded per iteration)) loses their names."""
-    lists = _tape_lists(function)
-    if not lists:
-        return function
-    dropped = []  # (list name, line of its loop)
+    reverse transform's list of (loop line, names recorded per iteration)) loses their names.
+    A loop's tape inside another loop is itself recorded by the outer loop: once the inner
+    backward loop reads none of it, the outer one does not either, so this runs to a fixed point."""
+    while _drop_unread(function) | _drop_filled_only(function, records):
+        pass
+    return function
+
+
+def _drop_unread(function):
+    """Drop the `reversed(L)` iterators of backward-loop `zip`s whose variables nothing reads."""
+    changed = False
 
     def block(stmts, after):
-        """`after`: the names read by what runs after `stmts` (None inside a loop: anything)."""
+        """`after`: the names read by what may run after `stmts`."""
         for k, stmt in enumerate(stmts):
-            later = None if after is None else after | _reads(stmts[k + 1 :])
-            if isinstance(stmt, ast.For):
+            later = after | _reads(stmts[k + 1 :])
+            if isinstance(stmt, (ast.For, ast.While)):
                 rewrite(stmt, later)
-                block(stmt.body, None)
-                block(stmt.orelse, None)
-            elif isinstance(stmt, ast.While):
-                block(stmt.body, None)
-                block(stmt.orelse, None)
+                again = later | _reads([stmt])  # the next iteration reads the body again
+                block(stmt.body, again)
+                block(stmt.orelse, later)
             elif isinstance(stmt, (ast.If, ast.With, ast.Try)):
                 for attr in ("body", "orelse", "finalbody"):
                     block(getattr(stmt, attr, []), later)
@@ -120,10 +120,10 @@ def drop_unread_tapes(function, records=None):
                     block(handler.body, later)
 
     def rewrite(loop, later):
-        iterable = loop.iter
+        nonlocal changed
+        iterable = getattr(loop, "iter", None)
         if not (
-            later is not None
-            and isinstance(iterable, ast.Call)
+            isinstance(iterable, ast.Call)
             and isinstance(iterable.func, ast.Name)
             and iterable.func.id == "zip"
             and not iterable.keywords
@@ -134,40 +134,52 @@ def drop_unread_tapes(function, records=None):
         read = _reads(loop.body) | later
         keep = list(zip(loop.target.elts, iterable.args))
         for target, iterator in list(keep):
-            name = _reversed_list(iterator)
-            if len(keep) > 1 and name in lists and isinstance(target, ast.Name) and target.id not in read:
-                keep.remove((target, iterator))
-                dropped.append((name, getattr(loop, "lineno", None)))
+            unread = isinstance(target, ast.Name) and target.id not in read
+            if len(keep) > 1 and unread and _reversed_list(iterator) is not None:
+                keep.remove((target, iterator))  # (the tapes of one loop have one length)
+                changed = True
         if len(keep) == 1:
             loop.target, loop.iter = keep[0]
         else:
             loop.target.elts, iterable.args = [t for t, _ in keep], [i for _, i in keep]
 
     block(function.body, set())
-    removed = {id(lists[name][k]) for name, _ in dropped for k in (0, 1)}
+    del block, rewrite  # recursive closures are reference cycles
+    return changed
 
-    def prune(stmts):
+
+def _drop_filled_only(function, records):
+    """Drop the lists filled and never read, with their stores (and their names from `records`)."""
+    lists = _filled_only(function)
+    if not lists:
+        return False
+    removed = {id(statement): name for name, pair in lists.items() for statement in pair}
+    gone = []  # (line of the loop storing, the name stored)
+
+    def prune(stmts, line):
         out = []
         for stmt in stmts:
             if id(stmt) in removed:
+                if isinstance(stmt.targets[0], ast.Subscript):
+                    gone.append((line, stmt.value.id))
                 continue
+            inner_line = getattr(stmt, "lineno", line) if isinstance(stmt, (ast.For, ast.While)) else line
             if not isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
                 for attr in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, attr, None)
                     if isinstance(inner, list):
-                        setattr(stmt, attr, prune(inner) or ([ast.Pass()] if attr == "body" else []))
+                        kept = prune(inner, inner_line if attr == "body" else line)
+                        setattr(stmt, attr, kept or ([ast.Pass()] if attr == "body" else []))
                 for handler in getattr(stmt, "handlers", ()):
-                    handler.body = prune(handler.body) or [ast.Pass()]
+                    handler.body = prune(handler.body, line) or [ast.Pass()]
             out.append(stmt)
         return out
 
-    if dropped:
-        function.body = prune(function.body)
-    for name, line in dropped if records is not None else ():
-        value = lists[name][1].value
+    function.body = prune(function.body, None)
+    for line, name in gone if records is not None else ():
         for k, (recorded_line, names) in enumerate(records):
-            if recorded_line == line and isinstance(value, ast.Name) and value.id in names:
-                records[k] = (line, [n for n in names if n != value.id])
+            if recorded_line == line and name in names:
+                records[k] = (line, [n for n in names if n != name])
                 break
-    del block, rewrite, prune  # recursive closures are reference cycles
-    return function
+    del prune
+    return True
