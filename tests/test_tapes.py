@@ -112,6 +112,7 @@ def test_gradients_equal_those_without_the_pass(program, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.generated_code
 def test_a_value_read_after_the_backward_loop_keeps_its_tape():
     """`c` is popped by the backward loop and read after it (its first value)."""
     args = _args(1, PROGRAMS[gated])
