@@ -70,6 +70,7 @@ from .optimize.renumber import renumber
 from .optimize.versions import split_versions
 from .peepholes.accumulations import fuse_accumulations
 from .peepholes.copies import propagate_copies_in_blocks
+from .peepholes.dead_inits import drop_dead_initializations
 from .peepholes.negations import fold_negations
 from .peepholes.outer_sums import sum_outer_products_after_loops
 from .peepholes.products import sum_products_after_loops
@@ -365,6 +366,7 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (_products, True),
     (_scatter, True),
     (_tapes, True),  # the passes above may leave a recorded value unread
+    (drop_dead_initializations, False),  # ... and its `v = None` before the loop
     (_transposes, True),
 )
 
