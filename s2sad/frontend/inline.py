@@ -88,6 +88,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         self.taken = set()
         self.function_values = {}  # local name -> the function (an atom) it holds
         self.tuples = {}  # a tuple temporary assigned once -> its items (the arguments of `jvp`)
+        self.literals = {}  # a name assigned a tuple or list literal once -> that literal
         self.original_names = {}  # a renamed local of an inlined callee -> its name in the callee
         self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
         self.known_params = set()  # parameters whose value the body's first statements assign

@@ -134,7 +134,8 @@ class CalleeResolution:
                     hint="inside differentiated code use s2sad.grad, s2sad.value_and_grad or s2sad.jvp; or call "
                     "it outside",
                 )
-            return materialize(transform)
+            kinds = self.tree_kinds(value, transform) if transform.kind != "jvp" else None
+            return materialize(transform, kinds)
         if _runtime_helper(obj):
             raise self.parsed.error(
                 NoDerivativeRuleError,
