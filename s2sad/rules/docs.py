@@ -14,8 +14,8 @@ import ast
 import math  # noqa: F401  (doctest)
 
 from .. import runtime
-from . import RULES, lookup  # noqa: F401
-from .definitions import DEFINITIONS
+from . import RULES, display_name, lookup  # noqa: F401
+from .definitions import DEFINITIONS, definition
 
 HEADER = """# NumPy and Python functions s2sad differentiates
 
@@ -50,7 +50,7 @@ Conventions:
   with `s2sad.rules.nondifferentiable`.
 
 The **order 2** column says whether the rule's derivative code can be differentiated again
-(every run-time helper it calls has rules of its own); `hessian`, `jvp` of `grad`, `grad` of
+(every run-time helper it calls has rules of its own, or a definition, below); `hessian`, `jvp` of `grad`, `grad` of
 `grad` need it. The whole helper table is checked to second order by `tests/test_numpy_rules.py`.
 
 | function | tangent | adjoint | order 2 | notes |
@@ -82,7 +82,11 @@ def helpers_called(rule):
 def second_order(rule):
     """'yes' when every run-time helper the rule's derivative code calls has rules of its own (its
     derivatives can be differentiated again), else the helpers that do not."""
-    missing = sorted(n for n in helpers_called(rule) if lookup(getattr(runtime, n, None)) is None)
+    missing = sorted(
+        n
+        for n in helpers_called(rule)
+        if lookup(getattr(runtime, n, None)) is None and definition(getattr(runtime, n, None)) is None
+    )
     return "yes" if not missing else "no: " + ", ".join(f"`_rt.{n}`" for n in missing)
 
 
@@ -106,9 +110,25 @@ rules (`tests/test_numpy_rules.py` checks each to second order).
 """
 
 
+HELPER_DEFINITIONS = """
+Run-time helpers of derivative code written the same way: derivative code calls the helper, and
+differentiating that code again (`hessian`, `grad(grad(f))`) inlines its definition:
+
+"""
+
+
 def render_definitions():
-    names = sorted({f"numpy.{fn.__name__}" for fn in DEFINITIONS})
-    return DEFINITIONS_HEADER + ", ".join(f"`{n}`" for n in names) + "\n"
+    names = sorted({display_name(fn) for fn in DEFINITIONS})
+    numpy_names = [n for n in names if not n.startswith("s2sad.")]
+    helpers = [n for n in names if n.startswith("s2sad.")]
+    return (
+        DEFINITIONS_HEADER
+        + ", ".join(f"`{n}`" for n in numpy_names)
+        + "\n"
+        + HELPER_DEFINITIONS
+        + ", ".join(f"`{n}`" for n in helpers)
+        + "\n"
+    )
 
 
 def render(rules=None):
