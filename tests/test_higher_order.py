@@ -367,6 +367,19 @@ def test_second_derivatives_with_respect_to_tuples_and_lists(a, b, w):
             close(hvp[k], (first(shifted[0], w)[k] - first(shifted[1], w)[k]) / (2 * h))
 
 
+def padded_cubes(x):
+    """np.r_ joins pieces of different lengths: the adjoint splits into a list of unequal items."""
+    y = np.r_[x, 0.5, x[:1] * 2.0]
+    return np.sum(y**3) + y[0] * y[-1]
+
+
+@FAST
+@given(x=vectors(3))
+def test_hessian_through_pieces_of_different_lengths(x):
+    """hessian (jacfwd of grad) indexes a list of tangents of unequal shapes item by item."""
+    close(s2sad.hessian(padded_cubes)(x), fd_jacobian(s2sad.grad(padded_cubes), x))
+
+
 @s2sad.custom_vjp
 def _square(x):
     return x * x

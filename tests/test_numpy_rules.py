@@ -144,6 +144,7 @@ EXAMPLES = {
         ex("_rt.prod_partials(a)", A(4)),
         ex("_rt.prod_partials(a, 1)", A(2, 3)),
         ex("_rt.prod_partials(a, 0) * a", A(3, 2)),
+        ex("_rt.prod_partials(a, 0) * a", A(1, 3)),  # a size-1 axis: the others are none
     ],
     "s2sad.runtime.added_at": [
         ex("_rt.added_at(a, np.array([0, 2, 0]), b)", A(4), A(3)),

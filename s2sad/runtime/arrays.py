@@ -85,6 +85,8 @@ def prod_partials(x, axis=None):
     x = np.asarray(x)
     if x.ndim == 0:
         return np.ones((), dtype=float_dtype(x))
+    if x.size == 0:  # no entries (the others of a size-1 axis, in `prod_hessian_vector`)
+        return np.zeros(x.shape, dtype=float_dtype(x))
     axes = normalize_axes(axis, x.ndim)
     rest = [a for a in range(x.ndim) if a not in axes]
     moved = np.transpose(x, rest + list(axes))
