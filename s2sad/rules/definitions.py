@@ -274,3 +274,8 @@ def eigh_adjoint(g, z):
     inner = _eigh_f(w) * (_rt.matrix_t(v) @ v_bar) + np.expand_dims(w_bar, -1) * np.eye(np.shape(w)[-1])
     a_bar = v @ inner @ _rt.matrix_t(v)
     return 0.5 * (a_bar + _rt.matrix_t(a_bar))
+
+
+# helpers written with ruled operations in the run-time library itself: their own definitions
+for _helper in (_rt.svd_tangent, _rt.svd_adjoint, _rt.linalg._svd_parts, _rt.linalg._svd_f):
+    defines(_helper)(_helper)

@@ -118,7 +118,7 @@ differentiating that code again (`hessian`, `grad(grad(f))`) inlines its definit
 
 
 def render_definitions():
-    names = sorted({display_name(fn) for fn in DEFINITIONS})
+    names = sorted({display_name(fn) for fn in DEFINITIONS if not fn.__name__.startswith("_")})
     numpy_names = [n for n in names if not n.startswith("s2sad.")]
     helpers = [n for n in names if n.startswith("s2sad.")]
     return (

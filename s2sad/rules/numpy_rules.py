@@ -929,6 +929,16 @@ def _(z, a, UPLO="L"):
     a_bar += _rt.triangle_adjoint(_rt.eigh_adjoint(z_bar, z), UPLO)
 
 
+@tangent(np.linalg.svd, kind="any")
+def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    z_dot = _rt.svd_tangent(z, a, a_dot, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
+
+
+@adjoint(np.linalg.svd)
+def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    a_bar += _rt.svd_adjoint(z_bar, z, a, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
+
+
 # -- construction and copies ---------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import NoDerivativeRuleError
 from .arrays import matrix_t
-from .core import float_dtype
+from .core import broadcast_like, float_dtype
 from .reshaping import item
 
 # -- linear algebra ---------------------------------------------------------------------------------
@@ -97,3 +97,82 @@ def eigh_adjoint(g, z):
         inner = inner + _eigh_f(w) * (matrix_t(v) @ v_bar)
     a_bar = v @ inner @ matrix_t(v)
     return 0.5 * (a_bar + matrix_t(a_bar))
+
+
+# -- the singular value decomposition -----------------------------------------------------------------
+# `svd_tangent` and `svd_adjoint` are written with operations that have derivative rules (`@`,
+# `matrix_t`, `np.linalg.svd`, elementwise arithmetic): s2sad inlines them as their own definitions
+# when derivative code is differentiated again (`s2sad.rules.definitions`). They assume distinct
+# nonzero singular values (as JAX's rules do): where two are equal, or one is 0 of a non-square
+# matrix, U and V are not differentiable and the derivatives are inf or nan, never a finite guess.
+
+
+def svd_supported(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Refuse the forms of `np.linalg.svd` whose derivative s2sad does not give."""
+    if compute_uv and full_matrices and np.shape(a)[-2] != np.shape(a)[-1]:
+        raise NoDerivativeRuleError(
+            "np.linalg.svd(a) of a non-square matrix is differentiated with full_matrices=False only "
+            "(the extra columns of U or V are not determined by a)",
+            hint="call np.linalg.svd(a, full_matrices=False)",
+        )
+    if hermitian:
+        raise NoDerivativeRuleError(
+            "np.linalg.svd(a, hermitian=True) is not differentiated", hint="drop hermitian=True"
+        )
+    return compute_uv
+
+
+def _svd_parts(z, a, compute_uv):
+    if compute_uv:
+        return z[0], z[1], z[2]
+    return np.linalg.svd(a, full_matrices=False)
+
+
+def _svd_f(s):
+    """1 / (s_j^2 - s_i^2) off the diagonal, 0 on it."""
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)
+    eye = np.eye(np.shape(s)[-1])
+    return 1.0 / ((row + col) * (row - col) + eye) - eye
+
+
+def svd_tangent(z, a, a_dot, compute_uv=True):
+    """Tangent of `np.linalg.svd(a, full_matrices=False)`: (u_dot, s_dot, vt_dot), or s_dot alone."""
+    u, s, vt = _svd_parts(z, a, compute_uv)
+    v = matrix_t(vt)
+    m = matrix_t(u) @ a_dot @ v
+    s_dot = np.diagonal(m, 0, -2, -1)
+    if not compute_uv:
+        return s_dot
+    f = _svd_f(s)
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)
+    u_dot = u @ (f * (m * row + matrix_t(m * row)))
+    v_dot = v @ (f * (col * m + matrix_t(col * m)))
+    if np.shape(a)[-2] > np.shape(a)[-1]:  # tall: the part of a_dot outside U's columns
+        av = a_dot @ v
+        u_dot = u_dot + (av - u @ (matrix_t(u) @ av)) / row
+    if np.shape(a)[-1] > np.shape(a)[-2]:  # wide: the part outside V's columns
+        au = matrix_t(a_dot) @ u
+        v_dot = v_dot + (au - v @ (vt @ au)) / row
+    return (u_dot, s_dot, matrix_t(v_dot))
+
+
+def svd_adjoint(g, z, a, compute_uv=True):
+    """Adjoint of `np.linalg.svd(a, full_matrices=False)` (of its singular values alone when not
+    `compute_uv`): the transpose of `svd_tangent`."""
+    u, s, vt = _svd_parts(z, a, compute_uv)
+    if not compute_uv:
+        return u @ (np.expand_dims(broadcast_like(g, s), -1) * np.eye(np.shape(s)[-1])) @ vt
+    inner = np.expand_dims(broadcast_like(item(g, 1), s), -1) * np.eye(np.shape(s)[-1])
+    u_bar, v_bar = broadcast_like(item(g, 0), u), matrix_t(broadcast_like(item(g, 2), vt))
+    v = matrix_t(vt)
+    f = _svd_f(s)
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)
+    j = matrix_t(u) @ u_bar
+    k = vt @ v_bar
+    inner = inner + f * (j - matrix_t(j)) * row + col * (f * (k - matrix_t(k)))
+    a_bar = u @ inner @ vt
+    if np.shape(a)[-2] > np.shape(a)[-1]:
+        a_bar = a_bar + ((u_bar - u @ (matrix_t(u) @ u_bar)) / row) @ vt
+    if np.shape(a)[-1] > np.shape(a)[-2]:
+        a_bar = a_bar + u @ (matrix_t(v_bar - v @ (vt @ v_bar)) / col)
+    return a_bar
