@@ -716,6 +716,11 @@ EXAMPLES = {
             A(2, 3, 2),
         ),
     ],
+    "numpy.linalg.pinv": [
+        ex("np.linalg.pinv(a)", A(3, 4)),
+        ex("np.linalg.pinv(a)", A(2, 4, 3)),
+        ex("np.linalg.pinv(a.T @ a)", A(2, 3)),  # rank 2 of 3, constant under perturbation of a
+    ],
     # construction and copies
     "numpy.array": [
         ex("np.array([a, b, a * b])", S(), S()),
@@ -845,6 +850,11 @@ DEFINITION_EXAMPLES = {
         ),
         ex("_rt.svd_adjoint(b, np.linalg.svd(a, compute_uv=False), a, False)", A(2, 3, 3), A(2, 3)),
     ],
+    "s2sad.runtime.pinv_tangent": [
+        ex("_rt.pinv_tangent(np.linalg.pinv(a), a, b)", A(3, 4), A(3, 4)),
+        ex("_rt.pinv_tangent(np.linalg.pinv(a.T @ a), a.T @ a, b.T @ a + a.T @ b)", A(2, 3), A(2, 3)),
+    ],
+    "s2sad.runtime.pinv_adjoint": [ex("_rt.pinv_adjoint(b, np.linalg.pinv(a), a)", A(2, 4, 3), A(2, 3, 4))],
     "s2sad.runtime.eigh_adjoint": [
         ex("_rt.eigh_adjoint((b, c), np.linalg.eigh(a + a.T))", A(3, 3), A(3), A(3, 3)),
         ex("_rt.eigh_adjoint((b, 0.0), np.linalg.eigh(a + np.swapaxes(a, 1, 2)))", A(2, 3, 3), A(2, 3)),

@@ -277,5 +277,12 @@ def eigh_adjoint(g, z):
 
 
 # helpers written with ruled operations in the run-time library itself: their own definitions
-for _helper in (_rt.svd_tangent, _rt.svd_adjoint, _rt.linalg._svd_parts, _rt.linalg._svd_f):
+for _helper in (
+    _rt.svd_tangent,
+    _rt.svd_adjoint,
+    _rt.linalg._svd_parts,
+    _rt.linalg._svd_f,
+    _rt.pinv_tangent,
+    _rt.pinv_adjoint,
+):
     defines(_helper)(_helper)

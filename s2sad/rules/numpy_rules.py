@@ -939,6 +939,16 @@ def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
     a_bar += _rt.svd_adjoint(z_bar, z, a, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
 
 
+@tangent(np.linalg.pinv, kind="array")
+def _(z, a, rcond=None, hermitian=False, **kwargs):
+    z_dot = _rt.pinv_tangent(z, a, a_dot)
+
+
+@adjoint(np.linalg.pinv)
+def _(z, a, rcond=None, hermitian=False, **kwargs):
+    a_bar += _rt.pinv_adjoint(z_bar, z, a)
+
+
 # -- construction and copies ---------------------------------------------------------------
 
 

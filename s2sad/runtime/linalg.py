@@ -176,3 +176,24 @@ def svd_adjoint(g, z, a, compute_uv=True):
     if np.shape(a)[-1] > np.shape(a)[-2]:
         a_bar = a_bar + u @ (matrix_t(v_bar - v @ (vt @ v_bar)) / col)
     return a_bar
+
+
+# -- the pseudo-inverse --------------------------------------------------------------------------------
+# Written with ruled operations, inlined as their own definitions (any order). The derivative of
+# P = pinv(A) where the rank of A is locally constant (Golub and Pereyra, 1973):
+# dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P. Where the rank changes, pinv jumps.
+
+
+def pinv_tangent(z, a, a_dot):
+    """Tangent of `np.linalg.pinv(a)` (constant rank)."""
+    zt, a_dot_t = matrix_t(z), matrix_t(a_dot)
+    w = a_dot_t @ zt @ z
+    return -(z @ a_dot @ z) + z @ (zt @ (a_dot_t - a_dot_t @ a @ z)) + (w - z @ (a @ w))
+
+
+def pinv_adjoint(g, z, a):
+    """Adjoint of `np.linalg.pinv(a)` (constant rank): the transpose of `pinv_tangent`."""
+    zt, gt = matrix_t(z), matrix_t(g)
+    x = gt @ z @ zt
+    y = zt @ z @ gt
+    return -(zt @ g @ zt) + (x - a @ (z @ x)) + (y - (y @ z) @ a)

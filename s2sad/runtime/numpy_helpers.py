@@ -109,6 +109,8 @@ __all__ = [
     "svd_supported",
     "svd_tangent",
     "svd_adjoint",
+    "pinv_tangent",
+    "pinv_adjoint",
     "slogdet_adjoint",
     "eigh_tangent",
     "eigh_adjoint",
