@@ -337,6 +337,8 @@ EXAMPLES = {
         ex("_rt.norm_partials(a, np.linalg.norm(a, axis=1), None, 1)", A(2, 3)),
         ex("_rt.norm_partials(a, np.linalg.norm(a, 'fro', (0, 1), True), 'fro', (0, 1), True)", A(2, 3)),
         ex("_rt.norm_partials(a, b, 1) * b", A(3), P()),
+        ex("_rt.norm_partials(a, np.linalg.norm(a, 3), 3)", A(3)),
+        ex("_rt.norm_partials(a, np.linalg.norm(a, 2.5, axis=0), 2.5, 0)", A(3, 2)),
     ],
     "s2sad.runtime.matmul_adjoint_x": [
         ex("_rt.matmul_adjoint_x(a, b, c)", A(3, 2), A(3, 4), A(4, 2)),
@@ -603,6 +605,9 @@ EXAMPLES = {
         ex("np.linalg.norm(a, axis=1)", A(2, 3)),
         ex("np.linalg.norm(a, 1, axis=0, keepdims=True)", A(2, 3)),
         ex("np.linalg.norm(a, axis=(1, 2))", A(2, 2, 3)),
+        ex("np.linalg.norm(a, 'nuc')", A(3, 2)),
+        ex("np.linalg.norm(a, 'nuc', axis=(0, 2), keepdims=True)", A(3, 2, 4)),
+        ex("np.linalg.norm(a, 2) * np.linalg.norm(a, -2)", A(2, 3)),
     ],
     # shapes
     "numpy.reshape": [
@@ -855,6 +860,11 @@ DEFINITION_EXAMPLES = {
         ex("_rt.pinv_tangent(np.linalg.pinv(a.T @ a), a.T @ a, b.T @ a + a.T @ b)", A(2, 3), A(2, 3)),
     ],
     "s2sad.runtime.pinv_adjoint": [ex("_rt.pinv_adjoint(b, np.linalg.pinv(a), a)", A(2, 4, 3), A(2, 3, 4))],
+    "s2sad.runtime.norm_weight": [
+        ex("_rt.norm_weight(a, np.linalg.norm(a, 3), 3)", A(3)),
+        ex("_rt.norm_weight(a, np.linalg.norm(a, 4, axis=1, keepdims=True), 4)", A(2, 3)),
+        ex("_rt.norm_weight(a, np.linalg.norm(a), None)", A(2)),
+    ],
     "s2sad.runtime.eigh_adjoint": [
         ex("_rt.eigh_adjoint((b, c), np.linalg.eigh(a + a.T))", A(3, 3), A(3), A(3, 3)),
         ex("_rt.eigh_adjoint((b, 0.0), np.linalg.eigh(a + np.swapaxes(a, 1, 2)))", A(2, 3, 3), A(2, 3)),

@@ -162,7 +162,11 @@ CONSTANT_SAMPLES = {
     "numpy.uint16": [(lambda a: np.uint16(abs(a) * 3), [None])],
     "numpy.uint32": [(lambda a: np.uint32(abs(a) * 3), [None])],
     "numpy.uint64": [(lambda a: np.uint64(abs(a) * 3), [None])],
-    "s2sad.runtime.norm_order": [(lambda a: _rt.norm_order(2) * 0 + _rt.norm_order(1), [None])],
+    "s2sad.runtime.norm_order": [
+        (lambda a: _rt.norm_order(2) * 0 + _rt.norm_order(1), [None]),
+        (lambda a: _rt.norm_order(3, a, 0), [V3]),
+    ],
+    "s2sad.runtime.norm_power": [(lambda a: _rt.norm_power(3) + _rt.norm_power(None), [None])],
     "s2sad.runtime.kron_shapes": [(_rt.kron_shapes, [M23, V3])],
     "s2sad.runtime.split_points": [(lambda a: _rt.split_points(a, 2), [V3])],
     "s2sad.runtime.rollaxis_move": [(lambda a: _rt.rollaxis_move(a.ndim, 1, 0), [M23])],

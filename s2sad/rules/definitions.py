@@ -284,5 +284,6 @@ for _helper in (
     _rt.linalg._svd_f,
     _rt.pinv_tangent,
     _rt.pinv_adjoint,
+    _rt.norm_weight,
 ):
     defines(_helper)(_helper)

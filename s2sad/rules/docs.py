@@ -37,7 +37,19 @@ Conventions:
 - `np.linalg.cholesky` and `np.linalg.eigh` read one triangle of their input (the lower one,
   or the upper one for `eigh(a, "U")`) and are differentiated w.r.t. that triangle, as finite
   differences see them; `eigh` needs distinct eigenvalues.
-- `np.linalg.norm`: vector orders None/2, 1, inf, -inf, 0 and p; matrix orders None and 'fro'.
+- `np.linalg.norm`: vector orders None/2, 1, inf, -inf, 0 and p (any order); matrix orders None and
+  'fro' (any order), 'nuc', 2 and -2 (first order, through the SVD; 2 and -2 need the largest / smallest
+  singular value to be simple); other matrix orders are refused.
+- `np.linalg.svd`: `full_matrices=False` (or a square matrix), or `compute_uv=False`; distinct nonzero
+  singular values are assumed (as in JAX): where two are equal (or one is 0 of a non-square matrix) U and V
+  are not differentiable and the derivatives come out inf or nan, never a finite guess. The signs s2sad
+  differentiates are those LAPACK returns (continuous under small changes).
+  `full_matrices=True` of a non-square matrix and `hermitian=True` are refused.
+- `np.linalg.pinv`: differentiated where the rank of the input is locally constant (the formula of Golub
+  and Pereyra, exact for rank-deficient inputs of constant rank such as `pinv(x.T @ x)`); at a change of
+  rank pinv jumps and has no derivative.
+- `np.linalg.eig` (general, possibly complex eigenvalues) has no rule: s2sad differentiates real numbers;
+  for symmetric matrices use `np.linalg.eigh`.
 - `np.einsum`: subscripts written as a string (implicit output, `...` and letters repeated
   within an operand included), one to three operands, `optimize=` accepted (its derivatives
   choose their own contraction order); the sublist form `np.einsum(x, [0, 1], [1, 0])` is

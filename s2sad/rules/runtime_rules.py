@@ -841,21 +841,29 @@ def _(z, x):
 @tangent(_nr.norm_partials, kind="any")
 def _(p, x, z, ord=None, axis=None, keepdims=False):
     p_dot = (
-        _rt.norm_order(ord)
-        * (x_dot - p * _rt.unreduce(z_dot, x, axis, keepdims))
+        _rt.norm_order(ord, x, axis)
+        * (
+            _rt.norm_weight(x, _rt.unreduce(z, x, axis, keepdims), ord) * x_dot
+            - p * _rt.unreduce(z_dot, x, axis, keepdims)
+        )
         / _rt.unreduce(z, x, axis, keepdims)
     )
 
 
 @adjoint(_nr.norm_partials)
 def _(p, x, z, ord=None, axis=None, keepdims=False):
-    x_bar += _rt.norm_order(ord) * p_bar / _rt.unreduce(z, x, axis, keepdims)
-    z_bar += -_rt.norm_order(ord) * _rt.rereduce(
+    x_bar += (
+        _rt.norm_order(ord, x, axis)
+        * _rt.norm_weight(x, _rt.unreduce(z, x, axis, keepdims), ord)
+        * p_bar
+        / _rt.unreduce(z, x, axis, keepdims)
+    )
+    z_bar += -_rt.norm_order(ord, x, axis) * _rt.rereduce(
         p_bar * p / _rt.unreduce(z, x, axis, keepdims), z, axis, keepdims
     )
 
 
-nondifferentiable(_nr.norm_order, kind="float")
+nondifferentiable(_nr.norm_order, _nr.norm_power, kind="float")
 nondifferentiable(_rt.batch_axis, _rt.batch_index, kind="other")
 
 

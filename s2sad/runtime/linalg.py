@@ -7,7 +7,7 @@
 import numpy as np
 
 from ..errors import NoDerivativeRuleError
-from .arrays import matrix_t
+from .arrays import matrix_t, normalize_axes
 from .core import broadcast_like, float_dtype
 from .reshaping import item
 
@@ -30,17 +30,36 @@ def slogdet_adjoint(g, a):
     return (np.asarray(g)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
 
 
-def norm_order(ord):
-    """1.0 for the norms whose partials `norm_partials` differentiates again (None, 2, 'fro'), 0.0 for
-    the piecewise linear ones (1, inf, -inf, 0); other orders are refused."""
+def norm_order(ord, x=None, axis=None):
+    """The factor c of the second derivative of a vector norm: with p = d norm / d x (shaped like x)
+    and w = `norm_weight`, dp = c (w dx - p dz) / z, where c = ord - 1 (1 for None, 2, 'fro'; 0 for the
+    piecewise linear ones: 1, inf, -inf, 0). Matrix norms other than None / 'fro' are refused."""
+    axes = normalize_axes(axis, np.ndim(x)) if x is not None else ()
+    if len(axes) == 2 and (axis is not None or np.ndim(x) == 2) and ord not in (None, "fro"):
+        raise NoDerivativeRuleError(
+            f"np.linalg.norm of a matrix with ord={ord!r} cannot be differentiated twice yet",
+            hint="second derivatives of matrix norms exist for ord None and 'fro'",
+        )
     if ord in (None, 2, "fro"):
         return 1.0
     if ord in (1, np.inf, -np.inf, 0):
         return 0.0
-    raise NoDerivativeRuleError(
-        f"np.linalg.norm with ord={ord!r} cannot be differentiated twice yet",
-        hint="second derivatives of norms exist for ord None, 2, 'fro' (and 1, inf: zero)",
-    )
+    if isinstance(ord, str):
+        raise NoDerivativeRuleError(f"np.linalg.norm with ord={ord!r} is not differentiated twice")
+    return float(ord) - 1.0
+
+
+def norm_weight(x, zk, ord=None):
+    """(|x| / zk) ** (ord - 2) for a vector p-norm, `zk` the norm broadcast against `x` (1 for the
+    2-norm): see `norm_order`. Written with ruled operations, inlined as its own definition."""
+    return (np.abs(x) / zk) ** norm_power(ord)
+
+
+def norm_power(ord):
+    """ord - 2 for a vector p-norm, 0 for the others (see `norm_weight`)."""
+    if ord in (None, 2, "fro", 1, np.inf, -np.inf, 0) or isinstance(ord, str):
+        return 0.0
+    return float(ord) - 2.0
 
 
 def triangle_symmetric(x, UPLO="L"):

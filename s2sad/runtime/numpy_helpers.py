@@ -76,6 +76,8 @@ __all__ = [
     "hstack_pieces",
     "vstack_pieces",
     "norm_order",
+    "norm_weight",
+    "norm_power",
     "phi",
     "kron_shapes",
     "split_points",
