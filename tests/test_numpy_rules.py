@@ -359,8 +359,18 @@ EXAMPLES = {
         ex("_rt.arange_adjoint(a, 3.0, 1) + _rt.arange_adjoint(a, 3.0, 0)", A(3))
     ],
     "s2sad.runtime.half_inverse": [ex("_rt.half_inverse(a)", P(3)), ex("_rt.half_inverse(a)", P())],
-    "s2sad.runtime.power_dx": [ex("_rt.power_dx(a, b)", P(3), A(3)), ex("_rt.power_dx(a, b)", P(), S())],
-    "s2sad.runtime.power_dy": [ex("_rt.power_dy(a, b)", A(3), P(3)), ex("_rt.power_dy(a, b)", S(), P())],
+    "s2sad.runtime.power_dx": [
+        ex("_rt.power_dx(a, b)", P(3), A(3)),
+        ex("_rt.power_dx(a, b)", P(), S()),
+        ex("_rt.power_dx(a, b, c)", P(3), A(3), A(3)),
+        ex("_rt.power_dx(a * 0.0, 0.0)", A(2)),  # x ** 0 at x = 0: every derivative is 0
+        ex("_rt.power_dx(a - a, 1.0, b * 0.0)", S(), S()),
+    ],
+    "s2sad.runtime.power_dy": [
+        ex("_rt.power_dy(a, b)", A(3), P(3)),
+        ex("_rt.power_dy(a, b)", S(), P()),
+        ex("_rt.power_dy(0.0 ** a, 0.0)", P(3)),  # 0 ** y (y > 0) is 0: so are its derivatives
+    ],
     # operators and builtins
     "operator.mod": [ex("a % b", A(3), P(3)), ex("a % 1.0", S()), ex("(a * 3.0) % b", S(), P())],
     "math.fmod": [ex("math.fmod(a, b)", S(), P())],
@@ -864,6 +874,10 @@ DEFINITION_EXAMPLES = {
         ex("_rt.norm_weight(a, np.linalg.norm(a, 3), 3)", A(3)),
         ex("_rt.norm_weight(a, np.linalg.norm(a, 4, axis=1, keepdims=True), 4)", A(2, 3)),
         ex("_rt.norm_weight(a, np.linalg.norm(a), None)", A(2)),
+    ],
+    "s2sad.runtime.log_or_zero": [
+        ex("_rt.log_or_zero(a) * a", P(3)),
+        ex("_rt.log_or_zero(a * 0.0) + a", A(2)),
     ],
     "s2sad.runtime.eigh_adjoint": [
         ex("_rt.eigh_adjoint((b, c), np.linalg.eigh(a + a.T))", A(3, 3), A(3), A(3, 3)),

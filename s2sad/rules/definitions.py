@@ -285,5 +285,6 @@ for _helper in (
     _rt.pinv_tangent,
     _rt.pinv_adjoint,
     _rt.norm_weight,
+    _rt.log_or_zero,
 ):
     defines(_helper)(_helper)

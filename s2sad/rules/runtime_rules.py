@@ -416,24 +416,29 @@ def _(z, s):
 
 
 @tangent(_nr.power_dx, kind="any")
-def _(z, x, y):
-    z_dot = x_dot * y * _rt.power_dx(x, y - 1) + y_dot * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+def _(z, x, y, c=1.0):
+    z_dot = (
+        x_dot * _rt.power_dx(x, y - 1, c * y)
+        + y_dot * c * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+        + c_dot * _rt.power_dx(x, y)
+    )
 
 
 @adjoint(_nr.power_dx)
-def _(z, x, y):
-    x_bar += z_bar * y * _rt.power_dx(x, y - 1)
-    y_bar += z_bar * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+def _(z, x, y, c=1.0):
+    x_bar += z_bar * _rt.power_dx(x, y - 1, c * y)
+    y_bar += z_bar * c * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+    c_bar += z_bar * _rt.power_dx(x, y)
 
 
 @tangent(_nr.power_dy, kind="any")
 def _(z, z0, x):
-    z_dot = z0_dot * np.log(x) + x_dot * z0 / x
+    z_dot = z0_dot * _rt.log_or_zero(x) + x_dot * z0 / x
 
 
 @adjoint(_nr.power_dy)
 def _(z, z0, x):
-    z0_bar += z_bar * np.log(x)
+    z0_bar += z_bar * _rt.log_or_zero(x)
     x_bar += z_bar * z0 / x
 
 
