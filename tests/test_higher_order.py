@@ -380,6 +380,25 @@ def test_hessian_through_pieces_of_different_lengths(x):
     close(s2sad.hessian(padded_cubes)(x), fd_jacobian(s2sad.grad(padded_cubes), x))
 
 
+def noisy_cholesky(a):
+    """Noise drawn in the body from a generator made there, sized by the input's shape."""
+    rng = np.random.RandomState(0)
+    z = np.dot(np.linalg.cholesky(a), rng.randn(a.shape[0]))
+    return np.linalg.norm(z) + np.sum(z[: len(a) - 1] ** 2)
+
+
+def test_noise_sized_by_the_input_shape_is_a_constant_to_any_order():
+    """`a.shape[0]` carries no derivative: the generator's draw is a constant, also when the
+    derivative code is differentiated again (hessian)."""
+    a = np.array([[2.0, 0.3, 0.1], [0.3, 1.5, -0.2], [0.1, -0.2, 1.2]])
+    check_grads(noisy_cholesky, (a,))
+    check_grads(s2sad.grad(noisy_cholesky), (a,))
+    close(
+        s2sad.hessian(noisy_cholesky)(a).reshape(9, 9),
+        fd_jacobian(s2sad.grad(noisy_cholesky), a).reshape(9, 9),
+    )
+
+
 @s2sad.custom_vjp
 def _square(x):
     return x * x

@@ -797,6 +797,7 @@ DEFINITION_EXAMPLES = {
     "numpy.fabs": [ex("np.fabs(a)", A(3))],
     "numpy.real": [ex("np.real(a) * a", A(3)), ex("np.real(a)", S())],
     "numpy.conjugate": [ex("np.conjugate(a) * a", A(3))],
+    "numpy.real_if_close": [ex("np.real_if_close(a) * a", A(3))],
     "numpy.imag": [ex("np.imag(a) + a", A(3))],
     "numpy.angle": [ex("np.angle(a) + a", A(3))],
     "numpy.cross": [

@@ -54,6 +54,7 @@ def caller(x):
 import ast
 
 
+from .. import rules as R
 from ..astutil import clone, fix_missing_locations, name_nodes, nodes, walk
 from .custom_calls import rewrite_call
 from .desugar import DesugarError, desugar
@@ -419,7 +420,12 @@ def _may_vary(function, seeds, namespace):
             for target in targets:
                 into = isinstance(target, (ast.Subscript, ast.Attribute))  # `a[i] = v`: `a` changes
                 written |= reads(target.value) if into else reads(target)
-            flows.append((written, reads(node.value) if node.value is not None else set()))
+            read = (
+                reads(node.value)
+                if node.value is not None and not _constant_of(node.value, namespace)
+                else set()
+            )
+            flows.append((written, read))
         elif isinstance(node, (ast.For, ast.comprehension)):
             flows.append((reads(node.target), reads(node.iter)))
         if isinstance(node, ast.Call):
@@ -435,6 +441,17 @@ def _may_vary(function, seeds, namespace):
                 varying |= written
                 changed = True
     return varying
+
+
+def _constant_of(value, namespace):
+    """Is `value` a shape read (`x.shape`, `x.ndim`) or a call of a function listed as having no
+    derivative (`len(x)`, `np.shape(x)`, `int(n)`)? Its result carries no derivative of its operands."""
+    if isinstance(value, ast.Attribute) and value.attr in ("shape", "ndim", "size", "dtype"):
+        return True
+    if isinstance(value, ast.Call) and is_global(value.func):
+        rule = R.lookup(resolve(value.func, namespace))
+        return rule is not None and not rule.differentiable
+    return False
 
 
 def _function_choices(function, params, namespace):

@@ -141,6 +141,11 @@ def real(val):
     return _rt.real_only(val)
 
 
+@defines(np.real_if_close)
+def real_if_close(a, tol=100):
+    return _rt.real_only(a)
+
+
 @defines(np.imag)
 def imag(val):
     return np.zeros_like(_rt.real_only(val))
