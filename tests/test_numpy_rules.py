@@ -541,6 +541,10 @@ EXAMPLES = {
         ex("np.einsum('ijk,lji,lli->lki', a, b, c)", A(3, 2, 2), A(2, 2, 3), A(2, 2, 3)),
         ex("np.einsum('ii->i', a)", A(3, 3)),
         ex("np.einsum('ij,k', a, b)", A(2, 3), A(1)),
+        # the sublist form, its sublists known when compiling: rewritten to the string form
+        ex("np.einsum(a, [0, 1], b, [1, 2], [0, 2])", A(2, 3), A(3, 2)),
+        ex("np.einsum(a, [Ellipsis, 0, 1], [Ellipsis, 1, 0])", A(2, 2, 3)),
+        ex("np.einsum(a, (0, 1), b, (1,), c, (1, 2))", A(2, 3), A(3), A(3, 2)),
     ],
     "numpy.trace": [
         ex("np.trace(a)", A(3, 3)),

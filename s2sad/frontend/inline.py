@@ -111,6 +111,11 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
     def run(self, function, stack=()):
         self.taken |= assigned_names([function]) | parameters(function.args)
         self.stores = {}
+        self.item_written = {  # names whose items are written (`xs[0] = v`): their literal changes
+            n.value.id
+            for n in walk(function)
+            if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+        }
         for node in name_nodes(function):
             self.taken.add(node.id)
             if node.ctx.__class__ is ast.Store:
@@ -148,6 +153,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 self.note_function_value(stmt)
                 self.note_tuple(stmt)
+                self.einsum_sublists(stmt)
                 if self.transform_call(stmt):
                     continue
                 custom = rewrite_call(self, stmt)  # custom_vjp / custom_jvp: the user's rules, not the body

@@ -52,8 +52,9 @@ Conventions:
   for symmetric matrices use `np.linalg.eigh`.
 - `np.einsum`: subscripts written as a string (implicit output, `...` and letters repeated
   within an operand included), one to three operands, `optimize=` accepted (its derivatives
-  choose their own contraction order); the sublist form `np.einsum(x, [0, 1], [1, 0])` is
-  refused at the user's line.
+  choose their own contraction order); the sublist form `np.einsum(x, [0, 1], y, [1, 2], [0, 2])`
+  when its sublists are known when compiling (written in the call, tuples, or module-level lists):
+  it is rewritten to the string form. Sublists computed at run time are refused at the user's line.
 - `np.pad`: constant mode; the padding value is treated as a constant.
 - Integer indexing, slices, `None`, `...`, integer arrays (repeats accumulate) and
   boolean masks are all handled by `operator.getitem` (`x[...]`).
