@@ -735,6 +735,10 @@ EXAMPLES = {
             A(2, 3, 2),
         ),
     ],
+    "numpy.linalg.eig": [  # Gershgorin discs apart: real distinct eigenvalues
+        ex("w, v = np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a)\n    return w + v[0] * v[1]", A(3, 3)),
+        ex("return np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a)[1]", A(2, 3, 3)),
+    ],
     "numpy.linalg.pinv": [
         ex("np.linalg.pinv(a)", A(3, 4)),
         ex("np.linalg.pinv(a)", A(2, 4, 3)),
@@ -883,6 +887,26 @@ DEFINITION_EXAMPLES = {
     "s2sad.runtime.log_or_zero": [
         ex("_rt.log_or_zero(a) * a", P(3)),
         ex("_rt.log_or_zero(a * 0.0) + a", A(2)),
+    ],
+    "s2sad.runtime.eig_tangent": [
+        ex(
+            "w, v = _rt.eig_tangent(np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a), b)\n    return w + v[2]",
+            A(3, 3),
+            A(3, 3),
+        )
+    ],
+    "s2sad.runtime.eig_adjoint": [
+        ex(
+            "_rt.eig_adjoint((b, c), np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a))",
+            A(3, 3),
+            A(3),
+            A(3, 3),
+        ),
+        ex(
+            "_rt.eig_adjoint((b, 0.0), np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a))",
+            A(2, 3, 3),
+            A(2, 3),
+        ),
     ],
     "s2sad.runtime.eigh_adjoint": [
         ex("_rt.eigh_adjoint((b, c), np.linalg.eigh(a + a.T))", A(3, 3), A(3), A(3, 3)),

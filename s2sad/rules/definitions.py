@@ -291,5 +291,8 @@ for _helper in (
     _rt.pinv_adjoint,
     _rt.norm_weight,
     _rt.log_or_zero,
+    _rt.eig_tangent,
+    _rt.eig_adjoint,
+    _rt.linalg._eig_f,
 ):
     defines(_helper)(_helper)

@@ -48,8 +48,9 @@ Conventions:
 - `np.linalg.pinv`: differentiated where the rank of the input is locally constant (the formula of Golub
   and Pereyra, exact for rank-deficient inputs of constant rank such as `pinv(x.T @ x)`); at a change of
   rank pinv jumps and has no derivative.
-- `np.linalg.eig` (general, possibly complex eigenvalues) has no rule: s2sad differentiates real numbers;
-  for symmetric matrices use `np.linalg.eigh`.
+- `np.linalg.eig`: matrices whose eigenvalues are real and distinct (eigenvectors of unit length, as
+  NumPy returns them, with LAPACK's signs); a complex spectrum is refused when the derivative runs
+  (s2sad differentiates real numbers; for symmetric matrices use `np.linalg.eigh`).
 - `np.einsum`: subscripts written as a string (implicit output, `...` and letters repeated
   within an operand included), one to three operands, `optimize=` accepted (its derivatives
   choose their own contraction order); the sublist form `np.einsum(x, [0, 1], y, [1, 2], [0, 2])`

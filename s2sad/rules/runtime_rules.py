@@ -444,7 +444,7 @@ def _(z, z0, x):
 
 nondifferentiable(slice, kind="other")
 nondifferentiable(_rt.check_not_tree, kind="other")
-nondifferentiable(_rt.svd_supported, kind="bool")
+nondifferentiable(_rt.svd_supported, _rt.eig_supported, kind="bool")
 nondifferentiable(_rt.zeros_like, kind="same")
 nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`)
     _rt.at_shape,

@@ -216,3 +216,49 @@ def pinv_adjoint(g, z, a):
     x = gt @ z @ zt
     y = zt @ z @ gt
     return -(zt @ g @ zt) + (x - a @ (z @ x)) + (y - (y @ z) @ a)
+
+
+# -- eigenvalues of a general matrix ----------------------------------------------------------------
+# s2sad differentiates real numbers: `np.linalg.eig` of a matrix whose eigenvalues are real (and
+# distinct), its eigenvectors normalized to unit length as NumPy returns them. A complex spectrum is
+# refused when the derivative runs. Written with ruled operations, inlined as their own definitions.
+
+
+def eig_supported(w):
+    """Refuse the derivative of `np.linalg.eig` when an eigenvalue is complex."""
+    if np.iscomplexobj(w):
+        raise NoDerivativeRuleError(
+            "np.linalg.eig of this matrix has complex eigenvalues; s2sad differentiates real numbers",
+            hint="for a symmetric matrix use np.linalg.eigh, whose eigenvalues are real",
+        )
+    return True
+
+
+def _eig_f(w):
+    """1 / (w_j - w_i) off the diagonal, 0 on it (distinct eigenvalues)."""
+    diff = np.expand_dims(w, -2) - np.expand_dims(w, -1)
+    eye = np.eye(np.shape(w)[-1])
+    return 1.0 / (diff + eye) - eye
+
+
+def eig_tangent(z, a_dot):
+    """Tangent of `np.linalg.eig(a)` (real distinct eigenvalues; unit eigenvectors)."""
+    w, v = z[0], z[1]
+    eig_supported(w)
+    m = np.linalg.solve(v, a_dot @ v)
+    w_dot = np.diagonal(m, 0, -2, -1)
+    raw = v @ (_eig_f(w) * m)
+    v_dot = raw - v * np.expand_dims(np.sum(v * raw, axis=-2), -2)  # (keeps each column of unit length)
+    return (w_dot, v_dot)
+
+
+def eig_adjoint(g, z):
+    """Adjoint of `np.linalg.eig(a)`: the transpose of `eig_tangent`."""
+    w, v = z[0], z[1]
+    eig_supported(w)
+    w_bar, v_bar = broadcast_like(item(g, 0), w), broadcast_like(item(g, 1), v)
+    vt = matrix_t(v)
+    h = vt @ v_bar
+    diag_h = np.expand_dims(np.diagonal(h, 0, -2, -1), -2) * np.eye(np.shape(w)[-1])
+    m_bar = np.expand_dims(w_bar, -1) * np.eye(np.shape(w)[-1]) + _eig_f(w) * (h - (vt @ v) @ diag_h)
+    return np.linalg.solve(vt, m_bar @ vt)
