@@ -539,9 +539,22 @@ def h_sinc(x):
     return np.sum(np.sinc(x))
 
 
+def h_cumprod(x):
+    return np.sum(np.cumprod(x) * x)
+
+
 def test_a_rule_that_cannot_be_differentiated_twice_is_named():
-    with pytest.raises(s2sad.NoDerivativeRuleError, match="sinc_derivative"):
-        s2sad.hessian(h_sinc)(np.array([0.3, -0.7]))
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="cumprod"):
+        s2sad.hessian(h_cumprod)(np.array([0.3, -0.7]))
+
+
+def test_sinc_differentiated_twice_and_three_times():
+    """np.sinc's derivative helper has a definition: any order, also at 0 and near it."""
+    x = np.array([0.3, -0.7, 0.0, 2e-4])
+    close(s2sad.hessian(h_sinc)(x), fd_jacobian(s2sad.grad(h_sinc), x))
+    third = s2sad.grad(s2sad.grad(s2sad.grad(lambda t: np.sinc(t))))
+    for t in (0.0, 1e-4, 0.4):
+        close(third(t), fd_jacobian(s2sad.grad(s2sad.grad(lambda s: np.sinc(s))), t), tol=1e-4)
 
 
 def test_norm_differentiated_twice():
