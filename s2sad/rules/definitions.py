@@ -9,6 +9,7 @@ rules of the operations it uses (nothing new to check but the definition itself)
 import numpy as np
 
 from .. import runtime as _rt
+from ..runtime.linalg import _eig_f, _svd_f, _svd_parts  # parts of helpers defined below
 
 DEFINITIONS = {}
 
@@ -285,14 +286,14 @@ def eigh_adjoint(g, z):
 for _helper in (
     _rt.svd_tangent,
     _rt.svd_adjoint,
-    _rt.linalg._svd_parts,
-    _rt.linalg._svd_f,
+    _svd_parts,
+    _svd_f,
     _rt.pinv_tangent,
     _rt.pinv_adjoint,
     _rt.norm_weight,
     _rt.log_or_zero,
     _rt.eig_tangent,
     _rt.eig_adjoint,
-    _rt.linalg._eig_f,
+    _eig_f,
 ):
     defines(_helper)(_helper)
