@@ -67,14 +67,19 @@ from .frontend.source import ParsedFunction, parse_function
 from .frontend.writes import rewrite_writes
 from .modes import Mode
 from .optimize import optimize
+from .optimize.batch_rows import batch_row_products
+from .optimize.renumber import renumber
 from .optimize.versions import split_versions
 from .peepholes.accumulations import fuse_accumulations
 from .peepholes.copies import propagate_copies_in_blocks
+from .peepholes.dead_inits import drop_dead_initializations
 from .peepholes.negations import fold_negations
 from .peepholes.outer_sums import sum_outer_products_after_loops
 from .peepholes.products import sum_products_after_loops
 from .peepholes.scatter import accumulate_at_basic_indices
 from .peepholes.single_use import inline_single_use
+from .peepholes.tapes import drop_unread_tapes
+from .peepholes.transposes import hoist_transposes
 from .peepholes.unused import drop_unused
 from .signatures import diff_kinds, kinds_of, signature_of
 from .transforms.forward import forward_transform
@@ -271,6 +276,10 @@ def inline(c):
 
 def optimize_tree(c):
     c.tree = optimize(c.tree, c.parsed.namespace, copy=False)  # the tree is this compilation's own
+    if config.enabled() and c.input_shapes is not None:  # rows of a matrix times a fixed matrix
+        shapes = {p: s for p, s in zip(c.params, c.input_shapes) if s is not None}
+        if batch_row_products(c.tree, shapes):
+            renumber(c.tree)
 
 
 FRONTEND = (parse, check_source, constants_and_trees, lower, inline, optimize_tree)
@@ -388,6 +397,14 @@ def _scatter(node, c):
     accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
 
 
+def _tapes(node, c):
+    drop_unread_tapes(node, c.records)
+
+
+def _transposes(node, c):
+    hoist_transposes(node, {n for n, k in c.analysis.kinds.items() if k == K.ARRAY})
+
+
 PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
     (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
     (fold_negations, False),
@@ -395,6 +412,9 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (inline_single_use, False),
     (_products, True),
     (_scatter, True),
+    (_tapes, True),  # the passes above may leave a recorded value unread
+    (drop_dead_initializations, False),  # ... and its `v = None` before the loop
+    (_transposes, True),
 )
 
 

@@ -944,3 +944,14 @@ def test_a_method_of_an_object_given_a_differentiated_value_is_refused_at_its_li
     message = str(info.value)
     assert "test_calls.py" in message and "rng.normal(x, 1.0, 3)" in message
     assert "`normal`" in message and not re.search(r"\b_t\d+", message)
+
+
+def einsum_with_a_changed_sublist(x):
+    sub = [0, 1]
+    sub[0] = 1  # the list is not the literal any more: its value is known only when running
+    return np.sum(np.einsum(x, sub))
+
+
+def test_an_einsum_sublist_changed_in_the_body_is_refused_at_the_line():
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="sublist form"):
+        s2sad.grad(einsum_with_a_changed_sublist)(np.ones((2, 2)))

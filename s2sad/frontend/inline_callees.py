@@ -148,7 +148,8 @@ class CalleeResolution:
         obj = resolve(value.func, self.namespace)
         if isinstance(obj, LocalFunction):
             return obj
-        obj = definition(obj) or obj  # `np.fliplr`: inlined as written with operations that have rules
+        defined = definition(obj)
+        obj = defined or obj  # `np.fliplr`: inlined as written with operations that have rules
         if obj is _UNRESOLVED or not isinstance(obj, types.FunctionType):
             return None
         if R.lookup(obj) is not None:
@@ -166,8 +167,9 @@ class CalleeResolution:
                     hint="inside differentiated code use s2sad.grad, s2sad.value_and_grad or s2sad.jvp; or call "
                     "it outside",
                 )
-            return materialize(transform)
-        if _runtime_helper(obj):
+            kinds = self.tree_kinds(value, transform) if transform.kind != "jvp" else None
+            return materialize(transform, kinds)
+        if _runtime_helper(obj) and defined is None:  # (a helper may be its own definition)
             raise self.parsed.error(
                 NoDerivativeRuleError,
                 f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "

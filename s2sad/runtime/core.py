@@ -82,6 +82,11 @@ def like(g, x):
         return g  # without function calls: a recursion's derivative runs this at every level
     if g.__class__ in _SCALARS and x.__class__ in _SCALARS:
         return g
+    if isinstance(x, (tuple, list)):  # a tuple's cotangent (`np.linalg.svd(a)`): item by item
+        if isinstance(g, (tuple, list)):
+            return g
+        items = [like(g, v) for v in x]
+        return items if isinstance(x, list) else tuple(items)
     if np.shape(g) == np.shape(x):
         return g
     return zeros_like(x) + g
