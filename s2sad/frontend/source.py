@@ -68,9 +68,11 @@ class ParsedFunction:
         origin = self.origins.get(lineno)
         if origin is not None:  # a line of an inlined helper (`s2sad.frontend.inline`): its own file and line
             filename, lineno, text = origin
-            return cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
-        code = self.line(lineno) if lineno else None
-        return cls(message, self.filename, lineno, code, hint)
+            error = cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
+        else:
+            error = cls(message, self.filename, lineno, self.line(lineno) if lineno else None, hint)
+        error.column = getattr(node, "col_offset", None)  # of the statement, or the expression at fault
+        return error
 
 
 def _original_words(text, renamed):

@@ -1,0 +1,455 @@
+"""`s2sad check`: a static differentiability report of the functions of a file, without running it.
+
+The file is loaded from its source (`s2sad.frontend.static`: nothing of the user's runs), each
+function is given to the compiler's own passes in their check mode (`s2sad.pipeline.check`), which
+record every refusal where a pass can go on past it. Where a pass cannot (a `try` statement desugar
+refuses, a callee the inliner cannot follow), the refused statement is recorded, taken out of the
+source text (a compound statement keeps its body: `try:` reads as `if 1:`), and the function is
+checked again, until it compiles or a refusal cannot be taken out (then the rest is not checked).
+So the report says what `s2sad.grad` would say, in its words, for every line at once.
+
+>>> import pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "model.py"
+>>> _ = path.write_text('''import math
+... def f(x):
+...     global calls
+...     try:
+...         y = math.gamma(x)
+...     except ValueError:
+...         y = 0.0
+...     return y
+... ''')
+>>> [(p.line, p.message[:40]) for p in check_file(path)[0].problems]
+[(3, '`global` declarations are not supported:'), (4, '`Try` statements are not supported'), (5, 'no derivative rule for `math.gamma`')]
+"""
+
+import ast
+import os
+import re
+from dataclasses import dataclass, field
+
+from .. import kinds as K
+from ..errors import S2sadError
+from ..frontend.static import load_module
+from ..pipeline import check as check_compilation
+
+MAX_ROUNDS = 200  # refusals taken out of one function's source before the check gives up
+
+
+@dataclass
+class Problem:
+    """One construct s2sad cannot differentiate, where it is and what to do instead."""
+
+    filename: str
+    line: int
+    column: int  # 1-based
+    message: str
+    hint: str
+    code: str  # the user's source line, as written
+    kind: str  # the error class the compiler raises (`UnsupportedSyntaxError`, ...)
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+@dataclass
+class FunctionReport:
+    """The check of one function: which parameters were differentiated, the problems found, and
+    why the check stopped early (None if it saw the whole function)."""
+
+    name: str
+    filename: str
+    line: int
+    wrt: list
+    assumed: dict  # parameter -> the kind it is checked as, and why
+    problems: list = field(default_factory=list)
+    stopped: str = None
+
+    def as_dict(self):
+        out = dict(self.__dict__)
+        out["problems"] = [p.as_dict() for p in self.problems]
+        return out
+
+
+class CheckUsageError(Exception):
+    """A file or function that cannot be checked at all (missing, not Python, no such function)."""
+
+
+def check_file(path, function=None, wrt=None):
+    """A `FunctionReport` per function checked: `function` (a name), else every top-level function of
+    the file, in source order. `wrt` names the differentiated parameters (default: those that may be
+    floats or arrays)."""
+    path = os.path.abspath(str(path))
+    if not os.path.isfile(path):
+        raise CheckUsageError(f"{path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            original = handle.read()
+        module = load_module(path, {path: original})
+    except SyntaxError as exc:
+        raise CheckUsageError(f"{path}:{exc.lineno}: the file is not valid Python: {exc.msg}") from None
+    names = list(module.functions)
+    if function is not None:
+        if function not in module.functions:
+            known = ", ".join(names) or "none"
+            raise CheckUsageError(f"{path}: no top-level function `{function}` (functions: {known})")
+        names = [function]
+    return [_check_function(path, original, module.functions[name], wrt) for name in names]
+
+
+def _check_function(path, original, node, wrt):
+    kinds, assumed = parameter_kinds(node)
+    params = [a.arg for a in node.args.args]
+    if wrt is None:
+        active = [i for i, p in enumerate(params) if kinds[i] in K.DIFFERENTIABLE]
+    else:
+        unknown = [w for w in wrt if w not in params]
+        if unknown:
+            raise CheckUsageError(
+                f"{path}:{node.lineno}: `{node.name}` has no parameter {', '.join(unknown)} "
+                f"(parameters: {', '.join(params) or 'none'})"
+            )
+        active = [params.index(w) for w in wrt]
+        for i in active:
+            if kinds[i] in (K.INT, K.BOOL):
+                kinds[i] = K.FLOAT  # an integer differentiated is a float (as `grad` does)
+    report = FunctionReport(node.name, path, node.lineno, [params[i] for i in active], assumed)
+    texts = {path: original}  # the source the check reads, refused statements taken out
+    originals = {}  # path -> its lines as written
+    seen = set()
+    for _ in range(MAX_ROUNDS):
+        module = load_module(path, dict(texts))
+        for loaded_path, text in texts.items():
+            originals.setdefault(loaded_path, text.splitlines())
+        function = module.namespace[node.name]
+        try:
+            problems, stopped = check_compilation(function, tuple(kinds), tuple(active))
+        except Exception as exc:  # the compiler itself fails: `grad` would fail the same way
+            if (
+                report.problems
+            ):  # what is left once the refused statements are out (a generator without `yield`)
+                report.stopped = (
+                    "the check cannot go past these problems: the rest of the function was not checked"
+                )
+            else:
+                report.stopped = f"s2sad fails on it ({type(exc).__name__}: {exc}), a bug in s2sad"
+            return report
+        for error in problems:
+            _add(report, error, originals, seen)
+        lines = {(p.filename, p.line) for p in report.problems}
+        if stopped is not None and (os.path.abspath(stopped.filename or ""), stopped.lineno) not in lines:
+            _add(report, stopped, originals, seen)  # (a line already reported: the same construct)
+        if stopped is None:
+            _sort(report)
+            return report
+        where = (os.path.abspath(stopped.filename or ""), stopped.lineno)
+        if where[0] not in texts:
+            try:
+                with open(where[0], encoding="utf-8") as handle:
+                    texts[where[0]] = handle.read()
+            except OSError:
+                break
+        changed = take_out(texts[where[0]], stopped.lineno) if stopped.lineno else None
+        if changed is None:
+            break
+        texts[where[0]] = changed
+    else:
+        report.stopped = f"more than {MAX_ROUNDS} refused statements"
+        return report
+    report.stopped = "the check cannot go past this refusal: the rest of the function was not checked"
+    _sort(report)
+    return report
+
+
+def _sort(report):
+    """The problems in the order of the files' lines, the function's own file first."""
+    report.problems.sort(key=lambda p: (p.filename != report.filename, p.filename, p.line, p.column))
+
+
+def _add(report, error, originals, seen):
+    filename = os.path.abspath(error.filename) if error.filename else report.filename
+    key = (filename, error.lineno, error.message)
+    if key in seen:
+        return
+    syntax = type(error).__name__ == "UnsupportedSyntaxError"
+    if syntax and any(
+        (p.filename, p.line, p.kind) == (filename, error.lineno, "UnsupportedSyntaxError")
+        for p in report.problems
+    ):
+        return  # one statement refused by two checks (`xs.sort()`: a method, and a call for its effect): the first
+    seen.add(key)
+    lines = originals.get(filename)
+    if lines is None and os.path.isfile(filename):
+        with open(filename, encoding="utf-8") as handle:
+            lines = originals[filename] = handle.read().splitlines()
+    code = (
+        lines[error.lineno - 1]
+        if lines and error.lineno and error.lineno <= len(lines)
+        else (error.code or "")
+    )
+    column = getattr(error, "column", None)
+    first = len(code) - len(code.lstrip())
+    if column is None or column < first or column >= len(code.encode()):
+        column = first  # the statement's start
+    else:
+        column = len(code.encode()[:column].decode(errors="ignore"))
+    report.problems.append(
+        Problem(
+            filename,
+            error.lineno or report.line,
+            column + 1,
+            error.message,
+            error.hint or "",
+            code,
+            type(error).__name__,
+        )
+    )
+
+
+# -- the parameters: which kinds, which are differentiated ---------------------------------------
+
+_ANNOTATIONS = {
+    "int": K.INT,
+    "bool": K.BOOL,
+    "float": K.FLOAT,
+    "str": K.OTHER,
+    "ndarray": K.ARRAY,
+    "NDArray": K.ARRAY,
+    "ArrayLike": K.ANY,
+}
+
+
+def parameter_kinds(node):
+    """(kinds, reasons) of the parameters of the `def` `node`, from its source: an annotation
+    (`n: int`, `x: np.ndarray`), else a literal default (`steps=100`), else the way the body uses it
+    (`range(n)`, `a[i]`, `np.zeros(n)`: an integer), else a float or an array ('any')."""
+    kinds, reasons = [], {}
+    args = node.args.args
+    defaults = [None] * (len(args) - len(node.args.defaults)) + list(node.args.defaults)
+    integers = _integer_uses(node)
+    for arg, default in zip(args, defaults):
+        kind, why = None, None
+        if arg.annotation is not None:
+            base = arg.annotation.value if isinstance(arg.annotation, ast.Subscript) else arg.annotation
+            text = ast.unparse(base).rsplit(".", 1)[-1]
+            kind = _ANNOTATIONS.get(text)
+            why = f"annotated `{ast.unparse(arg.annotation)}`" if kind else None
+        if kind is None and default is not None:
+            try:
+                value = ast.literal_eval(default)
+            except (ValueError, TypeError, SyntaxError):
+                value = ...
+            if value is not ...:
+                kind, why = (
+                    K.kind_of(value) if value is not None else K.OTHER
+                ), f"default `{ast.unparse(default)}`"
+        if kind is None and arg.arg in integers:
+            kind, why = K.INT, integers[arg.arg]
+        if kind is None:
+            kind, why = K.ANY, "a float or an array"
+        kinds.append(kind)
+        reasons[arg.arg] = (kind, why)
+    return kinds, reasons
+
+
+_SIZE_FUNCTIONS = {"zeros", "ones", "empty", "full", "eye", "identity", "arange", "range"}
+
+
+def _integer_uses(node):
+    """Parameters the body uses as integers: a `range` bound, an index, an array size."""
+    params = {a.arg for a in node.args.args}
+    assigned = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    found = {}
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Call):
+            func = inner.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in _SIZE_FUNCTIONS:
+                for arg in inner.args[: 3 if name in ("range", "arange") else 1]:
+                    for n in ast.walk(arg):
+                        if isinstance(n, ast.Name) and n.id in params:
+                            found.setdefault(n.id, f"used as an integer: `{ast.unparse(inner)}`")
+        elif isinstance(inner, ast.Subscript):
+            parts = inner.slice.elts if isinstance(inner.slice, ast.Tuple) else [inner.slice]
+            for part in parts:
+                for n in [part] + (
+                    [part.lower, part.upper, part.step] if isinstance(part, ast.Slice) else []
+                ):
+                    if isinstance(n, ast.Name) and n.id in params:
+                        found.setdefault(n.id, f"used as an index: `{ast.unparse(inner)}`")
+    return {p: why for p, why in found.items() if p not in assigned}
+
+
+# -- taking a refused statement out of the source --------------------------------------------------
+
+
+def take_out(text, line):
+    """`text` with the statement refused at `line` made harmless, line numbers kept: a simple
+    statement becomes `pass` (an assignment `y = 0.0`, so `y` stays defined), a compound one keeps its
+    body (`try:` / `with ...:` / `for ...:` read as `if 1:`, `except ...:` as `if 0:`), `async def` is
+    read as `def`. None when there is nothing to take out (the `def` line of the function).
+
+    >>> print(take_out("def f(x):\\n    try:\\n        y = x\\n    except E:\\n        y = 0.0\\n    return y\\n", 2))
+    def f(x):
+        if 1:
+            y = x
+        if 0:
+            y = 0.0
+        return y
+    <BLANKLINE>
+    """
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    lines = text.split("\n")
+    stmt = _statement_at(tree, line)
+    if stmt is None:
+        return None
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.lineno == line:
+        if isinstance(stmt, ast.AsyncFunctionDef):
+            row = lines[stmt.lineno - 1]
+            lines[stmt.lineno - 1] = re.sub(r"\basync\s+def\b", "def", row, count=1)
+            return "\n".join(lines)
+        if _inside_function(tree, stmt):  # a local function refused: taken out as a whole
+            _replace(lines, stmt, "pass")
+            return "\n".join(lines)
+        return None
+    if isinstance(stmt, ast.ClassDef):
+        _replace(lines, stmt, f"{stmt.name} = None")
+        return "\n".join(lines)
+    if hasattr(stmt, "body") and isinstance(stmt.body, list):
+        _header(lines, stmt.lineno, stmt.col_offset, stmt.body, "if 1:")
+        for handler in getattr(stmt, "handlers", []):
+            _header(lines, handler.lineno, handler.col_offset, handler.body, "if 0:")
+        for attr in ("orelse", "finalbody"):
+            block = getattr(stmt, attr, None)
+            if block and not (isinstance(stmt, ast.If) and attr == "orelse"):
+                keyword = _keyword_line(lines, stmt, block)
+                if keyword is not None:
+                    _header(lines, keyword[0], keyword[1], block, "if 1:" if attr == "finalbody" else "if 0:")
+        return "\n".join(lines)
+    names = []
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        for target in targets:
+            if isinstance(target, (ast.Name, ast.Tuple, ast.List, ast.Starred)):
+                names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    _replace(lines, stmt, " = ".join(names + ["0.0"]) if names else "pass")
+    return "\n".join(lines)
+
+
+def _statement_at(tree, line):
+    """The innermost statement whose lines hold `line`."""
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if best is None or (node.lineno, -(node.end_lineno or 0)) >= (
+                best.lineno,
+                -(best.end_lineno or 0),
+            ):
+                best = node
+    if best is not None and best.lineno != line:  # a line inside a compound statement's header or a block
+        for node in ast.walk(best):
+            if isinstance(node, ast.excepthandler) and node.lineno == line:
+                return best
+    return best
+
+
+def _inside_function(tree, stmt):
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node is not stmt
+        and stmt in ast.walk(node)
+        for node in tree.body
+    )
+
+
+def _chars(row, col):
+    """The character index of the byte offset `col` in `row` (the AST counts UTF-8 bytes)."""
+    return len(row.encode()[:col].decode(errors="ignore"))
+
+
+def _replace(lines, stmt, replacement):
+    first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
+    start = _chars(lines[first], stmt.col_offset)
+    end = _chars(lines[last], stmt.end_col_offset) if stmt.end_col_offset is not None else len(lines[last])
+    rest = lines[last][end:]
+    lines[first] = lines[first][:start] + replacement + (rest if first == last else "")
+    for index in range(first + 1, last + 1):
+        lines[index] = ""
+
+
+def _header(lines, lineno, col, body, replacement):
+    """The header of a block (`try:`, `except E as e:`, `with f() as g:`) from `lineno`, `col` to
+    its body made `replacement`."""
+    first = lineno - 1
+    start = _chars(lines[first], col)
+    if body[0].lineno - 1 == first:  # `except E: pass` on one line
+        lines[first] = (
+            lines[first][:start]
+            + replacement
+            + " "
+            + lines[first][_chars(lines[first], body[0].col_offset) :]
+        )
+        return
+    lines[first] = lines[first][:start] + replacement
+    for index in range(first + 1, body[0].lineno - 1):
+        if lines[index].strip() and not lines[index].strip().startswith("#"):
+            lines[index] = ""  # the rest of a header written on several lines
+
+
+def _keyword_line(lines, stmt, block):
+    """(line, column) of the `else:` / `finally:` that opens `block` of `stmt`."""
+    for index in range(block[0].lineno - 1, stmt.lineno - 1, -1):
+        row = lines[index]
+        stripped = row.lstrip()
+        if re.match(r"(else|finally)\s*:", stripped) and len(row) - len(stripped) == stmt.col_offset:
+            return index + 1, len(row.encode()) - len(stripped.encode())
+    return None
+
+
+# -- the report as text ----------------------------------------------------------------------------
+
+
+def format_report(reports, relative_to=None):
+    """The report as a compiler prints it: `path:line:col: error: message`, the line, a caret, the
+    hint; what each function was checked for; a summary line."""
+    out, seen = [], set()
+    for report in reports:
+        for problem in report.problems:
+            key = (problem.filename, problem.line, problem.message)
+            if key in seen:
+                continue  # a helper's problem, found again from another caller
+            seen.add(key)
+            name = _display_path(problem.filename, relative_to)
+            out.append(f"{name}:{problem.line}:{problem.column}: error: {problem.message}")
+            out.append(f"    {problem.code.strip()}")
+            out.append(
+                "    "
+                + " " * max(problem.column - 1 - (len(problem.code) - len(problem.code.lstrip())), 0)
+                + "^"
+            )
+            if problem.hint:
+                out.append(f"  hint: {problem.hint}")
+        if report.stopped:
+            name = _display_path(report.filename, relative_to)
+            out.append(f"{name}:{report.line}: note: in `{report.name}`, {report.stopped}")
+    total = len(seen)
+    flagged = [r for r in reports if r.problems]
+    if total:
+        plural = "s" if total != 1 else ""
+        out.append(
+            f"{total} problem{plural} in {len(flagged)} function{'s' if len(flagged) != 1 else ''} "
+            f"(of {len(reports)} checked)"
+        )
+    else:
+        checked = ", ".join(f"{r.name}(wrt {', '.join(r.wrt) or 'nothing'})" for r in reports)
+        out.append(f"no problems: s2sad can differentiate {checked}")
+    return "\n".join(out)
+
+
+def _display_path(filename, relative_to):
+    base = relative_to or os.getcwd()
+    relative = os.path.relpath(filename, base)
+    return filename if relative.startswith("..") else relative

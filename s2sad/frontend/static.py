@@ -1,0 +1,284 @@
+"""Frontend: a module's functions from its source alone, without running it (`s2sad check`).
+
+`load_module(path)` parses the file and builds the namespace its functions would see, statement by
+statement, without executing the module: each top-level `def` (and `name = lambda ...`) is compiled
+alone, decorators, annotations and default expressions left out, so defining it runs none of the
+user's code; imports of installed libraries (NumPy, math, SciPy, ...) are imported, since their objects
+say which rule applies; modules next to the file are loaded the same way, from their source; a
+constant written as a literal gets its value; anything else the module computes (`W = rng.normal(...)`)
+is an `Unknown` placeholder (a NumPy call's result a placeholder array). The functions' source is read
+from `texts` when given there (the check mode rewrites refused statements: `s2sad.api.check`), and
+registered with `linecache` so that `inspect` and the compiler read the same text.
+
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "model.py").write_text(
+...     "import math\\nSCALE = 2.0\\nprint('running!')\\ndef f(x, n=3):\\n    return SCALE * math.sin(x)\\n")
+>>> module = load_module(folder / "model.py")
+>>> module.namespace["SCALE"], module.namespace["f"].__defaults__, sorted(module.functions)
+(2.0, (3,), ['f'])
+"""
+
+import ast
+import builtins
+import copy
+import importlib
+import importlib.util
+import linecache
+import os
+import sys
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Unknown:
+    """A module-level value computed when the module runs (`W = rng.normal(size=3)`): not known
+    without running it. The compiler reads it as a constant of kind 'other'."""
+
+    def __init__(self, description):
+        self.description = description
+
+    def __repr__(self):
+        return f"<{self.description}, computed when the module runs>"
+
+
+@dataclass
+class StaticModule:
+    """A module as `load_module` sees it."""
+
+    path: str
+    name: str
+    tree: ast.Module
+    lines: list
+    namespace: dict = field(repr=False)
+    functions: dict = field(repr=False)  # top-level function name -> its `def` node (source order)
+    decorators: dict = field(repr=False)  # function name -> its decorators' source
+
+
+def _register(path, text):
+    """`text` is what `linecache` (so `inspect.getsource` and the compiler) reads for `path`."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    linecache.cache[path] = (len(text), None, lines, path)  # no mtime: `checkcache` keeps it
+    return lines
+
+
+def load_module(path, texts=None, _loaded=None):
+    """The `StaticModule` of the file `path` (see the module docstring); `texts` maps paths to source
+    text that replaces the file's."""
+    path = os.path.abspath(str(path))
+    texts = texts if texts is not None else {}
+    loaded = _loaded if _loaded is not None else {}
+    if path in loaded:
+        return loaded[path]
+    if path not in texts:
+        with open(path, encoding="utf-8") as handle:
+            texts[path] = handle.read()
+    text = texts[path]
+    lines = _register(path, text)
+    tree = ast.parse(text, filename=path)
+    name = os.path.splitext(os.path.basename(path))[0]
+    namespace = {"__name__": name, "__file__": path, "__builtins__": __builtins__}
+    module = StaticModule(path, name, tree, lines, namespace, {}, {})
+    loaded[path] = module
+    _Loader(module, texts, loaded).block(tree.body)
+    return module
+
+
+def module_object(module):
+    """The static module as a module object (what `import helpers` binds)."""
+    obj = types.ModuleType(module.name)
+    obj.__dict__.update(module.namespace)
+    module.namespace.update({"__name__": module.name})
+    return obj
+
+
+class _Loader:
+    def __init__(self, module, texts, loaded):
+        self.module = module
+        self.namespace = module.namespace
+        self.folder = os.path.dirname(module.path)
+        self.texts = texts
+        self.loaded = loaded
+
+    def block(self, stmts):
+        for stmt in stmts:
+            if isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
+                continue  # the script part: never run, never needed by the functions
+            if isinstance(stmt, (ast.If, ast.Try)):  # `try: import scipy` / `if HAVE_X:`: every branch
+                for attr in ("body", "orelse", "finalbody"):
+                    self.block(getattr(stmt, attr, []))
+                for handler in getattr(stmt, "handlers", []):
+                    self.block(handler.body)
+            elif isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if alias.asname:
+                        self.namespace[alias.asname] = self.import_module(alias.name)
+                    else:
+                        top = alias.name.split(".")[0]
+                        value = self.import_module(top)
+                        if not isinstance(value, Unknown):
+                            self.import_module(alias.name)  # `import scipy.special` loads the submodule
+                        self.namespace[top] = value
+            elif isinstance(stmt, ast.ImportFrom):
+                self.import_from(stmt)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.define(stmt)
+            elif isinstance(stmt, ast.ClassDef):
+                # a class of the user's: the compiler refuses its constructor and methods by its module
+                self.namespace[stmt.name] = type(stmt.name, (), {"__module__": self.module.name})
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    self.assign(target, stmt.value)
+
+    # -- imports ---------------------------------------------------------------------------------
+    def local_path(self, dotted, level=0):
+        """The file of a module next to this one (`helpers.py`, `pkg/__init__.py`), or None."""
+        base = self.folder
+        for _ in range(max(level - 1, 0)):
+            base = os.path.dirname(base)
+        parts = dotted.split(".") if dotted else []
+        stem = os.path.join(base, *parts) if parts else base
+        for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+            if os.path.isfile(candidate):
+                return candidate
+        return None
+
+    def import_module(self, dotted, level=0):
+        local = self.local_path(dotted, level)
+        if local is not None:
+            return module_object(load_module(local, self.texts, self.loaded))
+        if level:
+            return Unknown(f"the module `{'.' * level}{dotted}`")
+        return _library(dotted, self.folder)
+
+    def import_from(self, stmt):
+        if stmt.module == "__future__":
+            return
+        module = self.import_module(stmt.module or "", stmt.level)
+        for alias in stmt.names:
+            if alias.name == "*":
+                if not isinstance(module, Unknown):
+                    self.namespace.update({k: v for k, v in vars(module).items() if not k.startswith("_")})
+                continue
+            value = getattr(module, alias.name, None) if not isinstance(module, Unknown) else None
+            if value is None:
+                submodule = f"{stmt.module}.{alias.name}" if stmt.module else alias.name
+                value = self.import_module(submodule, stmt.level)
+            self.namespace[alias.asname or alias.name] = value
+
+    # -- definitions ------------------------------------------------------------------------------
+    def define(self, node):
+        """Compile the `def` alone (no decorators, annotations or default expressions: nothing of
+        the user's runs) and give the function the defaults that are literals."""
+        self.module.functions[node.name] = node
+        self.module.decorators[node.name] = [ast.unparse(d) for d in node.decorator_list]
+        bare = copy.deepcopy(node)
+        bare.decorator_list = []
+        bare.returns = None
+        args = bare.args
+        for arg in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+            if arg is not None:
+                arg.annotation = None
+        defaults = tuple(self.value(d) for d in args.defaults)
+        kwdefaults = {
+            a.arg: self.value(d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None
+        }
+        args.defaults = [ast.copy_location(ast.Constant(None), d) for d in args.defaults]
+        args.kw_defaults = [
+            None if d is None else ast.copy_location(ast.Constant(None), d) for d in args.kw_defaults
+        ]
+        if isinstance(
+            bare, ast.AsyncFunctionDef
+        ):  # compiled as a plain def; the compiler refuses it by its source
+            bare = ast.FunctionDef(**{f: getattr(bare, f) for f in bare._fields})
+            ast.copy_location(bare, node)
+        code = compile(ast.Module(body=[bare], type_ignores=[]), self.module.path, "exec")
+        exec(code, self.namespace)  # defines the function: its body does not run
+        function = self.namespace[node.name]
+        function.__defaults__ = defaults or None
+        function.__kwdefaults__ = kwdefaults or None
+
+    def assign(self, target, value):
+        if isinstance(target, ast.Name):
+            if isinstance(value, ast.Lambda):
+                bare = copy.deepcopy(value)
+                bare.args.defaults = []
+                bare.args.kw_defaults = [None for _ in bare.args.kw_defaults]
+                assign = ast.Assign(targets=[ast.Name(target.id, ast.Store())], value=bare)
+                ast.copy_location(assign, value)
+                code = compile(ast.fix_missing_locations(ast.Module([assign], [])), self.module.path, "exec")
+                exec(code, self.namespace)  # makes the lambda: its body does not run
+            else:
+                self.namespace[target.id] = self.value(value, target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                if isinstance(element, ast.Name):
+                    self.namespace[element.id] = Unknown(f"`{element.id}`")
+
+    def value(self, node, name=None):
+        """The value of a module-level expression, when it is known without running anything."""
+        try:
+            return ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            pass
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            obj = _resolve(node, self.namespace)
+            if obj is not None:
+                return obj
+        what = f"`{name}`" if name else f"`{ast.unparse(node)}`"
+        if isinstance(node, ast.Call):
+            callee = _resolve(node.func, self.namespace)
+            module = getattr(callee, "__module__", None) or ""
+            if module.split(".")[0] == "numpy" and not isinstance(callee, type):
+                return np.zeros(1)  # a NumPy call's result: an array (the compiler reads its kind)
+        return Unknown(f"the value of {what}")
+
+
+def _resolve(node, namespace):
+    path = []
+    while isinstance(node, ast.Attribute):
+        path.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    obj = namespace[node.id] if node.id in namespace else getattr(builtins, node.id, None)
+    for attr in reversed(path):
+        if obj is None or isinstance(obj, Unknown):
+            return None
+        obj = getattr(obj, attr, None)
+    return obj
+
+
+def _is_main_guard(test):
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
+
+
+def _library(dotted, folder):
+    """An installed module, imported (its objects say which rule applies), or `Unknown`: a module
+    found in the user's folders (the current directory, the checked file's) is never imported."""
+    if dotted in sys.modules:
+        return sys.modules[dotted]
+    user = {os.path.abspath(p or os.curdir) for p in ("", os.curdir, folder)}
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) not in user]
+    try:
+        spec = importlib.util.find_spec(dotted)
+        origin = getattr(spec, "origin", None) or ""
+        installed = "site-packages" in origin or "dist-packages" in origin
+        if spec is None or (not installed and any(origin.startswith(u + os.sep) for u in user)):
+            return Unknown(f"the module `{dotted}`")
+        return importlib.import_module(dotted)
+    except Exception:  # not installed, or fails to import: its names stay unknown
+        return Unknown(f"the module `{dotted}`")
+    finally:
+        sys.path[:] = saved
