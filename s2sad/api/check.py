@@ -285,9 +285,9 @@ def _integer_uses(node):
 
 def take_out(text, line):
     """`text` with the statement refused at `line` made harmless, line numbers kept: a simple
-    statement becomes `pass` (an assignment `y = 0.0`, so `y` stays defined), a compound one keeps its
-    body (`try:` / `with ...:` / `for ...:` read as `if 1:`, `except ...:` as `if 0:`), `async def` is
-    read as `def`. None when there is nothing to take out (the `def` line of the function).
+    statement becomes `pass` (an assignment `y = 0.0`, so `y` stays defined; a return `return 0.0`), a compound one keeps its
+    body (`try:` / `with ...:` / `for ...:` read as `if 1:`, `except ...:` as `if 0:`). None when there is nothing to take out (the `def` line of the function: its
+    parameters, `async`).
 
     >>> print(take_out("def f(x):\\n    try:\\n        y = x\\n    except E:\\n        y = 0.0\\n    return y\\n", 2))
     def f(x):
@@ -307,10 +307,6 @@ def take_out(text, line):
     if stmt is None:
         return None
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.lineno == line:
-        if isinstance(stmt, ast.AsyncFunctionDef):
-            row = lines[stmt.lineno - 1]
-            lines[stmt.lineno - 1] = re.sub(r"\basync\s+def\b", "def", row, count=1)
-            return "\n".join(lines)
         if _inside_function(tree, stmt):  # a local function refused: taken out as a whole
             _replace(lines, stmt, "pass")
             return "\n".join(lines)
@@ -335,6 +331,9 @@ def take_out(text, line):
         for target in targets:
             if isinstance(target, (ast.Name, ast.Tuple, ast.List, ast.Starred)):
                 names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    if isinstance(stmt, ast.Return):
+        _replace(lines, stmt, "return 0.0")
+        return "\n".join(lines)
     _replace(lines, stmt, " = ".join(names + ["0.0"]) if names else "pass")
     return "\n".join(lines)
 

@@ -5,7 +5,8 @@ statement, without executing the module: each top-level `def` (and `name = lambd
 alone, decorators, annotations and default expressions left out, so defining it runs none of the
 user's code; imports of installed libraries (NumPy, math, SciPy, ...) are imported, since their objects
 say which rule applies; modules next to the file are loaded the same way, from their source; a
-constant written as a literal gets its value; anything else the module computes (`W = rng.normal(...)`)
+constant written as a literal gets its value; s2sad's own rule registrations (`@s2sad.custom_vjp`,
+`f.defvjp(f_fwd, f_bwd)`, `s2sad.defvjp(scipy.special.erf, ...)`) are made; anything else the module computes (`W = rng.normal(...)`)
 is an `Unknown` placeholder (a NumPy call's result a placeholder array). The functions' source is read
 from `texts` when given there (the check mode rewrites refused statements: `s2sad.api.check`), and
 registered with `linecache` so that `inspect` and the compiler read the same text.
@@ -30,7 +31,18 @@ import sys
 import types
 from dataclasses import dataclass, field
 
+import functools
+
 import numpy as np
+
+from .. import rules as R
+from ..rules.custom import defjvp, defvjp
+from ..runtime.custom import CustomFunction, custom_jvp, custom_vjp
+
+# what a module may call at its top level that the check runs too: s2sad's own rule registrations
+# (`@s2sad.custom_vjp`, `f.defvjp(f_fwd, f_bwd)`, `s2sad.defvjp(scipy.special.erf, ...)`), so the
+# functions they give rules are checked as the compiler sees them (by their rules, not their bodies)
+RULE_MAKERS = (custom_vjp, custom_jvp, defjvp, defvjp, R.nondifferentiable, functools.partial)
 
 
 class Unknown:
@@ -130,6 +142,8 @@ class _Loader:
             elif isinstance(stmt, ast.ClassDef):
                 # a class of the user's: the compiler refuses its constructor and methods by its module
                 self.namespace[stmt.name] = type(stmt.name, (), {"__module__": self.module.name})
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                self.registration(stmt.value)  # `f.defvjp(f_fwd, f_bwd)`; any other call is not run
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
@@ -192,16 +206,54 @@ class _Loader:
         args.kw_defaults = [
             None if d is None else ast.copy_location(ast.Constant(None), d) for d in args.kw_defaults
         ]
-        if isinstance(
-            bare, ast.AsyncFunctionDef
-        ):  # compiled as a plain def; the compiler refuses it by its source
-            bare = ast.FunctionDef(**{f: getattr(bare, f) for f in bare._fields})
-            ast.copy_location(bare, node)
         code = compile(ast.Module(body=[bare], type_ignores=[]), self.module.path, "exec")
         exec(code, self.namespace)  # defines the function: its body does not run
         function = self.namespace[node.name]
         function.__defaults__ = defaults or None
         function.__kwdefaults__ = kwdefaults or None
+        for decorator in reversed(node.decorator_list):  # s2sad's own; any other is left out
+            make = self.registration(decorator, call=False)
+            if make is not None:
+                result = make(function)
+                function = function if result is None else result
+        self.namespace[node.name] = function
+
+    def registration(self, node, call=True):
+        """Evaluate `node` if it is s2sad's own rule registration (a call of `custom_vjp`, `defvjp`,
+        `s2sad.rules.nondifferentiable`, `functools.partial` of them, or the `defvjp` / `defjvp` of a
+        custom function), its arguments known; with `call=False`, the decorator `node` names. Else None.
+        Nothing else is evaluated: the user's code does not run."""
+        if not call or not isinstance(node, ast.Call):
+            target = _resolve(node, self.namespace) if isinstance(node, (ast.Name, ast.Attribute)) else None
+            if target is None and isinstance(node, ast.Call):
+                return self.registration(node)
+            return target if _rule_maker(target) else None
+        maker = self.registration(node.func, call=False)
+        if maker is None:
+            return None
+        args = [self.known(a) for a in node.args]
+        keywords = {k.arg: self.known(k.value) for k in node.keywords if k.arg is not None}
+        if any(a is _NOT_KNOWN for a in args + list(keywords.values())):
+            return None
+        try:
+            return maker(*args, **keywords)
+        except Exception:  # a registration s2sad itself refuses: the compiler will say so at the call
+            return None
+
+    def known(self, node):
+        """The value of an argument of a registration: a literal, a name the module binds, or another
+        registration; else `_NOT_KNOWN`."""
+        try:
+            return ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            pass
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            value = _resolve(node, self.namespace)
+            return _NOT_KNOWN if value is None or isinstance(value, Unknown) else value
+        if isinstance(node, ast.Call):
+            value = self.registration(node)
+            return _NOT_KNOWN if value is None else value
+        return _NOT_KNOWN
 
     def assign(self, target, value):
         if isinstance(target, ast.Name):
@@ -231,6 +283,9 @@ class _Loader:
             if obj is not None:
                 return obj
         what = f"`{name}`" if name else f"`{ast.unparse(node)}`"
+        made = self.registration(node) if isinstance(node, ast.Call) else None
+        if made is not None:  # `f = s2sad.custom_vjp(g)`, `rule = functools.partial(s2sad.custom_vjp, ...)`
+            return made
         if isinstance(node, ast.Call):
             callee = _resolve(node.func, self.namespace)
             module = getattr(callee, "__module__", None) or ""
@@ -252,6 +307,20 @@ def _resolve(node, namespace):
             return None
         obj = getattr(obj, attr, None)
     return obj
+
+
+_NOT_KNOWN = object()
+
+
+def _rule_maker(obj):
+    """Is `obj` one of s2sad's rule registrations (or the `defvjp` / `defjvp` of a custom function,
+    or a `functools.partial` of one)?"""
+    if isinstance(obj, functools.partial):
+        return _rule_maker(obj.func)
+    if any(obj is maker for maker in RULE_MAKERS):
+        return True
+    owner = getattr(obj, "__self__", None)
+    return isinstance(owner, CustomFunction) and getattr(obj, "__name__", "") in ("defvjp", "defjvp")
 
 
 def _is_main_guard(test):
