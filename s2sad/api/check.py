@@ -424,15 +424,15 @@ def format_report(reports, relative_to=None):
             name = _display_path(problem.filename, relative_to)
             out.append(f"{name}:{problem.line}:{problem.column}: error: {problem.message}")
             out.append(f"    {problem.code.strip()}")
-            out.append(
-                "    "
-                + " " * max(problem.column - 1 - (len(problem.code) - len(problem.code.lstrip())), 0)
-                + "^"
-            )
+            indent = len(problem.code) - len(problem.code.lstrip())
+            if problem.column - 1 > indent:  # an expression inside the line: point at it
+                out.append("    " + " " * (problem.column - 1 - indent) + "^")
             if problem.hint:
                 out.append(f"  hint: {problem.hint}")
+        name = _display_path(report.filename, relative_to)
+        if report.problems:
+            out.append(f"{name}:{report.line}: note: {describe_assumptions(report)}")
         if report.stopped:
-            name = _display_path(report.filename, relative_to)
             out.append(f"{name}:{report.line}: note: in `{report.name}`, {report.stopped}")
     total = len(seen)
     flagged = [r for r in reports if r.problems]
@@ -446,6 +446,18 @@ def format_report(reports, relative_to=None):
         checked = ", ".join(f"{r.name}(wrt {', '.join(r.wrt) or 'nothing'})" for r in reports)
         out.append(f"no problems: s2sad can differentiate {checked}")
     return "\n".join(out)
+
+
+def describe_assumptions(report):
+    """`simulate` checked as differentiated in x0, k (n_steps: an integer, used as ...)."""
+    wrt = ", ".join(report.wrt) or "nothing"
+    others = [
+        f"{p}: {'an integer' if kind in (K.INT, K.BOOL) else kind}, {why}"
+        for p, (kind, why) in report.assumed.items()
+        if p not in report.wrt
+    ]
+    text = f"`{report.name}` checked as differentiated with respect to {wrt}"
+    return text + (f" ({'; '.join(others)})" if others else "") + "; choose with --wrt"
 
 
 def _display_path(filename, relative_to):
