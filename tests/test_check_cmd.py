@@ -520,3 +520,41 @@ def test_rules_registered_in_the_file_count(tmp_path):
     errors = [line for line in out.splitlines() if ": error: " in line]
     # the body of clip_gradient (a `try`) is never looked at: its rule is; erfcx has a rule from the file
     assert errors == ["ruled.py:38:5: error: custom_vjp function `scaled` has no derivative rule"], out
+
+
+def test_without_func_the_functions_given_to_s2sad_are_checked(tmp_path):
+    path = write(
+        tmp_path,
+        "train.py",
+        """\
+        import numpy as np
+        import scipy.special
+        import s2sad
+
+
+        def loss(w, b, x, y):
+            p = scipy.special.expit(x @ w + b)
+            return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+        @s2sad.grad
+        def energy(q, k):
+            return 0.5 * k * np.sum(q * q)
+
+
+        def main():
+            value_and_grad = s2sad.value_and_grad(loss, argnums=(0, 1))
+            with open("log.txt", "w") as log:
+                print(f"{value_and_grad(np.zeros(2), 0.0, np.ones((3, 2)), np.ones(3))}", file=log)
+        """,
+    )
+    reports = check_file(path)
+    assert [(r.name, r.wrt, r.where) for r in reports] == [
+        ("loss", ["w", "b"], "value_and_grad at line 17"),
+        ("energy", ["q"], "grad at line 11"),
+    ]
+    (problem,) = [p for r in reports for p in r.problems]  # main's `with` and f-string are not checked
+    assert (problem.line, problem.message) == (7, "no derivative rule for `scipy.special.expit`")
+    # x and y are not differentiated: a library call on them alone is a constant
+    assert check_file(path, "loss", wrt=["x"])[0].problems[0].line == 7
+    assert check_file(path, "loss", wrt=["y"])[0].problems == []

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 
 from .. import kinds as K
 from ..errors import S2sadError
-from ..frontend.static import load_module
+from ..frontend.static import load_module, resolve
 from ..pipeline import check as check_compilation
+from . import jacobians, transforms
 
 MAX_ROUNDS = 200  # refusals taken out of one function's source before the check gives up
 
@@ -64,6 +65,7 @@ class FunctionReport:
     assumed: dict  # parameter -> the kind it is checked as, and why
     problems: list = field(default_factory=list)
     stopped: str = None
+    where: str = None  # the transform call that differentiates it in the file (`grad at line 80`), if any
 
     def as_dict(self):
         out = dict(self.__dict__)
@@ -88,19 +90,113 @@ def check_file(path, function=None, wrt=None):
         module = load_module(path, {path: original})
     except SyntaxError as exc:
         raise CheckUsageError(f"{path}:{exc.lineno}: the file is not valid Python: {exc.msg}") from None
-    names = list(module.functions)
     if function is not None:
         if function not in module.functions:
-            known = ", ".join(names) or "none"
+            known = ", ".join(module.functions) or "none"
             raise CheckUsageError(f"{path}: no top-level function `{function}` (functions: {known})")
-        names = [function]
-    return [_check_function(path, original, module.functions[name], wrt) for name in names]
+        return [_check_function(path, original, module.functions[function], wrt)]
+    entries = differentiated_functions(module)
+    if entries:  # the functions the file gives to s2sad, with the arguments it differentiates
+        return [
+            _check_function(path, original, module.functions[name], wrt, positions, where)
+            for name, (positions, where) in sorted(
+                entries.items(), key=lambda e: module.functions[e[0]].lineno
+            )
+        ]
+    reports = []
+    for node in module.functions.values():  # else every function that has something to differentiate
+        kinds, _ = parameter_kinds(node)
+        if any(k in K.DIFFERENTIABLE for k in kinds):
+            reports.append(_check_function(path, original, node, wrt))
+    return reports
 
 
-def _check_function(path, original, node, wrt):
+TRANSFORMS = {  # s2sad's transforms -> (position of argnums, its default): None differentiates every primal
+    transforms.grad: (1, 0),
+    transforms.value_and_grad: (1, 0),
+    transforms.source: (2, 0),
+    transforms.emit: (3, 0),
+    jacobians.jacfwd: (1, 0),
+    jacobians.jacrev: (1, 0),
+    jacobians.hessian: (1, 0),
+    transforms.jvp: None,
+    transforms.vjp: None,
+    transforms.hvp: None,
+}
+
+
+_TRANSFORM_NAMES = {t.__name__ for t in TRANSFORMS}
+
+
+def differentiated_functions(module):
+    """The top-level functions of `module` given to an s2sad transform somewhere in the file
+    (`s2sad.value_and_grad(loss, argnums=(0, 1))`, `@s2sad.grad`): name -> (the positions it
+    differentiates, or None for every float parameter; where: `value_and_grad at line 97`)."""
+    found = {}
+
+    def note(name, transform, argnums, line):
+        if name not in module.functions:
+            return
+        node = module.functions[name]
+        count = len(node.args.args)
+        if argnums is None:
+            positions = None
+        else:
+            positions = tuple(a % count for a in argnums if -count <= a < count) if count else ()
+        before = found.get(name)
+        if before is not None and before[0] is not None and positions is not None:
+            positions = tuple(sorted(set(before[0]) | set(positions)))  # the union of what is asked
+        elif before is not None:
+            positions = None
+        found[name] = (positions, f"{transform.__name__} at line {line}" if before is None else before[1])
+
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
+            transform = resolve(node.func, module.namespace)
+            if transform in TRANSFORMS:
+                note(node.args[0].id, transform, _argnums(node, TRANSFORMS[transform]), node.lineno)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                transform = resolve(call.func if call else decorator, module.namespace)
+                if transform in TRANSFORMS:
+                    spec = TRANSFORMS[transform]
+                    argnums = (
+                        _argnums(call, (spec[0] - 1, spec[1])) if call and spec else (spec and (spec[1],))
+                    )
+                    note(node.name, transform, argnums, decorator.lineno)
+    return found
+
+
+def _argnums(call, spec):
+    """The argnums of a transform call, when it is a literal: a tuple; None for every primal or unknown."""
+    if spec is None:
+        return None
+    position, default = spec
+    value = next((k.value for k in call.keywords if k.arg == "argnums"), None)
+    if value is None and len(call.args) > position:
+        value = call.args[position]
+    if value is None:
+        return (default,)
+    try:
+        literal = ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError):
+        return None  # computed (`tuple(range(8))`): every float parameter
+    return (literal,) if isinstance(literal, int) else tuple(literal)
+
+
+def _check_function(path, original, node, wrt, positions=None, where=None):
     kinds, assumed = parameter_kinds(node)
     params = [a.arg for a in node.args.args]
-    if wrt is None:
+    if wrt is None and positions is not None:
+        active = list(positions)
+        for i in active:
+            assumed[params[i]] = (
+                kinds[i] if kinds[i] in K.DIFFERENTIABLE else K.ANY,
+                f"differentiated by {where}",
+            )
+            kinds[i] = assumed[params[i]][0]
+    elif wrt is None:
         active = [i for i, p in enumerate(params) if kinds[i] in K.DIFFERENTIABLE]
     else:
         unknown = [w for w in wrt if w not in params]
@@ -113,7 +209,7 @@ def _check_function(path, original, node, wrt):
         for i in active:
             if kinds[i] in (K.INT, K.BOOL):
                 kinds[i] = K.FLOAT  # an integer differentiated is a float (as `grad` does)
-    report = FunctionReport(node.name, path, node.lineno, [params[i] for i in active], assumed)
+    report = FunctionReport(node.name, path, node.lineno, [params[i] for i in active], assumed, where=where)
     texts = {path: original}  # the source the check reads, refused statements taken out
     originals = {}  # path -> its lines as written
     seen = set()
@@ -227,6 +323,17 @@ def parameter_kinds(node):
     args = node.args.args
     defaults = [None] * (len(args) - len(node.args.defaults)) + list(node.args.defaults)
     integers = _integer_uses(node)
+    called = {
+        n.func.id for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    } | {  # given to a transform: `s2sad.jvp(f, ...)`
+        n.args[0].id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr in _TRANSFORM_NAMES
+        and n.args
+        and isinstance(n.args[0], ast.Name)
+    }
     for arg, default in zip(args, defaults):
         kind, why = None, None
         if arg.annotation is not None:
@@ -243,6 +350,8 @@ def parameter_kinds(node):
                 kind, why = (
                     K.kind_of(value) if value is not None else K.OTHER
                 ), f"default `{ast.unparse(default)}`"
+        if kind is None and arg.arg in called:
+            kind, why = K.function_kind(a_function), "a function (it is called)"
         if kind is None and arg.arg in integers:
             kind, why = K.INT, integers[arg.arg]
         if kind is None:
@@ -252,7 +361,14 @@ def parameter_kinds(node):
     return kinds, reasons
 
 
-_SIZE_FUNCTIONS = {"zeros", "ones", "empty", "full", "eye", "identity", "arange", "range"}
+_SIZE_FUNCTIONS = {"zeros", "ones", "empty", "full", "eye", "identity", "arange"}
+
+
+def a_function(*args):
+    """What the check takes a parameter that holds a function for (`f` in `def jacobian(f, x)`, called
+    `f(x)`): the file does not say which function it is given, so its result is checked as if it
+    depended on its arguments (here: as the first one)."""
+    return args[0]
 
 
 def _integer_uses(node):
@@ -264,7 +380,8 @@ def _integer_uses(node):
         if isinstance(inner, ast.Call):
             func = inner.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name in _SIZE_FUNCTIONS:
+            size = isinstance(func, ast.Attribute) and name in _SIZE_FUNCTIONS
+            if size or (isinstance(func, ast.Name) and name == "range"):
                 for arg in inner.args[: 3 if name in ("range", "arange") else 1]:
                     for n in ast.walk(arg):
                         if isinstance(n, ast.Name) and n.id in params:
@@ -434,6 +551,11 @@ def format_report(reports, relative_to=None):
             out.append(f"{name}:{report.line}: note: {describe_assumptions(report)}")
         if report.stopped:
             out.append(f"{name}:{report.line}: note: in `{report.name}`, {report.stopped}")
+    if len(reports) > 1 and not any(r.where for r in reports):
+        out.append(
+            "note: no function of the file is given to an s2sad transform by name: every function with a "
+            "parameter that may be a float or an array was checked (name one: FILE.py:func)"
+        )
     total = len(seen)
     flagged = [r for r in reports if r.problems]
     if total:
@@ -452,11 +574,14 @@ def describe_assumptions(report):
     """`simulate` checked as differentiated in x0, k (n_steps: an integer, used as ...)."""
     wrt = ", ".join(report.wrt) or "nothing"
     others = [
-        f"{p}: {'an integer' if kind in (K.INT, K.BOOL) else kind}, {why}"
+        f"{p}: {'an integer' if kind in (K.INT, K.BOOL) else why if K.is_function_kind(kind) else kind}"
+        + ("" if K.is_function_kind(kind) else f", {why}")
         for p, (kind, why) in report.assumed.items()
         if p not in report.wrt
     ]
     text = f"`{report.name}` checked as differentiated with respect to {wrt}"
+    if report.where:
+        text += f" (as by {report.where})"
     return text + (f" ({'; '.join(others)})" if others else "") + "; choose with --wrt"
 
 

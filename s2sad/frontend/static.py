@@ -224,7 +224,7 @@ class _Loader:
         custom function), its arguments known; with `call=False`, the decorator `node` names. Else None.
         Nothing else is evaluated: the user's code does not run."""
         if not call or not isinstance(node, ast.Call):
-            target = _resolve(node, self.namespace) if isinstance(node, (ast.Name, ast.Attribute)) else None
+            target = resolve(node, self.namespace) if isinstance(node, (ast.Name, ast.Attribute)) else None
             if target is None and isinstance(node, ast.Call):
                 return self.registration(node)
             return target if _rule_maker(target) else None
@@ -248,7 +248,7 @@ class _Loader:
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             pass
         if isinstance(node, (ast.Name, ast.Attribute)):
-            value = _resolve(node, self.namespace)
+            value = resolve(node, self.namespace)
             return _NOT_KNOWN if value is None or isinstance(value, Unknown) else value
         if isinstance(node, ast.Call):
             value = self.registration(node)
@@ -279,7 +279,7 @@ class _Loader:
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             pass
         if isinstance(node, (ast.Name, ast.Attribute)):
-            obj = _resolve(node, self.namespace)
+            obj = resolve(node, self.namespace)
             if obj is not None:
                 return obj
         what = f"`{name}`" if name else f"`{ast.unparse(node)}`"
@@ -287,14 +287,15 @@ class _Loader:
         if made is not None:  # `f = s2sad.custom_vjp(g)`, `rule = functools.partial(s2sad.custom_vjp, ...)`
             return made
         if isinstance(node, ast.Call):
-            callee = _resolve(node.func, self.namespace)
+            callee = resolve(node.func, self.namespace)
             module = getattr(callee, "__module__", None) or ""
             if module.split(".")[0] == "numpy" and not isinstance(callee, type):
                 return np.zeros(1)  # a NumPy call's result: an array (the compiler reads its kind)
         return Unknown(f"the value of {what}")
 
 
-def _resolve(node, namespace):
+def resolve(node, namespace):
+    """The object a dotted name (`np.linalg.norm`) names in the static `namespace`, or None."""
     path = []
     while isinstance(node, ast.Attribute):
         path.append(node.attr)
