@@ -558,3 +558,54 @@ def test_without_func_the_functions_given_to_s2sad_are_checked(tmp_path):
     # x and y are not differentiated: a library call on them alone is a constant
     assert check_file(path, "loss", wrt=["x"])[0].problems[0].line == 7
     assert check_file(path, "loss", wrt=["y"])[0].problems == []
+
+
+def test_objects_of_the_module_and_values_it_computes(tmp_path):
+    """Classes of the file are known from their source (their methods and constructors are refused as
+    the compiler refuses them); a function the module computes when it runs is a note, not an error."""
+    write(
+        tmp_path,
+        "objects.py",
+        """\
+        import numpy as np
+
+
+        def make_scaler(c):
+            def scale(u):
+                return c * u
+            return scale
+
+
+        scaler = make_scaler(3.0)
+
+
+        class Model:
+            def forward(self, x):
+                return np.tanh(x)
+
+
+        model = Model()
+
+
+        def loss(x):
+            y = scaler(x)
+            z = model.forward(y)
+            return z
+        """,
+    )
+    code, out, _ = run_check("objects.py:loss", cwd=tmp_path)
+    assert code == 1
+    lines = [line for line in out.splitlines() if ": note: " in line or ": error: " in line]
+    assert lines[0].startswith("objects.py:22:5: note: `scaler` is computed when the module runs"), out
+    assert lines[1].startswith(
+        "objects.py:23:5: error: `model.forward(...)` calls a method of the class `Model`"
+    )
+    assert (
+        out.splitlines()[-1] == "1 problem in 1 function (of 1 checked); 1 call not checked (see the notes)"
+    )
+
+
+def test_a_file_that_is_not_python_is_a_usage_error(tmp_path):
+    write(tmp_path, "broken.py", "def f(x):\n    return x +\n")
+    code, _, err = run_check("broken.py", cwd=tmp_path)
+    assert code == 2 and "broken.py:2: the file is not valid Python" in err

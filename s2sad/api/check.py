@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from .. import kinds as K
 from ..errors import S2sadError
-from ..frontend.static import load_module, resolve
+from ..frontend.static import Unknown, load_module, resolve
 from ..pipeline import check as check_compilation
 from . import jacobians, transforms
 
@@ -48,6 +48,7 @@ class Problem:
     hint: str
     code: str  # the user's source line, as written
     kind: str  # the error class the compiler raises (`UnsupportedSyntaxError`, ...)
+    severity: str = "error"  # "note": what the check cannot know without running the code
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -66,6 +67,11 @@ class FunctionReport:
     problems: list = field(default_factory=list)
     stopped: str = None
     where: str = None  # the transform call that differentiates it in the file (`grad at line 80`), if any
+
+    @property
+    def errors(self):
+        """The problems `grad` would raise (not the notes on what the check could not see)."""
+        return [p for p in self.problems if p.severity == "error"]
 
     def as_dict(self):
         out = dict(self.__dict__)
@@ -214,43 +220,47 @@ def _check_function(path, original, node, wrt, positions=None, where=None):
     originals = {}  # path -> its lines as written
     seen = set()
     for _ in range(MAX_ROUNDS):
-        module = load_module(path, dict(texts))
+        loaded = {}
+        try:
+            module = load_module(path, dict(texts), loaded)
+        except SyntaxError:  # what was taken out leaves code Python refuses (`await` outside `async def`)
+            break
         for loaded_path, text in texts.items():
             originals.setdefault(loaded_path, text.splitlines())
         function = module.namespace[node.name]
         try:
             problems, stopped = check_compilation(function, tuple(kinds), tuple(active))
         except Exception as exc:  # the compiler itself fails: `grad` would fail the same way
-            if (
-                report.problems
-            ):  # what is left once the refused statements are out (a generator without `yield`)
+            if report.problems:  # on what is left once refused statements are out (a generator's loop)
                 report.stopped = (
                     "the check cannot go past these problems: the rest of the function was not checked"
                 )
             else:
                 report.stopped = f"s2sad fails on it ({type(exc).__name__}: {exc}), a bug in s2sad"
+            _sort(report)
             return report
         for error in problems:
-            _add(report, error, originals, seen)
+            _add(report, error, originals, seen, loaded)
         lines = {(p.filename, p.line) for p in report.problems}
         if stopped is not None and (os.path.abspath(stopped.filename or ""), stopped.lineno) not in lines:
-            _add(report, stopped, originals, seen)  # (a line already reported: the same construct)
+            _add(report, stopped, originals, seen, loaded)  # (a line already reported: the same construct)
         if stopped is None:
             _sort(report)
             return report
-        where = (os.path.abspath(stopped.filename or ""), stopped.lineno)
-        if where[0] not in texts:
+        where = os.path.abspath(stopped.filename or "")
+        if where not in texts:
             try:
-                with open(where[0], encoding="utf-8") as handle:
-                    texts[where[0]] = handle.read()
+                with open(where, encoding="utf-8") as handle:
+                    texts[where] = handle.read()
             except OSError:
                 break
-        changed = take_out(texts[where[0]], stopped.lineno) if stopped.lineno else None
+        changed = take_out(texts[where], stopped.lineno) if stopped.lineno else None
         if changed is None:
             break
-        texts[where[0]] = changed
+        texts[where] = changed
     else:
         report.stopped = f"more than {MAX_ROUNDS} refused statements"
+        _sort(report)
         return report
     report.stopped = "the check cannot go past this refusal: the rest of the function was not checked"
     _sort(report)
@@ -262,8 +272,39 @@ def _sort(report):
     report.problems.sort(key=lambda p: (p.filename != report.filename, p.filename, p.line, p.column))
 
 
-def _add(report, error, originals, seen):
+def _computed_callee(error, filename, loaded):
+    """The module-level name whose value the module computes when it runs (`scaler = make_scaler(3.0)`)
+    that `error` says has no rule, or None: the check cannot know which function it holds."""
+    match = re.fullmatch(r"no derivative rule for `([\w.]+)`", error.message)
+    module = loaded.get(filename)
+    if match is None or module is None:
+        return None
+    name = match.group(1)
+    root = name.split(".")[0]
+    value = module.namespace.get(root)
+    if isinstance(value, Unknown):
+        return root
+    if (
+        value is not None
+        and "." in name
+        and resolve(ast.parse(name, mode="eval").body, module.namespace) is None
+    ):
+        return root  # an attribute of something computed (`model.net.forward`)
+    return None
+
+
+def _add(report, error, originals, seen, loaded=None):
     filename = os.path.abspath(error.filename) if error.filename else report.filename
+    computed = _computed_callee(error, filename, loaded or {})
+    if computed is not None:
+        error = type(error)(
+            f"`{error.message.split('`')[1]}` is computed when the module runs; the check cannot tell which "
+            "function it is, and did not check this call",
+            error.filename,
+            error.lineno,
+            error.code,
+            f"check the function it holds on its own (FILE.py:func), or define `{computed}` with `def`",
+        )
     key = (filename, error.lineno, error.message)
     if key in seen:
         return
@@ -272,7 +313,7 @@ def _add(report, error, originals, seen):
         (p.filename, p.line, p.kind) == (filename, error.lineno, "UnsupportedSyntaxError")
         for p in report.problems
     ):
-        return  # one statement refused by two checks (`xs.sort()`: a method, and a call for its effect): the first
+        return  # one statement refused by two checks (`xs.sort()`: a method, a call for its effect)
     seen.add(key)
     lines = originals.get(filename)
     if lines is None and os.path.isfile(filename):
@@ -289,17 +330,18 @@ def _add(report, error, originals, seen):
         column = first  # the statement's start
     else:
         column = len(code.encode()[:column].decode(errors="ignore"))
-    report.problems.append(
-        Problem(
-            filename,
-            error.lineno or report.line,
-            column + 1,
-            error.message,
-            error.hint or "",
-            code,
-            type(error).__name__,
-        )
+    problem = Problem(
+        filename,
+        error.lineno or report.line,
+        column + 1,
+        error.message,
+        error.hint or "",
+        code,
+        type(error).__name__,
     )
+    if computed is not None:
+        problem.severity = "note"
+    report.problems.append(problem)
 
 
 # -- the parameters: which kinds, which are differentiated ---------------------------------------
@@ -539,7 +581,7 @@ def format_report(reports, relative_to=None):
                 continue  # a helper's problem, found again from another caller
             seen.add(key)
             name = _display_path(problem.filename, relative_to)
-            out.append(f"{name}:{problem.line}:{problem.column}: error: {problem.message}")
+            out.append(f"{name}:{problem.line}:{problem.column}: {problem.severity}: {problem.message}")
             out.append(f"    {problem.code.strip()}")
             indent = len(problem.code) - len(problem.code.lstrip())
             if problem.column - 1 > indent:  # an expression inside the line: point at it
@@ -556,17 +598,21 @@ def format_report(reports, relative_to=None):
             "note: no function of the file is given to an s2sad transform by name: every function with a "
             "parameter that may be a float or an array was checked (name one: FILE.py:func)"
         )
-    total = len(seen)
-    flagged = [r for r in reports if r.problems]
+    total = len({(p.filename, p.line, p.message) for r in reports for p in r.errors})
+    notes = len(seen) - total
+    unchecked = f"; {notes} call{'s' if notes != 1 else ''} not checked (see the notes)" if notes else ""
+    flagged = [r for r in reports if r.errors]
     if total:
         plural = "s" if total != 1 else ""
         out.append(
             f"{total} problem{plural} in {len(flagged)} function{'s' if len(flagged) != 1 else ''} "
-            f"(of {len(reports)} checked)"
+            f"(of {len(reports)} checked){unchecked}"
         )
+    elif any(r.stopped for r in reports):
+        out.append(f"no problems found, but the check stopped early (see the notes){unchecked}")
     else:
         checked = ", ".join(f"{r.name}(wrt {', '.join(r.wrt) or 'nothing'})" for r in reports)
-        out.append(f"no problems: s2sad can differentiate {checked}")
+        out.append(f"no problems: s2sad can differentiate {checked}{unchecked}")
     return "\n".join(out)
 
 

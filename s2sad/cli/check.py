@@ -61,4 +61,4 @@ def run(args):
         print(json.dumps({"functions": [r.as_dict() for r in reports]}, indent=2))
     else:
         print(format_report(reports))
-    return 1 if any(r.problems or r.stopped for r in reports) else 0
+    return 1 if any(r.errors or r.stopped for r in reports) else 0

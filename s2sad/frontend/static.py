@@ -78,12 +78,12 @@ def _register(path, text):
     return lines
 
 
-def load_module(path, texts=None, _loaded=None):
+def load_module(path, texts=None, loaded=None):
     """The `StaticModule` of the file `path` (see the module docstring); `texts` maps paths to source
-    text that replaces the file's."""
+    text that replaces the file's; `loaded` (path -> StaticModule) receives every module loaded."""
     path = os.path.abspath(str(path))
     texts = texts if texts is not None else {}
-    loaded = _loaded if _loaded is not None else {}
+    loaded = loaded if loaded is not None else {}
     if path in loaded:
         return loaded[path]
     if path not in texts:
@@ -140,8 +140,7 @@ class _Loader:
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.define(stmt)
             elif isinstance(stmt, ast.ClassDef):
-                # a class of the user's: the compiler refuses its constructor and methods by its module
-                self.namespace[stmt.name] = type(stmt.name, (), {"__module__": self.module.name})
+                self.define_class(stmt)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 self.registration(stmt.value)  # `f.defvjp(f_fwd, f_bwd)`; any other call is not run
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
@@ -218,6 +217,23 @@ class _Loader:
                 function = function if result is None else result
         self.namespace[node.name] = function
 
+    def define_class(self, node):
+        """A class of the user's, with its methods (compiled alone, like functions) and nothing its body
+        computes: the compiler refuses its constructor and methods by its module, as it does at run time."""
+        cls = type(node.name, (), {"__module__": self.module.name, "__qualname__": node.name})
+        self.namespace[node.name] = cls
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list:
+                saved = self.namespace.get(stmt.name, _NOT_KNOWN), self.module.functions.get(stmt.name)
+                self.define(stmt)
+                setattr(cls, stmt.name, self.namespace[stmt.name])
+                self.module.decorators.pop(stmt.name, None)
+                for store, old in ((self.namespace, saved[0]), (self.module.functions, saved[1])):
+                    if old is None or old is _NOT_KNOWN:
+                        store.pop(stmt.name, None)
+                    else:
+                        store[stmt.name] = old
+
     def registration(self, node, call=True):
         """Evaluate `node` if it is s2sad's own rule registration (a call of `custom_vjp`, `defvjp`,
         `s2sad.rules.nondifferentiable`, `functools.partial` of them, or the `defvjp` / `defjvp` of a
@@ -288,6 +304,8 @@ class _Loader:
             return made
         if isinstance(node, ast.Call):
             callee = resolve(node.func, self.namespace)
+            if isinstance(callee, type) and callee.__module__ == self.module.name:
+                return object.__new__(callee)  # an instance of the user's class: its methods are known
             module = getattr(callee, "__module__", None) or ""
             if module.split(".")[0] == "numpy" and not isinstance(callee, type):
                 return np.zeros(1)  # a NumPy call's result: an array (the compiler reads its kind)
