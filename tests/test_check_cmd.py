@@ -8,6 +8,7 @@ lists the line `grad` names."""
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,9 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import s2sad
 from s2sad.api.check import check_file, take_out
+from test_random_programs import HEADER, programs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -609,3 +613,45 @@ def test_a_file_that_is_not_python_is_a_usage_error(tmp_path):
     write(tmp_path, "broken.py", "def f(x):\n    return x +\n")
     code, _, err = run_check("broken.py", cwd=tmp_path)
     assert code == 2 and "broken.py:2: the file is not valid Python" in err
+
+
+# -- agreement on generated programs: the random programs of test_random_programs.py, as they are
+# (s2sad differentiates them) and with one refused construct put among their statements ------------
+
+INJECTED = [
+    ["global G"],
+    ["x = scipy.special.erfcx(x)"],
+    ["try:", "    x = x * 1.0", "except ValueError:", "    pass"],
+    ["with np.errstate():", "    y = y * 1.0"],
+    ["xs = [x, y]", "xs.sort()", "x = xs[0]"],
+    ["d = {'p': x}", "k = 'p' if n > 1 else 'q'", "x = d[k]"],
+    ["x = a.tobytes()"],
+    ["del n"],
+]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_check_agrees_with_grad_on_generated_programs(tmp_path_factory, data):
+    program = data.draw(programs("everything"), label="program")
+    lines = program.source.splitlines()
+    if data.draw(st.booleans(), label="inject"):
+        tops = [i for i, line in enumerate(lines) if i and re.match(r"    (?!else|elif|\s)", line)]
+        at = data.draw(st.sampled_from(tops), label="at")
+        lines[at:at] = ["    " + line for line in data.draw(st.sampled_from(INJECTED), label="construct")]
+    header = "import scipy.special\n" + HEADER
+    path = tmp_path_factory.mktemp("generated") / "program.py"
+    path.write_text(header + "\n".join(lines) + "\n")
+    (report,) = check_file(path, "f", wrt=["x", "y", "a"])
+    namespace = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    try:
+        s2sad.grad(namespace["f"], argnums=(0, 1, 2))(0.3, 0.7, np.linspace(0.1, 0.5, program.L), 2)
+        refused = None
+    except s2sad.S2sadError as error:
+        refused = error
+    flagged = [p.line for p in report.errors]
+    if refused is None:
+        assert flagged == [] and report.stopped is None, (flagged, report.stopped)
+    else:
+        assert refused.lineno in flagged, (str(refused), flagged)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from .. import kinds as K
 from ..errors import S2sadError
-from ..frontend.static import Unknown, load_module, resolve
+from ..frontend.static import Unknown, load_module, release, resolve
 from ..pipeline import check as check_compilation
 from . import jacobians, transforms
 
@@ -90,12 +90,15 @@ def check_file(path, function=None, wrt=None):
     path = os.path.abspath(str(path))
     if not os.path.isfile(path):
         raise CheckUsageError(f"{path}: no such file")
+    loaded = {}
     try:
         with open(path, encoding="utf-8") as handle:
             original = handle.read()
-        module = load_module(path, {path: original})
+        module = load_module(path, {path: original}, loaded)
     except SyntaxError as exc:
         raise CheckUsageError(f"{path}:{exc.lineno}: the file is not valid Python: {exc.msg}") from None
+    finally:
+        release(loaded)
     if function is not None:
         if function not in module.functions:
             known = ", ".join(module.functions) or "none"
@@ -192,6 +195,15 @@ def _argnums(call, spec):
 
 
 def _check_function(path, original, node, wrt, positions=None, where=None):
+    texts = {path: original}  # the source the check reads, refused statements taken out
+    registered = set(texts)  # every file whose text the rounds registered
+    try:
+        return _check_texts(path, texts, registered, node, wrt, positions, where)
+    finally:
+        release(registered)  # the files as they are on disk, for whatever runs next in this process
+
+
+def _check_texts(path, texts, registered, node, wrt, positions, where):
     kinds, assumed = parameter_kinds(node)
     params = [a.arg for a in node.args.args]
     if wrt is None and positions is not None:
@@ -216,13 +228,13 @@ def _check_function(path, original, node, wrt, positions=None, where=None):
             if kinds[i] in (K.INT, K.BOOL):
                 kinds[i] = K.FLOAT  # an integer differentiated is a float (as `grad` does)
     report = FunctionReport(node.name, path, node.lineno, [params[i] for i in active], assumed, where=where)
-    texts = {path: original}  # the source the check reads, refused statements taken out
     originals = {}  # path -> its lines as written
     seen = set()
     for _ in range(MAX_ROUNDS):
         loaded = {}
         try:
             module = load_module(path, dict(texts), loaded)
+            registered.update(loaded)
         except SyntaxError:  # what was taken out leaves code Python refuses (`await` outside `async def`)
             break
         for loaded_path, text in texts.items():
@@ -255,7 +267,7 @@ def _check_function(path, original, node, wrt, positions=None, where=None):
             except OSError:
                 break
         changed = take_out(texts[where], stopped.lineno) if stopped.lineno else None
-        if changed is None:
+        if changed is None or changed == texts[where]:
             break
         texts[where] = changed
     else:

@@ -108,6 +108,14 @@ def function_namespace(function):
 _SOURCES = {}
 
 
+def forget_sources(filename):
+    """Drop what was read of `filename` (its functions' source, its lambdas' module): the check mode
+    (`s2sad check`) reads a file's text changed between two rounds, whose code objects may be equal."""
+    for key in [k for k in _SOURCES if k[1] == filename]:
+        del _SOURCES[key]
+    _MODULES.pop(filename, None)
+
+
 def parse_function(function):
     """Parse `function` into a `ParsedFunction` (see the module docstring)."""
     function = _unwrap(function)

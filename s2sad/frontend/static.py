@@ -38,6 +38,7 @@ import numpy as np
 from .. import rules as R
 from ..rules.custom import defjvp, defvjp
 from ..runtime.custom import CustomFunction, custom_jvp, custom_vjp
+from .source import forget_sources
 
 # what a module may call at its top level that the check runs too: s2sad's own rule registrations
 # (`@s2sad.custom_vjp`, `f.defvjp(f_fwd, f_bwd)`, `s2sad.defvjp(scipy.special.erf, ...)`), so the
@@ -69,8 +70,17 @@ class StaticModule:
     decorators: dict = field(repr=False)  # function name -> its decorators' source
 
 
+def release(paths):
+    """Forget the text `load_module` registered for `paths`: `linecache` and the compiler read the
+    files on disk again."""
+    for path in paths:
+        linecache.cache.pop(path, None)
+        forget_sources(path)
+
+
 def _register(path, text):
     """`text` is what `linecache` (so `inspect.getsource` and the compiler) reads for `path`."""
+    forget_sources(path)  # the source of an earlier text (a statement taken out keeps equal code objects)
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
