@@ -439,7 +439,8 @@ def _integer_uses(node):
                 for arg in inner.args[: 3 if name in ("range", "arange") else 1]:
                     for n in ast.walk(arg):
                         if isinstance(n, ast.Name) and n.id in params:
-                            found.setdefault(n.id, f"used as an integer: `{ast.unparse(inner)}`")
+                            what = "a `range` bound" if name == "range" else "an array size"
+                            found.setdefault(n.id, f"{what}: `{ast.unparse(inner)}`")
         elif isinstance(inner, ast.Subscript):
             parts = inner.slice.elts if isinstance(inner.slice, ast.Tuple) else [inner.slice]
             for part in parts:
@@ -447,7 +448,7 @@ def _integer_uses(node):
                     [part.lower, part.upper, part.step] if isinstance(part, ast.Slice) else []
                 ):
                     if isinstance(n, ast.Name) and n.id in params:
-                        found.setdefault(n.id, f"used as an index: `{ast.unparse(inner)}`")
+                        found.setdefault(n.id, f"an index: `{ast.unparse(inner)}`")
     return {p: why for p, why in found.items() if p not in assigned}
 
 
@@ -629,18 +630,22 @@ def format_report(reports, relative_to=None):
 
 
 def describe_assumptions(report):
-    """`simulate` checked as differentiated in x0, k (n_steps: an integer, used as ...)."""
-    wrt = ", ".join(report.wrt) or "nothing"
-    others = [
-        f"{p}: {'an integer' if kind in (K.INT, K.BOOL) else why if K.is_function_kind(kind) else kind}"
-        + ("" if K.is_function_kind(kind) else f", {why}")
-        for p, (kind, why) in report.assumed.items()
-        if p not in report.wrt
-    ]
-    text = f"`{report.name}` checked as differentiated with respect to {wrt}"
+    """What a function was checked for: `simulate` checked as differentiated with respect to x0, k;
+    n_steps taken as an integer (an array size: `np.zeros(n_steps)`); f taken as a function (it is called)."""
+    others = []
+    for p, (kind, why) in report.assumed.items():
+        if p in report.wrt:
+            continue
+        if kind in (K.INT, K.BOOL):
+            others.append(f"{p} taken as an integer ({why})")
+        elif K.is_function_kind(kind):
+            others.append(f"{p} taken as {why}")
+        else:
+            others.append(f"{p} not differentiated")
+    text = f"`{report.name}` checked as differentiated with respect to {', '.join(report.wrt) or 'nothing'}"
     if report.where:
-        text += f" (as by {report.where})"
-    return text + (f" ({'; '.join(others)})" if others else "") + "; choose with --wrt"
+        text += f", as `{report.where.split(' at ')[0]}` asks at line {report.where.split(' at line ')[-1]}"
+    return "; ".join([text] + others) + "; choose with --wrt"
 
 
 def _display_path(filename, relative_to):
