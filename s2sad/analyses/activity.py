@@ -47,10 +47,10 @@ from .primitives import (
     Primitive,
     RefusedOperand,
     classify,
-    reported_call,
     is_global,
     list_append,
     refusal,
+    reported_call,
     resolve,
 )
 from .shapes import infer_shapes

@@ -29,7 +29,6 @@ import re
 from dataclasses import dataclass, field
 
 from .. import kinds as K
-from ..errors import S2sadError
 from ..frontend.static import Unknown, load_module, release, resolve
 from ..pipeline import check as check_compilation
 from . import jacobians, transforms
@@ -84,9 +83,11 @@ class CheckUsageError(Exception):
 
 
 def check_file(path, function=None, wrt=None):
-    """A `FunctionReport` per function checked: `function` (a name), else every top-level function of
-    the file, in source order. `wrt` names the differentiated parameters (default: those that may be
-    floats or arrays)."""
+    """A `FunctionReport` per function checked: `function` (a name); else the functions the file gives
+    to an s2sad transform by name (with the argnums it gives), else every top-level function with a
+    parameter that may be a float or an array; in source order. `wrt` names the differentiated
+    parameters (default: those the transform differentiates, or those that may be floats or arrays);
+    without `function`, each function takes the names it has."""
     path = os.path.abspath(str(path))
     if not os.path.isfile(path):
         raise CheckUsageError(f"{path}: no such file")
@@ -103,7 +104,7 @@ def check_file(path, function=None, wrt=None):
         if function not in module.functions:
             known = ", ".join(module.functions) or "none"
             raise CheckUsageError(f"{path}: no top-level function `{function}` (functions: {known})")
-        return [_check_function(path, original, module.functions[function], wrt)]
+        return [_check_function(path, original, module.functions[function], wrt, strict=True)]
     entries = differentiated_functions(module)
     if entries:  # the functions the file gives to s2sad, with the arguments it differentiates
         return [
@@ -194,16 +195,16 @@ def _argnums(call, spec):
     return (literal,) if isinstance(literal, int) else tuple(literal)
 
 
-def _check_function(path, original, node, wrt, positions=None, where=None):
+def _check_function(path, original, node, wrt, positions=None, where=None, strict=False):
     texts = {path: original}  # the source the check reads, refused statements taken out
     registered = set(texts)  # every file whose text the rounds registered
     try:
-        return _check_texts(path, texts, registered, node, wrt, positions, where)
+        return _check_texts(path, texts, registered, node, wrt, positions, where, strict)
     finally:
         release(registered)  # the files as they are on disk, for whatever runs next in this process
 
 
-def _check_texts(path, texts, registered, node, wrt, positions, where):
+def _check_texts(path, texts, registered, node, wrt, positions, where, strict):
     kinds, assumed = parameter_kinds(node)
     params = [a.arg for a in node.args.args]
     if wrt is None and positions is not None:
@@ -217,6 +218,7 @@ def _check_texts(path, texts, registered, node, wrt, positions, where):
     elif wrt is None:
         active = [i for i, p in enumerate(params) if kinds[i] in K.DIFFERENTIABLE]
     else:
+        wrt = wrt if strict else [w for w in wrt if w in params]
         unknown = [w for w in wrt if w not in params]
         if unknown:
             raise CheckUsageError(
@@ -586,13 +588,17 @@ def _keyword_line(lines, stmt, block):
 def format_report(reports, relative_to=None):
     """The report as a compiler prints it: `path:line:col: error: message`, the line, a caret, the
     hint; what each function was checked for; a summary line."""
-    out, seen = [], set()
+    out, seen, syntax = [], set(), set()
+    shown = {"error": 0, "note": 0}
     for report in reports:
         for problem in report.problems:
             key = (problem.filename, problem.line, problem.message)
-            if key in seen:
-                continue  # a helper's problem, found again from another caller
+            where = (problem.filename, problem.line, problem.kind)
+            if key in seen or (problem.kind == "UnsupportedSyntaxError" and where in syntax):
+                continue  # a helper's problem, found again from another caller (in another pass's words)
             seen.add(key)
+            syntax.add(where)
+            shown[problem.severity] += 1
             name = _display_path(problem.filename, relative_to)
             out.append(f"{name}:{problem.line}:{problem.column}: {problem.severity}: {problem.message}")
             out.append(f"    {problem.code.strip()}")
@@ -611,8 +617,7 @@ def format_report(reports, relative_to=None):
             "note: no function of the file is given to an s2sad transform by name: every function with a "
             "parameter that may be a float or an array was checked (name one: FILE.py:func)"
         )
-    total = len({(p.filename, p.line, p.message) for r in reports for p in r.errors})
-    notes = len(seen) - total
+    total, notes = shown["error"], shown["note"]
     unchecked = f"; {notes} call{'s' if notes != 1 else ''} not checked (see the notes)" if notes else ""
     flagged = [r for r in reports if r.errors]
     if total:
