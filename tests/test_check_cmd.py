@@ -202,12 +202,22 @@ def test_json_report_and_wrt(tmp_path):
 
         def f(x, a):
             return math.gamma(a) * x
+
+
+        def apply(g, x):
+            return g(x)
         """,
     )
+    code, out, _ = run_check("model.py:apply", "--format", "json", cwd=tmp_path)
+    assert code == 0 and json.loads(out)["functions"][0]["assumed"]["g"] == [
+        "function",
+        "a function (it is called)",
+    ]
     code, out, _ = run_check("model.py:f", "--format", "json", cwd=tmp_path)
     assert code == 1
     (function,) = json.loads(out)["functions"]
     assert function["wrt"] == ["x", "a"]
+    assert function["assumed"] == {"x": ["any", "a float or an array"], "a": ["any", "a float or an array"]}
     assert [(p["line"], p["kind"]) for p in function["problems"]] == [(5, "NoDerivativeRuleError")]
     # `a` not differentiated: math.gamma(a) is a constant, which needs no rule
     code, out, _ = run_check("model.py:f", "--wrt", "x", cwd=tmp_path)

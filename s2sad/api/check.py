@@ -75,6 +75,10 @@ class FunctionReport:
     def as_dict(self):
         out = dict(self.__dict__)
         out["problems"] = [p.as_dict() for p in self.problems]
+        out["assumed"] = {
+            p: ["function" if K.is_function_kind(kind) else kind, why]
+            for p, (kind, why) in self.assumed.items()
+        }
         return out
 
 
