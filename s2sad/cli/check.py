@@ -10,6 +10,7 @@ import json
 import sys
 
 from ..api.check import CheckUsageError, check_file, format_report
+from .common import command
 
 DESCRIPTION = """Report every construct of a function (and of the helpers it calls, in the same file
 or in modules next to it) that s2sad cannot differentiate, with file:line:col, the code and what to
@@ -21,6 +22,7 @@ annotation `n: int`, a default `n=10` or a use as `range(n)` / an index / a size
 exit status: 1 if a problem is found, 0 if none, 2 for a usage error."""
 
 
+@command
 def register(subparsers):
     parser = subparsers.add_parser(
         "check",
