@@ -147,3 +147,22 @@ def test_aliased_in_place_write_is_rejected():
         s2sad.grad(aliasing)(1.0)
     _assert_names_user_code(info.value, "b = a")
     assert ".copy()" in str(info.value)
+
+
+def _sorts_in_place(v):
+    a = np.array([v, 2.0 * v])
+    a.sort()
+    return a[0]
+
+
+def _calls_a_helper_that_sorts(x):
+    return _sorts_in_place(x) * 2.0
+
+
+def test_method_statement_in_a_helper_names_the_helpers_line():
+    """A method called for its effect in an inlined helper was reported at the inliner's made-up line
+    (10000002), with no code: the origins of inlined lines were set after the check ran."""
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(_calls_a_helper_that_sorts)(1.0)
+    assert info.value.lineno == _sorts_in_place.__code__.co_firstlineno + 2
+    assert info.value.code == "a.sort()"

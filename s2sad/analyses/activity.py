@@ -50,6 +50,7 @@ from .primitives import (
     is_global,
     list_append,
     refusal,
+    reported_call,
     resolve,
 )
 from .shapes import infer_shapes
@@ -109,12 +110,16 @@ def _element_kind(subscript, kinds, namespace):
     return None
 
 
-def operand_names(primitive):
-    """Names whose derivatives flow into the result, per the rule's templates."""
+def operand_names(primitive, through_refused=False):
+    """Names whose derivatives flow into the result, per the rule's templates. With `through_refused`
+    (the check mode), a call refused when its operands vary passes on every operand: it was reported,
+    and what is computed from it is checked as if it carried their derivatives."""
     if primitive.kind in ("copy", "container"):
         atoms = primitive.args
     elif primitive.kind == "list_pop":
         atoms = primitive.args[:1]
+    elif through_refused and (refusal(primitive) or primitive.rule.extra.get("reported")):
+        atoms = [n for a in list(primitive.args) + list(primitive.keywords.values()) for n in walk(a)]
     else:
         rule = primitive.rule
         if not rule.differentiable:
@@ -126,11 +131,19 @@ def operand_names(primitive):
 
 
 def analyze(
-    function, namespace, input_kinds, active_inputs, classify_error=None, input_shapes=None, has_aux=False
+    function,
+    namespace,
+    input_kinds,
+    active_inputs,
+    classify_error=None,
+    input_shapes=None,
+    has_aux=False,
+    report=None,
 ):
     """Kinds of every variable and the set of active variables; with `input_shapes` (the shapes
     of the array parameters), the shapes of arrays too. With `has_aux` the function returns the pair
-    `(output, aux)` and only the output is differentiated."""
+    `(output, aux)` and only the output is differentiated. With `report` (the check mode), a refused
+    call is handed to `report` instead of raised, and the analysis goes on."""
     statements = list(walk_statements(function.body))
     primitives = {}
     locals_ = set(input_kinds)
@@ -144,7 +157,10 @@ def analyze(
             except Exception as exc:  # MissingRule, bad signature
                 if classify_error is None:
                     raise
-                raise classify_error(exc, stmt) from None
+                if report is None:
+                    raise classify_error(exc, stmt) from None
+                report(classify_error(exc, stmt))
+                primitives[id(stmt)] = reported_call(stmt.value)
         elif list_append(stmt) is not None:
             primitives[id(stmt)] = list_append(stmt)
 
@@ -166,7 +182,7 @@ def analyze(
                 if (
                     target.id not in varied
                     and carries(target.id)
-                    and any(n in varied for n in operand_names(prim))
+                    and any(n in varied for n in operand_names(prim, report is not None))
                 ):
                     varied.add(target.id)
                     changed = True
@@ -183,7 +199,7 @@ def analyze(
                     varied.add(base)
                     changed = True
 
-    _refuse_varied_operands(statements, primitives, varied, classify_error)
+    _refuse_varied_operands(statements, primitives, varied, classify_error, report)
     output = None
     for stmt in statements:
         if isinstance(stmt, ast.Return):
@@ -201,7 +217,7 @@ def analyze(
                 continue
             target = stmt.targets[0]
             if isinstance(target, ast.Name) and target.id in useful:
-                for name in operand_names(primitives[id(stmt)]):
+                for name in operand_names(primitives[id(stmt)], report is not None):
                     if name not in useful:
                         useful.add(name)
                         changed = True
@@ -241,7 +257,7 @@ def analyze(
     )
 
 
-def _refuse_varied_operands(statements, primitives, varied, classify_error):
+def _refuse_varied_operands(statements, primitives, varied, classify_error, report=None):
     """A call with no derivative rule (or one that only takes booleans and integers) is a constant
     while none of its operands carries a derivative; one that does is refused at its line."""
     for stmt in statements:
@@ -260,7 +276,9 @@ def _refuse_varied_operands(statements, primitives, varied, classify_error):
             exc = RefusedOperand(why.format(name=prim.rule.name), prim.rule.extra.get("refused_hint"))
         if classify_error is None:
             raise exc
-        raise classify_error(exc, stmt) from None
+        if report is None:
+            raise classify_error(exc, stmt) from None
+        report(classify_error(exc, stmt))
 
 
 def _list_atom(atom, kinds):

@@ -31,28 +31,34 @@ from ..errors import UnsupportedSyntaxError
 from .primitives import LIST_METHODS, is_global, list_append, rebinds_to_copy, resolve, subscript_write
 
 
-def reject_declarations(parsed):
+def reject_declarations(parsed, report=None):
     """`global` and `nonlocal` hide data flow from the derivative."""
     for node in walk(parsed.tree):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                f"`{type(node).__name__.lower()}` declarations are not supported: writing outer "
-                "variables hides data flow from the derivative",
-                node,
-                hint="pass the value in as an argument and return the new value",
+            _refuse(
+                report,
+                parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{type(node).__name__.lower()}` declarations are not supported: writing outer "
+                    "variables hides data flow from the derivative",
+                    node,
+                    hint="pass the value in as an argument and return the new value",
+                ),
             )
 
 
-def check_parameters(parsed):
+def check_parameters(parsed, report=None):
     """Only plain positional parameters (no `*args`, `**kwargs`, keyword-only or positional-only)."""
     args = parsed.tree.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-        raise parsed.error(
-            UnsupportedSyntaxError,
-            "only plain positional parameters are supported yet",
-            parsed.tree,
-            hint="list the parameters one by one",
+        _refuse(
+            report,
+            parsed.error(
+                UnsupportedSyntaxError,
+                "only plain positional parameters are supported yet",
+                parsed.tree,
+                hint="list the parameters one by one",
+            ),
         )
 
 
@@ -66,7 +72,7 @@ _LIST_HINTS = {
 }
 
 
-def reject_method_statements(parsed, tree):
+def reject_method_statements(parsed, tree, report=None):
     """`xs.sort()`, `a.fill(0.0)`: a method called for its effect changes an object in place,
     which the derivative would not see (a silent wrong gradient). Lists may grow and shrink with
     `append` / `extend` / `pop` (desugar turns `extend` into appends and a discarded `pop` into an
@@ -84,31 +90,50 @@ def reject_method_statements(parsed, tree):
                 continue
             name = func.value.id
             if func.attr == "sort":  # an array's or a list's
-                raise parsed.error(
-                    UnsupportedSyntaxError,
-                    f"`{name}.sort(...)` sorts `{name}` in place; s2sad does not follow in-place sorts",
-                    node,
-                    hint=f"sort into a new value: `{name} = np.sort({name})` for an array, "
-                    f"`{name} = list(np.sort(np.array({name})))` for a list",
+                _refuse(
+                    report,
+                    parsed.error(
+                        UnsupportedSyntaxError,
+                        f"`{name}.sort(...)` sorts `{name}` in place; s2sad does not follow in-place sorts",
+                        node,
+                        hint=f"sort into a new value: `{name} = np.sort({name})` for an array, "
+                        f"`{name} = list(np.sort(np.array({name})))` for a list",
+                    ),
                 )
+                continue
             if func.attr in LIST_METHODS:
-                raise parsed.error(
-                    UnsupportedSyntaxError,
-                    f"`{name}.{func.attr}(...)`: the list method `{func.attr}` is not supported; lists support "
-                    "`append`, `extend`, `pop`, indexing, `len`, `for` loops and comprehensions",
-                    node,
-                    hint=_LIST_HINTS.get(
-                        func.attr, "build a new list with a comprehension or a loop of `append`s"
-                    ).format(name=name),
+                _refuse(
+                    report,
+                    parsed.error(
+                        UnsupportedSyntaxError,
+                        f"`{name}.{func.attr}(...)`: the list method `{func.attr}` is not supported; lists support "
+                        "`append`, `extend`, `pop`, indexing, `len`, `for` loops and comprehensions",
+                        node,
+                        hint=_LIST_HINTS.get(
+                            func.attr, "build a new list with a comprehension or a loop of `append`s"
+                        ).format(name=name),
+                    ),
                 )
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                f"`{name}.{func.attr}(...)` changes `{name}` in place; s2sad does not follow "
-                "in-place changes of dicts or arrays made by methods",
-                node,
-                hint="fill a NumPy array by index (`a = np.zeros(n)` then `a[i] = v`), or build a list "
-                "with `append`",
+                continue
+            _refuse(
+                report,
+                parsed.error(
+                    UnsupportedSyntaxError,
+                    f"`{name}.{func.attr}(...)` changes `{name}` in place; s2sad does not follow "
+                    "in-place changes of dicts or arrays made by methods",
+                    node,
+                    hint="fill a NumPy array by index (`a = np.zeros(n)` then `a[i] = v`), or build a list "
+                    "with `append`",
+                ),
             )
+
+
+def _refuse(report, error):
+    """Raise `error`, or hand it to `report` (the check mode of `s2sad.pipeline.check`, which collects
+    every problem and goes on)."""
+    if report is None:
+        raise error
+    report(error)
 
 
 def _written_while_iterated(tree, sequence, name):
@@ -139,7 +164,7 @@ def _no_write_after(tree, stmt, names):
     return not any(subscript_write(later, names) is not None for later in body[index + 1 :])
 
 
-def reject_array_aliases(parsed, tree, analysis):
+def reject_array_aliases(parsed, tree, analysis, report=None):
     """`b = a` then `b[i] = v` changes `a` too; the derivative would treat them apart."""
     stores, reads = set(), {}
     for node in walk(tree):
@@ -182,11 +207,14 @@ def reject_array_aliases(parsed, tree, analysis):
             else:  # a name the inliner made: the user's line says which value
                 message = "this line gives a second name to an array, and one of them is "
                 hint = "copy the array where it gets its second name (`b = a.copy()`)"
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                message + "written in place: NumPy changes both, the derivative would not",
-                node,
-                hint=hint,
+            _refuse(
+                report,
+                parsed.error(
+                    UnsupportedSyntaxError,
+                    message + "written in place: NumPy changes both, the derivative would not",
+                    node,
+                    hint=hint,
+                ),
             )
 
 
@@ -258,7 +286,7 @@ def _view_of(value, parsed, analysis):
     return None
 
 
-def reject_view_writes(parsed, tree, analysis):
+def reject_view_writes(parsed, tree, analysis, report=None):
     """`v = a[1:3]` (or `a.T`, `a.reshape(...)`, ...) then a write into `v` while `a` is read later,
     or a write into `a` while `v` is read later: NumPy changes both arrays, the derivative would
     treat them apart, so the write is refused. (A write through a slice, `a[1:3][0] = v`, is
@@ -310,17 +338,20 @@ def reject_view_writes(parsed, tree, analysis):
                 for n in (view, base)
             )
             what = f"`{view}` is a view of `{base}`" if named else "this line writes into a view of an array"
-            raise parsed.error(
-                UnsupportedSyntaxError,
-                f"{what} (a slice, a transpose or a reshape shares its data): writing into one changes the other "
-                "in NumPy, which the derivative would not follow",
-                write,
-                hint="take a copy where the view is made (`v = a[1:3].copy()`) and write it back "
-                "(`a[1:3] = v`), or write through the base array itself",
+            _refuse(
+                report,
+                parsed.error(
+                    UnsupportedSyntaxError,
+                    f"{what} (a slice, a transpose or a reshape shares its data): writing into one changes the other "
+                    "in NumPy, which the derivative would not follow",
+                    write,
+                    hint="take a copy where the view is made (`v = a[1:3].copy()`) and write it back "
+                    "(`a[1:3] = v`), or write through the base array itself",
+                ),
             )
 
 
-def reject_run_time_keys(parsed, tree):
+def reject_run_time_keys(parsed, tree, report=None):
     """`d[k]` with `d` a dict and `k` not a constant: s2sad resolves dict keys when it compiles
     (loops over constant keys are unrolled: `s2sad.frontend.key_loops`)."""
     dicts = {
@@ -341,17 +372,20 @@ def reject_run_time_keys(parsed, tree):
                 name = (
                     f"`{node.value.id}`" if re.search(rf"\b{re.escape(node.value.id)}\b", line) else "a dict"
                 )
-                raise parsed.error(
-                    UnsupportedSyntaxError,
-                    f"this line reads {name} with a key computed at run time; s2sad resolves dict keys when it "
-                    "compiles",
-                    stmt,
-                    hint='use a constant key (`d["w"]`), or loop over constant keys: `for k in ["w", "b"]:`, '
-                    "`for k, v in d.items():`",
+                _refuse(
+                    report,
+                    parsed.error(
+                        UnsupportedSyntaxError,
+                        f"this line reads {name} with a key computed at run time; s2sad resolves dict keys when it "
+                        "compiles",
+                        stmt,
+                        hint='use a constant key (`d["w"]`), or loop over constant keys: `for k in ["w", "b"]:`, '
+                        "`for k, v in d.items():`",
+                    ),
                 )
 
 
-def reject_effect_calls(parsed, tree, analysis):
+def reject_effect_calls(parsed, tree, analysis, report=None):
     """A call statement (its value unused) given a differentiated value may write into it or into
     another argument: unless it is `print` or a function in the rule table (those return their
     result and change nothing), it is refused, never a silent constant. The writes NumPy users
@@ -375,13 +409,16 @@ def reject_effect_calls(parsed, tree, analysis):
         callee = resolve(call.func, parsed.namespace) if is_global(call.func) else None
         if callee is print or (callee is not None and lookup_rule(callee) is not None):
             continue  # the table's functions return their result and change nothing
-        raise parsed.error(
-            UnsupportedSyntaxError,
-            "this call's value is not used and it is given a differentiated value: it may change that value "
-            "(or another argument) in place, which the derivative would not follow",
-            stmt,
-            hint="write into an array by index (`a[i] = v`) or assign the call's result (`a = f(a)`); a call "
-            "with no effect on the values belongs outside the differentiated function",
+        _refuse(
+            report,
+            parsed.error(
+                UnsupportedSyntaxError,
+                "this call's value is not used and it is given a differentiated value: it may change that value "
+                "(or another argument) in place, which the derivative would not follow",
+                stmt,
+                hint="write into an array by index (`a[i] = v`) or assign the call's result (`a = f(a)`); a call "
+                "with no effect on the values belongs outside the differentiated function",
+            ),
         )
 
 

@@ -302,6 +302,15 @@ def unknown_rule(fn, name):
     )
 
 
+def reported_call(value):
+    """The primitive of a statement the check mode reported and went past (`s2sad.pipeline.check`): a
+    constant of unknown kind computed from every name in `value` (see `operand_names`)."""
+    rule = R.Rule(key=("reported", ast.unparse(value)), name="reported", differentiable=False, kind="any")
+    rule.extra["reported"] = True
+    names = [n for n in walk(value) if isinstance(n, ast.Name)]
+    return Primitive("call", rule=rule, args=names)
+
+
 def refusal(primitive):
     """Why a call must not see a differentiated operand (`MissingRule` for a callee with no rule,
     else the rule's own message), or None."""

@@ -100,6 +100,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         self.may_vary = None  # names that may depend on them (`_may_vary`), None when unknown
 
     def nested(self, callee):
+        callee.renamed = self.parsed.renamed  # one table: a message names a nested helper's locals as written
         inner = Inliner(callee)
         inner.namespace = self.namespace
         inner.origins = self.origins

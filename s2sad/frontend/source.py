@@ -68,9 +68,11 @@ class ParsedFunction:
         origin = self.origins.get(lineno)
         if origin is not None:  # a line of an inlined helper (`s2sad.frontend.inline`): its own file and line
             filename, lineno, text = origin
-            return cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
-        code = self.line(lineno) if lineno else None
-        return cls(message, self.filename, lineno, code, hint)
+            error = cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
+        else:
+            error = cls(message, self.filename, lineno, self.line(lineno) if lineno else None, hint)
+        error.column = getattr(node, "col_offset", None)  # of the statement, or the expression at fault
+        return error
 
 
 def _original_words(text, renamed):
@@ -104,6 +106,14 @@ def function_namespace(function):
 # (code object, its file: equal code objects may come from two files) -> (source lines, first line):
 # the source read when it was first compiled
 _SOURCES = {}
+
+
+def forget_sources(filename):
+    """Drop what was read of `filename` (its functions' source, its lambdas' module): the check mode
+    (`s2sad check`) reads a file's text changed between two rounds, whose code objects may be equal."""
+    for key in [k for k in _SOURCES if k[1] == filename]:
+        del _SOURCES[key]
+    _MODULES.pop(filename, None)
 
 
 def parse_function(function):
