@@ -575,8 +575,8 @@ def test_without_func_the_functions_given_to_s2sad_are_checked(tmp_path):
 
 
 def test_objects_of_the_module_and_values_it_computes(tmp_path):
-    """Classes of the file are known from their source (their methods and constructors are refused as
-    the compiler refuses them); a function the module computes when it runs is a note, not an error."""
+    """Classes of the file are known from their source (a method of a module-level object is inlined,
+    as the compiler does); a function the module computes when it runs is a note, not an error."""
     write(
         tmp_path,
         "objects.py",
@@ -608,15 +608,13 @@ def test_objects_of_the_module_and_values_it_computes(tmp_path):
         """,
     )
     code, out, _ = run_check("objects.py:loss", cwd=tmp_path)
-    assert code == 1
+    assert code == 0, out  # `model.forward(y)` on a module-level object: grad inlines Model.forward
     lines = [line for line in out.splitlines() if ": note: " in line or ": error: " in line]
     assert lines[0].startswith("objects.py:22:5: note: `scaler` is computed when the module runs"), out
-    assert lines[1].startswith(
-        "objects.py:23:5: error: `model.forward(...)` calls a method of the class `Model`"
-    )
-    assert (
-        out.splitlines()[-1] == "1 problem in 1 function (of 1 checked); 1 call not checked (see the notes)"
-    )
+    assert not any(": error: " in line for line in lines), out
+    assert out.splitlines()[-1] == (
+        "no problems: s2sad can differentiate loss(wrt x); 1 call not checked (see the notes)"
+    ), out
 
 
 def test_a_file_that_is_not_python_is_a_usage_error(tmp_path):
