@@ -114,6 +114,7 @@ class Compilation:
     records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
     checkpoints: dict = field(default_factory=dict)  # line of a loop marked for checkpointing -> snapshots
     checkpointed: list = None  # (loop line, snapshots, schedule, state variables): what reverse mode did
+    tape_lists: frozenset = frozenset()  # loop tapes' preallocated lists: a store into one writes no array
 
     @property
     def active_names(self):
@@ -294,7 +295,7 @@ def differentiate(c):
             portable=c.portable,
             checkpoints=checkpoints,
         )
-        c.records, c.checkpointed = code.records, code.checkpoints
+        c.records, c.checkpointed, c.tape_lists = code.records, code.checkpoints, code.tape_lists
         return code
 
     if c.mode is Mode.FORWARD:
@@ -320,13 +321,17 @@ def differentiate(c):
 # -- peepholes on the derivative code ----------------------------------------------------------
 
 
-def _copies_and_fusion(node):
+def _copies_and_fusion(node, c):
     for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
         before = sum(1 for _ in statements(node.body))
         propagate_copies_in_blocks(node)
-        fuse_accumulations(node)
+        fuse_accumulations(node, c.tape_lists)
         if sum(1 for _ in statements(node.body)) == before:
             break  # nothing dropped: another round would change nothing
+
+
+def _single_use(node, c):
+    inline_single_use(node, c.tape_lists)
 
 
 def _products(node, c):
@@ -344,8 +349,8 @@ def _scatter(node, c):
 PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
     (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
     (fold_negations, False),
-    (_copies_and_fusion, False),
-    (inline_single_use, False),
+    (_copies_and_fusion, True),
+    (_single_use, True),
     (_products, True),
     (_scatter, True),
 )

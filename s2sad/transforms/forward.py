@@ -37,7 +37,9 @@ from .derivatives import (
     atom_kind,
     bind_template,
     call,
+    carriers,
     doubled,
+    is_zero,
     is_scalar,
     load,
     local_atom,
@@ -217,7 +219,7 @@ class ForwardTransform:
             elts = []
             for atom in prim.args:
                 t = self.tangent_of(atom, state)
-                if getattr(t, "zero", False):
+                if is_zero(t):
                     t = self.zeros(atom)
                 elts.append(t)
             if prim.keys is not None:
@@ -260,7 +262,7 @@ class ForwardTransform:
         parts = template.instantiate(values, derivs, fresh=self.names.fresh)
         for target, expr in parts[:-1]:
             out.append(assign(target, expr, stmt))
-        tangent = simplified(parts[-1][1])
+        tangent = simplified(parts[-1][1], carriers(derivs))
         if (
             squares(rule, template, values)
             and isinstance(tangent, ast.BinOp)
@@ -277,8 +279,7 @@ class ForwardTransform:
         zero_shaped = [
             p
             for p in template.operands
-            if not is_scalar(atom_kind(values[p], self.kinds))
-            and getattr(derivs.get(f"{p}_dot"), "zero", False)
+            if not is_scalar(atom_kind(values[p], self.kinds)) and is_zero(derivs.get(f"{p}_dot"))
         ]
         return call(helper, tangent, load(name)) if zero_shaped else tangent
 
@@ -289,16 +290,16 @@ class ForwardTransform:
         if prim.rule.key is operator.mul:  # `xs * n`, `n * xs`: the tangent repeats (`n` is a count)
             lists = [a for a in prim.args if self.kinds.get(local_atom(a)) == K.LIST]
             tangent = self.tangent_of(lists[0], state)
-            if getattr(tangent, "zero", False):
+            if is_zero(tangent):
                 return None
             count = [a for a in prim.args if a is not lists[0]][0]
             return ast.BinOp(left=tangent, op=ast.Mult(), right=clone(count))
         tangents = [self.tangent_of(atom, state) for atom in prim.args]
-        if all(getattr(t, "zero", False) for t in tangents):
+        if all(is_zero(t) for t in tangents):
             return None
         if prim.rule.key is not operator.add:
             return call("list", tangents[0])
-        left, right = (self.zeros(a) if getattr(t, "zero", False) else t for a, t in zip(prim.args, tangents))
+        left, right = (self.zeros(a) if is_zero(t) else t for a, t in zip(prim.args, tangents))
         return ast.BinOp(left=left, op=ast.Add(), right=right)
 
     def append(self, stmt, prim, state):
@@ -309,11 +310,11 @@ class ForwardTransform:
             return out
         tangent = self.tangent_of(value, state)
         if base not in state:
-            if getattr(tangent, "zero", False):
+            if is_zero(tangent):
                 return out
             out.insert(0, self.materialize(base))  # zeros for the items already in the list
             state.add(base)
-        if getattr(tangent, "zero", False):
+        if is_zero(tangent):
             tangent = self.zeros(value)
         push = ast.Attribute(value=load(self.dot(base)), attr="append", ctx=ast.Load())
         out.append(ast.copy_location(ast.Expr(ast.Call(func=push, args=[tangent], keywords=[])), stmt))
@@ -352,7 +353,7 @@ class ForwardTransform:
         tangents = []
         for atom in operands:
             t = self.tangent_of(atom, state)
-            tangents.append(ast.Constant(None) if getattr(t, "zero", False) else t)
+            tangents.append(ast.Constant(None) if is_zero(t) else t)
         record = local_atom(prim.args[1]) or "_call"
         if record not in self.jvp_names:  # stable across the passes over a loop body
             self.jvp_names[record] = self.names._unique(re.sub(r"_call(\d*)$", r"_jvp\1", record))
@@ -395,8 +396,8 @@ class ForwardTransform:
         store = ast.Subscript(
             value=ast.Name(self.dot(base), ast.Load()), slice=clone(target.slice), ctx=ast.Store()
         )
-        value = value_tangent if not getattr(value_tangent, "zero", False) else ast.Constant(0.0)
-        if getattr(value_tangent, "zero", False) and self.kinds.get(base) == K.LIST:
+        value = value_tangent if not is_zero(value_tangent) else ast.Constant(0.0)
+        if is_zero(value_tangent) and self.kinds.get(base) == K.LIST:
             value = self.zeros(stmt.value)  # an item of a list: shaped like it
         return ast.Assign(targets=[store], value=value)
 

@@ -67,6 +67,7 @@ class ReverseCode:
     gradient: ast.FunctionDef  # the joint form without the value (for `grad`)
     records: list = None  # (loop line, names recorded per iteration), (None, [stack push lines])
     checkpoints: list = None  # (loop line, snapshots, schedule, state variables) per checkpointed loop
+    tape_lists: frozenset = frozenset()  # the loop tapes' preallocated lists (`tape[t] = v` stores)
 
 
 class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, CheckpointedLoops):
@@ -202,6 +203,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         )
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
         report = self.checkpoint_report
+        tape_lists = frozenset(n for names in self.tape_lists.values() for n in names)
         if mode is Mode.GRAD:  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
             gradient = _function(
@@ -218,6 +220,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
                 gradient=gradient,
                 records=records,
                 checkpoints=report,
+                tape_lists=tape_lists,
             )
         joint_body = (
             prologue
@@ -236,7 +239,13 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         )
         if mode is Mode.REVERSE:
             return ReverseCode(
-                joint=joint, forward=None, backward=None, gradient=None, records=records, checkpoints=report
+                joint=joint,
+                forward=None,
+                backward=None,
+                gradient=None,
+                records=records,
+                checkpoints=report,
+                tape_lists=tape_lists,
             )
 
         # split mode: forward returns residuals, backward can be called many times
@@ -313,7 +322,13 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
         return ReverseCode(
-            joint=None, forward=fwd, backward=bwd, gradient=None, records=records, checkpoints=report
+            joint=None,
+            forward=fwd,
+            backward=bwd,
+            gradient=None,
+            records=records,
+            checkpoints=report,
+            tape_lists=tape_lists,
         )
 
 

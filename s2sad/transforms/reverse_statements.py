@@ -19,6 +19,7 @@ from .derivatives import (
     atom_kind,
     bind_template,
     call,
+    carriers,
     doubled,
     is_scalar,
     load,
@@ -132,7 +133,7 @@ class StatementAdjoints:
                 operand = local_atom(values[target_param])
                 if operand not in self.active:
                     continue
-                expr = simplified(expr)
+                expr = simplified(expr, carriers(derivs))
                 if expr is None:
                     continue
                 if rule.elementwise:
