@@ -538,4 +538,5 @@ def call_derivative(function, mode, args, wrt):
 
 # dependency injection: the layers below reach the compiler through these hooks
 runtime.register_compiler(call_derivative)
+cache.on_clear(runtime.clear_memos)
 register_pipeline(generate, render, _namespace)

@@ -145,6 +145,12 @@ _LAST_WRITES = {}
 _KEYED_INDEX_SIZE = 1 << 14  # index arrays up to this size are keyed by their bytes
 
 
+def clear_memos():
+    """Forget what the helpers worked out (`s2sad.cache.clear` calls this: the compiler registers it,
+    since this package imports nothing of the compiler)."""
+    _LAST_WRITES.clear()
+
+
 def _index_key(shape, index):
     """A hashable key of `index` (slices, integers, None, small integer arrays), or None."""
     parts = [shape]
