@@ -30,8 +30,8 @@ KEPT = {
     "s2sad.rules.RULES": "the rule table",
     "s2sad.rules.templates._TEMPLATES": "every Template (weakly): clear() empties each one's memo of how calls bind",
     "s2sad.rules.definitions.DEFINITIONS": "the table of NumPy functions defined by others",
-    "s2sad.runtime.core._COMPILER": "the compiler's entry point (dependency injection)",
-    "s2sad.runtime.core._nesting": "the state of the derivative calls running now",
+    "s2sad.runtime.calls._COMPILER": "the compiler's entry point (dependency injection)",
+    "s2sad.runtime.calls._nesting": "the state of the derivative calls running now",
     "s2sad.runtime.custom.EXTERNAL": "the user's rules for functions they do not own",
     "s2sad.api.transforms.BACKENDS": "the compiled targets, registered by their modules",
 }
