@@ -55,6 +55,7 @@ from .derivatives import (
 from .reverse_checkpoints import CheckpointedLoops, exposed_reads
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
+from .reverse_shapes import AdjointShapes
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
 from .reverse_sweeps import Sweeps
 
@@ -70,9 +71,11 @@ class ReverseCode:
     tape_lists: frozenset = frozenset()  # the loop tapes' preallocated lists (`tape[t] = v` stores)
 
 
-class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, CheckpointedLoops):
+class ReverseTransform(
+    AdjointReads, StatementAdjoints, AdjointShapes, Sweeps, ListAdjoints, CheckpointedLoops
+):
     """The adjoint code of one normalized function: the parts in reverse_reads, reverse_statements,
-    reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
+    reverse_shapes, reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
     form."""
 
     def __init__(self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None):
