@@ -52,6 +52,7 @@ from .derivatives import (
 )
 from ..analyses.primitives import derivative_call_role
 from ..rules import tangent_for
+from .forward_lists import ListTangents
 
 
 def upward_exposed(body):
@@ -80,7 +81,7 @@ def upward_exposed(body):
     return exposed
 
 
-class ForwardTransform:
+class ForwardTransform(ListTangents):
     call_jvp = "_rt.call_jvp"  # the run-time helper of calls that are not inlined
 
     def __init__(self, function, analysis, namespace):
@@ -282,60 +283,6 @@ class ForwardTransform:
             if not is_scalar(atom_kind(values[p], self.kinds)) and is_zero(derivs.get(f"{p}_dot"))
         ]
         return call(helper, tangent, load(name)) if zero_shaped else tangent
-
-    # -- lists: the tangent of a list is a list kept in step with it --------------------------------
-    def list_tangent(self, prim, state):
-        """`xs + ys` (both sides' tangents, zeros for a constant side), `xs * n`, and copies
-        `list(xs)`, `xs.copy()` of lists; None for a zero tangent."""
-        if prim.rule.key is operator.mul:  # `xs * n`, `n * xs`: the tangent repeats (`n` is a count)
-            lists = [a for a in prim.args if self.kinds.get(local_atom(a)) == K.LIST]
-            tangent = self.tangent_of(lists[0], state)
-            if is_zero(tangent):
-                return None
-            count = [a for a in prim.args if a is not lists[0]][0]
-            return ast.BinOp(left=tangent, op=ast.Mult(), right=clone(count))
-        tangents = [self.tangent_of(atom, state) for atom in prim.args]
-        if all(is_zero(t) for t in tangents):
-            return None
-        if prim.rule.key is not operator.add:
-            return call("list", tangents[0])
-        left, right = (self.zeros(a) if is_zero(t) else t for a, t in zip(prim.args, tangents))
-        return ast.BinOp(left=left, op=ast.Add(), right=right)
-
-    def append(self, stmt, prim, state):
-        """`xs.append(v)`: `xs_dot.append(v_dot)`, zeros for a constant `v`."""
-        base, value = prim.args[0].id, prim.args[1]
-        out = [stmt]
-        if base not in self.active:
-            return out
-        tangent = self.tangent_of(value, state)
-        if base not in state:
-            if is_zero(tangent):
-                return out
-            out.insert(0, self.materialize(base))  # zeros for the items already in the list
-            state.add(base)
-        if is_zero(tangent):
-            tangent = self.zeros(value)
-        push = ast.Attribute(value=load(self.dot(base)), attr="append", ctx=ast.Load())
-        out.append(ast.copy_location(ast.Expr(ast.Call(func=push, args=[tangent], keywords=[])), stmt))
-        return out
-
-    def pop(self, stmt, prim, state):
-        """`y = xs.pop(i)`: `y_dot = xs_dot.pop(i)` (popped and dropped when `y` is not active)."""
-        name, base = stmt.targets[0].id, local_atom(prim.args[0])
-        out = [stmt]
-        if base is None or base not in state:
-            state.discard(name)
-            return out
-        method = ast.Attribute(value=load(self.dot(base)), attr="pop", ctx=ast.Load())
-        popped = ast.Call(func=method, args=clone(prim.args[1:]), keywords=[])
-        if name in self.active:
-            out.append(assign(self.dot(name), popped, stmt))
-            state.add(name)
-        else:
-            out.append(ast.copy_location(ast.Expr(popped), stmt))
-            state.discard(name)
-        return out
 
     def derivative_call(self, stmt, role, state):
         """A call that is not inlined (`_rt.call_forward_sweep` / `_rt.call_value`, see
