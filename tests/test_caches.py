@@ -34,6 +34,7 @@ KEPT = {
     "s2sad.runtime.calls._nesting": "the state of the derivative calls running now",
     "s2sad.runtime.custom.EXTERNAL": "the user's rules for functions they do not own",
     "s2sad.api.transforms.BACKENDS": "the compiled targets, registered by their modules",
+    "s2sad.cli.common.COMMANDS": "the command-line commands, registered by their modules",
 }
 
 # how to put an entry in each lru_cache, to see it gone after clear()
