@@ -1,7 +1,10 @@
 """Every cache of the compiler in one place, and one `clear()` that forgets them all.
 
 The dictionaries live here; the modules that fill them hold a reference. Memos kept beside their
-data (the shape analysis, the rule templates) register how to forget them with `on_clear`.
+data register how to forget them with `on_clear` (the shape analysis, the rule templates, the call
+rules, source files parsed for lambdas, the keys of nested transforms, the numba targets, the
+run-time library's index analysis, registered by the pipeline since the run-time library imports
+nothing of the compiler). tests/test_caches.py finds every module-level store and checks it.
 
 >>> COMPILED["example"] = 1
 >>> clear()

@@ -123,6 +123,7 @@ class Compilation:
     checkpointed: list = None  # (loop line, snapshots, schedule, state variables): what reverse mode did
     stages: "Stages" = None  # how long each pass took (logged: `s2sad.config.LOG`)
     problems: list = None  # the check mode (`check`): errors recorded where a pass can go on; None: raised
+    tape_lists: frozenset = frozenset()  # loop tapes' preallocated lists: a store into one writes no array
 
     @property
     def active_names(self):
@@ -358,7 +359,7 @@ def differentiate(c):
             portable=c.portable,
             checkpoints=checkpoints,
         )
-        c.records, c.checkpointed = code.records, code.checkpoints
+        c.records, c.checkpointed, c.tape_lists = code.records, code.checkpoints, code.tape_lists
         return code
 
     if c.mode is Mode.FORWARD:
@@ -384,13 +385,17 @@ def differentiate(c):
 # -- peepholes on the derivative code ----------------------------------------------------------
 
 
-def _copies_and_fusion(node):
+def _copies_and_fusion(node, c):
     for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
         before = sum(1 for _ in statements(node.body))
         propagate_copies_in_blocks(node)
-        fuse_accumulations(node)
+        fuse_accumulations(node, c.tape_lists)
         if sum(1 for _ in statements(node.body)) == before:
             break  # nothing dropped: another round would change nothing
+
+
+def _single_use(node, c):
+    inline_single_use(node, c.tape_lists)
 
 
 def _products(node, c):
@@ -416,8 +421,8 @@ def _transposes(node, c):
 PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
     (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
     (fold_negations, False),
-    (_copies_and_fusion, False),
-    (inline_single_use, False),
+    (_copies_and_fusion, True),
+    (_single_use, True),
     (_products, True),
     (_scatter, True),
     (_tapes, True),  # the passes above may leave a recorded value unread
@@ -660,4 +665,5 @@ def call_derivative(function, mode, args, wrt):
 
 # dependency injection: the layers below reach the compiler through these hooks
 runtime.register_compiler(call_derivative)
+cache.on_clear(runtime.clear_memos)
 register_pipeline(generate, render, _namespace)

@@ -24,6 +24,7 @@ Gradients come back in the same structure.
 import ast
 import dataclasses
 
+from . import cache
 from . import kinds as K
 from .astutil import fix_missing_locations, name_nodes, walk
 from .errors import ArgumentError
@@ -45,6 +46,7 @@ def is_record(value):
 
 
 _DATACLASS_TYPES = {}  # type -> are its instances dataclass instances (asked on every call: memoized)
+cache.on_clear(_DATACLASS_TYPES.clear)
 
 
 def _is_dataclass_type(cls):

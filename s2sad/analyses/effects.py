@@ -45,12 +45,12 @@ def has_effects(expr, effects=EFFECTS):
     return False
 
 
-def exposed_reads(function, facts=None):
+def exposed_reads(function, facts=None, tapes=frozenset()):
     """Names read somewhere before any store to them in the same straight-line run.
 
     A control statement ends a run; the names in its test or range count as exposed.
     Given a dict `facts`, fills it with the `statement_facts` of the plain statements
-    (assignments, expressions, returns); None for one met twice.
+    (assignments, expressions, returns); None for one met twice (`tapes`: as for `writes_in_place`).
     """
     exposed = set()
 
@@ -65,7 +65,7 @@ def exposed_reads(function, facts=None):
                 stored = set()  # after a branch or loop, nothing is known
                 continue
             if facts is not None and isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)):
-                found = facts[stmt] = None if stmt in facts else statement_facts(stmt)
+                found = facts[stmt] = None if stmt in facts else statement_facts(stmt, tapes)
                 reads = set(found[1]) if found else _reads_of_statement(stmt)
             else:
                 reads = _reads_of_statement(stmt)
@@ -108,23 +108,33 @@ def mutated(stmt):
     return out
 
 
-def writes_in_place(stmt):
+def writes_in_place(stmt, tapes=frozenset()):
     """`b[i] = v` or a call statement such as `_rt.add_at(b, i, v)` (not a push, nor a store
-    into a loop's preallocated tape: a list no view of an array can see)."""
+    into a loop's preallocated tape, one of the lists named in `tapes`: a list no view of an array
+    can see)."""
     if isinstance(stmt, ast.Assign):
-        return not all(isinstance(t, ast.Name) for t in stmt.targets) and not getattr(
-            stmt, "tape_store", False
-        )
+        return not all(isinstance(t, ast.Name) for t in stmt.targets) and not _tape_store(stmt, tapes)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
         return not (isinstance(func, ast.Name) and func.id.endswith("_push"))
     return False
 
 
-def statement_facts(stmt):
+def _tape_store(stmt, tapes):
+    """`tape[t] = v` into a list named in `tapes`."""
+    target = stmt.targets[0]
+    return (
+        len(stmt.targets) == 1
+        and isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Name)
+        and target.value.id in tapes
+    )
+
+
+def statement_facts(stmt, tapes=frozenset()):
     """What `inline_single_use` asks of a statement, from one walk of each of its parts:
     (a plain statement?, reads by name, names it rebinds or writes into, writes in place?,
-    names in its subscript targets, names of the functions it calls)."""
+    names in its subscript targets, names of the functions it calls); `tapes` as for `writes_in_place`."""
     Name, Load, Store, Call = ast.Name, ast.Load, ast.Store, ast.Call
     loads, stores, called = {}, set(), set()
 
@@ -171,4 +181,4 @@ def statement_facts(stmt):
         scan(stmt)
     mutated |= stores
     simple = isinstance(stmt, (ast.Assign, ast.Expr, ast.Return))
-    return simple, loads, mutated, writes_in_place(stmt), subscript_names, called
+    return simple, loads, mutated, writes_in_place(stmt, tapes), subscript_names, called

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import cache
 from .. import rules as R
 from .. import runtime
 from ..errors import DesugarError
@@ -346,7 +347,8 @@ def is_user_function(obj):
 
 # -- calls s2sad does not inline (recursion): see s2sad.runtime.call_value -----------------------
 
-_CALL_RULES = {}
+_CALL_RULES = {}  # (role, operand count) -> the rule of a derivative call
+cache.on_clear(_CALL_RULES.clear)
 
 
 def derivative_call_rule(role, count):

@@ -20,6 +20,7 @@ from importlib import util as import_util
 
 import numpy as np
 
+from .. import cache
 from .. import trees as T
 from ..codegen.numba import Where, lower, probe
 from ..codegen.python import format_source
@@ -264,7 +265,8 @@ def value_and_grad(f, argnums=0, has_aux=False):
     return _reverse(f, argnums, bool(has_aux), with_value=True)
 
 
-_CACHE = {}
+_CACHE = {}  # (mode, ..., the function's identity and argument types) -> its compiled numba target
+cache.on_clear(_CACHE.clear)
 
 
 def jvp(f, primals, tangents, has_aux=False):

@@ -63,6 +63,9 @@ def _parameter_count(code):
     return code.co_argcount
 
 
+cache.on_clear(_parameter_count.cache_clear)
+
+
 def _bind(f, args, kwargs):
     """All positional arguments of `f`, keywords and defaults filled in."""
     code = _code(f)

@@ -21,6 +21,7 @@ import builtins
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import cache
 from ..errors import S2sadError
 
 PACKAGE = Path(__file__).resolve().parents[1]  # s2sad/
@@ -28,7 +29,7 @@ RUNTIME = "s2sad.runtime"
 # modules a copy may come from: the run-time layer and the exceptions it raises
 VENDORABLE = ("s2sad.runtime", "s2sad.errors")
 # module-level names that tie a helper to the compiler (derivatives compiled when the code runs)
-NEEDS_COMPILER = {("s2sad.runtime.core", "_COMPILER")}
+NEEDS_COMPILER = {("s2sad.runtime.calls", "_COMPILER")}
 
 
 class NotStandaloneError(S2sadError):
@@ -101,7 +102,8 @@ class _Module:
         return "\n".join(lines[start : stmt.end_lineno])
 
 
-_MODULES = {}
+_MODULES = {}  # dotted module name -> its parsed source
+cache.on_clear(_MODULES.clear)
 
 
 def _module(dotted):

@@ -181,14 +181,6 @@ class _Lists(_BlockRewriter):
         return ys
     """
 
-    def function(self, function):
-        for node in walk(function):  # `max(e for e in xs)`: a generator a builtin consumes
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _CONSUMERS:
-                for arg in node.args:
-                    if isinstance(arg, ast.GeneratorExp):
-                        arg._call_argument = True
-        return super().function(function)
-
     def block(self, stmts):
         out = []
         for stmt in stmts:
@@ -209,11 +201,19 @@ class _Lists(_BlockRewriter):
         return out
 
     @staticmethod
-    def comprehension(node):
-        """The ListComp (or `list(generator)`) `node` stands for, else None. A generator given to a
-        builtin that consumes it (`max(e for e in xs)`, `tuple(...)`, `any(...)`) is its list: the
-        builtin iterates it once, and the items have no effects to interleave."""
-        if isinstance(node, ast.ListComp) or getattr(node, "_call_argument", False):
+    def consumed(node):
+        """The generators `node` gives to a builtin that consumes them (`max(e for e in xs)`,
+        `tuple(...)`, `any(...)`): each is its list, since the builtin iterates it once and the
+        items have no effects to interleave."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _CONSUMERS:
+            return [arg for arg in node.args if isinstance(arg, ast.GeneratorExp)]
+        return []
+
+    @staticmethod
+    def comprehension(node, consumed=()):
+        """The ListComp (or `list(generator)`) `node` stands for, else None; `consumed`: the
+        generators known to be given to a consuming builtin (`consumed`), lists too."""
+        if isinstance(node, ast.ListComp) or any(node is c for c in consumed):
             return node
         if (
             isinstance(node, ast.Call)
@@ -228,7 +228,7 @@ class _Lists(_BlockRewriter):
 
     def find(self, node):
         for child in walk(node):
-            if self.comprehension(child) is not None:
+            if self.comprehension(child) is not None or self.consumed(child):
                 return child
         return None
 
@@ -266,14 +266,16 @@ class _Lists(_BlockRewriter):
         if not parts:
             return
         lists = self
+        consumed = []
 
         class Replace(ast.NodeTransformer):
             def visit_Lambda(self, node):
                 return node
 
             def generic_visit(self, node):
-                comp = lists.comprehension(node)
+                comp = lists.comprehension(node, consumed)
                 if comp is None:
+                    consumed.extend(lists.consumed(node))
                     return super().generic_visit(node)
                 name = lists.counter.fresh("list")
                 before.extend(lists.fill(comp, name, stmt))

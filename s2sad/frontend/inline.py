@@ -57,19 +57,15 @@ import ast
 from .. import rules as R
 from ..astutil import clone, fix_missing_locations, name_nodes, nodes, walk
 from .custom_calls import rewrite_call
-from .desugar import DesugarError, desugar
 from ..errors import UnsupportedSyntaxError
-from .lift import LocalFunction, Lifter, identifier, parameters
-from .key_loops import unroll_key_loops
-from .normalize import assigned_names, normalize
-from .writes import rewrite_writes
+from .lift import LocalFunction, identifier, parameters
+from .normalize import assigned_names
 from ..analyses.primitives import is_global, list_receiver, rebinds_to_copy, resolve, subscript_write
 from .inline_callees import CalleeResolution, _argument_nodes, _function_valued, user_object
 from .inline_runtime_calls import RuntimeCalls
 from .inline_shaping import CallShaping
 from .inline_transforms import TransformCalls
 
-ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
 MAX_DEPTH = 20
 
 
@@ -251,35 +247,8 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                     hint=f"define `{fn.__name__}` at module level: s2sad then calls its derivative recursively",
                 )
             return self.call_derivative(stmt, fn, signature, bound)
-        callee, raw = self.parse_callee(fn, bound)
-        lifter = Lifter(
-            callee, raw, [callee.namespace, self.namespace], self.unique, fn.enclosing if local else ()
-        )
-        lifted = lifter.run()
         params = list(signature.parameters)
-        # every parameter is bound by the prologue; the enclosing function's variables a local
-        # function reads are locals too: plain parameters for normalize, not globals
-        free = sorted((fn.enclosing & _names(lifted)) - set(params)) if local else []
-        lifted.args = ast.arguments(
-            posonlyargs=[],
-            args=[ast.arg(arg=n) for n in params + free],
-            vararg=None,
-            kwonlyargs=[],
-            kw_defaults=[],
-            kwarg=None,
-            defaults=[],
-        )
-        try:
-            tree = normalize(
-                desugar(
-                    rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False
-                ),
-                copy=False,
-            )
-        except DesugarError as exc:
-            raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
-        tree.args.args = tree.args.args[: len(params)]
-        self.share_globals(tree, callee, fn.__name__)
+        tree, callee, raw, lifter = self.lowered_callee(fn, bound, params, local)
         # parameters bound to functions are replaced by them: `fn(x)` becomes `math.sin(x)`
         written = assigned_names([tree])
         functions = {
@@ -380,25 +349,6 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             name += "_"
         self.taken.add(name)
         return name
-
-    def relocate(self, stmts, callee):
-        base = callee.filename.rsplit("/", 1)[-1]
-        for stmt in stmts:
-            for node in walk(stmt):
-                lineno = getattr(node, "lineno", None)
-                if lineno is None:
-                    continue
-                if lineno >= ORIGIN_BASE:
-                    continue  # already relocated (nested inlining)
-                key = ORIGIN_BASE + len(self.origins) + 1
-                origin = (callee.filename, lineno, f"{base}:{lineno}: {callee.line(lineno)}")
-                for existing, value in self.origins.items():
-                    if value[:2] == origin[:2]:
-                        key = existing
-                        break
-                self.origins[key] = origin
-                node.lineno = key
-                node.end_lineno = key
 
 
 def _active_parameters(parsed, active):
@@ -529,10 +479,6 @@ def _same_atom(a, b):
     if a is None or b is None:
         return a is b
     return ast.dump(a) == ast.dump(b)
-
-
-def _names(function):
-    return {n.id for n in name_nodes(function)}
 
 
 def _substitute(tree, values):

@@ -13,11 +13,15 @@ import types
 
 import numpy as np
 
-from ..astutil import clone, walk
+from ..astutil import clone, name_nodes, walk
 from .. import rules as R
 from ..errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .source import ParsedFunction, parse_function
-from .lift import LocalFunction, bound_names, identifier, parse_lambda, shallow
+from .desugar import DesugarError, desugar
+from .key_loops import unroll_key_loops
+from .lift import Lifter, LocalFunction, bound_names, identifier, parse_lambda, shallow
+from .normalize import normalize
+from .writes import rewrite_writes
 from .nested import SUPPORTED_KINDS, materialize, spelled, transform_of
 from ..rules.definitions import definition
 from ..runtime.custom import definition_of
@@ -138,8 +142,11 @@ def _library_code(fn):
     )
 
 
+ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
+
+
 class CalleeResolution:
-    """Resolves and parses callees (a part of `Inliner`)."""
+    """Resolves, parses and lowers callees (a part of `Inliner`)."""
 
     def callee(self, value):
         """The user function (or local function) `value` calls, if it is to be inlined."""
@@ -202,6 +209,58 @@ class CalleeResolution:
         raw = clone(callee.tree)
         _spell_out_starred(raw, bound)
         return callee, raw
+
+    def lowered_callee(self, fn, bound, params, local):
+        """(the callee `fn` lifted, lowered and normalized as a function of `params`, its parsed source,
+        its `def` node, the lifter that lifted its local functions)."""
+        callee, raw = self.parse_callee(fn, bound)
+        lifter = Lifter(
+            callee, raw, [callee.namespace, self.namespace], self.unique, fn.enclosing if local else ()
+        )
+        lifted = lifter.run()
+        # every parameter is bound by the prologue; the enclosing function's variables a local
+        # function reads are locals too: plain parameters for normalize, not globals
+        free = sorted((fn.enclosing & {n.id for n in name_nodes(lifted)}) - set(params)) if local else []
+        lifted.args = ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg=n) for n in params + free],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=[],
+        )
+        try:
+            tree = normalize(
+                desugar(
+                    rewrite_writes(unroll_key_loops(lifted, callee.namespace), callee.namespace), copy=False
+                ),
+                copy=False,
+            )
+        except DesugarError as exc:
+            raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
+        tree.args.args = tree.args.args[: len(params)]
+        self.share_globals(tree, callee, fn.__name__)
+        return tree, callee, raw, lifter
+
+    def relocate(self, stmts, callee):
+        base = callee.filename.rsplit("/", 1)[-1]
+        for stmt in stmts:
+            for node in walk(stmt):
+                lineno = getattr(node, "lineno", None)
+                if lineno is None:
+                    continue
+                if lineno >= ORIGIN_BASE:
+                    continue  # already relocated (nested inlining)
+                key = ORIGIN_BASE + len(self.origins) + 1
+                origin = (callee.filename, lineno, f"{base}:{lineno}: {callee.line(lineno)}")
+                for existing, value in self.origins.items():
+                    if value[:2] == origin[:2]:
+                        key = existing
+                        break
+                self.origins[key] = origin
+                node.lineno = key
+                node.end_lineno = key
 
     def share_globals(self, tree, callee, name):
         """The callee's globals: share names bound to the same object, alias the others."""

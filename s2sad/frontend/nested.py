@@ -120,6 +120,13 @@ _ALIVE = {}  # id -> every object a cache key names by id (kept alive, so no id 
 _PLANS = {}  # function -> ((globals dict or None, name), ...): where what its derivative depends on is read
 
 
+@cache.on_clear
+def _forget_reads():
+    """With the caches whose keys name objects by id gone, those objects need not be kept alive."""
+    _ALIVE.clear()
+    _PLANS.clear()
+
+
 def reads_key(function, keep=False):
     """What a compiled derivative of `function` depends on besides its code: the module it was
     defined in (its globals), and by identity the objects it reads from them and from its closure

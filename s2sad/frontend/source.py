@@ -20,6 +20,7 @@ import textwrap
 import types
 from dataclasses import dataclass, field
 
+from .. import cache
 from ..errors import SourceUnavailableError, UnsupportedSyntaxError
 from ..astutil import clone, fix_missing_locations, increment_lineno, walk
 from .nested import materialize, transform_of
@@ -190,6 +191,7 @@ def _lambda_as_def(node, name):
 
 
 _MODULES = {}  # filename -> (its lines, its parsed AST)
+cache.on_clear(_MODULES.clear)
 
 
 def parse_lambda(fn, top=False):

@@ -319,14 +319,14 @@ class _Writes:
             and call.func.attr == "at"
             and isinstance(getattr(obj, "__self__", None), np.ufunc)
         ):
-            return self.ufunc_at(obj.__self__, call)
+            return _ufunc_at(obj.__self__, call, self.fresh)
         if obj is np.copyto and len(args) == 2:
             value, where = clone(args[1]), _keyword(call, "where")
             if where is not None:
                 value = _call(_attr("np.where"), clone(where), value, clone(args[0]))
             return [ast.Assign(targets=[_whole(args[0])], value=value)]
         if obj is np.put and len(args) >= 3:
-            return self.put(args[0], args[1], args[2], args[3] if len(args) > 3 else _keyword(call, "mode"))
+            return _put(args[0], args[1], args[2], args[3] if len(args) > 3 else _keyword(call, "mode"))
         if (obj is np.place or obj is np.putmask) and len(args) == 3 and not call.keywords:
             source = "_rt.place_source" if obj is np.place else "_rt.putmask_source"
             index = _call(_attr("_rt.mask_index"), clone(args[0]), clone(args[1]))
@@ -345,9 +345,7 @@ class _Writes:
             if attr == "fill" and len(args) == 1 and not call.keywords:
                 return [ast.Assign(targets=[_whole(receiver)], value=clone(args[0]))]
             if attr == "put" and len(args) >= 2:
-                return self.put(
-                    receiver, args[0], args[1], args[2] if len(args) > 2 else _keyword(call, "mode")
-                )
+                return _put(receiver, args[0], args[1], args[2] if len(args) > 2 else _keyword(call, "mode"))
             if attr in REFUSED_METHODS and isinstance(receiver, (ast.Name, ast.Subscript, ast.Attribute)):
                 raise DesugarError(
                     f"`{ast.unparse(call)}` changes the array in place; s2sad does not follow it",
@@ -366,76 +364,77 @@ class _Writes:
             )
         return None
 
-    def put(self, target, ind, values, mode):
-        """`np.put(a, ind, v)`: `a[positions] = v` cycled to the positions' count (NumPy's order: last wins)."""
-        mode = clone(mode) if mode is not None else ast.Constant("raise")
-        index = _call(_attr("_rt.put_index"), clone(target), clone(ind), mode)
-        value = ast.Subscript(
-            value=_call(_attr("np.ravel"), clone(values)),
-            slice=_call(_attr("_rt.put_source"), clone(ind), clone(values)),
-            ctx=ast.Load(),
-        )
-        return [
-            ast.Assign(
-                targets=[ast.Subscript(value=clone(target), slice=index, ctx=ast.Store())], value=value
-            )
-        ]
 
-    def ufunc_at(self, ufunc, call):
-        """`np.add.at(a, idx, b)`: a scatter-add (repeated indices accumulate); any other ufunc: a loop
-        over the positions it visits, applying the ufunc one element at a time as NumPy does."""
-        args = call.args
-        if call.keywords or len(args) != ufunc.nin + 1:
-            raise DesugarError(
-                f"`{ast.unparse(call)}`: expected `{ufunc.__name__}.at(a, indices"
-                f"{', b' if ufunc.nin == 2 else ''})`",
-                call,
-                hint="pass the arguments by position",
-            )
-        target, index = args[0], args[1]
-        if ufunc in (np.add, np.subtract):
-            values = clone(args[2])
-            if ufunc is np.subtract:
-                values = ast.UnaryOp(op=ast.USub(), operand=values)
-            value = _call(_attr("_rt.added_at"), clone(target), clone(index), values)
-            return [ast.Assign(targets=[_whole(target)], value=value)]
-        positions, step, flat = self.fresh("at_positions"), self.fresh("at"), self.fresh("at_flat")
-        copy = _call(
-            ast.Attribute(value=_call(_attr("np.ravel"), clone(target)), attr="copy", ctx=ast.Load())
+# -- the statements NumPy's index-writing calls become ---------------------------------------------
+
+
+def _put(target, ind, values, mode):
+    """`np.put(a, ind, v)`: `a[positions] = v` cycled to the positions' count (NumPy's order: last wins)."""
+    mode = clone(mode) if mode is not None else ast.Constant("raise")
+    index = _call(_attr("_rt.put_index"), clone(target), clone(ind), mode)
+    value = ast.Subscript(
+        value=_call(_attr("np.ravel"), clone(values)),
+        slice=_call(_attr("_rt.put_source"), clone(ind), clone(values)),
+        ctx=ast.Load(),
+    )
+    return [
+        ast.Assign(targets=[ast.Subscript(value=clone(target), slice=index, ctx=ast.Store())], value=value)
+    ]
+
+
+def _ufunc_at(ufunc, call, fresh):
+    """`np.add.at(a, idx, b)`: a scatter-add (repeated indices accumulate); any other ufunc: a loop
+    over the positions it visits, applying the ufunc one element at a time as NumPy does."""
+    args = call.args
+    if call.keywords or len(args) != ufunc.nin + 1:
+        raise DesugarError(
+            f"`{ast.unparse(call)}`: expected `{ufunc.__name__}.at(a, indices"
+            f"{', b' if ufunc.nin == 2 else ''})`",
+            call,
+            hint="pass the arguments by position",
         )
-        out = [
-            ast.Assign(
-                targets=[ast.Name(positions, ast.Store())],
-                value=_call(_attr("_rt.at_positions"), clone(target), clone(index)),
-            ),
-            ast.Assign(targets=[ast.Name(flat, ast.Store())], value=copy),
-        ]
-        element = ast.Subscript(value=_load(positions), slice=_load(step), ctx=ast.Load())
-        operands = [ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Load())]
-        if ufunc.nin == 2:
-            values = self.fresh("at_values")
-            shape = _call(_attr("_rt.at_shape"), clone(target), clone(index))
-            spread = _call(
-                _attr("np.ravel"),
-                ast.BinOp(left=clone(args[2]), op=ast.Add(), right=_call(_attr("np.zeros"), shape)),
-            )
-            out.append(ast.Assign(targets=[ast.Name(values, ast.Store())], value=spread))
-            operands.append(ast.Subscript(value=_load(values), slice=_load(step), ctx=ast.Load()))
-        write = ast.Assign(
-            targets=[ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Store())],
-            value=_call(clone(call.func.value), *operands),
+    target, index = args[0], args[1]
+    if ufunc in (np.add, np.subtract):
+        values = clone(args[2])
+        if ufunc is np.subtract:
+            values = ast.UnaryOp(op=ast.USub(), operand=values)
+        value = _call(_attr("_rt.added_at"), clone(target), clone(index), values)
+        return [ast.Assign(targets=[_whole(target)], value=value)]
+    positions, step, flat = fresh("at_positions"), fresh("at"), fresh("at_flat")
+    copy = _call(ast.Attribute(value=_call(_attr("np.ravel"), clone(target)), attr="copy", ctx=ast.Load()))
+    out = [
+        ast.Assign(
+            targets=[ast.Name(positions, ast.Store())],
+            value=_call(_attr("_rt.at_positions"), clone(target), clone(index)),
+        ),
+        ast.Assign(targets=[ast.Name(flat, ast.Store())], value=copy),
+    ]
+    element = ast.Subscript(value=_load(positions), slice=_load(step), ctx=ast.Load())
+    operands = [ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Load())]
+    if ufunc.nin == 2:
+        values = fresh("at_values")
+        shape = _call(_attr("_rt.at_shape"), clone(target), clone(index))
+        spread = _call(
+            _attr("np.ravel"),
+            ast.BinOp(left=clone(args[2]), op=ast.Add(), right=_call(_attr("np.zeros"), shape)),
         )
-        loop = ast.For(
-            target=ast.Name(step, ast.Store()),
-            iter=_call(_load("range"), _call(_load("len"), _load(positions))),
-            body=[write],
-            orelse=[],
-        )
-        back = ast.Assign(
-            targets=[_whole(target)],
-            value=_call(_attr("np.reshape"), _load(flat), _call(_attr("np.shape"), clone(target))),
-        )
-        return out + [loop, back]
+        out.append(ast.Assign(targets=[ast.Name(values, ast.Store())], value=spread))
+        operands.append(ast.Subscript(value=_load(values), slice=_load(step), ctx=ast.Load()))
+    write = ast.Assign(
+        targets=[ast.Subscript(value=_load(flat), slice=clone(element), ctx=ast.Store())],
+        value=_call(clone(call.func.value), *operands),
+    )
+    loop = ast.For(
+        target=ast.Name(step, ast.Store()),
+        iter=_call(_load("range"), _call(_load("len"), _load(positions))),
+        body=[write],
+        orelse=[],
+    )
+    back = ast.Assign(
+        targets=[_whole(target)],
+        value=_call(_attr("np.reshape"), _load(flat), _call(_attr("np.shape"), clone(target))),
+    )
+    return out + [loop, back]
 
 
 def _nested_item(target):

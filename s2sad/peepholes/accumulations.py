@@ -20,12 +20,13 @@ from ..analyses.effects import LIST_EFFECTS, has_effects, mutated, writes_in_pla
 from ..astutil import name_nodes, rewrite_nested
 
 
-def fuse_accumulations(function):
+def fuse_accumulations(function, tapes=frozenset()):
     """`a = e1`, later `a = a + e2` (a not in e2) -> `a = e1 + e2`; drops `a = a`. Likewise
     `a = a + e1`, later `a = a + e2` -> `a = a + e1 + e2` (the same additions in the same order).
 
     Statements in between may not read or rebind `a`, nor rebind what `e2` reads.
-    `a = -(e1)` then `a = a + e2` becomes `a = e2 - e1` (exact in floating point).
+    `a = -(e1)` then `a = a + e2` becomes `a = e2 - e1` (exact in floating point). `tapes`: the loop
+    tapes' preallocated lists (a store into one writes no array in place).
     """
 
     def names(node, ctx=None):
@@ -51,7 +52,7 @@ def fuse_accumulations(function):
                 ):
                     return prev  # `a = a + e1` too: `a = a + e1 + e2` adds in the same order
                 return None if name in names(value) else prev
-            if name in names(prev) or mutated(prev) & rest or writes_in_place(prev):
+            if name in names(prev) or mutated(prev) & rest or writes_in_place(prev, tapes):
                 return None  # (an in-place write may change a view that `e2` reads)
         return None
 

@@ -32,15 +32,26 @@ _FOLD = {
 }
 
 
+class SymbolicZero(float):
+    """The value of a symbolic zero's `ast.Constant`: a float 0.0 of its own type, so a zero is told
+    from a literal `0.0` by its value (which every copy of the node keeps), not by a flag on the node."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "0.0"
+
+
+ZERO = SymbolicZero(0.0)
+
+
 def zero():
     """A fresh symbolic zero."""
-    node = ast.Constant(value=0.0)
-    node.zero = True
-    return node
+    return ast.Constant(value=ZERO)
 
 
 def is_zero(node):
-    return getattr(node, "zero", False)
+    return node.__class__ is ast.Constant and node.value.__class__ is SymbolicZero
 
 
 def _number(node):
@@ -55,10 +66,11 @@ def _is_one(node):
     return _number(node) == 1
 
 
-def simplify(node):
-    """Return `node` with symbolic zeros removed by linearity (see module doc)."""
+def simplify(node, carriers=frozenset()):
+    """Return `node` with symbolic zeros removed by linearity (see module doc). `carriers`: the
+    names in `node` that hold derivatives (a call whose derivative operands are all zero is zero)."""
     if isinstance(node, ast.BinOp):
-        left, right = simplify(node.left), simplify(node.right)
+        left, right = simplify(node.left, carriers), simplify(node.right, carriers)
         op = node.op
         if isinstance(op, ast.Add):
             if is_zero(left):
@@ -72,7 +84,7 @@ def simplify(node):
             if is_zero(right):
                 return left
             if is_zero(left):
-                return simplify(ast.UnaryOp(op=ast.USub(), operand=right))
+                return simplify(ast.UnaryOp(op=ast.USub(), operand=right), carriers)
             if isinstance(right, ast.UnaryOp) and isinstance(right.op, ast.USub):
                 return ast.BinOp(left=left, op=ast.Add(), right=right.operand)
         elif isinstance(op, (ast.Mult, ast.MatMult)):
@@ -103,7 +115,7 @@ def simplify(node):
                 return ast.Constant(value)
         return ast.BinOp(left=left, op=op, right=right)
     if isinstance(node, ast.UnaryOp):
-        operand = simplify(node.operand)
+        operand = simplify(node.operand, carriers)
         if isinstance(node.op, ast.USub):
             if is_zero(operand):
                 return zero()
@@ -111,28 +123,28 @@ def simplify(node):
                 return operand.operand
         return ast.UnaryOp(op=node.op, operand=operand)
     if isinstance(node, ast.Attribute):  # `zero.T`: an attribute of a zero derivative is zero
-        value = simplify(node.value)
+        value = simplify(node.value, carriers)
         if is_zero(value):
             return zero()
         return ast.Attribute(value=value, attr=node.attr, ctx=node.ctx)
     if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Attribute) and is_zero(simplify(node.func.value)):
+        if isinstance(node.func, ast.Attribute) and is_zero(simplify(node.func.value, carriers)):
             return zero()  # `zero.reshape(...)`, `zero.sum()`: a linear method of a zero derivative
-        args = [simplify(a) for a in node.args]
-        keywords = [ast.keyword(arg=k.arg, value=simplify(k.value)) for k in node.keywords]
-        carriers = [a for a in args + [k.value for k in keywords] if _carries_derivative(a)]
-        if carriers and all(is_zero(a) for a in carriers):
+        args = [simplify(a, carriers) for a in node.args]
+        keywords = [ast.keyword(arg=k.arg, value=simplify(k.value, carriers)) for k in node.keywords]
+        operands = [a for a in args + [k.value for k in keywords] if _carries_derivative(a, carriers)]
+        if operands and all(is_zero(a) for a in operands):
             return zero()
         args = [_plain(a) for a in args]
         keywords = [ast.keyword(arg=k.arg, value=_plain(k.value)) for k in keywords]
         return ast.Call(func=node.func, args=args, keywords=keywords)
     if isinstance(node, ast.Subscript):
-        value = simplify(node.value)
+        value = simplify(node.value, carriers)
         if is_zero(value):
             return zero()
         return ast.Subscript(value=value, slice=node.slice, ctx=node.ctx)
     if isinstance(node, (ast.Tuple, ast.List)):
-        return type(node)(elts=[_plain(simplify(e)) for e in node.elts], ctx=node.ctx)
+        return type(node)(elts=[_plain(simplify(e, carriers)) for e in node.elts], ctx=node.ctx)
     return node
 
 
@@ -147,11 +159,11 @@ def split_sign(node):
     return False, node
 
 
-def _carries_derivative(node):
+def _carries_derivative(node, carriers):
     if is_zero(node):
         return True
     for sub in walk(node):
-        if is_zero(sub) or getattr(sub, "derivative", False):
+        if is_zero(sub) or (sub.__class__ is ast.Name and sub.id in carriers):
             return True
     return False
 

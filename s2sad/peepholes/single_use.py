@@ -20,17 +20,18 @@ from ..analyses.effects import EFFECTS, exposed_reads, statement_facts
 from ..astutil import empty_block, replace_names
 
 
-def inline_single_use(function):
+def inline_single_use(function, tapes=frozenset()):
     """Generated code: `_a = e` read once, by a later statement of the same straight-line
     run, with nothing `e` reads stored in between -> the read becomes `e`.
 
     `_t1 = r * x; _t2 = 1.0 - x; x = _t1 * _t2` -> `x = r * x * (1.0 - x)`.
     Each statement's reads and writes are computed once (and again only for a statement
     that received an inlined value); a temporary the block does not read is not looked for.
+    `tapes`: the loop tapes' preallocated lists (stores into them write no array in place).
     """
     params = {a.arg for a in function.args.args}
     known = {}  # plain statement -> its facts (found with the exposed reads)
-    exposed = exposed_reads(function, known)
+    exposed = exposed_reads(function, known, tapes)
     for stmt in [s for s, facts in known.items() if facts is None]:
         del known[stmt]  # a statement in two places: inlining in one changes the other
 
@@ -41,7 +42,7 @@ def inline_single_use(function):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     setattr(stmt, attr, block(inner) or empty_block(attr))
-        info = [known.get(stmt) or statement_facts(stmt) for stmt in out]
+        info = [known.get(stmt) or statement_facts(stmt, tapes) for stmt in out]
         read_here = set()  # every name the block reads (and a few it no longer reads)
         for facts in info:
             read_here.update(facts[1])
@@ -83,7 +84,7 @@ def inline_single_use(function):
                 index += 1
                 continue
             replace_names(out[target_index], {name: stmt.value})
-            info[target_index] = known[out[target_index]] = statement_facts(out[target_index])
+            info[target_index] = known[out[target_index]] = statement_facts(out[target_index], tapes)
             read_here.update(info[target_index][1])
             del out[index]
             del info[index]

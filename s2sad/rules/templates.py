@@ -144,14 +144,11 @@ class Template:
 
 
 def _substitute(node, values, derivatives, renames):
-    """A copy of the template expression `node` with the names bound: derivatives (marked
-    `derivative` when a name), values, and renamed template locals."""
+    """A copy of the template expression `node` with the names bound: derivatives, values, and
+    renamed template locals."""
     if node.__class__ is ast.Name:
         if node.id in derivatives:
-            replacement = clone(derivatives[node.id])
-            if isinstance(replacement, ast.Name):
-                replacement.derivative = True
-            return replacement
+            return clone(derivatives[node.id])
         if node.id in values:
             return clone(values[node.id])
         if node.id in renames:

@@ -3,7 +3,9 @@ tape helpers, calls of derivatives compiled at run time. Imports NumPy, never th
 emitted derivative file can carry copies of the helpers it calls (s2sad/codegen/vendor.py)."""
 
 from .core import *  # noqa: F401,F403
-from .core import _call_derivative  # noqa: F401
+from .lists import *  # noqa: F401,F403  (list adjoints)
+from .calls import *  # noqa: F401,F403  (calls of derivatives compiled at run time)
+from .calls import _call_derivative  # noqa: F401
 from .arrays import *  # noqa: F401,F403  (helpers of the NumPy rules, by topic)
 from .linalg import *  # noqa: F401,F403
 from .numpy_helpers import *  # noqa: F401,F403

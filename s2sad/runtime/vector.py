@@ -18,7 +18,8 @@ leading axis: the tangent of `x` (shape `S`) is `x_dot` of shape `(k,) + S`,
 
 import numpy as np
 
-from .core import _call_derivative, zeros_like
+from .calls import _call_derivative
+from .core import zeros_like
 
 # -- shapes -------------------------------------------------------------------------------------
 

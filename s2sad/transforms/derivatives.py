@@ -15,7 +15,7 @@ import operator
 from .. import kinds as K
 from ..analyses.primitives import index_expression, list_receiver
 from ..peepholes.simplify import is_zero, simplify, zero
-from ..astutil import name_nodes, nodes
+from ..astutil import name_nodes, nodes, walk
 
 SCALARS = (K.FLOAT, K.INT, K.BOOL)
 
@@ -137,12 +137,22 @@ def is_scalar(kind):
     return kind in SCALARS
 
 
-def simplified(expr):
-    expr = simplify(expr)
+def simplified(expr, carriers=frozenset()):
+    """`expr` simplified (None for a zero); `carriers`: the names in it that hold derivatives."""
+    expr = simplify(expr, carriers)
     return None if is_zero(expr) else expr
 
 
-__all__ = ["DerivativeNames", "zero", "is_zero", "simplified"]
+def carriers(derivatives, lifted=()):
+    """The names bound to a template's derivative names (`derivatives`), and those inside the
+    tangents in `lifted` (tangents given more axes by a call): the names that hold derivatives."""
+    names = {d.id for d in derivatives.values() if d.__class__ is ast.Name}
+    for tangent in lifted:
+        names |= {n.id for n in walk(tangent) if n.__class__ is ast.Name and not getattr(n, "_global", False)}
+    return frozenset(names)
+
+
+__all__ = ["DerivativeNames", "zero", "is_zero", "simplified", "carriers"]
 
 
 def doubled(first, second):

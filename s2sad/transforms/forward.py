@@ -37,7 +37,9 @@ from .derivatives import (
     atom_kind,
     bind_template,
     call,
+    carriers,
     doubled,
+    is_zero,
     is_scalar,
     load,
     local_atom,
@@ -50,6 +52,7 @@ from .derivatives import (
 )
 from ..analyses.primitives import derivative_call_role
 from ..rules import tangent_for
+from .forward_lists import ListTangents
 
 
 def upward_exposed(body):
@@ -78,7 +81,7 @@ def upward_exposed(body):
     return exposed
 
 
-class ForwardTransform:
+class ForwardTransform(ListTangents):
     call_jvp = "_rt.call_jvp"  # the run-time helper of calls that are not inlined
 
     def __init__(self, function, analysis, namespace):
@@ -217,7 +220,7 @@ class ForwardTransform:
             elts = []
             for atom in prim.args:
                 t = self.tangent_of(atom, state)
-                if getattr(t, "zero", False):
+                if is_zero(t):
                     t = self.zeros(atom)
                 elts.append(t)
             if prim.keys is not None:
@@ -260,7 +263,7 @@ class ForwardTransform:
         parts = template.instantiate(values, derivs, fresh=self.names.fresh)
         for target, expr in parts[:-1]:
             out.append(assign(target, expr, stmt))
-        tangent = simplified(parts[-1][1])
+        tangent = simplified(parts[-1][1], carriers(derivs))
         if (
             squares(rule, template, values)
             and isinstance(tangent, ast.BinOp)
@@ -277,64 +280,9 @@ class ForwardTransform:
         zero_shaped = [
             p
             for p in template.operands
-            if not is_scalar(atom_kind(values[p], self.kinds))
-            and getattr(derivs.get(f"{p}_dot"), "zero", False)
+            if not is_scalar(atom_kind(values[p], self.kinds)) and is_zero(derivs.get(f"{p}_dot"))
         ]
         return call(helper, tangent, load(name)) if zero_shaped else tangent
-
-    # -- lists: the tangent of a list is a list kept in step with it --------------------------------
-    def list_tangent(self, prim, state):
-        """`xs + ys` (both sides' tangents, zeros for a constant side), `xs * n`, and copies
-        `list(xs)`, `xs.copy()` of lists; None for a zero tangent."""
-        if prim.rule.key is operator.mul:  # `xs * n`, `n * xs`: the tangent repeats (`n` is a count)
-            lists = [a for a in prim.args if self.kinds.get(local_atom(a)) == K.LIST]
-            tangent = self.tangent_of(lists[0], state)
-            if getattr(tangent, "zero", False):
-                return None
-            count = [a for a in prim.args if a is not lists[0]][0]
-            return ast.BinOp(left=tangent, op=ast.Mult(), right=clone(count))
-        tangents = [self.tangent_of(atom, state) for atom in prim.args]
-        if all(getattr(t, "zero", False) for t in tangents):
-            return None
-        if prim.rule.key is not operator.add:
-            return call("list", tangents[0])
-        left, right = (self.zeros(a) if getattr(t, "zero", False) else t for a, t in zip(prim.args, tangents))
-        return ast.BinOp(left=left, op=ast.Add(), right=right)
-
-    def append(self, stmt, prim, state):
-        """`xs.append(v)`: `xs_dot.append(v_dot)`, zeros for a constant `v`."""
-        base, value = prim.args[0].id, prim.args[1]
-        out = [stmt]
-        if base not in self.active:
-            return out
-        tangent = self.tangent_of(value, state)
-        if base not in state:
-            if getattr(tangent, "zero", False):
-                return out
-            out.insert(0, self.materialize(base))  # zeros for the items already in the list
-            state.add(base)
-        if getattr(tangent, "zero", False):
-            tangent = self.zeros(value)
-        push = ast.Attribute(value=load(self.dot(base)), attr="append", ctx=ast.Load())
-        out.append(ast.copy_location(ast.Expr(ast.Call(func=push, args=[tangent], keywords=[])), stmt))
-        return out
-
-    def pop(self, stmt, prim, state):
-        """`y = xs.pop(i)`: `y_dot = xs_dot.pop(i)` (popped and dropped when `y` is not active)."""
-        name, base = stmt.targets[0].id, local_atom(prim.args[0])
-        out = [stmt]
-        if base is None or base not in state:
-            state.discard(name)
-            return out
-        method = ast.Attribute(value=load(self.dot(base)), attr="pop", ctx=ast.Load())
-        popped = ast.Call(func=method, args=clone(prim.args[1:]), keywords=[])
-        if name in self.active:
-            out.append(assign(self.dot(name), popped, stmt))
-            state.add(name)
-        else:
-            out.append(ast.copy_location(ast.Expr(popped), stmt))
-            state.discard(name)
-        return out
 
     def derivative_call(self, stmt, role, state):
         """A call that is not inlined (`_rt.call_forward_sweep` / `_rt.call_value`, see
@@ -352,7 +300,7 @@ class ForwardTransform:
         tangents = []
         for atom in operands:
             t = self.tangent_of(atom, state)
-            tangents.append(ast.Constant(None) if getattr(t, "zero", False) else t)
+            tangents.append(ast.Constant(None) if is_zero(t) else t)
         record = local_atom(prim.args[1]) or "_call"
         if record not in self.jvp_names:  # stable across the passes over a loop body
             self.jvp_names[record] = self.names._unique(re.sub(r"_call(\d*)$", r"_jvp\1", record))
@@ -395,8 +343,8 @@ class ForwardTransform:
         store = ast.Subscript(
             value=ast.Name(self.dot(base), ast.Load()), slice=clone(target.slice), ctx=ast.Store()
         )
-        value = value_tangent if not getattr(value_tangent, "zero", False) else ast.Constant(0.0)
-        if getattr(value_tangent, "zero", False) and self.kinds.get(base) == K.LIST:
+        value = value_tangent if not is_zero(value_tangent) else ast.Constant(0.0)
+        if is_zero(value_tangent) and self.kinds.get(base) == K.LIST:
             value = self.zeros(stmt.value)  # an item of a list: shaped like it
         return ast.Assign(targets=[store], value=value)
 

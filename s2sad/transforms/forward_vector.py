@@ -42,7 +42,18 @@ import numpy as np
 
 from .. import kinds as K
 from ..astutil import clone
-from .derivatives import assign, atom_kind, bind_template, call, is_scalar, load, local_atom, simplified
+from .derivatives import (
+    assign,
+    atom_kind,
+    bind_template,
+    call,
+    carriers,
+    is_scalar,
+    is_zero,
+    load,
+    local_atom,
+    simplified,
+)
 from ..analyses.activity import walk_statements
 from .forward import ForwardTransform
 from ..rules import tangent_for
@@ -108,23 +119,26 @@ class VectorForwardTransform(ForwardTransform):
         ):  # a list passed as an array-like
             for p in template.operands:
                 tangent = derivs[f"{p}_dot"]
-                if not getattr(tangent, "zero", False) and atom_kind(values[p], self.kinds) in (
+                if not is_zero(tangent) and atom_kind(values[p], self.kinds) in (
                     K.LIST,
                     K.OTHER,
                 ):
                     derivs[f"{p}_dot"] = call("_rt.array_directions", tangent)
         result_scalar = is_scalar(self.kinds.get(name))
+        holders = carriers(derivs)
         if not batched and rule.elementwise and not result_scalar:
-            derivs = self.lifted(template, values, derivs, name)
+            lifted = self.lifted(template, values, derivs, name)
+            holders = carriers(derivs, [derivs[d] for d in derivs if lifted[d] is not derivs[d]])
+            derivs = lifted
         parts = template.instantiate(values, derivs, fresh=self.names.fresh)
         if batched or rule.elementwise or self.safe_as_is(template, values, derivs, result_scalar):
             for target, expr in parts[:-1]:
                 out.append(assign(target, _fold(expr, self.kinds), stmt))
-            tangent = simplified(parts[-1][1])
+            tangent = simplified(parts[-1][1], holders)
             if tangent is not None:
                 tangent = _fold(tangent, self.kinds)
         else:
-            tangent = self.each_direction(parts, derivs, stmt, out)
+            tangent = self.each_direction(parts, derivs, stmt, out, holders)
         return self.full_shaped(tangent, rule, template, values, derivs, name, "_rt.broadcast_directions")
 
     def lifted(self, template, values, derivs, name):
@@ -135,15 +149,11 @@ class VectorForwardTransform(ForwardTransform):
         out = dict(derivs)
         for p in template.operands:
             tangent = derivs[f"{p}_dot"]
-            if getattr(tangent, "zero", False) or kinds[p] == K.OTHER:
+            if is_zero(tangent) or kinds[p] == K.OTHER:
                 continue
             same_rank = result_rank is not None and _rank(values[p], self.ranks, self.kinds) == result_rank
             if is_scalar(kinds[p]) or (len(shaped) > 1 and not same_rank):
-                tangent = clone(tangent)
-                tangent.derivative = (
-                    True  # `_rt.lift(x_dot, z)` carries a derivative: not a zero to simplify away
-                )
-                out[f"{p}_dot"] = call("_rt.lift", tangent, load(name))
+                out[f"{p}_dot"] = call("_rt.lift", clone(tangent), load(name))
         return out
 
     def safe_as_is(self, template, values, derivs, result_scalar):
@@ -152,7 +162,7 @@ class VectorForwardTransform(ForwardTransform):
         if not result_scalar:
             return False
         for p in template.operands:  # a scalar result from an ANY operand: a scalar at run time
-            if not getattr(derivs[f"{p}_dot"], "zero", False) and atom_kind(values[p], self.kinds) not in (
+            if not is_zero(derivs[f"{p}_dot"]) and atom_kind(values[p], self.kinds) not in (
                 K.FLOAT,
                 K.INT,
                 K.BOOL,
@@ -162,10 +172,10 @@ class VectorForwardTransform(ForwardTransform):
         tangent_names = {f"{p}_dot" for p in template.operands}
         return all(_linear_arithmetic(stmt, tangent_names) for stmt in template.body)
 
-    def each_direction(self, parts, derivs, stmt, out):
+    def each_direction(self, parts, derivs, stmt, out, holders):
         """The fallback: `_rt.each_direction(lambda x_dot_i: <template>, x_dot)`."""
         carried = [d for d in derivs.values() if isinstance(d, ast.Name)]
-        if any(not isinstance(d, ast.Name) and not getattr(d, "zero", False) for d in derivs.values()):
+        if any(not isinstance(d, ast.Name) and not is_zero(d) for d in derivs.values()):
             raise NotImplementedError(
                 f"{parts[-1][0]} (a tangent computed in the call)"
             )  # never a silent zero
@@ -187,7 +197,7 @@ class VectorForwardTransform(ForwardTransform):
                 inlined[target] = expr
             else:
                 out.append(assign(target, expr, stmt))
-        body = simplified(parts[-1][1])
+        body = simplified(parts[-1][1], holders)
         if body is None:
             return None
         body = _rename(body, params, inlined)
@@ -212,7 +222,7 @@ class VectorForwardTransform(ForwardTransform):
             return super().store_tangent(target, value_tangent, stmt)
         index = _batched_slice(target.slice, self.kinds)
         store = ast.Subscript(value=load(self.dot(base)), slice=index, ctx=ast.Store())
-        if getattr(value_tangent, "zero", False):
+        if is_zero(value_tangent):
             value = ast.Constant(0.0)
         else:  # `a[i] = s` may broadcast s over a row: the directions of s must too
             read = ast.Subscript(value=load(base), slice=clone(target.slice), ctx=ast.Load())

@@ -56,6 +56,7 @@ from .derivatives import (
 from .reverse_checkpoints import CheckpointedLoops, exposed_reads
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
+from .reverse_shapes import AdjointShapes
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
 from .reverse_sweeps import Sweeps
 
@@ -68,11 +69,14 @@ class ReverseCode:
     gradient: ast.FunctionDef  # the joint form without the value (for `grad`)
     records: list = None  # (loop line, names recorded per iteration), (None, [stack push lines])
     checkpoints: list = None  # (loop line, snapshots, schedule, state variables) per checkpointed loop
+    tape_lists: frozenset = frozenset()  # the loop tapes' preallocated lists (`tape[t] = v` stores)
 
 
-class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, CheckpointedLoops):
+class ReverseTransform(
+    AdjointReads, StatementAdjoints, AdjointShapes, Sweeps, ListAdjoints, CheckpointedLoops
+):
     """The adjoint code of one normalized function: the parts in reverse_reads, reverse_statements,
-    reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
+    reverse_shapes, reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
     form."""
 
     def __init__(self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None):
@@ -234,6 +238,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         )
         records = list(self.records) + ([(None, stack_pushes)] if stack_pushes else [])
         report = self.checkpoint_report
+        tape_lists = frozenset(n for names in self.tape_lists.values() for n in names)
         if mode is Mode.GRAD:  # what `grad` runs: the statements are used once, no copies
             grad_body = prologue + inits + forward + aux_keep + backward + [ast.Return(grad_result)]
             gradient = _function(
@@ -250,6 +255,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
                 gradient=gradient,
                 records=records,
                 checkpoints=report,
+                tape_lists=tape_lists,
             )
         joint_body = (
             prologue
@@ -268,7 +274,13 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         )
         if mode is Mode.REVERSE:
             return ReverseCode(
-                joint=joint, forward=None, backward=None, gradient=None, records=records, checkpoints=report
+                joint=joint,
+                forward=None,
+                backward=None,
+                gradient=None,
+                records=records,
+                checkpoints=report,
+                tape_lists=tape_lists,
             )
 
         # split mode: forward returns residuals, backward can be called many times
@@ -345,7 +357,13 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
         bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
         return ReverseCode(
-            joint=None, forward=fwd, backward=bwd, gradient=None, records=records, checkpoints=report
+            joint=None,
+            forward=fwd,
+            backward=bwd,
+            gradient=None,
+            records=records,
+            checkpoints=report,
+            tape_lists=tape_lists,
         )
 
 

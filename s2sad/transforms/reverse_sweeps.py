@@ -150,7 +150,6 @@ class Sweeps:
                 for push, name in zip(pushes, lists):
                     slot = ast.Subscript(value=load(name), slice=load(loop.target.id), ctx=ast.Store())
                     store = ast.copy_location(ast.Assign(targets=[slot], value=push.value.args[0]), push)
-                    store.tape_store = True  # a push: the peepholes may move values past it
                     body[body.index(push)] = store
             else:  # one list, appended to
                 append = self.names._unique(f"{tape}_push")
