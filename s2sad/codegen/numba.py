@@ -81,6 +81,7 @@ _BUILTINS = {
     "sum",
     "pow",
     "divmod",
+    "slice",
     "zip",
     "enumerate",
     "reversed",
@@ -108,6 +109,10 @@ RUNTIME_HELPERS = (
     "matmul_adjoint_x",
     "matmul_adjoint_y",
     "add_at",
+    "reduce",
+    "extremum_weights",
+    "broadcast_like",
+    "gather",
 )
 _DTYPES = {"f": "np.float64", "i": "np.int64", "b": "np.bool_", "u": "np.uint64"}
 
@@ -785,6 +790,7 @@ class _Lowering:
     def run(self):
         fn = self.function
         fn.body = [_Spelling().visit(stmt) for stmt in fn.body]
+        fn.body = self.gathers(fn.body)
         self.where_bound = {}
         self.first_lines(fn.body)
         self.taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
@@ -813,6 +819,39 @@ class _Lowering:
         fn.decorator_list = []
         return fn
 
+    def gathers(self, body):
+        """`x[i, j]` with integer arrays `i`, `j` -> `_rt.gather(x, (i, j))` (numba takes one array index)."""
+        lowering = self
+
+        def integer_array(node):
+            kind = lowering.kind(_name(node)) if _name(node) else None
+            return isinstance(kind, tuple) and kind[0] == "array" and kind[2] in "iu"
+
+        class Gathers(ast.NodeTransformer):
+            def visit_Expr(self, node):
+                comment = _marker(node)
+                if comment is not None:
+                    lowering.comment = comment
+                return self.generic_visit(node)
+
+            def visit_Subscript(self, node):
+                self.generic_visit(node)
+                index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+                arrays = sum(1 for i in index if integer_array(i))
+                if arrays < 2:
+                    return node
+                if arrays < len(index) or not isinstance(node.ctx, ast.Load):
+                    raise lowering.fail(
+                        "the numba target indexes with several integer arrays only when every index is "
+                        f"an array and the value is read: `{ast.unparse(node)}`",
+                        hint="use the Python target (the default backend) for this function",
+                    )
+                return ast.Call(func=_parse("_rt.gather"), args=[node.value, node.slice], keywords=[])
+
+        out = [Gathers().visit(stmt) for stmt in body]
+        self.comment = None
+        return out
+
     def rewrite_products(self, body):
         products = self.products
 
@@ -835,6 +874,17 @@ class _Lowering:
         return module.body
 
 
+def _constant(node, default=0j):
+    """The value of a constant node (`-1` too), else `default`."""
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    ):
+        return -node.operand.value
+    return node.value if isinstance(node, ast.Constant) else default
+
+
 class _Spelling(ast.NodeTransformer):
     """NumPy calls as numba takes them: keywords that only restate NumPy's default dropped
     (`np.sum(x, axis=None, keepdims=False)` -> `np.sum(x)`; numba has no `keepdims`), and
@@ -842,6 +892,32 @@ class _Spelling(ast.NodeTransformer):
     list literals as tuples."""
 
     DEFAULTS = {"axis": None, "keepdims": False}
+
+    REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "max": "max", "amax": "max", "min": "min"}
+    REDUCTIONS.update(amin="min", argmax="argmax", argmin="argmin")
+
+    def reduction(self, node):
+        """`np.max(x, axis=1, keepdims=True)` (or `x.max(1, keepdims=True)`) -> `_rt.reduce(x, "max", 1,
+        True)`: numba reduces along no axis but `np.sum`'s and has no keepdims."""
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in self.REDUCTIONS:
+            return None
+        owner = _name(func.value)
+        if owner == "np" and node.args:
+            array, rest = node.args[0], node.args[1:]
+        elif owner not in ("np", "math", "_rt") and not func.attr.startswith("am"):
+            array, rest = func.value, node.args
+        else:
+            return None
+        keywords = {k.arg: k.value for k in node.keywords}
+        if len(rest) > 1 or set(keywords) - {"axis", "keepdims"} or (rest and "axis" in keywords):
+            return None  # dtype=, out=, initial=, where=: left to numba (which refuses them at the line)
+        axis = rest[0] if rest else keywords.get("axis", ast.Constant(None))
+        keepdims = keywords.get("keepdims", ast.Constant(False))
+        if _constant(axis) is None and _constant(keepdims) is False:
+            return None  # over all entries: numba's own
+        op = ast.Constant(self.REDUCTIONS[func.attr])
+        return ast.Call(func=_parse("_rt.reduce"), args=[array, op, axis, keepdims], keywords=[])
 
     def visit_List(self, node):
         """`[a, b]` -> `(a, b)`: numba's np.concatenate and np.stack take tuples (a list of
@@ -857,6 +933,9 @@ class _Spelling(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        reduction = self.reduction(node)
+        if reduction is not None:
+            return reduction
         if (
             isinstance(node.func, ast.Attribute)
             and node.func.attr == "copy"
