@@ -113,7 +113,10 @@ RUNTIME_HELPERS = (
     "extremum_weights",
     "broadcast_like",
     "gather",
+    "ufunc",
 )
+# NumPy functions whose vectorized loops beat numba's one libm call per entry (runtime/numba.py: VECTORIZED)
+VECTORIZED = ("tanh", "exp", "log", "arctan", "expm1", "log1p", "sinh", "cosh")
 _DTYPES = {"f": "np.float64", "i": "np.int64", "b": "np.bool_", "u": "np.uint64"}
 
 
@@ -936,6 +939,16 @@ class _Spelling(ast.NodeTransformer):
         reduction = self.reduction(node)
         if reduction is not None:
             return reduction
+        if (
+            isinstance(node.func, ast.Attribute)
+            and _name(node.func.value) == "np"
+            and node.func.attr in VECTORIZED
+            and len(node.args) == 1
+            and not node.keywords
+        ):  # NumPy's vectorized loop for large arrays (numba calls libm once per entry)
+            return ast.Call(
+                func=_parse("_rt.ufunc"), args=[node.args[0], ast.Constant(node.func.attr)], keywords=[]
+            )
         if (
             isinstance(node.func, ast.Attribute)
             and node.func.attr == "copy"

@@ -501,6 +501,44 @@ def _framed_shape(ndim, order):
     return numba.njit(**_JIT)(moved)
 
 
+# -- NumPy's vectorized transcendental functions -------------------------------------------------
+# numba evaluates np.tanh(x) one libm call per entry; NumPy's loops are vectorized (on this project's
+# AVX-512 machine 20x faster for tanh, 5x for exp). An array of at least BULK entries goes to NumPy's
+# loop (about 1 us to switch to object mode and back), a smaller one or a number stays in numba.
+
+BULK = 128
+VECTORIZED = ("tanh", "exp", "log", "arctan", "expm1", "log1p", "sinh", "cosh")
+
+
+def ufunc(x, name):
+    """`np.<name>(x)` (name one of VECTORIZED)."""
+    return getattr(np, name)(x)
+
+
+def _through_numpy(function, dtype):
+    def implementation(x, name):
+        if x.size < BULK:
+            return function(x)
+        out = np.empty(x.shape, dtype)
+        with numba.objmode():
+            function(x, out=out)
+        return out
+
+    return implementation
+
+
+@overload(ufunc, prefer_literal=True, jit_options={"cache": True})  # no nogil: it takes the GIL
+def _ufunc(x, name):
+    if not (isinstance(name, types.StringLiteral) and name.literal_value in VECTORIZED):
+        return None
+    function = getattr(np, name.literal_value)
+    if _is_array(x) and isinstance(x.dtype, (types.Float, types.Integer, types.Boolean)):
+        return _through_numpy(function, np.float32 if x.dtype == types.float32 else np.float64)
+    if _is_number(x):
+        return lambda x, name: function(x)
+    return None
+
+
 def broadcast_like(t, like):
     """The tangent `t` broadcast to the shape of the result `like` (forward mode)."""
     return t if np.shape(t) == np.shape(like) else np.broadcast_to(t, np.shape(like)).copy()
@@ -552,6 +590,8 @@ def _matmul_adjoint_x(g, x, y):
     if x.ndim == 2:
         if y.ndim == 1:
             return lambda g, x, y: np.outer(g, y)
+        if y.layout in "CF":  # its transpose is contiguous too: BLAS reads it as it is
+            return lambda g, x, y: g @ y.T
         return lambda g, x, y: g @ np.ascontiguousarray(y.T)
     if y.ndim == 2:
         return lambda g, x, y: np.ascontiguousarray(y) @ g
@@ -572,6 +612,8 @@ def _matmul_adjoint_y(g, x, y):
     if y.ndim == 2 and x.ndim == 1:
         return lambda g, x, y: np.outer(x, g)
     if x.ndim == 2:
+        if x.layout in "CF":
+            return lambda g, x, y: x.T @ g
         return lambda g, x, y: np.ascontiguousarray(x.T) @ g
     return lambda g, x, y: g * x
 
