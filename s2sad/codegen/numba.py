@@ -114,6 +114,7 @@ RUNTIME_HELPERS = (
     "broadcast_like",
     "gather",
     "ufunc",
+    "index_adjoint",
 )
 # NumPy functions whose vectorized loops beat numba's one libm call per entry (runtime/numba.py: VECTORIZED)
 VECTORIZED = ("tanh", "exp", "log", "arctan", "expm1", "log1p", "sinh", "cosh")
@@ -895,6 +896,7 @@ class _Spelling(ast.NodeTransformer):
     list literals as tuples."""
 
     DEFAULTS = {"axis": None, "keepdims": False}
+    C_ORDER = ("reshape", "ravel", "flatten", "zeros", "ones", "empty", "full")
 
     REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "max": "max", "amax": "max", "min": "min"}
     REDUCTIONS.update(amin="min", argmax="argmax", argmin="argmin")
@@ -965,6 +967,12 @@ class _Spelling(ast.NodeTransformer):
                 and isinstance(k.value, ast.Constant)
                 and k.value.value is self.DEFAULTS[k.arg]
                 and not (isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt")
+            )
+            and not (  # `x.reshape(shape, order="C")`: C order is the default numba has (and no keyword)
+                k.arg == "order"
+                and _constant(k.value) == "C"
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in self.C_ORDER
             )
         ]
         return node

@@ -733,3 +733,23 @@ def _add_at(target, index, g):
 
         return add
     return None
+
+
+def index_adjoint(g, x, index):
+    """Adjoint of `x[index]` for an array `x`: `g` added at `index` into zeros shaped like `x`."""
+    out = np.zeros(np.shape(x))
+    np.add.at(out, index, g)
+    return out
+
+
+@overload(index_adjoint, jit_options=_JIT)
+def _index_adjoint(g, x, index):
+    if not _is_array(x):
+        return None
+
+    def scatter(g, x, index):
+        out = np.zeros(x.shape)
+        add_at(out, index, g)
+        return out
+
+    return scatter
