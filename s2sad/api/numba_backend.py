@@ -72,9 +72,21 @@ def _header(source):
     return "\n".join(lines) + "\n" if lines else ""
 
 
+_RUNTIME_DIGEST = []
+
+
+def runtime_digest():
+    """A digest of `s2sad/runtime/numba.py`'s source: numba's cache of a module is keyed by the module
+    file alone, so a module is named after the runtime it inlines too (a changed runtime, a new file)."""
+    if not _RUNTIME_DIGEST:
+        with open(import_util.find_spec("s2sad.runtime.numba").origin, "rb") as handle:
+            _RUNTIME_DIGEST.append(hashlib.sha256(handle.read()).hexdigest())
+    return _RUNTIME_DIGEST[0]
+
+
 def load(text, name):
     """The function `name` of module source `text`, written once to the cache directory and imported."""
-    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+    digest = hashlib.sha256((text + runtime_digest()).encode()).hexdigest()[:20]
     module_name = f"_s2sad_numba_{name}_{digest}"
     module = sys.modules.get(module_name)
     if module is None:

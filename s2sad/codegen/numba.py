@@ -258,6 +258,14 @@ def _scalar_dtype(kind):
     return {None: "np.float64", "float": "np.float64", "int": "np.int64", "bool": "np.bool_"}[kind]
 
 
+def _recorded(name, kind):
+    """What a tape or stack of arrays records of `name`: a C-contiguous array (a list holds one array
+    type; a transpose or a slice, F or A layout in numba, is copied), else the name itself."""
+    if isinstance(kind, tuple) and kind[0] == "array" and kind[1] >= 1:
+        return _parse(f"np.ascontiguousarray({name})")
+    return ast.Name(id=name, ctx=ast.Load())
+
+
 def _tape_kind(kind):
     """The kind of the array a tape records scalars of `kind` in."""
     return {
@@ -534,10 +542,10 @@ class _Lowering:
                             value=ast.Name(id=part, ctx=ast.Load()), slice=target.slice, ctx=ast.Store()
                         )
                     ],
-                    value=ast.Name(id=value_part, ctx=ast.Load()),
+                    value=_recorded(value_part, kind),
                     lineno=0,
                 )
-                for part, (value_part, _) in zip(self.part_names(base, value.id), self.parts(value.id))
+                for part, (value_part, kind) in zip(self.part_names(base, value.id), self.parts(value.id))
             ]
         if (
             name
@@ -595,7 +603,7 @@ class _Lowering:
                 array = next(a for a, v in arrays if v == value)
                 if _scalar(self.kind(value)):
                     return [_stmt(f"{array}[{count}] = {value}")]
-                return [_stmt(f"{array}.append({value})")]
+                return [_stmt(f"{array}.append({ast.unparse(_recorded(value, self.kind(value)))})")]
             if _name(call.func) == "_push" and len(call.args) == 1:
                 return self.push(call.args[0])
             if (
@@ -626,6 +634,8 @@ class _Lowering:
         if key is None:
             raise self.fail("the numba target saves only names and array items on its stacks")
         self.check(value)
+        if name is not None:
+            value = _recorded(name, self.kind(name))
         return [ast.Expr(ast.Call(func=_parse(f"{self.stack(key)}.append"), args=[value], keywords=[]))]
 
     def pop(self, target):
@@ -795,6 +805,7 @@ class _Lowering:
         fn = self.function
         fn.body = [_Spelling().visit(stmt) for stmt in fn.body]
         fn.body = self.gathers(fn.body)
+        _constant_axes(fn)
         self.where_bound = {}
         self.first_lines(fn.body)
         self.taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
@@ -887,6 +898,41 @@ def _constant(node, default=0j):
     ):
         return -node.operand.value
     return node.value if isinstance(node, ast.Constant) else default
+
+
+_AXIS_HELPERS = ("reduce", "unreduce", "mean_partials", "extremum_weights")
+
+
+def _constant_axes(fn):
+    """A temporary bound once to a constant axis (`_t3 = (0, 2)`) is written as the constant where a
+    reduction helper takes it: numba types axes as constants (literals) only when they are written so.
+    (Other bindings of it are the tape's saving and restoring of that same value.)"""
+    constants, sites = {}, {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and _name(node.targets[0]):
+            name = node.targets[0].id
+            value = node.value
+            if _constant(value, None) is None and not isinstance(value, ast.Tuple):
+                continue
+            if isinstance(value, ast.Tuple) and not all(
+                isinstance(_constant(e, None), int) for e in value.elts
+            ):
+                continue
+            if not isinstance(value, ast.Tuple) and not isinstance(_constant(value, None), (int, bool)):
+                continue
+            sites[name] = sites.get(name, 0) + 1
+            constants[name] = value
+    constants = {n: v for n, v in constants.items() if sites[n] == 1 and re.match(r"_t\d+$", n)}
+    if not constants:
+        return
+    for node in ast.walk(fn):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and _name(node.func.value) == "_rt"
+            and node.func.attr in _AXIS_HELPERS
+        ):
+            node.args = [constants.get(_name(a), a) if _name(a) else a for a in node.args]
 
 
 class _Spelling(ast.NodeTransformer):

@@ -561,19 +561,61 @@ def _broadcast_like(t, like):
     return None
 
 
-@numba.njit(**_JIT)
 def product_sum(gs, vs, side, w):
-    """The sum over a loop of outer products `g v^T` (side "x", the adjoint of `w` in `w @ v`) or
-    `v g^T` (side "y", in `v @ w`) as one matrix product (zeros shaped like `w` for no step)."""
-    count = len(gs)
-    if count == 0:
-        return np.zeros(w.shape)
-    G = np.empty((count, gs[0].shape[0]))
-    V = np.empty((count, vs[0].shape[0]))
+    """The sum over a loop of the adjoints of `w @ v` (side "x": `g v^T`) or `v @ w` (side "y": `v^T g`)
+    as one matrix product (zeros shaped like `w` for no step); vectors or matrices per step."""
+    if not gs:
+        return np.zeros(np.shape(w))
+    if np.ndim(gs[0]) == 1:
+        G, V = np.array(gs), np.array(vs)
+        return G.T @ V if side == "x" else V.T @ G
+    if side == "x":
+        return np.concatenate(gs, axis=1) @ np.concatenate(vs, axis=1).T
+    return np.concatenate(vs, axis=0).T @ np.concatenate(gs, axis=0)
+
+
+@numba.njit(**_JIT)
+def _stacked(xs, along_rows):
+    """The matrices of the list `xs` side by side (along_rows False) or one under the other."""
+    rows, columns = xs[0].shape
+    count = len(xs)
+    out = np.empty((rows * count, columns) if along_rows else (rows, columns * count))
     for k in range(count):
-        G[k] = gs[k]
-        V[k] = vs[k]
-    return G.T @ V if side == "x" else V.T @ G
+        if along_rows:
+            out[k * rows : (k + 1) * rows] = xs[k]
+        else:
+            out[:, k * columns : (k + 1) * columns] = xs[k]
+    return out
+
+
+@overload(product_sum, jit_options=_JIT)
+def _product_sum(gs, vs, side, w):
+    ndim = getattr(getattr(gs, "dtype", None), "ndim", None)
+    if ndim == 1:
+
+        def vectors(gs, vs, side, w):
+            count = len(gs)
+            if count == 0:
+                return np.zeros(w.shape)
+            G = np.empty((count, gs[0].shape[0]))
+            V = np.empty((count, vs[0].shape[0]))
+            for k in range(count):
+                G[k] = gs[k]
+                V[k] = vs[k]
+            return G.T @ V if side == "x" else V.T @ G
+
+        return vectors
+    if ndim == 2:
+
+        def matrices(gs, vs, side, w):
+            if len(gs) == 0:
+                return np.zeros(w.shape)
+            if side == "x":
+                return _stacked(gs, False) @ _stacked(vs, False).T
+            return _stacked(vs, True).T @ _stacked(gs, True)
+
+        return matrices
+    return None
 
 
 def matmul_adjoint_x(g, x, y):
