@@ -327,6 +327,50 @@ def numba_table(rows):
     )
 
 
+NUMBA_HEADING = "## Compiled derivatives: the numba target"
+
+
+def numba_section(rows, how=""):
+    """The page's numba section (empty without numba rows)."""
+    table = numba_table(rows)
+    if not table:
+        return ""
+    return (
+        f"\n{NUMBA_HEADING}\n\n{how}"
+        '`s2sad.grad(f, backend="numba")` (docs/numba.md) in the same run: the Python target\'s gradient '
+        "(*s2sad reverse*), the numba target's gradient, the workload function itself compiled with "
+        "`numba.njit` (its helpers too), JAX jit's gradient of the loop rewritten by hand as "
+        "`lax.fori_loop`/`lax.scan` where the workload has one (else `jax jit`), the numba target's first "
+        "call in this process (code generation and numba's compile, fresh cache directory) and in a "
+        "second process that finds the compiled code (after numba's own start-up). The last two columns "
+        "are the largest relative differences from the Python target: the gradient, and `jvp` along "
+        "every unit direction (at most 64 inputs) or 3 random directions.\n\n" + table
+    )
+
+
+def replace_numba_section(rows, info, settings, argv):
+    """Rewrite only the numba section of docs/benchmarks.md (a `--numba` run), the rest kept."""
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    with open(path) as handle:
+        page = handle.read()
+    how = (
+        f"*This section was measured apart from the table above*, by `python benchmarks/run.py "
+        f"{' '.join(argv)}` on {info['date']} ({info['cpu']}, {info['cores']} cores shared with other "
+        f"work; {settings}): only the Python target, the numba target and JAX jit run, so a loaded "
+        "machine's full run is not needed for it.\n\n"
+    )
+    section = numba_section(rows, how)
+    if NUMBA_HEADING in page:
+        start = page.index("\n" + NUMBA_HEADING)
+        following = page.find("\n## ", start + 1)
+        page = page[:start] + section + (page[following:] if following >= 0 else "")
+    else:
+        anchor = page.find("\n## ", page.index("## Results") + 1)
+        page = page[:anchor] + section + page[anchor:] if anchor >= 0 else page + section
+    with open(path, "w") as handle:
+        handle.write(page)
+
+
 def bar_chart(rows, path, quick):
     import matplotlib
 
@@ -399,19 +443,9 @@ def write_report(rows, workloads, memory, info, quick, settings, generation=None
         table,
         "\n![gradient / primal time](benchmarks.png)\n",
     ]
-    compiled = numba_table(rows)
+    compiled = numba_section(rows)
     if compiled:
-        parts.append(
-            "\n## Compiled derivatives: the numba target\n\n"
-            '`s2sad.grad(f, backend="numba")` (docs/numba.md) in the same run: the Python target\'s gradient '
-            "(*s2sad reverse* above), the numba target's gradient, the workload function itself compiled with "
-            "`numba.njit` (its helpers too), JAX jit's gradient of the loop rewritten by hand as "
-            "`lax.fori_loop`/`lax.scan` where the workload has one (else `jax jit`), the numba target's first "
-            "call in this process (code generation and numba's compile, fresh cache directory) and in a "
-            "second process that finds the compiled code (after numba's own start-up). The last two columns "
-            "are the largest relative differences from the Python target: the gradient, and `jvp` along "
-            "every unit direction (at most 64 inputs) or 3 random directions.\n\n" + compiled
-        )
+        parts.append(compiled)
     if generation:
         lines, timings, overhead = generation
         parts.append(
@@ -447,9 +481,17 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
     parser.add_argument("--no-save", action="store_true", help="do not write docs/benchmarks.{md,png}")
     parser.add_argument("--tools", nargs="+", metavar="PREFIX", help="run only tools whose names start so")
+    parser.add_argument(
+        "--numba",
+        action="store_true",
+        help="the numba table only (Python target, numba target, JAX jit): rewrites that section of "
+        "docs/benchmarks.md and keeps the rest",
+    )
     options = parser.parse_args(argv)
     global TOOL_FILTER
     TOOL_FILTER = options.tools
+    if options.numba:
+        TOOL_FILTER = ["s2sad reverse", "s2sad numba", "jax jit"]
     repeats, seconds = (3, 0.02) if options.quick else (7, 0.1)
     settings = (
         f"median of {repeats} interleaved repeats, each ~{seconds * 1e3:.0f} ms of calls "
@@ -473,6 +515,12 @@ def main(argv=None):
             if expected and row.get("gradient") is not None:
                 if not np.allclose(row["gradient"], expected, atol=1e-3):
                     row["error"] = f"gradient {row['gradient']} is not the expected {expected}"
+    if options.numba:
+        print(numba_table(rows))
+        if not options.no_save:
+            replace_numba_section(rows, info, settings, sys.argv[1:] if argv is None else argv)
+            print("rewrote the numba section of docs/benchmarks.md")
+        return
     print("\nmeasuring peak memory (tracemalloc) ...")
     memory = memory_report(workloads, print)
     generation = None
