@@ -104,6 +104,8 @@ def numba_checks(workload, row, log):
     grad_diff, jvp_diff = harness.numba_agreement(workload)
     cached = harness.second_process_first_call(workload, harness.NUMBA_CACHE)
     row["cached_first_ms"] = cached * 1e3
+    row["grad_diff"] = f"{grad_diff:.1e}"
+    row["jvp_diff"] = "" if jvp_diff is None else f"{jvp_diff:.1e}"
     jvp_text = "jvp not run" if jvp_diff is None else f"jvp {jvp_diff:.0e}"
     row["note"] = (
         f"{row['note']}; vs Python target: grad {grad_diff:.0e}, {jvp_text}; "
@@ -284,6 +286,91 @@ def markdown_table(rows, workloads):
     return header + "\n".join(lines) + "\n"
 
 
+def _hand_rewritten_jax(names):
+    """The JAX tool of a workload a user would compare with: the hand-rewritten loop if there is one."""
+    rewritten = [t for t in names if t.startswith("jax jit (") and "while_loop" not in t]
+    return rewritten[0] if rewritten else ("jax jit" if "jax jit" in names else None)
+
+
+def numba_table(rows):
+    """The numba target per workload: the Python target's gradient, the numba gradient and the
+    numba-compiled primal, JAX jit's (hand-rewritten) gradient, first calls; empty without numba rows."""
+    lines = []
+    for workload in dict.fromkeys(r["workload"] for r in rows):
+        mine = {r["tool"]: r for r in rows if r["workload"] == workload}
+        numba = mine.get("s2sad numba")
+        if numba is None:
+            continue
+        python = mine.get("s2sad reverse", {}).get("grad_ms")
+        if numba.get("error"):
+            lines.append(f"| {workload} | {fmt(python)} | **{numba['error']}** | | | | | | | | |")
+            continue
+        jax_tool = _hand_rewritten_jax(mine)
+        jax = mine.get(jax_tool, {}) if jax_tool else {}
+        own = numba.get("own_ratio")
+        grad = numba.get("grad_ms")
+        lines.append(
+            f"| {workload} | {fmt(python)} | {fmt(grad)} "
+            f"| {fmt(numba.get('primal_ms')) if own is not None else '(numba cannot compile it)'} "
+            f"| {fmt(own)} | {fmt(python / grad) if python and grad else ''} "
+            f"| {fmt(jax.get('grad_ms'))}{f' ({jax_tool[9:-1]})' if jax_tool and '(' in jax_tool else ''} "
+            f"| {fmt(numba.get('first_ms'))} | {fmt(numba.get('cached_first_ms'))} "
+            f"| {numba.get('grad_diff', '')} | {numba.get('jvp_diff', '')} |"
+        )
+    if not lines:
+        return ""
+    return (
+        "| workload | Python target ms | numba gradient ms | numba primal ms | numba grad / numba primal "
+        "| Python target / numba | JAX jit ms (hand-rewritten loop) | first call ms (numba compile) "
+        "| first call in a 2nd process ms (cached) | grad vs Python target | jvp vs Python target |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(lines) + "\n"
+    )
+
+
+NUMBA_HEADING = "## Compiled derivatives: the numba target"
+
+
+def numba_section(rows, how=""):
+    """The page's numba section (empty without numba rows)."""
+    table = numba_table(rows)
+    if not table:
+        return ""
+    return (
+        f"\n{NUMBA_HEADING}\n\n{how}"
+        '`s2sad.grad(f, backend="numba")` (docs/numba.md) in the same run: the Python target\'s gradient '
+        "(*s2sad reverse*), the numba target's gradient, the workload function itself compiled with "
+        "`numba.njit` (its helpers too), JAX jit's gradient of the loop rewritten by hand as "
+        "`lax.fori_loop`/`lax.scan` where the workload has one (else `jax jit`), the numba target's first "
+        "call in this process (code generation and numba's compile, fresh cache directory) and in a "
+        "second process that finds the compiled code (after numba's own start-up). The last two columns "
+        "are the largest relative differences from the Python target: the gradient, and `jvp` along "
+        "every unit direction (at most 64 inputs) or 3 random directions.\n\n" + table
+    )
+
+
+def replace_numba_section(rows, info, settings, argv):
+    """Rewrite only the numba section of docs/benchmarks.md (a `--numba` run), the rest kept."""
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    with open(path) as handle:
+        page = handle.read()
+    how = (
+        f"*This section was measured apart from the table above*, by `python benchmarks/run.py "
+        f"{' '.join(argv)}` on {info['date']} ({info['cpu']}, {info['cores']} cores shared with other "
+        f"work; {settings}): only the Python target, the numba target and JAX jit run, so a loaded "
+        "machine's full run is not needed for it.\n\n"
+    )
+    section = numba_section(rows, how)
+    if NUMBA_HEADING in page:
+        start = page.index("\n" + NUMBA_HEADING)
+        following = page.find("\n## ", start + 1)
+        page = page[:start] + section + (page[following:] if following >= 0 else "")
+    else:
+        anchor = page.find("\n## ", page.index("## Results") + 1)
+        page = page[:anchor] + section + page[anchor:] if anchor >= 0 else page + section
+    with open(path, "w") as handle:
+        handle.write(page)
+
+
 def bar_chart(rows, path, quick):
     import matplotlib
 
@@ -356,6 +443,9 @@ def write_report(rows, workloads, memory, info, quick, settings, generation=None
         table,
         "\n![gradient / primal time](benchmarks.png)\n",
     ]
+    compiled = numba_section(rows)
+    if compiled:
+        parts.append(compiled)
     if generation:
         lines, timings, overhead = generation
         parts.append(
@@ -391,9 +481,17 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
     parser.add_argument("--no-save", action="store_true", help="do not write docs/benchmarks.{md,png}")
     parser.add_argument("--tools", nargs="+", metavar="PREFIX", help="run only tools whose names start so")
+    parser.add_argument(
+        "--numba",
+        action="store_true",
+        help="the numba table only (Python target, numba target, JAX jit): rewrites that section of "
+        "docs/benchmarks.md and keeps the rest",
+    )
     options = parser.parse_args(argv)
     global TOOL_FILTER
     TOOL_FILTER = options.tools
+    if options.numba:
+        TOOL_FILTER = ["s2sad reverse", "s2sad numba", "jax jit"]
     repeats, seconds = (3, 0.02) if options.quick else (7, 0.1)
     settings = (
         f"median of {repeats} interleaved repeats, each ~{seconds * 1e3:.0f} ms of calls "
@@ -417,6 +515,12 @@ def main(argv=None):
             if expected and row.get("gradient") is not None:
                 if not np.allclose(row["gradient"], expected, atol=1e-3):
                     row["error"] = f"gradient {row['gradient']} is not the expected {expected}"
+    if options.numba:
+        print(numba_table(rows))
+        if not options.no_save:
+            replace_numba_section(rows, info, settings, sys.argv[1:] if argv is None else argv)
+            print("rewrote the numba section of docs/benchmarks.md")
+        return
     print("\nmeasuring peak memory (tracemalloc) ...")
     memory = memory_report(workloads, print)
     generation = None
@@ -435,6 +539,7 @@ def main(argv=None):
         print("\nwrote docs/benchmarks.md and docs/benchmarks.png")
     print()
     print(table)
+    print(numba_table(rows))
     for name, tool, peak, per_k in memory:
         print(f"peak memory {name} / {tool}: {peak / 1024:.1f} KiB ({per_k / 1024:.1f} KiB per 1,000 steps)")
     failures = [r for r in rows if r.get("traceback")]

@@ -18,6 +18,7 @@ numba = pytest.importorskip("numba")
 
 from s2sad.api import numba_backend  # noqa: E402  (after the skip)
 from s2sad.errors import NumbaTargetError  # noqa: E402
+from s2sad.runtime import numba as compiled_runtime  # noqa: E402
 
 KICKS = np.random.default_rng(7).standard_normal(600)
 GAINS = np.array([0.9, 1.1, 0.95])
@@ -129,7 +130,53 @@ RNG = np.random.default_rng(3)
 W0, B0, H0 = 0.5 * RNG.standard_normal((4, 4)), 0.1 * RNG.standard_normal(4), RNG.standard_normal(4)
 U0 = RNG.standard_normal(7)
 
+
+def classifier(W, b, V, X, Y):
+    """Softmax cross-entropy of a tanh layer (64 x 4 entries: NumPy's vectorized tanh) with max-pooling
+    over pairs of units, reductions along axes with keepdims, and a tuple-axis penalty."""
+    h = np.tanh(X @ W + b)
+    pooled = np.max(h.reshape(X.shape[0], 2, 2), axis=2)
+    logits = pooled @ V
+    z = logits - np.max(logits, axis=1, keepdims=True)
+    log_p = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    spread = np.mean(h, axis=0) - np.min(h.reshape(X.shape[0], 2, 2), axis=(0, 2)).sum()
+    return -np.sum(Y * log_p) / X.shape[0] + 0.1 * np.sum(spread**2)
+
+
+def td_loss(W, V, s, a, r, s_next, done, gamma=0.9):
+    """A DQN temporal-difference loss: max over next actions, `q[np.arange(B), a]`, greedy actions."""
+    q = np.maximum(s @ W, 0.0) @ V
+    q_next = np.maximum(s_next @ W, 0.0) @ V
+    greedy = np.argmax(q_next, axis=1)
+    target = r + gamma * (1.0 - done) * (
+        0.5 * np.max(q_next, axis=1) + 0.5 * q_next[np.arange(s.shape[0]), greedy]
+    )
+    td = q[np.arange(s.shape[0]), a] - target
+    return np.mean(td**2)
+
+
+RNG_NET = np.random.default_rng(11)
+X_NET = RNG_NET.standard_normal((64, 5))
+Y_NET = np.eye(3)[RNG_NET.integers(0, 3, 64)]
+NET = (
+    0.5 * RNG_NET.standard_normal((5, 4)),
+    0.1 * RNG_NET.standard_normal(4),
+    RNG_NET.standard_normal((2, 3)),
+)
+S_TD, S_NEXT_TD = RNG_NET.standard_normal((16, 3)), RNG_NET.standard_normal((16, 3))
+TD = (
+    RNG_NET.standard_normal((3, 8)),
+    RNG_NET.standard_normal((8, 4)),
+    S_TD,
+    RNG_NET.integers(0, 4, 16),
+    RNG_NET.standard_normal(16),
+    S_NEXT_TD,
+    (RNG_NET.random(16) < 0.2).astype(float),
+)
+
 CASES = {
+    "classifier": (classifier, NET + (X_NET, Y_NET), (0, 1, 2)),
+    "td_loss": (td_loss, TD, (0, 1)),
     "bouncing": (bouncing, (2.0, 0.4, 1.0), (0, 1, 2)),
     "switching": (switching, (0.7, 0.8), (0, 1)),
     "smoothing": (smoothing, (U0, 0.3), (0, 1)),
@@ -144,11 +191,11 @@ def relative(a, b):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_against_finite_differences_in_both_modes(name):
-    f, args, _ = CASES[name]
-    check_grads(f, args, backend="numba", directions=1)
+    f, args, argnums = CASES[name]
+    check_grads(f, args, wrt=list(argnums), backend="numba", directions=1)
 
 
-@pytest.mark.parametrize("name", ["bouncing", "recurrence"])
+@pytest.mark.parametrize("name", ["bouncing", "recurrence"])  # the others: their vjp, below
 def test_grad_equals_the_python_target(name):
     f, args, argnums = CASES[name]
     compiled = s2sad.grad(f, argnums=argnums, backend="numba")(*args)
@@ -161,7 +208,14 @@ def test_grad_equals_the_python_target(name):
 def test_jvp_and_vjp_equal_the_python_target(name):
     f, args, argnums = CASES[name]
     rng = np.random.default_rng(1)
-    tangents = tuple(rng.standard_normal(np.shape(a)) if isinstance(a, np.ndarray) else 0.7 for a in args)
+    tangents = tuple(
+        (
+            (rng.standard_normal(np.shape(a)) if isinstance(a, np.ndarray) else 0.7)
+            if i in argnums
+            else (np.zeros(np.shape(a)) if isinstance(a, np.ndarray) else 0.0)
+        )
+        for i, a in enumerate(args)
+    )
     value, tangent = s2sad.jvp(f, args, tangents, backend="numba")
     value_py, tangent_py = s2sad.jvp(f, args, tangents)
     assert relative(value, value_py) <= 1e-12 and relative(tangent, tangent_py) <= 1e-12
@@ -328,6 +382,78 @@ def test_python_target_imports_no_numba(tmp_path):
         env=dict(os.environ, PYTHONPATH=os.getcwd()),
     )
     assert run.stdout.split() == ["4.0", "False"], run.stderr
+
+
+@numba.njit
+def _reductions(x, g):
+    """Every form of `_rt.reduce` the target writes, with the adjoint helpers, for one 3-d array."""
+    return (
+        compiled_runtime.reduce(x, "sum", 1, True),
+        compiled_runtime.reduce(x, "max", -1, False),
+        compiled_runtime.reduce(x, "min", (0, 2), False),
+        compiled_runtime.reduce(x, "mean", (2, 0), True),
+        compiled_runtime.reduce(x, "prod", None, True),
+        compiled_runtime.reduce(x, "argmax", 0, False),
+        compiled_runtime.reduce(x, "argmin", 2, False),
+        compiled_runtime.reduce(x, "max", None, False),
+        compiled_runtime.unreduce(g, x, 1, False),
+        compiled_runtime.unreduce(g.reshape((g.shape[0], 1, g.shape[1])), x, 1, True),
+        compiled_runtime.extremum_weights(x, compiled_runtime.reduce(x, "max", 1, False), 1),
+        compiled_runtime.extremum_weights(x, compiled_runtime.reduce(x, "min", (0, 2), True), (0, 2)),
+        compiled_runtime.mean_partials(x, (0, 1)),
+        compiled_runtime.gather(x, (np.array([0, 2, -1]), np.array([1, 0, 3]))),
+    )
+
+
+def _numpy_reductions(x, g):
+    def weights(z, axis):
+        mask = (x == z).astype(float)
+        return mask / mask.sum(axis=axis, keepdims=True)
+
+    return (
+        np.sum(x, 1, keepdims=True),
+        np.max(x, -1),
+        np.min(x, (0, 2)),
+        np.mean(x, (2, 0), keepdims=True),
+        np.prod(x, keepdims=True),
+        np.argmax(x, 0),
+        np.argmin(x, 2),
+        np.max(x),
+        np.broadcast_to(g[:, None, :], x.shape),
+        np.broadcast_to(g[:, None, :], x.shape),
+        weights(np.max(x, 1, keepdims=True), 1),
+        weights(np.min(x, (0, 2), keepdims=True), (0, 2)),
+        1.0 / (x.shape[0] * x.shape[1]),
+        x[[0, 2, -1], [1, 0, 3]],
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float", "ties"])  # one compile (an int array would be another)
+def test_reductions_along_axes_equal_numpy(dtype):
+    """numba has no axis reductions but `np.sum(x, axis=k)`: the runtime's loop nests against NumPy,
+    shapes, dtypes and values (ties split the extremum's derivative equally; ints keep NumPy's dtypes)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 5))
+    if dtype == "ties":
+        x = np.round(x)
+    g = rng.standard_normal((3, 5))
+    for mine, theirs in zip(_reductions(x, g), _numpy_reductions(x, g)):
+        assert np.shape(mine) == np.shape(theirs)
+        assert np.asarray(mine).dtype == np.asarray(theirs).dtype or np.asarray(theirs).dtype == float
+        np.testing.assert_allclose(mine, theirs, rtol=1e-13, atol=1e-13)
+
+
+def test_reductions_propagate_nan_as_numpy_does():
+    x = np.array([[1.0, np.nan, 3.0, np.nan], [2.0, 5.0, -1.0, 0.0]])
+    first = numba.njit(
+        lambda x: (
+            compiled_runtime.reduce(x, "max", 1, False),
+            compiled_runtime.reduce(x, "argmin", 1, False),
+        )
+    )
+    maxima, places = first(x)
+    np.testing.assert_array_equal(maxima, np.max(x, axis=1))
+    np.testing.assert_array_equal(places, np.argmin(x, axis=1))
 
 
 NUMBA_MODEL = """

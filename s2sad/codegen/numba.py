@@ -81,6 +81,7 @@ _BUILTINS = {
     "sum",
     "pow",
     "divmod",
+    "slice",
     "zip",
     "enumerate",
     "reversed",
@@ -109,7 +110,15 @@ RUNTIME_HELPERS = (
     "matmul_adjoint_x",
     "matmul_adjoint_y",
     "add_at",
+    "reduce",
+    "extremum_weights",
+    "broadcast_like",
+    "gather",
+    "ufunc",
+    "index_adjoint",
 )
+# NumPy functions whose vectorized loops beat numba's one libm call per entry (runtime/numba.py: VECTORIZED)
+VECTORIZED = ("tanh", "exp", "log", "arctan", "expm1", "log1p", "sinh", "cosh")
 _DTYPES = {"f": "np.float64", "i": "np.int64", "b": "np.bool_", "u": "np.uint64"}
 
 
@@ -248,6 +257,14 @@ def _scalar(kind):
 
 def _scalar_dtype(kind):
     return {None: "np.float64", "float": "np.float64", "int": "np.int64", "bool": "np.bool_"}[kind]
+
+
+def _recorded(name, kind):
+    """What a tape or stack of arrays records of `name`: a C-contiguous array (a list holds one array
+    type; a transpose or a slice, F or A layout in numba, is copied), else the name itself."""
+    if isinstance(kind, tuple) and kind[0] == "array" and kind[1] >= 1:
+        return _parse(f"np.ascontiguousarray({name})")
+    return ast.Name(id=name, ctx=ast.Load())
 
 
 def _tape_kind(kind):
@@ -526,10 +543,10 @@ class _Lowering:
                             value=ast.Name(id=part, ctx=ast.Load()), slice=target.slice, ctx=ast.Store()
                         )
                     ],
-                    value=ast.Name(id=value_part, ctx=ast.Load()),
+                    value=_recorded(value_part, kind),
                     lineno=0,
                 )
-                for part, (value_part, _) in zip(self.part_names(base, value.id), self.parts(value.id))
+                for part, (value_part, kind) in zip(self.part_names(base, value.id), self.parts(value.id))
             ]
         if (
             name
@@ -587,7 +604,7 @@ class _Lowering:
                 array = next(a for a, v in arrays if v == value)
                 if _scalar(self.kind(value)):
                     return [_stmt(f"{array}[{count}] = {value}")]
-                return [_stmt(f"{array}.append({value})")]
+                return [_stmt(f"{array}.append({ast.unparse(_recorded(value, self.kind(value)))})")]
             if _name(call.func) == "_push" and len(call.args) == 1:
                 return self.push(call.args[0])
             if (
@@ -618,6 +635,8 @@ class _Lowering:
         if key is None:
             raise self.fail("the numba target saves only names and array items on its stacks")
         self.check(value)
+        if name is not None:
+            value = _recorded(name, self.kind(name))
         return [ast.Expr(ast.Call(func=_parse(f"{self.stack(key)}.append"), args=[value], keywords=[]))]
 
     def pop(self, target):
@@ -786,6 +805,8 @@ class _Lowering:
     def run(self):
         fn = self.function
         fn.body = [_Spelling().visit(stmt) for stmt in fn.body]
+        fn.body = self.gathers(fn.body)
+        _constant_axes(fn)
         self.where_bound = {}
         self.first_lines(fn.body)
         self.taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
@@ -813,6 +834,39 @@ class _Lowering:
         fn.args.args += [ast.arg(arg=name) for name in self.global_params]
         fn.decorator_list = []
         return fn
+
+    def gathers(self, body):
+        """`x[i, j]` with integer arrays `i`, `j` -> `_rt.gather(x, (i, j))` (numba takes one array index)."""
+        lowering = self
+
+        def integer_array(node):
+            kind = lowering.kind(_name(node)) if _name(node) else None
+            return isinstance(kind, tuple) and kind[0] == "array" and kind[2] in "iu"
+
+        class Gathers(ast.NodeTransformer):
+            def visit_Expr(self, node):
+                comment = _marker(node)
+                if comment is not None:
+                    lowering.comment = comment
+                return self.generic_visit(node)
+
+            def visit_Subscript(self, node):
+                self.generic_visit(node)
+                index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+                arrays = sum(1 for i in index if integer_array(i))
+                if arrays < 2:
+                    return node
+                if arrays < len(index) or not isinstance(node.ctx, ast.Load):
+                    raise lowering.fail(
+                        "the numba target indexes with several integer arrays only when every index is "
+                        f"an array and the value is read: `{ast.unparse(node)}`",
+                        hint="use the Python target (the default backend) for this function",
+                    )
+                return ast.Call(func=_parse("_rt.gather"), args=[node.value, node.slice], keywords=[])
+
+        out = [Gathers().visit(stmt) for stmt in body]
+        self.comment = None
+        return out
 
     def rewrite_products(self, body):
         products = self.products
@@ -843,6 +897,52 @@ class _Lowering:
         return module.body
 
 
+def _constant(node, default=0j):
+    """The value of a constant node (`-1` too), else `default`."""
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    ):
+        return -node.operand.value
+    return node.value if isinstance(node, ast.Constant) else default
+
+
+_AXIS_HELPERS = ("reduce", "unreduce", "mean_partials", "extremum_weights")
+
+
+def _constant_axes(fn):
+    """A temporary bound once to a constant axis (`_t3 = (0, 2)`) is written as the constant where a
+    reduction helper takes it: numba types axes as constants (literals) only when they are written so.
+    (Other bindings of it are the tape's saving and restoring of that same value.)"""
+    constants, sites = {}, {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and _name(node.targets[0]):
+            name = node.targets[0].id
+            value = node.value
+            if _constant(value, None) is None and not isinstance(value, ast.Tuple):
+                continue
+            if isinstance(value, ast.Tuple) and not all(
+                isinstance(_constant(e, None), int) for e in value.elts
+            ):
+                continue
+            if not isinstance(value, ast.Tuple) and not isinstance(_constant(value, None), (int, bool)):
+                continue
+            sites[name] = sites.get(name, 0) + 1
+            constants[name] = value
+    constants = {n: v for n, v in constants.items() if sites[n] == 1 and re.match(r"_t\d+$", n)}
+    if not constants:
+        return
+    for node in ast.walk(fn):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and _name(node.func.value) == "_rt"
+            and node.func.attr in _AXIS_HELPERS
+        ):
+            node.args = [constants.get(_name(a), a) if _name(a) else a for a in node.args]
+
+
 class _Spelling(ast.NodeTransformer):
     """NumPy calls as numba takes them: keywords that only restate NumPy's default dropped
     (`np.sum(x, axis=None, keepdims=False)` -> `np.sum(x)`; numba has no `keepdims`), and
@@ -850,6 +950,33 @@ class _Spelling(ast.NodeTransformer):
     list literals as tuples."""
 
     DEFAULTS = {"axis": None, "keepdims": False}
+    C_ORDER = ("reshape", "ravel", "flatten", "zeros", "ones", "empty", "full")
+
+    REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "max": "max", "amax": "max", "min": "min"}
+    REDUCTIONS.update(amin="min", argmax="argmax", argmin="argmin")
+
+    def reduction(self, node):
+        """`np.max(x, axis=1, keepdims=True)` (or `x.max(1, keepdims=True)`) -> `_rt.reduce(x, "max", 1,
+        True)`: numba reduces along no axis but `np.sum`'s and has no keepdims."""
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in self.REDUCTIONS:
+            return None
+        owner = _name(func.value)
+        if owner == "np" and node.args:
+            array, rest = node.args[0], node.args[1:]
+        elif owner not in ("np", "math", "_rt") and not func.attr.startswith("am"):
+            array, rest = func.value, node.args
+        else:
+            return None
+        keywords = {k.arg: k.value for k in node.keywords}
+        if len(rest) > 1 or set(keywords) - {"axis", "keepdims"} or (rest and "axis" in keywords):
+            return None  # dtype=, out=, initial=, where=: left to numba (which refuses them at the line)
+        axis = rest[0] if rest else keywords.get("axis", ast.Constant(None))
+        keepdims = keywords.get("keepdims", ast.Constant(False))
+        if _constant(axis) is None and _constant(keepdims) is False:
+            return None  # over all entries: numba's own
+        op = ast.Constant(self.REDUCTIONS[func.attr])
+        return ast.Call(func=_parse("_rt.reduce"), args=[array, op, axis, keepdims], keywords=[])
 
     def visit_List(self, node):
         """`[a, b]` -> `(a, b)`: numba's np.concatenate and np.stack take tuples (a list of
@@ -865,6 +992,19 @@ class _Spelling(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        reduction = self.reduction(node)
+        if reduction is not None:
+            return reduction
+        if (
+            isinstance(node.func, ast.Attribute)
+            and _name(node.func.value) == "np"
+            and node.func.attr in VECTORIZED
+            and len(node.args) == 1
+            and not node.keywords
+        ):  # NumPy's vectorized loop for large arrays (numba calls libm once per entry)
+            return ast.Call(
+                func=_parse("_rt.ufunc"), args=[node.args[0], ast.Constant(node.func.attr)], keywords=[]
+            )
         if (
             isinstance(node.func, ast.Attribute)
             and node.func.attr == "copy"
@@ -881,6 +1021,12 @@ class _Spelling(ast.NodeTransformer):
                 and isinstance(k.value, ast.Constant)
                 and k.value.value is self.DEFAULTS[k.arg]
                 and not (isinstance(node.func, ast.Attribute) and _name(node.func.value) == "_rt")
+            )
+            and not (  # `x.reshape(shape, order="C")`: C order is the default numba has (and no keyword)
+                k.arg == "order"
+                and _constant(k.value) == "C"
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in self.C_ORDER
             )
         ]
         return node

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 _JIT = {"cache": True, "nogil": True}
 
@@ -178,49 +179,443 @@ def _unbroadcast(g, like):
     return None
 
 
+# -- reductions along axes (numba has `np.sum(x, axis=k)` only). The axes and keepdims are constants
+# at every call the target writes, typed as literals, so each call site compiles a loop nest for its
+# array's rank: the array is seen as (before, along, after) with the reduced axes in the middle --------
+
+_REDUCTIONS = ("sum", "prod", "mean", "max", "min", "argmax", "argmin")
+
+
+def _literal_axes(axis, ndim):
+    """The sorted axes a constant `axis` names (all of them for None), or None when numba did not
+    type it as a constant (or it names an axis twice or out of range)."""
+    if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
+        return tuple(range(ndim))
+    if isinstance(axis, types.IntegerLiteral):
+        values = [axis]
+    elif isinstance(axis, types.BaseTuple):
+        values = list(axis.types)
+    else:
+        return None
+    if not all(isinstance(v, types.IntegerLiteral) and -ndim <= v.literal_value < ndim for v in values):
+        return None
+    axes = sorted({v.literal_value % ndim for v in values})
+    return tuple(axes) if len(axes) == len(values) else None
+
+
+def _literal_flag(flag):
+    if flag is None or isinstance(flag, (types.Omitted, types.NoneType)):
+        return False
+    if isinstance(flag, types.BooleanLiteral):
+        return flag.literal_value
+    return None
+
+
+@numba.njit(**_JIT)
+def _frame(x, k):
+    """`x` as a C-contiguous (before, along, after) array with axis `k` in the middle (a view when
+    `x` is C-contiguous)."""
+    c = np.ascontiguousarray(x)
+    before = 1
+    for d in range(k):
+        before *= c.shape[d]
+    after = 1
+    for d in range(k + 1, c.ndim):
+        after *= c.shape[d]
+    return c.reshape((before, c.shape[k], after))
+
+
+def _framer(ndim, axes):
+    """`frame(x)`: `x` as (before, along, after), the axes in `axes` (sorted) merged into `along`."""
+    if len(axes) == 1:
+        k = axes[0]
+        return numba.njit(**_JIT)(lambda x: _frame(x, k))
+    if len(axes) == ndim:
+        return numba.njit(**_JIT)(lambda x: np.ascontiguousarray(x).reshape((1, x.size, 1)))
+    kept = len([d for d in range(ndim) if d not in axes])
+    order = tuple(d for d in range(ndim) if d not in axes) + tuple(axes)
+
+    def frame(x):  # the kept axes first: one copy, then a (before, along, 1) view
+        c = np.ascontiguousarray(np.transpose(x, order))
+        before = 1
+        for d in range(kept):
+            before *= c.shape[d]
+        along = 1
+        for d in range(kept, c.ndim):
+            along *= c.shape[d]
+        return c.reshape((before, along, 1))
+
+    return numba.njit(**_JIT)(frame)
+
+
+def _shaper(ndim, axes, keepdims):
+    """`shaped(small, x)`: `small`, holding one value per reduced slice of `x`, in the shape NumPy
+    gives the reduction (`x`'s with the reduced axes 1 or dropped; a number when nothing is left)."""
+    kept = tuple(d for d in range(ndim) if d not in axes)
+    if not keepdims and not kept:
+        return numba.njit(**_JIT)(lambda small, x: small.ravel()[0])
+    rank = ndim if keepdims else len(kept)
+    where = tuple(range(ndim)) if keepdims else kept
+    reduced = tuple(d in axes for d in range(ndim))
+
+    def shaped(small, x):
+        shape = np.empty(rank, np.int64)
+        for j in range(rank):
+            shape[j] = 1 if keepdims and reduced[j] else x.shape[where[j]]
+        return np.ascontiguousarray(small).reshape(to_fixed_tuple(shape, rank))
+
+    return numba.njit(**_JIT)(shaped)
+
+
+def reduce(x, op, axis, keepdims):
+    """NumPy's `np.<op>(x, axis=axis, keepdims=keepdims)` (op: sum, prod, mean, max, min, argmax,
+    argmin): what the numba target writes for a reduction along axes or with keepdims."""
+    return getattr(np, op)(x, axis=axis, keepdims=keepdims)
+
+
+def _sum_frame(v, out):
+    for i in range(v.shape[0]):
+        for t in range(v.shape[1]):
+            for j in range(v.shape[2]):
+                out[i, j] += v[i, t, j]
+
+
+def _prod_frame(v, out):
+    for i in range(v.shape[0]):
+        for t in range(v.shape[1]):
+            for j in range(v.shape[2]):
+                out[i, j] *= v[i, t, j]
+
+
+def _extremum_frame(larger):
+    def extremum(v, out):
+        for i in range(v.shape[0]):
+            for j in range(v.shape[2]):
+                best = v[i, 0, j]
+                if best == best:  # NumPy's max propagates NaN
+                    for t in range(1, v.shape[1]):
+                        value = v[i, t, j]
+                        if value != value:
+                            best = value
+                            break
+                        if (value > best) if larger else (value < best):
+                            best = value
+                out[i, j] = best
+
+    return extremum
+
+
+def _argextremum_frame(larger):
+    def argextremum(v, out):
+        for i in range(v.shape[0]):
+            for j in range(v.shape[2]):
+                best = v[i, 0, j]
+                where = 0
+                if best == best:  # NumPy's argmax: the first NaN, else the first extremum
+                    for t in range(1, v.shape[1]):
+                        value = v[i, t, j]
+                        if value != value:
+                            where = t
+                            break
+                        if (value > best) if larger else (value < best):
+                            best = value
+                            where = t
+                out[i, j] = where
+
+    return argextremum
+
+
+_FRAMES = {
+    "sum": numba.njit(**_JIT)(_sum_frame),
+    "mean": numba.njit(**_JIT)(_sum_frame),
+    "prod": numba.njit(**_JIT)(_prod_frame),
+    "max": numba.njit(**_JIT)(_extremum_frame(True)),
+    "min": numba.njit(**_JIT)(_extremum_frame(False)),
+    "argmax": numba.njit(**_JIT)(_argextremum_frame(True)),
+    "argmin": numba.njit(**_JIT)(_argextremum_frame(False)),
+}
+
+
+def _result_dtype(op, dtype):
+    """The dtype NumPy gives `np.<op>` of an array of `dtype` (a numba type)."""
+    if op in ("argmax", "argmin"):
+        return np.int64
+    if op == "mean":
+        return np.float32 if dtype == types.float32 else np.float64
+    if op in ("sum", "prod") and isinstance(dtype, types.Boolean):
+        return np.int64
+    if op in ("sum", "prod") and isinstance(dtype, types.Integer):
+        return np.int64 if dtype.signed else np.uint64
+    return numba.np.numpy_support.as_dtype(dtype).type
+
+
+@overload(reduce, prefer_literal=True, jit_options=_JIT)
+def _reduce(x, op, axis, keepdims):
+    if not (_is_array(x) and x.ndim > 0 and isinstance(op, types.StringLiteral)):
+        return None
+    op, axes, keep = op.literal_value, _literal_axes(axis, x.ndim), _literal_flag(keepdims)
+    if op not in _REDUCTIONS or axes is None or keep is None:
+        return None
+    if op in ("argmax", "argmin") and len(axes) not in (1, x.ndim):
+        return None  # NumPy's argmax takes one axis (or none: the flat index)
+    frame, shaped, combine = _framer(x.ndim, axes), _shaper(x.ndim, axes, keep), _FRAMES[op]
+    dtype, start, mean = _result_dtype(op, x.dtype), {"sum": 0, "mean": 0, "prod": 1}.get(op), op == "mean"
+
+    def implementation(x, op, axis, keepdims):
+        v = frame(x)
+        small = np.empty((v.shape[0], v.shape[2]), dtype)
+        if start is not None:
+            small[:] = start
+        combine(v, small)
+        if mean:
+            small /= v.shape[1]
+        return shaped(small, x)
+
+    return implementation
+
+
 def unreduce(g, x, axis=None, keepdims=False):
-    """The cotangent `g` of a reduction of all of `x` spread over `x`'s shape."""
-    return np.broadcast_to(g, np.shape(x)).copy() if np.shape(x) else g
+    """The cotangent `g` of a reduction of `x` along `axis` (all axes for None) spread over `x`'s shape."""
+    if np.ndim(x) == 0:
+        return g
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x)).copy()
 
 
-@overload(unreduce, jit_options=_JIT)
+def _kept_shape(ndim, axes):
+    """`kept(x)`: `x`'s shape with the reduced axes 1 (what a cotangent broadcasts from)."""
+    reduced = tuple(d in axes for d in range(ndim))
+
+    def kept(x):
+        shape = np.empty(ndim, np.int64)
+        for d in range(ndim):
+            shape[d] = 1 if reduced[d] else x.shape[d]
+        return to_fixed_tuple(shape, ndim)
+
+    return numba.njit(**_JIT)(kept)
+
+
+@overload(unreduce, prefer_literal=True, jit_options=_JIT)
 def _unreduce(g, x, axis=None, keepdims=False):
-    if not isinstance(axis, (types.NoneType, types.Omitted)) and axis is not None:
-        return None  # along one axis: not written for numba yet (the target refuses it)
-    if _is_array(x) and _is_number(g):
-        return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
     if _is_number(x):
         return lambda g, x, axis=None, keepdims=False: g
-    return None
+    if not _is_array(x):
+        return None
+    axes = _literal_axes(axis, x.ndim)
+    if axes is None:
+        return None
+    if _is_number(g):
+        return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
+    kept = _kept_shape(x.ndim, axes)
+
+    def spread(g, x, axis=None, keepdims=False):
+        return np.broadcast_to(np.ascontiguousarray(g).reshape(kept(x)), x.shape).copy()
+
+    return spread
 
 
 def mean_partials(x, axis=None):
     """d mean / d x: one over the number of entries averaged."""
-    return 1.0 / np.size(x)
+    shape = np.shape(x)
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
+    return 1.0 / int(np.prod([shape[a] for a in axes]))
 
 
-@overload(mean_partials, jit_options=_JIT)
+@overload(mean_partials, prefer_literal=True, jit_options=_JIT)
 def _mean_partials(x, axis=None):
-    if not isinstance(axis, (types.NoneType, types.Omitted)) and axis is not None:
+    if not _is_array(x):
+        return lambda x, axis=None: 1.0
+    axes = _literal_axes(axis, x.ndim)
+    if axes is None:
         return None
-    if _is_array(x):
-        return lambda x, axis=None: 1.0 / x.size
-    return lambda x, axis=None: 1.0
+
+    def partials(x, axis=None):
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        return 1.0 / count
+
+    return partials
+
+
+def extremum_weights(x, z, axis=None):
+    """d max / d x (or min): 1 on the extremum, split equally among tied entries (`z`: the extremum,
+    with or without the reduced axes)."""
+    x = np.asarray(x)
+    if x.ndim == 0:
+        return 1.0
+    zk = unreduce(z, x, axis, keepdims=np.ndim(z) == x.ndim)
+    mask = (x == zk).astype(np.float64)
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+
+
+@overload(extremum_weights, prefer_literal=True, jit_options=_JIT)
+def _extremum_weights(x, z, axis=None):
+    if _is_number(x):
+        return lambda x, z, axis=None: 1.0
+    if not (_is_array(x) and x.ndim > 0):
+        return None
+    axes = _literal_axes(axis, x.ndim)
+    if axes is None:
+        return None
+    frame = _framer(x.ndim, axes)
+    back = (lambda out, x: out.reshape(x.shape)) if len(axes) <= 1 or len(axes) == x.ndim else None
+    if back is None:  # the frame moved the reduced axes last: move them back
+        order = tuple(d for d in range(x.ndim) if d not in axes) + tuple(axes)
+        inverse = tuple(int(i) for i in np.argsort(order))
+        moved = _framed_shape(x.ndim, order)
+        back = lambda out, x: np.ascontiguousarray(np.transpose(out.reshape(moved(x)), inverse))  # noqa: E731
+    back = numba.njit(**_JIT)(back)
+    top = numba.njit(**_JIT)(
+        (lambda z: np.full((1, 1), z)) if _is_number(z) else (lambda z: np.ascontiguousarray(z))
+    )
+
+    def weights(x, z, axis=None):
+        v = frame(x)
+        best = top(z).reshape((v.shape[0], v.shape[2]))
+        out = np.zeros(v.shape)
+        for i in range(v.shape[0]):
+            for j in range(v.shape[2]):
+                ties = 0
+                for t in range(v.shape[1]):
+                    if v[i, t, j] == best[i, j]:
+                        ties += 1
+                for t in range(v.shape[1]):
+                    if v[i, t, j] == best[i, j]:
+                        out[i, t, j] = 1.0 / ties
+        return back(out, x)
+
+    return weights
+
+
+def _framed_shape(ndim, order):
+    """`moved(x)`: the shape of `np.transpose(x, order)`."""
+
+    def moved(x):
+        shape = np.empty(ndim, np.int64)
+        for d in range(ndim):
+            shape[d] = x.shape[order[d]]
+        return to_fixed_tuple(shape, ndim)
+
+    return numba.njit(**_JIT)(moved)
+
+
+# -- NumPy's vectorized transcendental functions -------------------------------------------------
+# numba evaluates np.tanh(x) one libm call per entry; NumPy's loops are vectorized (on this project's
+# AVX-512 machine 20x faster for tanh, 5x for exp). An array of at least BULK entries goes to NumPy's
+# loop (about 1 us to switch to object mode and back), a smaller one or a number stays in numba.
+
+BULK = 128
+VECTORIZED = ("tanh", "exp", "log", "arctan", "expm1", "log1p", "sinh", "cosh")
+
+
+def ufunc(x, name):
+    """`np.<name>(x)` (name one of VECTORIZED)."""
+    return getattr(np, name)(x)
+
+
+def _through_numpy(function, dtype):
+    def implementation(x, name):
+        if x.size < BULK:
+            return function(x)
+        out = np.empty(x.shape, dtype)
+        with numba.objmode():
+            function(x, out=out)
+        return out
+
+    return implementation
+
+
+@overload(ufunc, prefer_literal=True, jit_options={"cache": True})  # no nogil: it takes the GIL
+def _ufunc(x, name):
+    if not (isinstance(name, types.StringLiteral) and name.literal_value in VECTORIZED):
+        return None
+    function = getattr(np, name.literal_value)
+    if _is_array(x) and isinstance(x.dtype, (types.Float, types.Integer, types.Boolean)):
+        return _through_numpy(function, np.float32 if x.dtype == types.float32 else np.float64)
+    if _is_number(x):
+        return lambda x, name: function(x)
+    return None
+
+
+def broadcast_like(t, like):
+    """The tangent `t` broadcast to the shape of the result `like` (forward mode)."""
+    return t if np.shape(t) == np.shape(like) else np.broadcast_to(t, np.shape(like)).copy()
+
+
+@overload(broadcast_like, jit_options=_JIT)
+def _broadcast_like(t, like):
+    if _is_number(like):
+        if _is_array(t):
+            return lambda t, like: t.ravel()[0]  # a 0-d or size-1 tangent of a number
+        return lambda t, like: t
+    if not _is_array(like):
+        return None
+    if _is_number(t):
+        return lambda t, like: np.full(like.shape, t)
+    if t.ndim == like.ndim:
+        return lambda t, like: t if t.shape == like.shape else np.zeros(like.shape) + t
+    if t.ndim < like.ndim:
+        return lambda t, like: np.zeros(like.shape) + t
+    return None
+
+
+def product_sum(gs, vs, side, w):
+    """The sum over a loop of the adjoints of `w @ v` (side "x": `g v^T`) or `v @ w` (side "y": `v^T g`)
+    as one matrix product (zeros shaped like `w` for no step); vectors or matrices per step."""
+    if not gs:
+        return np.zeros(np.shape(w))
+    if np.ndim(gs[0]) == 1:
+        G, V = np.array(gs), np.array(vs)
+        return G.T @ V if side == "x" else V.T @ G
+    if side == "x":
+        return np.concatenate(gs, axis=1) @ np.concatenate(vs, axis=1).T
+    return np.concatenate(vs, axis=0).T @ np.concatenate(gs, axis=0)
 
 
 @numba.njit(**_JIT)
-def product_sum(gs, vs, side, w):
-    """The sum over a loop of outer products `g v^T` (side "x", the adjoint of `w` in `w @ v`) or
-    `v g^T` (side "y", in `v @ w`) as one matrix product (zeros shaped like `w` for no step)."""
-    count = len(gs)
-    if count == 0:
-        return np.zeros(w.shape)
-    G = np.empty((count, gs[0].shape[0]))
-    V = np.empty((count, vs[0].shape[0]))
+def _stacked(xs, along_rows):
+    """The matrices of the list `xs` side by side (along_rows False) or one under the other."""
+    rows, columns = xs[0].shape
+    count = len(xs)
+    out = np.empty((rows * count, columns) if along_rows else (rows, columns * count))
     for k in range(count):
-        G[k] = gs[k]
-        V[k] = vs[k]
-    return G.T @ V if side == "x" else V.T @ G
+        if along_rows:
+            out[k * rows : (k + 1) * rows] = xs[k]
+        else:
+            out[:, k * columns : (k + 1) * columns] = xs[k]
+    return out
+
+
+@overload(product_sum, jit_options=_JIT)
+def _product_sum(gs, vs, side, w):
+    ndim = getattr(getattr(gs, "dtype", None), "ndim", None)
+    if ndim == 1:
+
+        def vectors(gs, vs, side, w):
+            count = len(gs)
+            if count == 0:
+                return np.zeros(w.shape)
+            G = np.empty((count, gs[0].shape[0]))
+            V = np.empty((count, vs[0].shape[0]))
+            for k in range(count):
+                G[k] = gs[k]
+                V[k] = vs[k]
+            return G.T @ V if side == "x" else V.T @ G
+
+        return vectors
+    if ndim == 2:
+
+        def matrices(gs, vs, side, w):
+            if len(gs) == 0:
+                return np.zeros(w.shape)
+            if side == "x":
+                return _stacked(gs, False) @ _stacked(vs, False).T
+            return _stacked(vs, True).T @ _stacked(gs, True)
+
+        return matrices
+    return None
 
 
 @numba.njit(**_JIT)
@@ -246,6 +641,8 @@ def _matmul_adjoint_x(g, x, y):
     if x.ndim == 2:
         if y.ndim == 1:
             return lambda g, x, y: np.outer(g, y)
+        if y.layout in "CF":  # its transpose is contiguous too: BLAS reads it as it is
+            return lambda g, x, y: g @ y.T
         return lambda g, x, y: g @ np.ascontiguousarray(y.T)
     if y.ndim == 2:
         return lambda g, x, y: np.ascontiguousarray(y) @ g
@@ -266,6 +663,8 @@ def _matmul_adjoint_y(g, x, y):
     if y.ndim == 2 and x.ndim == 1:
         return lambda g, x, y: np.outer(x, g)
     if x.ndim == 2:
+        if x.layout in "CF":
+            return lambda g, x, y: x.T @ g
         return lambda g, x, y: np.ascontiguousarray(x.T) @ g
     return lambda g, x, y: g * x
 
@@ -279,10 +678,88 @@ def add_at(target, index, g):
         target[index] += g
 
 
+def _array_indices(index):
+    """How many 1-d integer arrays the index tuple `index` is made of (None if it is not one)."""
+    if isinstance(index, types.BaseTuple) and len(index) > 1:
+        if all(
+            isinstance(i, types.Array) and i.ndim == 1 and isinstance(i.dtype, types.Integer) for i in index
+        ):
+            return len(index)
+    return None
+
+
+def _positions(count):
+    """`positions(shape, index)`: the flat positions (over the first `count` axes) the integer arrays of
+    `index` name together (NumPy's `x[i, j]` with arrays `i`, `j` of one length)."""
+
+    def positions(shape, index):
+        n = index[0].shape[0]
+        out = np.empty(n, np.int64)
+        for k in range(n):
+            position = 0
+            for a in range(count):
+                if index[a].shape[0] != n:
+                    raise IndexError("shape mismatch: indexing arrays could not be broadcast together")
+                i = index[a][k]
+                if i < 0:
+                    i += shape[a]
+                if i < 0 or i >= shape[a]:
+                    raise IndexError("index out of bounds")
+                position = position * shape[a] + i
+            out[k] = position
+        return out
+
+    return numba.njit(**_JIT)(positions)
+
+
+def _flat_leading(count):
+    """`flat(x)`: `x` (C-contiguous) with its first `count` axes merged into one (a view)."""
+
+    def flat(x):
+        size = 1
+        for a in range(count):
+            size *= x.shape[a]
+        return x.reshape((size,) + x.shape[count:])
+
+    return numba.njit(**_JIT)(flat)
+
+
+def gather(x, index):
+    """`x[i, j, ...]` for a tuple of integer arrays (numba takes one array index at a time)."""
+    return x[index]
+
+
+@overload(gather, jit_options=_JIT)
+def _gather(x, index):
+    count = _array_indices(index)
+    if not _is_array(x) or count is None or count > x.ndim:
+        return None
+    positions, flat = _positions(count), _flat_leading(count)
+    return lambda x, index: flat(np.ascontiguousarray(x))[positions(x.shape, index)]
+
+
 @overload(add_at, jit_options=_JIT)
 def _add_at(target, index, g):
     if not _is_array(target):
         return None
+    count = _array_indices(index)
+    if count is not None and count <= target.ndim and target.layout == "C":
+        positions, flat = _positions(count), _flat_leading(count)
+        if _is_array(g):
+
+            def accumulate_rows(target, index, g):
+                rows, at = flat(target), positions(target.shape, index)
+                for k in range(at.shape[0]):
+                    rows[at[k]] += g[k]
+
+            return accumulate_rows
+
+        def accumulate_number(target, index, g):
+            rows, at = flat(target), positions(target.shape, index)
+            for k in range(at.shape[0]):
+                rows[at[k]] += g
+
+        return accumulate_number
     if isinstance(index, types.Array) and index.ndim == 1 and isinstance(index.dtype, types.Integer):
         if _is_array(g):
 
@@ -307,3 +784,23 @@ def _add_at(target, index, g):
 
         return add
     return None
+
+
+def index_adjoint(g, x, index):
+    """Adjoint of `x[index]` for an array `x`: `g` added at `index` into zeros shaped like `x`."""
+    out = np.zeros(np.shape(x))
+    np.add.at(out, index, g)
+    return out
+
+
+@overload(index_adjoint, jit_options=_JIT)
+def _index_adjoint(g, x, index):
+    if not _is_array(x):
+        return None
+
+    def scatter(g, x, index):
+        out = np.zeros(x.shape)
+        add_at(out, index, g)
+        return out
+
+    return scatter
