@@ -6,7 +6,8 @@
 """
 
 from . import rules
-from .api.transforms import emit, grad, hvp, jvp, source, value_and_grad, vjp
+from .api.sources import emit, source
+from .api.transforms import grad, hvp, jvp, value_and_grad, vjp
 from .api.custom import custom_jvp, custom_vjp, defjvp, defvjp, stop_gradient
 from .api.jacobians import hessian, jacfwd, jacrev
 from .api import numba_backend  # registers backend="numba" (it imports numba only to compile)

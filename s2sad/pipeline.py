@@ -21,9 +21,7 @@ import ast
 import gc
 import itertools
 import linecache
-import logging
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +41,7 @@ from .analyses.checks import (
 )
 from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import MissingRule, RefusedOperand
-from .astutil import clone, identifier, statements, unshare, walk
+from .astutil import clone, identifier, walk
 from .codegen.header import header
 from .codegen.python import LINE_ORIGINS, format_source, to_source
 from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
@@ -70,17 +68,9 @@ from .optimize import optimize
 from .optimize.batch_rows import batch_row_products
 from .optimize.renumber import renumber
 from .optimize.versions import split_versions
-from .peepholes.accumulations import fuse_accumulations
-from .peepholes.copies import propagate_copies_in_blocks
-from .peepholes.dead_inits import drop_dead_initializations
-from .peepholes.negations import fold_negations
-from .peepholes.outer_sums import sum_outer_products_after_loops
-from .peepholes.products import sum_products_after_loops
-from .peepholes.scatter import accumulate_at_basic_indices
-from .peepholes.single_use import inline_single_use
-from .peepholes.tapes import drop_unread_tapes
-from .peepholes.transposes import hoist_transposes
+from .peepholes import PEEPHOLES, peepholes  # noqa: F401  (PEEPHOLES: their order, shown beside the others)
 from .peepholes.unused import drop_unused
+from .stages import Stages
 from .signatures import diff_kinds, kinds_of, signature_of
 from .transforms.forward import forward_transform
 from .transforms.forward_vector import VectorForwardTransform
@@ -138,46 +128,6 @@ class Compilation:
         """What the checks hand a refusal to: None (they raise it), or, in the check mode, the
         problems list's `append` (they record it and go on)."""
         return None if self.problems is None else self.problems.append
-
-
-class Stages:
-    """The passes of one compilation and their times, logged on `s2sad.config.LOG`: every pass at
-    DEBUG, and at INFO once the compilation has run longer than `config.SLOW` (then a summary too)."""
-
-    def __init__(self, function, mode):
-        code = getattr(function, "__code__", None)
-        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
-        self.what = f"{mode} derivative of {getattr(function, '__qualname__', function)}{where}"
-        self.start = self.last = time.perf_counter()
-        self.times = []
-
-    def done(self, stage):
-        now = time.perf_counter()
-        self.times.append((stage, now - self.last))
-        level = logging.INFO if now - self.start > config.SLOW else logging.DEBUG
-        if config.LOG.isEnabledFor(level):
-            config.LOG.log(
-                level,
-                "%s: %s took %.2f s (%.2f s so far)",
-                self.what,
-                stage,
-                now - self.last,
-                now - self.start,
-            )
-        self.last = now
-
-    def finish(self):
-        total = time.perf_counter() - self.start
-        level = logging.INFO if total > config.SLOW else logging.DEBUG
-        if config.LOG.isEnabledFor(level):
-            slowest = sorted(self.times, key=lambda item: -item[1])[:4]
-            config.LOG.log(
-                level,
-                "compiled the %s in %.2f s (slowest: %s)",
-                self.what,
-                total,
-                ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in slowest),
-            )
 
 
 @dataclass
@@ -380,63 +330,6 @@ def differentiate(c):
     else:
         code = reverse(Mode.REVERSE)
         c.functions = {"vjp": code.joint}
-
-
-# -- peepholes on the derivative code ----------------------------------------------------------
-
-
-def _copies_and_fusion(node, c):
-    for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
-        before = sum(1 for _ in statements(node.body))
-        propagate_copies_in_blocks(node)
-        fuse_accumulations(node, c.tape_lists)
-        if sum(1 for _ in statements(node.body)) == before:
-            break  # nothing dropped: another round would change nothing
-
-
-def _single_use(node, c):
-    inline_single_use(node, c.tape_lists)
-
-
-def _products(node, c):
-    if not c.portable:
-        sum_products_after_loops(node)
-        sum_outer_products_after_loops(node)
-
-
-def _scatter(node, c):
-    # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
-    # the one element it overwrites (a functional `added_at` would copy the array)
-    accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
-
-
-def _tapes(node, c):
-    drop_unread_tapes(node, c.records)
-
-
-def _transposes(node, c):
-    hoist_transposes(node, {n for n, k in c.analysis.kinds.items() if k == K.ARRAY})
-
-
-PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
-    (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
-    (fold_negations, False),
-    (_copies_and_fusion, True),
-    (_single_use, True),
-    (_products, True),
-    (_scatter, True),
-    (_tapes, True),  # the passes above may leave a recorded value unread
-    (drop_dead_initializations, False),  # ... and its `v = None` before the loop
-    (_transposes, True),
-)
-
-
-def peepholes(c):
-    if not config.enabled():
-        return
-    for node in c.functions.values():
-        for run, with_compilation in PEEPHOLES:
-            run(node, c) if with_compilation else run(node)
 
 
 def prepare(

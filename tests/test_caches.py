@@ -35,6 +35,8 @@ KEPT = {
     "s2sad.runtime.custom.EXTERNAL": "the user's rules for functions they do not own",
     "s2sad.api.transforms.BACKENDS": "the compiled targets, registered by their modules",
     "s2sad.cli.common.COMMANDS": "the command-line commands, registered by their modules",
+    "s2sad.codegen.python.LINE_ORIGINS": "the user's line behind each line of generated code that may still run "
+    "(functions compiled before clear() stay callable): the notes on their exceptions read it",
 }
 
 # how to put an entry in each lru_cache, to see it gone after clear()

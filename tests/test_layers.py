@@ -26,6 +26,7 @@ LAYERS = [
     ["runtime"],
     ["signatures"],
     ["trees"],
+    ["stages"],
     ["cache", "config", "errors", "kinds", "modes", "astutil"],
 ]
 OPTIONAL = {"numba", "scipy"}  # optional dependencies may be imported where they are used

@@ -33,7 +33,8 @@ from ..signatures import kinds_of as _kinds
 from ..signatures import parse_argnums as _argnums
 from ..signatures import signature_of as _signature
 from ..trees import tree_calls as _tree_calls
-from .transforms import BACKENDS, _all_differentiable, _bind, _check_scalar, _input_shapes, _version
+from .sources import _version
+from .transforms import BACKENDS, _all_differentiable, _bind, _check_scalar, _input_shapes
 
 
 def cache_directory():
@@ -301,6 +302,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
 
 _CACHE = {}  # (mode, ..., the function's identity and argument types) -> its compiled numba target
 cache.on_clear(_CACHE.clear)
+cache.on_clear(_RUNTIME_DIGEST.clear)  # read again: a runtime edited while the process runs
 
 
 def jvp(f, primals, tangents, has_aux=False):

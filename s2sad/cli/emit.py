@@ -5,7 +5,7 @@ calls, so it runs where s2sad is not installed)."""
 import argparse
 import sys
 
-from ..api.transforms import emit
+from ..api.sources import emit
 from .common import UsageError, add_target_options, command, load_function, location, options
 
 EPILOG = """examples:

@@ -15,7 +15,7 @@ import os
 import sys
 import tokenize
 
-from ..api.transforms import source
+from ..api.sources import source
 from .common import add_target_options, command, load_function, location, options
 
 EPILOG = """examples:

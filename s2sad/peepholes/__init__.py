@@ -1,1 +1,70 @@
-"""peepholes."""
+"""Peepholes on the derivative code, one per file; PEEPHOLES is their order (the pipeline runs it on
+each generated function after the transform, `s2sad.pipeline.generate`)."""
+
+from .. import config
+from .. import kinds as K
+from ..astutil import statements, unshare
+from .accumulations import fuse_accumulations
+from .copies import propagate_copies_in_blocks
+from .dead_inits import drop_dead_initializations
+from .negations import fold_negations
+from .outer_sums import sum_outer_products_after_loops
+from .products import sum_products_after_loops
+from .scatter import accumulate_at_basic_indices
+from .single_use import inline_single_use
+from .tapes import drop_unread_tapes
+from .transposes import hoist_transposes
+
+
+def _copies_and_fusion(node, c):
+    for _ in range(2):  # a propagated copy can leave `a = a`, dropped by the fusing pass
+        before = sum(1 for _ in statements(node.body))
+        propagate_copies_in_blocks(node)
+        fuse_accumulations(node, c.tape_lists)
+        if sum(1 for _ in statements(node.body)) == before:
+            break  # nothing dropped: another round would change nothing
+
+
+def _single_use(node, c):
+    inline_single_use(node, c.tape_lists)
+
+
+def _products(node, c):
+    if not c.portable:
+        sum_products_after_loops(node)
+        sum_outer_products_after_loops(node)
+
+
+def _scatter(node, c):
+    # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
+    # the one element it overwrites (a functional `added_at` would copy the array)
+    accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
+
+
+def _tapes(node, c):
+    drop_unread_tapes(node, c.records)
+
+
+def _transposes(node, c):
+    hoist_transposes(node, {n for n, k in c.analysis.kinds.items() if k == K.ARRAY})
+
+
+PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
+    (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
+    (fold_negations, False),
+    (_copies_and_fusion, True),
+    (_single_use, True),
+    (_products, True),
+    (_scatter, True),
+    (_tapes, True),  # the passes above may leave a recorded value unread
+    (drop_dead_initializations, False),  # ... and its `v = None` before the loop
+    (_transposes, True),
+)
+
+
+def peepholes(c):
+    if not config.enabled():
+        return
+    for node in c.functions.values():
+        for run, with_compilation in PEEPHOLES:
+            run(node, c) if with_compilation else run(node)
