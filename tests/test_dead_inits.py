@@ -52,6 +52,7 @@ def _initialized(source):
     }
 
 
+@pytest.mark.generated_code
 def test_rnn_keeps_only_the_initialization_a_tape_stores():
     source = s2sad.source(rnn_loss, mode="reverse", args=_args(0))
     tree = ast.parse(source)
