@@ -22,6 +22,8 @@ import gc
 import itertools
 import linecache
 import math
+import sys
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +50,7 @@ from .errors import DesugarError, NoDerivativeRuleError, S2sadError, Unsupported
 from .frontend.aux import return_aux, split_aux
 from .frontend.constants import functions_as_constants
 from .frontend.desugar import desugar
+from .frontend.fingerprint import derivative_key
 from .frontend.inline import inline_calls
 from .frontend.key_loops import unroll_key_loops
 from .frontend.lift import lift_local_functions
@@ -61,7 +64,7 @@ from .frontend.nested import (
 )
 from .frontend.normalize import normalize
 from .frontend.pragmas import checkpoint_pragmas
-from .frontend.source import ParsedFunction, parse_function
+from .frontend.source import ParsedFunction, function_namespace, parse_function
 from .frontend.writes import rewrite_writes
 from .modes import Mode
 from .optimize import optimize
@@ -81,6 +84,7 @@ from .transforms.reverse import reverse_transform
 from .trees import expand_parameters, is_tree_kind, record_fields_of, records_as_dicts, tree_calls
 
 _CACHE = cache.COMPILED
+_MISSING = object()
 _COUNTER = itertools.count(1)
 TEMPLATE_GLOBALS = {"np": np, "math": math, "_rt": runtime}
 
@@ -448,55 +452,196 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
     if compiled is not None:
         return compiled
     key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
-    collecting = gc.isenabled()
-    gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
-    try:
-        compiled = _CACHE[key] = _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
-    finally:
-        if collecting:
-            gc.enable()
+    disk_key = _disk_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+    compiled = _load(function, disk_key, input_kinds, active_inputs, has_aux) if disk_key else None
+    if compiled is None:
+        collecting = gc.isenabled()
+        gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
+        try:
+            compiled = _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key)
+        finally:
+            if collecting:
+                gc.enable()
+    _CACHE[key] = compiled
     return compiled
 
 
-def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
+def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key=None):
     c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
     parsed, functions = c.parsed, c.functions
     text = render(c)
-    filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
-    lines = text.splitlines(keepends=True)
-    linecache.cache[filename] = (len(text), None, lines, filename)
     namespace = _namespace(parsed)
-    exec(compile(text, filename, "exec"), namespace)
-    output_kind = _output_kind(c.analysis)
-    objects = {role: namespace[node.name] for role, node in functions.items()}
+    before = dict(namespace) if disk_key else None
+    code = _exec(text, mode, parsed.name, namespace)
+    ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
+    meta = {
+        "mode": mode.value,
+        "name": parsed.name,
+        "output_kind": _output_kind(c.analysis),
+        "params": c.params,
+        "container_output": c.container_output,
+        "where": [parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)],
+        "names": {role: node.name for role, node in functions.items()},
+        "tree_spans": [[i, span.start, span.stop] for i, span in c.tree_spans] if c.tree_spans else None,
+    }
+    if disk_key:
+        _store(function, disk_key, meta, text, code, before)
+    return _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
+
+
+def _exec(text, mode, name, namespace):
+    """Run generated `text` in `namespace`, registered with `linecache` under a name of its own."""
+    filename = f"<s2sad {mode} {name} #{next(_COUNTER)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    code = compile(text, filename, "exec")
+    exec(code, namespace)
+    return code
+
+
+def _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux):
+    """The `Compiled` record of generated code run in `namespace` (`meta`: what the passes learned)."""
+    mode = Mode(meta["mode"])
+    objects = {role: namespace[name] for role, name in meta["names"].items()}
     main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
     if mode is Mode.GRAD and "grad" not in objects:
         mode = Mode.REVERSE  # the value is returned too: the caller checks its shape
-    if c.tree_spans:
-        objects = tree_calls(objects, input_kinds, active_inputs, c.tree_spans, has_aux)
+    spans = [(i, slice(start, stop)) for i, start, stop in meta["tree_spans"]] if meta["tree_spans"] else None
+    if spans:
+        objects = tree_calls(objects, input_kinds, active_inputs, spans, has_aux)
         main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
-    ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
-    compiled = Compiled(
+    return Compiled(
         function=main,
         source=text,
         mode=mode,
-        output_kind=output_kind,
-        params=c.params,
+        output_kind=meta["output_kind"],
+        params=list(meta["params"]),
         active_inputs=list(active_inputs),
         extra={
             "objects": objects,
-            "container_output": c.container_output,
-            "where": user_where(
-                function,
-                (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)),
-            ),
+            "container_output": meta["container_output"],
+            "where": user_where(function, tuple(meta["where"])),
             # what another code target needs: the generated functions' names, their namespace
-            "names": {role: node.name for role, node in functions.items()},
+            "names": dict(meta["names"]),
             "namespace": namespace,
-            "tree_spans": c.tree_spans,
+            "tree_spans": spans,
         },
     )
-    return compiled
+
+
+# -- the disk cache: generated source kept across processes (s2sad.cache) ------------------------
+
+
+def _disk_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
+    """The disk-cache key of a compilation (`s2sad.frontend.fingerprint`), None if it is not kept."""
+    if not cache.disk_enabled():
+        return None
+    return derivative_key(function, (mode.value, active_inputs, input_kinds, bool(has_aux), input_shapes))
+
+
+def _base_namespace(function):
+    """The namespace generated code runs in before the compiler adds to it: the function's globals
+    and closure cells, and the names generated code calls NumPy, math and the runtime by."""
+    namespace = function_namespace(function)
+    for name, value in TEMPLATE_GLOBALS.items():
+        if namespace.setdefault(name, value) is not value:
+            return None  # (the compiler's error says so: generate)
+    return namespace
+
+
+_CONSTANTS = (bool, int, float, str, type(None))
+
+
+def _recipe(value):
+    """How another process finds `value` again: a loaded module, an object by module and qualified
+    name, or a constant (a number, a string, a tuple of them); None if it cannot."""
+    if type(value) in _CONSTANTS:
+        return ["const", type(value).__name__, value if type(value) is str else repr(value)]
+    if type(value) is tuple:
+        items = [_recipe(item) for item in value]
+        return None if None in items else ["tuple", items]
+    if isinstance(value, types.ModuleType):
+        return ["module", value.__name__]
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
+        return ["object", module, qualname]
+    return None
+
+
+_READ_CONSTANT = {"bool": lambda text: text == "True", "int": int, "float": float, "str": str}
+
+
+def _follow(recipe):
+    """The value `recipe` stands for; LookupError if it is not there (nothing is imported)."""
+    how = recipe[0]
+    if how == "const":
+        return None if recipe[1] == "NoneType" else _READ_CONSTANT[recipe[1]](recipe[2])
+    if how == "tuple":
+        return tuple(_follow(item) for item in recipe[1])
+    value = sys.modules.get(recipe[1])
+    if value is None:
+        raise LookupError(recipe[1])
+    if how == "object":
+        for part in recipe[2].split("."):
+            value = getattr(value, part)
+    return value
+
+
+def _same(value, found):
+    if type(value) in _CONSTANTS or type(value) is tuple:
+        return type(found) is type(value) and repr(found) == repr(value)
+    return found is value
+
+
+def _store(function, key, meta, text, code, namespace):
+    """Write the entry of generated `text` if every name it reads that the compiler added to its
+    namespace (inlined helpers, constants, the functions of custom rules) can be found again."""
+    base = _base_namespace(function)
+    if base is None:
+        return
+    names, stack = set(), [code]
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    recipes = {}
+    for name in sorted(names):
+        if name not in namespace or base.get(name, _MISSING) is namespace[name]:
+            continue
+        value, recipe = namespace[name], _recipe(namespace[name])
+        try:
+            if recipe is None or not _same(value, _follow(recipe)):
+                return
+        except (LookupError, AttributeError):
+            return
+        recipes[name] = recipe
+    cache.write_entry("derivatives", key, dict(meta, recipes=recipes), text)
+
+
+def _interned(value):
+    """JSON's lists back to tuples and its strings interned (kinds are compared with `is`)."""
+    if isinstance(value, list):
+        return tuple(_interned(item) for item in value)
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def _load(function, key, input_kinds, active_inputs, has_aux):
+    """The compiled derivative from the disk cache's entry `key`, or None (no entry, a damaged one,
+    or a name of its namespace that cannot be found again in this process)."""
+    entry = cache.read_entry("derivatives", key)
+    if entry is None:
+        return None
+    meta, text = entry
+    try:
+        namespace = _base_namespace(function)
+        if namespace is None:
+            return None
+        for name, recipe in meta["recipes"].items():
+            namespace[name] = _follow(recipe)
+        meta["output_kind"] = _interned(meta["output_kind"])
+        _exec(text, Mode(meta["mode"]), meta["name"], namespace)
+        return _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
+    except Exception:  # a well-formed entry that does not fit (an older layout): generate again
+        return None
 
 
 def call_derivative(function, mode, args, wrt):
