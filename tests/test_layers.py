@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "s2sad"
 
 # top to bottom; the packages (folders) or modules of each layer
 LAYERS = [
-    ["__init__", "__main__", "cli", "testing"],
+    ["__main__"],  # `python -m s2sad` runs the command line
+    ["__init__", "cli", "testing"],  # the public names; the command line (on top of api)
     ["api"],
     ["pipeline"],
     ["frontend", "transforms"],
