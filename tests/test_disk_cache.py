@@ -331,10 +331,9 @@ def test_writers_at_once_leave_only_whole_entries(tmp_path):
     assert all(p.returncode == 0 for p in writers)
     assert all(r[:4] == results[0][:4] for r in results)
     entries = _entries(folder)
-    assert len(entries) == 4 + 4  # four shared keys, one of each writer's own
+    # four shared keys, one of each writer's own (with the analyses off, code is not specialized to shapes)
+    assert len(entries) == (4 + 4 if s2sad.config.enabled() else 1)
     assert not [p for p in (folder / "derivatives").iterdir() if p.suffix != ".py"]  # no temporary left
-    for path in entries:
-        assert cache.read_entry("derivatives", path.stem) is None or True  # (read below, in its folder)
     reads = _run(
         "import json, s2sad.cache as c, pathlib\n"
         f"folder = pathlib.Path({str(folder)!r}) / 'derivatives'\n"
@@ -342,7 +341,7 @@ def test_writers_at_once_leave_only_whole_entries(tmp_path):
         {"S2SAD_CACHE_DIR": str(folder)},
         tmp_path,
     )
-    assert reads == [True] * 8
+    assert reads == [True] * len(entries)
 
 
 HAMMER = """

@@ -21,8 +21,8 @@ in memory only.
 """
 
 import hashlib
-import inspect
 import json
+import linecache
 import os
 import sys
 import types
@@ -33,6 +33,7 @@ from .. import config
 from ..rules import RULES
 from ..runtime.custom import EXTERNAL, CustomFunction
 from .nested import places_read, transform_of
+from .source import compiled_source
 
 _FOREIGN = ("numpy", "scipy", "s2sad", "math", "builtins", "_operator", "operator")
 _SCALARS = (bool, int, float, complex, str, type(None))
@@ -104,11 +105,27 @@ def _module_version(name):
 
 
 def _source_hash(function):
-    try:
-        lines, first = inspect.getsourcelines(function)
-    except (OSError, TypeError):
-        raise Unstable(function) from None
-    return [function.__code__.co_filename, first, _digest("".join(lines))]
+    """Where `function` is and the content of its file (read as bytes, hashed once per file
+    version: `inspect`'s tokenizer would cost a first call ~40 ms). Any edit of the file gives new
+    keys to its functions. If this process compiled the function from text that is no longer the
+    file's (it was edited since), the derivative is not kept on disk."""
+    code = function.__code__
+    filename = code.co_filename
+    if os.path.isfile(filename) and code.co_name != "<lambda>":
+        content = _file_hash(filename)
+    else:  # a lambda (parsed from linecache's copy of its file), a notebook cell
+        lines = linecache.getlines(filename)
+        if not lines:
+            raise Unstable(filename)
+        content = _digest("".join(lines))
+    compiled = compiled_source(function)
+    if compiled is not None:
+        lines, first = compiled
+        linecache.checkcache(filename)
+        now = linecache.getlines(filename)
+        if now[first - 1 : first - 1 + len(lines)] != list(lines):
+            raise Unstable(filename)
+    return [filename, code.co_firstlineno, function.__qualname__, content]
 
 
 def describe(value, depth=0, budget=None):
