@@ -22,6 +22,10 @@ from s2sad.testing import check_grads
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# the tests that start processes (the cache's files, locking, the command line) do not depend on the
+# analyses: the suite's second run, with the analyses off, skips them
+processes = pytest.mark.skipif(not s2sad.config.enabled(), reason="run once, with the analyses on")
+
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
@@ -263,6 +267,7 @@ print(json.dumps([list(g1), list(g2), list(g3), list(g4), seconds, "black" in sy
 """
 
 
+@processes
 def test_a_second_process_generates_nothing(tmp_path):
     _write(tmp_path / "programs_two.py", PROGRAMS)
     env = {"S2SAD_CACHE_DIR": str(tmp_path / "cache")}
@@ -284,6 +289,7 @@ def test_a_second_process_generates_nothing(tmp_path):
     np.testing.assert_allclose(first[2], numeric, rtol=1e-6, atol=1e-8)
 
 
+@processes
 def test_a_disabled_cache_reads_and_writes_nothing(tmp_path):
     _write(tmp_path / "programs_two.py", PROGRAMS)
     env = {"S2SAD_CACHE_DIR": str(tmp_path / "cache")}
@@ -317,6 +323,7 @@ print(json.dumps(out))
 """
 
 
+@processes
 def test_writers_at_once_leave_only_whole_entries(tmp_path):
     _write(tmp_path / "programs_two.py", PROGRAMS)
     folder = tmp_path / "cache"
@@ -363,6 +370,7 @@ print(json.dumps(True))
 """
 
 
+@processes
 def test_one_key_written_by_many_processes_is_always_whole(tmp_path):
     """Four processes write and read one key 300 times each: every read finds a whole entry."""
     folder = tmp_path / "cache"
@@ -464,6 +472,7 @@ EDITS = {
 HELPERS = "import numpy as np\n\n\ndef h(x):\n    return np.sin(x) * {k}\n"
 
 
+@processes
 def test_an_edited_source_gives_a_new_entry_not_the_old_gradient(tmp_path):
     env = {"S2SAD_CACHE_DIR": str(tmp_path / "cache")}
     x = np.array([0.5, 1.5])
@@ -599,6 +608,7 @@ def _cli(*args, env=None):
     )
 
 
+@processes
 def test_the_cache_command_shows_and_clears_the_cache(tmp_path):
     _write(tmp_path / "programs_two.py", PROGRAMS)
     folder = tmp_path / "cache"
@@ -619,6 +629,7 @@ def test_the_cache_command_shows_and_clears_the_cache(tmp_path):
     assert "derivatives: 0 entries" in _cli("cache", "info", env=env).stdout
 
 
+@processes
 def test_the_cache_command_has_help(capsys):
     done = _cli("cache", "--help")
     assert done.returncode == 0 and "usage: s2sad cache" in done.stdout and "clear" in done.stdout
@@ -628,6 +639,7 @@ def test_the_cache_command_has_help(capsys):
         assert exited.value.code == 0 and f"usage: s2sad cache {action}" in capsys.readouterr().out
 
 
+@processes
 def test_the_cache_command_needs_an_action():
     done = _cli("cache")
     assert done.returncode == 2 and "ACTION" in done.stderr
