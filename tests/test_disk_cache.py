@@ -643,3 +643,23 @@ def test_the_cache_command_has_help(capsys):
 def test_the_cache_command_needs_an_action():
     done = _cli("cache")
     assert done.returncode == 2 and "ACTION" in done.stderr
+
+
+def test_code_compiled_from_text_its_file_no_longer_has_is_not_stored(fresh_cache, tmp_path):
+    """A long-running process compiles a function again (another shape) after its file was edited:
+    the compiler reads the text it read first, so that code must not be stored under the edited
+    file's key, where the next process would find it."""
+    path = _write(
+        tmp_path / "edited_later.py",
+        "import numpy as np\n\n\ndef f(x):\n    return np.sum(np.sin(x) * 2.0)\n",
+    )
+    old = _load_module(path, "edited_later")
+    x = np.linspace(0.1, 0.5, 3)
+    np.testing.assert_allclose(s2sad.grad(old.f)(x), 2.0 * np.cos(x), rtol=1e-12)
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.sin(x) * 5.0)\n")
+    np.testing.assert_allclose(s2sad.grad(old.f)(np.ones(4)), 2.0 * np.cos(np.ones(4)), rtol=1e-12)
+    cache.clear()
+    new = _load_module(path, "edited_later")  # what the next process would import (same name)
+    for shape in (3, 4):
+        y = np.linspace(0.1, 0.5, shape)
+        np.testing.assert_allclose(s2sad.grad(new.f)(y), 5.0 * np.cos(y), rtol=1e-12)
