@@ -1,4 +1,4 @@
-"""`python -m s2sad`: the command line (`python -m s2sad --help`)."""
+"""`python -m s2sad`: the command line (`s2sad --help`)."""
 
 import sys
 

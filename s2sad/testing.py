@@ -21,6 +21,8 @@ s2sad.errors.SourceUnavailableError: s2sad differentiates Python functions; got 
 import ast
 import itertools
 import linecache
+import subprocess
+import sys
 
 import numpy as np
 
@@ -196,3 +198,31 @@ def recorded_bytes(f, args, argnums=0):
     compiled = compile_derivative(f, Mode.SPLIT, nums, diff_kinds(kinds_of(args, nums), nums))
     _, residuals = compiled.extra["objects"]["forward"](*args)
     return _nbytes(residuals)
+
+
+# runs first in `run_without_s2sad`'s process: an import finder that refuses s2sad (and the editable
+# install's finder behind it), so the code run can only use what it carries itself
+WITHOUT_S2SAD = """
+import importlib.abc, sys
+class _RefuseS2sad(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "s2sad" or name.startswith("s2sad."):
+            raise ModuleNotFoundError(f"No module named {name!r} (refused: the code must stand alone)", name=name)
+        return None
+sys.meta_path.insert(0, _RefuseS2sad())
+sys.path.insert(0, ".")
+"""
+
+
+def run_without_s2sad(code, cwd, timeout=120):
+    """Run the Python `code` in a fresh process in folder `cwd` where `import s2sad` fails (an emitted
+    file must stand alone); returns its stdout, raises AssertionError with its stderr if it fails."""
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_S2SAD + code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"the code failed without s2sad:\n{done.stderr}"
+    return done.stdout

@@ -328,3 +328,81 @@ def test_python_target_imports_no_numba(tmp_path):
         env=dict(os.environ, PYTHONPATH=os.getcwd()),
     )
     assert run.stdout.split() == ["4.0", "False"], run.stderr
+
+
+NUMBA_MODEL = """
+import math
+
+import numpy as np
+
+DT = 0.01
+G = 9.81
+KICKS = np.array([0.5, -0.25, 0.125])
+
+
+def fall(x, c):
+    h = 10.0
+    v = x
+    t = 0.0
+    energy = 0.0
+    while h > 0.0:
+        v = v - DT * (G + c * v * abs(v))
+        h = h + DT * v
+        t = t + DT
+        energy = energy + DT * v * v * math.exp(-t)
+    return energy + np.sum(KICKS * x)
+
+
+def fit(w, data):
+    y = np.tanh(data @ w)
+    return np.sum((y - KICKS) ** 2)
+"""
+
+
+def test_emitted_numba_module_runs_without_s2sad(tmp_path, monkeypatch):
+    """The numba target's file carries the `@njit` helpers it calls (and their `@overload`s)."""
+    from s2sad.testing import run_without_s2sad
+
+    (tmp_path / "numbamodel.py").write_text(NUMBA_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import numbamodel
+
+    w, data = np.linspace(0.1, 0.4, 4), np.arange(12.0).reshape(3, 4) / 10
+    s2sad.emit(
+        numbamodel.fall, str(tmp_path / "fall_numba.py"), argnums=(0, 1), args=(0.3, 0.05), backend="numba"
+    )
+    s2sad.emit(numbamodel.fit, str(tmp_path / "fit_numba.py"), args=(w, data), backend="numba")
+    for name in ("fall_numba.py", "fit_numba.py"):
+        text = (tmp_path / name).read_text()
+        assert not [line for line in text.splitlines() if line.startswith(("import s2sad", "from s2sad"))]
+        assert "_rt." not in text
+        assert "run-time helpers copied from s2sad" in text
+    code = (
+        "import json, numpy as np, fall_numba, fit_numba\n"
+        "_, (gx, gc) = fall_numba.fall_vjp_call(0.3, 0.05, 1.0)\n"
+        "w, data = np.linspace(0.1, 0.4, 4), np.arange(12.0).reshape(3, 4) / 10\n"
+        "_, (gw,) = fit_numba.fit_vjp_call(w, data, 1.0)\n"
+        "print(json.dumps([gx, gc] + gw.tolist()))\n"
+    )
+    got = np.array(__import__("json").loads(run_without_s2sad(code, tmp_path, timeout=600)))
+    expected = list(s2sad.grad(numbamodel.fall, argnums=(0, 1))(0.3, 0.05)) + list(
+        s2sad.grad(numbamodel.fit)(w, data)
+    )
+    assert relative(got, np.array(expected, dtype=float)) <= 1e-12
+    sys.modules.pop("numbamodel", None)
+
+
+def test_every_numba_helper_can_be_copied(tmp_path, monkeypatch):
+    from s2sad.codegen.numba import RUNTIME_HELPERS
+    from s2sad.codegen.vendor import vendor
+
+    section = vendor(list(RUNTIME_HELPERS), root="s2sad.runtime.numba")
+    (tmp_path / "copied_numba_helpers.py").write_text(
+        "\n".join(section.imports) + "\n\n" + section.code + "\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # numba's cache=True needs a file
+    import copied_numba_helpers as copies
+
+    assert all(callable(getattr(copies, section.names[n])) for n in RUNTIME_HELPERS)
+    assert copies.unbroadcast(np.ones((4, 3)), np.ones(3)).tolist() == [4.0, 4.0, 4.0]
+    sys.modules.pop("copied_numba_helpers", None)

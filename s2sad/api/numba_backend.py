@@ -24,6 +24,7 @@ from .. import trees as T
 from ..cache import directory
 from ..codegen.numba import Where, lower, probe
 from ..codegen.python import format_source
+from ..codegen.standalone import standalone_numba_module
 from ..errors import ArgumentError, NumbaTargetError
 from ..frontend.nested import as_python_function, code_identity
 from ..pipeline import compile_derivative
@@ -32,7 +33,7 @@ from ..signatures import kinds_of as _kinds
 from ..signatures import parse_argnums as _argnums
 from ..signatures import signature_of as _signature
 from ..trees import tree_calls as _tree_calls
-from .transforms import BACKENDS, _all_differentiable, _bind, _check_scalar, _input_shapes
+from .transforms import BACKENDS, _all_differentiable, _bind, _check_scalar, _input_shapes, _version
 
 
 def cache_directory():
@@ -360,7 +361,7 @@ def emitted(f, mode="reverse", argnums=0, args=None):
     """The module `emit(..., backend="numba")` writes: the numba-target source and, when the function
     reads module-level values, `NAME_call(...)`, which passes their current values."""
     target = _target_for(f, mode, argnums, args)
-    text = module_text(target.lowered, target.header, formatted=True)
+    text = standalone_numba_module(module_text(target.lowered, target.header, formatted=True), _version())
     module = getattr(f, "__module__", None)
     if target.global_params and module and module != "__main__":
         params = [

@@ -6,6 +6,7 @@ True
 """
 
 import functools
+import importlib.metadata
 import inspect
 import numbers
 
@@ -14,8 +15,9 @@ import numpy as np
 from .. import cache, config
 from .. import kinds as K
 from .. import trees as T
-from ..pipeline import compile_derivative, generate, render
-from ..errors import ArgumentError, NonScalarOutputError
+from ..pipeline import TEMPLATE_GLOBALS, compile_derivative, generate, render
+from ..codegen.standalone import standalone_module
+from ..errors import ArgumentError, NonScalarOutputError, S2sadError
 from ..modes import ALIASES as MODE_ALIASES, Mode
 from ..signatures import (
     diff_kinds as _diff_kinds,
@@ -494,7 +496,7 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     return _source(f, mode, argnums, args, has_aux, shapes=True)
 
 
-def _source(f, mode, argnums, args, has_aux, shapes):
+def _source(f, mode, argnums, args, has_aux, shapes, standalone=False):
     count = len(inspect.signature(f).parameters)
     mode = MODE_ALIASES.get(mode, mode)
     if mode not in tuple(Mode):
@@ -516,24 +518,45 @@ def _source(f, mode, argnums, args, has_aux, shapes):
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
     elif mode is Mode.SPLIT:
         functions = {"forward": functions["forward"], "backward": functions["backward"]}
-    return render(compilation, functions, pretty=True)
+    if not standalone:
+        return render(compilation, functions, pretty=True)
+    text = render(compilation, functions)
+    namespace = dict(TEMPLATE_GLOBALS)
+    namespace.update(compilation.parsed.namespace)
+    home = getattr(f, "__module__", None)
+    try:
+        sources = {origin[0] for origin in compilation.parsed.origins.values()}
+        return standalone_module(
+            text, namespace, home, _version(), getattr(f, "__globals__", namespace), sources
+        )
+    except S2sadError as error:
+        if error.filename is None:  # the error is the user's function's: name its file and line
+            parsed = compilation.parsed
+            raise type(error)(
+                error.message, parsed.filename, parsed.first_line, parsed.line(parsed.first_line), error.hint
+            ) from None
+        raise
+
+
+def _version():
+    try:
+        return importlib.metadata.version("s2sad")
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
 
 
 def emit(f, path, mode="reverse", argnums=0, args=None, backend="python"):
-    """Write the derivative source of `f` to `path` as an importable module (for any shapes).
+    """Write the derivative source of `f` to `path` as a standalone module (for any shapes): it imports
+    NumPy, the names it reads from `f`'s module by name, and carries copies of the s2sad run-time
+    helpers it calls, so it runs where s2sad is not installed (docs/cli.md).
     With `backend="numba"`, the numba-target module for example `args` (see `s2sad.api.numba_backend`)."""
     numba_backend = _numba_backend(backend)
     if numba_backend is not None:
-        with open(path, "w") as handle:
-            handle.write(numba_backend.emitted(f, mode, argnums, args))
-        return path
-    text = _source(f, mode, argnums, args, False, shapes=False)
-    module = getattr(f, "__module__", None)
-    imports = "import math\n\nimport numpy as np\n\nfrom s2sad import runtime as _rt\n"
-    if module and module != "__main__":
-        imports += f"from {module} import *  # noqa: F401,F403  (the function's globals)\n"
+        text = numba_backend.emitted(f, mode, argnums, args)
+    else:
+        text = _source(f, mode, argnums, args, False, shapes=False, standalone=True)
     with open(path, "w") as handle:
-        handle.write(imports + "\n\n" + text)
+        handle.write(text)
     return path
 
 

@@ -17,6 +17,7 @@ import argparse
 import json
 
 from .. import cache as disk
+from .common import command
 
 EPILOG = """examples:
   s2sad cache info            where the cache is, how many entries, their size
@@ -28,6 +29,7 @@ The cache is $S2SAD_CACHE_DIR if set, else the platform's user cache folder
 (~/.cache/s2sad on Linux). S2SAD_CACHE=off stops s2sad from reading or writing it."""
 
 
+@command
 def register(subparsers):
     """Add `cache` with its two subcommands to the command line's `subparsers`."""
     parser = subparsers.add_parser(

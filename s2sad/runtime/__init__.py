@@ -1,6 +1,6 @@
 """What generated code calls (`_rt.<name>`): NumPy helpers of the derivative rules, list and
 tape helpers, calls of derivatives compiled at run time. Imports NumPy, never the compiler, so an
-emitted derivative file depends on this package alone."""
+emitted derivative file can carry copies of the helpers it calls (s2sad/codegen/vendor.py)."""
 
 from .core import *  # noqa: F401,F403
 from .core import _call_derivative  # noqa: F401

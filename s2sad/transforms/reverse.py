@@ -84,6 +84,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         self.params = [a.arg for a in function.args.args]
         taken = {n.id for n in name_nodes(function)} | set(self.params)  # every name it stores or reads
         self.names = DerivativeNames(taken)
+        self.seed_name(local_atom(split_output(analysis, function.body[-1].value)[0]))  # before any adjoint
         self.parts = {}
         self.inplace = self._inplace_variables()
         self.setitem_bases = {
@@ -119,6 +120,21 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         self.mode = None
 
     # -- whole functions ----------------------------------------------------------------------
+    def seed_name(self, out_name):
+        """The cotangent parameter: the returned variable's adjoint (`loss_bar`), or `out_bar` when the
+        function returns an expression (held by a temporary of the compiler, whose name starts with `_`)."""
+        if out_name is not None and not out_name.startswith("_"):
+            return self.names.adjoint(out_name)
+        key = (out_name, "_bar")
+        if key not in self.names.assigned:
+            stem = next(s for s in ("out", "output", "result", "seed") if s not in self.names.taken)
+            seed = self.names._unique(stem + "_bar")
+            self.names.derived.add(seed)
+            if out_name is None:
+                return seed
+            self.names.assigned[key] = seed
+        return self.names.assigned[key]
+
     def build(self, active_inputs, mode=Mode.REVERSE):
         self.mode = mode
         body = self.function.body
@@ -138,7 +154,7 @@ class ReverseTransform(AdjointReads, StatementAdjoints, Sweeps, ListAdjoints, Ch
         )
         forward = self.forward_sweep(body)
         state = {}
-        seed = self.names.adjoint(out_name) if out_name else "_out_bar"
+        seed = self.seed_name(out_name)
         if out_name in self.active:
             state[out_name] = PRESENT
         backward = self.backward(body[:-1], state)
