@@ -12,7 +12,9 @@ import re
 
 
 class S2sadError(Exception):
-    """Base class of every error s2sad raises on purpose."""
+    """Base class of every error s2sad raises on purpose. Raised out of a public transform, its
+    traceback shows the user's frames; the whole one is `err.s2sad_traceback` (and every frame
+    is kept with the environment variable `S2SAD_DEBUG=1`)."""
 
     def __init__(self, message, filename=None, lineno=None, code=None, hint=None):
         message, hint = _user_words(message), _user_words(hint)

@@ -22,8 +22,10 @@ import gc
 import itertools
 import json
 import linecache
+import logging
 import math
 import sys
+import time
 import types
 from dataclasses import dataclass, field
 
@@ -44,9 +46,9 @@ from .analyses.checks import (
 )
 from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import MissingRule, RefusedOperand
-from .astutil import clone, statements, unshare, walk
+from .astutil import clone, identifier, statements, unshare, walk
 from .codegen.header import header
-from .codegen.python import format_source, to_source
+from .codegen.python import LINE_ORIGINS, format_source, to_source
 from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
 from .frontend.aux import return_aux, split_aux
 from .frontend.constants import functions_as_constants
@@ -69,14 +71,19 @@ from .frontend.source import ParsedFunction, function_namespace, parse_function
 from .frontend.writes import rewrite_writes
 from .modes import Mode
 from .optimize import optimize
+from .optimize.batch_rows import batch_row_products
+from .optimize.renumber import renumber
 from .optimize.versions import split_versions
 from .peepholes.accumulations import fuse_accumulations
 from .peepholes.copies import propagate_copies_in_blocks
+from .peepholes.dead_inits import drop_dead_initializations
 from .peepholes.negations import fold_negations
 from .peepholes.outer_sums import sum_outer_products_after_loops
 from .peepholes.products import sum_products_after_loops
 from .peepholes.scatter import accumulate_at_basic_indices
 from .peepholes.single_use import inline_single_use
+from .peepholes.tapes import drop_unread_tapes
+from .peepholes.transposes import hoist_transposes
 from .peepholes.unused import drop_unused
 from .signatures import diff_kinds, kinds_of, signature_of
 from .transforms.forward import forward_transform
@@ -119,6 +126,7 @@ class Compilation:
     records: list = None  # what the forward sweep records for the backward sweep (reverse modes)
     checkpoints: dict = field(default_factory=dict)  # line of a loop marked for checkpointing -> snapshots
     checkpointed: list = None  # (loop line, snapshots, schedule, state variables): what reverse mode did
+    stages: "Stages" = None  # how long each pass took (logged: `s2sad.config.LOG`)
 
     @property
     def active_names(self):
@@ -127,6 +135,46 @@ class Compilation:
     def error(self, exc, node):
         """`exc` raised by a pass on `node`, as the user's error (file, line, code)."""
         return _convert(self.parsed, exc, node)
+
+
+class Stages:
+    """The passes of one compilation and their times, logged on `s2sad.config.LOG`: every pass at
+    DEBUG, and at INFO once the compilation has run longer than `config.SLOW` (then a summary too)."""
+
+    def __init__(self, function, mode):
+        code = getattr(function, "__code__", None)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        self.what = f"{mode} derivative of {getattr(function, '__qualname__', function)}{where}"
+        self.start = self.last = time.perf_counter()
+        self.times = []
+
+    def done(self, stage):
+        now = time.perf_counter()
+        self.times.append((stage, now - self.last))
+        level = logging.INFO if now - self.start > config.SLOW else logging.DEBUG
+        if config.LOG.isEnabledFor(level):
+            config.LOG.log(
+                level,
+                "%s: %s took %.2f s (%.2f s so far)",
+                self.what,
+                stage,
+                now - self.last,
+                now - self.start,
+            )
+        self.last = now
+
+    def finish(self):
+        total = time.perf_counter() - self.start
+        level = logging.INFO if total > config.SLOW else logging.DEBUG
+        if config.LOG.isEnabledFor(level):
+            slowest = sorted(self.times, key=lambda item: -item[1])[:4]
+            config.LOG.log(
+                level,
+                "compiled the %s in %.2f s (slowest: %s)",
+                self.what,
+                total,
+                ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in slowest),
+            )
 
 
 @dataclass
@@ -149,13 +197,17 @@ def _convert(parsed, exc, node):
         return parsed.error(UnsupportedSyntaxError, str(exc), getattr(exc, "node", node), exc.hint)
     if isinstance(exc, MissingRule):
         name = exc.name
+        short = identifier(name.rsplit(".", 1)[-1]) or "f"
         return parsed.error(
             NoDerivativeRuleError,
             f"no derivative rule for `{name}`",
             node,
-            hint=f"register one: `@s2sad.defjvp({name})` on a rule `jvp(primals, tangents)` (or `s2sad.defvjp`), "
-            f"templates `@s2sad.rules.tangent({name})` and `@s2sad.rules.adjoint({name})` (docs/rules.md), "
-            f"or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
+            hint=f"give it a rule, once, before the call: `@s2sad.defvjp({name})` on "
+            f"`def {short}_bwd(primals, g): return (<g times the derivative by primals[0]>, ...)` (one "
+            f"cotangent per argument; primals are the call's arguments, g the output's cotangent), or "
+            f"`@s2sad.defjvp({name})` on `def {short}_jvp(primals, tangents): return out, out_dot` "
+            f"(docs/rules.md; or register templates with `@s2sad.rules.tangent({name})` and "
+            f"`@s2sad.rules.adjoint({name})`); or `s2sad.rules.nondifferentiable({name})` if it has no derivative",
         )
     if isinstance(exc, RefusedOperand):
         return parsed.error(UnsupportedSyntaxError, exc.message, node, hint=exc.hint)
@@ -229,6 +281,10 @@ def inline(c):
 
 def optimize_tree(c):
     c.tree = optimize(c.tree, c.parsed.namespace, copy=False)  # the tree is this compilation's own
+    if config.enabled() and c.input_shapes is not None:  # rows of a matrix times a fixed matrix
+        shapes = {p: s for p, s in zip(c.params, c.input_shapes) if s is not None}
+        if batch_row_products(c.tree, shapes):
+            renumber(c.tree)
 
 
 FRONTEND = (parse, check_source, constants_and_trees, lower, inline, optimize_tree)
@@ -346,6 +402,14 @@ def _scatter(node, c):
     accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
 
 
+def _tapes(node, c):
+    drop_unread_tapes(node, c.records)
+
+
+def _transposes(node, c):
+    hoist_transposes(node, {n for n, k in c.analysis.kinds.items() if k == K.ARRAY})
+
+
 PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each generated function
     (unshare, False),  # the sweeps may share nodes; the peepholes below rewrite nodes in place
     (fold_negations, False),
@@ -353,6 +417,9 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (inline_single_use, False),
     (_products, True),
     (_scatter, True),
+    (_tapes, True),  # the passes above may leave a recorded value unread
+    (drop_dead_initializations, False),  # ... and its `v = None` before the loop
+    (_transposes, True),
 )
 
 
@@ -371,8 +438,10 @@ def prepare(
     c = Compilation(
         function, Mode(mode), tuple(active_inputs), tuple(input_kinds), has_aux, input_shapes, portable
     )
+    c.stages = Stages(function, c.mode)
     for run in FRONTEND + ANALYSES:
         run(c)
+        c.stages.done(run.__name__)
     return c
 
 
@@ -381,7 +450,9 @@ def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_sh
     c = prepare(function, input_kinds, active_inputs, has_aux, input_shapes, mode, portable)
     try:
         differentiate(c)
+        c.stages.done("differentiate")
         peepholes(c)
+        c.stages.done("peepholes")
     except S2sadError:
         raise
     except NotImplementedError as exc:
@@ -421,10 +492,19 @@ def _namespace(parsed):
     return namespace
 
 
-def render(c, functions=None, pretty=False):
+def render(c, functions=None, pretty=False, origins=None):
     """The source of the generated `functions` (default: all of `c`'s) with its header (the trees
-    are changed: render last)."""
+    are changed: render last). `origins`, a dict, gets per comment written its user file and line."""
     describe = c.parsed.describe
+    if origins is not None:
+        parsed = c.parsed
+
+        def describe(lineno):
+            text = parsed.describe(lineno)
+            if text:
+                origins[text] = parsed.origins.get(lineno, (parsed.filename, lineno))[:2]
+            return text
+
     text = header(c)
     for node in (functions or c.functions).values():  # rendered once, after every pass: no copy needed
         text += "\n" + to_source(node, describe, copy=False) + "\n"
@@ -470,10 +550,14 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
 def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key=None):
     c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
     parsed, functions = c.parsed, c.functions
-    text = render(c)
+    origins = {}
+    text = render(c, origins=origins)
+    c.stages.done("render")
     namespace = _namespace(parsed)
     before = dict(namespace) if disk_key else None
-    code = _exec(text, mode, parsed.name, namespace)
+    code = _exec(text, mode, parsed.name, namespace, origins)
+    c.stages.done("exec")
+    c.stages.finish()
     ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
     meta = {
         "mode": mode.value,
@@ -484,16 +568,19 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, 
         "where": [parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)],
         "names": {role: node.name for role, node in functions.items()},
         "tree_spans": [[i, span.start, span.stop] for i, span in c.tree_spans] if c.tree_spans else None,
+        "origins": {comment: list(where) for comment, where in origins.items()},
     }
     if disk_key:
         _store(function, disk_key, meta, text, code, before)
     return _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
 
 
-def _exec(text, mode, name, namespace):
-    """Run generated `text` in `namespace`, registered with `linecache` under a name of its own."""
+def _exec(text, mode, name, namespace, origins):
+    """Run generated `text` in `namespace`, registered with `linecache` under a name of its own
+    (`origins`: where each `# file.py:N:` comment points, for s2sad.api.boundary)."""
     filename = f"<s2sad {mode} {name} #{next(_COUNTER)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    LINE_ORIGINS[filename] = origins
     code = compile(text, filename, "exec")
     exec(code, namespace)
     return code
@@ -642,7 +729,8 @@ def _load(function, key, input_kinds, active_inputs, has_aux):
         for name, recipe in meta["recipes"].items():
             namespace[name] = _follow(recipe)
         meta["output_kind"] = _interned(meta["output_kind"])
-        _exec(text, Mode(meta["mode"]), meta["name"], namespace)
+        origins = {comment: tuple(where) for comment, where in meta["origins"].items()}
+        _exec(text, Mode(meta["mode"]), meta["name"], namespace, origins)
         return _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
     except Exception:  # a well-formed entry that does not fit (an older layout): generate again
         return None

@@ -61,7 +61,7 @@ def diff_kinds(kinds, argnums):
             kinds[n] = K.FLOAT
         elif kinds[n] == K.OTHER:
             raise ArgumentError(
-                f"argument {n} is a {kinds[n]} value; s2sad differentiates floats and NumPy arrays",
+                f"argument {n} is neither a float nor a NumPy array; s2sad differentiates floats and NumPy arrays",
                 hint="pass floats, NumPy arrays, or dicts / lists / tuples of them",
             )
     return tuple(kinds)

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import s2sad
+from s2sad.testing import check_grads
 
 FAST = settings(max_examples=12, deadline=None)
 reals = st.floats(-1.2, 1.2, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
@@ -322,7 +323,80 @@ def test_forward_over_reverse_with_a_dict_argument():
     minus = {k: v * (1 - h) for k, v in p.items()}
     close(tangent, (g(plus, x + h) - g(minus, x - h)) / (2 * h))
     with pytest.raises(s2sad.ArgumentError, match="cannot be differentiated again"):
-        s2sad.grad(lambda q: np.sum(s2sad.grad(dense_loss)(q, x)["W"]))(p)
+        s2sad.grad(lambda q: np.sum(s2sad.grad(dense_loss)(q, x)["W"]))(p)  # a dict: not yet
+
+
+def stacked_energy(xs, w):
+    """A function of a tuple or list of arrays (concatenated, stacked)."""
+    z = np.concatenate(xs)
+    return np.sum(np.sin(z) * w) + np.sum(np.stack([xs[0][:2], xs[1][:2]]) ** 3) * z[0]
+
+
+def gradient_of_a_tuple(xs, w):
+    """The inner gradient is w.r.t. the tuple `xs` given as a literal; the outer one moves it too."""
+    g = s2sad.grad(stacked_energy)((xs[0], xs[1]), w)
+    return np.sum(g[0] ** 2) + np.sum(g[1] * xs[1])
+
+
+def gradient_of_a_list(a, b, w):
+    g = s2sad.grad(stacked_energy, argnums=(0, 1))([a, b], w)
+    return np.sum(g[0][0][:2] * g[0][1]) + np.sum(g[1] * a[0])
+
+
+def gradient_of_nested_trees(a, b, w):
+    """A list inside a tuple: the leaves of both are differentiated and regrouped."""
+    g = s2sad.grad(lambda t, w: stacked_energy(t[0], w) * t[1], argnums=0)(([a, b], w[0]), w)
+    return np.sum(g[0][0][:2] * g[0][1]) + g[1] * np.sum(a)
+
+
+@FAST
+@given(a=vectors(3), b=vectors(2), w=vectors(5))
+def test_second_derivatives_with_respect_to_tuples_and_lists(a, b, w):
+    """grad of grad w.r.t. a tuple / list argument (tuple arguments of the outer transform, and
+    literals written in the body) in both modes against central differences."""
+    check_grads(gradient_of_a_tuple, ((a, b), w))
+    check_grads(gradient_of_a_list, (a, b, w))
+    check_grads(gradient_of_nested_trees, (a, b, w))
+    for x in ((a, b), [a, b]):  # the hessian of a function of a tuple, block by block
+        first = s2sad.grad(stacked_energy)
+        tangent = (w[:3], w[3:]) if isinstance(x, tuple) else [w[:3], w[3:]]
+        _, hvp = s2sad.jvp(first, (x, w), (tangent, np.zeros(5)))
+        h = 1e-6
+        shifted = [type(x)(xi + s * ti for xi, ti in zip(x, tangent)) for s in (h, -h)]
+        for k in range(2):
+            close(hvp[k], (first(shifted[0], w)[k] - first(shifted[1], w)[k]) / (2 * h))
+
+
+def padded_cubes(x):
+    """np.r_ joins pieces of different lengths: the adjoint splits into a list of unequal items."""
+    y = np.r_[x, 0.5, x[:1] * 2.0]
+    return np.sum(y**3) + y[0] * y[-1]
+
+
+@FAST
+@given(x=vectors(3))
+def test_hessian_through_pieces_of_different_lengths(x):
+    """hessian (jacfwd of grad) indexes a list of tangents of unequal shapes item by item."""
+    close(s2sad.hessian(padded_cubes)(x), fd_jacobian(s2sad.grad(padded_cubes), x))
+
+
+def noisy_cholesky(a):
+    """Noise drawn in the body from a generator made there, sized by the input's shape."""
+    rng = np.random.RandomState(0)
+    z = np.dot(np.linalg.cholesky(a), rng.randn(a.shape[0]))
+    return np.linalg.norm(z) + np.sum(z[: len(a) - 1] ** 2)
+
+
+def test_noise_sized_by_the_input_shape_is_a_constant_to_any_order():
+    """`a.shape[0]` carries no derivative: the generator's draw is a constant, also when the
+    derivative code is differentiated again (hessian)."""
+    a = np.array([[2.0, 0.3, 0.1], [0.3, 1.5, -0.2], [0.1, -0.2, 1.2]])
+    check_grads(noisy_cholesky, (a,))
+    check_grads(s2sad.grad(noisy_cholesky), (a,))
+    close(
+        s2sad.hessian(noisy_cholesky)(a).reshape(9, 9),
+        fd_jacobian(s2sad.grad(noisy_cholesky), a).reshape(9, 9),
+    )
 
 
 @s2sad.custom_vjp
@@ -465,9 +539,22 @@ def h_sinc(x):
     return np.sum(np.sinc(x))
 
 
+def h_cumprod(x):
+    return np.sum(np.cumprod(x) * x)
+
+
 def test_a_rule_that_cannot_be_differentiated_twice_is_named():
-    with pytest.raises(s2sad.NoDerivativeRuleError, match="sinc_derivative"):
-        s2sad.hessian(h_sinc)(np.array([0.3, -0.7]))
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="cumprod"):
+        s2sad.hessian(h_cumprod)(np.array([0.3, -0.7]))
+
+
+def test_sinc_differentiated_twice_and_three_times():
+    """np.sinc's derivative helper has a definition: any order, also at 0 and near it."""
+    x = np.array([0.3, -0.7, 0.0, 2e-4])
+    close(s2sad.hessian(h_sinc)(x), fd_jacobian(s2sad.grad(h_sinc), x))
+    third = s2sad.grad(s2sad.grad(s2sad.grad(lambda t: np.sinc(t))))
+    for t in (0.0, 1e-4, 0.4):
+        close(third(t), fd_jacobian(s2sad.grad(s2sad.grad(lambda s: np.sinc(s))), t), tol=1e-4)
 
 
 def test_norm_differentiated_twice():

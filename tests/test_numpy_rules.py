@@ -144,6 +144,7 @@ EXAMPLES = {
         ex("_rt.prod_partials(a)", A(4)),
         ex("_rt.prod_partials(a, 1)", A(2, 3)),
         ex("_rt.prod_partials(a, 0) * a", A(3, 2)),
+        ex("_rt.prod_partials(a, 0) * a", A(1, 3)),  # a size-1 axis: the others are none
     ],
     "s2sad.runtime.added_at": [
         ex("_rt.added_at(a, np.array([0, 2, 0]), b)", A(4), A(3)),
@@ -336,6 +337,8 @@ EXAMPLES = {
         ex("_rt.norm_partials(a, np.linalg.norm(a, axis=1), None, 1)", A(2, 3)),
         ex("_rt.norm_partials(a, np.linalg.norm(a, 'fro', (0, 1), True), 'fro', (0, 1), True)", A(2, 3)),
         ex("_rt.norm_partials(a, b, 1) * b", A(3), P()),
+        ex("_rt.norm_partials(a, np.linalg.norm(a, 3), 3)", A(3)),
+        ex("_rt.norm_partials(a, np.linalg.norm(a, 2.5, axis=0), 2.5, 0)", A(3, 2)),
     ],
     "s2sad.runtime.matmul_adjoint_x": [
         ex("_rt.matmul_adjoint_x(a, b, c)", A(3, 2), A(3, 4), A(4, 2)),
@@ -356,8 +359,18 @@ EXAMPLES = {
         ex("_rt.arange_adjoint(a, 3.0, 1) + _rt.arange_adjoint(a, 3.0, 0)", A(3))
     ],
     "s2sad.runtime.half_inverse": [ex("_rt.half_inverse(a)", P(3)), ex("_rt.half_inverse(a)", P())],
-    "s2sad.runtime.power_dx": [ex("_rt.power_dx(a, b)", P(3), A(3)), ex("_rt.power_dx(a, b)", P(), S())],
-    "s2sad.runtime.power_dy": [ex("_rt.power_dy(a, b)", A(3), P(3)), ex("_rt.power_dy(a, b)", S(), P())],
+    "s2sad.runtime.power_dx": [
+        ex("_rt.power_dx(a, b)", P(3), A(3)),
+        ex("_rt.power_dx(a, b)", P(), S()),
+        ex("_rt.power_dx(a, b, c)", P(3), A(3), A(3)),
+        ex("_rt.power_dx(a * 0.0, 0.0)", A(2)),  # x ** 0 at x = 0: every derivative is 0
+        ex("_rt.power_dx(a - a, 1.0, b * 0.0)", S(), S()),
+    ],
+    "s2sad.runtime.power_dy": [
+        ex("_rt.power_dy(a, b)", A(3), P(3)),
+        ex("_rt.power_dy(a, b)", S(), P()),
+        ex("_rt.power_dy(0.0 ** a, 0.0)", P(3)),  # 0 ** y (y > 0) is 0: so are its derivatives
+    ],
     # operators and builtins
     "operator.mod": [ex("a % b", A(3), P(3)), ex("a % 1.0", S()), ex("(a * 3.0) % b", S(), P())],
     "math.fmod": [ex("math.fmod(a, b)", S(), P())],
@@ -528,6 +541,10 @@ EXAMPLES = {
         ex("np.einsum('ijk,lji,lli->lki', a, b, c)", A(3, 2, 2), A(2, 2, 3), A(2, 2, 3)),
         ex("np.einsum('ii->i', a)", A(3, 3)),
         ex("np.einsum('ij,k', a, b)", A(2, 3), A(1)),
+        # the sublist form, its sublists known when compiling: rewritten to the string form
+        ex("np.einsum(a, [0, 1], b, [1, 2], [0, 2])", A(2, 3), A(3, 2)),
+        ex("np.einsum(a, [Ellipsis, 0, 1], [Ellipsis, 1, 0])", A(2, 2, 3)),
+        ex("np.einsum(a, (0, 1), b, (1,), c, (1, 2))", A(2, 3), A(3), A(3, 2)),
     ],
     "numpy.trace": [
         ex("np.trace(a)", A(3, 3)),
@@ -602,6 +619,9 @@ EXAMPLES = {
         ex("np.linalg.norm(a, axis=1)", A(2, 3)),
         ex("np.linalg.norm(a, 1, axis=0, keepdims=True)", A(2, 3)),
         ex("np.linalg.norm(a, axis=(1, 2))", A(2, 2, 3)),
+        ex("np.linalg.norm(a, 'nuc')", A(3, 2)),
+        ex("np.linalg.norm(a, 'nuc', axis=(0, 2), keepdims=True)", A(3, 2, 4)),
+        ex("np.linalg.norm(a, 2) * np.linalg.norm(a, -2)", A(2, 3)),
     ],
     # shapes
     "numpy.reshape": [
@@ -705,6 +725,25 @@ EXAMPLES = {
         ex("return np.linalg.eigh(a)[0]", A(3, 3)),  # not symmetric: eigh reads the lower triangle
         ex("return np.linalg.eigh(a, 'U')[0]", A(3, 3)),
     ],
+    "numpy.linalg.svd": [  # distinct singular values (random matrices have them)
+        ex("u, s, vt = np.linalg.svd(a, full_matrices=False)\n    return u * 2.0 + vt[:, :3] * s", A(3, 4)),
+        ex("u, s, vt = np.linalg.svd(a, full_matrices=False)\n    return s * vt[:, 0] + u[0]", A(4, 3)),
+        ex("return np.linalg.svd(a)[1] ** 2 + np.linalg.svd(a)[0][0]", A(3, 3)),
+        ex("np.linalg.svd(a, compute_uv=False)", A(2, 3, 4)),
+        ex(
+            "u, s, vt = np.linalg.svd(a, full_matrices=False)\n    return vt * np.expand_dims(s, -1)",
+            A(2, 3, 2),
+        ),
+    ],
+    "numpy.linalg.eig": [  # Gershgorin discs apart: real distinct eigenvalues
+        ex("w, v = np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a)\n    return w + v[0] * v[1]", A(3, 3)),
+        ex("return np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a)[1]", A(2, 3, 3)),
+    ],
+    "numpy.linalg.pinv": [
+        ex("np.linalg.pinv(a)", A(3, 4)),
+        ex("np.linalg.pinv(a)", A(2, 4, 3)),
+        ex("np.linalg.pinv(a.T @ a)", A(2, 3)),  # rank 2 of 3, constant under perturbation of a
+    ],
     # construction and copies
     "numpy.array": [
         ex("np.array([a, b, a * b])", S(), S()),
@@ -766,6 +805,7 @@ DEFINITION_EXAMPLES = {
     "numpy.fabs": [ex("np.fabs(a)", A(3))],
     "numpy.real": [ex("np.real(a) * a", A(3)), ex("np.real(a)", S())],
     "numpy.conjugate": [ex("np.conjugate(a) * a", A(3))],
+    "numpy.real_if_close": [ex("np.real_if_close(a) * a", A(3))],
     "numpy.imag": [ex("np.imag(a) + a", A(3))],
     "numpy.angle": [ex("np.angle(a) + a", A(3))],
     "numpy.cross": [
@@ -783,6 +823,95 @@ DEFINITION_EXAMPLES = {
         ex("np.gradient(a, axis=-1)", A(2, 3)),
     ],
     "numpy.partition": [ex("np.partition(a, 1)", D(4)), ex("np.partition(a, 1, axis=0)", D(3, 2))],
+    # run-time helpers with definitions: checked as functions of all their operands (to third order
+    # of the rule that calls them)
+    "s2sad.runtime.sinc_derivative": [
+        ex("_rt.sinc_derivative(a)", A(4)),
+        ex("_rt.sinc_derivative(a * 1e-5)", A(3)),  # the Taylor polynomial near 0
+        ex("_rt.sinc_derivative(a * 0.0)", A(2)),  # at 0 exactly
+    ],
+    "s2sad.runtime.slogdet_tangent": [ex("return _rt.slogdet_tangent(a, b)[1]", W(3), A(3, 3))],
+    "s2sad.runtime.slogdet_adjoint": [
+        ex("_rt.slogdet_adjoint((0.0, b), a)", W(3), S()),
+        ex("_rt.slogdet_adjoint((0.0, b), a)", W(2, (2,)), A(2)),
+    ],
+    "s2sad.runtime.eigh_tangent": [
+        ex(
+            "w, v = _rt.eigh_tangent(np.linalg.eigh(a + a.T), b + b.T)\n    return w + v[0] * 2.0",
+            A(3, 3),
+            A(3, 3),
+        )
+    ],
+    "s2sad.runtime.svd_tangent": [
+        ex(
+            "u, s, v = _rt.svd_tangent(np.linalg.svd(a, full_matrices=False), a, b)\n"
+            "    return np.concatenate([u.ravel(), s, v.ravel()])",
+            A(3, 2),
+            A(3, 2),
+        ),
+        ex(
+            "u, s, v = _rt.svd_tangent(np.linalg.svd(a, full_matrices=False), a, b)\n"
+            "    return np.concatenate([u.ravel(), s, v.ravel()])",
+            A(2, 4),
+            A(2, 4),
+        ),
+        ex("_rt.svd_tangent(np.linalg.svd(a, compute_uv=False), a, b, False)", A(3, 3), A(3, 3)),
+    ],
+    "s2sad.runtime.svd_adjoint": [
+        ex(
+            "_rt.svd_adjoint((b, c, d), np.linalg.svd(a, full_matrices=False), a)",
+            A(3, 2),
+            A(3, 2),
+            A(2),
+            A(2, 2),
+        ),
+        ex(
+            "_rt.svd_adjoint((b, c, d), np.linalg.svd(a, full_matrices=False), a)",
+            A(2, 3),
+            A(2, 2),
+            A(2),
+            A(2, 3),
+        ),
+        ex("_rt.svd_adjoint(b, np.linalg.svd(a, compute_uv=False), a, False)", A(2, 3, 3), A(2, 3)),
+    ],
+    "s2sad.runtime.pinv_tangent": [
+        ex("_rt.pinv_tangent(np.linalg.pinv(a), a, b)", A(3, 4), A(3, 4)),
+        ex("_rt.pinv_tangent(np.linalg.pinv(a.T @ a), a.T @ a, b.T @ a + a.T @ b)", A(2, 3), A(2, 3)),
+    ],
+    "s2sad.runtime.pinv_adjoint": [ex("_rt.pinv_adjoint(b, np.linalg.pinv(a), a)", A(2, 4, 3), A(2, 3, 4))],
+    "s2sad.runtime.norm_weight": [
+        ex("_rt.norm_weight(a, np.linalg.norm(a, 3), 3)", A(3)),
+        ex("_rt.norm_weight(a, np.linalg.norm(a, 4, axis=1, keepdims=True), 4)", A(2, 3)),
+        ex("_rt.norm_weight(a, np.linalg.norm(a), None)", A(2)),
+    ],
+    "s2sad.runtime.log_or_zero": [
+        ex("_rt.log_or_zero(a) * a", P(3)),
+        ex("_rt.log_or_zero(a * 0.0) + a", A(2)),
+    ],
+    "s2sad.runtime.eig_tangent": [
+        ex(
+            "w, v = _rt.eig_tangent(np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a), b)\n    return w + v[2]",
+            A(3, 3),
+            A(3, 3),
+        )
+    ],
+    "s2sad.runtime.eig_adjoint": [
+        ex(
+            "_rt.eig_adjoint((b, c), np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a))",
+            A(3, 3),
+            A(3),
+            A(3, 3),
+        ),
+        ex(
+            "_rt.eig_adjoint((b, 0.0), np.linalg.eig(np.diag([0.0, 4.0, 8.0]) + 0.3 * a))",
+            A(2, 3, 3),
+            A(2, 3),
+        ),
+    ],
+    "s2sad.runtime.eigh_adjoint": [
+        ex("_rt.eigh_adjoint((b, c), np.linalg.eigh(a + a.T))", A(3, 3), A(3), A(3, 3)),
+        ex("_rt.eigh_adjoint((b, 0.0), np.linalg.eigh(a + np.swapaxes(a, 1, 2)))", A(2, 3, 3), A(2, 3)),
+    ],
 }
 
 
@@ -1041,11 +1170,6 @@ WITHOUT_RULES = {
     "cumprod_tangent": "np.cumprod at second order",
     "cumprod_adjoint": "np.cumprod at second order",
     "prod_hessian_vector": "np.prod at third order",
-    "eigh_tangent": "np.linalg.eigh at second order",
-    "eigh_adjoint": "np.linalg.eigh at second order",
-    "slogdet_tangent": "np.linalg.slogdet at second order",
-    "slogdet_adjoint": "np.linalg.slogdet at second order",
-    "sinc_derivative": "np.sinc at second order",
     "linspace_transpose": "np.linspace at second order",
     # vector forward mode (jacfwd) helpers: jacfwd of a derivative runs these direction by direction
     "array_directions": "jacfwd",
@@ -1068,9 +1192,12 @@ WITHOUT_RULES = {
 def test_every_helper_called_by_derivative_code_has_rules():
     from s2sad import runtime
     from s2sad.rules import lookup
+    from s2sad.rules.definitions import definition
 
     helpers = _template_helpers()
-    missing = sorted(n for n in helpers if lookup(getattr(runtime, n)) is None)
+    missing = sorted(
+        n for n in helpers if lookup(getattr(runtime, n)) is None and definition(getattr(runtime, n)) is None
+    )
     print(f"\nrun-time helpers called by rule templates: {len(helpers)}, without rules: {len(missing)}")
     assert missing == sorted(WITHOUT_RULES), (
         f"helpers without rules (add rules and examples, or list them in WITHOUT_RULES): "
@@ -1079,9 +1206,10 @@ def test_every_helper_called_by_derivative_code_has_rules():
 
 
 def test_every_definition_has_examples():
+    from s2sad.rules import display_name
     from s2sad.rules.definitions import DEFINITIONS
 
-    names = {f"numpy.{fn.__name__}" for fn in DEFINITIONS}
+    names = {display_name(fn) for fn in DEFINITIONS if not fn.__name__.startswith("_")}  # (private: parts)
     assert names - set(DEFINITION_EXAMPLES) == set(), "definitions without examples in DEFINITION_EXAMPLES"
     assert set(DEFINITION_EXAMPLES) - names == set(), "examples of functions that have no definition"
 

@@ -4,6 +4,7 @@ and runs in a fresh process where s2sad cannot be imported, with the gradient of
 central finite differences, in every mode."""
 
 import ast
+import importlib
 import inspect
 import json
 import re
@@ -491,3 +492,58 @@ def test_the_copier_refuses_what_it_cannot_copy(tmp_path, monkeypatch):
         vendor(["conditional"])
     with pytest.raises(NotStandaloneError, match="not part of the run-time layer"):
         vendor(["compiles"])
+
+
+DEFAULTS = """\
+import numpy as np
+
+
+def fall(v0, c, T=1.5, steps=200, w=np.ones(2)):
+    v, dt = v0, T / steps
+    for _ in range(steps):
+        v = v + dt * (9.81 - c * v * abs(v))
+    return v * w[0]
+"""
+
+
+@pytest.mark.parametrize("mode", ["reverse", "grad"])
+def test_literal_defaults_are_kept(tmp_path, mode):
+    """A user calls the emitted function as they call theirs: literal defaults (`T=1.5`) stay; a
+    computed one (`w=np.ones(2)`) and the ones before it stay required."""
+    (tmp_path / "falling.py").write_text(DEFAULTS)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("falling")
+        s2sad.emit(module.fall, tmp_path / "fall_grad.py", mode=mode, argnums=(0, 1))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("falling", None)
+    text = (tmp_path / "fall_grad.py").read_text()
+    assert "def fall_vjp(v0, c, T, steps, w, out_bar=1.0):" in text, text
+    plain = (tmp_path / "falling.py").read_text().replace(", w=np.ones(2)", "")
+    plain = plain.replace("w[0]", "1.0")
+    (tmp_path / "falling2.py").write_text(plain.replace("def fall", "def fall2"))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("falling2")
+        s2sad.emit(module.fall2, tmp_path / "fall2_grad.py", mode=mode, argnums=(0, 1))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("falling2", None)
+    text = (tmp_path / "fall2_grad.py").read_text()
+    assert "def fall2_vjp(v0, c, T=1.5, steps=200, out_bar=1.0):" in text, text
+    got = json.loads(
+        run_without_s2sad(
+            "import json, fall2_grad\nvalue, grads = fall2_grad.fall2_vjp(2.0, 0.3)\n"
+            "print(json.dumps([float(g) for g in grads]))",
+            tmp_path,
+        )
+    )
+    np.testing.assert_allclose(got, np.ravel(_central(_fall, (2.0, 0.3), (0, 1))), rtol=1e-6)
+
+
+def _fall(v0, c, T=1.5, steps=200):
+    v, dt = v0, T / steps
+    for _ in range(steps):
+        v = v + dt * (9.81 - c * v * abs(v))
+    return v

@@ -225,6 +225,9 @@ def analyze(
         shapes, result_shapes = infer_shapes(
             statements, primitives, kinds, namespace, list(input_kinds), input_shapes
         )
+        for name, shape in shapes.items():  # `x @ y` of arrays is "any" until its shape is known
+            if kinds.get(name) == K.ANY and len(shape) > 0:
+                kinds[name] = K.ARRAY
     return Analysis(
         kinds=kinds,
         active=varied & useful if config.enabled() else set(varied),

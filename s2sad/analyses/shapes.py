@@ -187,11 +187,20 @@ def infer_shapes(statements, primitives, kinds, namespace, parameters, input_sha
     for stmt in statements:
         if isinstance(stmt, ast.For):
             values[stmt.target.id] = TOP
-    evaluator = _Evaluator(shapes, values, items, namespace, kinds)
+    written = _list_elements(statements, primitives, kinds)
+    elements = dict.fromkeys(written)  # a list -> the shape of every element written into it (None: not yet)
+    evaluator = _Evaluator(shapes, values, items, namespace, kinds, elements)
     results = {}
     changed = True
     while changed:
         changed = False
+        for name, atoms in written.items():
+            joined = elements.get(name)
+            for atom in atoms:
+                joined = join(joined, evaluator.shape(atom))
+            if not _same(joined, elements.get(name)):
+                elements[name] = joined
+                changed = True
         for stmt in statements:
             if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
                 continue
@@ -212,6 +221,49 @@ def infer_shapes(statements, primitives, kinds, namespace, parameters, input_sha
                     changed = True
     known = {n: s for n, s in shapes.items() if s is not TOP and s is not None}
     return known, {k: s for k, s in results.items() if s is not TOP and s is not None}
+
+
+def _list_elements(statements, primitives, kinds):
+    """{list: the atoms written into it as elements} for the lists filled only by forms we follow
+    (a literal, `xs.append(v)`, `xs[k] = v` at an integer index) and read only by indexing, `len`
+    or as a call's argument: `hidden = [...]; hidden[i] = ...` keeps the shape of `hidden[i]` known
+    although the list changes. Copies of a list (another name for it) and derivative calls that may
+    change it leave it out."""
+    atoms, excluded = {}, set()
+
+    def names(node):
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and kinds.get(n.id) == K.LIST}
+
+    for stmt in statements:
+        prim = primitives.get(id(stmt))
+        if isinstance(stmt, ast.Assign):
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name) and kinds.get(target.id) == K.LIST:
+                if prim is not None and prim.kind == "container" and isinstance(stmt.value, ast.List):
+                    atoms.setdefault(target.id, []).extend(prim.args)
+                elif not (prim is not None and prim.kind == "list_pop"):
+                    excluded.add(target.id)  # a list made some other way: its elements are not followed
+            elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                if isinstance(target.slice, ast.Slice) or isinstance(target.slice, ast.Tuple):
+                    excluded.add(target.value.id)
+                else:
+                    atoms.setdefault(target.value.id, []).append(stmt.value)
+                    excluded |= names(stmt.value)
+                continue
+            if prim is not None and prim.kind == "copy":
+                excluded |= names(stmt.value)
+            elif prim is not None and prim.kind == "container":
+                excluded |= {n for a in prim.args for n in names(a)}
+            elif prim is not None and prim.kind == "call" and prim.rule.extra.get("derivative_call"):
+                excluded |= {n for a in prim.args for n in names(a)}
+        elif prim is not None and prim.kind == "list_append":
+            atoms.setdefault(prim.args[0].id, []).append(prim.args[1])
+            excluded |= names(prim.args[1])
+        elif not isinstance(stmt, (ast.For, ast.While, ast.If)):
+            excluded |= names(stmt)  # an expression statement: a call for its effect on the list
+    return {
+        name: found for name, found in atoms.items() if name not in excluded and kinds.get(name) == K.LIST
+    }
 
 
 def _changed_lists(statements, primitives):
@@ -235,7 +287,7 @@ def _changed_lists(statements, primitives):
 
 
 class _Evaluator:
-    def __init__(self, shapes, values, items, namespace, kinds):
+    def __init__(self, shapes, values, items, namespace, kinds, elements=None):
         self.shapes, self.values, self.items, self.namespace, self.kinds = (
             shapes,
             values,
@@ -243,6 +295,7 @@ class _Evaluator:
             namespace,
             kinds,
         )
+        self.elements = {} if elements is None else elements
 
     # -- atoms --------------------------------------------------------------------
     def shape(self, atom):
@@ -368,6 +421,11 @@ class _Evaluator:
         return _broadcast(tuple(shapes))
 
     def getitem(self, base, index):
+        if isinstance(base, ast.Name) and base.id in self.elements and self.kinds.get(base.id) == K.LIST:
+            integer = (isinstance(index, ast.Constant) and index.value.__class__ is int) or (
+                isinstance(index, ast.Name) and self.kinds.get(index.id) == K.INT
+            )
+            return (self.elements[base.id], TOP) if integer else (TOP, TOP)
         value = self.value(base)
         if isinstance(value, tuple):  # `W.shape[0]`
             position = self.value(index)

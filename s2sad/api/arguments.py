@@ -37,6 +37,30 @@ def _not_real(value):
     return None
 
 
+def describe(value):
+    """What `value` is, in a message: `None`, `a str ('abc')`, `a Model`.
+
+    >>> describe(None), describe("abc"), describe(object())
+    ('None', "a str ('abc')", 'an object')
+    """
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    if isinstance(value, (str, bytes)):
+        text = repr(value)
+        return f"{article} {name} ({text if len(text) <= 30 else text[:27] + '...'})"
+    return f"{article} {name}"
+
+
+_OTHER_HINTS = {
+    "NoneType": "pass a float or a NumPy array there (a None often comes from a function that returned "
+    "nothing); an argument not in argnums may be None",
+    "str": "pass numbers (`float(text)`, `np.array(values, dtype=float)`); an argument not in argnums may be a "
+    "string: it is a constant",
+}
+
+
 def _argument_name(f, n):
     """`argument 1 (`w`)`: how messages name the n-th argument of `f`."""
     try:
@@ -78,14 +102,25 @@ def check_real(f, args, nums, transform):
             T.is_tree(value) or callable(value) or isinstance(value, (numbers.Number, np.ndarray, np.generic))
         ):
             raise ArgumentError(
-                f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {_argument_name(f, n)}, which is a "
-                f"{type(value).__name__}; s2sad differentiates floats and NumPy arrays (and dicts, lists, tuples, "
+                f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {_argument_name(f, n)}, which is "
+                f"{describe(value)}; s2sad differentiates floats and NumPy arrays (and dicts, lists, tuples, "
                 "NamedTuples and dataclasses of them)",
-                hint='pass the parameters as a dict of arrays (read as `params["W"]`), or leave the object out '
-                "of argnums: an object not differentiated is a constant whose attributes can be read",
+                hint=_OTHER_HINTS.get(
+                    type(value).__name__,
+                    'pass the parameters as a dict of arrays (read as `params["W"]`), or leave the object out '
+                    "of argnums: an object not differentiated is a constant whose attributes can be read",
+                ),
             )
         leaves = _leaves_with_paths(value, "") if T.is_tree(value) else (("", value),)
         for path, leaf in leaves:
+            if path and not (callable(leaf) or isinstance(leaf, (numbers.Number, np.ndarray, np.generic))):
+                raise ArgumentError(
+                    f"{transform} of `{getattr(f, '__name__', 'f')}` w.r.t. {_argument_name(f, n)}, whose leaf "
+                    f"{path} is {describe(leaf)}; the leaves of a differentiated dict, list or tuple must be "
+                    "floats or NumPy arrays",
+                    hint="keep constants (None, strings, settings) out of the differentiated argument: pass them "
+                    "as another argument, not in argnums",
+                )
             problem = _not_real(leaf)
             if problem is None:
                 continue
@@ -222,7 +257,19 @@ def check_constant_tangents(f, primals, tangents, nums):
             zero = False
         if not zero:
             raise ArgumentError(
-                f"jvp: {_argument_name(f, i)} is {_not_real(p) or 'not a float'}, a constant, but its tangent is "
-                "not zero",
+                f"jvp: {_argument_name(f, i)} is {_not_real(p) or describe(p)}, a constant, but its tangent "
+                "is not zero",
                 hint="pass None or 0 as its tangent; to differentiate w.r.t. it, pass it as a float (3.0, not 3)",
+            )
+
+
+def check_primals(f, primals, transform):
+    """vjp differentiates w.r.t. every primal: None or a string among them is refused by name."""
+    for n, value in enumerate(primals):
+        if value is None or isinstance(value, (str, bytes)):
+            raise ArgumentError(
+                f"{transform} of `{getattr(f, '__name__', 'f')}`: {_argument_name(f, n)} is {describe(value)}; "
+                f"{transform} differentiates w.r.t. every primal, which must be floats or NumPy arrays (or trees "
+                "of them)",
+                hint="bind constants first: `s2sad.vjp(functools.partial(f, flag=value), x)` or a lambda",
             )

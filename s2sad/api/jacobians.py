@@ -27,7 +27,9 @@ from .. import kinds as K
 from .. import trees as T
 from ..signatures import diff_kinds, kinds_of, parse_argnums
 from .arguments import check_real
-from .transforms import _bind, grad
+from .boundary import guarded
+from .transforms import _bind, adapted, grad
+from .callables import needs_adapting
 from ..pipeline import compile_derivative
 from ..errors import ArgumentError, NonScalarOutputError
 from ..modes import Mode
@@ -140,6 +142,8 @@ def jacfwd(f, argnums=0, has_aux=False):
     has_aux, `f` returns (output, aux) and the result is (jacobian, aux).
     """
     has_aux = bool(has_aux)
+    if needs_adapting(f):  # a method, a partial, keyword-only parameters (s2sad.api.callables)
+        return adapted(lambda target, nums: jacfwd(target, nums, has_aux), f, argnums, "jacfwd")
     f = as_python_function(f)
 
     @functools.wraps(f)
@@ -168,7 +172,7 @@ def jacfwd(f, argnums=0, has_aux=False):
         return (result, aux) if has_aux else result
 
     return mark(
-        jacobian, "jacfwd", f, argnums, has_aux
+        guarded(jacobian), "jacfwd", f, argnums, has_aux
     )  # not differentiable again yet: see s2sad.frontend.nested
 
 
@@ -181,6 +185,8 @@ def jacrev(f, argnums=0, has_aux=False):
     (jacobian, aux).
     """
     has_aux = bool(has_aux)
+    if needs_adapting(f):  # a method, a partial, keyword-only parameters (s2sad.api.callables)
+        return adapted(lambda target, nums: jacrev(target, nums, has_aux), f, argnums, "jacrev")
     f = as_python_function(f)
 
     @functools.wraps(f)
@@ -214,7 +220,7 @@ def jacrev(f, argnums=0, has_aux=False):
         result = _assemble(blocks, treedef, inputs, single)
         return (result, aux) if has_aux else result
 
-    return mark(jacobian, "jacrev", f, argnums, has_aux)
+    return mark(guarded(jacobian), "jacrev", f, argnums, has_aux)
 
 
 def _flat_row(grads, inputs):
@@ -236,6 +242,8 @@ def hessian(f, argnums=0, has_aux=False):
     For an input of shape I the result has shape I + I; with a tuple of argnums, a tuple of
     tuples of blocks (block `[i][j]` has shape I_i + I_j), as in JAX. With has_aux, (hessian, aux).
     """
+    if needs_adapting(f):  # a method, a partial, keyword-only parameters (s2sad.api.callables)
+        return adapted(lambda target, nums: hessian(target, nums, has_aux), f, argnums, "hessian")
     hessian_of = jacfwd(grad(f, argnums=argnums, has_aux=has_aux), argnums=argnums, has_aux=has_aux)
     return mark(hessian_of, "hessian", f, argnums, has_aux)
 

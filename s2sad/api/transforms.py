@@ -9,6 +9,7 @@ import functools
 import importlib.metadata
 import inspect
 import numbers
+import types
 
 import numpy as np
 
@@ -27,9 +28,12 @@ from ..signatures import (
 )
 from ..runtime import copy_lists
 from ..frontend.source import parse_function
+from .boundary import guarded, user_facing
+from .callables import in_class, needs_adapting, parts, reach
 from .arguments import (
     QUICK_SCALARS,
     check_constant_tangents,
+    check_primals,
     check_not_complex,
     check_real,
     check_tangents,
@@ -94,7 +98,50 @@ def _check_scalar(compiled, value):
         )
 
 
+def adapted(make, f, argnums, name):
+    """The transform `make(function, argnums)` of a method, a partial or a function with
+    keyword-only / `*args` / `**kwargs` parameters: made per call structure for the function the
+    compiler takes (`s2sad.api.callables.reach`), `argnums` counted among the caller's arguments.
+    A method's `self` (bound, or the first argument of one decorated in its class) is a constant
+    of the compilation: its attributes are read when the code runs, its methods are inlined."""
+    function, lead, _ = parts(f)
+    own_self = in_class(function) and not lead  # `model.loss_grad(x)`: `self` comes first
+    single = isinstance(argnums, numbers.Integral)
+    made = {}
+
+    def call(*args, **kwargs):
+        try:
+            _, nums = _argnums(argnums, len(args) - own_self, name)
+            if own_self:
+                if not args:
+                    raise ArgumentError(f"{name} of the method `{function.__qualname__}` needs its `self`")
+                target, full, by = reach(types.MethodType(function, args[0]), args[1:], kwargs)
+            else:
+                target, full, by = reach(f, args, kwargs)
+            key = (target, nums)
+            transform = made.get(key)
+            if transform is None:
+                if len(made) > 64:
+                    made.clear()  # a method called on many objects: compiled per object, kept for the last few
+                transform = made[key] = make(target, nums[0] + by if single else tuple(n + by for n in nums))
+            return transform(*full)
+        except Exception as exc:
+            raise user_facing(exc)
+
+    call = functools.wraps(function)(call)
+    del call.__wrapped__  # not the user's function: differentiating it again must not find that
+    # (not differentiable again yet: the function compiled depends on the call)
+    return mark(call, f"{name} of a method, partial or keyword call", function, argnums)
+
+
 def _reverse_wrapper(f, argnums, has_aux, with_value):
+    if needs_adapting(f):  # a method, a partial, keyword-only parameters (s2sad.api.callables)
+        make = lambda target, nums: _reverse_core(target, nums, has_aux, with_value)  # noqa: E731
+        return adapted(make, f, argnums, "value_and_grad" if with_value else "grad")
+    return _reverse_core(f, argnums, has_aux, with_value)
+
+
+def _reverse_core(f, argnums, has_aux, with_value):
     f = as_python_function(f)  # `grad(np.sin)`: a function with a rule and no source
     has_aux = bool(has_aux)
     cache = {}
@@ -166,6 +213,12 @@ def _reverse_wrapper(f, argnums, has_aux, with_value):
         return function
 
     def transformed(*args, **kwargs):
+        try:
+            return call(args, kwargs)
+        except Exception as exc:
+            raise user_facing(exc)
+
+    def call(args, kwargs):
         if kwargs or len(args) != count:
             args = _bind(f, args, kwargs)
         function = cache.get(tuple(map(type, args)))
@@ -292,19 +345,22 @@ def _exact_arity_wrapper(f, cache, compile_for, current_code, with_value, single
         result = "return " + call + ("[0]" if single else "")
     text = (
         f"def __s2sad_make(__s2sad_cache, __s2sad_compile, __s2sad_f, __s2sad_code, __s2sad_refuse, "
-        f"__s2sad_array):\n"
+        f"__s2sad_array, __s2sad_user_facing):\n"
         f"    def wrapper({joined}):\n"
+        f"      try:\n"
         f"        __s2sad_key = {key}\n"
         f"        __s2sad_function = __s2sad_cache.get(__s2sad_key)\n"
         f"        if __s2sad_function is None or __s2sad_f.__code__ is not __s2sad_code():\n"
         f"            __s2sad_function = __s2sad_compile(({joined}{',' if len(params) == 1 else ''}), __s2sad_key)\n"
         + checks
         + f"        {result}\n"
+        f"      except Exception as __s2sad_error:\n"
+        f"        raise __s2sad_user_facing(__s2sad_error)\n"
         f"    return wrapper\n"
     )
     namespace = {}
     exec(compile(text, f"<s2sad wrapper of {code.co_name}>", "exec"), namespace)
-    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code, refuse, np.ndarray)
+    wrapper = namespace["__s2sad_make"](cache, compile_for, f, current_code, refuse, np.ndarray, user_facing)
     wrapper.__defaults__ = f.__defaults__
     return wrapper
 
@@ -333,7 +389,10 @@ def value_and_grad(f=None, argnums=0, has_aux=False, backend="python"):
 
 
 def grad(f=None, argnums=0, has_aux=False, backend="python"):
-    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator.
+    """Like `jax.grad`: the gradient of scalar-valued `f` w.r.t. `argnums`. Also a bare decorator,
+    on a method too (`argnums` count after `self`). `f` may be a bound method or a
+    `functools.partial` (bound values are constants); keyword arguments are constants
+    (docs/guide.md, "Methods, partials and keyword arguments").
     `backend="numba"` runs numba-compiled derivative code (see `s2sad.api.numba_backend`)."""
     if f is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux, backend=backend)
@@ -353,28 +412,43 @@ def _all_differentiable(args):
     return tuple(i for i, a in enumerate(args) if numeric(a))
 
 
+@guarded
 def jvp(f, primals, tangents, has_aux=False, backend="python"):
     """Like `jax.jvp`: returns (f(*primals), J @ tangents); with has_aux, (value, tangent, aux)."""
     numba_backend = _numba_backend(backend)
     if numba_backend is not None:
         return numba_backend.jvp(f, primals, tangents, has_aux)
-    f = as_python_function(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ArgumentError(
             f"jvp got {len(primals)} primals but {len(tangents)} tangents", hint="pass one tangent per primal"
         )
     given = len(primals)
+    if needs_adapting(
+        f
+    ):  # a bound method, a partial, keyword-only parameters: the bound values are constants
+        f, primals, first = reach(f, primals, {})
+        tangents = (None,) * first + tangents + (None,) * (len(primals) - first - given)
+        return _jvp(f, primals, tangents, has_aux, (first, first + given))
+    f = as_python_function(f)
     primals = _bind(f, primals, {})
     tangents = tangents + tuple(
         np.zeros(p.shape) if isinstance(p, np.ndarray) else 0.0 for p in primals[given:]
     )
+    return _jvp(f, primals, tangents, has_aux, None)
+
+
+def _jvp(f, primals, tangents, has_aux, wrt):
+    """`jvp` of the function `f` itself; `wrt` (first, end): the primals differentiated are among
+    those positions (None: any)."""
     shapes = _nested_shapes(f, primals)
-    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes)
+    key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes, wrt)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)
+        if wrt is not None:
+            nums = tuple(i for i in nums if wrt[0] <= i < wrt[1])
         compiled = compile_derivative(
             f, Mode.FORWARD, nums, _diff_kinds(_kinds(primals, nums), nums), bool(has_aux), shapes
         )
@@ -392,6 +466,7 @@ def jvp(f, primals, tangents, has_aux=False, backend="python"):
 _TRANSFORM_CACHE = cache.TRANSFORMS  # (mode, code object, what it reads, argument types) -> compiled pieces
 
 
+@guarded
 def vjp(f, *primals, has_aux=False, backend="python"):
     """Like `jax.vjp`: returns (f(*primals), pullback); the pullback may be called many times.
 
@@ -400,14 +475,21 @@ def vjp(f, *primals, has_aux=False, backend="python"):
     numba_backend = _numba_backend(backend)
     if numba_backend is not None:
         return numba_backend.vjp(f, *primals, has_aux=has_aux)
-    f = as_python_function(f)
     given = len(primals)
-    primals = _bind(f, primals, {})
-    key = ("reverse", code_identity(f), reads_key(f), given, _signature(primals), bool(has_aux))
+    check_primals(f, primals, "vjp")
+    if needs_adapting(
+        f
+    ):  # a bound method, a partial, keyword-only parameters: the bound values are constants
+        f, primals, first = reach(f, primals, {})
+    else:
+        first = 0
+        f = as_python_function(f)
+        primals = _bind(f, primals, {})
+    key = ("reverse", code_identity(f), reads_key(f), first, given, _signature(primals), bool(has_aux))
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None:
         key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
-        nums = tuple(i for i in _all_differentiable(primals) if i < given)
+        nums = tuple(i for i in _all_differentiable(primals) if first <= i < first + given)
         kinds = _diff_kinds(_kinds(primals, nums), nums)
 
         def build(shapes):
@@ -449,9 +531,10 @@ def vjp(f, *primals, has_aux=False, backend="python"):
         grads = backward(residuals, copy_lists(cotangent, arrays=True))
         out = [0.0] * given
         for i, g in zip(nums, grads):
-            out[i] = g
+            out[i - first] = g
         return tuple(out)
 
+    pullback = guarded(pullback)
     if has_aux:
         value, aux = value
         return value, pullback, aux
@@ -476,6 +559,7 @@ def _source_kinds(f, args, nums):
     return tuple(out)
 
 
+@guarded
 def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     """Black-formatted derivative source of `f`.
 
@@ -492,7 +576,18 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     "jacrev" (or "split") the `f_forward` / `f_backward` pair used by `vjp`; "grad" the
     `f_grad` that `grad` runs, which skips computing the value when the adjoints do not
     need it (for an output not known to be a float, `grad` runs the joint `f_vjp`).
+
+    A bound method or a partial needs `args`: its source is that of the function the
+    transforms compile for such a call (see `s2sad.api.callables`).
     """
+    if needs_adapting(f) and args is not None:
+        f, args, first = reach(f, tuple(args), {})
+        if argnums is not None:
+            argnums = (
+                argnums + first
+                if isinstance(argnums, numbers.Integral)
+                else tuple(n + first for n in argnums)
+            )
     return _source(f, mode, argnums, args, has_aux, shapes=True)
 
 
@@ -563,6 +658,7 @@ def emit(f, path, mode="reverse", argnums=0, args=None, backend="python"):
 TRANSFORM_APIS.update(grad=grad, value_and_grad=value_and_grad, jvp=jvp)
 
 
+@guarded
 def hvp(f, primals, tangents):
     """Hessian-vector product H(primals) @ tangents of scalar `f` w.r.t. all its arguments, by
     forward mode over the reverse-mode gradient: about the cost of a few gradients, and the

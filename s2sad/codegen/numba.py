@@ -14,7 +14,7 @@ The derivative is the Python target's (same passes, same statements), lowered so
 - module-level arrays and numbers the code reads become parameters, so a caller who changes
   them gets the new derivative (numba would freeze them into the compiled code);
 - `_rt.ProductSum` (loop outer products summed in one matrix product) becomes two lists and a
-  call of `_rt.product_sum`.
+  call of `_rt.product_sum` (its `cotangent_sum()`, a call of `_rt.cotangent_sum`).
 
 The types come from one run of the Python-target code on the arguments (a probe: the final
 value of every name). What numba cannot compile (Python objects, functions s2sad did not
@@ -104,6 +104,7 @@ RUNTIME_HELPERS = (
     "unreduce",
     "mean_partials",
     "product_sum",
+    "cotangent_sum",
     "copy",
     "matmul_adjoint_x",
     "matmul_adjoint_y",
@@ -815,6 +816,7 @@ class _Lowering:
 
     def rewrite_products(self, body):
         products = self.products
+        weights = {}  # product sum -> the weight its `total` names
 
         class Totals(ast.NodeTransformer):
             def visit_Call(self, node):
@@ -826,9 +828,15 @@ class _Lowering:
                 ):
                     name = node.func.value.id
                     side = products[name]
-                    return _parse(
-                        f"_rt.product_sum({name}_gs, {name}_vs, {side!r}, {ast.unparse(node.args[0])})"
-                    )
+                    weights[name] = ast.unparse(node.args[0])
+                    return _parse(f"_rt.product_sum({name}_gs, {name}_vs, {side!r}, {weights[name]})")
+                if (  # after its `total` (the peephole writes them in that order)
+                    isinstance(node.func, ast.Attribute)
+                    and _name(node.func.value) in weights
+                    and node.func.attr == "cotangent_sum"
+                ):
+                    name = node.func.value.id
+                    return _parse(f"_rt.cotangent_sum({name}_gs, {products[name]!r}, {weights[name]})")
                 return node
 
         module = Totals().visit(ast.Module(body=body, type_ignores=[]))

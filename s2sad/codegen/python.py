@@ -19,6 +19,7 @@ import ast
 from ..astutil import child_fields, clone, nodes
 
 MARKER = "__s2sad_comment__"
+LINE_ORIGINS = {}  # generated file name -> {comment text: (user file, user line)}: read by s2sad.api.boundary
 
 
 def _annotate(stmts, describe, last, comments):

@@ -89,7 +89,8 @@ def rewrite_call(inliner, stmt):
 
 
 def _positional_arguments(definition, call, inliner, stmt):
-    """The call's arguments in parameter order; defaults filled in for Python functions."""
+    """The call's arguments in parameter order, up to the last one the call gives (the rule's
+    primals); a default skipped before a later argument is filled in for Python functions."""
     parsed = inliner.parsed
     name = definition.__name__
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
@@ -116,6 +117,12 @@ def _positional_arguments(definition, call, inliner, stmt):
     except TypeError as exc:
         raise parsed.error(UnsupportedSyntaxError, f"cannot call `{name}`: {exc}", stmt) from None
     python = inspect.isfunction(definition.fun)
+    # the rules registered for a library function take the arguments the call gives (logsumexp(z): one),
+    # unless nondiff_argnums names a later one; a custom_vjp / custom_jvp function's take all its parameters
+    given = sum(1 for p in signature.parameters.values() if p.name in bound.arguments)
+    trim = getattr(definition, "decorator", None) == "registered" and all(
+        i < given for i in definition.nondiff_argnums if i >= 0
+    )
     args, gap = [], None
     for param in signature.parameters.values():
         if param.kind is param.VAR_POSITIONAL:
@@ -130,6 +137,8 @@ def _positional_arguments(definition, call, inliner, stmt):
                     hint="custom functions take positional parameters in differentiated code",
                 )
             continue
+        if trim and not any(later in bound.arguments for later in _after(signature, param)):
+            break  # a registered library function (`defvjp(logsumexp)`): the primals are the call's own
         if param.name in bound.arguments:
             if gap is not None:
                 raise parsed.error(
@@ -144,6 +153,16 @@ def _positional_arguments(definition, call, inliner, stmt):
         else:
             gap = param.name
     return args
+
+
+def _after(signature, param):
+    """The names of `param` and the positional parameters after it."""
+    names = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return names[names.index(param.name) :]
 
 
 def _default_atom(value, alias, inliner):

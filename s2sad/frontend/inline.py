@@ -54,6 +54,7 @@ def caller(x):
 import ast
 
 
+from .. import rules as R
 from ..astutil import clone, fix_missing_locations, name_nodes, nodes, walk
 from .custom_calls import rewrite_call
 from .desugar import DesugarError, desugar
@@ -63,7 +64,7 @@ from .key_loops import unroll_key_loops
 from .normalize import assigned_names, normalize
 from .writes import rewrite_writes
 from ..analyses.primitives import is_global, list_receiver, rebinds_to_copy, resolve, subscript_write
-from .inline_callees import CalleeResolution, _argument_nodes, _function_valued
+from .inline_callees import CalleeResolution, _argument_nodes, _function_valued, user_object
 from .inline_runtime_calls import RuntimeCalls
 from .inline_shaping import CallShaping
 from .inline_transforms import TransformCalls
@@ -88,6 +89,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         self.taken = set()
         self.function_values = {}  # local name -> the function (an atom) it holds
         self.tuples = {}  # a tuple temporary assigned once -> its items (the arguments of `jvp`)
+        self.literals = {}  # a name assigned a tuple or list literal once -> that literal
         self.original_names = {}  # a renamed local of an inlined callee -> its name in the callee
         self.sizes = {}  # name -> the length of the tuple / list literal it holds (keys for dicts)
         self.known_params = set()  # parameters whose value the body's first statements assign
@@ -109,6 +111,11 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
     def run(self, function, stack=()):
         self.taken |= assigned_names([function]) | parameters(function.args)
         self.stores = {}
+        self.item_written = {  # names whose items are written (`xs[0] = v`): their literal changes
+            n.value.id
+            for n in walk(function)
+            if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+        }
         for node in name_nodes(function):
             self.taken.add(node.id)
             if node.ctx.__class__ is ast.Store:
@@ -146,6 +153,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 self.note_function_value(stmt)
                 self.note_tuple(stmt)
+                self.einsum_sublists(stmt)
                 if self.transform_call(stmt):
                     continue
                 custom = rewrite_call(self, stmt)  # custom_vjp / custom_jvp: the user's rules, not the body
@@ -155,6 +163,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 if self.inactive_foreign_call(stmt.value):  # a constant: evaluated as in the primal
                     out.append(stmt)
                     continue
+                self.bind_method(stmt)  # `model.predict(x)` of a known object: `Model_predict(model, x)`
                 self.reject_unknown_callee(stmt)
                 fn = self.callee(stmt.value)
                 if fn is not None:
@@ -277,7 +286,10 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             for p in params
             if p not in written
             and is_global(bound[p])
-            and _function_valued(resolve(bound[p], self.namespace))
+            and (
+                _function_valued(resolve(bound[p], self.namespace))
+                or user_object(resolve(bound[p], self.namespace))  # `self` bound to a known object
+            )
         }
         _substitute(tree, functions)
         # a list the callee changes in place (`traj.append(x)`) is the caller's list itself, not a copy
@@ -418,7 +430,12 @@ def _may_vary(function, seeds, namespace):
             for target in targets:
                 into = isinstance(target, (ast.Subscript, ast.Attribute))  # `a[i] = v`: `a` changes
                 written |= reads(target.value) if into else reads(target)
-            flows.append((written, reads(node.value) if node.value is not None else set()))
+            read = (
+                reads(node.value)
+                if node.value is not None and not _constant_of(node.value, namespace)
+                else set()
+            )
+            flows.append((written, read))
         elif isinstance(node, (ast.For, ast.comprehension)):
             flows.append((reads(node.target), reads(node.iter)))
         if isinstance(node, ast.Call):
@@ -434,6 +451,17 @@ def _may_vary(function, seeds, namespace):
                 varying |= written
                 changed = True
     return varying
+
+
+def _constant_of(value, namespace):
+    """Is `value` a shape read (`x.shape`, `x.ndim`) or a call of a function listed as having no
+    derivative (`len(x)`, `np.shape(x)`, `int(n)`)? Its result carries no derivative of its operands."""
+    if isinstance(value, ast.Attribute) and value.attr in ("shape", "ndim", "size", "dtype"):
+        return True
+    if isinstance(value, ast.Call) and is_global(value.func):
+        rule = R.lookup(resolve(value.func, namespace))
+        return rule is not None and not rule.differentiable
+    return False
 
 
 def _function_choices(function, params, namespace):

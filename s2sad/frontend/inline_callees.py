@@ -5,6 +5,7 @@ taken from a list, a method changing an object, a class).
 
 import ast
 import inspect
+import os
 import re
 import sys
 import sysconfig
@@ -17,7 +18,7 @@ from .. import rules as R
 from ..errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .source import ParsedFunction, parse_function
 from .lift import LocalFunction, bound_names, identifier, parse_lambda, shallow
-from .nested import SUPPORTED_KINDS, materialize, transform_of
+from .nested import SUPPORTED_KINDS, materialize, spelled, transform_of
 from ..rules.definitions import definition
 from ..runtime.custom import definition_of
 from ..analyses.primitives import _UNRESOLVED, is_global, method_rule, resolve
@@ -35,6 +36,30 @@ def _function_valued(obj):
     if obj is _UNRESOLVED or isinstance(obj, (np.ndarray, types.ModuleType)):
         return False
     return isinstance(obj, LocalFunction) or callable(obj)
+
+
+def user_object(obj, callable_too=False):
+    """Is `obj` an instance of one of the user's own classes (not a library's, not a number, an
+    array, a container or a function)? A parameter bound to one is replaced by it, so that its
+    methods are found (`self.predict(x)`) and inlined. With `callable_too`, an object with a
+    `__call__` of its own counts too (`grad(model)` differentiates `model.__call__`)."""
+    cls = type(obj)
+    if (
+        (
+            callable(obj)
+            and not (callable_too and isinstance(getattr(cls, "__call__", None), types.FunctionType))
+        )
+        or cls.__module__ == "builtins"
+        or cls.__module__.split(".")[0] in sys.stdlib_module_names
+    ):
+        return False
+    if isinstance(obj, (np.ndarray, np.generic, types.ModuleType, tuple, list, dict, type)):
+        return False
+    filename = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+    installed = filename.startswith(_LIBRARY_PATHS) or any(
+        part in _INSTALLED for part in filename.split(os.sep)
+    )
+    return not installed and cls.__module__.split(".")[0] not in ("numpy", "scipy", "s2sad")
 
 
 def _user_class(obj):
@@ -91,6 +116,9 @@ _LIBRARY_PATHS = tuple(
 )
 
 
+_INSTALLED = ("site-packages", "dist-packages")  # where pip and Debian install packages
+
+
 def _argument_nodes(call):
     """Every node of the arguments of `call` (positional and keyword)."""
     for argument in call.args + [k.value for k in call.keywords]:
@@ -103,7 +131,11 @@ def _library_code(fn):
     if module.split(".")[0] == "s2sad":
         return False
     filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
-    return module.split(".")[0] in sys.stdlib_module_names or filename.startswith(_LIBRARY_PATHS)
+    return (
+        module.split(".")[0] in sys.stdlib_module_names
+        or filename.startswith(_LIBRARY_PATHS)
+        or any(part in _INSTALLED for part in filename.split(os.sep))  # a user site, another environment
+    )
 
 
 class CalleeResolution:
@@ -116,7 +148,8 @@ class CalleeResolution:
         obj = resolve(value.func, self.namespace)
         if isinstance(obj, LocalFunction):
             return obj
-        obj = definition(obj) or obj  # `np.fliplr`: inlined as written with operations that have rules
+        defined = definition(obj)
+        obj = defined or obj  # `np.fliplr`: inlined as written with operations that have rules
         if obj is _UNRESOLVED or not isinstance(obj, types.FunctionType):
             return None
         if R.lookup(obj) is not None:
@@ -128,14 +161,15 @@ class CalleeResolution:
             if transform.kind not in SUPPORTED_KINDS:
                 raise self.parsed.error(
                     UnsupportedSyntaxError,
-                    f"`{ast.unparse(value.func)}` is an s2sad.{transform.kind} transform, which cannot be called "
+                    f"`{ast.unparse(value.func)}` is {spelled(transform)}, which cannot be called "
                     "inside a function being differentiated yet",
                     value,
                     hint="inside differentiated code use s2sad.grad, s2sad.value_and_grad or s2sad.jvp; or call "
                     "it outside",
                 )
-            return materialize(transform)
-        if _runtime_helper(obj):
+            kinds = self.tree_kinds(value, transform) if transform.kind != "jvp" else None
+            return materialize(transform, kinds)
+        if _runtime_helper(obj) and defined is None:  # (a helper may be its own definition)
             raise self.parsed.error(
                 NoDerivativeRuleError,
                 f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "
@@ -233,6 +267,44 @@ class CalleeResolution:
                 return False
         return True
 
+    def bind_method(self, stmt):
+        """`z = model.predict(x)` where the compiler knows the object (a global, or `self` of a method
+        being differentiated, bound to one): `z = Model_predict(model, x)`, a call of the user's
+        function that is inlined like any helper, the object a constant whose attributes are read
+        when the code runs."""
+        value = getattr(stmt, "value", None)
+        if not (isinstance(value, ast.Call) and is_global(value.func)):
+            return
+        method = resolve(value.func, self.namespace)
+        if not (
+            inspect.ismethod(method)
+            and isinstance(method.__func__, types.FunctionType)
+            and not inspect.isclass(method.__self__)
+            and not _library_code(method.__func__)
+        ):
+            return
+        if (
+            isinstance(value.func, ast.Attribute)
+            and resolve(value.func.value, self.namespace) is method.__self__
+        ):
+            receiver = value.func.value
+        else:
+            receiver = self.global_name(method.__self__, "_self")
+        value.func = self.global_name(method.__func__, f"_{identifier(method.__func__.__qualname__)}")
+        value.args.insert(0, receiver)
+
+    def global_name(self, obj, name):
+        """A global name for `obj` in the namespace of the compilation (a Name node)."""
+        for key, held in self.namespace.items():
+            if held is obj and key.startswith(name):
+                break
+        else:
+            key = self.unique(name)
+            self.namespace[key] = obj
+        node = ast.Name(key, ast.Load())
+        node._global = True
+        return node
+
     # -- calls s2sad cannot follow: clear errors ------------------------------------------------
     def reject_unknown_callee(self, stmt):
         """Calls of variables, methods of the user's classes and their constructors."""
@@ -262,12 +334,14 @@ class CalleeResolution:
                 raise self.parsed.error(
                     UnsupportedSyntaxError,
                     f"`{text}(...)` calls the method `{func.attr}` of an object on or with a differentiated "
-                    "value; s2sad has no derivative rule for it, and methods of your own classes are not supported yet",
+                    "value; s2sad has no derivative rule for it, and methods of an object passed as an argument "
+                    "are not supported yet (its class is not known when the derivative is compiled)",
                     stmt,
                     hint=f"call `{func.attr}` on values that are not differentiated (draw noise "
-                    "`z = rng.normal(0.0, 1.0, n)`, then use `x + sigma * z`), write it as a plain function taking "
-                    "the object's arrays as arguments (inlined like any helper), or give it derivative rules with "
-                    "s2sad.custom_vjp",
+                    "`z = rng.normal(0.0, 1.0, n)`, then use `x + sigma * z`); or make the object a constant "
+                    "s2sad knows: differentiate a method of it (`s2sad.grad(model.loss)`, `@s2sad.grad` on the "
+                    "method) or read it as a global or closure variable (`s2sad.grad(lambda x: f(x, model))`), "
+                    "and its methods are inlined; or write it as a plain function taking the object's arrays",
                 )
             return
         if not is_global(func):

@@ -7,15 +7,77 @@ import inspect
 import re
 import types
 
+import numpy as np
+
 
 from ..astutil import clone
 from ..errors import UnsupportedSyntaxError
 from .lift import LocalFunction, identifier
 from ..analyses.primitives import is_global, resolve
 
+_EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 
 class CallShaping:
     """Binds call arguments to parameters (a part of `Inliner`)."""
+
+    # -- `np.einsum(x, [0, 1], y, [1, 2], [0, 2])`: the subscripts as a string ----------------------
+    def einsum_sublists(self, stmt):
+        """The sublist form of `np.einsum` with sublists known when compiling (literals, or globals
+        holding lists of integers) is rewritten to the string form: `np.einsum("ab,bc->ac", x, y)`.
+        Other calls are left alone (the string form's rule refuses them at the line)."""
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and is_global(call.func)
+            and resolve(call.func, self.namespace) is np.einsum
+            and call.args
+            and not (isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str))
+            and len(call.args) >= 2
+        ):
+            return
+        pieces = [self._sublist(a) for a in call.args[1::2]]
+        if len(call.args) % 2:  # an output sublist closes the call
+            pieces.append(self._sublist(call.args[-1]))
+        if any(p is None for p in pieces):
+            return
+        operands = call.args[0::2][: len(call.args) // 2]
+        inputs = ",".join(pieces[: len(operands)])
+        text = inputs + ("->" + pieces[-1] if len(pieces) > len(operands) else "")
+        call.args = [ast.copy_location(ast.Constant(text), call)] + operands
+
+    def _sublist(self, node):
+        """The letters of a sublist given as a literal, a tuple/list temporary or a global, or None."""
+
+        def item(e):
+            if isinstance(e, ast.Constant):
+                return e.value
+            return Ellipsis if isinstance(e, ast.Name) and e.id == "Ellipsis" else None
+
+        if isinstance(node, ast.Name) and is_global(node):
+            value = resolve(node, self.namespace)
+        elif (
+            isinstance(node, ast.Name)
+            and node.id in getattr(self, "literals", {})
+            and node.id not in getattr(self, "item_written", ())
+            and self.sizes.get(node.id, 0) is not None  # (a list that grows or shrinks)
+        ):
+            value = [item(e) for e in self.literals[node.id].elts]
+        elif isinstance(node, (ast.List, ast.Tuple)):
+            value = [item(e) for e in node.elts]
+        else:
+            return None
+        if not isinstance(value, (list, tuple)):
+            return None
+        letters = ""
+        for item in value:
+            if item is Ellipsis:
+                letters += "..."
+            elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(_EINSUM_LETTERS):
+                letters += _EINSUM_LETTERS[item]
+            else:
+                return None
+        return letters
 
     # -- `f(*xs)` and `f(**d)`: spelled out when the size of `xs` is known --------------------------
     def note_size(self, stmt):

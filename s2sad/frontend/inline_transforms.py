@@ -8,9 +8,19 @@ import types
 
 
 from ..astutil import clone, fix_missing_locations
-from ..errors import UnsupportedSyntaxError
+from .. import kinds as K
+from ..errors import ArgumentError, UnsupportedSyntaxError
+from ..signatures import parse_argnums
+from ..trees import LEAF, TREE, count as count_leaves
 from .lift import LocalFunction, identifier
-from .nested import OUTER_ONLY_APIS, TRANSFORM_APIS, as_python_function, jvp_function, local_function_object
+from .nested import (
+    OUTER_ONLY_APIS,
+    TRANSFORM_APIS,
+    _parameters,
+    as_python_function,
+    jvp_function,
+    local_function_object,
+)
 from ..analyses.primitives import _UNRESOLVED, is_global, resolve
 from .inline_callees import _function_valued
 
@@ -20,9 +30,41 @@ class TransformCalls:
 
     # -- s2sad transforms called in the code: `grad(g)(y)`, `jvp(g, (x,), (1.0,))` -----------------
     def note_tuple(self, stmt):
-        """Remember `_t2 = (x, 2.0)` (assigned once): the primals of a `jvp` call read it."""
-        if isinstance(stmt.value, ast.Tuple) and self.stores.get(stmt.targets[0].id, 1) == 1:
-            self.tuples[stmt.targets[0].id] = stmt.value.elts
+        """Remember `_t2 = (x, 2.0)` (assigned once): the primals of a `jvp` call read it; and tuple and
+        list literals (`xs = [a, b]`) whose structure a `grad` w.r.t. them is specialized to."""
+        if isinstance(stmt.value, (ast.Tuple, ast.List)) and self.stores.get(stmt.targets[0].id, 1) == 1:
+            if isinstance(stmt.value, ast.Tuple):
+                self.tuples[stmt.targets[0].id] = stmt.value.elts
+            self.literals[stmt.targets[0].id] = stmt.value
+
+    def tree_kinds(self, call, transform):
+        """The kinds a `grad` called as `call` is specialized to: a tuple or list literal given as a
+        differentiated argument is a tree of its items (its leaves of any kind); None if none is."""
+        count = len(_parameters(transform.function))
+        try:
+            _, nums = parse_argnums(transform.argnums, count, "f")
+        except ArgumentError:
+            return None
+
+        def treedef(node, seen):
+            if not isinstance(node, ast.Name) or node.id not in self.literals or node.id in seen:
+                return LEAF
+            if isinstance(self.literals[node.id], ast.List) and self.sizes.get(node.id, 0) is None:
+                return LEAF  # a list that grows or shrinks: its structure is not known
+            items = self.literals[node.id].elts
+            kind = "list" if isinstance(self.literals[node.id], ast.List) else "tuple"
+            return (kind, len(items), tuple(treedef(item, seen | {node.id}) for item in items))
+
+        kinds, found = [K.ANY] * count, False
+        for i in nums:
+            if i < len(call.args) and not call.keywords:
+                d = treedef(call.args[i], frozenset())
+                if d != LEAF and not any(
+                    isinstance(e, ast.Starred) for e in ast.walk(self.literals[call.args[i].id])
+                ):
+                    kinds[i] = (TREE, d, (K.ANY,) * count_leaves(d))
+                    found = True
+        return tuple(kinds) if found else None
 
     def transform_call(self, stmt):
         """`_t1 = s2sad.grad(g, argnums=1)` is made at compile time; later calls of `_t1` call (and
@@ -94,9 +136,15 @@ class TransformCalls:
             call = ast.Call(func=func, args=call_args, keywords=[])
             stmt.value = call
             return False  # the statement now calls the derivative: inlined as usual
+
+        def constant(node):  # `argnums=(0, 1)` reaches here as a tuple temporary assigned once
+            if isinstance(node, ast.Name) and not is_global(node) and node.id in self.tuples:
+                return tuple(ast.literal_eval(e) for e in self.tuples[node.id])
+            return ast.literal_eval(node)
+
         try:
-            kwargs.update({k.arg: ast.literal_eval(k.value) for k in value.keywords})
-            extra = [ast.literal_eval(a) for a in rest]
+            kwargs.update({k.arg: constant(k.value) for k in value.keywords})
+            extra = [constant(a) for a in rest]
         except ValueError:
             raise self.parsed.error(
                 UnsupportedSyntaxError,

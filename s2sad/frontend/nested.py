@@ -45,10 +45,11 @@ from .. import cache, config
 from .. import kinds as K
 from .. import rules as R
 from ..astutil import clone, fix_missing_locations, identifier
+from ..codegen.python import LINE_ORIGINS
 from ..errors import ArgumentError, NonScalarOutputError, UnsupportedSyntaxError
 from ..modes import Mode
 from ..signatures import diff_kinds as diff_kinds_of, parse_argnums
-from ..trees import is_tree_kind
+from ..trees import LEAF, is_tree_kind, literal, record_fields_of
 
 ATTRIBUTE = "__s2sad_transform__"
 _MATERIALIZED = cache.MATERIALIZED
@@ -269,17 +270,56 @@ def _portable(tree):
     return tree
 
 
-def _adapter(transform, name, params, generated, joint, single_index, checked=(), where=None):
+def tree_leaf_reads(param, treedef):
+    """The expressions reading the leaves of the tree `param` holds, in `flatten`'s order, with the
+    literal that rebuilds such a tree from a list of names: (reads, build).
+
+    >>> tree_leaf_reads("xs", ("tuple", 2, ("*", ("list", 1, ("*",)))))[0]
+    ['xs[0]', 'xs[1][0]']
+    """
+    reads = []
+
+    def walk(d, path):
+        if d == LEAF:
+            reads.append(path)
+            return
+        keys = d[1] if d[0] == "dict" else range(d[1])
+        for key, child in zip(keys, d[2]):
+            walk(child, f"{path}[{key!r}]")
+
+    walk(treedef, param)
+
+    def build(names):
+        return ast.unparse(literal(treedef, names))
+
+    return reads, build
+
+
+def _adapter(
+    transform, name, params, generated, joint, single_index, checked=(), where=None, leaves=None, nums=()
+):
     """Source of the function with `f`'s parameters that returns what the wrapper returns. With
     `where` (the user's return line) a joint sweep's value is checked to be a scalar, as `grad`
-    checks it when called directly."""
+    checks it when called directly. `leaves` (parameter position -> `tree_leaf_reads`) names the
+    differentiated trees: their leaves are passed one by one, their gradients regrouped."""
     if transform.kind == "jvp":  # (primals..., tangents...) -> (value, tangent)
         tangents = [f"{p}_dot" for p in params]
         everything = ", ".join(params + tangents)
         return f"def {name}({everything}):\n    return {generated}({everything})\n"
-    call = f"{generated}({', '.join(params)})"
+    leaves = leaves or {}
+    args = [a for i, p in enumerate(params) for a in (leaves[i][0] if i in leaves else [p])]
+    call = f"{generated}({', '.join(args)})"
     checks = [f"    _rt.check_not_tree({params[i]}, {transform.kind!r})" for i in checked]
+    checks += [f"    _rt.check_not_tree({read}, {transform.kind!r})" for i in leaves for read in leaves[i][0]]
     pick = "_grads[0]" if single_index else "_grads"
+    if leaves:  # the generated code returns one gradient per leaf: regrouped into each tree
+        parts, at = [], 0
+        for i in nums:
+            width = len(leaves[i][0]) if i in leaves else 1
+            grads = [f"_grads[{at + k}]" for k in range(width)]
+            parts.append(leaves[i][1](grads) if i in leaves else grads[0])
+            at += width
+        pick = parts[0] if single_index else "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
     lines = [f"def {name}({', '.join(params)}):"] + checks
     if joint:
         value = "(_value, _aux)" if transform.has_aux else "_value"
@@ -310,7 +350,7 @@ def materialize(transform, kinds=None, shapes=None):
     if transform.kind not in SUPPORTED_KINDS:
         filename, lineno, code, _ = user_where(mark(lambda: None, transform.kind, function, None), ())
         raise UnsupportedSyntaxError(
-            f"s2sad.{transform.kind}({described(function)}) cannot be differentiated again or "
+            f"{spelled(transform)} cannot be differentiated again or "
             "called inside a differentiated function yet",
             filename,
             lineno,
@@ -330,14 +370,21 @@ def materialize(transform, kinds=None, shapes=None):
         single, nums = False, tuple(range(count))
     else:
         single, nums = parse_argnums(transform.argnums, count, getattr(function, "__name__", "f"))
-    if any(is_tree_kind(k) for i, k in enumerate(kinds) if i in nums):
+    if transform.kind != "jvp" and any(
+        is_tree_kind(k) and record_fields_of(k[1]) for i, k in enumerate(kinds) if i in nums
+    ):
         raise ArgumentError(
-            f"a derivative of `{transform.kind}({getattr(function, '__name__', 'f')})` w.r.t. a dict, list "
-            "or tuple argument cannot be differentiated again yet",
-            hint="differentiate the inner function w.r.t. array arguments (pass the arrays one by one)",
+            f"a derivative of `{transform.kind}({getattr(function, '__name__', 'f')})` w.r.t. a NamedTuple or "
+            "dataclass argument cannot be differentiated again yet",
+            hint="differentiate the inner function w.r.t. its arrays (pass them one by one, or in a dict)",
         )
-    # trees the inner derivative does not differentiate are plain values to it
-    kinds = tuple(K.ANY if is_tree_kind(k) else k for k in kinds)
+    # trees the inner derivative differentiates are taken apart into their leaves (the adapter passes
+    # them one by one and regroups their gradients); other trees are plain values to it, and so are
+    # all of them to a jvp, whose code passes tangents of any structure along
+    trees = {
+        i: k[1] for i, k in enumerate(kinds) if i in nums and transform.kind != "jvp" and is_tree_kind(k)
+    }
+    kinds = tuple(k if i in trees else K.ANY if is_tree_kind(k) else k for i, k in enumerate(kinds))
     diff_kinds = diff_kinds_of(kinds, nums)
     mode = {"grad": Mode.GRAD, "jvp": Mode.FORWARD}.get(transform.kind, Mode.REVERSE)
     # with the analyses on: off, every value of every kind goes on the one stack, and what the outer
@@ -356,7 +403,8 @@ def materialize(transform, kinds=None, shapes=None):
     if "vjp" in functions:
         functions = {"vjp": functions["vjp"]}
     functions = {role: _portable(node) for role, node in functions.items()}
-    text = render(compilation, functions)
+    origins = {}
+    text = render(compilation, functions, origins=origins)
     generated = next(iter(functions.values())).name
     name = f"{transform.kind}_{parsed.name}"
     generic = [
@@ -372,9 +420,17 @@ def materialize(transform, kinds=None, shapes=None):
             hint="return the scalar alone, or return (loss, aux) and pass has_aux=True",
         )
     where = where if transform.kind != "jvp" else None
-    text += "\n\n" + _adapter(transform, name, params, generated, "vjp" in functions, single, generic, where)
+    leaves = None
+    if trees:  # the adapter takes f's parameters; the generated code takes the trees' leaves
+        params = _parameters(function)
+        leaves = {i: tree_leaf_reads(params[i], trees[i]) for i in trees}
+        generic = [i for i in nums if i not in trees and kinds[i] == K.ANY]
+    text += "\n\n" + _adapter(
+        transform, name, params, generated, "vjp" in functions, single, generic, where, leaves, nums
+    )
     filename = f"<s2sad {transform.kind} of {parsed.name} #{next(_COUNTER)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    LINE_ORIGINS[filename] = origins  # the user's lines, for notes on exceptions (s2sad.api.boundary)
     namespace = namespace_of(parsed)
     exec(compile(text, filename, "exec"), namespace)
     adapter = namespace[name]
@@ -387,16 +443,25 @@ def described(function):
     transform = transform_of(function)
     if transform is None:
         return getattr(function, "__name__", "f")
-    return f"s2sad.{transform.kind}({described(transform.function)})"
+    return spelled(transform)
+
+
+def spelled(transform):
+    """`s2sad.grad(loss)`; a kind with words after its name (`grad of a method, ...`) puts them after."""
+    kind, _, words = transform.kind.partition(" ")
+    return f"s2sad.{kind}({described(transform.function)})" + (f" ({words})" if words else "")
 
 
 def user_where(function, where):
     """(filename, line, code, what) for an error about `function`'s output: `where` (its return
     line) for the user's own function, else the `def` line of the function a transform wraps (the
     return line of generated code means nothing to the user), `what` saying which function it is."""
-    if transform_of(function) is None:
+    adapts = getattr(
+        function, "__s2sad_adapts__", None
+    )  # an adapter of s2sad.api.callables: the user's function
+    if transform_of(function) is None and adapts is None:
         return tuple(where[:3]) + ("the function",)
-    inner = function
+    inner = adapts or function
     while transform_of(inner) is not None:
         inner = transform_of(inner).function
     code = getattr(inner, "__code__", None)
@@ -409,7 +474,8 @@ def user_where(function, where):
             lineno = code.co_firstlineno + offset
             break
     text = linecache.getline(code.co_filename, lineno).strip() or None
-    return (code.co_filename, lineno, text, f"`{described(function)}`")
+    what = f"`{getattr(inner, '__qualname__', 'f')}`" if adapts is not None else f"`{described(function)}`"
+    return (code.co_filename, lineno, text, what)
 
 
 def _parameters(function):

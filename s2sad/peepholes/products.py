@@ -161,6 +161,7 @@ def sum_products_after_loops(function):
     def rewrite(loop):
         before, after = [], []
         assigned_in_loop = None
+        cotangents = {}  # a step's cotangent added to a product sum -> (the sum, where it is added)
         for index, stmt in enumerate(loop.body):
             if not (
                 isinstance(stmt, ast.Assign)
@@ -208,6 +209,8 @@ def sum_products_after_loops(function):
                 keywords=[],
             )
             loop.body[index] = fix_missing_locations(ast.copy_location(ast.Expr(add), stmt))
+            if isinstance(g, ast.Name):
+                cotangents.setdefault(g.id, (products, index))
             total = ast.Call(
                 func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="total", ctx=ast.Load()),
                 args=[weight],
@@ -219,8 +222,63 @@ def sum_products_after_loops(function):
                     ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt)
                 )
             )
+        if cotangents:
+            after += sum_cotangents(loop, cotangents)
         return before, after
 
+    def sum_cotangents(loop, cotangents):
+        """`A = A + g` in the loop, `g` also added to a product sum: after the loop, `A` adds the
+        sum's stacked cotangents at once (the bias of `W @ x + b` beside `W`'s products)."""
+        after = []
+        for stmt in list(loop.body):
+            index = loop.body.index(stmt)
+            if not (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.BinOp)
+                and isinstance(stmt.value.op, ast.Add)
+                and isinstance(stmt.value.left, ast.Name)
+                and isinstance(stmt.value.right, ast.Name)
+                and stmt.value.left.id == stmt.targets[0].id
+                and stmt.value.right.id in cotangents
+            ):
+                continue
+            name, g = stmt.targets[0].id, stmt.value.right.id
+            products, added = cotangents[g]
+            others = [s for s in loop.body if s is not stmt]
+            if name == g or name in _names(ast.Module(body=others, type_ignores=[])):
+                continue  # the accumulated adjoint is read or written elsewhere in the loop
+            if name in _names(loop.iter) or name in _names(loop.target):
+                continue
+            between = loop.body[min(index, added) + 1 : max(index, added)]
+            if g in _names(ast.Module(body=between, type_ignores=[]), ast.Store):
+                continue  # not the value the product sum keeps
+            loop.body.remove(stmt)
+            if added > index:  # the product's add moved up by one
+                for key, (sum_name, position) in list(cotangents.items()):
+                    if position > index:
+                        cotangents[key] = (sum_name, position - 1)
+            summed = ast.Call(
+                func=ast.Attribute(
+                    value=ast.Name(products, ast.Load()), attr="cotangent_sum", ctx=ast.Load()
+                ),
+                args=[],
+                keywords=[],
+            )
+            update = ast.BinOp(left=ast.Name(name, ast.Load()), op=ast.Add(), right=summed)
+            after.append(
+                fix_missing_locations(
+                    ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt)
+                )
+            )
+        if not loop.body:
+            loop.body = [ast.Pass()]
+        return after
+
     function.body = block(function.body)
-    del block  # a recursive closure is a reference cycle: without it the tree is freed on return, not by the GC
+    del (
+        block,
+        sum_cotangents,
+    )  # a recursive closure is a reference cycle: without it the tree is freed on return, not by the GC
     return function

@@ -9,6 +9,7 @@ rules of the operations it uses (nothing new to check but the definition itself)
 import numpy as np
 
 from .. import runtime as _rt
+from ..runtime.linalg import _eig_f, _svd_f, _svd_parts  # parts of helpers defined below
 
 DEFINITIONS = {}
 
@@ -141,6 +142,11 @@ def real(val):
     return _rt.real_only(val)
 
 
+@defines(np.real_if_close)
+def real_if_close(a, tol=100):
+    return _rt.real_only(a)
+
+
 @defines(np.imag)
 def imag(val):
     return np.zeros_like(_rt.real_only(val))
@@ -221,3 +227,73 @@ def partition(a, kth, axis=-1):
 @defines(np.row_stack)
 def row_stack(tup):
     return np.vstack(tup)
+
+
+# -- run-time helpers of derivative code, written with operations that have rules ------------------
+# Generated derivative code calls these helpers (`_rt.<name>`); first derivatives run the helper
+# itself. When derivative code is differentiated again (`hessian`, `grad(grad(f))`), the helper's
+# call is inlined as the definition below, so its derivatives, of any order, follow from the rules
+# of the operations it uses.
+
+
+@defines(_rt.sinc_derivative)
+def sinc_derivative(x):
+    """d sinc(x) / dx: the quotient away from 0, its Taylor polynomial near 0 (where the quotient
+    cancels; the polynomial's own derivatives are those of sinc there, to rounding)."""
+    near = np.abs(x) < 1e-3
+    safe = np.where(near, 1.0, x)
+    px2 = (np.pi * x) ** 2
+    series = -(np.pi**2) * x / 3.0 * (1.0 - px2 / 10.0 + px2 * px2 / 280.0)
+    return np.where(near, series, (np.cos(np.pi * safe) - np.sinc(safe)) / safe)
+
+
+@defines(_rt.slogdet_tangent)
+def slogdet_tangent(a, a_dot):
+    logdet_dot = np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
+    return (np.zeros_like(logdet_dot), logdet_dot)
+
+
+@defines(_rt.slogdet_adjoint)
+def slogdet_adjoint(g, a):
+    return np.expand_dims(_rt.item(g, 1), (-2, -1)) * _rt.matrix_t(np.linalg.inv(a))
+
+
+def _eigh_f(w):
+    """1 / (w_j - w_i) off the diagonal, 0 on it (distinct eigenvalues)."""
+    diff = np.expand_dims(w, -2) - np.expand_dims(w, -1)
+    same = diff == 0
+    return np.where(same, 0.0, 1.0 / np.where(same, 1.0, diff))
+
+
+@defines(_rt.eigh_tangent)
+def eigh_tangent(z, a_dot):
+    w, v = z[0], z[1]
+    m = _rt.matrix_t(v) @ a_dot @ v
+    return (diagonal(m, 0, -2, -1), v @ (_eigh_f(w) * m))
+
+
+@defines(_rt.eigh_adjoint)
+def eigh_adjoint(g, z):
+    w, v = z[0], z[1]
+    w_bar = _rt.broadcast_like(_rt.item(g, 0), w)  # (a missing cotangent is 0.0)
+    v_bar = _rt.broadcast_like(_rt.item(g, 1), v)
+    inner = _eigh_f(w) * (_rt.matrix_t(v) @ v_bar) + np.expand_dims(w_bar, -1) * np.eye(np.shape(w)[-1])
+    a_bar = v @ inner @ _rt.matrix_t(v)
+    return 0.5 * (a_bar + _rt.matrix_t(a_bar))
+
+
+# helpers written with ruled operations in the run-time library itself: their own definitions
+for _helper in (
+    _rt.svd_tangent,
+    _rt.svd_adjoint,
+    _svd_parts,
+    _svd_f,
+    _rt.pinv_tangent,
+    _rt.pinv_adjoint,
+    _rt.norm_weight,
+    _rt.log_or_zero,
+    _rt.eig_tangent,
+    _rt.eig_adjoint,
+    _eig_f,
+):
+    defines(_helper)(_helper)

@@ -14,8 +14,8 @@ import ast
 import math  # noqa: F401  (doctest)
 
 from .. import runtime
-from . import RULES, lookup  # noqa: F401
-from .definitions import DEFINITIONS
+from . import RULES, display_name, lookup  # noqa: F401
+from .definitions import DEFINITIONS, definition
 
 HEADER = """# NumPy and Python functions s2sad differentiates
 
@@ -37,11 +37,25 @@ Conventions:
 - `np.linalg.cholesky` and `np.linalg.eigh` read one triangle of their input (the lower one,
   or the upper one for `eigh(a, "U")`) and are differentiated w.r.t. that triangle, as finite
   differences see them; `eigh` needs distinct eigenvalues.
-- `np.linalg.norm`: vector orders None/2, 1, inf, -inf, 0 and p; matrix orders None and 'fro'.
+- `np.linalg.norm`: vector orders None/2, 1, inf, -inf, 0 and p (any order); matrix orders None and
+  'fro' (any order), 'nuc', 2 and -2 (first order, through the SVD; 2 and -2 need the largest / smallest
+  singular value to be simple); other matrix orders are refused.
+- `np.linalg.svd`: `full_matrices=False` (or a square matrix), or `compute_uv=False`; distinct nonzero
+  singular values are assumed (as in JAX): where two are equal (or one is 0 of a non-square matrix) U and V
+  are not differentiable and the derivatives come out inf or nan, never a finite guess. The signs s2sad
+  differentiates are those LAPACK returns (continuous under small changes).
+  `full_matrices=True` of a non-square matrix and `hermitian=True` are refused.
+- `np.linalg.pinv`: differentiated where the rank of the input is locally constant (the formula of Golub
+  and Pereyra, exact for rank-deficient inputs of constant rank such as `pinv(x.T @ x)`); at a change of
+  rank pinv jumps and has no derivative.
+- `np.linalg.eig`: matrices whose eigenvalues are real and distinct (eigenvectors of unit length, as
+  NumPy returns them, with LAPACK's signs); a complex spectrum is refused when the derivative runs
+  (s2sad differentiates real numbers; for symmetric matrices use `np.linalg.eigh`).
 - `np.einsum`: subscripts written as a string (implicit output, `...` and letters repeated
   within an operand included), one to three operands, `optimize=` accepted (its derivatives
-  choose their own contraction order); the sublist form `np.einsum(x, [0, 1], [1, 0])` is
-  refused at the user's line.
+  choose their own contraction order); the sublist form `np.einsum(x, [0, 1], y, [1, 2], [0, 2])`
+  when its sublists are known when compiling (written in the call, tuples, or module-level lists):
+  it is rewritten to the string form. Sublists computed at run time are refused at the user's line.
 - `np.pad`: constant mode; the padding value is treated as a constant.
 - Integer indexing, slices, `None`, `...`, integer arrays (repeats accumulate) and
   boolean masks are all handled by `operator.getitem` (`x[...]`).
@@ -50,7 +64,7 @@ Conventions:
   with `s2sad.rules.nondifferentiable`.
 
 The **order 2** column says whether the rule's derivative code can be differentiated again
-(every run-time helper it calls has rules of its own); `hessian`, `jvp` of `grad`, `grad` of
+(every run-time helper it calls has rules of its own, or a definition, below); `hessian`, `jvp` of `grad`, `grad` of
 `grad` need it. The whole helper table is checked to second order by `tests/test_numpy_rules.py`.
 
 | function | tangent | adjoint | order 2 | notes |
@@ -58,7 +72,7 @@ The **order 2** column says whether the rule's derivative code can be differenti
 """
 
 
-AUTOGRAD = "\n## HIPS autograd's own tests, run against s2sad\n\nautograd's `tests/test_scalar_ops.py`, `test_numpy.py`, `test_linalg.py` and `test_systematic.py`\n(352 tests), run through a shim of our own kept outside this repository (plain `numpy` for\n`autograd.numpy`; `check_grads` redone with `s2sad.jvp`, `s2sad.vjp` and `s2sad.grad` and autograd's\ncentral differences, to the order each test asks: 2 by default, 3 for dot, outer, tensordot):\n**265 of the 326 applicable tests pass** (before issue 20: 156 of 326). Not applicable: 23 tests\nwhose every case is complex (s2sad differentiates real numbers; complex cases of the other tests\nare skipped) and 3 that use autograd-only API (`make_diagonal`, attributes of its boxes).\n\nWhat still fails, and why (refused means an s2sad error naming the call, never a wrong number):\n\n- second derivative w.r.t. a tuple or list argument (refused) (16): test_simple_append_list, test_simple_append_list_2D, test_concatenate_1ist, test_concatenate_tuple, test_concatenate_2d, test_concatenate_3d, test_vstack_1d, test_vstack_2d, test_vstack_3d, test_hstack_1d, test_hstack_2d, test_hstack_3d, test_stack_1d, test_column_stack_1d, test_column_stack_2d, test_select\n- np.linalg.svd: no rule (refused) (8): test_svd_wide_2d, test_svd_wide_3d, test_svd_square_2d, test_svd_square_3d, test_svd_tall_2d, test_svd_tall_3d, test_svd_only_s_2d, test_svd_only_s_3d\n- WRONG (zero): np.r_ / np.c_ (issue 13, helper sound-mutation) (7): test_r_basic, test_r_double, test_r_node_and_const, test_r_mixed, test_r_slicing, test_c_, test_c_mixed\n- np.einsum sublist form (refused at the line) (5): test_einsum2_transpose, test_einsum2_matmult, test_einsum2_matmult_broadcast, test_einsum2_covsum, test_einsum2_three_args\n- second derivative through _rt.eigh_adjoint (refused) (4): test_eigvalh_lower, test_eigvalh_upper, test_eigvalh_lower_broadcasting, test_eigvalh_upper_broadcasting\n- WRONG SHAPE: broadcasting np.maximum / minimum / fmax / fmin at second order (a cotangent not reduced to its input's shape) (4): test_maximum, test_fmax, test_minimum, test_fmin\n- np.power at 0 (helper sound-rules) (2): test_power_arg0, test_power_arg1_zero\n- second derivative through _rt.slogdet_adjoint (refused) (2): test_slogdet, test_slogdet_3d\n- norm ord=p>2 twice (refused) (2): test_vector_norm_ord[6-3], test_vector_norm_ord[6-4]\n- norm ord='nuc' (NotImplementedError) (2): test_norm_nuclear, test_norm_nuclear_axis\n- second derivative through _rt.sinc_derivative (refused) (1): test_sinc\n- WRONG SHAPE: the second-order cotangent of a scalar through np.maximum of broadcast np.array rows is not reduced (1): test_maximum_equal_values_2d\n- np.linalg.pinv: no rule (refused) (1): test_pinv\n- np.linalg.eig: no rule (refused) (1): test_eig_real\n- a method of a RandomState made in the function (helper sound-api) (1): test_cholesky_reparameterization_trick\n- np.prod over a size-1 axis at second order (a reshape fails) (1): test_prod\n- np.real of a complex constant times a real input (complex) (1): test_real_ic\n- s2sad.errors.NoDerivativeRuleError: <shim-5490>:2: no derivative rule for `_f`     return _f(a0)   h (1): test_row_stack_1d\n- s2sad.errors.NoDerivativeRuleError: <shim-5491>:2: no derivative rule for `_f`     return _f(a0)   h (1): test_row_stack_2d\n"  # the autograd check (issue 20), measured outside the repository
+AUTOGRAD = "\n## HIPS autograd's own tests, run against s2sad\n\nautograd's `tests/test_scalar_ops.py`, `test_numpy.py`, `test_linalg.py` and `test_systematic.py`\n(352 tests), run through a shim of our own kept outside this repository (plain `numpy` for\n`autograd.numpy`, and `np.linalg._dot` / `np.linalg.T`, two helpers of autograd's linalg module, as\n`np.matmul` / `np.swapaxes(x, -1, -2)`; `check_grads` redone with `s2sad.jvp`, `s2sad.vjp` and\n`s2sad.grad` and autograd's central differences, to the order each test asks: 2 by default, 3 for\ndot, outer, tensordot): **325 of the 326 applicable tests pass** (before issue 20: 156;\nbefore its second round: 277). Not applicable: 23 tests whose every case is complex (s2sad\ndifferentiates real numbers; complex cases of the other tests are skipped) and 3 that use\nautograd-only API (`make_diagonal`, attributes of its boxes).\n\nWhat still fails, and why (an s2sad error naming the call, never a wrong number):\n\n- test_eig_real: `np.linalg.eig` of a random real 8x8 matrix, whose eigenvalues are complex: refused when the derivative runs (s2sad differentiates real numbers; eig of a real spectrum is differentiated)\n"  # the autograd check (issue 20), measured outside the repository
 
 
 def helpers_called(rule):
@@ -82,7 +96,11 @@ def helpers_called(rule):
 def second_order(rule):
     """'yes' when every run-time helper the rule's derivative code calls has rules of its own (its
     derivatives can be differentiated again), else the helpers that do not."""
-    missing = sorted(n for n in helpers_called(rule) if lookup(getattr(runtime, n, None)) is None)
+    missing = sorted(
+        n
+        for n in helpers_called(rule)
+        if lookup(getattr(runtime, n, None)) is None and definition(getattr(runtime, n, None)) is None
+    )
     return "yes" if not missing else "no: " + ", ".join(f"`_rt.{n}`" for n in missing)
 
 
@@ -106,9 +124,25 @@ rules (`tests/test_numpy_rules.py` checks each to second order).
 """
 
 
+HELPER_DEFINITIONS = """
+Run-time helpers of derivative code written the same way: derivative code calls the helper, and
+differentiating that code again (`hessian`, `grad(grad(f))`) inlines its definition:
+
+"""
+
+
 def render_definitions():
-    names = sorted({f"numpy.{fn.__name__}" for fn in DEFINITIONS})
-    return DEFINITIONS_HEADER + ", ".join(f"`{n}`" for n in names) + "\n"
+    names = sorted({display_name(fn) for fn in DEFINITIONS if not fn.__name__.startswith("_")})
+    numpy_names = [n for n in names if not n.startswith("s2sad.")]
+    helpers = [n for n in names if n.startswith("s2sad.")]
+    return (
+        DEFINITIONS_HEADER
+        + ", ".join(f"`{n}`" for n in numpy_names)
+        + "\n"
+        + HELPER_DEFINITIONS
+        + ", ".join(f"`{n}`" for n in helpers)
+        + "\n"
+    )
 
 
 def render(rules=None):

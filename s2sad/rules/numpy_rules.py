@@ -929,6 +929,36 @@ def _(z, a, UPLO="L"):
     a_bar += _rt.triangle_adjoint(_rt.eigh_adjoint(z_bar, z), UPLO)
 
 
+@tangent(np.linalg.svd, kind="any")
+def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    z_dot = _rt.svd_tangent(z, a, a_dot, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
+
+
+@adjoint(np.linalg.svd)
+def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+    a_bar += _rt.svd_adjoint(z_bar, z, a, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
+
+
+@tangent(np.linalg.eig, kind="other")
+def _(z, a):
+    z_dot = _rt.eig_tangent(z, a_dot)
+
+
+@adjoint(np.linalg.eig)
+def _(z, a):
+    a_bar += _rt.eig_adjoint(z_bar, z)
+
+
+@tangent(np.linalg.pinv, kind="array")
+def _(z, a, rcond=None, hermitian=False, **kwargs):
+    z_dot = _rt.pinv_tangent(z, a, a_dot)
+
+
+@adjoint(np.linalg.pinv)
+def _(z, a, rcond=None, hermitian=False, **kwargs):
+    a_bar += _rt.pinv_adjoint(z_bar, z, a)
+
+
 # -- construction and copies ---------------------------------------------------------------
 
 

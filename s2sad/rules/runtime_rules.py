@@ -416,29 +416,35 @@ def _(z, s):
 
 
 @tangent(_nr.power_dx, kind="any")
-def _(z, x, y):
-    z_dot = x_dot * y * _rt.power_dx(x, y - 1) + y_dot * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+def _(z, x, y, c=1.0):
+    z_dot = (
+        x_dot * _rt.power_dx(x, y - 1, c * y)
+        + y_dot * c * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+        + c_dot * _rt.power_dx(x, y)
+    )
 
 
 @adjoint(_nr.power_dx)
-def _(z, x, y):
-    x_bar += z_bar * y * _rt.power_dx(x, y - 1)
-    y_bar += z_bar * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+def _(z, x, y, c=1.0):
+    x_bar += z_bar * _rt.power_dx(x, y - 1, c * y)
+    y_bar += z_bar * c * (x ** (y - 1) + y * _rt.power_dy(x ** (y - 1), x))
+    c_bar += z_bar * _rt.power_dx(x, y)
 
 
 @tangent(_nr.power_dy, kind="any")
 def _(z, z0, x):
-    z_dot = z0_dot * np.log(x) + x_dot * z0 / x
+    z_dot = z0_dot * _rt.log_or_zero(x) + x_dot * z0 / x
 
 
 @adjoint(_nr.power_dy)
 def _(z, z0, x):
-    z0_bar += z_bar * np.log(x)
+    z0_bar += z_bar * _rt.log_or_zero(x)
     x_bar += z_bar * z0 / x
 
 
 nondifferentiable(slice, kind="other")
 nondifferentiable(_rt.check_not_tree, kind="other")
+nondifferentiable(_rt.svd_supported, _rt.eig_supported, kind="bool")
 nondifferentiable(_rt.zeros_like, kind="same")
 nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`)
     _rt.at_shape,
@@ -840,21 +846,29 @@ def _(z, x):
 @tangent(_nr.norm_partials, kind="any")
 def _(p, x, z, ord=None, axis=None, keepdims=False):
     p_dot = (
-        _rt.norm_order(ord)
-        * (x_dot - p * _rt.unreduce(z_dot, x, axis, keepdims))
+        _rt.norm_order(ord, x, axis)
+        * (
+            _rt.norm_weight(x, _rt.unreduce(z, x, axis, keepdims), ord) * x_dot
+            - p * _rt.unreduce(z_dot, x, axis, keepdims)
+        )
         / _rt.unreduce(z, x, axis, keepdims)
     )
 
 
 @adjoint(_nr.norm_partials)
 def _(p, x, z, ord=None, axis=None, keepdims=False):
-    x_bar += _rt.norm_order(ord) * p_bar / _rt.unreduce(z, x, axis, keepdims)
-    z_bar += -_rt.norm_order(ord) * _rt.rereduce(
+    x_bar += (
+        _rt.norm_order(ord, x, axis)
+        * _rt.norm_weight(x, _rt.unreduce(z, x, axis, keepdims), ord)
+        * p_bar
+        / _rt.unreduce(z, x, axis, keepdims)
+    )
+    z_bar += -_rt.norm_order(ord, x, axis) * _rt.rereduce(
         p_bar * p / _rt.unreduce(z, x, axis, keepdims), z, axis, keepdims
     )
 
 
-nondifferentiable(_nr.norm_order, kind="float")
+nondifferentiable(_nr.norm_order, _nr.norm_power, kind="float")
 nondifferentiable(_rt.batch_axis, _rt.batch_index, kind="other")
 
 

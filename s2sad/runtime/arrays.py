@@ -9,6 +9,7 @@ products, norms.
 
 import numpy as np
 
+from ..errors import NoDerivativeRuleError
 from .core import float_dtype
 
 # -- dtypes and axes --------------------------------------------------------------------
@@ -85,6 +86,8 @@ def prod_partials(x, axis=None):
     x = np.asarray(x)
     if x.ndim == 0:
         return np.ones((), dtype=float_dtype(x))
+    if x.size == 0:  # no entries (the others of a size-1 axis, in `prod_hessian_vector`)
+        return np.zeros(x.shape, dtype=float_dtype(x))
     axes = normalize_axes(axis, x.ndim)
     rest = [a for a in range(x.ndim) if a not in axes]
     moved = np.transpose(x, rest + list(axes))
@@ -189,13 +192,21 @@ def norm_partials(x, z, ord=None, axis=None, keepdims=False):
     axes = normalize_axes(axis, x.ndim)
     zk = unreduce(z, x, axis, keepdims=keepdims or axis is None and np.ndim(z) == x.ndim)
     matrix = len(axes) == 2 and (axis is not None or x.ndim == 2)
-    if ord in (None, "fro") or (ord == 2 and not matrix):
-        if ord is not None and matrix and ord != "fro":
-            raise NotImplementedError(f"the derivative of matrix norm ord={ord!r}")
+    if ord in (None, "fro") or (ord == 2 and not matrix):  # (2 of a matrix: its largest singular value)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(zk == 0, 0.0, x / zk).astype(dtype)
+    if matrix and ord in ("nuc", 2, -2):  # through the SVD of the matrices: U V^T, or u_1 v_1^T (u_k v_k^T)
+        moved = np.moveaxis(x, axes, (-2, -1))
+        u, s, vt = np.linalg.svd(moved, full_matrices=False)
+        if ord != "nuc":
+            keep = slice(0, 1) if ord == 2 else slice(-1, None)
+            u, vt = u[..., :, keep], vt[..., keep, :]
+        return np.moveaxis(u @ vt, (-2, -1), axes).astype(dtype)
     if matrix:
-        raise NotImplementedError(f"the derivative of matrix norm ord={ord!r} (use None or 'fro')")
+        raise NoDerivativeRuleError(
+            f"np.linalg.norm of a matrix with ord={ord!r} is not differentiated",
+            hint="matrix norms with ord None, 'fro', 'nuc', 2 and -2 are",
+        )
     if ord == 1:
         return np.sign(x).astype(dtype)
     if ord in (np.inf, -np.inf):

@@ -82,6 +82,11 @@ def like(g, x):
         return g  # without function calls: a recursion's derivative runs this at every level
     if g.__class__ in _SCALARS and x.__class__ in _SCALARS:
         return g
+    if isinstance(x, (tuple, list)):  # a tuple's cotangent (`np.linalg.svd(a)`): item by item
+        if isinstance(g, (tuple, list)):
+            return g
+        items = [like(g, v) for v in x]
+        return items if isinstance(x, list) else tuple(items)
     if np.shape(g) == np.shape(x):
         return g
     return zeros_like(x) + g
@@ -182,12 +187,19 @@ def check_scalar(value, where):
     if np.ndim(value) != 0:
         filename, lineno, code = where[:3]
         what = where[3] if len(where) > 3 else "the function"
+        hint = "reduce the output (np.sum, np.mean) or use s2sad.vjp / s2sad.jacrev"
+        if what.startswith("`s2sad.grad(") or what.startswith("`s2sad.value_and_grad("):
+            inner = what[what.index("(") + 1 : what.rindex(")")]
+            hint = (
+                f"the gradient of an array argument is an array: for the matrix of second derivatives use "
+                f"`s2sad.hessian({inner})` (not hessian of its gradient) or `s2sad.jacfwd({what[1:-1]})`"
+            )
         raise NonScalarOutputError(
             f"grad needs a scalar output; {what} returned shape {np.shape(value)}",
             filename,
             lineno,
             code,
-            hint="reduce the output (np.sum, np.mean) or use s2sad.vjp / s2sad.jacrev",
+            hint=hint,
         )
     return value
 

@@ -7,8 +7,8 @@
 import numpy as np
 
 from ..errors import NoDerivativeRuleError
-from .arrays import matrix_t
-from .core import float_dtype
+from .arrays import matrix_t, normalize_axes
+from .core import broadcast_like, float_dtype
 from .reshaping import item
 
 # -- linear algebra ---------------------------------------------------------------------------------
@@ -30,17 +30,36 @@ def slogdet_adjoint(g, a):
     return (np.asarray(g)[..., None, None] * matrix_t(np.linalg.inv(a))).astype(float_dtype(a))
 
 
-def norm_order(ord):
-    """1.0 for the norms whose partials `norm_partials` differentiates again (None, 2, 'fro'), 0.0 for
-    the piecewise linear ones (1, inf, -inf, 0); other orders are refused."""
+def norm_order(ord, x=None, axis=None):
+    """The factor c of the second derivative of a vector norm: with p = d norm / d x (shaped like x)
+    and w = `norm_weight`, dp = c (w dx - p dz) / z, where c = ord - 1 (1 for None, 2, 'fro'; 0 for the
+    piecewise linear ones: 1, inf, -inf, 0). Matrix norms other than None / 'fro' are refused."""
+    axes = normalize_axes(axis, np.ndim(x)) if x is not None else ()
+    if len(axes) == 2 and (axis is not None or np.ndim(x) == 2) and ord not in (None, "fro"):
+        raise NoDerivativeRuleError(
+            f"np.linalg.norm of a matrix with ord={ord!r} cannot be differentiated twice yet",
+            hint="second derivatives of matrix norms exist for ord None and 'fro'",
+        )
     if ord in (None, 2, "fro"):
         return 1.0
     if ord in (1, np.inf, -np.inf, 0):
         return 0.0
-    raise NoDerivativeRuleError(
-        f"np.linalg.norm with ord={ord!r} cannot be differentiated twice yet",
-        hint="second derivatives of norms exist for ord None, 2, 'fro' (and 1, inf: zero)",
-    )
+    if isinstance(ord, str):
+        raise NoDerivativeRuleError(f"np.linalg.norm with ord={ord!r} is not differentiated twice")
+    return float(ord) - 1.0
+
+
+def norm_weight(x, zk, ord=None):
+    """(|x| / zk) ** (ord - 2) for a vector p-norm, `zk` the norm broadcast against `x` (1 for the
+    2-norm): see `norm_order`. Written with ruled operations, inlined as its own definition."""
+    return (np.abs(x) / zk) ** norm_power(ord)
+
+
+def norm_power(ord):
+    """ord - 2 for a vector p-norm, 0 for the others (see `norm_weight`)."""
+    if ord in (None, 2, "fro", 1, np.inf, -np.inf, 0) or isinstance(ord, str):
+        return 0.0
+    return float(ord) - 2.0
 
 
 def triangle_symmetric(x, UPLO="L"):
@@ -97,3 +116,149 @@ def eigh_adjoint(g, z):
         inner = inner + _eigh_f(w) * (matrix_t(v) @ v_bar)
     a_bar = v @ inner @ matrix_t(v)
     return 0.5 * (a_bar + matrix_t(a_bar))
+
+
+# -- the singular value decomposition -----------------------------------------------------------------
+# `svd_tangent` and `svd_adjoint` are written with operations that have derivative rules (`@`,
+# `matrix_t`, `np.linalg.svd`, elementwise arithmetic): s2sad inlines them as their own definitions
+# when derivative code is differentiated again (`s2sad.rules.definitions`). They assume distinct
+# nonzero singular values (as JAX's rules do): where two are equal, or one is 0 of a non-square
+# matrix, U and V are not differentiable and the derivatives are inf or nan, never a finite guess.
+
+
+def svd_supported(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Refuse the forms of `np.linalg.svd` whose derivative s2sad does not give."""
+    if compute_uv and full_matrices and np.shape(a)[-2] != np.shape(a)[-1]:
+        raise NoDerivativeRuleError(
+            "np.linalg.svd(a) of a non-square matrix is differentiated with full_matrices=False only "
+            "(the extra columns of U or V are not determined by a)",
+            hint="call np.linalg.svd(a, full_matrices=False)",
+        )
+    if hermitian:
+        raise NoDerivativeRuleError(
+            "np.linalg.svd(a, hermitian=True) is not differentiated", hint="drop hermitian=True"
+        )
+    return compute_uv
+
+
+def _svd_parts(z, a, compute_uv):
+    if compute_uv:
+        return z[0], z[1], z[2]
+    return np.linalg.svd(a, full_matrices=False)
+
+
+def _svd_f(s):
+    """1 / (s_j^2 - s_i^2) off the diagonal, 0 on it."""
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)
+    eye = np.eye(np.shape(s)[-1])
+    return 1.0 / ((row + col) * (row - col) + eye) - eye
+
+
+def svd_tangent(z, a, a_dot, compute_uv=True):
+    """Tangent of `np.linalg.svd(a, full_matrices=False)`: (u_dot, s_dot, vt_dot), or s_dot alone."""
+    u, s, vt = _svd_parts(z, a, compute_uv)
+    v = matrix_t(vt)
+    m = matrix_t(u) @ a_dot @ v
+    s_dot = np.diagonal(m, 0, -2, -1)
+    if not compute_uv:
+        return s_dot
+    f = _svd_f(s)
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)
+    u_dot = u @ (f * (m * row + matrix_t(m * row)))
+    v_dot = v @ (f * (col * m + matrix_t(col * m)))
+    if np.shape(a)[-2] > np.shape(a)[-1]:  # tall: the part of a_dot outside U's columns
+        av = a_dot @ v
+        u_dot = u_dot + (av - u @ (matrix_t(u) @ av)) / row
+    if np.shape(a)[-1] > np.shape(a)[-2]:  # wide: the part outside V's columns
+        au = matrix_t(a_dot) @ u
+        v_dot = v_dot + (au - v @ (vt @ au)) / row
+    return (u_dot, s_dot, matrix_t(v_dot))
+
+
+def svd_adjoint(g, z, a, compute_uv=True):
+    """Adjoint of `np.linalg.svd(a, full_matrices=False)` (of its singular values alone when not
+    `compute_uv`): the transpose of `svd_tangent`."""
+    u, s, vt = _svd_parts(z, a, compute_uv)
+    if not compute_uv:
+        return u @ (np.expand_dims(broadcast_like(g, s), -1) * np.eye(np.shape(s)[-1])) @ vt
+    inner = np.expand_dims(broadcast_like(item(g, 1), s), -1) * np.eye(np.shape(s)[-1])
+    u_bar, v_bar = broadcast_like(item(g, 0), u), matrix_t(broadcast_like(item(g, 2), vt))
+    v = matrix_t(vt)
+    f = _svd_f(s)
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)
+    j = matrix_t(u) @ u_bar
+    k = vt @ v_bar
+    inner = inner + f * (j - matrix_t(j)) * row + col * (f * (k - matrix_t(k)))
+    a_bar = u @ inner @ vt
+    if np.shape(a)[-2] > np.shape(a)[-1]:
+        a_bar = a_bar + ((u_bar - u @ (matrix_t(u) @ u_bar)) / row) @ vt
+    if np.shape(a)[-1] > np.shape(a)[-2]:
+        a_bar = a_bar + u @ (matrix_t(v_bar - v @ (vt @ v_bar)) / col)
+    return a_bar
+
+
+# -- the pseudo-inverse --------------------------------------------------------------------------------
+# Written with ruled operations, inlined as their own definitions (any order). The derivative of
+# P = pinv(A) where the rank of A is locally constant (Golub and Pereyra, 1973):
+# dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P. Where the rank changes, pinv jumps.
+
+
+def pinv_tangent(z, a, a_dot):
+    """Tangent of `np.linalg.pinv(a)` (constant rank)."""
+    zt, a_dot_t = matrix_t(z), matrix_t(a_dot)
+    w = a_dot_t @ zt @ z
+    return -(z @ a_dot @ z) + z @ (zt @ (a_dot_t - a_dot_t @ a @ z)) + (w - z @ (a @ w))
+
+
+def pinv_adjoint(g, z, a):
+    """Adjoint of `np.linalg.pinv(a)` (constant rank): the transpose of `pinv_tangent`."""
+    zt, gt = matrix_t(z), matrix_t(g)
+    x = gt @ z @ zt
+    y = zt @ z @ gt
+    return -(zt @ g @ zt) + (x - a @ (z @ x)) + (y - (y @ z) @ a)
+
+
+# -- eigenvalues of a general matrix ----------------------------------------------------------------
+# s2sad differentiates real numbers: `np.linalg.eig` of a matrix whose eigenvalues are real (and
+# distinct), its eigenvectors normalized to unit length as NumPy returns them. A complex spectrum is
+# refused when the derivative runs. Written with ruled operations, inlined as their own definitions.
+
+
+def eig_supported(w):
+    """Refuse the derivative of `np.linalg.eig` when an eigenvalue is complex."""
+    if np.iscomplexobj(w):
+        raise NoDerivativeRuleError(
+            "np.linalg.eig of this matrix has complex eigenvalues; s2sad differentiates real numbers",
+            hint="for a symmetric matrix use np.linalg.eigh, whose eigenvalues are real",
+        )
+    return True
+
+
+def _eig_f(w):
+    """1 / (w_j - w_i) off the diagonal, 0 on it (distinct eigenvalues)."""
+    diff = np.expand_dims(w, -2) - np.expand_dims(w, -1)
+    eye = np.eye(np.shape(w)[-1])
+    return 1.0 / (diff + eye) - eye
+
+
+def eig_tangent(z, a_dot):
+    """Tangent of `np.linalg.eig(a)` (real distinct eigenvalues; unit eigenvectors)."""
+    w, v = z[0], z[1]
+    eig_supported(w)
+    m = np.linalg.solve(v, a_dot @ v)
+    w_dot = np.diagonal(m, 0, -2, -1)
+    raw = v @ (_eig_f(w) * m)
+    v_dot = raw - v * np.expand_dims(np.sum(v * raw, axis=-2), -2)  # (keeps each column of unit length)
+    return (w_dot, v_dot)
+
+
+def eig_adjoint(g, z):
+    """Adjoint of `np.linalg.eig(a)`: the transpose of `eig_tangent`."""
+    w, v = z[0], z[1]
+    eig_supported(w)
+    w_bar, v_bar = broadcast_like(item(g, 0), w), broadcast_like(item(g, 1), v)
+    vt = matrix_t(v)
+    h = vt @ v_bar
+    diag_h = np.expand_dims(np.diagonal(h, 0, -2, -1), -2) * np.eye(np.shape(w)[-1])
+    m_bar = np.expand_dims(w_bar, -1) * np.eye(np.shape(w)[-1]) + _eig_f(w) * (h - (vt @ v) @ diag_h)
+    return np.linalg.solve(vt, m_bar @ vt)

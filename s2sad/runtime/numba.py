@@ -223,6 +223,15 @@ def product_sum(gs, vs, side, w):
     return G.T @ V if side == "x" else V.T @ G
 
 
+@numba.njit(**_JIT)
+def cotangent_sum(gs, side, w):
+    """The sum of the cotangents `g` a loop gave `product_sum` (zeros shaped like one for no step)."""
+    total = np.zeros(w.shape[0] if side == "x" else w.shape[1])
+    for g in gs:
+        total += g
+    return total
+
+
 def matmul_adjoint_x(g, x, y):
     """Adjoint of `x @ y` with respect to `x`, for vectors and matrices."""
     if np.ndim(x) == 2:

@@ -29,6 +29,7 @@ __all__ = [
     "half_inverse",
     "power_dx",
     "power_dy",
+    "log_or_zero",
     "linspace_adjoint",
     "linspace_transpose",
     "arange_tangent",
@@ -76,6 +77,8 @@ __all__ = [
     "hstack_pieces",
     "vstack_pieces",
     "norm_order",
+    "norm_weight",
+    "norm_power",
     "phi",
     "kron_shapes",
     "split_points",
@@ -106,6 +109,14 @@ __all__ = [
     "clip_below",
     "clip_above",
     "slogdet_tangent",
+    "svd_supported",
+    "svd_tangent",
+    "svd_adjoint",
+    "pinv_tangent",
+    "eig_supported",
+    "eig_tangent",
+    "eig_adjoint",
+    "pinv_adjoint",
     "slogdet_adjoint",
     "eigh_tangent",
     "eigh_adjoint",
@@ -354,13 +365,23 @@ def half_inverse(s):
     return np.where(s == 0, 0.0, 0.5 / safe)
 
 
-def power_dx(x, y):
-    """d(x ** y)/dx = y x ** (y - 1), 0 where y is 0 (x ** 0 is 1, also at x = 0)."""
-    if np.ndim(x) == 0 and np.ndim(y) == 0:
-        return y * x ** (y - 1) if y != 0 else 0.0 * x
+def power_dx(x, y, c=1.0):
+    """d(c x ** y)/dx = c y x ** (y - 1), 0 where c y is 0 (x ** 0 is 1, also at x = 0). The
+    derivative of `power_dx(x, y, c)` w.r.t. x is `power_dx(x, y - 1, c * y)`: 0 where a factor is,
+    so every derivative of x ** 0 (and of x ** 1 past the first) is 0, also at x = 0."""
+    if np.ndim(x) == 0 and np.ndim(y) == 0 and np.ndim(c) == 0:
+        return c * y * x ** (y - 1) if c * y != 0 else 0.0 * x
     x, y = np.asarray(x), np.asarray(y)
+    cy = c * y
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(y == 0, 0.0, y * np.power(np.where(y == 0, 1.0, x), y - 1))
+        return np.where(cy == 0, 0.0, cy * np.power(np.where(cy == 0, 1.0, x), y - 1))
+
+
+def log_or_zero(x):
+    """log x, 0 where x is 0: the factor of the derivatives of 0 ** y w.r.t. y (0 ** y is 0 for y > 0,
+    and so are its derivatives). Written with ruled operations, inlined as its own definition."""
+    zero = x == 0
+    return np.where(zero, 0.0, np.log(np.where(zero, 1.0, x)))
 
 
 def power_dy(z, x):

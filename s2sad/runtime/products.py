@@ -89,10 +89,10 @@ class ProductSum:
     True
     """
 
-    __slots__ = ("side", "gs", "vs")
+    __slots__ = ("side", "gs", "vs", "stacked")
 
     def __init__(self, side):
-        self.side, self.gs, self.vs = side, [], []
+        self.side, self.gs, self.vs, self.stacked = side, [], [], None
 
     def add(self, g, v):
         self.gs.append(g)
@@ -102,18 +102,44 @@ class ProductSum:
         gs, vs = self.gs, self.vs
         if not gs:
             return 0.0
-        if w.__class__ is np.ndarray and w.ndim == 2 and _plain(w, *gs, *vs):
-            gdims, vdims = {g.ndim for g in gs}, {v.ndim for v in vs}
-            if gdims == vdims == {1}:
-                G, V = np.array(gs), np.array(vs)
-                return G.T @ V if self.side == "x" else V.T @ G
-            if gdims == vdims == {2}:
-                if self.side == "x":
-                    return np.concatenate(gs, axis=1) @ np.concatenate(vs, axis=1).T
-                return np.concatenate(vs, axis=0).T @ np.concatenate(gs, axis=0)
+        if w.__class__ is np.ndarray and w.ndim == 2 and w.dtype.char == "d":
+            x = self.side == "x"
+            G, V = _joined(gs, 1 if x else 0), _joined(vs, 1 if x else 0)
+            if G is not None and V is not None and gs[0].ndim == vs[0].ndim:
+                if gs[0].ndim == 1:  # vectors, one step per row
+                    self.stacked = G
+                    return G.T @ V if x else V.T @ G
+                return G @ V.T if x else V.T @ G  # matrices side by side
         if self.side == "x":
             return sum(matmul_adjoint_x(g, w, v) for g, v in zip(gs, vs))
         return sum(matmul_adjoint_y(g, v, w) for g, v in zip(gs, vs))
+
+    def cotangent_sum(self):
+        """The sum of the steps' cotangents `g` (a loop that also added them to an adjoint, the
+        bias of `W @ x + b`): the rows `total` stacked, summed at once."""
+        gs = self.gs
+        if not gs:
+            return 0.0
+        if self.stacked is not None:
+            return self.stacked.sum(axis=0)
+        total = gs[0]
+        for g in gs[1:]:
+            total = total + g
+        return total
+
+
+def _joined(arrays, axis):
+    """The steps' float64 arrays joined for one matrix product, or None: vectors of one length
+    stacked as rows, matrices concatenated along `axis`. Checked on the result, not step by
+    step: checking a loop's hundreds of arrays one by one cost more than the product saved."""
+    first = arrays[0]
+    if first.__class__ is not np.ndarray or first.dtype.char != "d" or first.ndim not in (1, 2):
+        return None
+    try:
+        joined = np.array(arrays) if first.ndim == 1 else np.concatenate(arrays, axis=axis)
+    except ValueError:  # steps of different shapes
+        return None
+    return joined if joined.dtype.char == "d" and joined.ndim == 2 else None
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

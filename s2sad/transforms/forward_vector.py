@@ -36,6 +36,7 @@ def f_jvp_vector(x, y, x_dot, y_dot):
 """
 
 import ast
+import operator
 
 import numpy as np
 
@@ -95,12 +96,15 @@ class VectorForwardTransform(ForwardTransform):
         batched = rule.batched_tangent is not None
         template = rule.batched_tangent if batched else rule.tangent
         values = bind_template(template, prim)
+        list_item = rule.key is operator.getitem and atom_kind(values["x"], self.kinds) == K.LIST
+        if list_item:  # an item of a Python list (of arrays of any shapes): its tangent, item by item
+            template, batched = rule.tangent, True
         if not batched:
             template = tangent_for(rule, values)
         values[template.output] = load(name)
         derivs = {f"{p}_dot": self.tangent_of(values[p], state) for p in template.operands}
-        if not rule.extra.get("sequence_operand") and not rule.extra.get(
-            "lists"
+        if (
+            not rule.extra.get("sequence_operand") and not rule.extra.get("lists") and not list_item
         ):  # a list passed as an array-like
             for p in template.operands:
                 tangent = derivs[f"{p}_dot"]
