@@ -19,12 +19,7 @@ True
 
 import ast
 import gc
-import itertools
-import linecache
-import math
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from . import cache, config
 from . import kinds as K
@@ -43,7 +38,7 @@ from .analyses.lists import check_lists, list_kind_conflicts
 from .analyses.primitives import MissingRule, RefusedOperand
 from .astutil import clone, identifier, walk
 from .codegen.header import header
-from .codegen.python import LINE_ORIGINS, format_source, to_source
+from .codegen.python import format_source, to_source
 from .errors import DesugarError, NoDerivativeRuleError, S2sadError, UnsupportedSyntaxError
 from .frontend.aux import return_aux, split_aux
 from .frontend.constants import functions_as_constants
@@ -57,12 +52,12 @@ from .frontend.nested import (
     reads_key,
     register_pipeline,
     transform_of,
-    user_where,
 )
 from .frontend.normalize import normalize
 from .frontend.pragmas import checkpoint_pragmas
 from .frontend.source import ParsedFunction, parse_function
 from .frontend.writes import rewrite_writes
+from .loading import TEMPLATE_GLOBALS, _compiled, _disk_key, _exec, _load, _store
 from .modes import Mode
 from .optimize import optimize
 from .optimize.batch_rows import batch_row_products
@@ -75,11 +70,9 @@ from .signatures import diff_kinds, kinds_of, signature_of
 from .transforms.forward import forward_transform
 from .transforms.forward_vector import VectorForwardTransform
 from .transforms.reverse import reverse_transform
-from .trees import expand_parameters, is_tree_kind, record_fields_of, records_as_dicts, tree_calls
+from .trees import expand_parameters, is_tree_kind, record_fields_of, records_as_dicts
 
 _CACHE = cache.COMPILED
-_COUNTER = itertools.count(1)
-TEMPLATE_GLOBALS = {"np": np, "math": math, "_rt": runtime}
 
 
 @dataclass
@@ -128,19 +121,6 @@ class Compilation:
         """What the checks hand a refusal to: None (they raise it), or, in the check mode, the
         problems list's `append` (they record it and go on)."""
         return None if self.problems is None else self.problems.append
-
-
-@dataclass
-class Compiled:
-    """A compiled derivative and its source."""
-
-    function: object
-    source: str
-    mode: str
-    output_kind: str
-    params: list
-    active_inputs: list
-    extra: dict = field(default_factory=dict)
 
 
 def _convert(parsed, exc, node):
@@ -373,6 +353,7 @@ def check(function, input_kinds, active_inputs, mode=Mode.GRAD):
     (a statement desugar refuses, a callee the inliner cannot follow), or None. A function that is
     clean here is one `generate` compiles.
 
+    >>> import math, numpy as np
     >>> wobble, wiggle = np.vectorize(math.sin), np.vectorize(math.cos)  # callables with no rule
     >>> def f(x):
     ...     u = wobble(x)
@@ -468,60 +449,46 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
     if compiled is not None:
         return compiled
     key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
-    collecting = gc.isenabled()
-    gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
-    try:
-        compiled = _CACHE[key] = _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
-    finally:
-        if collecting:
-            gc.enable()
+    disk_key = _disk_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+    compiled = _load(function, disk_key, input_kinds, active_inputs, has_aux) if disk_key else None
+    if compiled is None:
+        collecting = gc.isenabled()
+        gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
+        try:
+            compiled = _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key)
+        finally:
+            if collecting:
+                gc.enable()
+    _CACHE[key] = compiled
     return compiled
 
 
-def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
+def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key=None):
     c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
     parsed, functions = c.parsed, c.functions
     origins = {}
     text = render(c, origins=origins)
-    filename = f"<s2sad {mode} {parsed.name} #{next(_COUNTER)}>"
-    lines = text.splitlines(keepends=True)
-    linecache.cache[filename] = (len(text), None, lines, filename)
-    LINE_ORIGINS[filename] = origins  # where each `# file.py:N:` comment points (s2sad.api.boundary)
     c.stages.done("render")
     namespace = _namespace(parsed)
-    exec(compile(text, filename, "exec"), namespace)
+    before = dict(namespace) if disk_key else None
+    code = _exec(text, mode, parsed.name, namespace, origins)
     c.stages.done("exec")
     c.stages.finish()
-    output_kind = _output_kind(c.analysis)
-    objects = {role: namespace[node.name] for role, node in functions.items()}
-    main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
-    if mode is Mode.GRAD and "grad" not in objects:
-        mode = Mode.REVERSE  # the value is returned too: the caller checks its shape
-    if c.tree_spans:
-        objects = tree_calls(objects, input_kinds, active_inputs, c.tree_spans, has_aux)
-        main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
     ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
-    compiled = Compiled(
-        function=main,
-        source=text,
-        mode=mode,
-        output_kind=output_kind,
-        params=c.params,
-        active_inputs=list(active_inputs),
-        extra={
-            "objects": objects,
-            "container_output": c.container_output,
-            "where": user_where(
-                function,
-                (parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)),
-            ),
-            # what another code target needs: the generated functions' names, their namespace
-            "names": {role: node.name for role, node in functions.items()},
-            "namespace": namespace,
-            "tree_spans": c.tree_spans,
-        },
-    )
-    return compiled
+    meta = {
+        "mode": mode.value,
+        "name": parsed.name,
+        "output_kind": _output_kind(c.analysis),
+        "params": c.params,
+        "container_output": c.container_output,
+        "where": [parsed.filename, getattr(ret, "lineno", None), parsed.line(getattr(ret, "lineno", 0) or 0)],
+        "names": {role: node.name for role, node in functions.items()},
+        "tree_spans": [[i, span.start, span.stop] for i, span in c.tree_spans] if c.tree_spans else None,
+        "origins": {comment: list(where) for comment, where in origins.items()},
+    }
+    if disk_key:
+        _store(function, disk_key, meta, text, code, before)
+    return _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
 
 
 def call_derivative(function, mode, args, wrt):

@@ -5,9 +5,14 @@
 derandomized (the same examples each run); `S2SAD_HYPOTHESIS=explore` searches anew. Tests and doctests that
 check the *shape* of generated code (what is pushed, what is fused) are marked
 `generated_code` and skipped then: they describe the analyses themselves.
+
+The disk cache of generated derivatives points at a fresh temporary folder for the whole session
+(`S2SAD_CACHE_DIR`, inherited by the subprocesses tests start): the suite never writes to the
+user's cache, and never reads what an earlier run left there.
 """
 
 import os
+import tempfile
 
 import pytest
 from hypothesis import settings
@@ -19,6 +24,11 @@ from s2sad import config as analyses
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("S2SAD_HYPOTHESIS") == "explore" else "deterministic")
+
+# set at import, before any test (or doctest) compiles; removed with the session's temporary files
+_CACHE_FOLDER = tempfile.TemporaryDirectory(prefix="s2sad-test-cache-")
+os.environ["S2SAD_CACHE_DIR"] = _CACHE_FOLDER.name
+CACHE_DIR = _CACHE_FOLDER.name
 
 SHAPE_DOCTESTS = {  # doctests of optimized code, of the shape analysis, of the recomputation plan
     "s2sad.transforms.reverse",

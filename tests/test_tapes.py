@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import s2sad
-from s2sad import pipeline
+from s2sad import peepholes
 from s2sad.testing import check_grads
 
 SEEDS = st.integers(0, 2**16)
@@ -73,7 +73,7 @@ def test_unread_tapes_are_gone(program, monkeypatch):
     argnums = tuple(range(len(args) - 1)) if program is not scalar_steps else (0, 1)
     s2sad.cache.clear()
     text = s2sad.source(program, mode="reverse", argnums=argnums, args=args)
-    monkeypatch.setattr(pipeline, "drop_unread_tapes", lambda node, records=None: node)
+    monkeypatch.setattr(peepholes, "drop_unread_tapes", lambda node, records=None: node)
     s2sad.cache.clear()
     before = s2sad.source(program, mode="reverse", argnums=argnums, args=args)
     s2sad.cache.clear()
@@ -103,7 +103,7 @@ def test_gradients_equal_those_without_the_pass(program, monkeypatch):
     argnums = tuple(range(len(args) - 1)) if program is not scalar_steps else (0, 1)
     s2sad.cache.clear()
     with_pass = s2sad.value_and_grad(program, argnums=argnums)(*args)
-    monkeypatch.setattr(pipeline, "drop_unread_tapes", lambda node, records=None: node)
+    monkeypatch.setattr(peepholes, "drop_unread_tapes", lambda node, records=None: node)
     s2sad.cache.clear()
     without = s2sad.value_and_grad(program, argnums=argnums)(*args)
     s2sad.cache.clear()

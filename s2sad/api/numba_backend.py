@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import cache
 from .. import trees as T
+from ..cache import directory
 from ..codegen.numba import Where, lower, probe
 from ..codegen.python import format_source
 from ..codegen.standalone import standalone_numba_module
@@ -38,12 +39,10 @@ from .transforms import BACKENDS, _all_differentiable, _bind, _check_scalar, _in
 
 
 def cache_directory():
-    """Where numba-target modules (and numba's cache of their machine code) are kept:
-    `$S2SAD_CACHE_DIR/numba`, else `$XDG_CACHE_HOME/s2sad/numba`, else `~/.cache/s2sad/numba`."""
-    root = os.environ.get("S2SAD_CACHE_DIR")
-    if not root:
-        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "s2sad")
-    return os.path.join(root, "numba")
+    """Where numba-target modules (and numba's cache of their machine code) are kept: the `numba`
+    folder of s2sad's cache directory (`s2sad.cache.root`: `$S2SAD_CACHE_DIR`, else the platform's
+    user cache folder, `~/.cache/s2sad` on Linux)."""
+    return directory("numba")
 
 
 def module_text(lowered, header, formatted=False):

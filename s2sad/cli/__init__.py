@@ -16,6 +16,7 @@ import sys
 from . import show  # noqa: F401  (each command module registers itself: one line per command)
 from . import emit  # noqa: F401
 from . import check  # noqa: F401
+from . import cache  # noqa: F401
 from .common import COMMANDS, UsageError, version
 from ..errors import S2sadError
 
@@ -25,6 +26,7 @@ EPILOG = """examples:
   s2sad show model.py:step --args-example "np.ones(3)" 0.5
   s2sad emit model.py:loss --wrt w,b -o loss_grad.py
   s2sad check model.py                         what s2sad cannot differentiate (the file is not run)
+  s2sad cache info                             where the disk cache is, its entries and size
 
 `s2sad COMMAND --help` describes each command."""
 

@@ -16,8 +16,6 @@ def g(x):
 
 import ast
 
-import black
-
 from ..astutil import child_fields, clone, nodes
 
 MARKER = "__s2sad_comment__"
@@ -141,7 +139,11 @@ def to_source(function, describe=None, header="", copy=True):
 
 
 def format_source(text):
-    """Format with black (the emitted, user-facing form)."""
+    """Format with black (the emitted, user-facing form). Black is imported here, on first use: its
+    import alone costs ~0.2-0.5 s, which a program that only runs derivatives never pays (the one
+    import in a function body that tests/test_layers.py allows besides optional dependencies)."""
+    import black
+
     try:
         return black.format_str(text, mode=black.Mode(line_length=88))
     except Exception:  # black refuses nothing we generate; keep the plain text if it does

@@ -163,6 +163,13 @@ def reads_key(function, keep=False):
     return fixed_ids, tuple(key)
 
 
+def places_read(function):
+    """((globals dict, name), ...) and (closure cell, ...): where `function` and the Python functions
+    it reads (followed as `reads_key` does) read what its derivative depends on."""
+    plan = _PLANS.get(function) or _plan(function)
+    return plan[2], plan[3]
+
+
 def _plan(function):
     """(objects read once for all: modules' globals, functions seen before; (globals, name) read
     at each call; closure cells)."""

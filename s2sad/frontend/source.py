@@ -117,6 +117,23 @@ def forget_sources(filename):
     _MODULES.pop(filename, None)
 
 
+def source_lines(function):
+    """(source lines, first line) of a `def` function as the compiler reads them: read once per code
+    object, so that a derivative compiled again (other shapes) after its file changed or is gone
+    reads the same text. Raises OSError or TypeError if there is none."""
+    code = function.__code__
+    found = _SOURCES.get((code, code.co_filename))
+    if found is None:
+        found = _SOURCES[code, code.co_filename] = tuple(inspect.getsourcelines(function))
+    return found
+
+
+def compiled_source(function):
+    """(lines, first line) this process read for `function` (`source_lines`), or None."""
+    code = getattr(function, "__code__", None)
+    return _SOURCES.get((code, getattr(code, "co_filename", None)))
+
+
 def parse_function(function):
     """Parse `function` into a `ParsedFunction` (see the module docstring)."""
     function = _unwrap(function)
@@ -131,7 +148,7 @@ def parse_function(function):
         return parse_lambda(function, top=True)
     filename = code.co_filename
     try:
-        lines, first_line = _SOURCES.get((code, filename)) or inspect.getsourcelines(function)
+        lines, first_line = source_lines(function)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {function.__qualname__} ({exc})",
@@ -140,7 +157,6 @@ def parse_function(function):
             hint="define the function in a .py file (functions typed at the interactive "
             "prompt or built with exec have no source s2sad can read)",
         ) from None
-    _SOURCES[code, filename] = lines, first_line  # (compiled again for other shapes after its file is gone)
     source = textwrap.dedent("".join(lines))
     tree = ast.parse(source)
     node = tree.body[0]

@@ -27,12 +27,33 @@ def clear_plans():
 
 
 class Template:
-    """A parsed rule body, ready to be instantiated with the names of a call site."""
+    """A parsed rule body, ready to be instantiated with the names of a call site.
+
+    The body is parsed on first use, not when the rule is registered: importing s2sad registers
+    ~500 templates, and reading and parsing their source took most of `import s2sad` (a program
+    uses a few dozen of them)."""
+
+    _PARSED = frozenset(
+        ("signature", "output", "operands", "body", "call_signature")
+        + ("differentiable_operands", "uses_output", "locals")
+    )
 
     def __init__(self, fn, source=None):
+        self.function = fn
+        self._source = source
+        self._plans = {}  # (positional count, keyword names) -> how such a call binds
+        _TEMPLATES.add(self)
+
+    def __getattr__(self, name):  # called only while an attribute is missing: before the parse
+        if name not in Template._PARSED:
+            raise AttributeError(name)
+        self._parse()
+        return self.__dict__[name]
+
+    def _parse(self):
+        fn, source = self.function, self._source
         source = textwrap.dedent(inspect.getsource(fn) if source is None else source)
         tree = ast.parse(source).body[0]
-        self.function = fn
         self.signature = inspect.signature(fn)
         params = list(self.signature.parameters)
         self.output = params[0]
@@ -41,8 +62,6 @@ class Template:
             s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
         ]
         self.call_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
-        self._plans = {}  # (positional count, keyword names) -> how such a call binds
-        _TEMPLATES.add(self)
         names = {n.id for n in name_nodes(tree)}
         self.differentiable_operands = [
             p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names
