@@ -663,3 +663,33 @@ def test_check_agrees_with_grad_on_generated_programs(tmp_path_factory, data):
         assert flagged == [] and report.stopped is None, (flagged, report.stopped)
     else:
         assert refused.lineno in flagged, (str(refused), flagged)
+
+
+def test_a_helper_the_check_cannot_go_into_does_not_hide_the_rest(tmp_path):
+    """A helper whose problem stops the compiler (a generator: nothing is left to differentiate once its
+    `yield` is out) has its call taken out of the caller, so the caller's later problems are found."""
+    path = write(
+        tmp_path,
+        "late.py",
+        """\
+        import numpy as np
+        import scipy.special
+
+
+        def pairs(x):
+            yield x
+            yield 2.0 * x
+
+
+        def loss(x):
+            global CALLS
+            CALLS = 1
+            u = sum(pairs(x))
+            v = scipy.special.erfcx(x)
+            return u * v
+        """,
+    )
+    (report,) = check_file(path, "loss")
+    lines = {p.line for p in report.problems}
+    assert {6, 11, 14} <= lines <= {6, 7, 11, 14}, report.problems  # yields, `global`, erfcx
+    assert report.stopped is None

@@ -250,6 +250,10 @@ def _check_texts(path, texts, registered, node, wrt, positions, where, strict):
         try:
             problems, stopped = check_compilation(function, tuple(kinds), tuple(active))
         except Exception as exc:  # the compiler itself fails: `grad` would fail the same way
+            changed = _take_out_caller(texts, path, node.name, report)
+            if changed is not None:  # what is left of a helper does not compile: its call goes
+                texts[os.path.abspath(path)] = changed
+                continue
             if report.problems:  # on what is left once refused statements are out (a generator's loop)
                 report.stopped = (
                     "the check cannot go past these problems: the rest of the function was not checked"
@@ -275,7 +279,9 @@ def _check_texts(path, texts, registered, node, wrt, positions, where, strict):
                 break
         changed = take_out(texts[where], stopped.lineno) if stopped.lineno else None
         if changed is None or changed == texts[where]:
-            break
+            changed, where = _take_out_caller(texts, path, node.name, report), os.path.abspath(path)
+            if changed is None:
+                break
         texts[where] = changed
     else:
         report.stopped = f"more than {MAX_ROUNDS} refused statements"
@@ -284,6 +290,38 @@ def _check_texts(path, texts, registered, node, wrt, positions, where, strict):
     report.stopped = "the check cannot go past this refusal: the rest of the function was not checked"
     _sort(report)
     return report
+
+
+def _take_out_caller(texts, path, name, report):
+    """The text of `path` with the first statement of function `name` that calls a function of the file
+    in which a problem was found taken out (`y = helper(x)` read as `y = 0.0`), or None if there is
+    none: the check cannot go on inside that helper, but can check the rest of `name` without it."""
+    key = os.path.abspath(path)
+    text = texts.get(key)
+    if text is None:
+        return None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    defs = {d.name: d for d in tree.body if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    lines = {p.line for p in report.problems if os.path.abspath(p.filename) == key}
+    culprits = {
+        n for n, d in defs.items() if n != name and any(d.lineno <= line <= d.end_lineno for line in lines)
+    }
+    target = defs.get(name)
+    if target is None or not culprits:
+        return None
+    simple = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return)
+    for stmt in sorted((s for s in ast.walk(target) if isinstance(s, simple)), key=lambda s: s.lineno):
+        called = {
+            c.func.id for c in ast.walk(stmt) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+        }
+        if called & culprits:
+            changed = take_out(text, stmt.lineno)
+            if changed is not None and changed != text:
+                return changed
+    return None
 
 
 def _sort(report):
