@@ -76,6 +76,30 @@ def mask(arg_kinds, keywords=()):
     return ANY
 
 
+def integer_cast(arg_kinds, keywords=()):
+    """Kind of an integer cast or rounding (`np.int64(x)`, `round(x)`, `math.floor(x)`): an int of a
+    number, an (integer) array of an array. INT means one integer, so an index known to be INT selects
+    one element: an adjoint writes `a_bar[i] += g`, which would drop repeated entries of an index array.
+
+    >>> integer_cast([FLOAT]), integer_cast([ARRAY]), integer_cast([ANY])
+    ('int', 'array', 'any')
+    """
+    if arg_kinds and arg_kinds[0] in (BOOL, INT, FLOAT):
+        return INT
+    return ARRAY if arg_kinds and arg_kinds[0] == ARRAY else ANY
+
+
+def position(arg_kinds, keywords=()):
+    """Kind of `np.argmax(x)` / `np.argmin(x)`: one integer over the whole array, an array along an axis.
+
+    >>> position([ARRAY]), position([ARRAY], {"axis": "1"}), position([ARRAY, INT])
+    ('int', 'any', 'any')
+    """
+    if len(arg_kinds) > 1 or dict(keywords).get("axis", "None") != "None":
+        return ANY
+    return INT
+
+
 def any_all(arg_kinds, keywords=()):
     """Kind of `np.any(m)` / `np.all(m)`: a bool; along an axis, unknown (an array or a bool)."""
     axis = dict(keywords).get("axis", "None") if keywords else "None"

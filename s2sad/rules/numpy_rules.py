@@ -1168,7 +1168,16 @@ for _key in (
 
 
 nondifferentiable(  # casts to integers: piecewise constant
-    np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.intp, kind="int"
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.intp,
+    kind=K.integer_cast,  # of an array, an integer array: not one index
 )
 
 
