@@ -89,6 +89,22 @@ def integer_cast(arg_kinds, keywords=()):
     return ARRAY if arg_kinds and arg_kinds[0] == ARRAY else ANY
 
 
+def floor_division(arg_kinds, keywords=()):
+    """Kind of `a // b`: an int of ints, a float with a float, an (integer) array with an array; unknown
+    with an unknown operand (it may be an index array: `idx // 2` repeats entries).
+
+    >>> floor_division([INT, INT]), floor_division([FLOAT, INT]), floor_division([ARRAY, INT])
+    ('int', 'float', 'array')
+    >>> floor_division([ANY, INT])
+    'any'
+    """
+    if ARRAY in arg_kinds:
+        return ARRAY
+    if ANY in arg_kinds or not arg_kinds or any(k not in (BOOL, INT, FLOAT) for k in arg_kinds):
+        return ANY
+    return FLOAT if FLOAT in arg_kinds else INT
+
+
 def position(arg_kinds, keywords=()):
     """Kind of `np.argmax(x)` / `np.argmin(x)`: one integer over the whole array, an array along an axis.
 

@@ -38,7 +38,20 @@ def _products(node, c):
 def _scatter(node, c):
     # `a_bar[i] += g`: also in code differentiated again, where the outer derivative saves
     # the one element it overwrites (a functional `added_at` would copy the array)
-    accumulate_at_basic_indices(node, {n for n, k in c.analysis.kinds.items() if k == K.INT})
+    accumulate_at_basic_indices(node, one_integer(c.analysis))
+
+
+def one_integer(analysis):
+    """The names known to hold one integer, so that `a_bar[i] += g` adds once: kind INT (not an array
+    by its shape, where shapes are known), or a value of unknown kind whose shape is known to be `()`
+    (`H = b.shape[0] // 2`: an index of shape () is one integer). An index array may repeat entries,
+    which `+=` would drop."""
+    shapes = analysis.shapes
+    return {
+        n
+        for n, k in analysis.kinds.items()
+        if (k == K.INT and shapes.get(n, ()) == ()) or (k == K.ANY and shapes.get(n) == ())
+    }
 
 
 def _tapes(node, c):

@@ -709,7 +709,7 @@ nondifferentiable(
 nondifferentiable(operator.not_, operator.is_, operator.is_not, operator.contains, any, all, kind="bool")
 nondifferentiable(len, int, kind="int")  # always one integer
 nondifferentiable(round, math.floor, math.ceil, math.trunc, kind=K.integer_cast)  # `round(array)` is an array
-nondifferentiable(operator.floordiv, kind="arith")  # `i // 2` an int, `idx // 2` an integer array
+nondifferentiable(operator.floordiv, kind=K.floor_division)  # `i // 2` an int, `idx // 2` an integer array
 nondifferentiable(np.argmax, np.argmin, kind=K.position)
 nondifferentiable(range, print, isinstance, str, kind="other")
 nondifferentiable(hasattr, callable, kind="bool")
