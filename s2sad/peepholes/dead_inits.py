@@ -75,11 +75,12 @@ def _assigned_first(loop, name):
 def drop_dead_initializations(function):
     """Drop the function-level `v = None` statements whose `v` only one loop uses, assigning it
     first in every iteration (see the module doc); in place."""
+    named = [{n.id for n in name_nodes(stmt)} for stmt in function.body]  # one walk per statement
     kept = []
     for k, stmt in enumerate(function.body):
         name = _none_initialization(stmt)
         if name is not None:
-            others = [s for j, s in enumerate(function.body) if j != k and _mentions(s, name)]
+            others = [s for j, s in enumerate(function.body) if j != k and name in named[j]]
             if (
                 len(others) == 1
                 and isinstance(others[0], (ast.For, ast.While))
