@@ -40,7 +40,7 @@ class Compiled:
     extra: dict = field(default_factory=dict)
 
 
-def _exec(text, mode, name, namespace, origins):
+def run_source(text, mode, name, namespace, origins):
     """Run generated `text` in `namespace`, registered with `linecache` under a name of its own
     (`origins`: where each `# file.py:N:` comment points, for s2sad.api.boundary)."""
     filename = f"<s2sad {mode} {name} #{next(_COUNTER)}>"
@@ -51,7 +51,7 @@ def _exec(text, mode, name, namespace, origins):
     return code
 
 
-def _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux):
+def compiled_record(function, meta, text, namespace, input_kinds, active_inputs, has_aux):
     """The `Compiled` record of generated code run in `namespace` (`meta`: what the passes learned)."""
     mode = Mode(meta["mode"])
     objects = {role: namespace[name] for role, name in meta["names"].items()}
@@ -84,7 +84,7 @@ def _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_a
 # -- the disk cache: generated source kept across processes (s2sad.cache) ------------------------
 
 
-def _disk_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
+def entry_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
     """The disk-cache key of a compilation (`s2sad.frontend.fingerprint`), None if it is not kept."""
     if not cache.disk_enabled():
         return None
@@ -145,7 +145,7 @@ def _same(value, found):
     return found is value
 
 
-def _store(function, key, meta, text, code, namespace):
+def store_entry(function, key, meta, text, code, namespace):
     """Write the entry of generated `text` if every name it reads that the compiler added to its
     namespace (inlined helpers, constants, the functions of custom rules) can be found again."""
     base = _base_namespace(function)
@@ -180,7 +180,7 @@ def _interned(value):
     return sys.intern(value) if isinstance(value, str) else value
 
 
-def _load(function, key, input_kinds, active_inputs, has_aux):
+def load_entry(function, key, input_kinds, active_inputs, has_aux):
     """The compiled derivative from the disk cache's entry `key`, or None (no entry, a damaged one,
     or a name of its namespace that cannot be found again in this process)."""
     entry = cache.read_entry("derivatives", key)
@@ -195,7 +195,7 @@ def _load(function, key, input_kinds, active_inputs, has_aux):
             namespace[name] = _follow(recipe)
         meta["output_kind"] = _interned(meta["output_kind"])
         origins = {comment: tuple(where) for comment, where in meta["origins"].items()}
-        _exec(text, Mode(meta["mode"]), meta["name"], namespace, origins)
-        return _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
+        run_source(text, Mode(meta["mode"]), meta["name"], namespace, origins)
+        return compiled_record(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
     except Exception:  # a well-formed entry that does not fit (an older layout): generate again
         return None

@@ -57,7 +57,7 @@ from .frontend.normalize import normalize
 from .frontend.pragmas import checkpoint_pragmas
 from .frontend.source import ParsedFunction, parse_function
 from .frontend.writes import rewrite_writes
-from .loading import TEMPLATE_GLOBALS, _compiled, _disk_key, _exec, _load, _store
+from .loading import TEMPLATE_GLOBALS, compiled_record, entry_key, load_entry, run_source, store_entry
 from .modes import Mode
 from .optimize import optimize
 from .optimize.batch_rows import batch_row_products
@@ -66,7 +66,7 @@ from .optimize.versions import split_versions
 from .peepholes import PEEPHOLES, peepholes  # noqa: F401  (PEEPHOLES: their order, shown beside the others)
 from .peepholes.unused import drop_unused
 from .stages import Stages
-from .signatures import diff_kinds, kinds_of, signature_of
+from .signatures import diff_kinds, kinds_of
 from .transforms.forward import forward_transform
 from .transforms.forward_vector import VectorForwardTransform
 from .transforms.reverse import reverse_transform
@@ -449,8 +449,8 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
     if compiled is not None:
         return compiled
     key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
-    disk_key = _disk_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
-    compiled = _load(function, disk_key, input_kinds, active_inputs, has_aux) if disk_key else None
+    disk_key = entry_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+    compiled = load_entry(function, disk_key, input_kinds, active_inputs, has_aux) if disk_key else None
     if compiled is None:
         collecting = gc.isenabled()
         gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
@@ -471,7 +471,7 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, 
     c.stages.done("render")
     namespace = _namespace(parsed)
     before = dict(namespace) if disk_key else None
-    code = _exec(text, mode, parsed.name, namespace, origins)
+    code = run_source(text, mode, parsed.name, namespace, origins)
     c.stages.done("exec")
     c.stages.finish()
     ret = parsed.tree.body[-1] if parsed.tree.body else parsed.tree
@@ -487,8 +487,8 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, 
         "origins": {comment: list(where) for comment, where in origins.items()},
     }
     if disk_key:
-        _store(function, disk_key, meta, text, code, before)
-    return _compiled(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
+        store_entry(function, disk_key, meta, text, code, before)
+    return compiled_record(function, meta, text, namespace, input_kinds, active_inputs, has_aux)
 
 
 def call_derivative(function, mode, args, wrt):
