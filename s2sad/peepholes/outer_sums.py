@@ -37,7 +37,7 @@ def f_grad(W, hs, g):
 import ast
 
 from ..astutil import fix_missing_locations, name_nodes
-from .products import _fresh_each_step, _writes_and_names
+from .products import _fresh_each_step, _writes_and_names, add_total, method_call, start_sum
 
 
 def _names(node, ctx=None):
@@ -184,38 +184,11 @@ def sum_outer_products_after_loops(function):
             kept = set().union(*(_names(op) for op in operands))
             if any(not _fresh_each_step(loop.body, index, n, function) for n in kept & mutated):
                 continue  # an array the steps keep is changed in place later
-            counter[0] += 1
-            outer = f"_outer{counter[0]}"
-            while outer in taken:
-                outer += "_"
-            taken.add(outer)
-            make = ast.Call(
-                func=ast.Attribute(value=ast.Name("_rt", ast.Load()), attr="OuterSum", ctx=ast.Load()),
-                args=[ast.Constant(form)],
-                keywords=[],
-            )
-            before.append(
-                fix_missing_locations(
-                    ast.copy_location(ast.Assign(targets=[ast.Name(outer, ast.Store())], value=make), loop)
-                )
-            )
-            add = ast.Call(
-                func=ast.Attribute(value=ast.Name(outer, ast.Load()), attr="add", ctx=ast.Load()),
-                args=operands,
-                keywords=[],
-            )
+            outer, make = start_sum("OuterSum", form, "outer", counter, taken, loop)
+            before.append(make)
+            add = method_call(outer, "add", operands)
             loop.body[index] = fix_missing_locations(ast.copy_location(ast.Expr(add), stmt))
-            total = ast.Call(
-                func=ast.Attribute(value=ast.Name(outer, ast.Load()), attr="total", ctx=ast.Load()),
-                args=[],
-                keywords=[],
-            )
-            update = ast.BinOp(left=ast.Name(name, ast.Load()), op=ast.Add(), right=total)
-            after.append(
-                fix_missing_locations(
-                    ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt)
-                )
-            )
+            after.append(add_total(name, outer, [], stmt))
         return before, after
 
     function.body = block(function.body)

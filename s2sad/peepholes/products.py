@@ -134,6 +134,44 @@ def _fresh_each_step(body, index, name, function):
     return True
 
 
+def start_sum(kind, argument, stem, counter, taken, loop):
+    """A summing object made before `loop`: (its fresh name `_{stem}N`, the statement
+    `_{stem}N = _rt.{kind}(argument)`). `counter` (a one-item list) numbers them; `taken` holds
+    the names in use."""
+    counter[0] += 1
+    name = f"_{stem}{counter[0]}"
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    make = ast.Call(
+        func=ast.Attribute(value=ast.Name("_rt", ast.Load()), attr=kind, ctx=ast.Load()),
+        args=[ast.Constant(argument)],
+        keywords=[],
+    )
+    return name, fix_missing_locations(
+        ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=make), loop)
+    )
+
+
+def method_call(name, method, args):
+    """`name.method(*args)` as a tree."""
+    return ast.Call(
+        func=ast.Attribute(value=ast.Name(name, ast.Load()), attr=method, ctx=ast.Load()),
+        args=args,
+        keywords=[],
+    )
+
+
+def add_total(target, summed, args, where):
+    """`target = target + summed.total(*args)`, at the location of `where`."""
+    update = ast.BinOp(
+        left=ast.Name(target, ast.Load()), op=ast.Add(), right=method_call(summed, "total", args)
+    )
+    return fix_missing_locations(
+        ast.copy_location(ast.Assign(targets=[ast.Name(target, ast.Store())], value=update), where)
+    )
+
+
 def sum_products_after_loops(function):
     """Rewrite per-step product accumulations in `for` loops (see module doc); in place."""
     counter = [0]
@@ -188,40 +226,13 @@ def sum_products_after_loops(function):
                 not _fresh_each_step(loop.body, index, n, function) for n in (_names(g) | _names(v)) & mutated
             ):
                 continue
-            counter[0] += 1
-            products = f"_products{counter[0]}"
-            while products in taken:
-                products += "_"
-            taken.add(products)
-            make = ast.Call(
-                func=ast.Attribute(value=ast.Name("_rt", ast.Load()), attr="ProductSum", ctx=ast.Load()),
-                args=[ast.Constant(side)],
-                keywords=[],
-            )
-            before.append(
-                fix_missing_locations(
-                    ast.copy_location(ast.Assign(targets=[ast.Name(products, ast.Store())], value=make), loop)
-                )
-            )
-            add = ast.Call(
-                func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="add", ctx=ast.Load()),
-                args=[g, v],
-                keywords=[],
-            )
+            products, make = start_sum("ProductSum", side, "products", counter, taken, loop)
+            before.append(make)
+            add = method_call(products, "add", [g, v])
             loop.body[index] = fix_missing_locations(ast.copy_location(ast.Expr(add), stmt))
             if isinstance(g, ast.Name):
                 cotangents.setdefault(g.id, (products, index))
-            total = ast.Call(
-                func=ast.Attribute(value=ast.Name(products, ast.Load()), attr="total", ctx=ast.Load()),
-                args=[weight],
-                keywords=[],
-            )
-            update = ast.BinOp(left=ast.Name(name, ast.Load()), op=ast.Add(), right=total)
-            after.append(
-                fix_missing_locations(
-                    ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=update), stmt)
-                )
-            )
+            after.append(add_total(name, products, [weight], stmt))
         if cotangents:
             after += sum_cotangents(loop, cotangents)
         return before, after
