@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import config
 from .. import kinds as K
-from ..astutil import walk
+from ..astutil import module_names, walk
 from .primitives import (
     MissingRule,
     Primitive,
@@ -67,6 +67,7 @@ class Analysis:
     result_shapes: dict = field(default_factory=dict)  # id(Assign) -> the shape of the value it assigns
     has_aux: bool = False  # the function returns (output, aux); `output` is the first
     varied: set = field(default_factory=set)  # every variable that depends on a differentiated input
+    globals: frozenset = frozenset()  # the names the function reads from the module namespace
 
 
 def walk_statements(body):
@@ -77,21 +78,21 @@ def walk_statements(body):
             yield from walk_statements(getattr(stmt, attr, []) or [])
 
 
-def atom_kind(atom, kinds, namespace):
+def atom_kind(atom, kinds, namespace, globals_):
     if isinstance(atom, ast.Constant):
         return K.kind_of(atom.value) if atom.value is not None else K.OTHER
-    if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+    if isinstance(atom, ast.Name) and atom.id not in globals_:
         return kinds.get(atom.id, K.UNKNOWN)
-    if is_global(atom):
+    if is_global(atom, globals_):
         value = resolve(atom, namespace)
         return K.kind_of(value)
     return K.ANY
 
 
-def _element_kind(subscript, kinds, namespace):
+def _element_kind(subscript, kinds, namespace, globals_):
     """FLOAT for `A[i, j]` on a known global float array with one integer per dimension."""
     base = subscript.value
-    if not is_global(base):
+    if not is_global(base, globals_):
         return None
     value = resolve(base, namespace)
     ndim = getattr(value, "ndim", None)
@@ -103,14 +104,15 @@ def _element_kind(subscript, kinds, namespace):
     if len(parts) != ndim:
         return None
     if all(
-        isinstance(p, (ast.Name, ast.Constant)) and atom_kind(p, kinds, namespace) in (K.INT, K.BOOL)
+        isinstance(p, (ast.Name, ast.Constant))
+        and atom_kind(p, kinds, namespace, globals_) in (K.INT, K.BOOL)
         for p in parts
     ):
         return K.FLOAT
     return None
 
 
-def operand_names(primitive, through_refused=False):
+def operand_names(primitive, globals_, through_refused=False):
     """Names whose derivatives flow into the result, per the rule's templates. With `through_refused`
     (the check mode), a call refused when its operands vary passes on every operand: it was reported,
     and what is computed from it is checked as if it carried their derivatives."""
@@ -127,7 +129,7 @@ def operand_names(primitive, through_refused=False):
         template = rule.tangent or rule.adjoint
         bound = template.bind(primitive.args, primitive.keywords)
         atoms = [bound[p] for p in template.differentiable_operands]
-    return [a.id for a in atoms if isinstance(a, ast.Name) and not getattr(a, "_global", False)]
+    return [a.id for a in atoms if isinstance(a, ast.Name) and a.id not in globals_]
 
 
 def analyze(
@@ -146,14 +148,11 @@ def analyze(
     call is handed to `report` instead of raised, and the analysis goes on."""
     statements = list(walk_statements(function.body))
     primitives = {}
-    locals_ = set(input_kinds)
-    for stmt in statements:
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-            locals_.add(stmt.targets[0].id)
+    globals_ = module_names(function)
     for stmt in statements:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             try:
-                primitives[id(stmt)] = classify(stmt.value, namespace, locals_)
+                primitives[id(stmt)] = classify(stmt.value, namespace, globals_)
             except Exception as exc:  # MissingRule, bad signature
                 if classify_error is None:
                     raise
@@ -161,10 +160,10 @@ def analyze(
                     raise classify_error(exc, stmt) from None
                 report(classify_error(exc, stmt))
                 primitives[id(stmt)] = reported_call(stmt.value)
-        elif list_append(stmt) is not None:
-            primitives[id(stmt)] = list_append(stmt)
+        elif list_append(stmt, globals_) is not None:
+            primitives[id(stmt)] = list_append(stmt, globals_)
 
-    kinds, elements = _infer_kinds(statements, primitives, input_kinds, namespace)
+    kinds, elements = _infer_kinds(statements, primitives, input_kinds, namespace, globals_)
 
     def carries(name):
         return kinds.get(name) not in (K.INT, K.BOOL)
@@ -182,7 +181,7 @@ def analyze(
                 if (
                     target.id not in varied
                     and carries(target.id)
-                    and any(n in varied for n in operand_names(prim, report is not None))
+                    and any(n in varied for n in operand_names(prim, globals_, report is not None))
                 ):
                     varied.add(target.id)
                     changed = True
@@ -199,7 +198,7 @@ def analyze(
                     varied.add(base)
                     changed = True
 
-    _refuse_varied_operands(statements, primitives, varied, classify_error, report)
+    _refuse_varied_operands(statements, primitives, varied, globals_, classify_error, report)
     output = None
     for stmt in statements:
         if isinstance(stmt, ast.Return):
@@ -217,7 +216,7 @@ def analyze(
                 continue
             target = stmt.targets[0]
             if isinstance(target, ast.Name) and target.id in useful:
-                for name in operand_names(primitives[id(stmt)], report is not None):
+                for name in operand_names(primitives[id(stmt)], globals_, report is not None):
                     if name not in useful:
                         useful.add(name)
                         changed = True
@@ -229,17 +228,13 @@ def analyze(
             prim = primitives.get(id(stmt))
             if prim is not None and prim.kind == "list_append" and prim.args[0].id in useful:
                 value = prim.args[1]
-                if (
-                    isinstance(value, ast.Name)
-                    and not getattr(value, "_global", False)
-                    and value.id not in useful
-                ):
+                if isinstance(value, ast.Name) and value.id not in globals_ and value.id not in useful:
                     useful.add(value.id)
                     changed = True
     shapes, result_shapes = {}, {}
     if input_shapes is not None and config.enabled():
         shapes, result_shapes = infer_shapes(
-            statements, primitives, kinds, namespace, list(input_kinds), input_shapes
+            statements, primitives, kinds, namespace, list(input_kinds), input_shapes, globals_
         )
         for name, shape in shapes.items():  # `x @ y` of arrays is "any" until its shape is known
             if kinds.get(name) == K.ANY and len(shape) > 0:
@@ -254,10 +249,11 @@ def analyze(
         result_shapes=result_shapes,
         has_aux=has_aux,
         varied=varied,
+        globals=globals_,
     )
 
 
-def _refuse_varied_operands(statements, primitives, varied, classify_error, report=None):
+def _refuse_varied_operands(statements, primitives, varied, globals_, classify_error, report=None):
     """A call with no derivative rule (or one that only takes booleans and integers) is a constant
     while none of its operands carries a derivative; one that does is refused at its line."""
     for stmt in statements:
@@ -267,7 +263,7 @@ def _refuse_varied_operands(statements, primitives, varied, classify_error, repo
             continue
         operands = list(prim.args) + list(prim.keywords.values())
         nodes = [n for a in operands for n in walk(a)]
-        names = {n.id for n in nodes if isinstance(n, ast.Name) and not getattr(n, "_global", False)}
+        names = {n.id for n in nodes if isinstance(n, ast.Name) and n.id not in globals_}
         if not names & varied:
             continue
         if why == "no derivative rule":
@@ -282,10 +278,10 @@ def _refuse_varied_operands(statements, primitives, varied, classify_error, repo
 
 
 def _list_atom(atom, kinds):
-    return isinstance(atom, ast.Name) and not getattr(atom, "_global", False) and kinds.get(atom.id) == K.LIST
+    return isinstance(atom, ast.Name) and kinds.get(atom.id) == K.LIST  # (`kinds` has the variables only)
 
 
-def _infer_kinds(statements, primitives, input_kinds, namespace):
+def _infer_kinds(statements, primitives, input_kinds, namespace, globals_):
     """Kinds of every variable and the kinds of the elements of list variables: a fixed point
     over every assignment (flow-insensitive). A list's element kind joins everything put in it."""
     kinds = dict(input_kinds)
@@ -310,7 +306,7 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
             prim = primitives.get(id(stmt))
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 name = stmt.targets[0].id
-                arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
+                arg_kinds = [atom_kind(a, kinds, namespace, globals_) for a in prim.args]
                 if (
                     prim.kind == "copy"
                     and isinstance(prim.args[0], ast.Constant)
@@ -331,7 +327,9 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
                     if new is K.UNKNOWN:
                         new = K.ANY if settled else None
                 else:
-                    new, from_lists = _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of)
+                    new, from_lists = _call_kind(
+                        stmt, prim, arg_kinds, kinds, namespace, globals_, element_of
+                    )
                     if new == K.LIST:
                         for base in from_lists:
                             changed |= put(name, element_of(base))
@@ -343,9 +341,9 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
             elif isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
                 base = stmt.targets[0].value
                 if isinstance(base, ast.Name) and kinds.get(base.id) == K.LIST:
-                    changed |= put(base.id, atom_kind(stmt.value, kinds, namespace))
+                    changed |= put(base.id, atom_kind(stmt.value, kinds, namespace, globals_))
             elif prim is not None and prim.kind == "list_append":
-                changed |= put(prim.args[0].id, atom_kind(prim.args[1], kinds, namespace))
+                changed |= put(prim.args[0].id, atom_kind(prim.args[1], kinds, namespace, globals_))
             elif isinstance(stmt, ast.For):
                 name, new = stmt.target.id, K.INT
             if new is not None:
@@ -358,7 +356,7 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
     return kinds, elements
 
 
-def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
+def _call_kind(stmt, prim, arg_kinds, kinds, namespace, globals_, element_of):
     """(result kind, lists whose elements the result holds) of a call primitive. NumPy sees a list
     as an array; Python's `+` and `*` concatenate and repeat lists; `xs[i]` is an element."""
     rule = prim.rule
@@ -375,5 +373,5 @@ def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
     keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
     new = rule.result_kind(arg_kinds, keywords)
     if isinstance(stmt.value, ast.Subscript):
-        new = _element_kind(stmt.value, kinds, namespace) or new
+        new = _element_kind(stmt.value, kinds, namespace, globals_) or new
     return new, []

@@ -26,7 +26,7 @@ import numpy as np
 from .. import kinds as K
 from ..rules import lookup as lookup_rule
 from .activity import walk_statements
-from ..astutil import walk
+from ..astutil import module_names, walk
 from ..errors import UnsupportedSyntaxError
 from .primitives import LIST_METHODS, is_global, list_append, rebinds_to_copy, resolve, subscript_write
 
@@ -77,6 +77,7 @@ def reject_method_statements(parsed, tree, report=None):
     which the derivative would not see (a silent wrong gradient). Lists may grow and shrink with
     `append` / `extend` / `pop` (desugar turns `extend` into appends and a discarded `pop` into an
     assignment); the compiler follows those."""
+    globals_ = module_names(tree)
     for node in walk(tree):
         if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
             continue
@@ -84,9 +85,9 @@ def reject_method_statements(parsed, tree, report=None):
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
-            and not getattr(func.value, "_global", False)
+            and func.value.id not in globals_
         ):
-            if list_append(node) is not None:
+            if list_append(node, globals_) is not None:
                 continue
             name = func.value.id
             if func.attr == "sort":  # an array's or a list's
@@ -183,7 +184,7 @@ def reject_array_aliases(parsed, tree, analysis, report=None):
             and isinstance(node.value, ast.Name)
         ):
             continue
-        if getattr(node.value, "_global", False):
+        if node.value.id in analysis.globals:
             continue
         a, b = node.targets[0].id, node.value.id
         if not ({a, b} & stores) or analysis.kinds.get(b) not in (K.ARRAY, K.ANY):
@@ -193,9 +194,13 @@ def reject_array_aliases(parsed, tree, analysis, report=None):
         if _no_write_after(tree, node, {a, b}):
             continue  # every write into them is done: the two names only read one value from here on
         index = next((i for i, s in enumerate(tree.body) if s is node), None)
-        if index is not None and rebinds_to_copy(tree.body, index, a, parsed.namespace, {a, b}):
+        if index is not None and rebinds_to_copy(
+            tree.body, index, a, parsed.namespace, {a, b}, analysis.globals
+        ):
             continue  # `a = b; a = a.copy(); a[i] = v`: `a` is its own array before anything is written
-        if index is not None and _rebound_to_new(tree.body, index, a, parsed.namespace, {a, b}):
+        if index is not None and _rebound_to_new(
+            tree.body, index, a, parsed.namespace, {a, b}, analysis.globals
+        ):
             continue  # `a = b; a = a * 2.0; a[i] = v`: likewise, a new array computed from it
         if _dead_after(tree, node, b):
             continue  # `b` is not read again before it is rebound: `a` takes its array over
@@ -250,7 +255,7 @@ def _view_of(value, parsed, analysis):
     def local(node):
         return (
             isinstance(node, ast.Name)
-            and not getattr(node, "_global", False)
+            and node.id not in analysis.globals
             and analysis.kinds.get(node.id) in (K.ARRAY, K.ANY)
         )
 
@@ -279,7 +284,12 @@ def _view_of(value, parsed, analysis):
         and value.func.attr in _VIEW_METHODS
     ):
         return value.func.value.id
-    if isinstance(value, ast.Call) and is_global(value.func) and value.args and local(value.args[0]):
+    if (
+        isinstance(value, ast.Call)
+        and is_global(value.func, analysis.globals)
+        and value.args
+        and local(value.args[0])
+    ):
         callee = resolve(value.func, parsed.namespace)
         if any(callee is fn for fn in _VIEW_FUNCTIONS):
             return value.args[0].id
@@ -393,7 +403,7 @@ def reject_effect_calls(parsed, tree, analysis, report=None):
     for stmt in walk(tree):
         if (
             not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call))
-            or list_append(stmt) is not None
+            or list_append(stmt, analysis.globals) is not None
         ):
             continue
         call = stmt.value
@@ -402,11 +412,11 @@ def reject_effect_calls(parsed, tree, analysis, report=None):
             n.id
             for operand in operands
             for n in walk(operand)
-            if isinstance(n, ast.Name) and not getattr(n, "_global", False)
+            if isinstance(n, ast.Name) and n.id not in analysis.globals
         }
         if not names & analysis.varied:
             continue
-        callee = resolve(call.func, parsed.namespace) if is_global(call.func) else None
+        callee = resolve(call.func, parsed.namespace) if is_global(call.func, analysis.globals) else None
         if callee is print or (callee is not None and lookup_rule(callee) is not None):
             continue  # the table's functions return their result and change nothing
         _refuse(
@@ -422,23 +432,24 @@ def reject_effect_calls(parsed, tree, analysis, report=None):
         )
 
 
-def _rebound_to_new(body, index, name, namespace, names):
+def _rebound_to_new(body, index, name, namespace, names, globals_):
     """After `body[index]`, is `name` rebound by a top-level statement to an array an arithmetic
-    operation or a ufunc makes (`a = a * 2.0`), before anything writes into `names`?"""
+    operation or a ufunc makes (`a = a * 2.0`), before anything writes into `names`? (`globals_`: the
+    names read from the module.)"""
     made = {}
     for later in body[index + 1 :]:
         if subscript_write(later, names) is not None:
             return False
         if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
             value = later.value
-            if isinstance(value, ast.Name) and not getattr(value, "_global", False):
+            if isinstance(value, ast.Name) and value.id not in globals_:
                 value = made.get(value.id, value)
             if later.targets[0].id == name:
                 if isinstance(value, (ast.BinOp, ast.UnaryOp)):
                     return True
                 return (
                     isinstance(value, ast.Call)
-                    and is_global(value.func)
+                    and is_global(value.func, globals_)
                     and isinstance(resolve(value.func, namespace), np.ufunc)
                 )
             made[later.targets[0].id] = value

@@ -2,7 +2,7 @@
 a statement may be dropped or moved), names changed in place, reads a statement exposes.
 
 >>> import ast
->>> pure_call(ast.parse("x * 2.0").body[0].value, {}), pure_call(ast.parse("print(x)").body[0].value, {})
+>>> pure_call(ast.parse("x * 2.0").body[0].value, {}, set()), pure_call(ast.parse("print(x)").body[0].value, {}, {"print"})
 (True, False)
 >>> has_effects(ast.parse("xs.append(v)").body[0].value)
 True
@@ -11,14 +11,16 @@ True
 import ast
 
 from .primitives import _UNRESOLVED, is_global, list_receiver, resolve
-from ..astutil import name_nodes, nodes, walk
+from ..astutil import module_names, name_nodes, nodes, walk
 from .. import rules as R
 
 
-def pure_call(value, namespace):
+def pure_call(value, namespace, globals_):
+    """Is `value` free of effects: not a call, or a call of a function with a derivative rule (read
+    from `namespace` by one of the module names `globals_`)?"""
     if value.__class__ is not ast.Call:
         return True
-    if namespace is None or not is_global(value.func):
+    if namespace is None or not is_global(value.func, globals_):
         return False
     found = resolve(value.func, namespace)
     rule = R.lookup(found) if found is not _UNRESOLVED else None
@@ -45,14 +47,17 @@ def has_effects(expr, effects=EFFECTS):
     return False
 
 
-def exposed_reads(function, facts=None, tapes=frozenset()):
+def exposed_reads(function, facts=None, tapes=frozenset(), globals_=None):
     """Names read somewhere before any store to them in the same straight-line run.
 
     A control statement ends a run; the names in its test or range count as exposed.
     Given a dict `facts`, fills it with the `statement_facts` of the plain statements
-    (assignments, expressions, returns); None for one met twice (`tapes`: as for `writes_in_place`).
+    (assignments, expressions, returns); None for one met twice (`tapes`: as for `writes_in_place`;
+    `globals_`: the module names `function` reads, found when not given).
     """
     exposed = set()
+    if facts is not None and globals_ is None:
+        globals_ = module_names(function)
 
     def block(stmts):
         stored = set()
@@ -65,7 +70,7 @@ def exposed_reads(function, facts=None, tapes=frozenset()):
                 stored = set()  # after a branch or loop, nothing is known
                 continue
             if facts is not None and isinstance(stmt, (ast.Assign, ast.Expr, ast.Return)):
-                found = facts[stmt] = None if stmt in facts else statement_facts(stmt, tapes)
+                found = facts[stmt] = None if stmt in facts else statement_facts(stmt, tapes, globals_)
                 reads = set(found[1]) if found else _reads_of_statement(stmt)
             else:
                 reads = _reads_of_statement(stmt)
@@ -87,8 +92,9 @@ def _reads_of_statement(stmt):
     return reads
 
 
-def mutated(stmt):
-    """Names a statement rebinds or writes into (`b[i] = v`, `_rt.add_at(b, ...)`, `y = xs.pop()`)."""
+def mutated(stmt, globals_):
+    """Names a statement rebinds or writes into (`b[i] = v`, `_rt.add_at(b, ...)`, `y = xs.pop()`);
+    `globals_`: the module names the function reads."""
     out = {n.id for n in name_nodes(stmt) if isinstance(n.ctx, ast.Store)}
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
@@ -98,7 +104,7 @@ def mutated(stmt):
             if isinstance(base, ast.Name):
                 out.add(base.id)
         for node in walk(stmt.value):
-            receiver = list_receiver(node)
+            receiver = list_receiver(node, globals_)
             if receiver is not None:
                 out.add(receiver)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
@@ -131,10 +137,11 @@ def _tape_store(stmt, tapes):
     )
 
 
-def statement_facts(stmt, tapes=frozenset()):
+def statement_facts(stmt, tapes, globals_):
     """What `inline_single_use` asks of a statement, from one walk of each of its parts:
     (a plain statement?, reads by name, names it rebinds or writes into, writes in place?,
-    names in its subscript targets, names of the functions it calls); `tapes` as for `writes_in_place`."""
+    names in its subscript targets, names of the functions it calls); `tapes` as for `writes_in_place`,
+    `globals_` the module names the function reads."""
     Name, Load, Store, Call = ast.Name, ast.Load, ast.Store, ast.Call
     loads, stores, called = {}, set(), set()
 
@@ -157,7 +164,7 @@ def statement_facts(stmt, tapes=frozenset()):
                     else func.attr if isinstance(func, ast.Attribute) else None
                 )
                 if receivers is not None:
-                    receiver = list_receiver(n)
+                    receiver = list_receiver(n, globals_)
                     if receiver is not None:
                         receivers.add(receiver)
 

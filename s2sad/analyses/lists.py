@@ -215,7 +215,7 @@ def check_lists(parsed, tree, analysis):
                 _reject_slice_assignment(parsed, stmt, kinds)
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 _reject_item_changed(parsed, tree.body, stmt, prim, kinds)
-                _reject_second_name(parsed, tree, stmt, kinds, changed)
+                _reject_second_name(parsed, tree, stmt, kinds, changed, analysis.globals)
     _reject_dict_writes(parsed, tree, analysis)
 
 
@@ -236,7 +236,7 @@ def _check_primitive(parsed, body, stmt, prim, analysis):
         _reject_item_alias(parsed, body, stmt, prim.args[1].id, prim.args[0].id, kinds)
     if prim.kind == "container" and kinds.get(stmt.targets[0].id) == K.LIST:
         for atom in prim.args:
-            if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+            if isinstance(atom, ast.Name) and atom.id not in analysis.globals:
                 _reject_item_alias(parsed, body, stmt, atom.id, stmt.targets[0].id, kinds)
     if prim.kind == "call":
         _reject_list_operands(parsed, stmt, prim, analysis)
@@ -275,9 +275,10 @@ def _reject_item_changed(parsed, body, stmt, prim, kinds):
         )
 
 
-def _reject_second_name(parsed, tree, stmt, kinds, changed):
-    """`ys = xs` where a change through one name is seen through the other."""
-    if not (isinstance(stmt.value, ast.Name) and not getattr(stmt.value, "_global", False)):
+def _reject_second_name(parsed, tree, stmt, kinds, changed, globals_):
+    """`ys = xs` where a change through one name is seen through the other (`globals_`: the names
+    read from the module, which are not variables)."""
+    if not (isinstance(stmt.value, ast.Name) and stmt.value.id not in globals_):
         return
     a, b = stmt.targets[0].id, stmt.value.id
     if kinds.get(b) != K.LIST or not ({a, b} & changed):

@@ -2,8 +2,7 @@
 
 >>> import ast, math
 >>> value = ast.parse("math.sin(x)", mode="eval").body
->>> value.func.value._global = True
->>> p = classify(value, {"math": math}, locals_={"x"})
+>>> p = classify(value, {"math": math}, globals_={"math"})
 >>> p.rule.name, [ast.unparse(a) for a in p.args]
 ('math.sin', ['x'])
 """
@@ -125,10 +124,17 @@ def resolve(node, namespace):
 _UNRESOLVED = object()
 
 
-def is_global(node):
+def is_global(node, globals_):
+    """Is `node` a name or a dotted path (`np.linalg.norm`) read from the module namespace: its root
+    one of `globals_`, the names the function reads from there (`s2sad.astutil.module_names`)?"""
     while isinstance(node, ast.Attribute):
         node = node.value
-    return isinstance(node, ast.Name) and getattr(node, "_global", False)
+    return isinstance(node, ast.Name) and node.id in globals_
+
+
+def local_name(node, globals_):
+    """The name of `node` if it is a variable of the function (a name not in `globals_`), else None."""
+    return node.id if isinstance(node, ast.Name) and node.id not in globals_ else None
 
 
 def index_expression(node):
@@ -147,9 +153,10 @@ def method_rule(attr):
     return R.lookup(method) if method is not None else None
 
 
-def classify(value, namespace, locals_):
-    """Return the `Primitive` computed by expression `value` (normalized form)."""
-    if isinstance(value, (ast.Name, ast.Constant)) or is_global(value):
+def classify(value, namespace, globals_):
+    """Return the `Primitive` computed by expression `value` (normalized form); `globals_` are the names
+    the function reads from the module namespace."""
+    if isinstance(value, (ast.Name, ast.Constant)) or is_global(value, globals_):
         return Primitive("copy", args=[value])
     if isinstance(value, ast.BinOp):
         return _call(BINOPS[type(value.op)], [value.left, value.right], {})
@@ -180,7 +187,7 @@ def classify(value, namespace, locals_):
     if isinstance(value, ast.Call):
         keywords = {k.arg: k.value for k in value.keywords}
         func = value.func
-        if is_global(func):
+        if is_global(func, globals_):
             obj = resolve(func, namespace)
             if obj is _UNRESOLVED:
                 raise MissingRule(ast.unparse(func), None)
@@ -190,7 +197,7 @@ def classify(value, namespace, locals_):
             if rule_for is not None:
                 rule = rule_for(resolve(value.args[0], namespace), len(value.args))
                 return Primitive("call", rule=rule, args=list(value.args), keywords=keywords)
-            return _call(obj, list(value.args), keywords, ast.unparse(func))
+            return _call(obj, list(value.args), keywords, ast.unparse(func), globals_)
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             if func.attr == "pop" and len(value.args) <= 1 and not keywords:
                 return Primitive("list_pop", args=[func.value] + list(value.args))
@@ -269,28 +276,30 @@ def _list_method_error(func, node):
     )
 
 
-def list_receiver(node):
-    """`xs` for a call `xs.append(...)` / `xs.pop(...)` / ... that changes the local list `xs`, else None."""
+def list_receiver(node, globals_):
+    """`xs` for a call `xs.append(...)` / `xs.pop(...)` / ... that changes the local list `xs` (not one of
+    the module names `globals_`), else None."""
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr in LIST_MUTATORS
         and isinstance(node.func.value, ast.Name)
-        and not getattr(node.func.value, "_global", False)
+        and node.func.value.id not in globals_
     ):
         return node.func.value.id
     return None
 
 
-def list_append(stmt):
-    """The 'list_append' Primitive of a statement `xs.append(v)` (a local `xs`), else None."""
+def list_append(stmt, globals_):
+    """The 'list_append' Primitive of a statement `xs.append(v)` (a local `xs`: not one of the module
+    names `globals_`), else None."""
     if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
         return None
     call = stmt.value
     func = call.func
     if not (isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name)):
         return None
-    if getattr(func.value, "_global", False) or len(call.args) != 1 or call.keywords:
+    if func.value.id in globals_ or len(call.args) != 1 or call.keywords:
         return None
     return Primitive("list_append", args=[func.value, call.args[0]])
 
@@ -320,7 +329,7 @@ def refusal(primitive):
     return primitive.rule.extra.get("refused")
 
 
-def _call(fn, args, keywords, written=None):
+def _call(fn, args, keywords, written=None, globals_=frozenset()):
     rule = R.lookup(fn)
     if rule is None:
         if written is None:
@@ -332,7 +341,7 @@ def _call(fn, args, keywords, written=None):
             args[0],
             f"use `np.{fn.__name__}(np.array(...))` (ties share the derivative) or a loop",
         )
-    refusal = rule.extra.get("refuse") and rule.extra["refuse"](args, keywords)
+    refusal = rule.extra.get("refuse") and rule.extra["refuse"](args, keywords, globals_)
     if refusal:  # a form of the call the rule cannot differentiate: (message, hint)
         raise DesugarError(refusal[0], args[0] if args else None, refusal[1])
     template = rule.tangent or rule.adjoint
@@ -422,36 +431,36 @@ def subscript_write(stmt, names):
     return None
 
 
-def rebinds_to_copy(body, index, name, namespace, names):
+def rebinds_to_copy(body, index, name, namespace, names, globals_):
     """After `body[index]`, is `name` rebound to a new array (`a = a.copy()`, `np.copy(a)`,
     `np.array(a)`; in normalized code through a temporary) by a top-level statement, so surely,
     before a statement writes into one of the arrays `names` in place? Then `name` stops being
-    another name for what it held."""
+    another name for what it held. (`globals_`: the names the code reads from the module.)"""
     made = {}  # temporary -> the value a top-level statement gave it
     for later in body[index + 1 :]:
         if subscript_write(later, names) is not None:
             return False
         if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name):
             value = later.value
-            if isinstance(value, ast.Name) and not is_global(value):
+            if isinstance(value, ast.Name) and value.id not in globals_:
                 value = made.get(value.id, value)
             if later.targets[0].id == name:
-                return _is_copy(value, namespace)
+                return _is_copy(value, namespace, globals_)
             made[later.targets[0].id] = value
     return False
 
 
-def _is_copy(value, namespace):
+def _is_copy(value, namespace, globals_):
     if not isinstance(value, ast.Call):
         return False
     func = value.func
     if (
         isinstance(func, ast.Attribute)
         and func.attr == "copy"
-        and not is_global(func.value)
+        and not is_global(func.value, globals_)
         and not value.args
     ):
         return True  # `a.copy()` of a local array
-    if not any(k.arg == "copy" for k in value.keywords) and is_global(func):
+    if not any(k.arg == "copy" for k in value.keywords) and is_global(func, globals_):
         return any(resolve(func, namespace) is fn for fn in _COPIES)
     return False

@@ -31,6 +31,7 @@ def plan_recomputation(function, kinds, active, adjoint_reads, output_free):
     for node in name_nodes(function):
         table = assigned if node.ctx.__class__ is ast.Store else reads
         table[node.id] = table.get(node.id, 0) + 1
+    variables = set(assigned) | {a.arg for a in function.args.args}  # (the other names are globals)
     plan = {}
 
     def block(stmts):
@@ -51,7 +52,7 @@ def plan_recomputation(function, kinds, active, adjoint_reads, output_free):
                 or not kinds.get(name) in (K.FLOAT, K.INT, K.BOOL)
             ):
                 continue
-            operands = {n.id for n in name_nodes(stmt.value) if not getattr(n, "_global", False)}
+            operands = {n.id for n in name_nodes(stmt.value) if n.id in variables}
             for j in range(i + 1, len(stmts)):
                 later = stmts[j]
                 used = {n.id for n in name_nodes(later) if isinstance(n.ctx, ast.Load)}

@@ -169,11 +169,11 @@ def _signature(example):
     return (type(example).__name__, example)
 
 
-def infer_shapes(statements, primitives, kinds, namespace, parameters, input_shapes):
+def infer_shapes(statements, primitives, kinds, namespace, parameters, input_shapes, globals_):
     """({name: shape}, {id(statement): its result's shape}) of every array whose shape is known.
 
     `input_shapes` maps array parameters to their shapes; the values of integer
-    parameters are not part of the specialization."""
+    parameters are not part of the specialization. `globals_`: the names read from `namespace`."""
     shapes, values, items = {}, {}, {}
     for name, kind in kinds.items():
         if kind in _SCALARS:
@@ -189,7 +189,7 @@ def infer_shapes(statements, primitives, kinds, namespace, parameters, input_sha
             values[stmt.target.id] = TOP
     written = _list_elements(statements, primitives, kinds)
     elements = dict.fromkeys(written)  # a list -> the shape of every element written into it (None: not yet)
-    evaluator = _Evaluator(shapes, values, items, namespace, kinds, elements)
+    evaluator = _Evaluator(shapes, values, items, namespace, kinds, globals_, elements)
     results = {}
     changed = True
     while changed:
@@ -287,7 +287,7 @@ def _changed_lists(statements, primitives):
 
 
 class _Evaluator:
-    def __init__(self, shapes, values, items, namespace, kinds, elements=None):
+    def __init__(self, shapes, values, items, namespace, kinds, globals_, elements=None):
         self.shapes, self.values, self.items, self.namespace, self.kinds = (
             shapes,
             values,
@@ -295,15 +295,16 @@ class _Evaluator:
             namespace,
             kinds,
         )
+        self.globals = globals_
         self.elements = {} if elements is None else elements
 
     # -- atoms --------------------------------------------------------------------
     def shape(self, atom):
         if isinstance(atom, ast.Constant):
             return () if isinstance(atom.value, (int, float, bool)) else TOP
-        if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+        if isinstance(atom, ast.Name) and atom.id not in self.globals:
             return self.shapes.get(atom.id)
-        if is_global(atom):
+        if is_global(atom, self.globals):
             value = resolve(atom, self.namespace)
             if isinstance(value, np.ndarray):
                 return value.shape
@@ -315,9 +316,9 @@ class _Evaluator:
         """An int, a tuple of ints, None, a slice: the atom's value if it is known."""
         if isinstance(atom, ast.Constant):
             return atom.value if isinstance(atom.value, (int, type(None))) else TOP
-        if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+        if isinstance(atom, ast.Name) and atom.id not in self.globals:
             return self.values.get(atom.id)
-        if is_global(atom):
+        if is_global(atom, self.globals):
             value = resolve(atom, self.namespace)
             return value if isinstance(value, int) and not isinstance(value, bool) else TOP
         if isinstance(atom, ast.Slice):
@@ -333,7 +334,7 @@ class _Evaluator:
         return TOP
 
     def content(self, atom):
-        if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+        if isinstance(atom, ast.Name) and atom.id not in self.globals:
             return self.items.get(atom.id)
         return TOP
 
@@ -458,7 +459,7 @@ class _Evaluator:
                 isinstance(part, ast.Constant)
                 and part.value.__class__ is int
                 or isinstance(part, ast.Name)
-                and not getattr(part, "_global", False)
+                and part.id not in self.globals
                 and self.kinds.get(part.id) == K.INT
             )
             if integer and axis < len(shape):

@@ -18,9 +18,7 @@ from ..runtime.custom import definition_of
 
 
 def _runtime_helper(name):
-    root = ast.Name("_rt", ast.Load())
-    root._global = True
-    return ast.Attribute(value=root, attr=name, ctx=ast.Load())
+    return ast.Attribute(value=ast.Name("_rt", ast.Load()), attr=name, ctx=ast.Load())
 
 
 def rewrite_call(inliner, stmt):
@@ -32,7 +30,7 @@ def rewrite_call(inliner, stmt):
     positions (keywords and defaults) so the templates can be generated per arity.
     """
     call = stmt.value
-    if not (isinstance(call, ast.Call) and is_global(call.func)):
+    if not (isinstance(call, ast.Call) and is_global(call.func, inliner.globals)):
         return None
     obj = resolve(call.func, inliner.namespace)
     definition = definition_of(obj) if obj is not _UNRESOLVED else None
@@ -54,6 +52,7 @@ def rewrite_call(inliner, stmt):
             stmt,
             hint="rename your `_rt`",
         )
+    inliner.globals.add("_rt")
     args = _positional_arguments(definition, call, inliner, stmt)
     count = len(args)
     bad = [i for i in definition.nondiff_argnums if not -count <= i < count]
@@ -170,6 +169,5 @@ def _default_atom(value, alias, inliner):
         return ast.Constant(value)
     alias = inliner.unique(re.sub(r"\W", "_", alias))
     inliner.namespace[alias] = value
-    node = ast.Name(alias, ast.Load())
-    node._global = True
-    return node
+    inliner.globals.add(alias)
+    return ast.Name(alias, ast.Load())

@@ -55,7 +55,7 @@ import ast
 
 
 from .. import rules as R
-from ..astutil import clone, fix_missing_locations, name_nodes, nodes, walk
+from ..astutil import clone, fix_missing_locations, module_names, name_nodes, nodes, walk
 from .custom_calls import rewrite_call
 from ..errors import UnsupportedSyntaxError
 from .lift import LocalFunction, identifier, parameters
@@ -94,6 +94,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             parsed, active_inputs
         )  # parameters that may carry derivatives (None: all)
         self.may_vary = None  # names that may depend on them (`_may_vary`), None when unknown
+        self.globals = set()  # the names the code read from the module namespace (shared when nested)
 
     def nested(self, callee):
         callee.renamed = self.parsed.renamed  # one table: a message names a nested helper's locals as written
@@ -103,6 +104,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         inner.counts = self.counts
         inner.taken = self.taken
         inner.sizes = self.sizes
+        inner.globals = self.globals
         return inner
 
     def run(self, function, stack=()):
@@ -120,12 +122,12 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         # parameters are run-time values, except functions given to the differentiated function
         self.params = parameters(function.args) - self.static_params
         self.params -= self.known_params
-        self.choices = _function_choices(function, self.params, self.namespace)
+        self.choices = _function_choices(function, self.params, self.namespace, self.globals)
         if self.active_seeds is not None:
-            self.may_vary = _may_vary(function, self.active_seeds, self.namespace)
+            self.may_vary = _may_vary(function, self.active_seeds, self.namespace, self.globals)
         for node in walk(function):  # lists that grow or shrink have no size known when compiling
-            if list_receiver(node) is not None:
-                self.sizes[list_receiver(node)] = None
+            if list_receiver(node, self.globals) is not None:
+                self.sizes[list_receiver(node, self.globals)] = None
         function.body = self.block(function.body, stack)
         if self.function_values:  # `fn = math.sin` once read through `fn`: no longer needed
             read = {n.id for n in name_nodes(function) if isinstance(n.ctx, ast.Load)}
@@ -191,11 +193,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             options = [o for o in self.choices[name] if o is not None]  # calling None fails in Python too
         elif self.callee(call) is not None:
             for arg in call.args + [k.value for k in call.keywords]:
-                if (
-                    isinstance(arg, ast.Name)
-                    and arg.id in self.choices
-                    and not getattr(arg, "_global", False)
-                ):
+                if isinstance(arg, ast.Name) and arg.id in self.choices and arg.id not in self.globals:
                     name, options = arg.id, self.choices[arg.id]
                     break
         if not options:
@@ -248,44 +246,45 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 )
             return self.call_derivative(stmt, fn, signature, bound)
         params = list(signature.parameters)
-        tree, callee, raw, lifter = self.lowered_callee(fn, bound, params, local)
+        tree, callee, raw, lifter, callee_globals = self.lowered_callee(fn, bound, params, local)
         # parameters bound to functions are replaced by them: `fn(x)` becomes `math.sin(x)`
         written = assigned_names([tree])
         functions = {
             p: bound[p]
             for p in params
             if p not in written
-            and is_global(bound[p])
+            and is_global(bound[p], self.globals)
             and (
                 _function_valued(resolve(bound[p], self.namespace))
                 or user_object(resolve(bound[p], self.namespace))  # `self` bound to a known object
             )
         }
-        _substitute(tree, functions)
         # a list the callee changes in place (`traj.append(x)`) is the caller's list itself, not a copy
         changed_lists = {}
         receivers = None  # the lists the callee changes in place
         for p in params:
-            if p in written or p in functions or not isinstance(bound[p], ast.Name) or is_global(bound[p]):
+            if (
+                p in written
+                or p in functions
+                or not isinstance(bound[p], ast.Name)
+                or is_global(bound[p], self.globals)
+            ):
                 continue
             if receivers is None:
-                receivers = {list_receiver(n) for n in walk(tree) if n.__class__ is ast.Call} - {None}
+                receivers = {list_receiver(n, callee_globals) for n in walk(tree) if n.__class__ is ast.Call}
+                receivers.discard(None)
             if p in receivers:
                 changed_lists[p] = clone(bound[p])
+        # the caller's atoms put in place of those parameters: not renamed below
         callers = {
-            id(node) for node in _substitute(tree, changed_lists)
-        }  # the caller's names: not renamed below
+            id(node) for atom in _substitute(tree, {**functions, **changed_lists}) for node in walk(atom)
+        }
         self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
         prefix = f"{identifier(fn.__name__)}{self.counts[fn.__name__]}_"
         local_names = assigned_names([tree]) | set(params)
         mapping = {n: self.unique(prefix + n.lstrip("_")) for n in sorted(local_names)}
-        for node in walk(tree):
-            if (
-                isinstance(node, ast.Name)
-                and node.id in mapping
-                and not getattr(node, "_global", False)
-                and id(node) not in callers
-            ):
+        for node in walk(tree):  # (the callee's globals are not in `mapping`: they keep their names)
+            if isinstance(node, ast.Name) and node.id in mapping and id(node) not in callers:
                 node.id = mapping[node.id]
             elif isinstance(node, ast.arg) and node.arg in mapping:
                 node.arg = mapping[node.arg]
@@ -293,7 +292,11 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             inner_local.rename(mapping)
         arguments = {mapping[p] for p in params}
         # `a = a.copy()` before any write into `a`: from there on `a` is the callee's own array
-        arguments -= {a for a in list(arguments) if rebinds_to_copy(tree.body, -1, a, callee.namespace, {a})}
+        arguments -= {
+            a
+            for a in list(arguments)
+            if rebinds_to_copy(tree.body, -1, a, callee.namespace, {a}, callee_globals)
+        }
         for top in tree.body:
             write = subscript_write(top, arguments)
             if write is not None:
@@ -315,7 +318,9 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         chosen = {
             mapping[p]
             for p in params
-            if p in written and p not in changed_lists and _function_or_none(bound[p], self.namespace)
+            if p in written
+            and p not in changed_lists
+            and _function_or_none(bound[p], self.namespace, self.globals)
         }
         opening = [ast.copy_location(a, raw) for a in prologue if a.targets[0].id in chosen]  # the `def` line
         tree.body = opening + tree.body
@@ -330,6 +335,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             }
         inner.known_params = chosen
         inner.original_names = {renamed: original for original, renamed in mapping.items()}
+        self.globals |= callee_globals
         self.parsed.renamed.update(
             (new, old) for old, new in mapping.items() if new != old
         )  # for messages (`parsed.error`)
@@ -363,7 +369,7 @@ def _active_parameters(parsed, active):
     return {params[i] for i in active}
 
 
-def _may_vary(function, seeds, namespace):
+def _may_vary(function, seeds, namespace, globals_):
     """The names of the normalized `function` that may depend on the names `seeds` through any
     operation (a flow-insensitive over-approximation of the activity analysis, for the inliner,
     which runs before it): a call's result and every local passed to it depend on its arguments,
@@ -371,7 +377,7 @@ def _may_vary(function, seeds, namespace):
     varying = set(seeds)
 
     def reads(node):
-        return {n.id for n in walk(node) if isinstance(n, ast.Name) and not is_global(n)}
+        return {n.id for n in walk(node) if isinstance(n, ast.Name) and n.id not in globals_}
 
     flows = []  # (names written, names read)
     for node in walk(function):
@@ -383,14 +389,16 @@ def _may_vary(function, seeds, namespace):
                 written |= reads(target.value) if into else reads(target)
             read = (
                 reads(node.value)
-                if node.value is not None and not _constant_of(node.value, namespace)
+                if node.value is not None and not _constant_of(node.value, namespace, globals_)
                 else set()
             )
             flows.append((written, read))
         elif isinstance(node, (ast.For, ast.comprehension)):
             flows.append((reads(node.target), reads(node.iter)))
         if isinstance(node, ast.Call):
-            arguments = {n.id for n in _argument_nodes(node) if isinstance(n, ast.Name) and not is_global(n)}
+            arguments = {
+                n.id for n in _argument_nodes(node) if isinstance(n, ast.Name) and n.id not in globals_
+            }
             receiver = reads(node.func.value) if isinstance(node.func, ast.Attribute) else set()
             touched = arguments | receiver
             flows.append((touched, touched))  # a call may write into what it is given
@@ -404,18 +412,18 @@ def _may_vary(function, seeds, namespace):
     return varying
 
 
-def _constant_of(value, namespace):
+def _constant_of(value, namespace, globals_):
     """Is `value` a shape read (`x.shape`, `x.ndim`) or a call of a function listed as having no
     derivative (`len(x)`, `np.shape(x)`, `int(n)`)? Its result carries no derivative of its operands."""
     if isinstance(value, ast.Attribute) and value.attr in ("shape", "ndim", "size", "dtype"):
         return True
-    if isinstance(value, ast.Call) and is_global(value.func):
+    if isinstance(value, ast.Call) and is_global(value.func, globals_):
         rule = R.lookup(resolve(value.func, namespace))
         return rule is not None and not rule.differentiable
     return False
 
 
-def _function_choices(function, params, namespace):
+def _function_choices(function, params, namespace, globals_):
     """Names that hold a function chosen at run time: every assignment to them is a function (a
     global, a local function's alias), None, or another such name, in more than one place.
     Returns name -> the atoms they may hold (None for None)."""
@@ -440,12 +448,12 @@ def _function_choices(function, params, namespace):
             for value in values:
                 if isinstance(value, ast.Constant) and value.value is None:
                     found = [None]
-                elif isinstance(value, ast.Name) and not is_global(value):
+                elif isinstance(value, ast.Name) and value.id not in globals_:
                     if value.id in others:
                         found = None
                     else:
                         found = choices.get(value.id, [])
-                elif is_global(value) and _function_valued(resolve(value, namespace)):
+                elif is_global(value, globals_) and _function_valued(resolve(value, namespace)):
                     found = [value]
                 else:
                     found = None
@@ -469,10 +477,10 @@ def _function_choices(function, params, namespace):
     }
 
 
-def _function_or_none(atom, namespace):
+def _function_or_none(atom, namespace, globals_):
     if isinstance(atom, ast.Constant):
         return atom.value is None
-    return is_global(atom) and _function_valued(resolve(atom, namespace))
+    return is_global(atom, globals_) and _function_valued(resolve(atom, namespace))
 
 
 def _same_atom(a, b):
@@ -482,7 +490,8 @@ def _same_atom(a, b):
 
 
 def _substitute(tree, values):
-    """Replace reads of the local names in `values` by copies of their atoms; returns the copies."""
+    """Replace reads of the local names in `values` by copies of their atoms; returns the copies
+    (a name of the function is never also one of its globals: only locals are read by those names)."""
     inserted = []
     if not values:
         return inserted
@@ -500,12 +509,7 @@ def _substitute(tree, values):
 
 
 def _reads_one_of(node, values):
-    return (
-        isinstance(node, ast.Name)
-        and isinstance(node.ctx, ast.Load)
-        and node.id in values
-        and not getattr(node, "_global", False)
-    )
+    return isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in values
 
 
 def _drop_assignments(stmts, names):
@@ -533,5 +537,7 @@ def inline_calls(parsed, function, copy=True, static_params=(), active_inputs=No
     `active_inputs` the positions of the differentiated parameters (None: any may be)."""
     inliner = Inliner(parsed, static_params, active_inputs)
     code = getattr(parsed.function, "__code__", None)
-    tree = inliner.run(clone(function) if copy else function, (code,) if code is not None else ())
+    function = clone(function) if copy else function
+    inliner.globals |= module_names(function)
+    tree = inliner.run(function, (code,) if code is not None else ())
     return tree, inliner.origins

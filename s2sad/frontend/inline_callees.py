@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 
-from ..astutil import clone, name_nodes, walk
+from ..astutil import clone, module_names, name_nodes, walk
 from .. import rules as R
 from ..errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .source import ParsedFunction, parse_function
@@ -150,7 +150,7 @@ class CalleeResolution:
 
     def callee(self, value):
         """The user function (or local function) `value` calls, if it is to be inlined."""
-        if not (isinstance(value, ast.Call) and is_global(value.func)):
+        if not (isinstance(value, ast.Call) and is_global(value.func, self.globals)):
             return None
         obj = resolve(value.func, self.namespace)
         if isinstance(obj, LocalFunction):
@@ -212,7 +212,8 @@ class CalleeResolution:
 
     def lowered_callee(self, fn, bound, params, local):
         """(the callee `fn` lifted, lowered and normalized as a function of `params`, its parsed source,
-        its `def` node, the lifter that lifted its local functions)."""
+        its `def` node, the lifter that lifted its local functions, the names it reads from the module
+        namespace)."""
         callee, raw = self.parse_callee(fn, bound)
         lifter = Lifter(
             callee, raw, [callee.namespace, self.namespace], self.unique, fn.enclosing if local else ()
@@ -240,8 +241,8 @@ class CalleeResolution:
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]
-        self.share_globals(tree, callee, fn.__name__)
-        return tree, callee, raw, lifter
+        globals_ = self.share_globals(tree, callee, fn.__name__, module_names(tree, also_local=free))
+        return tree, callee, raw, lifter, globals_
 
     def relocate(self, stmts, callee):
         base = callee.filename.rsplit("/", 1)[-1]
@@ -262,21 +263,26 @@ class CalleeResolution:
                 node.lineno = key
                 node.end_lineno = key
 
-    def share_globals(self, tree, callee, name):
-        """The callee's globals: share names bound to the same object, alias the others."""
+    def share_globals(self, tree, callee, name, globals_):
+        """The callee's globals (`globals_`, the names it reads from its module): share names bound
+        to the same object, alias the others and those the caller uses for its own variables (names
+        it has seen that are not globals). Returns the callee's globals as they are then named."""
         renames = {}
         for node in walk(tree):
-            if isinstance(node, ast.Name) and getattr(node, "_global", False):
+            if isinstance(node, ast.Name) and node.id in globals_:
                 ident = node.id
                 if ident in callee.namespace:
                     value = callee.namespace[ident]
-                    if ident in self.namespace and self.namespace[ident] is not value:
+                    if (ident in self.namespace and self.namespace[ident] is not value) or (
+                        ident in self.taken and ident not in self.globals
+                    ):
                         alias = renames.get(ident) or self.unique(f"_{identifier(name)}_{ident}")
                         renames[ident] = alias
                         self.namespace[alias] = value
                         node.id = alias
                     elif ident not in self.namespace:
                         self.namespace[ident] = value
+        return (globals_ - set(renames)) | set(renames.values())
 
     # -- functions held in variables --------------------------------------------------------------
     def note_function_value(self, stmt):
@@ -284,7 +290,7 @@ class CalleeResolution:
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
             return
         name, value = stmt.targets[0].id, stmt.value
-        if self.stores.get(name, 1) != 1 or name in self.params or not is_global(value):
+        if self.stores.get(name, 1) != 1 or name in self.params or not is_global(value, self.globals):
             return
         if isinstance(value, ast.Name) or isinstance(value, ast.Attribute):
             if _function_valued(resolve(value, self.namespace)):
@@ -294,7 +300,7 @@ class CalleeResolution:
         """Is `value` a call of code that is not the user's (a library's function, a method or class)
         none of whose arguments may depend on a differentiated input? It is a constant: it runs as in
         the primal, needs no rule and is not inlined (the activity analysis checks it)."""
-        if self.may_vary is None or not (isinstance(value, ast.Call) and is_global(value.func)):
+        if self.may_vary is None or not (isinstance(value, ast.Call) and is_global(value.func, self.globals)):
             return False
         obj = resolve(value.func, self.namespace)
         if obj is _UNRESOLVED or isinstance(obj, LocalFunction) or R.lookup(obj) is not None:
@@ -305,9 +311,9 @@ class CalleeResolution:
             return False
         for node in _argument_nodes(value):
             if isinstance(node, ast.Name):
-                if not is_global(node) and node.id in self.may_vary:
+                if node.id not in self.globals and node.id in self.may_vary:
                     return False
-                if is_global(node) and isinstance(resolve(node, self.namespace), LocalFunction):
+                if node.id in self.globals and isinstance(resolve(node, self.namespace), LocalFunction):
                     return False  # a local function may read differentiated variables
         return True
 
@@ -320,9 +326,9 @@ class CalleeResolution:
         for node in [*walk(value.func.value), *_argument_nodes(value)]:
             if not isinstance(node, ast.Name):
                 continue
-            if not is_global(node) and node.id in self.may_vary:
+            if node.id not in self.globals and node.id in self.may_vary:
                 return False
-            if is_global(node) and isinstance(resolve(node, self.namespace), LocalFunction):
+            if node.id in self.globals and isinstance(resolve(node, self.namespace), LocalFunction):
                 return False
         return True
 
@@ -332,7 +338,7 @@ class CalleeResolution:
         function that is inlined like any helper, the object a constant whose attributes are read
         when the code runs."""
         value = getattr(stmt, "value", None)
-        if not (isinstance(value, ast.Call) and is_global(value.func)):
+        if not (isinstance(value, ast.Call) and is_global(value.func, self.globals)):
             return
         method = resolve(value.func, self.namespace)
         if not (
@@ -360,9 +366,8 @@ class CalleeResolution:
         else:
             key = self.unique(name)
             self.namespace[key] = obj
-        node = ast.Name(key, ast.Load())
-        node._global = True
-        return node
+        self.globals.add(key)
+        return ast.Name(key, ast.Load())
 
     # -- calls s2sad cannot follow: clear errors ------------------------------------------------
     def reject_unknown_callee(self, stmt):
@@ -372,7 +377,7 @@ class CalleeResolution:
             return
         func = value.func
         text = self.original_text(ast.unparse(func))
-        if isinstance(func, ast.Name) and not is_global(func):
+        if isinstance(func, ast.Name) and not is_global(func, self.globals):
             what = (
                 "this line calls a function computed at run time (the result of a call or an expression)"
                 if re.fullmatch(r"_t\d+", text)  # a temporary of normalization
@@ -386,7 +391,7 @@ class CalleeResolution:
                 "assigned only functions or None (`act = np.tanh if flag else relu`); not a function taken "
                 "from a list, a dict or the result of a call made at run time",
             )
-        if isinstance(func, ast.Attribute) and not is_global(func):
+        if isinstance(func, ast.Attribute) and not is_global(func, self.globals):
             if self.inactive_method_call(value):
                 return  # a method of a constant object (a random generator made in the body): a constant
             if method_rule(func.attr) is None and not any(hasattr(t, func.attr) for t in (list, dict, tuple)):
@@ -403,7 +408,7 @@ class CalleeResolution:
                     "and its methods are inlined; or write it as a plain function taking the object's arrays",
                 )
             return
-        if not is_global(func):
+        if not is_global(func, self.globals):
             return
         obj = resolve(func, self.namespace)
         if obj is _UNRESOLVED or R.lookup(obj) is not None or definition_of(obj) is not None:

@@ -14,9 +14,7 @@ from .nested import local_function_object
 
 
 def _runtime_helper(name):
-    root = ast.Name("_rt", ast.Load())
-    root._global = True
-    return ast.Attribute(value=root, attr=name, ctx=ast.Load())
+    return ast.Attribute(value=ast.Name("_rt", ast.Load()), attr=name, ctx=ast.Load())
 
 
 class RuntimeCalls:
@@ -29,10 +27,9 @@ class RuntimeCalls:
         real, free = local_function_object(fn)
         alias = self.unique(f"_{identifier(fn.__name__)}_recursive")
         self.namespace[alias] = real
-        func = ast.Name(alias, ast.Load())
-        func._global = True
+        self.globals.add(alias)
         call = stmt.value
-        call.func = func
+        call.func = ast.Name(alias, ast.Load())
         call.args = list(call.args) + [ast.Name(n, ast.Load()) for n in free]
         signature = inspect.signature(real)
         return self.call_derivative(stmt, real, signature, self.bind(real, signature, stmt))
@@ -59,6 +56,7 @@ class RuntimeCalls:
                 stmt,
                 hint="rename your `_rt`",
             )
+        self.globals.add("_rt")
         args = [bound[p] for p in signature.parameters]
         stem = identifier(fn.__name__)
         key = ("call", stem)

@@ -29,7 +29,7 @@ class CallShaping:
         call = stmt.value
         if not (
             isinstance(call, ast.Call)
-            and is_global(call.func)
+            and is_global(call.func, self.globals)
             and resolve(call.func, self.namespace) is np.einsum
             and call.args
             and not (isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str))
@@ -54,7 +54,7 @@ class CallShaping:
                 return e.value
             return Ellipsis if isinstance(e, ast.Name) and e.id == "Ellipsis" else None
 
-        if isinstance(node, ast.Name) and is_global(node):
+        if isinstance(node, ast.Name) and node.id in self.globals:
             value = resolve(node, self.namespace)
         elif (
             isinstance(node, ast.Name)
@@ -146,7 +146,7 @@ class CallShaping:
     def parameters_left(self, call, position):
         """How many positional parameters of the user's function `call` calls the starred argument
         at `position` fills: those not given by the other arguments, when none has a default."""
-        if sum(isinstance(a, ast.Starred) for a in call.args) != 1 or not is_global(call.func):
+        if sum(isinstance(a, ast.Starred) for a in call.args) != 1 or not is_global(call.func, self.globals):
             return None
         fn = resolve(call.func, self.namespace)
         if isinstance(fn, LocalFunction):
@@ -231,6 +231,5 @@ class CallShaping:
             return ast.Constant(default)
         alias = self.unique(f"_{identifier(fn.__name__)}_default_{name}")
         self.namespace[alias] = default
-        node = ast.Name(alias, ast.Load())
-        node._global = True
-        return node
+        self.globals.add(alias)
+        return ast.Name(alias, ast.Load())

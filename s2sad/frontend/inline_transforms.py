@@ -70,7 +70,7 @@ class TransformCalls:
         """`_t1 = s2sad.grad(g, argnums=1)` is made at compile time; later calls of `_t1` call (and
         inline) its derivative code. `z = s2sad.jvp(g, primals, tangents)` calls g's forward code."""
         value = stmt.value
-        if not (isinstance(value, ast.Call) and is_global(value.func)):
+        if not (isinstance(value, ast.Call) and is_global(value.func, self.globals)):
             return False
         api = resolve(value.func, self.namespace)
         kwargs = {}
@@ -93,7 +93,7 @@ class TransformCalls:
         kind = names[id(api)]
         where = stmt
         target = value.args[0]
-        fn = resolve(target, self.namespace) if is_global(target) else _UNRESOLVED
+        fn = resolve(target, self.namespace) if is_global(target, self.globals) else _UNRESOLVED
         if fn is _UNRESOLVED or not _function_valued(fn):
             raise self.parsed.error(
                 UnsupportedSyntaxError,
@@ -131,14 +131,13 @@ class TransformCalls:
             self.namespace[alias] = jvp_function(fn)
             call_args = [clone(a) for a in primals] + [ast.Name(n, ast.Load()) for n in free]
             call_args += [clone(a) for a in tangents] + [ast.Constant(0.0) for _ in free]
-            func = ast.Name(alias, ast.Load())
-            func._global = True
-            call = ast.Call(func=func, args=call_args, keywords=[])
+            self.globals.add(alias)
+            call = ast.Call(func=ast.Name(alias, ast.Load()), args=call_args, keywords=[])
             stmt.value = call
             return False  # the statement now calls the derivative: inlined as usual
 
         def constant(node):  # `argnums=(0, 1)` reaches here as a tuple temporary assigned once
-            if isinstance(node, ast.Name) and not is_global(node) and node.id in self.tuples:
+            if isinstance(node, ast.Name) and node.id not in self.globals and node.id in self.tuples:
                 return tuple(ast.literal_eval(e) for e in self.tuples[node.id])
             return ast.literal_eval(node)
 
@@ -186,7 +185,6 @@ class TransformCalls:
             local = LocalFunction(alias + "_local", node, self.parsed, set(free))
             alias = self.unique(alias + "_local")
             self.namespace[alias] = local
-        atom = ast.Name(alias, ast.Load())
-        atom._global = True
-        self.function_values[stmt.targets[0].id] = atom
+        self.globals.add(alias)
+        self.function_values[stmt.targets[0].id] = ast.Name(alias, ast.Load())
         return True

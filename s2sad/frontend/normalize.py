@@ -35,15 +35,18 @@ from ..astutil import (
 from .desugar import DesugarError
 
 
-def is_atom(node):
+def is_atom(node, local_names):
     """Names, constants and dotted references to globals (`np.pi`) are atoms."""
-    return isinstance(node, (ast.Name, ast.Constant)) or _is_dotted(node)
+    return isinstance(node, (ast.Name, ast.Constant)) or (
+        isinstance(node, ast.Attribute) and global_path(node, local_names)
+    )
 
 
-def _is_dotted(node):
+def global_path(node, local_names):
+    """Is `node` a name or a dotted path whose root is not one of `local_names`: read from the module?"""
     while isinstance(node, ast.Attribute):
         node = node.value
-    return isinstance(node, ast.Name) and getattr(node, "_global", False)
+    return isinstance(node, ast.Name) and node.id not in local_names
 
 
 def _load(name):
@@ -66,6 +69,7 @@ class _Normalizer:
         while name in self.local_names:
             self.count += 1
             name = f"_t{self.count}"
+        self.local_names.add(name)
         return name
 
     def emit(self, out, target, value):
@@ -78,20 +82,15 @@ class _Normalizer:
         if isinstance(node, ast.Constant):
             return node
         if isinstance(node, ast.Name):
-            return _mark(node, self.local_names)
-        if isinstance(node, ast.Attribute) and self.global_path(node):
-            return _mark_path(node)
+            return _load(node.id)
+        if isinstance(node, ast.Attribute) and global_path(node, self.local_names):
+            return _load_path(node)
         value = self.primitive(node, out)
-        if is_atom(value):
+        if is_atom(value, self.local_names):
             return value
         temp = self.fresh()
         self.emit(out, temp, value)
         return _load(temp)
-
-    def global_path(self, node):
-        while isinstance(node, ast.Attribute):
-            node = node.value
-        return isinstance(node, ast.Name) and node.id not in self.local_names
 
     def primitive(self, node, out):
         """Flatten `node`'s operands into atoms; return one primitive expression."""
@@ -132,7 +131,7 @@ class _Normalizer:
             return _load(result)
         if isinstance(node, ast.Call):
             func = node.func
-            if isinstance(func, ast.Attribute) and not self.global_path(func):
+            if isinstance(func, ast.Attribute) and not global_path(func, self.local_names):
                 func = ast.Attribute(value=self.atom(func.value, out), attr=func.attr, ctx=ast.Load())
             elif isinstance(func, (ast.Name, ast.Attribute)):
                 func = self.atom(func, out)
@@ -329,7 +328,7 @@ class _Normalizer:
             return
         if isinstance(stmt, ast.Expr):
             value = self.primitive(stmt.value, out)
-            if not is_atom(value):
+            if not is_atom(value, self.local_names):
                 out.append(ast.copy_location(ast.Expr(value=value), stmt))
             return
         if isinstance(stmt, ast.Raise):
@@ -352,20 +351,12 @@ class _Normalizer:
         )
 
 
-def _mark(node, local_names):
-    out = ast.Name(id=node.id, ctx=ast.Load())
-    if node.id not in local_names:
-        out._global = True
-    return out
-
-
-def _mark_path(node):
+def _load_path(node):
     node = clone(node)
     root = node
     while isinstance(root, ast.Attribute):
         root.ctx = ast.Load()
         root = root.value
-    root._global = True
     return node
 
 

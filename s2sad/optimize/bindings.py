@@ -28,7 +28,7 @@ PURE = (
 
 def name_counts(function):
     """(times each name is assigned, times each is read, names changed in place)."""
-    assigned, read, inplace = {}, {}, set()
+    assigned, read, inplace, receivers = {}, {}, set(), set()
     for a in function.args.args:
         assigned[a.arg] = 0
     Name, Subscript, Call, Store = ast.Name, ast.Subscript, ast.Call, ast.Store
@@ -43,9 +43,9 @@ def name_counts(function):
             if node.ctx.__class__ is Store and node.value.__class__ is Name:
                 inplace.add(node.value.id)
         elif cls is Call:
-            receiver = list_receiver(node)
-            if receiver is not None:
-                inplace.add(receiver)  # `xs.append(v)`, `y = xs.pop()`: a list changed in place
+            receivers.add(list_receiver(node, ()))
+    # `xs.append(v)`, `y = xs.pop()`: a list of the function (not a global: `assigned` has them all) changed in place
+    inplace |= {name for name in receivers if name in assigned}
     return assigned, read, inplace
 
 
@@ -58,8 +58,10 @@ def loads(node):
     return counts
 
 
-def is_local_name(node):
-    return isinstance(node, ast.Name) and not getattr(node, "_global", False)
+def is_local_name(node, assigned):
+    """Is `node` a variable of the function: a name that is a parameter or assigned (a key of
+    `assigned`, from `name_counts`), not one read from the module namespace (Python's rule)?"""
+    return isinstance(node, ast.Name) and node.id in assigned
 
 
 def drop_bindings(function, names):
@@ -68,7 +70,7 @@ def drop_bindings(function, names):
         for stmt in stmts:
             if (
                 isinstance(stmt, ast.Assign)
-                and is_local_name(stmt.targets[0])
+                and isinstance(stmt.targets[0], ast.Name)  # (a target is a variable)
                 and stmt.targets[0].id in names
             ):
                 continue

@@ -82,7 +82,9 @@ def merge_block_copies(function, counts=None):
                 if inner:
                     block(inner, enclosing + (stmt,))
             if not (
-                isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0]) and is_local_name(stmt.value)
+                isinstance(stmt, ast.Assign)
+                and is_local_name(stmt.targets[0], assigned)
+                and is_local_name(stmt.value, assigned)
             ):
                 j += 1
                 continue
@@ -93,7 +95,7 @@ def merge_block_copies(function, counts=None):
             if first is None:
                 first = {}
                 for k, s in enumerate(stmts):
-                    if isinstance(s, ast.Assign) and is_local_name(s.targets[0]):
+                    if isinstance(s, ast.Assign) and is_local_name(s.targets[0], assigned):
                         first.setdefault(s.targets[0].id, k)
             i = first.get(b)
             if i is None or i >= j:

@@ -61,12 +61,14 @@ def eliminate_common_subexpressions(function, namespace, counts=None):
                 holders.clear()
                 textual.clear()
                 continue
-            if not (isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0])):
+            if not (isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0], assigned)):
                 continue
             name = stmt.targets[0].id
             value = stmt.value
             key = operands = None
-            if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and pure_call(value, namespace):
+            if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and pure_call(
+                value, namespace, read.keys() - assigned.keys()
+            ):
                 operands, texts = set(), False
                 for n in nodes(value):
                     if n.__class__ is ast.Name:

@@ -28,7 +28,7 @@ def drop_dead(function, counts=None):
         stmt.targets[0].id
         for stmt in statements(function.body)
         if isinstance(stmt, ast.Assign)
-        and is_local_name(stmt.targets[0])
+        and is_local_name(stmt.targets[0], assigned)
         and read.get(stmt.targets[0].id, 0) == 0
         and isinstance(stmt.value, PURE)
     }

@@ -45,7 +45,7 @@ def hoist_loop_invariants(function, counts=None):
             operands = [value.left, value.right]
         elif isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
             operands = [value.operand]
-        elif is_local_name(value):  # a copy (common subexpressions leave `_t9 = _t4`)
+        elif is_local_name(value, assigned):  # a copy (common subexpressions leave `_t9 = _t4`)
             operands = [value]
         else:
             return False
@@ -53,7 +53,7 @@ def hoist_loop_invariants(function, counts=None):
             if isinstance(atom, ast.Constant):
                 if isinstance(atom.value, bool) or not isinstance(atom.value, (int, float)):
                     return False
-            elif not (is_local_name(atom) and atom.id not in written and atom.id not in inplace):
+            elif not (is_local_name(atom, assigned) and atom.id not in written and atom.id not in inplace):
                 return False
         return True
 
@@ -75,7 +75,7 @@ def hoist_loop_invariants(function, counts=None):
                 for inner in stmt.body:
                     if (
                         isinstance(inner, ast.Assign)
-                        and is_local_name(inner.targets[0])
+                        and is_local_name(inner.targets[0], assigned)
                         and inner.targets[0].id not in params
                         and inner.targets[0].id not in inplace  # a fresh array / list each iteration
                         and assigned.get(inner.targets[0].id) == 1

@@ -28,7 +28,7 @@ def propagate_copies(function, counts=None):
     params = {a.arg for a in function.args.args}
     mapping = {}
     for stmt in statements(function.body):
-        if not (isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0])):
+        if not (isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0], assigned)):
             continue
         name = stmt.targets[0].id
         value = stmt.value
@@ -40,7 +40,7 @@ def propagate_copies(function, counts=None):
             and not isinstance(value.value, bool)
         ):
             mapping[name] = value
-        elif is_local_name(value) and assigned.get(value.id, 0) == 0 and value.id not in inplace:
+        elif is_local_name(value, assigned) and assigned[value.id] == 0 and value.id not in inplace:
             mapping[name] = value  # a copy of a parameter that is never reassigned
     if not mapping:
         return False
@@ -48,7 +48,7 @@ def propagate_copies(function, counts=None):
     for key in list(mapping):
         seen = {key}
         target = mapping[key]
-        while is_local_name(target) and target.id in mapping and target.id not in seen:
+        while is_local_name(target, assigned) and target.id in mapping and target.id not in seen:
             seen.add(target.id)
             target = mapping[target.id]
         mapping[key] = target

@@ -37,10 +37,10 @@ def forward_single_temps(function, counts=None):
             if (
                 out
                 and isinstance(stmt, ast.Assign)
-                and is_local_name(stmt.targets[0])
-                and is_local_name(stmt.value)
+                and is_local_name(stmt.targets[0], assigned)
+                and is_local_name(stmt.value, assigned)
                 and isinstance(out[-1], ast.Assign)
-                and is_local_name(out[-1].targets[0])
+                and is_local_name(out[-1].targets[0], assigned)
                 and out[-1].targets[0].id == stmt.value.id
                 and stmt.value.id.startswith("_")
                 and assigned.get(stmt.value.id) == 1

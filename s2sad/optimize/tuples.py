@@ -50,8 +50,8 @@ def scalarize_tuples(function, counts=None):
                 if n.__class__ is ast.Attribute and n.value.__class__ is ast.Name:
                     methods.add(n.value.id)
                 elif n.__class__ is ast.Call and not receivers:
-                    receivers = list_receiver(n) is not None
-                _escaping(n, escaping)
+                    receivers = list_receiver(n, ()) in assigned  # a list of the function changed in place
+                _escaping(n, escaping, assigned)
             changing = methods | (escaping if receivers else set())
         return name in changing
 
@@ -67,6 +67,7 @@ def scalarize_tuples(function, counts=None):
             next_number[0] += 1
             name = f"_t{next_number[0]}"
         next_number[0] += 1
+        assigned[name] = 1  # (the snapshot that assigns it)
         return name
 
     def stores(stmt):
@@ -96,7 +97,7 @@ def scalarize_tuples(function, counts=None):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     block(inner)
-            if not (isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0])):
+            if not (isinstance(stmt, ast.Assign) and is_local_name(stmt.targets[0], assigned)):
                 continue
             if not isinstance(stmt.value, (ast.Tuple, ast.List, ast.Dict)):
                 continue
@@ -113,7 +114,7 @@ def scalarize_tuples(function, counts=None):
             defined_before = {
                 s.targets[0].id
                 for s in stmts[:index]
-                if isinstance(s, ast.Assign) and is_local_name(s.targets[0])
+                if isinstance(s, ast.Assign) and is_local_name(s.targets[0], assigned)
             }
             read_in_blocks = any(
                 hasattr(later, "body") and any(n.id == name for n in name_nodes(later))
@@ -121,7 +122,7 @@ def scalarize_tuples(function, counts=None):
             )
             snapshots = []
             for k, e in enumerate(elements if read_in_blocks else ()):
-                if isinstance(e, ast.Constant) or not is_local_name(e) or e.id in inplace:
+                if isinstance(e, ast.Constant) or not is_local_name(e, assigned) or e.id in inplace:
                     continue
                 if assigned.get(e.id) == 0 or (assigned.get(e.id) == 1 and e.id in defined_before):
                     continue
@@ -134,18 +135,19 @@ def scalarize_tuples(function, counts=None):
                 )
                 elements[k] = ast.Name(own, ast.Load())
             stable = read_in_blocks and all(
-                isinstance(e, ast.Constant) or (is_local_name(e) and e.id not in inplace) for e in elements
+                isinstance(e, ast.Constant) or (is_local_name(e, assigned) and e.id not in inplace)
+                for e in elements
             )
             if snapshots:
                 inserted.append((stmts, stmt, snapshots))
                 changed = True
-            element_names = {e.id for e in elements if is_local_name(e)}
+            element_names = {e.id for e in elements if is_local_name(e, assigned)}
 
             def replace(later):
                 if (
                     isinstance(later, ast.Assign)
                     and isinstance(later.value, ast.Subscript)
-                    and is_local_name(later.value.value)
+                    and is_local_name(later.value.value, assigned)
                     and later.value.value.id == name
                     and isinstance(later.value.slice, ast.Constant)
                 ):
@@ -174,22 +176,22 @@ def scalarize_tuples(function, counts=None):
     return changed
 
 
-def _escaping(node, out):
+def _escaping(node, out, assigned):
     """Add to `out` the names whose value another name may come to hold through `node`: copied
     (`ys = xs`), put in a container or a list (`zs.append(xs)`), or returned; a list changed
-    through that other name changes."""
+    through that other name changes. (`assigned`: the function's variables, from `name_counts`.)"""
     cls = node.__class__
     if cls is ast.Assign:
-        if is_local_name(node.value):
+        if is_local_name(node.value, assigned):
             out.add(node.value.id)
     elif cls is ast.Tuple or cls is ast.List:
         if node.ctx.__class__ is ast.Load:
-            out.update(e.id for e in node.elts if is_local_name(e))
+            out.update(e.id for e in node.elts if is_local_name(e, assigned))
     elif cls is ast.Dict:
-        out.update(v.id for v in node.values if is_local_name(v))
+        out.update(v.id for v in node.values if is_local_name(v, assigned))
     elif cls is ast.Call:
-        if list_receiver(node) is not None:
-            out.update(a.id for a in node.args if is_local_name(a))
+        if list_receiver(node, ()) in assigned:
+            out.update(a.id for a in node.args if is_local_name(a, assigned))
     elif cls is ast.Return:
-        if is_local_name(node.value):
+        if is_local_name(node.value, assigned):
             out.add(node.value.id)

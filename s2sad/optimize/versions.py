@@ -42,10 +42,8 @@ def split_versions(function, names):
             for later in body[index + 1 :]:
                 for node in walk(later):
                     if (
-                        isinstance(node, ast.Name)
-                        and node.id == current
-                        and not getattr(node, "_global", False)
-                    ):
+                        isinstance(node, ast.Name) and node.id == current
+                    ):  # (a variable: never a global's name)
                         node.id = new
             current = new
     return function

@@ -17,7 +17,7 @@ def f_vjp(x, y_bar):
 import ast
 
 from ..analyses.effects import LIST_EFFECTS, has_effects, mutated, writes_in_place
-from ..astutil import name_nodes, rewrite_nested
+from ..astutil import module_names, name_nodes, rewrite_nested
 
 
 def fuse_accumulations(function, tapes=frozenset()):
@@ -28,6 +28,7 @@ def fuse_accumulations(function, tapes=frozenset()):
     `a = -(e1)` then `a = a + e2` becomes `a = e2 - e1` (exact in floating point). `tapes`: the loop
     tapes' preallocated lists (a store into one writes no array in place).
     """
+    globals_ = module_names(function)
 
     def names(node, ctx=None):
         return {n.id for n in name_nodes(node) if (ctx is None or isinstance(n.ctx, ctx))}
@@ -52,7 +53,7 @@ def fuse_accumulations(function, tapes=frozenset()):
                 ):
                     return prev  # `a = a + e1` too: `a = a + e1 + e2` adds in the same order
                 return None if name in names(value) else prev
-            if name in names(prev) or mutated(prev) & rest or writes_in_place(prev, tapes):
+            if name in names(prev) or mutated(prev, globals_) & rest or writes_in_place(prev, tapes):
                 return None  # (an in-place write may change a view that `e2` reads)
         return None
 

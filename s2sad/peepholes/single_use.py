@@ -17,7 +17,7 @@ def f_vjp(x, y_bar):
 import ast
 
 from ..analyses.effects import EFFECTS, exposed_reads, statement_facts
-from ..astutil import empty_block, replace_names
+from ..astutil import empty_block, module_names, replace_names
 
 
 def inline_single_use(function, tapes=frozenset()):
@@ -30,8 +30,9 @@ def inline_single_use(function, tapes=frozenset()):
     `tapes`: the loop tapes' preallocated lists (stores into them write no array in place).
     """
     params = {a.arg for a in function.args.args}
+    globals_ = module_names(function)
     known = {}  # plain statement -> its facts (found with the exposed reads)
-    exposed = exposed_reads(function, known, tapes)
+    exposed = exposed_reads(function, known, tapes, globals_)
     for stmt in [s for s, facts in known.items() if facts is None]:
         del known[stmt]  # a statement in two places: inlining in one changes the other
 
@@ -42,7 +43,7 @@ def inline_single_use(function, tapes=frozenset()):
                 inner = getattr(stmt, attr, None)
                 if inner:
                     setattr(stmt, attr, block(inner) or empty_block(attr))
-        info = [known.get(stmt) or statement_facts(stmt, tapes) for stmt in out]
+        info = [known.get(stmt) or statement_facts(stmt, tapes, globals_) for stmt in out]
         read_here = set()  # every name the block reads (and a few it no longer reads)
         for facts in info:
             read_here.update(facts[1])
@@ -84,7 +85,9 @@ def inline_single_use(function, tapes=frozenset()):
                 index += 1
                 continue
             replace_names(out[target_index], {name: stmt.value})
-            info[target_index] = known[out[target_index]] = statement_facts(out[target_index], tapes)
+            info[target_index] = known[out[target_index]] = statement_facts(
+                out[target_index], tapes, globals_
+            )
             read_here.update(info[target_index][1])
             del out[index]
             del info[index]

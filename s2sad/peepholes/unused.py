@@ -3,10 +3,10 @@
 import ast
 
 from ..analyses.effects import pure_call
-from ..astutil import name_nodes, walk
+from ..astutil import module_names, name_nodes, walk
 
 
-def _removable(value, namespace):
+def _removable(value, namespace, globals_):
     """An expression with no effect: arithmetic, runtime helpers, calls with derivative rules."""
     for node in walk(value):
         if not isinstance(node, ast.Call):
@@ -16,7 +16,7 @@ def _removable(value, namespace):
             return False  # _pop, _push, tape appends
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "_rt":
             continue
-        if not pure_call(node, namespace):
+        if not pure_call(node, namespace, globals_):
             return False
     return True
 
@@ -49,6 +49,7 @@ def drop_unused(function, namespace=None):
         x_bar = 2.0 * x
         return x_bar
     """
+    globals_ = module_names(function)
 
     def reads(node):
         return {n.id for n in name_nodes(node) if isinstance(n.ctx, ast.Load)}
@@ -80,7 +81,7 @@ def drop_unused(function, namespace=None):
                     changed = True
                 continue
             if isinstance(stmt, ast.Assign):
-                keep = bool(defines(stmt) & needed) or not _removable(stmt.value, namespace)
+                keep = bool(defines(stmt) & needed) or not _removable(stmt.value, namespace, globals_)
             else:
                 keep = True
             if keep:

@@ -143,13 +143,14 @@ def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
     c_bar += _rt.einsum_adjoint(z_bar, subscripts, 2, a, b, c)
 
 
-def _einsum_refusal(args, keywords):
+def _einsum_refusal(args, keywords, globals_):
     """The sublist form `np.einsum(x, [0, 1], [1, 0])` (its first argument is an operand, not a
-    string) is refused at the user's line: its first operand would take a constant's place."""
+    string) is refused at the user's line: its first operand would take a constant's place. A
+    module name (one of `globals_`) may hold the subscripts."""
     first = args[0] if args else None
     if isinstance(first, ast.Constant) and isinstance(first.value, str):
         return None
-    if isinstance(first, ast.Name) and getattr(first, "_global", False):
+    if isinstance(first, ast.Name) and first.id in globals_:
         return None
     return (
         "np.einsum is differentiated with its subscripts written as a string (the sublist form "

@@ -13,7 +13,7 @@ import ast
 import operator
 
 from .. import kinds as K
-from ..analyses.primitives import index_expression, list_receiver
+from ..analyses.primitives import index_expression, is_global, list_receiver
 from ..peepholes.simplify import is_zero, simplify, zero
 from ..astutil import name_nodes, nodes, walk
 
@@ -82,9 +82,10 @@ def zero_value(name, kind):
     return call("_rt.zeros_like", load(name))
 
 
-def local_atom(atom):
-    """The variable name of `atom` if it is a local variable, else None."""
-    if isinstance(atom, ast.Name) and not getattr(atom, "_global", False):
+def local_atom(atom, globals_):
+    """The variable name of `atom` if it is a local variable (a name not among `globals_`, the names
+    the primal reads from the module: `Analysis.globals`), else None."""
+    if isinstance(atom, ast.Name) and atom.id not in globals_:
         return atom.id
     return None
 
@@ -95,13 +96,14 @@ def bind_template(template, primitive):
     return {k: index_expression(v) if isinstance(v, (ast.Slice, ast.Tuple)) else v for k, v in values.items()}
 
 
-def single_use_list_literals(function):
+def single_use_list_literals(function, globals_):
     """Names of list literals built to be passed once to a function, like `_t1 = [a, b];
     y = np.stack(_t1)`: assigned once, read once (by a call), never changed in place. Their
-    derivatives need not be lists (a tuple of tangents; the rule's adjoint, indexed item by item)."""
+    derivatives need not be lists (a tuple of tangents; the rule's adjoint, indexed item by item).
+    `globals_`: the names `function` reads from the module."""
     assigned, reads, changed, literals, passed = {}, {}, set(), set(), set()
     for node in nodes(function):
-        if isinstance(node, ast.Call) and _global_callee(node.func):
+        if isinstance(node, ast.Call) and is_global(node.func, globals_):
             passed |= {
                 a.id for a in list(node.args) + [k.value for k in node.keywords] if isinstance(a, ast.Name)
             }
@@ -114,8 +116,8 @@ def single_use_list_literals(function):
             and isinstance(node.value, ast.Name)
         ):
             changed.add(node.value.id)
-        elif isinstance(node, ast.Call) and list_receiver(node) is not None:
-            changed.add(list_receiver(node))
+        elif isinstance(node, ast.Call) and list_receiver(node, globals_) is not None:
+            changed.add(list_receiver(node, globals_))
         elif (
             isinstance(node, ast.Assign)
             and isinstance(node.targets[0], ast.Name)
@@ -125,12 +127,6 @@ def single_use_list_literals(function):
     return {
         n for n in literals if assigned.get(n) == 1 and reads.get(n) == 1 and n not in changed and n in passed
     }
-
-
-def _global_callee(func):
-    while isinstance(func, ast.Attribute):
-        func = func.value
-    return isinstance(func, ast.Name) and getattr(func, "_global", False)
 
 
 def is_scalar(kind):
@@ -145,10 +141,12 @@ def simplified(expr, carriers=frozenset()):
 
 def carriers(derivatives, lifted=()):
     """The names bound to a template's derivative names (`derivatives`), and those inside the
-    tangents in `lifted` (tangents given more axes by a call): the names that hold derivatives."""
+    tangents in `lifted` (tangents given more axes by a call, `_rt.lift(x_dot, z)`: a name besides the
+    tangents in them changes nothing, the tangent there carries the derivative): the names that hold
+    derivatives."""
     names = {d.id for d in derivatives.values() if d.__class__ is ast.Name}
     for tangent in lifted:
-        names |= {n.id for n in walk(tangent) if n.__class__ is ast.Name and not getattr(n, "_global", False)}
+        names |= {n.id for n in walk(tangent) if n.__class__ is ast.Name}
     return frozenset(names)
 
 
@@ -177,11 +175,11 @@ def doubled(first, second):
     return ast.BinOp(left=ast.Constant(2.0), op=ast.Mult(), right=first)
 
 
-def squares(rule, template, values):
-    """Is this `x * x`, a product of a local variable with itself?"""
+def squares(rule, template, values, globals_):
+    """Is this `x * x`, a product of a local variable with itself (`globals_`: the module's names)?"""
     if rule.key is not operator.mul or len(template.operands) != 2:
         return False
-    first, second = (local_atom(values[p]) for p in template.operands)
+    first, second = (local_atom(values[p], globals_) for p in template.operands)
     return first is not None and first == second
 
 
@@ -191,8 +189,7 @@ def names_read(node):
 
 
 def atom_kind(atom, kinds):
-    """The kind of an atom (a constant or a name)."""
+    """The kind of an atom (a constant or a name; `kinds` has the variables, not the globals: ANY)."""
     if isinstance(atom, ast.Constant):
         return K.kind_of(atom.value)
-    name = local_atom(atom)
-    return kinds.get(name, K.ANY) if name else K.ANY
+    return kinds.get(atom.id, K.ANY) if isinstance(atom, ast.Name) else K.ANY

@@ -88,6 +88,7 @@ class ForwardTransform(ListTangents):
         self.function = function
         self.analysis = analysis
         self.kinds = analysis.kinds
+        self.globals = analysis.globals  # the names the primal reads from the module
         self.active = analysis.active
         self.namespace = namespace
         taken = assigned_names([function]) | {a.arg for a in function.args.args} | names_read(function)
@@ -98,7 +99,7 @@ class ForwardTransform(ListTangents):
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)
         }
         self.bound = {a.arg for a in function.args.args}  # primal names surely bound here
-        self.single_use_lists = single_use_list_literals(function)
+        self.single_use_lists = single_use_list_literals(function, self.globals)
         self.read_counts = {}
         self.jvp_names = {}  # record of a call that is not inlined -> the name of its (value, tangent)
         for sub in walk(function):
@@ -123,7 +124,7 @@ class ForwardTransform(ListTangents):
         return {n for n, count in self.read_counts.items() if count > inside.get(n, 0)}
 
     def tangent_of(self, atom, state):
-        name = local_atom(atom)
+        name = local_atom(atom, self.globals)
         if name is not None and name in self.active and name in state:
             return load(self.dot(name))
         return zero()
@@ -265,7 +266,7 @@ class ForwardTransform(ListTangents):
             out.append(assign(target, expr, stmt))
         tangent = simplified(parts[-1][1], carriers(derivs))
         if (
-            squares(rule, template, values)
+            squares(rule, template, values, self.globals)
             and isinstance(tangent, ast.BinOp)
             and isinstance(tangent.op, ast.Add)
         ):
@@ -301,7 +302,7 @@ class ForwardTransform(ListTangents):
         for atom in operands:
             t = self.tangent_of(atom, state)
             tangents.append(ast.Constant(None) if is_zero(t) else t)
-        record = local_atom(prim.args[1]) or "_call"
+        record = local_atom(prim.args[1], self.globals) or "_call"
         if record not in self.jvp_names:  # stable across the passes over a loop body
             self.jvp_names[record] = self.names._unique(re.sub(r"_call(\d*)$", r"_jvp\1", record))
         result = self.jvp_names[record]
@@ -371,7 +372,7 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     out = ret.value
     if analysis.has_aux:  # (output, aux): the tangent is the output's
         out = out.elts[0]
-    name = local_atom(out)
+    name = local_atom(out, analysis.globals)
     if name is not None and name in state:
         out_dot = load(transform.dot(name))
     else:

@@ -17,7 +17,7 @@ class ListTangents:
         """`xs + ys` (both sides' tangents, zeros for a constant side), `xs * n`, and copies
         `list(xs)`, `xs.copy()` of lists; None for a zero tangent."""
         if prim.rule.key is operator.mul:  # `xs * n`, `n * xs`: the tangent repeats (`n` is a count)
-            lists = [a for a in prim.args if self.kinds.get(local_atom(a)) == K.LIST]
+            lists = [a for a in prim.args if self.kinds.get(local_atom(a, self.globals)) == K.LIST]
             tangent = self.tangent_of(lists[0], state)
             if is_zero(tangent):
                 return None
@@ -51,7 +51,7 @@ class ListTangents:
 
     def pop(self, stmt, prim, state):
         """`y = xs.pop(i)`: `y_dot = xs_dot.pop(i)` (popped and dropped when `y` is not active)."""
-        name, base = stmt.targets[0].id, local_atom(prim.args[0])
+        name, base = stmt.targets[0].id, local_atom(prim.args[0], self.globals)
         out = [stmt]
         if base is None or base not in state:
             state.discard(name)

@@ -133,10 +133,10 @@ class VectorForwardTransform(ForwardTransform):
         parts = template.instantiate(values, derivs, fresh=self.names.fresh)
         if batched or rule.elementwise or self.safe_as_is(template, values, derivs, result_scalar):
             for target, expr in parts[:-1]:
-                out.append(assign(target, _fold(expr, self.kinds), stmt))
+                out.append(assign(target, _fold(expr, self.kinds, self.globals), stmt))
             tangent = simplified(parts[-1][1], holders)
             if tangent is not None:
-                tangent = _fold(tangent, self.kinds)
+                tangent = _fold(tangent, self.kinds, self.globals)
         else:
             tangent = self.each_direction(parts, derivs, stmt, out, holders)
         return self.full_shaped(tangent, rule, template, values, derivs, name, "_rt.broadcast_directions")
@@ -151,7 +151,10 @@ class VectorForwardTransform(ForwardTransform):
             tangent = derivs[f"{p}_dot"]
             if is_zero(tangent) or kinds[p] == K.OTHER:
                 continue
-            same_rank = result_rank is not None and _rank(values[p], self.ranks, self.kinds) == result_rank
+            same_rank = (
+                result_rank is not None
+                and _rank(values[p], self.ranks, self.kinds, self.globals) == result_rank
+            )
             if is_scalar(kinds[p]) or (len(shaped) > 1 and not same_rank):
                 out[f"{p}_dot"] = call("_rt.lift", clone(tangent), load(name))
         return out
@@ -220,7 +223,7 @@ class VectorForwardTransform(ForwardTransform):
         base = target.value.id
         if self.kinds.get(base) == K.LIST:
             return super().store_tangent(target, value_tangent, stmt)
-        index = _batched_slice(target.slice, self.kinds)
+        index = _batched_slice(target.slice, self.kinds, self.globals)
         store = ast.Subscript(value=load(self.dot(base)), slice=index, ctx=ast.Store())
         if is_zero(value_tangent):
             value = ast.Constant(0.0)
@@ -233,11 +236,11 @@ class VectorForwardTransform(ForwardTransform):
 _UNSET = object()
 
 
-def _rank(atom, ranks, kinds):
-    """The rank class of an operand: 0 for scalars, a name's class, None if unknown."""
+def _rank(atom, ranks, kinds, globals_):
+    """The rank class of an operand: 0 for scalars, a name's class, None if unknown (a global's)."""
     if isinstance(atom, ast.Constant):
         return 0 if isinstance(atom.value, (int, float)) else None
-    name = local_atom(atom)
+    name = local_atom(atom, globals_)
     if name is None:
         return None
     if is_scalar(kinds.get(name)):
@@ -275,10 +278,10 @@ def same_rank_classes(function, analysis):
             elif prim is None:
                 rank = None
             elif prim.kind == "copy":
-                rank = _rank(prim.args[0], ranks, kinds) if prim.args else None
+                rank = _rank(prim.args[0], ranks, kinds, analysis.globals) if prim.args else None
             elif prim.kind == "call" and prim.rule is not None and prim.rule.elementwise:
                 classes = {
-                    _rank(a, ranks, kinds)
+                    _rank(a, ranks, kinds, analysis.globals)
                     for a in list(prim.args) + list(prim.keywords.values())
                     if not isinstance(a, ast.Constant) or a.value is not None
                 }
@@ -325,7 +328,7 @@ def _rename(expr, params, inlined):
     return Rename().visit(expr)
 
 
-def _static_index(node, kinds):
+def _static_index(node, kinds, globals_):
     """The items of an index known at compile time not to be a tuple, as a list; else None."""
     if isinstance(node, ast.Tuple):
         return list(node.elts)
@@ -333,15 +336,15 @@ def _static_index(node, kinds):
         return [node]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "slice":
         return [node]
-    name = local_atom(node)
+    name = local_atom(node, globals_)
     if name is not None and kinds.get(name) in (K.INT, K.BOOL, K.ARRAY):
         return [node]
     return None
 
 
-def _batched_slice(index, kinds):
+def _batched_slice(index, kinds, globals_):
     """`i` -> `:, i`; `(i, j)` -> `:, i, j`; an index that may be a tuple -> `_rt.batch_index(idx)`."""
-    items = _static_index(index, kinds)
+    items = _static_index(index, kinds, globals_)
     if items is None:
         return call("_rt.batch_index", clone(index))
     return ast.Tuple(elts=[ast.Slice()] + [_as_slice(clone(e)) for e in items], ctx=ast.Load())
@@ -365,7 +368,7 @@ def _as_slice(node):
     return node
 
 
-def _fold(expr, kinds):
+def _fold(expr, kinds, globals_):
     """Write batch helpers known at compile time out: `x_dot[_rt.batch_index(i)]` -> `x_dot[:, i]`,
     `_rt.batch_axis(0, x)` -> `1`."""
 
@@ -374,7 +377,7 @@ def _fold(expr, kinds):
             self.generic_visit(node)
             index = node.slice
             if _is_helper(index, "batch_index") and len(index.args) == 1:
-                items = _static_index(index.args[0], kinds)
+                items = _static_index(index.args[0], kinds, globals_)
                 if items is not None:
                     node.slice = ast.Tuple(elts=[ast.Slice()] + [_as_slice(e) for e in items], ctx=ast.Load())
             return node

@@ -84,12 +84,15 @@ class ReverseTransform(
         self.portable = portable
         self.analysis = analysis
         self.kinds = analysis.kinds
+        self.globals = analysis.globals  # the names the primal reads from the module
         self.active = analysis.active
         self.namespace = namespace
         self.params = [a.arg for a in function.args.args]
         taken = {n.id for n in name_nodes(function)} | set(self.params)  # every name it stores or reads
         self.names = DerivativeNames(taken)
-        self.seed_name(local_atom(split_output(analysis, function.body[-1].value)[0]))  # before any adjoint
+        self.seed_name(
+            local_atom(split_output(analysis, function.body[-1].value)[0], self.globals)
+        )  # before any adjoint
         self.parts = {}
         self.inplace = self._inplace_variables()
         self.setitem_bases = {
@@ -113,7 +116,7 @@ class ReverseTransform(
             set()
         )  # lists the backward sweep changes in place (undoing appends, pops, writes)
         self.single_use_lists = single_use_list_literals(
-            function
+            function, self.globals
         )  # `np.stack([a, b])`: the rule's adjoint as is
         self.literal_operands = self._literal_operands()
         self.split_literals = set()  # id(call) whose list literal's items take their adjoints directly
@@ -160,7 +163,7 @@ class ReverseTransform(
         body = self.function.body
         ret = body[-1]
         output, aux = split_output(self.analysis, ret.value)
-        out_name = local_atom(output)
+        out_name = local_atom(output, self.globals)
         read_at_start = {p for p in active_inputs if not is_scalar(self.kinds.get(p))}
         self.recording = to_be_recorded(
             body,
@@ -218,7 +221,9 @@ class ReverseTransform(
         grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
         grad_result = clone(grads_tuple)
         if aux is not None:  # has_aux: the value is (output, aux), read before the backward sweep
-            if local_atom(aux) in pushed_names or (self.restored_lists and local_atom(aux) is not None):
+            if local_atom(aux, self.globals) in pushed_names or (
+                self.restored_lists and local_atom(aux, self.globals) is not None
+            ):
                 copied = call("_rt.copy_lists", clone(aux)) if self.restored_lists else clone(aux)
                 aux_keep = [assign("_aux_value", copied)]
                 aux = load("_aux_value")

@@ -25,12 +25,22 @@ class ListAdjoints:
                 (left, (ast.Constant(0), split)),
                 (right, (clone(split), ast.Constant(None))),
             ):
-                if local_atom(atom) in self.active:
-                    parts.append((local_atom(atom), call("_rt.list_part", clone(z_bar), *bounds)))
+                if local_atom(atom, self.globals) in self.active:
+                    parts.append(
+                        (local_atom(atom, self.globals), call("_rt.list_part", clone(z_bar), *bounds))
+                    )
             return parts
         for atom in prim.args:
-            if self.kinds.get(local_atom(atom)) == K.LIST and local_atom(atom) in self.active:
-                parts.append((local_atom(atom), call("_rt.list_repeat_adjoint", clone(z_bar), clone(atom))))
+            if (
+                self.kinds.get(local_atom(atom, self.globals)) == K.LIST
+                and local_atom(atom, self.globals) in self.active
+            ):
+                parts.append(
+                    (
+                        local_atom(atom, self.globals),
+                        call("_rt.list_repeat_adjoint", clone(z_bar), clone(atom)),
+                    )
+                )
         return parts
 
     def list_change(self, stmt):
@@ -40,7 +50,7 @@ class ListAdjoints:
         prim = self.analysis.primitives.get(id(stmt))
         if prim is None or prim.kind not in ("list_append", "list_pop"):
             return None
-        base = local_atom(prim.args[0])
+        base = local_atom(prim.args[0], self.globals)
         if base is None:
             return None
         reads = set() if prim.kind == "list_append" else {n for a in prim.args[1:] for n in names_read(a)}
@@ -69,7 +79,7 @@ class ListAdjoints:
         if base in state:
             out += self.list_adjoint(base, state, stmt)
             popped = self._method(self.bar(base), "pop")
-            operand = local_atom(value)
+            operand = local_atom(value, self.globals)
             if operand in self.active:
                 out += self.accumulate(operand, popped, state, stmt)
             else:
@@ -81,7 +91,7 @@ class ListAdjoints:
 
     def backward_pop(self, stmt, prim, state):
         """`y = xs.pop(i)`: `y_bar` goes back into `xs_bar` at `i`, `y` back into `xs`."""
-        name, base = stmt.targets[0].id, local_atom(prim.args[0])
+        name, base = stmt.targets[0].id, local_atom(prim.args[0], self.globals)
         index = prim.args[1:]
         out = []
 

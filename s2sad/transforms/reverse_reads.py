@@ -28,7 +28,7 @@ class AdjointReads:
                 if self.kinds.get(target.value.id) != K.LIST:
                     names.add(target.value.id)
             elif isinstance(stmt.value, ast.Subscript) and target.id in self.active:
-                base = local_atom(stmt.value.value)
+                base = local_atom(stmt.value.value, self.globals)
                 if base in self.active and self.kinds.get(base) == K.ARRAY:
                     names.add(base)
         return names
@@ -115,14 +115,16 @@ class AdjointReads:
                 prim.kind == "call" and target.id in self.active and id(stmt) not in self.split_literals
             ):  # `_rt.list_cotangent(g, xs)`: the list as it was
                 names |= {
-                    a for a in map(local_atom, prim.args) if a in self.active and self.kinds.get(a) == K.LIST
+                    a
+                    for a in (local_atom(p, self.globals) for p in prim.args)
+                    if a in self.active and self.kinds.get(a) == K.LIST
                 }
         name = target.id if isinstance(target, ast.Name) else None
         recomputed = self.recompute.get(id(stmt), [])
         if recomputed:
             names -= {d.targets[0].id for d in recomputed}
             for definition in recomputed:
-                names |= {n.id for n in name_nodes(definition.value) if not getattr(n, "_global", False)}
+                names |= {n.id for n in name_nodes(definition.value) if n.id not in self.globals}
         return names, name, recomputed
 
 

@@ -22,7 +22,7 @@ class AdjointShapes:
         each active item's adjoint is its slice of `y_bar` (`a_bar += y_bar[:3]`), no list adjoint
         and no run-time split. None if a shape or the axis is not known."""
         literal = self.literal_operands.get(id(stmt))
-        if literal is None or local_atom(values["arrays"]) != literal[0]:
+        if literal is None or local_atom(values["arrays"], self.globals) != literal[0]:
             return None
         axis = values["axis"]
         if not (isinstance(axis, ast.Constant) and type(axis.value) is int):
@@ -37,7 +37,7 @@ class AdjointShapes:
         parts, start = [], 0
         for item, shape in zip(literal[1], shapes):
             stop = start + shape[axis]
-            operand = local_atom(item)
+            operand = local_atom(item, self.globals)
             if operand in self.active:
                 if self.kinds.get(operand) == K.LIST:
                     return None
@@ -74,10 +74,10 @@ class AdjointShapes:
         return call("_rt.unbroadcast", expr, load(operand))
 
     def shape_of(self, atom):
-        name = local_atom(atom)
+        name = local_atom(atom, self.globals)
         if name is not None:
             return self.analysis.shapes.get(name)
-        if is_global(atom):
+        if is_global(atom, self.globals):
             value = resolve(atom, self.namespace)
             return value.shape if isinstance(value, np.ndarray) else None
         return None

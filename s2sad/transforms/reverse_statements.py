@@ -43,7 +43,9 @@ class StatementAdjoints:
         parts = []
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript) and self.kinds.get(target.value.id) == K.LIST:
-            value = local_atom(stmt.value)  # `xs[i] = v`: the item's adjoint, zeroed right after
+            value = local_atom(
+                stmt.value, self.globals
+            )  # `xs[i] = v`: the item's adjoint, zeroed right after
             if value in self.active:
                 parts.append(
                     (
@@ -56,7 +58,7 @@ class StatementAdjoints:
             self.parts[key] = parts
             return parts
         if isinstance(target, ast.Subscript):
-            value = local_atom(stmt.value)
+            value = local_atom(stmt.value, self.globals)
             if value in self.active:
                 # a copy: the slice is zeroed right after it is read
                 integers = {n for n, k in self.kinds.items() if k == K.INT}
@@ -83,12 +85,12 @@ class StatementAdjoints:
         if name not in self.active or prim.kind == "list_pop":
             pass  # (a pop's adjoint is written by `backward_pop`)
         elif prim.kind == "copy":
-            operand = local_atom(prim.args[0])
+            operand = local_atom(prim.args[0], self.globals)
             if operand in self.active:
                 parts.append((operand, z_bar))
         elif prim.kind == "container":
             for index, atom in enumerate(prim.args):
-                operand = local_atom(atom)
+                operand = local_atom(atom, self.globals)
                 if operand in self.active:
                     key = prim.keys[index] if prim.keys is not None else index
                     item = ast.Subscript(value=clone(z_bar), slice=ast.Constant(key), ctx=ast.Load())
@@ -100,7 +102,7 @@ class StatementAdjoints:
             values = bind_template(rule.adjoint, prim)
             template = adjoint_for(rule, values)
             if rule.key is operator.getitem:
-                base = local_atom(values["x"])
+                base = local_atom(values["x"], self.globals)
                 if base in self.inplace:
                     parts.append(("@inplace", (base, values["index"], z_bar)))
                     self.parts[key] = parts
@@ -121,14 +123,15 @@ class StatementAdjoints:
                 return self.parts[key]
             values[template.output] = load(name)
             derivs = {
-                f"{p}_bar": load(self.bar(local_atom(values[p]) or "_const")) for p in template.operands
+                f"{p}_bar": load(self.bar(local_atom(values[p], self.globals) or "_const"))
+                for p in template.operands
             }
             derivs[f"{template.output}_bar"] = z_bar
             for target_param, expr in template.instantiate(values, derivs, fresh=self.names.fresh):
                 if target_param not in template.operands:
                     parts.append(("@local", (target_param, expr)))
                     continue
-                operand = local_atom(values[target_param])
+                operand = local_atom(values[target_param], self.globals)
                 if operand not in self.active:
                     continue
                 expr = simplified(expr, carriers(derivs))
@@ -140,7 +143,7 @@ class StatementAdjoints:
                     expr = self.direct_product(expr)
                 parts.append((operand, expr))
             if (
-                squares(rule, template, values)
+                squares(rule, template, values, self.globals)
                 and len(parts) == 2
                 and parts[0][0] == parts[1][0]
                 and doubled(parts[0][1], parts[1][1]) is not None

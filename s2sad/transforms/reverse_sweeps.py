@@ -110,7 +110,7 @@ class Sweeps:
             for other in walk_statements(self.function.body):
                 prim = self.analysis.primitives.get(id(other))
                 if derivative_call_role(prim) == "value":
-                    self.swept[local_atom(prim.args[1])] = (other.targets[0].id, prim.args[2:])
+                    self.swept[local_atom(prim.args[1], self.globals)] = (other.targets[0].id, prim.args[2:])
         if role == "value":
             if stmt.targets[0].id in self.active:
                 return [stmt]
@@ -120,7 +120,7 @@ class Sweeps:
         result, operands = self.swept.get(stmt.targets[0].id, (None, []))
         if result not in self.active:
             return []
-        wrt = [i for i, atom in enumerate(operands) if local_atom(atom) in self.active]
+        wrt = [i for i, atom in enumerate(operands) if local_atom(atom, self.globals) in self.active]
         positions = ast.Tuple(elts=[ast.Constant(i) for i in wrt], ctx=ast.Load())
         value = copy.copy(stmt.value)
         value.keywords = list(value.keywords) + [ast.keyword(arg="wrt", value=positions)]
