@@ -955,3 +955,45 @@ def einsum_with_a_changed_sublist(x):
 def test_an_einsum_sublist_changed_in_the_body_is_refused_at_the_line():
     with pytest.raises(s2sad.UnsupportedSyntaxError, match="sublist form"):
         s2sad.grad(einsum_with_a_changed_sublist)(np.ones((2, 2)))
+
+
+# -- a helper's globals and the caller's variables of the same name ------------------------------
+
+SHIFT = np.array([0.5, -1.0, 2.0])
+GAIN = 2.0
+
+
+def gained(x):
+    return x * GAIN + SHIFT
+
+
+def shadows_with_locals(x):
+    GAIN = 3.0  # the caller's own GAIN and SHIFT: variables, not the module's
+    SHIFT = np.sin(x)
+    return np.sum(gained(x) * SHIFT) + GAIN * np.sum(x)
+
+
+def shadows_with_a_parameter(x, GAIN):
+    return np.sum(gained(x) * GAIN)
+
+
+def shadows_with_a_loop_variable(x, n):
+    total = 0.0
+    for GAIN in range(n):
+        total = total + np.sum(gained(x)) * GAIN
+    return total
+
+
+@SETTINGS
+@given(seed=SEEDS)
+def test_a_helpers_globals_are_not_the_callers_variables_of_the_same_name(seed):
+    """Inlined, `gained` reads the module's GAIN and SHIFT, never the caller's local, parameter or
+    loop variable of that name (its globals get names of their own in the caller): value as Python
+    computes it, derivatives in both modes against finite differences."""
+    x = np.random.default_rng(seed).uniform(-1.5, 1.5, 3)
+    _check(shadows_with_locals, (x,))
+    _check(shadows_with_a_parameter, (x, 0.7))
+    _check(shadows_with_a_loop_variable, (x, 3))
+    gradient = s2sad.grad(shadows_with_locals)(x)
+    expected = GAIN * np.sin(x) + (x * GAIN + SHIFT) * np.cos(x) + 3.0
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12, atol=1e-12)

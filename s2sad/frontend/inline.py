@@ -95,6 +95,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         )  # parameters that may carry derivatives (None: all)
         self.may_vary = None  # names that may depend on them (`_may_vary`), None when unknown
         self.globals = set()  # the names the code read from the module namespace (shared when nested)
+        self.variables = frozenset()  # the parameters and assigned names of the function inlined into
 
     def nested(self, callee):
         callee.renamed = self.parsed.renamed  # one table: a message names a nested helper's locals as written
@@ -105,6 +106,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         inner.taken = self.taken
         inner.sizes = self.sizes
         inner.globals = self.globals
+        inner.variables = self.variables
         return inner
 
     def run(self, function, stack=()):
@@ -539,5 +541,6 @@ def inline_calls(parsed, function, copy=True, static_params=(), active_inputs=No
     code = getattr(parsed.function, "__code__", None)
     function = clone(function) if copy else function
     inliner.globals |= module_names(function)
+    inliner.variables = frozenset(assigned_names([function]) | parameters(function.args))
     tree = inliner.run(function, (code,) if code is not None else ())
     return tree, inliner.origins

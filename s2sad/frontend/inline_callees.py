@@ -265,17 +265,17 @@ class CalleeResolution:
 
     def share_globals(self, tree, callee, name, globals_):
         """The callee's globals (`globals_`, the names it reads from its module): share names bound
-        to the same object, alias the others and those the caller uses for its own variables (names
-        it has seen that are not globals). Returns the callee's globals as they are then named."""
+        to the same object, alias the others and those the function inlined into uses for variables
+        of its own. Returns the callee's globals as they are then named."""
         renames = {}
         for node in walk(tree):
             if isinstance(node, ast.Name) and node.id in globals_:
                 ident = node.id
                 if ident in callee.namespace:
                     value = callee.namespace[ident]
-                    if (ident in self.namespace and self.namespace[ident] is not value) or (
-                        ident in self.taken and ident not in self.globals
-                    ):
+                    if (
+                        ident in self.namespace and self.namespace[ident] is not value
+                    ) or ident in self.variables:
                         alias = renames.get(ident) or self.unique(f"_{identifier(name)}_{ident}")
                         renames[ident] = alias
                         self.namespace[alias] = value
