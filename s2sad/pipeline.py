@@ -27,6 +27,7 @@ from . import runtime
 from .analyses.activity import Analysis, analyze
 from .analyses.checks import (
     check_parameters,
+    check_returns,
     reject_array_aliases,
     reject_declarations,
     reject_effect_calls,
@@ -168,6 +169,7 @@ def parse(c):
 def check_source(c):
     reject_declarations(c.parsed, c.report)
     check_parameters(c.parsed, c.report)
+    check_returns(c.parsed, c.report)
     c.checkpoints = checkpoint_pragmas(c.parsed)
 
 

@@ -693,3 +693,28 @@ def test_a_helper_the_check_cannot_go_into_does_not_hide_the_rest(tmp_path):
     lines = {p.line for p in report.problems}
     assert {6, 11, 14} <= lines <= {6, 7, 11, 14}, report.problems  # yields, `global`, erfcx
     assert report.stopped is None
+
+
+def test_helpers_that_return_nothing_are_not_checked_as_differentiated(tmp_path):
+    path = write(
+        tmp_path,
+        "helpers.py",
+        """\
+        import numpy as np
+
+
+        def show(x):
+            print(x)
+
+
+        def loss(x):
+            return np.sin(x) ** 2
+
+
+        def nothing(x):
+            y = x * 2.0
+        """,
+    )
+    assert [r.name for r in check_file(path)] == ["loss"]
+    (report,) = check_file(path, "nothing")
+    assert [p.line for p in report.problems] == [12] and "returns nothing" in report.problems[0].message
