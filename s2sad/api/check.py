@@ -20,7 +20,7 @@ So the report says what `s2sad.grad` would say, in its words, for every line at 
 ...     return y
 ... ''')
 >>> [(p.line, p.message[:40]) for p in check_file(path)[0].problems]
-[(3, '`global` declarations are not supported:'), (4, '`Try` statements are not supported'), (5, 'no derivative rule for `math.gamma`')]
+[(3, '`global` declarations are not supported:'), (4, '`try` statements are not supported'), (5, 'no derivative rule for `math.gamma`')]
 """
 
 import ast
