@@ -43,9 +43,8 @@ class StatementAdjoints:
         parts = []
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript) and self.kinds.get(target.value.id) == K.LIST:
-            value = local_atom(
-                stmt.value, self.globals
-            )  # `xs[i] = v`: the item's adjoint, zeroed right after
+            # `xs[i] = v`: the item's adjoint, zeroed right after
+            value = local_atom(stmt.value, self.globals)
             if value in self.active:
                 parts.append(
                     (
