@@ -2,7 +2,8 @@
 a statement may be dropped or moved), names changed in place, reads a statement exposes.
 
 >>> import ast
->>> pure_call(ast.parse("x * 2.0").body[0].value, {}, set()), pure_call(ast.parse("print(x)").body[0].value, {}, {"print"})
+>>> call = ast.parse("print(x)").body[0].value  # `print` read from the module (builtins)
+>>> pure_call(ast.parse("x * 2.0").body[0].value, {}, set()), pure_call(call, {}, {"print"})
 (True, False)
 >>> has_effects(ast.parse("xs.append(v)").body[0].value)
 True

@@ -132,11 +132,6 @@ def is_global(node, globals_):
     return isinstance(node, ast.Name) and node.id in globals_
 
 
-def local_name(node, globals_):
-    """The name of `node` if it is a variable of the function (a name not in `globals_`), else None."""
-    return node.id if isinstance(node, ast.Name) and node.id not in globals_ else None
-
-
 def index_expression(node):
     """Turn a subscript's slice AST into an ordinary expression (`slice(...)`)."""
     if isinstance(node, ast.Slice):
