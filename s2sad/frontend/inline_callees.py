@@ -233,8 +233,7 @@ class CalleeResolution:
 
     def lowered_callee(self, fn, bound, params, local):
         """(the callee `fn` lifted, lowered and normalized as a function of `params`, its parsed source,
-        its `def` node, the lifter that lifted its local functions, the names it reads from the module
-        namespace)."""
+        its `def` node, the lifter that lifted its local functions, the names it reads from its module)."""
         callee, raw = self.parse_callee(fn, bound)
         lifter = Lifter(
             callee, raw, [callee.namespace, self.namespace], self.unique, fn.enclosing if local else ()
@@ -285,18 +284,16 @@ class CalleeResolution:
                 node.end_lineno = key
 
     def share_globals(self, tree, callee, name, globals_):
-        """The callee's globals (`globals_`, the names it reads from its module): share names bound
-        to the same object, alias the others and those the function inlined into uses for variables
-        of its own. Returns the callee's globals as they are then named."""
+        """The callee's globals `globals_`: share names bound to the same object, alias the others and
+        those the function inlined into has variables of; returns the globals as then named."""
         renames = {}
         for node in walk(tree):
             if isinstance(node, ast.Name) and node.id in globals_:
                 ident = node.id
                 if ident in callee.namespace:
                     value = callee.namespace[ident]
-                    if (
-                        ident in self.namespace and self.namespace[ident] is not value
-                    ) or ident in self.variables:
+                    rebound = ident in self.namespace and self.namespace[ident] is not value
+                    if rebound or ident in self.variables:
                         alias = renames.get(ident) or self.unique(f"_{identifier(name)}_{ident}")
                         renames[ident] = alias
                         self.namespace[alias] = value

@@ -33,6 +33,7 @@ def _shape(node):
 def eliminate_common_subexpressions(function, namespace, counts=None):
     """A second `b = op(x, y)` in the same block, nothing reassigned since: reuse `a`."""
     assigned, read, inplace = counts or name_counts(function)
+    globals_ = read.keys() - assigned.keys()  # names read, neither parameters nor assigned
     changed = False
 
     def block(stmts):
@@ -67,7 +68,7 @@ def eliminate_common_subexpressions(function, namespace, counts=None):
             value = stmt.value
             key = operands = None
             if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) and pure_call(
-                value, namespace, read.keys() - assigned.keys()
+                value, namespace, globals_
             ):
                 operands, texts = set(), False
                 for n in nodes(value):

@@ -93,9 +93,8 @@ class ReverseTransform(
         self.params = [a.arg for a in function.args.args]
         taken = {n.id for n in name_nodes(function)} | set(self.params)  # every name it stores or reads
         self.names = DerivativeNames(taken)
-        self.seed_name(
-            local_atom(split_output(analysis, function.body[-1].value)[0], self.globals)
-        )  # before any adjoint
+        output = split_output(analysis, function.body[-1].value)[0]
+        self.seed_name(local_atom(output, self.globals))  # before any adjoint
         self.parts = {}
         self.inplace = self._inplace_variables()
         self.setitem_bases = {
@@ -225,9 +224,8 @@ class ReverseTransform(
         grads_tuple = ast.Tuple(elts=grads, ctx=ast.Load())
         grad_result = clone(grads_tuple)
         if aux is not None:  # has_aux: the value is (output, aux), read before the backward sweep
-            if local_atom(aux, self.globals) in pushed_names or (
-                self.restored_lists and local_atom(aux, self.globals) is not None
-            ):
+            aux_name = local_atom(aux, self.globals)
+            if aux_name in pushed_names or (self.restored_lists and aux_name is not None):
                 copied = call("_rt.copy_lists", clone(aux)) if self.restored_lists else clone(aux)
                 aux_keep = [assign("_aux_value", copied)]
                 aux = load("_aux_value")
