@@ -163,6 +163,28 @@ def _library_code(fn):
     )
 
 
+def share_globals(inliner, tree, callee, name, globals_):
+    """The globals `globals_` of the callee `callee` (its tree `tree`, inlined by `inliner`): names bound
+    to the same object are shared, the others aliased, and so are those the function inlined into has
+    variables of. Returns the callee's globals as then named."""
+    renames = {}
+    namespace = inliner.namespace
+    for node in walk(tree):
+        if isinstance(node, ast.Name) and node.id in globals_:
+            ident = node.id
+            if ident in callee.namespace:
+                value = callee.namespace[ident]
+                rebound = ident in namespace and namespace[ident] is not value
+                if rebound or ident in inliner.variables:
+                    alias = renames.get(ident) or inliner.unique(f"_{identifier(name)}_{ident}")
+                    renames[ident] = alias
+                    namespace[alias] = value
+                    node.id = alias
+                elif ident not in namespace:
+                    namespace[ident] = value
+    return (globals_ - set(renames)) | set(renames.values())
+
+
 ORIGIN_BASE = 10_000_000  # line numbers at or above this index the origin table
 
 
@@ -261,7 +283,7 @@ class CalleeResolution:
         except DesugarError as exc:
             raise callee.error(UnsupportedSyntaxError, str(exc), exc.node, exc.hint) from None
         tree.args.args = tree.args.args[: len(params)]
-        globals_ = self.share_globals(tree, callee, fn.__name__, module_names(tree, also_local=free))
+        globals_ = share_globals(self, tree, callee, fn.__name__, module_names(tree, also_local=free))
         return tree, callee, raw, lifter, globals_
 
     def relocate(self, stmts, callee):
@@ -282,25 +304,6 @@ class CalleeResolution:
                 self.origins[key] = origin
                 node.lineno = key
                 node.end_lineno = key
-
-    def share_globals(self, tree, callee, name, globals_):
-        """The callee's globals `globals_`: share names bound to the same object, alias the others and
-        those the function inlined into has variables of; returns the globals as then named."""
-        renames = {}
-        for node in walk(tree):
-            if isinstance(node, ast.Name) and node.id in globals_:
-                ident = node.id
-                if ident in callee.namespace:
-                    value = callee.namespace[ident]
-                    rebound = ident in self.namespace and self.namespace[ident] is not value
-                    if rebound or ident in self.variables:
-                        alias = renames.get(ident) or self.unique(f"_{identifier(name)}_{ident}")
-                        renames[ident] = alias
-                        self.namespace[alias] = value
-                        node.id = alias
-                    elif ident not in self.namespace:
-                        self.namespace[ident] = value
-        return (globals_ - set(renames)) | set(renames.values())
 
     # -- functions held in variables --------------------------------------------------------------
     def note_function_value(self, stmt):
