@@ -72,7 +72,10 @@ def test_the_products_leave_the_forward_loop():
     forward = text.split("for _index1 in range")[0]
     assert "xs @ _t" in forward and "Wx.T" in forward, text
     assert "Wx @ x" not in text and "_products2" not in text, text  # Wx's adjoint: one product after
-    assert "_bar[_index1] += " in text, text
+    assert (
+        "_bar[_index1] = " in text
+    ), text  # each step stores its row's adjoint (s2sad/peepholes/row_writes.py)
+    assert "_t5 + b" in text and "+ b)" not in text, text  # the bias added to the rows before the loop
     text = _code(
         s2sad.source(
             rows_on_the_left, mode="reverse", argnums=(0, 1), args=_args(0, PROGRAMS[rows_on_the_left][0])
@@ -85,7 +88,7 @@ def test_the_products_leave_the_forward_loop():
 def test_rows_of_a_product_take_their_adjoints_in_place():
     args = _args(0, PROGRAMS[precomputed][0])
     text = s2sad.source(precomputed, mode="reverse", argnums=(0,), args=args)
-    assert "P_bar = _rt.zeros_like(P)" in text and "P_bar[i] += " in text, text
+    assert "P_bar = _rt.zeros_like(P)" in text and "P_bar[i] = " in text, text
     assert "index_adjoint" not in text, text
 
 
