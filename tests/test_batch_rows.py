@@ -44,8 +44,35 @@ def precomputed(W, xs):  # written by hand: `P[i]` in the loop
     return np.sum(h**2)
 
 
+def bias_first(Wx, Wh, b, xs):  # the bias on the left, the row second in its sum
+    h = np.ones(Wh.shape[0])
+    for x in xs:
+        h = np.tanh(b + (Wh @ h + Wx @ x))
+    return np.sum(np.cos(h))
+
+
+def row_convention(A, B, c, xs):  # `x @ B`, a bias of one entry, a loss on every step
+    h = np.zeros(A.shape[0])
+    total = 0.0
+    for x in xs:
+        h = np.tanh(h @ A + x @ B + c)
+        total = total + np.sum(h) ** 2
+    return total
+
+
+def scaled_bias(Wx, Wh, b, xs):  # the bias is assigned in the function: not a fixed parameter
+    b = 2.0 * b
+    h = np.zeros(Wh.shape[0])
+    for x in xs:
+        h = np.tanh(Wx @ x + Wh @ h + b)
+    return np.sum(h**2)
+
+
 PROGRAMS = {
     rnn: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
+    bias_first: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
+    row_convention: ([(4, 4), (3, 4), (1,), (6, 3)], (0, 1, 2, 3)),
+    scaled_bias: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
     rows_on_the_left: ([(3, 4), (3, 4), (6, 3)], (0, 1, 2)),
     precomputed: ([(4, 3), (6, 3)], (0, 1)),
 }
@@ -82,6 +109,23 @@ def test_the_products_leave_the_forward_loop():
         )
     )
     assert "xs @ U" in text and "xs @ V" in text and "x @ U" not in text, text
+
+
+@pytest.mark.generated_code
+def test_a_fixed_bias_is_added_to_the_rows_before_the_loop():
+    for program in (bias_first, row_convention):
+        text = _code(
+            s2sad.source(program, mode="reverse", argnums=(0, 1), args=_args(0, PROGRAMS[program][0]))
+        )
+        forward = text.split("for _index1 in range")[0]
+        bias = "b" if program is bias_first else "c"
+        assert f" + {bias}\n" in forward, text  # `_tN = _tM + b`: once, on every row
+        loop = text.split("for _index1 in range")[1].split("_bar = ")[0]
+        assert bias not in loop.replace("_bar", ""), text
+    text = _code(
+        s2sad.source(scaled_bias, mode="reverse", argnums=(0, 1), args=_args(0, PROGRAMS[scaled_bias][0]))
+    )
+    assert "+ b)" in text.split("for _index1 in range")[1], text  # `b` is not a parameter left as given
 
 
 @pytest.mark.generated_code

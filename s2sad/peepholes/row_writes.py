@@ -73,10 +73,10 @@ def _counter(loop):
 
 
 def _row_add(stmt, counter):
-    """The array's name if `stmt` is `a[counter] += g`, else None."""
+    """The array's name if `stmt` is `a[counter] += g` (or `-= g`), else None."""
     if (
         isinstance(stmt, ast.AugAssign)
-        and isinstance(stmt.op, ast.Add)
+        and isinstance(stmt.op, (ast.Add, ast.Sub))
         and isinstance(stmt.target, ast.Subscript)
         and isinstance(stmt.target.value, ast.Name)
         and isinstance(stmt.target.slice, ast.Name)
@@ -125,7 +125,8 @@ def _rewrite(loop, before):
             continue  # read or written elsewhere in the loop: a row may not be zero when added to
         if not _fresh_zeros(before, name):
             continue
-        store = ast.Assign(targets=[stmt.target], value=stmt.value)
+        value = stmt.value if isinstance(stmt.op, ast.Add) else ast.UnaryOp(op=ast.USub(), operand=stmt.value)
+        store = ast.Assign(targets=[stmt.target], value=value)
         loop.body[k] = fix_missing_locations(ast.copy_location(store, stmt))
 
 
