@@ -241,9 +241,13 @@ def analyze(
         shapes, result_shapes = infer_shapes(
             statements, primitives, kinds, namespace, list(input_kinds), input_shapes
         )
+        refined = False
         for name, shape in shapes.items():  # `x @ y` of arrays is "any" until its shape is known
             if kinds.get(name) == K.ANY and len(shape) > 0:
                 kinds[name] = K.ARRAY
+                refined = True
+        if refined:
+            _refine_kinds(statements, primitives, kinds, namespace)
     return Analysis(
         kinds=kinds,
         active=varied & useful if config.enabled() else set(varied),
@@ -356,6 +360,42 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
         if not changed and not settled:
             settled = changed = True
     return kinds, elements
+
+
+def _refine_kinds(statements, primitives, kinds, namespace):
+    """Names of kind `any` whose every assignment gives a known kind once the arrays known by their
+    shapes are arrays: `s = np.sum(h ** 2)` is a float when `h = np.tanh(P[i] + W @ h)` is an array
+    (`P[i]` alone could be a number). Flow-insensitive, like the first inference; in place."""
+    assignments = {}
+    for stmt in statements:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            assignments.setdefault(stmt.targets[0].id, []).append(stmt)
+        elif isinstance(stmt, ast.For) or not isinstance(stmt, ast.Assign):
+            target = getattr(stmt, "target", None)
+            if isinstance(target, ast.Name):
+                assignments.setdefault(target.id, []).append(None)  # not followed here
+    known = (K.FLOAT, K.INT, K.BOOL, K.ARRAY)
+    changed = True
+    while changed:
+        changed = False
+        for name, stmts in assignments.items():
+            if kinds.get(name) != K.ANY or None in stmts:
+                continue
+            joined = K.UNKNOWN
+            for stmt in stmts:
+                prim = primitives.get(id(stmt))
+                if prim is None or prim.kind in ("container", "list_pop"):
+                    joined = K.ANY
+                    break
+                arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
+                if prim.kind == "copy":
+                    new = arg_kinds[0] if arg_kinds else K.ANY
+                else:
+                    new = _call_kind(stmt, prim, arg_kinds, kinds, namespace, lambda _: K.ANY)[0]
+                joined = K.join(joined, new)
+            if joined in known:
+                kinds[name] = joined
+                changed = True
 
 
 def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
