@@ -247,7 +247,7 @@ def analyze(
                 kinds[name] = K.ARRAY
                 refined = True
         if refined:
-            _refine_kinds(statements, primitives, kinds, namespace)
+            _refine_kinds(statements, primitives, kinds, namespace, set(input_kinds))
     return Analysis(
         kinds=kinds,
         active=varied & useful if config.enabled() else set(varied),
@@ -362,11 +362,12 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
     return kinds, elements
 
 
-def _refine_kinds(statements, primitives, kinds, namespace):
+def _refine_kinds(statements, primitives, kinds, namespace, parameters):
     """Names of kind `any` whose every assignment gives a known kind once the arrays known by their
     shapes are arrays: `s = np.sum(h ** 2)` is a float when `h = np.tanh(P[i] + W @ h)` is an array
-    (`P[i]` alone could be a number). Flow-insensitive, like the first inference; in place."""
-    assignments = {}
+    (`P[i]` alone could be a number). Flow-insensitive, like the first inference (a parameter's
+    kind holds its argument's too: parameters are left as they are); in place."""
+    assignments = {name: [None] for name in parameters}
     for stmt in statements:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             assignments.setdefault(stmt.targets[0].id, []).append(stmt)
