@@ -36,6 +36,36 @@ def f(W, U, xs):
         _t4 = _t7[_index1]
         h = _t3 + _t4
     return h
+
+A fixed vector `b` of the rows' width added to a row's sum (`s = r + q; t = s + b`) is added to
+every row before the loop, the step adds one term fewer (the hand-written BPTT's
+`xs @ Wx.T + b`; the terms are added in another order, as batching the products already does):
+
+>>> tree = ast.parse('''
+... def f(W, V, b, xs):
+...     h = 0.0
+...     _t1 = len(xs)
+...     for _index1 in range(_t1):
+...         x = xs[_index1]
+...         _t2 = W @ x
+...         _t3 = V @ h
+...         _t4 = _t2 + _t3
+...         _t5 = _t4 + b
+...         h = np.tanh(_t5)
+...     return h
+... ''').body[0]
+>>> batch_row_products(tree, {"W": (3, 2), "V": (3, 3), "b": (3,), "xs": (5, 2)})
+True
+>>> print(ast.unparse(tree.body[2:4]))
+_t7 = W.T
+_t6 = xs @ _t7
+>>> print(ast.unparse(tree.body[4:6]))
+_t8 = _t6 + b
+for _index1 in range(_t1):
+    _t2 = _t8[_index1]
+    _t3 = V @ h
+    _t5 = _t2 + _t3
+    h = np.tanh(_t5)
 """
 
 import ast
