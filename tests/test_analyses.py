@@ -189,6 +189,7 @@ def _reassigned(x, W):  # a parameter of unknown kind keeps it although the body
     return x
 
 
+@pytest.mark.skipif(not config.enabled(), reason="shapes are the analyses' (S2SAD_ANALYSES=off has none)")
 def test_a_sum_of_an_array_known_by_its_shape_is_a_float():
     from s2sad import kinds as K
     from s2sad.pipeline import prepare
