@@ -68,7 +68,17 @@ def scaled_bias(Wx, Wh, b, xs):  # the bias is assigned in the function: not a f
     return np.sum(h**2)
 
 
+def states_written(Wx, Wh, b, xs):  # a store into an array in the loop beside the folded bias
+    h = np.zeros(Wh.shape[0])
+    hs = np.zeros((len(xs), Wh.shape[0]))
+    for t in range(len(xs)):
+        h = np.tanh(Wx @ xs[t] + Wh @ h + b)
+        hs[t] = h
+    return np.sum(hs * hs)
+
+
 PROGRAMS = {
+    states_written: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
     rnn: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
     bias_first: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
     row_convention: ([(4, 4), (3, 4), (1,), (6, 3)], (0, 1, 2, 3)),

@@ -167,7 +167,11 @@ def batch_row_products(function, shapes):
         if sum_of is None:
             return None
         terms = sum_of[1]
-        defined = {s.targets[0].id: s for s in body if isinstance(s, ast.Assign) and len(s.targets) == 1}
+        defined = {
+            s.targets[0].id: s
+            for s in body
+            if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+        }
         for addend, partial in (terms, terms[::-1]):
             inner = defined.get(partial.id)
             inner_sum = _sum(inner) if inner is not None else None
