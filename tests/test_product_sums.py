@@ -114,7 +114,6 @@ def test_gradients_against_finite_differences(seed):
     check_grads(row_rnn, (0.5 * rng.standard_normal((3, 3)), rng.standard_normal((5, 3))), wrt=[0])
 
 
-@pytest.mark.generated_code
 def input_rnn(Wh, b, xs):  # the inputs added as they are: the bias is not folded into a product's rows
     h = np.zeros(Wh.shape[0])
     for x in xs:
@@ -122,6 +121,7 @@ def input_rnn(Wh, b, xs):  # the inputs added as they are: the bias is not folde
     return np.sum(h**2)
 
 
+@pytest.mark.generated_code
 def test_a_bias_beside_the_products_is_summed_after_the_loop():
     rng = np.random.default_rng(0)
     args = (rng.standard_normal((4, 4)), rng.standard_normal(4), rng.standard_normal((5, 4)))
