@@ -1,21 +1,21 @@
 """Helpers of demanded columns in vector forward mode (`s2sad.transforms.forward_columns`).
 
 A value read only through gathers on its last axis (`v[:, idx]`) needs its tangent at
-those columns alone: the tangents that lead to it carry `cols.index` (every gathered
-index, concatenated) on their last axis instead of all columns. The shapes this relies
+those columns alone: the tangents that lead to it carry `cols.index` (every column a
+gather reads, once, in order) on their last axis instead of all columns. The shapes this relies
 on are checked where they are known, at run time; where they do not hold the call raises
 `ColumnsMismatch` and `jacfwd` runs the function again without demanded columns.
 
 >>> cols = column_union(np.array([3, 1]), np.array([[0], [3]]))
->>> cols.index.tolist()
-[3, 1, 0, 3]
+>>> cols.index.tolist(), [p.tolist() for p in cols.parts]
+([0, 1, 3], [[2, 1], [0, 2]])
 >>> columns(np.arange(8.0).reshape(2, 4), cols).tolist()
-[[3.0, 1.0, 0.0, 3.0], [7.0, 5.0, 4.0, 7.0]]
+[[0.0, 1.0, 3.0], [4.0, 5.0, 7.0]]
 >>> columns(np.ones((2, 1)), cols).shape, columns(2.0, cols)
 ((2, 1), 2.0)
->>> v_dot = np.arange(12.0).reshape(3, 1, 4)      # 3 directions, a (1, 4) value at cols
->>> gathered_columns(v_dot, cols, 1, np.zeros((1, 6)), 1).shape
-(3, 1, 2, 1)
+>>> v_dot = np.arange(9.0).reshape(3, 1, 3)      # 3 directions, a (1, 4) value at cols
+>>> gathered_columns(v_dot, cols, 1, np.zeros((1, 4)), 1)[1].tolist()
+[[[3.0], [5.0]]]
 """
 
 import numpy as np
@@ -27,27 +27,31 @@ class ColumnsMismatch(Exception):
 
 
 class Columns:
-    """The columns demanded of a family of values: `index` (every gathered index, in order) and
-    where each gather's part of it starts."""
+    """The columns demanded of a family of values: `index` (every column some gather reads, once),
+    and for each gather where its columns are in `index` (`parts`) and its index's shape."""
 
-    __slots__ = ("index", "starts", "shapes")
+    __slots__ = ("index", "parts", "shapes")
 
-    def __init__(self, index, starts, shapes):
-        self.index, self.starts, self.shapes = index, starts, shapes
+    def __init__(self, index, parts, shapes):
+        self.index, self.parts, self.shapes = index, parts, shapes
 
 
 def column_union(*indices):
     """The `Columns` of gathers by `indices` (integer arrays), in order."""
-    parts, starts, shapes, at = [], [], [], 0
+    flat, shapes = [], []
     for idx in indices:
         idx = np.asarray(idx)
         if idx.dtype.kind not in "iu":
             raise ColumnsMismatch("a gather by a non-integer index")
-        parts.append(idx.ravel())
-        starts.append(at)
+        flat.append(idx.ravel())
         shapes.append(idx.shape)
-        at += idx.size
-    return Columns(np.concatenate(parts) if parts else np.zeros(0, dtype=int), starts, shapes)
+    every = np.concatenate(flat) if flat else np.zeros(0, dtype=int)
+    index, where = np.unique(every, return_inverse=True)
+    parts, at = [], 0
+    for f in flat:
+        parts.append(where[at : at + f.size])
+        at += f.size
+    return Columns(index, parts, shapes)
 
 
 def columns(x, cols, matrix=False):
@@ -93,9 +97,7 @@ def gathered_columns(t, cols, part, v, leading):
     `t`, the tangent of `v` at the demanded columns. The gather must be on `v`'s last axis."""
     if np.ndim(v) != leading + 1:
         raise ColumnsMismatch("a gather not on the last axis")
-    start, shape = cols.starts[part], cols.shapes[part]
-    size = int(np.prod(shape, dtype=int))
-    return t[..., start : start + size].reshape(t.shape[:-1] + shape)
+    return np.take(t, cols.parts[part], axis=-1).reshape(t.shape[:-1] + cols.shapes[part])
 
 
 __all__ = [
