@@ -57,6 +57,13 @@ def index_in_loop(x, A, idx):
     return out
 
 
+def index_reassigned(x, A, idx):
+    """The index argument is given a new value before the gather."""
+    v = np.sin(A * x[:, None])
+    idx = idx + 1
+    return v[:, idx].ravel()
+
+
 def _cases(rng):
     n = 40
     rest, weights = rng.normal(size=(2, n)), rng.uniform(size=(3, n))
@@ -70,6 +77,7 @@ def _cases(rng):
         (by_vector, (rng.normal(size=6), rng.normal(size=(4, 6)), rng.normal(size=6), np.array([3, 0, 3]))),
         (returned_too, (rng.normal(size=3), rng.normal(size=(3, 6)), np.array([1, 5]))),
         (index_in_loop, (rng.normal(size=3), rng.normal(size=(3, 6)), np.array([0, 4]))),
+        (index_reassigned, (rng.normal(size=3), rng.normal(size=(3, 6)), np.array([0, 4, 2]))),
     ]
 
 
@@ -84,7 +92,7 @@ def _finite_differences(f, args):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(7))
 def test_jacfwd_matches_finite_differences_and_jacrev(seed, index):
     f, args = _cases(np.random.default_rng(seed))[index]
     forward = np.reshape(s2sad.jacfwd(f)(*args), (-1, args[0].size))
@@ -96,7 +104,14 @@ def test_jacfwd_matches_finite_differences_and_jacrev(seed, index):
 
 
 @pytest.mark.parametrize(
-    "f, restricted", [(skinned, True), (two_gathers, True), (returned_too, False), (index_in_loop, False)]
+    "f, restricted",
+    [
+        (skinned, True),
+        (two_gathers, True),
+        (returned_too, False),
+        (index_in_loop, False),
+        (index_reassigned, False),
+    ],
 )
 def test_which_programs_carry_demanded_columns(f, restricted):
     args = dict(_cases(np.random.default_rng(0)))[f]

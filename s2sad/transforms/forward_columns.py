@@ -45,7 +45,24 @@ from .derivatives import SCALARS, local_atom
 
 _MATMUL = (operator.matmul, np.matmul)
 # primitives with no effect that an index may be computed by at the top of the function
-_PURE = (operator.getitem, operator.add, operator.sub, operator.mul, operator.floordiv, operator.neg)
+_PURE = (
+    operator.getitem,
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.floordiv,
+    operator.mod,
+    operator.neg,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.eq,
+    operator.ne,
+    operator.and_,
+    operator.or_,
+    operator.invert,
+)
 
 
 @dataclass
@@ -227,7 +244,7 @@ def _hoistable(function, analysis, written, params):
         for node in ast.walk(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 counts[node.id] = counts.get(node.id, 0) + 1
-    found = {p: [] for p in params if p not in written and p not in analysis.active}
+    found = {p: [] for p in params if p not in written and p not in analysis.active and p not in counts}
     for stmt in function.body:
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)):
             continue
