@@ -5,9 +5,16 @@ product by a vector) jacfwd falls back to the whole tangents."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import s2sad
+from s2sad import config
 from s2sad.testing import numerical_jvp
+
+ANALYSES_ON = pytest.mark.skipif(
+    not config.enabled(), reason="demanded columns are an analysis: off with them"
+)
 
 
 def skinned(theta, rest, weights, idx):
@@ -103,6 +110,7 @@ def test_jacfwd_matches_finite_differences_and_jacrev(seed, index):
         np.testing.assert_allclose(forward, np.reshape(s2sad.jacfwd(f)(*args), forward.shape), rtol=1e-12)
 
 
+@ANALYSES_ON
 @pytest.mark.parametrize(
     "f, restricted",
     [
@@ -121,6 +129,7 @@ def test_which_programs_carry_demanded_columns(f, restricted):
         assert "_rt.gathered_columns" in text
 
 
+@ANALYSES_ON
 def test_the_indices_are_computed_first():
     args = dict(_cases(np.random.default_rng(0)))[two_gathers]
     text = s2sad.source(two_gathers, mode="jacfwd", args=args)
@@ -135,10 +144,34 @@ def test_the_indices_are_computed_first():
 @pytest.mark.parametrize("f", [middle_axis, by_vector])
 def test_shapes_that_do_not_fit_run_without_demanded_columns(f):
     args = dict(_cases(np.random.default_rng(1)))[f]
-    assert "_rt.column_union" in s2sad.source(f, mode="jacfwd", args=args)  # tried, then refused at run time
-    np.testing.assert_allclose(
-        np.reshape(s2sad.jacfwd(f)(*args), (-1, args[0].size)),
-        _finite_differences(f, args),
-        rtol=1e-6,
-        atol=1e-7,
-    )
+    if config.enabled():  # tried, then refused at run time
+        assert "_rt.column_union" in s2sad.source(f, mode="jacfwd", args=args)
+    jacobian = s2sad.jacfwd(f)
+    expected = _finite_differences(f, args)
+    for _ in range(2):  # the second call goes to the whole tangents at once
+        np.testing.assert_allclose(
+            np.reshape(jacobian(*args), (-1, args[0].size)), expected, rtol=1e-6, atol=1e-7
+        )
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 9),
+    st.lists(st.integers(-9, 8), min_size=1, max_size=6),
+    st.integers(0, 2**16),
+)
+def test_any_columns_and_repeats(bones, width, picks, seed):
+    """Any index (repeats, negative entries, in range of the last axis) of any width: the Jacobian
+    with demanded columns is the one without, and the dot-product test against vjp holds."""
+    rng = np.random.default_rng(seed)
+    idx = np.array([p % width for p in picks])
+    args = (rng.normal(size=bones), rng.normal(size=(2, width)), rng.uniform(size=(bones, width)), idx)
+    J = np.reshape(s2sad.jacfwd(skinned)(*args), (-1, bones))
+    with s2sad.config.analyses(False):
+        np.testing.assert_allclose(
+            J, np.reshape(s2sad.jacfwd(skinned)(*args), J.shape), rtol=1e-12, atol=1e-14
+        )
+    u, v = rng.normal(size=J.shape[0]), rng.normal(size=bones)
+    _, pullback = s2sad.vjp(lambda x: skinned(x, *args[1:]), args[0])
+    np.testing.assert_allclose(u @ (J @ v), pullback(u)[0] @ v, rtol=1e-9, atol=1e-12)

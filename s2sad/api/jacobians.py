@@ -147,6 +147,7 @@ def jacfwd(f, argnums=0, has_aux=False):
     if needs_adapting(f):  # a method, a partial, keyword-only parameters (s2sad.api.callables)
         return adapted(lambda target, nums: jacfwd(target, nums, has_aux), f, argnums, "jacfwd")
     f = as_python_function(f)
+    mismatched = set()  # ids of compiled code whose demanded columns met shapes they do not fit
 
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
@@ -161,8 +162,11 @@ def jacfwd(f, argnums=0, has_aux=False):
             at += size
         tangents = inputs.regroup(seeds)
         try:
+            if id(compiled) in mismatched:
+                raise ColumnsMismatch("met before")
             value, tangent = compiled.function(*inputs.args, *tangents)
         except ColumnsMismatch:  # demanded columns met shapes they do not fit: run without them
+            mismatched.add(id(compiled))
             with config.analyses(False):
                 compiled = compile_derivative(
                     f, Mode.FORWARD_VECTOR, nums, kinds, has_aux, _nested_shapes(f, inputs.args)

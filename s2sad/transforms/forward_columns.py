@@ -90,7 +90,7 @@ def _gather(prim, kinds):
     leading, last = items[:-1], items[-1]
     if not all(isinstance(s, ast.Slice) and s.lower is s.upper is s.step is None for s in leading):
         return None
-    if not isinstance(last, ast.Name) or kinds.get(last.id, K.ANY) not in (K.ARRAY, K.ANY, K.INT):
+    if not isinstance(last, ast.Name) or kinds.get(last.id, K.ANY) not in (K.ARRAY, K.ANY):
         return None
     return prim.args[0].id, len(leading), last
 

@@ -78,6 +78,7 @@ class VectorForwardTransform(ForwardTransform):
             demanded_columns(function, analysis, self.setitem_bases) if config.enabled() else Demand()
         )
         self.columns_names = {c: self.names._unique("cols") for c in sorted(self.demand.indices)}
+        self.primal_of = {}
         if self.demand.hoisted:  # the gathered indices are computed first (see forward_columns)
             moved = {id(s) for s in self.demand.hoisted}
             function.body = [s for s in function.body if id(s) not in moved]
@@ -153,7 +154,9 @@ class VectorForwardTransform(ForwardTransform):
         left = right = None
         if prim.kind == "call" and prim.rule.key in (operator.matmul, np.matmul):
             left, right = (local_atom(a) for a in prim.args)
-        primal_of = {d: n for (n, suffix), d in self.names.assigned.items() if suffix == "_dot"}
+        if len(self.primal_of) != len(self.names.assigned):  # tangent name -> its value's name
+            self.primal_of = {d: n for (n, suffix), d in self.names.assigned.items() if suffix == "_dot"}
+        primal_of = self.primal_of
         local = {s.targets[0].id for s in statements}  # a template's own temporaries
         demand, namespace, kinds = self.demand, self.namespace, self.kinds
 
