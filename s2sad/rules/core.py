@@ -685,9 +685,9 @@ nondifferentiable(
     np.logical_not,
 )
 nondifferentiable(operator.not_, operator.is_, operator.is_not, operator.contains, any, all)
-nondifferentiable(len, int)  # always one integer
-nondifferentiable(round, math.floor, math.ceil, math.trunc)  # `round(array)` is an array
-nondifferentiable(operator.floordiv)  # `i // 2` an int, `idx // 2` an integer array
+nondifferentiable(len, int)
+nondifferentiable(round, math.floor, math.ceil, math.trunc)
+nondifferentiable(operator.floordiv)
 nondifferentiable(np.argmax, np.argmin)
 nondifferentiable(range, print, isinstance, str)
 nondifferentiable(hasattr, callable)

@@ -972,7 +972,7 @@ nondifferentiable(  # casts to integers: piecewise constant
     np.uint16,
     np.uint32,
     np.uint64,
-    np.intp,  # of an array, an integer array: not one index
+    np.intp,
 )
 
 
