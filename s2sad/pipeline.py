@@ -35,7 +35,7 @@ from .analyses.checks import (
     reject_view_writes,
 )
 from .analyses.lists import check_lists, list_kind_conflicts
-from .analyses.primitives import MissingRule, RefusedOperand
+from .analyses.primitives import MissingRule, RefusedOperand, derivative_call_role
 from .astutil import clone, identifier, walk
 from .codegen.header import header
 from .codegen.python import format_source, to_source
@@ -279,6 +279,9 @@ def differentiate(c):
     checkpoints = {} if c.portable else c.checkpoints
 
     def reverse(mode):  # one reverse transform; what it records and checkpoints go on the record
+        recursion = None
+        if mode is Mode.RECURSIVE and c.input_shapes is None and not c.tree_spans and not c.static_params:
+            recursion = (c.function, c.input_kinds, c.active_inputs)  # its own calls call it directly
         code = reverse_transform(
             tree,
             namespace,
@@ -288,6 +291,7 @@ def differentiate(c):
             mode=mode,
             portable=c.portable,
             checkpoints=checkpoints,
+            recursion=recursion,
         )
         c.records, c.checkpointed, c.tape_lists = code.records, code.checkpoints, code.tape_lists
         return code
@@ -303,8 +307,11 @@ def differentiate(c):
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
         code = reverse(Mode.GRAD)
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
-    elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-        code = reverse(Mode.SPLIT)
+    elif c.mode in (
+        Mode.SPLIT,
+        Mode.RECURSIVE,
+    ):  # `vjp`, `jacrev`; a recursion's calls (transforms/reverse_calls)
+        code = reverse(c.mode)
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
@@ -485,6 +492,8 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, 
         "names": {role: node.name for role, node in functions.items()},
         "tree_spans": [[i, span.start, span.stop] for i, span in c.tree_spans] if c.tree_spans else None,
         "origins": {comment: list(where) for comment, where in origins.items()},
+        # it calls derivatives compiled at run time (recursion): it runs with the collector paused
+        "calls_derivatives": any(derivative_call_role(p) for p in c.analysis.primitives.values()),
     }
     if disk_key:
         store_entry(function, disk_key, meta, text, code, before)

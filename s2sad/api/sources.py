@@ -84,13 +84,14 @@ def _source(f, mode, argnums, args, has_aux, shapes, standalone=False):
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
     kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
     input_shapes = None
-    if shapes and args is not None and mode.reverse and config.enabled():
+    if shapes and args is not None and mode.reverse and mode is not Mode.RECURSIVE and config.enabled():
+        # (a recursion's derivative is compiled for kinds alone: its levels have other shapes)
         input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
     compilation = generate(f, mode, nums, kinds, has_aux, input_shapes)
     functions = compilation.functions
     if mode is Mode.REVERSE:
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
-    elif mode is Mode.SPLIT:
+    elif mode in (Mode.SPLIT, Mode.RECURSIVE):
         functions = {"forward": functions["forward"], "backward": functions["backward"]}
     if not standalone:
         return render(compilation, functions, pretty=True)

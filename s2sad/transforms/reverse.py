@@ -57,6 +57,7 @@ from .reverse_checkpoints import CheckpointedLoops, exposed_reads
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
 from .reverse_shapes import AdjointShapes
+from .reverse_calls import RecursiveCalls
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
 from .reverse_sweeps import Sweeps
 
@@ -73,14 +74,20 @@ class ReverseCode:
 
 
 class ReverseTransform(
-    AdjointReads, StatementAdjoints, AdjointShapes, Sweeps, ListAdjoints, CheckpointedLoops
+    AdjointReads, StatementAdjoints, AdjointShapes, Sweeps, ListAdjoints, CheckpointedLoops, RecursiveCalls
 ):
     """The adjoint code of one normalized function: the parts in reverse_reads, reverse_statements,
     reverse_shapes, reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
     form."""
 
-    def __init__(self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None):
+    def __init__(
+        self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None, recursion=None
+    ):
         self.function = function
+        self.recursion = (
+            recursion  # RECURSIVE mode: (the function, its parameters' kinds, positions differentiated)
+        )
+        self._rebound = None
         self.portable = portable
         self.analysis = analysis
         self.kinds = analysis.kinds
@@ -177,6 +184,11 @@ class ReverseTransform(
         seed = self.seed_name(out_name)
         if out_name in self.active:
             state[out_name] = PRESENT
+        accumulators, acc_prologue, acc_epilogue = [], [], []
+        if mode is Mode.RECURSIVE:
+            accumulators, acc_prologue, acc_epilogue = self.accumulator_parameters(
+                active_inputs, out_name, state
+            )
         backward = self.backward(body[:-1], state)
         if out_name in self.active and self.kinds.get(out_name) == K.LIST:
             # a list output's cotangent (a list, or an array of rows): a list the backward sweep may change
@@ -188,6 +200,7 @@ class ReverseTransform(
             elif state[p] == MAYBE_ZERO and not is_scalar(self.kinds.get(p)):
                 backward.append(assign(self.bar(p), call("_rt.like", load(self.bar(p)), load(p))))
             grads.append(load(self.bar(p)))
+        backward = acc_prologue + backward + acc_epilogue
         pushed_names = {
             s.targets[0].id
             for s in walk_statements(body)
@@ -307,13 +320,18 @@ class ReverseTransform(
         ]
         stack_elt = [load("_stack")] if self.uses_stack else []
         residuals = ast.Tuple(elts=stack_elt + [load(n) for n in residual_names], ctx=ast.Load())
+        returned = [value, residuals]
+        if mode is Mode.RECURSIVE:  # the pullback goes with the residuals (see reverse_calls)
+            pullback = ast.Name(f"{self.function.name}_backward", ast.Load())
+            pullback._global = True
+            returned.append(pullback)
         fwd_body = (
             prologue
             + inits
             + split_inits
             + forward
             + keep
-            + [ast.Return(ast.Tuple(elts=[value, residuals], ctx=ast.Load()))]
+            + [ast.Return(ast.Tuple(elts=returned, ctx=ast.Load()))]
         )
         fwd = _function(f"{self.function.name}_forward", self.params, fwd_body, self.function)
         unpack_targets = ast.Tuple(
@@ -355,7 +373,9 @@ class ReverseTransform(
                 assign(n, call("_rt.copy", load(n)))
             )  # each pullback call restores its own copy
         bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
-        bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
+        bwd = _function(
+            f"{self.function.name}_backward", ["_residuals", seed] + accumulators, bwd_body, self.function
+        )
         return ReverseCode(
             joint=None,
             forward=fwd,
@@ -422,14 +442,18 @@ def reverse_transform(
     mode=Mode.REVERSE,
     portable=False,
     checkpoints=None,
+    recursion=None,
 ):
     """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
-    SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), or
-    GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
+    SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), RECURSIVE
+    (the split pair of a call s2sad does not inline: `recursion` is (the function, its parameters'
+    kinds, the positions differentiated); see reverse_calls), or GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
     copied whole. `checkpoints` ({line of a loop: snapshots}) names the loops to checkpoint
     (reverse_checkpoints)."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
-    transform = ReverseTransform(function, analysis, namespace, active_inputs, portable, checkpoints)
+    transform = ReverseTransform(
+        function, analysis, namespace, active_inputs, portable, checkpoints, recursion
+    )
     return transform.build(active_inputs, mode)
