@@ -54,7 +54,10 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     `f_vjp` (value and gradient, cotangent 1.0 by default: what `value_and_grad` runs);
     "jacrev" (or "split") the `f_forward` / `f_backward` pair used by `vjp`; "grad" the
     `f_grad` that `grad` runs, which skips computing the value when the adjoints do not
-    need it (for an output not known to be a float, `grad` runs the joint `f_vjp`).
+    need it (for an output not known to be a float, `grad` runs the joint `f_vjp`);
+    "recursive" the pair a call s2sad does not inline (recursion) runs, compiled for
+    the argument kinds alone: `f_forward` returns (value, residuals, f_backward), and
+    `f_backward` adds to the adjoints it is given.
 
     A bound method or a partial needs `args`: its source is that of the function the
     transforms compile for such a call (see `s2sad.api.callables`).
