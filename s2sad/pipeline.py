@@ -280,7 +280,7 @@ def differentiate(c):
 
     def reverse(mode):  # one reverse transform; what it records and checkpoints go on the record
         recursion = None
-        if mode is Mode.RECURSIVE and c.input_shapes is None and not c.tree_spans and not c.static_params:
+        if mode is Mode.RECURSIVE and not c.tree_spans and not c.static_params and not c.has_aux:
             recursion = (c.function, c.input_kinds, c.active_inputs)  # its own calls call it directly
         code = reverse_transform(
             tree,
@@ -297,7 +297,12 @@ def differentiate(c):
         return code
 
     if c.mode is Mode.FORWARD:
-        c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
+        recursion = None
+        if not c.tree_spans and not c.static_params and not c.has_aux:  # its own calls call it directly
+            recursion = (c.function, c.input_kinds, c.active_inputs)
+        c.functions = {
+            "jvp": forward_transform(tree, namespace, kinds, active, c.analysis, recursion=recursion)
+        }
     elif c.mode is Mode.FORWARD_VECTOR:
         c.functions = {
             "jvp": forward_transform(
@@ -492,7 +497,7 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, 
         "names": {role: node.name for role, node in functions.items()},
         "tree_spans": [[i, span.start, span.stop] for i, span in c.tree_spans] if c.tree_spans else None,
         "origins": {comment: list(where) for comment, where in origins.items()},
-        # it calls derivatives compiled at run time (recursion): it runs with the collector paused
+        # it calls derivatives compiled at run time, or itself (recursion): run as such a call (runs_nested)
         "calls_derivatives": any(derivative_call_role(p) for p in c.analysis.primitives.values()),
     }
     if disk_key:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad import runtime
-from s2sad.testing import check_grads
+from s2sad.testing import check_grads, numerical_jvp
 
 HERE = __file__.rsplit("/", 1)[-1]
 SETTINGS = settings(max_examples=10, deadline=None, derandomize=True)
@@ -818,6 +818,15 @@ def test_a_recursion_calls_its_own_derivative_directly(seed):
         s2sad.grad(halves, argnums=(0, 1))(v, 0.7, 0, 6)
         s2sad.grad(nested_poly, argnums=(0, 1))(c, 0.6, 0)
     assert calls == []  # every level called the derivative compiled for the first
+    with pytest.MonkeyPatch.context() as monkeypatch:  # forward mode: one jvp, called directly
+        looked_up = []
+        call_jvp = runtime.call_jvp
+        monkeypatch.setattr(runtime, "call_jvp", lambda f, *rest: looked_up.append(f) or call_jvp(f, *rest))
+        t = rng.uniform(-1, 1, 5)
+        _, tangent = s2sad.jvp(nested_poly, (c, 0.6, 0), (t, 0.3, 0))
+    assert looked_up == []
+    expected = numerical_jvp(nested_poly, (c, 0.6, 0), [t, 0.3, 0], 1e-6, [0, 1])
+    assert tangent == pytest.approx(expected, rel=1e-6, abs=1e-8)
 
 
 def test_the_recursive_mode_passes_the_adjoints_down():
@@ -833,6 +842,12 @@ def test_the_recursive_mode_passes_the_adjoints_down():
         r"\[2\]\(\s*_nested_poly_call1\[1\],.*,\s*coefficients_bar,\s*t_bar,?\s*\)", text, re.S
     ), text
     assert re.search(r"return \(\s*\w+,\s*\(.*\),\s*nested_poly_backward,\s*\)", text, re.S), text
+    text = s2sad.source(nested_poly, "forward", argnums=(0, 1), args=(np.ones(4), 0.5, 0))
+    assert re.search(
+        r"nested_poly_jvp\(coefficients, t, (\w+), coefficients_dot, t_dot\)\s+if \1\.__class__ in _rt\.INT_CLASSES\s+"
+        r"else _rt\.call_jvp\(",
+        text,
+    ), text
 
 
 @SETTINGS

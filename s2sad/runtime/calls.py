@@ -77,22 +77,17 @@ class _Nested:
         return False
 
 
-def collector_paused(function):
-    """`function` run with the garbage collector paused (as it was, when it returns): a derivative
-    that calls derivatives compiled at run time keeps their records alive until it returns (see
-    `_Nested`), and the collector would scan them between its calls."""
+def runs_nested(derivative, function):
+    """`derivative` (of `function`) run as a derivative call that may recurse (see `_Nested`): one
+    that calls derivatives compiled at run time, or itself (a recursion's jvp), runs with the
+    collector paused and the recursion limit raised, and reports a recursion too deep for Python."""
 
-    def paused(*args):
-        if not gc.isenabled():
-            return function(*args)
-        gc.disable()
-        try:
-            return function(*args)
-        finally:
-            gc.enable()
+    def nested(*args):
+        with _Nested(function):
+            return derivative(*args)
 
-    paused.__wrapped__ = function
-    return paused
+    nested.__wrapped__ = derivative
+    return nested
 
 
 def _too_deep(function):

@@ -22,23 +22,8 @@ import ast
 from .. import kinds as K
 from ..analyses.activity import walk_statements
 from ..astutil import clone, walk
-from .derivatives import assign, call, load, local_atom
+from .derivatives import assign, call, direct_guard, global_name, load, local_atom
 from .reverse_statements import PRESENT
-
-# the run-time kinds whose values' classes are checked by name (`s2sad.runtime.KIND_CLASSES`)
-_CHECKED = {
-    K.ARRAY: "ARRAY_CLASSES",
-    K.FLOAT: "FLOAT_CLASSES",
-    K.INT: "INT_CLASSES",
-    K.BOOL: "BOOL_CLASSES",
-    K.OTHER: "OTHER_CLASSES",
-}
-
-
-def _global(name):
-    node = ast.Name(id=name, ctx=ast.Load())
-    node._global = True
-    return node
 
 
 class RecursiveCalls:
@@ -55,7 +40,7 @@ class RecursiveCalls:
         if guard is None:
             return [assign(stmt.targets[0].id, looked_up, stmt)]
         direct = ast.Call(
-            func=_global(f"{self.function.name}_forward"), args=clone(list(operands)), keywords=[]
+            func=global_name(f"{self.function.name}_forward"), args=clone(list(operands)), keywords=[]
         )
         if guard is True:
             return [assign(stmt.targets[0].id, direct, stmt)]
@@ -71,37 +56,12 @@ class RecursiveCalls:
         """None (no direct call), True (the arguments' kinds are known), or the test of their classes."""
         if self.recursion is None:
             return None
-        compiled, kinds, active = self.recursion
-        if not isinstance(function, ast.Name) or self.namespace.get(function.id) is not compiled:
-            return None
-        if tuple(wrt) != tuple(active) or len(operands) != len(kinds):
-            return None
-        if any(kind not in _CHECKED for kind in kinds):
-            return None  # functions given as arguments: compiled for the function given
-        tests = []
-        for position, (atom, kind) in enumerate(zip(operands, kinds)):
-            if isinstance(atom, ast.Constant):
-                if K.kind_of(atom.value) != kind:
-                    return None
-                continue
-            name = local_atom(atom)
-            if name is None:
-                return None
-            if (
-                name in self.params
-                and name not in self._rebound_names()
-                and self._kind_of_param(name) == kind
-            ):
-                continue  # an unchanged parameter passed on: its kind is this compilation's
-            classes = ast.Attribute(value=load("_rt"), attr=_CHECKED[kind], ctx=ast.Load())
-            of = ast.Attribute(value=load(name), attr="__class__", ctx=ast.Load())
-            tests.append(ast.Compare(left=of, ops=[ast.In()], comparators=[classes]))
-        if not tests:
-            return True
-        return tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
+        return direct_guard(self.recursion, self.namespace, function, operands, wrt, self._passed_on())
 
-    def _kind_of_param(self, name):
-        return self.recursion[1][self.params.index(name)]
+    def _passed_on(self):
+        """{parameter: its kind}: the parameters nothing rebinds, passed on as this compilation got them."""
+        kinds = self.recursion[1]
+        return {p: kinds[i] for i, p in enumerate(self.params) if p not in self._rebound_names()}
 
     def _rebound_names(self):
         """Names the function's body stores (a parameter rebound or written into is not as passed)."""
