@@ -17,8 +17,8 @@ class Mode(StrEnum):
     GRAD = "grad"  # f_grad: the gradient without the value when it is a float: `grad`
     REVERSE = "reverse"  # f_vjp: value and gradient in one call: `value_and_grad`
     SPLIT = "split"  # f_forward / f_backward, the pullback called many times: `vjp`, `jacrev`
-    # f_forward -> (value, residuals, f_backward); f_backward(residuals, out_bar, *adjoints) adds to the
-    # adjoints it is given and returns them: a call s2sad does not inline (recursion), see transforms/reverse_calls
+    # f_forward -> (value, residuals, f_backward); f_backward(residuals, out_bar, *adjoints) adds to
+    # the adjoints it is given and returns them: a call s2sad does not inline (transforms/reverse_calls)
     RECURSIVE = "recursive"
 
     @property

@@ -458,7 +458,8 @@ def reverse_transform(
     """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
     SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), RECURSIVE
     (the split pair of a call s2sad does not inline: `recursion` is (the function, its parameters'
-    kinds, the positions differentiated); see reverse_calls), or GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
+    kinds, the positions differentiated); see reverse_calls), or GRAD (`f_grad`: the joint form
+    without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
     copied whole. `checkpoints` ({line of a loop: snapshots}) names the loops to checkpoint
     (reverse_checkpoints). `helper_locals` are the names of inlined helpers' locals: an output held by

@@ -6,7 +6,7 @@ backward sweep `f_backward(residuals, out_bar, *adjoints)` takes the adjoints ac
 the differentiated arguments (None for a zero), adds its contributions (in place where the adjoint
 is an array the caller owns) and returns them. A call `z = f(a, n)` of a function not inlined is
 
-    _f_call1 = f_forward(a, n) if <the arguments have the kinds f_forward was compiled for> else _rt.sweep_call(f, (0,), a, n)
+    _f_call1 = f_forward(a, n) if <the arguments' classes> else _rt.sweep_call(f, (0,), a, n)
     z = _f_call1[0]
     ...
     a_bar = _f_call1[2](_f_call1[1], z_bar, a_bar)[0]
