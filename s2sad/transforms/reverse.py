@@ -81,22 +81,10 @@ class ReverseTransform(
     form."""
 
     def __init__(
-        self,
-        function,
-        analysis,
-        namespace,
-        active_inputs,
-        portable=False,
-        checkpoints=None,
-        helper_locals=(),
-        recursion=None,
+        self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None, helper_locals=()
     ):
         self.function = function
         self.helper_locals = frozenset(helper_locals)  # locals of inlined helpers (`damped1_t12`)
-        self.recursion = (
-            recursion  # RECURSIVE mode: (the function, its parameters' kinds, positions differentiated)
-        )
-        self._rebound = None
         self.portable = portable
         self.analysis = analysis
         self.kinds = analysis.kinds
@@ -194,12 +182,8 @@ class ReverseTransform(
         seed = self.seed_name(out_name)
         if out_name in self.active:
             state[out_name] = PRESENT
-        accumulators, acc_prologue, acc_epilogue = [], [], []
-        if mode is Mode.RECURSIVE:
-            accumulators, acc_prologue, acc_epilogue = self.accumulator_parameters(
-                active_inputs, out_name, state
-            )
-        backward = self.backward(body[:-1], state)
+        accumulators, acc_prologue, acc_epilogue = self.accumulator_parameters(active_inputs, out_name, state)
+        backward = acc_prologue + self.backward(body[:-1], state)
         if out_name in self.active and self.kinds.get(out_name) == K.LIST:
             # a list output's cotangent (a list, or an array of rows): a list the backward sweep may change
             backward.insert(0, assign(seed, call("_rt.list_cotangent", load(seed), load(out_name))))
@@ -210,7 +194,6 @@ class ReverseTransform(
             elif state[p] == MAYBE_ZERO and not is_scalar(self.kinds.get(p)):
                 backward.append(assign(self.bar(p), call("_rt.like", load(self.bar(p)), load(p))))
             grads.append(load(self.bar(p)))
-        backward = acc_prologue + backward + acc_epilogue
         pushed_names = {
             s.targets[0].id
             for s in walk_statements(body)
@@ -330,11 +313,7 @@ class ReverseTransform(
         ]
         stack_elt = [load("_stack")] if self.uses_stack else []
         residuals = ast.Tuple(elts=stack_elt + [load(n) for n in residual_names], ctx=ast.Load())
-        returned = [value, residuals]
-        if mode is Mode.RECURSIVE:  # the pullback goes with the residuals (see reverse_calls)
-            pullback = ast.Name(f"{self.function.name}_backward", ast.Load())
-            pullback._global = True
-            returned.append(pullback)
+        returned = [value, residuals] + self.pullback_returned()  # RECURSIVE: with its pullback
         fwd_body = (
             prologue
             + inits
@@ -382,10 +361,9 @@ class ReverseTransform(
             bwd_prologue.append(
                 assign(n, call("_rt.copy", load(n)))
             )  # each pullback call restores its own copy
-        bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
-        bwd = _function(
-            f"{self.function.name}_backward", ["_residuals", seed] + accumulators, bwd_body, self.function
-        )
+        bwd_body = bwd_prologue + backward + acc_epilogue + [ast.Return(grads_tuple)]
+        params = ["_residuals", seed] + accumulators
+        bwd = _function(f"{self.function.name}_backward", params, bwd_body, self.function)
         return ReverseCode(
             joint=None,
             forward=fwd,
@@ -467,6 +445,7 @@ def reverse_transform(
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
     transform = ReverseTransform(
-        function, analysis, namespace, active_inputs, portable, checkpoints, helper_locals, recursion
+        function, analysis, namespace, active_inputs, portable, checkpoints, helper_locals
     )
+    transform.recursion = recursion
     return transform.build(active_inputs, mode)

@@ -18,10 +18,12 @@ derivative up at run time (`s2sad.runtime.sweep_call`), once per call.
 """
 
 import ast
+import copy
 
 from .. import kinds as K
 from ..analyses.activity import walk_statements
 from ..astutil import clone, walk
+from ..modes import Mode
 from .derivatives import assign, call, direct_guard, global_name, load, local_atom
 from .reverse_statements import PRESENT
 
@@ -30,11 +32,18 @@ class RecursiveCalls:
     """The RECURSIVE mode's calls (a part of `ReverseTransform`); `self.recursion` is
     (the function compiled, its parameters' run-time kinds, the positions differentiated)."""
 
+    recursion, _rebound = None, None  # (set by reverse_transform; the names the body stores)
+
     # -- the forward sweep -----------------------------------------------------------------
     def recursive_sweep(self, stmt, operands, wrt):
-        """`_f_call1 = f_forward(args) if <kinds> else _rt.sweep_call(f, wrt, args)`."""
+        """`_f_call1 = f_forward(args) if <kinds> else _rt.sweep_call(f, wrt, args)`; in the other
+        modes `_f_call1 = _rt.call_forward_sweep(f, args, wrt=wrt)`."""
         function = stmt.value.args[0]
         positions = ast.Tuple(elts=[ast.Constant(i) for i in wrt], ctx=ast.Load())
+        if self.mode is not Mode.RECURSIVE:
+            value = copy.copy(stmt.value)
+            value.keywords = list(value.keywords) + [ast.keyword(arg="wrt", value=positions)]
+            return [ast.copy_location(ast.Assign(targets=stmt.targets, value=value), stmt)]
         looked_up = call("_rt.sweep_call", clone(function), positions, *clone(list(operands)))
         guard = self._direct_guard(function, operands, wrt)
         if guard is None:
@@ -131,11 +140,17 @@ class RecursiveCalls:
         return out
 
     # -- the backward function's parameters ---------------------------------------------------
+    def pullback_returned(self):
+        """What the forward sweep returns after the residuals: the RECURSIVE mode's backward sweep."""
+        return [global_name(f"{self.function.name}_backward")] if self.mode is Mode.RECURSIVE else []
+
     def accumulator_parameters(self, active_inputs, out_name, state):
-        """The backward sweep's adjoint parameters: a parameter's own adjoint, seeded (state
-        'present'), when nothing rebinds or writes into the parameter; else a parameter the final
+        """The RECURSIVE mode's backward sweep's adjoint parameters: a parameter's own adjoint, seeded
+        (state 'present'), when nothing rebinds or writes into the parameter; else a parameter the final
         adjoint is added to. Returns (parameter names, prologue, epilogue)."""
         params, prologue, epilogue = [], [], []
+        if self.mode is not Mode.RECURSIVE:
+            return params, prologue, epilogue
         for p in active_inputs:
             bar = self.bar(p)
             if p not in self._rebound_names() and p != out_name:

@@ -122,12 +122,7 @@ class Sweeps:
         if result not in self.active:
             return []
         wrt = [i for i, atom in enumerate(operands) if local_atom(atom) in self.active]
-        if self.mode is Mode.RECURSIVE:
-            return self.recursive_sweep(stmt, operands, wrt)
-        positions = ast.Tuple(elts=[ast.Constant(i) for i in wrt], ctx=ast.Load())
-        value = copy.copy(stmt.value)
-        value.keywords = list(value.keywords) + [ast.keyword(arg="wrt", value=positions)]
-        return [ast.copy_location(ast.Assign(targets=stmt.targets, value=value), stmt)]
+        return self.recursive_sweep(stmt, operands, wrt)  # (see reverse_calls)
 
     # -- loop tapes --------------------------------------------------------------------------
     def loop_body(self, loop):
