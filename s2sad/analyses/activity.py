@@ -42,6 +42,7 @@ import numpy as np
 from .. import config
 from .. import kinds as K
 from ..astutil import walk
+from .kind_table import result_kind
 from .primitives import (
     MissingRule,
     Primitive,
@@ -370,10 +371,10 @@ def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
     if lists and rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
         return K.LIST, lists
     if lists and rule.extra.get("lists"):  # run-time helpers of list adjoints (`_rt.list_like`)
-        return rule.result_kind(arg_kinds, {}), lists
+        return result_kind(rule, arg_kinds, {}), lists
     arg_kinds = [K.ARRAY if k == K.LIST else k for k in arg_kinds]
     keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
-    new = rule.result_kind(arg_kinds, keywords)
+    new = result_kind(rule, arg_kinds, keywords)
     if isinstance(stmt.value, ast.Subscript):
         new = _element_kind(stmt.value, kinds, namespace) or new
     return new, []

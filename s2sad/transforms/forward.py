@@ -238,12 +238,11 @@ class ForwardTransform(ListTangents):
                 tangent = ast.Tuple(elts=elts, ctx=ast.Load())
         elif not prim.rule.differentiable:
             tangent = None
-        elif self.kinds.get(name) == K.LIST and prim.rule.key in (
-            operator.add,
-            operator.mul,
-            list,
-            np.ndarray.copy,
-        ):
+        elif (
+            self.kinds.get(name) == K.LIST
+            and prim.rule.key in (operator.add, operator.mul, list, np.ndarray.copy)
+            and not (prim.rule.key is list and atom_kind(prim.args[0], self.kinds) != K.LIST)
+        ):  # (`list(a)` of an array or tuple: the rule's tangent, its rows' tangents)
             tangent = self.list_tangent(prim, state)
         else:
             tangent = self.rule_tangent(stmt, name, prim, state, out)
