@@ -332,6 +332,7 @@ NEED_THE_COMPILER = {
     "_call_derivative",
     "register_compiler",
     "call_forward_sweep",
+    "sweep_call",
     "call_jvp",
     "call_jvp_directions",
 }

@@ -33,12 +33,16 @@ from .. import kinds as K
 from ..analyses.activity import analyze, walk_statements
 from .derivatives import (
     DerivativeNames,
+    all_of,
     assign,
     atom_kind,
     bind_template,
     call,
     carriers,
+    class_test,
+    direct_guard,
     doubled,
+    global_name,
     is_zero,
     is_scalar,
     load,
@@ -84,8 +88,11 @@ def upward_exposed(body):
 class ForwardTransform(ListTangents):
     call_jvp = "_rt.call_jvp"  # the run-time helper of calls that are not inlined
 
-    def __init__(self, function, analysis, namespace):
+    def __init__(self, function, analysis, namespace, recursion=None):
         self.function = function
+        self.recursion = (
+            recursion  # (the function, its parameters' kinds, positions differentiated): see derivative_call
+        )
         self.analysis = analysis
         self.kinds = analysis.kinds
         self.active = analysis.active
@@ -313,6 +320,7 @@ class ForwardTransform(ListTangents):
             ast.Tuple(elts=clone(operands), ctx=ast.Load()),
             ast.Tuple(elts=tangents, ctx=ast.Load()),
         )
+        pair = self.direct_call(function, operands, tangents, pair)
         tangent = ast.Subscript(value=load(result), slice=ast.Constant(1), ctx=ast.Load())
         if name in self.setitem_bases:
             tangent = call("_rt.copy", tangent)  # written in place later: never an alias
@@ -322,6 +330,33 @@ class ForwardTransform(ListTangents):
             assign(name, ast.Subscript(value=load(result), slice=ast.Constant(0), ctx=ast.Load()), stmt),
             assign(self.dot(name), tangent, stmt),
         ]
+
+    def direct_call(self, function, operands, tangents, looked_up):
+        """A call of the function being compiled with arguments of the kinds it is compiled for
+        calls its own jvp, `f_jvp(args, dots) if <their classes> else _rt.call_jvp(...)`: no
+        run-time lookup per level of a recursion (see s2sad.transforms.reverse_calls)."""
+        if self.recursion is None:
+            return looked_up
+        wrt = [i for i, t in enumerate(tangents) if not (isinstance(t, ast.Constant) and t.value is None)]
+        rebound = assigned_names(self.function.body)
+        kinds = self.recursion[1]
+        passed_on = {
+            p: kinds[i] for i, p in enumerate(a.arg for a in self.function.args.args) if p not in rebound
+        }
+        guard = direct_guard(self.recursion, self.namespace, function, operands, wrt, passed_on)
+        if guard is None:
+            return looked_up
+        tests = [] if guard is True else [guard]
+        for i in wrt:  # the tangents of arrays must be arrays (a zero may be a scalar)
+            name = local_atom(operands[i])
+            if passed_on.get(name) != kinds[i] and isinstance(tangents[i], ast.Name):
+                tests.append(class_test(tangents[i].id, kinds[i]))
+            elif passed_on.get(name) != kinds[i]:
+                return looked_up
+        args = clone(list(operands)) + [clone(tangents[i]) for i in wrt]
+        direct = ast.Call(func=global_name(f"{self.function.name}{self.suffix}"), args=args, keywords=[])
+        guard = all_of(tests)
+        return direct if guard is True else ast.IfExp(test=guard, body=direct, orelse=looked_up)
 
     def setitem(self, stmt, state):
         target = stmt.targets[0]
@@ -348,7 +383,9 @@ class ForwardTransform(ListTangents):
         return ast.Assign(targets=[store], value=value)
 
 
-def forward_transform(function, namespace, input_kinds, active_inputs, analysis=None, transform_class=None):
+def forward_transform(
+    function, namespace, input_kinds, active_inputs, analysis=None, transform_class=None, recursion=None
+):
     """The tangent function `f_jvp(*args, *arg_dots) -> (out, out_dot)` as an AST.
 
     `transform_class` (a ForwardTransform subclass) changes how tangents are written, as
@@ -357,6 +394,8 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
     transform = (transform_class or ForwardTransform)(function, analysis, namespace)
+    if transform.call_jvp == "_rt.call_jvp":  # one direction: its own calls may call it directly
+        transform.recursion = recursion
     state = {n for n in active_inputs if n in analysis.active}
     body = transform.block(function.body, state)
     # the caller's tangent arrays are never written into
