@@ -371,6 +371,10 @@ def report(runs, evals, min_seconds, elapsed):
         "2. `python benchmarks/gradbench/run_all.py --gradbench <checkout> --gbrun <gbrun.py>`",
         "   (gbrun.py relays messages between an eval and a tool like GradBench's Rust `gradbench run`).",
         "   Logs and summaries go to `--runs` (default /tmp/gradbench-runs); the table to this file.",
+        "   `--evals` and `--tools` (s2sad, s2sad-numba, pytorch, manual) run a subset into the same",
+        "   folder; `--report-only` writes this page from the summaries there. The s2sad-numba tool",
+        "   needs numba (`pip install s2sad[numba]`); by hand it is `python benchmarks/gradbench/tool.py",
+        "   --backend numba`.",
         "",
     ]
     return "\n".join(lines)
