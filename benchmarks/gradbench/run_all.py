@@ -297,7 +297,7 @@ def report(runs, evals, min_seconds, elapsed):
         "The first call of each message, which compiles s2sad's derivatives for the message's",
         "argument kinds and shapes (a new size compiles again; for s2sad-numba, numba's compile of",
         "the generated code too), summed over the eval's messages, beside the evaluate totals of the",
-        "table above (every message's, refused ones included for the first calls):",
+        "table above (a dash: some function was refused; its messages' first calls are counted):",
         "",
         "| eval | messages | s2sad first calls (s) | s2sad evaluate total (s) | s2sad-numba first calls (s) "
         "| s2sad-numba evaluate total (s) |",
@@ -310,7 +310,8 @@ def report(runs, evals, min_seconds, elapsed):
             result = results[name][tool]
             if result:
                 count = count or result["count"]
-                cells += [seconds(first_calls(runs, name, tool)), seconds(result["total"])]
+                total = result["total"] if result["valid"] else None  # (refused functions: no total)
+                cells += [seconds(first_calls(runs, name, tool)), seconds(total)]
             else:
                 cells += ["-", "-"]
         if count:
