@@ -27,7 +27,7 @@ from ..codegen.numba import Where, lower, probe
 from ..codegen.python import format_source
 from ..codegen.standalone import standalone_numba_module
 from ..errors import ArgumentError, NumbaTargetError
-from ..frontend.nested import as_python_function, code_identity
+from ..frontend.nested import as_python_function, code_identity, mark, transform_of
 from ..pipeline import compile_derivative
 from ..signatures import diff_kinds as _diff_kinds
 from ..signatures import kinds_of as _kinds
@@ -163,7 +163,7 @@ class _Target:
         function, names = self.function, self.global_params
         if not names:
             return lambda *args: function(*args, 1.0)
-        user, namespace = self.f.__globals__, self.namespace
+        user, namespace = _module_of(self.f), self.namespace
 
         def call(*args):
             return function(*args, 1.0, *[user[g] if g in user else namespace[g] for g in names])
@@ -171,7 +171,7 @@ class _Target:
         return call
 
     def module_values(self):
-        user = self.f.__globals__
+        user = _module_of(self.f)
         return [user[g] if g in user else self.namespace[g] for g in self.global_params]
 
     def __call__(self, *args):
@@ -190,6 +190,15 @@ class _Target:
             raise
         self.checked = True
         return result
+
+
+def _module_of(f):
+    """The globals of the user's function `f`, or of the function a transform wrapper `f` transforms."""
+    transform = transform_of(f)
+    while transform is not None:
+        f = transform.function
+        transform = transform_of(f)
+    return f.__globals__
 
 
 _PLAIN = {float, int, bool, np.float64, np.float32, np.int64, np.int32, np.bool_}
@@ -288,7 +297,10 @@ def _reverse(f, argnums, has_aux, with_value):
 
     transformed.__name__ = getattr(f, "__name__", "f") + ("_value_and_grad" if with_value else "_grad")
     transformed.__doc__ = f.__doc__
-    return transformed
+    transformed.__wrapped__ = f  # its signature is f's (inspect.signature follows __wrapped__)
+    # marked as the Python target's wrappers are: inside differentiated code, and given to another
+    # transform, it is the derivative of `f` (compiled by whichever target compiles the caller)
+    return mark(transformed, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
 
 
 def grad(f, argnums=0, has_aux=False):
