@@ -1,4 +1,4 @@
-"""The numba code target (s2sad/codegen/numba.py, api/numba_backend.py, runtime/numba.py): derivatives of
+"""The numba code target (s2sad/codegen/numba/, api/numba_backend.py, runtime/numba*.py): derivatives of
 simulators compiled with numba, checked against central differences, the dot-product test and the
 Python target. Each function is compiled once per module (numba compiles take seconds)."""
 

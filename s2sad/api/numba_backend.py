@@ -78,11 +78,17 @@ _RUNTIME_DIGEST = []
 
 
 def runtime_digest():
-    """A digest of `s2sad/runtime/numba.py`'s source: numba's cache of a module is keyed by the module
-    file alone, so a module is named after the runtime it inlines too (a changed runtime, a new file)."""
+    """A digest of the source of `s2sad/runtime/numba.py` and the `numba_*.py` modules it gathers: numba's
+    cache of a module is keyed by the module file alone, so a module is named after the runtime it
+    inlines too (a changed runtime, a new file)."""
     if not _RUNTIME_DIGEST:
-        with open(import_util.find_spec("s2sad.runtime.numba").origin, "rb") as handle:
-            _RUNTIME_DIGEST.append(hashlib.sha256(handle.read()).hexdigest())
+        folder = os.path.dirname(import_util.find_spec("s2sad.runtime.numba").origin)
+        digest = hashlib.sha256()
+        for name in sorted(os.listdir(folder)):
+            if name == "numba.py" or (name.startswith("numba_") and name.endswith(".py")):
+                with open(os.path.join(folder, name), "rb") as handle:
+                    digest.update(name.encode() + b"\0" + handle.read())
+        _RUNTIME_DIGEST.append(digest.hexdigest())
     return _RUNTIME_DIGEST[0]
 
 
