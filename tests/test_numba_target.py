@@ -250,6 +250,20 @@ def test_a_changed_module_array_gives_the_new_gradient():
     assert np.allclose(after, expected, rtol=1e-6, atol=1e-8)
 
 
+def test_later_calls_of_numbers_take_the_lean_path_and_stay_right():
+    """After the first call, numbers go straight to the compiled function (keyed by their types): new
+    values, a default given explicitly, other number types and a single argnum all give the Python
+    target's gradient."""
+    f, args, argnums = CASES["switching"]
+    gradient = s2sad.grad(f, argnums=argnums, backend="numba")
+    python = s2sad.grad(f, argnums=argnums)
+    for call in [args, args, (0.2, 1.3), (0.2, 1.3, 41), (np.float64(0.6), 0.9), (0.6, np.float64(0.9), 7)]:
+        for mine, theirs in zip(gradient(*call), python(*call)):
+            assert relative(mine, theirs) <= 1e-12
+    single = s2sad.grad(f, argnums=1, backend="numba")
+    assert single(0.2, 1.3) == single(0.2, 1.3) == pytest.approx(python(0.2, 1.3)[1], rel=1e-12)
+
+
 def test_value_and_grad_and_the_source_reads_like_python():
     f, args, argnums = CASES["bouncing"]
     value, grads = s2sad.value_and_grad(f, argnums=0, backend="numba")(*args)
