@@ -293,6 +293,25 @@ def test_unsupported_construct_is_refused_at_the_users_line():
     assert info.value.code.strip() == "total += softplus(a * i)"
 
 
+def checkpointed(a, b, n=50):
+    x = 0.3
+    total = 0.0
+    # s2sad: checkpoint snapshots=4
+    for i in range(n):
+        x = x + 0.01 * (-a * x + b * math.sin(x)) + 0.05 * KICKS[i]
+        total += x * x
+    return total
+
+
+def test_a_checkpointed_loop_is_refused_at_its_line():
+    """The checkpoint schedules run in Python: the loop is refused (before numba runs) at its line."""
+    with pytest.raises(NumbaTargetError, match="does not checkpoint loops") as info:
+        s2sad.grad(checkpointed, argnums=(0, 1), backend="numba")(0.5, 0.7)
+    assert info.value.lineno == checkpointed.__code__.co_firstlineno + 4
+    assert info.value.code.strip() == "for i in range(n):"
+    assert "remove the pragma" in str(info.value) and "numba.core" not in str(info.value)
+
+
 def test_dict_parameters_are_flattened_at_the_boundary():
     params = {"k": 2.0, "c": 0.3}
     mine = s2sad.grad(spring, argnums=(0, 1), backend="numba")(params, 0.5)

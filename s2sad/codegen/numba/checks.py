@@ -9,6 +9,7 @@ import types as pytypes
 
 import numpy as np
 
+from ...runtime import checkpoints
 from .syntax import marker_of, name_of, parse_expr
 
 # builtins numba compiles on numbers and arrays
@@ -40,6 +41,12 @@ _BUILTINS = {
 _MODULES = (np, math)
 
 
+# the checkpoint schedules a marked loop's derivative runs (Python objects: refused with their own message)
+_SCHEDULES = {
+    name
+    for name, value in vars(checkpoints).items()
+    if isinstance(value, type) and issubclass(value, checkpoints.Checkpoints)
+}
 # the helpers `s2sad.runtime.numba` compiles for numba (generated code calls them as `_rt.NAME`)
 RUNTIME_HELPERS = (
     "grow",
@@ -138,6 +145,14 @@ class Checks:
                 and name_of(sub.value) == "_rt"
                 and sub.attr not in RUNTIME_HELPERS
             ):
+                if sub.attr in _SCHEDULES:
+                    raise self.fail(
+                        "the numba target does not checkpoint loops: this loop is marked "
+                        "`# s2sad: checkpoint`, whose schedule runs in Python",
+                        hint="use the Python target (the default backend), which checkpoints it, or remove the "
+                        "pragma: the numba target then records every iteration in typed arrays (memory grows "
+                        "with the number of steps)",
+                    )
                 raise self.fail(
                     f"the numba target has no compiled version of s2sad's helper `{sub.attr}`, which "
                     "the derivative of this line calls",
