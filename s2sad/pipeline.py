@@ -27,6 +27,7 @@ from . import runtime
 from .analyses.activity import Analysis, analyze
 from .analyses.checks import (
     check_parameters,
+    check_returns,
     reject_array_aliases,
     reject_declarations,
     reject_effect_calls,
@@ -43,6 +44,7 @@ from .errors import DesugarError, NoDerivativeRuleError, S2sadError, Unsupported
 from .frontend.aux import return_aux, split_aux
 from .frontend.constants import functions_as_constants
 from .frontend.desugar import desugar
+from .frontend.local_dicts import split_local_dicts
 from .frontend.inline import inline_calls
 from .frontend.key_loops import unroll_key_loops
 from .frontend.lift import lift_local_functions
@@ -168,6 +170,7 @@ def parse(c):
 def check_source(c):
     reject_declarations(c.parsed, c.report)
     check_parameters(c.parsed, c.report)
+    check_returns(c.parsed, c.report)
     c.checkpoints = checkpoint_pragmas(c.parsed)
 
 
@@ -209,6 +212,7 @@ def inline(c):
     if c.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
         records_as_dicts(c.tree, c.record_fields)
     c.parsed.origins = origins  # lines of inlined helpers: where their code came from (errors say so)
+    split_local_dicts(c.tree)  # `s = {"pos": x}; s["pos"] = ...`: a variable per key
     reject_method_statements(c.parsed, c.tree, c.report)
 
 

@@ -52,6 +52,7 @@ def caller(x):
 """
 
 import ast
+import re
 
 
 from .. import rules as R
@@ -297,9 +298,12 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         for top in tree.body:
             write = subscript_write(top, arguments)
             if write is not None:
+                written = ast.unparse(write)  # in the helper's own names, not the inliner's
+                inverse = {new: old for old, new in mapping.items()}
+                written = re.sub(r"\b\w+\b", lambda m: inverse.get(m.group(0), m.group(0)), written)
                 raise callee.error(
                     UnsupportedSyntaxError,
-                    f"`{fn.__name__}` writes into its argument `{ast.unparse(write)}` in place",
+                    f"`{fn.__name__}` writes into its argument `{written}` in place",
                     write,
                     hint="copy the argument first (`a = a.copy()`) or return the new array",
                 )
