@@ -206,11 +206,11 @@ def lower(c):
 
 
 def inline(c):
-    c.tree, origins = inline_calls(
+    c.tree, origins, built = inline_calls(
         c.parsed, c.tree, copy=False, static_params=c.static_params, active_inputs=c.active_inputs
     )
-    if c.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
-        records_as_dicts(c.tree, c.record_fields)
+    if c.record_fields or built:  # NamedTuple / dataclass arguments and records built in the body are
+        records_as_dicts(c.tree, {**c.record_fields, **built})  # dicts there: `p.W` -> `p["W"]`
     c.parsed.origins = origins  # lines of inlined helpers: where their code came from (errors say so)
     split_local_dicts(c.tree)  # `s = {"pos": x}; s["pos"] = ...`: a variable per key
     reject_method_statements(c.parsed, c.tree, c.report)
@@ -292,6 +292,7 @@ def differentiate(c):
             mode=mode,
             portable=c.portable,
             checkpoints=checkpoints,
+            helper_locals=c.parsed.renamed,
         )
         c.records, c.checkpointed, c.tape_lists = code.records, code.checkpoints, code.tape_lists
         return code
