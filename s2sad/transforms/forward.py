@@ -108,6 +108,9 @@ class ForwardTransform(ListTangents):
         self.single_use_lists = single_use_list_literals(function)
         self.read_counts = {}
         self.jvp_names = {}  # record of a call that is not inlined -> the name of its (value, tangent)
+        self.loops = (
+            []
+        )  # the enclosing loops' upward-exposed names (read by an iteration before it sets them)
         for sub in walk(function):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.read_counts[sub.id] = self.read_counts.get(sub.id, 0) + 1
@@ -168,6 +171,8 @@ class ForwardTransform(ListTangents):
             # only tangents read after the `if` need a value on both paths (where the primal
             # is bound at all: `if c: y = ...` leaves `y` unbound on the other path)
             outside = self.read_outside(stmt)
+            for exposed in self.loops:  # in a loop, read by the next iteration before it sets them
+                outside = outside | exposed
             for name in sorted((s1 - s2) & outside):
                 if name in b2 or is_scalar(self.kinds.get(name)):
                     orelse.append(self.materialize(name))
@@ -188,6 +193,7 @@ class ForwardTransform(ListTangents):
         exposed = upward_exposed([stmt]) | upward_exposed(stmt.body) | self.read_outside(stmt)
         entry = set(state)
         before = set(self.bound)
+        self.loops.append(upward_exposed(stmt.body))
         while True:
             inner = set(entry)
             self.bound = set(before)
@@ -196,6 +202,7 @@ class ForwardTransform(ListTangents):
             if not grow:
                 break
             entry |= grow
+        self.loops.pop()
         bound_after_body, self.bound = self.bound, before
 
         def bound(n, names):
