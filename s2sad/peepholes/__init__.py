@@ -10,6 +10,7 @@ from .dead_inits import drop_dead_initializations
 from .negations import fold_negations
 from .outer_sums import sum_outer_products_after_loops
 from .products import sum_products_after_loops
+from .row_writes import store_fresh_rows
 from .scatter import accumulate_at_basic_indices
 from .single_use import inline_single_use
 from .tapes import drop_unread_tapes
@@ -69,6 +70,7 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (_single_use, True),
     (_products, True),
     (_scatter, True),
+    (store_fresh_rows, False),  # `a_bar[i] += g` into fresh zeros, once per row: `a_bar[i] = g`
     (_tapes, True),  # the passes above may leave a recorded value unread
     (drop_dead_initializations, False),  # ... and its `v = None` before the loop
     (_transposes, True),
