@@ -104,7 +104,9 @@ def _role(prim, kinds, globals_):
     if prim.kind != "call" or prim.rule is None or not prim.rule.differentiable:
         return None
     operands = list(prim.args) + list(prim.keywords.values())
-    if any(kinds.get(local_atom(a, globals_)) in (K.LIST, K.OTHER) for a in operands if local_atom(a, globals_)):
+    if any(
+        kinds.get(local_atom(a, globals_)) in (K.LIST, K.OTHER) for a in operands if local_atom(a, globals_)
+    ):
         return None
     if prim.rule.key in _MATMUL and len(prim.args) == 2 and not prim.keywords:
         return "matmul"
@@ -157,7 +159,11 @@ def demanded_columns(function, analysis, written):
         and n not in written
         and n not in loop_targets
         and kinds.get(n) not in SCALARS
-        and all(_role(primitives.get(id(d)), kinds, globals_) or _constant(primitives.get(id(d)), active, globals_) for d in ds)
+        and all(
+            _role(primitives.get(id(d)), kinds, globals_)
+            or _constant(primitives.get(id(d)), active, globals_)
+            for d in ds
+        )
         and all(isinstance(d, ast.Assign) and isinstance(d.targets[0], ast.Name) for d in ds)
     }
     gathered = {}

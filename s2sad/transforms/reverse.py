@@ -73,6 +73,22 @@ class ReverseCode:
     tape_lists: frozenset = frozenset()  # the loop tapes' preallocated lists (`tape[t] = v` stores)
 
 
+def literal_defaults(function):
+    """The user's defaults that are literals (`T=1.0`, `mode="fast"`, `-1`, `(0, 1)`), for the
+    trailing parameters that all have one: a function emitted to a file is called as the user's
+    is. A default computed by an expression (`w=np.ones(3)`) stops the run: that parameter and
+    the ones before it stay required (the transforms pass every argument anyway)."""
+    defaults = function.args.defaults
+    kept = []
+    for node in reversed(defaults):
+        try:
+            ast.literal_eval(node)
+        except ValueError:
+            break
+        kept.insert(0, copy.deepcopy(node))
+    return kept
+
+
 class ReverseTransform(
     AdjointReads, StatementAdjoints, AdjointShapes, Sweeps, ListAdjoints, CheckpointedLoops, RecursiveCalls
 ):
@@ -131,21 +147,6 @@ class ReverseTransform(
         self.mode = None
 
     # -- whole functions ----------------------------------------------------------------------
-    def _literal_defaults(self):
-        """The user's defaults that are literals (`T=1.0`, `mode="fast"`, `-1`, `(0, 1)`), for the
-        trailing parameters that all have one: a function emitted to a file is called as the user's
-        is. A default computed by an expression (`w=np.ones(3)`) stops the run: that parameter and
-        the ones before it stay required (the transforms pass every argument anyway)."""
-        defaults = self.function.args.defaults
-        kept = []
-        for node in reversed(defaults):
-            try:
-                ast.literal_eval(node)
-            except ValueError:
-                break
-            kept.insert(0, copy.deepcopy(node))
-        return kept
-
     def seed_name(self, out_name):
         """The cotangent parameter: the returned variable's adjoint (`loss_bar`), or `out_bar` when the
         function returns an expression (held by a temporary of the compiler, whose name starts with `_`)
@@ -255,7 +256,7 @@ class ReverseTransform(
                 self.params + [seed],
                 grad_body,
                 self.function,
-                defaults=self._literal_defaults() + [ast.Constant(1.0)],
+                defaults=literal_defaults(self.function) + [ast.Constant(1.0)],
             )
             return ReverseCode(
                 joint=None,
@@ -279,7 +280,7 @@ class ReverseTransform(
             self.params + [seed],
             joint_body,
             self.function,
-            defaults=self._literal_defaults() + [ast.Constant(1.0)],
+            defaults=literal_defaults(self.function) + [ast.Constant(1.0)],
         )
         if mode is Mode.REVERSE:
             return ReverseCode(

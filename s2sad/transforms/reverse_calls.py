@@ -65,7 +65,9 @@ class RecursiveCalls:
         """None (no direct call), True (the arguments' kinds are known), or the test of their classes."""
         if self.recursion is None:
             return None
-        return direct_guard(self.recursion, self.namespace, function, operands, wrt, self._passed_on(), self.globals)
+        return direct_guard(
+            self.recursion, self.namespace, function, operands, wrt, self._passed_on(), self.globals
+        )
 
     def _passed_on(self):
         """{parameter: its kind}: the parameters nothing rebinds, passed on as this compilation got them."""
@@ -94,7 +96,11 @@ class RecursiveCalls:
         record = prim.args[1]
         result = stmt.targets[0].id
         operands = prim.args[2:]
-        wrt = [(i, local_atom(a, self.globals)) for i, a in enumerate(operands) if local_atom(a, self.globals) in self.active]
+        wrt = [
+            (i, local_atom(a, self.globals))
+            for i, a in enumerate(operands)
+            if local_atom(a, self.globals) in self.active
+        ]
         names = [name for _, name in wrt]
         given, back = [], []
         for name in names:
