@@ -5,6 +5,7 @@ from .. import config
 from .. import kinds as K
 from ..astutil import statements, unshare
 from .accumulations import fuse_accumulations
+from .contractions import write_contractions
 from .copies import propagate_copies_in_blocks
 from .dead_inits import drop_dead_initializations
 from .negations import fold_negations
@@ -58,6 +59,12 @@ def _tapes(node, c):
     drop_unread_tapes(node, c.records)
 
 
+def _contractions(node, c):
+    # code differentiated again keeps the einsum helpers, a family closed under differentiation
+    if not c.portable:
+        write_contractions(node, c.analysis.shapes, c.parsed.namespace)
+
+
 def _transposes(node, c):
     hoist_transposes(node, {n for n, k in c.analysis.kinds.items() if k == K.ARRAY})
 
@@ -72,6 +79,7 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (_tapes, True),  # the passes above may leave a recorded value unread
     (drop_dead_initializations, False),  # ... and its `v = None` before the loop
     (_transposes, True),
+    (_contractions, True),
 )
 
 
