@@ -27,6 +27,7 @@ from . import runtime
 from .analyses.activity import Analysis, analyze
 from .analyses.checks import (
     check_parameters,
+    check_returns,
     reject_array_aliases,
     reject_declarations,
     reject_effect_calls,
@@ -43,6 +44,7 @@ from .errors import DesugarError, NoDerivativeRuleError, S2sadError, Unsupported
 from .frontend.aux import return_aux, split_aux
 from .frontend.constants import functions_as_constants
 from .frontend.desugar import desugar
+from .frontend.local_dicts import split_local_dicts
 from .frontend.inline import inline_calls
 from .frontend.key_loops import unroll_key_loops
 from .frontend.lift import lift_local_functions
@@ -168,6 +170,7 @@ def parse(c):
 def check_source(c):
     reject_declarations(c.parsed, c.report)
     check_parameters(c.parsed, c.report)
+    check_returns(c.parsed, c.report)
     c.checkpoints = checkpoint_pragmas(c.parsed)
 
 
@@ -203,12 +206,13 @@ def lower(c):
 
 
 def inline(c):
-    c.tree, origins = inline_calls(
+    c.tree, origins, built = inline_calls(
         c.parsed, c.tree, copy=False, static_params=c.static_params, active_inputs=c.active_inputs
     )
-    if c.record_fields:  # NamedTuple / dataclass arguments are dicts in the body: `p.W` -> `p["W"]`
-        records_as_dicts(c.tree, c.record_fields)
+    if c.record_fields or built:  # NamedTuple / dataclass arguments and records built in the body are
+        records_as_dicts(c.tree, {**c.record_fields, **built})  # dicts there: `p.W` -> `p["W"]`
     c.parsed.origins = origins  # lines of inlined helpers: where their code came from (errors say so)
+    split_local_dicts(c.tree)  # `s = {"pos": x}; s["pos"] = ...`: a variable per key
     reject_method_statements(c.parsed, c.tree, c.report)
 
 
@@ -288,6 +292,7 @@ def differentiate(c):
             mode=mode,
             portable=c.portable,
             checkpoints=checkpoints,
+            helper_locals=c.parsed.renamed,
         )
         c.records, c.checkpointed, c.tape_lists = code.records, code.checkpoints, code.tape_lists
         return code

@@ -69,7 +69,7 @@ def test_a_compile_time_error_shows_the_users_frames_not_the_compilers(tmp_path)
     assert shown[0] == (str(tmp_path / "user_script.py"), "13"), stderr  # the user's call
     assert len(shown) <= 2, stderr  # the call, and at most the entry of s2sad's wrapper
     assert not any(f.startswith(PACKAGE) for f, _ in shown), stderr
-    assert "user_script.py:6: `Try` statements are not supported" in stderr  # the message: file:line, code
+    assert "user_script.py:6: `try` statements are not supported" in stderr  # the message: file:line, code
     assert "    try:" in stderr
 
 

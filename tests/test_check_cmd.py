@@ -72,7 +72,7 @@ def test_four_constructs_listed_with_their_lines(tmp_path):
         "model.py:15:5",
     ], out
     assert "`global` declarations are not supported" in errors[0]
-    assert "`Try` statements are not supported" in errors[1]
+    assert "`try` statements are not supported" in errors[1]
     assert "no derivative rule for `scipy.special.erfcx`" in errors[2]
     assert "`a.sort(...)` sorts `a` in place" in errors[3]
     assert "    x = scipy.special.erfcx(x)" in out  # the user's line under the message
@@ -140,7 +140,7 @@ def test_helpers_in_the_file_and_a_local_module_are_followed(tmp_path):
     errors = [line.split(": error: ")[0] for line in out.splitlines() if ": error: " in line]
     assert errors == ["model.py:7:5", "physics.py:6:5"], out  # the helper's line, once
     assert "the list method `insert` is not supported" in out
-    assert "`With` statements are not supported" in out
+    assert "`with` statements are not supported" in out
 
 
 def test_the_file_is_not_run(tmp_path):
@@ -693,3 +693,28 @@ def test_a_helper_the_check_cannot_go_into_does_not_hide_the_rest(tmp_path):
     lines = {p.line for p in report.problems}
     assert {6, 11, 14} <= lines <= {6, 7, 11, 14}, report.problems  # yields, `global`, erfcx
     assert report.stopped is None
+
+
+def test_helpers_that_return_nothing_are_not_checked_as_differentiated(tmp_path):
+    path = write(
+        tmp_path,
+        "helpers.py",
+        """\
+        import numpy as np
+
+
+        def show(x):
+            print(x)
+
+
+        def loss(x):
+            return np.sin(x) ** 2
+
+
+        def nothing(x):
+            y = x * 2.0
+        """,
+    )
+    assert [r.name for r in check_file(path)] == ["loss"]
+    (report,) = check_file(path, "nothing")
+    assert [p.line for p in report.problems] == [12] and "returns nothing" in report.problems[0].message

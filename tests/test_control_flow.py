@@ -113,7 +113,51 @@ def in_place_vector(x):
     return np.sum(y)
 
 
+def for_else(x, n):
+    """`for ... else` with `break`s of the inner loop, of the outer loop in the inner loop's `else`."""
+    total = 0.0
+    for i in range(2, n):
+        for j in range(2, i):
+            if i % j == 0:
+                total += x * j
+                break
+        else:
+            total += x**2 * i
+            if total > 40.0:
+                break
+    else:
+        total = -total * x
+    return total
+
+
+def while_else(x, y):
+    while y < 10.0:
+        y = y * 1.5 + x
+        if y > 8.0:
+            break
+    else:
+        y = -y * x
+    for k in range(3):  # no `break`: the `else` always runs
+        y = y + x * k
+    else:
+        y = y * 2.0
+    return y
+
+
+def loop_else_return(x):
+    for i in range(4):
+        x = x * 1.2
+        if x > 2.0:
+            return x * 10.0
+    else:
+        x = x - 1.0
+    return x
+
+
 CASES = [
+    ("for_else", for_else, lambda d: (d.draw(st.floats(-2, 3)), d.draw(st.integers(0, 14)))),
+    ("while_else", while_else, lambda d: (d.draw(st.floats(-1, 2)), d.draw(st.floats(0.5, 12)))),
+    ("loop_else_return", loop_else_return, lambda d: (d.draw(st.floats(-1, 3)),)),
     ("branches", branches, lambda d: (d.draw(st.floats(-2, 2)), d.draw(st.floats(-2, 2)))),
     ("for_loops", for_loops, lambda d: (d.draw(st.floats(-1, 1)), d.draw(st.integers(0, 6)))),
     ("while_data", while_data, lambda d: (d.draw(st.floats(-1, 1)),)),

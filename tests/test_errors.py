@@ -166,3 +166,67 @@ def test_method_statement_in_a_helper_names_the_helpers_line():
         s2sad.grad(_calls_a_helper_that_sorts)(1.0)
     assert info.value.lineno == _sorts_in_place.__code__.co_firstlineno + 2
     assert info.value.code == "a.sort()"
+
+
+def returns_nothing(x):
+    y = x * 2.0
+    if y > 1.0:
+        return
+
+
+def only_in_a_helper(x):
+    def inner(v):
+        return v * 2.0
+
+    z = inner(x)
+
+
+@pytest.mark.parametrize("function", [returns_nothing, only_in_a_helper])
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jvp", "vjp"])
+def test_function_returning_nothing_is_refused_at_its_def(function, transform):
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        if transform == "jvp":
+            s2sad.jvp(function, (1.0,), (1.0,))
+        elif transform == "vjp":
+            s2sad.vjp(function, 1.0)
+        else:
+            getattr(s2sad, transform)(function)(1.0)
+    _assert_names_user_code(info.value, f"def {function.__name__}(x):")
+    assert "returns nothing" in str(info.value) and "return" in info.value.hint
+    assert info.value.lineno == function.__code__.co_firstlineno
+
+
+def tuple_of_generator(x, xs):
+    return np.sum(tuple(x * v for v in xs)[0])
+
+
+def test_comprehension_list_error_does_not_name_the_compilers_list():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(tuple_of_generator)(1.0, [1.0, 2.0])
+    _assert_names_user_code(info.value, "tuple(x * v for v in xs)")
+    assert "_list" not in str(info.value) and "comprehension or generator" in str(info.value)
+
+
+def nudge(state, dt):
+    state[0] += dt
+
+
+def uses_nudge(x):
+    s = np.array([x, 1.0])
+    nudge(s, 0.1)
+    return s[0] ** 2
+
+
+def test_helper_writing_its_argument_is_named_in_the_helpers_words():
+    with pytest.raises(s2sad.UnsupportedSyntaxError) as info:
+        s2sad.grad(uses_nudge)(1.0)
+    _assert_names_user_code(info.value, "state[0] += dt")
+    assert "`state[0]`" in str(info.value) and "nudge1" not in str(info.value)
+
+
+@pytest.mark.parametrize("mode", [[1.0, 2.0], np.ones(2), 3.0])
+def test_source_with_arguments_where_the_mode_goes(mode):
+    with pytest.raises(s2sad.ArgumentError, match=r"args=\(\.\.\.\)"):
+        s2sad.source(vector_output, mode)
+    with pytest.raises(s2sad.ArgumentError, match="mode must be 'forward'"):
+        s2sad.source(vector_output, "backward")

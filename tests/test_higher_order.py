@@ -607,3 +607,26 @@ def test_hessian_through_products():
     fd = np.array([(grad(x + h * e) - grad(x - h * e)) / (2 * h) for e in np.eye(4)])
     np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(H, H.T, rtol=1e-12, atol=1e-12)
+
+
+def _power_loop(a, u):
+    out = a
+    for _ in range(2):
+        out = out @ a
+    return np.sum(out * u)
+
+
+_W = np.array([[1.0, -2.0], [0.5, 0.3]])
+
+
+def _weighted_gradient(a, u):
+    return np.sum(s2sad.grad(_power_loop)(a, u) * _W)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reverse_over_reverse_of_a_matmul_loop(seed):
+    """The inner gradient's first loop step restores a value that was None before the loop: its
+    cotangent is a zero placeholder that reaches a matmul adjoint (was a ValueError in matmul)."""
+    rng = np.random.default_rng(seed)
+    a, u = rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
+    check_grads(_weighted_gradient, (a, u), rtol=1e-5)

@@ -790,6 +790,34 @@ DEFINITION_EXAMPLES = {
     ],
     "numpy.append": [ex("np.append(a, b)", A(2, 2), A(3)), ex("np.append(a, b, axis=0)", A(2, 2), A(1, 2))],
     "numpy.row_stack": [ex("np.row_stack((a, b))", A(3), A(2, 3))],
+    "numpy.interp": [
+        ex("np.interp(a, np.linspace(-2.0, 2.0, 6), b)", A(4), A(6)),
+        ex("np.interp(a, np.linspace(-1.0, 1.0, 5), b, left=0.5, right=b[0])", A(3), A(5)),
+        ex("np.interp(0.3, np.cumsum(np.abs(b) + 0.5) - 1.5, a)", A(4), A(4)),
+        ex("np.interp(a, np.array([-1.0, 0.0, 2.0]), np.array([1.0, -1.0, 3.0]))", S()),
+    ],
+    "numpy.polyval": [
+        ex("np.polyval(a, b)", A(4), A(3)),
+        ex("np.polyval(a, b)", A(1), S()),
+        ex("np.polyval([a, 2.0, b], a * b)", S(), S()),
+    ],
+    "numpy.multi_dot": [
+        ex("np.linalg.multi_dot([a, b, a.T])", A(2, 3), A(3, 3)),
+        ex("np.linalg.multi_dot([a[0], b, b, a[1]])", A(2, 3), A(3, 3)),
+    ],
+    "numpy.matrix_power": [
+        ex("np.linalg.matrix_power(a, 3)", A(3, 3)),
+        ex("np.linalg.matrix_power(a, 0) + a", A(2, 2)),
+        ex("np.linalg.matrix_power(a, 6)", A(2, 2)),
+        ex("np.linalg.matrix_power(a + 3.0 * np.eye(2), -2)", A(2, 2)),
+    ],
+    "numpy.median": [
+        ex("np.median(a)", D(5)),
+        ex("np.median(a)", D(2, 3)),
+        ex("np.median(a, axis=0)", D(4, 3)),
+        ex("np.median(a, axis=1, keepdims=True)", D(2, 3)),
+        ex("np.median(a, keepdims=True)", D(2, 2)),
+    ],
     "numpy.column_stack": [ex("np.column_stack((a, b))", A(3), A(3, 2))],
     "numpy.vsplit": [ex("xs = np.vsplit(a, 2)\n    return xs[0] * xs[1]", A(4, 2))],
     "numpy.hsplit": [

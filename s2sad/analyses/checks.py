@@ -62,6 +62,41 @@ def check_parameters(parsed, report=None):
         )
 
 
+def _returns(node):
+    """The `return` statements of the function `node`, not of the functions defined inside it."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.Return):
+            yield child
+        elif not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            yield from _returns(child)
+
+
+def returns_value(function_node):
+    """Does the function `node` return something other than None somewhere?"""
+    return any(
+        r.value is not None and not (isinstance(r.value, ast.Constant) and r.value.value is None)
+        for r in _returns(function_node)
+    )
+
+
+def check_returns(parsed, report=None):
+    """The differentiated function returns a value: without one it returns None, which has no
+    derivative (its code would differentiate nothing)."""
+    if returns_value(parsed.tree):
+        return
+    name = parsed.tree.name
+    _refuse(
+        report,
+        parsed.error(
+            UnsupportedSyntaxError,
+            f"`{name}` returns nothing (None), so it has no derivative",
+            parsed.tree,
+            hint=f"end `{name}` with `return` and the value to differentiate (a float or an array); "
+            "a function that only changes its arguments in place must return the result",
+        ),
+    )
+
+
 _LIST_HINTS = {
     "sort": "sort an array instead: `{name} = list(np.sort(np.array({name})))`",
     "reverse": "make a reversed copy: `{name} = {name}[::-1]`",

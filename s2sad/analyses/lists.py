@@ -373,12 +373,19 @@ def _reject_list_operands(parsed, stmt, prim, analysis):
         return  # xs * n: repetition (`n` is an integer at run time, or Python raises)
     if rule.name.startswith("numpy.") and rule.key is not np.ndarray.copy:
         return  # NumPy sees the list as an array
+    name = operands[0].id
+    made = name.startswith("_")  # a list the compiler made: a comprehension or generator in the line
+    shown = "a list built by a comprehension or generator" if made else f"the list `{name}`"
     raise parsed.error(
         UnsupportedSyntaxError,
-        f"`{rule.name}` of the list `{operands[0].id}`: s2sad differentiates lists through indexing, `len`, "
+        f"`{rule.name}` of {shown}: s2sad differentiates lists through indexing, `len`, "
         "loops, `+` (concatenation), `* n` (repetition) and NumPy functions (`np.array`, `np.stack`, `np.sum`, ...)",
         stmt,
-        hint=f"convert the list first (`np.array({operands[0].id})`) or loop over it",
+        hint=(
+            "build an array instead (`np.array([...])`) or loop over the items"
+            if made
+            else f"convert the list first (`np.array({name})`) or loop over it"
+        ),
     )
 
 

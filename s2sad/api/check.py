@@ -20,7 +20,7 @@ So the report says what `s2sad.grad` would say, in its words, for every line at 
 ...     return y
 ... ''')
 >>> [(p.line, p.message[:40]) for p in check_file(path)[0].problems]
-[(3, '`global` declarations are not supported:'), (4, '`Try` statements are not supported'), (5, 'no derivative rule for `math.gamma`')]
+[(3, '`global` declarations are not supported:'), (4, '`try` statements are not supported'), (5, 'no derivative rule for `math.gamma`')]
 """
 
 import ast
@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import kinds as K
+from ..analyses.checks import returns_value
 from ..frontend.static import Unknown, load_module, release, resolve
 from ..frontend.take_out import take_out
 from ..pipeline import check as check_compilation
@@ -90,7 +91,7 @@ class CheckUsageError(Exception):
 def check_file(path, function=None, wrt=None):
     """A `FunctionReport` per function checked: `function` (a name); else the functions the file gives
     to an s2sad transform by name (with the argnums it gives), else every top-level function with a
-    parameter that may be a float or an array; in source order. `wrt` names the differentiated
+    parameter that may be a float or an array and a `return` of a value; in source order. `wrt` names the differentiated
     parameters (default: those the transform differentiates, or those that may be floats or arrays);
     without `function`, each function takes the names it has."""
     path = os.path.abspath(str(path))
@@ -121,7 +122,7 @@ def check_file(path, function=None, wrt=None):
     reports = []
     for node in module.functions.values():  # else every function that has something to differentiate
         kinds, _ = parameter_kinds(node)
-        if any(k in K.DIFFERENTIABLE for k in kinds):
+        if any(k in K.DIFFERENTIABLE for k in kinds) and returns_value(node):  # (else a helper)
             reports.append(_check_function(path, original, node, wrt))
     return reports
 

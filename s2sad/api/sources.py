@@ -72,6 +72,11 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
 
 def _source(f, mode, argnums, args, has_aux, shapes, standalone=False):
     count = len(inspect.signature(f).parameters)
+    if not isinstance(mode, str):  # `source(f, x, y)`: example arguments given where the mode goes
+        raise ArgumentError(
+            f"mode must be a string such as 'reverse' or 'forward', not a {type(mode).__name__}; "
+            "give example arguments as `args=(...)`, as in `s2sad.source(f, args=(x, y))`"
+        )
     mode = MODE_ALIASES.get(mode, mode)
     if mode not in tuple(Mode):
         raise ArgumentError(

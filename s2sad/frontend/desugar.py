@@ -99,6 +99,8 @@ class _Lowering:
             orelse = self.block(stmt.orelse, loop)
             flags = self.flags_set(stmt.body + stmt.orelse, loop)
             return [ast.copy_location(ast.If(test=stmt.test, body=body, orelse=orelse), stmt)], flags
+        if isinstance(stmt, (ast.For, ast.While)) and stmt.orelse:
+            return self.loop_else(stmt, loop)
         if isinstance(stmt, ast.For):
             return self.for_loop(stmt)
         if isinstance(stmt, ast.While):
@@ -173,9 +175,21 @@ class _Lowering:
         return out
 
     # -- loops ---------------------------------------------------------------
+    def loop_else(self, stmt, loop):
+        """`for ...: ... else: rest` (or `while`): `rest` runs when the loop ends without `break`. A
+        flag the loop's own `break`s clear says so; without a `break`, `rest` simply follows the loop.
+        The `else` block's own `break` / `continue` belong to the enclosing `loop`."""
+        plain = ast.copy_location(type(stmt)(**{**dict(ast.iter_fields(stmt)), "orelse": []}), stmt)
+        if not _contains_direct(stmt.body, ast.Break):
+            statements = [plain] + stmt.orelse
+        else:
+            flag = self.counter.fresh("no_break")
+            plain.body = _clear_before_break(stmt.body, flag)
+            done = ast.copy_location(ast.If(test=_name(flag), body=stmt.orelse, orelse=[]), stmt.orelse[0])
+            statements = [ast.copy_location(_assign(flag, ast.Constant(True)), stmt), plain, done]
+        return self.block(statements, loop), self.flags_set(statements, loop)
+
     def for_loop(self, stmt):
-        if stmt.orelse:
-            raise DesugarError("`for ... else` is not supported", stmt, "use a flag variable")
         pre, iterable, bind = self.iteration(stmt)
         exits = _contains_direct(stmt.body, (ast.Break, ast.Continue)) or (
             self.ret_flag is not None and _contains(stmt.body, ast.Return)
@@ -213,8 +227,6 @@ class _Lowering:
         return self.guarded_while(stmt, test, first, brk, cont, head)
 
     def while_loop(self, stmt):
-        if stmt.orelse:
-            raise DesugarError("`while ... else` is not supported", stmt, "use a flag variable")
         exits = _contains_direct(stmt.body, (ast.Break, ast.Continue)) or (
             self.ret_flag is not None and _contains(stmt.body, ast.Return)
         )
@@ -338,15 +350,36 @@ def _range_of_len(seqs):
     return ast.Call(func=_name("range"), args=[size], keywords=[])
 
 
+def _clear_before_break(stmts, flag):
+    """`stmts` with `flag = False` before each `break` of their loop (not of loops inside it)."""
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, ast.Break):
+            out.append(ast.copy_location(_assign(flag, ast.Constant(False)), stmt))
+        elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
+            stmt = ast.copy_location(type(stmt)(**dict(ast.iter_fields(stmt))), stmt)
+            for attr in ("body", "orelse", "finalbody"):
+                if getattr(stmt, attr, None):
+                    setattr(stmt, attr, _clear_before_break(getattr(stmt, attr), flag))
+        elif isinstance(stmt, (ast.For, ast.While)) and stmt.orelse:  # its `else` is in this loop
+            stmt = ast.copy_location(type(stmt)(**dict(ast.iter_fields(stmt))), stmt)
+            stmt.orelse = _clear_before_break(stmt.orelse, flag)
+        out.append(stmt)
+    return out
+
+
 def _contains_direct(stmts, types):
-    """Break/continue belonging to this loop: not inside a nested loop."""
+    """Break/continue belonging to this loop: not inside a nested loop (but in its `else`)."""
     for stmt in stmts:
         stack = [stmt]
         while stack:
             node = stack.pop()
             if isinstance(node, types):
                 return True
-            if isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.Lambda, ast.ClassDef)):
+            if isinstance(node, (ast.For, ast.While)):
+                stack.extend(node.orelse)
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef)):
                 continue
             stack.extend(ast.iter_child_nodes(node))
     return False

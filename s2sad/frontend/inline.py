@@ -39,7 +39,7 @@ other code. Statements keep a line number that maps back to the helper's own fil
 ...     shift = lambda v: v + 1.0
 ...     return square(shift(x))
 >>> parsed = parse_function(caller)
->>> tree, origins = inline_calls(parsed, normalize(desugar(lift_local_functions(parsed))))
+>>> tree, origins, _ = inline_calls(parsed, normalize(desugar(lift_local_functions(parsed))))
 >>> print(ast.unparse(tree))
 def caller(x):
     shift1_v = x
@@ -52,6 +52,7 @@ def caller(x):
 """
 
 import ast
+import re
 
 
 from .. import rules as R
@@ -94,6 +95,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
             parsed, active_inputs
         )  # parameters that may carry derivatives (None: all)
         self.may_vary = None  # names that may depend on them (`_may_vary`), None when unknown
+        self.records = {}  # a name assigned a record built in the body (`p = Params(k, c)`) -> its fields
 
     def nested(self, callee):
         callee.renamed = self.parsed.renamed  # one table: a message names a nested helper's locals as written
@@ -103,6 +105,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         inner.counts = self.counts
         inner.taken = self.taken
         inner.sizes = self.sizes
+        inner.records = self.records
         return inner
 
     def run(self, function, stack=()):
@@ -160,6 +163,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
                 if self.inactive_foreign_call(stmt.value):  # a constant: evaluated as in the primal
                     out.append(stmt)
                     continue
+                self.record_literal(stmt)  # `p = Params(k, c)`: `p = {"k": k, "c": c}`, `p.k` read by key
                 self.bind_method(stmt)  # `model.predict(x)` of a known object: `Model_predict(model, x)`
                 self.reject_unknown_callee(stmt)
                 fn = self.callee(stmt.value)
@@ -297,9 +301,12 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
         for top in tree.body:
             write = subscript_write(top, arguments)
             if write is not None:
+                written = ast.unparse(write)  # in the helper's own names, not the inliner's
+                inverse = {new: old for old, new in mapping.items()}
+                written = re.sub(r"\b\w+\b", lambda m: inverse.get(m.group(0), m.group(0)), written)
                 raise callee.error(
                     UnsupportedSyntaxError,
-                    f"`{fn.__name__}` writes into its argument `{ast.unparse(write)}` in place",
+                    f"`{fn.__name__}` writes into its argument `{written}` in place",
                     write,
                     hint="copy the argument first (`a = a.copy()`) or return the new array",
                 )
@@ -529,9 +536,10 @@ def _drop_assignments(stmts, names):
 
 def inline_calls(parsed, function, copy=True, static_params=(), active_inputs=None):
     """Inline user-function calls in the normalized `function` (with `copy=False`, in `function`
-    itself); returns (tree, origins). `static_params` are parameters bound to functions,
-    `active_inputs` the positions of the differentiated parameters (None: any may be)."""
+    itself); returns (tree, origins, records). `static_params` are parameters bound to functions,
+    `active_inputs` the positions of the differentiated parameters (None: any may be); `records`
+    maps the names assigned a record built in the body (now a dict literal) to its field names."""
     inliner = Inliner(parsed, static_params, active_inputs)
     code = getattr(parsed.function, "__code__", None)
     tree = inliner.run(clone(function) if copy else function, (code,) if code is not None else ())
-    return tree, inliner.origins
+    return tree, inliner.origins, inliner.records

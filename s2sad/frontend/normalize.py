@@ -340,16 +340,40 @@ class _Normalizer:
             out.append(ast.copy_location(ast.Assert(test=test, msg=stmt.msg), stmt))
             return
         kind = type(stmt).__name__
-        hints = {
-            "Global": "pass the value in as an argument and return the new value",
-            "Nonlocal": "pass the value in as an argument and return the new value",
-            "FunctionDef": "define the helper at module level (nested functions come later)",
-        }
+        keyword = _KEYWORDS.get(kind, kind)
         raise DesugarError(
-            f"`{kind}` statements are not supported",
+            f"`{keyword}` statements are not supported",
             stmt,
-            hints.get(kind, "rewrite it with assignments, if, for and while"),
+            _HINTS.get(kind, "rewrite it with assignments, if, for and while"),
         )
+
+
+_KEYWORDS = {  # the statement as the user wrote it, not its AST class
+    "Try": "try",
+    "TryStar": "try",
+    "With": "with",
+    "AsyncWith": "async with",
+    "AsyncFor": "async for",
+    "Import": "import",
+    "ImportFrom": "from ... import",
+    "Global": "global",
+    "Nonlocal": "nonlocal",
+    "FunctionDef": "def",
+    "ClassDef": "class",
+    "Delete": "del",
+    "Match": "match",
+}
+_HINTS = {
+    "Global": "pass the value in as an argument and return the new value",
+    "Nonlocal": "pass the value in as an argument and return the new value",
+    "FunctionDef": "define the helper at module level (nested functions come later)",
+    "Import": "move the import to the top of the module; the function reads module-level names",
+    "ImportFrom": "move the import to the top of the module; the function reads module-level names",
+    "Try": "check the condition with `if` instead, or handle the error in the code that calls the "
+    "differentiated function",
+    "With": "open files or contexts outside the differentiated function and pass the values in",
+    "Delete": "leave the name unused, or rebind it",
+}
 
 
 def _mark(node, local_names):

@@ -229,6 +229,70 @@ def row_stack(tup):
     return np.vstack(tup)
 
 
+@defines(np.interp)
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """Piecewise-linear interpolation: the segment `np.searchsorted` finds (constant between the
+    breakpoints), then the line through its ends; `left` / `right` outside (default: the end values)."""
+    if period is not None:
+        raise NotImplementedError("s2sad differentiates np.interp without `period=` only")
+    n = np.shape(xp)[0]
+    i = np.clip(np.searchsorted(xp, x, side="right"), 1, n - 1)
+    x0, x1 = np.take(xp, i - 1), np.take(xp, i)
+    y0, y1 = np.take(fp, i - 1), np.take(fp, i)
+    y = y0 + (x - x0) / (x1 - x0) * (y1 - y0)
+    below = np.take(fp, 0) if left is None else left
+    above = np.take(fp, n - 1) if right is None else right
+    return np.where(x < np.take(xp, 0), below, np.where(x > np.take(xp, n - 1), above, y))
+
+
+@defines(np.polyval)
+def polyval(p, x):
+    """Horner's scheme, highest power first, as NumPy evaluates it."""
+    y = p[0] + np.zeros_like(x)
+    for k in range(1, len(p)):
+        y = y * x + p[k]
+    return y
+
+
+@defines(np.linalg.multi_dot)
+def multi_dot(arrays):
+    out = arrays[0] @ arrays[1]
+    for k in range(2, len(arrays)):
+        out = out @ arrays[k]
+    return out
+
+
+@defines(np.linalg.matrix_power)
+def matrix_power(a, n):
+    """`a` multiplied by itself `n` times by repeated squaring (`n` < 0: of the inverse)."""
+    if n < 0:
+        a = np.linalg.inv(a)
+        n = -n
+    out = np.eye(np.shape(a)[-1]) + np.zeros_like(a)
+    square = a
+    while n > 0:
+        if n % 2 == 1:
+            out = out @ square
+        n = n // 2
+        if n > 0:
+            square = square @ square
+    return out
+
+
+@defines(np.median)
+def median(a, axis=None, keepdims=False):
+    """The middle of the sorted values (the mean of the two middle ones for an even count)."""
+    if axis is None:
+        middle = _middle(np.ravel(a), 0)
+        return np.reshape(np.mean(middle), (1,) * np.ndim(a)) if keepdims else np.mean(middle)
+    return np.mean(_middle(a, axis), axis=axis, keepdims=keepdims)
+
+
+def _middle(a, axis):
+    n = np.shape(a)[axis]
+    return np.take(np.sort(a, axis=axis), [(n - 1) // 2, n // 2], axis=axis)
+
+
 # -- run-time helpers of derivative code, written with operations that have rules ------------------
 # Generated derivative code calls these helpers (`_rt.<name>`); first derivatives run the helper
 # itself. When derivative code is differentiated again (`hessian`, `grad(grad(f))`), the helper's

@@ -62,6 +62,22 @@ def broadcast_like(t, like):
     return np.broadcast_to(t, shape).copy()
 
 
+class CotangentRecord(dict):
+    """The cotangent of a record (a named tuple or dict, as a dict of its fields) that is an item of a
+    list; `+` adds field by field, a zero placeholder leaves it as it is.
+
+    >>> (CotangentRecord(W=1.0, b=2.0) + {"W": 10.0, "b": 0.5})["W"]
+    11.0
+    """
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        return CotangentRecord((k, v + other[k]) for k, v in self.items())
+
+    __radd__ = __add__
+
+
 def zeros_like(x):
     """A zero derivative for `x`: `0.0` for scalars, an array of zeros for arrays."""
     if x.__class__ is np.ndarray and x.dtype.kind in "fc" and x.dtype.itemsize >= 4:
@@ -70,6 +86,8 @@ def zeros_like(x):
         return np.zeros_like(x, dtype=np.result_type(x.dtype, np.float32))
     if isinstance(x, (tuple, list)):
         return type(x)(zeros_like(v) for v in x)
+    if isinstance(x, dict):  # a record in a list (`for layer in layers: layer.W`)
+        return CotangentRecord((k, zeros_like(v)) for k, v in x.items())
     return 0.0
 
 

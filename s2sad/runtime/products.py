@@ -9,7 +9,7 @@ import numpy as np
 
 from .arrays import derivative_dtype, matrix_t
 from .contractions import contract_pair
-from .core import float_dtype, unbroadcast
+from .core import float_dtype, unbroadcast, zeros_like
 
 # -- products ----------------------------------------------------------------------------
 
@@ -49,6 +49,11 @@ def _plain(*arrays):
     return True
 
 
+def _zero_placeholder(g):
+    """The zero that stands for a cotangent of any shape (`0.0`), not an array or a scalar product."""
+    return (g.__class__ is float or g.__class__ is int) and g == 0
+
+
 def matmul_adjoint_x(g, x, y):
     """Adjoint of `x @ y` with respect to `x` (1-D operands and batches included).
 
@@ -60,6 +65,8 @@ def matmul_adjoint_x(g, x, y):
             return np.outer(g, y) if y.ndim == 1 else g @ y.T
         if y.ndim == 2:
             return y @ g
+    if _zero_placeholder(g):  # (a cotangent never set: derivative code differentiated again)
+        return zeros_like(x)
     x, y, x2, y2 = _matmul_frame(x, y)
     gx = _expand_matmul(g, x, y) @ matrix_t(y2)
     return _reduce_to(gx, x2.shape).reshape(x.shape).astype(np.result_type(gx, float_dtype(x)), copy=False)
@@ -72,6 +79,8 @@ def matmul_adjoint_y(g, x, y):
             return x.T @ g if x.ndim == 2 else np.outer(x, g)
         if x.ndim == 2:
             return x.T @ g
+    if _zero_placeholder(g):
+        return zeros_like(y)
     x, y, x2, y2 = _matmul_frame(x, y)
     gy = matrix_t(x2) @ _expand_matmul(g, x, y)
     return _reduce_to(gy, y2.shape).reshape(y.shape).astype(np.result_type(gy, float_dtype(y)), copy=False)

@@ -8,7 +8,7 @@ repeats, pads, takes and indexing.
 import numpy as np
 
 from .arrays import derivative_dtype
-from .core import float_dtype, getitem_adjoint, unbroadcast, zeros_like
+from .core import CotangentRecord, float_dtype, getitem_adjoint, unbroadcast, zeros_like
 
 # -- shapes --------------------------------------------------------------------------------
 
@@ -224,6 +224,8 @@ def index_adjoint(g, x, index):
         out = CotangentList(zeros_like(item) for item in x)
         out[index] = g
         return out
+    if isinstance(x, dict):  # a field of a record held in a list: the record's cotangent, `g` at its key
+        return CotangentRecord((k, g if k == index else zeros_like(v)) for k, v in x.items())
     return getitem_adjoint(g, x, index)
 
 

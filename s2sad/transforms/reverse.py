@@ -79,8 +79,11 @@ class ReverseTransform(
     reverse_shapes, reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
     form."""
 
-    def __init__(self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None):
+    def __init__(
+        self, function, analysis, namespace, active_inputs, portable=False, checkpoints=None, helper_locals=()
+    ):
         self.function = function
+        self.helper_locals = frozenset(helper_locals)  # locals of inlined helpers (`damped1_t12`)
         self.portable = portable
         self.analysis = analysis
         self.kinds = analysis.kinds
@@ -142,8 +145,9 @@ class ReverseTransform(
 
     def seed_name(self, out_name):
         """The cotangent parameter: the returned variable's adjoint (`loss_bar`), or `out_bar` when the
-        function returns an expression (held by a temporary of the compiler, whose name starts with `_`)."""
-        if out_name is not None and not out_name.startswith("_"):
+        function returns an expression (held by a temporary of the compiler, whose name starts with `_`)
+        or the result of a helper (a local of the inlined helper)."""
+        if out_name is not None and not out_name.startswith("_") and out_name not in self.helper_locals:
             return self.names.adjoint(out_name)
         key = (out_name, "_bar")
         if key not in self.names.assigned:
@@ -422,14 +426,18 @@ def reverse_transform(
     mode=Mode.REVERSE,
     portable=False,
     checkpoints=None,
+    helper_locals=(),
 ):
     """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
     SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), or
     GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
     copied whole. `checkpoints` ({line of a loop: snapshots}) names the loops to checkpoint
-    (reverse_checkpoints)."""
+    (reverse_checkpoints). `helper_locals` are the names of inlined helpers' locals: an output held by
+    one seeds `out_bar`, not an adjoint named after the helper's variable."""
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
-    transform = ReverseTransform(function, analysis, namespace, active_inputs, portable, checkpoints)
+    transform = ReverseTransform(
+        function, analysis, namespace, active_inputs, portable, checkpoints, helper_locals
+    )
     return transform.build(active_inputs, mode)
