@@ -105,7 +105,9 @@ class _Writer:
             inputs, output = explicit_subscripts(subscripts, [_dummy(s) for s in shapes])
         except ValueError:
             return None
-        if not output:  # a number for `g`: einsum would widen a Python float, `einsum_adjoint` keeps x's dtype
+        if (
+            not output
+        ):  # a number for `g`: einsum would widen a Python float, `einsum_adjoint` keeps x's dtype
             return None
         target = inputs[which.value]
         others = [k for k in range(len(operands)) if k != which.value]
