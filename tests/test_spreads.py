@@ -29,10 +29,15 @@ def norms(x):
     return np.sum(np.sqrt(s)) + np.sum(np.mean(np.exp(x), axis=-1))
 
 
+def distances(x, mu):
+    return np.sum(np.tanh(x[:, None, :] - mu[None, :, :]))
+
+
 PROGRAMS = {
     logsumexp: lambda rng: (rng.standard_normal(7),),
     softmax_rows: lambda rng: (rng.standard_normal((4, 5)), rng.standard_normal((4, 5))),
     norms: lambda rng: (rng.standard_normal((2, 3, 4)),),
+    distances: lambda rng: (rng.standard_normal((5, 3)), rng.standard_normal((2, 3))),
 }
 
 
@@ -43,6 +48,10 @@ def test_the_spread_is_left_to_broadcasting():
     assert "a_bar = out_bar - np.sum(_t1_bar)" in text, text
     text = s2sad.source(norms, mode="reverse", args=PROGRAMS[norms](np.random.default_rng(0)))
     assert "s_bar[:, None, :] * x" in text, text
+    text = s2sad.source(
+        distances, mode="reverse", argnums=(1,), args=PROGRAMS[distances](np.random.default_rng(0))
+    )
+    assert "unbroadcast(-" not in text and "-= _rt.unbroadcast(" in text, text
 
 
 @pytest.mark.parametrize("program", list(PROGRAMS))

@@ -73,9 +73,10 @@ def fold_negations(function):
 
 
 def fold_negated_sums(function):
-    """Generated code: `np.sum(-v, ...)` -> `-np.sum(v, ...)`, and `a + -np.sum(v)` -> `a - np.sum(v)`:
-    the negation of the sum instead of an array of negated entries. Exact in floating point
-    (rounding is symmetric in sign, so the sum of the negated entries is the negated sum).
+    """Generated code: `np.sum(-v, ...)` -> `-np.sum(v, ...)` (and `_rt.unbroadcast(-v, x)`, a sum
+    down to `x`'s shape), and `a + -np.sum(v)` -> `a - np.sum(v)`: the negation of the sum instead of
+    an array of negated entries. Exact in floating point (rounding is symmetric in sign, so the sum
+    of the negated entries is the negated sum).
 
     >>> tree = ast.parse("def f(a, v):\\n    return a + np.sum(-v, axis=0)").body[0]
     >>> print(ast.unparse(fold_negated_sums(tree)))
@@ -87,9 +88,8 @@ def fold_negated_sums(function):
         if (
             node.__class__ is ast.Call
             and node.func.__class__ is ast.Attribute
-            and node.func.attr == "sum"
-            and node.func.value.__class__ is ast.Name
-            and node.func.value.id == "np"
+            and (node.func.attr, getattr(node.func.value, "id", None))
+            in (("sum", "np"), ("unbroadcast", "_rt"))
             and node.args
             and node.args[0].__class__ is ast.UnaryOp
             and node.args[0].op.__class__ is ast.USub

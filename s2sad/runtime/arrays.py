@@ -80,7 +80,10 @@ def extremum_weights(x, z, axis=None):
     if z.ndim != x.ndim and z.ndim:
         z = np.expand_dims(z, axes)  # (broadcasts against x: no copy of x's size)
     mask = x == z
-    count = np.count_nonzero(mask, axis=axes, keepdims=True)
+    if len(axes) == x.ndim:  # a reduction to one number: count_nonzero's fast path (no axis)
+        count = np.count_nonzero(mask)
+    else:
+        count = np.count_nonzero(mask, axis=axes, keepdims=True)
     if np.all(count == 1):  # no ties: the mask itself
         return mask.astype(float_dtype(x))
     return (mask / count).astype(float_dtype(x), copy=False)
