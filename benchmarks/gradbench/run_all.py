@@ -219,16 +219,20 @@ def report(runs, evals, min_seconds, elapsed):
         "",
         "The first call of each message, which compiles s2sad's derivatives for the message's",
         "argument kinds and shapes (a new size compiles again), summed over the eval's messages,",
-        "beside the evaluate total of the table above:",
+        "beside the evaluate total of the table above; their difference is the compile time (each",
+        "first call less one call of the message's mean time):",
         "",
-        "| eval | messages | s2sad first calls (s) | s2sad evaluate total (s) |",
-        "|---|---|---|---|",
+        "| eval | messages | s2sad first calls (s) | s2sad evaluate total (s) | compile (s) |",
+        "|---|---|---|---|---|",
     ]
     for name in evals:
         ours = results[name]["s2sad"]
         if ours:
+            first = first_calls(runs, name, "s2sad")
+            compile_time = None if first is None else max(0.0, first - ours["total"])
             lines.append(
-                f"| {name} | {ours['count']} | {seconds(first_calls(runs, name, 's2sad'))} | {seconds(ours['total'])} |"
+                f"| {name} | {ours['count']} | {seconds(first)} | {seconds(ours['total'])} "
+                f"| {seconds(compile_time)} |"
             )
     lines += [
         "",
