@@ -72,3 +72,18 @@ def test_ties_share_the_extremum_cotangent():
     x = np.array([[1.0, 3.0, 3.0], [2.0, 0.5, 0.0]])
     g = s2sad.grad(lambda x: np.sum(np.max(x, axis=1) * np.array([1.0, 2.0])))(x)
     np.testing.assert_array_equal(g, [[0.0, 0.5, 0.5], [2.0, 0.0, 0.0]])
+
+
+def squares(x, w):
+    return np.sum((x * x) * w) + np.sum(np.sin(x) + np.sin(x))
+
+
+@pytest.mark.generated_code
+def test_an_operation_of_a_value_with_itself_broadcasts_nothing():
+    """`x * x` and `s + s` have their operand's shape: in code not specialized to shapes too, the
+    adjoint is not summed down (`unbroadcast`), and the square's two equal terms are formed once."""
+    text = s2sad.source(squares, mode="reverse", argnums=(0,))
+    assert "_square1 + _square1" in text and "_t5_bar + _t5_bar" in text, text
+    rng = np.random.default_rng(0)
+    check_grads(squares, (rng.standard_normal((3, 4)), rng.standard_normal(4)))
+    check_grads(squares, (rng.standard_normal((3, 4)), 2.0))

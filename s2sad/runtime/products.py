@@ -360,13 +360,15 @@ def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
     summed = tuple(i for i, n in enumerate(sizes) if gx.shape[i] != n and n == 1)  # broadcast size-1 axes
     if summed:
         gx = np.sum(gx, axis=summed, keepdims=True)
-    gx = np.broadcast_to(gx, sizes)
+    fresh = gx.shape == tuple(sizes) and len(terms) > 1  # (one operand: einsum may return a view of g)
+    if not fresh:
+        gx = np.broadcast_to(gx, sizes)
     if len(unique) != len(target):  # a repeated letter: the cotangent lives on that diagonal
         full = np.zeros(shape, dtype=gx.dtype)
         grid = np.indices(sizes, sparse=True)
         full[tuple(grid[unique.index(ch)] for ch in target)] = gx
         gx = full
-    else:
+    elif not fresh:  # a broadcast view or a view of `g`: the adjoint gets an array of its own
         gx = np.array(gx)
     return (
         gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
