@@ -186,7 +186,7 @@ def _literal(numbers):
 
 
 def _runtime_call(node):
-    """`name` of a call `_rt.name(...)`, else None."""
+    """The helper a call of the run-time package calls (`unreduce` for `_rt.unreduce(...)`), else None."""
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
