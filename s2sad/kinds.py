@@ -122,6 +122,47 @@ def any_all(arg_kinds, keywords=()):
     return BOOL if axis == "None" else ANY
 
 
+def reduction(arg_kinds, keywords=()):
+    """Kind of `np.sum(x)`, `np.max(x)`, `np.linalg.norm(x)`...: a full reduction of a number or array is
+    a float; along an axis (or with `keepdims`) it may be an array.
+
+    >>> reduction([ARRAY]), reduction([ARRAY], {"axis": "0"}), reduction([ARRAY, INT])
+    ('float', 'any', 'any')
+    """
+    keywords = dict(keywords)
+    if (
+        len(arg_kinds) > 1
+        or keywords.get("axis", "None") != "None"
+        or keywords.get("keepdims", "False") != "False"
+    ):
+        return ANY
+    return FLOAT if arg_kinds and arg_kinds[0] in (ARRAY, FLOAT, INT, BOOL) else ANY
+
+
+def bitwise(arg_kinds, keywords=()):
+    """Kind of `~m`, `m1 & m2`: masks of masks, integers of integers.
+
+    >>> bitwise([BOOL, BOOL]), bitwise([INT, BOOL]), bitwise([ARRAY])
+    ('bool', 'int', 'any')
+    """
+    if arg_kinds and all(k == BOOL for k in arg_kinds):
+        return BOOL
+    if arg_kinds and all(k in (INT, BOOL) for k in arg_kinds):
+        return INT
+    return ANY
+
+
+def linspace(arg_kinds, keywords=()):
+    """Kind of `np.linspace(...)`: an array, or a tuple (array, step) with `retstep`."""
+    retstep = dict(keywords).get("retstep", "False") != "False" or len(arg_kinds) > 4
+    return OTHER if retstep else ARRAY
+
+
+def first_operand(arg_kinds, keywords=()):
+    """Kind of `stop_gradient(x)`: the kind of `x`."""
+    return arg_kinds[0] if arg_kinds else ANY
+
+
 def kind_of(value):
     """Kind of a runtime value (used to specialize compiled derivatives)."""
     if isinstance(value, np.ndarray):

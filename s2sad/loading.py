@@ -62,6 +62,8 @@ def compiled_record(function, meta, text, namespace, input_kinds, active_inputs,
     if spans:
         objects = tree_calls(objects, input_kinds, active_inputs, spans, has_aux)
         main = objects.get("jvp") or objects.get("grad") or objects.get("vjp") or objects["forward"]
+    if meta.get("calls_derivatives") and mode is not Mode.SPLIT:
+        main = runtime.runs_nested(main, function)
     return Compiled(
         function=main,
         source=text,

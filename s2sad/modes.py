@@ -17,16 +17,19 @@ class Mode(StrEnum):
     GRAD = "grad"  # f_grad: the gradient without the value when it is a float: `grad`
     REVERSE = "reverse"  # f_vjp: value and gradient in one call: `value_and_grad`
     SPLIT = "split"  # f_forward / f_backward, the pullback called many times: `vjp`, `jacrev`
+    # f_forward -> (value, residuals, f_backward); f_backward(residuals, out_bar, *adjoints) adds to
+    # the adjoints it is given and returns them: a call s2sad does not inline (transforms/reverse_calls)
+    RECURSIVE = "recursive"
 
     @property
     def reverse(self):
         """Does this mode run a backward sweep?"""
-        return self in (Mode.GRAD, Mode.REVERSE, Mode.SPLIT)
+        return self in (Mode.GRAD, Mode.REVERSE, Mode.SPLIT, Mode.RECURSIVE)
 
     @property
     def family(self):
         """'forward', 'forward_vector' or 'reverse' (the word the header of generated code uses)."""
-        return "reverse" if self in (Mode.GRAD, Mode.SPLIT) else self.value
+        return "reverse" if self in (Mode.GRAD, Mode.SPLIT, Mode.RECURSIVE) else self.value
 
 
 # what `s2sad.source` also accepts: the public transform's name for the code it runs

@@ -36,7 +36,7 @@ from .analyses.checks import (
     reject_view_writes,
 )
 from .analyses.lists import check_lists, list_kind_conflicts
-from .analyses.primitives import MissingRule, RefusedOperand
+from .analyses.primitives import MissingRule, RefusedOperand, derivative_call_role
 from .astutil import clone, identifier, walk
 from .codegen.header import header
 from .codegen.python import format_source, to_source
@@ -283,6 +283,9 @@ def differentiate(c):
     checkpoints = {} if c.portable else c.checkpoints
 
     def reverse(mode):  # one reverse transform; what it records and checkpoints go on the record
+        recursion = None
+        if mode is Mode.RECURSIVE and not c.tree_spans and not c.static_params and not c.has_aux:
+            recursion = (c.function, c.input_kinds, c.active_inputs)  # its own calls call it directly
         code = reverse_transform(
             tree,
             namespace,
@@ -292,13 +295,19 @@ def differentiate(c):
             mode=mode,
             portable=c.portable,
             checkpoints=checkpoints,
+            recursion=recursion,
             helper_locals=c.parsed.renamed,
         )
         c.records, c.checkpointed, c.tape_lists = code.records, code.checkpoints, code.tape_lists
         return code
 
     if c.mode is Mode.FORWARD:
-        c.functions = {"jvp": forward_transform(tree, namespace, kinds, active, c.analysis)}
+        recursion = None
+        if not c.tree_spans and not c.static_params and not c.has_aux:  # its own calls call it directly
+            recursion = (c.function, c.input_kinds, c.active_inputs)
+        c.functions = {
+            "jvp": forward_transform(tree, namespace, kinds, active, c.analysis, recursion=recursion)
+        }
     elif c.mode is Mode.FORWARD_VECTOR:
         c.functions = {
             "jvp": forward_transform(
@@ -308,8 +317,11 @@ def differentiate(c):
     elif c.mode is Mode.GRAD and _scalar_output(c.analysis):
         code = reverse(Mode.GRAD)
         c.functions = {"grad": drop_unused(code.gradient, namespace) if config.enabled() else code.gradient}
-    elif c.mode is Mode.SPLIT:  # what `vjp` and `jacrev` run: a forward sweep, a pullback called many times
-        code = reverse(Mode.SPLIT)
+    elif c.mode in (
+        Mode.SPLIT,
+        Mode.RECURSIVE,
+    ):  # `vjp`, `jacrev`; a recursion's calls (transforms/reverse_calls)
+        code = reverse(c.mode)
         # the two may share expression nodes; the peepholes below rewrite nodes in place
         c.functions = {"forward": code.forward, "backward": clone(code.backward)}
     else:
@@ -490,6 +502,8 @@ def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, 
         "names": {role: node.name for role, node in functions.items()},
         "tree_spans": [[i, span.start, span.stop] for i, span in c.tree_spans] if c.tree_spans else None,
         "origins": {comment: list(where) for comment, where in origins.items()},
+        # it calls derivatives compiled at run time, or itself (recursion): run as such a call (runs_nested)
+        "calls_derivatives": any(derivative_call_role(p) for p in c.analysis.primitives.values()),
     }
     if disk_key:
         store_entry(function, disk_key, meta, text, code, before)

@@ -173,3 +173,34 @@ def test_output_simplifications_keep_every_bit():
         off = s2sad.grad(gated_chain, argnums=(0, 1))(*args), s2sad.jvp(gated_chain, args, (1.0, 0.5))
     assert on == off
     check_grads(gated_chain, args)
+
+
+def _row_sums(W, V, xs):  # `P[i]` and `V @ h` could be numbers: the sum is a float once `h`'s shape is known
+    P = xs @ W.T
+    h = np.zeros(W.shape[0])
+    for i in range(len(xs)):
+        h = np.tanh(P[i] + V @ h)
+    return np.sum(h**2)
+
+
+def _reassigned(x, W):  # a parameter of unknown kind keeps it although the body assigns it a float
+    x = x * 2.0
+    x = np.sum(W @ x)
+    return x
+
+
+@pytest.mark.skipif(not config.enabled(), reason="shapes are the analyses' (S2SAD_ANALYSES=off has none)")
+def test_a_sum_of_an_array_known_by_its_shape_is_a_float():
+    from s2sad import kinds as K
+    from s2sad.pipeline import prepare
+
+    rng = np.random.default_rng(0)
+    W, V, xs = rng.standard_normal((4, 3)), 0.5 * rng.standard_normal((4, 4)), rng.standard_normal((5, 3))
+    c = prepare(_row_sums, (K.ARRAY,) * 3, (0, 1), False, (W.shape, V.shape, xs.shape), "grad")
+    output = c.tree.body[-1].value.id
+    assert c.analysis.kinds[output] == K.FLOAT, c.analysis.kinds
+    text = s2sad.source(_row_sums, mode="grad", argnums=(0, 1), args=(W, V, xs))
+    assert "def _row_sums_grad(" in text, text  # `grad` skips computing the value
+    check_grads(_row_sums, (W, V, xs))
+    c = prepare(_reassigned, (K.ANY, K.ARRAY), (0, 1), False, (None, (3, 3)), "grad")
+    assert c.analysis.kinds["x"] == K.ANY, c.analysis.kinds

@@ -44,8 +44,45 @@ def precomputed(W, xs):  # written by hand: `P[i]` in the loop
     return np.sum(h**2)
 
 
+def bias_first(Wx, Wh, b, xs):  # the bias on the left, the row second in its sum
+    h = np.ones(Wh.shape[0])
+    for x in xs:
+        h = np.tanh(b + (Wh @ h + Wx @ x))
+    return np.sum(np.cos(h))
+
+
+def row_convention(A, B, c, xs):  # `x @ B`, a bias of one entry, a loss on every step
+    h = np.zeros(A.shape[0])
+    total = 0.0
+    for x in xs:
+        h = np.tanh(h @ A + x @ B + c)
+        total = total + np.sum(h) ** 2
+    return total
+
+
+def scaled_bias(Wx, Wh, b, xs):  # the bias is assigned in the function: not a fixed parameter
+    b = 2.0 * b
+    h = np.zeros(Wh.shape[0])
+    for x in xs:
+        h = np.tanh(Wx @ x + Wh @ h + b)
+    return np.sum(h**2)
+
+
+def states_written(Wx, Wh, b, xs):  # a store into an array in the loop beside the folded bias
+    h = np.zeros(Wh.shape[0])
+    hs = np.zeros((len(xs), Wh.shape[0]))
+    for t in range(len(xs)):
+        h = np.tanh(Wx @ xs[t] + Wh @ h + b)
+        hs[t] = h
+    return np.sum(hs * hs)
+
+
 PROGRAMS = {
+    states_written: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
     rnn: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
+    bias_first: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
+    row_convention: ([(4, 4), (3, 4), (1,), (6, 3)], (0, 1, 2, 3)),
+    scaled_bias: ([(5, 3), (5, 5), (5,), (7, 3)], (0, 1, 2, 3)),
     rows_on_the_left: ([(3, 4), (3, 4), (6, 3)], (0, 1, 2)),
     precomputed: ([(4, 3), (6, 3)], (0, 1)),
 }
@@ -72,7 +109,10 @@ def test_the_products_leave_the_forward_loop():
     forward = text.split("for _index1 in range")[0]
     assert "xs @ _t" in forward and "Wx.T" in forward, text
     assert "Wx @ x" not in text and "_products2" not in text, text  # Wx's adjoint: one product after
-    assert "_bar[_index1] += " in text, text
+    assert (
+        "_bar[_index1] = " in text
+    ), text  # each step stores its row's adjoint (s2sad/peepholes/row_writes.py)
+    assert "_t5 + b" in text and "+ b)" not in text, text  # the bias added to the rows before the loop
     text = _code(
         s2sad.source(
             rows_on_the_left, mode="reverse", argnums=(0, 1), args=_args(0, PROGRAMS[rows_on_the_left][0])
@@ -82,10 +122,27 @@ def test_the_products_leave_the_forward_loop():
 
 
 @pytest.mark.generated_code
+def test_a_fixed_bias_is_added_to_the_rows_before_the_loop():
+    for program in (bias_first, row_convention):
+        text = _code(
+            s2sad.source(program, mode="reverse", argnums=(0, 1), args=_args(0, PROGRAMS[program][0]))
+        )
+        forward = text.split("for _index1 in range")[0]
+        bias = "b" if program is bias_first else "c"
+        assert f" + {bias}\n" in forward, text  # `_tN = _tM + b`: once, on every row
+        loop = text.split("for _index1 in range")[1].split("_bar = ")[0]
+        assert bias not in loop.replace("_bar", ""), text
+    text = _code(
+        s2sad.source(scaled_bias, mode="reverse", argnums=(0, 1), args=_args(0, PROGRAMS[scaled_bias][0]))
+    )
+    assert "+ b)" in text.split("for _index1 in range")[1], text  # `b` is not a parameter left as given
+
+
+@pytest.mark.generated_code
 def test_rows_of_a_product_take_their_adjoints_in_place():
     args = _args(0, PROGRAMS[precomputed][0])
     text = s2sad.source(precomputed, mode="reverse", argnums=(0,), args=args)
-    assert "P_bar = _rt.zeros_like(P)" in text and "P_bar[i] += " in text, text
+    assert "P_bar = _rt.zeros_like(P)" in text and "P_bar[i] = " in text, text
     assert "index_adjoint" not in text, text
 
 

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import s2sad
-from s2sad.testing import check_grads
+from s2sad import runtime
+from s2sad.testing import check_grads, numerical_jvp
 
 HERE = __file__.rsplit("/", 1)[-1]
 SETTINGS = settings(max_examples=10, deadline=None, derandomize=True)
@@ -669,7 +670,7 @@ def test_a_recursion_finds_one_derivative_for_all_its_levels():
     s2sad.grad(det_by_index_lists)(A)
     s2sad.jvp(det_by_index_lists, (A,), (A,))
     compiled = [k for k in cache.CALL_DERIVATIVES if k[0] == "kinds" and k[1] is det_of_minor]
-    assert sorted(k[4] for k in compiled) == ["forward", "split"]  # one per mode: not one per list length
+    assert sorted(k[4] for k in compiled) == ["forward", "recursive"]  # one per mode: not one per list length
 
 
 def test_pullback_of_a_recursive_function_can_be_called_many_times():
@@ -742,6 +743,135 @@ def test_the_garbage_collector_is_paused_inside_a_recursion_and_resumed_as_it_wa
     with pytest.raises(s2sad.RecursionDepthError):
         s2sad.grad(power)(1.0, 50_000)
     assert gc.isenabled()
+
+
+# -- 5b. the recursive calling convention (s2sad.transforms.reverse_calls) ------------------------
+
+
+def halves(v, scale, lo, hi):
+    """A sum over a binary split of `v[lo:hi]`, weighted per level: two calls per level."""
+    if hi - lo == 1:
+        return np.cos(v[lo]) * scale
+    mid = (lo + hi) // 2
+    return halves(v, scale * 0.8, lo, mid) * halves(v, scale, mid, hi) + scale
+
+
+def nested_poly(coefficients, t, k):
+    """Horner's rule, one level per coefficient."""
+    if k == coefficients.shape[0] - 1:
+        return coefficients[k] * t
+    return (coefficients[k] + nested_poly(coefficients, t, k + 1)) * t
+
+
+def shrink(x, n):
+    """Rebinds and writes into its parameter before the call."""
+    x = np.tanh(x) * 1.2
+    if n == 0:
+        return np.sum(x * x)
+    x[0] = x[-1] * 0.5
+    return shrink(x, n - 1) + np.sum(np.sin(x))
+
+
+def pair(a, b, n):
+    """Passes one array for two differentiated parameters."""
+    if n == 0:
+        return np.sum(a * b * b)
+    return pair(b, b, n - 1) * 0.5 + pair(a * 0.9, a, n - 1)
+
+
+def rank_change(x, n):
+    """A float at some levels, an array at others: those levels look their derivative up."""
+    if n == 0:
+        return np.sum(x * x)
+    if n == 3:
+        return rank_change(np.array([x, 2.0 * x, np.sin(x)]), n - 1)
+    return rank_change(x * 1.1, n - 1) + np.sum(np.cos(x))
+
+
+def tuple_recursion(ps, n):
+    if n == 0:
+        return np.sum(ps[0] * np.exp(ps[1]))
+    return tuple_recursion((ps[1] * 0.7, ps[0] + ps[1]), n - 1) * 1.1
+
+
+def count_lookups(monkeypatch):
+    calls = []
+    looked_up = runtime.sweep_call
+
+    def sweep_call(function, wrt, *args):
+        calls.append(function.__name__)
+        return looked_up(function, wrt, *args)
+
+    monkeypatch.setattr(runtime, "sweep_call", sweep_call)
+    return calls
+
+
+@SETTINGS
+@given(SEEDS)
+def test_a_recursion_calls_its_own_derivative_directly(seed):
+    rng = np.random.default_rng(seed)
+    v, c = rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 5)
+    check_grads(halves, (v, 0.7, 0, 6))
+    check_grads(nested_poly, (c, 0.6, 0))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        calls = count_lookups(monkeypatch)
+        s2sad.grad(halves, argnums=(0, 1))(v, 0.7, 0, 6)
+        s2sad.grad(nested_poly, argnums=(0, 1))(c, 0.6, 0)
+    assert calls == []  # every level called the derivative compiled for the first
+    with pytest.MonkeyPatch.context() as monkeypatch:  # forward mode: one jvp, called directly
+        looked_up = []
+        call_jvp = runtime.call_jvp
+        monkeypatch.setattr(runtime, "call_jvp", lambda f, *rest: looked_up.append(f) or call_jvp(f, *rest))
+        t = rng.uniform(-1, 1, 5)
+        _, tangent = s2sad.jvp(nested_poly, (c, 0.6, 0), (t, 0.3, 0))
+    assert looked_up == []
+    expected = numerical_jvp(nested_poly, (c, 0.6, 0), [t, 0.3, 0], 1e-6, [0, 1])
+    assert tangent == pytest.approx(expected, rel=1e-6, abs=1e-8)
+
+
+def test_the_recursive_mode_passes_the_adjoints_down():
+    text = s2sad.source(nested_poly, "recursive", argnums=(0, 1), args=(np.ones(4), 0.5, 0))
+    assert "def nested_poly_backward(_residuals, out_bar, coefficients_bar, t_bar):" in text, text
+    # its own call: a plain call when the argument's class gives the kind compiled for, with the adjoints
+    assert re.search(
+        r"nested_poly_forward\(coefficients, t, (\w+)\)\s+if \1\.__class__ in _rt\.INT_CLASSES\s+"
+        r"else _rt\.sweep_call\(nested_poly, \(0, 1\), coefficients, t, \1\)",
+        text,
+    ), text
+    assert re.search(
+        r"\[2\]\(\s*_nested_poly_call1\[1\],.*,\s*coefficients_bar,\s*t_bar,?\s*\)", text, re.S
+    ), text
+    assert re.search(r"return \(\s*\w+,\s*\(.*\),\s*nested_poly_backward,\s*\)", text, re.S), text
+    text = s2sad.source(nested_poly, "forward", argnums=(0, 1), args=(np.ones(4), 0.5, 0))
+    assert re.search(
+        r"nested_poly_jvp\(coefficients, t, (\w+), coefficients_dot, t_dot\)\s+if \1\.__class__ in _rt\.INT_CLASSES\s+"
+        r"else _rt\.call_jvp\(",
+        text,
+    ), text
+
+
+@SETTINGS
+@given(SEEDS)
+def test_rebound_and_repeated_parameters_in_a_recursion(seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 3)
+    check_grads(shrink, (x, 3))
+    check_grads(pair, (x, y, 3))
+    text = s2sad.source(shrink, "recursive", args=(x, 3))
+    assert "def shrink_backward(_residuals, out_bar, x_bar_given):" in text, text
+    assert "_rt.accumulated(x_bar_given, x_bar)" in text
+
+
+def test_levels_of_other_kinds_look_their_derivative_up(monkeypatch):
+    calls = count_lookups(monkeypatch)
+    check_grads(rank_change, (0.4, 5))
+    assert "rank_change" in calls
+    a, b = np.array([0.3, -0.2]), np.array([0.1, 0.5])
+    check_grads(tuple_recursion, ((a, b), 3))
+    value, pullback = s2sad.vjp(tuple_recursion, (a, b), 3)
+    assert value == pytest.approx(tuple_recursion((a, b), 3))
+    first = pullback(1.0)
+    np.testing.assert_allclose(pullback(2.0)[0][0], 2.0 * first[0][0])
 
 
 # -- 6. what is not supported: clear errors ----------------------------------------------------

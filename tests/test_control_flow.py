@@ -154,7 +154,53 @@ def loop_else_return(x):
     return x
 
 
+def set_in_one_branch(x, n):
+    """`s` gets its tangent in one branch and is read only there, by a later iteration: forward mode
+    must carry its tangent from iteration to iteration (jvp gave 0.0)."""
+    s = 1.0
+    total = 0.0
+    for i in range(n):
+        if i % 2 == 1:
+            total = total + s
+            s = s * x
+    return total
+
+
+def set_in_one_branch_while(x, y):
+    s = np.ones(2)
+    total = 0.0
+    k = 0
+    while k < 6:
+        if k % 3 != 0:
+            total = total + np.sum(s * y)
+            s = s * x + y
+        k += 1
+    return total
+
+
+def set_in_an_inner_branch(x, y):
+    s = 0.5
+    total = 0.0
+    for i in range(3):
+        for j in range(2):
+            if (i + j) % 2 == 0:
+                total = total + s * y
+                s = s * x
+    return total
+
+
 CASES = [
+    ("set_in_one_branch", set_in_one_branch, lambda d: (d.draw(st.floats(-2, 2)), d.draw(st.integers(0, 8)))),
+    (
+        "set_in_one_branch_while",
+        set_in_one_branch_while,
+        lambda d: (d.draw(st.floats(-1.5, 1.5)), d.draw(st.floats(-2, 2))),
+    ),
+    (
+        "set_in_an_inner_branch",
+        set_in_an_inner_branch,
+        lambda d: (d.draw(st.floats(-2, 2)), d.draw(st.floats(-2, 2))),
+    ),
     ("for_else", for_else, lambda d: (d.draw(st.floats(-2, 3)), d.draw(st.integers(0, 14)))),
     ("while_else", while_else, lambda d: (d.draw(st.floats(-1, 2)), d.draw(st.floats(0.5, 12)))),
     ("loop_else_return", loop_else_return, lambda d: (d.draw(st.floats(-1, 3)),)),

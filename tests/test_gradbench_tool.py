@@ -4,9 +4,11 @@ tests/data/gradbench_messages.jsonl holds a session as GradBench's evals send it
 define, evaluate), recorded at small sizes (ba's counts cut to 3 cameras, 4 points, 5
 observations; ht on a synthetic 22-bone hand). Every derivative the tool answers is checked
 against central finite differences of the objective the same tool answers, perturbing the
-message's input; no GradBench checkout is needed.
+message's input; no GradBench checkout is needed. The numba tool (`tool.py --backend numba`)
+answers a few of the same messages (small ones: numba's compile is slow).
 """
 
+import importlib.util
 import io
 import json
 import os
@@ -15,6 +17,9 @@ import sys
 
 import numpy as np
 import pytest
+
+import s2sad
+from s2sad.api import numba_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "benchmarks", "gradbench")
@@ -28,8 +33,8 @@ EVALUATIONS = [m for m in SESSION if m["kind"] == "evaluate"]
 STEP = 1e-6
 
 
-def answer(message):
-    response = tool.respond(message)
+def answer(message, backend="python"):
+    response = tool.respond(message, backend)
     assert response["id"] == message["id"]
     assert response["success"], response.get("error")
     names = [t["name"] for t in response["timings"]]
@@ -37,9 +42,10 @@ def answer(message):
     return response["output"]
 
 
-def evaluate(module, function, inputs, message_id=1000):
+def evaluate(module, function, inputs, message_id=1000, backend="python"):
     return answer(
-        {"id": message_id, "kind": "evaluate", "module": module, "function": function, "input": inputs}
+        {"id": message_id, "kind": "evaluate", "module": module, "function": function, "input": inputs},
+        backend,
     )
 
 
@@ -52,7 +58,7 @@ def message(module, function, description=None):
     )
 
 
-def central_difference(module, function, inputs, field, index, value_of):
+def central_difference(module, function, inputs, field, index, value_of, backend="python"):
     """d value_of(output) / d inputs[field].flat[index], by central differences through the tool."""
     values = []
     for sign in (1.0, -1.0):
@@ -63,7 +69,7 @@ def central_difference(module, function, inputs, field, index, value_of):
         else:
             array.flat[index] += sign * STEP
             changed[field] = array.tolist()
-        values.append(np.asarray(value_of(evaluate(module, function, changed)), dtype=float))
+        values.append(np.asarray(value_of(evaluate(module, function, changed, backend=backend)), dtype=float))
     return (values[0] - values[1]) / (2 * STEP)
 
 
@@ -72,14 +78,15 @@ def assert_close(derivative, expected, scale=1.0):
     np.testing.assert_allclose(derivative, expected, rtol=1e-5, atol=1e-6 * scale)
 
 
-def check_gradient(module, objective, gradient, fields, value_of=lambda out: out):
+def check_gradient(module, objective, gradient, fields, value_of=lambda out: out, backend="python"):
     """The gradient message's answer (a list, or a dict by field) against differences of the objective."""
     m = message(module, gradient)
-    got = answer(m)
+    got = answer(m, backend)
     for field in fields:
         size = np.size(m["input"][field])
         expected = [
-            central_difference(module, objective, m["input"], field, i, value_of) for i in range(size)
+            central_difference(module, objective, m["input"], field, i, value_of, backend)
+            for i in range(size)
         ]
         ours = got[field] if isinstance(got, dict) else got
         assert_close(np.ravel(ours), expected, scale=np.max(np.abs(expected)))
@@ -254,3 +261,40 @@ def test_nested_derivatives_of_saddle_and_particle(outer, inner):
     w = np.array([0.1])
     expected = (particle.miss(w + STEP, forward) - particle.miss(w - STEP, forward)) / (2 * STEP)
     assert_close(particle.GRADIENTS[outer](w, forward), [expected], scale=abs(expected))
+
+
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
+
+
+@needs_numba
+def test_numba_tool_names_itself_and_leaves_s2sad_as_it_was():
+    transforms = {name: getattr(s2sad, name) for name in tool.WITH_BACKEND}
+    assert tool.respond(SESSION[0], "numba")["tool"] == "s2sad-numba"
+    assert tool.respond(SESSION[1], "numba")["success"] is True
+    assert {name: getattr(s2sad, name) for name in tool.WITH_BACKEND} == transforms
+    assert tool.respond(SESSION[0])["tool"] == "s2sad"
+
+
+@needs_numba
+@pytest.mark.parametrize("module, field", [("lse", "x"), ("llsq", "x")])
+def test_numba_tool_gradients(module, field):
+    check_gradient(module, "primal", "gradient", [field], backend="numba")
+    # the eval module as the numba tool imported it: its gradient is the numba target's
+    gradient = tool.load(module, "numba").gradient
+    assert gradient.__code__.co_filename == numba_backend.__file__
+    assert tool.load(module).gradient.__code__.co_filename != numba_backend.__file__
+
+
+@needs_numba
+def test_numba_tool_answers_or_refuses_with_an_s2sad_error():
+    """det's gradient recurses: the numba target either answers it (then correctly) or answers the
+    message with its s2sad error, naming the eval's line, never a crash of the tool."""
+    m = message("det", "gradient")
+    response = tool.respond(m, "numba")
+    assert response["id"] == m["id"]
+    if response["success"]:
+        check_gradient("det", "primal", "gradient", ["A"], backend="numba")
+    else:
+        first = response["error"].splitlines()[0]
+        assert first.startswith(("NumbaTargetError: ", "UnsupportedSyntaxError: ")), first
+        assert os.path.join("evals", "det.py:") in first

@@ -1,4 +1,4 @@
-"""The numba code target (s2sad/codegen/numba.py, api/numba_backend.py, runtime/numba.py): derivatives of
+"""The numba code target (s2sad/codegen/numba/, api/numba_backend.py, runtime/numba*.py): derivatives of
 simulators compiled with numba, checked against central differences, the dot-product test and the
 Python target. Each function is compiled once per module (numba compiles take seconds)."""
 
@@ -250,6 +250,20 @@ def test_a_changed_module_array_gives_the_new_gradient():
     assert np.allclose(after, expected, rtol=1e-6, atol=1e-8)
 
 
+def test_later_calls_of_numbers_take_the_lean_path_and_stay_right():
+    """After the first call, numbers go straight to the compiled function (keyed by their types): new
+    values, a default given explicitly, other number types and a single argnum all give the Python
+    target's gradient."""
+    f, args, argnums = CASES["switching"]
+    gradient = s2sad.grad(f, argnums=argnums, backend="numba")
+    python = s2sad.grad(f, argnums=argnums)
+    for call in [args, args, (0.2, 1.3), (0.2, 1.3, 41), (np.float64(0.6), 0.9), (0.6, np.float64(0.9), 7)]:
+        for mine, theirs in zip(gradient(*call), python(*call)):
+            assert relative(mine, theirs) <= 1e-12
+    single = s2sad.grad(f, argnums=1, backend="numba")
+    assert single(0.2, 1.3) == single(0.2, 1.3) == pytest.approx(python(0.2, 1.3)[1], rel=1e-12)
+
+
 def test_value_and_grad_and_the_source_reads_like_python():
     f, args, argnums = CASES["bouncing"]
     value, grads = s2sad.value_and_grad(f, argnums=0, backend="numba")(*args)
@@ -277,6 +291,25 @@ def test_unsupported_construct_is_refused_at_the_users_line():
         s2sad.grad(uses_a_custom_rule, backend="numba")(0.3)
     assert info.value.lineno == uses_a_custom_rule.__code__.co_firstlineno + 3
     assert info.value.code.strip() == "total += softplus(a * i)"
+
+
+def checkpointed(a, b, n=50):
+    x = 0.3
+    total = 0.0
+    # s2sad: checkpoint snapshots=4
+    for i in range(n):
+        x = x + 0.01 * (-a * x + b * math.sin(x)) + 0.05 * KICKS[i]
+        total += x * x
+    return total
+
+
+def test_a_checkpointed_loop_is_refused_at_its_line():
+    """The checkpoint schedules run in Python: the loop is refused (before numba runs) at its line."""
+    with pytest.raises(NumbaTargetError, match="does not checkpoint loops") as info:
+        s2sad.grad(checkpointed, argnums=(0, 1), backend="numba")(0.5, 0.7)
+    assert info.value.lineno == checkpointed.__code__.co_firstlineno + 4
+    assert info.value.code.strip() == "for i in range(n):"
+    assert "remove the pragma" in str(info.value) and "numba.core" not in str(info.value)
 
 
 def test_dict_parameters_are_flattened_at_the_boundary():

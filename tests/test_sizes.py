@@ -18,12 +18,7 @@ TABLES = {  # tables: one entry after another, read by looking one up
     "rules/numpy_rules.py": "the rules of NumPy's functions",
     "rules/runtime_rules.py": "the rules of the run-time helpers generated code calls",
 }
-OVER = {  # not tables, over a limit for a stated reason (each to be cut)
-    "codegen/numba.py": "the numba target (issue 17), changed on its own branch now: its 553-line `_Lowering` is "
-    "to be cut along its seams (statements, tapes, calls) once that work lands",
-    "runtime/numba.py": "the numba target's `@njit` helpers, grown by the axis reductions of issue 17; the "
-    "standalone emitter copies them from this one file (codegen/vendor.py): to be cut with codegen/numba.py",
-}
+OVER = {}  # not tables, over a limit for a stated reason (each to be cut)
 
 
 def _files():

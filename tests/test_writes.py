@@ -354,9 +354,9 @@ def item_of_a_tuple(x):
     return np.sum(bufs[0] ** 2)
 
 
-def test_items_of_dicts_and_tuples_are_refused_not_ignored():
-    assert 'd["a"][1] = 3.0 * x[0]' in _refusal(item_of_a_dict, r"writes into `d`")
+def test_items_of_tuples_are_refused_not_ignored_and_of_local_dicts_followed():
     assert "bufs[0][1] = 3.0 * x[0]" in _refusal(item_of_a_tuple, r"writes into `bufs`")
+    check_grads(item_of_a_dict, (np.array([0.3, 0.4]),))  # a local dict: a variable per key
 
 
 SECOND_ORDER = [

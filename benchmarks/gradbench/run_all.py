@@ -1,5 +1,6 @@
-"""Run every GradBench eval against s2sad's tool, PyTorch's tool and the manual C++ tool, and write
-docs/gradbench.md (validated per eval, totals, ratios).
+"""Run every GradBench eval against s2sad's tools (the Python target, `s2sad`; the numba target,
+`s2sad-numba`), PyTorch's tool and the manual C++ tool, and write docs/gradbench.md (validated
+per eval, totals, ratios, what the numba target refuses).
 
 Needs a GradBench checkout with the manual tool built and the eval dependencies installed
 (see ../../docs/gradbench.md, "How to run"), and gbrun.py, the Python stand-in for
@@ -7,6 +8,7 @@ GradBench's Rust driver. Every tool runs on one thread (OMP/MKL/OPENBLAS_NUM_THR
 
     python benchmarks/gradbench/run_all.py --gradbench /tmp/gradbench/gb --gbrun /work/shared/gradbench/gbrun.py
     python benchmarks/gradbench/run_all.py ... --evals gmm lse --tools s2sad   # a subset
+    python benchmarks/gradbench/run_all.py ... --tools s2sad-numba             # the numba target's column
     python benchmarks/gradbench/run_all.py ... --report-only                 # table from saved runs
 """
 
@@ -16,6 +18,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -52,6 +55,7 @@ FUNCTION_PAIRS = {
 }
 TOOLS = {
     "s2sad": f"{shlex.quote(sys.executable)} {shlex.quote(os.path.join(HERE, 'tool.py'))}",
+    "s2sad-numba": f"{shlex.quote(sys.executable)} {shlex.quote(os.path.join(HERE, 'tool.py'))} --backend numba",
     "pytorch": f"{shlex.quote(sys.executable)} python/gradbench/gradbench/tools/pytorch/run.py",
     "manual": f"{shlex.quote(sys.executable)} python/gradbench/gradbench/cpp.py manual",
 }
@@ -77,10 +81,13 @@ def run(gradbench, gbrun, runs, eval_name, tool, min_seconds, timeout):
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join([os.path.join(gradbench, "python", "gradbench"), REPOSITORY])
+    if tool in OURS:  # an empty cache directory: the first calls include every compile (numba's too)
+        env["S2SAD_CACHE_DIR"] = os.path.join(runs, f"cache-{eval_name}-{tool}")
+        shutil.rmtree(env["S2SAD_CACHE_DIR"], ignore_errors=True)
     start = time.perf_counter()
     with open(os.path.join(runs, f"{eval_name}-{tool}.log"), "w") as log:
         subprocess.run(command, cwd=gradbench, env=env, stdout=log, stderr=subprocess.STDOUT)
-    print(f"{eval_name:9} {tool:8} {time.perf_counter() - start:7.1f} s", flush=True)
+    print(f"{eval_name:9} {tool:11} {time.perf_counter() - start:7.1f} s", flush=True)
     return load(runs, eval_name, tool)
 
 
@@ -105,6 +112,27 @@ def first_calls(runs, eval_name, tool):
                 t["nanoseconds"] for t in response.get("timings") or [] if t["name"].startswith("first call")
             )
     return total / 1e9
+
+
+def refusals(runs, eval_name, tool):
+    """{function: the first line of the first error the tool answered for it} from a session's log (an
+    s2sad error's first line: its class, file, line and what it refuses)."""
+    path = os.path.join(runs, f"{eval_name}-{tool}.jsonl")
+    if not os.path.exists(path):
+        return {}
+    functions, found = {}, {}
+    with open(path) as f:
+        for line in f:
+            entry = json.loads(line)
+            message, response = entry.get("message") or {}, entry.get("response") or {}
+            if message.get("kind") == "evaluate":
+                functions[message["id"]] = message["function"]
+            if response.get("success") is False and response.get("id") in functions:
+                error = response.get("error") or ""
+                found.setdefault(
+                    functions[response["id"]], error.strip().splitlines()[0] if error.strip() else ""
+                )
+    return found
 
 
 def totals(summary):
@@ -138,8 +166,29 @@ def ratio(a, b):
     return f"{a / b:.2g}x" if a / b < 10 else f"{a / b:.0f}x"
 
 
+OURS = ("s2sad", "s2sad-numba")
+REFERENCES = ("s2sad", "pytorch", "manual")  # the tools of the first comparison (the Python target's)
+
+
+def status(result, refused):
+    """The validated column of one (eval, tool): yes, the functions the tool refused, or the outcome."""
+    if result is None:
+        return "-"
+    if result["valid"]:
+        return "yes"
+    if refused:
+        return f"no: {', '.join(sorted(refused))} refused"
+    return f"no ({result['outcome']})"
+
+
+def short(error):
+    """An error's first line for a Markdown table: paths relative to the repository, no `|`."""
+    return error.replace(REPOSITORY + os.sep, "").replace("|", "\\|")
+
+
 def report(runs, evals, min_seconds, elapsed):
     results = {name: {tool: totals(load(runs, name, tool)) for tool in TOOLS} for name in evals}
+    refused = {name: {tool: refusals(runs, name, tool) for tool in OURS} for name in evals}
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# s2sad on GradBench",
@@ -154,86 +203,133 @@ def report(runs, evals, min_seconds, elapsed):
         "every answer against GradBench's hand-written C++ derivatives (the *manual* tool) with",
         "|a - b| / max(1, |a| + |b|) <= 1e-4. Our tool is `benchmarks/gradbench/tool.py`: one",
         "plain-NumPy module per eval (loops where the math has loops), differentiated with s2sad's",
-        "public API (`grad`, `jvp`, `jacfwd`). PyTorch's tool is GradBench's own.",
+        "public API (`grad`, `jvp`, `jacfwd`). It runs as two tools: **s2sad**, the Python target (the",
+        "default), and **s2sad-numba** (`tool.py --backend numba`), the same modules, unchanged, with",
+        "every `grad`, `value_and_grad`, `jvp` and `vjp` they call (at module level, in their",
+        'functions, and inside the code they differentiate) given `backend="numba"`. `jacfwd` has',
+        "no numba target and stays on the Python one. A derivative the numba target refuses is",
+        "answered with its s2sad error, not by the Python target: the refusals are listed below.",
+        "PyTorch's tool is GradBench's own.",
         "",
         "Times are sums over an eval's evaluate messages of the mean time per call (GradBench's",
         f"`evaluate` timings; every call repeated for at least {min_seconds} s). s2sad compiles a",
-        "derivative the first time it meets a function with new argument kinds and shapes: our tool",
-        "times each message's first call apart (the last section totals them) and its `evaluate`",
-        "timings are the calls after it. A dash: the tool has no implementation (the manual tool has",
-        "none for particle and saddle, whose answers GradBench checks against known values) or the",
-        "run failed.",
+        "derivative the first time it meets a function with new argument kinds and shapes: our tools",
+        "time each message's first call apart (the section *First calls* totals them; every session",
+        "starts with an empty s2sad cache directory, so they include numba's compile) and their",
+        "`evaluate` timings are the calls after it. A dash: the tool has no implementation (the manual",
+        "tool has none for particle and saddle, whose answers GradBench checks against known values),",
+        "the run failed, or (s2sad-numba) a function was refused.",
         "",
-        "| eval | validated | s2sad (s) | PyTorch (s) | manual (s) | s2sad / PyTorch | s2sad / manual |",
-        "|---|---|---|---|---|---|---|",
+        "| eval | s2sad validated | s2sad (s) | s2sad-numba validated | s2sad-numba (s) | PyTorch (s) "
+        "| manual (s) | s2sad / PyTorch | s2sad / manual | s2sad-numba / manual |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    grand = {tool: 0.0 for tool in TOOLS}
     for name in evals:
         row = results[name]
-        ours = row["s2sad"]
-        validated = "-" if ours is None else ("yes" if ours["valid"] else f"no ({ours['outcome']})")
         t = {tool: (row[tool]["total"] if row[tool] and row[tool]["valid"] else None) for tool in TOOLS}
-        ours_total = ours["total"] if ours else None
-        for tool in TOOLS:
-            if t[tool] is not None:
-                grand[tool] += t[tool]
+        ours = row["s2sad"]["total"] if row["s2sad"] else None
         lines.append(
-            f"| {name} | {validated} | {seconds(ours_total)} | {seconds(t['pytorch'])} | {seconds(t['manual'])} "
-            f"| {ratio(ours_total, t['pytorch'])} | {ratio(ours_total, t['manual'])} |"
+            f"| {name} | {status(row['s2sad'], refused[name]['s2sad'])} | {seconds(ours)} "
+            f"| {status(row['s2sad-numba'], refused[name]['s2sad-numba'])} | {seconds(t['s2sad-numba'])} "
+            f"| {seconds(t['pytorch'])} | {seconds(t['manual'])} | {ratio(ours, t['pytorch'])} "
+            f"| {ratio(ours, t['manual'])} | {ratio(t['s2sad-numba'], t['manual'])} |"
         )
-    both = [n for n in evals if all(results[n][tool] and results[n][tool]["valid"] for tool in TOOLS)]
+
+    def validated(tools):
+        return [n for n in evals if all(results[n][tool] and results[n][tool]["valid"] for tool in tools)]
+
+    def over(names, tool):
+        return seconds(sum(results[n][tool]["total"] for n in names))
+
+    both = validated(REFERENCES)
+    numba = validated(("s2sad-numba", "s2sad", "manual"))
     lines += [
         "",
-        f"All tools validated on {len(both)} evals ({', '.join(both)}); over those, s2sad takes "
+        f"s2sad, PyTorch and manual validated on {len(both)} evals ({', '.join(both)}); over those, s2sad "
         + (
-            f"{seconds(sum(results[n]['s2sad']['total'] for n in both))} s, PyTorch "
-            f"{seconds(sum(results[n]['pytorch']['total'] for n in both))} s, manual "
-            f"{seconds(sum(results[n]['manual']['total'] for n in both))} s."
+            f"takes {over(both, 's2sad')} s, PyTorch {over(both, 'pytorch')} s, manual {over(both, 'manual')} s."
             if both
+            else "nothing."
+        ),
+        f"s2sad-numba, s2sad and manual validated on {len(numba)} evals ({', '.join(numba)}); over those, "
+        + (
+            f"s2sad-numba takes {over(numba, 's2sad-numba')} s, s2sad {over(numba, 's2sad')} s, "
+            f"manual {over(numba, 'manual')} s."
+            if numba
             else "nothing."
         ),
         "",
         "## Objective and derivative",
         "",
-        "Per function (sum of mean times, seconds); the last column is s2sad's derivative time over",
-        "its own objective time (the primal written in plain NumPy, run by the same Python).",
+        "Per function (sum of mean times, seconds; *refused*: the numba target refused it, see",
+        "below); the last two columns are each s2sad tool's derivative time over its own objective",
+        "time (the primal is plain NumPy run by Python in both tools: only derivatives are compiled).",
         "",
-        "| eval | function | s2sad | PyTorch | manual | s2sad derivative / s2sad objective |",
-        "|---|---|---|---|---|---|",
+        "| eval | function | s2sad | s2sad-numba | PyTorch | manual | s2sad derivative / objective "
+        "| s2sad-numba derivative / objective |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in evals:
         row = results[name]
         functions = sorted({f for tool in TOOLS if row[tool] for f in row[tool]["by_function"]})
+        functions += sorted({f for tool in OURS for f in refused[name][tool]} - set(functions))
         pair = FUNCTION_PAIRS.get(name)
         for function in functions:
-            values = [row[tool]["by_function"].get(function) if row[tool] else None for tool in TOOLS]
-            own = "-"
-            if pair and function == pair[1] and row["s2sad"]:
-                own = ratio(
-                    row["s2sad"]["by_function"].get(pair[1]), row["s2sad"]["by_function"].get(pair[0])
-                )
-            lines.append(f"| {name} | {function} | " + " | ".join(seconds(v) for v in values) + f" | {own} |")
+            cells = []
+            for tool in TOOLS:
+                value = row[tool]["by_function"].get(function) if row[tool] else None
+                if value is None and tool in OURS and function in refused[name][tool]:
+                    cells.append("refused")
+                else:
+                    cells.append(seconds(value))
+            own = []
+            for tool in OURS:
+                own.append("-")
+                if pair and function == pair[1] and row[tool]:
+                    own[-1] = ratio(
+                        row[tool]["by_function"].get(pair[1]), row[tool]["by_function"].get(pair[0])
+                    )
+            lines.append(f"| {name} | {function} | " + " | ".join(cells + own) + " |")
     lines += [
         "",
         "## First calls",
         "",
         "The first call of each message, which compiles s2sad's derivatives for the message's",
-        "argument kinds and shapes (a new size compiles again), summed over the eval's messages,",
-        "beside the evaluate total of the table above; their difference is the compile time (each",
-        "first call less one call of the message's mean time):",
+        "argument kinds and shapes (a new size compiles again; for s2sad-numba, numba's compile of",
+        "the generated code too), summed over the eval's messages, beside the evaluate totals of the",
+        "table above (a dash: some function was refused; its messages' first calls are counted):",
         "",
-        "| eval | messages | s2sad first calls (s) | s2sad evaluate total (s) | compile (s) |",
-        "|---|---|---|---|---|",
+        "| eval | messages | s2sad first calls (s) | s2sad evaluate total (s) | s2sad-numba first calls (s) "
+        "| s2sad-numba evaluate total (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for name in evals:
-        ours = results[name]["s2sad"]
-        if ours:
-            first = first_calls(runs, name, "s2sad")
-            compile_time = None if first is None else max(0.0, first - ours["total"])
-            lines.append(
-                f"| {name} | {ours['count']} | {seconds(first)} | {seconds(ours['total'])} "
-                f"| {seconds(compile_time)} |"
-            )
+        cells = []
+        count = None
+        for tool in OURS:
+            result = results[name][tool]
+            if result:
+                count = count or result["count"]
+                total = result["total"] if result["valid"] else None  # (refused functions: no total)
+                cells += [seconds(first_calls(runs, name, tool)), seconds(total)]
+            else:
+                cells += ["-", "-"]
+        if count:
+            lines.append(f"| {name} | {count} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## What the numba target refuses",
+        "",
+        "The first line of the s2sad error each refused function answered (the same error for every",
+        "message of the function; GradBench's log holds the full message with the code and a hint):",
+        "",
+    ]
+    listed = [
+        (name, function, error) for name in evals for function, error in refused[name]["s2sad-numba"].items()
+    ]
+    lines += [f"- **{name}** `{function}`: {short(error)}" for name, function, error in listed] or [
+        "- nothing"
+    ]
     lines += [
         "",
         "## Notes",
@@ -241,6 +337,9 @@ def report(runs, evals, min_seconds, elapsed):
         "- particle and saddle have no manual implementation; GradBench checks them against fixed",
         "  expected values. Each of their four functions (outer mode, inner mode) runs s2sad's",
         "  nested derivatives: `grad` / `jacfwd` of a function that calls `grad` or `jvp`.",
+        "- s2sad-numba: `jacfwd` (ht's theta columns, the outer `f` of particle and saddle) runs the",
+        "  Python target; the transforms it differentiates through (`grad`, `jvp` inside) are compiled",
+        "  as part of it, by the Python target. The objectives are the same plain NumPy in both tools.",
         "- ode: GradBench's manual gradient is that of the ODE's exact solution (a product formula),",
         "  not of the Runge-Kutta approximation the primal computes. At these sizes both are below",
         "  the validation tolerance; at small n (n = 5, s = 3) they differ by the discretisation",
@@ -273,6 +372,10 @@ def report(runs, evals, min_seconds, elapsed):
         "2. `python benchmarks/gradbench/run_all.py --gradbench <checkout> --gbrun <gbrun.py>`",
         "   (gbrun.py relays messages between an eval and a tool like GradBench's Rust `gradbench run`).",
         "   Logs and summaries go to `--runs` (default /tmp/gradbench-runs); the table to this file.",
+        "   `--evals` and `--tools` (s2sad, s2sad-numba, pytorch, manual) run a subset into the same",
+        "   folder; `--report-only` writes this page from the summaries there. The s2sad-numba tool",
+        "   needs numba (`pip install s2sad[numba]`); by hand it is `python benchmarks/gradbench/tool.py",
+        "   --backend numba`.",
         "",
     ]
     return "\n".join(lines)

@@ -42,6 +42,7 @@ import numpy as np
 from .. import config
 from .. import kinds as K
 from ..astutil import walk
+from .kind_table import result_kind
 from .primitives import (
     MissingRule,
     Primitive,
@@ -241,9 +242,13 @@ def analyze(
         shapes, result_shapes = infer_shapes(
             statements, primitives, kinds, namespace, list(input_kinds), input_shapes
         )
+        refined = False
         for name, shape in shapes.items():  # `x @ y` of arrays is "any" until its shape is known
             if kinds.get(name) == K.ANY and len(shape) > 0:
                 kinds[name] = K.ARRAY
+                refined = True
+        if refined:
+            _refine_kinds(statements, primitives, kinds, namespace, set(input_kinds))
     return Analysis(
         kinds=kinds,
         active=varied & useful if config.enabled() else set(varied),
@@ -358,6 +363,43 @@ def _infer_kinds(statements, primitives, input_kinds, namespace):
     return kinds, elements
 
 
+def _refine_kinds(statements, primitives, kinds, namespace, parameters):
+    """Names of kind `any` whose every assignment gives a known kind once the arrays known by their
+    shapes are arrays: `s = np.sum(h ** 2)` is a float when `h = np.tanh(P[i] + W @ h)` is an array
+    (`P[i]` alone could be a number). Flow-insensitive, like the first inference (a parameter's
+    kind holds its argument's too: parameters are left as they are); in place."""
+    assignments = {name: [None] for name in parameters}
+    for stmt in statements:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            assignments.setdefault(stmt.targets[0].id, []).append(stmt)
+        elif isinstance(stmt, ast.For) or not isinstance(stmt, ast.Assign):
+            target = getattr(stmt, "target", None)
+            if isinstance(target, ast.Name):
+                assignments.setdefault(target.id, []).append(None)  # not followed here
+    known = (K.FLOAT, K.INT, K.BOOL, K.ARRAY)
+    changed = True
+    while changed:
+        changed = False
+        for name, stmts in assignments.items():
+            if kinds.get(name) != K.ANY or None in stmts:
+                continue
+            joined = K.UNKNOWN
+            for stmt in stmts:
+                prim = primitives.get(id(stmt))
+                if prim is None or prim.kind in ("container", "list_pop"):
+                    joined = K.ANY
+                    break
+                arg_kinds = [atom_kind(a, kinds, namespace) for a in prim.args]
+                if prim.kind == "copy":
+                    new = arg_kinds[0] if arg_kinds else K.ANY
+                else:
+                    new = _call_kind(stmt, prim, arg_kinds, kinds, namespace, lambda _: K.ANY)[0]
+                joined = K.join(joined, new)
+            if joined in known:
+                kinds[name] = joined
+                changed = True
+
+
 def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
     """(result kind, lists whose elements the result holds) of a call primitive. NumPy sees a list
     as an array; Python's `+` and `*` concatenate and repeat lists; `xs[i]` is an element."""
@@ -370,10 +412,10 @@ def _call_kind(stmt, prim, arg_kinds, kinds, namespace, element_of):
     if lists and rule.key in (operator.add, operator.mul, list, np.ndarray.copy):
         return K.LIST, lists
     if lists and rule.extra.get("lists"):  # run-time helpers of list adjoints (`_rt.list_like`)
-        return rule.result_kind(arg_kinds, {}), lists
+        return result_kind(rule, arg_kinds, {}), lists
     arg_kinds = [K.ARRAY if k == K.LIST else k for k in arg_kinds]
     keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
-    new = rule.result_kind(arg_kinds, keywords)
+    new = result_kind(rule, arg_kinds, keywords)
     if isinstance(stmt.value, ast.Subscript):
         new = _element_kind(stmt.value, kinds, namespace) or new
     return new, []

@@ -23,6 +23,7 @@ import numpy as np
 
 from .transforms import _nested_shapes
 from ..frontend.nested import OUTER_ONLY_APIS, as_python_function, mark
+from .. import config
 from .. import kinds as K
 from .. import trees as T
 from ..signatures import diff_kinds, kinds_of, parse_argnums
@@ -33,6 +34,7 @@ from .callables import needs_adapting
 from ..pipeline import compile_derivative
 from ..errors import ArgumentError, NonScalarOutputError
 from ..modes import Mode
+from ..runtime.columns import ColumnsMismatch
 
 
 def _float_leaf(leaf):
@@ -145,6 +147,7 @@ def jacfwd(f, argnums=0, has_aux=False):
     if needs_adapting(f):  # a method, a partial, keyword-only parameters (s2sad.api.callables)
         return adapted(lambda target, nums: jacfwd(target, nums, has_aux), f, argnums, "jacfwd")
     f = as_python_function(f)
+    mismatched = set()  # ids of compiled code whose demanded columns met shapes they do not fit
 
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
@@ -158,7 +161,17 @@ def jacfwd(f, argnums=0, has_aux=False):
             seeds.append(eye[:, at : at + size].reshape((inputs.size,) + shape))
             at += size
         tangents = inputs.regroup(seeds)
-        value, tangent = compiled.function(*inputs.args, *tangents)
+        try:
+            if id(compiled) in mismatched:
+                raise ColumnsMismatch("met before")
+            value, tangent = compiled.function(*inputs.args, *tangents)
+        except ColumnsMismatch:  # demanded columns met shapes they do not fit: run without them
+            mismatched.add(id(compiled))
+            with config.analyses(False):
+                compiled = compile_derivative(
+                    f, Mode.FORWARD_VECTOR, nums, kinds, has_aux, _nested_shapes(f, inputs.args)
+                )
+                value, tangent = compiled.function(*inputs.args, *tangents)
         aux = None
         if has_aux:
             value, aux = value

@@ -12,6 +12,7 @@ derivative is compiled (numba is an optional dependency; the Python target never
 """
 
 import hashlib
+import operator
 import os
 import re
 import sys
@@ -27,7 +28,7 @@ from ..codegen.numba import Where, lower, probe
 from ..codegen.python import format_source
 from ..codegen.standalone import standalone_numba_module
 from ..errors import ArgumentError, NumbaTargetError
-from ..frontend.nested import as_python_function, code_identity
+from ..frontend.nested import as_python_function, code_identity, mark, transform_of
 from ..pipeline import compile_derivative
 from ..signatures import diff_kinds as _diff_kinds
 from ..signatures import kinds_of as _kinds
@@ -78,11 +79,17 @@ _RUNTIME_DIGEST = []
 
 
 def runtime_digest():
-    """A digest of `s2sad/runtime/numba.py`'s source: numba's cache of a module is keyed by the module
-    file alone, so a module is named after the runtime it inlines too (a changed runtime, a new file)."""
+    """A digest of the source of `s2sad/runtime/numba.py` and the `numba_*.py` modules it gathers: numba's
+    cache of a module is keyed by the module file alone, so a module is named after the runtime it
+    inlines too (a changed runtime, a new file)."""
     if not _RUNTIME_DIGEST:
-        with open(import_util.find_spec("s2sad.runtime.numba").origin, "rb") as handle:
-            _RUNTIME_DIGEST.append(hashlib.sha256(handle.read()).hexdigest())
+        folder = os.path.dirname(import_util.find_spec("s2sad.runtime.numba").origin)
+        digest = hashlib.sha256()
+        for name in sorted(os.listdir(folder)):
+            if name == "numba.py" or (name.startswith("numba_") and name.endswith(".py")):
+                with open(os.path.join(folder, name), "rb") as handle:
+                    digest.update(name.encode() + b"\0" + handle.read())
+        _RUNTIME_DIGEST.append(digest.hexdigest())
     return _RUNTIME_DIGEST[0]
 
 
@@ -157,21 +164,29 @@ class _Target:
         self.function = load(self.text, self.name)
         self.checked = False
 
-    def fast_grad(self):
-        """Once a call has succeeded: the compiled function called with a cotangent of 1.0 and the
-        module values it reads, without the checks of the first call (a call costs ~1 us, not ~5)."""
-        function, names = self.function, self.global_params
+    def lean(self):
+        """Once a call has succeeded: (the compiled function, None or a function giving the module values
+        it reads), called with the arguments and a cotangent of 1.0 without the checks of the first call."""
+        names = self.global_params
         if not names:
+            return self.function, None
+        user, namespace = _module_of(self.f), self.namespace
+        if all(g in user for g in names):  # the usual case: read from the function's module at C speed
+            get = operator.itemgetter(*names)
+            if len(names) == 1:
+                return self.function, lambda: (get(user),)
+            return self.function, lambda: get(user)
+        return self.function, lambda: [user[g] if g in user else namespace[g] for g in names]
+
+    def fast_grad(self):
+        """The lean call (`lean`) as one function of the arguments."""
+        function, values = self.lean()
+        if values is None:
             return lambda *args: function(*args, 1.0)
-        user, namespace = self.f.__globals__, self.namespace
-
-        def call(*args):
-            return function(*args, 1.0, *[user[g] if g in user else namespace[g] for g in names])
-
-        return call
+        return lambda *args: function(*args, 1.0, *values())
 
     def module_values(self):
-        user = self.f.__globals__
+        user = _module_of(self.f)
         return [user[g] if g in user else self.namespace[g] for g in self.global_params]
 
     def __call__(self, *args):
@@ -190,6 +205,15 @@ class _Target:
             raise
         self.checked = True
         return result
+
+
+def _module_of(f):
+    """The globals of the user's function `f`, or of the function a transform wrapper `f` transforms."""
+    transform = transform_of(f)
+    while transform is not None:
+        f = transform.function
+        transform = transform_of(f)
+    return f.__globals__
 
 
 _PLAIN = {float, int, bool, np.float64, np.float32, np.int64, np.int32, np.bool_}
@@ -218,6 +242,7 @@ def _reverse(f, argnums, has_aux, with_value):
         nonlocal code
         if f.__code__ is not code:  # the function was redefined in place: compile anew
             cache.clear()
+            lean.clear()
             code = f.__code__
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
         kinds = _diff_kinds(_kinds(args, nums), nums)
@@ -237,6 +262,8 @@ def _reverse(f, argnums, has_aux, with_value):
                 def first(*a):
                     grads = target(*a, 1.0)
                     cache[first.key] = target.fast_grad()
+                    if not (has_aux or with_value) and all(k in _PLAIN for k in first.key):
+                        lean[first.key] = target.lean()  # numbers only: keyed by their types alone
                     return grads
 
                 first.key = key
@@ -258,11 +285,19 @@ def _reverse(f, argnums, has_aux, with_value):
     defaults = f.__defaults__ or ()
     first_default = count - len(defaults)
 
+    lean = {}  # the types of plain-number arguments -> (compiled function, module values or None)
+
     def transformed(*args, **kwargs):
-        if not kwargs and first_default <= len(args) < count and f.__defaults__ is defaults:
-            args = args + defaults[len(args) - first_default :]  # the defaults, without inspect's binding
-        elif kwargs or len(args) != count:
-            args = _bind(f, args, kwargs)
+        if kwargs or len(args) != count:
+            if not kwargs and first_default <= len(args) < count and f.__defaults__ is defaults:
+                args = args + defaults[len(args) - first_default :]  # the defaults, without inspect's binding
+            else:
+                args = _bind(f, args, kwargs)
+        call = lean.get(tuple(map(type, args)))
+        if call is not None and f.__code__ is code:  # the lean path: numbers in, the compiled function
+            function, values = call
+            grads = function(*args, 1.0) if values is None else function(*args, 1.0, *values())
+            return grads[0] if single else grads
         # the key: types, and shapes and dtypes of arrays (the code is specialized to shapes)
         key = tuple(
             [
@@ -288,7 +323,10 @@ def _reverse(f, argnums, has_aux, with_value):
 
     transformed.__name__ = getattr(f, "__name__", "f") + ("_value_and_grad" if with_value else "_grad")
     transformed.__doc__ = f.__doc__
-    return transformed
+    transformed.__wrapped__ = f  # its signature is f's (inspect.signature follows __wrapped__)
+    # marked as the Python target's wrappers are: inside differentiated code, and given to another
+    # transform, it is the derivative of `f` (compiled by whichever target compiles the caller)
+    return mark(transformed, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
 
 
 def grad(f, argnums=0, has_aux=False):

@@ -54,7 +54,10 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     `f_vjp` (value and gradient, cotangent 1.0 by default: what `value_and_grad` runs);
     "jacrev" (or "split") the `f_forward` / `f_backward` pair used by `vjp`; "grad" the
     `f_grad` that `grad` runs, which skips computing the value when the adjoints do not
-    need it (for an output not known to be a float, `grad` runs the joint `f_vjp`).
+    need it (for an output not known to be a float, `grad` runs the joint `f_vjp`);
+    "recursive" the pair a call s2sad does not inline (recursion) runs, compiled for
+    the argument kinds alone: `f_forward` returns (value, residuals, f_backward), and
+    `f_backward` adds to the adjoints it is given.
 
     A bound method or a partial needs `args`: its source is that of the function the
     transforms compile for such a call (see `s2sad.api.callables`).
@@ -89,13 +92,14 @@ def _source(f, mode, argnums, args, has_aux, shapes, standalone=False):
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
     kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
     input_shapes = None
-    if shapes and args is not None and mode.reverse and config.enabled():
+    if shapes and args is not None and mode.reverse and mode is not Mode.RECURSIVE and config.enabled():
+        # (a recursion's derivative is compiled for kinds alone: its levels have other shapes)
         input_shapes = _input_shapes(_bind(f, tuple(args), {}), kinds)
     compilation = generate(f, mode, nums, kinds, has_aux, input_shapes)
     functions = compilation.functions
     if mode is Mode.REVERSE:
         functions = {"vjp": functions["vjp"]}  # the joint form reads best; vjp uses the split pair
-    elif mode is Mode.SPLIT:
+    elif mode in (Mode.SPLIT, Mode.RECURSIVE):
         functions = {"forward": functions["forward"], "backward": functions["backward"]}
     if not standalone:
         return render(compilation, functions, pretty=True)

@@ -212,7 +212,7 @@ def _rule_state(rule):
     return (
         id(rule.tangent),
         id(rule.adjoint),
-        id(rule.batched_tangent),
+        id(rule.batched),  # (a derived one follows from the tangent)
         rule.differentiable,
         rule.elementwise,
         id(rule.kind),
@@ -239,7 +239,7 @@ def program_rules():
         built_in = _BUILT_IN_RULES.get(key)
         if built_in is not None and built_in[0] is rule and built_in[1] == _rule_state(rule):
             continue
-        templates = [rule.tangent, rule.adjoint, rule.batched_tangent]
+        templates = [rule.tangent, rule.adjoint, rule.batched]
         for variants in rule.extra.values():
             if isinstance(variants, dict):
                 templates.extend(v for v in variants.values() if hasattr(v, "_source"))

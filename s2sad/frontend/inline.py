@@ -64,6 +64,7 @@ from .normalize import assigned_names
 from ..analyses.primitives import is_global, list_receiver, rebinds_to_copy, resolve, subscript_write
 from .inline_callees import CalleeResolution, _argument_nodes, _function_valued, user_object
 from .inline_runtime_calls import RuntimeCalls
+from .inline_records import RecordLiterals
 from .inline_shaping import CallShaping
 from .inline_transforms import TransformCalls
 
@@ -73,7 +74,7 @@ MAX_DEPTH = 20
 # -- the inliner ---------------------------------------------------------------------------------
 
 
-class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls):
+class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls, RecordLiterals):
     """Inlines the calls of one function: the parts in inline_callees, inline_shaping,
     inline_transforms and inline_runtime_calls; custom rules are handed to custom_calls."""
 

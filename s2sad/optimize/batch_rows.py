@@ -36,6 +36,36 @@ def f(W, U, xs):
         _t4 = _t7[_index1]
         h = _t3 + _t4
     return h
+
+A fixed vector `b` of the rows' width added to a row's sum (`s = r + q; t = s + b`) is added to
+every row before the loop, the step adds one term fewer (the hand-written BPTT's
+`xs @ Wx.T + b`; the terms are added in another order, as batching the products already does):
+
+>>> tree = ast.parse('''
+... def f(W, V, b, xs):
+...     h = 0.0
+...     _t1 = len(xs)
+...     for _index1 in range(_t1):
+...         x = xs[_index1]
+...         _t2 = W @ x
+...         _t3 = V @ h
+...         _t4 = _t2 + _t3
+...         _t5 = _t4 + b
+...         h = np.tanh(_t5)
+...     return h
+... ''').body[0]
+>>> batch_row_products(tree, {"W": (3, 2), "V": (3, 3), "b": (3,), "xs": (5, 2)})
+True
+>>> print(ast.unparse(tree.body[2:4]))
+_t7 = W.T
+_t6 = xs @ _t7
+>>> print(ast.unparse(tree.body[4:6]))
+_t8 = _t6 + b
+for _index1 in range(_t1):
+    _t2 = _t8[_index1]
+    _t3 = V @ h
+    _t5 = _t2 + _t3
+    h = np.tanh(_t5)
 """
 
 import ast
@@ -117,6 +147,62 @@ def batch_row_products(function, shapes):
                 return right.id, xs, False
         return None
 
+    batched_rows = {}  # row read in a loop -> (the batched product it reads, the row's width)
+
+    def fold_addends(loop, rows_read):
+        """`s = r + q; t = s + c` in `loop`, `r` a batched row and `c` a fixed vector (a bias) of
+        the row's width: `c` is added to every row before the loop (`P2 = P + c`), and the step
+        is `t = r + q` (reading `P2`). `s` and `r` must be read there only. Returns the statements
+        to put before the loop."""
+        before = []
+        body = loop.body
+        for stmt in list(body):
+            folded = _fold(stmt, body, rows_read)
+            if folded is not None:
+                before.append(folded)
+        return before
+
+    def _fold(stmt, body, rows_read):
+        sum_of = _sum(stmt)
+        if sum_of is None:
+            return None
+        terms = sum_of[1]
+        defined = {
+            s.targets[0].id: s
+            for s in body
+            if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+        }
+        for addend, partial in (terms, terms[::-1]):
+            inner = defined.get(partial.id)
+            inner_sum = _sum(inner) if inner is not None else None
+            shape = fixed.get(addend.id)
+            if (
+                shape is None
+                or inner_sum is None
+                or read.get(partial.id) != 1
+                or assigned.get(partial.id) != 1
+            ):
+                continue
+            rows = [t.id for t in inner_sum[1] if t.id in rows_read and read.get(t.id) == 1]
+            if not rows:
+                continue
+            row = rows[0]
+            batched, width = rows_read[row]
+            start, end = body.index(inner), body.index(stmt)
+            terms_read = {t.id for t in inner_sum[1]} | {addend.id}
+            between = {
+                n.id for s in body[start + 1 : end] for n in name_nodes(s) if isinstance(n.ctx, ast.Store)
+            }
+            if shape not in ((), (1,), (width,)) or row == addend.id or start > end or between & terms_read:
+                continue
+            folded = fresh()
+            defined[row].value.value = ast.Name(folded, ast.Load())  # `r = P[i]` reads `P + c`
+            stmt.value = inner.value
+            body.remove(inner)
+            value = ast.BinOp(left=ast.Name(batched, ast.Load()), op=ast.Add(), right=addend)
+            return _assign(folded, value, stmt)
+        return None
+
     def block(stmts):
         nonlocal changed
         out = []
@@ -150,7 +236,12 @@ def batch_row_products(function, shapes):
                         ctx=ast.Load(),
                     )
                     stmt.body[k] = _assign(inner.targets[0].id, row, inner)
+                    width = fixed[weight][0] if transpose else fixed[weight][1]
+                    batched_rows[inner.targets[0].id] = (uses[(weight, xs, transpose)], width)
                     changed = True
+                if batched_rows:
+                    out += fold_addends(stmt, batched_rows)
+                    batched_rows.clear()
                 if uses:  # a row read by nothing else now is not read at all
                     unread = set(found) - {n.id for n in name_nodes(function) if isinstance(n.ctx, ast.Load)}
                     body = [
@@ -165,6 +256,21 @@ def batch_row_products(function, shapes):
     function.body = block(function.body)
     del block
     return changed
+
+
+def _sum(stmt):
+    """(target, (a, b)) if `stmt` is `target = a + b` of two names, else None."""
+    if (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and isinstance(stmt.value, ast.BinOp)
+        and isinstance(stmt.value.op, ast.Add)
+        and isinstance(stmt.value.left, ast.Name)
+        and isinstance(stmt.value.right, ast.Name)
+    ):
+        return stmt.targets[0].id, (stmt.value.left, stmt.value.right)
+    return None
 
 
 def _assign(name, value, where):

@@ -11,6 +11,7 @@ from .dead_inits import drop_dead_initializations
 from .negations import fold_negated_sums, fold_negations
 from .outer_sums import sum_outer_products_after_loops
 from .products import sum_products_after_loops
+from .row_writes import store_fresh_rows
 from .scatter import accumulate_at_basic_indices
 from .single_use import inline_single_use
 from .spreads import spread_by_broadcasting
@@ -83,6 +84,7 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (fold_negated_sums, False),
     (_spreads, True),  # after the products: `_rt.unreduce(g, x, 1) * v` in a loop is an outer product
     (_scatter, True),
+    (store_fresh_rows, False),  # `a_bar[i] += g` into fresh zeros, once per row: `a_bar[i] = g`
     (_tapes, True),  # the passes above may leave a recorded value unread
     (drop_dead_initializations, False),  # ... and its `v = None` before the loop
     (_transposes, True),

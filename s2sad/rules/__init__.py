@@ -1,11 +1,13 @@
 """The derivative rule table: callee -> tangent template and adjoint template (the formula sheet is in
-`core.py`, `numpy_rules.py` and `runtime_rules.py`; the template engine in `templates.py`).
+`core.py`, `numpy_rules.py` and `runtime_rules.py`; the template engine in `templates.py`, the
+tangents for many directions derived from the plain ones in `batching.py`; what each call returns
+is the kinds analysis' table, `s2sad.analyses.kind_table`).
 
 A template is a tiny Python function whose body is inlined into generated code.
 Its first parameter names the result, the others the operands; `x_dot` is the
 tangent of operand `x`, `x_bar` its adjoint, and `x_bar += ...` accumulates:
 
-    @tangent(np.sin, kind="float")
+    @tangent(np.sin)
     def _(z, x):
         z_dot = x_dot * np.cos(x)
 
@@ -32,7 +34,7 @@ transforms, never by the rule. Functions with no derivative are listed with
 import ast
 from dataclasses import dataclass, field
 
-from .. import kinds as K
+from .batching import MATRICES, batched
 from .templates import Template, clear_plans  # noqa: F401  (the engine; clear_plans: s2sad.cache)
 
 RULES = {}
@@ -46,39 +48,25 @@ class Rule:
     name: str
     tangent: object = None
     adjoint: object = None
-    batched_tangent: object = None  # the tangent for many directions at once (vector forward mode)
+    batched: object = None  # a hand-written tangent for many directions at once (`tangent(batched=True)`)
     elementwise: bool = False
     differentiable: bool = True
-    kind: object = "any"
+    kind: object = (
+        None  # what a call returns, where the rule says (see `tangent`); else s2sad.analyses.kind_table
+    )
     doc: str = ""
     extra: dict = field(default_factory=dict)
 
-    def result_kind(self, arg_kinds, keywords):
-        return result_kind(self.kind, arg_kinds, keywords)
-
-
-def result_kind(kind, arg_kinds, keywords=()):
-    """The kind of a call's result from the rule's kind category."""
-    if callable(kind):
-        return kind(arg_kinds, keywords)
-    if kind == "arith":  # int op int stays int
-        return K.broadcast(arg_kinds)
-    if kind == "elementwise":
-        return K.as_float(K.broadcast(arg_kinds))
-    if kind == "same":
-        return K.as_float(arg_kinds[0]) if arg_kinds else K.ANY
-    if kind == "reduce":
-        if "axis" in keywords and keywords["axis"] != "None":
-            return K.ANY
-        return K.FLOAT if arg_kinds and arg_kinds[0] in (K.ARRAY, K.FLOAT, K.INT, K.BOOL) else K.ANY
-    return {
-        "float": K.FLOAT,
-        "int": K.INT,
-        "bool": K.BOOL,
-        "array": K.ARRAY,
-        "list": K.LIST,
-        "other": K.OTHER,
-    }.get(kind, K.ANY)
+    @property
+    def batched_tangent(self):
+        """The tangent for many directions at once (vector forward mode): the hand-written one, else
+        the plain tangent rewritten for it (`s2sad.rules.batching`), else None (elementwise rules, and
+        templates the transform batches itself)."""
+        if self.batched is not None:
+            return self.batched
+        if self.tangent is None or self.elementwise:
+            return None
+        return batched(self.tangent, MATRICES.get(self.key, ()))
 
 
 def display_name(fn):
@@ -115,10 +103,13 @@ def _register(fns, **fields):
 def tangent(*fns, elementwise=None, kind=None, batched=False, constant=None):
     """Register the decorated template as the tangent (JVP) rule of `fns`.
 
-    With `batched=True` the template is the rule's tangent in vector forward
-    mode (`jacfwd`), where every `x_dot` carries a leading axis of directions:
-    `x_dot[j]` is the tangent along direction `j`. Rules without one are
-    batched by the transform (see `s2sad.forward_vector`).
+    In vector forward mode (`jacfwd`) every `x_dot` carries a leading axis of directions
+    (`x_dot[j]` is the tangent along direction `j`); the template for it is derived from this
+    one (`s2sad.rules.batching`). With `batched=True` the decorated template is that one, written
+    by hand, for a tangent the derivation cannot rewrite.
+
+    `kind=` says what a call of a program's own function returns ("float", "array", "same" as
+    its first operand, ...: see `s2sad.analyses.kind_table`, which holds s2sad's own).
     """
 
     def decorate(template):
@@ -127,7 +118,7 @@ def tangent(*fns, elementwise=None, kind=None, batched=False, constant=None):
                 RULES[fn].extra.setdefault("constant_tangents", {})[constant] = Template(template)
             return template
         if batched:
-            _register(fns, batched_tangent=Template(template))
+            _register(fns, batched=Template(template))
             return template
         _register(fns, tangent=Template(template), elementwise=elementwise, kind=kind, differentiable=True)
         return template
@@ -174,8 +165,8 @@ def tangent_for(rule, values):
     return adjoint_for(rule, values, "constant_tangents")
 
 
-def nondifferentiable(*fns, kind="any"):
-    """List `fns` as having no derivative: their results are constants."""
+def nondifferentiable(*fns, kind=None):
+    """List `fns` as having no derivative: their results are constants (`kind=` as in `tangent`)."""
     for fn in fns:
         RULES[fn] = Rule(key=fn, name=display_name(fn), differentiable=False, kind=kind)
 

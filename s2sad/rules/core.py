@@ -1,8 +1,8 @@
 """Rules for Python's operators, builtins, `math`, and NumPy's elementwise core.
 
-Each rule is two templates; see `s2sad.rules` for the template language. Rules
-whose tangent is not elementwise also give a `batched=True` tangent for vector
-forward mode (`jacfwd`), where every `x_dot` has a leading axis of directions.
+Each rule is two templates; see `s2sad.rules` for the template language. The tangent
+for vector forward mode (`jacfwd`) is derived from the plain one (`s2sad.rules.batching`);
+the one written by hand (`batched=True`) says why.
 
 >>> from s2sad.rules import lookup
 >>> lookup(operator.mul).elementwise, lookup(len).differentiable
@@ -15,15 +15,13 @@ import operator
 import numpy as np
 
 from .. import runtime as _rt  # noqa: F401  (templates name it)
-from .. import kinds as K
 from ..runtime.custom import stop_gradient
 from . import RULES, adjoint, nondifferentiable, tangent
-from .custom import same_kind
 
 # -- arithmetic operators (also the NumPy ufuncs they stand for) ---------------
 
 
-@tangent(operator.add, np.add, elementwise=True, kind="arith")
+@tangent(operator.add, np.add, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot + y_dot
 
@@ -34,7 +32,7 @@ def _(z, x, y):
     y_bar += z_bar
 
 
-@tangent(operator.sub, np.subtract, elementwise=True, kind="arith")
+@tangent(operator.sub, np.subtract, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot - y_dot
 
@@ -45,7 +43,7 @@ def _(z, x, y):
     y_bar += -z_bar
 
 
-@tangent(operator.mul, np.multiply, elementwise=True, kind="arith")
+@tangent(operator.mul, np.multiply, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * y + x * y_dot
 
@@ -56,7 +54,7 @@ def _(z, x, y):
     y_bar += x * z_bar
 
 
-@tangent(operator.truediv, np.divide, np.true_divide, elementwise=True, kind="elementwise")
+@tangent(operator.truediv, np.divide, np.true_divide, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot / y - z * y_dot / y
 
@@ -72,7 +70,7 @@ def _(z, x, y):
     y_bar += -z_bar * z * z / x
 
 
-@tangent(operator.pow, np.power, elementwise=True, kind="arith")
+@tangent(operator.pow, np.power, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * _rt.power_dx(x, y) + y_dot * _rt.power_dy(z, x)
 
@@ -93,7 +91,7 @@ def _(z, x, y):
     x_bar += z_bar * y * x ** (y - 1)
 
 
-@tangent(operator.neg, np.negative, elementwise=True, kind="arith")
+@tangent(operator.neg, np.negative, elementwise=True)
 def _(z, x):
     z_dot = -x_dot
 
@@ -103,7 +101,7 @@ def _(z, x):
     x_bar += -z_bar
 
 
-@tangent(abs, np.abs, np.absolute, elementwise=True, kind="arith")
+@tangent(abs, np.abs, np.absolute, elementwise=True)
 def _(z, x):
     z_dot = x_dot * np.sign(x)
 
@@ -113,11 +111,12 @@ def _(z, x):
     x_bar += z_bar * np.sign(x)
 
 
-@tangent(float, kind="float")
+@tangent(float)
 def _(z, x):
     z_dot = x_dot
 
 
+# by hand: the plain tangent passes `x_dot` on, and a one-element array's directions must become one axis
 @tangent(float, batched=True)
 def _(z, x):
     z_dot = np.reshape(x_dot, -1)
@@ -129,14 +128,9 @@ def _(z, x):
 
 
 # `a.item()` of a size-1 array (an array of one element, or a 0-d one) is its one value as a float
-@tangent(np.ndarray.item, kind="float")
+@tangent(np.ndarray.item)
 def _(z, x):
     z_dot = np.reshape(x_dot, ())
-
-
-@tangent(np.ndarray.item, batched=True)
-def _(z, x):
-    z_dot = np.reshape(x_dot, -1)
 
 
 @adjoint(np.ndarray.item)
@@ -147,7 +141,7 @@ def _(z, x):
 # -- max / min: ties go to the first argument ------------------------------------
 
 
-@tangent(max, np.maximum, np.fmax, elementwise=True, kind="arith")
+@tangent(max, np.maximum, np.fmax, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * (x >= y) + y_dot * (x < y)
 
@@ -158,7 +152,7 @@ def _(z, x, y):
     y_bar += z_bar * (x < y)
 
 
-@tangent(min, np.minimum, np.fmin, elementwise=True, kind="arith")
+@tangent(min, np.minimum, np.fmin, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * (x <= y) + y_dot * (x > y)
 
@@ -172,7 +166,7 @@ def _(z, x, y):
 # -- math: scalar functions -------------------------------------------------------
 
 
-@tangent(math.sin, kind="float")
+@tangent(math.sin)
 def _(z, x):
     z_dot = x_dot * math.cos(x)
 
@@ -182,7 +176,7 @@ def _(z, x):
     x_bar += z_bar * math.cos(x)
 
 
-@tangent(math.cos, kind="float")
+@tangent(math.cos)
 def _(z, x):
     z_dot = -x_dot * math.sin(x)
 
@@ -192,7 +186,7 @@ def _(z, x):
     x_bar += -z_bar * math.sin(x)
 
 
-@tangent(math.tan, kind="float")
+@tangent(math.tan)
 def _(z, x):
     z_dot = x_dot * (1.0 + z * z)
 
@@ -202,7 +196,7 @@ def _(z, x):
     x_bar += z_bar * (1.0 + z * z)
 
 
-@tangent(math.exp, kind="float")
+@tangent(math.exp)
 def _(z, x):
     z_dot = x_dot * z
 
@@ -212,7 +206,7 @@ def _(z, x):
     x_bar += z_bar * z
 
 
-@tangent(math.expm1, kind="float")
+@tangent(math.expm1)
 def _(z, x):
     z_dot = x_dot * (z + 1.0)
 
@@ -222,7 +216,7 @@ def _(z, x):
     x_bar += z_bar * (z + 1.0)
 
 
-@tangent(math.log, kind="float")
+@tangent(math.log)
 def _(z, x, base=math.e):
     z_dot = x_dot / (x * math.log(base))
 
@@ -232,7 +226,7 @@ def _(z, x, base=math.e):
     x_bar += z_bar / (x * math.log(base))
 
 
-@tangent(math.log1p, kind="float")
+@tangent(math.log1p)
 def _(z, x):
     z_dot = x_dot / (1.0 + x)
 
@@ -242,7 +236,7 @@ def _(z, x):
     x_bar += z_bar / (1.0 + x)
 
 
-@tangent(math.log2, kind="float")
+@tangent(math.log2)
 def _(z, x):
     z_dot = x_dot / (x * math.log(2.0))
 
@@ -252,7 +246,7 @@ def _(z, x):
     x_bar += z_bar / (x * math.log(2.0))
 
 
-@tangent(math.log10, kind="float")
+@tangent(math.log10)
 def _(z, x):
     z_dot = x_dot / (x * math.log(10.0))
 
@@ -262,7 +256,7 @@ def _(z, x):
     x_bar += z_bar / (x * math.log(10.0))
 
 
-@tangent(math.sqrt, kind="float")
+@tangent(math.sqrt)
 def _(z, x):
     z_dot = x_dot / (2.0 * z)
 
@@ -272,7 +266,7 @@ def _(z, x):
     x_bar += z_bar / (2.0 * z)
 
 
-@tangent(math.tanh, kind="float")
+@tangent(math.tanh)
 def _(z, x):
     z_dot = x_dot * (1.0 - z * z)
 
@@ -282,7 +276,7 @@ def _(z, x):
     x_bar += z_bar * (1.0 - z * z)
 
 
-@tangent(math.sinh, kind="float")
+@tangent(math.sinh)
 def _(z, x):
     z_dot = x_dot * math.cosh(x)
 
@@ -292,7 +286,7 @@ def _(z, x):
     x_bar += z_bar * math.cosh(x)
 
 
-@tangent(math.cosh, kind="float")
+@tangent(math.cosh)
 def _(z, x):
     z_dot = x_dot * math.sinh(x)
 
@@ -302,7 +296,7 @@ def _(z, x):
     x_bar += z_bar * math.sinh(x)
 
 
-@tangent(math.asin, kind="float")
+@tangent(math.asin)
 def _(z, x):
     z_dot = x_dot / math.sqrt(1.0 - x * x)
 
@@ -312,7 +306,7 @@ def _(z, x):
     x_bar += z_bar / math.sqrt(1.0 - x * x)
 
 
-@tangent(math.acos, kind="float")
+@tangent(math.acos)
 def _(z, x):
     z_dot = -x_dot / math.sqrt(1.0 - x * x)
 
@@ -322,7 +316,7 @@ def _(z, x):
     x_bar += -z_bar / math.sqrt(1.0 - x * x)
 
 
-@tangent(math.atan, kind="float")
+@tangent(math.atan)
 def _(z, x):
     z_dot = x_dot / (1.0 + x * x)
 
@@ -332,7 +326,7 @@ def _(z, x):
     x_bar += z_bar / (1.0 + x * x)
 
 
-@tangent(math.atan2, kind="float")
+@tangent(math.atan2)
 def _(z, y, x):
     z_dot = (y_dot * x - x_dot * y) / (x * x + y * y)
 
@@ -343,7 +337,7 @@ def _(z, y, x):
     x_bar += -z_bar * y / (x * x + y * y)
 
 
-@tangent(math.hypot, kind="float")
+@tangent(math.hypot)
 def _(z, x, y):
     z_dot = (x_dot * x + y_dot * y) / z
 
@@ -354,7 +348,7 @@ def _(z, x, y):
     y_bar += z_bar * y / z
 
 
-@tangent(math.pow, kind="float")
+@tangent(math.pow)
 def _(z, x, y):
     z_dot = x_dot * _rt.power_dx(x, y) + y_dot * _rt.power_dy(z, x)
 
@@ -375,7 +369,7 @@ def _(z, x, y):
     x_bar += z_bar * y * x ** (y - 1)
 
 
-@tangent(math.fabs, kind="float")
+@tangent(math.fabs)
 def _(z, x):
     z_dot = x_dot * math.copysign(1.0, x)
 
@@ -385,7 +379,7 @@ def _(z, x):
     x_bar += z_bar * math.copysign(1.0, x)
 
 
-@tangent(math.erf, kind="float")
+@tangent(math.erf)
 def _(z, x):
     z_dot = x_dot * 1.1283791670955126 * math.exp(-x * x)
 
@@ -398,7 +392,7 @@ def _(z, x):
 # -- NumPy elementwise functions ---------------------------------------------------
 
 
-@tangent(np.sin, elementwise=True, kind="same")
+@tangent(np.sin, elementwise=True)
 def _(z, x):
     z_dot = x_dot * np.cos(x)
 
@@ -408,7 +402,7 @@ def _(z, x):
     x_bar += z_bar * np.cos(x)
 
 
-@tangent(np.cos, elementwise=True, kind="same")
+@tangent(np.cos, elementwise=True)
 def _(z, x):
     z_dot = -x_dot * np.sin(x)
 
@@ -418,7 +412,7 @@ def _(z, x):
     x_bar += -z_bar * np.sin(x)
 
 
-@tangent(np.tan, elementwise=True, kind="same")
+@tangent(np.tan, elementwise=True)
 def _(z, x):
     z_dot = x_dot * (1.0 + z * z)
 
@@ -428,7 +422,7 @@ def _(z, x):
     x_bar += z_bar * (1.0 + z * z)
 
 
-@tangent(np.exp, elementwise=True, kind="same")
+@tangent(np.exp, elementwise=True)
 def _(z, x):
     z_dot = x_dot * z
 
@@ -438,7 +432,7 @@ def _(z, x):
     x_bar += z_bar * z
 
 
-@tangent(np.log, elementwise=True, kind="same")
+@tangent(np.log, elementwise=True)
 def _(z, x):
     z_dot = x_dot / x
 
@@ -448,7 +442,7 @@ def _(z, x):
     x_bar += z_bar / x
 
 
-@tangent(np.log1p, elementwise=True, kind="same")
+@tangent(np.log1p, elementwise=True)
 def _(z, x):
     z_dot = x_dot / (1.0 + x)
 
@@ -458,7 +452,7 @@ def _(z, x):
     x_bar += z_bar / (1.0 + x)
 
 
-@tangent(np.sqrt, elementwise=True, kind="same")
+@tangent(np.sqrt, elementwise=True)
 def _(z, x):
     z_dot = x_dot / (2.0 * z)
 
@@ -468,7 +462,7 @@ def _(z, x):
     x_bar += z_bar / (2.0 * z)
 
 
-@tangent(np.tanh, elementwise=True, kind="same")
+@tangent(np.tanh, elementwise=True)
 def _(z, x):
     z_dot = x_dot * (1.0 - z * z)
 
@@ -478,7 +472,7 @@ def _(z, x):
     x_bar += z_bar * (1.0 - z * z)
 
 
-@tangent(np.sinh, elementwise=True, kind="same")
+@tangent(np.sinh, elementwise=True)
 def _(z, x):
     z_dot = x_dot * np.cosh(x)
 
@@ -488,7 +482,7 @@ def _(z, x):
     x_bar += z_bar * np.cosh(x)
 
 
-@tangent(np.cosh, elementwise=True, kind="same")
+@tangent(np.cosh, elementwise=True)
 def _(z, x):
     z_dot = x_dot * np.sinh(x)
 
@@ -498,7 +492,7 @@ def _(z, x):
     x_bar += z_bar * np.sinh(x)
 
 
-@tangent(np.arcsin, elementwise=True, kind="same")
+@tangent(np.arcsin, elementwise=True)
 def _(z, x):
     z_dot = x_dot / np.sqrt(1.0 - x * x)
 
@@ -508,7 +502,7 @@ def _(z, x):
     x_bar += z_bar / np.sqrt(1.0 - x * x)
 
 
-@tangent(np.arccos, elementwise=True, kind="same")
+@tangent(np.arccos, elementwise=True)
 def _(z, x):
     z_dot = -x_dot / np.sqrt(1.0 - x * x)
 
@@ -518,7 +512,7 @@ def _(z, x):
     x_bar += -z_bar / np.sqrt(1.0 - x * x)
 
 
-@tangent(np.arctan, elementwise=True, kind="same")
+@tangent(np.arctan, elementwise=True)
 def _(z, x):
     z_dot = x_dot / (1.0 + x * x)
 
@@ -528,7 +522,7 @@ def _(z, x):
     x_bar += z_bar / (1.0 + x * x)
 
 
-@tangent(np.square, elementwise=True, kind="same")
+@tangent(np.square, elementwise=True)
 def _(z, x):
     z_dot = 2.0 * x * x_dot
 
@@ -538,7 +532,7 @@ def _(z, x):
     x_bar += 2.0 * x * z_bar
 
 
-@tangent(np.where, elementwise=True, kind="elementwise")
+@tangent(np.where, elementwise=True)
 def _(z, condition, x, y):
     z_dot = np.where(condition, x_dot, y_dot)
 
@@ -552,14 +546,9 @@ def _(z, condition, x, y):
 # -- indexing and containers ---------------------------------------------------------
 
 
-@tangent(operator.getitem, kind="any")
+@tangent(operator.getitem)
 def _(z, x, index):
     z_dot = x_dot[index]
-
-
-@tangent(operator.getitem, batched=True)
-def _(z, x, index):
-    z_dot = x_dot[_rt.batch_index(index)]
 
 
 @adjoint(operator.getitem)
@@ -567,14 +556,9 @@ def _(z, x, index):
     x_bar += _rt.getitem_adjoint(z_bar, x, index)
 
 
-@tangent(list, kind="list")
+@tangent(list)
 def _(z, x):
     z_dot = list(x_dot)
-
-
-@tangent(list, batched=True)
-def _(z, x):
-    z_dot = _rt.list_directions(x_dot, x)
 
 
 @adjoint(list)
@@ -585,14 +569,9 @@ def _(z, x):
 RULES[list].extra["sequence_operand"] = True
 
 
-@tangent(tuple, kind="other")
+@tangent(tuple)
 def _(z, x):
     z_dot = tuple(x_dot)
-
-
-@tangent(tuple, batched=True)
-def _(z, x):
-    z_dot = tuple(_rt.list_directions(x_dot, x))
 
 
 @adjoint(tuple)
@@ -606,7 +585,7 @@ RULES[tuple].extra["sequence_operand"] = True
 # -- remainders: x - floor(x / y) * y (fmod: trunc), derivative 1 w.r.t. x almost everywhere ----
 
 
-@tangent(operator.mod, np.mod, np.remainder, elementwise=True, kind="arith")
+@tangent(operator.mod, np.mod, np.remainder, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot - y_dot * np.floor(x / y)
 
@@ -617,7 +596,7 @@ def _(z, x, y):
     y_bar += -z_bar * np.floor(x / y)
 
 
-@tangent(np.fmod, elementwise=True, kind="arith")
+@tangent(np.fmod, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot - y_dot * np.trunc(x / y)
 
@@ -628,7 +607,7 @@ def _(z, x, y):
     y_bar += -z_bar * np.trunc(x / y)
 
 
-@tangent(math.fmod, kind="float")
+@tangent(math.fmod)
 def _(z, x, y):
     z_dot = x_dot - y_dot * math.trunc(x / y)
 
@@ -639,7 +618,7 @@ def _(z, x, y):
     y_bar += -z_bar * math.trunc(x / y)
 
 
-@tangent(divmod, np.divmod, kind="other")
+@tangent(divmod, np.divmod)
 def _(z, x, y):
     z_dot = (_rt.zeros_like(z[0]), x_dot - y_dot * np.floor(x / y))
 
@@ -650,7 +629,7 @@ def _(z, x, y):
     y_bar += _rt.unbroadcast(-_rt.item(z_bar, 1) * np.floor(x / y), y)
 
 
-@tangent(np.modf, kind="other")
+@tangent(np.modf)
 def _(z, x):
     z_dot = (x_dot, _rt.zeros_like(z[1]))
 
@@ -663,7 +642,7 @@ def _(z, x):
 # -- copysign: |x| with the sign of y; derivative sign(x) sign(y) in x, 0 in y -------------
 
 
-@tangent(math.copysign, kind="float")
+@tangent(math.copysign)
 def _(z, x, y):
     z_dot = x_dot * math.copysign(1.0, x) * math.copysign(1.0, y)
 
@@ -673,7 +652,7 @@ def _(z, x, y):
     x_bar += z_bar * math.copysign(1.0, x) * math.copysign(1.0, y)
 
 
-@tangent(np.copysign, elementwise=True, kind="elementwise")
+@tangent(np.copysign, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * np.copysign(1.0, x) * np.copysign(1.0, y)
 
@@ -704,24 +683,14 @@ nondifferentiable(
     np.logical_and,
     np.logical_or,
     np.logical_not,
-    kind=K.mask,
 )
-nondifferentiable(operator.not_, operator.is_, operator.is_not, operator.contains, any, all, kind="bool")
-nondifferentiable(len, int, kind="int")  # always one integer
-nondifferentiable(round, math.floor, math.ceil, math.trunc, kind=K.integer_cast)  # `round(array)` is an array
-nondifferentiable(operator.floordiv, kind=K.floor_division)  # `i // 2` an int, `idx // 2` an integer array
-nondifferentiable(np.argmax, np.argmin, kind=K.position)
-nondifferentiable(range, print, isinstance, str, kind="other")
-nondifferentiable(hasattr, callable, kind="bool")
-
-
-def _bitwise_kind(arg_kinds, keywords):
-    """`~m`, `m1 & m2` of masks are masks; of integers, integers."""
-    if arg_kinds and all(k == K.BOOL for k in arg_kinds):
-        return K.BOOL
-    if arg_kinds and all(k in (K.INT, K.BOOL) for k in arg_kinds):
-        return K.INT
-    return K.ANY
+nondifferentiable(operator.not_, operator.is_, operator.is_not, operator.contains, any, all)
+nondifferentiable(len, int)
+nondifferentiable(round, math.floor, math.ceil, math.trunc)
+nondifferentiable(operator.floordiv)
+nondifferentiable(np.argmax, np.argmin)
+nondifferentiable(range, print, isinstance, str)
+nondifferentiable(hasattr, callable)
 
 
 _BITWISE = {
@@ -738,7 +707,7 @@ _BITWISE = {
     np.left_shift: "np.left_shift",
     np.right_shift: "np.right_shift",
 }
-nondifferentiable(*_BITWISE, kind=_bitwise_kind)
+nondifferentiable(*_BITWISE)
 for _fn, _symbol in _BITWISE.items():  # booleans and integers only: a float operand is a mistake
     RULES[_fn].extra["refused"] = (
         f"`{_symbol}` is a bitwise operation on booleans and integers, and here it is given a "
@@ -749,7 +718,7 @@ for _fn, _symbol in _BITWISE.items():  # booleans and integers only: a float ope
         "np.logical_not"
     )
 del _fn, _symbol
-nondifferentiable(np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, kind="same")
+nondifferentiable(np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc)
 nondifferentiable(
     np.zeros,
     np.ones,
@@ -758,25 +727,19 @@ nondifferentiable(
     np.empty,
     np.eye,
     np.argsort,
-    kind="array",
 )
-nondifferentiable(np.shape, kind="other")
-nondifferentiable(np.ndim, np.size, kind="int")
-nondifferentiable(stop_gradient, kind=same_kind)  # the value passes, the derivative stops
+nondifferentiable(np.shape)
+nondifferentiable(np.ndim, np.size)
+nondifferentiable(stop_gradient)  # the value passes, the derivative stops
 RULES[stop_gradient].name = "s2sad.stop_gradient"
 
 
 # -- attributes of arrays ------------------------------------------------------------
 
 
-@tangent(("attribute", "T"), kind="same")
+@tangent(("attribute", "T"))
 def _(z, x):
     z_dot = x_dot.T
-
-
-@tangent(("attribute", "T"), batched=True)
-def _(z, x):
-    z_dot = _rt.transpose_directions(x_dot)
 
 
 @adjoint(("attribute", "T"))
@@ -784,5 +747,5 @@ def _(z, x):
     x_bar += z_bar.T
 
 
-nondifferentiable(("attribute", "shape"), ("attribute", "dtype"), kind="other")
-nondifferentiable(("attribute", "ndim"), ("attribute", "size"), kind="int")
+nondifferentiable(("attribute", "shape"), ("attribute", "dtype"))
+nondifferentiable(("attribute", "ndim"), ("attribute", "size"))

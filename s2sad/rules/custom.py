@@ -36,17 +36,10 @@ of the mode you use most.
 (0.0, (0.0, 2.0), 2.0)
 """
 
-from .. import kinds as K
 from ..errors import ArgumentError
 from ..runtime import custom as C
 from ..runtime.custom import CustomFunction, custom_jvp  # noqa: F401  (custom_jvp: the doctest)
 from . import RULES, Rule, Template, display_name, lookup
-
-
-def same_kind(arg_kinds, keywords):
-    """The kind of `stop_gradient(x)`: the kind of `x`."""
-    return arg_kinds[0] if arg_kinds else K.ANY
-
 
 # -- rules for functions you do not own ----------------------------------------------------------
 
@@ -66,7 +59,7 @@ def _external(fn, nondiff_argnums):
         )
     if rule is None:
         try:
-            rule = RULES[fn] = Rule(key=fn, name=display_name(fn), kind="any")
+            rule = RULES[fn] = Rule(key=fn, name=display_name(fn))
         except TypeError:
             raise ArgumentError(
                 f"cannot register rules for the unhashable object {fn!r}",
@@ -162,7 +155,6 @@ def _make_rule(definition, role, count):
         name=definition.__name__,
         tangent=Template.from_text(f"def _({params}):\n    {tangent}\n"),
         adjoint=Template.from_text(f"def _({params}):\n" + "".join(f"    {line}\n" for line in adjoint)),
-        kind="any",
         extra={"custom": definition},
     )
 

@@ -4,10 +4,9 @@ Templates follow `s2sad.rules`: first parameter the result, then the operands;
 keyword parameters are bound from the call. Non-elementwise adjoints return
 exactly the operand's shape; the run-time pieces are in `s2sad.runtime.numpy_helpers`.
 
-Rules that are not elementwise also give a `batched=True` tangent for vector
-forward mode (`jacfwd`), every `x_dot` with a leading axis of directions
-(`s2sad.runtime.vector` has its helpers); the others are applied direction by
-direction there.
+The tangents for vector forward mode (`jacfwd`), every `x_dot` with a leading axis of
+directions, are derived from these (`s2sad.rules.batching`); rules it cannot derive are
+applied direction by direction there.
 
 Conventions worth knowing:
 
@@ -34,36 +33,15 @@ import operator
 
 import numpy as np
 
-from .. import kinds as K
 from .. import runtime as _rt  # noqa: F401  (templates name it)
 from . import RULES, adjoint, nondifferentiable, tangent
-
-# -- result kinds -----------------------------------------------------------------------------
-
-
-def _reduce_kind(arg_kinds, keywords):
-    """A full reduction of a number or array is a float; with an axis it may be an array."""
-    positional_axis = len(arg_kinds) > 1
-    if (
-        positional_axis
-        or keywords.get("axis", "None") != "None"
-        or keywords.get("keepdims", "False") != "False"
-    ):
-        return K.ANY
-    return K.FLOAT if arg_kinds and arg_kinds[0] in (K.ARRAY, K.FLOAT, K.INT, K.BOOL) else K.ANY
-
 
 # -- products -------------------------------------------------------------------------------
 
 
-@tangent(operator.matmul, np.matmul, kind="any")
+@tangent(operator.matmul, np.matmul)
 def _(z, a, b):
     z_dot = a_dot @ b + a @ b_dot
-
-
-@tangent(operator.matmul, np.matmul, batched=True)
-def _(z, a, b):
-    z_dot = _rt.matmul_tangent_a(a_dot, b) + _rt.matmul_tangent_b(a, b_dot)
 
 
 @adjoint(operator.matmul, np.matmul)
@@ -72,14 +50,9 @@ def _(z, a, b):
     b_bar += _rt.matmul_adjoint_y(z_bar, a, b)
 
 
-@tangent(np.dot, np.ndarray.dot, kind="any")
+@tangent(np.dot, np.ndarray.dot)
 def _(z, a, b):
     z_dot = np.dot(a_dot, b) + np.dot(a, b_dot)
-
-
-@tangent(np.dot, np.ndarray.dot, batched=True)
-def _(z, a, b):
-    z_dot = _rt.dot_tangent_a(a_dot, b) + _rt.dot_tangent_b(a, b_dot)
 
 
 @adjoint(np.dot, np.ndarray.dot)
@@ -88,7 +61,7 @@ def _(z, a, b):
     b_bar += _rt.bilinear_adjoint(z_bar, _rt.dot_subscripts(a, b), 1, a, b)
 
 
-@tangent(np.inner, kind="any")
+@tangent(np.inner)
 def _(z, a, b):
     z_dot = np.inner(a_dot, b) + np.inner(a, b_dot)
 
@@ -99,14 +72,9 @@ def _(z, a, b):
     b_bar += _rt.bilinear_adjoint(z_bar, _rt.inner_subscripts(a, b), 1, a, b)
 
 
-@tangent(np.outer, kind="array")
+@tangent(np.outer)
 def _(z, a, b):
     z_dot = np.outer(a_dot, b) + np.outer(a, b_dot)
-
-
-@tangent(np.outer, batched=True)
-def _(z, a, b):
-    z_dot = _rt.outer_tangent_a(a_dot, b) + _rt.outer_tangent_b(a, b_dot)
 
 
 @adjoint(np.outer)
@@ -115,7 +83,7 @@ def _(z, a, b):
     b_bar += _rt.outer_adjoint_y(z_bar, a, b)
 
 
-@tangent(np.tensordot, kind="any")
+@tangent(np.tensordot)
 def _(z, a, b, axes=2):
     z_dot = np.tensordot(a_dot, b, axes) + np.tensordot(a, b_dot, axes)
 
@@ -126,14 +94,9 @@ def _(z, a, b, axes=2):
     b_bar += _rt.einsum_adjoint(z_bar, _rt.tensordot_subscripts(a, b, axes), 1, a, b)
 
 
-@tangent(np.einsum, kind="any")
+@tangent(np.einsum)
 def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
     z_dot = _rt.einsum_tangent(subscripts, a, b, c, a_dot, b_dot, c_dot)
-
-
-@tangent(np.einsum, batched=True)
-def _(z, subscripts, a, b=None, c=None, out=None, optimize=False):
-    z_dot = _rt.einsum_directions(subscripts, a, b, c, a_dot, b_dot, c_dot)
 
 
 @adjoint(np.einsum)
@@ -161,14 +124,9 @@ def _einsum_refusal(args, keywords):
 RULES[np.einsum].extra["refuse"] = _einsum_refusal
 
 
-@tangent(np.trace, np.ndarray.trace, kind="any")
+@tangent(np.trace, np.ndarray.trace)
 def _(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     z_dot = np.trace(a_dot, offset, axis1, axis2)
-
-
-@tangent(np.trace, np.ndarray.trace, batched=True)
-def _(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    z_dot = np.trace(a_dot, offset, _rt.batch_axis(axis1, a), _rt.batch_axis(axis2, a))
 
 
 @adjoint(np.trace, np.ndarray.trace)
@@ -179,14 +137,9 @@ def _(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
 # -- reductions (these replace the axis-less ones of core) -------------------------------------------
 
 
-@tangent(np.sum, np.ndarray.sum, kind=_reduce_kind)
+@tangent(np.sum, np.ndarray.sum)
 def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     z_dot = np.sum(x_dot, axis=axis, keepdims=keepdims)
-
-
-@tangent(np.sum, np.ndarray.sum, batched=True)
-def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
-    z_dot = np.sum(x_dot, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.sum, np.ndarray.sum)
@@ -194,14 +147,9 @@ def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims)
 
 
-@tangent(np.mean, np.ndarray.mean, kind=_reduce_kind)
+@tangent(np.mean, np.ndarray.mean)
 def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     z_dot = np.mean(x_dot, axis=axis, keepdims=keepdims)
-
-
-@tangent(np.mean, np.ndarray.mean, batched=True)
-def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
-    z_dot = np.mean(x_dot, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.mean, np.ndarray.mean)
@@ -209,16 +157,10 @@ def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims) * _rt.mean_partials(x, axis)
 
 
-@tangent(np.prod, np.ndarray.prod, kind=_reduce_kind)
+@tangent(np.prod, np.ndarray.prod)
 def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     p = _rt.prod_partials(x, axis)
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims)
-
-
-@tangent(np.prod, np.ndarray.prod, batched=True)
-def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
-    p = _rt.prod_partials(x, axis)
-    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.prod, np.ndarray.prod)
@@ -226,16 +168,10 @@ def _(z, x, axis=None, dtype=None, out=None, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims) * _rt.prod_partials(x, axis)
 
 
-@tangent(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min, kind=_reduce_kind)
+@tangent(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
 def _(z, x, axis=None, out=None, keepdims=False):
     w = _rt.extremum_weights(x, z, axis)
     z_dot = np.sum(x_dot * w, axis=axis, keepdims=keepdims)
-
-
-@tangent(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min, batched=True)
-def _(z, x, axis=None, out=None, keepdims=False):
-    w = _rt.extremum_weights(x, z, axis)
-    z_dot = np.sum(x_dot * w, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
@@ -243,16 +179,10 @@ def _(z, x, axis=None, out=None, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims) * _rt.extremum_weights(x, z, axis)
 
 
-@tangent(np.var, np.ndarray.var, kind=_reduce_kind)
+@tangent(np.var, np.ndarray.var)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     p = _rt.var_partials(x, axis, ddof)
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims)
-
-
-@tangent(np.var, np.ndarray.var, batched=True)
-def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    p = _rt.var_partials(x, axis, ddof)
-    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.var, np.ndarray.var)
@@ -260,16 +190,10 @@ def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     x_bar += _rt.unreduce(z_bar, x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
 
 
-@tangent(np.std, np.ndarray.std, kind=_reduce_kind)
+@tangent(np.std, np.ndarray.std)
 def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     p = _rt.var_partials(x, axis, ddof)
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims) * _rt.half_inverse(z)
-
-
-@tangent(np.std, np.ndarray.std, batched=True)
-def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    p = _rt.var_partials(x, axis, ddof)
-    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims) * _rt.half_inverse(z)
 
 
 @adjoint(np.std, np.ndarray.std)
@@ -277,14 +201,9 @@ def _(z, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     x_bar += _rt.unreduce(z_bar * _rt.half_inverse(z), x, axis, keepdims) * _rt.var_partials(x, axis, ddof)
 
 
-@tangent(np.cumsum, np.ndarray.cumsum, kind="array")
+@tangent(np.cumsum, np.ndarray.cumsum)
 def _(z, x, axis=None, dtype=None, out=None):
     z_dot = np.cumsum(x_dot, axis=axis)
-
-
-@tangent(np.cumsum, np.ndarray.cumsum, batched=True)
-def _(z, x, axis=None, dtype=None, out=None):
-    z_dot = _rt.cumsum_directions(x_dot, axis)
 
 
 @adjoint(np.cumsum, np.ndarray.cumsum)
@@ -292,7 +211,7 @@ def _(z, x, axis=None, dtype=None, out=None):
     x_bar += _rt.cumsum_adjoint(z_bar, x, axis)
 
 
-@tangent(np.cumprod, np.ndarray.cumprod, kind="array")
+@tangent(np.cumprod, np.ndarray.cumprod)
 def _(z, x, axis=None, dtype=None, out=None):
     z_dot = _rt.cumprod_tangent(x_dot, x, axis)
 
@@ -302,16 +221,10 @@ def _(z, x, axis=None, dtype=None, out=None):
     x_bar += _rt.cumprod_adjoint(z_bar, x, axis)
 
 
-@tangent(np.linalg.norm, kind=_reduce_kind)
+@tangent(np.linalg.norm)
 def _(z, x, ord=None, axis=None, keepdims=False):
     p = _rt.norm_partials(x, z, ord, axis, keepdims)
     z_dot = np.sum(x_dot * p, axis=axis, keepdims=keepdims)
-
-
-@tangent(np.linalg.norm, batched=True)
-def _(z, x, ord=None, axis=None, keepdims=False):
-    p = _rt.norm_partials(x, z, ord, axis, keepdims)
-    z_dot = np.sum(x_dot * p, axis=_rt.batch_axis(axis, x), keepdims=keepdims)
 
 
 @adjoint(np.linalg.norm)
@@ -322,14 +235,9 @@ def _(z, x, ord=None, axis=None, keepdims=False):
 # -- shapes -------------------------------------------------------------------------------
 
 
-@tangent(np.reshape, kind="array")
+@tangent(np.reshape)
 def _(z, a, shape=None, order="C", newshape=None, copy=None):
     z_dot = np.reshape(a_dot, np.shape(z), order=order)
-
-
-@tangent(np.reshape, batched=True)
-def _(z, a, shape=None, order="C", newshape=None, copy=None):
-    z_dot = _rt.reshape_directions(a_dot, z, order)
 
 
 @adjoint(np.reshape)
@@ -337,14 +245,9 @@ def _(z, a, shape=None, order="C", newshape=None, copy=None):
     a_bar += np.reshape(z_bar, np.shape(a), order=order)
 
 
-@tangent(np.ndarray.reshape, kind="array")
+@tangent(np.ndarray.reshape)
 def _(z, a, *shape, order="C", copy=None):
     z_dot = np.reshape(a_dot, np.shape(z), order=order)
-
-
-@tangent(np.ndarray.reshape, batched=True)
-def _(z, a, *shape, order="C", copy=None):
-    z_dot = _rt.reshape_directions(a_dot, z, order)
 
 
 @adjoint(np.ndarray.reshape)
@@ -352,14 +255,9 @@ def _(z, a, *shape, order="C", copy=None):
     a_bar += np.reshape(z_bar, np.shape(a), order=order)
 
 
-@tangent(np.ravel, np.ndarray.ravel, np.ndarray.flatten, kind="array")
+@tangent(np.ravel, np.ndarray.ravel, np.ndarray.flatten)
 def _(z, a, order="C"):
     z_dot = np.ravel(a_dot, order=order)
-
-
-@tangent(np.ravel, np.ndarray.ravel, np.ndarray.flatten, batched=True)
-def _(z, a, order="C"):
-    z_dot = _rt.reshape_directions(a_dot, z, order)
 
 
 @adjoint(np.ravel, np.ndarray.ravel, np.ndarray.flatten)
@@ -367,14 +265,9 @@ def _(z, a, order="C"):
     a_bar += np.reshape(z_bar, np.shape(a), order=order)
 
 
-@tangent(np.transpose, kind="array")
+@tangent(np.transpose)
 def _(z, a, axes=None):
     z_dot = np.transpose(a_dot, axes)
-
-
-@tangent(np.transpose, batched=True)
-def _(z, a, axes=None):
-    z_dot = _rt.transpose_directions(a_dot, axes)
 
 
 @adjoint(np.transpose)
@@ -382,14 +275,9 @@ def _(z, a, axes=None):
     a_bar += _rt.transpose_adjoint(z_bar, axes)
 
 
-@tangent(np.ndarray.transpose, kind="array")
+@tangent(np.ndarray.transpose)
 def _(z, a, *axes):
     z_dot = np.transpose(a_dot, _rt.method_axes(axes))
-
-
-@tangent(np.ndarray.transpose, batched=True)
-def _(z, a, *axes):
-    z_dot = _rt.transpose_directions(a_dot, _rt.method_axes(axes))
 
 
 @adjoint(np.ndarray.transpose)
@@ -397,14 +285,9 @@ def _(z, a, *axes):
     a_bar += _rt.transpose_adjoint(z_bar, _rt.method_axes(axes))
 
 
-@tangent(np.swapaxes, np.ndarray.swapaxes, kind="array")
+@tangent(np.swapaxes, np.ndarray.swapaxes)
 def _(z, a, axis1, axis2):
     z_dot = np.swapaxes(a_dot, axis1, axis2)
-
-
-@tangent(np.swapaxes, np.ndarray.swapaxes, batched=True)
-def _(z, a, axis1, axis2):
-    z_dot = np.swapaxes(a_dot, _rt.batch_axis(axis1, a), _rt.batch_axis(axis2, a))
 
 
 @adjoint(np.swapaxes, np.ndarray.swapaxes)
@@ -412,14 +295,9 @@ def _(z, a, axis1, axis2):
     a_bar += np.swapaxes(z_bar, axis1, axis2)
 
 
-@tangent(np.moveaxis, kind="array")
+@tangent(np.moveaxis)
 def _(z, a, source, destination):
     z_dot = np.moveaxis(a_dot, source, destination)
-
-
-@tangent(np.moveaxis, batched=True)
-def _(z, a, source, destination):
-    z_dot = np.moveaxis(a_dot, _rt.batch_axis(source, a), _rt.batch_axis(destination, a))
 
 
 @adjoint(np.moveaxis)
@@ -427,14 +305,9 @@ def _(z, a, source, destination):
     a_bar += np.moveaxis(z_bar, destination, source)
 
 
-@tangent(np.squeeze, np.ndarray.squeeze, kind="array")
+@tangent(np.squeeze, np.ndarray.squeeze)
 def _(z, a, axis=None):
     z_dot = np.reshape(a_dot, np.shape(z))
-
-
-@tangent(np.squeeze, np.ndarray.squeeze, batched=True)
-def _(z, a, axis=None):
-    z_dot = _rt.reshape_directions(a_dot, z)
 
 
 @adjoint(np.squeeze, np.ndarray.squeeze)
@@ -442,14 +315,9 @@ def _(z, a, axis=None):
     a_bar += np.reshape(z_bar, np.shape(a))
 
 
-@tangent(np.expand_dims, kind="array")
+@tangent(np.expand_dims)
 def _(z, a, axis):
     z_dot = np.reshape(a_dot, np.shape(z))
-
-
-@tangent(np.expand_dims, batched=True)
-def _(z, a, axis):
-    z_dot = _rt.reshape_directions(a_dot, z)
 
 
 @adjoint(np.expand_dims)
@@ -457,14 +325,9 @@ def _(z, a, axis):
     a_bar += np.reshape(z_bar, np.shape(a))
 
 
-@tangent(np.concatenate, kind="array")
+@tangent(np.concatenate)
 def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     z_dot = np.concatenate(arrays_dot, axis=axis)
-
-
-@tangent(np.concatenate, batched=True)
-def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
-    z_dot = _rt.concatenate_directions(arrays_dot, axis, z)
 
 
 @adjoint(np.concatenate)
@@ -472,14 +335,9 @@ def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     arrays_bar += _rt.concatenate_adjoint(z_bar, arrays, axis)
 
 
-@tangent(np.stack, kind="array")
+@tangent(np.stack)
 def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     z_dot = np.stack(arrays_dot, axis=axis)
-
-
-@tangent(np.stack, batched=True)
-def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
-    z_dot = np.stack(arrays_dot, axis=_rt.batch_axis(axis, z))
 
 
 @adjoint(np.stack)
@@ -487,7 +345,7 @@ def _(z, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     arrays_bar += _rt.stack_adjoint(z_bar, arrays, axis)
 
 
-@tangent(np.hstack, kind="array")
+@tangent(np.hstack)
 def _(z, tup, dtype=None, casting="same_kind"):
     z_dot = np.hstack(tup_dot)
 
@@ -497,7 +355,7 @@ def _(z, tup, dtype=None, casting="same_kind"):
     tup_bar += _rt.hstack_adjoint(z_bar, tup)
 
 
-@tangent(np.vstack, kind="array")
+@tangent(np.vstack)
 def _(z, tup, dtype=None, casting="same_kind"):
     z_dot = np.vstack(tup_dot)
 
@@ -507,14 +365,9 @@ def _(z, tup, dtype=None, casting="same_kind"):
     tup_bar += _rt.vstack_adjoint(z_bar, tup)
 
 
-@tangent(np.split, kind="other")
+@tangent(np.split)
 def _(z, ary, indices_or_sections, axis=0):
     z_dot = _rt.split_tangent(ary_dot, indices_or_sections, axis)
-
-
-@tangent(np.split, batched=True)
-def _(z, ary, indices_or_sections, axis=0):
-    z_dot = _rt.split_tangent(ary_dot, indices_or_sections, _rt.batch_axis(axis, ary))
 
 
 @adjoint(np.split)
@@ -522,7 +375,7 @@ def _(z, ary, indices_or_sections, axis=0):
     ary_bar += _rt.split_adjoint(z_bar, ary, indices_or_sections, axis)
 
 
-@tangent(np.tile, kind="array")
+@tangent(np.tile)
 def _(z, A, reps):
     z_dot = np.tile(A_dot, reps)
 
@@ -532,7 +385,7 @@ def _(z, A, reps):
     A_bar += _rt.tile_adjoint(z_bar, A, reps)
 
 
-@tangent(np.repeat, np.ndarray.repeat, kind="array")
+@tangent(np.repeat, np.ndarray.repeat)
 def _(z, a, repeats, axis=None):
     z_dot = np.repeat(a_dot, repeats, axis)
 
@@ -542,14 +395,9 @@ def _(z, a, repeats, axis=None):
     a_bar += _rt.repeat_adjoint(z_bar, a, repeats, axis)
 
 
-@tangent(np.broadcast_to, kind="array")
+@tangent(np.broadcast_to)
 def _(z, array, shape, subok=False):
     z_dot = np.broadcast_to(array_dot, shape)
-
-
-@tangent(np.broadcast_to, batched=True)
-def _(z, array, shape, subok=False):
-    z_dot = _rt.broadcast_directions(array_dot, z)
 
 
 @adjoint(np.broadcast_to)
@@ -557,14 +405,9 @@ def _(z, array, shape, subok=False):
     array_bar += _rt.broadcast_to_adjoint(z_bar, array)
 
 
-@tangent(np.flip, kind="array")
+@tangent(np.flip)
 def _(z, m, axis=None):
     z_dot = np.flip(m_dot, axis)
-
-
-@tangent(np.flip, batched=True)
-def _(z, m, axis=None):
-    z_dot = np.flip(m_dot, _rt.batch_axis(axis, m))
 
 
 @adjoint(np.flip)
@@ -572,7 +415,7 @@ def _(z, m, axis=None):
     m_bar += np.flip(z_bar, axis)
 
 
-@tangent(np.roll, kind="array")
+@tangent(np.roll)
 def _(z, a, shift, axis=None):
     z_dot = np.roll(a_dot, shift, axis)
 
@@ -582,7 +425,7 @@ def _(z, a, shift, axis=None):
     a_bar += _rt.roll_adjoint(z_bar, shift, axis)
 
 
-@tangent(np.pad, kind="array")
+@tangent(np.pad)
 def _(z, array, pad_width, mode="constant", **kwargs):
     z_dot = _rt.pad_tangent(array_dot, pad_width, mode)
 
@@ -592,7 +435,7 @@ def _(z, array, pad_width, mode="constant", **kwargs):
     array_bar += _rt.pad_adjoint(z_bar, array, pad_width)
 
 
-@tangent(np.tril, kind="array")
+@tangent(np.tril)
 def _(z, m, k=0):
     z_dot = np.tril(m_dot, k)
 
@@ -602,7 +445,7 @@ def _(z, m, k=0):
     m_bar += np.tril(z_bar, k)
 
 
-@tangent(np.triu, kind="array")
+@tangent(np.triu)
 def _(z, m, k=0):
     z_dot = np.triu(m_dot, k)
 
@@ -615,7 +458,7 @@ def _(z, m, k=0):
 # -- indexing and sorting --------------------------------------------------------------------
 
 
-@tangent(np.take, np.ndarray.take, kind="any")
+@tangent(np.take, np.ndarray.take)
 def _(z, a, indices, axis=None, out=None, mode="raise"):
     z_dot = np.take(a_dot, indices, axis=axis)
 
@@ -630,7 +473,7 @@ def _(z, x, index):
     x_bar += _rt.index_adjoint(z_bar, x, index)
 
 
-@tangent(np.sort, kind="array")
+@tangent(np.sort)
 def _(z, a, axis=-1, kind=None, order=None, stable=None):
     z_dot = _rt.sort_tangent(a_dot, a, axis)
 
@@ -643,7 +486,7 @@ def _(z, a, axis=-1, kind=None, order=None, stable=None):
 # -- elementwise functions (the transforms broadcast and reduce) --------------------------------
 
 
-@tangent(np.arcsinh, elementwise=True, kind="same")
+@tangent(np.arcsinh, elementwise=True)
 def _(z, x):
     z_dot = x_dot / np.sqrt(x * x + 1.0)
 
@@ -653,7 +496,7 @@ def _(z, x):
     x_bar += z_bar / np.sqrt(x * x + 1.0)
 
 
-@tangent(np.arccosh, elementwise=True, kind="same")
+@tangent(np.arccosh, elementwise=True)
 def _(z, x):
     z_dot = x_dot / np.sqrt(x * x - 1.0)
 
@@ -663,7 +506,7 @@ def _(z, x):
     x_bar += z_bar / np.sqrt(x * x - 1.0)
 
 
-@tangent(np.arctanh, elementwise=True, kind="same")
+@tangent(np.arctanh, elementwise=True)
 def _(z, x):
     z_dot = x_dot / (1.0 - x * x)
 
@@ -673,7 +516,7 @@ def _(z, x):
     x_bar += z_bar / (1.0 - x * x)
 
 
-@tangent(np.exp2, elementwise=True, kind="same")
+@tangent(np.exp2, elementwise=True)
 def _(z, x):
     z_dot = x_dot * z * 0.6931471805599453
 
@@ -683,7 +526,7 @@ def _(z, x):
     x_bar += z_bar * z * 0.6931471805599453
 
 
-@tangent(np.expm1, elementwise=True, kind="same")
+@tangent(np.expm1, elementwise=True)
 def _(z, x):
     z_dot = x_dot * (z + 1.0)
 
@@ -693,7 +536,7 @@ def _(z, x):
     x_bar += z_bar * (z + 1.0)
 
 
-@tangent(np.log2, elementwise=True, kind="same")
+@tangent(np.log2, elementwise=True)
 def _(z, x):
     z_dot = x_dot / (x * 0.6931471805599453)
 
@@ -703,7 +546,7 @@ def _(z, x):
     x_bar += z_bar / (x * 0.6931471805599453)
 
 
-@tangent(np.log10, elementwise=True, kind="same")
+@tangent(np.log10, elementwise=True)
 def _(z, x):
     z_dot = x_dot / (x * 2.302585092994046)
 
@@ -713,7 +556,7 @@ def _(z, x):
     x_bar += z_bar / (x * 2.302585092994046)
 
 
-@tangent(np.cbrt, elementwise=True, kind="same")
+@tangent(np.cbrt, elementwise=True)
 def _(z, x):
     z_dot = x_dot / (3.0 * z * z)
 
@@ -723,7 +566,7 @@ def _(z, x):
     x_bar += z_bar / (3.0 * z * z)
 
 
-@tangent(np.reciprocal, elementwise=True, kind="same")
+@tangent(np.reciprocal, elementwise=True)
 def _(z, x):
     z_dot = -x_dot * z * z
 
@@ -733,7 +576,7 @@ def _(z, x):
     x_bar += -z_bar * z * z
 
 
-@tangent(np.deg2rad, np.radians, elementwise=True, kind="same")
+@tangent(np.deg2rad, np.radians, elementwise=True)
 def _(z, x):
     z_dot = x_dot * 0.017453292519943295
 
@@ -743,7 +586,7 @@ def _(z, x):
     x_bar += z_bar * 0.017453292519943295
 
 
-@tangent(np.rad2deg, np.degrees, elementwise=True, kind="same")
+@tangent(np.rad2deg, np.degrees, elementwise=True)
 def _(z, x):
     z_dot = x_dot * 57.29577951308232
 
@@ -753,7 +596,7 @@ def _(z, x):
     x_bar += z_bar * 57.29577951308232
 
 
-@tangent(np.sinc, elementwise=True, kind="same")
+@tangent(np.sinc, elementwise=True)
 def _(z, x):
     z_dot = x_dot * _rt.sinc_derivative(x)
 
@@ -763,7 +606,7 @@ def _(z, x):
     x_bar += z_bar * _rt.sinc_derivative(x)
 
 
-@tangent(np.hypot, elementwise=True, kind="elementwise")
+@tangent(np.hypot, elementwise=True)
 def _(z, x, y):
     z_dot = (x_dot * x + y_dot * y) / z
 
@@ -774,7 +617,7 @@ def _(z, x, y):
     y_bar += z_bar * y / z
 
 
-@tangent(np.arctan2, elementwise=True, kind="elementwise")
+@tangent(np.arctan2, elementwise=True)
 def _(z, y, x):
     z_dot = (y_dot * x - x_dot * y) / (x * x + y * y)
 
@@ -785,7 +628,7 @@ def _(z, y, x):
     x_bar += -z_bar * y / (x * x + y * y)
 
 
-@tangent(np.logaddexp, elementwise=True, kind="elementwise")
+@tangent(np.logaddexp, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * np.exp(x - z) + y_dot * np.exp(y - z)
 
@@ -796,7 +639,7 @@ def _(z, x, y):
     y_bar += z_bar * np.exp(y - z)
 
 
-@tangent(np.logaddexp2, elementwise=True, kind="elementwise")
+@tangent(np.logaddexp2, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * np.exp2(x - z) + y_dot * np.exp2(y - z)
 
@@ -807,7 +650,7 @@ def _(z, x, y):
     y_bar += z_bar * np.exp2(y - z)
 
 
-@tangent(np.float_power, elementwise=True, kind="elementwise")
+@tangent(np.float_power, elementwise=True)
 def _(z, x, y):
     z_dot = x_dot * y * np.float_power(x, y - 1.0) + y_dot * z * np.log(x)
 
@@ -818,7 +661,7 @@ def _(z, x, y):
     y_bar += z_bar * z * np.log(x)
 
 
-@tangent(np.clip, elementwise=True, kind="same")
+@tangent(np.clip, elementwise=True)
 def _(z, a, a_min=None, a_max=None):
     z_dot = (
         a_dot * _rt.clip_inside(a, a_min, a_max)
@@ -834,7 +677,7 @@ def _(z, a, a_min=None, a_max=None):
     a_max_bar += z_bar * _rt.clip_above(a, a_min, a_max)
 
 
-@tangent(np.ndarray.clip, elementwise=True, kind="same")
+@tangent(np.ndarray.clip, elementwise=True)
 def _(z, a, min=None, max=None):
     z_dot = (
         a_dot * _rt.clip_inside(a, min, max)
@@ -853,7 +696,7 @@ def _(z, a, min=None, max=None):
 # -- linear algebra ---------------------------------------------------------------------
 
 
-@tangent(np.linalg.solve, kind="array")
+@tangent(np.linalg.solve)
 def _(z, a, b):
     z_dot = np.linalg.solve(a, b_dot - a_dot @ z)
 
@@ -864,12 +707,7 @@ def _(z, a, b):
     a_bar += -_rt.matmul_adjoint_x(np.linalg.solve(_rt.matrix_t(a), z_bar), a, z)
 
 
-@tangent(np.linalg.inv, kind="array")
-def _(z, a):
-    z_dot = -(z @ a_dot @ z)
-
-
-@tangent(np.linalg.inv, batched=True)
+@tangent(np.linalg.inv)
 def _(z, a):
     z_dot = -(z @ a_dot @ z)
 
@@ -879,12 +717,7 @@ def _(z, a):
     a_bar += -(_rt.matrix_t(z) @ z_bar @ _rt.matrix_t(z))
 
 
-@tangent(np.linalg.det, kind="any")
-def _(z, a):
-    z_dot = z * np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
-
-
-@tangent(np.linalg.det, batched=True)
+@tangent(np.linalg.det)
 def _(z, a):
     z_dot = z * np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
 
@@ -894,7 +727,7 @@ def _(z, a):
     a_bar += np.expand_dims(z_bar * z, (-2, -1)) * _rt.matrix_t(np.linalg.inv(a))
 
 
-@tangent(np.linalg.slogdet, kind="other")
+@tangent(np.linalg.slogdet)
 def _(z, a):
     z_dot = _rt.slogdet_tangent(a, a_dot)
 
@@ -904,7 +737,7 @@ def _(z, a):
     a_bar += _rt.slogdet_adjoint(z_bar, a)
 
 
-@tangent(np.linalg.cholesky, kind="array")
+@tangent(np.linalg.cholesky)
 def _(z, a, upper=False):
     z_dot = z @ _rt.phi(np.linalg.solve(z, _rt.matrix_t(np.linalg.solve(z, _rt.triangle_symmetric(a_dot)))))
 
@@ -919,7 +752,7 @@ def _(z, a, upper=False):
     )
 
 
-@tangent(np.linalg.eigh, kind="other")
+@tangent(np.linalg.eigh)
 def _(z, a, UPLO="L"):
     z_dot = _rt.eigh_tangent(z, _rt.triangle_symmetric(a_dot, UPLO))  # eigh reads one triangle
 
@@ -929,7 +762,7 @@ def _(z, a, UPLO="L"):
     a_bar += _rt.triangle_adjoint(_rt.eigh_adjoint(z_bar, z), UPLO)
 
 
-@tangent(np.linalg.svd, kind="any")
+@tangent(np.linalg.svd)
 def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
     z_dot = _rt.svd_tangent(z, a, a_dot, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
 
@@ -939,7 +772,7 @@ def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
     a_bar += _rt.svd_adjoint(z_bar, z, a, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
 
 
-@tangent(np.linalg.eig, kind="other")
+@tangent(np.linalg.eig)
 def _(z, a):
     z_dot = _rt.eig_tangent(z, a_dot)
 
@@ -949,7 +782,7 @@ def _(z, a):
     a_bar += _rt.eig_adjoint(z_bar, z)
 
 
-@tangent(np.linalg.pinv, kind="array")
+@tangent(np.linalg.pinv)
 def _(z, a, rcond=None, hermitian=False, **kwargs):
     z_dot = _rt.pinv_tangent(z, a, a_dot)
 
@@ -962,14 +795,9 @@ def _(z, a, rcond=None, hermitian=False, **kwargs):
 # -- construction and copies ---------------------------------------------------------------
 
 
-@tangent(np.array, np.asarray, kind="array")
+@tangent(np.array, np.asarray)
 def _(z, object, dtype=None, **kwargs):
     z_dot = np.asarray(object_dot, dtype=_rt.float_dtype(z))
-
-
-@tangent(np.array, np.asarray, batched=True)
-def _(z, object, dtype=None, **kwargs):
-    z_dot = _rt.array_directions(object_dot, z)
 
 
 @adjoint(np.array, np.asarray)
@@ -977,12 +805,7 @@ def _(z, object, dtype=None, **kwargs):
     object_bar += _rt.array_adjoint(z_bar, object)
 
 
-@tangent(np.copy, kind="same")
-def _(z, a, order="K", subok=False):
-    z_dot = np.copy(a_dot)
-
-
-@tangent(np.copy, batched=True)
+@tangent(np.copy)
 def _(z, a, order="K", subok=False):
     z_dot = np.copy(a_dot)
 
@@ -992,12 +815,7 @@ def _(z, a, order="K", subok=False):
     a_bar += z_bar
 
 
-@tangent(np.ndarray.copy, kind="same")
-def _(z, a, order="C"):
-    z_dot = np.copy(a_dot)
-
-
-@tangent(np.ndarray.copy, batched=True)
+@tangent(np.ndarray.copy)
 def _(z, a, order="C"):
     z_dot = np.copy(a_dot)
 
@@ -1007,12 +825,7 @@ def _(z, a, order="C"):
     a_bar += z_bar
 
 
-@tangent(np.ndarray.astype, kind="same")
-def _(z, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
-    z_dot = _rt.astype_tangent(a_dot, dtype)
-
-
-@tangent(np.ndarray.astype, batched=True)
+@tangent(np.ndarray.astype)
 def _(z, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     z_dot = _rt.astype_tangent(a_dot, dtype)
 
@@ -1022,14 +835,9 @@ def _(z, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     a_bar += _rt.cast_like(z_bar, a)
 
 
-@tangent(np.full, kind="array")
+@tangent(np.full)
 def _(z, shape, fill_value, dtype=None, order="C"):
     z_dot = _rt.full_tangent(z, fill_value_dot)
-
-
-@tangent(np.full, batched=True)
-def _(z, shape, fill_value, dtype=None, order="C"):
-    z_dot = _rt.broadcast_directions(fill_value_dot, z)
 
 
 @adjoint(np.full)
@@ -1037,14 +845,9 @@ def _(z, shape, fill_value, dtype=None, order="C"):
     fill_value_bar += _rt.unbroadcast(z_bar, fill_value)
 
 
-@tangent(np.full_like, kind="array")
+@tangent(np.full_like)
 def _(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     z_dot = _rt.full_tangent(z, fill_value_dot)
-
-
-@tangent(np.full_like, batched=True)
-def _(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
-    z_dot = _rt.broadcast_directions(fill_value_dot, z)
 
 
 @adjoint(np.full_like)
@@ -1055,11 +858,7 @@ def _(z, a, fill_value, dtype=None, order="K", subok=True, shape=None):
 # -- ranges ---------------------------------------------------------------------------------
 
 
-def _linspace_kind(arg_kinds, keywords):
-    return K.OTHER if keywords.get("retstep", "False") != "False" or len(arg_kinds) > 4 else K.ARRAY
-
-
-@tangent(np.linspace, kind=_linspace_kind)
+@tangent(np.linspace)
 def _(z, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, device=None):
     z_dot = np.linspace(start_dot, stop_dot, num, endpoint, retstep, axis=axis)
 
@@ -1070,7 +869,7 @@ def _(z, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, 
     stop_bar += _rt.linspace_adjoint(z_bar, start, stop, num, endpoint, retstep, axis, 1)
 
 
-@tangent(np.arange, kind="array")
+@tangent(np.arange)
 def _(z, start, stop=None, step=None, dtype=None, device=None, like=None):
     z_dot = _rt.arange_tangent(z, start_dot, step_dot, stop)
 
@@ -1084,7 +883,7 @@ def _(z, start, stop=None, step=None, dtype=None, device=None, like=None):
 # -- a list of Python floats from an array --------------------------------------------------------
 
 
-@tangent(np.ndarray.tolist, kind="list")
+@tangent(np.ndarray.tolist)
 def _(z, a):
     z_dot = np.asarray(a_dot, dtype=float).tolist()
 
@@ -1096,7 +895,7 @@ def _(z, a):
 
 # -- no derivative ------------------------------------------------------------------------
 
-nondifferentiable(np.around, np.fix, np.floor_divide, np.heaviside, kind="same")
+nondifferentiable(np.around, np.fix, np.floor_divide, np.heaviside)
 nondifferentiable(
     np.signbit,
     np.logical_xor,
@@ -1106,10 +905,9 @@ nondifferentiable(
     np.isfinite,
     np.isneginf,
     np.isposinf,
-    kind=K.mask,
 )
-nondifferentiable(np.any, np.all, np.ndarray.any, np.ndarray.all, kind=K.any_all)
-nondifferentiable(np.allclose, np.array_equal, kind="bool")
+nondifferentiable(np.any, np.all, np.ndarray.any, np.ndarray.all)
+nondifferentiable(np.allclose, np.array_equal)
 nondifferentiable(
     np.nonzero,
     np.argwhere,
@@ -1124,7 +922,6 @@ nondifferentiable(
     np.ndarray.nonzero,
     np.unravel_index,
     np.ravel_multi_index,
-    kind="any",
 )
 nondifferentiable(
     np.empty_like,
@@ -1143,9 +940,8 @@ nondifferentiable(
     np.random.permutation,
     np.random.standard_normal,
     np.random.random,
-    kind="array",
 )
-nondifferentiable(np.result_type, np.broadcast_shapes, kind="other")
+nondifferentiable(np.result_type, np.broadcast_shapes)
 for _key in (
     np.random.normal,
     np.random.uniform,
@@ -1177,7 +973,6 @@ nondifferentiable(  # casts to integers: piecewise constant
     np.uint32,
     np.uint64,
     np.intp,
-    kind=K.integer_cast,  # of an array, an integer array: not one index
 )
 
 

@@ -21,7 +21,7 @@ from .. import runtime as _rt
 from . import adjoint, lookup, nondifferentiable, tangent  # noqa: F401  (lookup: the doctest)
 
 
-@tangent(_rt.unbroadcast, kind="same")
+@tangent(_rt.unbroadcast)
 def _(z, g, like):
     z_dot = _rt.unbroadcast(g_dot, like)
 
@@ -31,7 +31,7 @@ def _(z, g, like):
     g_bar += _rt.broadcast_like(z_bar, g)
 
 
-@tangent(_rt.broadcast_like, kind="any")
+@tangent(_rt.broadcast_like)
 def _(z, t, like):
     z_dot = _rt.broadcast_like(t_dot, like)
 
@@ -41,7 +41,7 @@ def _(z, t, like):
     t_bar += _rt.unbroadcast(z_bar, t)
 
 
-@tangent(_rt.like, _rt.owned, kind="any")
+@tangent(_rt.like, _rt.owned)
 def _(z, g, x):
     z_dot = _rt.like(g_dot, x)
 
@@ -51,7 +51,7 @@ def _(z, g, x):
     g_bar += _rt.unbroadcast(z_bar, g)
 
 
-@tangent(_rt.cast_like, kind="any")
+@tangent(_rt.cast_like)
 def _(z, g, x):
     z_dot = _rt.cast_like(g_dot, x)
 
@@ -61,7 +61,7 @@ def _(z, g, x):
     g_bar += _rt.unbroadcast(z_bar, g)
 
 
-@tangent(_rt.copy, kind="same")
+@tangent(_rt.copy)
 def _(z, x):
     z_dot = x_dot
 
@@ -71,7 +71,7 @@ def _(z, x):
     x_bar += z_bar
 
 
-@tangent(_rt.check_scalar, kind="same")
+@tangent(_rt.check_scalar)
 def _(z, value, where):
     z_dot = value_dot
 
@@ -81,7 +81,7 @@ def _(z, value, where):
     value_bar += z_bar
 
 
-@tangent(_rt.unreduce, kind="any")
+@tangent(_rt.unreduce)
 def _(z, g, x, axis=None, keepdims=False):
     z_dot = _rt.unreduce(g_dot, x, axis, keepdims)
 
@@ -91,7 +91,7 @@ def _(z, g, x, axis=None, keepdims=False):
     g_bar += _rt.rereduce(z_bar, g, axis, keepdims)
 
 
-@tangent(_rt.rereduce, kind="any")
+@tangent(_rt.rereduce)
 def _(z, h, g, axis=None, keepdims=False):
     z_dot = _rt.rereduce(h_dot, g, axis, keepdims)
 
@@ -101,12 +101,12 @@ def _(z, h, g, axis=None, keepdims=False):
     h_bar += _rt.unreduce(z_bar, h, axis, keepdims)
 
 
-@tangent(_rt.getitem_adjoint, kind="any")
+@tangent(_rt.getitem_adjoint)
 def _(z, g, x, index):
     z_dot = _rt.getitem_adjoint(g_dot, x, index)
 
 
-@tangent(_nr.index_adjoint, kind="any")
+@tangent(_nr.index_adjoint)
 def _(z, g, x, index):
     z_dot = _rt.index_adjoint(g_dot, x, index)
 
@@ -116,7 +116,7 @@ def _(z, g, x, index):
     g_bar += _rt.unbroadcast(z_bar[index], g)
 
 
-@tangent(_rt.written_part, kind="any")
+@tangent(_rt.written_part)
 def _(z, adjoint, index):
     z_dot = _rt.written_part(adjoint_dot, index)
 
@@ -126,7 +126,7 @@ def _(z, adjoint, index):
     adjoint_bar += _rt.getitem_adjoint(_rt.last_writes(z_bar, adjoint, index), adjoint, index)
 
 
-@tangent(_rt.last_writes, kind="any")
+@tangent(_rt.last_writes)
 def _(z, g, like, index):
     z_dot = _rt.last_writes(g_dot, like, index)
 
@@ -136,7 +136,7 @@ def _(z, g, like, index):
     g_bar += _rt.last_writes(z_bar, like, index)
 
 
-@tangent(_nr.prod_partials, kind="any")
+@tangent(_nr.prod_partials)
 def _(z, x, axis=None):
     z_dot = _rt.prod_hessian_vector(x, x_dot, axis)
 
@@ -152,7 +152,7 @@ def _(z, target, index, g):
     g_bar += _rt.unbroadcast(z_bar[index], g)
 
 
-@tangent(_nr.matrix_t, kind="any")
+@tangent(_nr.matrix_t)
 def _(z, a):
     z_dot = _rt.matrix_t(a_dot)
 
@@ -162,7 +162,7 @@ def _(z, a):
     a_bar += _rt.matrix_t(z_bar)
 
 
-@tangent(_nr.matmul_adjoint_x, kind="any")
+@tangent(_nr.matmul_adjoint_x)
 def _(z, g, x, y):
     z_dot = _rt.matmul_adjoint_x(g_dot, x, y) + _rt.matmul_adjoint_x(g, x, y_dot)
 
@@ -173,7 +173,7 @@ def _(z, g, x, y):
     y_bar += _rt.matmul_adjoint_y(g, z_bar, y)
 
 
-@tangent(_nr.matmul_adjoint_y, kind="any")
+@tangent(_nr.matmul_adjoint_y)
 def _(z, g, x, y):
     z_dot = _rt.matmul_adjoint_y(g_dot, x, y) + _rt.matmul_adjoint_y(g, x_dot, y)
 
@@ -184,7 +184,7 @@ def _(z, g, x, y):
     x_bar += _rt.matmul_adjoint_x(g, x, z_bar)
 
 
-@tangent(_rt.list_like, kind="list")
+@tangent(_rt.list_like)
 def _(z, g, like):
     z_dot = _rt.list_like(g_dot, like)
 
@@ -194,24 +194,14 @@ def _(z, g, like):
     g_bar += z_bar
 
 
-@tangent(_rt.added_at, kind="any")
+@tangent(_rt.added_at)
 def _(z, target, index, g):
     z_dot = _rt.added_at_tangent(target_dot, z, index, g_dot)
 
 
-@tangent(_rt.list_add, kind="list")
+@tangent(_rt.list_add)
 def _(z, a, b, like=None):
     z_dot = _rt.list_add(a_dot, b_dot, like)
-
-
-@tangent(_rt.list_add, batched=True)
-def _(z, a, b, like=None):
-    z_dot = _rt.list_add(a_dot, b_dot, like)  # list tangents are lists of direction arrays
-
-
-@tangent(_rt.list_like, batched=True)
-def _(z, g, like):
-    z_dot = _rt.list_like(g_dot, like)
 
 
 @adjoint(_rt.list_add)
@@ -224,7 +214,7 @@ lookup(_rt.list_like).extra["lists"] = True  # takes and returns list adjoints
 lookup(_rt.list_add).extra["lists"] = True
 
 
-@tangent(_nr.bilinear_adjoint, kind="any")
+@tangent(_nr.bilinear_adjoint)
 def _(z, g, subscripts, which, a, b):
     z_dot = _rt.bilinear_adjoint(g_dot, subscripts, which, a, b) + _rt.bilinear_adjoint(
         g, subscripts, which, _rt.slot_pick(a, a_dot, which, 0), _rt.slot_pick(b, b_dot, which, 1)
@@ -250,7 +240,7 @@ def _(z, g, subscripts, which, a, b):
     )
 
 
-@tangent(_nr.contract, kind="any")
+@tangent(_nr.contract)
 def _(z, subscripts, which, h, a, b, g):
     z_dot = _rt.contract(subscripts, which, h_dot, a, b, g) + _rt.contract(
         subscripts, which, h, a_dot, b_dot, g
@@ -278,7 +268,7 @@ def _(z, subscripts, which, h, a, b, g):
     )
 
 
-@tangent(_nr.outer_adjoint_x, kind="any")
+@tangent(_nr.outer_adjoint_x)
 def _(z, g, a, b):
     z_dot = _rt.outer_adjoint_x(g_dot, a, b) + _rt.outer_adjoint_x(g, a, b_dot)
 
@@ -289,7 +279,7 @@ def _(z, g, a, b):
     b_bar += _rt.outer_adjoint_y(g, z_bar, b)
 
 
-@tangent(_nr.outer_adjoint_y, kind="any")
+@tangent(_nr.outer_adjoint_y)
 def _(z, g, a, b):
     z_dot = _rt.outer_adjoint_y(g_dot, a, b) + _rt.outer_adjoint_y(g, a_dot, b)
 
@@ -300,7 +290,7 @@ def _(z, g, a, b):
     a_bar += _rt.outer_adjoint_x(g, a, z_bar)
 
 
-@tangent(_nr.cumsum_adjoint, kind="any")
+@tangent(_nr.cumsum_adjoint)
 def _(z, g, x, axis=None):
     z_dot = _rt.cumsum_adjoint(g_dot, x, axis)
 
@@ -310,7 +300,7 @@ def _(z, g, x, axis=None):
     g_bar += _rt.cumsum_transpose(z_bar, g, axis)
 
 
-@tangent(_nr.cumsum_transpose, kind="any")
+@tangent(_nr.cumsum_transpose)
 def _(z, h, g, axis=None):
     z_dot = _rt.cumsum_transpose(h_dot, g, axis)
 
@@ -320,7 +310,7 @@ def _(z, h, g, axis=None):
     h_bar += _rt.cumsum_adjoint(z_bar, h, axis)
 
 
-@tangent(_nr.tile_adjoint, kind="any")
+@tangent(_nr.tile_adjoint)
 def _(z, g, x, reps):
     z_dot = _rt.tile_adjoint(g_dot, x, reps)
 
@@ -330,7 +320,7 @@ def _(z, g, x, reps):
     g_bar += _rt.tile_transpose(z_bar, g, reps)
 
 
-@tangent(_nr.tile_transpose, kind="any")
+@tangent(_nr.tile_transpose)
 def _(z, h, g, reps):
     z_dot = _rt.tile_transpose(h_dot, g, reps)
 
@@ -340,7 +330,7 @@ def _(z, h, g, reps):
     h_bar += _rt.tile_adjoint(z_bar, h, reps)
 
 
-@tangent(_nr.concatenate_adjoint, kind="list")
+@tangent(_nr.concatenate_adjoint)
 def _(z, g, arrays, axis=0):
     z_dot = _rt.concatenate_adjoint(g_dot, arrays, axis)
 
@@ -350,7 +340,7 @@ def _(z, g, arrays, axis=0):
     g_bar += _rt.concatenate_pieces(z_bar, g, arrays, axis)
 
 
-@tangent(_nr.stack_adjoint, kind="list")
+@tangent(_nr.stack_adjoint)
 def _(z, g, arrays, axis=0):
     z_dot = _rt.stack_adjoint(g_dot, arrays, axis)
 
@@ -364,7 +354,7 @@ for _helper in (_nr.concatenate_adjoint, _nr.stack_adjoint):  # lists of arrays 
     lookup(_helper).extra["lists"] = True
 
 
-@tangent(_nr.var_partials, kind="any")
+@tangent(_nr.var_partials)
 def _(z, x, axis=None, ddof=0):
     z_dot = _rt.var_partials(x_dot, axis, ddof)  # 2 (x - mean) / (n - ddof): linear in x
 
@@ -374,7 +364,7 @@ def _(z, x, axis=None, ddof=0):
     x_bar += _rt.var_partials(z_bar, axis, ddof)  # and symmetric
 
 
-@tangent(_nr.linspace_adjoint, kind="any")
+@tangent(_nr.linspace_adjoint)
 def _(z, g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
     z_dot = _rt.linspace_adjoint(g_dot, start, stop, num, endpoint, retstep, axis, which)  # linear in g
 
@@ -384,7 +374,7 @@ def _(z, g, start, stop, num=50, endpoint=True, retstep=False, axis=0, which=0):
     g_bar += _rt.linspace_transpose(z_bar, g, start, stop, num, endpoint, retstep, axis, which)
 
 
-@tangent(_nr.arange_tangent, kind="any")
+@tangent(_nr.arange_tangent)
 def _(z, like, start_dot, step_dot, stop=None):
     z_dot = _rt.arange_tangent(like, start_dot_dot, step_dot_dot, stop)  # linear in both tangents
 
@@ -395,7 +385,7 @@ def _(z, like, start_dot, step_dot, stop=None):
     step_dot_bar += _rt.arange_adjoint(z_bar, stop, 1)
 
 
-@tangent(_nr.arange_adjoint, kind="any")
+@tangent(_nr.arange_adjoint)
 def _(z, g, stop=None, which=0):
     z_dot = _rt.arange_adjoint(g_dot, stop, which)  # linear in g
 
@@ -405,7 +395,7 @@ def _(z, g, stop=None, which=0):
     g_bar += _rt.arange_tangent(g, z_bar * (1 - which), z_bar * which, stop)
 
 
-@tangent(_nr.half_inverse, kind="any")
+@tangent(_nr.half_inverse)
 def _(z, s):
     z_dot = -2.0 * z * z * s_dot
 
@@ -415,7 +405,7 @@ def _(z, s):
     s_bar += -2.0 * z * z * z_bar
 
 
-@tangent(_nr.power_dx, kind="any")
+@tangent(_nr.power_dx)
 def _(z, x, y, c=1.0):
     z_dot = (
         x_dot * _rt.power_dx(x, y - 1, c * y)
@@ -431,7 +421,7 @@ def _(z, x, y, c=1.0):
     c_bar += z_bar * _rt.power_dx(x, y)
 
 
-@tangent(_nr.power_dy, kind="any")
+@tangent(_nr.power_dy)
 def _(z, z0, x):
     z_dot = z0_dot * _rt.log_or_zero(x) + x_dot * z0 / x
 
@@ -442,10 +432,10 @@ def _(z, z0, x):
     x_bar += z_bar * z0 / x
 
 
-nondifferentiable(slice, kind="other")
-nondifferentiable(_rt.check_not_tree, kind="other")
-nondifferentiable(_rt.svd_supported, _rt.eig_supported, kind="bool")
-nondifferentiable(_rt.zeros_like, kind="same")
+nondifferentiable(slice)
+nondifferentiable(_rt.check_not_tree)
+nondifferentiable(_rt.svd_supported, _rt.eig_supported)
+nondifferentiable(_rt.zeros_like)
 nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`)
     _rt.at_shape,
     _rt.at_positions,
@@ -456,7 +446,6 @@ nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`
     _rt.putmask_source,
     _rt.r_shape,
     _rt.c_shape,
-    kind="other",
 )
 lookup(_rt.zeros_like).extra["lists"] = True
 nondifferentiable(
@@ -482,7 +471,7 @@ nondifferentiable(
 # operand itself, never a zero, so the adjoint's own adjoint can put its cotangent there.
 
 
-@tangent(_nr.einsum_tangent, kind="any")
+@tangent(_nr.einsum_tangent)
 def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
     z_dot = (
         _rt.einsum_tangent(subscripts, a, b, c, ta_dot, tb_dot, tc_dot)
@@ -508,7 +497,7 @@ def _(z, subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
     )
 
 
-@tangent(_nr.einsum_adjoint, kind="any")
+@tangent(_nr.einsum_adjoint)
 def _(z, g, subscripts, which, a, b=None, c=None):
     z_dot = (
         _rt.einsum_adjoint(g_dot, subscripts, which, a, b, c)
@@ -561,7 +550,7 @@ def _(z, g, subscripts, which, a, b=None, c=None):
     )
 
 
-@tangent(_nr.slot_only, kind="any")
+@tangent(_nr.slot_only)
 def _(z, h, which, k):
     z_dot = _rt.slot_only(h_dot, which, k)
 
@@ -571,7 +560,7 @@ def _(z, h, which, k):
     h_bar += _rt.routed(z_bar, which, k, True, h)
 
 
-@tangent(_nr.slot_except, kind="any")
+@tangent(_nr.slot_except)
 def _(z, h, which, k):
     z_dot = _rt.slot_except(h_dot, which, k)
 
@@ -581,7 +570,7 @@ def _(z, h, which, k):
     h_bar += _rt.routed(z_bar, which, k, False, h)
 
 
-@tangent(_nr.routed, kind="any")
+@tangent(_nr.routed)
 def _(z, g, which, k, keep, like):
     z_dot = _rt.routed(g_dot, which, k, keep, like)
 
@@ -591,7 +580,7 @@ def _(z, g, which, k, keep, like):
     g_bar += _rt.routed(z_bar, which, k, keep, g)
 
 
-@tangent(_nr.slot_pick, kind="any")
+@tangent(_nr.slot_pick)
 def _(z, h, operand, which, k):
     z_dot = _rt.slot_pick(h_dot, operand_dot, which, k)
 
@@ -606,7 +595,7 @@ def _(z, h, operand, which, k):
 # its transpose ---------------------------------------------------------------------------------
 
 
-@tangent(_nr.array_adjoint, kind="any")
+@tangent(_nr.array_adjoint)
 def _(z, g, x):
     z_dot = _rt.array_adjoint(g_dot, x)
 
@@ -616,7 +605,7 @@ def _(z, g, x):
     g_bar += np.reshape(z_bar, np.shape(g))
 
 
-@tangent(_nr.broadcast_to_adjoint, kind="any")
+@tangent(_nr.broadcast_to_adjoint)
 def _(z, g, x):
     z_dot = _rt.broadcast_to_adjoint(g_dot, x)
 
@@ -626,7 +615,7 @@ def _(z, g, x):
     g_bar += _rt.broadcast_like(z_bar, g)
 
 
-@tangent(_nr.hstack_adjoint, kind="other")
+@tangent(_nr.hstack_adjoint)
 def _(z, g, arrays):
     z_dot = _rt.hstack_adjoint(g_dot, arrays)
 
@@ -636,7 +625,7 @@ def _(z, g, arrays):
     g_bar += _rt.hstack_pieces(z_bar, g, arrays)
 
 
-@tangent(_nr.hstack_pieces, kind="any")
+@tangent(_nr.hstack_pieces)
 def _(z, pieces, g, arrays):
     z_dot = _rt.hstack_pieces(pieces_dot, g, arrays)
 
@@ -646,7 +635,7 @@ def _(z, pieces, g, arrays):
     pieces_bar += _rt.hstack_adjoint(z_bar, arrays)
 
 
-@tangent(_nr.vstack_adjoint, kind="other")
+@tangent(_nr.vstack_adjoint)
 def _(z, g, arrays):
     z_dot = _rt.vstack_adjoint(g_dot, arrays)
 
@@ -656,7 +645,7 @@ def _(z, g, arrays):
     g_bar += _rt.vstack_pieces(z_bar, g, arrays)
 
 
-@tangent(_nr.vstack_pieces, kind="any")
+@tangent(_nr.vstack_pieces)
 def _(z, pieces, g, arrays):
     z_dot = _rt.vstack_pieces(pieces_dot, g, arrays)
 
@@ -666,7 +655,7 @@ def _(z, pieces, g, arrays):
     pieces_bar += _rt.vstack_adjoint(z_bar, arrays)
 
 
-@tangent(_nr.concatenate_pieces, kind="any")
+@tangent(_nr.concatenate_pieces)
 def _(z, pieces, g, arrays, axis=0):
     z_dot = _rt.concatenate_pieces(pieces_dot, g, arrays, axis)
 
@@ -676,7 +665,7 @@ def _(z, pieces, g, arrays, axis=0):
     pieces_bar += _rt.concatenate_adjoint(z_bar, arrays, axis)
 
 
-@tangent(_nr.stack_pieces, kind="any")
+@tangent(_nr.stack_pieces)
 def _(z, pieces, arrays, axis=0):
     z_dot = _rt.stack_pieces(pieces_dot, arrays, axis)
 
@@ -686,7 +675,7 @@ def _(z, pieces, arrays, axis=0):
     pieces_bar += _rt.stack_adjoint(z_bar, arrays, axis)
 
 
-@tangent(_nr.split_tangent, kind="other")
+@tangent(_nr.split_tangent)
 def _(z, t, indices_or_sections, axis=0):
     z_dot = _rt.split_tangent(t_dot, indices_or_sections, axis)
 
@@ -696,7 +685,7 @@ def _(z, t, indices_or_sections, axis=0):
     t_bar += _rt.split_adjoint(z_bar, t, indices_or_sections, axis)
 
 
-@tangent(_nr.split_adjoint, kind="any")
+@tangent(_nr.split_adjoint)
 def _(z, g, x, indices_or_sections, axis=0):
     z_dot = _rt.split_adjoint(g_dot, x, indices_or_sections, axis)
 
@@ -719,7 +708,7 @@ for _helper in (
     lookup(_helper).extra["lists"] = True
 
 
-@tangent(_nr.pad_tangent, kind="any")
+@tangent(_nr.pad_tangent)
 def _(z, t, pad_width, mode="constant"):
     z_dot = _rt.pad_tangent(t_dot, pad_width, mode)
 
@@ -729,7 +718,7 @@ def _(z, t, pad_width, mode="constant"):
     t_bar += _rt.pad_adjoint(z_bar, t, pad_width)
 
 
-@tangent(_nr.pad_adjoint, kind="any")
+@tangent(_nr.pad_adjoint)
 def _(z, g, x, pad_width):
     z_dot = _rt.pad_adjoint(g_dot, x, pad_width)
 
@@ -739,7 +728,7 @@ def _(z, g, x, pad_width):
     g_bar += _rt.pad_tangent(z_bar, pad_width)
 
 
-@tangent(_nr.repeat_adjoint, kind="any")
+@tangent(_nr.repeat_adjoint)
 def _(z, g, x, repeats, axis=None):
     z_dot = _rt.repeat_adjoint(g_dot, x, repeats, axis)
 
@@ -749,7 +738,7 @@ def _(z, g, x, repeats, axis=None):
     g_bar += np.repeat(z_bar, repeats, axis)
 
 
-@tangent(_nr.roll_adjoint, kind="any")
+@tangent(_nr.roll_adjoint)
 def _(z, g, shift, axis=None):
     z_dot = _rt.roll_adjoint(g_dot, shift, axis)
 
@@ -759,7 +748,7 @@ def _(z, g, shift, axis=None):
     g_bar += np.roll(z_bar, shift, axis)
 
 
-@tangent(_nr.sort_tangent, kind="any")
+@tangent(_nr.sort_tangent)
 def _(z, t, x, axis=-1):
     z_dot = _rt.sort_tangent(t_dot, x, axis)
 
@@ -769,7 +758,7 @@ def _(z, t, x, axis=-1):
     t_bar += _rt.unbroadcast(_rt.sort_adjoint(z_bar, x, axis), t)
 
 
-@tangent(_nr.sort_adjoint, kind="any")
+@tangent(_nr.sort_adjoint)
 def _(z, g, x, axis=-1):
     z_dot = _rt.sort_adjoint(g_dot, x, axis)
 
@@ -779,7 +768,7 @@ def _(z, g, x, axis=-1):
     g_bar += _rt.sort_tangent(z_bar, x, axis)
 
 
-@tangent(_nr.take_adjoint, kind="any")
+@tangent(_nr.take_adjoint)
 def _(z, g, a, indices, axis=None):
     z_dot = _rt.take_adjoint(g_dot, a, indices, axis)
 
@@ -789,7 +778,7 @@ def _(z, g, a, indices, axis=None):
     g_bar += np.take(z_bar, indices, axis=axis)
 
 
-@tangent(_nr.trace_adjoint, kind="any")
+@tangent(_nr.trace_adjoint)
 def _(z, g, a, offset=0, axis1=0, axis2=1):
     z_dot = _rt.trace_adjoint(g_dot, a, offset, axis1, axis2)
 
@@ -799,7 +788,7 @@ def _(z, g, a, offset=0, axis1=0, axis2=1):
     g_bar += np.trace(z_bar, offset, axis1, axis2)
 
 
-@tangent(_nr.transpose_adjoint, kind="any")
+@tangent(_nr.transpose_adjoint)
 def _(z, g, axes=None):
     z_dot = _rt.transpose_adjoint(g_dot, axes)
 
@@ -809,7 +798,7 @@ def _(z, g, axes=None):
     g_bar += np.transpose(z_bar, axes)
 
 
-@tangent(_nr.full_tangent, kind="any")
+@tangent(_nr.full_tangent)
 def _(z, like, t):
     z_dot = _rt.full_tangent(like, t_dot)
 
@@ -819,7 +808,7 @@ def _(z, like, t):
     t_bar += _rt.unbroadcast(z_bar, t)
 
 
-@tangent(_nr.astype_tangent, kind="any")
+@tangent(_nr.astype_tangent)
 def _(z, t, dtype):
     z_dot = _rt.astype_tangent(t_dot, dtype)
 
@@ -829,7 +818,7 @@ def _(z, t, dtype):
     t_bar += _rt.cast_like(_rt.astype_tangent(z_bar, dtype), t)
 
 
-@tangent(_nr.phi, kind="any")
+@tangent(_nr.phi)
 def _(z, x):
     z_dot = _rt.phi(x_dot)
 
@@ -843,7 +832,7 @@ def _(z, x):
 # have constant partials ---------------------------------------------------------------------------
 
 
-@tangent(_nr.norm_partials, kind="any")
+@tangent(_nr.norm_partials)
 def _(p, x, z, ord=None, axis=None, keepdims=False):
     p_dot = (
         _rt.norm_order(ord, x, axis)
@@ -868,14 +857,14 @@ def _(p, x, z, ord=None, axis=None, keepdims=False):
     )
 
 
-nondifferentiable(_nr.norm_order, _nr.norm_power, kind="float")
-nondifferentiable(_rt.batch_axis, _rt.batch_index, kind="other")
+nondifferentiable(_nr.norm_order, _nr.norm_power)
+nondifferentiable(_rt.batch_axis, _rt.batch_index)
 
 
 # -- helpers of the definitions in s2sad.rules.definitions ------------------------------------------
 
 
-@tangent(_nr.real_only, kind="same")
+@tangent(_nr.real_only)
 def _(z, x):
     z_dot = _rt.real_only(x_dot)
 
@@ -893,15 +882,14 @@ nondifferentiable(
     _nr.diagonal_plan,
     _nr.gradient_axes,
     _nr.flat_along,
-    kind="other",
 )
-nondifferentiable(_nr.nonfinite_replaced, kind="same")  # 0 where finite, a constant where not
+nondifferentiable(_nr.nonfinite_replaced)  # 0 where finite, a constant where not
 
 
 # -- items of tuple and list cotangents -------------------------------------------------------------
 
 
-@tangent(_nr.item, kind="any")
+@tangent(_nr.item)
 def _(z, g, k):
     z_dot = _rt.item(g_dot, k)
 
@@ -911,7 +899,7 @@ def _(z, g, k):
     g_bar += _rt.item_adjoint(z_bar, g, k)
 
 
-@tangent(_nr.item_adjoint, kind="other")
+@tangent(_nr.item_adjoint)
 def _(z, h, g, k):
     z_dot = _rt.item_adjoint(h_dot, g, k)
 
@@ -921,7 +909,7 @@ def _(z, h, g, k):
     h_bar += _rt.item(z_bar, k)
 
 
-@tangent(_rt.list_cotangent, kind="list")
+@tangent(_rt.list_cotangent)
 def _(z, g, like):
     z_dot = _rt.list_cotangent(g_dot, like)
 
@@ -931,7 +919,7 @@ def _(z, g, like):
     g_bar += _rt.list_cotangent_transpose(z_bar, g)
 
 
-@tangent(_rt.list_cotangent_transpose, kind="any")
+@tangent(_rt.list_cotangent_transpose)
 def _(z, h, g):
     z_dot = _rt.list_cotangent_transpose(h_dot, g)
 
@@ -945,7 +933,7 @@ for _helper in (_nr.item, _nr.item_adjoint, _rt.list_cotangent, _rt.list_cotange
     lookup(_helper).extra["lists"] = True
 
 
-@tangent(_rt.form_of, kind="any")
+@tangent(_rt.form_of)
 def _(z, h, g):
     z_dot = _rt.form_of(h_dot, g)
 
@@ -955,7 +943,7 @@ def _(z, h, g):
     h_bar += _rt.form_of(z_bar, h)
 
 
-@tangent(_rt.list_as, kind="any")
+@tangent(_rt.list_as)
 def _(z, g, b):
     z_dot = _rt.list_as(g_dot, b)
 
@@ -965,7 +953,7 @@ def _(z, g, b):
     g_bar += _rt.form_of(z_bar, g)
 
 
-@tangent(_rt.list_source_adjoint, kind="any")
+@tangent(_rt.list_source_adjoint)
 def _(z, g, x):
     z_dot = _rt.list_source_adjoint(g_dot, x)
 
@@ -979,7 +967,7 @@ for _helper in (_rt.form_of, _rt.list_as, _rt.list_source_adjoint):
     lookup(_helper).extra["lists"] = True
 
 
-@tangent(_nr.triangle_symmetric, kind="any")
+@tangent(_nr.triangle_symmetric)
 def _(z, x, UPLO="L"):
     z_dot = _rt.triangle_symmetric(x_dot, UPLO)
 
@@ -989,7 +977,7 @@ def _(z, x, UPLO="L"):
     x_bar += _rt.triangle_adjoint(z_bar, UPLO)
 
 
-@tangent(_nr.triangle_adjoint, kind="any")
+@tangent(_nr.triangle_adjoint)
 def _(z, g, UPLO="L"):
     z_dot = _rt.triangle_adjoint(g_dot, UPLO)
 

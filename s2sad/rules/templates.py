@@ -42,6 +42,7 @@ class Template:
         self.function = fn
         self._source = source
         self._plans = {}  # (positional count, keyword names) -> how such a call binds
+        self.derived = {}  # forms derived from this one (`s2sad.rules.batching`)
         _TEMPLATES.add(self)
 
     def __getattr__(self, name):  # called only while an attribute is missing: before the parse
@@ -62,7 +63,9 @@ class Template:
             s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
         ]
         self.call_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
-        names = {n.id for n in name_nodes(tree)}
+        self._read_body({n.id for n in name_nodes(tree)})
+
+    def _read_body(self, names):
         self.differentiable_operands = [
             p for p in self.operands if f"{p}_dot" in names or f"{p}_bar" in names
         ]
@@ -74,6 +77,16 @@ class Template:
             and isinstance(s.targets[0], ast.Name)
             and s.targets[0].id not in self._derivative_names()
         ]
+
+    @classmethod
+    def rewritten(cls, template, body):
+        """A template with `template`'s parameters and the statements `body` (a derived form)."""
+        new = cls(template.function, template._source)
+        for name in ("signature", "output", "operands", "call_signature"):
+            new.__dict__[name] = getattr(template, name)
+        new.body = body
+        new._read_body({n.id for stmt in body for n in name_nodes(stmt)})
+        return new
 
     @classmethod
     def from_text(cls, text):

@@ -13,6 +13,7 @@ from .products import *  # noqa: F401,F403
 from .reshaping import *  # noqa: F401,F403
 from .checkpoints import BinomialCheckpoints, OnlineCheckpoints  # noqa: F401  (checkpointed loops)
 from .vector import *  # noqa: F401,F403  (helpers of vector forward mode)
+from .columns import *  # noqa: F401,F403  (demanded columns in vector forward mode)
 from .custom import (  # noqa: F401  (helpers of calls to custom_vjp / custom_jvp functions)
     custom_jvp_call,
     custom_jvp_tangent,

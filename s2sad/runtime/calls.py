@@ -19,22 +19,24 @@ from .core import like, zeros_like
 class CallRecord:
     """What the forward sweep keeps of a call `function(*args)`: its value and its pullback."""
 
-    __slots__ = ("value", "args", "wrt", "backward", "residuals")
+    __slots__ = ("value", "args", "wrt", "backward", "residuals", "accumulates")
 
-    def __init__(self, value, args, wrt, backward=None, residuals=None):
+    def __init__(self, value, args, wrt, backward=None, residuals=None, accumulates=False):
         self.value, self.args, self.wrt, self.backward, self.residuals = value, args, wrt, backward, residuals
+        self.accumulates = accumulates  # the recursive calling convention: the pullback takes adjoints
 
     def __repr__(self):
         return f"<call record: value {self.value!r:.60}, differentiated w.r.t. arguments {self.wrt}>"
 
 
 # Each level of a recursion runs a few Python frames in a derivative (the helper, the generated
-# sweep) where the user's function runs one: while derivative calls are nested, the recursion
-# limit is raised as needed, up to MAX_RECURSION_LIMIT, and put back when the outermost returns.
+# sweep) where the user's function runs one, and a derivative that calls itself directly (see
+# s2sad.transforms.reverse_calls) passes no helper that could count its levels: while derivative
+# calls are nested, the recursion limit is raised to MAX_RECURSION_LIMIT (no more than that: the
+# stack has its own limit), and put back when the outermost returns.
 # The sweeps keep every level's records alive until the outermost returns: Python's cyclic garbage
 # collector would scan them again and again (two thirds of det by minors' gradient at 8 x 8) and
 # could free none (they hold no cycles), so it is paused until then and resumed as it was.
-FRAMES_PER_CALL = 8
 MAX_RECURSION_LIMIT = 30_000
 _nesting = {"depth": 0, "limit": None, "collecting": None}
 
@@ -53,10 +55,13 @@ class _Nested:
             _nesting["limit"] = sys.getrecursionlimit()
             _nesting["collecting"] = gc.isenabled()
             gc.disable()
-        needed = _nesting["limit"] + FRAMES_PER_CALL * depth
-        if needed > sys.getrecursionlimit() and threading.current_thread() is threading.main_thread():
-            # (other threads may have small stacks: their limit stays)
-            sys.setrecursionlimit(min(max(needed, 2 * sys.getrecursionlimit()), MAX_RECURSION_LIMIT))
+            if (
+                sys.getrecursionlimit() < MAX_RECURSION_LIMIT
+                and threading.current_thread() is threading.main_thread()
+            ):
+                sys.setrecursionlimit(
+                    MAX_RECURSION_LIMIT
+                )  # (other threads may have small stacks: theirs stays)
 
     def __exit__(self, kind, error, traceback):
         depth = _nesting["depth"]
@@ -70,6 +75,19 @@ class _Nested:
         elif kind is RecursionError:
             _nesting.setdefault("deepest", depth)
         return False
+
+
+def runs_nested(derivative, function):
+    """`derivative` (of `function`) run as a derivative call that may recurse (see `_Nested`): one
+    that calls derivatives compiled at run time, or itself (a recursion's jvp), runs with the
+    collector paused and the recursion limit raised, and reports a recursion too deep for Python."""
+
+    def nested(*args):
+        with _Nested(function):
+            return derivative(*args)
+
+    nested.__wrapped__ = derivative
+    return nested
 
 
 def _too_deep(function):
@@ -106,6 +124,11 @@ def _call_derivative(function, mode, args, wrt):
     return _COMPILER["derivative"](function, mode, args, wrt)
 
 
+def _recursive(args, wrt):
+    """Do the arguments at `wrt` take the recursive calling convention (floats and arrays, no trees)?"""
+    return all(args[i].__class__ in _ADJOINT_CLASSES or isinstance(args[i], _ADJOINT_TYPES) for i in wrt)
+
+
 def call_forward_sweep(function, *args, wrt=None):
     """Run the forward sweep of `function`'s derivative w.r.t. the arguments at positions `wrt`
     (default: the float and array arguments); the record keeps its value and pullback."""
@@ -113,10 +136,64 @@ def call_forward_sweep(function, *args, wrt=None):
         wrt = tuple(i for i, a in enumerate(args) if isinstance(a, (float, np.floating, np.ndarray)))
     if not wrt:
         return CallRecord(function(*args), args, wrt)
+    if _recursive(args, wrt):
+        forward, _ = _call_derivative(function, "recursive", args, wrt)
+        with _Nested(function):
+            value, residuals, backward = forward(*args)
+        return CallRecord(value, args, wrt, backward, residuals, True)
     forward, backward = _call_derivative(function, "split", args, wrt)
     with _Nested(function):
         value, residuals = forward(*args)
     return CallRecord(value, args, wrt, backward, residuals)
+
+
+def sweep_call(function, wrt, *args):
+    """`(value, residuals, pullback)` of the call `function(*args)`, differentiated w.r.t. the
+    arguments at positions `wrt`: what the code of a recursion's derivative (mode 'recursive') calls
+    when it does not call itself directly. `pullback(residuals, out_bar, *adjoints)` adds to the
+    adjoints it is given (None: zero) and returns them."""
+    if _recursive(args, wrt):
+        forward, _ = _call_derivative(function, "recursive", args, wrt)
+        with _Nested(function):
+            return forward(*args)
+    forward, backward = _call_derivative(function, "split", args, wrt)  # trees: their adjoints as they come
+    with _Nested(function):
+        value, residuals = forward(*args)
+    return value, residuals, _SplitPullback(backward)
+
+
+class _SplitPullback:
+    """The recursive calling convention around a split pullback (an argument differentiated is a tree)."""
+
+    __slots__ = ("backward",)
+
+    def __init__(self, backward):
+        self.backward = backward
+
+    def __call__(self, residuals, out_bar, *adjoints):
+        grads = self.backward(residuals, out_bar)
+        return tuple(accumulated(given, g) for given, g in zip(adjoints, grads))
+
+
+def accumulated(given, g):
+    """`given + g` (a fresh array), or a copy of `g` when `given` is None (a zero)."""
+    if given is None:
+        return g.copy() if isinstance(g, np.ndarray) else g
+    return given + g
+
+
+# The classes whose values have the run-time kind (`s2sad.kinds.kind_of`) a recursion's derivative
+# was compiled for, so that it calls itself directly (see s2sad.transforms.reverse_calls); values of
+# other classes take the run-time lookup. OTHER_CLASSES are neither numbers nor callable.
+ARRAY_CLASSES = frozenset({np.ndarray})
+FLOAT_CLASSES = frozenset({float, np.float64, np.float32, np.float16, np.longdouble})
+INT_CLASSES = frozenset(
+    {int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64}
+)
+BOOL_CLASSES = frozenset({bool, np.bool_})
+OTHER_CLASSES = frozenset({list, tuple, dict, str, range, type(None)})
+_ADJOINT_CLASSES = ARRAY_CLASSES | FLOAT_CLASSES | INT_CLASSES
+_ADJOINT_TYPES = (np.ndarray, float, np.floating, int, np.integer)
 
 
 def call_value(function, record, *args):
@@ -130,7 +207,10 @@ def call_pullback(function, record, cotangent):
         grads = ()
     else:
         with _Nested(function):
-            grads = record.backward(record.residuals, cotangent)
+            if record.accumulates:
+                grads = record.backward(record.residuals, cotangent, *[None] * len(record.wrt))
+            else:
+                grads = record.backward(record.residuals, cotangent)
     return Cotangents(record.args, record.wrt, grads)
 
 

@@ -248,9 +248,13 @@ def owned(g, x):
 
 def add_at(target, index, g):
     """`target[index] += g`, accumulating repeated integer indices."""
-    if index.__class__ is tuple and all([i.__class__ is int for i in index]):
-        target[index] += g  # one element (scalar code: every step)
-        return
+    if index.__class__ is tuple:
+        for i in index:
+            if i.__class__ is not int:
+                break
+        else:
+            target[index] += g  # one element (scalar code: every step; a loop, not a comprehension's frame)
+            return
 
     def fancy(i):
         return isinstance(i, (np.ndarray, list))

@@ -196,3 +196,64 @@ def atom_kind(atom, kinds):
         return K.kind_of(atom.value)
     name = local_atom(atom)
     return kinds.get(name, K.ANY) if name else K.ANY
+
+
+# -- calls of the derivative being compiled (a recursion; see reverse_calls) ---------------------
+
+# the run-time kinds whose values' classes are checked by name (s2sad.runtime.calls: ARRAY_CLASSES, ...)
+_CHECKED = {
+    K.ARRAY: "ARRAY_CLASSES",
+    K.FLOAT: "FLOAT_CLASSES",
+    K.INT: "INT_CLASSES",
+    K.BOOL: "BOOL_CLASSES",
+    K.OTHER: "OTHER_CLASSES",
+}
+
+
+def class_test(name, kind):
+    """`name.__class__ in _rt.<KIND>_CLASSES`: does the value have the run-time kind `kind`?"""
+    classes = ast.Attribute(value=load("_rt"), attr=_CHECKED[kind], ctx=ast.Load())
+    of = ast.Attribute(value=load(name), attr="__class__", ctx=ast.Load())
+    return ast.Compare(left=of, ops=[ast.In()], comparators=[classes])
+
+
+def all_of(tests):
+    """True for no tests, else the test or their `and`."""
+    if not tests:
+        return True
+    return tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
+
+
+def direct_guard(recursion, namespace, function, operands, wrt, passed_on):
+    """Can a call of `function` with `operands` (differentiated at `wrt`) call the derivative being
+    compiled (`recursion`: the function, its parameters' run-time kinds, the positions differentiated)?
+    None: no; True: yes; else the tests of the arguments' classes that say so at run time.
+    `passed_on` ({parameter: kind}) names the parameters whose values are as this compilation got them."""
+    if recursion is None:
+        return None
+    compiled, kinds, active = recursion
+    if not isinstance(function, ast.Name) or namespace.get(function.id) is not compiled:
+        return None
+    if tuple(wrt) != tuple(active) or len(operands) != len(kinds):
+        return None
+    if any(kind not in _CHECKED for kind in kinds):
+        return None  # functions given as arguments: compiled for the function given
+    tests = []
+    for atom, kind in zip(operands, kinds):
+        if isinstance(atom, ast.Constant):
+            if K.kind_of(atom.value) != kind:
+                return None
+            continue
+        name = local_atom(atom)
+        if name is None:
+            return None
+        if passed_on.get(name) != kind:
+            tests.append(class_test(name, kind))
+    return all_of(tests)
+
+
+def global_name(name):
+    """A load of a module-level name of the generated code."""
+    node = ast.Name(id=name, ctx=ast.Load())
+    node._global = True
+    return node

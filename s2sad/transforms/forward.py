@@ -24,11 +24,10 @@ def f_jvp(x, y, x_dot, y_dot):
 import ast
 import copy
 import operator
-import re
 
 import numpy as np
 
-from ..astutil import assigned_names, clone, fix_missing_locations, fix_statement_locations, name_nodes, walk
+from ..astutil import assigned_names, clone, fix_statement_locations, walk
 from .. import kinds as K
 from ..analyses.activity import analyze, walk_statements
 from .derivatives import (
@@ -53,6 +52,7 @@ from .derivatives import (
 from ..analyses.primitives import derivative_call_role
 from ..rules import tangent_for
 from .forward_lists import ListTangents
+from .forward_calls import ForwardCalls
 
 
 def upward_exposed(body):
@@ -81,11 +81,14 @@ def upward_exposed(body):
     return exposed
 
 
-class ForwardTransform(ListTangents):
+class ForwardTransform(ListTangents, ForwardCalls):
     call_jvp = "_rt.call_jvp"  # the run-time helper of calls that are not inlined
 
-    def __init__(self, function, analysis, namespace):
+    def __init__(self, function, analysis, namespace, recursion=None):
         self.function = function
+        self.recursion = (
+            recursion  # (the function, its parameters' kinds, positions differentiated): see derivative_call
+        )
         self.analysis = analysis
         self.kinds = analysis.kinds
         self.active = analysis.active
@@ -101,6 +104,9 @@ class ForwardTransform(ListTangents):
         self.single_use_lists = single_use_list_literals(function)
         self.read_counts = {}
         self.jvp_names = {}  # record of a call that is not inlined -> the name of its (value, tangent)
+        self.loops = (
+            []
+        )  # the enclosing loops' upward-exposed names (read by an iteration before it sets them)
         for sub in walk(function):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.read_counts[sub.id] = self.read_counts.get(sub.id, 0) + 1
@@ -161,6 +167,8 @@ class ForwardTransform(ListTangents):
             # only tangents read after the `if` need a value on both paths (where the primal
             # is bound at all: `if c: y = ...` leaves `y` unbound on the other path)
             outside = self.read_outside(stmt)
+            for exposed in self.loops:  # in a loop, read by the next iteration before it sets them
+                outside = outside | exposed
             for name in sorted((s1 - s2) & outside):
                 if name in b2 or is_scalar(self.kinds.get(name)):
                     orelse.append(self.materialize(name))
@@ -181,6 +189,7 @@ class ForwardTransform(ListTangents):
         exposed = upward_exposed([stmt]) | upward_exposed(stmt.body) | self.read_outside(stmt)
         entry = set(state)
         before = set(self.bound)
+        self.loops.append(upward_exposed(stmt.body))
         while True:
             inner = set(entry)
             self.bound = set(before)
@@ -189,6 +198,7 @@ class ForwardTransform(ListTangents):
             if not grow:
                 break
             entry |= grow
+        self.loops.pop()
         bound_after_body, self.bound = self.bound, before
 
         def bound(n, names):
@@ -231,12 +241,11 @@ class ForwardTransform(ListTangents):
                 tangent = ast.Tuple(elts=elts, ctx=ast.Load())
         elif not prim.rule.differentiable:
             tangent = None
-        elif self.kinds.get(name) == K.LIST and prim.rule.key in (
-            operator.add,
-            operator.mul,
-            list,
-            np.ndarray.copy,
-        ):
+        elif (
+            self.kinds.get(name) == K.LIST
+            and prim.rule.key in (operator.add, operator.mul, list, np.ndarray.copy)
+            and not (prim.rule.key is list and atom_kind(prim.args[0], self.kinds) != K.LIST)
+        ):  # (`list(a)` of an array or tuple: the rule's tangent, its rows' tangents)
             tangent = self.list_tangent(prim, state)
         else:
             tangent = self.rule_tangent(stmt, name, prim, state, out)
@@ -284,46 +293,6 @@ class ForwardTransform(ListTangents):
         ]
         return call(helper, tangent, load(name)) if zero_shaped else tangent
 
-    def derivative_call(self, stmt, role, state):
-        """A call that is not inlined (`_rt.call_forward_sweep` / `_rt.call_value`, see
-        s2sad.frontend.inline): forward mode calls the callee's own jvp, `_f_jvp1 = _rt.call_jvp(f, args,
-        tangents)`, then reads the value and the tangent from it; no sweep record is needed."""
-        name = stmt.targets[0].id
-        state.discard(name)
-        if role == "sweep":
-            return []
-        prim = self.analysis.primitives[id(stmt)]
-        function, operands = prim.args[0], prim.args[2:]
-        if name not in self.active:  # the value alone: the user's function itself
-            plain = ast.Call(func=clone(function), args=clone(operands), keywords=[])
-            return [assign(name, plain, stmt)]
-        tangents = []
-        for atom in operands:
-            t = self.tangent_of(atom, state)
-            tangents.append(ast.Constant(None) if is_zero(t) else t)
-        record = local_atom(prim.args[1]) or "_call"
-        if record not in self.jvp_names:  # stable across the passes over a loop body
-            self.jvp_names[record] = self.names._unique(re.sub(r"_call(\d*)$", r"_jvp\1", record))
-        result = self.jvp_names[record]
-        if self.call_jvp == "_rt.call_jvp_directions" and all(isinstance(t, ast.Constant) for t in tangents):
-            state.discard(name)  # constant arguments: a constant result
-            return [assign(name, ast.Call(func=clone(function), args=clone(operands), keywords=[]), stmt)]
-        pair = call(
-            self.call_jvp,
-            clone(function),
-            ast.Tuple(elts=clone(operands), ctx=ast.Load()),
-            ast.Tuple(elts=tangents, ctx=ast.Load()),
-        )
-        tangent = ast.Subscript(value=load(result), slice=ast.Constant(1), ctx=ast.Load())
-        if name in self.setitem_bases:
-            tangent = call("_rt.copy", tangent)  # written in place later: never an alias
-        state.add(name)
-        return [
-            assign(result, pair, stmt),
-            assign(name, ast.Subscript(value=load(result), slice=ast.Constant(0), ctx=ast.Load()), stmt),
-            assign(self.dot(name), tangent, stmt),
-        ]
-
     def setitem(self, stmt, state):
         target = stmt.targets[0]
         base = target.value.id
@@ -349,7 +318,9 @@ class ForwardTransform(ListTangents):
         return ast.Assign(targets=[store], value=value)
 
 
-def forward_transform(function, namespace, input_kinds, active_inputs, analysis=None, transform_class=None):
+def forward_transform(
+    function, namespace, input_kinds, active_inputs, analysis=None, transform_class=None, recursion=None
+):
     """The tangent function `f_jvp(*args, *arg_dots) -> (out, out_dot)` as an AST.
 
     `transform_class` (a ForwardTransform subclass) changes how tangents are written, as
@@ -358,6 +329,8 @@ def forward_transform(function, namespace, input_kinds, active_inputs, analysis=
     if analysis is None:
         analysis = analyze(function, namespace, input_kinds, set(active_inputs))
     transform = (transform_class or ForwardTransform)(function, analysis, namespace)
+    if transform.call_jvp == "_rt.call_jvp":  # one direction: its own calls may call it directly
+        transform.recursion = recursion
     state = {n for n in active_inputs if n in analysis.active}
     body = transform.block(function.body, state)
     # the caller's tangent arrays are never written into

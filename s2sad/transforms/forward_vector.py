@@ -40,6 +40,7 @@ import operator
 
 import numpy as np
 
+from .. import config
 from .. import kinds as K
 from ..astutil import clone
 from .derivatives import (
@@ -56,6 +57,7 @@ from .derivatives import (
 )
 from ..analyses.activity import walk_statements
 from .forward import ForwardTransform
+from .forward_columns import Demand, demanded_columns
 from ..rules import tangent_for
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div)
@@ -72,6 +74,14 @@ class VectorForwardTransform(ForwardTransform):
         self.count_name = None  # `k`, the number of directions, once some code needs it
         self.direction_names = {}
         self.ranks = same_rank_classes(function, analysis)
+        self.demand = (
+            demanded_columns(function, analysis, self.setitem_bases) if config.enabled() else Demand()
+        )
+        self.columns_names = {c: self.names._unique("cols") for c in sorted(self.demand.indices)}
+        self.primal_of = {}
+        if self.demand.hoisted:  # the gathered indices are computed first (see forward_columns)
+            moved = {id(s) for s in self.demand.hoisted}
+            function.body = [s for s in function.body if id(s) not in moved]
 
     # -- zeros need the number of directions -----------------------------------------------------
     def count(self):
@@ -80,24 +90,112 @@ class VectorForwardTransform(ForwardTransform):
         return load(self.count_name)
 
     def prologue(self, active_inputs):
-        if self.count_name is None:
-            return []
-        first = [self.dot(n) for n in active_inputs]
-        value = call("len", load(first[0])) if first else ast.Constant(0)
-        return [assign(self.count_name, value)]
+        out = []
+        if self.count_name is not None:
+            first = [self.dot(n) for n in active_inputs]
+            value = call("len", load(first[0])) if first else ast.Constant(0)
+            out.append(assign(self.count_name, value))
+        out += self.demand.hoisted
+        for c, name in self.columns_names.items():
+            out.append(assign(name, call("_rt.column_union", *[clone(i) for i in self.demand.indices[c]])))
+        return out
 
     def materialize(self, name):
         kind = self.kinds.get(name)
         if is_scalar(kind):
             value = call("np.zeros", self.count())
         else:
-            value = call("_rt.zeros_directions", load(name), self.count())
+            value = call("_rt.zeros_directions", self.at_columns(load(name)), self.count())
         return assign(self.dot(name), value)
 
     def zeros(self, atom):
         if atom_kind(atom, self.kinds) in (K.FLOAT, K.INT, K.BOOL):
             return call("np.zeros", self.count())
-        return call("_rt.zeros_directions", clone(atom), self.count())
+        return call("_rt.zeros_directions", self.at_columns(clone(atom)), self.count())
+
+    # -- demanded columns (s2sad.transforms.forward_columns) -------------------------------------
+    def at_columns(self, atom):
+        """A restricted value's zero tangent is shaped like the value at its columns."""
+        c = self.demand.component.get(local_atom(atom))
+        return atom if c is None else call("_rt.columns", atom, load(self.columns_names[c]))
+
+    def assign(self, stmt, state):
+        name = stmt.targets[0].id
+        gather = self.demand.gathers.get(id(stmt))
+        if gather is not None and name in self.active:
+            c, part, leading = gather
+            base = self.analysis.primitives[id(stmt)].args[0].id
+            if base not in state:
+                state.discard(name)
+                return [stmt]
+            tangent = call(
+                "_rt.gathered_columns",
+                load(self.dot(base)),
+                load(self.columns_names[c]),
+                ast.Constant(part),
+                load(base),
+                ast.Constant(leading),
+            )
+            if name in self.setitem_bases:
+                tangent = call("_rt.copy", tangent)
+            state.add(name)
+            return [stmt, assign(self.dot(name), tangent, stmt)]
+        c = self.demand.component.get(name)
+        out = super().assign(stmt, state)
+        if c is None:
+            return out
+        return out[:1] + self.restricted(out[1:], stmt, load(self.columns_names[c]))
+
+    def restricted(self, statements, stmt, cols):
+        """The tangent statements of `stmt` (whose result carries demanded columns `cols`) with every
+        value taken at those columns: restricted tangents as they are, other tangents and values
+        through `_rt.tangent_columns` / `_rt.columns`; a matrix product's left operand whole."""
+        prim = self.analysis.primitives[id(stmt)]
+        left = right = None
+        if prim.kind == "call" and prim.rule.key in (operator.matmul, np.matmul):
+            left, right = (local_atom(a) for a in prim.args)
+        if len(self.primal_of) != len(self.names.assigned):  # tangent name -> its value's name
+            self.primal_of = {d: n for (n, suffix), d in self.names.assigned.items() if suffix == "_dot"}
+        primal_of = self.primal_of
+        local = {s.targets[0].id for s in statements}  # a template's own temporaries
+        demand, namespace, kinds = self.demand, self.namespace, self.kinds
+
+        class Restrict(ast.NodeTransformer):
+            def visit_Call(self, node):
+                if _is_helper(node, "lift") and len(node.args) == 2:  # reads the value's rank alone
+                    node.args[0] = self.visit(node.args[0])
+                    return node
+                node.args = [self.visit(a) for a in node.args]
+                node.keywords = [self.visit(k) for k in node.keywords]
+                return node  # the callee is never a value
+
+            def visit_Attribute(self, node):
+                if isinstance(node.value, ast.Name) and node.value.id not in kinds:
+                    return node  # `np.cos`, `_rt.lift`
+                return self.generic_visit(node)
+
+            def visit_Name(self, node):
+                n = node.id
+                if not isinstance(node.ctx, ast.Load) or n in local:
+                    return node
+                if n in primal_of:
+                    p = primal_of[n]
+                    if p == left:
+                        return node
+                    if p in demand.component:
+                        return call("_rt.matrix_tangent", node, load(p)) if p == right else node
+                    return call("_rt.tangent_columns", node, load(p), clone(cols), *_matrix(p == right))
+                value = n in kinds and not is_scalar(kinds.get(n))
+                value = value or isinstance(namespace.get(n), np.ndarray)
+                if not value or n == left:
+                    return node
+                return call("_rt.columns", node, clone(cols), *_matrix(n == right))
+
+        out = []
+        for s in statements:
+            s.value = Restrict().visit(s.value)
+            out.append(s)
+        return out
 
     # -- rules ----------------------------------------------------------------------------------------
     def rule_tangent(self, stmt, name, prim, state, out):
@@ -231,6 +329,10 @@ class VectorForwardTransform(ForwardTransform):
 
 
 _UNSET = object()
+
+
+def _matrix(flag):
+    return [ast.Constant(True)] if flag else []
 
 
 def _rank(atom, ranks, kinds):

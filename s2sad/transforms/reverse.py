@@ -57,6 +57,7 @@ from .reverse_checkpoints import CheckpointedLoops, exposed_reads
 from .reverse_lists import ListAdjoints
 from .reverse_reads import AdjointReads, _is_derivative
 from .reverse_shapes import AdjointShapes
+from .reverse_calls import RecursiveCalls
 from .reverse_statements import MAYBE_ZERO, PRESENT, StatementAdjoints
 from .reverse_sweeps import Sweeps
 
@@ -73,7 +74,7 @@ class ReverseCode:
 
 
 class ReverseTransform(
-    AdjointReads, StatementAdjoints, AdjointShapes, Sweeps, ListAdjoints, CheckpointedLoops
+    AdjointReads, StatementAdjoints, AdjointShapes, Sweeps, ListAdjoints, CheckpointedLoops, RecursiveCalls
 ):
     """The adjoint code of one normalized function: the parts in reverse_reads, reverse_statements,
     reverse_shapes, reverse_sweeps, reverse_lists and reverse_checkpoints; `build` puts the sweeps together in one
@@ -181,7 +182,8 @@ class ReverseTransform(
         seed = self.seed_name(out_name)
         if out_name in self.active:
             state[out_name] = PRESENT
-        backward = self.backward(body[:-1], state)
+        accumulators, acc_prologue, acc_epilogue = self.accumulator_parameters(active_inputs, out_name, state)
+        backward = acc_prologue + self.backward(body[:-1], state)
         if out_name in self.active and self.kinds.get(out_name) == K.LIST:
             # a list output's cotangent (a list, or an array of rows): a list the backward sweep may change
             backward.insert(0, assign(seed, call("_rt.list_cotangent", load(seed), load(out_name))))
@@ -311,13 +313,14 @@ class ReverseTransform(
         ]
         stack_elt = [load("_stack")] if self.uses_stack else []
         residuals = ast.Tuple(elts=stack_elt + [load(n) for n in residual_names], ctx=ast.Load())
+        returned = [value, residuals] + self.pullback_returned()  # RECURSIVE: with its pullback
         fwd_body = (
             prologue
             + inits
             + split_inits
             + forward
             + keep
-            + [ast.Return(ast.Tuple(elts=[value, residuals], ctx=ast.Load()))]
+            + [ast.Return(ast.Tuple(elts=returned, ctx=ast.Load()))]
         )
         fwd = _function(f"{self.function.name}_forward", self.params, fwd_body, self.function)
         unpack_targets = ast.Tuple(
@@ -358,8 +361,9 @@ class ReverseTransform(
             bwd_prologue.append(
                 assign(n, call("_rt.copy", load(n)))
             )  # each pullback call restores its own copy
-        bwd_body = bwd_prologue + backward + [ast.Return(grads_tuple)]
-        bwd = _function(f"{self.function.name}_backward", ["_residuals", seed], bwd_body, self.function)
+        bwd_body = bwd_prologue + backward + acc_epilogue + [ast.Return(grads_tuple)]
+        params = ["_residuals", seed] + accumulators
+        bwd = _function(f"{self.function.name}_backward", params, bwd_body, self.function)
         return ReverseCode(
             joint=None,
             forward=fwd,
@@ -427,10 +431,13 @@ def reverse_transform(
     portable=False,
     checkpoints=None,
     helper_locals=(),
+    recursion=None,
 ):
     """Build the adjoint code for one `mode`: REVERSE (`f_vjp`: value and gradient in one call),
-    SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), or
-    GRAD (`f_grad`: the joint form without the value, for `grad`). `portable` code is to be
+    SPLIT (`f_forward` returning residuals, `f_backward` that may be called many times), RECURSIVE
+    (the split pair of a call s2sad does not inline: `recursion` is (the function, its parameters'
+    kinds, the positions differentiated); see reverse_calls), or GRAD (`f_grad`: the joint form
+    without the value, for `grad`). `portable` code is to be
     differentiated again (`s2sad.frontend.nested`): loops push no tapes of their own, lists are
     copied whole. `checkpoints` ({line of a loop: snapshots}) names the loops to checkpoint
     (reverse_checkpoints). `helper_locals` are the names of inlined helpers' locals: an output held by
@@ -440,4 +447,5 @@ def reverse_transform(
     transform = ReverseTransform(
         function, analysis, namespace, active_inputs, portable, checkpoints, helper_locals
     )
+    transform.recursion = recursion
     return transform.build(active_inputs, mode)

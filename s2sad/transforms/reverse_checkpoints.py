@@ -250,7 +250,10 @@ class CheckpointedLoops:
                 body=[_store_when_due(schedule, position, state)] + advance,
                 orelse=[],
             )
-        reversal = call(f"{schedule}.reversal", *([ast.Constant(True)] if self.mode is Mode.SPLIT else []))
+        reversal = call(
+            f"{schedule}.reversal",
+            *([ast.Constant(True)] if self.mode in (Mode.SPLIT, Mode.RECURSIVE) else []),
+        )
         target = ast.Tuple(
             elts=[
                 ast.Name(first, ast.Store()),

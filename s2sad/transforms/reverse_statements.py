@@ -10,6 +10,7 @@ import numpy as np
 from .. import kinds as K
 from ..analyses.primitives import index_expression
 from ..astutil import clone
+from ..modes import Mode
 from ..peepholes.scatter import basic_index
 from ..peepholes.simplify import split_sign
 from ..rules import adjoint_for
@@ -238,7 +239,15 @@ class StatementAdjoints:
             placeholder = (
                 state[name] == MAYBE_ZERO and prim.kind == "container" and self.kinds.get(name) == K.LIST
             )
-            for operand, expr in self.adjoint_parts(stmt):
+            parts = self.adjoint_parts(stmt)
+            if (
+                self.mode is Mode.RECURSIVE
+                and prim.kind == "call"
+                and prim.rule.extra.get("derivative_call") == "value"
+            ):
+                out += self.recursive_adjoint(stmt, prim, state)
+                parts = []
+            for operand, expr in parts:
                 if placeholder:  # `xs_bar[k]` of a list adjoint that may still be a scalar zero
                     expr = call("_rt.item", expr.value, expr.slice)
                 if operand == "@local":

@@ -12,6 +12,7 @@ from .. import kinds as K
 from ..analyses.activity import walk_statements
 from ..analyses.primitives import derivative_call_role
 from ..astutil import clone, name_nodes, walk
+from ..modes import Mode
 from .derivatives import assign, call, load, local_atom, names_read
 from .reverse_statements import MAYBE_ZERO, PRESENT
 
@@ -113,7 +114,7 @@ class Sweeps:
                     self.swept[local_atom(prim.args[1])] = (other.targets[0].id, prim.args[2:])
         if role == "value":
             if stmt.targets[0].id in self.active:
-                return [stmt]
+                return self.recursive_value(stmt) if self.mode is Mode.RECURSIVE else [stmt]
             function, operands = stmt.value.args[0], stmt.value.args[2:]
             plain = ast.Call(func=clone(function), args=clone(operands), keywords=[])
             return [assign(stmt.targets[0].id, plain, stmt)]
@@ -121,10 +122,7 @@ class Sweeps:
         if result not in self.active:
             return []
         wrt = [i for i, atom in enumerate(operands) if local_atom(atom) in self.active]
-        positions = ast.Tuple(elts=[ast.Constant(i) for i in wrt], ctx=ast.Load())
-        value = copy.copy(stmt.value)
-        value.keywords = list(value.keywords) + [ast.keyword(arg="wrt", value=positions)]
-        return [ast.copy_location(ast.Assign(targets=stmt.targets, value=value), stmt)]
+        return self.recursive_sweep(stmt, operands, wrt)  # (see reverse_calls)
 
     # -- loop tapes --------------------------------------------------------------------------
     def loop_body(self, loop):

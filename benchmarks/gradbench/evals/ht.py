@@ -6,8 +6,8 @@ first with two angles; each bone's rotation from Euler angles (x, z, y order in 
 columns), chained from parent to child, applied to the rest-pose vertices weighted by bone
 (linear blend skinning). In the "complicated" variant each point is matched to a point
 inside a triangle, at barycentric coordinates `us` that are differentiated too.
-The Jacobian w.r.t. theta is vector forward mode (jacfwd); the us columns are two jvps
-(each residual depends on its own point's u only, so the columns come compressed).
+The Jacobian is vector forward mode (jacfwd) w.r.t. theta and a shift of every point's u: each
+residual depends on its own point's u only, so the us columns come compressed.
 """
 
 import numpy as np
@@ -99,8 +99,15 @@ def complicated_residuals(theta, us, model, triangles, points):
     return (points - hand_points.T).ravel()
 
 
+def shifted_residuals(theta, shift, us, model, triangles, points):
+    """The residuals with every point's barycentric coordinates moved by the same `shift`: residual
+    j reads only its own point's us[j], so d/d shift gives the two us columns compressed
+    (Curtis-Powell-Reid)."""
+    return complicated_residuals(theta, us + shift, model, triangles, points)
+
+
 simple_jacobian = s2sad.jacfwd(simple_residuals)
-complicated_jacobian = s2sad.jacfwd(complicated_residuals)
+complicated_jacobian = s2sad.jacfwd(shifted_residuals, argnums=(0, 1))
 
 
 def _prepare(raw):
@@ -134,19 +141,8 @@ def jacobian(args):
     theta, us, model, where, points = args
     if us is None:
         return simple_jacobian(theta, model, where, points)
-    primals = (theta, us, model, where, points)
-    J_theta = complicated_jacobian(*primals)
-    columns = []
-    for k in range(2):
-        tangent = np.zeros_like(us)
-        tangent[:, k] = 1.0
-        _, column = s2sad.jvp(
-            lambda th, u: complicated_residuals(th, u, model, where, points),
-            (theta, us),
-            (np.zeros_like(theta), tangent),
-        )
-        columns.append(column)
-    return np.column_stack(columns + [J_theta])
+    J_theta, J_us = complicated_jacobian(theta, np.zeros(2), us, model, where, points)
+    return np.column_stack([J_us, J_theta])
 
 
 FUNCTIONS = {
