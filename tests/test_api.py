@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import s2sad
-from s2sad import pipeline
+from s2sad import cache, config, pipeline
+from s2sad.api.transforms import SPECIALIZED_SHAPES
 
 
 def quadratic(x, y):
@@ -160,3 +161,33 @@ def test_a_pullback_leaves_the_callers_cotangent_alone():
     assert u.tolist() == [1.0, 1.0, 1.0]
     assert np.array_equal(pullback(u)[0], first)
     assert first.tolist() == [0.0, 7.0, 2.0]
+
+
+def _kmeans_cost(points, centroids):
+    distances = (
+        np.sum(points**2, axis=1)[:, None]
+        + np.sum(centroids**2, axis=1)[None, :]
+        - 2.0 * points @ centroids.T
+    )
+    return np.sum(np.min(distances, axis=1))
+
+
+def test_jvp_of_a_transform_compiles_for_its_first_shapes_then_shares_a_generic_version():
+    """`jvp(grad(f), ...)` at many sizes (a Newton solver): code of their own for the first
+    SPECIALIZED_SHAPES shapes, one generic version for the others; the same directions throughout,
+    checked against central differences of the gradient."""
+    gradient = s2sad.grad(_kmeans_cost, argnums=1)
+    rng = np.random.default_rng(0)
+    before = len([k for k in cache.TRANSFORMS if k[0] == "forward"])
+    for size in range(2, SPECIALIZED_SHAPES + 5):
+        points, centroids, t = (
+            rng.standard_normal((size + 5, 3)),
+            rng.standard_normal((size, 3)),
+            rng.standard_normal((size, 3)),
+        )
+        _, direction = s2sad.jvp(gradient, (points, centroids), (np.zeros_like(points), t))
+        h = 1e-6
+        expected = (gradient(points, centroids + h * t) - gradient(points, centroids - h * t)) / (2 * h)
+        np.testing.assert_allclose(direction, expected, rtol=1e-5, atol=1e-6)
+    compiled = len([k for k in cache.TRANSFORMS if k[0] == "forward"]) - before
+    assert compiled == (SPECIALIZED_SHAPES + 1 if config.enabled() else 1)  # analyses off: generic code only

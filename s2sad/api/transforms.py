@@ -445,6 +445,16 @@ def _jvp(f, primals, tangents, has_aux, wrt):
     shapes = _nested_shapes(f, primals)
     key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes, wrt)
     entry = _TRANSFORM_CACHE.get(key)
+    if entry is None and shapes is not None:
+        # as `_shape_dispatch`: the first SPECIALIZED_SHAPES shapes get code of their own, others
+        # share a generic version (a solver calling jvp(grad(f)) at many sizes compiles 5 times)
+        generic = key[:5] + (None,) + key[6:]
+        specialized = _TRANSFORM_CACHE.setdefault(("specialized shapes",) + generic, set())
+        if len(specialized) >= SPECIALIZED_SHAPES:
+            shapes, key = None, generic
+            entry = _TRANSFORM_CACHE.get(key)
+        else:
+            specialized.add(shapes)
     if entry is None:
         key = key[:2] + (reads_key(f, keep=True),) + key[3:]  # planned again: a callee may be new
         nums = _all_differentiable(primals)

@@ -5,14 +5,16 @@ from .. import config
 from .. import kinds as K
 from ..astutil import statements, unshare
 from .accumulations import fuse_accumulations
+from .contractions import write_contractions
 from .copies import propagate_copies_in_blocks
 from .dead_inits import drop_dead_initializations
-from .negations import fold_negations
+from .negations import fold_negated_sums, fold_negations
 from .outer_sums import sum_outer_products_after_loops
 from .products import sum_products_after_loops
 from .row_writes import store_fresh_rows
 from .scatter import accumulate_at_basic_indices
 from .single_use import inline_single_use
+from .spreads import spread_by_broadcasting
 from .tapes import drop_unread_tapes
 from .transposes import hoist_transposes
 
@@ -34,6 +36,10 @@ def _products(node, c):
     if not c.portable:
         sum_products_after_loops(node)
         sum_outer_products_after_loops(node)
+
+
+def _spreads(node, c):
+    spread_by_broadcasting(node, c.analysis.shapes)
 
 
 def _scatter(node, c):
@@ -59,6 +65,12 @@ def _tapes(node, c):
     drop_unread_tapes(node, c.records)
 
 
+def _contractions(node, c):
+    # code differentiated again keeps the einsum helpers, a family closed under differentiation
+    if not c.portable:
+        write_contractions(node, c.analysis.shapes, c.parsed.namespace)
+
+
 def _transposes(node, c):
     hoist_transposes(node, {n for n, k in c.analysis.kinds.items() if k == K.ARRAY})
 
@@ -69,11 +81,14 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (_copies_and_fusion, True),
     (_single_use, True),
     (_products, True),
+    (fold_negated_sums, False),
+    (_spreads, True),  # after the products: `_rt.unreduce(g, x, 1) * v` in a loop is an outer product
     (_scatter, True),
     (store_fresh_rows, False),  # `a_bar[i] += g` into fresh zeros, once per row: `a_bar[i] = g`
     (_tapes, True),  # the passes above may leave a recorded value unread
     (drop_dead_initializations, False),  # ... and its `v = None` before the loop
     (_transposes, True),
+    (_contractions, True),
 )
 
 

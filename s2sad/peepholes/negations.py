@@ -70,3 +70,50 @@ def fold_negations(function):
             if inner is not None:
                 stmt.value = inner
     return function
+
+
+def fold_negated_sums(function):
+    """Generated code: `np.sum(-v, ...)` -> `-np.sum(v, ...)` (and `_rt.unbroadcast(-v, x)`, a sum
+    down to `x`'s shape), and `a + -np.sum(v)` -> `a - np.sum(v)`: the negation of the sum instead of
+    an array of negated entries. Exact in floating point (rounding is symmetric in sign, so the sum
+    of the negated entries is the negated sum).
+
+    >>> tree = ast.parse("def f(a, v):\\n    return a + np.sum(-v, axis=0)").body[0]
+    >>> print(ast.unparse(fold_negated_sums(tree)))
+    def f(a, v):
+        return a - np.sum(v, axis=0)
+    """
+
+    def negated_sum(node):
+        if (
+            node.__class__ is ast.Call
+            and node.func.__class__ is ast.Attribute
+            and (node.func.attr, getattr(node.func.value, "id", None))
+            in (("sum", "np"), ("unbroadcast", "_rt"))
+            and node.args
+            and node.args[0].__class__ is ast.UnaryOp
+            and node.args[0].op.__class__ is ast.USub
+        ):
+            node.args[0] = node.args[0].operand
+            return True
+        return False
+
+    for node in list(nodes(function)):
+        for field, value in ast.iter_fields(node):
+            children = value if isinstance(value, list) else [value]
+            for i, child in enumerate(children):
+                if not isinstance(child, ast.expr):
+                    continue
+                if (
+                    child.__class__ is ast.BinOp
+                    and child.op.__class__ is ast.Add
+                    and negated_sum(child.right)
+                ):
+                    child.op = ast.Sub()
+                elif negated_sum(child):
+                    negation = ast.UnaryOp(ast.USub(), child)
+                    if isinstance(value, list):
+                        value[i] = negation
+                    else:
+                        setattr(node, field, negation)
+    return function

@@ -52,8 +52,12 @@ Conventions:
   NumPy returns them, with LAPACK's signs); a complex spectrum is refused when the derivative runs
   (s2sad differentiates real numbers; for symmetric matrices use `np.linalg.eigh`).
 - `np.einsum`: subscripts written as a string (implicit output, `...` and letters repeated
-  within an operand included), one to three operands, `optimize=` accepted (its derivatives
-  choose their own contraction order); the sublist form `np.einsum(x, [0, 1], y, [1, 2], [0, 2])`
+  within an operand included), one to three operands, `optimize=` accepted. In code specialized
+  to its arguments' shapes, a two-operand contraction that is a (batched) matrix product, in the
+  primal and in the adjoints of `einsum`, `tensordot`, `dot` and `inner`, is written as one `@`
+  between transposed views (BLAS; `"kij,nkj->nki"` runs 5-15x faster than einsum's own loop), and
+  three operands get their contraction order chosen when compiling; code for other shapes makes
+  the same plan when it runs, for large operands (`_rt.einsum_pair`); the sublist form `np.einsum(x, [0, 1], y, [1, 2], [0, 2])`
   when its sublists are known when compiling (written in the call, tuples, or module-level lists):
   it is rewritten to the string form. Sublists computed at run time are refused at the user's line.
 - `np.pad`: constant mode; the padding value is treated as a constant.

@@ -75,10 +75,18 @@ def extremum_weights(x, z, axis=None):
     x = np.asarray(x)
     if x.ndim == 0:
         return np.ones((), dtype=float_dtype(x))
-    zk = unreduce(z, x, axis, keepdims=np.ndim(z) == x.ndim)
-    mask = (x == zk).astype(float_dtype(x))
-    count = np.sum(mask, axis=normalize_axes(axis, x.ndim), keepdims=True)
-    return mask / count
+    axes = normalize_axes(axis, x.ndim)
+    z = np.asarray(z)
+    if z.ndim != x.ndim and z.ndim:
+        z = np.expand_dims(z, axes)  # (broadcasts against x: no copy of x's size)
+    mask = x == z
+    if len(axes) == x.ndim:  # a reduction to one number: count_nonzero's fast path (no axis)
+        count = np.count_nonzero(mask)
+    else:
+        count = np.count_nonzero(mask, axis=axes, keepdims=True)
+    if np.all(count == 1):  # no ties: the mask itself
+        return mask.astype(float_dtype(x))
+    return (mask / count).astype(float_dtype(x), copy=False)
 
 
 def prod_partials(x, axis=None):

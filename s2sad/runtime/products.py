@@ -8,6 +8,7 @@
 import numpy as np
 
 from .arrays import derivative_dtype, matrix_t
+from .contractions import contract_pair
 from .core import float_dtype, unbroadcast, zeros_like
 
 # -- products ----------------------------------------------------------------------------
@@ -236,13 +237,13 @@ def _is_zero(v):
     return v is not None and not isinstance(v, np.ndarray) and np.ndim(v) == 0 and v == 0
 
 
-def _explicit_subscripts(subscripts, operands):
+def explicit_subscripts(subscripts, operands):
     """`subscripts` for `operands` with '...' spelled out in free letters and the output made
     explicit (implicit output: the letters used once, in alphabetical order, after any '...').
 
-    >>> _explicit_subscripts("ij,j", [np.ones((2, 3)), np.ones(3)])
+    >>> explicit_subscripts("ij,j", [np.ones((2, 3)), np.ones(3)])
     (['ij', 'j'], 'i')
-    >>> _explicit_subscripts("...ij->...ji", [np.ones((4, 2, 3))])
+    >>> explicit_subscripts("...ij->...ji", [np.ones((4, 2, 3))])
     (['Zij'], 'Zji')
     """
     if not isinstance(subscripts, str):
@@ -279,9 +280,23 @@ def _explicit_subscripts(subscripts, operands):
 
 
 def _einsum(inputs, output, operands):
-    """`np.einsum` of explicit subscripts, with a contraction order chosen for three or more operands."""
+    """`np.einsum` of explicit subscripts: two operands by one matrix product where that fits
+    (`contract_pair`), a contraction order chosen for three or more."""
+    if len(operands) == 2:
+        return contract_pair(inputs, output, *operands)
     spec = ",".join(inputs) + "->" + output
     return np.einsum(spec, *operands, optimize="greedy" if len(operands) > 2 else False)
+
+
+def einsum_pair(subscripts, a, b):
+    """`np.einsum(subscripts, a, b)` by one matrix product where that fits: a contraction of two
+    operands in code compiled without knowing their shapes (s2sad/peepholes/contractions.py).
+
+    >>> einsum_pair("ij,jk", np.eye(2), np.ones((2, 3))).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    inputs, output = explicit_subscripts(subscripts, [a, b])
+    return contract_pair(inputs, output, a, b)
 
 
 def _filled(terms, arrays, known=()):
@@ -308,7 +323,7 @@ def einsum_tangent(subscripts, a, b=None, c=None, ta=0.0, tb=0.0, tc=0.0):
         args = operands[:k] + [tangents[k]] + operands[k + 1 :]
         if any(_is_zero(v) for v in args + [operands[k]]) or any(v is not None for v in args[count:]):
             continue
-        inputs, output = _explicit_subscripts(subscripts, operands[:count])
+        inputs, output = explicit_subscripts(subscripts, operands[:count])
         out = out + _einsum(inputs, output, _filled(inputs, args[:count], zip(inputs, operands)))
     return out
 
@@ -329,7 +344,7 @@ def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
         mine = operands[which]
         return np.zeros(np.shape(mine), float_dtype(mine)) if isinstance(mine, np.ndarray) else 0.0
     operands = operands[:count]
-    inputs, output = _explicit_subscripts(subscripts, operands)
+    inputs, output = explicit_subscripts(subscripts, operands)
     mine = operands[which]
     target = inputs[which]
     shape = np.shape(mine)
@@ -345,13 +360,15 @@ def einsum_adjoint(g, subscripts, which, a, b=None, c=None):
     summed = tuple(i for i, n in enumerate(sizes) if gx.shape[i] != n and n == 1)  # broadcast size-1 axes
     if summed:
         gx = np.sum(gx, axis=summed, keepdims=True)
-    gx = np.broadcast_to(gx, sizes)
+    fresh = gx.shape == tuple(sizes) and len(terms) > 1  # (one operand: einsum may return a view of g)
+    if not fresh:
+        gx = np.broadcast_to(gx, sizes)
     if len(unique) != len(target):  # a repeated letter: the cotangent lives on that diagonal
         full = np.zeros(shape, dtype=gx.dtype)
         grid = np.indices(sizes, sparse=True)
         full[tuple(grid[unique.index(ch)] for ch in target)] = gx
         gx = full
-    else:
+    elif not fresh:  # a broadcast view or a view of `g`: the adjoint gets an array of its own
         gx = np.array(gx)
     return (
         gx.astype(np.result_type(gx, float_dtype(mine)), copy=False) if isinstance(mine, np.ndarray) else gx
@@ -386,7 +403,7 @@ def einsum_directions(subscripts, a, b=None, c=None, a_dot=0.0, b_dot=0.0, c_dot
     tangent's leading axis of directions gets its own letter, carried to the output."""
     operands, tangents = [a, b, c], [a_dot, b_dot, c_dot]
     count = len(subscripts.split("->")[0].split(",")) if isinstance(subscripts, str) else 0
-    inputs, output = _explicit_subscripts(subscripts, operands[:count])
+    inputs, output = explicit_subscripts(subscripts, operands[:count])
     free = next(ch for ch in _LETTERS if ch not in "".join(inputs))
     out = 0.0
     for k in range(count):

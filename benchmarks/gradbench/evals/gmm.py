@@ -35,7 +35,7 @@ def gmm_objective(alpha, mu, q, l, x, gamma, m):
     Qdiags = np.exp(q)
     sum_qs = np.sum(q, axis=1)
     centered = x[:, None, :] - mu[None, :, :]  # n x k x d
-    Qx = Qdiags[None, :, :] * centered + np.einsum("kij,nkj->nki", Ls, centered)
+    Qx = Qdiags[None, :, :] * centered + np.einsum("kij,nkj->nki", Ls, centered, optimize=True)
     main_term = alpha[None, :] + sum_qs[None, :] - 0.5 * np.sum(Qx * Qx, axis=2)
     slse = np.sum(logsumexp(main_term, 1))
     prior_n = d + m + 1
