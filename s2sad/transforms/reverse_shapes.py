@@ -53,7 +53,9 @@ class AdjointShapes:
         mine = self.kinds.get(operand)
         if all(is_scalar(k) for k in others) and (is_scalar(mine) or mine == K.ARRAY):
             return expr
-        if all(local_atom(values[p]) == operand for p in template.operands):  # `x * x`: nothing broadcast
+        if all(
+            local_atom(values[p], self.globals) == operand for p in template.operands
+        ):  # `x * x`: nothing broadcast
             return expr
         shape, result_shape = self.analysis.shapes.get(operand), self.analysis.result_shapes.get(stmt_id)
         if shape is not None and result_shape is not None:  # code specialized to the arguments' shapes
