@@ -128,3 +128,29 @@ def test_concatenation_adjoint_is_slices():
         assert text.count("concatenate_adjoint") == 1, text  # only `parts`, read after `a` changes
     _close(s2sad.grad(joined, argnums=(0, 1, 2))(*args), _generic_grad(joined, args, (0, 1, 2)))
     check_grads(joined, args)
+
+
+def test_shape_dispatch_compiles_the_first_shape_and_shapes_that_come_back():
+    """`_shape_dispatch`'s policy: the first shape compiles code of its own; a new shape after it runs
+    the generic version (compiled once) and compiles its own when it comes back, up to the limit."""
+    from s2sad import kinds as K
+    from s2sad.api.transforms import SPECIALIZED_SHAPES, _shape_dispatch
+
+    built = []
+
+    def build(shapes):
+        built.append(shapes)
+        return lambda x: (shapes, x.shape)
+
+    function = _shape_dispatch(build, (K.ARRAY,))
+    assert function(np.zeros(2)) == (((2,),), (2,))  # the first shape: its own code
+    for n in range(3, 8):  # met once each: the generic version
+        assert function(np.zeros(n)) == (None, (n,))
+    assert built == [((2,),), None]
+    assert function(np.zeros(3)) == (((3,),), (3,))  # met again: its own code now
+    for n in range(4, 20):
+        function(np.zeros(n))
+        function(np.zeros(n))
+    specialized = [b for b in built if b is not None]
+    assert len(specialized) == SPECIALIZED_SHAPES and built.count(None) == 1
+    assert function(np.zeros(19)) == (None, (19,))  # past the limit: generic

@@ -6,8 +6,8 @@ and ``analysis`` (whether an earlier answer was valid). This runner answers each
 with one JSON line. The evals live in ``evals/<module>.py``; each exposes
 ``FUNCTIONS``, a dict from function name to ``Function(prepare, compute, output)``:
 ``prepare`` turns the JSON input into arrays (untimed), ``compute`` is what is
-timed, ``output`` turns its result back into JSON (untimed). The first call of each
-message, which compiles derivatives, is timed apart from the ``evaluate`` timings.
+timed, ``output`` turns its result back into JSON (untimed). The first two calls of each
+message, which compile derivatives, are timed apart from the ``evaluate`` timings.
 
 Run it as ``python benchmarks/gradbench/tool.py`` (one thread: set
 OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS to 1).
@@ -95,20 +95,25 @@ def load(module, backend_name="python"):
 
 
 FIRST_CALL = "first call (compiles)"
+WARM_UP = 2  # calls timed apart: the first compiles; a new shape compiles code of its own when it comes back
 
 
 def evaluate(module, name, raw, backend_name="python"):
     """Run `module.FUNCTIONS[name]` on `raw` min_runs times / min_seconds long; the response fields.
 
-    The first call compiles the derivatives for the input's kinds and shapes; it is timed
-    apart (a timing named FIRST_CALL), and the `evaluate` timings are the calls after it."""
+    The first call compiles the derivatives for the input's kinds (and shapes, for the first shape a
+    derivative meets); a later shape runs generic code once and compiles code of its own on its second
+    call. The first WARM_UP calls are timed apart (timings named FIRST_CALL), and the `evaluate`
+    timings are the calls after them."""
     function: Function = load(module, backend_name).FUNCTIONS[name]
     prepared = function.prepare(raw)
     min_runs = raw.get("min_runs", 1) if isinstance(raw, dict) else 1
     min_seconds = raw.get("min_seconds", 0) if isinstance(raw, dict) else 0
-    start = time.perf_counter_ns()
-    function.compute(prepared)
-    first = [{"name": FIRST_CALL, "nanoseconds": time.perf_counter_ns() - start}]
+    first = []
+    for _ in range(WARM_UP):
+        start = time.perf_counter_ns()
+        function.compute(prepared)
+        first.append({"name": FIRST_CALL, "nanoseconds": time.perf_counter_ns() - start})
     timings, elapsed = [], 0.0
     while len(timings) < min_runs or elapsed < min_seconds:
         start = time.perf_counter_ns()

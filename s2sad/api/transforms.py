@@ -258,7 +258,7 @@ def _reverse_core(f, argnums, has_aux, with_value):
     return mark(wrapper, "value_and_grad" if with_value else "grad", f, argnums, has_aux)
 
 
-SPECIALIZED_SHAPES = 4  # shape-specialized versions per argument types; other shapes run a generic one
+SPECIALIZED_SHAPES = 8  # shape-specialized versions per argument types; other shapes run a generic one
 
 
 def _nested_shapes(f, args):
@@ -277,30 +277,36 @@ def _input_shapes(args, kinds):
 
 
 def _shape_dispatch(build, kinds):
-    """A function that runs, per shapes of its array arguments, code specialized to them: for
-    the first `SPECIALIZED_SHAPES` shapes it meets, then a generic version for all others.
-    `build(shapes)` compiles one (`shapes`: a shape per argument, None for non-arrays; None
-    for the generic version)."""
+    """A function that runs, per shapes of its array arguments, code specialized to them. The first
+    shapes it meets get code of their own at once; after that a new shape first runs a generic
+    version (compiled once) and gets its own code when it comes back (a shape called again is worth
+    compiling for: a training loop, a benchmark; one called once, in a sweep over sizes, is not), up
+    to `SPECIALIZED_SHAPES` shapes. `build(shapes)` compiles one (`shapes`: a shape per argument,
+    None for non-arrays; None for the generic version)."""
     positions = [i for i, k in enumerate(kinds) if k == K.ARRAY]
     versions = {}
+    seen = set()  # shapes that ran the generic version once
     specialized = 0
     generic = None
 
     def choose(call_args, shapes):
         nonlocal specialized, generic
-        if specialized < SPECIALIZED_SHAPES:
+        if specialized < SPECIALIZED_SHAPES and (specialized == 0 or shapes in seen):
             specialized += 1
             per_argument = [None] * len(kinds)
             for i, shape in zip(positions, shapes):
                 per_argument[i] = shape
             function = build(tuple(per_argument))
-        else:
-            if generic is None:
-                generic = build(None)
-            function = generic
-        if len(versions) < 64:
-            versions[shapes] = function
-        return function
+            if len(versions) < 64:
+                versions[shapes] = function
+            return function
+        if generic is None:
+            generic = build(None)
+        if specialized < SPECIALIZED_SHAPES and len(seen) < 64:
+            seen.add(shapes)  # (not kept in `versions`: its next call comes back here)
+        elif len(versions) < 64:
+            versions[shapes] = generic
+        return generic
 
     if len(positions) == 1:
         (only,) = positions
@@ -446,11 +452,15 @@ def _jvp(f, primals, tangents, has_aux, wrt):
     key = ("forward", code_identity(f), reads_key(f), _signature(primals), bool(has_aux), shapes, wrt)
     entry = _TRANSFORM_CACHE.get(key)
     if entry is None and shapes is not None:
-        # as `_shape_dispatch`: the first SPECIALIZED_SHAPES shapes get code of their own, others
-        # share a generic version (a solver calling jvp(grad(f)) at many sizes compiles 5 times)
+        # as `_shape_dispatch`: the first shape gets code of its own, a later one when it comes back
+        # (up to SPECIALIZED_SHAPES), others share a generic version (a solver calling jvp(grad(f))
+        # at many sizes once each compiles twice)
         generic = key[:5] + (None,) + key[6:]
         specialized = _TRANSFORM_CACHE.setdefault(("specialized shapes",) + generic, set())
-        if len(specialized) >= SPECIALIZED_SHAPES:
+        seen = _TRANSFORM_CACHE.setdefault(("shapes seen once",) + generic, set())
+        if len(specialized) >= SPECIALIZED_SHAPES or (specialized and shapes not in seen):
+            if len(specialized) < SPECIALIZED_SHAPES and len(seen) < 64:
+                seen.add(shapes)  # its second call compiles code of its own
             shapes, key = None, generic
             entry = _TRANSFORM_CACHE.get(key)
         else:
