@@ -796,6 +796,14 @@ DEFINITION_EXAMPLES = {
         ex("np.interp(0.3, np.cumsum(np.abs(b) + 0.5) - 1.5, a)", A(4), A(4)),
         ex("np.interp(a, np.array([-1.0, 0.0, 2.0]), np.array([1.0, -1.0, 3.0]))", S()),
     ],
+    "numpy.trapezoid": [
+        ex("np.trapezoid(a)", A(5)),
+        ex("np.trapezoid(a, dx=0.5)", A(4)),
+        ex("np.trapezoid(a, b)", A(5), A(5)),
+        ex("np.trapezoid(a, np.cumsum(np.abs(b) + 0.1))", A(4), A(4)),
+        ex("np.trapezoid(a, b, axis=0)", A(3, 2), A(3)),
+        ex("np.trapezoid(a, axis=0)", A(3, 2)),
+    ],
     "numpy.polyval": [
         ex("np.polyval(a, b)", A(4), A(3)),
         ex("np.polyval(a, b)", A(1), S()),

@@ -121,6 +121,11 @@ def to_source(function, describe=None, header="", copy=True):
     `copy=False` the tree itself is changed (the compiler renders each tree once, at the end)."""
     if copy or _shares_statements(function):  # a shared statement would be annotated twice
         function = clone(function)
+    for node in ast.walk(
+        function
+    ):  # a block the passes emptied (a loop whose statements all went) still compiles
+        if isinstance(node, (ast.For, ast.While, ast.If, ast.With)) and not node.body:
+            node.body = [ast.copy_location(ast.Pass(), node)]
     comments = []
     if describe is not None:
         function.body = _annotate(function.body, describe, [None], comments)

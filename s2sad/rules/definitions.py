@@ -245,6 +245,20 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     return np.where(x < np.take(xp, 0), below, np.where(x > np.take(xp, n - 1), above, y))
 
 
+@defines(np.trapezoid)
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoidal rule along `axis`: the mean of neighbouring values times the spacing (`x`'s
+    differences, or `dx`)."""
+    n = np.shape(y)[axis]
+    mean = (np.take(y, np.arange(1, n), axis=axis) + np.take(y, np.arange(0, n - 1), axis=axis)) / 2.0
+    if x is None:
+        return np.sum(mean * dx, axis=axis)
+    widths = np.diff(x, axis=axis if np.ndim(x) == np.ndim(y) else -1)
+    if np.ndim(x) == 1 and np.ndim(y) > 1:  # one row of points for every line along `axis`
+        widths = np.reshape(widths, [n - 1 if k == axis % np.ndim(y) else 1 for k in range(np.ndim(y))])
+    return np.sum(mean * widths, axis=axis)
+
+
 @defines(np.polyval)
 def polyval(p, x):
     """Horner's scheme, highest power first, as NumPy evaluates it."""
