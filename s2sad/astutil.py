@@ -344,3 +344,25 @@ def replace_names(node, mapping):
                 fields[field] = clone(mapping[value.id])
         elif isinstance(value, ast.AST):
             replace_names(value, mapping)
+
+
+def families(names, links):
+    """name -> the root of its family: `names` joined where `links[n]` names another of them (union-find,
+    in sorted order, so the roots do not depend on the order of a set).
+
+    >>> families({"a", "b", "c"}, {"a": {"b"}}) == {"a": "a", "b": "a", "c": "c"}
+    True
+    """
+    parent = {n: n for n in names}
+
+    def find(n):
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for n in sorted(names):
+        for t in sorted(links.get(n, ())):
+            if t in parent:
+                parent[find(t)] = find(n)
+    return {n: find(n) for n in names}

@@ -30,7 +30,7 @@ def f(x):
 import ast
 import re
 
-from ..astutil import walk
+from ..astutil import families, walk
 
 
 def _keys(node):
@@ -160,21 +160,11 @@ def _own_parts(stmt):
 
 
 def _groups(names, copies):
-    parent = {n: n for n in names}
-
-    def find(n):
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    for name in names:
-        for source in copies.get(name, ()):
-            if source in parent:
-                parent[find(name)] = find(source)
+    """The names joined by copies (`t = s`), in lists."""
+    root = families(names, copies)
     out = {}
     for name in sorted(names):
-        out.setdefault(find(name), []).append(name)
+        out.setdefault(root[name], []).append(name)
     return list(out.values())
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import kinds as K
+from ..astutil import families
 from ..analyses.activity import walk_statements
 from .derivatives import SCALARS, local_atom
 
@@ -227,20 +228,9 @@ def _operands_fit(stmt, restricted, primitives, globals_):
 
 def _components(names, uses):
     """Families of `names` joined by a use of one in the definition of another: name -> family id."""
-    parent = {n: n for n in names}
-
-    def find(n):
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    for n in sorted(names):
-        for t in sorted(uses.get(n, ())):
-            if t in parent:
-                parent[find(t)] = find(n)
-    roots = sorted({find(n) for n in names})
-    return {n: roots.index(find(n)) for n in names}
+    root = families(names, uses)
+    roots = sorted(set(root.values()))
+    return {n: roots.index(root[n]) for n in names}
 
 
 def _hoistable(function, analysis, written, params):
