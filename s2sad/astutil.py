@@ -366,3 +366,20 @@ def families(names, links):
             if t in parent:
                 parent[find(t)] = find(n)
     return {n: find(n) for n in names}
+
+
+def sole_argument(node, name):
+    """`x` if `node` is the call `name(x)` (one positional argument, no keywords), else None.
+
+    >>> ast.unparse(sole_argument(ast.parse("reversed(xs)").body[0].value, "reversed"))
+    'xs'
+    """
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == name
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        return node.args[0]
+    return None

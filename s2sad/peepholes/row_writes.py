@@ -31,26 +31,13 @@ def f_grad(xs, n, hs, h_bar):
 
 import ast
 
-from ..astutil import fix_missing_locations, name_nodes
+from ..astutil import fix_missing_locations, name_nodes, sole_argument
 
 
 def _counter_range(node):
     """True if `node` is `range(n)` or `reversed(range(n))`: distinct rows from 0, none negative."""
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "reversed"
-        and len(node.args) == 1
-        and not node.keywords
-    ):
-        node = node.args[0]
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "range"
-        and len(node.args) == 1
-        and not node.keywords
-    )
+    inner = sole_argument(node, "reversed")
+    return sole_argument(node if inner is None else inner, "range") is not None
 
 
 def _counter(loop):

@@ -41,21 +41,13 @@ def f_grad(xs, W, n):
 
 import ast
 
-from ..astutil import name_nodes, walk
+from ..astutil import name_nodes, sole_argument, walk
 
 
 def _reversed_list(node):
     """`L` if `node` is `reversed(L)` of a name, else None."""
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "reversed"
-        and len(node.args) == 1
-        and not node.keywords
-        and isinstance(node.args[0], ast.Name)
-    ):
-        return node.args[0].id
-    return None
+    listed = sole_argument(node, "reversed")
+    return listed.id if isinstance(listed, ast.Name) else None
 
 
 def _filled_only(function):
