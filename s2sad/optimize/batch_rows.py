@@ -70,7 +70,7 @@ for _index1 in range(_t1):
 
 import ast
 
-from ..astutil import fix_missing_locations, name_nodes
+from ..astutil import fix_missing_locations, name_nodes, rewrite_nested
 from .bindings import name_counts
 
 
@@ -207,10 +207,7 @@ def batch_row_products(function, shapes):
         nonlocal changed
         out = []
         for stmt in stmts:
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    setattr(stmt, attr, block(inner))
+            rewrite_nested(stmt, block)
             if isinstance(stmt, ast.For):
                 found = rows(stmt)
                 uses = {}

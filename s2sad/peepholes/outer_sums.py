@@ -36,7 +36,7 @@ def f_grad(W, hs, g):
 
 import ast
 
-from ..astutil import fix_missing_locations, name_nodes
+from ..astutil import fix_missing_locations, name_nodes, rewrite_nested
 from .products import _fresh_each_step, _writes_and_names, add_total, method_call, start_sum
 
 
@@ -146,10 +146,7 @@ def sum_outer_products_after_loops(function):
     def block(stmts):
         out = []
         for stmt in stmts:
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    setattr(stmt, attr, block(inner))
+            rewrite_nested(stmt, block)
             if isinstance(stmt, ast.For) and not stmt.orelse:
                 before, after = rewrite(stmt)
                 out += before + [stmt] + after

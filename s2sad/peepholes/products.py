@@ -32,7 +32,7 @@ def f_grad(Wh, hs, g):
 
 import ast
 
-from ..astutil import fix_missing_locations, name_nodes, nodes, walk
+from ..astutil import fix_missing_locations, name_nodes, nodes, rewrite_nested, walk
 
 _ADJOINTS = {"matmul_adjoint_x": "x", "matmul_adjoint_y": "y"}
 
@@ -185,10 +185,7 @@ def sum_products_after_loops(function):
     def block(stmts):
         out = []
         for stmt in stmts:
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    setattr(stmt, attr, block(inner))
+            rewrite_nested(stmt, block)
             if isinstance(stmt, ast.For):
                 before, after = rewrite(stmt)
                 out += before + [stmt] + after
