@@ -202,3 +202,11 @@ def options(args, function):
                 f"--args-example gives {len(values)} values; {function.__name__} takes {count} arguments"
             )
     return mode, argnums, values
+
+
+def target_and_options(args):
+    """The function `args.target` names and its (mode, argnums, example args); `args.location` set
+    to it, for errors that do not name a line of their own."""
+    function = load_function(args.target)
+    args.location = location(function)
+    return (function,) + options(args, function)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..api.sources import emit
-from .common import UsageError, add_target_options, command, load_function, location, options
+from .common import UsageError, add_target_options, command, target_and_options
 
 EPILOG = """examples:
   s2sad emit lecture.py:f --wrt x1,x2 -o f_grad.py
@@ -39,9 +39,7 @@ def register(subparsers):
 
 
 def run(args):
-    function = load_function(args.target)
-    args.location = location(function)  # for errors that do not name a line of their own
-    mode, argnums, values = options(args, function)
+    function, mode, argnums, values = target_and_options(args)
     if args.backend == "numba" and values is None:
         raise UsageError("--backend numba needs --args-example (the numba target is typed)")
     if not args.output.endswith(".py"):

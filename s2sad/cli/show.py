@@ -16,7 +16,7 @@ import sys
 import tokenize
 
 from ..api.sources import source
-from .common import add_target_options, command, load_function, location, options
+from .common import add_target_options, command, target_and_options
 
 EPILOG = """examples:
   s2sad show lecture.py:f --wrt x1,x2
@@ -53,9 +53,7 @@ def register(subparsers):
 
 
 def run(args):
-    function = load_function(args.target)
-    args.location = location(function)  # for errors that do not name a line of their own
-    mode, argnums, values = options(args, function)
+    function, mode, argnums, values = target_and_options(args)
     text = source(function, mode=mode, argnums=argnums, args=values)
     if _coloured(args.color, sys.stdout):
         text = colour(text)
