@@ -197,3 +197,97 @@ def is_function_kind(kind):
 def as_float(kind):
     """Kind after a floating operation (true division, sin, ...)."""
     return FLOAT if kind in (BOOL, INT) else kind
+
+
+# -- refined kinds: what a derivative compiled at run time (a recursion's) is specialized to ----------
+# A call that is not inlined compiles its callee's derivative per argument kinds (s2sad.pipeline
+# .call_derivative). There an array's kind says its rank and the kind of its elements, and a list's the
+# kind of its elements: `A[rows[0], cols[j]]` is then a float, and the code needs no run-time
+# broadcasting helpers, yet one compilation serves every size (det by minors: every level of the
+# recursion and every matrix size). Such a kind is a tuple whose first item is the plain kind.
+
+_DTYPE_ELEMENTS = {"f": FLOAT, "i": INT, "u": INT, "b": BOOL}
+
+
+def refined_array(ndim, element):
+    """The kind of arrays of rank `ndim` whose elements have the kind `element`."""
+    return (ARRAY, ndim, element)
+
+
+def refined_list(element):
+    """The kind of lists whose every element has the kind `element` (INT takes bools too, as `join`)."""
+    return (LIST, element)
+
+
+def is_refined(kind):
+    """Is `kind` a refined array or list kind?
+
+    >>> is_refined(refined_array(2, FLOAT)), is_refined(refined_list(INT)), is_refined(ARRAY)
+    (True, True, False)
+    """
+    return kind.__class__ is tuple and len(kind) in (2, 3) and kind[0] in (ARRAY, LIST)
+
+
+def plain(kind):
+    """The plain kind of a (possibly refined) kind.
+
+    >>> plain(refined_array(2, FLOAT)), plain(refined_list(INT)), plain(FLOAT)
+    ('array', 'list', 'float')
+    """
+    return kind[0] if is_refined(kind) else kind
+
+
+def describe(kind):
+    """A kind as the header of generated code shows it.
+
+    >>> describe(refined_array(2, FLOAT)), describe(refined_list(INT)), describe(FLOAT)
+    ('float array of rank 2', 'list of int', 'float')
+    """
+    if not is_refined(kind):
+        return kind if isinstance(kind, str) else ANY
+    if kind[0] == ARRAY:
+        return f"{kind[2] if kind[2] != ANY else ''} array of rank {kind[1]}".lstrip()
+    return f"list of {kind[1]}"
+
+
+_CLASS_KINDS = {}  # a number's class -> its kind (kind_of, asked once per class)
+
+
+def _element_kind(value):
+    cls = value.__class__
+    kind = _CLASS_KINDS.get(cls)
+    if kind is None:
+        kind = ARRAY if cls is np.ndarray else kind_of(value)
+        if cls is not np.ndarray and kind == OTHER:
+            return OTHER  # (not kept: other classes may be many)
+        _CLASS_KINDS[cls] = kind
+    return kind
+
+
+def refined_kind(value, differentiated=False):
+    """The refined kind of a run-time value: an array's rank and element kind (floats when it is
+    differentiated), a list's element kind when its elements are numbers or arrays, else `kind_of`.
+
+    >>> refined_kind(np.ones((2, 3))), refined_kind(np.arange(3)), refined_kind(np.arange(3), True)
+    (('array', 2, 'float'), ('array', 1, 'int'), ('array', 1, 'float'))
+    >>> refined_kind([0, 1, 2]), refined_kind([0, 1.5]), refined_kind([np.ones(2)]), refined_kind(2.0)
+    (('list', 'int'), ('list', 'float'), ('list', 'array'), 'float')
+    >>> refined_kind([]), refined_kind(["a"]), refined_kind([1.0, np.ones(2)])
+    ('other', 'other', 'other')
+    """
+    cls = value.__class__
+    if cls is np.ndarray:
+        element = _DTYPE_ELEMENTS.get(value.dtype.kind)
+        if element is None:
+            return ARRAY  # complex, objects, strings: no element kind
+        return (ARRAY, value.ndim, FLOAT if differentiated else element)
+    if cls is list:
+        element = UNKNOWN
+        for item in value:
+            kind = _element_kind(item)
+            if kind != element:
+                if kind == OTHER or ARRAY in (kind, element) and element is not UNKNOWN:
+                    return OTHER  # (numbers and arrays mixed: no element kind)
+                element = join(element, kind)
+        return OTHER if element is UNKNOWN else (LIST, element)
+    return kind_of(value)

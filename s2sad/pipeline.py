@@ -68,7 +68,7 @@ from .optimize.versions import split_versions
 from .peepholes import PEEPHOLES, peepholes  # noqa: F401  (PEEPHOLES: their order, shown beside the others)
 from .peepholes.unused import drop_unused
 from .stages import Stages
-from .signatures import diff_kinds, kinds_of
+from .signatures import call_kinds, diff_kinds
 from .transforms.forward import forward_transform
 from .transforms.forward_vector import VectorForwardTransform
 from .transforms.reverse import reverse_transform
@@ -242,7 +242,16 @@ def _analyze(c):
         input_shapes=c.shapes if c.input_shapes is not None else None,
         has_aux=c.has_aux,
         report=c.report,
+        recursion=_recursion(c)[:2] if _recursion(c) else None,
     )
+
+
+def _recursion(c):
+    """(the function, its parameters' kinds, the positions differentiated) when the derivative's own
+    calls call it directly (a recursion's, in the recursive and forward modes), else None."""
+    if c.mode in (Mode.RECURSIVE, Mode.FORWARD) and not c.tree_spans and not c.static_params and not c.has_aux:
+        return (c.function, c.input_kinds, c.active_inputs)
+    return None
 
 
 def analyze_tree(c):
@@ -283,9 +292,7 @@ def differentiate(c):
     checkpoints = {} if c.portable else c.checkpoints
 
     def reverse(mode):  # one reverse transform; what it records and checkpoints go on the record
-        recursion = None
-        if mode is Mode.RECURSIVE and not c.tree_spans and not c.static_params and not c.has_aux:
-            recursion = (c.function, c.input_kinds, c.active_inputs)  # its own calls call it directly
+        recursion = _recursion(c) if mode is Mode.RECURSIVE else None  # its own calls call it directly
         code = reverse_transform(
             tree,
             namespace,
@@ -302,9 +309,7 @@ def differentiate(c):
         return code
 
     if c.mode is Mode.FORWARD:
-        recursion = None
-        if not c.tree_spans and not c.static_params and not c.has_aux:  # its own calls call it directly
-            recursion = (c.function, c.input_kinds, c.active_inputs)
+        recursion = _recursion(c)  # its own calls call it directly
         c.functions = {
             "jvp": forward_transform(tree, namespace, kinds, active, c.analysis, recursion=recursion)
         }
@@ -515,30 +520,20 @@ def call_derivative(function, mode, args, wrt):
     compiled once per argument kinds: the jvp function (mode 'forward') or the (forward, backward)
     pair. The run-time library reaches it through `runtime.register_compiler`.
 
-    The key is the kinds the derivative is compiled for and nothing finer: a recursion that
-    passes a shrinking list of indices (det by minors) finds one derivative at every level,
-    without walking the list (a list that is not differentiated is of kind 'other')."""
-    code = getattr(function, "__code__", None)
-    reads = reads_key(function)
-    by_class = (function, code, reads, mode, wrt, tuple([a.__class__ for a in args]))
-    entry = cache.CALL_DERIVATIVES.get(by_class)
-    if entry is not None:
-        return entry
-    kinds = kinds_of(args, wrt)
-    key = ("kinds", function, code, reads, mode, wrt, kinds)
+    The kinds are refined (`s2sad.signatures.call_kinds`): an array's rank and element kind, a
+    list's element kind, nothing finer: a recursion that passes a shrinking list of indices (det by
+    minors) finds one derivative at every level and for every size, and its code knows that
+    `A[rows[0], cols[j]]` is a float. The recursion's own calls call it directly (no lookup)."""
+    kinds = call_kinds(args, wrt)
+    key = ("kinds", function, getattr(function, "__code__", None), reads_key(function), mode, wrt, kinds)
     entry = cache.CALL_DERIVATIVES.get(key)
     if entry is None:
         reads = reads_key(function, keep=True)  # planned again: a callee may be new
         key = key[:3] + (reads,) + key[4:]
-        by_class = by_class[:2] + (reads,) + by_class[3:]
         compiled = compile_derivative(function, Mode(mode), wrt, diff_kinds(kinds, wrt))
         objects = compiled.extra["objects"]
         entry = objects["jvp"] if not Mode(mode).reverse else (objects["forward"], objects["backward"])
         cache.CALL_DERIVATIVES[key] = entry
-    if all(kind.__class__ is str for kind in kinds):
-        # every kind follows from the argument's class alone (no function given as an argument,
-        # no differentiated tree, whose kind is its structure): the classes find it next time
-        cache.CALL_DERIVATIVES[by_class] = entry
     return entry
 
 

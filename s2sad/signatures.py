@@ -8,6 +8,8 @@
 
 import numbers
 
+import numpy as np
+
 from . import kinds as K
 from . import trees as T
 from .errors import ArgumentError
@@ -30,6 +32,25 @@ def kinds_of(args, nums=()):
     functions are constants the compiler follows."""
     return tuple(
         T.tree_kind(a) if i in nums and T.is_tree(a) else K.function_kind(a) or K.kind_of(a)
+        for i, a in enumerate(args)
+    )
+
+
+def call_kinds(args, wrt):
+    """The kinds a derivative compiled at run time (a call that is not inlined) is specialized to:
+    `kinds_of`, refined (`s2sad.kinds.refined_kind`) by the ranks and element kinds of arrays and
+    lists, so that one compilation serves every size. A list is walked once here, where the call is
+    looked up, not at every level of a recursion (its own calls are proven to keep the kinds).
+
+    >>> call_kinds((np.ones((3, 3)), [0, 1], 2.0), (0,))
+    (('array', 2, 'float'), ('list', 'int'), 'float')
+    """
+    return tuple(
+        (
+            K.refined_kind(a, i in wrt)
+            if a.__class__ is np.ndarray or (a.__class__ is list and i not in wrt)
+            else T.tree_kind(a) if i in wrt and T.is_tree(a) else K.function_kind(a) or K.kind_of(a)
+        )
         for i, a in enumerate(args)
     )
 

@@ -48,6 +48,7 @@ from .primitives import (
     Primitive,
     RefusedOperand,
     classify,
+    derivative_call_role,
     is_global,
     list_append,
     refusal,
@@ -90,9 +91,25 @@ def atom_kind(atom, kinds, namespace, globals_):
     return K.ANY
 
 
-def _element_kind(subscript, kinds, namespace, globals_):
-    """FLOAT for `A[i, j]` on a known global float array with one integer per dimension."""
+def _element_kind(subscript, kinds, namespace, globals_, arrays=None):
+    """FLOAT for `A[i, j]` on a known global float array with one integer per dimension; for an array
+    parameter of known rank and element kind (`arrays`: {parameter: (rank, element kind)}, a refined
+    kind), the element kind with an integer per dimension, ARRAY with fewer integers or with slices."""
     base = subscript.value
+    index = subscript.slice
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    if isinstance(base, ast.Name) and base.id not in globals_ and base.id in (arrays or {}):
+        ndim, element = arrays[base.id]
+        slices = sum(isinstance(p, ast.Slice) for p in parts)
+        integers = sum(
+            isinstance(p, (ast.Name, ast.Constant)) and atom_kind(p, kinds, namespace, globals_) == K.INT
+            for p in parts
+        )
+        if slices + integers != len(parts) or len(parts) > ndim:
+            return None  # masks, index arrays, None, Ellipsis
+        if integers < ndim:
+            return K.ARRAY
+        return element if element in (K.FLOAT, K.INT, K.BOOL) else None
     if not is_global(base, globals_):
         return None
     value = resolve(base, namespace)
@@ -100,8 +117,6 @@ def _element_kind(subscript, kinds, namespace, globals_):
     dtype = getattr(value, "dtype", None)
     if ndim is None or dtype is None or dtype.kind != "f":
         return None
-    index = subscript.slice
-    parts = index.elts if isinstance(index, ast.Tuple) else [index]
     if len(parts) != ndim:
         return None
     if all(
@@ -111,6 +126,35 @@ def _element_kind(subscript, kinds, namespace, globals_):
     ):
         return K.FLOAT
     return None
+
+
+def stored_names(statements):
+    """Names the statements rebind (assignments, loop targets) or write into (`a[i] = v`)."""
+    out = set()
+    for stmt in statements:
+        if isinstance(stmt, ast.Assign):
+            target = stmt.targets[0]
+            while isinstance(target, ast.Subscript):
+                target = target.value
+            if isinstance(target, ast.Name):
+                out.add(target.id)
+        elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
+            out.add(stmt.target.id)
+    return out
+
+
+def proves_kind(atom, kind, kinds, elements, passed_on, globals_):
+    """Does the code prove, without a run-time test, that `atom` has the run-time kind `kind` (a
+    parameter's kind of a recursion's derivative)? A constant of that kind; a parameter passed on as
+    received (`passed_on`: {parameter: kind}); a list whose elements the analysis knows to be of the
+    refined list kind's element kind (`rows[1:]`, `cols[:j] + cols[j + 1:]` of a list of ints)."""
+    if isinstance(atom, ast.Constant):
+        return not K.is_refined(kind) and K.kind_of(atom.value) == kind
+    if not isinstance(atom, ast.Name) or atom.id in globals_:
+        return False
+    if K.is_refined(kind) and kind[0] == K.LIST:
+        return kinds.get(atom.id) == K.LIST and elements.get(atom.id) == kind[1]
+    return passed_on.get(atom.id) == kind
 
 
 def operand_names(primitive, globals_, through_refused=False):
@@ -142,11 +186,17 @@ def analyze(
     input_shapes=None,
     has_aux=False,
     report=None,
+    recursion=None,
 ):
     """Kinds of every variable and the set of active variables; with `input_shapes` (the shapes
     of the array parameters), the shapes of arrays too. With `has_aux` the function returns the pair
     `(output, aux)` and only the output is differentiated. With `report` (the check mode), a refused
-    call is handed to `report` instead of raised, and the analysis goes on."""
+    call is handed to `report` instead of raised, and the analysis goes on.
+
+    `input_kinds` may be refined (`s2sad.kinds.refined_kind`: an array's rank and element kind, a list's
+    element kind). With `recursion` (the function compiled: its own calls are its derivative's), a call
+    of the function itself whose arguments are proven to have the input kinds (`proves_kind`) returns
+    the kind of the function's output (a fixed point, sound by induction on the depth of the calls)."""
     statements = list(walk_statements(function.body))
     primitives = {}
     globals_ = module_names(function)
@@ -164,7 +214,23 @@ def analyze(
         elif list_append(stmt, globals_) is not None:
             primitives[id(stmt)] = list_append(stmt, globals_)
 
-    kinds, elements = _infer_kinds(statements, primitives, input_kinds, namespace, globals_)
+    output = None
+    for stmt in statements:
+        if isinstance(stmt, ast.Return):
+            output = stmt.value
+    if has_aux:
+        output = output.elts[0]  # (output, aux): only the output is differentiated
+    stored = stored_names(statements)
+    refined = {p: k for p, k in input_kinds.items() if K.is_refined(k)}
+    seeds = _Seeds(
+        elements={p: k[1] for p, k in refined.items() if k[0] == K.LIST},
+        arrays={p: k[1:] for p, k in refined.items() if k[0] == K.ARRAY and p not in stored},
+        passed_on={p: k for p, k in input_kinds.items() if p not in stored},
+        recursion=recursion,
+        output=output,
+    )
+    input_kinds = {p: K.plain(k) for p, k in input_kinds.items()}
+    kinds, elements = _infer_kinds(statements, primitives, input_kinds, namespace, globals_, seeds)
 
     def carries(name):
         return kinds.get(name) not in (K.INT, K.BOOL)
@@ -200,12 +266,6 @@ def analyze(
                     changed = True
 
     _refuse_varied_operands(statements, primitives, varied, globals_, classify_error, report)
-    output = None
-    for stmt in statements:
-        if isinstance(stmt, ast.Return):
-            output = stmt.value
-    if has_aux:
-        output = output.elts[0]  # (output, aux): only the output is differentiated
     useful = set()
     if isinstance(output, ast.Name):
         useful.add(output.id)
@@ -243,7 +303,7 @@ def analyze(
                 kinds[name] = K.ARRAY
                 refined = True
         if refined:
-            _refine_kinds(statements, primitives, kinds, namespace, set(input_kinds), globals_)
+            _refine_kinds(statements, primitives, kinds, namespace, set(input_kinds), globals_, seeds.arrays)
     return Analysis(
         kinds=kinds,
         active=varied & useful if config.enabled() else set(varied),
@@ -286,11 +346,36 @@ def _list_atom(atom, kinds):
     return isinstance(atom, ast.Name) and kinds.get(atom.id) == K.LIST  # (`kinds` has the variables only)
 
 
-def _infer_kinds(statements, primitives, input_kinds, namespace, globals_):
+@dataclass
+class _Seeds:
+    """What refined input kinds and a recursion tell the kind inference (see `analyze`)."""
+
+    elements: dict  # list parameter -> the kind of its elements
+    arrays: dict  # array parameter nothing rebinds -> (its rank, the kind of its elements)
+    passed_on: dict  # parameter nothing rebinds or writes into -> its (refined) input kind
+    recursion: tuple = None  # (the function compiled, its parameters' input kinds), or None
+    output: ast.AST = None  # the returned atom
+
+    def own_call(self, prim, kinds, elements, namespace, globals_):
+        """Is `prim` (`_rt.call_value(f, record, args)`) a call of the function compiled, with
+        arguments proven to have its input kinds?"""
+        if self.recursion is None or derivative_call_role(prim) != "value":
+            return False
+        function, input_kinds = self.recursion
+        callee, operands = prim.args[0], prim.args[2:]
+        if not is_global(callee, globals_) or resolve(callee, namespace) is not function:
+            return False
+        return len(operands) == len(input_kinds) and all(
+            proves_kind(a, k, kinds, elements, self.passed_on, globals_) for a, k in zip(operands, input_kinds)
+        )
+
+
+def _infer_kinds(statements, primitives, input_kinds, namespace, globals_, seeds=None):
     """Kinds of every variable and the kinds of the elements of list variables: a fixed point
     over every assignment (flow-insensitive). A list's element kind joins everything put in it."""
+    seeds = seeds or _Seeds({}, {}, {})
     kinds = dict(input_kinds)
-    elements = {}
+    elements = dict(seeds.elements)
     settled = False  # after a first fixed point, reads from lists nothing is put in are `any`
 
     def element_of(name):
@@ -331,9 +416,13 @@ def _infer_kinds(statements, primitives, input_kinds, namespace, globals_):
                     new = element_of(base)
                     if new is K.UNKNOWN:
                         new = K.ANY if settled else None
+                elif seeds.own_call(prim, kinds, elements, namespace, globals_):
+                    new = atom_kind(seeds.output, kinds, namespace, globals_) if seeds.output else K.OTHER
+                    if new is K.UNKNOWN:
+                        new = K.ANY if settled else None
                 else:
                     new, from_lists = _call_kind(
-                        stmt, prim, arg_kinds, kinds, namespace, globals_, element_of
+                        stmt, prim, arg_kinds, kinds, namespace, globals_, element_of, seeds.arrays
                     )
                     if new == K.LIST:
                         for base in from_lists:
@@ -361,7 +450,7 @@ def _infer_kinds(statements, primitives, input_kinds, namespace, globals_):
     return kinds, elements
 
 
-def _refine_kinds(statements, primitives, kinds, namespace, parameters, globals_):
+def _refine_kinds(statements, primitives, kinds, namespace, parameters, globals_, arrays=None):
     """Names of kind `any` whose every assignment gives a known kind once the arrays known by their
     shapes are arrays: `s = np.sum(h ** 2)` is a float when `h = np.tanh(P[i] + W @ h)` is an array
     (`P[i]` alone could be a number). Flow-insensitive, like the first inference (a parameter's
@@ -391,14 +480,14 @@ def _refine_kinds(statements, primitives, kinds, namespace, parameters, globals_
                 if prim.kind == "copy":
                     new = arg_kinds[0] if arg_kinds else K.ANY
                 else:
-                    new = _call_kind(stmt, prim, arg_kinds, kinds, namespace, globals_, lambda _: K.ANY)[0]
+                    new = _call_kind(stmt, prim, arg_kinds, kinds, namespace, globals_, lambda _: K.ANY, arrays)[0]
                 joined = K.join(joined, new)
             if joined in known:
                 kinds[name] = joined
                 changed = True
 
 
-def _call_kind(stmt, prim, arg_kinds, kinds, namespace, globals_, element_of):
+def _call_kind(stmt, prim, arg_kinds, kinds, namespace, globals_, element_of, arrays=None):
     """(result kind, lists whose elements the result holds) of a call primitive. NumPy sees a list
     as an array; Python's `+` and `*` concatenate and repeat lists; `xs[i]` is an element."""
     rule = prim.rule
@@ -415,5 +504,5 @@ def _call_kind(stmt, prim, arg_kinds, kinds, namespace, globals_, element_of):
     keywords = {k: ast.unparse(v) for k, v in prim.keywords.items()}
     new = result_kind(rule, arg_kinds, keywords)
     if isinstance(stmt.value, ast.Subscript):
-        new = _element_kind(stmt.value, kinds, namespace, globals_) or new
+        new = _element_kind(stmt.value, kinds, namespace, globals_, arrays) or new
     return new, []

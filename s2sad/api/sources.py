@@ -14,16 +14,17 @@ from ..errors import ArgumentError, S2sadError
 from ..frontend.nested import OUTER_ONLY_APIS
 from ..modes import ALIASES as MODE_ALIASES, Mode
 from ..pipeline import TEMPLATE_GLOBALS, generate, render
-from ..signatures import diff_kinds as _diff_kinds, kinds_of as _kinds, parse_argnums as _argnums
+from ..signatures import call_kinds as _call_kinds, diff_kinds as _diff_kinds, kinds_of as _kinds
+from ..signatures import parse_argnums as _argnums
 from .boundary import guarded
 from .callables import needs_adapting, reach
 from .transforms import _bind, _input_shapes, _numba_backend
 
 
-def _source_kinds(f, args, nums):
+def _source_kinds(f, args, nums, refined=False):
     params = list(inspect.signature(f).parameters.values())
-    if args is not None:
-        return _kinds(_bind(f, tuple(args), {}), nums)
+    if args is not None:  # (`refined`: as a call that is not inlined compiles it, see call_derivative)
+        return (_call_kinds if refined else _kinds)(_bind(f, tuple(args), {}), nums)
     out = []
     for p in params:
         ann = p.annotation
@@ -56,7 +57,7 @@ def source(f, mode="reverse", argnums=0, args=None, has_aux=False):
     `f_grad` that `grad` runs, which skips computing the value when the adjoints do not
     need it (for an output not known to be a float, `grad` runs the joint `f_vjp`);
     "recursive" the pair a call s2sad does not inline (recursion) runs, compiled for
-    the argument kinds alone: `f_forward` returns (value, residuals, f_backward), and
+    the argument kinds alone (arrays' ranks, the kinds of lists' elements): `f_forward` returns (value, residuals, f_backward), and
     `f_backward` adds to the adjoints it is given.
 
     A bound method or a partial needs `args`: its source is that of the function the
@@ -90,7 +91,7 @@ def _source(f, mode, argnums, args, has_aux, shapes, standalone=False):
         nums = tuple(range(count))
     else:
         _, nums = _argnums(argnums, count, getattr(f, "__name__", "f"))
-    kinds = _diff_kinds(_source_kinds(f, args, nums), nums)
+    kinds = _diff_kinds(_source_kinds(f, args, nums, refined=mode is Mode.RECURSIVE), nums)
     input_shapes = None
     if shapes and args is not None and mode.reverse and mode is not Mode.RECURSIVE and config.enabled():
         # (a recursion's derivative is compiled for kinds alone: its levels have other shapes)

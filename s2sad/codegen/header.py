@@ -11,6 +11,8 @@ sweep records; and the comments that point each statement at the user's line.
 # records nothing for the backward sweep
 """
 
+from .. import kinds as K
+
 
 def _where(parsed, lineno):
     """`file.py:12` for a line of the user's code (inlined helpers included)."""
@@ -66,7 +68,8 @@ def _first_line(parsed):
 def header(compilation, mode=None):
     """The header lines of `compilation`'s code (`mode`: the mode shown, default its own)."""
     parsed, mode = compilation.parsed, mode or compilation.mode
-    functions, shapes, kinds = compilation.static_params, compilation.shapes, compilation.analysis.kinds
+    functions, shapes, kinds = compilation.static_params, compilation.shapes, dict(compilation.analysis.kinds)
+    kinds.update((p, K.describe(k)) for p, k in zip(compilation.params, compilation.input_kinds) if K.is_refined(k))
     described = ", ".join(
         (f"{p}: the function {functions[p]}" if p in functions else f"{p}: {kinds.get(p, 'any')}")
         + (f" {shapes[p]}" if p in shapes else "")

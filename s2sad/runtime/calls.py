@@ -193,6 +193,34 @@ INT_CLASSES = frozenset(
 BOOL_CLASSES = frozenset({bool, np.bool_})
 OTHER_CLASSES = frozenset({list, tuple, dict, str, range, type(None)})
 _ADJOINT_CLASSES = ARRAY_CLASSES | FLOAT_CLASSES | INT_CLASSES
+# the elements of a list of a refined kind (s2sad.kinds.refined_list): ints take bools, floats both
+INTEGRAL_CLASSES = INT_CLASSES | BOOL_CLASSES
+REAL_CLASSES = FLOAT_CLASSES | INTEGRAL_CLASSES
+
+
+def list_of(value, classes):
+    """Is `value` a list whose elements' classes are all in `classes` (the test of a refined list kind,
+    for an argument the code does not prove to have it)?
+
+    >>> list_of([1, 2], INTEGRAL_CLASSES), list_of([1, 2.5], INTEGRAL_CLASSES), list_of((1,), REAL_CLASSES)
+    (True, False, False)
+    """
+    if value.__class__ is not list:
+        return False
+    for item in value:
+        if item.__class__ not in classes:
+            return False
+    return True
+
+
+def array_of(value, ndim, dtype_kinds):
+    """Is `value` an array of rank `ndim` whose dtype's kind is one of `dtype_kinds` (the test of a
+    refined array kind)?
+
+    >>> array_of(np.ones((2, 2)), 2, "fiub"), array_of(np.ones(2), 2, "fiub"), array_of(2.0, 0, "f")
+    (True, False, False)
+    """
+    return value.__class__ is np.ndarray and value.ndim == ndim and value.dtype.kind in dtype_kinds
 _ADJOINT_TYPES = (np.ndarray, float, np.floating, int, np.integer)
 
 

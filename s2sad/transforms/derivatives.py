@@ -13,6 +13,7 @@ import ast
 import operator
 
 from .. import kinds as K
+from ..analyses.activity import proves_kind
 from ..analyses.primitives import index_expression, is_global, list_receiver
 from ..peepholes.simplify import is_zero, simplify, zero
 from ..astutil import name_nodes, nodes, walk
@@ -207,8 +208,31 @@ _CHECKED = {
 }
 
 
+# a refined kind's element kind -> the classes of a list's elements / the kinds of an array's dtype
+_LIST_ELEMENTS = {
+    K.INT: "INTEGRAL_CLASSES",
+    K.FLOAT: "REAL_CLASSES",
+    K.BOOL: "BOOL_CLASSES",
+    K.ARRAY: "ARRAY_CLASSES",
+}
+_DTYPE_KINDS = {K.FLOAT: "fiub", K.INT: "iub", K.BOOL: "b"}
+
+
+def checkable(kind):
+    """Can a value's run-time kind `kind` be tested in generated code (`class_test`)?"""
+    if K.is_refined(kind):
+        return kind[-1] in (_LIST_ELEMENTS if kind[0] == K.LIST else _DTYPE_KINDS)
+    return kind in _CHECKED
+
+
 def class_test(name, kind):
-    """`name.__class__ in _rt.<KIND>_CLASSES`: does the value have the run-time kind `kind`?"""
+    """`name.__class__ in _rt.<KIND>_CLASSES`: does the value have the run-time kind `kind`? For a
+    refined kind, `_rt.array_of(name, rank, dtype kinds)` or `_rt.list_of(name, element classes)`."""
+    if K.is_refined(kind) and kind[0] == K.ARRAY:
+        return call("_rt.array_of", load(name), ast.Constant(kind[1]), ast.Constant(_DTYPE_KINDS[kind[2]]))
+    if K.is_refined(kind):
+        classes = ast.Attribute(value=load("_rt"), attr=_LIST_ELEMENTS[kind[1]], ctx=ast.Load())
+        return call("_rt.list_of", load(name), classes)
     classes = ast.Attribute(value=load("_rt"), attr=_CHECKED[kind], ctx=ast.Load())
     of = ast.Attribute(value=load(name), attr="__class__", ctx=ast.Load())
     return ast.Compare(left=of, ops=[ast.In()], comparators=[classes])
@@ -221,11 +245,12 @@ def all_of(tests):
     return tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
 
 
-def direct_guard(recursion, namespace, function, operands, wrt, passed_on, globals_):
+def direct_guard(recursion, namespace, function, operands, wrt, passed_on, globals_, analysis):
     """Can a call of `function` with `operands` (differentiated at `wrt`) call the derivative being
     compiled (`recursion`: the function, its parameters' run-time kinds, the positions differentiated)?
     None: no; True: yes; else the tests of the arguments' classes that say so at run time.
-    `passed_on` ({parameter: kind}) names the parameters whose values are as this compilation got them."""
+    `passed_on` ({parameter: kind}) names the parameters whose values are as this compilation got them;
+    an argument the analysis proves to have its kind (`proves_kind`: a list of ints sliced) needs no test."""
     if recursion is None:
         return None
     compiled, kinds, active = recursion
@@ -233,7 +258,7 @@ def direct_guard(recursion, namespace, function, operands, wrt, passed_on, globa
         return None
     if tuple(wrt) != tuple(active) or len(operands) != len(kinds):
         return None
-    if any(kind not in _CHECKED for kind in kinds):
+    if not all(checkable(kind) for kind in kinds):
         return None  # functions given as arguments: compiled for the function given
     tests = []
     for atom, kind in zip(operands, kinds):
@@ -244,7 +269,7 @@ def direct_guard(recursion, namespace, function, operands, wrt, passed_on, globa
         name = local_atom(atom, globals_)
         if name is None:
             return None
-        if passed_on.get(name) != kind:
+        if not proves_kind(atom, kind, analysis.kinds, analysis.elements, passed_on, globals_):
             tests.append(class_test(name, kind))
     return all_of(tests)
 

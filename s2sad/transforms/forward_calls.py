@@ -74,7 +74,9 @@ class ForwardCalls:
         passed_on = {
             p: kinds[i] for i, p in enumerate(a.arg for a in self.function.args.args) if p not in rebound
         }
-        guard = direct_guard(self.recursion, self.namespace, function, operands, wrt, passed_on, self.globals)
+        guard = direct_guard(
+            self.recursion, self.namespace, function, operands, wrt, passed_on, self.globals, self.analysis
+        )
         if guard is None:
             return looked_up
         tests = [] if guard is True else [guard]
