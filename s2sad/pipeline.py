@@ -249,7 +249,12 @@ def _analyze(c):
 def _recursion(c):
     """(the function, its parameters' kinds, the positions differentiated) when the derivative's own
     calls call it directly (a recursion's, in the recursive and forward modes), else None."""
-    if c.mode in (Mode.RECURSIVE, Mode.FORWARD) and not c.tree_spans and not c.static_params and not c.has_aux:
+    if (
+        c.mode in (Mode.RECURSIVE, Mode.FORWARD)
+        and not c.tree_spans
+        and not c.static_params
+        and not c.has_aux
+    ):
         return (c.function, c.input_kinds, c.active_inputs)
     return None
 

@@ -366,7 +366,8 @@ class _Seeds:
         if not is_global(callee, globals_) or resolve(callee, namespace) is not function:
             return False
         return len(operands) == len(input_kinds) and all(
-            proves_kind(a, k, kinds, elements, self.passed_on, globals_) for a, k in zip(operands, input_kinds)
+            proves_kind(a, k, kinds, elements, self.passed_on, globals_)
+            for a, k in zip(operands, input_kinds)
         )
 
 
@@ -480,7 +481,9 @@ def _refine_kinds(statements, primitives, kinds, namespace, parameters, globals_
                 if prim.kind == "copy":
                     new = arg_kinds[0] if arg_kinds else K.ANY
                 else:
-                    new = _call_kind(stmt, prim, arg_kinds, kinds, namespace, globals_, lambda _: K.ANY, arrays)[0]
+                    new = _call_kind(
+                        stmt, prim, arg_kinds, kinds, namespace, globals_, lambda _: K.ANY, arrays
+                    )[0]
                 joined = K.join(joined, new)
             if joined in known:
                 kinds[name] = joined

@@ -69,7 +69,9 @@ def header(compilation, mode=None):
     """The header lines of `compilation`'s code (`mode`: the mode shown, default its own)."""
     parsed, mode = compilation.parsed, mode or compilation.mode
     functions, shapes, kinds = compilation.static_params, compilation.shapes, dict(compilation.analysis.kinds)
-    kinds.update((p, K.describe(k)) for p, k in zip(compilation.params, compilation.input_kinds) if K.is_refined(k))
+    kinds.update(
+        (p, K.describe(k)) for p, k in zip(compilation.params, compilation.input_kinds) if K.is_refined(k)
+    )
     described = ", ".join(
         (f"{p}: the function {functions[p]}" if p in functions else f"{p}: {kinds.get(p, 'any')}")
         + (f" {shapes[p]}" if p in shapes else "")

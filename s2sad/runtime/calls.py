@@ -221,6 +221,8 @@ def array_of(value, ndim, dtype_kinds):
     (True, False, False)
     """
     return value.__class__ is np.ndarray and value.ndim == ndim and value.dtype.kind in dtype_kinds
+
+
 _ADJOINT_TYPES = (np.ndarray, float, np.floating, int, np.integer)
 
 

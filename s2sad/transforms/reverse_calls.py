@@ -66,7 +66,14 @@ class RecursiveCalls:
         if self.recursion is None:
             return None
         return direct_guard(
-            self.recursion, self.namespace, function, operands, wrt, self._passed_on(), self.globals, self.analysis
+            self.recursion,
+            self.namespace,
+            function,
+            operands,
+            wrt,
+            self._passed_on(),
+            self.globals,
+            self.analysis,
         )
 
     def _passed_on(self):
