@@ -250,18 +250,13 @@ def describe(kind):
     return f"list of {kind[1]}"
 
 
-_CLASS_KINDS = {}  # a number's class -> its kind (kind_of, asked once per class)
-
-
 def _element_kind(value):
     cls = value.__class__
-    kind = _CLASS_KINDS.get(cls)
-    if kind is None:
-        kind = ARRAY if cls is np.ndarray else kind_of(value)
-        if cls is not np.ndarray and kind == OTHER:
-            return OTHER  # (not kept: other classes may be many)
-        _CLASS_KINDS[cls] = kind
-    return kind
+    if cls is float or cls is np.float64:
+        return FLOAT
+    if cls is int:
+        return INT
+    return ARRAY if cls is np.ndarray else kind_of(value)
 
 
 def refined_kind(value, differentiated=False):
