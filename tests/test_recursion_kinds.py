@@ -97,6 +97,18 @@ def halving(y, h, k, depth):  # a recursive ODE step, halved `depth` times: the 
     return halving(y_half, h / 2, k, depth - 1)
 
 
+def reassigned(x, n):  # a loop that overwrites what it records twice per step, recursing on a shorter loop
+    if n == 0:
+        return x
+    s = 0.0
+    for i in range(n):
+        t = x * (i + 1.0)
+        s = s + np.sin(t)
+        t = t * s
+        s = s + np.cos(t)
+    return s + reassigned(x * 0.5, n - 1)
+
+
 def scaled_down(x, xs):  # a list of ints at the first level, of floats below: another compilation
     if len(xs) == 0:
         return x
@@ -150,6 +162,12 @@ def test_tree_recursion_over_rows(seed, n):
 def test_recursive_step_halving(seed, h, k):
     y = np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
     _check(halving, (y, h, k, 3))
+
+
+@SETTINGS
+@given(st.floats(-1.5, 1.5), st.integers(1, 4))
+def test_a_loop_recording_a_value_twice_per_step(x, n):
+    _check(reassigned, (x, n))
 
 
 @SETTINGS
@@ -222,6 +240,8 @@ def test_the_recursive_code_calls_itself_without_tests_or_broadcasting_helpers()
     assert "minor_det_forward(M, rows[1:], " in text
     assert "sweep_call" not in text and "__class__" not in text  # proven: no run-time test, no lookup
     assert "unbroadcast" not in text and "_rt.like" not in text and "add_at" not in text  # scalar code
+    # the loop's records: one tuple per step in one list
+    assert "_tape1[j] = (" in text and "in reversed(_tape1):" in text and "zip(" not in text
 
 
 @pytest.mark.generated_code

@@ -4,6 +4,7 @@ each generated function after the transform, `s2sad.pipeline.generate`)."""
 from .. import config
 from .. import kinds as K
 from ..astutil import statements, unshare
+from ..modes import Mode
 from .accumulations import fuse_accumulations
 from .contractions import write_contractions
 from .copies import propagate_copies_in_blocks
@@ -15,6 +16,7 @@ from .row_writes import store_fresh_rows
 from .scatter import accumulate_at_basic_indices
 from .single_use import inline_single_use
 from .spreads import spread_by_broadcasting
+from .tape_tuples import fuse_tape_lists
 from .tapes import drop_unread_tapes
 from .transposes import hoist_transposes
 
@@ -98,3 +100,5 @@ def peepholes(c):
     for node in c.functions.values():
         for run, with_compilation in PEEPHOLES:
             run(node, c) if with_compilation else run(node)
+    if c.mode is Mode.RECURSIVE:  # the sweeps run once per level: one tape list per loop, not one per value
+        fuse_tape_lists(list(c.functions.values()), c.tape_lists)
