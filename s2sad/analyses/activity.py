@@ -221,10 +221,10 @@ def analyze(
     if has_aux:
         output = output.elts[0]  # (output, aux): only the output is differentiated
     stored = stored_names(statements)
-    refined = {p: k for p, k in input_kinds.items() if K.is_refined(k)}
+    refinements = {p: k for p, k in input_kinds.items() if K.is_refined(k)}
     seeds = _Seeds(
-        elements={p: k[1] for p, k in refined.items() if k[0] == K.LIST},
-        arrays={p: k[1:] for p, k in refined.items() if k[0] == K.ARRAY and p not in stored},
+        elements={p: k[1] for p, k in refinements.items() if k[0] == K.LIST},
+        arrays={p: k[1:] for p, k in refinements.items() if k[0] == K.ARRAY and p not in stored},
         passed_on={p: k for p, k in input_kinds.items() if p not in stored},
         recursion=recursion,
         output=output,
