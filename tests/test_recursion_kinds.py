@@ -97,6 +97,16 @@ def halving(y, h, k, depth):  # a recursive ODE step, halved `depth` times: the 
     return halving(y_half, h / 2, k, depth - 1)
 
 
+def horner(c, x, k):  # one level per coefficient: numbers passed down
+    if k == len(c) - 1:
+        return c[k]
+    return c[k] + x * horner(c, x, k + 1)
+
+
+def polynomial(c, x):
+    return horner(c, x, 0)
+
+
 def reassigned(x, n):  # a loop that overwrites what it records twice per step, recursing on a shorter loop
     if n == 0:
         return x
@@ -162,6 +172,13 @@ def test_tree_recursion_over_rows(seed, n):
 def test_recursive_step_halving(seed, h, k):
     y = np.random.default_rng(seed).uniform(-1.0, 1.0, 3)
     _check(halving, (y, h, k, 3))
+
+
+@SETTINGS
+@given(SEEDS, st.integers(1, 8), st.floats(-1.2, 1.2))
+def test_horner_one_level_per_coefficient(seed, n, x):
+    c = np.random.default_rng(seed).uniform(-1.0, 1.0, n)
+    _check(polynomial, (c, x))
 
 
 @SETTINGS
@@ -249,6 +266,14 @@ def test_arguments_not_proven_are_tested_at_run_time():
     text = s2sad.source(halving, mode="recursive", args=(np.ones(3), 0.5, 1.0, 2))
     assert '_rt.array_of(y_half, 1, "fiub")' in text  # a new array per level: its rank is tested
     assert "halving_forward(y, " in text  # the parameter passed on as received: no test
+    assert "FLOAT_CLASSES" not in text and "INT_CLASSES" not in text  # `h / 2`, `depth - 1`: known numbers
+
+
+@pytest.mark.generated_code
+def test_numbers_passed_down_need_no_test_and_give_scalar_code():
+    text = s2sad.source(horner, mode="recursive", argnums=(0, 1), args=(np.ones(4), 0.5, 0))
+    assert "_horner_call1 = horner_forward(c, x, k + 1)" in text
+    assert "unbroadcast" not in text and "_rt.like" not in text and "_stack" not in text
 
 
 # -- the analysis of refined kinds ---------------------------------------------------------------

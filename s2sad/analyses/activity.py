@@ -146,14 +146,18 @@ def stored_names(statements):
 def proves_kind(atom, kind, kinds, elements, passed_on, globals_):
     """Does the code prove, without a run-time test, that `atom` has the run-time kind `kind` (a
     parameter's kind of a recursion's derivative)? A constant of that kind; a parameter passed on as
-    received (`passed_on`: {parameter: kind}); a list whose elements the analysis knows to be of the
-    refined list kind's element kind (`rows[1:]`, `cols[:j] + cols[j + 1:]` of a list of ints)."""
+    received (`passed_on`: {parameter: kind}); a number the analysis knows to be of that kind (`n - 1`
+    of an int, `h / 2` of a float); a list whose elements the analysis knows to be of the refined list
+    kind's element kind (`rows[1:]`, `cols[:j] + cols[j + 1:]` of a list of ints). (An array's rank is
+    known only for a parameter: another array is tested at run time.)"""
     if isinstance(atom, ast.Constant):
         return not K.is_refined(kind) and K.kind_of(atom.value) == kind
     if not isinstance(atom, ast.Name) or atom.id in globals_:
         return False
     if K.is_refined(kind) and kind[0] == K.LIST:
         return kinds.get(atom.id) == K.LIST and elements.get(atom.id) == kind[1]
+    if kind in (K.FLOAT, K.INT, K.BOOL) and kinds.get(atom.id) == kind:
+        return True
     return passed_on.get(atom.id) == kind
 
 
