@@ -614,7 +614,7 @@ def test_integer_arguments_get_no_adjoint_and_inactive_calls_are_plain():
     text = s2sad.source(
         power, mode="forward", args=(1.5, 3)
     )  # its own jvp, called directly: `n - 1` is an int
-    assert re.search(r"power_jvp\(x, n - 1, x_dot\)", text) and "call_jvp" not in text, text
+    assert re.search(r"power_jvp\(x, (n - 1|\w+), x_dot\)", text) and "call_jvp" not in text, text
     for mode in ("reverse", "forward"):
         text = s2sad.source(inactive_recursion, mode=mode, args=(1.5,))
         assert "= count_down(" in text and "call_" not in text, text
@@ -835,7 +835,7 @@ def test_the_recursive_mode_passes_the_adjoints_down():
     text = s2sad.source(nested_poly, "recursive", argnums=(0, 1), args=(np.ones(4), 0.5, 0))
     assert "def nested_poly_backward(_residuals, out_bar, coefficients_bar, t_bar):" in text, text
     # its own call: a plain call (`k + 1` is an int, as compiled for: no test), with the adjoints
-    assert "_nested_poly_call1 = nested_poly_forward(coefficients, t, k + 1)" in text, text
+    assert re.search(r"_nested_poly_call1 = nested_poly_forward\(coefficients, t, (k \+ 1|\w+)\)", text), text
     assert "sweep_call" not in text and "__class__" not in text, text
     assert re.search(
         r"\[2\]\(\s*_nested_poly_call1\[1\],.*,\s*coefficients_bar,\s*t_bar,?\s*\)", text, re.S
@@ -843,7 +843,7 @@ def test_the_recursive_mode_passes_the_adjoints_down():
     assert re.search(r"return \(\s*\w+,\s*\(.*\),\s*nested_poly_backward,\s*\)", text, re.S), text
     text = s2sad.source(nested_poly, "forward", argnums=(0, 1), args=(np.ones(4), 0.5, 0))
     assert re.search(
-        r"nested_poly_jvp\(\s*coefficients, t, k \+ 1, coefficients_dot, t_dot,?\s*\)", text
+        r"nested_poly_jvp\(\s*coefficients, t, (k \+ 1|\w+), coefficients_dot, t_dot,?\s*\)", text
     ), text
     assert "call_jvp" not in text and "__class__" not in text, text
 
