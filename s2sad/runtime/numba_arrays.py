@@ -78,7 +78,15 @@ def _zeros_like(x):
         return lambda x: np.zeros(x.shape)
     if is_number(x):
         return lambda x: 0.0
+    if isinstance(x, types.List) and (is_array(x.dtype) or is_number(x.dtype)):  # a list adjoint
+        return lambda x: [zeros_like(item) for item in x]
     return None
+
+
+@numba.njit(**JIT)
+def list_add_at(g, index, value):
+    """`g[index] += value` on a list adjoint by rebinding the slot (element arrays may be shared)."""
+    g[index] = g[index] + value
 
 
 def owned(g, x):

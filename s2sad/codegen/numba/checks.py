@@ -52,6 +52,7 @@ RUNTIME_HELPERS = (
     "grow",
     "reserve",
     "list_like",
+    "list_add_at",
     "owned",
     "like",
     "zeros_like",

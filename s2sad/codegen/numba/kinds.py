@@ -46,6 +46,10 @@ def zero_of(kind):
     if kind[0] == "array" and dtype_of(kind[2], kind[3]):
         shape = "(" + "0, " * kind[1] + ")"
         return parse_expr(f"np.zeros({shape}, {dtype_of(kind[2], kind[3])})")
+    if kind[0] == "list" and not is_scalar(kind[1]):  # an inner loop's tape of arrays (or of such tapes)
+        element = zero_of(kind[1])
+        if element is not None:
+            return ast.Call(func=parse_expr("_rt.list_like"), args=[element], keywords=[])
     return None
 
 

@@ -6,7 +6,7 @@ import ast
 import numpy as np
 
 from .checks import Checks
-from .kinds import describe, is_scalar, record_of, zero_of
+from .kinds import describe, is_scalar, record_of, tape_kind, zero_of
 from .spelling import Spelling, constant_axes
 from .syntax import assign_to, call_of, marker_of, name_of, parse_expr, parse_stmt
 from .tapes import Tapes
@@ -33,6 +33,12 @@ class Lowering(Tapes, Checks):
         self.index = 0
 
     def kind(self, name):
+        """The type numba gives `name`: the probe's, except for a counted loop's tape (a Python list in the
+        probe), which numba holds as an array of the numbers it records or a list of its arrays, so that
+        a loop inside a loop records the inner loop's tapes (a list of those)."""
+        if name in self.counted and self.counted[name] is not None and self.counted[name] not in self.tapes:
+            recorded = self.kind(self.counted[name])
+            return tape_kind(recorded) if is_scalar(recorded) else ("list", recorded)
         return self.kinds.get(name)
 
     # -- the rewrite ------------------------------------------------------------------------------
@@ -87,6 +93,8 @@ class Lowering(Tapes, Checks):
         # adjoints started as `0.0` that become arrays
         if name and isinstance(value, ast.Constant) and type(value.value) in (int, float):
             kind = self.kind(name)
+            if kind == ("object", "list") and value.value == 0:  # a list adjoint: zeros aligned with the list
+                return [assign_to(name, parse_expr(f"_rt.zeros_like({self.list_of(name)})"))]
             if isinstance(kind, tuple) and kind[0] == "array":
                 primal = name[: -len("_bar")] if name.endswith("_bar") else None
                 if primal and self.kind(primal) == kind:
@@ -127,8 +135,34 @@ class Lowering(Tapes, Checks):
             return [parse_stmt(f"{name}_gs = []"), parse_stmt(f"{name}_vs = []")]
         if call_of(value, "_pop") is not None and not value.args:
             return self.pop(target)
+        if self.runtime_call(value, "list_like") and len(value.args) == 2:
+            # `g = _rt.list_like(g, xs)`: the list adjoint, which the target starts as zeros (above)
+            adjoint = name_of(value.args[0])
+            if adjoint is None or self.kind(adjoint) != ("object", "list"):
+                raise self.fail("the numba target holds the adjoint of this list only as a list of zeros it starts")
+            return [] if adjoint == name else [assign_to(name, value.args[0])]
         self.check(stmt)
         return [stmt]
+
+    @staticmethod
+    def runtime_call(node, helper):
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and name_of(node.func.value) == "_rt"
+            and node.func.attr == helper
+        )
+
+    def list_of(self, adjoint):
+        """The list whose adjoint is `adjoint` (`xs` for `xs_bar`): the target starts it as zeros like it."""
+        primal = adjoint[: -len("_bar")] if adjoint.endswith("_bar") else None
+        if primal is None or self.kind(primal) != ("object", "list"):
+            raise self.fail(
+                "the numba target starts a list's adjoint as zeros aligned with the list, and cannot tell "
+                f"which list {self.display(adjoint)} is the adjoint of",
+                hint="use the Python target (the default backend) for this function",
+            )
+        return primal
 
     def expression_statement(self, stmt):
         call = stmt.value
@@ -141,6 +175,11 @@ class Lowering(Tapes, Checks):
                 if is_scalar(self.kind(value)):
                     return [parse_stmt(f"{array}[{count}] = {value}")]
                 return [parse_stmt(f"{array}.append({ast.unparse(record_of(value, self.kind(value)))})")]
+            if self.runtime_call(call, "list_add_at") and isinstance(call.args[1], ast.Slice):
+                raise self.fail(
+                    "the numba target adds to a list's adjoint one item at a time, not through a slice",
+                    hint="use the Python target (the default backend) for this function",
+                )
             if name_of(call.func) == "_push" and len(call.args) == 1:
                 return self.push(call.args[0])
             if (
