@@ -83,6 +83,20 @@ def _zeros_like(x):
     return None
 
 
+def item(g, k):
+    """Item `k` of a list's or tuple's cotangent (the target starts list cotangents as zeros: never missing)."""
+    return g[k]
+
+
+@overload(item, jit_options=JIT)
+def _item(g, k):
+    if isinstance(g, (types.List, types.UniTuple)):
+        return lambda g, k: g[k]
+    if is_number(g):  # a zero placeholder
+        return lambda g, k: 0.0
+    return None
+
+
 @numba.njit(**JIT)
 def list_add_at(g, index, value):
     """`g[index] += value` on a list adjoint by rebinding the slot (element arrays may be shared)."""

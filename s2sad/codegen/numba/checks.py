@@ -53,6 +53,7 @@ RUNTIME_HELPERS = (
     "reserve",
     "list_like",
     "list_add_at",
+    "item",
     "owned",
     "like",
     "zeros_like",

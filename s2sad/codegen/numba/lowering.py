@@ -7,7 +7,7 @@ import numpy as np
 
 from .checks import Checks
 from .kinds import describe, is_scalar, record_of, tape_kind, zero_of
-from .spelling import Spelling, constant_axes
+from .spelling import Spelling, changed_lists, constant_axes
 from .syntax import assign_to, call_of, marker_of, name_of, parse_expr, parse_stmt
 from .tapes import Tapes
 
@@ -139,7 +139,9 @@ class Lowering(Tapes, Checks):
             # `g = _rt.list_like(g, xs)`: the list adjoint, which the target starts as zeros (above)
             adjoint = name_of(value.args[0])
             if adjoint is None or self.kind(adjoint) != ("object", "list"):
-                raise self.fail("the numba target holds the adjoint of this list only as a list of zeros it starts")
+                raise self.fail(
+                    "the numba target holds the adjoint of this list only as a list of zeros it starts"
+                )
             return [] if adjoint == name else [assign_to(name, value.args[0])]
         self.check(stmt)
         return [stmt]
@@ -199,7 +201,8 @@ class Lowering(Tapes, Checks):
 
     def run(self):
         fn = self.function
-        fn.body = [Spelling().visit(stmt) for stmt in fn.body]
+        spelling = Spelling(changed_lists(fn))
+        fn.body = [spelling.visit(stmt) for stmt in fn.body]
         fn.body = self.gathers(fn.body)
         constant_axes(fn)
         self.where_bound = {}
