@@ -97,10 +97,37 @@ def _item(g, k):
     return None
 
 
-@numba.njit(**JIT)
 def list_add_at(g, index, value):
-    """`g[index] += value` on a list adjoint by rebinding the slot (element arrays may be shared)."""
+    """`g[index] += value` on a list adjoint by rebinding the slot (element arrays may be shared, so they
+    are never written into); a slice index adds a list item by item."""
+    if isinstance(index, slice):
+        for k, v in zip(range(*index.indices(len(g))), value):
+            g[k] = g[k] + v
+        return
     g[index] = g[index] + value
+
+
+@overload(list_add_at, jit_options=JIT)
+def _list_add_at(g, index, value):
+    if not isinstance(g, types.List):
+        return None
+    if isinstance(index, types.Integer):
+
+        def add(g, index, value):
+            g[index] = g[index] + value
+
+        return add
+    if isinstance(index, types.SliceType) and isinstance(value, types.List):
+
+        def add_slice(g, index, value):
+            start, stop, step = index.indices(len(g))
+            for k, j in enumerate(range(start, stop, step)):
+                if k >= len(value):
+                    break
+                g[j] = g[j] + value[k]
+
+        return add_slice
+    return None
 
 
 def owned(g, x):

@@ -6,7 +6,7 @@ import ast
 import numpy as np
 
 from .checks import Checks
-from .kinds import describe, is_scalar, record_of, tape_kind, zero_of
+from .kinds import describe, is_list, is_scalar, record_of, tape_kind, zero_of
 from .spelling import Spelling, changed_lists, constant_axes
 from .syntax import assign_to, call_of, marker_of, name_of, parse_expr, parse_stmt
 from .tapes import Tapes
@@ -93,7 +93,7 @@ class Lowering(Tapes, Checks):
         # adjoints started as `0.0` that become arrays
         if name and isinstance(value, ast.Constant) and type(value.value) in (int, float):
             kind = self.kind(name)
-            if kind == ("object", "list") and value.value == 0:  # a list adjoint: zeros aligned with the list
+            if is_list(kind) and value.value == 0:  # a list adjoint: zeros aligned with the list
                 return [assign_to(name, parse_expr(f"_rt.zeros_like({self.list_of(name)})"))]
             if isinstance(kind, tuple) and kind[0] == "array":
                 primal = name[: -len("_bar")] if name.endswith("_bar") else None
@@ -138,7 +138,7 @@ class Lowering(Tapes, Checks):
         if self.runtime_call(value, "list_like") and len(value.args) == 2:
             # `g = _rt.list_like(g, xs)`: the list adjoint, which the target starts as zeros (above)
             adjoint = name_of(value.args[0])
-            if adjoint is None or self.kind(adjoint) != ("object", "list"):
+            if adjoint is None or not is_list(self.kind(adjoint)):
                 raise self.fail(
                     "the numba target holds the adjoint of this list only as a list of zeros it starts"
                 )
@@ -158,7 +158,7 @@ class Lowering(Tapes, Checks):
     def list_of(self, adjoint):
         """The list whose adjoint is `adjoint` (`xs` for `xs_bar`): the target starts it as zeros like it."""
         primal = adjoint[: -len("_bar")] if adjoint.endswith("_bar") else None
-        if primal is None or self.kind(primal) != ("object", "list"):
+        if primal is None or not is_list(self.kind(primal)):
             raise self.fail(
                 "the numba target starts a list's adjoint as zeros aligned with the list, and cannot tell "
                 f"which list {self.display(adjoint)} is the adjoint of",
@@ -177,11 +177,6 @@ class Lowering(Tapes, Checks):
                 if is_scalar(self.kind(value)):
                     return [parse_stmt(f"{array}[{count}] = {value}")]
                 return [parse_stmt(f"{array}.append({ast.unparse(record_of(value, self.kind(value)))})")]
-            if self.runtime_call(call, "list_add_at") and isinstance(call.args[1], ast.Slice):
-                raise self.fail(
-                    "the numba target adds to a list's adjoint one item at a time, not through a slice",
-                    hint="use the Python target (the default backend) for this function",
-                )
             if name_of(call.func) == "_push" and len(call.args) == 1:
                 return self.push(call.args[0])
             if (
