@@ -84,7 +84,7 @@ def _zeros_like(x):
 
 
 def item(g, k):
-    """Item `k` of a list's or tuple's cotangent (the target starts list cotangents as zeros: never missing)."""
+    """Item `k` of a list's or tuple's cotangent (the target starts a list cotangent as zeros)."""
     return g[k]
 
 

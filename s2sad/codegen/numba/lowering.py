@@ -103,8 +103,9 @@ class Lowering(Tapes, Checks):
                 return [assign_to(name, parse_expr(f"np.zeros({shape!r}) + {value.value!r}"))]
         if name in self.changed and self.kind(name) == ("object", "list"):
             raise self.fail(
-                f"{self.display(name)} is a list of values of several types (arrays of several ranks or dtypes, or "
-                "arrays and numbers) that the function changes in place; numba's lists hold one type",
+                f"{self.display(name)} is a list of values of several types (arrays of several ranks or "
+                "dtypes, or arrays and numbers) that the function changes in place; numba's lists hold "
+                "one type",
                 hint="keep items of one kind in each list, or use the Python target (the default backend)",
             )
         if name in self.tapes:  # `_tape1 = []`: fresh arrays (a loop inside a loop records them per pass)

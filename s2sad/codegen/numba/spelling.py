@@ -57,7 +57,8 @@ def constant_axes(fn):
 
 
 def changed_lists(fn):
-    """The names the function changes in place as lists: item assignment, `append`, `pop`, `insert`, `extend`."""
+    """The names the function changes in place as lists: item assignment, `append`, `pop`, `insert`,
+    `extend`."""
     changed = set()
     for node in ast.walk(fn):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and name_of(node.value):
