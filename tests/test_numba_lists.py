@@ -262,3 +262,25 @@ def test_copied_list_helpers_run_without_s2sad(tmp_path, monkeypatch):
     assert [list(v) for v in g] == [[1.0, 2.0], [4.0, 6.0], [0.0, 0.0]]
     assert list(second) == [4.0, 6.0]
     sys.modules.pop("copied_list_helpers", None)
+
+
+def sliding(w, v, steps=4):
+    """A window of states: the oldest leaves from the front (`pop(0)`)."""
+    window = [v]
+    total = 0.0
+    for t in range(steps):
+        window.append(np.cos(w * window[-1]))
+        if len(window) > 2:
+            total = total + np.sum(window.pop(0))
+    return total + np.sum(window[-1])
+
+
+def test_removing_a_list_item_by_position_is_refused_at_its_line():
+    """numba 0.68's lists corrupt memory removing the first item after appends (the process aborts):
+    the target refuses `pop(i)` before numba runs."""
+    v = np.array([0.3, -0.4, 0.2])
+    with pytest.raises(NumbaTargetError, match="by position") as info:
+        s2sad.grad(sliding, argnums=(0, 1), backend="numba")(0.6, v)
+    assert info.value.lineno == sliding.__code__.co_firstlineno + 7
+    assert info.value.code.strip() == "total = total + np.sum(window.pop(0))"
+    check_grads(sliding, (0.6, v), wrt=[0, 1], directions=1)  # the Python target runs it
