@@ -101,13 +101,6 @@ class Lowering(Tapes, Checks):
                     return [assign_to(name, parse_expr(f"_rt.zeros_like({primal})"))]
                 shape = np.shape(self.values[name])
                 return [assign_to(name, parse_expr(f"np.zeros({shape!r}) + {value.value!r}"))]
-        if name in self.changed and self.kind(name) == ("object", "list"):
-            raise self.fail(
-                f"{self.display(name)} is a list of values of several types (arrays of several ranks or "
-                "dtypes, or arrays and numbers) that the function changes in place; numba's lists hold "
-                "one type",
-                hint="keep items of one kind in each list, or use the Python target (the default backend)",
-            )
         if name in self.tapes:  # `_tape1 = []`: fresh arrays (a loop inside a loop records them per pass)
             return self.allocate(name)
         if name and name.endswith("_push") and name[: -len("_push")] in self.tapes:
@@ -150,6 +143,13 @@ class Lowering(Tapes, Checks):
                     "the numba target holds the adjoint of this list only as a list of zeros it starts"
                 )
             return [] if adjoint == name else [assign_to(name, value.args[0])]
+        if name in self.changed and self.kind(name) == ("object", "list"):
+            raise self.fail(
+                f"{self.display(name)} is a list of values of several types (arrays of several ranks or "
+                "dtypes, or arrays and numbers) that the function changes in place; numba's lists hold "
+                "one type",
+                hint="keep items of one kind in each list, or use the Python target (the default backend)",
+            )
         self.check(stmt)
         return [stmt]
 
