@@ -68,6 +68,8 @@ def user_facing(exc):
         return exc
     if not isinstance(exc, S2sadError):
         _add_note(exc, original)
+    else:
+        _point_at_user_line(exc)
     if debugging():
         return exc
     s2sad_error = isinstance(exc, S2sadError)
@@ -117,6 +119,19 @@ def origin_of(filename, lineno):
         if text.startswith("def "):
             break
     return None
+
+
+def _point_at_user_line(exc):
+    """An s2sad error raised on a line of derivative code being differentiated again (a Hessian,
+    `jvp` of a `grad`) names the user's line that code differentiates, not the generated line."""
+    filename = getattr(exc, "filename", None)
+    if filename not in LINE_ORIGINS or not exc.lineno:
+        return
+    found = origin_of(filename, exc.lineno)
+    if found is None:
+        return
+    _, exc.filename, exc.lineno, exc.code = found
+    exc.args = (exc._render(),)
 
 
 def _add_note(exc, tb):

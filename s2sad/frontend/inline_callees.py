@@ -201,8 +201,8 @@ class CalleeResolution:
         if _runtime_helper(obj) and defined is None:  # (a helper may be its own definition)
             raise self.parsed.error(
                 NoDerivativeRuleError,
-                f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "
-                "for differentiating it again",
+                f"the derivative of this line calls s2sad's run-time helper `{obj.__name__}`, which has no "
+                "rule for differentiating it again",
                 value,
                 hint="derivative code that calls custom rules, recursive functions or this helper cannot be "
                 "differentiated again yet; register rules for the helper with s2sad.rules.tangent / "
