@@ -307,6 +307,20 @@ def _middle(a, axis):
     return np.take(np.sort(a, axis=axis), [(n - 1) // 2, n // 2], axis=axis)
 
 
+@defines((max, "of one sequence"))
+def max_of_sequence(iterable):
+    """Python's `max(xs)` of numbers: the first largest one (its derivative too)."""
+    values = np.asarray(iterable)
+    return values[np.argmax(values)]
+
+
+@defines((min, "of one sequence"))
+def min_of_sequence(iterable):
+    """Python's `min(xs)` of numbers: the first smallest one (its derivative too)."""
+    values = np.asarray(iterable)
+    return values[np.argmin(values)]
+
+
 # -- run-time helpers of derivative code, written with operations that have rules ------------------
 # Generated derivative code calls these helpers (`_rt.<name>`); first derivatives run the helper
 # itself. When derivative code is differentiated again (`hessian`, `grad(grad(f))`), the helper's
