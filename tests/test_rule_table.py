@@ -141,6 +141,7 @@ CONSTANT_SAMPLES = {
     "s2sad.runtime.check_not_tree": [(lambda a: _rt.check_not_tree(a, "grad"), [V3])],
     "s2sad.runtime.svd_supported": [(lambda a: _rt.svd_supported(a, False), [M23])],
     "s2sad.runtime.eig_supported": [(lambda a: _rt.eig_supported(a), [V3])],
+    "s2sad.runtime.qr_supported": [(lambda a: _rt.qr_supported(a), [(3, 2)])],
     "s2sad.runtime.zeros_like": [(_rt.zeros_like, [M23]), (_rt.zeros_like, [None])],
     "s2sad.runtime.mean_partials": [(lambda a: _rt.mean_partials(a, 1), [M23])],
     "s2sad.runtime.extremum_weights": [(lambda a: _rt.extremum_weights(a, np.max(a)), [V3])],

@@ -84,6 +84,7 @@ TABLE = (
             np.array_equal,
             _rt.svd_supported,
             _rt.eig_supported,
+            _rt.qr_supported,
         ),
     ),
     # like the first operand, int and bool made float (a NumPy function of a number is a float)

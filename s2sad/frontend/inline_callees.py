@@ -23,7 +23,7 @@ from .lift import Lifter, LocalFunction, bound_names, identifier, parse_lambda, 
 from .normalize import normalize
 from .writes import rewrite_writes
 from .nested import SUPPORTED_KINDS, materialize, spelled, transform_of
-from ..rules.definitions import definition
+from ..rules.definitions import OF_ONE_SEQUENCE, definition
 from ..runtime.custom import definition_of
 from ..analyses.primitives import _UNRESOLVED, is_global, method_rule, resolve
 
@@ -179,7 +179,7 @@ class CalleeResolution:
             return obj
         defined = definition(obj)
         if obj in (max, min) and len(value.args) == 1 and not value.keywords:
-            defined = definition((obj, "of one sequence"))  # `max(xs)`, not `max(a, b)`
+            defined = OF_ONE_SEQUENCE[obj]  # `max(xs)`, not `max(a, b)`
         obj = defined or obj  # `np.fliplr`: inlined as written with operations that have rules
         if obj is _UNRESOLVED or not isinstance(obj, types.FunctionType):
             return None

@@ -434,7 +434,7 @@ def _(z, z0, x):
 
 nondifferentiable(slice)
 nondifferentiable(_rt.check_not_tree)
-nondifferentiable(_rt.svd_supported, _rt.eig_supported)
+nondifferentiable(_rt.svd_supported, _rt.eig_supported, _rt.qr_supported)
 nondifferentiable(_rt.zeros_like)
 nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`)
     _rt.at_shape,
