@@ -834,6 +834,11 @@ DEFINITION_EXAMPLES = {
         ex("np.correlate(a, b)", A(5), A(2)),
         ex("np.correlate(a, b, mode='full')", A(2), A(3)),
     ],
+    "numpy.take_along_axis": [
+        ex("np.take_along_axis(a, np.array([[0], [2], [1]]), axis=1)", A(3, 4)),
+        ex("np.take_along_axis(a, np.argsort(b, axis=0), 0)", A(3, 2), D(3, 2)),
+        ex("np.take_along_axis(a, np.array([3, 0, 0]), None)", A(2, 2)),
+    ],
     "numpy.quantile": [
         ex("np.quantile(a, 0.3)", D(5)),
         ex("np.quantile(a, [0.1, 0.75], axis=1)", D(2, 4)),

@@ -183,6 +183,9 @@ CONSTANT_SAMPLES = {
     "s2sad.runtime.batch_axis": [(lambda a: _rt.batch_axis(0, a), [M23])],
     "s2sad.runtime.batch_index": [(lambda a: _rt.batch_index(1), [None])],
     "s2sad.runtime.at_shape": [(lambda a: _rt.at_shape(a, [0, 1, 0]), [M23])],
+    "s2sad.runtime.along_axis_index": [
+        (lambda a: _rt.along_axis_index(a.shape, np.array([[1], [0]]), 1)[0], [M23])
+    ],
     "s2sad.runtime.at_positions": [(lambda a: _rt.at_positions(a, [1, 0, 1]), [M23])],
     "s2sad.runtime.put_index": [(lambda a: _rt.put_index(a, [5, -1, 0]), [M23])],
     "s2sad.runtime.put_source": [(lambda v: _rt.put_source([0, 2, 3, 1], v), [V3])],

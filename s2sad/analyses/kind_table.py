@@ -291,6 +291,7 @@ TABLE = (
             slice,
             _rt.check_not_tree,
             _rt.at_shape,
+            _rt.along_axis_index,
             _rt.at_positions,
             _rt.put_index,
             _rt.put_source,

@@ -332,6 +332,14 @@ def correlate(a, v, mode="valid"):
     return convolve(a, np.ravel(v)[::-1], mode)
 
 
+@defines(np.take_along_axis)
+def take_along_axis(arr, indices, axis):
+    """`arr` read at `indices` along `axis` (ranges along the other axes): one fancy index."""
+    if axis is None:
+        return np.ravel(arr)[indices]
+    return arr[_rt.along_axis_index(np.shape(arr), indices, axis)]
+
+
 @defines(np.quantile)
 def quantile(a, q, axis=None):
     """NumPy's default ("linear") quantiles: between the two sorted values around `q (n - 1)`."""
