@@ -290,6 +290,22 @@ def test_numba_tool_gradients(module, field):
 
 
 @needs_numba
+def test_numba_tool_lstm_gradient():
+    """lstm's layer loop overwrites items of lists of layer states inside the time loop: the numba tool
+    answers it, against central differences of the objective and to rounding as the Python tool does."""
+    m = message("lstm", "jacobian")
+    got = np.array(answer(m, "numba"))
+    expected = [
+        central_difference("lstm", "objective", m["input"], field, i, lambda out: out)
+        for field in ("main_params", "extra_params")
+        for i in range(np.size(m["input"][field]))
+    ]
+    assert_close(got, expected, scale=np.max(np.abs(expected)))
+    python = np.array(answer(m))
+    assert np.max(np.abs(got - python)) <= 1e-12 * max(1.0, float(np.max(np.abs(python))))
+
+
+@needs_numba
 def test_numba_tool_answers_or_refuses_with_an_s2sad_error():
     """det's gradient recurses: the numba target either answers it (then correctly) or answers the
     message with its s2sad error, naming the eval's line, never a crash of the tool."""

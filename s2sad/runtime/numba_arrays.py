@@ -78,6 +78,55 @@ def _zeros_like(x):
         return lambda x: np.zeros(x.shape)
     if is_number(x):
         return lambda x: 0.0
+    if isinstance(x, types.List) and (is_array(x.dtype) or is_number(x.dtype)):  # a list adjoint
+        return lambda x: [zeros_like(item) for item in x]
+    return None
+
+
+def item(g, k):
+    """Item `k` of a list's or tuple's cotangent (the target starts a list cotangent as zeros)."""
+    return g[k]
+
+
+@overload(item, jit_options=JIT)
+def _item(g, k):
+    if isinstance(g, (types.List, types.UniTuple)):
+        return lambda g, k: g[k]
+    if is_number(g):  # a zero placeholder
+        return lambda g, k: 0.0
+    return None
+
+
+def list_add_at(g, index, value):
+    """`g[index] += value` on a list adjoint by rebinding the slot (element arrays may be shared, so they
+    are never written into); a slice index adds a list item by item."""
+    if isinstance(index, slice):
+        for k, v in zip(range(*index.indices(len(g))), value):
+            g[k] = g[k] + v
+        return
+    g[index] = g[index] + value
+
+
+@overload(list_add_at, jit_options=JIT)
+def _list_add_at(g, index, value):
+    if not isinstance(g, types.List):
+        return None
+    if isinstance(index, types.Integer):
+
+        def add(g, index, value):
+            g[index] = g[index] + value
+
+        return add
+    if isinstance(index, types.SliceType) and isinstance(value, types.List):
+
+        def add_slice(g, index, value):
+            start, stop, step = index.indices(len(g))
+            for k, j in enumerate(range(start, stop, step)):
+                if k >= len(value):
+                    break
+                g[j] = g[j] + value[k]
+
+        return add_slice
     return None
 
 

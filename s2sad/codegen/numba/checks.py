@@ -52,6 +52,8 @@ RUNTIME_HELPERS = (
     "grow",
     "reserve",
     "list_like",
+    "list_add_at",
+    "item",
     "owned",
     "like",
     "zeros_like",
@@ -164,6 +166,19 @@ class Checks:
                 raise self.fail("the numba target cannot lower this use of the derivative's stack or tape")
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 self.check_global(sub.id)
+            if (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr == "pop"
+                and (sub.args or sub.keywords)
+                and isinstance(self.kind(name_of(sub.func.value)), tuple)
+                and self.kind(name_of(sub.func.value))[0] in ("list", "object")
+            ):  # numba 0.68's lists corrupt memory removing their first item after appends
+                raise self.fail(
+                    "the numba target does not remove a list's item by position (`pop` with an index): "
+                    "numba's lists can corrupt memory doing it",
+                    hint="use the Python target (the default backend) for this function",
+                )
 
     def check_global(self, name):
         if name in self.locals or name in self.global_params or name in ("np", "math", "_rt"):

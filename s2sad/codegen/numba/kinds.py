@@ -24,6 +24,14 @@ def describe(value):
         return ("array", value.ndim, value.dtype.kind, value.dtype.str)
     if isinstance(value, tuple) and all(describe(v) in ("int", "float", "bool") for v in value):
         return ("tuple", tuple(describe(v) for v in value))  # a shape
+    if isinstance(value, list):  # numba holds a list of one type (numbers: float if any is)
+        items = {describe(v) for v in value}
+        if items <= {"int", "float"} and len(items) == 2:
+            items = {"float"}
+        if len(items) <= 1:
+            item = items.pop() if items else None
+            if is_scalar(item) or zero_of(item) is not None:
+                return ("list", item)
     return ("object", type(value).__name__)
 
 
@@ -46,7 +54,15 @@ def zero_of(kind):
     if kind[0] == "array" and dtype_of(kind[2], kind[3]):
         shape = "(" + "0, " * kind[1] + ")"
         return parse_expr(f"np.zeros({shape}, {dtype_of(kind[2], kind[3])})")
+    if kind[0] == "list":  # an empty list of the type (an inner loop's tape of arrays, or of such tapes)
+        element = zero_of(kind[1])
+        if element is not None:
+            return ast.Call(func=parse_expr("_rt.list_like"), args=[element], keywords=[])
     return None
+
+
+def is_list(kind):
+    return isinstance(kind, tuple) and kind[0] == "list"
 
 
 def is_scalar(kind):

@@ -6,8 +6,8 @@ import ast
 import numpy as np
 
 from .checks import Checks
-from .kinds import describe, is_scalar, record_of, zero_of
-from .spelling import Spelling, constant_axes
+from .kinds import describe, is_list, is_scalar, record_of, tape_kind, zero_of
+from .spelling import Spelling, changed_lists, constant_axes
 from .syntax import assign_to, call_of, marker_of, name_of, parse_expr, parse_stmt
 from .tapes import Tapes
 
@@ -33,6 +33,12 @@ class Lowering(Tapes, Checks):
         self.index = 0
 
     def kind(self, name):
+        """The type numba gives `name`: the probe's, except for a counted loop's tape (a Python list in the
+        probe), which numba holds as an array of the numbers it records or a list of its arrays, so that
+        a loop inside a loop records the inner loop's tapes (a list of those)."""
+        if name in self.counted and self.counted[name] is not None and self.counted[name] not in self.tapes:
+            recorded = self.kind(self.counted[name])
+            return tape_kind(recorded) if is_scalar(recorded) else ("list", recorded)
         return self.kinds.get(name)
 
     # -- the rewrite ------------------------------------------------------------------------------
@@ -87,6 +93,8 @@ class Lowering(Tapes, Checks):
         # adjoints started as `0.0` that become arrays
         if name and isinstance(value, ast.Constant) and type(value.value) in (int, float):
             kind = self.kind(name)
+            if is_list(kind) and value.value == 0:  # a list adjoint: zeros aligned with the list
+                return [assign_to(name, parse_expr(f"_rt.zeros_like({self.list_of(name)})"))]
             if isinstance(kind, tuple) and kind[0] == "array":
                 primal = name[: -len("_bar")] if name.endswith("_bar") else None
                 if primal and self.kind(primal) == kind:
@@ -127,8 +135,43 @@ class Lowering(Tapes, Checks):
             return [parse_stmt(f"{name}_gs = []"), parse_stmt(f"{name}_vs = []")]
         if call_of(value, "_pop") is not None and not value.args:
             return self.pop(target)
+        if self.runtime_call(value, "list_like") and len(value.args) == 2:
+            # `g = _rt.list_like(g, xs)`: the list adjoint, which the target starts as zeros (above)
+            adjoint = name_of(value.args[0])
+            if adjoint is None or not is_list(self.kind(adjoint)):
+                raise self.fail(
+                    "the numba target holds the adjoint of this list only as a list of zeros it starts"
+                )
+            return [] if adjoint == name else [assign_to(name, value.args[0])]
+        if name in self.changed and self.kind(name) == ("object", "list"):
+            raise self.fail(
+                f"{self.display(name)} is a list of values of several types (arrays of several ranks or "
+                "dtypes, or arrays and numbers) that the function changes in place; numba's lists hold "
+                "one type",
+                hint="keep items of one kind in each list, or use the Python target (the default backend)",
+            )
         self.check(stmt)
         return [stmt]
+
+    @staticmethod
+    def runtime_call(node, helper):
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and name_of(node.func.value) == "_rt"
+            and node.func.attr == helper
+        )
+
+    def list_of(self, adjoint):
+        """The list whose adjoint is `adjoint` (`xs` for `xs_bar`): the target starts it as zeros like it."""
+        primal = adjoint[: -len("_bar")] if adjoint.endswith("_bar") else None
+        if primal is None or not is_list(self.kind(primal)):
+            raise self.fail(
+                "the numba target starts a list's adjoint as zeros aligned with the list, and cannot tell "
+                f"which list {self.display(adjoint)} is the adjoint of",
+                hint="use the Python target (the default backend) for this function",
+            )
+        return primal
 
     def expression_statement(self, stmt):
         call = stmt.value
@@ -160,7 +203,9 @@ class Lowering(Tapes, Checks):
 
     def run(self):
         fn = self.function
-        fn.body = [Spelling().visit(stmt) for stmt in fn.body]
+        self.changed = changed_lists(fn)
+        spelling = Spelling(self.changed)
+        fn.body = [spelling.visit(stmt) for stmt in fn.body]
         fn.body = self.gathers(fn.body)
         constant_axes(fn)
         self.where_bound = {}

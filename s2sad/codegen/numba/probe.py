@@ -25,6 +25,14 @@ class _Probe(ast.NodeTransformer):
                     if isinstance(stmt, ast.Assign):
                         for target in stmt.targets:
                             out.extend(self.see(target))
+                    elif (  # `xs.append(v)`: the items a list holds
+                        isinstance(stmt, ast.Expr)
+                        and isinstance(stmt.value, ast.Call)
+                        and isinstance(stmt.value.func, ast.Attribute)
+                        and stmt.value.func.attr in ("append", "insert", "extend")
+                        and isinstance(stmt.value.func.value, ast.Name)
+                    ):
+                        out.extend(self.see(stmt.value.func.value))
                 if isinstance(node, ast.For) and attr == "body":
                     out[0:0] = self.see(node.target)
                 setattr(node, attr, out)
@@ -38,7 +46,10 @@ def probe(text, namespace, function_name, args):
     seen = {}
 
     def record(name, value):
-        if value is not None:
+        if isinstance(value, list):  # lists change after they are bound (the reverse sweep empties them):
+            if value or name not in seen:  # their first and last items as they are now type them
+                seen[name] = value[:1] + value[-1:]
+        elif value is not None:
             seen[name] = value
 
     scope = dict(namespace)

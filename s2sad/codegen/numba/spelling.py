@@ -56,6 +56,23 @@ def constant_axes(fn):
             node.args = [constants.get(name_of(a), a) if name_of(a) else a for a in node.args]
 
 
+def changed_lists(fn):
+    """The names the function changes in place as lists: item assignment, `append`, `pop`, `insert`,
+    `extend`."""
+    changed = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and name_of(node.value):
+            changed.add(node.value.id)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("append", "pop", "insert", "extend")
+            and name_of(node.func.value)
+        ):
+            changed.add(node.func.value.id)
+    return changed
+
+
 class Spelling(ast.NodeTransformer):
     """NumPy calls as numba takes them: keywords that only restate NumPy's default dropped
     (`np.sum(x, axis=None, keepdims=False)` -> `np.sum(x)`; numba has no `keepdims`), and
@@ -91,9 +108,24 @@ class Spelling(ast.NodeTransformer):
         op = ast.Constant(self.REDUCTIONS[func.attr])
         return ast.Call(func=parse_expr("_rt.reduce"), args=[array, op, axis, keepdims], keywords=[])
 
+    def __init__(self, changed=()):
+        super().__init__()
+        self.changed = set(changed)  # names of lists changed in place (`xs[i] = v`, `xs.append(v)`)
+
+    def visit_Assign(self, node):
+        """`xs = [a, b]` stays a list where `xs` is changed in place (a tuple has no item assignment)."""
+        if (
+            len(node.targets) == 1
+            and name_of(node.targets[0]) in self.changed
+            and isinstance(node.value, ast.List)
+        ):
+            node.value.elts = [self.visit(e) for e in node.value.elts]
+            return node
+        return self.generic_visit(node)
+
     def visit_List(self, node):
-        """`[a, b]` -> `(a, b)`: numba's np.concatenate and np.stack take tuples (a list of
-        arrays s2sad writes is never changed: lists that change use helpers the target refuses)."""
+        """`[a, b]` -> `(a, b)`: numba's np.concatenate and np.stack take tuples (a list literal bound
+        to a name that is changed in place stays a list: `visit_Assign`)."""
         self.generic_visit(node)
         if (
             isinstance(node.ctx, ast.Load)
