@@ -511,6 +511,16 @@ def passes_a_list_to_a_recursive_function(x):
     return depth_first([x, x * x], 2)
 
 
+def scales_down_a_list(x, ws):
+    if len(ws) == 0:
+        return x
+    return scales_down_a_list(x * ws[0], ws[1:]) + ws[0]
+
+
+def passes_a_computed_list_down(x):
+    return scales_down_a_list(x, [x, 2.0, 3.0])
+
+
 @pytest.mark.parametrize(
     "f,args,message,line",
     [
@@ -523,6 +533,7 @@ def passes_a_list_to_a_recursive_function(x):
         (max_of_two_lists, (0.5,), r"`max` of the list", "return max(xs, ys)[0]"),
         (index_method, (0.5,), r"list method `index` is not supported", "i = xs.index(2.0 * x)"),
         (passes_a_list_to_a_recursive_function, (0.5,), r"is passed to `depth_first`", "return depth_first("),
+        (passes_a_computed_list_down, (0.5,), r"^(?!.*computed value).*a list is passed to", "ws[1:]"),
     ],
     ids=lambda v: getattr(v, "__name__", None) if callable(v) else "",
 )

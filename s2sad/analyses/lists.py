@@ -344,12 +344,14 @@ def _reject_list_operands(parsed, stmt, prim, analysis):
         return
     if derivative_call_role(prim) is not None or rule.name.startswith("s2sad."):
         callee = ast.unparse(prim.args[0])
+        name = operands[0].id
+        named = not parsed.renamed.get(name, name).startswith("_")  # (a list computed in the line: `ws[1:]`)
         raise parsed.error(
             UnsupportedSyntaxError,
-            f"the list `{operands[0].id}` is passed to `{callee}`, whose derivative s2sad calls at run time "
-            "(a recursive function or a custom rule); lists are followed in code s2sad inlines only",
+            f"{f'the list `{name}`' if named else 'a list'} is passed to `{callee}`, whose derivative s2sad calls "
+            "at run time (a recursive function or a custom rule); lists are followed in code s2sad inlines only",
             stmt,
-            hint=f"pass an array (`np.array({operands[0].id})`) or separate values",
+            hint=f"pass an array (`np.array({name if named else '...'})`) or separate values",
         )
     others = [a for a in prim.args if a not in operands]
     if rule.key is operator.add and not others:
