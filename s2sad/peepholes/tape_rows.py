@@ -1,0 +1,615 @@
+"""Read a backward loop's recorded values as rows of one array: their elementwise terms computed
+for every step at once, their outer products summed with one matrix product.
+
+A backward loop reads each step's recorded values one at a time: the tanh RNN's
+`g = h_bar * (1.0 - h * h)` pays three small array operations per step where the
+hand-written BPTT forms the slopes of all steps at once before its loop and reads one row
+per step. This pass does the same on generated code, for any elementwise term (any
+activation's slope, a sigmoid's `s * s * e`, a comparison): in a loop over a counted loop's
+tapes (`zip(reversed(range(n)), reversed(_tape1_hs), ...)`), a term at the top level of the
+body made only of recorded values, numbers and loop-invariant scalars, with at least one
+operation, is computed before the loop on the recorded values stacked as rows
+(`np.array(_tape1_hs)`) and read by the loop's counter (`_rows1[i]`). A value restored from
+its tape in the loop (`h = _tape1_h`) holds, before the restore, what the step computed:
+the next tape entry, or for the last step the value the loop starts with, so its rows are
+`np.array(_tape1_hs[1:] + [h])`. Products of several factors are regrouped so that the
+recorded ones form one term (`g * s * s` reads `g * (s * s)`).
+
+A product sum of the loop (`s2sad/products.py`) whose cotangents are stored as the rows of a
+fresh adjoint (`A[i] = g`, `s2sad/row_writes.py`) and whose vectors are recorded values
+becomes one matrix product of the two stacks after the loop, `A.T @ V` (the steps' calls of
+`_products1.add` go), and its cotangent sum `np.sum(A, axis=0)`.
+
+Every value stacked must have one known shape of the same rank (code specialized to shapes),
+and no array the loop reads may be changed in place. A restore nothing reads any more is
+dropped; `s2sad/tapes.py` then drops the tape iterators nobody reads.
+
+>>> import ast
+>>> f = ast.parse('''
+... def f_grad(W, xs, n, h, h_bar):
+...     _tape1_hs = [None] * n
+...     for i in range(n):
+...         _tape1_hs[i] = h
+...         h = np.tanh(W @ h + xs[i])
+...     xs_bar = _rt.zeros_like(xs)
+...     for i, _tape1_h in zip(reversed(range(n)), reversed(_tape1_hs)):
+...         g = h_bar * (1.0 - h * h)
+...         h = _tape1_h
+...         h_bar = W.T @ g
+...         xs_bar[i] = g
+...     return xs_bar
+... ''').body[0]
+>>> shapes = {"h": (3,), "xs": (5, 3), "W": (3, 3)}
+>>> print(ast.unparse(read_tapes_as_rows(f, shapes, {"h": "array"})).split("xs_bar =")[1])
+ _rt.zeros_like(xs)
+    _tape1_h_rows = np.array(_tape1_hs[1:] + [h])
+    _rows1 = 1.0 - _tape1_h_rows * _tape1_h_rows
+    for i, _tape1_h in zip(reversed(range(n)), reversed(_tape1_hs)):
+        g = h_bar * _rows1[i]
+        h_bar = W.T @ g
+        xs_bar[i] = g
+    return xs_bar
+"""
+
+import ast
+
+import numpy as np
+
+from .. import kinds as K
+from ..astutil import clone, fix_missing_locations, name_nodes, nodes, replace_names, sole_argument
+from .products import _writes_and_names
+from .row_writes import _counter, _fresh_zeros
+
+_ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_FRESH = {"zeros_like", "zeros", "empty", "empty_like", "ones", "ones_like", "full", "array", "copy"}
+TAPE, AFTER = "tape", "after"  # a row is a step's recorded value, or the value the step computed
+
+
+def _ufunc(call):
+    """True if `call` is `np.name(...)` of a NumPy ufunc, positional arguments only."""
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "np"
+        and isinstance(getattr(np, func.attr, None), np.ufunc)
+        and not call.keywords
+        and bool(call.args)
+    )
+
+
+def _stores(stmts):
+    out = {}
+    for stmt in stmts:
+        for n in name_nodes(stmt):
+            if isinstance(n.ctx, ast.Store):
+                out[n.id] = out.get(n.id, 0) + 1
+    return out
+
+
+def _mult_factors(node):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return _mult_factors(node.left) + _mult_factors(node.right)
+    return [node]
+
+
+def _product(factors):
+    out = factors[0]
+    for factor in factors[1:]:
+        out = ast.BinOp(left=out, op=ast.Mult(), right=factor)
+    return out
+
+
+class _Loop:
+    """The recorded values of one backward loop and the terms read from them."""
+
+    def __init__(self, loop, function, shapes, kinds, mutated):
+        self.loop, self.shapes, self.kinds = loop, shapes, kinds
+        self.counter = _counter(loop)
+        self.tapes = {}  # loop variable -> its tape list
+        pairs = []
+        if isinstance(loop.target, ast.Name):
+            pairs = [(loop.target, loop.iter)]
+        elif _zip(loop):
+            pairs = zip(loop.target.elts, loop.iter.args)
+        made = _made_lists(function)
+        stored = _stores(loop.body)
+        for target, source in pairs:
+            listed = sole_argument(source, "reversed")
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(listed, ast.Name)
+                and listed.id in made
+                and target.id not in stored
+                and target.id not in mutated
+            ):
+                self.tapes[target.id] = listed.id
+        self.restored = {}  # name -> (its tape variable, position of `name = tape variable`)
+        for k, stmt in enumerate(loop.body):
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Name)
+                and stmt.value.id in self.tapes
+                and stored.get(stmt.targets[0].id) == 1
+                and stmt.targets[0].id not in mutated
+            ):
+                self.restored[stmt.targets[0].id] = (stmt.value.id, k)
+        self.invariant = {
+            n
+            for n, k in kinds.items()
+            if n not in stored and (k in (K.FLOAT, K.INT) or (k == K.ANY and shapes.get(n) == ()))
+        }
+        self.recorded_shape = _recorded_shapes(function, shapes)
+        self.needs = {}  # tape list -> {TAPE, AFTER}: the stacks to make
+        self.hoisted = []  # (name of the rows, the term over stacks)
+
+    def row(self, name, position):
+        """(tape list, TAPE or AFTER, its shape) if `name` read at `body[position]` is a recorded value
+        of the step, else None."""
+        if name in self.restored:
+            tape, restore = self.restored[name]
+            which = AFTER if position <= restore else TAPE
+        elif name in self.tapes:
+            tape, which = name, TAPE
+        else:
+            return None
+        listed = self.tapes[tape]
+        shape = self.recorded_shape.get(listed)
+        if not isinstance(shape, tuple):
+            return None
+        return listed, which, shape
+
+    def rowwise(self, node, position, rows):
+        """True if `node` is elementwise over recorded values (collected in `rows`), numbers and
+        invariant scalars."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (int, float, complex))
+        if isinstance(node, ast.Name):
+            found = self.row(node.id, position)
+            if found is not None:
+                rows.append((node.id, found))
+                return True
+            return node.id in self.invariant
+        if isinstance(node, ast.BinOp):
+            return isinstance(node.op, _ELEMENTWISE_OPS) and all(
+                self.rowwise(side, position, rows) for side in (node.left, node.right)
+            )
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, (ast.USub, ast.UAdd)) and self.rowwise(node.operand, position, rows)
+        if isinstance(node, ast.Compare):
+            return len(node.ops) == 1 and all(
+                self.rowwise(side, position, rows) for side in (node.left, node.comparators[0])
+            )
+        if isinstance(node, ast.Call):
+            return _ufunc(node) and all(self.rowwise(a, position, rows) for a in node.args)
+        return False
+
+    def term(self, node, position):
+        """The rows read by `node` if it is a term worth computing for all steps at once: elementwise
+        over recorded values of one rank, with at least one operation; else None."""
+        if isinstance(node, (ast.Name, ast.Constant)):
+            return None
+        rows = []
+        if not self.rowwise(node, position, rows) or not rows:
+            return None
+        if len({len(shape) for _, (_, _, shape) in rows}) != 1:
+            return None  # stacked, rows of different ranks would broadcast differently
+        return rows
+
+    def regroup(self, node, position):
+        """`g * s * t` -> `g * (s * t)` when `s`, `t` are recorded values; in place, returns the node."""
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, ast.expr):
+                setattr(node, field, self.regroup(value, position))
+            elif isinstance(value, list):
+                value[:] = [self.regroup(v, position) if isinstance(v, ast.expr) else v for v in value]
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
+            return node
+        factors = _mult_factors(node)
+        recorded = [f for f in factors if self.term(f, position) or self._recorded_name(f, position)]
+        if len(recorded) < 2 or len(recorded) == len(factors):
+            return node
+        others = [f for f in factors if all(f is not r for r in recorded)]
+        grouped = _product(recorded)
+        if self.term(grouped, position) is None:
+            return node
+        return _product(others + [grouped])
+
+    def _recorded_name(self, node, position):
+        return isinstance(node, ast.Name) and self.row(node.id, position) is not None
+
+    def hoist(self, node, position, taken):
+        """Replace the terms under `node` read at `body[position]`; returns the node."""
+        rows = self.term(node, position)
+        if rows is not None:
+            name = _fresh("_rows", taken)
+            for _, (listed, which, _) in rows:
+                self.needs.setdefault(listed, set()).add(which)
+            self.hoisted.append((name, clone(node), rows))
+            if self.counter is None:  # the loop reads the rows beside its tapes: `reversed(_rows1)`
+                return ast.Name(_step_name(name), ast.Load())
+            return ast.Subscript(
+                value=ast.Name(name, ast.Load()), slice=ast.Name(self.counter, ast.Load()), ctx=ast.Load()
+            )
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, ast.expr):
+                setattr(node, field, self.hoist(value, position, taken))
+            elif isinstance(value, list):
+                value[:] = [self.hoist(v, position, taken) if isinstance(v, ast.expr) else v for v in value]
+        return node
+
+
+def _step_name(rows):
+    """The name a loop gives one step's row of `_rowsN`: `_rowN`."""
+    return rows.replace("_rows", "_row", 1)
+
+
+def _read_beside_tapes(loop, names, taken):
+    """Add `reversed(name)` for each of `names` to the loop's `zip`, its step read as `_rowN`."""
+    if not names:
+        return
+    if isinstance(loop.target, ast.Name):
+        loop.target = ast.Tuple(elts=[loop.target], ctx=ast.Store())
+        loop.iter = ast.Call(func=ast.Name("zip", ast.Load()), args=[loop.iter], keywords=[])
+    for name in names:
+        taken.add(_step_name(name))
+        loop.target.elts.append(ast.Name(_step_name(name), ast.Store()))
+        loop.iter.args.append(_expr(f"reversed({name})"))
+    fix_missing_locations(loop)
+
+
+def _zip(loop):
+    """True if the loop is `for a, b, ... in zip(A, B, ...)`."""
+    iterable = loop.iter
+    return (
+        isinstance(loop.target, ast.Tuple)
+        and isinstance(iterable, ast.Call)
+        and isinstance(iterable.func, ast.Name)
+        and iterable.func.id == "zip"
+        and not iterable.keywords
+        and len(iterable.args) == len(loop.target.elts)
+    )
+
+
+def _fresh(stem, taken):
+    k = 1
+    while f"{stem}{k}" in taken or _step_name(f"{stem}{k}") in taken:
+        k += 1
+    taken.add(f"{stem}{k}")
+    return f"{stem}{k}"
+
+
+def _made_lists(function):
+    """The lists made as `L = [None] * n` (a counted loop's tapes)."""
+    out = set()
+    for node in nodes(function):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.BinOp)
+            and isinstance(node.value.op, ast.Mult)
+            and isinstance(node.value.left, ast.List)
+            and len(node.value.left.elts) == 1
+            and isinstance(node.value.left.elts[0], ast.Constant)
+            and node.value.left.elts[0].value is None
+        ):
+            out.add(node.targets[0].id)
+    return out
+
+
+def _recorded_shapes(function, shapes):
+    """tape list -> the shape of the value stored into it (`L[i] = v`), when known and the only one."""
+    out = {}
+    for node in nodes(function):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Subscript)
+            and isinstance(node.targets[0].value, ast.Name)
+            and isinstance(node.value, ast.Name)
+        ):
+            listed, shape = node.targets[0].value.id, shapes.get(node.value.id)
+            out[listed] = shape if out.get(listed, shape) == shape else None
+    return out
+
+
+def _fresh_arrays_only(loop, function, mutated):
+    """True if every array the loop changes in place is one made fresh (`zeros_like(...)`, ...),
+    never another name for a value the loop reads."""
+    changed = {
+        n.value.id
+        for n in nodes(ast.Module(body=loop.body, type_ignores=[]))
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+    } | (mutated & {n.id for n in name_nodes(ast.Module(body=loop.body, type_ignores=[]))})
+    for node in nodes(function):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id in changed:
+            value = node.value
+            func = value.func if isinstance(value, ast.Call) else None
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name not in _FRESH:
+                return False
+    return True
+
+
+def _stack(listed, needs, restored_name):
+    """The stack of a tape list's rows, and how each kind of row reads from it."""
+    if needs == {TAPE}:
+        return f"np.array({listed})", {TAPE: ""}
+    if needs == {AFTER}:
+        return f"np.array({listed}[1:] + [{restored_name}])", {AFTER: ""}
+    return f"np.array({listed} + [{restored_name}])", {TAPE: "[:-1]", AFTER: "[1:]"}
+
+
+def _static_length(function, name, shapes):
+    """The value of `name` when it is `len(x)` of an `x` of known shape (assigned once), else None."""
+    found = [
+        node
+        for node in nodes(function)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    ]
+    if len(found) != 1:
+        return None
+    listed = sole_argument(found[0].value, "len")
+    shape = shapes.get(listed.id) if isinstance(listed, ast.Name) else None
+    return shape[0] if isinstance(shape, tuple) and shape else None
+
+
+def _product_sums(info, loop, before, after, function, shapes):
+    """Rewrite the loop's product sums over stored rows and recorded vectors (see the module doc):
+    returns [(add statement, the sum's name, stored array, vector name, position)]."""
+    counter = info.counter
+    length = _counter_length(loop, counter)
+    if length is None:
+        return []
+    found = []
+    stored_rows = {}  # cotangent name -> (array, position)
+    for k, stmt in enumerate(loop.body):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Subscript)
+            and isinstance(stmt.targets[0].value, ast.Name)
+            and isinstance(stmt.targets[0].slice, ast.Name)
+            and stmt.targets[0].slice.id == counter
+            and isinstance(stmt.value, ast.Name)
+        ):
+            stored_rows[stmt.value.id] = (stmt.targets[0].value.id, k)
+    stored = _stores(loop.body)
+    for k, stmt in enumerate(loop.body):
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "add"
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id.startswith("_products")
+            and len(call.args) == 2
+            and all(isinstance(a, ast.Name) for a in call.args)
+        ):
+            continue
+        summed, (g, v) = call.func.value.id, (a.id for a in call.args)
+        if g not in stored_rows or stored.get(g) != 1:
+            continue
+        array, at = stored_rows[g]
+        made = [
+            j
+            for j, s in enumerate(loop.body)
+            if g in {n.id for n in name_nodes(s) if isinstance(n.ctx, ast.Store)}
+        ]
+        if not made or made[0] > min(k, at):
+            continue  # the add and the store read one value of the step
+        if sum(1 for s in loop.body for n in name_nodes(s) if n.id == array) != 1:
+            continue
+        if not _fresh_zeros(before, array):
+            continue
+        source = _zeros_source(before, array)
+        shape = shapes.get(source) if source else None
+        static = _static_length(function, length, shapes)
+        if not (isinstance(shape, tuple) and len(shape) == 2 and static == shape[0] and static > 0):
+            continue
+        found_row = info.row(v, k)
+        if found_row is None or len(found_row[2]) != 1:
+            continue
+        found.append((k, summed, array, v, found_row))
+    return found
+
+
+def _counter_length(loop, counter):
+    """`n` of the loop's `reversed(range(n))` counter (a name), else None."""
+    if counter is None:
+        return None
+    sources = loop.iter.args if isinstance(loop.target, ast.Tuple) else [loop.iter]
+    for source in sources:
+        inner = sole_argument(source, "reversed")
+        span = sole_argument(inner if inner is not None else source, "range")
+        if isinstance(span, ast.Name):
+            return span.id
+    return None
+
+
+def _zeros_source(before, name):
+    for stmt in reversed(before):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+        ):
+            argument = stmt.value.args[0] if isinstance(stmt.value, ast.Call) and stmt.value.args else None
+            return argument.id if isinstance(argument, ast.Name) else None
+    return None
+
+
+def _after_loop_sums(after, summed):
+    """The statements after the loop that use the product sum `summed`: {index: (kind, target, weight)}
+    for `X = X + summed.total(W)` and `Y = Y + summed.cotangent_sum()`, or None if it is used otherwise."""
+    out = {}
+    for j, stmt in enumerate(after):
+        if not any(n.id == summed for n in name_nodes(stmt)):
+            continue
+        value = stmt.value if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+        if not (
+            value is not None
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Add)
+            and isinstance(value.left, ast.Name)
+            and value.left.id == stmt.targets[0].id
+            and isinstance(value.right, ast.Call)
+            and isinstance(value.right.func, ast.Attribute)
+            and isinstance(value.right.func.value, ast.Name)
+            and value.right.func.value.id == summed
+        ):
+            return None
+        method, args = value.right.func.attr, value.right.args
+        if method == "total" and len(args) == 1:
+            out[j] = ("total", args[0])
+        elif method == "cotangent_sum" and not args:
+            out[j] = ("cotangents", None)
+        else:
+            return None
+    return out
+
+
+def _side(before, summed):
+    for stmt in before:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == summed
+            and isinstance(stmt.value, ast.Call)
+            and stmt.value.args
+            and isinstance(stmt.value.args[0], ast.Constant)
+        ):
+            return stmt.value.args[0].value, stmt
+    return None, None
+
+
+def read_tapes_as_rows(function, shapes, kinds):
+    """Compute the recorded-value terms of backward loops for all steps at once and sum their product
+    sums over stored rows with one product (see the module doc); in place. Returns the function."""
+    mutated, taken = _writes_and_names(function)
+
+    def block(stmts, later):
+        k = 0
+        while k < len(stmts):
+            stmt = stmts[k]
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                k += 1
+                continue
+            nested_later = (
+                later
+                | _loads(stmts[k + 1 :])
+                | (_loads([stmt]) if isinstance(stmt, (ast.For, ast.While)) else set())
+            )
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    block(inner, nested_later)
+            if isinstance(stmt, ast.For) and not stmt.orelse:
+                k = rewrite(stmts, k, later | _loads(stmts[k + 1 :]))
+            k += 1
+
+    def rewrite(stmts, index, later):
+        """Rewrite the loop `stmts[index]`; returns the loop's new index."""
+        loop = stmts[index]
+        info = _Loop(loop, function, shapes, kinds, mutated)
+        if not info.tapes or not _fresh_arrays_only(loop, function, mutated):
+            return index
+        before, after = stmts[:index], stmts[index + 1 :]
+        for position, stmt in enumerate(loop.body):
+            if isinstance(stmt, (ast.Assign, ast.AugAssign)) and not _is_restore(stmt, info):
+                stmt.value = info.regroup(stmt.value, position)
+                stmt.value = info.hoist(stmt.value, position, taken)
+        products = []
+        for position, summed, array, v, (listed, which, _) in _product_sums(
+            info, loop, before, after, function, shapes
+        ):
+            side, make = _side(before, summed)
+            uses = _after_loop_sums(after, summed)
+            if side not in ("x", "y") or not uses:
+                continue
+            info.needs.setdefault(listed, set()).add(which)
+            products.append((position, summed, array, listed, which, side, make, uses))
+        if not info.needs:
+            return index
+        restored_of = {info.tapes[t]: name for name, (t, _) in info.restored.items()}
+        stacks, reads = {}, {}
+        made = []
+        for listed in sorted(info.needs):
+            stacked = f"{listed[:-1] if listed.endswith('s') else listed}_rows"
+            while stacked in taken:
+                stacked += "_"
+            taken.add(stacked)
+            text, slices = _stack(listed, info.needs[listed], restored_of.get(listed))
+            made.append(_statement(f"{stacked} = {text}", loop))
+            stacks[listed] = stacked
+            reads.update({(listed, which): f"{stacked}{cut}" for which, cut in slices.items()})
+        for name, term, rows in info.hoisted:
+            mapping = {row: _expr(reads[(listed, which)]) for row, (listed, which, _) in rows}
+            replace_names(term, mapping)
+            if isinstance(term, ast.Name):
+                term = mapping[term.id]
+            made.append(
+                fix_missing_locations(
+                    ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=term), loop)
+                )
+            )
+        if info.counter is None:
+            _read_beside_tapes(loop, [name for name, _, _ in info.hoisted], taken)
+        dropped = set()
+        for position, summed, array, listed, which, side, make, uses in products:
+            dropped.add(id(loop.body[position]))
+            dropped.add(id(make))
+            vectors = reads[(listed, which)]
+            for j, (kind, weight) in uses.items():
+                target = after[j].targets[0].id
+                if kind == "total":
+                    product = f"{array}.T @ {vectors}" if side == "x" else f"{vectors}.T @ {array}"
+                else:
+                    product = f"np.sum({array}, axis=0)"
+                after[j] = fix_missing_locations(
+                    ast.copy_location(_statement(f"{target} = {target} + {product}", after[j]), after[j])
+                )
+        reads_now = _loads([s for s in loop.body if id(s) not in dropped])
+        for name, (_, position) in info.restored.items():
+            if name not in reads_now and name not in later:
+                dropped.add(id(loop.body[position]))
+        loop.body = [s for s in loop.body if id(s) not in dropped] or [ast.Pass()]
+        before = [s for s in before if id(s) not in dropped]
+        stmts[:] = before + made + [loop] + after
+        return len(before) + len(made)
+
+    block(function.body, set())
+    del block, rewrite
+    return function
+
+
+def _is_restore(stmt, info):
+    return (
+        isinstance(stmt, ast.Assign)
+        and isinstance(stmt.value, ast.Name)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and stmt.targets[0].id in info.restored
+    )
+
+
+def _loads(stmts):
+    return {n.id for s in stmts for n in name_nodes(s) if isinstance(n.ctx, ast.Load)}
+
+
+def _expr(text):
+    return ast.parse(text, mode="eval").body
+
+
+def _statement(text, where):
+    return fix_missing_locations(ast.copy_location(ast.parse(text).body[0], where))
