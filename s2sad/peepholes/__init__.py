@@ -63,7 +63,8 @@ def one_integer(analysis):
 
 
 def _tape_rows(node, c):
-    if not c.portable:
+    # the numba target lowers tapes to typed arrays read by index, and compiles the loops anyway
+    if not c.portable and c.target == "python":
         read_tapes_as_rows(node, c.analysis.shapes, c.analysis.kinds)
 
 
