@@ -12,7 +12,7 @@ operation, is computed before the loop on the recorded values stacked as rows
 (`np.array(_tape1_hs)`) and read by the loop's counter (`_rows1[i]`). A value restored from
 its tape in the loop (`h = _tape1_h`) holds, before the restore, what the step computed:
 the next tape entry, or for the last step the value the loop starts with, so its rows are
-`np.array(_tape1_hs[1:] + [h])`. Products of several factors are regrouped so that the
+`np.array((_tape1_hs + [h])[1:])`. Products of several factors are regrouped so that the
 recorded ones form one term (`g * s * s` reads `g * (s * s)`).
 
 A product sum of the loop (`s2sad/products.py`) whose cotangents are stored as the rows of a
@@ -42,7 +42,7 @@ dropped; `s2sad/tapes.py` then drops the tape iterators nobody reads.
 >>> shapes = {"h": (3,), "xs": (5, 3), "W": (3, 3)}
 >>> print(ast.unparse(read_tapes_as_rows(f, shapes, {"h": "array"})).split("xs_bar =")[1])
  _rt.zeros_like(xs)
-    _tape1_h_rows = np.array(_tape1_hs[1:] + [h])
+    _tape1_h_rows = np.array((_tape1_hs + [h])[1:])
     _rows1 = 1.0 - _tape1_h_rows * _tape1_h_rows
     for i, _tape1_h in zip(reversed(range(n)), reversed(_tape1_hs)):
         g = h_bar * _rows1[i]
@@ -157,8 +157,8 @@ class _Loop:
             return None
         listed = self.tapes[tape]
         shape = self.recorded_shape.get(listed)
-        if not isinstance(shape, tuple):
-            return None
+        if not (isinstance(shape, tuple) and shape):
+            return None  # (numbers: a loop of Python floats is faster than NumPy scalars read from rows)
         return listed, which, shape
 
     def rowwise(self, node, position, rows):
@@ -316,24 +316,38 @@ def _recorded_shapes(function, shapes):
     return out
 
 
-def _fresh_arrays_only(loop, function, mutated):
-    """True if every array the loop changes in place is one made fresh (`zeros_like(...)`, ...),
-    never another name for a value the loop reads."""
+def _fresh_arrays_only(loop, function, mutated, recorded):
+    """True if no array the loop changes in place (`a[i] = v`, `a += v`) can be a recorded value: each
+    is made fresh (`zeros_like(...)`, ...) or computed from names other than the `recorded` ones."""
+    body = ast.Module(body=loop.body, type_ignores=[])
     changed = {
         n.value.id
-        for n in nodes(ast.Module(body=loop.body, type_ignores=[]))
+        for n in nodes(body)
         if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
-    } | (mutated & {n.id for n in name_nodes(ast.Module(body=loop.body, type_ignores=[]))})
+    } | {n.target.id for n in nodes(body) if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+    changed |= mutated & {n.id for n in name_nodes(body)}
+    if changed & recorded:
+        return False
     for node in nodes(function):
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+        if not isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With)):
             continue
-        target = node.targets[0]
-        if isinstance(target, ast.Name) and target.id in changed:
-            value = node.value
-            func = value.func if isinstance(value, ast.Call) else None
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name not in _FRESH:
-                return False
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        stored = {
+            n.id for t in targets if t is not None for n in name_nodes(t) if isinstance(n.ctx, ast.Store)
+        }
+        if not stored & changed:
+            continue
+        if not (isinstance(node, (ast.Assign, ast.AugAssign)) and len(targets) == 1):
+            return False
+        value = node.value
+        func = value.func if isinstance(value, ast.Call) else None
+        if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) in _FRESH:
+            continue
+        if (
+            isinstance(value, (ast.Name, ast.Subscript, ast.Attribute))
+            or {n.id for n in name_nodes(value)} & recorded
+        ):
+            return False
     return True
 
 
@@ -342,7 +356,7 @@ def _stack(listed, needs, restored_name):
     if needs == {TAPE}:
         return f"np.array({listed})", {TAPE: ""}
     if needs == {AFTER}:
-        return f"np.array({listed}[1:] + [{restored_name}])", {AFTER: ""}
+        return f"np.array(({listed} + [{restored_name}])[1:])", {AFTER: ""}  # (no steps: no rows)
     return f"np.array({listed} + [{restored_name}])", {TAPE: "[:-1]", AFTER: "[1:]"}
 
 
@@ -522,7 +536,8 @@ def read_tapes_as_rows(function, shapes, kinds):
         """Rewrite the loop `stmts[index]`; returns the loop's new index."""
         loop = stmts[index]
         info = _Loop(loop, function, shapes, kinds, mutated)
-        if not info.tapes or not _fresh_arrays_only(loop, function, mutated):
+        recorded = set(info.tapes) | set(info.tapes.values()) | set(info.restored)
+        if not info.tapes or not _fresh_arrays_only(loop, function, mutated, recorded):
             return index
         before, after = stmts[:index], stmts[index + 1 :]
         for position, stmt in enumerate(loop.body):
