@@ -179,14 +179,20 @@ def test_the_tanh_slope_and_the_products_leave_the_loop():
 @pytest.mark.generated_code
 @pytest.mark.parametrize("program", [sigmoid_rnn, gru, lstm])
 def test_sigmoid_slopes_are_one_row_per_step(program):
-    """A sigmoid's adjoint `g * s * s` reads `g * (s * s)`: the square of the recorded values for every
-    step at once."""
+    """A sigmoid's adjoint `t3_bar = g * s * s`, then `t1_bar = t3_bar * e` (`s = 1 / (1 + e)`) reads
+    `t1_bar = g * (s * s * e)`: the recorded factors multiplied for every step at once."""
     args = _args(0, PROGRAMS[program])
     text = s2sad.source(program, mode="grad", argnums=tuple(range(len(args) - 1)), args=args)
-    stacked = re.findall(r"_rows\d+ = (_tape1_sigmoid\d_t4_rows) \* (_tape1_sigmoid\d_t4_rows)\n", text)
-    assert stacked and all(a == b for a, b in stacked), text
+    stacked = re.findall(
+        r"(_tape1_sigmoid(\d)_t4_rows)\s*\*\s*(_tape1_sigmoid\d_t4_rows)\s*\*\s*(_tape1_sigmoid(\d)_t2_rows)",
+        text,
+    )
+    assert stacked and all(a == b and i == j for a, i, b, _, j in stacked), text
     loop = _backward_loop(text)
-    assert not re.search(r"sigmoid\d_t4 \* sigmoid\d_t4", loop) and "np.tanh" not in loop
+    assert (
+        not re.search(r"sigmoid\d_t4 \* sigmoid\d_t4|sigmoid\d_t3_bar", loop) and "np.tanh" not in loop
+    ), loop
+    assert not re.search(r"\b0(\.0)? \*", text)
 
 
 @pytest.mark.generated_code

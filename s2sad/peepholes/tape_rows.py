@@ -87,16 +87,28 @@ def _stores(stmts):
     return out
 
 
-def _mult_factors(node):
+def _factors(node):
+    """A product's factors as (factor, whether it divides): `a * b / c` -> [(a, F), (b, F), (c, T)]."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-        return _mult_factors(node.left) + _mult_factors(node.right)
-    return [node]
+        return _factors(node.left) + _factors(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        return _factors(node.left) + [(node.right, True)]
+    return [(node, False)]
 
 
-def _product(factors):
-    out = factors[0]
-    for factor in factors[1:]:
-        out = ast.BinOp(left=out, op=ast.Mult(), right=factor)
+def _is_product(node):
+    return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div))
+
+
+def _chain(factors):
+    """The product of (factor, divides) pairs: the factors multiplied, then divided by the divisors."""
+    out = None
+    for factor, divides in factors:
+        if not divides:
+            out = factor if out is None else ast.BinOp(left=out, op=ast.Mult(), right=factor)
+    for factor, divides in factors:
+        if divides:
+            out = ast.BinOp(left=ast.Constant(1.0) if out is None else out, op=ast.Div(), right=factor)
     return out
 
 
@@ -199,23 +211,79 @@ class _Loop:
         return rows
 
     def regroup(self, node, position):
-        """`g * s * t` -> `g * (s * t)` when `s`, `t` are recorded values; in place, returns the node."""
+        """`g * s * t` -> `g * (s * t)` (`g / s * t` -> `g * (t / s)`) when `s`, `t` are recorded values;
+        in place, returns the node."""
         for field, value in ast.iter_fields(node):
             if isinstance(value, ast.expr):
                 setattr(node, field, self.regroup(value, position))
             elif isinstance(value, list):
                 value[:] = [self.regroup(v, position) if isinstance(v, ast.expr) else v for v in value]
-        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
+        if not _is_product(node):
             return node
-        factors = _mult_factors(node)
-        recorded = [f for f in factors if self.term(f, position) or self._recorded_name(f, position)]
-        if len(recorded) < 2 or len(recorded) == len(factors):
+        factors = _factors(node)
+        recorded = [pair for pair in factors if self._recorded_factor(pair[0], position)]
+        others = [pair for pair in factors if all(pair is not r for r in recorded)]
+        if len(recorded) < 2 or not others or any(divides for _, divides in others):
             return node
-        others = [f for f in factors if all(f is not r for r in recorded)]
-        grouped = _product(recorded)
+        grouped = _chain(recorded)
         if self.term(grouped, position) is None:
             return node
-        return _product(others + [grouped])
+        return _chain(others + [(grouped, False)])
+
+    def fold_products(self, counts):
+        """`a = g * s * s` then `b = a * e` (`a` read there alone, `s`, `e` recorded values) becomes
+        `b = g * s * s * e` where `a` was, so that regrouping finds every recorded factor; returns the
+        ids of the emptied statements (now `pass`)."""
+        body, emptied = self.loop.body, set()
+        recorded = self._recorded_factor
+        k = 0
+        while k < len(body):
+            stmt = body[k]
+            single = (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            )
+            if not (single and counts.get(stmt.targets[0].id) == 2 and _is_product(stmt.value)):
+                k += 1
+                continue
+            a, factors = stmt.targets[0].id, _factors(stmt.value)
+            uses = [m for m in range(k + 1, len(body)) if any(n.id == a for n in name_nodes(body[m]))]
+            use = body[uses[0]] if uses else None
+            if not (
+                use is not None
+                and isinstance(use, ast.Assign)
+                and len(use.targets) == 1
+                and isinstance(use.targets[0], ast.Name)
+                and _is_product(use.value)
+                and any(recorded(f, k) for f, _ in factors)
+            ):
+                k += 1
+                continue
+            used = _factors(use.value)
+            rest = [(f, d) for f, d in used if not (isinstance(f, ast.Name) and f.id == a and not d)]
+            between = ast.Module(body=body[k + 1 : uses[0]], type_ignores=[])
+            stored = {n.id for n in name_nodes(between) if isinstance(n.ctx, ast.Store)}
+            target = use.targets[0].id
+            if (
+                len(rest) + 1 != len(used)
+                or not any(recorded(f, k) for f, _ in rest)
+                or {n.id for n in name_nodes(use.value)} & stored
+                or target in {n.id for n in name_nodes(between)}
+            ):
+                k += 1
+                continue
+            body[k] = fix_missing_locations(
+                ast.copy_location(
+                    ast.Assign(targets=[ast.Name(target, ast.Store())], value=_chain(factors + rest)), stmt
+                )
+            )
+            body[uses[0]] = ast.copy_location(ast.Pass(), use)
+            emptied.add(id(body[uses[0]]))
+        return emptied
+
+    def _recorded_factor(self, node, position):
+        return self.term(node, position) is not None or self._recorded_name(node, position)
 
     def _recorded_name(self, node, position):
         return isinstance(node, ast.Name) and self.row(node.id, position) is not None
@@ -361,7 +429,8 @@ def _stack(listed, needs, restored_name):
 
 
 def _static_length(function, name, shapes):
-    """The value of `name` when it is `len(x)` of an `x` of known shape (assigned once), else None."""
+    """The value of `name` when it is `len(x)` or `x.shape[k]` of an `x` of known shape, or a number
+    (assigned once), else None."""
     found = [
         node
         for node in nodes(function)
@@ -370,9 +439,20 @@ def _static_length(function, name, shapes):
     ]
     if len(found) != 1:
         return None
-    listed = sole_argument(found[0].value, "len")
+    value = found[0].value
+    if isinstance(value, ast.Constant) and type(value.value) is int:
+        return value.value
+    axis, listed = 0, sole_argument(value, "len")
+    if (  # `x.shape[k]`
+        isinstance(value, ast.Subscript)
+        and isinstance(value.value, ast.Attribute)
+        and value.value.attr == "shape"
+        and isinstance(value.slice, ast.Constant)
+        and type(value.slice.value) is int
+    ):
+        axis, listed = value.slice.value, value.value.value
     shape = shapes.get(listed.id) if isinstance(listed, ast.Name) else None
-    return shape[0] if isinstance(shape, tuple) and shape else None
+    return shape[axis] if isinstance(shape, tuple) and -len(shape) <= axis < len(shape) else None
 
 
 def _product_sums(info, loop, before, after, function, shapes):
@@ -540,6 +620,7 @@ def read_tapes_as_rows(function, shapes, kinds):
         if not info.tapes or not _fresh_arrays_only(loop, function, mutated, recorded):
             return index
         before, after = stmts[:index], stmts[index + 1 :]
+        emptied = info.fold_products(_name_counts(function))
         for position, stmt in enumerate(loop.body):
             if isinstance(stmt, (ast.Assign, ast.AugAssign)) and not _is_restore(stmt, info):
                 stmt.value = info.regroup(stmt.value, position)
@@ -580,7 +661,7 @@ def read_tapes_as_rows(function, shapes, kinds):
             )
         if info.counter is None:
             _read_beside_tapes(loop, [name for name, _, _ in info.hoisted], taken)
-        dropped = set()
+        dropped = set(emptied)
         for position, summed, array, listed, which, side, make, uses in products:
             dropped.add(id(loop.body[position]))
             dropped.add(id(make))
@@ -606,6 +687,13 @@ def read_tapes_as_rows(function, shapes, kinds):
     block(function.body, set())
     del block, rewrite
     return function
+
+
+def _name_counts(function):
+    counts = {}
+    for n in name_nodes(function):
+        counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
 
 
 def _is_restore(stmt, info):
