@@ -62,6 +62,7 @@ from .row_writes import _counter, _fresh_zeros
 
 _ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _FRESH = {"zeros_like", "zeros", "empty", "empty_like", "ones", "ones_like", "full", "array", "copy"}
+_COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 TAPE, AFTER = "tape", "after"  # a row is a step's recorded value, or the value the step computed
 
 
@@ -73,6 +74,7 @@ def _ufunc(call):
         and isinstance(func.value, ast.Name)
         and func.value.id == "np"
         and isinstance(getattr(np, func.attr, None), np.ufunc)
+        and getattr(np, func.attr).nout == 1
         and not call.keywords
         and bool(call.args)
     )
@@ -136,6 +138,7 @@ class _Loop:
                 and target.id not in mutated
             ):
                 self.tapes[target.id] = listed.id
+        targets = {n.id for n in name_nodes(loop.target)}
         self.restored = {}  # name -> (its tape variable, position of `name = tape variable`)
         for k, stmt in enumerate(loop.body):
             if (
@@ -146,13 +149,20 @@ class _Loop:
                 and stmt.value.id in self.tapes
                 and stored.get(stmt.targets[0].id) == 1
                 and stmt.targets[0].id not in mutated
+                and stmt.targets[0].id not in targets
             ):
                 self.restored[stmt.targets[0].id] = (stmt.value.id, k)
         self.invariant = {
             n
             for n, k in kinds.items()
-            if n not in stored and (k in (K.FLOAT, K.INT) or (k == K.ANY and shapes.get(n) == ()))
+            if n not in stored
+            and n not in targets
+            and (k in (K.FLOAT, K.INT) or (k == K.ANY and shapes.get(n) == ()))
         }
+        if self.counter is not None and any(
+            made[listed] != _counter_length(loop, self.counter) for listed in self.tapes.values()
+        ):
+            self.counter = None  # its steps are not the tapes' indices: the rows are read beside the tapes
         self.recorded_shape = _recorded_shapes(function, shapes)
         self.needs = {}  # tape list -> {TAPE, AFTER}: the stacks to make
         self.hoisted = []  # (name of the rows, the term over stacks)
@@ -191,8 +201,10 @@ class _Loop:
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, (ast.USub, ast.UAdd)) and self.rowwise(node.operand, position, rows)
         if isinstance(node, ast.Compare):
-            return len(node.ops) == 1 and all(
-                self.rowwise(side, position, rows) for side in (node.left, node.comparators[0])
+            return (
+                len(node.ops) == 1
+                and isinstance(node.ops[0], _COMPARISONS)
+                and all(self.rowwise(side, position, rows) for side in (node.left, node.comparators[0]))
             )
         if isinstance(node, ast.Call):
             return _ufunc(node) and all(self.rowwise(a, position, rows) for a in node.args)
@@ -350,8 +362,8 @@ def _fresh(stem, taken):
 
 
 def _made_lists(function):
-    """The lists made as `L = [None] * n` (a counted loop's tapes)."""
-    out = set()
+    """{L: n} for the lists made as `L = [None] * n` (a counted loop's tapes; n a name, else None)."""
+    out = {}
     for node in nodes(function):
         if (
             isinstance(node, ast.Assign)
@@ -364,7 +376,8 @@ def _made_lists(function):
             and isinstance(node.value.left.elts[0], ast.Constant)
             and node.value.left.elts[0].value is None
         ):
-            out.add(node.targets[0].id)
+            length = node.value.right
+            out[node.targets[0].id] = length.id if isinstance(length, ast.Name) else None
     return out
 
 
@@ -489,6 +502,8 @@ def _product_sums(info, loop, before, after, function, shapes):
         ):
             continue
         summed, (g, v) = call.func.value.id, (a.id for a in call.args)
+        if sum(1 for s in loop.body for n in name_nodes(s) if n.id == summed) != 1:
+            continue
         if g not in stored_rows or stored.get(g) != 1:
             continue
         array, at = stored_rows[g]
