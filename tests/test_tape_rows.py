@@ -228,3 +228,29 @@ def changed_in_place(W, xs):  # the state changed in place after it is recorded
 def test_values_changed_in_place(seed):
     args = _args(seed, [(3, 3), (5, 3)])
     check_grads(changed_in_place, args, wrt=[0, 1])
+
+
+def _shapes(program, hidden, inputs, steps):
+    H, D, T = hidden, inputs, steps
+    return {
+        tanh_rnn: [(H, D), (H, H), (H,), (T, D)],
+        relu_rnn: [(H, D), (H, H), (T, D)],
+        sigmoid_rnn: [(H, D), (H, H), (H,), (T, D)],
+        softplus_rnn: [(H, D), (H, H), (T, D)],
+        gru: [(H, D), (H, H), (H, D), (H, H), (H, D), (H, H), (H,), (T, D)],
+        lstm: [(4 * H, D + H), (4 * H,), (T, D)],
+    }[program]
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    program=st.sampled_from([tanh_rnn, relu_rnn, sigmoid_rnn, softplus_rnn, gru, lstm]),
+    hidden=st.integers(1, 5),
+    inputs=st.integers(1, 4),
+    steps=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_drawn_shapes(program, hidden, inputs, steps, seed):
+    """Any sizes, one step included: the stacks have the steps' rows, the products the right sides."""
+    args = _args(seed, _shapes(program, hidden, inputs, steps))
+    check_grads(program, args, wrt=list(range(len(args) - 1)))
