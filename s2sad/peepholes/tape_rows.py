@@ -13,7 +13,9 @@ operation, is computed before the loop on the recorded values stacked as rows
 its tape in the loop (`h = _tape1_h`) holds, before the restore, what the step computed:
 the next tape entry, or for the last step the value the loop starts with, so its rows are
 `np.array((_tape1_hs + [h])[1:])`. Products of several factors are regrouped so that the
-recorded ones form one term (`g * s * s` reads `g * (s * s)`).
+recorded ones form one term (`g * s * s` reads `g * (s * s)`, `g / s * e` reads `g * (e / s)`),
+after a product kept in a temporary read once is folded into the product that reads it
+(`a = g * s * s`, then `b = a * e`: `b = g * s * s * e`, a sigmoid's adjoint).
 
 A product sum of the loop (`s2sad/products.py`) whose cotangents are stored as the rows of a
 fresh adjoint (`A[i] = g`, `s2sad/row_writes.py`) and whose vectors are recorded values
@@ -21,8 +23,10 @@ becomes one matrix product of the two stacks after the loop, `A.T @ V` (the step
 `_products1.add` go), and its cotangent sum `np.sum(A, axis=0)`.
 
 Every value stacked must have one known shape of the same rank (code specialized to shapes),
-and no array the loop reads may be changed in place. A restore nothing reads any more is
-dropped; `s2sad/tapes.py` then drops the tape iterators nobody reads.
+and no array the loop reads may be changed in place; numbers are left to the loop (Python floats
+are faster than NumPy scalars read from rows). A restore nothing reads any more is dropped;
+`s2sad/tapes.py` then drops the tape iterators nobody reads. Python target only: the numba target
+lowers the tapes to typed arrays itself.
 
 >>> import ast
 >>> f = ast.parse('''
@@ -468,9 +472,9 @@ def _static_length(function, name, shapes):
     return shape[axis] if isinstance(shape, tuple) and -len(shape) <= axis < len(shape) else None
 
 
-def _product_sums(info, loop, before, after, function, shapes):
-    """Rewrite the loop's product sums over stored rows and recorded vectors (see the module doc):
-    returns [(add statement, the sum's name, stored array, vector name, position)]."""
+def _product_sums(info, loop, before, function, shapes):
+    """The loop's product sums over stored rows and recorded vectors (see the module doc): a list of
+    (position of the `add`, the sum's name, the array of stored rows, the vectors' name, their row)."""
     counter = info.counter
     length = _counter_length(loop, counter)
     if length is None:
@@ -642,7 +646,7 @@ def read_tapes_as_rows(function, shapes, kinds):
                 stmt.value = info.hoist(stmt.value, position, taken)
         products = []
         for position, summed, array, v, (listed, which, _) in _product_sums(
-            info, loop, before, after, function, shapes
+            info, loop, before, function, shapes
         ):
             side, make = _side(before, summed)
             uses = _after_loop_sums(after, summed)
