@@ -691,9 +691,13 @@ def read_tapes_as_rows(function, shapes, kinds):
                     product = f"{array}.T @ {vectors}" if side == "x" else f"{vectors}.T @ {array}"
                 else:
                     product = f"np.sum({array}, axis=0)"
-                after[j] = fix_missing_locations(
-                    ast.copy_location(_statement(f"{target} = {target} + {product}", after[j]), after[j])
-                )
+                start = _zero_start(before, loop, after[:j], target, dropped)
+                if start is not None:  # `A = 0.0` before the loop, nothing else adds to it: `A = ...`
+                    dropped.add(id(start))
+                    update = f"{target} = {product}"
+                else:
+                    update = f"{target} = {target} + {product}"
+                after[j] = fix_missing_locations(ast.copy_location(_statement(update, after[j]), after[j]))
         reads_now = _loads([s for s in loop.body if id(s) not in dropped])
         for name, (_, position) in info.restored.items():
             if name not in reads_now and name not in later:
@@ -706,6 +710,29 @@ def read_tapes_as_rows(function, shapes, kinds):
     block(function.body, set())
     del block, rewrite
     return function
+
+
+def _zero_start(before, loop, between, name, dropped):
+    """The statement `name = 0.0` (or `0`) if it is the last one before `loop` to name `name` and
+    neither the loop (but for the statements `dropped`) nor the statements `between` the loop and the
+    sum name it, else None."""
+    for stmt in reversed(before):
+        if id(stmt) in dropped or not any(n.id == name for n in name_nodes(stmt)):
+            continue
+        kept = [s for s in loop.body if id(s) not in dropped] + between + [loop.target, loop.iter]
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+            and isinstance(stmt.value, ast.Constant)
+            and stmt.value.value == 0
+            and type(stmt.value.value) in (int, float)
+            and not any(n.id == name for s in kept for n in name_nodes(s))
+        ):
+            return stmt
+        return None
+    return None
 
 
 def _name_counts(function):
