@@ -86,11 +86,12 @@ def compiled_record(function, meta, text, namespace, input_kinds, active_inputs,
 # -- the disk cache: generated source kept across processes (s2sad.cache) ------------------------
 
 
-def entry_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes):
+def entry_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes, target="python"):
     """The disk-cache key of a compilation (`s2sad.frontend.fingerprint`), None if it is not kept."""
     if not cache.disk_enabled():
         return None
-    return derivative_key(function, (mode.value, active_inputs, input_kinds, bool(has_aux), input_shapes))
+    options = (mode.value, active_inputs, input_kinds, bool(has_aux), input_shapes)
+    return derivative_key(function, options if target == "python" else options + (target,))
 
 
 def _base_namespace(function):

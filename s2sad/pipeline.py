@@ -88,6 +88,7 @@ class Compilation:
     has_aux: bool = False
     input_shapes: tuple = None  # a shape per parameter (None for non-arrays): the code is specialized
     portable: bool = False  # code to be differentiated again (s2sad.frontend.nested): no fused products
+    target: str = "python"  # the code target the derivative is lowered to ("numba": no stacked tape rows)
     parsed: ParsedFunction = None  # the user's function, parsed
     static_params: dict = field(default_factory=dict)  # parameter -> the name its function is read by
     tree_spans: dict = None  # tree parameter position -> (its leaves' names, their slice of positions)
@@ -340,11 +341,25 @@ def differentiate(c):
 
 
 def prepare(
-    function, input_kinds, active_inputs, has_aux=False, input_shapes=None, mode=Mode.REVERSE, portable=False
+    function,
+    input_kinds,
+    active_inputs,
+    has_aux=False,
+    input_shapes=None,
+    mode=Mode.REVERSE,
+    portable=False,
+    target="python",
 ):
     """Run the frontend and the analyses: the `Compilation` up to the transform."""
     c = Compilation(
-        function, Mode(mode), tuple(active_inputs), tuple(input_kinds), has_aux, input_shapes, portable
+        function,
+        Mode(mode),
+        tuple(active_inputs),
+        tuple(input_kinds),
+        has_aux,
+        input_shapes,
+        portable,
+        target,
     )
     c.stages = Stages(function, c.mode)
     for run in FRONTEND + ANALYSES:
@@ -353,9 +368,18 @@ def prepare(
     return c
 
 
-def generate(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None, portable=False):
+def generate(
+    function,
+    mode,
+    active_inputs,
+    input_kinds,
+    has_aux=False,
+    input_shapes=None,
+    portable=False,
+    target="python",
+):
     """Run the passes: the `Compilation` of `function`'s derivative in `mode`, its code as trees."""
-    c = prepare(function, input_kinds, active_inputs, has_aux, input_shapes, mode, portable)
+    c = prepare(function, input_kinds, active_inputs, has_aux, input_shapes, mode, portable, target)
     try:
         differentiate(c)
         c.stages.done("differentiate")
@@ -454,9 +478,12 @@ def render(c, functions=None, pretty=False, origins=None):
     return format_source(text) if pretty else text
 
 
-def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None):
+def compile_derivative(
+    function, mode, active_inputs, input_kinds, has_aux=False, input_shapes=None, target="python"
+):
     """Compile (cached) the derivative of `function`; see the module docstring. With `input_shapes`
-    (per parameter its shape, or None), the code is valid only for arguments of those shapes."""
+    (per parameter its shape, or None), the code is valid only for arguments of those shapes. `target`
+    "numba" asks for the Python code the numba target lowers (no passes it cannot lower)."""
     mode = Mode(mode)
     if not hasattr(function, "__code__"):
         parse_function(function)  # raises SourceUnavailableError with the reason
@@ -471,18 +498,21 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
         has_aux,
         config.enabled(),
         input_shapes,
+        target,
     )
     compiled = _CACHE.get(key)
     if compiled is not None:
         return compiled
     key = key[:1] + (reads_key(function, keep=True),) + key[2:]  # planned again: a callee may be new
-    disk_key = entry_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+    disk_key = entry_key(function, mode, active_inputs, input_kinds, has_aux, input_shapes, target)
     compiled = load_entry(function, disk_key, input_kinds, active_inputs, has_aux) if disk_key else None
     if compiled is None:
         collecting = gc.isenabled()
         gc.disable()  # the passes make ~10^5 short-lived AST nodes (no cycles): collecting them costs ~10%
         try:
-            compiled = _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key)
+            compiled = _compile(
+                function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key, target
+            )
         finally:
             if collecting:
                 gc.enable()
@@ -490,8 +520,10 @@ def compile_derivative(function, mode, active_inputs, input_kinds, has_aux=False
     return compiled
 
 
-def _compile(function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key=None):
-    c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes)
+def _compile(
+    function, mode, active_inputs, input_kinds, has_aux, input_shapes, disk_key=None, target="python"
+):
+    c = generate(function, mode, active_inputs, input_kinds, has_aux, input_shapes, target=target)
     parsed, functions = c.parsed, c.functions
     origins = {}
     text = render(c, origins=origins)

@@ -247,7 +247,7 @@ def _reverse(f, argnums, has_aux, with_value):
         _, nums = _argnums(argnums, len(args), getattr(f, "__name__", "f"))
         kinds = _diff_kinds(_kinds(args, nums), nums)
         compiled = compile_derivative(
-            f, "reverse" if with_value else "grad", nums, kinds, has_aux, _input_shapes(args, kinds)
+            f, "reverse" if with_value else "grad", nums, kinds, has_aux, _input_shapes(args, kinds), "numba"
         )
         names = compiled.extra["names"]
         role = "grad" if "grad" in names else "vjp"
@@ -385,7 +385,9 @@ def vjp(f, *primals, has_aux=False):
                 "vjp with backend='numba' takes floats and arrays, not dicts, lists or tuples",
                 hint="use grad / value_and_grad (which take trees) or the Python target",
             )
-        compiled = compile_derivative(f, "reverse", nums, kinds, bool(has_aux), _input_shapes(primals, kinds))
+        compiled = compile_derivative(
+            f, "reverse", nums, kinds, bool(has_aux), _input_shapes(primals, kinds), "numba"
+        )
         value = compiled.function(*primals)[0]  # the Python target once: the output's type
         zero = np.zeros_like(value[0] if has_aux else value, dtype=float)
         zero = float(zero) if zero.ndim == 0 else zero
@@ -422,7 +424,7 @@ def _target_for(f, mode, argnums, args):
         raise ArgumentError(f"the numba target writes mode 'reverse', 'grad' or 'forward', not {mode!r}")
     _, nums = _argnums(argnums, len(args), f.__name__)
     kinds = _diff_kinds(_kinds(args, nums), nums)
-    compiled = compile_derivative(f, mode, nums, kinds, False, _input_shapes(args, kinds))
+    compiled = compile_derivative(f, mode, nums, kinds, False, _input_shapes(args, kinds), "numba")
     role = "grad" if "grad" in compiled.extra["names"] else "vjp"
     return _Target(f, compiled, role, [*_flat(args, kinds), 1.0])
 

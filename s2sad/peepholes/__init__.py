@@ -16,6 +16,7 @@ from .row_writes import store_fresh_rows
 from .scatter import accumulate_at_basic_indices
 from .single_use import inline_single_use
 from .spreads import spread_by_broadcasting
+from .tape_rows import read_tapes_as_rows
 from .tape_tuples import fuse_tape_lists
 from .tapes import drop_unread_tapes
 from .transposes import hoist_transposes
@@ -63,6 +64,12 @@ def one_integer(analysis):
     }
 
 
+def _tape_rows(node, c):
+    # the numba target lowers tapes to typed arrays read by index, and compiles the loops anyway
+    if not c.portable and c.target == "python":
+        read_tapes_as_rows(node, c.analysis.shapes, c.analysis.kinds)
+
+
 def _tapes(node, c):
     drop_unread_tapes(node, c.records)
 
@@ -87,6 +94,7 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (_spreads, True),  # after the products: `_rt.unreduce(g, x, 1) * v` in a loop is an outer product
     (_scatter, True),
     (store_fresh_rows, False),  # `a_bar[i] += g` into fresh zeros, once per row: `a_bar[i] = g`
+    (_tape_rows, True),  # after the row stores: a product sum over stored rows is one product
     (_tapes, True),  # the passes above may leave a recorded value unread
     (drop_dead_initializations, False),  # ... and its `v = None` before the loop
     (_transposes, True),
