@@ -33,10 +33,12 @@ True
 """
 
 import hashlib
+import itertools
 import json
 import os
 import sys
 import tempfile
+import time
 
 COMPILED = {}  # s2sad.pipeline: (code, closure, mode, argnums, kinds, ...) -> Compiled
 TRANSFORMS = {}  # s2sad.api: (mode, code object, argument types) -> compiled pieces
@@ -66,6 +68,10 @@ def clear():
 FORMAT = 1  # the entry format; a file of another format is ignored (and rewritten)
 KINDS = ("derivatives", "numba")  # one folder per kind of entry under the cache directory
 _OFF = ("off", "0", "false", "no")
+DEFAULT_LIMIT_MB = 500  # the size the disk cache is trimmed to stay under (`S2SAD_CACHE_MAX_MB`)
+TRIM_EVERY = 32  # a process looks at the cache's size at its first write, then every TRIM_EVERY writes,
+TRIM_INTERVAL = 600.0  # and only when no process has looked for this many seconds (the `.trimmed` stamp)
+_WRITES = itertools.count()
 
 
 def root():
@@ -126,6 +132,10 @@ def read_entry(kind, key):
         or not isinstance(header.get("meta"), dict)
     ):
         return None
+    try:
+        os.utime(_path(kind, key))  # used now: the last to go when the cache is trimmed
+    except OSError:
+        pass
     return header["meta"], body
 
 
@@ -148,7 +158,70 @@ def write_entry(kind, key, meta, body):
             raise
     except OSError:
         return False
+    if next(_WRITES) % TRIM_EVERY == 0 and _trim_due():
+        trim()
     return True
+
+
+def _trim_due():
+    """Has no process looked at the cache's size for TRIM_INTERVAL seconds? (Then this one will: the
+    stamp is touched. Looking reads every file's size: tens of milliseconds for thousands of entries.)"""
+    stamp = os.path.join(root(), ".trimmed")
+    try:
+        if time.time() - os.stat(stamp).st_mtime < TRIM_INTERVAL:
+            return False
+    except OSError:
+        pass
+    try:
+        with open(stamp, "a"):
+            pass
+        os.utime(stamp)
+    except OSError:
+        return False
+    return True
+
+
+def limit_bytes():
+    """The size the disk cache stays under: `$S2SAD_CACHE_MAX_MB` megabytes (default 500), None for
+    no limit (0 or less)."""
+    try:
+        megabytes = float(os.environ.get("S2SAD_CACHE_MAX_MB", DEFAULT_LIMIT_MB))
+    except ValueError:
+        megabytes = DEFAULT_LIMIT_MB
+    return int(megabytes * 1_000_000) if megabytes > 0 else None
+
+
+def trim(limit=None):
+    """When the cache holds more than `limit` bytes (default `limit_bytes()`), remove the files used
+    longest ago (an entry read counts as a use) until it holds at most 80% of it; returns how many
+    were removed. Files being written (`.tmp-*`) are left alone; an entry removed here that another
+    process is about to read is simply generated again."""
+    limit = limit_bytes() if limit is None else limit
+    if not limit:
+        return 0
+    files = []
+    for _, path in _entries():
+        if os.path.basename(path).startswith(".tmp-"):
+            continue
+        try:
+            status = os.stat(path)
+        except OSError:
+            continue
+        files.append((status.st_mtime, status.st_size, path))
+    total = sum(size for _, size, _ in files)
+    removed = 0
+    if total <= limit:
+        return 0
+    for _, size, path in sorted(files):
+        if total <= 0.8 * limit:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        removed += 1
+    return removed
 
 
 def _entries(kinds=KINDS):
@@ -172,6 +245,7 @@ def info():
     return {
         "directory": root(),
         "enabled": disk_enabled(),
+        "limit_bytes": limit_bytes(),
         "entries": sum(k["entries"] for k in per_kind.values()),
         "bytes": sum(k["bytes"] for k in per_kind.values()),
         "kinds": per_kind,

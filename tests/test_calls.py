@@ -688,6 +688,39 @@ def test_several_recursive_calls_per_level(x):
     _check(sum_tree, (x, 4))
 
 
+def pair_tree(x, v, n):
+    """A recursion that returns a tuple (a float and an array) and unpacks its own results."""
+    if n <= 1:
+        return x * x, v * x
+    a, b = pair_tree(x * 0.5, v, n - 1)
+    c, d = pair_tree(x + 0.1, np.sin(v), n - 2)
+    return a + c * x, b * 0.3 + d
+
+
+def pair_tree_loss(x, v):
+    a, b = pair_tree(x, v, 4)
+    return a * np.sum(b * b)
+
+
+@SETTINGS
+@given(FLOATS, SEEDS)
+def test_jacobians_through_a_recursion_that_returns_tuples(x, seed):
+    # jacfwd carries a tuple's tangents as a tuple: `a, b = pair_tree(...)` indexes it as one
+    v = np.random.default_rng(seed).standard_normal(3)
+    _check(pair_tree_loss, (x, v))
+    forward = s2sad.jacfwd(pair_tree_loss, argnums=(0, 1))(x, v)
+    reverse = s2sad.grad(pair_tree_loss, argnums=(0, 1))(x, v)
+    for a, b in zip(forward, reverse):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_second_derivatives_through_a_recursion_are_refused_at_the_users_line():
+    with pytest.raises(s2sad.NoDerivativeRuleError) as info:
+        s2sad.hessian(pair_tree_loss)(0.3, np.ones(3))
+    _assert_names_user_code(info.value, "a, b = pair_tree(x * 0.5, v, n - 1)")
+    assert "<s2sad" not in str(info.value) and "_rt." not in str(info.value)
+
+
 def test_helpers_nested_deeper_than_the_inliner_goes():
     import linecache
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import s2sad
@@ -312,6 +312,32 @@ def best_energy(w, xs):
 def test_generators_given_to_builtins():
     xs = [np.array([1.0, 2.0]), np.array([-0.5, 0.3]), np.array([0.7, 0.1])]
     check_grads(guarded_energies, (np.array([0.2, -0.5]), xs), wrt=[0])
-    # `max` of one sequence has no rule: the error says so, not that generators are unsupported
-    with pytest.raises(s2sad.UnsupportedSyntaxError, match="`max` of one sequence"):
-        s2sad.grad(best_energy)(np.array([0.2, -0.5]), xs)
+    check_grads(best_energy, (np.array([0.2, -0.5]), xs), wrt=[0])
+
+
+def extremes(x, k):
+    vals = [x[0] * 2.0, x[1] - 1.0, np.sin(x[2])]
+    spread = max(x) - min(x)  # of an array's items
+    middle = min(max(vals), k)  # `max(a, b)` of two values still
+    return max(vals) * min(vals[1:]) + spread * middle + max(v * v for v in x) + min(range(3)) * x[0]
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(st.permutations([-1.3, -0.4, 0.6, 1.5]), st.floats(-0.5, 0.5), st.floats(-1.0, 3.0))
+def test_max_and_min_of_one_sequence_follow_the_item_they_pick(values, jitter, k):
+    # Python's max(xs) is the first largest item: its derivative is that item's (items kept apart,
+    # so that finite differences do not cross a kink)
+    x = np.array(values) + 0.01 * jitter
+    vals = [x[0] * 2.0, x[1] - 1.0, np.sin(x[2])]
+    assume(abs(k - max(vals)) > 0.01)
+    check_grads(extremes, (x, k), wrt=[0])
+
+
+def test_max_with_a_key_is_refused_with_a_loop_to_write_instead():
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="`max` with `key=`") as info:
+        s2sad.grad(lambda_free_key)(np.array([0.3, -0.7]))
+    assert "for v in xs[1:]" in str(info.value)
+
+
+def lambda_free_key(x):
+    return max(x, key=abs)

@@ -46,6 +46,10 @@ def loops_over_arrays(x, w):
         total = total + i * value * value
     for a, b in zip(x, x[1:]):
         total = total + a * b
+    for a, b, c in zip(x, x[1:], w[0]):  # three sequences, the shortest one's length
+        total = total + a * b * c
+    for i, (a, b, c) in enumerate(zip(x[::-1], w[1], x)):
+        total = total + i * a * b - c
     return total
 
 

@@ -663,3 +663,42 @@ def test_code_compiled_from_text_its_file_no_longer_has_is_not_stored(fresh_cach
     for shape in (3, 4):
         y = np.linspace(0.1, 0.5, shape)
         np.testing.assert_allclose(s2sad.grad(new.f)(y), 5.0 * np.cos(y), rtol=1e-12)
+
+
+def test_the_cache_is_trimmed_to_its_limit_least_recently_used_first(fresh_cache, monkeypatch):
+    body = "x = 1\n" * 2000  # ~12 kB an entry
+    keys = [f"{i:02d}" * 32 for i in range(10)]
+    for age, key in enumerate(keys):
+        assert cache.write_entry("derivatives", key, {}, body)
+        os.utime(cache._path("derivatives", key), (1000.0 + age, 1000.0 + age))  # written in this order
+    assert cache.read_entry("derivatives", keys[0]) is not None  # the oldest, used again just now
+    size = sum(p.stat().st_size for p in _entries(fresh_cache))
+    limit = size // 2
+    removed = cache.trim(limit)
+    left = sum(p.stat().st_size for p in _entries(fresh_cache))
+    assert removed > 0 and left <= 0.8 * limit
+    kept = {p.stem for p in _entries(fresh_cache)}
+    assert keys[0] in kept  # read last: kept
+    assert keys[1] not in kept and keys[-1] in kept  # the others go oldest first
+    assert cache.trim(limit) == 0  # under the limit: nothing to do
+
+
+def test_writes_trim_the_cache_under_the_limit_set_in_the_environment(fresh_cache, monkeypatch):
+    monkeypatch.setenv("S2SAD_CACHE_MAX_MB", "0.05")  # 50 kB
+    monkeypatch.setattr(cache, "TRIM_EVERY", 1)
+    monkeypatch.setattr(cache, "TRIM_INTERVAL", 0.0)
+    for i in range(20):
+        assert cache.write_entry("derivatives", f"{i:02d}" * 32, {}, "y = 2\n" * 1000)  # ~6 kB each
+    assert sum(p.stat().st_size for p in _entries(fresh_cache)) <= 50_000
+    assert cache.info()["limit_bytes"] == 50_000
+    monkeypatch.setenv("S2SAD_CACHE_MAX_MB", "0")
+    assert cache.limit_bytes() is None and cache.trim() == 0
+
+
+def test_one_process_in_an_interval_looks_at_the_size(fresh_cache, monkeypatch):
+    monkeypatch.setattr(cache, "TRIM_EVERY", 1)
+    looked = []
+    monkeypatch.setattr(cache, "trim", lambda limit=None: looked.append(1) or 0)
+    for i in range(5):
+        cache.write_entry("derivatives", f"{i:02d}" * 32, {}, "z = 3\n")
+    assert len(looked) == 1  # the first write looked; the stamp says it is not due again yet

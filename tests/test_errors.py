@@ -230,3 +230,34 @@ def test_source_with_arguments_where_the_mode_goes(mode):
         s2sad.source(vector_output, mode)
     with pytest.raises(s2sad.ArgumentError, match="mode must be 'forward'"):
         s2sad.source(vector_output, "backward")
+
+
+def complex_value(x):
+    z = x[0] + 1j * x[1]
+    return abs(z * z) + np.real(z) * np.imag(z)
+
+
+def interp_with_period(x):
+    return np.interp(0.3, x, x * x, period=2.0)
+
+
+@pytest.mark.parametrize("derivative", ["grad", "jvp"])
+def test_a_complex_value_is_refused_at_the_users_line(derivative):
+    # raised at run time by a helper of the derivative code (s2sad.rules.definitions' np.real):
+    # the error names the user's line, not the definition's
+    x = np.array([0.3, -0.7])
+    with pytest.raises(s2sad.NoDerivativeRuleError) as info:
+        if derivative == "grad":
+            s2sad.grad(complex_value)(x)
+        else:
+            s2sad.jvp(complex_value, (x,), (x,))
+    _assert_names_user_code(info.value, "return abs(z * z) + np.real(z) * np.imag(z)")
+    assert "complex" in str(info.value) and "definitions.py" not in str(info.value)
+
+
+def test_a_definitions_refusal_names_the_users_call():
+    with pytest.raises(Exception) as info:
+        s2sad.grad(interp_with_period)(np.array([0.1, 0.5, 0.9]))
+    assert "definitions.py" not in str(info.value) and "np.interp(0.3, x, x * x, period=2.0)" in "".join(
+        getattr(info.value, "__notes__", [])
+    ) + str(info.value)

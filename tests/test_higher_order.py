@@ -244,6 +244,26 @@ def test_second_derivative_in_a_loss_with_jvp_inside(t):
     close(s2sad.grad(residual)(0.8, t), fd_jacobian(lambda a: residual(a, t), 0.8))
 
 
+def closure_residual(w, ts):
+    """A jvp of a local function reading the enclosing array `w` (a constant of that jvp)."""
+
+    def u(t):
+        return np.tanh(w[0] * t + w[1]) * w[2]
+
+    total = 0.0
+    for t in ts:
+        du = s2sad.jvp(u, (t,), (1.0,))[1]
+        total = total + (du + u(t)) ** 2
+    return total + (u(0.0) - 1.0) ** 2
+
+
+@FAST
+@given(t=reals)
+def test_jvp_of_a_local_function_that_reads_an_enclosing_array(t):
+    # the enclosing variables are constants of the inner jvp: no tangent of theirs is read
+    check_grads(closure_residual, (np.array([0.7, 0.2, 1.3]), [t, 0.5 * t + 0.1]), wrt=[0])
+
+
 def test_value_and_grad_inside_a_function():
     def inner(x, y):
         return x * x * y

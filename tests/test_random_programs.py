@@ -564,6 +564,17 @@ def _(ctx):
     return _loop(ctx, "for_range", header, index=i)
 
 
+@statement("for_else", weight=1, when=_can_loop)
+def _(ctx):  # the `else` runs when the loop ends without `break` (its own `break`s belong to an outer loop)
+    i = ctx.fresh("i")
+    bound = ctx.pick([str(k) for k in range(5)] + ctx.ints + ["n + 1"])
+    lines = _loop(ctx, "for_else", f"for {i} in range({bound}):", index=i)
+    lines.append("else:")
+    with ctx.scope():
+        lines += indent(ctx.block(2))
+    return lines
+
+
 @statement("rebind_index", weight=1, when=lambda ctx: bool(ctx.loops) and len(ctx.ints) > 1)
 def _(ctx):  # a loop's own counter rebound in its body: the loop still counts as `range` says
     i = ctx.pick(ctx.ints[1:])
@@ -852,6 +863,7 @@ _SCALAR_CORE = {
 _CONDITIONS = {"compare", "chained", "int_test", "and_or", "not", "ternary"}
 _LOOPS = {
     "for_range",
+    "for_else",
     "for_reversed",
     "for_array",
     "for_enumerate",

@@ -442,3 +442,45 @@ def alias_written_after_loop(x, y, a, n):
 
 def test_sequence_written_after_its_loop_is_not_an_alias():
     check(alias_written_after_loop, (0.548, -0.921, np.array([-1.836, -1.934]), 0))
+
+
+# 19. A helper that allocates an array, fills it in place and returns it, called in a loop
+#     nested in another loop: the inliner's `b4 = out` was refused as an alias because the
+#     liveness scan treated the inner loop as reading `out` (it does, but only after its own
+#     `out = np.zeros(...)`). A loop body may run no time; a rebinding inside it covers the
+#     reads after it, so the array is dead after `b4 = out` on every path.
+def _filled(v, c):
+    out = np.zeros(len(v))
+    for i in range(len(v)):
+        out[i] = math.sin(v[i]) * c
+    np.add.at(out, [0, 0], c * c)
+    return out
+
+
+def helper_array_in_nested_loops(x, y, a, n):
+    for e in a:
+        for i in range(2):
+            b4 = _filled(a, x)
+            x = x + 0.1 * np.sum(b4) * e
+    return x * y
+
+
+def test_helper_array_returned_in_nested_loops_is_not_an_alias():
+    check(helper_array_in_nested_loops, (0.548, -0.921, np.array([-1.836, -1.934]), 0))
+
+
+# The break path leaves the loop without the rebinding: `b` still names `out`'s array.
+def alias_kept_on_the_break_path(x, a):
+    out = np.zeros(3)
+    for i in range(3):
+        b = out
+        b[i] = x * a[i]
+        if x > 10.0:
+            break
+        out = np.ones(3)
+    return np.sum(out * a) + np.sum(b)
+
+
+def test_alias_kept_on_a_break_path_is_refused():
+    with pytest.raises(s2sad.UnsupportedSyntaxError, match="another name for the array `out`"):
+        s2sad.grad(alias_kept_on_the_break_path)(0.9, np.array([0.3, -0.7, 1.1]))

@@ -141,6 +141,7 @@ CONSTANT_SAMPLES = {
     "s2sad.runtime.check_not_tree": [(lambda a: _rt.check_not_tree(a, "grad"), [V3])],
     "s2sad.runtime.svd_supported": [(lambda a: _rt.svd_supported(a, False), [M23])],
     "s2sad.runtime.eig_supported": [(lambda a: _rt.eig_supported(a), [V3])],
+    "s2sad.runtime.qr_supported": [(lambda a: _rt.qr_supported(a), [(3, 2)])],
     "s2sad.runtime.zeros_like": [(_rt.zeros_like, [M23]), (_rt.zeros_like, [None])],
     "s2sad.runtime.mean_partials": [(lambda a: _rt.mean_partials(a, 1), [M23])],
     "s2sad.runtime.extremum_weights": [(lambda a: _rt.extremum_weights(a, np.max(a)), [V3])],
@@ -182,6 +183,9 @@ CONSTANT_SAMPLES = {
     "s2sad.runtime.batch_axis": [(lambda a: _rt.batch_axis(0, a), [M23])],
     "s2sad.runtime.batch_index": [(lambda a: _rt.batch_index(1), [None])],
     "s2sad.runtime.at_shape": [(lambda a: _rt.at_shape(a, [0, 1, 0]), [M23])],
+    "s2sad.runtime.along_axis_index": [
+        (lambda a: _rt.along_axis_index(a.shape, np.array([[1], [0]]), 1)[0], [M23])
+    ],
     "s2sad.runtime.at_positions": [(lambda a: _rt.at_positions(a, [1, 0, 1]), [M23])],
     "s2sad.runtime.put_index": [(lambda a: _rt.put_index(a, [5, -1, 0]), [M23])],
     "s2sad.runtime.put_source": [(lambda v: _rt.put_source([0, 2, 3, 1], v), [V3])],

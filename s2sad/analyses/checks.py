@@ -498,15 +498,32 @@ def _reads(node, name):
 def _scan(stmts, name):
     """'read' if `stmts` may read `name` before surely rebinding it, 'killed' if they rebind it
     first, 'open' if they do neither."""
+    jumped = False  # a `break` or `continue` before the rebinding leaves the block without it
     for stmt in stmts:
-        if _reads(stmt, name):
+        state = _scan_statement(stmt, name)
+        if state == "read" or state == "killed":
+            return "open" if state == "killed" and jumped else state
+        jumped = jumped or any(isinstance(n, (ast.Break, ast.Continue)) for n in walk(stmt))
+    return "open"
+
+
+def _scan_statement(stmt, name):
+    if isinstance(stmt, (ast.For, ast.While)):
+        header = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+        if _reads(header, name) or "read" in (_scan(stmt.body, name), _scan(stmt.orelse, name)):
             return "read"
-        if (
-            isinstance(stmt, ast.Assign)
-            and isinstance(stmt.targets[0], ast.Name)
-            and stmt.targets[0].id == name
-        ):
-            return "killed"
+        return "open"  # the body may run no time; a rebinding in it covers only its own reads
+    if isinstance(stmt, ast.If):
+        if _reads(stmt.test, name):
+            return "read"
+        states = {_scan(stmt.body, name), _scan(stmt.orelse, name)}
+        if "read" in states:
+            return "read"
+        return "killed" if states == {"killed"} else "open"
+    if _reads(stmt, name):
+        return "read"
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name:
+        return "killed"
     return "open"
 
 
@@ -533,7 +550,7 @@ def _dead_after(tree, stmt, name):
             return False
         if state == "killed":
             return True  # every path from `stmt` passes the rebinding
-        if isinstance(owner, (ast.For, ast.While)):  # back to the top of the body
-            if _scan(block[: i + 1], name) != "killed":
+        if isinstance(owner, (ast.For, ast.While)) and block is owner.body:  # back to the top of the body
+            if _scan(block[: i + 1], name) == "read":  # (the innermost block holds `stmt`, a read)
                 return False
     return True

@@ -84,6 +84,7 @@ TABLE = (
             np.array_equal,
             _rt.svd_supported,
             _rt.eig_supported,
+            _rt.qr_supported,
         ),
     ),
     # like the first operand, int and bool made float (a NumPy function of a number is a float)
@@ -290,6 +291,7 @@ TABLE = (
             slice,
             _rt.check_not_tree,
             _rt.at_shape,
+            _rt.along_axis_index,
             _rt.at_positions,
             _rt.put_index,
             _rt.put_source,

@@ -185,24 +185,8 @@ def alias_conflict(body, stmt, a, b):
     return False
 
 
-class _Located:
-    """`parsed` whose errors point at the user's line also for code inlined from a helper."""
-
-    def __init__(self, parsed):
-        self.parsed = parsed
-
-    def error(self, cls, message, node, hint=None):
-        origins = self.parsed.origins
-        lineno = getattr(node, "lineno", None)
-        if lineno in origins:
-            filename, line, text = origins[lineno]
-            return cls(message, filename, line, text.split(": ", 1)[-1], hint)
-        return self.parsed.error(cls, message, node, hint)
-
-
 def check_lists(parsed, tree, analysis):
     """Raise an s2sad error, at the user's line, for a use of lists the derivative would not follow."""
-    parsed = _Located(parsed)
     kinds = analysis.kinds
     lists = {n for n, k in kinds.items() if k == K.LIST}
     if lists or any(p.kind in ("list_append", "list_pop") for p in analysis.primitives.values()):

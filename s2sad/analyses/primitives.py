@@ -330,9 +330,17 @@ def _call(fn, args, keywords, written=None, globals_=frozenset()):
         if written is None:
             raise MissingRule(written or R.display_name(fn), fn)
         return Primitive("call", rule=unknown_rule(fn, written), args=args, keywords=keywords)
-    if fn in (max, min) and len(args) == 1 and not keywords:
+    if fn in (max, min) and keywords:
         raise DesugarError(
-            f"`{fn.__name__}` of one sequence is not supported; `{fn.__name__}(a, b)` of two values is",
+            f"`{fn.__name__}` with `key=` or `default=` is not supported; `{fn.__name__}(xs)` of numbers and "
+            f"`{fn.__name__}(a, b)` are",
+            args[0] if args else None,
+            f"pick the item in a loop: `best = xs[0]`, then `for v in xs[1:]: if key(v) "
+            f"{'>' if fn is max else '<'} key(best): best = v`",
+        )
+    if fn in (max, min) and len(args) == 1:
+        raise DesugarError(
+            f"`{fn.__name__}` of one sequence is not supported here; `{fn.__name__}(a, b)` of two values is",
             args[0],
             f"use `np.{fn.__name__}(np.array(...))` (ties share the derivative) or a loop",
         )

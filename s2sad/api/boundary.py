@@ -35,6 +35,7 @@ import types
 
 from ..codegen.python import LINE_ORIGINS
 from ..errors import S2sadError
+from ..frontend.source import origin_code
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 RUNTIME = PACKAGE + "runtime" + os.sep
@@ -68,6 +69,8 @@ def user_facing(exc):
         return exc
     if not isinstance(exc, S2sadError):
         _add_note(exc, original)
+    else:
+        _point_at_user_line(exc, original)
     if debugging():
         return exc
     s2sad_error = isinstance(exc, S2sadError)
@@ -113,10 +116,30 @@ def origin_of(filename, lineno):
                 deeper = origin_of(user_file, user_line)
                 if deeper is not None:
                     return (generated,) + deeper[1:]
-            return generated, user_file, user_line, text[2:].split(": ", 1)[-1]
+            return generated, user_file, user_line, origin_code((user_file, user_line, text[2:]))
         if text.startswith("def "):
             break
     return None
+
+
+def _point_at_user_line(exc, tb):
+    """An s2sad error names the user's line: one raised on a line of derivative code being
+    differentiated again (a Hessian, `jvp` of a `grad`) the line that code differentiates; one a
+    run-time helper raised without a line (a complex value), the line whose derivative called it."""
+    filename, lineno = exc.filename, exc.lineno
+    if filename is None:
+        while tb is not None:  # the deepest frame of generated code
+            code = tb.tb_frame.f_code
+            if code.co_filename.startswith(GENERATED) and code.co_filename in LINE_ORIGINS:
+                filename, lineno = code.co_filename, tb.tb_lineno
+            tb = tb.tb_next
+    if filename not in LINE_ORIGINS or not lineno:
+        return
+    found = origin_of(filename, lineno)
+    if found is None:
+        return
+    _, exc.filename, exc.lineno, exc.code = found
+    exc.args = (exc._render(),)
 
 
 def _add_note(exc, tb):

@@ -76,6 +76,12 @@ def describe(info):
     """`info` (`s2sad.cache.info()`) as lines for a person."""
     state = "on (S2SAD_CACHE=off turns it off)" if info["enabled"] else "off (S2SAD_CACHE=off is set)"
     lines = [f"s2sad cache: {info['directory']}", f"  state: {state}"]
+    limit = info.get("limit_bytes")
+    lines.append(
+        f"  limit: {_size(limit)} (S2SAD_CACHE_MAX_MB; the files used longest ago go first)"
+        if limit
+        else "  limit: none (S2SAD_CACHE_MAX_MB=0)"
+    )
     for kind, figures in info["kinds"].items():
         what = "entries" if kind == "derivatives" else "files"
         lines.append(f"  {kind}: {figures['entries']} {what}, {_size(figures['bytes'])}")

@@ -346,7 +346,9 @@ class _Lowering:
 
 def _range_of_len(seqs):
     lengths = [ast.Call(func=_name("len"), args=[_name(s)], keywords=[]) for s in seqs]
-    size = lengths[0] if len(lengths) == 1 else ast.Call(func=_name("min"), args=lengths, keywords=[])
+    size = lengths[0]
+    for length in lengths[1:]:  # `min(a, b)` of two values at a time: zip of three sequences or more
+        size = ast.Call(func=_name("min"), args=[size, length], keywords=[])
     return ast.Call(func=_name("range"), args=[size], keywords=[])
 
 

@@ -354,7 +354,7 @@ class Inliner(CalleeResolution, CallShaping, TransformCalls, RuntimeCalls, Recor
         ret = body[-1]
         result = ret.value if isinstance(ret, ast.Return) else ast.Constant(None)
         body = body[:-1] if isinstance(ret, ast.Return) else body
-        self.relocate(body, callee)
+        self.relocate(body, callee, stmt)
         epilogue = ast.copy_location(
             ast.Assign(targets=[ast.Name(stmt.targets[0].id, ast.Store())], value=result), stmt
         )

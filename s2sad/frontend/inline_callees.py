@@ -23,7 +23,7 @@ from .lift import Lifter, LocalFunction, bound_names, identifier, parse_lambda, 
 from .normalize import normalize
 from .writes import rewrite_writes
 from .nested import SUPPORTED_KINDS, materialize, spelled, transform_of
-from ..rules.definitions import definition
+from ..rules.definitions import OF_ONE_SEQUENCE, definition
 from ..runtime.custom import definition_of
 from ..analyses.primitives import _UNRESOLVED, is_global, method_rule, resolve
 
@@ -178,6 +178,8 @@ class CalleeResolution:
         if isinstance(obj, LocalFunction):
             return obj
         defined = definition(obj)
+        if obj in (max, min) and len(value.args) == 1 and not value.keywords:
+            defined = OF_ONE_SEQUENCE[obj]  # `max(xs)`, not `max(a, b)`
         obj = defined or obj  # `np.fliplr`: inlined as written with operations that have rules
         if obj is _UNRESOLVED or not isinstance(obj, types.FunctionType):
             return None
@@ -201,8 +203,8 @@ class CalleeResolution:
         if _runtime_helper(obj) and defined is None:  # (a helper may be its own definition)
             raise self.parsed.error(
                 NoDerivativeRuleError,
-                f"`{ast.unparse(value.func)}` is a run-time helper of s2sad's derivative code with no rule "
-                "for differentiating it again",
+                f"the derivative of this line calls s2sad's run-time helper `{obj.__name__}`, which has no "
+                "rule for differentiating it again",
                 value,
                 hint="derivative code that calls custom rules, recursive functions or this helper cannot be "
                 "differentiated again yet; register rules for the helper with s2sad.rules.tangent / "
@@ -265,8 +267,15 @@ class CalleeResolution:
         globals_ = share_globals(self, tree, callee, fn.__name__, module_names(tree, also_local=free))
         return tree, callee, raw, lifter, globals_
 
-    def relocate(self, stmts, callee):
+    def relocate(self, stmts, callee, call=None):
+        """Number the lines of an inlined callee's `stmts` in the origin table: (file, line, comment).
+        A definition s2sad itself writes a NumPy function with (`s2sad.rules.definitions`) keeps its
+        lines in the comments, and the user's `call` line as the file and line errors name."""
         base = callee.filename.rsplit("/", 1)[-1]
+        site = None
+        if call is not None and (getattr(callee.function, "__module__", None) or "").startswith("s2sad."):
+            line = call.lineno
+            site = self.origins[line][:2] if line in self.origins else (self.parsed.filename, line)
         for stmt in stmts:
             for node in walk(stmt):
                 lineno = getattr(node, "lineno", None)
@@ -275,9 +284,9 @@ class CalleeResolution:
                 if lineno >= ORIGIN_BASE:
                     continue  # already relocated (nested inlining)
                 key = ORIGIN_BASE + len(self.origins) + 1
-                origin = (callee.filename, lineno, f"{base}:{lineno}: {callee.line(lineno)}")
+                origin = (site or (callee.filename, lineno)) + (f"{base}:{lineno}: {callee.line(lineno)}",)
                 for existing, value in self.origins.items():
-                    if value[:2] == origin[:2]:
+                    if value == origin:
                         key = existing
                         break
                 self.origins[key] = origin

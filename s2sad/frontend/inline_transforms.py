@@ -128,7 +128,7 @@ class TransformCalls:
                 )
             primals, tangents = (self.tuples[a.id] for a in rest)
             alias = self.unique(f"_jvp_{identifier(fn.__name__)}")
-            self.namespace[alias] = jvp_function(fn)
+            self.namespace[alias] = jvp_function(fn, len(free))
             call_args = [clone(a) for a in primals] + [ast.Name(n, ast.Load()) for n in free]
             call_args += [clone(a) for a in tangents] + [ast.Constant(0.0) for _ in free]
             self.globals.add(alias)

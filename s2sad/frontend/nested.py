@@ -311,8 +311,8 @@ def _adapter(
     differentiated trees: their leaves are passed one by one, their gradients regrouped."""
     if transform.kind == "jvp":  # (primals..., tangents...) -> (value, tangent)
         tangents = [f"{p}_dot" for p in params]
-        everything = ", ".join(params + tangents)
-        return f"def {name}({everything}):\n    return {generated}({everything})\n"
+        passed = ", ".join(params + [tangents[i] for i in nums])
+        return f"def {name}({', '.join(params + tangents)}):\n    return {generated}({passed})\n"
     leaves = leaves or {}
     args = [a for i, p in enumerate(params) for a in (leaves[i][0] if i in leaves else [p])]
     call = f"{generated}({', '.join(args)})"
@@ -373,8 +373,8 @@ def materialize(transform, kinds=None, shapes=None):
     if cached is not None:
         return cached
     key = (key[0], reads_key(function, keep=True)) + key[2:]  # planned again: a callee may be new
-    if transform.kind == "jvp":
-        single, nums = False, tuple(range(count))
+    if transform.kind == "jvp":  # (a local function's enclosing variables: constants of the jvp)
+        single, nums = False, tuple(range(count) if transform.argnums is None else transform.argnums)
     else:
         single, nums = parse_argnums(transform.argnums, count, getattr(function, "__name__", "f"))
     if transform.kind != "jvp" and any(
@@ -500,14 +500,17 @@ SUPPORTED_KINDS = ("grad", "value_and_grad", "jvp")  # transforms whose code is 
 OUTER_ONLY_APIS = {}  # public transforms it may not call (yet): filled by s2sad.api and s2sad.api.jacobians
 
 
-def jvp_function(function):
-    """An object standing for `lambda *primals_and_tangents: jvp(function, primals, tangents)`."""
+def jvp_function(function, constants=0):
+    """An object standing for `lambda *primals_and_tangents: jvp(function, primals, tangents)`. The
+    last `constants` parameters (the enclosing variables a local function reads) are constants of the
+    jvp: their tangents are taken and not read."""
 
     def jvp_of(*arguments):
         count = len(_parameters(function))
         return TRANSFORM_APIS["jvp"](function, arguments[:count], arguments[count:])
 
-    return mark(jvp_of, "jvp", function, None)
+    count = len(_parameters(function))
+    return mark(jvp_of, "jvp", function, tuple(range(count - constants)) if constants else None)
 
 
 def local_function_object(local):

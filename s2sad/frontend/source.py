@@ -68,12 +68,20 @@ class ParsedFunction:
             message, hint = _original_words(message, renamed), _original_words(hint, renamed)
         origin = self.origins.get(lineno)
         if origin is not None:  # a line of an inlined helper (`s2sad.frontend.inline`): its own file and line
-            filename, lineno, text = origin
-            error = cls(message, filename, lineno, text.split(": ", 2)[-1], hint)
+            error = cls(message, origin[0], origin[1], origin_code(origin), hint)
         else:
             error = cls(message, self.filename, lineno, self.line(lineno) if lineno else None, hint)
         error.column = getattr(node, "col_offset", None)  # of the statement, or the expression at fault
         return error
+
+
+def origin_code(origin):
+    """The code an error shows for an entry (file, line, comment) of the origin table: the comment's
+    code, or the user's line when the comment quotes another file (an s2sad definition's line)."""
+    filename, lineno, text = origin
+    if text.startswith(filename.rsplit("/", 1)[-1] + ":"):
+        return text.split(": ", 1)[-1]
+    return linecache.getline(filename, lineno).strip() or text.split(": ", 1)[-1]
 
 
 def _original_words(text, renamed):

@@ -29,6 +29,7 @@ from .bindings import name_counts
 from .block_copies import merge_block_copies
 from .cse import eliminate_common_subexpressions
 from .dead import drop_dead
+from .fold import fold_constant_tests
 from .hoist import hoist_loop_invariants
 from .propagate_copies import propagate_copies
 from .renumber import renumber
@@ -46,6 +47,7 @@ def optimize(function, namespace=None, copy=True):
         (lambda function, counts: eliminate_common_subexpressions(function, namespace, counts), False),
         (hoist_loop_invariants, True),
         (propagate_copies, False),
+        (fold_constant_tests, False),
         (forward_single_temps, False),
         (merge_block_copies, False),
         (drop_dead, False),

@@ -9,7 +9,7 @@ rules of the operations it uses (nothing new to check but the definition itself)
 import numpy as np
 
 from .. import runtime as _rt
-from ..runtime.linalg import _eig_f, _svd_f, _svd_parts  # parts of helpers defined below
+from ..runtime.linalg import _eig_f, _qr_parts, _svd_f, _svd_parts  # parts of helpers defined below
 
 DEFINITIONS = {}
 
@@ -307,6 +307,74 @@ def _middle(a, axis):
     return np.take(np.sort(a, axis=axis), [(n - 1) // 2, n // 2], axis=axis)
 
 
+@defines(np.convolve)
+def convolve(a, v, mode="full"):
+    """The discrete linear convolution `out[i] = sum_k a[i - k] v[k]`: the items of `a` (zero-padded)
+    that meet each `v[k]`, as a matrix times `v`; the result cut to `mode`'s length (the middle
+    `max(n, m)` items for "same", the full overlaps for "valid")."""
+    a1, v1 = np.ravel(a), np.ravel(v)
+    n, m = np.shape(a1)[0], np.shape(v1)[0]
+    padded = np.concatenate((np.zeros(m - 1), a1, np.zeros(m - 1)))
+    out = padded[np.arange(n + m - 1)[:, None] - np.arange(m)[None, :] + (m - 1)] @ v1
+    if mode == "full":
+        return out
+    longer, shorter = max(n, m), min(n, m)
+    if mode == "same":
+        return out[(shorter - 1) // 2 : (shorter - 1) // 2 + longer]
+    if mode == "valid":
+        return out[shorter - 1 : longer]
+    raise ValueError(f"np.convolve: mode must be 'full', 'same' or 'valid', not {mode!r}")
+
+
+@defines(np.correlate)
+def correlate(a, v, mode="valid"):
+    """The cross-correlation of real sequences: the convolution with `v` reversed."""
+    return convolve(a, np.ravel(v)[::-1], mode)
+
+
+@defines(np.take_along_axis)
+def take_along_axis(arr, indices, axis):
+    """`arr` read at `indices` along `axis` (ranges along the other axes): one fancy index."""
+    if axis is None:
+        return np.ravel(arr)[indices]
+    return arr[_rt.along_axis_index(np.shape(arr), indices, axis)]
+
+
+@defines(np.quantile)
+def quantile(a, q, axis=None):
+    """NumPy's default ("linear") quantiles: between the two sorted values around `q (n - 1)`."""
+    ordered = np.sort(np.ravel(a)) if axis is None else np.sort(np.moveaxis(a, axis, -1), axis=-1)
+    n = np.shape(ordered)[-1]
+    position = np.asarray(q) * (n - 1)
+    below = np.clip(np.floor(position), 0, n - 1).astype(int)
+    above = np.clip(below + 1, 0, n - 1)
+    lower = ordered[..., below]
+    result = lower + (ordered[..., above] - lower) * (position - below)
+    k = np.ndim(q)  # NumPy puts the axes of `q` first
+    return np.moveaxis(result, tuple(range(-k, 0)), tuple(range(k))) if k and axis is not None else result
+
+
+@defines(np.percentile)
+def percentile(a, q, axis=None):
+    """`np.quantile` of `q / 100`."""
+    return quantile(a, np.asarray(q) / 100.0, axis)
+
+
+def max_of_sequence(iterable):
+    """Python's `max(xs)` of numbers: the first largest one (its derivative too)."""
+    values = np.asarray(iterable)
+    return values[np.argmax(values)]
+
+
+def min_of_sequence(iterable):
+    """Python's `min(xs)` of numbers: the first smallest one (its derivative too)."""
+    values = np.asarray(iterable)
+    return values[np.argmin(values)]
+
+
+OF_ONE_SEQUENCE = {max: max_of_sequence, min: min_of_sequence}  # `max(xs)`; `max(a, b)` has a rule
+
+
 # -- run-time helpers of derivative code, written with operations that have rules ------------------
 # Generated derivative code calls these helpers (`_rt.<name>`); first derivatives run the helper
 # itself. When derivative code is differentiated again (`hessian`, `grad(grad(f))`), the helper's
@@ -373,5 +441,8 @@ for _helper in (
     _rt.eig_tangent,
     _rt.eig_adjoint,
     _eig_f,
+    _rt.qr_tangent,
+    _rt.qr_adjoint,
+    _qr_parts,
 ):
     defines(_helper)(_helper)

@@ -45,6 +45,9 @@ Conventions:
   are not differentiable and the derivatives come out inf or nan, never a finite guess. The signs s2sad
   differentiates are those LAPACK returns (continuous under small changes).
   `full_matrices=True` of a non-square matrix and `hermitian=True` are refused.
+- `np.linalg.qr`: the reduced decomposition (mode 'reduced', or 'r' for R alone; 'complete' of a square
+  matrix) of a matrix of full rank with at least as many rows as columns, with the signs LAPACK returns;
+  a wide matrix is refused.
 - `np.linalg.pinv`: differentiated where the rank of the input is locally constant (the formula of Golub
   and Pereyra, exact for rank-deficient inputs of constant rank such as `pinv(x.T @ x)`); at a change of
   rank pinv jumps and has no derivative.

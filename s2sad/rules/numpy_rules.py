@@ -773,6 +773,16 @@ def _(z, a, full_matrices=True, compute_uv=True, hermitian=False):
     a_bar += _rt.svd_adjoint(z_bar, z, a, _rt.svd_supported(a, full_matrices, compute_uv, hermitian))
 
 
+@tangent(np.linalg.qr)
+def _(z, a, mode="reduced"):
+    z_dot = _rt.qr_tangent(z, a, a_dot, _rt.qr_supported(a, mode))
+
+
+@adjoint(np.linalg.qr)
+def _(z, a, mode="reduced"):
+    a_bar += _rt.qr_adjoint(z_bar, z, a, _rt.qr_supported(a, mode))
+
+
 @tangent(np.linalg.eig)
 def _(z, a):
     z_dot = _rt.eig_tangent(z, a_dot)

@@ -434,9 +434,10 @@ def _(z, z0, x):
 
 nondifferentiable(slice)
 nondifferentiable(_rt.check_not_tree)
-nondifferentiable(_rt.svd_supported, _rt.eig_supported)
+nondifferentiable(_rt.svd_supported, _rt.eig_supported, _rt.qr_supported)
 nondifferentiable(_rt.zeros_like)
-nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`)
+nondifferentiable(  # the positions and shapes of writes by call (`s2sad.writes`), indexes
+    _rt.along_axis_index,
     _rt.at_shape,
     _rt.at_positions,
     _rt.put_index,

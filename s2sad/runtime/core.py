@@ -283,6 +283,21 @@ def added_at_tangent(t, z, index, g):
     return added_at(like(t, z), index, g)
 
 
+def along_axis_index(shape, indices, axis):
+    """The index `np.take_along_axis(a, indices, axis)` reads in `a` of shape `shape`: `indices` on
+    `axis`, every other axis counted by a range that broadcasts against them.
+
+    >>> along_axis_index((2, 3), np.array([[2], [0]]), 1)[0].tolist()
+    [[0], [1]]
+    """
+    ndim = len(shape)
+    axis = axis % ndim
+    return tuple(
+        indices if d == axis else np.arange(shape[d]).reshape((1,) * d + (-1,) + (1,) * (ndim - d - 1))
+        for d in range(ndim)
+    )
+
+
 def at_shape(target, index):
     """The shape of `target[index]`: what `ufunc.at(target, index, b)` broadcasts `b` to."""
     return np.shape(np.empty(np.shape(target), dtype=np.int8)[index])

@@ -224,6 +224,55 @@ def pinv_adjoint(g, z, a):
 # refused when the derivative runs. Written with ruled operations, inlined as their own definitions.
 
 
+# -- the QR decomposition --------------------------------------------------------------------------------
+# `qr_tangent` and `qr_adjoint` are written with operations that have derivative rules (their own
+# definitions at higher orders, as the SVD's). A = Q R with A (m x n), m >= n, of full rank.
+
+
+def qr_supported(a, mode="reduced"):
+    """Refuse the forms of `np.linalg.qr` whose derivative s2sad does not give; True if the result is
+    (Q, R), False if it is R alone (`mode="r"`)."""
+    m, n = np.shape(a)[-2], np.shape(a)[-1]
+    if mode not in ("reduced", "complete", "r") or m < n or (mode == "complete" and m != n):
+        raise NoDerivativeRuleError(
+            f"np.linalg.qr of a {m} x {n} matrix with mode={mode!r} is not differentiated",
+            hint="s2sad differentiates the reduced QR decomposition (mode 'reduced' or 'r') of a matrix with "
+            "at least as many rows as columns",
+        )
+    return mode != "r"
+
+
+def _qr_parts(z, a, both):
+    if both:
+        return z[0], z[1]
+    return np.linalg.qr(a)
+
+
+def qr_tangent(z, a, a_dot, both=True):
+    """Tangent of `np.linalg.qr(a)`: with X = a_dot R^-1 and C = Q^T X, Q^T Q_dot is the antisymmetric
+    Omega made of C's strict lower triangle, R_dot = (C - Omega) R and Q_dot = Q Omega + X - Q C."""
+    q, r = _qr_parts(z, a, both)
+    x = matrix_t(np.linalg.solve(matrix_t(r), matrix_t(a_dot)))
+    c = matrix_t(q) @ x
+    lower = np.tril(c, -1)
+    omega = lower - matrix_t(lower)
+    r_dot = (c - omega) @ r
+    if not both:
+        return r_dot
+    return (q @ omega + x - q @ c, r_dot)
+
+
+def qr_adjoint(g, z, a, both=True):
+    """Adjoint of `np.linalg.qr(a)`, the transpose of `qr_tangent`: with E = Q^T Q_bar - R_bar R^T,
+    C_bar = tril(E - E^T, -1) - E and a_bar = (Q_bar + Q C_bar) R^-T."""
+    q, r = _qr_parts(z, a, both)
+    q_bar = broadcast_like(item(g, 0), q) if both else np.zeros(np.shape(q))
+    r_bar = broadcast_like(item(g, 1) if both else g, r)
+    e = matrix_t(q) @ q_bar - r_bar @ matrix_t(r)
+    c_bar = np.tril(e - matrix_t(e), -1) - e
+    return matrix_t(np.linalg.solve(r, matrix_t(q_bar + q @ c_bar)))
+
+
 def eig_supported(w):
     """Refuse the derivative of `np.linalg.eig` when an eigenvalue is complex."""
     if np.iscomplexobj(w):

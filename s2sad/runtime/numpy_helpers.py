@@ -18,6 +18,8 @@ an `einsum`, of a split, of a solve. They keep the dtype of their inputs
 
 import numpy as np
 
+from ..errors import NoDerivativeRuleError
+
 from .arrays import *  # noqa: F401,F403
 from .arrays import derivative_dtype
 from .core import float_dtype, getitem_adjoint, unbroadcast, zeros_like  # noqa: F401
@@ -239,7 +241,11 @@ def nonfinite_replaced(x, nan=0.0, posinf=None, neginf=None):
 def real_only(x):
     """`x`, refused if complex: s2sad differentiates real numbers."""
     if np.iscomplexobj(x):
-        raise NotImplementedError("s2sad differentiates real numbers; this value is complex")
+        raise NoDerivativeRuleError(
+            "s2sad differentiates real numbers; this value is complex",
+            hint="write the real and imaginary parts as two real values or arrays (`z = a + 1j * b`: "
+            "compute with `a` and `b`)",
+        )
     return x
 
 

@@ -69,6 +69,14 @@ def batch_index(index):
     return (slice(None), index)
 
 
+def item_directions(x_dot, index):
+    """The tangent of `x[index]` from the tangent of `x`: the tangents of a tuple's (or list's)
+    items are a tuple of tangents, indexed as it is; an array's directions are past its first axis."""
+    if isinstance(x_dot, (tuple, list)):
+        return x_dot[index]
+    return x_dot[batch_index(index)]
+
+
 def count_directions(t):
     """The number of directions of a tangent (the first array's leading axis)."""
     if isinstance(t, np.ndarray):

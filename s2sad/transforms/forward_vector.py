@@ -208,6 +208,11 @@ class VectorForwardTransform(ForwardTransform):
         list_item = rule.key is operator.getitem and atom_kind(values["x"], self.kinds) == K.LIST
         if list_item:  # an item of a Python list (of arrays of any shapes): its tangent, item by item
             template, batched = rule.tangent, True
+        elif rule.key is operator.getitem and atom_kind(values["x"], self.kinds) in (K.ANY, K.OTHER):
+            # a value of unknown kind (a recursive call's result) may be a tuple, whose tangent is
+            # a tuple of tangents: which indexing is right is known at run time only
+            tangent = self.tangent_of(values["x"], state)
+            return None if is_zero(tangent) else call("_rt.item_directions", tangent, clone(values["index"]))
         if not batched:
             template = tangent_for(rule, values)
         values[template.output] = load(name)
