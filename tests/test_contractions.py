@@ -4,6 +4,8 @@ checked against `np.einsum` on random subscripts; the derivative code of program
 and checked against central finite differences in both modes and by the dot-product test, in code
 specialized to shapes and in the generic code that runs other shapes."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,8 @@ from hypothesis import strategies as st
 
 import s2sad
 from s2sad.api.transforms import SPECIALIZED_SHAPES
-from s2sad.runtime.contractions import PLANNED_SIZE, contract_pair, pair_plan, run_pair
+from s2sad.runtime import contractions as contraction_plans
+from s2sad.runtime.contractions import PLANNED_SIZE, contract_pair, pair_plan, run_pair, written_in_order
 from s2sad.testing import check_grads
 
 LETTERS = "abcdef"
@@ -45,6 +48,39 @@ def test_a_plan_computes_the_einsum(case, seed):
     np.testing.assert_allclose(
         contract_pair([a_terms, b_terms], output, a, b), expected, rtol=1e-12, atol=1e-12
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=contractions(), seed=st.integers(0, 2**16))
+def test_a_transposed_product_written_in_the_outputs_order_computes_the_einsum(case, seed):
+    """Every plan whose product is transposed, its output C-ordered (the size threshold at 0)."""
+    a_terms, b_terms, output, sizes = case
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal([sizes[ch] for ch in a_terms])
+    b = rng.standard_normal([sizes[ch] for ch in b_terms])
+    plan = pair_plan([a_terms, b_terms], output, a.shape, b.shape)
+    with mock.patch.object(contraction_plans, "ORDERED_SIZE", 0):
+        if plan is not None:
+            result = run_pair(plan, a, b)
+            np.testing.assert_allclose(result, np.einsum(f"{a_terms},{b_terms}->{output}", a, b), atol=1e-12)
+            assert result.flags.c_contiguous or not written_in_order(plan, 0)
+
+
+def test_large_transposed_products_come_out_in_c_order():
+    """GMM's `"kij,nkj->nki"`: a batched product over k, transposed back to (n, k, i), is written in
+    the output's order when large (an elementwise operation with a C-ordered array is then fast)."""
+    rng = np.random.default_rng(1)
+    L, c = rng.standard_normal((5, 6, 6)), rng.standard_normal((200, 5, 6))
+    plan = pair_plan(["kij", "nkj"], "nki", L.shape, c.shape)
+    assert written_in_order(plan, 200 * 5 * 6) and not written_in_order(plan, 10)
+    for result in (run_pair(plan, L, c), contract_pair(["kij", "nkj"], "nki", L, c)):
+        assert result.flags.c_contiguous
+        np.testing.assert_allclose(result, np.einsum("kij,nkj->nki", L, c), rtol=1e-12, atol=1e-12)
+    small = run_pair(plan, L, c[:2])  # below the threshold: the transposed view of the product
+    assert not small.flags.c_contiguous
+    np.testing.assert_allclose(small, np.einsum("kij,nkj->nki", L, c[:2]), rtol=1e-12, atol=1e-12)
+    # the product's last axis is not the output's: BLAS could not write rows of it, no C order
+    assert not written_in_order(pair_plan(["ij", "jk"], "ki", (300, 20), (20, 300)), 90000)
 
 
 def test_no_plan_for_diagonals_broadcasting_or_products_without_a_sum():
@@ -120,6 +156,25 @@ def test_contractions_of_known_shapes_are_written_as_matrix_products():
     assert "_subscripts" not in text and "bilinear_adjoint" not in text and "einsum_adjoint" not in text, text
     text = s2sad.source(three, mode="reverse", argnums=(0, 1, 2), args=_args(three))
     assert "optimize=" in text and "einsum_adjoint" not in text, text
+
+
+@pytest.mark.generated_code
+def test_large_transposed_contractions_are_written_in_the_outputs_order():
+    """`mixture` at 300 points: its einsum and the adjoint w.r.t. `centered` are transposed
+    batched products, written by `_rt.matmul_transposed` (C-ordered results); the adjoint w.r.t.
+    `L` is not transposed and stays one `@`. The gradients match finite differences."""
+    rng = np.random.default_rng(2)
+    args = (
+        0.3 * rng.standard_normal((4, 4, 4)),
+        0.1 * rng.standard_normal((4, 4)),
+        rng.standard_normal((4, 4)),
+    )
+    args += (rng.standard_normal((300, 4)),)
+    text = s2sad.source(mixture, mode="reverse", argnums=(0, 1, 2), args=args)
+    assert text.count("_rt.matmul_transposed(") == 2 and "L_bar = z_bar.transpose(1, 2, 0) @ " in text, text
+    check_grads(mixture, args, rtol=1e-5)
+    small = s2sad.source(mixture, mode="reverse", argnums=(0, 1, 2), args=_args(mixture))
+    assert "matmul_transposed" not in small, small
 
 
 @pytest.mark.generated_code

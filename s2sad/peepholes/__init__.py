@@ -9,6 +9,7 @@ from .accumulations import fuse_accumulations
 from .contractions import write_contractions
 from .copies import propagate_copies_in_blocks
 from .dead_inits import drop_dead_initializations
+from .doublings import double_products
 from .negations import fold_negated_sums, fold_negations
 from .outer_sums import sum_outer_products_after_loops
 from .products import sum_products_after_loops
@@ -89,6 +90,7 @@ PEEPHOLES = (  # (pass, whether it takes the compilation too), in order, on each
     (fold_negations, False),
     (_copies_and_fusion, True),
     (_single_use, True),
+    (double_products, False),  # `s = g * x; x_bar = s + s` (x * x): `x_bar = 2.0 * g * x`
     (_products, True),
     (fold_negated_sums, False),
     (_spreads, True),  # after the products: `_rt.unreduce(g, x, 1) * v` in a loop is an outer product

@@ -23,12 +23,13 @@ def f_vjp(L, c, y_bar):
 """
 
 import ast
+import math
 
 import numpy as np
 
 from ..analyses.primitives import resolve
 from ..astutil import walk
-from ..runtime.contractions import pair_plan
+from ..runtime.contractions import pair_plan, written_in_order
 from ..runtime.products import explicit_subscripts, dot_subscripts, inner_subscripts, tensordot_subscripts
 
 _SUBSCRIPTS = {"dot_subscripts": dot_subscripts, "inner_subscripts": inner_subscripts}
@@ -155,6 +156,9 @@ def _contraction(terms, output, operands, shapes):
             return None
         x, y = operands[:: 1 if plan.left == 0 else -1]
         x, y = (_arranged(v, *parts) for v, parts in zip((x, y), zip(plan.sums, plan.perms, plan.shapes)))
+        sizes = {ch: n for term, shape in zip(terms, shapes) for ch, n in zip(term, shape)}
+        if written_in_order(plan, math.prod(sizes[ch] for ch in output)):
+            return _call("_rt.matmul_transposed", [x, y, _literal(plan.perm_out)])
         out = ast.BinOp(x, ast.MatMult(), y)
         if plan.shape_out is not None:
             out = _method(out, "reshape", plan.shape_out)

@@ -10,6 +10,7 @@ from .arrays import *  # noqa: F401,F403  (helpers of the NumPy rules, by topic)
 from .linalg import *  # noqa: F401,F403
 from .numpy_helpers import *  # noqa: F401,F403
 from .products import *  # noqa: F401,F403
+from .contractions import matmul_transposed  # noqa: F401  (contractions of known shapes)
 from .reshaping import *  # noqa: F401,F403
 from .checkpoints import BinomialCheckpoints, OnlineCheckpoints  # noqa: F401  (checkpointed loops)
 from .vector import *  # noqa: F401,F403  (helpers of vector forward mode)

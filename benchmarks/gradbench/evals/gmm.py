@@ -2,7 +2,8 @@
 gradient w.r.t. alpha, mu, q and l (reverse mode).
 
 Component k has precision factor Q_k = diag(exp(q_k)) + L_k, L_k strictly lower triangular,
-filled column by column from l_k.
+filled column by column from l_k; the code builds the Q_k (one d x d matrix each) and applies
+them to every centered point with one `einsum`.
 """
 
 import math
@@ -29,13 +30,15 @@ def log_gamma_distribution(a, p):
 def gmm_objective(alpha, mu, q, l, x, gamma, m):
     n, d = x.shape
     k = alpha.shape[0]
-    cols, rows = np.triu_indices(d, 1)  # l fills each L_k column by column below the diagonal
-    Ls = np.zeros((k, d, d))
-    Ls[:, rows, cols] = l
     Qdiags = np.exp(q)
+    cols, rows = np.triu_indices(d, 1)  # l fills each L_k column by column below the diagonal
+    diagonal = np.arange(d)
+    Qs = np.zeros((k, d, d))
+    Qs[:, rows, cols] = l
+    Qs[:, diagonal, diagonal] = Qdiags
     sum_qs = np.sum(q, axis=1)
     centered = x[:, None, :] - mu[None, :, :]  # n x k x d
-    Qx = Qdiags[None, :, :] * centered + np.einsum("kij,nkj->nki", Ls, centered, optimize=True)
+    Qx = np.einsum("kij,nkj->nki", Qs, centered, optimize=True)  # Q_k (x_i - mu_k)
     main_term = alpha[None, :] + sum_qs[None, :] - 0.5 * np.sum(Qx * Qx, axis=2)
     slse = np.sum(logsumexp(main_term, 1))
     prior_n = d + m + 1
