@@ -6,6 +6,7 @@ and emptying it (`s2sad.cache`: where it is, `S2SAD_CACHE_DIR` to move it, `S2SA
 >>> print(describe(disk.info()))  # doctest: +ELLIPSIS
 s2sad cache: /...
   state: on (S2SAD_CACHE=off turns it off)
+  limit: ... MB (S2SAD_CACHE_MAX_MB; the files used longest ago go first)
   derivatives: 0 entries, 0 B
   numba: 0 files, 0 B
 >>> del os.environ["S2SAD_CACHE_DIR"]
