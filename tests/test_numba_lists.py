@@ -210,6 +210,7 @@ def the_source(f, args, argnums):
     return numba_backend.source(f, mode="grad", argnums=argnums, args=args)
 
 
+@pytest.mark.generated_code
 def test_the_outer_loop_records_the_inner_loops_tapes_as_typed_lists():
     f, args, argnums = CASES["lstm"]
     text = the_source(f, args, argnums)
@@ -228,7 +229,8 @@ def mixed(v, w):
 
 def test_a_changed_list_of_several_types_is_refused_at_its_line():
     v = np.array([0.3, -0.4])
-    with pytest.raises(NumbaTargetError, match="numba's lists hold one type") as info:
+    # (with the analyses off the list's kind is not followed: the refusal says numba cannot compile it)
+    with pytest.raises(NumbaTargetError, match="numba's lists hold one type|makes a list object") as info:
         s2sad.grad(mixed, argnums=(0, 1), backend="numba")(v, 0.7)
     assert info.value.lineno == mixed.__code__.co_firstlineno + 1
     assert info.value.code.strip() == "xs = [v, 2.0]"
